@@ -1,0 +1,81 @@
+/**
+ * Finds a WebGPU adapter and device, reports what they offer, and runs one tiny
+ * kernel (RMSNorm) against its CPU reference so a broken driver shows at once.
+ * Works with `navigator.gpu` in a browser worker and with the `webgpu` package in Node.
+ */
+import type { EngineEnv } from '../protocol';
+import { rmsnorm } from '../ops/rmsnorm/rmsnorm';
+import { rmsnormGpu } from '../ops/rmsnorm/rmsnorm.gpu';
+
+export interface GpuHandle {
+  adapter: GPUAdapter;
+  device: GPUDevice;
+  env: EngineEnv;
+}
+
+const LIMIT_KEYS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+/** Opens a device with the adapter's real limits, or says why it cannot. */
+export async function openGpu(gpu: GPU | undefined): Promise<GpuHandle | { env: EngineEnv }> {
+  if (!gpu) {
+    return { env: { backend: 'cpu', reason: 'WebGPU is not available here (navigator.gpu is missing); the CPU path will be used.' } };
+  }
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  } catch (e) {
+    return { env: { backend: 'cpu', reason: `requestAdapter failed: ${errorText(e)}; the CPU path will be used.` } };
+  }
+  if (!adapter) {
+    return { env: { backend: 'cpu', reason: 'WebGPU is present but no adapter was found (no GPU, or it is blocklisted); the CPU path will be used.' } };
+  }
+  const requiredLimits: Record<string, number> = {};
+  for (const k of LIMIT_KEYS) requiredLimits[k] = adapter.limits[k];
+  const wanted: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+  const requiredFeatures = wanted.filter((f) => adapter!.features.has(f));
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  } catch (e) {
+    return { env: { backend: 'cpu', reason: `requestDevice failed: ${errorText(e)}; the CPU path will be used.` } };
+  }
+  const info = adapter.info;
+  const limits = Object.fromEntries(LIMIT_KEYS.map((k) => [k, device.limits[k]])) as EngineEnv['limits'];
+  const env: EngineEnv = {
+    backend: 'webgpu',
+    adapter: {
+      vendor: info?.vendor ?? '',
+      architecture: info?.architecture ?? '',
+      device: info?.device ?? '',
+      description: info?.description ?? '',
+      isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter),
+    },
+    limits,
+    features: [...device.features].map(String).sort(),
+  };
+  return { adapter, device, env };
+}
+
+/** Runs RMSNorm on the GPU and the CPU on the same random rows; reports the largest difference. */
+export async function selfTest(device: GPUDevice): Promise<NonNullable<EngineEnv['selfTest']>> {
+  const dim = 96;
+  const rows = 3;
+  const x = new Float32Array(rows * dim).map((_, i) => Math.sin(i * 0.37) * 2);
+  const w = new Float32Array(dim).map((_, i) => 0.5 + Math.cos(i * 0.11));
+  const want = new Float32Array(x.length);
+  rmsnorm(want, x, w, dim, 1e-5);
+  const got = await rmsnormGpu(device, x, w, dim, 1e-5);
+  let maxAbsDiff = 0;
+  for (let i = 0; i < want.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(want[i] - got[i]));
+  return { op: 'rmsnorm', maxAbsDiff, ok: maxAbsDiff < 1e-5 };
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

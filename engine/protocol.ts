@@ -1,0 +1,201 @@
+/**
+ * The one message protocol shared by the extension host, the webview and the
+ * engine worker. Every message is a discriminated union on `type`; requests
+ * carry an `id` that their response echoes.
+ *
+ *   host  <-> webview : HostToWebview / WebviewToHost   (postMessage via VS Code)
+ *   webview <-> worker: WebviewToWorker / WorkerToWebview (Worker.postMessage)
+ *
+ * Pure TypeScript: no `vscode`, no DOM. The host validates every message it
+ * receives with `parseWebviewMessage`.
+ */
+
+/** Where the engine runs and what the GPU offers, as the worker found it. */
+export interface EngineEnv {
+  backend: 'webgpu' | 'cpu';
+  /** Why the CPU path is used (no navigator.gpu, no adapter, device failed…). */
+  reason?: string;
+  adapter?: {
+    vendor: string;
+    architecture: string;
+    device: string;
+    description: string;
+    isFallbackAdapter: boolean;
+  };
+  limits?: {
+    maxStorageBufferBindingSize: number;
+    maxBufferSize: number;
+    maxComputeWorkgroupStorageSize: number;
+    maxComputeInvocationsPerWorkgroup: number;
+    maxStorageBuffersPerShaderStage: number;
+  };
+  features?: string[];
+  /** Result of a tiny kernel run at start-up against its CPU reference. */
+  selfTest?: { op: string; maxAbsDiff: number; ok: boolean };
+  userAgent?: string;
+}
+
+export interface ModelRef {
+  /** Display name, e.g. "stories260K". */
+  name: string;
+  /** A URI the webview can fetch (asWebviewUri), or undefined when not served. */
+  uri?: string;
+  /** Format, as far as the host knows from the file name. */
+  format: 'llama2c' | 'gguf' | 'safetensors' | 'onnx';
+  sizeBytes?: number;
+  bundled?: boolean;
+}
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
+// ---------------------------------------------------------------- host -> webview
+
+export type HostToWebview =
+  | {
+      type: 'init';
+      /** Where the webview is shown: the side bar view or an editor panel. */
+      location: 'view' | 'panel';
+      workerUri: string;
+      bundledModel: ModelRef;
+      extensionVersion: string;
+    }
+  | { type: 'response'; id: number; ok: true; result: unknown }
+  | { type: 'response'; id: number; ok: false; error: string }
+  | { type: 'showError'; message: string };
+
+// ---------------------------------------------------------------- webview -> host
+
+export type WebviewToHost =
+  | { type: 'ready' }
+  | { type: 'log'; level: LogLevel; message: string }
+  | { type: 'env'; env: EngineEnv }
+  | { type: 'request'; id: number; method: 'getBundledModel' }
+  | { type: 'request'; id: number; method: 'openLog' }
+  | { type: 'error'; message: string; stack?: string };
+
+export type WebviewRequestMethod = Extract<WebviewToHost, { type: 'request' }>['method'];
+
+// ---------------------------------------------------------------- webview <-> worker
+
+export type WebviewToWorker =
+  | { type: 'probe'; id: number; preferCpu?: boolean }
+  | { type: 'dispose'; id: number };
+
+export type WorkerToWebview =
+  | { type: 'env'; id: number; env: EngineEnv }
+  | { type: 'disposed'; id: number }
+  | { type: 'log'; level: LogLevel; message: string }
+  | { type: 'fatal'; message: string };
+
+// ---------------------------------------------------------------- validation
+
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error'];
+const REQUEST_METHODS: readonly WebviewRequestMethod[] = ['getBundledModel', 'openLog'];
+const MAX_STRING = 64 * 1024;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(o: Record<string, unknown>, key: string, optional = false): string | undefined {
+  const v = o[key];
+  if (v === undefined && optional) return undefined;
+  if (typeof v !== 'string') throw new ProtocolError(`field "${key}" must be a string, got ${describe(v)}`);
+  if (v.length > MAX_STRING) throw new ProtocolError(`field "${key}" is longer than ${MAX_STRING} characters`);
+  return v;
+}
+
+function num(o: Record<string, unknown>, key: string, optional = false): number | undefined {
+  const v = o[key];
+  if (v === undefined && optional) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) {
+    throw new ProtocolError(`field "${key}" must be a finite number, got ${describe(v)}`);
+  }
+  return v;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.slice(0, 40))}`;
+  return typeof v;
+}
+
+function parseEnv(v: unknown): EngineEnv {
+  if (!isRecord(v)) throw new ProtocolError(`field "env" must be an object, got ${describe(v)}`);
+  const backend = v.backend;
+  if (backend !== 'webgpu' && backend !== 'cpu') {
+    throw new ProtocolError(`field "env.backend" must be "webgpu" or "cpu", got ${describe(backend)}`);
+  }
+  str(v, 'reason', true);
+  if (v.features !== undefined) {
+    if (!Array.isArray(v.features) || !v.features.every((f) => typeof f === 'string')) {
+      throw new ProtocolError('field "env.features" must be an array of strings');
+    }
+  }
+  for (const key of ['adapter', 'limits', 'selfTest'] as const) {
+    if (v[key] !== undefined && !isRecord(v[key])) throw new ProtocolError(`field "env.${key}" must be an object`);
+  }
+  return v as unknown as EngineEnv;
+}
+
+/**
+ * Checks a message that arrived from the webview. Returns it typed, or throws a
+ * ProtocolError that says what is wrong with it.
+ */
+export function parseWebviewMessage(raw: unknown): WebviewToHost {
+  if (!isRecord(raw)) throw new ProtocolError(`message must be an object, got ${describe(raw)}`);
+  const type = raw.type;
+  switch (type) {
+    case 'ready':
+      return { type };
+    case 'log': {
+      const level = raw.level;
+      if (!LOG_LEVELS.includes(level as LogLevel)) {
+        throw new ProtocolError(`field "level" must be one of ${LOG_LEVELS.join(', ')}, got ${describe(level)}`);
+      }
+      return { type, level: level as LogLevel, message: str(raw, 'message')! };
+    }
+    case 'env':
+      return { type, env: parseEnv(raw.env) };
+    case 'request': {
+      const id = num(raw, 'id')!;
+      if (!Number.isInteger(id) || id < 0) throw new ProtocolError('field "id" must be a non-negative integer');
+      const method = raw.method;
+      if (!REQUEST_METHODS.includes(method as WebviewRequestMethod)) {
+        throw new ProtocolError(`unknown request method ${describe(method)}; expected one of ${REQUEST_METHODS.join(', ')}`);
+      }
+      return { type, id, method: method as WebviewRequestMethod } as WebviewToHost;
+    }
+    case 'error':
+      return { type, message: str(raw, 'message')!, stack: str(raw, 'stack', true) };
+    default:
+      throw new ProtocolError(`unknown message type ${describe(type)}`);
+  }
+}
+
+/** Checks a message from the worker (the webview trusts its own worker less than nothing). */
+export function parseWorkerMessage(raw: unknown): WorkerToWebview {
+  if (!isRecord(raw)) throw new ProtocolError(`worker message must be an object, got ${describe(raw)}`);
+  switch (raw.type) {
+    case 'env':
+      return { type: 'env', id: num(raw, 'id')!, env: parseEnv(raw.env) };
+    case 'disposed':
+      return { type: 'disposed', id: num(raw, 'id')! };
+    case 'log': {
+      const level = LOG_LEVELS.includes(raw.level as LogLevel) ? (raw.level as LogLevel) : 'info';
+      return { type: 'log', level, message: str(raw, 'message')! };
+    }
+    case 'fatal':
+      return { type: 'fatal', message: str(raw, 'message')! };
+    default:
+      throw new ProtocolError(`unknown worker message type ${describe(raw.type)}`);
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The engine worker: started by the webview from a blob: URL. It owns the GPU
+ * device (or the CPU path) and answers WebviewToWorker requests.
+ */
+/// <reference lib="webworker" />
+import type { EngineEnv, WebviewToWorker, WorkerToWebview } from './protocol';
+import { errorText, openGpu, selfTest, type GpuHandle } from './gpu/probe';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+let gpu: GpuHandle | undefined;
+
+function post(msg: WorkerToWebview): void {
+  self.postMessage(msg);
+}
+
+async function probe(id: number, preferCpu: boolean): Promise<void> {
+  let env: EngineEnv;
+  if (preferCpu) {
+    env = { backend: 'cpu', reason: 'The CPU path was chosen in the settings (llmPlayground.backend = "cpu").' };
+  } else {
+    const opened = await openGpu((self.navigator as Navigator & { gpu?: GPU }).gpu);
+    env = opened.env;
+    if ('device' in opened) {
+      gpu = opened;
+      opened.device.lost.then((info) => {
+        gpu = undefined;
+        post({ type: 'fatal', message: `The WebGPU device was lost (${info.reason}): ${info.message || 'no details'}. Reload the playground to retry, or use the CPU path.` });
+      });
+      try {
+        env.selfTest = await selfTest(opened.device);
+        if (!env.selfTest.ok) {
+          post({ type: 'log', level: 'warn', message: `WebGPU self-test differs from the CPU reference by ${env.selfTest.maxAbsDiff}` });
+        }
+      } catch (e) {
+        env = { ...env, backend: 'cpu', reason: `The WebGPU self-test failed: ${errorText(e)}; the CPU path will be used.` };
+      }
+    }
+  }
+  env.userAgent = self.navigator.userAgent;
+  post({ type: 'env', id, env });
+}
+
+self.onmessage = (ev: MessageEvent<WebviewToWorker>) => {
+  const msg = ev.data;
+  switch (msg.type) {
+    case 'probe':
+      probe(msg.id, Boolean(msg.preferCpu)).catch((e) => post({ type: 'fatal', message: `Engine probe failed: ${errorText(e)}` }));
+      break;
+    case 'dispose':
+      gpu?.device.destroy();
+      gpu = undefined;
+      post({ type: 'disposed', id: msg.id });
+      break;
+    default:
+      post({ type: 'log', level: 'warn', message: `Worker ignored unknown message ${JSON.stringify((msg as { type?: unknown }).type)}` });
+  }
+};
+
+self.addEventListener('unhandledrejection', (ev) => {
+  post({ type: 'fatal', message: `Unhandled error in the engine worker: ${errorText(ev.reason)}` });
+});

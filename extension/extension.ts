@@ -1,0 +1,20 @@
+import * as vscode from 'vscode';
+import { log } from './log';
+import { openPlaygroundPanel, PANEL_TYPE, PlaygroundPanelSerializer, PlaygroundViewProvider, VIEW_ID } from './playground';
+import { createStatusItem } from './status';
+
+export function activate(ctx: vscode.ExtensionContext): void {
+  log().info(`LLM Playground ${ctx.extension.packageJSON.version} activating`);
+  ctx.subscriptions.push(
+    log(),
+    createStatusItem(),
+    vscode.window.registerWebviewViewProvider(VIEW_ID, new PlaygroundViewProvider(ctx)),
+    vscode.window.registerWebviewPanelSerializer(PANEL_TYPE, new PlaygroundPanelSerializer(ctx)),
+    vscode.commands.registerCommand('llmPlayground.openPlayground', () => {
+      openPlaygroundPanel(ctx);
+    }),
+    vscode.commands.registerCommand('llmPlayground.showLog', () => log().show()),
+  );
+}
+
+export function deactivate(): void {}

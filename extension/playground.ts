@@ -1,0 +1,138 @@
+/**
+ * The playground webview, hosted either as the side-bar view or as an editor
+ * panel. Both share `attachPlayground`, which renders the HTML, validates every
+ * message from the webview and answers its requests.
+ */
+import * as vscode from 'vscode';
+import { parseWebviewMessage, ProtocolError, type HostToWebview, type ModelRef, type WebviewToHost } from '../engine/protocol';
+import { playgroundHtml } from './html';
+import { log } from './log';
+import { describeEnv, setEnv } from './status';
+
+export const VIEW_ID = 'llmPlayground.playground';
+export const PANEL_TYPE = 'llmPlayground.playgroundPanel';
+
+export function bundledModelUri(ctx: vscode.ExtensionContext): vscode.Uri {
+  return vscode.Uri.joinPath(ctx.extensionUri, 'models', 'stories260K.bin');
+}
+
+function webviewOptions(ctx: vscode.ExtensionContext): vscode.WebviewOptions {
+  return {
+    enableScripts: true,
+    // Only the built assets and the folders of the models in use.
+    localResourceRoots: [vscode.Uri.joinPath(ctx.extensionUri, 'dist'), vscode.Uri.joinPath(ctx.extensionUri, 'models')],
+  };
+}
+
+export function attachPlayground(
+  ctx: vscode.ExtensionContext,
+  webview: vscode.Webview,
+  location: 'view' | 'panel',
+): vscode.Disposable {
+  webview.options = webviewOptions(ctx);
+  const asUri = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(ctx.extensionUri, ...p)).toString();
+  webview.html = playgroundHtml({
+    cspSource: webview.cspSource,
+    scriptUri: asUri('dist', 'webview.js'),
+    codiconUri: asUri('dist', 'codicons', 'codicon.css'),
+    title: 'LLM Playground',
+  });
+  const bundled: ModelRef = {
+    name: 'stories260K',
+    uri: webview.asWebviewUri(bundledModelUri(ctx)).toString(),
+    format: 'llama2c',
+    bundled: true,
+  };
+  const post = (m: HostToWebview) => webview.postMessage(m);
+
+  return webview.onDidReceiveMessage((raw: unknown) => {
+    let msg: WebviewToHost;
+    try {
+      msg = parseWebviewMessage(raw);
+    } catch (e) {
+      const why = e instanceof ProtocolError ? e.message : String(e);
+      log().error(`Rejected a malformed message from the playground webview: ${why}`);
+      const id = typeof (raw as { id?: unknown })?.id === 'number' ? (raw as { id: number }).id : undefined;
+      if (id !== undefined) void post({ type: 'response', id, ok: false, error: `Malformed message: ${why}` });
+      else void post({ type: 'showError', message: `The extension rejected a malformed message: ${why}` });
+      return;
+    }
+    switch (msg.type) {
+      case 'ready':
+        log().info(`Playground ${location} ready`);
+        void post({
+          type: 'init',
+          location,
+          workerUri: asUri('dist', 'worker.js'),
+          bundledModel: bundled,
+          extensionVersion: String(ctx.extension.packageJSON.version ?? ''),
+        });
+        break;
+      case 'log':
+        log()[msg.level](`[webview] ${msg.message}`);
+        break;
+      case 'env':
+        setEnv(msg.env);
+        log().info(`Engine: ${describeEnv(msg.env)}`);
+        break;
+      case 'error':
+        log().error(`[webview] ${msg.message}${msg.stack ? `\n${msg.stack}` : ''}`);
+        break;
+      case 'request':
+        switch (msg.method) {
+          case 'getBundledModel':
+            void post({ type: 'response', id: msg.id, ok: true, result: bundled });
+            break;
+          case 'openLog':
+            log().show(true);
+            void post({ type: 'response', id: msg.id, ok: true, result: null });
+            break;
+        }
+        break;
+    }
+  });
+}
+
+/** The side-bar view in the "LLM Playground" activity-bar container. */
+export class PlaygroundViewProvider implements vscode.WebviewViewProvider {
+  constructor(private readonly ctx: vscode.ExtensionContext) {}
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    const sub = attachPlayground(this.ctx, view.webview, 'view');
+    view.onDidDispose(() => sub.dispose());
+  }
+}
+
+let panel: vscode.WebviewPanel | undefined;
+
+/** LLM Playground: Open Playground — the same UI in an editor panel (one at a time). */
+export function openPlaygroundPanel(ctx: vscode.ExtensionContext): vscode.WebviewPanel {
+  if (panel) {
+    panel.reveal();
+    return panel;
+  }
+  const p = vscode.window.createWebviewPanel(PANEL_TYPE, 'LLM Playground', vscode.ViewColumn.Active, webviewOptions(ctx));
+  p.iconPath = vscode.Uri.joinPath(ctx.extensionUri, 'media', 'icon.svg');
+  const sub = attachPlayground(ctx, p.webview, 'panel');
+  p.onDidDispose(() => {
+    sub.dispose();
+    panel = undefined;
+  });
+  panel = p;
+  return p;
+}
+
+/** Restores an editor panel after a window reload (its state comes back through getState). */
+export class PlaygroundPanelSerializer implements vscode.WebviewPanelSerializer {
+  constructor(private readonly ctx: vscode.ExtensionContext) {}
+
+  async deserializeWebviewPanel(p: vscode.WebviewPanel): Promise<void> {
+    p.webview.options = webviewOptions(this.ctx);
+    const sub = attachPlayground(this.ctx, p.webview, 'panel');
+    p.onDidDispose(() => {
+      sub.dispose();
+      if (panel === p) panel = undefined;
+    });
+    panel = p;
+  }
+}

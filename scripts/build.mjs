@@ -1,0 +1,65 @@
+// One esbuild script, separate bundles:
+//   dist/extension.js  extension host (Node, CommonJS, `vscode` external)
+//   dist/webview.js    playground UI (browser ESM)
+//   dist/worker.js     engine worker (browser IIFE; the webview wraps it in a blob: URL)
+//   dist/cli.js        llm-playground CLI (Node, CommonJS)
+// `tsc --noEmit` runs first unless --no-typecheck is given.
+import { build, context } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+const production = args.has('--production');
+const watch = args.has('--watch');
+
+if (!args.has('--no-typecheck')) {
+  try {
+    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', root], { stdio: 'inherit' });
+  } catch {
+    console.error('build: tsc --noEmit reported type errors (above)');
+    process.exit(1);
+  }
+}
+
+const common = {
+  bundle: true,
+  sourcemap: production ? false : 'linked',
+  minify: production,
+  logLevel: 'warning',
+  absWorkingDir: root,
+  define: { 'process.env.NODE_ENV': production ? '"production"' : '"development"' },
+};
+
+export const bundles = [
+  { ...common, entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] },
+  { ...common, entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'esm', target: 'chrome120' },
+  { ...common, entryPoints: ['engine/worker.ts'], outfile: 'dist/worker.js', platform: 'browser', format: 'iife', target: 'chrome120' },
+  {
+    ...common,
+    entryPoints: ['engine/cli/main.ts'],
+    outfile: 'dist/cli.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['webgpu'],
+    banner: { js: '#!/usr/bin/env node' },
+  },
+];
+
+mkdirSync(path.join(root, 'dist'), { recursive: true });
+if (watch) {
+  for (const b of bundles) await (await context(b)).watch();
+  console.log('esbuild: watching');
+} else {
+  await Promise.all(bundles.map((b) => build(b)));
+  // Codicons for the webview (vscode-elements uses them for icons).
+  const codicons = path.join(root, 'node_modules/@vscode/codicons/dist');
+  if (existsSync(codicons)) {
+    mkdirSync(path.join(root, 'dist/codicons'), { recursive: true });
+    for (const f of ['codicon.css', 'codicon.ttf']) cpSync(path.join(codicons, f), path.join(root, 'dist/codicons', f));
+  }
+  console.log(`built ${bundles.length} bundles${production ? ' (production)' : ''}`);
+}
