@@ -1,0 +1,91 @@
+/**
+ * The engine's one description of a decoder-only transformer: architectures
+ * are data (a table of options), not a fork per family. Every loader (HF
+ * config.json + safetensors, GGUF, llama2.c .bin) produces a `LoadedModel` in
+ * this shape, with tensors under the canonical names below.
+ */
+
+export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'mistral' | 'mixtral' | 'gpt2';
+
+export interface RopeScaling {
+  /** HF rope_type: default (none), linear, dynamic (NTK), llama3. */
+  type: 'default' | 'linear' | 'dynamic' | 'llama3';
+  factor?: number;
+  /** llama3 only */
+  lowFreqFactor?: number;
+  highFreqFactor?: number;
+  originalMaxPositions?: number;
+}
+
+export interface ModelConfig {
+  architecture: Architecture;
+  vocabSize: number;
+  hiddenSize: number;
+  /** Dense MLP width (or each expert's width for MoE). */
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  /** Per-head width; may differ from hiddenSize / numHeads (Qwen3). */
+  headDim: number;
+  maxPositions: number;
+  norm: { kind: 'rms' | 'layer'; eps: number };
+  /** Learned absolute positions (GPT-2) or rotary embeddings. */
+  positions: 'rope' | 'learned';
+  rope?: {
+    theta: number;
+    scaling: RopeScaling;
+    /**
+     * Which dimensions rotate together. 'half' = HF/NeoX (i with i + d/2);
+     * 'interleaved' = llama2.c / GPT-J / GGUF-llama (2i with 2i+1).
+     * A loader may instead permute Q/K rows to 'half'; either way the math is the same.
+     */
+    style: 'half' | 'interleaved';
+  };
+  /** MLP: gated (SwiGLU: down(act(gate(x)) * up(x))) or plain (GPT-2: proj(act(fc(x)))). */
+  mlp: 'gated' | 'plain';
+  activation: 'silu' | 'gelu_new' | 'gelu';
+  qkvBias: boolean;
+  oBias: boolean;
+  mlpBias: boolean;
+  /** Qwen3: RMSNorm over each head of q and k before RoPE. */
+  qkNorm: boolean;
+  /** Mistral: attend to at most this many previous positions (inclusive of self), or undefined. */
+  slidingWindow?: number;
+  tieEmbeddings: boolean;
+  moe?: { numExperts: number; topK: number; normTopKProb: boolean };
+  bosTokenId?: number;
+  eosTokenIds: number[];
+}
+
+/** A dense f32 tensor, row-major. Linear weights are [out, in] (HF nn.Linear layout). */
+export interface Tensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/**
+ * Canonical tensor names (HF Llama naming; other families are mapped to it on load):
+ *   embed            model.embed_tokens.weight            [V, D]
+ *   positions        model.embed_positions.weight         [P, D]      (learned positions only)
+ *   layer i:
+ *     model.layers.{i}.input_layernorm.weight / .bias     [D]         (.bias for LayerNorm)
+ *     model.layers.{i}.self_attn.{q,k,v,o}_proj.weight    [out, in]
+ *     model.layers.{i}.self_attn.{q,k,v,o}_proj.bias      [out]       (when present)
+ *     model.layers.{i}.self_attn.{q,k}_norm.weight        [headDim]   (Qwen3)
+ *     model.layers.{i}.post_attention_layernorm.weight / .bias
+ *     model.layers.{i}.mlp.{gate,up,down}_proj.weight / .bias          (gated MLP)
+ *     model.layers.{i}.mlp.{up,down}_proj.weight / .bias               (plain MLP: up=fc, down=proj)
+ *     model.layers.{i}.mlp.router.weight                  [E, D]      (MoE)
+ *     model.layers.{i}.mlp.experts.{e}.{gate,up,down}_proj.weight      (MoE)
+ *   model.norm.weight / .bias                             [D]
+ *   lm_head.weight                                        [V, D]      (absent when tied)
+ */
+export type WeightMap = Map<string, Tensor>;
+
+export interface LoadedModel {
+  config: ModelConfig;
+  weights: WeightMap;
+  /** Where it came from, for display: format and file(s), and the on-disk dtypes seen. */
+  source: { format: 'safetensors' | 'gguf' | 'llama2c'; files: string[]; dtypes: string[] };
+}
