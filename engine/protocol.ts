@@ -46,6 +46,11 @@ export interface ModelRef {
   bundled?: boolean;
 }
 
+/** The `llmPlayground.*` settings the webview needs. */
+export interface PlaygroundSettings {
+  backend: 'auto' | 'webgpu' | 'cpu';
+}
+
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 
 // ---------------------------------------------------------------- host -> webview
@@ -58,7 +63,9 @@ export type HostToWebview =
       workerUri: string;
       bundledModel: ModelRef;
       extensionVersion: string;
+      settings: PlaygroundSettings;
     }
+  | { type: 'settings'; settings: PlaygroundSettings }
   | { type: 'response'; id: number; ok: true; result: unknown }
   | { type: 'response'; id: number; ok: false; error: string }
   | { type: 'showError'; message: string };
@@ -78,7 +85,7 @@ export type WebviewRequestMethod = Extract<WebviewToHost, { type: 'request' }>['
 // ---------------------------------------------------------------- webview <-> worker
 
 export type WebviewToWorker =
-  | { type: 'probe'; id: number; preferCpu?: boolean }
+  | { type: 'probe'; id: number; backend: PlaygroundSettings['backend'] }
   | { type: 'dispose'; id: number };
 
 export type WorkerToWebview =

@@ -3,7 +3,7 @@
  * device (or the CPU path) and answers WebviewToWorker requests.
  */
 /// <reference lib="webworker" />
-import type { EngineEnv, WebviewToWorker, WorkerToWebview } from './protocol';
+import type { EngineEnv, PlaygroundSettings, WebviewToWorker, WorkerToWebview } from './protocol';
 import { errorText, openGpu, selfTest, type GpuHandle } from './gpu/probe';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -14,9 +14,9 @@ function post(msg: WorkerToWebview): void {
   self.postMessage(msg);
 }
 
-async function probe(id: number, preferCpu: boolean): Promise<void> {
+async function probe(id: number, backend: PlaygroundSettings['backend']): Promise<void> {
   let env: EngineEnv;
-  if (preferCpu) {
+  if (backend === 'cpu') {
     env = { backend: 'cpu', reason: 'The CPU path was chosen in the settings (llmPlayground.backend = "cpu").' };
   } else {
     const opened = await openGpu((self.navigator as Navigator & { gpu?: GPU }).gpu);
@@ -38,6 +38,10 @@ async function probe(id: number, preferCpu: boolean): Promise<void> {
     }
   }
   env.userAgent = self.navigator.userAgent;
+  if (backend === 'webgpu' && env.backend !== 'webgpu') {
+    post({ type: 'fatal', message: `WebGPU was required (llmPlayground.backend = "webgpu") but is not usable: ${env.reason}` });
+    return;
+  }
   post({ type: 'env', id, env });
 }
 
@@ -45,7 +49,7 @@ self.onmessage = (ev: MessageEvent<WebviewToWorker>) => {
   const msg = ev.data;
   switch (msg.type) {
     case 'probe':
-      probe(msg.id, Boolean(msg.preferCpu)).catch((e) => post({ type: 'fatal', message: `Engine probe failed: ${errorText(e)}` }));
+      probe(msg.id, msg.backend).catch((e) => post({ type: 'fatal', message: `Engine probe failed: ${errorText(e)}` }));
       break;
     case 'dispose':
       gpu?.device.destroy();

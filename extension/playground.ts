@@ -4,7 +4,7 @@
  * message from the webview and answers its requests.
  */
 import * as vscode from 'vscode';
-import { parseWebviewMessage, ProtocolError, type HostToWebview, type ModelRef, type WebviewToHost } from '../engine/protocol';
+import { parseWebviewMessage, ProtocolError, type HostToWebview, type ModelRef, type PlaygroundSettings, type WebviewToHost } from '../engine/protocol';
 import { playgroundHtml } from './html';
 import { log } from './log';
 import { describeEnv, setEnv } from './status';
@@ -45,7 +45,10 @@ export function attachPlayground(
   };
   const post = (m: HostToWebview) => webview.postMessage(m);
 
-  return webview.onDidReceiveMessage((raw: unknown) => {
+  const onConfig = vscode.workspace.onDidChangeConfiguration((e) => {
+    if (e.affectsConfiguration('llmPlayground')) void post({ type: 'settings', settings: readSettings() });
+  });
+  const onMessage = webview.onDidReceiveMessage((raw: unknown) => {
     let msg: WebviewToHost;
     try {
       msg = parseWebviewMessage(raw);
@@ -66,6 +69,7 @@ export function attachPlayground(
           workerUri: asUri('dist', 'worker.js'),
           bundledModel: bundled,
           extensionVersion: String(ctx.extension.packageJSON.version ?? ''),
+          settings: readSettings(),
         });
         break;
       case 'log':
@@ -91,6 +95,13 @@ export function attachPlayground(
         break;
     }
   });
+  return vscode.Disposable.from(onConfig, onMessage);
+}
+
+export function readSettings(): PlaygroundSettings {
+  const c = vscode.workspace.getConfiguration('llmPlayground');
+  const backend = c.get<string>('backend', 'auto');
+  return { backend: backend === 'cpu' || backend === 'webgpu' ? backend : 'auto' };
 }
 
 /** The side-bar view in the "LLM Playground" activity-bar container. */

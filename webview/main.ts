@@ -13,7 +13,7 @@ import '@vscode-elements/elements/dist/vscode-table-body/index.js';
 import '@vscode-elements/elements/dist/vscode-table-row/index.js';
 import '@vscode-elements/elements/dist/vscode-table-cell/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
-import type { EngineEnv, HostToWebview, ModelRef, WebviewToHost, WorkerToWebview } from '../engine/protocol';
+import type { EngineEnv, HostToWebview, ModelRef, PlaygroundSettings, WebviewToHost, WebviewToWorker, WorkerToWebview } from '../engine/protocol';
 import { parseWorkerMessage } from '../engine/protocol';
 import { STYLE } from './style';
 
@@ -187,7 +187,8 @@ async function startWorker(): Promise<void> {
         break;
     }
   };
-  worker.postMessage({ type: 'probe', id: nextId++ });
+  const probe: WebviewToWorker = { type: 'probe', id: nextId++, backend: settings.backend };
+  worker.postMessage(probe);
 }
 
 function failWorker(message: string): void {
@@ -196,6 +197,7 @@ function failWorker(message: string): void {
 }
 
 let workerUri: string | undefined;
+let settings: PlaygroundSettings = { backend: 'auto' };
 
 window.addEventListener('message', (ev: MessageEvent<HostToWebview>) => {
   const msg = ev.data;
@@ -203,8 +205,15 @@ window.addEventListener('message', (ev: MessageEvent<HostToWebview>) => {
     case 'init':
       bundled = msg.bundledModel;
       workerUri = msg.workerUri;
+      settings = msg.settings ?? settings;
       // Keep the last environment on screen while the new worker probes again.
       void startWorker();
+      break;
+    case 'settings':
+      if (msg.settings.backend !== settings.backend) {
+        settings = msg.settings;
+        void startWorker();
+      }
       break;
     case 'showError':
       save({ envError: msg.message });

@@ -56,10 +56,10 @@ async function open(p: string): Promise<Page> {
   return pg;
 }
 
-function init(pg: Page, workerUri: string): Promise<void> {
-  return pg.evaluate((workerUri) => {
-    window.postMessage({ type: 'init', location: 'panel', workerUri, bundledModel: { name: 'stories260K', format: 'llama2c', bundled: true }, extensionVersion: 'test' }, '*');
-  }, workerUri);
+function init(pg: Page, workerUri: string, backend = 'auto'): Promise<void> {
+  return pg.evaluate(([workerUri, backend]) => {
+    window.postMessage({ type: 'init', location: 'panel', workerUri, bundledModel: { name: 'stories260K', format: 'llama2c', bundled: true }, extensionVersion: 'test', settings: { backend } }, '*');
+  }, [workerUri, backend]);
 }
 
 test('starts the worker from a blob: URL under the CSP and shows the WebGPU adapter', async () => {
@@ -91,6 +91,16 @@ test('a worker that cannot start gives a clear message in the panel and the log,
   const sent = (await pg.evaluate('window.__sent')) as { type: string; message?: string }[];
   expect(sent.some((m) => m.type === 'error' && /HTTP 404/.test(m.message ?? ''))).toBe(true);
   expect(await pg.locator('vscode-button', { hasText: 'Retry' }).count()).toBe(1);
+  await pg.close();
+});
+
+test('the CPU setting skips WebGPU and says why', async () => {
+  const pg = await open('/');
+  await init(pg, server.url + '/worker.js', 'cpu');
+  const status = pg.locator('#engine-status[data-backend]');
+  await status.waitFor({ timeout: 60_000 });
+  expect(await status.getAttribute('data-backend')).toBe('cpu');
+  expect(await pg.locator('#engine-reason').innerText()).toContain('llmPlayground.backend');
   await pg.close();
 });
 
