@@ -52,10 +52,20 @@ export interface ModelConfig {
   qkNorm: boolean;
   /** Mistral: attend to at most this many previous positions (inclusive of self), or undefined. */
   slidingWindow?: number;
+  /**
+   * Which layers use `slidingWindow` (Qwen2/Qwen3 `layer_types`, `max_window_layers`).
+   * Absent: every layer does (when slidingWindow is set).
+   */
+  slidingWindowLayers?: boolean[];
   tieEmbeddings: boolean;
   moe?: { numExperts: number; topK: number; normTopKProb: boolean };
   bosTokenId?: number;
   eosTokenIds: number[];
+  /**
+   * Tokens that end greedy generation when the format says so explicitly
+   * (llama2.c's run.c stops at BOS). Absent: `eosTokenIds`.
+   */
+  stopTokenIds?: number[];
 }
 
 /** A dense f32 tensor, row-major. Linear weights are [out, in] (HF nn.Linear layout). */

@@ -1,0 +1,32 @@
+/** Node-only entry points for Hugging Face checkpoints on disk (never import from browser code). */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileSource } from './node-source';
+import { loadHfModel, type HfFolder } from './hf';
+import type { LoadedModel } from '../model/types';
+
+/** A folder on disk as an HfFolder (files opened on demand, closed by the reader). */
+export function nodeFolder(dir: string): HfFolder {
+  return {
+    name: dir,
+    async open(file) {
+      const p = path.join(dir, file);
+      try {
+        if (!(await stat(p)).isFile()) return null;
+      } catch {
+        return null;
+      }
+      return fileSource(p);
+    },
+  };
+}
+
+/**
+ * Loads a checkpoint from a folder (config.json + model.safetensors or an index with shards)
+ * or from one .safetensors / .index.json file (config.json read from beside it).
+ */
+export async function loadHfModelFromPath(p: string): Promise<LoadedModel> {
+  const s = await stat(p);
+  if (s.isDirectory()) return loadHfModel(nodeFolder(p));
+  return loadHfModel(nodeFolder(path.dirname(p)), { weightsFile: path.basename(p) });
+}
