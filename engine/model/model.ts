@@ -1,0 +1,534 @@
+/**
+ * The CPU reference transformer: one forward pass for every architecture in
+ * ModelConfig (Llama, Qwen2, Qwen3, Mistral, Mixtral, GPT-2), with a static KV
+ * cache so that a prefill of many tokens and token-by-token decode give the same
+ * logits, opt-in captures for visualisation (attention probabilities, residual
+ * stream, final hidden state, MoE routing, KV cache size) and greedy decoding.
+ *
+ * Matches HF transformers (eager attention) to float32 rounding: sums run in f64
+ * (JavaScript numbers) and are rounded to f32 on store.
+ */
+import { activate, swiglu } from '../ops/activations/activations';
+import { attention } from '../ops/attention/attention';
+import { embedding, embeddingAdd } from '../ops/embedding/embedding';
+import { layernorm } from '../ops/layernorm/layernorm';
+import { loraAdd } from '../ops/lora/lora';
+import { matmul } from '../ops/matmul/matmul';
+import { expertTokens, gatherRows, routeTopK, scatterAddRows } from '../ops/moe/moe';
+import { rmsnorm } from '../ops/rmsnorm/rmsnorm';
+import { applyRope, ropeCosSin, ropeInvFreq, type RopeParams } from '../ops/rope/rope';
+import { validateWeights } from './shapes';
+import type { LoadedModel, ModelConfig, WeightMap } from './types';
+
+/** An unmerged low-rank adapter on a linear layer: y += scale · (x·Aᵀ)·Bᵀ. */
+export interface LoraSlot {
+  A: Float32Array; // [r, in]
+  B: Float32Array; // [out, r]
+  r: number;
+  scale: number;
+}
+
+/** A linear layer y = x·Wᵀ + b, by canonical weight name. `w` may be swapped (LoRA merge). */
+export interface Linear {
+  readonly name: string;
+  w: Float32Array; // [out, in]
+  readonly b?: Float32Array; // [out]
+  readonly out: number;
+  readonly in: number;
+  /** Unmerged adapters, applied after the frozen weight. */
+  lora: LoraSlot[];
+}
+
+interface Norm {
+  w: Float32Array; // [D]
+  b?: Float32Array; // [D]
+}
+
+interface Expert {
+  gate: Linear;
+  up: Linear;
+  down: Linear;
+}
+
+interface Layer {
+  attnNorm: Norm;
+  q: Linear;
+  k: Linear;
+  v: Linear;
+  o: Linear;
+  qNorm?: Float32Array; // [headDim]
+  kNorm?: Float32Array; // [headDim]
+  mlpNorm: Norm;
+  gate?: Linear; // gated MLP
+  up?: Linear;
+  down?: Linear;
+  router?: Linear; // MoE [E, D]
+  experts?: Expert[];
+  window?: number;
+  kCache: Float32Array; // [ctx, nKvHeads, headDim]
+  vCache: Float32Array; // [ctx, nKvHeads, headDim]
+}
+
+export interface ModelOptions {
+  /** KV cache capacity in tokens (default: min(maxPositions, 2048)). */
+  contextLength?: number;
+}
+
+/** What a forward pass should record besides the logits. */
+export interface CaptureOptions {
+  /** Softmax probabilities per layer: [L] × [H, T, Tk]. */
+  attentions?: boolean;
+  /** Residual stream: [L + 1] × [T, D] — after the embeddings, then after each layer (before the final norm). */
+  residuals?: boolean;
+  /** After the final norm: [T, D]. */
+  finalHidden?: boolean;
+  /** MoE router choices per layer and token. */
+  router?: boolean;
+  /** KV cache size per layer after this pass. */
+  kvBytes?: boolean;
+}
+
+export interface ForwardOptions {
+  /** Only the last row of logits ([1, V]): what decoding needs. */
+  lastOnly?: boolean;
+  capture?: CaptureOptions;
+}
+
+export interface RouterChoice {
+  layer: number;
+  topK: number;
+  experts: Int32Array; // [T, k] expert ids, best first
+  weights: Float32Array; // [T, k] mixing weights (renormalised when the config says so)
+  probs: Float32Array; // [T, E] router softmax
+}
+
+export interface KvCacheBytes {
+  layer: number;
+  /** Bytes of the static K and V buffers together. */
+  allocated: number;
+  /** Bytes of K and V holding tokens now. */
+  used: number;
+  tokens: number;
+  capacity: number;
+}
+
+export interface ForwardResult {
+  logits: Float32Array; // [rows, V]
+  /** Rows of logits: T, or 1 with lastOnly. */
+  rows: number;
+  vocab: number;
+  /** Cache slot of the first token of this pass (= tokens cached before it). */
+  start: number;
+  /** Keys attended to by the last row: start + T. */
+  keys: number;
+  attentions?: Float32Array[]; // [L] × [H, T, Tk]
+  residuals?: Float32Array[]; // [L + 1] × [T, D]
+  finalHidden?: Float32Array; // [T, D]
+  router?: RouterChoice[]; // one per MoE layer
+  kvBytes?: KvCacheBytes[]; // [L]
+}
+
+export interface GenerateOptions {
+  /** Ids that end generation (default: config.stopTokenIds ?? config.eosTokenIds). */
+  stopIds?: number[];
+  /** Called with each new id; return false to stop. */
+  onToken?: (id: number, step: number) => boolean | void;
+}
+
+export interface GenerateResult {
+  /** The new ids, without the prompt and without the stop id. */
+  ids: number[];
+  stopReason: 'stop' | 'length' | 'context' | 'callback';
+  stopId?: number;
+}
+
+/** Index of the largest value (first one on ties, as torch.argmax). */
+export function argmax(x: Float32Array, offset = 0, n = x.length - offset): number {
+  let best = 0;
+  let bv = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = x[offset + i];
+    if (v > bv) {
+      bv = v;
+      best = i;
+    }
+  }
+  return best;
+}
+
+/** Reusable activations for up to `cap` rows. */
+class Scratch {
+  x: Float32Array; // [cap, D] residual stream
+  h: Float32Array; // [cap, D] normed
+  q: Float32Array; // [cap, H·hd]
+  k: Float32Array; // [cap, Kv·hd]
+  v: Float32Array; // [cap, Kv·hd]
+  att: Float32Array; // [cap, H·hd]
+  o: Float32Array; // [cap, D]
+  g: Float32Array; // [cap, I]
+  u: Float32Array; // [cap, I]
+  m: Float32Array; // [cap, D]
+  xs: Float32Array; // [cap, D] MoE gathered rows
+  ys: Float32Array; // [cap, D] MoE expert output
+  rl: Float32Array; // [cap, E] router logits
+  cos: Float32Array; // [cap, hd/2]
+  sin: Float32Array; // [cap, hd/2]
+  lora = new Float32Array(0); // [cap, r]
+  constructor(
+    readonly cap: number,
+    c: ModelConfig,
+  ) {
+    const D = c.hiddenSize;
+    const I = c.intermediateSize;
+    this.x = new Float32Array(cap * D);
+    this.h = new Float32Array(cap * D);
+    this.q = new Float32Array(cap * c.numHeads * c.headDim);
+    this.k = new Float32Array(cap * c.numKvHeads * c.headDim);
+    this.v = new Float32Array(cap * c.numKvHeads * c.headDim);
+    this.att = new Float32Array(cap * c.numHeads * c.headDim);
+    this.o = new Float32Array(cap * D);
+    this.g = new Float32Array(cap * I);
+    this.u = new Float32Array(cap * I);
+    this.m = new Float32Array(cap * D);
+    this.xs = new Float32Array(c.moe ? cap * D : 0);
+    this.ys = new Float32Array(c.moe ? cap * D : 0);
+    this.rl = new Float32Array(c.moe ? cap * c.moe.numExperts : 0);
+    this.cos = new Float32Array(cap * (c.headDim >> 1));
+    this.sin = new Float32Array(cap * (c.headDim >> 1));
+  }
+}
+
+export class Model {
+  readonly config: ModelConfig;
+  readonly contextLength: number;
+  private readonly layers: Layer[];
+  private readonly linearsByName = new Map<string, Linear>();
+  private readonly embed: Float32Array; // [V, D]
+  private readonly posEmbed?: Float32Array; // [P, D]
+  private readonly finalNorm: Norm;
+  private readonly lmHead: Float32Array; // [V, D]
+  private readonly ropeParams?: RopeParams;
+  private readonly staticInvFreq?: Float64Array; // [hd/2]
+  private scratch?: Scratch;
+  private readonly scores: Float64Array; // [ctx]
+  private readonly acc: Float64Array; // [hd]
+  private len = 0;
+
+  constructor(loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }, opts: ModelOptions = {}) {
+    const c = loaded.config;
+    this.config = c;
+    validateWeights(c, loaded.weights, 'source' in loaded ? loaded.source.files.join(', ') : 'weights');
+    const ctx = opts.contextLength ?? Math.min(c.maxPositions, 2048);
+    if (!Number.isSafeInteger(ctx) || ctx < 1) throw new RangeError(`contextLength ${ctx} must be a positive integer`);
+    if (c.positions === 'learned' && ctx > c.maxPositions) throw new RangeError(`contextLength ${ctx} exceeds the ${c.maxPositions} learned positions`);
+    this.contextLength = ctx;
+    const W = (name: string) => loaded.weights.get(name)!.data;
+    const opt = (name: string) => loaded.weights.get(name)?.data;
+    const lin = (name: string): Linear => {
+      const t = loaded.weights.get(`${name}.weight`)!;
+      const l: Linear = { name: `${name}.weight`, w: t.data, b: opt(`${name}.bias`), out: t.shape[0], in: t.shape[1], lora: [] };
+      this.linearsByName.set(l.name, l);
+      return l;
+    };
+    const norm = (name: string): Norm => ({ w: W(`${name}.weight`), b: opt(`${name}.bias`) });
+    const kvSize = ctx * c.numKvHeads * c.headDim;
+    this.layers = [];
+    for (let i = 0; i < c.numLayers; i++) {
+      const p = `model.layers.${i}.`;
+      const layer: Layer = {
+        attnNorm: norm(`${p}input_layernorm`),
+        q: lin(`${p}self_attn.q_proj`),
+        k: lin(`${p}self_attn.k_proj`),
+        v: lin(`${p}self_attn.v_proj`),
+        o: lin(`${p}self_attn.o_proj`),
+        qNorm: c.qkNorm ? W(`${p}self_attn.q_norm.weight`) : undefined,
+        kNorm: c.qkNorm ? W(`${p}self_attn.k_norm.weight`) : undefined,
+        mlpNorm: norm(`${p}post_attention_layernorm`),
+        window: c.slidingWindow !== undefined && (c.slidingWindowLayers?.[i] ?? true) ? c.slidingWindow : undefined,
+        kCache: new Float32Array(kvSize),
+        vCache: new Float32Array(kvSize),
+      };
+      if (c.moe) {
+        layer.router = lin(`${p}mlp.router`);
+        layer.experts = Array.from({ length: c.moe.numExperts }, (_, e) => ({
+          gate: lin(`${p}mlp.experts.${e}.gate_proj`),
+          up: lin(`${p}mlp.experts.${e}.up_proj`),
+          down: lin(`${p}mlp.experts.${e}.down_proj`),
+        }));
+      } else {
+        if (c.mlp === 'gated') layer.gate = lin(`${p}mlp.gate_proj`);
+        layer.up = lin(`${p}mlp.up_proj`);
+        layer.down = lin(`${p}mlp.down_proj`);
+      }
+      this.layers.push(layer);
+    }
+    this.embed = W('model.embed_tokens.weight');
+    this.posEmbed = c.positions === 'learned' ? W('model.embed_positions.weight') : undefined;
+    this.finalNorm = norm('model.norm');
+    this.lmHead = c.tieEmbeddings ? this.embed : W('lm_head.weight');
+    if (c.positions === 'rope') {
+      if (!c.rope) throw new RangeError('rotary positions without rope settings');
+      this.ropeParams = { rotaryDim: c.headDim, theta: c.rope.theta, scaling: c.rope.scaling, maxPositions: c.maxPositions };
+      if (c.rope.scaling.type !== 'dynamic') this.staticInvFreq = ropeInvFreq(this.ropeParams);
+    }
+    this.scores = new Float64Array(ctx);
+    this.acc = new Float64Array(c.headDim);
+  }
+
+  /** Tokens held in the KV cache. */
+  get length(): number {
+    return this.len;
+  }
+
+  /** Empties the KV cache. */
+  reset(): void {
+    this.len = 0;
+  }
+
+  /** Keeps only the first n cached tokens (n ≤ length); the next forward continues at slot n. */
+  truncate(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0 || n > this.len) throw new RangeError(`truncate(${n}): cache holds ${this.len} tokens`);
+    this.len = n;
+  }
+
+  /** The linear layer with this canonical weight name (LoRA attaches here). */
+  getLinear(name: string): Linear | undefined {
+    return this.linearsByName.get(name);
+  }
+
+  /** All linear layers, by canonical weight name. */
+  linears(): IterableIterator<Linear> {
+    return this.linearsByName.values();
+  }
+
+  /** KV cache bytes per layer: K and V, f32, [ctx, nKvHeads, headDim] each. */
+  kvCacheBytes(): KvCacheBytes[] {
+    const c = this.config;
+    const perToken = 2 * c.numKvHeads * c.headDim * 4;
+    return this.layers.map((l, layer) => ({
+      layer,
+      allocated: l.kCache.byteLength + l.vCache.byteLength,
+      used: this.len * perToken,
+      tokens: this.len,
+      capacity: this.contextLength,
+    }));
+  }
+
+  private scratchFor(T: number): Scratch {
+    if (!this.scratch || this.scratch.cap < T) this.scratch = new Scratch(T, this.config);
+    return this.scratch;
+  }
+
+  /** y = x·Wᵀ + b, then any unmerged adapters. x [T, in], out [T, out]. */
+  private linear(out: Float32Array, x: Float32Array, T: number, l: Linear, s: Scratch): void {
+    matmul(out, x, l.w, T, l.in, l.out, l.b);
+    for (const a of l.lora) {
+      if (s.lora.length < T * a.r) s.lora = new Float32Array(T * a.r);
+      loraAdd(out, x, a.A, a.B, T, l.in, l.out, a.r, a.scale, s.lora);
+    }
+  }
+
+  /** RMSNorm or LayerNorm over rows of width D, per the config. x, out: [rows, D] exactly. */
+  private norm(out: Float32Array, x: Float32Array, n: Norm, dim: number): void {
+    if (this.config.norm.kind === 'rms') rmsnorm(out, x, n.w, dim, this.config.norm.eps);
+    else layernorm(out, x, n.w, n.b, dim, this.config.norm.eps);
+  }
+
+  /**
+   * Runs `tokens` at the next cache slots. positions: absolute positions for the
+   * rotary/learned embeddings (default: the cache slots). Returns logits [T, V]
+   * (or [1, V] with lastOnly) and whatever `capture` asks for.
+   */
+  forward(tokens: number[], positions?: number[], opts: ForwardOptions = {}): ForwardResult {
+    const c = this.config;
+    const T = tokens.length;
+    if (T === 0) throw new RangeError('forward: no tokens');
+    const start = this.len;
+    if (start + T > this.contextLength) throw new RangeError(`forward: ${start} cached + ${T} new tokens exceed the context length ${this.contextLength}`);
+    const pos = positions ?? Array.from({ length: T }, (_, i) => start + i); // [T]
+    if (pos.length !== T || !pos.every((p) => Number.isSafeInteger(p) && p >= 0)) throw new RangeError('forward: positions must be T non-negative integers');
+    const cap = opts.capture ?? {};
+    const D = c.hiddenSize;
+    const H = c.numHeads;
+    const Kv = c.numKvHeads;
+    const hd = c.headDim;
+    const I = c.intermediateSize;
+    const Tk = start + T;
+    const s = this.scratchFor(T);
+    const x = s.x.subarray(0, T * D); // [T, D] residual stream
+    const h = s.h.subarray(0, T * D); // [T, D]
+
+    embedding(x, this.embed, tokens, D);
+    if (this.posEmbed) embeddingAdd(x, this.posEmbed, pos, D);
+
+    const residuals = cap.residuals ? [x.slice()] : undefined;
+    const attentions: Float32Array[] | undefined = cap.attentions ? [] : undefined;
+    const router: RouterChoice[] | undefined = cap.router && c.moe ? [] : undefined;
+
+    let cos: Float32Array | undefined;
+    let sin: Float32Array | undefined;
+    if (this.ropeParams) {
+      const inv = this.staticInvFreq ?? ropeInvFreq(this.ropeParams, Math.max(...pos) + 1); // [hd/2]
+      cos = s.cos.subarray(0, T * (hd >> 1)); // [T, hd/2]
+      sin = s.sin.subarray(0, T * (hd >> 1)); // [T, hd/2]
+      ropeCosSin(cos, sin, inv, pos);
+    }
+
+    const q = s.q.subarray(0, T * H * hd); // [T, H, hd]
+    const k = s.k.subarray(0, T * Kv * hd); // [T, Kv, hd]
+    const v = s.v.subarray(0, T * Kv * hd); // [T, Kv, hd]
+    const att = s.att.subarray(0, T * H * hd); // [T, H, hd]
+    const o = s.o.subarray(0, T * D); // [T, D]
+    const m = s.m.subarray(0, T * D); // [T, D]
+
+    for (let li = 0; li < this.layers.length; li++) {
+      const L = this.layers[li];
+      // --- attention block
+      this.norm(h, x, L.attnNorm, D);
+      this.linear(q, h, T, L.q, s);
+      this.linear(k, h, T, L.k, s);
+      this.linear(v, h, T, L.v, s);
+      if (L.qNorm && L.kNorm) {
+        rmsnorm(q, q, L.qNorm, hd, c.norm.eps); // per head: [T·H, hd]
+        rmsnorm(k, k, L.kNorm, hd, c.norm.eps); // per head: [T·Kv, hd]
+      }
+      if (cos && sin) {
+        applyRope(q, cos, sin, T, H, hd, hd, c.rope!.style);
+        applyRope(k, cos, sin, T, Kv, hd, hd, c.rope!.style);
+      }
+      L.kCache.set(k, start * Kv * hd); // slots [start, start+T)
+      L.vCache.set(v, start * Kv * hd);
+      const probs = attentions ? new Float32Array(H * T * Tk) : undefined; // [H, T, Tk]
+      attention({ out: att, q, kCache: L.kCache, vCache: L.vCache, T, start, nHeads: H, nKvHeads: Kv, headDim: hd, scale: 1 / Math.sqrt(hd), window: L.window, probs, scores: this.scores, acc: this.acc });
+      if (attentions && probs) attentions.push(probs);
+      this.linear(o, att, T, L.o, s);
+      for (let i = 0; i < T * D; i++) x[i] += o[i];
+      // --- MLP block
+      this.norm(h, x, L.mlpNorm, D);
+      if (L.experts && L.router) {
+        this.moe(m, h, T, L, s, li, router);
+      } else if (L.gate) {
+        const g = s.g.subarray(0, T * I); // [T, I]
+        const u = s.u.subarray(0, T * I); // [T, I]
+        this.linear(g, h, T, L.gate, s);
+        this.linear(u, h, T, L.up!, s);
+        swiglu(g, u, T * I, c.activation); // g = act(g)·u
+        this.linear(m, g, T, L.down!, s);
+      } else {
+        const u = s.u.subarray(0, T * I); // [T, I]
+        this.linear(u, h, T, L.up!, s);
+        activate(u, T * I, c.activation);
+        this.linear(m, u, T, L.down!, s);
+      }
+      for (let i = 0; i < T * D; i++) x[i] += m[i];
+      if (residuals) residuals.push(x.slice());
+    }
+    this.len = start + T;
+
+    // --- final norm and head
+    const rows = opts.lastOnly ? 1 : T;
+    const first = T - rows;
+    let finalHidden: Float32Array | undefined;
+    let hid: Float32Array; // [rows, D]
+    if (cap.finalHidden) {
+      finalHidden = new Float32Array(T * D); // [T, D]
+      this.norm(finalHidden, x, this.finalNorm, D);
+      hid = finalHidden.subarray(first * D);
+    } else {
+      hid = h.subarray(0, rows * D);
+      this.norm(hid, x.subarray(first * D), this.finalNorm, D);
+    }
+    const logits = new Float32Array(rows * c.vocabSize); // [rows, V]
+    matmul(logits, hid, this.lmHead, rows, D, c.vocabSize);
+
+    const result: ForwardResult = { logits, rows, vocab: c.vocabSize, start, keys: Tk };
+    if (attentions) result.attentions = attentions;
+    if (residuals) result.residuals = residuals;
+    if (finalHidden) result.finalHidden = finalHidden;
+    if (router) result.router = router;
+    if (cap.kvBytes) result.kvBytes = this.kvCacheBytes();
+    return result;
+  }
+
+  /** Sparse MoE MLP: route each row to its top-k experts, run them, mix by the router weights. */
+  private moe(m: Float32Array, h: Float32Array, T: number, L: Layer, s: Scratch, layer: number, capture?: RouterChoice[]): void {
+    const c = this.config;
+    const { numExperts: E, topK: k, normTopKProb } = c.moe!;
+    const D = c.hiddenSize;
+    const I = c.intermediateSize;
+    const rl = s.rl.subarray(0, T * E); // [T, E]
+    this.linear(rl, h, T, L.router!, s);
+    const ids = new Int32Array(T * k); // [T, k]
+    const weights = new Float32Array(T * k); // [T, k]
+    const probs = new Float32Array(T * E); // [T, E]
+    routeTopK(ids, weights, rl, T, E, k, normTopKProb, probs);
+    if (capture) capture.push({ layer, topK: k, experts: ids, weights, probs });
+    m.fill(0);
+    const groups = expertTokens(ids, weights, T, k, E);
+    for (let e = 0; e < E; e++) {
+      const grp = groups[e];
+      const n = grp.rows.length;
+      if (n === 0) continue;
+      const ex = L.experts![e];
+      const xs = s.xs.subarray(0, n * D); // [n, D]
+      gatherRows(xs, h, grp.rows, D);
+      const g = s.g.subarray(0, n * I); // [n, I]
+      const u = s.u.subarray(0, n * I); // [n, I]
+      this.linear(g, xs, n, ex.gate, s);
+      this.linear(u, xs, n, ex.up, s);
+      swiglu(g, u, n * I, c.activation);
+      const ys = s.ys.subarray(0, n * D); // [n, D]
+      this.linear(ys, g, n, ex.down, s);
+      scatterAddRows(m, ys, grp.rows, grp.weights, D);
+    }
+  }
+
+  /**
+   * Logit lens: the final norm and the head applied to any residual snapshot
+   * (e.g. `residuals[l]` from a forward capture). residual [rows, D] → logits [rows, V].
+   */
+  logitLens(residual: Float32Array): Float32Array {
+    const c = this.config;
+    const D = c.hiddenSize;
+    const rows = residual.length / D;
+    const hid = new Float32Array(rows * D); // [rows, D]
+    this.norm(hid, residual, this.finalNorm, D);
+    const logits = new Float32Array(rows * c.vocabSize); // [rows, V]
+    matmul(logits, hid, this.lmHead, rows, D, c.vocabSize);
+    return logits;
+  }
+
+  /**
+   * Greedy decoding from a fresh cache: prefill the prompt, then one token at a
+   * time with the KV cache, stopping at a stop id (not included), at maxNew new
+   * tokens, or when the context is full.
+   */
+  generate(promptIds: number[], maxNew: number, opts: GenerateOptions = {}): GenerateResult {
+    const stop = new Set(opts.stopIds ?? this.config.stopTokenIds ?? this.config.eosTokenIds);
+    this.reset();
+    const ids: number[] = [];
+    if (maxNew <= 0) return { ids, stopReason: 'length' };
+    let out = this.forward(promptIds, undefined, { lastOnly: true });
+    for (;;) {
+      const id = argmax(out.logits);
+      if (stop.has(id)) return { ids, stopReason: 'stop', stopId: id };
+      ids.push(id);
+      if (opts.onToken && opts.onToken(id, ids.length - 1) === false) return { ids, stopReason: 'callback' };
+      if (ids.length >= maxNew) return { ids, stopReason: 'length' };
+      if (this.len >= this.contextLength) return { ids, stopReason: 'context' };
+      out = this.forward([id], undefined, { lastOnly: true });
+    }
+  }
+
+  /** Exactly n greedy tokens with the KV cache and no stop ids (the refs' greedy_24). */
+  greedy(promptIds: number[], n: number): number[] {
+    const r = this.generate(promptIds, n, { stopIds: [] });
+    if (r.ids.length !== n) throw new RangeError(`greedy: context length ${this.contextLength} ended generation after ${r.ids.length} of ${n} tokens`);
+    return r.ids;
+  }
+
+  /** `greedy(promptIds, 24)`. */
+  greedy24(promptIds: number[]): number[] {
+    return this.greedy(promptIds, 24);
+  }
+}
