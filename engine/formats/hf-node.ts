@@ -3,7 +3,8 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileSource } from './node-source';
 import { loadHfModel, type HfFolder } from './hf';
-import type { LoadedModel } from '../model/types';
+import type { LoadedModel, ModelConfig } from '../model/types';
+import { loadLoraAdapter, type LoraAdapter } from '../model/lora';
 
 /** A folder on disk as an HfFolder (files opened on demand, closed by the reader). */
 export function nodeFolder(dir: string): HfFolder {
@@ -29,4 +30,9 @@ export async function loadHfModelFromPath(p: string): Promise<LoadedModel> {
   const s = await stat(p);
   if (s.isDirectory()) return loadHfModel(nodeFolder(p));
   return loadHfModel(nodeFolder(path.dirname(p)), { weightsFile: path.basename(p) });
+}
+
+/** Loads a PEFT LoRA adapter folder for a base model with this config. */
+export async function loadLoraAdapterFromPath(dir: string, config: ModelConfig): Promise<LoraAdapter> {
+  return loadLoraAdapter(nodeFolder(dir), config);
 }
