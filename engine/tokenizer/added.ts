@@ -1,0 +1,131 @@
+/**
+ * Added/special tokens split out of the text before the model, as HF's AddedVocabulary:
+ * leftmost-longest matching (Aho-Corasick LeftmostLongest there, a trie here), with the
+ * `single_word`, `lstrip` and `rstrip` rules.
+ */
+import { type Piece, slicePiece } from './piece';
+
+export interface AddedTokenSpec {
+  id: number;
+  content: string;
+  singleWord: boolean;
+  lstrip: boolean;
+  rstrip: boolean;
+  normalized: boolean;
+  special: boolean;
+}
+
+interface TrieNode {
+  next: Map<number, TrieNode>;
+  /** index into `tokens`, or -1 */
+  tok: number;
+}
+
+const WORD_END = /[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]$/u;
+const WORD_START = /^[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]/u;
+const SPACE_END = /\p{White_Space}*$/u;
+const SPACE_START = /^\p{White_Space}*/u;
+
+export class AddedTokenMatcher {
+  private readonly root: TrieNode = { next: new Map(), tok: -1 };
+  private readonly first = new Set<number>();
+  private readonly tokens: { id: number; singleWord: boolean; lstrip: boolean; rstrip: boolean }[] = [];
+
+  /** `patterns[i]` is the text to look for (the normalized content for normalized tokens). */
+  constructor(entries: { pattern: string; spec: AddedTokenSpec }[]) {
+    for (const { pattern, spec } of entries) {
+      if (pattern.length === 0) continue;
+      let node = this.root;
+      for (let k = 0; k < pattern.length; k++) {
+        const c = pattern.charCodeAt(k);
+        let nx = node.next.get(c);
+        if (!nx) {
+          nx = { next: new Map(), tok: -1 };
+          node.next.set(c, nx);
+        }
+        node = nx;
+      }
+      if (node.tok >= 0) continue; // first one wins (same content twice)
+      node.tok = this.tokens.length;
+      this.tokens.push({ id: spec.id, singleWord: spec.singleWord, lstrip: spec.lstrip, rstrip: spec.rstrip });
+      this.first.add(pattern.charCodeAt(0));
+    }
+  }
+
+  get empty(): boolean {
+    return this.tokens.length === 0;
+  }
+
+  /** HF `find_matches`: splits covering `text`, each [start, end, tokenId or -1]. */
+  findMatches(text: string): [number, number, number][] {
+    const res: [number, number, number][] = [];
+    if (text.length === 0 || this.tokens.length === 0) {
+      if (text.length > 0) res.push([0, text.length, -1]);
+      return res;
+    }
+    let startOffset = 0;
+    let i = 0;
+    const n = text.length;
+    while (i < n) {
+      if (!this.first.has(text.charCodeAt(i))) {
+        i++;
+        continue;
+      }
+      // longest match starting at i
+      let node: TrieNode | undefined = this.root;
+      let bestEnd = -1;
+      let bestTok = -1;
+      for (let k = i; k < n; k++) {
+        node = node.next.get(text.charCodeAt(k));
+        if (!node) break;
+        if (node.tok >= 0) {
+          bestEnd = k + 1;
+          bestTok = node.tok;
+        }
+      }
+      if (bestEnd < 0) {
+        i++;
+        continue;
+      }
+      let start = i;
+      let stop = bestEnd;
+      i = bestEnd;
+      const t = this.tokens[bestTok]!;
+      if (t.singleWord) {
+        const startSpace = start === 0 || !WORD_END.test(text.slice(0, start));
+        const stopSpace = stop === n || !WORD_START.test(text.slice(stop));
+        if (!startSpace || !stopSpace) continue;
+      }
+      if (t.lstrip) {
+        const before = text.slice(0, start);
+        const m = SPACE_END.exec(before);
+        const newStart = m ? m.index : start;
+        start = Math.max(newStart, startOffset);
+      }
+      if (t.rstrip) {
+        const m = SPACE_START.exec(text.slice(stop));
+        if (m) stop += m[0].length;
+        i = stop;
+      }
+      if (startOffset < start) res.push([startOffset, start, -1]);
+      res.push([start, stop, t.id]);
+      startOffset = stop;
+    }
+    if (startOffset !== n) res.push([startOffset, n, -1]);
+    return res;
+  }
+
+  /** Splits a piece: added tokens become token pieces; the rest stays (empty parts dropped). */
+  split(p: Piece, out: Piece[]): void {
+    if (this.tokens.length === 0) {
+      if (p.text.length > 0) out.push(p);
+      return;
+    }
+    for (const [s, e, id] of this.findMatches(p.text)) {
+      if (e <= s) continue;
+      const sl = slicePiece(p, s, e);
+      if (id >= 0) sl.tokenId = id;
+      out.push(sl);
+    }
+  }
+}

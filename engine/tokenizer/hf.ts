@@ -1,0 +1,348 @@
+/**
+ * Hugging Face `tokenizer.json` with a BPE model, encoding and decoding exactly as HF
+ * tokenizers (Rust) does: added tokens split out first (on the raw text, then on the
+ * normalized text), normalizer, pre-tokenizer, BPE per word, post-processor; decoding
+ * through the decoder chain.
+ */
+import { AddedTokenMatcher, type AddedTokenSpec } from './added';
+import { BpeBuildError, BpeModel } from './bpe';
+import {
+  type Decoder,
+  type Normalizer,
+  type PostProcessor,
+  type PreTokenizerStep,
+  type WorkEncoding,
+  buildDecoder,
+  buildNormalizer,
+  buildPostProcessor,
+  buildPreTokenizer,
+} from './components';
+import { type Json, type JsonObject, JsonReader } from './json';
+import { type Piece, initialPiece } from './piece';
+import { WindowStreamDecoder } from './stream';
+import type { DecodeOptions, EncodeOptions, Encoding, StreamDecoder, StreamDecoderOptions, Tokenizer } from './types';
+import { toByteLevel, wellFormed } from './unicode';
+
+export interface SpecialTokenOverrides {
+  /** Overrides the guessed BOS id (e.g. from config.json / generation_config.json). */
+  bosId?: number | null;
+  /** Overrides the guessed end-of-generation ids. */
+  eosIds?: number[];
+}
+
+const BOS_NAMES = ['<|begin_of_text|>', '<s>', '<bos>', '<|startoftext|>', '<BOS>'];
+const EOS_NAMES = ['</s>', '<|end_of_text|>', '<|eot_id|>', '<|eom_id|>', '<|endoftext|>', '<|im_end|>', '<eos>', '<end_of_turn>', '<|end|>', '<EOS>'];
+
+interface HfParts {
+  model: BpeModel;
+  normalizer: Normalizer | null;
+  preTokenizer: PreTokenizerStep | null;
+  postProcessor: PostProcessor | null;
+  decoder: Decoder | null;
+  added: AddedTokenSpec[];
+}
+
+export class HfTokenizer implements Tokenizer {
+  readonly kind = 'hf-bpe' as const;
+  readonly vocabSize: number;
+  readonly bosId: number | null;
+  readonly eosIds: readonly number[];
+  readonly specialIds: ReadonlySet<number>;
+
+  private readonly model: BpeModel;
+  private readonly normalizer: Normalizer | null;
+  private readonly pre: PreTokenizerStep | null;
+  private readonly post: PostProcessor | null;
+  private readonly decoder: Decoder | null;
+  private readonly rawMatcher: AddedTokenMatcher;
+  private readonly normMatcher: AddedTokenMatcher;
+  private readonly addedById = new Map<number, AddedTokenSpec>();
+  private readonly addedByContent = new Map<string, number>();
+  private readonly specialContents = new Set<string>();
+  private readonly byteLevelModelInput: boolean;
+  private readonly alwaysAlign: boolean;
+
+  constructor(parts: HfParts, overrides: SpecialTokenOverrides = {}) {
+    this.model = parts.model;
+    this.normalizer = parts.normalizer;
+    this.pre = parts.preTokenizer;
+    this.post = parts.postProcessor;
+    this.decoder = parts.decoder;
+    for (const t of parts.added) {
+      this.addedById.set(t.id, t);
+      if (!this.addedByContent.has(t.content)) this.addedByContent.set(t.content, t.id);
+      if (t.special) this.specialContents.add(t.content);
+    }
+    // HF order: special tokens, then the other added tokens.
+    const ordered = [...parts.added.filter((t) => t.special), ...parts.added.filter((t) => !t.special)];
+    this.rawMatcher = new AddedTokenMatcher(ordered.filter((t) => !t.normalized).map((spec) => ({ pattern: spec.content, spec })));
+    this.normMatcher = new AddedTokenMatcher(
+      ordered
+        .filter((t) => t.normalized)
+        .map((spec) => ({ pattern: this.normalizer ? this.normalizer(initialPiece(spec.content, false)).text : spec.content, spec })),
+    );
+    this.byteLevelModelInput = this.pre !== null && this.pre.byteLevelLast;
+    this.alwaysAlign = this.pre !== null && this.pre.needsAlign;
+
+    let maxId = this.model.vocabR.length - 1;
+    for (const t of parts.added) maxId = Math.max(maxId, t.id);
+    this.vocabSize = maxId + 1;
+    this.specialIds = new Set(parts.added.filter((t) => t.special).map((t) => t.id));
+
+    let bos: number | null = null;
+    if (this.post && this.post.prefixIds.length > 0) bos = this.post.prefixIds[0]!;
+    else {
+      for (const n of BOS_NAMES) {
+        const id = this.tokenToId(n);
+        if (id !== undefined && this.specialIds.has(id)) {
+          bos = id;
+          break;
+        }
+      }
+    }
+    this.bosId = overrides.bosId !== undefined ? overrides.bosId : bos;
+    const eos: number[] = [];
+    for (const n of EOS_NAMES) {
+      const id = this.tokenToId(n);
+      if (id !== undefined && !eos.includes(id) && this.specialIds.has(id)) eos.push(id);
+    }
+    this.eosIds = overrides.eosIds ?? eos;
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.addedById.get(id)?.content ?? this.model.vocabR[id];
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.addedByContent.get(token) ?? this.model.vocab.get(token);
+  }
+
+  encode(text: string, opts: EncodeOptions = {}): Encoding {
+    const src = wellFormed(text);
+    const w = this.run(src, opts.addSpecialTokens ?? true, true);
+    return finishEncoding(src, w);
+  }
+
+  encodeIds(text: string, opts: EncodeOptions = {}): number[] {
+    return this.run(wellFormed(text), opts.addSpecialTokens ?? true, false).ids;
+  }
+
+  /** Pieces after added-token extraction, normalization and pre-tokenization. */
+  private pieces(text: string, align: boolean): Piece[] {
+    if (text.length === 0) return [];
+    const first: Piece[] = [];
+    this.rawMatcher.split(initialPiece(text, align), first);
+    let pieces: Piece[] = [];
+    for (const p of first) {
+      if (p.tokenId !== undefined) {
+        pieces.push(p);
+        continue;
+      }
+      const n = this.normalizer ? this.normalizer(p) : p;
+      this.normMatcher.split(n, pieces);
+    }
+    if (this.pre) pieces = this.pre.run(pieces);
+    return pieces.filter((p) => p.text.length > 0);
+  }
+
+  private run(text: string, addSpecial: boolean, withOffsets: boolean): WorkEncoding {
+    const pieces = this.pieces(text, withOffsets || this.alwaysAlign);
+    const ids: number[] = [];
+    const tokens: string[] = [];
+    const offsets: number[] = [];
+    const vocabR = this.model.vocabR;
+    for (const p of pieces) {
+      if (p.tokenId !== undefined) {
+        ids.push(p.tokenId);
+        if (withOffsets) {
+          tokens.push(p.text);
+          const a = p.align!;
+          offsets.push(a[0]!, a[a.length - 1]!);
+        }
+        continue;
+      }
+      const res = this.byteLevelModelInput ? this.model.tokenizeByteLevel(p.text) : this.model.tokenize(p.text);
+      if (!withOffsets) {
+        for (let k = 0; k < res.length; k += 3) ids.push(res[k]!);
+        continue;
+      }
+      const a = p.align!;
+      let unitOfByte: number[] | null = null;
+      if (this.byteLevelModelInput) {
+        unitOfByte = [];
+        toByteLevel(p.text, unitOfByte);
+      }
+      for (let k = 0; k < res.length; k += 3) {
+        const id = res[k]!;
+        ids.push(id);
+        tokens.push(vocabR[id] ?? '');
+        let s = res[k + 1]!;
+        let e = res[k + 2]! - 1;
+        if (unitOfByte) {
+          s = unitOfByte[s]!;
+          e = unitOfByte[e]!;
+        }
+        offsets.push(a[2 * s]!, a[2 * e + 1]!);
+      }
+    }
+    let enc: WorkEncoding = { ids, tokens, offsets };
+    if (this.post) {
+      if (!withOffsets) {
+        // processors only read tokens/offsets for trimming; give them placeholders
+        enc = { ids, tokens: ids.map(() => ''), offsets: new Array<number>(ids.length * 2).fill(0) };
+      }
+      enc = this.post.process(enc, addSpecial);
+    }
+    return enc;
+  }
+
+  decode(ids: readonly number[], opts: DecodeOptions = {}): string {
+    const skip = opts.skipSpecialTokens ?? true;
+    const tokens: string[] = [];
+    for (const id of ids) {
+      const t = this.idToToken(id);
+      if (t === undefined) continue;
+      if (skip && this.specialContents.has(t)) continue;
+      tokens.push(t);
+    }
+    if (!this.decoder) return tokens.join(' ');
+    return this.decoder(tokens).join('');
+  }
+
+  createStreamDecoder(opts?: StreamDecoderOptions): StreamDecoder {
+    return new WindowStreamDecoder((ids, o) => this.decode(ids, o), opts);
+  }
+}
+
+/** Converts a pipeline encoding (code-point offsets) into the public Encoding. */
+export function finishEncoding(text: string, w: WorkEncoding): Encoding {
+  const n = w.ids.length;
+  const offsets: [number, number][] = new Array(n);
+  const offsetsUtf16: [number, number][] = new Array(n);
+  const toUnit = codePointToUnit(text);
+  for (let i = 0; i < n; i++) {
+    const s = w.offsets[2 * i]!;
+    const e = w.offsets[2 * i + 1]!;
+    offsets[i] = [s, e];
+    offsetsUtf16[i] = toUnit ? [toUnit[s] ?? text.length, toUnit[e] ?? text.length] : [s, e];
+  }
+  return { ids: w.ids, tokens: w.tokens, offsets, offsetsUtf16 };
+}
+
+/** code point index -> UTF-16 index (length cp+1), or null when both are the same. */
+export function codePointToUnit(text: string): Int32Array | null {
+  let astral = false;
+  for (let u = 0; u < text.length; u++) {
+    const c = text.charCodeAt(u);
+    if (c >= 0xd800 && c <= 0xdbff && u + 1 < text.length) {
+      const d = text.charCodeAt(u + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        astral = true;
+        break;
+      }
+    }
+  }
+  if (!astral) return null;
+  const map: number[] = [];
+  let u = 0;
+  for (const ch of text) {
+    map.push(u);
+    u += ch.length;
+  }
+  map.push(u);
+  return Int32Array.from(map);
+}
+
+// ---------------------------------------------------------------- loading
+
+function readAdded(r: JsonReader, v: Json | undefined): AddedTokenSpec[] {
+  if (v === undefined || v === null) return [];
+  const list = r.arr(v, 'added_tokens');
+  return list.map((t, i) => {
+    const k = `added_tokens[${i}]`;
+    const o = r.obj(t, k);
+    const content = r.str(o.content, `${k}.content`);
+    const special = r.bool(o.special, `${k}.special`, false);
+    return {
+      id: r.int(o.id, `${k}.id`),
+      content,
+      singleWord: r.bool(o.single_word, `${k}.single_word`, false),
+      lstrip: r.bool(o.lstrip, `${k}.lstrip`, false),
+      rstrip: r.bool(o.rstrip, `${k}.rstrip`, false),
+      normalized: r.bool(o.normalized, `${k}.normalized`, !special),
+      special,
+    };
+  });
+}
+
+function readBpe(r: JsonReader, m: JsonObject): BpeModel {
+  const vocabObj = r.obj(m.vocab, 'model.vocab');
+  const vocab = new Map<string, number>();
+  for (const [tok, id] of Object.entries(vocabObj)) {
+    vocab.set(tok, r.int(id, `model.vocab.${tok}`));
+  }
+  const mergesJson = r.arr(m.merges, 'model.merges');
+  const merges: [string, string][] = new Array(mergesJson.length);
+  for (let i = 0; i < mergesJson.length; i++) {
+    const e = mergesJson[i];
+    if (typeof e === 'string') {
+      const parts = e.split(' ');
+      if (parts.length !== 2) throw r.error('a merge must be two tokens separated by one space', `model.merges[${i}]`, '"left right"', e);
+      merges[i] = [parts[0]!, parts[1]!];
+    } else if (Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && typeof e[1] === 'string') {
+      merges[i] = [e[0], e[1]];
+    } else {
+      throw r.error('wrong type', `model.merges[${i}]`, 'a "left right" string or a [left, right] pair', e);
+    }
+  }
+  const opts = {
+    unkToken: r.optStr(m.unk_token, 'model.unk_token'),
+    fuseUnk: r.bool(m.fuse_unk, 'model.fuse_unk', false),
+    byteFallback: r.bool(m.byte_fallback, 'model.byte_fallback', false),
+    continuingSubwordPrefix: r.optStr(m.continuing_subword_prefix, 'model.continuing_subword_prefix'),
+    endOfWordSuffix: r.optStr(m.end_of_word_suffix, 'model.end_of_word_suffix'),
+    ignoreMerges: r.bool(m.ignore_merges, 'model.ignore_merges', false),
+  };
+  if (m.dropout !== undefined && m.dropout !== null && typeof m.dropout !== 'number') {
+    throw r.error('wrong type', 'model.dropout', 'a number or null', m.dropout);
+  }
+  try {
+    return new BpeModel(vocab, merges, opts);
+  } catch (e) {
+    if (e instanceof BpeBuildError) {
+      throw r.error(e.message, `model.merges[${e.index}]`, 'tokens of model.vocab', e.found);
+    }
+    throw e;
+  }
+}
+
+/** Builds a tokenizer from an already parsed tokenizer.json object. */
+export function fromTokenizerJsonValue(json: unknown, fileName: string, overrides?: SpecialTokenOverrides): HfTokenizer {
+  const r = new JsonReader(fileName);
+  const root = r.obj(json as Json, '(root)');
+  if (root.model === undefined || root.model === null) throw r.error('missing', 'model', 'a model object');
+  const m = r.obj(root.model, 'model');
+  let type: string;
+  if (m.type !== undefined && m.type !== null) type = r.str(m.type, 'model.type');
+  else if (m.merges !== undefined) type = 'BPE';
+  else if (Array.isArray(m.vocab)) type = 'Unigram';
+  else if (m.max_input_chars_per_word !== undefined) type = 'WordPiece';
+  else type = 'WordLevel';
+  if (type !== 'BPE') throw r.unsupported(`model type "${type}" is not supported (only BPE)`, 'model.type', type);
+  const model = readBpe(r, m);
+  const normalizer = buildNormalizer(r, root.normalizer, 'normalizer');
+  const preTokenizer = buildPreTokenizer(r, root.pre_tokenizer, 'pre_tokenizer');
+  const postProcessor = buildPostProcessor(r, root.post_processor, 'post_processor');
+  const decoder = buildDecoder(r, root.decoder, 'decoder');
+  const added = readAdded(r, root.added_tokens);
+  if (root.truncation !== undefined && root.truncation !== null) {
+    // Truncation/padding only matter for batches of fixed length; the engine never uses them.
+  }
+  return new HfTokenizer({ model, normalizer, preTokenizer, postProcessor, decoder, added }, overrides);
+}
+
+/** Parses a tokenizer.json text. Throws FormatError (UnsupportedError for unsupported parts). */
+export function fromTokenizerJson(text: string, fileName: string, overrides?: SpecialTokenOverrides): HfTokenizer {
+  const r = new JsonReader(fileName);
+  return fromTokenizerJsonValue(r.parse(text), fileName, overrides);
+}
