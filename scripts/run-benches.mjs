@@ -1,0 +1,41 @@
+// Finds every `*.bench.ts` (beside the code it measures), bundles it for Node and
+// runs it, one after another (benchmarks never run in parallel). Optional filter args.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, statSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const filters = process.argv.slice(2);
+
+function find(dir, out = []) {
+  for (const e of readdirSync(dir)) {
+    if (e === 'node_modules' || e.startsWith('.') || e === 'dist') continue;
+    const p = path.join(dir, e);
+    if (statSync(p).isDirectory()) find(p, out);
+    else if (e.endsWith('.bench.ts')) out.push(p);
+  }
+  return out;
+}
+
+const benches = ['engine', 'tests'].flatMap((d) => find(path.join(root, d))).filter((p) => filters.length === 0 || filters.some((f) => p.includes(f)));
+if (benches.length === 0) {
+  console.error(`bench: nothing matches ${filters.join(', ')}`);
+  process.exit(1);
+}
+mkdirSync(path.join(root, 'dist/bench'), { recursive: true });
+let failed = 0;
+for (const b of benches) {
+  const rel = path.relative(root, b);
+  const outfile = path.join(root, 'dist/bench', rel.replace(/[\\/]/g, '__').replace(/\.ts$/, '.cjs'));
+  await build({ entryPoints: [b], outfile, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['webgpu', 'node-llama-cpp'], logLevel: 'warning' });
+  console.log(`\n=== ${rel}`);
+  try {
+    execFileSync(process.execPath, ['--expose-gc', outfile], { stdio: 'inherit', cwd: root });
+  } catch {
+    failed++;
+    console.error(`bench: ${rel} failed`);
+  }
+}
+process.exit(failed ? 1 : 0);
