@@ -74,3 +74,124 @@ describe.each(MODELS)('%s matches HF transformers', (name) => {
     console.log(`${name}: ${JSON.stringify(report[name])}`);
   });
 });
+
+describe('Model API', () => {
+  const ids = [1, 17, 254, 33, 89, 400, 7, 7, 301, 5];
+
+  it('captures: residual stream, logit lens, final hidden, KV bytes', async () => {
+    const model = new Model(await loadHfModelFromPath(fixturePath('models', 'tiny-qwen3')), { contextLength: 20 });
+    const c = model.config;
+    const out = model.forward(ids, undefined, { capture: { residuals: true, finalHidden: true, kvBytes: true, attentions: true } });
+    expect(out.residuals!.length).toBe(c.numLayers + 1);
+    for (const r of out.residuals!) expect(r.length).toBe(ids.length * c.hiddenSize);
+    expect(out.residuals![0]).not.toEqual(out.residuals![1]);
+    // the logit lens on the last residual is the model's own output
+    expect(model.logitLens(out.residuals![c.numLayers])).toEqual(out.logits);
+    expect(out.finalHidden!.length).toBe(ids.length * c.hiddenSize);
+    expect(out.attentions!.length).toBe(c.numLayers);
+    expect(out.attentions![0].length).toBe(c.numHeads * ids.length * ids.length);
+    const perToken = 2 * c.numKvHeads * c.headDim * 4; // K and V, f32
+    expect(out.kvBytes!).toEqual(
+      Array.from({ length: c.numLayers }, (_, layer) => ({ layer, allocated: 20 * perToken, used: ids.length * perToken, tokens: ids.length, capacity: 20 })),
+    );
+    expect(out.residuals).toBeDefined();
+    const plain = model.forward([5]);
+    expect(plain.attentions).toBeUndefined();
+    expect(plain.residuals).toBeUndefined();
+    expect(plain.keys).toBe(ids.length + 1);
+  });
+
+  it('decode-time attention captures cover the whole cache', async () => {
+    const model = new Model(await loadHfModelFromPath(fixturePath('models', 'tiny-mistral-swa')), { contextLength: 20 });
+    const full = model.forward(ids, undefined, { capture: { attentions: true } });
+    model.reset();
+    model.forward(ids.slice(0, 9));
+    const step = model.forward(ids.slice(9), undefined, { capture: { attentions: true } });
+    const H = model.config.numHeads;
+    const T = ids.length;
+    for (let l = 0; l < model.config.numLayers; l++)
+      for (let h = 0; h < H; h++) {
+        const want = full.attentions![l].subarray((h * T + 9) * T, (h * T + 10) * T); // row 9 of head h
+        const got = step.attentions![l].subarray(h * T, (h + 1) * T); // [H, 1, 10]
+        expect(maxAbsDiff(got, want)).toBeLessThan(1e-6);
+        expect(got.subarray(0, 4).every((p) => p === 0)).toBe(true); // window 6: slots 0..3 hidden from slot 9
+      }
+  });
+
+  it('MoE router choices per token', async () => {
+    const model = new Model(await loadHfModelFromPath(fixturePath('models', 'tiny-mixtral-moe')), { contextLength: 20 });
+    const out = model.forward(ids, undefined, { capture: { router: true } });
+    expect(out.router!.length).toBe(2);
+    for (const r of out.router!) {
+      expect(r.experts.length).toBe(ids.length * 2);
+      for (let t = 0; t < ids.length; t++) {
+        const [a, b] = [r.experts[2 * t], r.experts[2 * t + 1]];
+        expect(a).not.toBe(b);
+        expect(r.weights[2 * t] + r.weights[2 * t + 1]).toBeCloseTo(1, 6);
+        expect(r.weights[2 * t]).toBeGreaterThanOrEqual(r.weights[2 * t + 1]);
+        const p = r.probs.subarray(4 * t, 4 * t + 4);
+        expect(p[a]).toBe(Math.max(...p));
+      }
+    }
+    // more than one expert is used
+    expect(new Set(out.router![0].experts).size).toBeGreaterThan(1);
+  });
+
+  it('lastOnly, truncate, explicit positions', async () => {
+    const model = new Model(await loadHfModelFromPath(fixturePath('models', 'tiny-llama')), { contextLength: 16 });
+    const V = model.config.vocabSize;
+    const full = model.forward(ids).logits;
+    model.reset();
+    const last = model.forward(ids, undefined, { lastOnly: true });
+    expect(last.rows).toBe(1);
+    expect(last.logits).toEqual(full.subarray((ids.length - 1) * V));
+    // truncate to 6 and redo the tail
+    model.truncate(6);
+    expect(model.length).toBe(6);
+    const tail = model.forward(ids.slice(6)).logits;
+    expect(maxAbsDiff(tail, full.subarray(6 * V))).toBe(0);
+    // explicit default positions = implicit ones; RoPE is relative, so a uniform shift barely
+    // moves the logits (f32 rounding of the angles), while a gap changes them
+    model.reset();
+    expect(model.forward(ids, ids.map((_, i) => i)).logits).toEqual(full);
+    model.reset();
+    expect(maxAbsDiff(model.forward(ids, ids.map((_, i) => i + 3)).logits, full)).toBeLessThan(1e-4);
+    model.reset();
+    expect(maxAbsDiff(model.forward(ids, ids.map((_, i) => (i < 5 ? i : i + 4))).logits, full)).toBeGreaterThan(1e-3);
+    expect(() => model.truncate(99)).toThrow(RangeError);
+    model.reset();
+    expect(() => model.forward([])).toThrow(RangeError);
+    expect(() => model.forward(new Array(17).fill(1))).toThrow(RangeError);
+    expect(() => model.forward([1, 2], [0])).toThrow(RangeError);
+    expect(() => model.forward([512])).toThrow(RangeError);
+  });
+
+  it('generate stops at EOS (or given ids) and at maxNew; greedy ignores EOS', async () => {
+    const model = new Model(await loadHfModelFromPath(fixturePath('models', 'tiny-llama')), { contextLength: 48 });
+    const ref = loadRef('tiny-llama.shared').cases[0];
+    const g24 = ref.greedy_24!;
+    expect(model.generate(ref.input_ids, 24)).toEqual({ ids: g24, stopReason: 'length' }); // 2 (EOS) is not among them
+    const stopAt = g24[5];
+    const r = model.generate(ref.input_ids, 24, { stopIds: [stopAt] });
+    expect(r).toEqual({ ids: g24.slice(0, g24.indexOf(stopAt)), stopReason: 'stop', stopId: stopAt });
+    const cfgStop = new Model({ ...(await loadHfModelFromPath(fixturePath('models', 'tiny-llama'))), config: { ...model.config, eosTokenIds: [g24[3]] } }, { contextLength: 48 });
+    expect(cfgStop.generate(ref.input_ids, 24).ids).toEqual(g24.slice(0, 3));
+    expect(cfgStop.greedy(ref.input_ids, 24)).toEqual(g24);
+    const seen: number[] = [];
+    expect(model.generate(ref.input_ids, 24, { onToken: (id, i) => (seen.push(id), i < 4) })).toEqual({ ids: g24.slice(0, 5), stopReason: 'callback' });
+    expect(seen).toEqual(g24.slice(0, 5));
+    const small = new Model(await loadHfModelFromPath(fixturePath('models', 'tiny-llama')), { contextLength: 20 });
+    expect(small.generate(ref.input_ids, 24)).toEqual({ ids: g24.slice(0, 5), stopReason: 'context' });
+    expect(() => small.greedy24(ref.input_ids)).toThrow(RangeError);
+  });
+
+  it('Qwen2 per-layer sliding window (use_sliding_window, max_window_layers)', async () => {
+    const loaded = await loadHfModelFromPath(fixturePath('models', 'tiny-qwen2'));
+    const model = new Model({ ...loaded, config: { ...loaded.config, slidingWindow: 3, slidingWindowLayers: [false, true] } }, { contextLength: 16 });
+    const out = model.forward(ids, undefined, { capture: { attentions: true } });
+    const T = ids.length;
+    const row = (l: number, t: number) => out.attentions![l].subarray(t * T, (t + 1) * T); // head 0
+    expect(row(0, 9).every((p) => p > 0)).toBe(true); // full attention
+    expect([...row(1, 9)].map((p) => p > 0)).toEqual([false, false, false, false, false, false, false, true, true, true]);
+  });
+});
