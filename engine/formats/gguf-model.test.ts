@@ -412,6 +412,10 @@ describe('synthetic GGUF models', () => {
     e = await expectError(loadSynth(synthGguf({ extraMeta: [['llama.expert_count', { type: 'u32', value: 8 }]] }).bytes), UnsupportedError, /experts/);
     e = await expectError(loadSynth(synthGguf({ extraMeta: [['llama.vocab_size', { type: 'u32', value: 33 }]] }).bytes), FormatError, /vocab_size/);
     expect(e.expected).toBe('32');
+    // a huge block_count is refused before any per-layer list is built
+    e = await expectError(loadSynth(synthGguf({ extraMeta: [['llama.block_count', { type: 'u32', value: 2 ** 31 }]] }).bytes), FormatError, /block_count/);
+    expect(e.key).toBe('llama.block_count');
+    e = await expectError(loadSynth(synthGguf({ extraMeta: [['llama.attention.head_count', { type: 'u32', value: 256 }], ['llama.attention.head_count_kv', { type: 'u32', value: 256 }]] }).bytes), FormatError, /even/);
     const bytes = synthGguf({ extraMeta: [['llama.rope.scaling.type', { type: 'string', value: 'yarn' }]] }).bytes;
     await expectError(loadSynth(bytes), UnsupportedError, /yarn/);
     const f = await readGguf(memorySource(synthGguf({ extraMeta: [['llama.attention.head_count_kv', { type: 'string', value: 'two' }]] }).bytes, 'synth.gguf')).then(

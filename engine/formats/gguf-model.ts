@@ -143,6 +143,15 @@ export function ggufModelConfig(file: GgufFile): ModelConfig {
   const tensor = (n: string) => file.tensorsByName.get(n);
   const hiddenSize = positive(file, `${a}.embedding_length`, requireUint(file, `${a}.embedding_length`));
   const numLayers = positive(file, `${a}.block_count`, requireUint(file, `${a}.block_count`));
+  if (numLayers * 9 > file.tensors.length) {
+    // every layer has at least 9 tensors: refuse before building per-layer lists
+    throw new FormatError('block_count is larger than the tensors in the file allow', {
+      file: file.name,
+      key: `${a}.block_count`,
+      expected: `at most ${Math.floor(file.tensors.length / 9)} (${file.tensors.length} tensors)`,
+      found: String(numLayers),
+    });
+  }
   const numHeads = positive(file, `${a}.attention.head_count`, requireUint(file, `${a}.attention.head_count`));
   const numKvHeads = positive(file, `${a}.attention.head_count_kv`, ggufUint(file, `${a}.attention.head_count_kv`) ?? numHeads);
   if (numHeads % numKvHeads !== 0) {
@@ -153,6 +162,9 @@ export function ggufModelConfig(file: GgufFile): ModelConfig {
     throw new FormatError('embedding_length is not a multiple of head_count', { file: file.name, key: `${a}.attention.head_count`, expected: `a divisor of ${hiddenSize}`, found: String(numHeads) });
   }
   const headDim = positive(file, `${a}.attention.key_length`, keyLength ?? hiddenSize / numHeads);
+  if (headDim % 2 !== 0) {
+    throw new FormatError('head size must be even for rotary embeddings', { file: file.name, key: `${a}.attention.head_count`, expected: 'an even head size', found: String(headDim) });
+  }
   const valueLength = ggufUint(file, `${a}.attention.value_length`);
   if (valueLength !== undefined && valueLength !== headDim) {
     throw new UnsupportedError('key and value head sizes differ', { file: file.name, key: `${a}.attention.value_length`, expected: String(headDim), found: String(valueLength) });

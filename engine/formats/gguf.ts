@@ -90,7 +90,7 @@ export interface GgufFile {
 export interface ReadGgufOptions {
   /** Give up (FormatError) when the metadata + tensor-info region exceeds this many bytes. Default 256 MiB. */
   maxHeaderBytes?: number;
-  /** First read size. Default 1 MiB. */
+  /** First read size (then doubled as needed). Default 64 KiB. */
   initialReadBytes?: number;
 }
 
@@ -522,7 +522,7 @@ export async function readRange(src: ByteSource, offset: number, length: number,
  */
 export async function readGguf(src: ByteSource, opts: ReadGgufOptions = {}): Promise<GgufFile> {
   const maxHeader = opts.maxHeaderBytes ?? 256 * 1024 * 1024;
-  let buf = await readRange(src, 0, Math.min(src.size, opts.initialReadBytes ?? 1024 * 1024), 'GGUF header');
+  let buf = await readRange(src, 0, Math.min(src.size, opts.initialReadBytes ?? 64 * 1024), 'GGUF header');
   for (;;) {
     try {
       const h = parseHeader(buf, src.size, src.name);
