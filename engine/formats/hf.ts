@@ -217,7 +217,8 @@ export function hfLinearTargets(c: ModelConfig, hfModule: string): { canonical: 
   }
   const shapes = expectedShapes(c);
   for (const canonical of shapes.keys()) {
-    if (!canonical.endsWith('.weight') || shapes.get(canonical)!.length !== 2 || canonical === 'model.embed_tokens.weight') continue;
+    // Embeddings and the head are not linear layers of the model (they are looked up / shared).
+    if (!canonical.endsWith('.weight') || shapes.get(canonical)!.length !== 2 || !canonical.startsWith('model.layers.')) continue;
     const hf = c.architecture === 'mixtral' ? mixtralName(canonical) : canonical;
     if (`${hfModule}.weight` === hf) return [{ canonical }];
   }

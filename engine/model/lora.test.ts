@@ -186,6 +186,8 @@ describe('bad adapters', () => {
   it('unknown module, DoRA, missing files, other PEFT types', async () => {
     const c = await llamaConfig();
     const w = writeSafetensors(pair('model.layers.0.self_attn.rotary', [2, 64], [64, 2]));
+    const head = writeSafetensors(pair('lm_head', [2, 64], [512, 2]));
+    await expect(loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({}), 'adapter_model.safetensors': head }), c)).rejects.toBeInstanceOf(UnsupportedError);
     await expect(loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({}), 'adapter_model.safetensors': w }), c)).rejects.toBeInstanceOf(UnsupportedError);
     await expect(loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({ use_dora: true }), 'adapter_model.safetensors': w }), c)).rejects.toBeInstanceOf(UnsupportedError);
     await expect(loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({ peft_type: 'IA3' }), 'adapter_model.safetensors': w }), c)).rejects.toBeInstanceOf(UnsupportedError);
