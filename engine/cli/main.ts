@@ -1,8 +1,315 @@
-/** llm-playground CLI. Subcommands are added by the engine issues (inspect, tokenize, generate, forward). */
-const [cmd] = process.argv.slice(2);
-if (!cmd || cmd === '--help' || cmd === '-h') {
-  console.log('usage: llm-playground <inspect|tokenize|generate|forward> [options] [--json]');
-  process.exit(cmd ? 0 : 1);
+/**
+ * llm-playground — the engine from the command line.
+ *
+ *   inspect  <model>                                  what a model file holds
+ *   tokenize --tokenizer <file|model> --text <s>      ids, tokens, offsets
+ *   generate [--model <path>] (--prompt <s> | --ids 1,2,3) --max-tokens N --temperature 0
+ *   forward  --model <path> --ids 1,2,3 [--lora <dir>] [--attentions]
+ *
+ * Every command takes --json: one object on stdout with stable keys.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { FormatError } from '../errors';
+import { looksLikeModel, openModel, type OpenedModel } from '../formats/load-node';
+import { loadLoraAdapterFromPath } from '../formats/hf-node';
+import { applyLora } from '../model/lora';
+import { argmax, Model } from '../model/model';
+import { loadTokenizerFromPath } from '../tokenizer/load-node';
+import type { Tokenizer } from '../tokenizer/types';
+import { describeModel, type ModelDescription } from './describe';
+
+export class UsageError extends Error {}
+
+const USAGE = `usage: llm-playground <command> [options]
+
+commands:
+  inspect <model> [--tokenizer <file>] [--json]
+  tokenize --tokenizer <file|model> --text <s> [--no-special] [--json]
+  generate [--model <path>] [--tokenizer <file>] (--prompt <s> | --ids 1,2,3)
+           [--max-tokens N] [--temperature T] [--seed S] [--context N] [--json]
+  forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions] [--json]
+
+A model path is an HF folder, a .safetensors file beside its config.json, a .gguf,
+or a llama2.c .bin (its tokenizer: --tokenizer, or tokenizer.bin / tok*.bin beside it).
+generate without --model runs the bundled stories260K.`;
+
+/** The bundled model: models/ beside dist/ (the CLI bundle) or beside engine/ (sources). */
+export function bundledModelPath(): string {
+  const candidates = [path.resolve(__dirname, '../models/stories260K.bin'), path.resolve(__dirname, '../../models/stories260K.bin')];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new UsageError(`the bundled model is missing (looked in ${candidates.join(', ')})`);
+  return found;
 }
-console.error(`llm-playground: unknown command "${cmd}"`);
-process.exit(2);
+
+function parseIds(s: string | undefined, what: string): number[] {
+  if (s === undefined || s.trim() === '') throw new UsageError(`${what} needs a comma-separated list of token ids, e.g. 1,2,3`);
+  return s.split(',').map((x) => {
+    const n = Number(x.trim());
+    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${what}: "${x}" is not a token id (a non-negative integer)`);
+    return n;
+  });
+}
+
+function intOpt(s: string | undefined, name: string, dflt: number, min = 0): number {
+  if (s === undefined) return dflt;
+  const n = Number(s);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${s}"`);
+  return n;
+}
+
+function floatOpt(s: string | undefined, name: string, dflt: number): number {
+  if (s === undefined) return dflt;
+  const n = Number(s);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number ≥ 0, got "${s}"`);
+  return n;
+}
+
+function checkIds(ids: number[], vocab: number, what: string): void {
+  const bad = ids.find((i) => i >= vocab);
+  if (bad !== undefined) throw new UsageError(`${what}: token id ${bad} is outside the vocabulary (0..${vocab - 1})`);
+}
+
+/** {"dtype","shape","b64"}: the fixtures' array format (little-endian f32, row-major). */
+export function encodeArray(data: Float32Array, shape: number[]): { dtype: 'float32'; shape: number[]; b64: string } {
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return { dtype: 'float32', shape, b64: bytes.toString('base64') };
+}
+
+/** Seeded xorshift RNG for temperature sampling (reproducible runs). */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 0x9e3779b9;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 2 ** 32;
+  };
+}
+
+function sampleTemperature(logits: Float32Array, t: number, rand: () => number): number {
+  if (t === 0) return argmax(logits);
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  const p = new Float64Array(logits.length);
+  for (let i = 0; i < logits.length; i++) sum += p[i] = Math.exp((logits[i] - max) / t);
+  let r = rand() * sum;
+  for (let i = 0; i < p.length; i++) if ((r -= p[i]) <= 0) return i;
+  return p.length - 1;
+}
+
+type Out = (s: string) => void;
+
+const COMMON: ParseArgsConfig['options'] = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } };
+
+function parse(argv: string[], options: ParseArgsConfig['options']) {
+  try {
+    return parseArgs({ args: argv, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+async function cmdInspect(argv: string[], out: Out): Promise<void> {
+  const { values, positionals } = parse(argv, { tokenizer: { type: 'string' }, model: { type: 'string' } });
+  const p = (values.model as string | undefined) ?? positionals[0];
+  if (!p) throw new UsageError('inspect needs a model path');
+  const m = await openModel(p, { tokenizer: values.tokenizer as string | undefined });
+  const d: ModelDescription = await describeModel(m);
+  if (values.json) return out(JSON.stringify(d));
+  out(
+    [
+      `${d.path}`,
+      `  format        ${d.format}  (${d.dtypes.join(', ')} on disk, ${d.fileBytes.toLocaleString('en')} bytes)`,
+      `  architecture  ${d.architecture}`,
+      `  parameters    ${d.parameters.toLocaleString('en')}`,
+      `  layers        ${d.config.numLayers}, hidden ${d.config.hiddenSize}, heads ${d.config.numHeads} (kv ${d.config.numKvHeads}), head dim ${d.config.headDim}, mlp ${d.config.intermediateSize}`,
+      `  vocabulary    ${d.config.vocabSize}; tokenizer ${d.tokenizer ? `${d.tokenizer.kind} from ${d.tokenizer.source}` : 'none found (pass --tokenizer)'}`,
+      `  context       ${d.config.maxPositions}`,
+      `  positions     ${d.config.positions === 'rope' ? `RoPE θ=${d.config.rope!.theta} ${d.config.rope!.scaling.type} (${d.config.rope!.style})` : 'learned'}`,
+      `  KV cache      ${d.kvBytesPerToken.toLocaleString('en')} bytes per token (f32)`,
+      d.config.moe ? `  MoE           ${d.config.moe.numExperts} experts, top-${d.config.moe.topK}` : '',
+      d.config.slidingWindow ? `  sliding window ${d.config.slidingWindow}` : '',
+    ]
+      .filter(Boolean)
+      .join('\n'),
+  );
+}
+
+async function tokenizerFor(p: string): Promise<{ tokenizer: Tokenizer; source: string }> {
+  // A tokenizer file or folder, or a model whose tokenizer comes with it.
+  if (await looksLikeModel(p)) {
+    const m = await openModel(p);
+    if (!m.tokenizer) throw new UsageError(`${p}: no tokenizer comes with this model; pass a tokenizer file`);
+    return { tokenizer: m.tokenizer, source: m.tokenizerSource ?? p };
+  }
+  return { tokenizer: await loadTokenizerFromPath(p), source: p };
+}
+
+async function cmdTokenize(argv: string[], out: Out): Promise<void> {
+  const { values } = parse(argv, { tokenizer: { type: 'string' }, text: { type: 'string' }, 'no-special': { type: 'boolean' } });
+  if (!values.tokenizer) throw new UsageError('tokenize needs --tokenizer <file|model>');
+  if (values.text === undefined) throw new UsageError('tokenize needs --text <string>');
+  const { tokenizer } = await tokenizerFor(values.tokenizer as string);
+  const enc = tokenizer.encode(values.text as string, { addSpecialTokens: !values['no-special'] });
+  if (values.json) return out(JSON.stringify({ ids: enc.ids, tokens: enc.tokens, offsets: enc.offsets, offsets_utf16: enc.offsetsUtf16 }));
+  out(`${enc.ids.length} tokens`);
+  enc.ids.forEach((id, i) => out(`${String(id).padStart(7)}  ${JSON.stringify(enc.tokens[i])}  [${enc.offsets[i].join(', ')})`));
+}
+
+async function cmdGenerate(argv: string[], out: Out): Promise<void> {
+  const { values } = parse(argv, {
+    model: { type: 'string' },
+    tokenizer: { type: 'string' },
+    prompt: { type: 'string' },
+    ids: { type: 'string' },
+    'max-tokens': { type: 'string' },
+    temperature: { type: 'string' },
+    seed: { type: 'string' },
+    context: { type: 'string' },
+  });
+  if (values.prompt !== undefined && values.ids !== undefined) throw new UsageError('give --prompt or --ids, not both');
+  if (values.prompt === undefined && values.ids === undefined) throw new UsageError('generate needs --prompt <text> or --ids 1,2,3');
+  const modelPath = (values.model as string | undefined) ?? bundledModelPath();
+  const maxTokens = intOpt(values['max-tokens'] as string | undefined, 'max-tokens', 64);
+  const temperature = floatOpt(values.temperature as string | undefined, 'temperature', 0);
+  const m = await openModel(modelPath, { tokenizer: values.tokenizer as string | undefined });
+  const c = m.loaded.config;
+  let promptIds: number[];
+  if (values.ids !== undefined) {
+    promptIds = parseIds(values.ids as string, '--ids');
+  } else {
+    if (!m.tokenizer) throw new UsageError(`${modelPath}: no tokenizer comes with this model; pass --tokenizer <file> or use --ids`);
+    promptIds = m.tokenizer.encodeIds(values.prompt as string, { addSpecialTokens: true });
+    if (promptIds.length === 0 && c.bosTokenId !== undefined) promptIds = [c.bosTokenId];
+  }
+  if (promptIds.length === 0) throw new UsageError('the prompt encodes to no tokens');
+  checkIds(promptIds, c.vocabSize, 'prompt');
+  const context = intOpt(values.context as string | undefined, 'context', Math.min(c.maxPositions, promptIds.length + maxTokens), 1);
+  if (promptIds.length + maxTokens > context) throw new UsageError(`prompt (${promptIds.length} tokens) + --max-tokens ${maxTokens} exceed the context ${context}`);
+  const model = new Model(m.loaded, { contextLength: context });
+  const stops = new Set(c.stopTokenIds ?? c.eosTokenIds);
+  const stream = m.tokenizer?.createStreamDecoder({ context: promptIds });
+  const rand = rng(intOpt(values.seed as string | undefined, 'seed', 1));
+  const generated: number[] = [];
+  let stopReason: 'stop' | 'length' = 'length';
+  const t0 = performance.now();
+  let tFirst = 0;
+  let logits = model.forward(promptIds, undefined, { lastOnly: true }).logits;
+  while (generated.length < maxTokens) {
+    const id = sampleTemperature(logits, temperature, rand);
+    if (generated.length === 0) tFirst = performance.now();
+    if (stops.has(id)) {
+      stopReason = 'stop';
+      break;
+    }
+    generated.push(id);
+    if (!values.json && stream) process.stdout.write(stream.push(id));
+    if (generated.length >= maxTokens) break;
+    logits = model.forward([id], undefined, { lastOnly: true }).logits;
+  }
+  const t1 = performance.now();
+  const decodeTokens = Math.max(0, generated.length - 1);
+  const decodeTps = decodeTokens > 0 ? decodeTokens / ((t1 - tFirst) / 1000) : 0;
+  const text = m.tokenizer ? m.tokenizer.decode(generated) : '';
+  if (values.json) {
+    return out(
+      JSON.stringify({
+        prompt_ids: promptIds,
+        generated_ids: generated,
+        text,
+        stop_reason: stopReason,
+        prefill_ms: +(tFirst - t0).toFixed(3),
+        decode_tokens_per_s: +decodeTps.toFixed(2),
+      }),
+    );
+  }
+  if (stream) process.stdout.write(stream.flush());
+  else out(generated.join(','));
+  out('');
+  process.stderr.write(`[${generated.length} tokens, ${decodeTps.toFixed(1)} tok/s decode, stop: ${stopReason}]\n`);
+}
+
+async function cmdForward(argv: string[], out: Out): Promise<void> {
+  const { values } = parse(argv, { model: { type: 'string' }, ids: { type: 'string' }, lora: { type: 'string' }, attentions: { type: 'boolean' } });
+  if (!values.model) throw new UsageError('forward needs --model <path>');
+  const ids = parseIds(values.ids as string | undefined, '--ids');
+  const m: OpenedModel = await openModel(values.model as string);
+  const c = m.loaded.config;
+  checkIds(ids, c.vocabSize, '--ids');
+  const model = new Model(m.loaded, { contextLength: Math.max(ids.length, 1) });
+  if (values.lora) applyLora(model, await loadLoraAdapterFromPath(values.lora as string, c));
+  const r = model.forward(ids, undefined, { capture: { attentions: Boolean(values.attentions) } });
+  const T = ids.length;
+  let attentions: ReturnType<typeof encodeArray> | undefined;
+  if (r.attentions) {
+    const L = r.attentions.length;
+    const all = new Float32Array(L * c.numHeads * T * T); // [L, H, T, T]
+    r.attentions.forEach((a, l) => all.set(a, l * c.numHeads * T * T));
+    attentions = encodeArray(all, [L, c.numHeads, T, T]);
+  }
+  const logits = encodeArray(r.logits, [T, c.vocabSize]);
+  if (values.json) return out(JSON.stringify(attentions ? { logits, attentions } : { logits }));
+  for (let t = 0; t < T; t++) {
+    const row = r.logits.subarray(t * c.vocabSize, (t + 1) * c.vocabSize);
+    const top = argmax(row);
+    out(`position ${t} (id ${ids[t]}): argmax ${top} logit ${row[top].toFixed(5)}`);
+  }
+}
+
+export async function main(argv: string[], out: Out = (s) => console.log(s)): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help' || rest.includes('--help') || rest.includes('-h')) {
+      out(USAGE);
+      return cmd ? 0 : 2;
+    }
+    switch (cmd) {
+      case 'inspect':
+        await cmdInspect(rest, out);
+        return 0;
+      case 'tokenize':
+        await cmdTokenize(rest, out);
+        return 0;
+      case 'generate':
+        await cmdGenerate(rest, out);
+        return 0;
+      case 'forward':
+        await cmdForward(rest, out);
+        return 0;
+      default:
+        throw new UsageError(`unknown command "${cmd}" (expected inspect, tokenize, generate or forward)`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`llm-playground: ${e.message}\nRun "llm-playground --help" for usage.\n`);
+      return 2;
+    }
+    if (e instanceof FormatError || e instanceof RangeError) {
+      process.stderr.write(`llm-playground: ${e.message}\n`);
+      return 1;
+    }
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
+      process.stderr.write(`llm-playground: ${(e as Error).message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+if (typeof require !== 'undefined' && require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`llm-playground: internal error: ${e instanceof Error ? e.stack : String(e)}\n`);
+      process.exitCode = 70;
+    },
+  );
+}

@@ -1,0 +1,169 @@
+/** The CLI in-process: JSON keys scripts rely on, results against the fixtures, clean errors. */
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, test, vi } from 'vitest';
+import { decodeArray, fixturePath, loadRef } from '../../tests/unit/fixtures';
+import { main } from './main';
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const lines: string[] = [];
+  let err = '';
+  const spyErr = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+    err += String(s);
+    return true;
+  });
+  const spyOut = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  try {
+    const code = await main(argv, (s) => lines.push(s));
+    return { code, out: lines.join('\n'), err };
+  } finally {
+    spyErr.mockRestore();
+    spyOut.mockRestore();
+  }
+}
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'llmp-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface GreedyCase {
+  prompt: string;
+  steps: number;
+  prompt_ids: number[];
+  generated_ids: number[];
+}
+const greedy = loadRef('stories260K.greedy.shared') as { cases: GreedyCase[] };
+
+describe('generate', () => {
+  test.each(greedy.cases.map((c) => [c.prompt, c] as const))('bundled stories260K, prompt %j: ids equal llama2.c run.c', async (_p, c) => {
+    // run.c's -n counts positions: it prints steps - promptLen + 1 tokens (fewer when it meets BOS).
+    const r = await run('generate', '--prompt', c.prompt, '--max-tokens', String(c.steps - c.prompt_ids.length + 1), '--temperature', '0', '--json');
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(Object.keys(j)).toEqual(expect.arrayContaining(['prompt_ids', 'generated_ids', 'text']));
+    expect(j.prompt_ids).toEqual(c.prompt_ids);
+    expect(j.generated_ids).toEqual(c.generated_ids);
+  });
+
+  test('the same from the GGUF file with --ids', async () => {
+    const c = greedy.cases[1];
+    const r = await run('generate', '--model', fixturePath('gguf/stories260K.gguf'), '--ids', c.prompt_ids.join(','), '--max-tokens', '40', '--json');
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).generated_ids).toEqual(c.generated_ids.slice(0, 40));
+    expect(JSON.parse(r.out).text).toMatch(/^, there was a little girl named Lily/);
+  });
+
+  test('an HF checkpoint with --ids (no tokenizer needed) gives greedy_24', async () => {
+    const ref = loadRef('tiny-qwen3.shared') as { cases: { input_ids: number[]; greedy_24: number[] }[] };
+    const c = ref.cases[0];
+    const r = await run('generate', '--model', fixturePath('models/tiny-qwen3'), '--ids', c.input_ids.join(','), '--max-tokens', '24', '--json');
+    expect(r.code, r.err).toBe(0);
+    // HF's greedy_24 never stops at EOS; the tiny random models' EOS may come up, so compare the common prefix.
+    const got = JSON.parse(r.out).generated_ids as number[];
+    expect(got).toEqual(c.greedy_24.slice(0, got.length));
+  });
+});
+
+describe('forward', () => {
+  test('logits and attentions in the fixtures format, equal to HF', async () => {
+    const ref = loadRef('tiny-llama.shared') as { cases: { input_ids: number[]; logits: never; attentions: never }[] };
+    const c = ref.cases[0];
+    const r = await run('forward', '--model', fixturePath('models/tiny-llama'), '--ids', c.input_ids.join(','), '--attentions', '--json');
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    const want = decodeArray(c.logits);
+    const got = decodeArray(j.logits);
+    expect(got.shape).toEqual(want.shape);
+    let d = 0;
+    for (let i = 0; i < want.data.length; i++) d = Math.max(d, Math.abs(want.data[i] - got.data[i]));
+    expect(d).toBeLessThan(1e-4);
+    const wa = decodeArray(c.attentions);
+    const ga = decodeArray(j.attentions);
+    expect(ga.shape).toEqual(wa.shape);
+    let da = 0;
+    for (let i = 0; i < wa.data.length; i++) da = Math.max(da, Math.abs(wa.data[i] - ga.data[i]));
+    expect(da).toBeLessThan(1e-5);
+  });
+
+  test('--lora applies the PEFT adapter (logits equal the LoRA reference)', async () => {
+    const ref = loadRef('tiny-llama.lora.shared') as { cases: { input_ids: number[]; logits: never }[] };
+    const c = ref.cases[0];
+    const r = await run('forward', '--model', fixturePath('models/tiny-llama'), '--lora', fixturePath('models/tiny-llama/lora'), '--ids', c.input_ids.join(','), '--json');
+    expect(r.code, r.err).toBe(0);
+    const want = decodeArray(c.logits);
+    const got = decodeArray(JSON.parse(r.out).logits);
+    let d = 0;
+    for (let i = 0; i < want.data.length; i++) d = Math.max(d, Math.abs(want.data[i] - got.data[i]));
+    expect(d).toBeLessThan(1e-4);
+  });
+});
+
+describe('tokenize and inspect', () => {
+  test('tokenize --json gives ids, tokens, offsets equal to HF tokenizers', async () => {
+    const ref = loadRef('tokenizer.tiny-bytelevel-llama3.shared') as { cases: { text: string; ids_with_special: number[]; ids: number[] }[] };
+    const c = ref.cases[0];
+    const r = await run('tokenize', '--tokenizer', fixturePath('tokenizers/tiny-bytelevel-llama3/tokenizer.json'), '--text', c.text, '--json');
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(Object.keys(j)).toEqual(expect.arrayContaining(['ids', 'tokens', 'offsets']));
+    expect(j.ids).toEqual(c.ids_with_special);
+    expect(j.tokens.length).toBe(j.ids.length);
+    expect(j.offsets.every((o: unknown) => Array.isArray(o) && o.length === 2)).toBe(true);
+  });
+
+  test('tokenize takes a model: the GGUF embedded vocabulary equals tok512.bin', async () => {
+    const a = JSON.parse((await run('tokenize', '--tokenizer', fixturePath('gguf/stories260K.gguf'), '--text', 'Once upon a time', '--json')).out);
+    const b = JSON.parse((await run('tokenize', '--tokenizer', fixturePath('llama2c/tok512.bin'), '--text', 'Once upon a time', '--json')).out);
+    expect(a.ids).toEqual([1, 403, 407, 261, 378]);
+    expect(b.ids).toEqual(a.ids);
+  });
+
+  test('inspect --json describes each format', async () => {
+    for (const p of [fixturePath('gguf/stories260K.gguf'), fixturePath('llama2c/stories260K.bin'), fixturePath('models/tiny-gpt2')]) {
+      const r = await run('inspect', p, '--json');
+      expect(r.code, r.err).toBe(0);
+      const j = JSON.parse(r.out);
+      expect(j.parameters).toBeGreaterThan(100_000);
+      expect(j.kvBytesPerToken).toBe(2 * j.config.numLayers * j.config.numKvHeads * j.config.headDim * 4);
+    }
+  });
+});
+
+describe('bad input: clear messages and exit codes, never a stack trace', () => {
+  test('missing file', async () => {
+    const r = await run('inspect', path.join(tmp, 'nope.gguf'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/nope\.gguf.*no such file/);
+  });
+  test('truncated GGUF names the file and the offset', async () => {
+    const bytes = readFileSync(fixturePath('gguf/stories260K.gguf'));
+    const p = path.join(tmp, 'trunc.gguf');
+    writeFileSync(p, bytes.subarray(0, 5000));
+    const r = await run('generate', '--model', p, '--ids', '1', '--json');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('trunc.gguf');
+    expect(r.err).toMatch(/offset \d+/);
+  });
+  test('llama2.c checkpoint without a tokenizer asks for one', async () => {
+    const p = path.join(tmp, 'lonely', 'model.bin');
+    rmSync(path.dirname(p), { recursive: true, force: true });
+    mkdirSync(path.dirname(p));
+    copyFileSync(fixturePath('llama2c/stories260K.bin'), p);
+    const r = await run('generate', '--model', p, '--prompt', 'hi');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/no tokenizer.*--tokenizer/);
+  });
+  test.each([
+    [['generate', '--ids', '1,x'], /"x" is not a token id/],
+    [['generate', '--ids', '1,99999'], /99999 is outside the vocabulary/],
+    [['generate', '--prompt', 'a', '--ids', '1'], /not both/],
+    [['generate', '--prompt', 'a', '--max-tokens=-3'], /--max-tokens must be an integer/],
+    [['forward', '--ids', '1'], /needs --model/],
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [['generate', '--bogus'], /Unknown option '--bogus'/],
+  ])('%j', async (argv, why) => {
+    const r = await run(...(argv as string[]));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(why);
+  });
+});
