@@ -8,6 +8,7 @@ import { loadLlama2cModel } from './llama2c-model';
 import { dequantize, f32ToF16, GgmlType, ggmlByteSize } from './quant';
 import { memorySource } from './source';
 import { readGguf } from './gguf';
+import { randomFill, randomLlamaGguf } from '../model/random';
 
 const FIX = '../shared/fixtures';
 const GGUF_PATH = `${FIX}/gguf/stories260K.gguf`;
@@ -441,5 +442,19 @@ describe('synthetic GGUF models', () => {
       }).bytes,
     );
     expect(m.config.rope!.scaling).toEqual({ type: 'linear', factor: 4 });
+  });
+});
+
+describe('interop', () => {
+  test.each(['F32', 'F16'] as const)('random-weight GGUFs from model/random.ts (%s) load with the values written', async (dtype) => {
+    const shape = { vocabSize: 16, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, maxPositions: 64, ropeTheta: 1e4, rmsEps: 1e-5, tieEmbeddings: false };
+    const vocab = { tokens: Array.from({ length: 16 }, (_, i) => `t${i}`), scores: new Array(16).fill(0), types: new Array(16).fill(1) };
+    const m = await loadGgufModel(memorySource(randomLlamaGguf(shape, vocab, 3, dtype), 'random.gguf'));
+    expect(m.config).toMatchObject({ vocabSize: 16, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 8, maxPositions: 64, tieEmbeddings: false });
+    expect(m.source.dtypes.sort()).toEqual(dtype === 'F32' ? ['F32'] : ['F16', 'F32']);
+    const embd = m.weights.get('model.embed_tokens.weight')!;
+    expect(embd.shape).toEqual([16, 32]);
+    const want = randomFill(16 * 32, 4, 1); // the generator's first tensor: seed + 1
+    for (let i = 0; i < want.length; i++) expect(Math.abs(embd.data[i] - want[i])).toBeLessThanOrEqual(dtype === 'F32' ? 0 : Math.abs(want[i]) * 2 ** -11 + 2 ** -24);
   });
 });
