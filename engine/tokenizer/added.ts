@@ -28,7 +28,7 @@ const SPACE_START = /^\p{White_Space}*/u;
 
 export class AddedTokenMatcher {
   private readonly root: TrieNode = { next: new Map(), tok: -1 };
-  private readonly first = new Set<number>();
+  private readonly first = new Uint8Array(65536);
   private readonly tokens: { id: number; singleWord: boolean; lstrip: boolean; rstrip: boolean }[] = [];
 
   /** `patterns[i]` is the text to look for (the normalized content for normalized tokens). */
@@ -48,7 +48,7 @@ export class AddedTokenMatcher {
       if (node.tok >= 0) continue; // first one wins (same content twice)
       node.tok = this.tokens.length;
       this.tokens.push({ id: spec.id, singleWord: spec.singleWord, lstrip: spec.lstrip, rstrip: spec.rstrip });
-      this.first.add(pattern.charCodeAt(0));
+      this.first[pattern.charCodeAt(0)] = 1;
     }
   }
 
@@ -67,7 +67,7 @@ export class AddedTokenMatcher {
     let i = 0;
     const n = text.length;
     while (i < n) {
-      if (!this.first.has(text.charCodeAt(i))) {
+      if (this.first[text.charCodeAt(i)] === 0) {
         i++;
         continue;
       }

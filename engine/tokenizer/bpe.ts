@@ -36,8 +36,7 @@ export class BpeModel {
   /** id -> token (sparse). */
   readonly vocabR: (string | undefined)[];
   readonly opts: BpeOptions;
-  private readonly mergeMap: Map<number, number>; // pairKey -> rank * RANK_SHIFT + newId
-  private readonly idSpace: number; // multiplier for pair keys
+  private readonly merges: PairTable;
   private readonly byteIds: Int32Array; // byte -> id of <0xNN>, or -1
   private readonly unkId: number;
   private cache = new Map<string, Int32Array>();
@@ -50,8 +49,7 @@ export class BpeModel {
     for (const id of vocab.values()) if (id > maxId) maxId = id;
     this.vocabR = new Array(maxId + 1);
     for (const [tok, id] of vocab) this.vocabR[id] = tok;
-    this.idSpace = Math.max(2, 2 ** Math.ceil(Math.log2(maxId + 2)));
-    this.mergeMap = new Map();
+    this.merges = new PairTable(merges.length);
     const prefixLen = opts.continuingSubwordPrefix ? opts.continuingSubwordPrefix.length : 0;
     for (let r = 0; r < merges.length; r++) {
       const [a, b] = merges[r]!;
@@ -62,7 +60,7 @@ export class BpeModel {
       const merged = a + b.slice(prefixLen);
       const nid = vocab.get(merged);
       if (nid === undefined) throw new BpeBuildError(`merge ${r} produces a token that is not in the vocabulary`, r, merged);
-      this.mergeMap.set(ia * this.idSpace + ib, r * this.idSpace + nid);
+      this.merges.set(ia, ib, r, nid);
     }
     this.byteIds = new Int32Array(256).fill(-1);
     if (opts.byteFallback) {
@@ -224,23 +222,22 @@ export class BpeModel {
 
   /** Repeatedly merges the lowest-rank adjacent pair (leftmost on ties): same result as the heap. */
   private mergeScan(ids: number[], st: number[], en: number[]): void {
-    const M = this.idSpace;
-    const mm = this.mergeMap;
+    const pt = this.merges;
     for (;;) {
-      let best = Infinity;
+      let bestRank = 0x7fffffff;
+      let bestSlot = -1;
       let bestAt = -1;
       for (let k = 0; k + 1 < ids.length; k++) {
-        const v = mm.get(ids[k]! * M + ids[k + 1]!);
-        if (v !== undefined && v < best) {
-          // v = rank * M + newId: comparing v compares ranks first (ranks are unique per pair value)
-          best = v;
+        const slot = pt.find(ids[k]!, ids[k + 1]!);
+        // strict < keeps the leftmost place where the same rule applies
+        if (slot >= 0 && pt.rank[slot]! < bestRank) {
+          bestRank = pt.rank[slot]!;
+          bestSlot = slot;
           bestAt = k;
         }
       }
       if (bestAt < 0) return;
-      // ranks are distinct per merge rule, but the same rule can match at several places:
-      // `v < best` keeps the leftmost one.
-      ids[bestAt] = best % M;
+      ids[bestAt] = pt.newId[bestSlot]!;
       en[bestAt] = en[bestAt + 1]!;
       ids.splice(bestAt + 1, 1);
       st.splice(bestAt + 1, 1);
@@ -250,8 +247,7 @@ export class BpeModel {
 
   private mergeHeap(ids0: number[], st0: number[], en0: number[]): Int32Array {
     const n = ids0.length;
-    const M = this.idSpace;
-    const mm = this.mergeMap;
+    const pt = this.merges;
     const c = Int32Array.from(ids0);
     const s = Int32Array.from(st0);
     const e = Int32Array.from(en0);
@@ -264,8 +260,8 @@ export class BpeModel {
     }
     const heap = new MinHeap(n);
     for (let k = 0; k + 1 < n; k++) {
-      const v = mm.get(c[k]! * M + c[k + 1]!);
-      if (v !== undefined) heap.push(Math.floor(v / M), k, v % M);
+      const slot = pt.find(c[k]!, c[k + 1]!);
+      if (slot >= 0) heap.push(pt.rank[slot]!, k, pt.newId[slot]!);
     }
     while (heap.size > 0) {
       const pos = heap.topPos();
@@ -274,8 +270,9 @@ export class BpeModel {
       if (!alive[pos]) continue;
       const right = next[pos]!;
       if (right < 0) continue;
-      const cur = mm.get(c[pos]! * M + c[right]!);
-      if (cur === undefined || cur % M !== newId) continue;
+      // skip entries made stale by earlier merges
+      const cur = pt.find(c[pos]!, c[right]!);
+      if (cur < 0 || pt.newId[cur] !== newId) continue;
       c[pos] = newId;
       e[pos] = e[right]!;
       alive[right] = 0;
@@ -284,12 +281,12 @@ export class BpeModel {
       if (rn >= 0) prev[rn] = pos;
       const p = prev[pos]!;
       if (p >= 0) {
-        const v = mm.get(c[p]! * M + newId);
-        if (v !== undefined) heap.push(Math.floor(v / M), p, v % M);
+        const slot = pt.find(c[p]!, newId);
+        if (slot >= 0) heap.push(pt.rank[slot]!, p, pt.newId[slot]!);
       }
       if (rn >= 0) {
-        const v = mm.get(newId * M + c[rn]!);
-        if (v !== undefined) heap.push(Math.floor(v / M), pos, v % M);
+        const slot = pt.find(newId, c[rn]!);
+        if (slot >= 0) heap.push(pt.rank[slot]!, pos, pt.newId[slot]!);
       }
     }
     let count = 0;
@@ -303,6 +300,53 @@ export class BpeModel {
       out[j++] = e[k]!;
     }
     return out;
+  }
+}
+
+/**
+ * Open-addressing hash table (a, b) -> (rank, newId) in typed arrays: merge lookups are the
+ * inner loop of BPE, and a Map keyed by a*N+b would use non-small-integer keys (slow).
+ * A later duplicate rule overwrites an earlier one, as HF's HashMap collect does.
+ */
+class PairTable {
+  readonly a: Int32Array;
+  readonly b: Int32Array;
+  readonly rank: Int32Array;
+  readonly newId: Int32Array;
+  private readonly mask: number;
+  constructor(n: number) {
+    let cap = 16;
+    while (cap < n * 2) cap *= 2;
+    this.mask = cap - 1;
+    this.a = new Int32Array(cap).fill(-1);
+    this.b = new Int32Array(cap);
+    this.rank = new Int32Array(cap);
+    this.newId = new Int32Array(cap);
+  }
+  private hash(a: number, b: number): number {
+    return (Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca6b)) & this.mask;
+  }
+  set(a: number, b: number, rank: number, newId: number): void {
+    let i = this.hash(a, b);
+    for (;;) {
+      const ka = this.a[i]!;
+      if (ka === -1 || (ka === a && this.b[i] === b)) break;
+      i = (i + 1) & this.mask;
+    }
+    this.a[i] = a;
+    this.b[i] = b;
+    this.rank[i] = rank;
+    this.newId[i] = newId;
+  }
+  /** Slot of (a, b), or -1. */
+  find(a: number, b: number): number {
+    let i = this.hash(a, b);
+    for (;;) {
+      const ka = this.a[i]!;
+      if (ka === -1) return -1;
+      if (ka === a && this.b[i] === b) return i;
+      i = (i + 1) & this.mask;
+    }
   }
 }
 

@@ -32,7 +32,7 @@ import {
 
 // =============================================================== patterns
 
-type PatternSpec = { kind: 'string'; s: string } | { kind: 'regex'; re: RegExp };
+export type PatternSpec = { kind: 'string'; s: string } | { kind: 'regex'; re: RegExp };
 
 function readPattern(r: JsonReader, v: Json | undefined, key: string): PatternSpec {
   if (typeof v === 'string') return { kind: 'string', s: v };
@@ -233,10 +233,65 @@ export function buildNormalizer(r: JsonReader, v: Json | undefined, key: string)
 /** One step over the pieces of a text; pieces that are already tokens pass through untouched. */
 export interface PreTokenizerStep {
   run(pieces: Piece[]): Piece[];
+  /** Same split for a plain text (no alignments, no token pieces): the `encodeIds` fast path. */
+  splitText(text: string, out: string[]): void;
   /** True if this step's output still needs GPT-2's byte-to-char mapping (deferred to the model). */
   readonly byteLevelLast: boolean;
   /** Needs real alignments even when offsets are not requested (Metaspace "first"). */
   readonly needsAlign: boolean;
+}
+
+/** Text-only fallback through the Piece path. */
+function splitTextViaPieces(step: PreTokenizerStep, text: string, out: string[]): void {
+  for (const p of step.run([{ text, align: null, base: 0 }])) if (p.text.length > 0) out.push(p.text);
+}
+
+/**
+ * Isolated split of `text` by a regex (HF Split with behavior Isolated), text only. Uses a
+ * sticky twin of the regex so that the common case (a match at the current position)
+ * allocates no match object. Returns false (nothing pushed) when an empty match shows up;
+ * the caller then takes the general path.
+ */
+function isolatedSplitText(re: RegExp, sticky: RegExp, text: string, out: string[]): boolean {
+  const n = text.length;
+  const start = out.length;
+  let p = 0;
+  while (p < n) {
+    sticky.lastIndex = p;
+    if (sticky.test(text)) {
+      const e = sticky.lastIndex;
+      if (e > p) {
+        out.push(text.slice(p, e));
+        p = e;
+        continue;
+      }
+      out.length = start;
+      return false;
+    }
+    re.lastIndex = p;
+    const m = re.exec(text);
+    if (!m) {
+      out.push(text.slice(p));
+      return true;
+    }
+    if (m[0].length === 0) {
+      out.length = start;
+      return false;
+    }
+    out.push(text.slice(p, m.index), m[0]);
+    p = m.index + m[0].length;
+  }
+  return true;
+}
+
+const stickyCache = new WeakMap<RegExp, RegExp>();
+function stickyOf(re: RegExp): RegExp {
+  let s = stickyCache.get(re);
+  if (!s) {
+    s = new RegExp(re.source, re.flags.replace('g', '') + 'y');
+    stickyCache.set(re, s);
+  }
+  return s;
 }
 
 function eachPiece(pieces: Piece[], f: (p: Piece, out: Piece[]) => void): Piece[] {
@@ -268,7 +323,7 @@ function byteLevelPiece(p: Piece): Piece {
   return { text, align, base: p.base };
 }
 
-class ByteLevelPre implements PreTokenizerStep {
+export class ByteLevelPre implements PreTokenizerStep {
   byteLevelLast = true;
   readonly needsAlign = false;
   constructor(
@@ -285,9 +340,20 @@ class ByteLevelPre implements PreTokenizerStep {
     if (!this.byteLevelLast) return res.map((p) => (p.tokenId !== undefined ? p : byteLevelPiece(p)));
     return res;
   }
+  splitText(text: string, out: string[]): void {
+    if (this.addPrefixSpace && !text.startsWith(' ')) text = ' ' + text;
+    const start = out.length;
+    if (this.useRegex) {
+      const re = gpt2Regex();
+      if (!isolatedSplitText(re, stickyOf(re), text, out)) {
+        splitTextViaPieces(new ByteLevelPre(false, true), text, out);
+      }
+    } else if (text.length > 0) out.push(text);
+    if (!this.byteLevelLast) for (let k = start; k < out.length; k++) out[k] = toByteLevel(out[k]!);
+  }
 }
 
-class SplitPre implements PreTokenizerStep {
+export class SplitPre implements PreTokenizerStep {
   readonly byteLevelLast = false;
   readonly needsAlign = false;
   constructor(
@@ -297,6 +363,13 @@ class SplitPre implements PreTokenizerStep {
   ) {}
   run(pieces: Piece[]): Piece[] {
     return eachPiece(pieces, (p, out) => splitByMatches(p, patternMatches(this.pattern, p.text, this.invert), this.behavior, out));
+  }
+  splitText(text: string, out: string[]): void {
+    const pat = this.pattern;
+    if (pat.kind === 'regex' && this.behavior === 'Isolated' && !this.invert) {
+      if (isolatedSplitText(pat.re, stickyOf(pat.re), text, out)) return;
+    }
+    splitTextViaPieces(this, text, out);
   }
 }
 
@@ -309,9 +382,12 @@ class FnPre implements PreTokenizerStep {
   run(pieces: Piece[]): Piece[] {
     return eachPiece(pieces, this.f);
   }
+  splitText(text: string, out: string[]): void {
+    splitTextViaPieces(this, text, out);
+  }
 }
 
-class SequencePre implements PreTokenizerStep {
+export class SequencePre implements PreTokenizerStep {
   readonly byteLevelLast: boolean;
   readonly needsAlign: boolean;
   constructor(readonly steps: PreTokenizerStep[]) {
@@ -326,6 +402,19 @@ class SequencePre implements PreTokenizerStep {
   run(pieces: Piece[]): Piece[] {
     for (const s of this.steps) pieces = s.run(pieces);
     return pieces;
+  }
+  splitText(text: string, out: string[]): void {
+    if (this.steps.length === 0) {
+      if (text.length > 0) out.push(text);
+      return;
+    }
+    let words = [text];
+    for (let i = 0; i < this.steps.length; i++) {
+      const step = this.steps[i]!;
+      const next: string[] = i === this.steps.length - 1 ? out : [];
+      for (const w of words) step.splitText(w, next);
+      words = next;
+    }
   }
 }
 
@@ -423,6 +512,8 @@ export interface WorkEncoding {
 
 export interface PostProcessor {
   process(enc: WorkEncoding, addSpecialTokens: boolean): WorkEncoding;
+  /** Ids only (offset trimming does not change ids). */
+  processIds(ids: number[], addSpecialTokens: boolean): number[];
   /** Ids this processor puts before the sequence when adding special tokens (for bosId). */
   readonly prefixIds: number[];
   readonly suffixIds: number[];
@@ -453,6 +544,14 @@ function trimOffsets(enc: WorkEncoding, addPrefixSpace: boolean): void {
   }
 }
 
+function wrapIds(ids: number[], before: [number, string][], after: [number, string][], add: boolean): number[] {
+  if (!add || (before.length === 0 && after.length === 0)) return ids;
+  const out: number[] = before.map((x) => x[0]);
+  for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+  for (const x of after) out.push(x[0]);
+  return out;
+}
+
 function wrap(enc: WorkEncoding, before: [number, string][], after: [number, string][]): WorkEncoding {
   const ids: number[] = [];
   const tokens: string[] = [];
@@ -462,15 +561,29 @@ function wrap(enc: WorkEncoding, before: [number, string][], after: [number, str
     tokens.push(t);
     offsets.push(0, 0);
   }
-  ids.push(...enc.ids);
-  tokens.push(...enc.tokens);
-  offsets.push(...enc.offsets);
+  for (let i = 0; i < enc.ids.length; i++) {
+    ids.push(enc.ids[i]!);
+    tokens.push(enc.tokens[i]!);
+    offsets.push(enc.offsets[2 * i]!, enc.offsets[2 * i + 1]!);
+  }
   for (const [id, t] of after) {
     ids.push(id);
     tokens.push(t);
     offsets.push(0, 0);
   }
   return { ids, tokens, offsets };
+}
+
+/** A post-processor that adds fixed tokens around the sequence (TemplateProcessing for one sequence). */
+export function fixedPostProcessor(before: [number, string][], after: [number, string][]): PostProcessor {
+  return {
+    prefixIds: before.map((x) => x[0]),
+    suffixIds: after.map((x) => x[0]),
+    process(enc, add) {
+      return add ? wrap(enc, before, after) : enc;
+    },
+    processIds: (ids, add) => wrapIds(ids, before, after, add),
+  };
 }
 
 function readTokIdPair(r: JsonReader, v: Json | undefined, key: string): [number, string] {
@@ -493,6 +606,7 @@ export function buildPostProcessor(r: JsonReader, v: Json | undefined, key: stri
           if (trim) trimOffsets(enc, aps);
           return enc;
         },
+        processIds: (ids) => ids,
       };
     }
     case 'TemplateProcessing': {
@@ -531,6 +645,7 @@ export function buildPostProcessor(r: JsonReader, v: Json | undefined, key: stri
           if (!add) return enc;
           return wrap(enc, before, after);
         },
+        processIds: (ids, add) => wrapIds(ids, before, after, add),
       };
     }
     case 'RobertaProcessing': {
@@ -545,6 +660,7 @@ export function buildPostProcessor(r: JsonReader, v: Json | undefined, key: stri
           if (trim) trimOffsets(enc, aps);
           return add ? wrap(enc, [cls], [sep]) : enc;
         },
+        processIds: (ids, add) => wrapIds(ids, [cls], [sep], add),
       };
     }
     case 'BertProcessing': {
@@ -556,6 +672,7 @@ export function buildPostProcessor(r: JsonReader, v: Json | undefined, key: stri
         process(enc, add) {
           return add ? wrap(enc, [cls], [sep]) : enc;
         },
+        processIds: (ids, add) => wrapIds(ids, [cls], [sep], add),
       };
     }
     case 'Sequence': {
@@ -567,6 +684,10 @@ export function buildPostProcessor(r: JsonReader, v: Json | undefined, key: stri
         process(enc, add) {
           for (const p of procs) enc = p.process(enc, add);
           return enc;
+        },
+        processIds(ids, add) {
+          for (const p of procs) ids = p.processIds(ids, add);
+          return ids;
         },
       };
     }

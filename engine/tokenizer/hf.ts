@@ -20,7 +20,7 @@ import {
 import { type Json, type JsonObject, JsonReader } from './json';
 import { type Piece, initialPiece } from './piece';
 import { WindowStreamDecoder } from './stream';
-import type { DecodeOptions, EncodeOptions, Encoding, StreamDecoder, StreamDecoderOptions, Tokenizer } from './types';
+import type { DecodeOptions, EncodeOptions, Encoding, StreamDecoder, StreamDecoderOptions, Tokenizer, TokenizerKind } from './types';
 import { toByteLevel, wellFormed } from './unicode';
 
 export interface SpecialTokenOverrides {
@@ -33,7 +33,7 @@ export interface SpecialTokenOverrides {
 const BOS_NAMES = ['<|begin_of_text|>', '<s>', '<bos>', '<|startoftext|>', '<BOS>'];
 const EOS_NAMES = ['</s>', '<|end_of_text|>', '<|eot_id|>', '<|eom_id|>', '<|endoftext|>', '<|im_end|>', '<eos>', '<end_of_turn>', '<|end|>', '<EOS>'];
 
-interface HfParts {
+export interface HfParts {
   model: BpeModel;
   normalizer: Normalizer | null;
   preTokenizer: PreTokenizerStep | null;
@@ -43,7 +43,7 @@ interface HfParts {
 }
 
 export class HfTokenizer implements Tokenizer {
-  readonly kind = 'hf-bpe' as const;
+  readonly kind: Extract<TokenizerKind, 'hf-bpe' | 'gguf-gpt2'>;
   readonly vocabSize: number;
   readonly bosId: number | null;
   readonly eosIds: readonly number[];
@@ -62,7 +62,8 @@ export class HfTokenizer implements Tokenizer {
   private readonly byteLevelModelInput: boolean;
   private readonly alwaysAlign: boolean;
 
-  constructor(parts: HfParts, overrides: SpecialTokenOverrides = {}) {
+  constructor(parts: HfParts, overrides: SpecialTokenOverrides = {}, kind: Extract<TokenizerKind, 'hf-bpe' | 'gguf-gpt2'> = 'hf-bpe') {
+    this.kind = kind;
     this.model = parts.model;
     this.normalizer = parts.normalizer;
     this.pre = parts.preTokenizer;
@@ -145,7 +146,49 @@ export class HfTokenizer implements Tokenizer {
     return pieces.filter((p) => p.text.length > 0);
   }
 
+  /** ids only, on plain strings (no alignments): the hot path of `encodeIds`. */
+  private runIds(text: string): number[] {
+    const ids: number[] = [];
+    if (text.length === 0) return ids;
+    const words: string[] = [];
+    const model = this.model;
+    const byteLevel = this.byteLevelModelInput;
+    const emitText = (s: string): void => {
+      words.length = 0;
+      if (this.pre) this.pre.splitText(s, words);
+      else words.push(s);
+      for (const w of words) {
+        if (w.length === 0) continue;
+        const res = byteLevel ? model.tokenizeByteLevel(w) : model.tokenize(w);
+        for (let k = 0; k < res.length; k += 3) ids.push(res[k]!);
+      }
+    };
+    const segs = this.rawMatcher.empty ? [[0, text.length, -1] as [number, number, number]] : this.rawMatcher.findMatches(text);
+    for (const [s, e, id] of segs) {
+      if (id >= 0) {
+        ids.push(id);
+        continue;
+      }
+      if (e <= s) continue;
+      let t = text.slice(s, e);
+      if (this.normalizer) t = this.normalizer({ text: t, align: null, base: s === 0 ? 0 : -1 }).text;
+      if (this.normMatcher.empty) {
+        if (t.length > 0) emitText(t);
+        continue;
+      }
+      for (const [s2, e2, id2] of this.normMatcher.findMatches(t)) {
+        if (id2 >= 0) ids.push(id2);
+        else if (e2 > s2) emitText(t.slice(s2, e2));
+      }
+    }
+    return ids;
+  }
+
   private run(text: string, addSpecial: boolean, withOffsets: boolean): WorkEncoding {
+    if (!withOffsets && !this.alwaysAlign) {
+      const ids = this.runIds(text);
+      return { ids: this.post ? this.post.processIds(ids, addSpecial) : ids, tokens: [], offsets: [] };
+    }
     const pieces = this.pieces(text, withOffsets || this.alwaysAlign);
     const ids: number[] = [];
     const tokens: string[] = [];
@@ -185,15 +228,9 @@ export class HfTokenizer implements Tokenizer {
         offsets.push(a[2 * s]!, a[2 * e + 1]!);
       }
     }
-    let enc: WorkEncoding = { ids, tokens, offsets };
-    if (this.post) {
-      if (!withOffsets) {
-        // processors only read tokens/offsets for trimming; give them placeholders
-        enc = { ids, tokens: ids.map(() => ''), offsets: new Array<number>(ids.length * 2).fill(0) };
-      }
-      enc = this.post.process(enc, addSpecial);
-    }
-    return enc;
+    if (!withOffsets) return { ids: this.post ? this.post.processIds(ids, addSpecial) : ids, tokens: [], offsets: [] };
+    const enc: WorkEncoding = { ids, tokens, offsets };
+    return this.post ? this.post.process(enc, addSpecial) : enc;
   }
 
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
@@ -278,17 +315,21 @@ function readAdded(r: JsonReader, v: Json | undefined): AddedTokenSpec[] {
 function readBpe(r: JsonReader, m: JsonObject): BpeModel {
   const vocabObj = r.obj(m.vocab, 'model.vocab');
   const vocab = new Map<string, number>();
-  for (const [tok, id] of Object.entries(vocabObj)) {
-    vocab.set(tok, r.int(id, `model.vocab.${tok}`));
+  for (const tok in vocabObj) {
+    const id = vocabObj[tok];
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) r.int(id, `model.vocab.${tok}`);
+    vocab.set(tok, id as number);
   }
   const mergesJson = r.arr(m.merges, 'model.merges');
   const merges: [string, string][] = new Array(mergesJson.length);
   for (let i = 0; i < mergesJson.length; i++) {
     const e = mergesJson[i];
     if (typeof e === 'string') {
-      const parts = e.split(' ');
-      if (parts.length !== 2) throw r.error('a merge must be two tokens separated by one space', `model.merges[${i}]`, '"left right"', e);
-      merges[i] = [parts[0]!, parts[1]!];
+      const k = e.indexOf(' ');
+      if (k < 0 || e.indexOf(' ', k + 1) >= 0) {
+        throw r.error('a merge must be two tokens separated by one space', `model.merges[${i}]`, '"left right"', e);
+      }
+      merges[i] = [e.slice(0, k), e.slice(k + 1)];
     } else if (Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && typeof e[1] === 'string') {
       merges[i] = [e[0], e[1]];
     } else {

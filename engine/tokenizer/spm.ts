@@ -1,0 +1,364 @@
+/**
+ * SentencePiece-style BPE driven by piece scores, as llama2.c's run.c and llama.cpp's SPM
+ * tokenizer do it: the text (with a dummy-prefix space) is split into UTF-8 characters,
+ * then the adjacent pair whose concatenation is the highest-scoring piece is merged
+ * (leftmost on ties) until no pair is a piece; characters that are no piece become
+ * `<0xNN>` byte tokens.
+ *
+ * run.c merges with an O(n²) scan per step; here a heap gives the same merges in O(n log n):
+ * the best pair among the current neighbours is always the heap's first live entry.
+ *
+ * Works on "byte strings" (one char per byte, code 0–255) so that pieces that are not valid
+ * UTF-8 on their own (possible in tokenizer.bin) are handled exactly like run.c's C strings.
+ */
+import { AddedTokenMatcher } from './added';
+import { type Piece, initialPiece } from './piece';
+import { WindowStreamDecoder } from './stream';
+import type { DecodeOptions, EncodeOptions, Encoding, StreamDecoder, StreamDecoderOptions, Tokenizer, TokenizerKind } from './types';
+import { utf8DecodeLossy, utf8Encode, utf8Put, wellFormed } from './unicode';
+
+export interface SpmConfig {
+  kind: Extract<TokenizerKind, 'llama2c' | 'gguf-llama'>;
+  /** Pieces as byte strings (each char code is one byte). */
+  pieces: string[];
+  scores: Float32Array;
+  /** The byte string that stands for a space: ' ' (llama2.c) or '▁' in UTF-8 (GGUF). */
+  space: string;
+  addSpacePrefix: boolean;
+  bosId: number | null;
+  eosIds: number[];
+  unkId: number;
+  addBos: boolean;
+  addEos: boolean;
+  specialIds: Set<number>;
+  /** Ids whose text is split out of the input and emitted as is (GGUF control/user-defined tokens). */
+  splitIds: number[];
+}
+
+/** JS string -> byte string (UTF-8 bytes as char codes 0–255). */
+export function toByteString(s: string): string {
+  const b = utf8Encode(s);
+  let out = '';
+  for (let i = 0; i < b.length; i += 8192) out += String.fromCharCode(...b.subarray(i, i + 8192));
+  return out;
+}
+
+/** Byte string -> bytes. */
+export function byteStringBytes(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
+  return b;
+}
+
+function isCtrlByte(b: number): boolean {
+  // run.c's safe_printf drops single-byte pieces that are neither printable nor whitespace
+  return b < 0x20 ? !(b >= 0x09 && b <= 0x0d) : b === 0x7f;
+}
+
+export class SpmTokenizer implements Tokenizer {
+  readonly kind: SpmConfig['kind'];
+  readonly vocabSize: number;
+  readonly bosId: number | null;
+  readonly eosIds: readonly number[];
+  readonly specialIds: ReadonlySet<number>;
+  private readonly cfg: SpmConfig;
+  private readonly pieceToId = new Map<string, number>();
+  private readonly byteIds = new Int32Array(256).fill(-1);
+  private readonly byteOfId: Int16Array;
+  private readonly display: string[];
+  private readonly matcher: AddedTokenMatcher | null;
+
+  constructor(cfg: SpmConfig) {
+    this.cfg = cfg;
+    this.kind = cfg.kind;
+    this.vocabSize = cfg.pieces.length;
+    this.bosId = cfg.bosId;
+    this.eosIds = cfg.eosIds;
+    this.specialIds = cfg.specialIds;
+    this.byteOfId = new Int16Array(cfg.pieces.length).fill(-1);
+    cfg.pieces.forEach((p, id) => {
+      if (!this.pieceToId.has(p)) this.pieceToId.set(p, id);
+      const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(p);
+      if (m) {
+        const b = parseInt(m[1]!, 16);
+        this.byteOfId[id] = b;
+        if (this.byteIds[b]! < 0) this.byteIds[b] = id;
+      }
+    });
+    this.display = cfg.pieces.map((p) => utf8DecodeLossy(byteStringBytes(p)));
+    this.matcher =
+      cfg.splitIds.length > 0
+        ? new AddedTokenMatcher(
+            cfg.splitIds.map((id) => ({
+              pattern: this.display[id]!,
+              spec: { id, content: this.display[id]!, singleWord: false, lstrip: false, rstrip: false, normalized: false, special: true },
+            })),
+          )
+        : null;
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.display[id];
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.pieceToId.get(toByteString(token));
+  }
+
+  encode(text: string, opts: EncodeOptions = {}): Encoding {
+    return this.run(wellFormed(text), opts.addSpecialTokens ?? true, true) as Encoding;
+  }
+
+  encodeIds(text: string, opts: EncodeOptions = {}): number[] {
+    return this.run(wellFormed(text), opts.addSpecialTokens ?? true, false).ids;
+  }
+
+  private run(text: string, addSpecial: boolean, withOffsets: boolean): Encoding | { ids: number[] } {
+    const ids: number[] = [];
+    const tokens: string[] = [];
+    const offsets: [number, number][] = [];
+    const offsetsUtf16: [number, number][] = [];
+    const special = (id: number, s: number, e: number, su: number, eu: number): void => {
+      ids.push(id);
+      if (withOffsets) {
+        tokens.push(this.display[id] ?? '');
+        offsets.push([s, e]);
+        offsetsUtf16.push([su, eu]);
+      }
+    };
+    if (addSpecial && this.cfg.addBos && this.cfg.bosId !== null) special(this.cfg.bosId, 0, 0, 0, 0);
+    // fragments: [unitStart, unitEnd, tokenId or -1]
+    const fragments: [number, number, number][] = this.matcher ? this.matcher.findMatches(text) : text.length > 0 ? [[0, text.length, -1]] : [];
+    // code point index of each unit start (for offsets)
+    let cpOfUnit: Int32Array | null = null;
+    if (withOffsets) {
+      const p: Piece = initialPiece(text, true);
+      cpOfUnit = new Int32Array(text.length + 1);
+      for (let u = 0; u < text.length; u++) cpOfUnit[u] = p.align![2 * u]!;
+      cpOfUnit[text.length] = text.length === 0 ? 0 : p.align![2 * text.length - 1]!;
+    }
+    let prevSpecial = true;
+    for (const [us, ue, tid] of fragments) {
+      if (tid >= 0) {
+        special(tid, cpOfUnit ? cpOfUnit[us]! : 0, cpOfUnit ? cpOfUnit[ue]! : 0, us, ue);
+        prevSpecial = true;
+        continue;
+      }
+      this.encodeFragment(text, us, ue, prevSpecial && this.cfg.addSpacePrefix, ids, withOffsets ? { tokens, offsets, offsetsUtf16, cpOfUnit: cpOfUnit! } : null);
+      prevSpecial = false;
+    }
+    if (addSpecial && this.cfg.addEos && this.cfg.eosIds.length > 0) special(this.cfg.eosIds[0]!, 0, 0, 0, 0);
+    if (!withOffsets) return { ids };
+    return { ids, tokens, offsets, offsetsUtf16 };
+  }
+
+  private encodeFragment(
+    text: string,
+    us: number,
+    ue: number,
+    prefix: boolean,
+    ids: number[],
+    out: { tokens: string[]; offsets: [number, number][]; offsetsUtf16: [number, number][]; cpOfUnit: Int32Array } | null,
+  ): void {
+    // Build the byte string, remembering for each byte the UTF-16 unit range of its source char.
+    const bytes: number[] = [];
+    const srcStart: number[] = [];
+    const srcEnd: number[] = [];
+    const space = this.cfg.space;
+    const firstW = us < ue ? (text.codePointAt(us)! > 0xffff ? 2 : 1) : 0;
+    if (prefix) {
+      for (let k = 0; k < space.length; k++) {
+        bytes.push(space.charCodeAt(k));
+        srcStart.push(us);
+        srcEnd.push(us + firstW);
+      }
+    }
+    const tmp = [0, 0, 0, 0];
+    for (let u = us; u < ue; ) {
+      const cp = text.codePointAt(u)!;
+      const w = cp > 0xffff ? 2 : 1;
+      if (cp === 0x20) {
+        for (let k = 0; k < space.length; k++) {
+          bytes.push(space.charCodeAt(k));
+          srcStart.push(u);
+          srcEnd.push(u + 1);
+        }
+      } else {
+        const n = utf8Put(cp, tmp, 0);
+        for (let k = 0; k < n; k++) {
+          bytes.push(tmp[k]!);
+          srcStart.push(u);
+          srcEnd.push(u + w);
+        }
+      }
+      u += w;
+    }
+    if (bytes.length === 0) return;
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.slice(i, i + 8192));
+    const syms = this.merge(s);
+    for (let k = 0; k < syms.length; k += 3) {
+      const id = syms[k]!;
+      ids.push(id);
+      if (out) {
+        const a = syms[k + 1]!;
+        const b = syms[k + 2]! - 1;
+        const u0 = srcStart[a]!;
+        const u1 = srcEnd[b]!;
+        out.tokens.push(this.display[id] ?? '');
+        out.offsets.push([out.cpOfUnit[u0]!, out.cpOfUnit[u1]!]);
+        out.offsetsUtf16.push([u0, u1]);
+      }
+    }
+  }
+
+  /** SPM merge over a byte string; returns triples [id, byteStart, byteEnd]. */
+  private merge(s: string): number[] {
+    // initial symbols: UTF-8 characters (lead byte + continuation bytes, at most 4)
+    const starts: number[] = [];
+    for (let i = 0; i < s.length; ) {
+      starts.push(i);
+      let j = i + 1;
+      while (j < s.length && j - i < 4 && (s.charCodeAt(j) & 0xc0) === 0x80) j++;
+      i = j;
+    }
+    const n = starts.length;
+    const st = Int32Array.from(starts);
+    const en = new Int32Array(n);
+    for (let k = 0; k < n; k++) en[k] = k + 1 < n ? starts[k + 1]! : s.length;
+    const prev = new Int32Array(n);
+    const next = new Int32Array(n);
+    const alive = new Uint8Array(n).fill(1);
+    for (let k = 0; k < n; k++) {
+      prev[k] = k - 1;
+      next[k] = k + 1 < n ? k + 1 : -1;
+    }
+    const heap = new BigramHeap();
+    const scores = this.cfg.scores;
+    const tryAdd = (l: number, r: number): void => {
+      if (l < 0 || r < 0) return;
+      const id = this.pieceToId.get(s.slice(st[l]!, en[r]!));
+      if (id === undefined) return;
+      heap.push(scores[id]!, l, en[r]! - st[l]!);
+    };
+    for (let k = 0; k + 1 < n; k++) tryAdd(k, k + 1);
+    while (heap.size > 0) {
+      const { left, size } = heap.pop();
+      if (!alive[left]) continue;
+      const right = next[left]!;
+      if (right < 0 || en[right]! - st[left]! !== size) continue;
+      en[left] = en[right]!;
+      alive[right] = 0;
+      const rn = next[right]!;
+      next[left] = rn;
+      if (rn >= 0) prev[rn] = left;
+      tryAdd(prev[left]!, left);
+      tryAdd(left, rn);
+    }
+    const out: number[] = [];
+    for (let k = 0; k < n; k = next[k]!) {
+      const text = s.slice(st[k]!, en[k]!);
+      const id = this.pieceToId.get(text);
+      if (id !== undefined) out.push(id, st[k]!, en[k]!);
+      else {
+        for (let b = st[k]!; b < en[k]!; b++) {
+          const bid = this.byteIds[s.charCodeAt(b)]!;
+          out.push(bid >= 0 ? bid : this.cfg.unkId, b, b + 1);
+        }
+      }
+      if (next[k]! < 0) break;
+    }
+    return out;
+  }
+
+  /**
+   * Decoding as run.c prints it: pieces concatenated, `<0xNN>` as raw bytes, the leading
+   * space of a piece that follows BOS dropped, single control bytes dropped (safe_printf).
+   * Unlike run.c, bytes >= 0x80 from byte tokens are kept and assembled into UTF-8
+   * characters (run.c's safe_printf drops them; a terminal would have shown them broken).
+   */
+  decode(ids: readonly number[], opts: DecodeOptions = {}): string {
+    const skip = opts.skipSpecialTokens ?? true;
+    const out: number[] = [];
+    const spaceBytes = this.cfg.space;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      const piece = this.cfg.pieces[id];
+      if (piece === undefined) continue;
+      if (skip && this.specialIds.has(id)) continue;
+      const b = this.byteOfId[id]!;
+      if (b >= 0) {
+        if (!isCtrlByte(b)) out.push(b);
+        continue;
+      }
+      let p = piece;
+      const afterBos = i > 0 && this.cfg.bosId !== null && ids[i - 1] === this.cfg.bosId;
+      if (afterBos && p.startsWith(spaceBytes)) p = p.slice(spaceBytes.length);
+      if (p.length === 1 && isCtrlByte(p.charCodeAt(0))) continue;
+      for (let k = 0; k < p.length; ) {
+        if (spaceBytes !== ' ' && p.startsWith(spaceBytes, k)) {
+          out.push(0x20);
+          k += spaceBytes.length;
+        } else out.push(p.charCodeAt(k++));
+      }
+    }
+    return utf8DecodeLossy(Uint8Array.from(out));
+  }
+
+  createStreamDecoder(opts?: StreamDecoderOptions): StreamDecoder {
+    return new WindowStreamDecoder((ids, o) => this.decode(ids, o), opts);
+  }
+}
+
+/** Max-heap on score, then min on left index. */
+class BigramHeap {
+  private score: number[] = [];
+  private left: number[] = [];
+  private sz: number[] = [];
+  get size(): number {
+    return this.score.length;
+  }
+  private better(i: number, j: number): boolean {
+    const a = this.score[i]!;
+    const b = this.score[j]!;
+    return a > b || (a === b && this.left[i]! < this.left[j]!);
+  }
+  private swap(i: number, j: number): void {
+    [this.score[i], this.score[j]] = [this.score[j]!, this.score[i]!];
+    [this.left[i], this.left[j]] = [this.left[j]!, this.left[i]!];
+    [this.sz[i], this.sz[j]] = [this.sz[j]!, this.sz[i]!];
+  }
+  push(score: number, left: number, size: number): void {
+    this.score.push(score);
+    this.left.push(left);
+    this.sz.push(size);
+    let i = this.score.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.better(i, p)) break;
+      this.swap(i, p);
+      i = p;
+    }
+  }
+  pop(): { left: number; size: number } {
+    const top = { left: this.left[0]!, size: this.sz[0]! };
+    const last = this.score.length - 1;
+    this.swap(0, last);
+    this.score.pop();
+    this.left.pop();
+    this.sz.pop();
+    let i = 0;
+    const n = this.score.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < n && this.better(l, m)) m = l;
+      if (r < n && this.better(r, m)) m = r;
+      if (m === i) break;
+      this.swap(i, m);
+      i = m;
+    }
+    return top;
+  }
+}
