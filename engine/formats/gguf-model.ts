@@ -22,6 +22,15 @@
  * later GPU path can keep quantised blocks as they are. A forward pass that
  * only implements 'half' can ask for `{ ropeLayout: 'half' }`, which applies
  * the inverse of `LlamaModel.permute` to Q/K rows (and biases) instead.
+ *
+ * Evidence (gguf-model.test.ts, model/stories260k.test.ts): stories260K.gguf
+ * and the llama2.c stories260K.bin load bit-identically; a run.c port with
+ * adjacent-pair RoPE on the GGUF tensors reproduces run.c's greedy ids while
+ * 'half' RoPE on the same tensors does not; with `ropeLayout: 'half'` the
+ * engine's Model gives the same ids and logits within 1e-5.
+ *
+ * A GGUF `output.weight` byte-identical to `token_embd.weight` (llama.cpp's
+ * llama2.c converter writes the shared classifier twice) is read as a tied head.
  */
 import { FormatError, UnsupportedError } from '../errors';
 import type { Architecture, LoadedModel, ModelConfig, RopeScaling, Tensor, WeightMap } from '../model/types';
