@@ -1,0 +1,109 @@
+/**
+ * CLI decode speed beside llama.cpp (node-llama-cpp, CPU, the same thread count: 1),
+ * on the same GGUF files: stories260K and a generated random-weight Llama of ~15M
+ * parameters (vocabulary borrowed from stories260K). Prints tokens/s and the ratio.
+ * Run with `npm run bench -- cli` (needs NODE_LLAMA_CPP_DIR, set by scripts/bench.sh).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { readGguf } from '../formats/gguf';
+import { fileSource } from '../formats/node-source';
+import { llamaParamCount, randomLlamaGguf, type LlamaShape } from '../model/random';
+
+const root = path.resolve(__dirname, '../..');
+const fixtures = path.resolve(root, '../shared/fixtures');
+const DECODE = Number(process.env.BENCH_DECODE_TOKENS ?? 256);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const PROMPT = [1, 403, 407, 261, 378]; // "Once upon a time" with BOS
+
+async function vocabOf(gguf: string) {
+  const src = await fileSource(gguf);
+  const f = await readGguf(src);
+  await src.close?.();
+  return {
+    tokens: f.metadata.get('tokenizer.ggml.tokens') as string[],
+    scores: f.metadata.get('tokenizer.ggml.scores') as number[],
+    types: f.metadata.get('tokenizer.ggml.token_type') as number[],
+  };
+}
+
+function ours(model: string): number {
+  const args = [path.join(root, 'dist/cli.js'), 'generate', '--model', model, '--ids', PROMPT.join(','), '--max-tokens', String(DECODE), '--json'];
+  // Random weights may meet EOS early: stop ids do not apply when --ids is given? They do; pick a long run and report what ran.
+  const out = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20 }));
+  if (out.generated_ids.length < DECODE / 2) throw new Error(`only ${out.generated_ids.length} tokens generated (stopped early)`);
+  return out.decode_tokens_per_s;
+}
+
+interface Llama {
+  loadModel(o: { modelPath: string }): Promise<{
+    createContext(o: { contextSize: number; threads: number; batchSize?: number }): Promise<{ getSequence(): { evaluate(t: number[], o: object): AsyncIterable<number> }; dispose(): Promise<void> }>;
+    dispose(): Promise<void>;
+  }>;
+}
+
+async function llamaCpp(llama: Llama, model: string): Promise<number> {
+  const m = await llama.loadModel({ modelPath: model });
+  const ctx = await m.createContext({ contextSize: PROMPT.length + DECODE + 8, threads: 1 });
+  const seq = ctx.getSequence();
+  let n = 0;
+  let tFirst = 0;
+  for await (const _t of seq.evaluate(PROMPT, { temperature: 0 })) {
+    if (n === 0) tFirst = performance.now();
+    if (++n >= DECODE) break;
+  }
+  const tps = (n - 1) / ((performance.now() - tFirst) / 1000);
+  await ctx.dispose();
+  await m.dispose();
+  return tps;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function main() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'llmp-bench-'));
+  try {
+    const stories = path.join(fixtures, 'gguf/stories260K.gguf');
+    const shape: LlamaShape = { vocabSize: 512, hiddenSize: 384, intermediateSize: 1024, numLayers: 8, numHeads: 6, numKvHeads: 6, maxPositions: 1024, ropeTheta: 10000, rmsEps: 1e-5, tieEmbeddings: true };
+    const rand = path.join(dir, 'random-15m.gguf');
+    writeFileSync(rand, randomLlamaGguf(shape, await vocabOf(stories), 7));
+    const nlcDir = process.env.NODE_LLAMA_CPP_DIR;
+    let llama: Llama | undefined;
+    if (nlcDir) {
+      const mod = await import(pathToFileURL(path.join(nlcDir, 'dist/index.js')).href);
+      llama = (await mod.getLlama({ gpu: false, build: 'never', logLevel: 'error' })) as Llama;
+    } else {
+      console.log('NODE_LLAMA_CPP_DIR is not set: llama.cpp columns skipped (run through `npm run bench`)');
+    }
+    console.log(`decode tokens/s, ${DECODE} tokens after a ${PROMPT.length}-token prompt, median of ${REPEATS}, 1 thread each`);
+    console.log('model                       params      ours (CLI)   llama.cpp   ours / llama.cpp');
+    for (const [name, file, params] of [
+      ['stories260K (f32 GGUF)', stories, 260_032],
+      ['random Llama ~15M (f32 GGUF)', rand, llamaParamCount(shape)],
+    ] as const) {
+      const o = median(Array.from({ length: REPEATS }, () => ours(file)));
+      let l = NaN;
+      if (llama) {
+        const runs: number[] = [];
+        for (let i = 0; i < REPEATS; i++) runs.push(await llamaCpp(llama, file));
+        l = median(runs);
+      }
+      console.log(
+        `${name.padEnd(28)}${String(params).padStart(10)}  ${o.toFixed(1).padStart(11)}  ${Number.isNaN(l) ? '—'.padStart(10) : l.toFixed(1).padStart(10)}   ${Number.isNaN(l) ? '—' : (o / l).toFixed(2)}`,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
