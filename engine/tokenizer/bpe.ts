@@ -116,6 +116,21 @@ export class BpeModel {
     return res;
   }
 
+  /**
+   * Testing hook: merges `word` without the cache, forcing the direct scan or the heap
+   * (the two must always agree).
+   */
+  mergeWordWith(word: string, strategy: 'scan' | 'heap'): Int32Array {
+    this.strategy = strategy;
+    try {
+      return this.mergeWord(word);
+    } finally {
+      this.strategy = 'auto';
+    }
+  }
+
+  private strategy: 'auto' | 'scan' | 'heap' = 'auto';
+
   private mergeWord(w: string): Int32Array {
     const ids: number[] = [];
     const st: number[] = [];
@@ -208,7 +223,8 @@ export class BpeModel {
     }
     const n = ids.length;
     if (n >= 2) {
-      if (n <= SCAN_LIMIT) this.mergeScan(ids, st, en);
+      const scan = this.strategy === 'scan' || (this.strategy === 'auto' && n <= SCAN_LIMIT);
+      if (scan) this.mergeScan(ids, st, en);
       else return this.mergeHeap(ids, st, en);
     }
     const out = new Int32Array(3 * ids.length);

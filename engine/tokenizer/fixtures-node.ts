@@ -126,7 +126,9 @@ export function ggufMetadataFromTokenizerJson(path: string, pre: string, extra: 
     model: { vocab: Record<string, number>; merges: (string | [string, string])[] };
     added_tokens: { id: number; content: string; special: boolean }[];
   };
-  const n = Math.max(...Object.values(j.model.vocab), ...j.added_tokens.map((t) => t.id)) + 1;
+  let n = 0;
+  for (const id of Object.values(j.model.vocab)) n = Math.max(n, id + 1);
+  for (const t of j.added_tokens) n = Math.max(n, t.id + 1);
   const tokens: string[] = new Array<string>(n).fill('');
   const types: number[] = new Array<number>(n).fill(1);
   for (const [t, id] of Object.entries(j.model.vocab)) tokens[id] = t;

@@ -199,6 +199,7 @@ function spmFromGguf(m: Meta): Tokenizer {
     addEos: m.optBool('tokenizer.ggml.add_eos_token') ?? false,
     specialIds,
     splitIds,
+    dropControlBytes: false,
   });
 }
 

@@ -49,7 +49,8 @@ export class HfTokenizer implements Tokenizer {
   readonly eosIds: readonly number[];
   readonly specialIds: ReadonlySet<number>;
 
-  private readonly model: BpeModel;
+  /** The BPE model (exposed for tests and tools). */
+  readonly model: BpeModel;
   private readonly normalizer: Normalizer | null;
   private readonly pre: PreTokenizerStep | null;
   private readonly post: PostProcessor | null;

@@ -69,5 +69,6 @@ export function parseLlama2cTokenizer(bytes: Uint8Array, fileName: string, opts:
     addEos: false,
     specialIds: new Set([1, 2]),
     splitIds: [],
+    dropControlBytes: true,
   });
 }

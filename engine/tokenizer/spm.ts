@@ -33,6 +33,8 @@ export interface SpmConfig {
   specialIds: Set<number>;
   /** Ids whose text is split out of the input and emitted as is (GGUF control/user-defined tokens). */
   splitIds: number[];
+  /** run.c's safe_printf: drop single control bytes when decoding (llama2.c only). */
+  dropControlBytes: boolean;
 }
 
 /** JS string -> byte string (UTF-8 bytes as char codes 0–255). */
@@ -273,9 +275,9 @@ export class SpmTokenizer implements Tokenizer {
 
   /**
    * Decoding as run.c prints it: pieces concatenated, `<0xNN>` as raw bytes, the leading
-   * space of a piece that follows BOS dropped, single control bytes dropped (safe_printf).
-   * Unlike run.c, bytes >= 0x80 from byte tokens are kept and assembled into UTF-8
-   * characters (run.c's safe_printf drops them; a terminal would have shown them broken).
+   * space of a piece that follows BOS dropped; for llama2.c also single control bytes
+   * dropped (run.c's safe_printf). Unlike run.c, bytes >= 0x80 from byte tokens are kept and
+   * assembled into UTF-8 characters (safe_printf drops them). GGUF vocabularies: `▁` is a space.
    */
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
     const skip = opts.skipSpecialTokens ?? true;
@@ -288,13 +290,13 @@ export class SpmTokenizer implements Tokenizer {
       if (skip && this.specialIds.has(id)) continue;
       const b = this.byteOfId[id]!;
       if (b >= 0) {
-        if (!isCtrlByte(b)) out.push(b);
+        if (!(this.cfg.dropControlBytes && isCtrlByte(b))) out.push(b);
         continue;
       }
       let p = piece;
       const afterBos = i > 0 && this.cfg.bosId !== null && ids[i - 1] === this.cfg.bosId;
       if (afterBos && p.startsWith(spaceBytes)) p = p.slice(spaceBytes.length);
-      if (p.length === 1 && isCtrlByte(p.charCodeAt(0))) continue;
+      if (this.cfg.dropControlBytes && p.length === 1 && isCtrlByte(p.charCodeAt(0))) continue;
       for (let k = 0; k < p.length; ) {
         if (spaceBytes !== ' ' && p.startsWith(spaceBytes, k)) {
           out.push(0x20);
