@@ -105,6 +105,8 @@ export function translateOnigRegex(src: string): string {
   const stack: Frame[] = [{ ci: false }];
   // Output index where the most recent complete atom starts (for possessive quantifiers).
   let lastAtomStart = -1;
+  // the previous token was a greedy quantifier (so a following quantifier nests)
+  let quantified = false;
   // Per open group: output index of its '(' and whether it is an atomic group.
   const groupStarts: { outIndex: number; atomic: boolean; restoreCi: boolean | null }[] = [];
   let atomicCounter = 0;
@@ -115,6 +117,7 @@ export function translateOnigRegex(src: string): string {
   const ci = (): boolean => stack[stack.length - 1]!.ci;
 
   const emitAtom = (s: string): void => {
+    quantified = false;
     lastAtomStart = out.length;
     out.push(s);
   };
@@ -456,6 +459,7 @@ export function translateOnigRegex(src: string): string {
         out.push(`(?:(?=(?<${name}>${inner}))\\k<${name}>)`);
       }
       lastAtomStart = g.outIndex;
+      quantified = false;
       continue;
     }
     if (c === '*' || c === '+' || c === '?' || c === '{') {
@@ -475,6 +479,12 @@ export function translateOnigRegex(src: string): string {
         q = `{${body}}`;
       }
       if (lastAtomStart < 0) throw new RegexTranslationError(`quantifier ${q} without an atom`);
+      if (quantified) {
+        // Ruby syntax: a quantifier on a quantified atom repeats it, `x{1,3}+` == `(?:x{1,3})+`
+        const inner = out.splice(lastAtomStart).join('');
+        out.push(`(?:${inner})`);
+        quantified = false;
+      }
       if (peek() === '?') {
         i++;
         out.push(`${q}?`);
@@ -492,9 +502,10 @@ export function translateOnigRegex(src: string): string {
         continue;
       }
       out.push(q);
-      lastAtomStart = -1;
+      quantified = true; // lastAtomStart still points at the quantified atom
       continue;
     }
+    quantified = false;
     if (c === '.') {
       i++;
       emitAtom('[^\\n]');

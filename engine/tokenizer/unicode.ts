@@ -175,14 +175,16 @@ function clusterBoundaries(text: string): number[] {
 export function normalizePiece(p: Piece, form: NormalForm): Piece {
   const t = p.text;
   // fast path: nothing to do
+  // below these code points every character is its own normal form
+  const limit = form === 'NFC' ? 0x300 : form === 'NFD' ? 0xc0 : 0xa0;
   let simple = true;
   for (let u = 0; u < t.length; u++) {
-    if (t.charCodeAt(u) >= 0x300) {
+    if (t.charCodeAt(u) >= limit) {
       simple = false;
       break;
     }
   }
-  if (simple && (form === 'NFC' || form === 'NFD')) return p;
+  if (simple) return p;
   const full = t.normalize(form);
   if (full === t) return p;
   if (!p.align) return { text: full, align: null, base: p.base, tokenId: p.tokenId };
