@@ -12,4 +12,6 @@ vscode-button { margin: 4px 6px 4px 0; }
 vscode-progress-ring { width: 14px; height: 14px; vertical-align: middle; }
 :focus-visible { outline: 1px solid var(--vscode-focusBorder); outline-offset: 1px; }
 body.vscode-high-contrast .error { border-width: 2px; }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+vscode-tab-panel { padding: 4px 2px; }
 `;

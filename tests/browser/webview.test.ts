@@ -34,7 +34,7 @@ beforeAll(async () => {
   if (!existsSync(dist('webview.js'))) throw new Error('dist/webview.js is missing: run `node scripts/build.mjs` first (npm test does)');
   server = await serve({
     '/': { body: page(null) },
-    '/restored': { body: page({ env: { backend: 'cpu', reason: 'restored from state' } }), type: 'text/html' },
+    '/restored': { body: page({ engine: { env: { backend: 'cpu', reason: 'restored from state' } }, tab: 'engine' }), type: 'text/html' },
     '/webview.js': { body: readFileSync(dist('webview.js')) },
     '/worker.js': { body: readFileSync(dist('worker.js')) },
   });
@@ -53,6 +53,7 @@ async function open(p: string): Promise<Page> {
   await pg.goto(server.url + p);
   await pg.waitForFunction(() => (window as unknown as { __sent: { type: string }[] }).__sent.some((m) => m.type === 'ready'));
   (pg as unknown as { errors: string[] }).errors = errors;
+  await pg.locator('vscode-tab-header[data-tab=engine]').click();
   return pg;
 }
 
@@ -75,8 +76,8 @@ test('starts the worker from a blob: URL under the CSP and shows the WebGPU adap
   const sent = (await pg.evaluate('window.__sent')) as { type: string; env?: { backend: string } }[];
   expect(sent.find((m) => m.type === 'env')?.env?.backend).toBe('webgpu');
   // State survives hide/show: the env was saved with setState.
-  const state = (await pg.evaluate('window.__state')) as { env?: { backend: string } };
-  expect(state.env?.backend).toBe('webgpu');
+  const state = (await pg.evaluate('window.__state')) as { engine?: { env?: { backend: string } } };
+  expect(state.engine?.env?.backend).toBe('webgpu');
   expect((pg as unknown as { errors: string[] }).errors).toEqual([]);
   await pg.screenshot({ path: path.join(repoRoot, 'test-results', 'webview-standalone.png'), fullPage: true });
   await pg.close();

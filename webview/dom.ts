@@ -1,0 +1,35 @@
+/** Tiny DOM helpers shared by the panels. */
+
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Record<string, string>, ...kids: (Node | string)[]): HTMLElementTagNameMap[K];
+export function el(tag: string, attrs?: Record<string, string>, ...kids: (Node | string)[]): HTMLElement;
+export function el(tag: string, attrs: Record<string, string> = {}, ...kids: (Node | string)[]): HTMLElement {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  e.append(...kids);
+  return e;
+}
+
+export function button(label: string, icon: string, onClick: () => void, secondary = true): HTMLElement {
+  const b = el('vscode-button', secondary ? { icon, secondary: '' } : { icon }, label);
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+/** A two-column key/value table. */
+export function kvTable(rows: [string, string][], id?: string): HTMLElement {
+  const body = el('vscode-table-body', { slot: 'body' });
+  for (const [k, v] of rows) body.append(el('vscode-table-row', {}, el('vscode-table-cell', {}, k), el('vscode-table-cell', {}, v)));
+  return el('vscode-table', { zebra: '', 'bordered-columns': '', columns: '["40%","60%"]', resizable: '', ...(id ? { id } : {}) }, body);
+}
+
+export function fmtBytes(n: number | undefined): string {
+  if (n === undefined) return '—';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
+}

@@ -1,0 +1,112 @@
+/**
+ * The engine worker as the webview sees it: started from a blob: URL (a webview
+ * may start workers only from blob:/data: URLs), probed for its environment,
+ * restarted on demand. Panels subscribe to its state.
+ */
+import type { EngineEnv, PlaygroundSettings, WebviewToWorker, WorkerToWebview } from '../engine/protocol';
+import { parseWorkerMessage } from '../engine/protocol';
+import { getState, send, setState } from './host';
+
+export interface EngineState {
+  env?: EngineEnv;
+  error?: string;
+}
+
+let worker: Worker | undefined;
+let workerUri: string | undefined;
+let settings: PlaygroundSettings = { backend: 'auto' };
+let nextId = 1;
+let current: EngineState = getState<EngineState>('engine') ?? {};
+const subscribers = new Set<(s: EngineState) => void>();
+const workerListeners = new Set<(m: WorkerToWebview) => void>();
+
+export function engineState(): EngineState {
+  return current;
+}
+
+export function onEngineState(fn: (s: EngineState) => void): void {
+  subscribers.add(fn);
+}
+
+/** Every message from the worker (after validation), for panels that talk to it. */
+export function onWorkerMessage(fn: (m: WorkerToWebview) => void): void {
+  workerListeners.add(fn);
+}
+
+export function postToWorker(msg: WebviewToWorker): boolean {
+  if (!worker) return false;
+  worker.postMessage(msg);
+  return true;
+}
+
+export function newRequestId(): number {
+  return nextId++;
+}
+
+function update(s: EngineState): void {
+  current = s;
+  setState('engine', s);
+  for (const fn of subscribers) fn(s);
+}
+
+function fail(message: string): void {
+  send({ type: 'error', message });
+  update({ ...current, error: message });
+}
+
+export function configureEngine(uri: string, s: PlaygroundSettings): void {
+  workerUri = uri;
+  settings = s;
+}
+
+export function updateEngineSettings(s: PlaygroundSettings): void {
+  settings = s;
+}
+
+export function engineSettings(): PlaygroundSettings {
+  return settings;
+}
+
+export async function startEngine(): Promise<void> {
+  worker?.terminate();
+  worker = undefined;
+  update({});
+  if (!workerUri) return;
+  try {
+    const res = await fetch(workerUri);
+    if (!res.ok) throw new Error(`fetching the worker script failed: HTTP ${res.status}`);
+    const blob = new Blob([await res.text()], { type: 'text/javascript' });
+    const url = URL.createObjectURL(blob);
+    worker = new Worker(url, { name: 'llm-playground-engine' });
+    URL.revokeObjectURL(url);
+  } catch (e) {
+    fail(`The engine worker could not start: ${e instanceof Error ? e.message : String(e)}`);
+    return;
+  }
+  worker.onerror = (ev) => fail(`The engine worker crashed: ${ev.message || 'unknown error'}`);
+  worker.onmessage = (ev: MessageEvent) => {
+    let msg: WorkerToWebview;
+    try {
+      msg = parseWorkerMessage(ev.data);
+    } catch (e) {
+      send({ type: 'log', level: 'error', message: `Malformed worker message: ${String(e)}` });
+      return;
+    }
+    switch (msg.type) {
+      case 'env':
+        update({ env: msg.env });
+        send({ type: 'env', env: msg.env });
+        break;
+      case 'log':
+        send({ type: 'log', level: msg.level, message: `[worker] ${msg.message}` });
+        break;
+      case 'fatal':
+        fail(msg.message);
+        break;
+      default:
+        break;
+    }
+    for (const fn of workerListeners) fn(msg);
+  };
+  postToWorker({ type: 'probe', id: newRequestId(), backend: settings.backend });
+}
