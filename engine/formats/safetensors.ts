@@ -10,6 +10,7 @@
  * a ByteSource, so a large file is never held in memory at once. F32, F16 and
  * BF16 become Float32Array; other dtypes are listed in the header but refuse to load.
  */
+import { f32ToF16 } from './quant';
 import { FormatError, UnsupportedError } from '../errors';
 import type { Tensor } from '../model/types';
 import type { ByteSource } from './source';
@@ -316,38 +317,8 @@ export interface TensorToWrite {
   dtype?: SafetensorsDtype;
 }
 
-/** f32 → IEEE half bits, round to nearest even. */
-export function f32ToF16Bits(v: number): number {
-  const f = new Float32Array([v]);
-  const x = new Uint32Array(f.buffer)[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / NaN
-  let e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00; // overflow → Inf
-  if (e <= 0) {
-    if (e < -10) return sign; // underflow → ±0
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    let m = mant >>> shift;
-    const rest = mant & ((1 << shift) - 1);
-    if (rest > half || (rest === half && m & 1)) m++;
-    return sign | m;
-  }
-  let m = mant >>> 13;
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && m & 1)) {
-    m++;
-    if (m === 0x400) {
-      m = 0;
-      e++;
-      if (e >= 31) return sign | 0x7c00;
-    }
-  }
-  return sign | (e << 10) | m;
-}
+/** f32 → IEEE half bits, round to nearest even (one implementation, in quant.ts). */
+export { f32ToF16 as f32ToF16Bits } from './quant';
 
 /** f32 → bfloat16 bits, round to nearest even. */
 export function f32ToBf16Bits(v: number): number {
@@ -390,7 +361,7 @@ export function writeSafetensors(tensors: TensorToWrite[], metadata?: Record<str
     const o = base + begin;
     for (let i = 0; i < t.data.length; i++) {
       if (dtype === 'F32') dv.setFloat32(o + i * 4, t.data[i], true);
-      else if (dtype === 'F16') dv.setUint16(o + i * 2, f32ToF16Bits(t.data[i]), true);
+      else if (dtype === 'F16') dv.setUint16(o + i * 2, f32ToF16(t.data[i]), true);
       else dv.setUint16(o + i * 2, f32ToBf16Bits(t.data[i]), true);
     }
   }

@@ -2,7 +2,21 @@
  * Random-weight Llama-family models with real shapes, generated in memory (the
  * benchmarks use them: no weights are ever downloaded). Deterministic per seed.
  */
-import { writeGguf, type GgufWriteTensor, type GgufWriteValue } from '../formats/gguf-writer';
+import { encodeGguf, type GgufTypedValue, type GgufWriteTensor } from '../formats/gguf';
+import { f32ToF16, GgmlType } from '../formats/quant';
+
+/** A tensor in row-major shape ([out, in]); GGUF stores its dims reversed (ne[0] = row length). */
+function ggufTensor(name: string, shape: number[], data: Float32Array, dtype: 'F32' | 'F16'): GgufWriteTensor {
+  let bytes: Uint8Array;
+  if (dtype === 'F32') {
+    bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  } else {
+    const h = new Uint16Array(data.length);
+    for (let i = 0; i < h.length; i++) h[i] = f32ToF16(data[i]);
+    bytes = new Uint8Array(h.buffer);
+  }
+  return { name, ne: [...shape].reverse(), type: dtype === 'F32' ? GgmlType.F32 : GgmlType.F16, data: bytes };
+}
 
 export interface LlamaShape {
   vocabSize: number;
@@ -58,14 +72,9 @@ export function randomLlamaGguf(s: LlamaShape, vocab: SpmVocab, seed: number, dt
   const hd = D / s.numHeads;
   const kvD = s.numKvHeads * hd;
   let k = seed;
-  const lin = (name: string, out: number, inn: number): GgufWriteTensor => ({
-    name,
-    shape: [out, inn],
-    data: randomFill(out * inn, ++k * 7919, 1 / Math.sqrt(inn)),
-    dtype,
-  });
-  const norm = (name: string): GgufWriteTensor => ({ name, shape: [D], data: new Float32Array(D).fill(1), dtype: 'F32' });
-  const tensors: GgufWriteTensor[] = [{ name: 'token_embd.weight', shape: [s.vocabSize, D], data: randomFill(s.vocabSize * D, ++k, 1), dtype }];
+  const lin = (name: string, out: number, inn: number) => ggufTensor(name, [out, inn], randomFill(out * inn, ++k * 7919, 1 / Math.sqrt(inn)), dtype);
+  const norm = (name: string) => ggufTensor(name, [D], new Float32Array(D).fill(1), 'F32');
+  const tensors: GgufWriteTensor[] = [ggufTensor('token_embd.weight', [s.vocabSize, D], randomFill(s.vocabSize * D, ++k, 1), dtype)];
   for (let i = 0; i < s.numLayers; i++) {
     tensors.push(
       norm(`blk.${i}.attn_norm.weight`),
@@ -81,9 +90,11 @@ export function randomLlamaGguf(s: LlamaShape, vocab: SpmVocab, seed: number, dt
   }
   tensors.push(norm('output_norm.weight'));
   if (!s.tieEmbeddings) tensors.push(lin('output.weight', s.vocabSize, D));
-  const u32 = (value: number): GgufWriteValue => ({ type: 'u32', value });
-  const f32 = (value: number): GgufWriteValue => ({ type: 'f32', value });
-  const meta: Record<string, GgufWriteValue> = {
+  const u32 = (value: number): GgufTypedValue => ({ type: 'u32', value });
+  const f32 = (value: number): GgufTypedValue => ({ type: 'f32', value });
+  const strings = (xs: string[]): GgufTypedValue => ({ type: 'array', itemType: 'string', items: xs.map((value) => ({ type: 'string', value })) });
+  const nums = (itemType: 'f32' | 'i32', xs: number[]): GgufTypedValue => ({ type: 'array', itemType, items: xs.map((value) => ({ type: itemType, value })) });
+  const meta: Record<string, GgufTypedValue> = {
     'general.architecture': { type: 'string', value: 'llama' },
     'general.name': { type: 'string', value: `random-llama-${llamaParamCount(s)}` },
     'general.file_type': u32(dtype === 'F32' ? 0 : 1),
@@ -98,12 +109,12 @@ export function randomLlamaGguf(s: LlamaShape, vocab: SpmVocab, seed: number, dt
     'llama.attention.layer_norm_rms_epsilon': f32(s.rmsEps),
     'llama.vocab_size': u32(s.vocabSize),
     'tokenizer.ggml.model': { type: 'string', value: 'llama' },
-    'tokenizer.ggml.tokens': { type: 'array', itemType: 'string', value: vocab.tokens },
-    'tokenizer.ggml.scores': { type: 'array', itemType: 'f32', value: vocab.scores },
-    'tokenizer.ggml.token_type': { type: 'array', itemType: 'i32', value: vocab.types },
+    'tokenizer.ggml.tokens': strings(vocab.tokens),
+    'tokenizer.ggml.scores': nums('f32', vocab.scores),
+    'tokenizer.ggml.token_type': nums('i32', vocab.types),
     'tokenizer.ggml.bos_token_id': u32(1),
     'tokenizer.ggml.eos_token_id': u32(2),
     'tokenizer.ggml.unknown_token_id': u32(0),
   };
-  return writeGguf(meta, tensors);
+  return encodeGguf({ metadata: Object.entries(meta), tensors });
 }
