@@ -12,6 +12,7 @@ import {
   charMatches,
   literalMatches,
   regexMatches,
+  slicePiece,
   splitByMatches,
   unitLen,
 } from './piece';
@@ -166,7 +167,7 @@ function lowercasePiece(p: Piece): Piece {
   return mapChars(p, (ch) => ch.toLowerCase());
 }
 
-const MN_RE = /^\p{Mn}$/u;
+const MARK_RE = /^\p{M}$/u;
 
 function byteLevelNormalize(p: Piece): Piece {
   const tr = new Transformer(p);
@@ -199,7 +200,8 @@ export function buildNormalizer(r: JsonReader, v: Json | undefined, key: string)
       return (p) => stripPiece(p, left, right);
     }
     case 'StripAccents':
-      return (p) => filterPiece(p, (cp) => !MN_RE.test(String.fromCodePoint(cp)));
+      // HF: `is_combining_mark` of unicode-normalization-alignments = General_Category Mark (Mn, Mc, Me)
+      return (p) => filterPiece(p, (cp) => cp < 0x300 || !MARK_RE.test(String.fromCodePoint(cp)));
     case 'Prepend': {
       const s = r.str(o.prepend, `${key}.prepend`);
       return (p) => prependPiece(p, s);
@@ -284,6 +286,41 @@ function isolatedSplitText(re: RegExp, sticky: RegExp, text: string, out: string
   return true;
 }
 
+/** `isolatedSplitText` for pieces with alignments. */
+function isolatedSplitPiece(re: RegExp, sticky: RegExp, p: Piece, out: Piece[]): boolean {
+  const text = p.text;
+  const n = text.length;
+  const start = out.length;
+  let q = 0;
+  while (q < n) {
+    sticky.lastIndex = q;
+    if (sticky.test(text)) {
+      const e = sticky.lastIndex;
+      if (e > q) {
+        out.push(slicePiece(p, q, e));
+        q = e;
+        continue;
+      }
+      out.length = start;
+      return false;
+    }
+    re.lastIndex = q;
+    const m = re.exec(text);
+    if (!m) {
+      out.push(slicePiece(p, q, n));
+      return true;
+    }
+    if (m[0].length === 0) {
+      out.length = start;
+      return false;
+    }
+    if (m.index > q) out.push(slicePiece(p, q, m.index));
+    out.push(slicePiece(p, m.index, m.index + m[0].length));
+    q = m.index + m[0].length;
+  }
+  return true;
+}
+
 const stickyCache = new WeakMap<RegExp, RegExp>();
 function stickyOf(re: RegExp): RegExp {
   let s = stickyCache.get(re);
@@ -334,8 +371,9 @@ export class ByteLevelPre implements PreTokenizerStep {
     const re = this.useRegex ? gpt2Regex() : null;
     const res = eachPiece(pieces, (p, out) => {
       if (this.addPrefixSpace && !p.text.startsWith(' ')) p = prependPiece(p, ' ');
-      if (re) splitByMatches(p, regexMatches(re, p.text, false), 'Isolated', out);
-      else if (p.text.length > 0) out.push(p);
+      if (re) {
+        if (!isolatedSplitPiece(re, stickyOf(re), p, out)) splitByMatches(p, regexMatches(re, p.text, false), 'Isolated', out);
+      } else if (p.text.length > 0) out.push(p);
     });
     if (!this.byteLevelLast) return res.map((p) => (p.tokenId !== undefined ? p : byteLevelPiece(p)));
     return res;
@@ -362,7 +400,12 @@ export class SplitPre implements PreTokenizerStep {
     readonly invert: boolean,
   ) {}
   run(pieces: Piece[]): Piece[] {
-    return eachPiece(pieces, (p, out) => splitByMatches(p, patternMatches(this.pattern, p.text, this.invert), this.behavior, out));
+    const pat = this.pattern;
+    const fast = pat.kind === 'regex' && this.behavior === 'Isolated' && !this.invert;
+    return eachPiece(pieces, (p, out) => {
+      if (fast && isolatedSplitPiece(pat.re, stickyOf(pat.re), p, out)) return;
+      splitByMatches(p, patternMatches(this.pattern, p.text, this.invert), this.behavior, out);
+    });
   }
   splitText(text: string, out: string[]): void {
     const pat = this.pattern;

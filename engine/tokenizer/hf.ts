@@ -21,7 +21,7 @@ import { type Json, type JsonObject, JsonReader } from './json';
 import { type Piece, initialPiece } from './piece';
 import { WindowStreamDecoder } from './stream';
 import type { DecodeOptions, EncodeOptions, Encoding, StreamDecoder, StreamDecoderOptions, Tokenizer, TokenizerKind } from './types';
-import { toByteLevel, wellFormed } from './unicode';
+import { byteUnits, wellFormed } from './unicode';
 
 export interface SpecialTokenOverrides {
   /** Overrides the guessed BOS id (e.g. from config.json / generation_config.json). */
@@ -71,12 +71,12 @@ export class HfTokenizer implements Tokenizer {
     this.post = parts.postProcessor;
     this.decoder = parts.decoder;
     for (const t of parts.added) {
-      this.addedById.set(t.id, t);
-      if (!this.addedByContent.has(t.content)) this.addedByContent.set(t.content, t.id);
+      this.addedById.set(t.id, t); // a later token with the same id replaces the earlier (HF map_r)
+      this.addedByContent.set(t.content, t.id);
       if (t.special) this.specialContents.add(t.content);
     }
-    // HF order: special tokens, then the other added tokens.
-    const ordered = [...parts.added.filter((t) => t.special), ...parts.added.filter((t) => !t.special)];
+    // HF order: special tokens, then the other added tokens (those whose content is not special).
+    const ordered = [...parts.added.filter((t) => t.special), ...parts.added.filter((t) => !this.specialContents.has(t.content))];
     this.rawMatcher = new AddedTokenMatcher(ordered.filter((t) => !t.normalized).map((spec) => ({ pattern: spec.content, spec })));
     this.normMatcher = new AddedTokenMatcher(
       ordered
@@ -89,7 +89,7 @@ export class HfTokenizer implements Tokenizer {
     let maxId = this.model.vocabR.length - 1;
     for (const t of parts.added) maxId = Math.max(maxId, t.id);
     this.vocabSize = maxId + 1;
-    this.specialIds = new Set(parts.added.filter((t) => t.special).map((t) => t.id));
+    this.specialIds = new Set(parts.added.filter((t) => this.specialContents.has(t.content)).map((t) => t.id));
 
     let bos: number | null = null;
     if (this.post && this.post.prefixIds.length > 0) bos = this.post.prefixIds[0]!;
@@ -211,11 +211,7 @@ export class HfTokenizer implements Tokenizer {
         continue;
       }
       const a = p.align!;
-      let unitOfByte: number[] | null = null;
-      if (this.byteLevelModelInput) {
-        unitOfByte = [];
-        toByteLevel(p.text, unitOfByte);
-      }
+      const unitOfByte = this.byteLevelModelInput ? byteUnits(p.text) : null;
       for (let k = 0; k < res.length; k += 3) {
         const id = res[k]!;
         ids.push(id);
@@ -358,6 +354,31 @@ function readBpe(r: JsonReader, m: JsonObject): BpeModel {
   }
 }
 
+/**
+ * HF's AddedVocabulary::add_tokens id assignment, which is what HF does with the
+ * `added_tokens` of a tokenizer.json: the JSON ids are not used. A token whose content is
+ * already a model token takes that id; otherwise it gets the vocabulary size, or one past
+ * the highest added id once that is beyond the vocabulary. Exact duplicates are skipped.
+ */
+export function assignAddedTokenIds(added: AddedTokenSpec[], model: BpeModel): AddedTokenSpec[] {
+  const byContent = new Map<string, number>();
+  const out: AddedTokenSpec[] = [];
+  const vocabSize = model.size;
+  let maxAdded = -1;
+  const same = (a: AddedTokenSpec, b: AddedTokenSpec): boolean =>
+    a.content === b.content && a.singleWord === b.singleWord && a.lstrip === b.lstrip && a.rstrip === b.rstrip && a.normalized === b.normalized && a.special === b.special;
+  for (const t of added) {
+    if (t.content.length === 0) continue;
+    if (out.some((o) => same(o, t))) continue;
+    let id = byContent.get(t.content) ?? model.vocab.get(t.content);
+    if (id === undefined) id = maxAdded < 0 ? vocabSize : maxAdded >= vocabSize || vocabSize === 0 ? maxAdded + 1 : vocabSize;
+    byContent.set(t.content, id);
+    if (id > maxAdded) maxAdded = id;
+    out.push({ ...t, id });
+  }
+  return out;
+}
+
 /** Builds a tokenizer from an already parsed tokenizer.json object. */
 export function fromTokenizerJsonValue(json: unknown, fileName: string, overrides?: SpecialTokenOverrides): HfTokenizer {
   const r = new JsonReader(fileName);
@@ -376,7 +397,7 @@ export function fromTokenizerJsonValue(json: unknown, fileName: string, override
   const preTokenizer = buildPreTokenizer(r, root.pre_tokenizer, 'pre_tokenizer');
   const postProcessor = buildPostProcessor(r, root.post_processor, 'post_processor');
   const decoder = buildDecoder(r, root.decoder, 'decoder');
-  const added = readAdded(r, root.added_tokens);
+  const added = assignAddedTokenIds(readAdded(r, root.added_tokens), model);
   if (root.truncation !== undefined && root.truncation !== null) {
     // Truncation/padding only matter for batches of fixed length; the engine never uses them.
   }

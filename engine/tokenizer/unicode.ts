@@ -116,6 +116,37 @@ export function toByteLevel(text: string, unitOfByte?: number[]): string {
   return parts.join('');
 }
 
+/**
+ * For the byte-level form of `text`: the UTF-16 unit (in `text`) of the character each byte
+ * comes from; null when `text` is ASCII (byte k is unit k).
+ */
+export function byteUnits(text: string): Int32Array | null {
+  let nBytes = 0;
+  let ascii = true;
+  for (let u = 0; u < text.length; u++) {
+    const c = text.charCodeAt(u);
+    if (c < 0x80) nBytes++;
+    else {
+      ascii = false;
+      if (c < 0x800) nBytes += 2;
+      else if (c >= 0xd800 && c <= 0xdbff && u + 1 < text.length && (text.charCodeAt(u + 1) & 0xfc00) === 0xdc00) {
+        nBytes += 4;
+        u++;
+      } else nBytes += 3;
+    }
+  }
+  if (ascii) return null;
+  const map = new Int32Array(nBytes);
+  let k = 0;
+  for (let u = 0; u < text.length; ) {
+    const cp = text.codePointAt(u)!;
+    const n = utf8Len(cp);
+    for (let j = 0; j < n; j++) map[k++] = u;
+    u += cp > 0xffff ? 2 : 1;
+  }
+  return map;
+}
+
 // ---------------------------------------------------------------- character classes
 
 const WS_RE = /^\p{White_Space}$/u;
@@ -166,15 +197,15 @@ function clusterBoundaries(text: string): number[] {
 
 /**
  * HF `NormalizedString::nfc()` etc. The normalized text is exactly `String.prototype.normalize`.
- * Alignments: HF takes them from unicode-normalization-alignments; here each cluster (a starter
- * and the marks that follow it) is normalized on its own, the k-th output character of a
- * cluster takes the alignment of the k-th input character (the last one when the output is
- * longer), and input characters without a counterpart are dropped. That reproduces HF for
- * compositions (é from e + U+0301 keeps e's range), decompositions and compatibility mappings.
+ * Alignments (HF takes them from unicode-normalization-alignments): the text is cut into
+ * clusters (a character and the marks that attach to it), each normalized on its own. Inside
+ * a cluster every decomposed character is traced to the input character it comes from; a
+ * composed output character takes the range of its starter (é from e + U+0301 keeps e's
+ * range), marks that stay separate keep their own, and decompositions (ﬁ -> f i, 한 -> jamo)
+ * repeat the range of their source character.
  */
 export function normalizePiece(p: Piece, form: NormalForm): Piece {
   const t = p.text;
-  // fast path: nothing to do
   // below these code points every character is its own normal form
   const limit = form === 'NFC' ? 0x300 : form === 'NFD' ? 0xc0 : 0xa0;
   let simple = true;
@@ -196,22 +227,16 @@ export function normalizePiece(p: Piece, form: NormalForm): Piece {
     const merged: number[] = [];
     let acc = '';
     let accStart = 0;
-    let accOut = '';
     let consumed = 0;
     for (let k = 0; k < starts.length; k++) {
       const s = starts[k]!;
       const e = starts[k + 1] ?? t.length;
       if (acc === '') accStart = s;
       acc += t.slice(s, e);
-      accOut = acc.normalize(form);
-      // a boundary after this cluster is safe if the output so far is a prefix of the full output
-      // and the next cluster starts cleanly
+      const accOut = acc.normalize(form);
       const nextStart = starts[k + 1];
       const next = nextStart !== undefined ? t.slice(nextStart, starts[k + 2] ?? t.length) : '';
-      if (
-        full.startsWith(accOut, consumed) &&
-        (next === '' || (accOut + next.normalize(form)) === (acc + next).normalize(form))
-      ) {
+      if (full.startsWith(accOut, consumed) && (next === '' || accOut + next.normalize(form) === (acc + next).normalize(form))) {
         merged.push(accStart);
         consumed += accOut.length;
         acc = '';
@@ -225,26 +250,82 @@ export function normalizePiece(p: Piece, form: NormalForm): Piece {
       outs = [full];
     }
   }
+  // HF replays (char, change) pairs through NormalizedString::transform (see Transformer):
+  // decomposition gives each input char (first, 0) + (rest, +1); canonical reordering moves
+  // the pairs; a composition replaces its starter and absorbs each composed mark with one
+  // removal (change - 1).
   const tr = new Transformer(p);
+  const decompForm = form === 'NFC' || form === 'NFD' ? 'NFD' : 'NFKD';
   for (let k = 0; k < starts.length; k++) {
     const s = starts[k]!;
     const e = starts[k + 1] ?? t.length;
     const src = t.slice(s, e);
     const dst = outs[k]!;
+    tr.copyTo(s);
     if (src === dst) {
       tr.copyTo(e);
       continue;
     }
-    const inChars = [...src];
-    const outChars = [...dst];
-    for (let j = 0; j < outChars.length; j++) {
-      const last = j === outChars.length - 1;
-      if (j < inChars.length) {
-        // replaces input j; the last output char also removes the surplus input chars
-        tr.push(outChars[j]!, last ? -(inChars.length - 1 - j) : 0);
-      } else {
-        tr.push(outChars[j]!, 1);
+    // (char, change) of each input char's own decomposition, in input order
+    const tagged: { ch: string; change: number; used: boolean }[] = [];
+    for (const ch of src) {
+      const d = [...ch.normalize(decompForm)];
+      d.forEach((c, j) => tagged.push({ ch: c, change: j === 0 ? 0 : 1, used: false }));
+    }
+    // canonical reordering is a stable sort of those pairs: the changes travel with their chars
+    const dec = [...src.normalize(decompForm)];
+    const changes: number[] = dec.map((c) => {
+      const x = tagged.find((y) => !y.used && y.ch === c);
+      if (!x) return NaN;
+      x.used = true;
+      return x.change;
+    });
+    if (dec.length !== tagged.length || changes.some((c) => Number.isNaN(c))) {
+      // should not happen (reordering is a permutation); fall back to positional pairs
+      const out = [...dst];
+      out.forEach((c, j) => tr.push(c, j < [...src].length ? (j === out.length - 1 ? -Math.max(0, [...src].length - out.length) : 0) : 1));
+      tr.skipTo(e);
+      continue;
+    }
+    if (decompForm === form) {
+      dec.forEach((c, j) => tr.push(c, changes[j]!));
+      tr.skipTo(e);
+      continue;
+    }
+    const used = new Uint8Array(dec.length);
+    const emitted: { pos: number; ch: string; change: number }[] = [];
+    let ok = true;
+    for (const o of dst) {
+      const parts = [...o.normalize('NFD')];
+      let pos = -1;
+      let change = 0;
+      for (let j = 0; j < parts.length; j++) {
+        let found = -1;
+        for (let q = j === 0 ? 0 : pos + 1; q < dec.length; q++) {
+          if (!used[q] && dec[q] === parts[j]) {
+            found = q;
+            break;
+          }
+        }
+        if (found < 0) {
+          ok = false;
+          break;
+        }
+        used[found] = 1;
+        if (j === 0) {
+          pos = found;
+          change = changes[found]!;
+        } else change += changes[found]! - 1;
       }
+      if (!ok) break;
+      emitted.push({ pos, ch: o, change });
+    }
+    if (!ok || used.some((u) => u === 0)) {
+      const out = [...dst];
+      const n = [...src].length;
+      out.forEach((c, j) => tr.push(c, j < n ? (j === out.length - 1 ? -Math.max(0, n - out.length) : 0) : 1));
+    } else {
+      for (const x of emitted) tr.push(x.ch, x.change);
     }
     tr.skipTo(e);
   }
