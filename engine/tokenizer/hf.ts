@@ -57,7 +57,7 @@ export class HfTokenizer implements Tokenizer {
   private readonly decoder: Decoder | null;
   private readonly rawMatcher: AddedTokenMatcher;
   private readonly normMatcher: AddedTokenMatcher;
-  private readonly addedById = new Map<number, AddedTokenSpec>();
+  private readonly addedById = new Map<number, string>();
   private readonly addedByContent = new Map<string, number>();
   private readonly specialContents = new Set<string>();
   private readonly byteLevelModelInput: boolean;
@@ -71,7 +71,9 @@ export class HfTokenizer implements Tokenizer {
     this.post = parts.postProcessor;
     this.decoder = parts.decoder;
     for (const t of parts.added) {
-      this.addedById.set(t.id, t); // a later token with the same id replaces the earlier (HF map_r)
+      // HF 0.23: a normalized added token reads back (id_to_token, decode) in its normalized form
+      const shown = t.normalized && this.normalizer ? this.normalizer(initialPiece(t.content, false)).text : t.content;
+      this.addedById.set(t.id, shown); // a later token with the same id replaces the earlier (HF map_r)
       this.addedByContent.set(t.content, t.id);
       if (t.special) this.specialContents.add(t.content);
     }
@@ -112,7 +114,7 @@ export class HfTokenizer implements Tokenizer {
   }
 
   idToToken(id: number): string | undefined {
-    return this.addedById.get(id)?.content ?? this.model.vocabR[id];
+    return this.addedById.get(id) ?? this.model.vocabR[id];
   }
 
   tokenToId(token: string): number | undefined {
