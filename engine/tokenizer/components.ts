@@ -446,15 +446,24 @@ export class SequencePre implements PreTokenizerStep {
     for (const s of this.steps) pieces = s.run(pieces);
     return pieces;
   }
+  /** Steps that change a plain text (a deferred ByteLevel without regex or prefix does not). */
+  private textSteps: PreTokenizerStep[] | null = null;
   splitText(text: string, out: string[]): void {
-    if (this.steps.length === 0) {
+    const steps = (this.textSteps ??= this.steps.filter(
+      (s) => !(s instanceof ByteLevelPre && s.byteLevelLast && !s.useRegex && !s.addPrefixSpace),
+    ));
+    if (steps.length === 0) {
       if (text.length > 0) out.push(text);
       return;
     }
+    if (steps.length === 1) {
+      steps[0]!.splitText(text, out);
+      return;
+    }
     let words = [text];
-    for (let i = 0; i < this.steps.length; i++) {
-      const step = this.steps[i]!;
-      const next: string[] = i === this.steps.length - 1 ? out : [];
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
+      const next: string[] = i === steps.length - 1 ? out : [];
       for (const w of words) step.splitText(w, next);
       words = next;
     }
