@@ -5,6 +5,7 @@
  * Short words use a direct scan; long ones a binary heap over a linked list (same order,
  * as in HF's `Word::merge_all`). Results are cached per word.
  */
+import { FormatError } from '../errors';
 import { toByteLevel, utf8Put } from './unicode';
 
 export interface BpeOptions {
@@ -14,6 +15,8 @@ export interface BpeOptions {
   continuingSubwordPrefix: string | null;
   endOfWordSuffix: string | null;
   ignoreMerges: boolean;
+  /** File name for errors. */
+  source?: string;
 }
 
 /** A merge-rule or vocabulary problem found while building the model (the caller adds file/key). */
@@ -212,7 +215,13 @@ export class BpeModel {
           unkEnd = u + cw;
         }
       } else if (this.opts.unkToken !== null) {
-        throw new Error(`unknown token "${this.opts.unkToken}" is not in the vocabulary`);
+        // HF: Error::UnkTokenOutOfVocabulary, raised when a character needs the unknown token
+        throw new FormatError('the unknown token is not in the vocabulary', {
+          file: this.opts.source ?? 'tokenizer.json',
+          key: 'model.unk_token',
+          expected: 'a token of model.vocab',
+          found: JSON.stringify(this.opts.unkToken),
+        });
       }
       u += cw;
     }

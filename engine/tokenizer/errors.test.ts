@@ -68,6 +68,17 @@ describe('tokenizer.json: bad input gives typed errors', () => {
     expect(errorOf(() => fromTokenizerJsonValue(j, 't.json')).key).toBe('model.merges[5]');
   });
 
+  it('an unknown token missing from the vocabulary fails (as in HF) when a character needs it', () => {
+    const j = JSON.parse(readFileSync(HF_TOKENIZERS['tiny-sentencepiece-llama2']!, 'utf8')) as { model: Record<string, unknown> };
+    j.model.unk_token = '<nope>';
+    j.model.byte_fallback = false;
+    const tok = fromTokenizerJsonValue(j, 'sp.json');
+    expect(tok.encodeIds('abc', { addSpecialTokens: false }).length).toBe(4);
+    const e = errorOf(() => tok.encodeIds('a\u{10ffff}'));
+    expect(e.key).toBe('model.unk_token');
+    expect(e.file).toBe('sp.json');
+  });
+
   it('a merge whose result is not in the vocabulary', () => {
     const j = tiny();
     const m = j.model as { merges: unknown[]; vocab: Record<string, number> };

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FormatError, UnsupportedError } from '../errors';
+import { readGguf } from '../formats/gguf';
+import { memorySource } from '../formats/source';
 import { FIXTURES, HF_TOKENIZERS, ggufMetadataFromTokenizerJson, loadHf, loadRef, readGgufMetadata } from './fixtures-node';
 import { type GgufValue, tokenizerFromGgufMetadata } from './gguf-tokenizer';
 import { parseLlama2cTokenizer } from './llama2c';
@@ -43,6 +45,12 @@ describe('GGUF tokenizer.ggml.model = llama (stories260K.gguf)', () => {
       expect(tok.encode(t).offsets).toEqual(bin.encode(t).offsets);
       expect(tok.decode(tok.encodeIds(t))).toBe(bin.decode(bin.encodeIds(t)));
     }
+  });
+
+  it('takes the metadata map of the engine GGUF reader (engine/formats/gguf.ts) as is', async () => {
+    const file = await readGguf(memorySource(new Uint8Array(readFileSync(GGUF)), GGUF));
+    const t = tokenizerFromGgufMetadata(file.metadata, { fileName: GGUF });
+    for (const c of ref.cases) expect(t.encodeIds(c.prompt)).toEqual(c.prompt_ids);
   });
 
   it('splits control-token text out of the input', () => {

@@ -3,6 +3,9 @@
  * tokenizers (Rust) does: added tokens split out first (on the raw text, then on the
  * normalized text), normalizer, pre-tokenizer, BPE per word, post-processor; decoding
  * through the decoder chain.
+ *
+ * Not used from tokenizer.json: `truncation` and `padding` (fixed-length batches; the engine
+ * never needs them) and BPE `dropout` (random merges for training; inference is deterministic).
  */
 import { AddedTokenMatcher, type AddedTokenSpec } from './added';
 import { BpeBuildError, BpeModel } from './bpe';
@@ -342,6 +345,7 @@ function readBpe(r: JsonReader, m: JsonObject): BpeModel {
     continuingSubwordPrefix: r.optStr(m.continuing_subword_prefix, 'model.continuing_subword_prefix'),
     endOfWordSuffix: r.optStr(m.end_of_word_suffix, 'model.end_of_word_suffix'),
     ignoreMerges: r.bool(m.ignore_merges, 'model.ignore_merges', false),
+    source: r.file,
   };
   if (m.dropout !== undefined && m.dropout !== null && typeof m.dropout !== 'number') {
     throw r.error('wrong type', 'model.dropout', 'a number or null', m.dropout);
@@ -400,9 +404,6 @@ export function fromTokenizerJsonValue(json: unknown, fileName: string, override
   const postProcessor = buildPostProcessor(r, root.post_processor, 'post_processor');
   const decoder = buildDecoder(r, root.decoder, 'decoder');
   const added = assignAddedTokenIds(readAdded(r, root.added_tokens), model);
-  if (root.truncation !== undefined && root.truncation !== null) {
-    // Truncation/padding only matter for batches of fixed length; the engine never uses them.
-  }
   return new HfTokenizer({ model, normalizer, preTokenizer, postProcessor, decoder, added }, overrides);
 }
 
