@@ -107,6 +107,21 @@ describe.each(byteLevel)('byte-level %s', (_name, make, expected) => {
       runs,
     );
   });
+
+  it('streaming after a prompt (context ids) continues the prompt text exactly', () => {
+    fc.assert(
+      fc.property(text, text, (a, b) => {
+        const ctx = tok.encodeIds(a);
+        const gen = tok.encodeIds(b, { addSpecialTokens: false });
+        const sd = tok.createStreamDecoder({ context: ctx });
+        let out = '';
+        for (const id of gen) out += sd.push(id);
+        out += sd.flush();
+        expect(tok.decode(ctx) + out).toBe(tok.decode([...ctx, ...gen]));
+      }),
+      runs,
+    );
+  });
 });
 
 describe('SentencePiece-style tokenizers', () => {
@@ -125,6 +140,21 @@ describe('SentencePiece-style tokenizers', () => {
         checkOffsets(tok, s);
         const ids = tok.encodeIds(s);
         expect(streamed(tok, ids, true)).toBe(tok.decode(ids));
+      }),
+      runs,
+    );
+  });
+
+  it.each(spm)('%s: streaming after a prompt (context ids) continues the prompt text exactly', (_n, tok) => {
+    fc.assert(
+      fc.property(text, text, (a, b) => {
+        const ctx = tok.encodeIds(a);
+        const gen = tok.encodeIds(b, { addSpecialTokens: false });
+        const sd = tok.createStreamDecoder({ context: ctx });
+        let out = '';
+        for (const id of gen) out += sd.push(id);
+        out += sd.flush();
+        expect(tok.decode(ctx) + out).toBe(tok.decode([...ctx, ...gen]));
       }),
       runs,
     );

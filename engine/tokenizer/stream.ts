@@ -6,9 +6,6 @@
  */
 import type { DecodeOptions, StreamDecoder, StreamDecoderOptions } from './types';
 
-/** How many context ids are kept: enough for every decoder rule (leading spaces, up to 4 pending bytes). */
-const CONTEXT_TAIL = 8;
-
 type DecodeFn = (ids: readonly number[], opts: DecodeOptions) => string;
 
 export class WindowStreamDecoder implements StreamDecoder {
@@ -23,44 +20,28 @@ export class WindowStreamDecoder implements StreamDecoder {
   ) {
     this.opts = { skipSpecialTokens: opts.skipSpecialTokens };
     // Context: keep its tail as the window's first chunk (enough for leading-space and byte rules).
-    const ctx = opts.context ? opts.context.slice(Math.max(0, opts.context.length - CONTEXT_TAIL)) : [];
+    // The whole context: a tail could start with tokens that decode to nothing, and then a
+    // decoder rule about the start of the text (Strip, leading-space) would hit the new ids.
+    // It is decoded on the first push only: the window drops it once text is emitted.
+    const ctx = opts.context ? [...opts.context] : [];
     this.ids = ctx;
     this.prefix = ctx.length > 0 ? this.decode(ctx, this.opts) : '';
     this.prefixIndex = 0;
-    if (ctx.length > 0 && this.prefix.endsWith('\ufffd')) {
-      // context ends inside a character: those bytes belong to what comes next
-      this.prefix = this.decodeLongestComplete(ctx);
-    }
-  }
-
-  private decodeLongestComplete(ctx: number[]): string {
-    for (let cut = ctx.length - 1; cut >= Math.max(0, ctx.length - 4); cut--) {
-      const s = this.decode(ctx.slice(0, cut), this.opts);
-      if (!s.endsWith('\ufffd')) return s;
-    }
-    return this.decode(ctx, this.opts);
   }
 
   push(id: number): string {
     this.ids.push(id);
     const s = this.decode(this.ids, this.opts);
-    if (s.length > this.prefix.length && !s.endsWith('\ufffd') && s.startsWith(this.prefix)) {
-      const out = s.slice(this.prefix.length);
-      const newPrefixIndex = this.ids.length - this.prefixIndex;
-      this.ids = this.ids.slice(this.prefixIndex);
-      this.prefix = this.decode(this.ids, this.opts);
-      this.prefixIndex = newPrefixIndex;
-      return out;
-    }
-    if (s.length > this.prefix.length && !s.endsWith('\ufffd') && !s.startsWith(this.prefix)) {
-      // The window changed how its start decodes (should not happen with HF's decoders): resync.
-      const out = s.slice(commonPrefixLength(s, this.prefix));
-      this.ids = this.ids.slice(this.prefixIndex);
-      this.prefix = this.decode(this.ids, this.opts);
-      this.prefixIndex = this.ids.length;
-      return out;
-    }
-    return '';
+    if (s.length <= this.prefix.length || s.endsWith('\ufffd')) return '';
+    // Normally the window's text extends the previous one. It does not when the previous text
+    // ended in an incomplete character (a context cut inside a character) that is now complete:
+    // then what differs is emitted.
+    const out = s.startsWith(this.prefix) ? s.slice(this.prefix.length) : s.slice(commonPrefixLength(s, this.prefix));
+    const newPrefixIndex = this.ids.length - this.prefixIndex;
+    this.ids = this.ids.slice(this.prefixIndex);
+    this.prefix = this.decode(this.ids, this.opts);
+    this.prefixIndex = newPrefixIndex;
+    return out;
   }
 
   flush(): string {
