@@ -21,10 +21,19 @@ interface TrieNode {
   tok: number;
 }
 
-const WORD_END = /[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]$/u;
-const WORD_START = /^[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]/u;
-const SPACE_END = /\p{White_Space}*$/u;
-const SPACE_START = /^\p{White_Space}*/u;
+/** Rust regex `\w` (Unicode) and `\s`, as HF's single_word / lstrip / rstrip rules use them. */
+const WORD_CHAR = /^[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]$/u;
+const SPACE_CHAR = /^\p{White_Space}$/u;
+
+/** The code point that ends just before unit `u`. */
+function lastCharBefore(text: string, u: number): string {
+  const lo = text.charCodeAt(u - 1);
+  if (lo >= 0xdc00 && lo <= 0xdfff && u >= 2) {
+    const hi = text.charCodeAt(u - 2);
+    if (hi >= 0xd800 && hi <= 0xdbff) return text.slice(u - 2, u);
+  }
+  return text.slice(u - 1, u);
+}
 
 export class AddedTokenMatcher {
   private readonly root: TrieNode = { next: new Map(), tok: -1 };
@@ -92,19 +101,25 @@ export class AddedTokenMatcher {
       i = bestEnd;
       const t = this.tokens[bestTok]!;
       if (t.singleWord) {
-        const startSpace = start === 0 || !WORD_END.test(text.slice(0, start));
-        const stopSpace = stop === n || !WORD_START.test(text.slice(stop));
+        const startSpace = start === 0 || !WORD_CHAR.test(lastCharBefore(text, start));
+        const stopSpace = stop === n || !WORD_CHAR.test(String.fromCodePoint(text.codePointAt(stop)!));
         if (!startSpace || !stopSpace) continue;
       }
       if (t.lstrip) {
-        const before = text.slice(0, start);
-        const m = SPACE_END.exec(before);
-        const newStart = m ? m.index : start;
+        let newStart = start;
+        while (newStart > 0) {
+          const ch = lastCharBefore(text, newStart);
+          if (!SPACE_CHAR.test(ch)) break;
+          newStart -= ch.length;
+        }
         start = Math.max(newStart, startOffset);
       }
       if (t.rstrip) {
-        const m = SPACE_START.exec(text.slice(stop));
-        if (m) stop += m[0].length;
+        while (stop < n) {
+          const ch = String.fromCodePoint(text.codePointAt(stop)!);
+          if (!SPACE_CHAR.test(ch)) break;
+          stop += ch.length;
+        }
         i = stop;
       }
       if (startOffset < start) res.push([startOffset, start, -1]);
