@@ -11,7 +11,7 @@ import { chromium, type Browser, type BrowserContext, type FrameLocator, type Lo
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isInstalled, paths, repoRoot, startCodeServer, type CodeServer } from '../../scripts/code-server.mjs';
+import { CODE_SERVER_VERSION, isInstalled, paths, repoRoot, startCodeServer, type CodeServer } from '../../scripts/code-server.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Headless Debian chromium 156 finds a SwiftShader WebGPU adapter with these alone. */
@@ -203,6 +203,7 @@ describe('LLM Playground in VS Code (code-server)', () => {
   });
 
   it('runs "LLM Playground: Open Playground" from the command palette and finds a WebGPU adapter', async () => {
+    expect(cs?.readLog()).toContain(`code-server ${CODE_SERVER_VERSION}`);
     await runCommand('LLM Playground: Open Playground');
     // The editor tab titled "LLM Playground".
     await page.locator('.tabs-container .tab', { hasText: 'LLM Playground' }).first().waitFor({ state: 'visible', timeout: 30_000 });
