@@ -11,18 +11,9 @@ import { chromium, type Browser, type BrowserContext, type FrameLocator, type Lo
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CHROMIUM, CHROMIUM_ARGS } from '../browser/harness';
 import { CODE_SERVER_VERSION, isInstalled, paths, repoRoot, startCodeServer, type CodeServer } from '../../scripts/code-server.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** Headless Debian chromium 156 finds a SwiftShader WebGPU adapter with these alone. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const RESULTS = path.join(repoRoot, 'test-results');
 
 let cs: CodeServer | undefined;
