@@ -14,6 +14,7 @@ import { embedding, embeddingAdd } from '../ops/embedding/embedding';
 import { layernorm } from '../ops/layernorm/layernorm';
 import { loraAdd } from '../ops/lora/lora';
 import { matmul } from '../ops/matmul/matmul';
+import { WasmMatmul } from '../ops/matmul/matmul.wasm';
 import { expertTokens, gatherRows, routeTopK, scatterAddRows } from '../ops/moe/moe';
 import { rmsnorm } from '../ops/rmsnorm/rmsnorm';
 import { applyRope, ropeCosSin, ropeInvFreq, type RopeParams } from '../ops/rope/rope';
@@ -72,6 +73,12 @@ interface Layer {
 export interface ModelOptions {
   /** KV cache capacity in tokens (default: min(maxPositions, 2048)). */
   contextLength?: number;
+  /**
+   * Linear-layer kernel: 'wasm' (WebAssembly SIMD, f32 accumulation, weights copied
+   * once into its memory; the default where available and the weights fit in 2 GiB)
+   * or 'js' (the plain-TypeScript reference, f64 accumulation).
+   */
+  kernel?: 'wasm' | 'js';
 }
 
 /** What a forward pass should record besides the logits. */
@@ -203,10 +210,12 @@ export class Model {
   readonly contextLength: number;
   private readonly layers: Layer[];
   private readonly linearsByName = new Map<string, Linear>();
-  private readonly embed: Float32Array; // [V, D]
+  private embed: Float32Array; // [V, D]
   private readonly posEmbed?: Float32Array; // [P, D]
   private readonly finalNorm: Norm;
-  private readonly lmHead: Float32Array; // [V, D]
+  private lmHead: Float32Array; // [V, D]
+  /** The WebAssembly SIMD kernel and the memory holding the weights, when used. */
+  readonly wasm?: WasmMatmul;
   private readonly ropeParams?: RopeParams;
   private readonly staticInvFreq?: Float64Array; // [hd/2]
   private scratch?: Scratch;
@@ -273,6 +282,50 @@ export class Model {
     }
     this.scores = new Float64Array(ctx);
     this.acc = new Float64Array(c.headDim);
+    if ((opts.kernel ?? 'wasm') === 'wasm') this.wasm = this.moveWeightsToWasm(loaded.weights);
+  }
+
+  /**
+   * Copies every linear weight (and the logits head) into one WebAssembly memory
+   * for the SIMD kernel, and points the model — and the caller's weight map, so the
+   * originals can be collected — at those copies. Undefined when SIMD is missing or
+   * the weights do not fit.
+   */
+  private moveWeightsToWasm(weights: WeightMap): WasmMatmul | undefined {
+    const c = this.config;
+    const lins = [...this.linearsByName.values()];
+    let floats = this.lmHead.length;
+    let maxK = c.hiddenSize;
+    let maxN = c.vocabSize;
+    for (const l of lins) {
+      floats += l.w.length;
+      maxK = Math.max(maxK, l.in);
+      maxN = Math.max(maxN, l.out);
+    }
+    const mm = WasmMatmul.create(floats, maxK, maxN);
+    if (!mm) return undefined;
+    for (const l of lins) {
+      l.w = mm.adopt(l.w);
+      const t = weights.get(l.name);
+      if (t) weights.set(l.name, { shape: t.shape, data: l.w });
+    }
+    const head = mm.adopt(this.lmHead);
+    if (this.lmHead === this.embed) {
+      this.embed = head;
+      const t = weights.get('model.embed_tokens.weight')!;
+      weights.set('model.embed_tokens.weight', { shape: t.shape, data: head });
+    } else {
+      const t = weights.get('lm_head.weight')!;
+      weights.set('lm_head.weight', { shape: t.shape, data: head });
+    }
+    this.lmHead = head;
+    return mm;
+  }
+
+  /** out = x·Wᵀ (+ bias): the SIMD kernel when W lives in its memory, else the reference. */
+  private mm(out: Float32Array, x: Float32Array, w: Float32Array, T: number, K: number, N: number, bias?: Float32Array): void {
+    if (this.wasm?.owns(w)) this.wasm.matmul(out, x, w, T, K, N, bias);
+    else matmul(out, x, w, T, K, N, bias);
   }
 
   /** Tokens held in the KV cache. */
@@ -321,7 +374,7 @@ export class Model {
 
   /** y = x·Wᵀ + b, then any unmerged adapters. x [T, in], out [T, out]. */
   private linear(out: Float32Array, x: Float32Array, T: number, l: Linear, s: Scratch): void {
-    matmul(out, x, l.w, T, l.in, l.out, l.b);
+    this.mm(out, x, l.w, T, l.in, l.out, l.b);
     for (const a of l.lora) {
       if (s.lora.length < T * a.r) s.lora = new Float32Array(T * a.r);
       loraAdd(out, x, a.A, a.B, T, l.in, l.out, a.r, a.scale, s.lora);
@@ -439,7 +492,7 @@ export class Model {
       this.norm(hid, x.subarray(first * D), this.finalNorm, D);
     }
     const logits = new Float32Array(rows * c.vocabSize); // [rows, V]
-    matmul(logits, hid, this.lmHead, rows, D, c.vocabSize);
+    this.mm(logits, hid, this.lmHead, rows, D, c.vocabSize);
 
     const result: ForwardResult = { logits, rows, vocab: c.vocabSize, start, keys: Tk };
     if (attentions) result.attentions = attentions;
@@ -494,7 +547,7 @@ export class Model {
     const hid = new Float32Array(rows * D); // [rows, D]
     this.norm(hid, residual, this.finalNorm, D);
     const logits = new Float32Array(rows * c.vocabSize); // [rows, V]
-    matmul(logits, hid, this.lmHead, rows, D, c.vocabSize);
+    this.mm(logits, hid, this.lmHead, rows, D, c.vocabSize);
     return logits;
   }
 
