@@ -1,9 +1,10 @@
 /**
- * matmul benchmark: the row-blocked, unrolled kernel against the plain triple
- * loop (the peer, measured in the same run), at decode (T = 1) and prefill shapes.
- * Prints GFLOP/s and the speed-up ratio.
+ * matmul benchmark: the WebAssembly SIMD kernel (matmul.wat) and the row-blocked,
+ * unrolled TypeScript kernel against the plain triple loop (the peer, measured in
+ * the same run), at decode (T = 1) and prefill shapes. Prints GFLOP/s and ratios.
  */
 import { matmul } from './matmul';
+import { WasmMatmul } from './matmul.wasm';
 
 function rand(n: number): Float32Array {
   return Float32Array.from({ length: n }, () => Math.random() - 0.5);
@@ -40,8 +41,14 @@ for (const [T, K, N] of [
   const x = rand(T * K);
   const w = rand(N * K);
   const out = new Float32Array(T * N);
+  const mm = WasmMatmul.create(N * K, K, N)!;
+  const ww = mm.adopt(w);
+  const simd = time(() => mm.matmul(out, x, ww, T, K, N));
   const fast = time(() => matmul(out, x, w, T, K, N));
   const slow = time(() => naive(out, x, w, T, K, N));
   const gf = (ms: number) => ((2 * T * K * N) / ms / 1e6).toFixed(2);
-  console.log(`T=${T} K=${K} N=${N}: matmul ${fast.toFixed(2)} ms (${gf(fast)} GFLOP/s), naive ${slow.toFixed(2)} ms (${gf(slow)} GFLOP/s), ×${(slow / fast).toFixed(2)}`);
+  console.log(
+    `T=${T} K=${K} N=${N}: wasm SIMD ${gf(simd)} GFLOP/s (×${(slow / simd).toFixed(2)} naive), ` +
+      `TS ${gf(fast)} GFLOP/s (×${(slow / fast).toFixed(2)}), naive ${gf(slow)} GFLOP/s`,
+  );
 }
