@@ -20,6 +20,16 @@ import { STYLE } from './style';
 
 const hosts = new Map<string, HTMLElement>();
 
+/** A dismissible error above the tabs, for problems that belong to no panel (e.g. a rejected message). */
+export function showBanner(message: string): void {
+  const box = document.getElementById('banner');
+  if (!box) return;
+  const close = el('vscode-button', { icon: 'close', secondary: '', 'aria-label': 'Dismiss' });
+  const item = el('div', { class: 'error', role: 'alert' }, el('span', {}, message), close);
+  close.addEventListener('click', () => item.remove());
+  box.append(item);
+}
+
 function renderPanel(id: string): void {
   const host = hosts.get(id);
   const panel = PANELS.find((p) => p.id === id);
@@ -40,7 +50,7 @@ function shell(): void {
     const i = (ev as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex;
     setState('tab', PANELS[i]?.id);
   });
-  app.replaceChildren(el('h1', { class: 'sr-only' }, 'LLM Playground'), tabs);
+  app.replaceChildren(el('h1', { class: 'sr-only' }, 'LLM Playground'), el('div', { id: 'banner' }), tabs);
   for (const p of PANELS) {
     p.init?.(() => renderPanel(p.id));
     renderPanel(p.id);
@@ -61,7 +71,7 @@ onHostMessage((msg) => {
       }
       break;
     case 'showError':
-      send({ type: 'log', level: 'error', message: msg.message });
+      showBanner(msg.message);
       break;
     default:
       break;

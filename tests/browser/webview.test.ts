@@ -111,3 +111,14 @@ test('state restored with getState is shown before the host answers', async () =
   expect(await pg.locator('#engine-reason').innerText()).toBe('restored from state');
   await pg.close();
 });
+
+test('an error from the host (e.g. a rejected message) shows in the panel, dismissibly', async () => {
+  const pg = await open('/');
+  await pg.evaluate(() => window.postMessage({ type: 'showError', message: 'The extension rejected a malformed message: unknown message type "nuke"' }, '*'));
+  const banner = pg.locator('#banner [role=alert]');
+  await banner.waitFor();
+  expect(await banner.innerText()).toContain('unknown message type "nuke"');
+  await banner.locator('vscode-button').click();
+  expect(await pg.locator('#banner [role=alert]').count()).toBe(0);
+  await pg.close();
+});
