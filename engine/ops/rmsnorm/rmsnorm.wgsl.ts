@@ -2,6 +2,8 @@
  * RMSNorm as a WGSL compute kernel: one workgroup per row, a tree reduction of
  * the sum of squares in workgroup memory. CPU reference: `rmsnorm.ts`.
  */
+import { M_WGSL, paramsWgsl, STEP_WGSL, type KernelSource } from '../../gpu/kernel';
+
 export const RMSNORM_WORKGROUP = 64;
 
 export const rmsnormWgsl = /* wgsl */ `
@@ -36,3 +38,43 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   }
 }
 `;
+
+/**
+ * The engine's RMSNorm over rows of the residual stream (GpuModel): one workgroup of
+ * 128 per row, rows from the Step uniform; the source row may start at the head's
+ * first row (final norm with lastOnly). y[r] = x[src + r] / sqrt(mean(x²) + eps) · w.
+ */
+export const NORM_FIELDS = ['D', 'mSel', 'mFixed', 'srcFromHead', 'eps', 'hasBias'] as const;
+
+export function rmsnormRowsWgsl(): KernelSource {
+  const code = /* wgsl */ `
+${STEP_WGSL}
+${paramsWgsl(NORM_FIELDS)}
+${M_WGSL}
+@group(0) @binding(2) var<storage, read> x: array<f32>;       // [T, D]
+@group(0) @binding(3) var<storage, read> weight: array<f32>;  // [D]
+@group(0) @binding(4) var<storage, read_write> y: array<f32>; // [rows, D]
+const WG: u32 = 128u;
+var<workgroup> red: array<f32, WG>;
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let r = wg.x;
+  if (r >= rowsOf(p.mSel, p.mFixed)) { return; }
+  var src = r;
+  if (p.srcFromHead != 0u) { src += s.headFirst; }
+  let xb = src * p.D;
+  var ss = 0.0;
+  for (var i = lid; i < p.D; i += WG) { let v = x[xb + i]; ss += v * v; }
+  red[lid] = ss;
+  workgroupBarrier();
+  for (var st = WG / 2u; st > 0u; st = st >> 1u) {
+    if (lid < st) { red[lid] += red[lid + st]; }
+    workgroupBarrier();
+  }
+  let scale = 1.0 / sqrt(red[0] / f32(p.D) + bitcast<f32>(p.eps));
+  let yb = r * p.D;
+  for (var i = lid; i < p.D; i += WG) { y[yb + i] = x[xb + i] * scale * weight[i]; }
+}
+`;
+  return { label: 'rmsnorm-rows', code, bindings: ['x', 'weight', 'y'], fields: NORM_FIELDS, floats: ['eps'] };
+}

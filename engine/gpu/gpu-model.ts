@@ -1,0 +1,1030 @@
+/**
+ * GpuModel: the transformer on WebGPU, every op a WGSL kernel (engine/ops/<op>/<op>.wgsl.ts),
+ * with the CPU `Model`'s contract (engine/model/model.ts): forward(tokens, positions?, opts)
+ * with a static KV cache, lastOnly, captures (attention probabilities, residuals, final
+ * hidden, MoE router, KV bytes), greedy generation; plus GPU top-k so a decode step
+ * reads back only what the sampler needs, and pipelined greedy decoding (the GPU argmax
+ * feeds the next step's embedding directly; the host reads ids one step behind).
+ *
+ * Resources: weights uploaded once (f32, or f16 packed two per u32; tensors larger than
+ * one storage binding split by rows); the KV cache allocated once for the context length;
+ * activations pooled for the largest T seen; pipelines and bind groups built once (again
+ * only when the row capacity grows or a LoRA adapter changes). One command submission
+ * per forward / decode step. Device loss and out-of-memory raise GpuError and free the
+ * model's buffers.
+ *
+ * Usage (browser worker or Node with the `webgpu` package):
+ *   const gpu = await openGpu(navigator.gpu);            // engine/gpu/probe.ts
+ *   const m = await GpuModel.create(gpu.device, loaded, { contextLength: 2048, weights: 'f16' });
+ *   const r = await m.forward(ids, undefined, { lastOnly: true, topK: 40, logits: false });
+ *   const g = await m.generate(promptIds, 64, { onToken: (id) => … });
+ *   m.destroy();
+ */
+import { ACT_ID, activationWgsl } from '../ops/activations/activations.wgsl';
+import { ATTN_SPLIT_MAX, attnCombineWgsl, attnFlashWgsl, attnProbsWgsl, attnRowsWgsl, flashTile } from '../ops/attention/attention.wgsl';
+import { embeddingWgsl } from '../ops/embedding/embedding.wgsl';
+import { layernormRowsWgsl } from '../ops/layernorm/layernorm.wgsl';
+import { matmulWgsl, matvecRows, matvecWgsl, MATMUL_TILE } from '../ops/matmul/matmul.wgsl';
+import { moeCombineWgsl, moeRouteWgsl } from '../ops/moe/moe.wgsl';
+import { rmsnormRowsWgsl } from '../ops/rmsnorm/rmsnorm.wgsl';
+import { ROPE_STYLE, ropeQkvWgsl } from '../ops/rope/rope.wgsl';
+import { ropeCosSin, ropeInvFreq, type RopeParams } from '../ops/rope/rope';
+import { TOPK_CHUNK, topkFinalWgsl, topkPartialWgsl } from '../ops/topk/topk.wgsl';
+import type { CaptureOptions, ForwardOptions, ForwardResult, GenerateOptions, GenerateResult, KvCacheBytes, RouterChoice } from '../model/model';
+import type { LoraAdapter } from '../model/lora';
+import { validateWeights } from '../model/shapes';
+import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
+import {
+  createStorage,
+  Dispatch,
+  grid2,
+  M_FROM_HEAD,
+  M_FROM_T,
+  M_STATIC,
+  packParams,
+  packRows,
+  PipelineCache,
+  rowStrideWords,
+  STEP_FIELDS,
+  type KernelSource,
+  type StepValues,
+  type WeightDtype,
+} from './kernel';
+
+/** A GPU failure the caller can act on: device lost, out of memory, model destroyed. */
+export class GpuError extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'device-lost' | 'out-of-memory' | 'validation' | 'destroyed',
+  ) {
+    super(message);
+    this.name = 'GpuError';
+  }
+}
+
+export interface GpuModelOptions {
+  /** KV cache capacity in tokens (default: min(maxPositions, 2048)). */
+  contextLength?: number;
+  /** How linear weights and embedding tables live on the GPU (default f32). Norms, biases, LoRA stay f32. */
+  weights?: WeightDtype;
+  /** Split tensors above this many bytes per binding (default: the device's limit). Tests force splits with it. */
+  maxBindingBytes?: number;
+  /** Use subgroup reductions in the decode matvec (default: when the device has `subgroups`). */
+  subgroups?: boolean;
+}
+
+export interface GpuForwardOptions extends ForwardOptions {
+  /** Top-k of the last row, computed on the GPU (value desc, id asc). */
+  topK?: number;
+  /** Read the logits back (default true). With false, `logits` is empty: use `top`. */
+  logits?: boolean;
+}
+
+export interface GpuForwardResult extends ForwardResult {
+  top?: { ids: number[]; values: number[] };
+}
+
+const MATVEC_MAX_ROWS = 4;
+const TOPK_MAX = 256;
+
+/** A [rows, cols] weight on the GPU, split by rows into parts of at most one binding each. */
+interface GpuWeight {
+  rows: number;
+  cols: number;
+  dtype: WeightDtype;
+  rowStride: number; // u32 words per row
+  parts: { buffer: GPUBuffer; rowStart: number; rows: number }[];
+}
+
+interface LinearSpec {
+  w: GpuWeight;
+  bias?: GPUBuffer;
+  x: GPUBuffer;
+  y: GPUBuffer;
+  N: number;
+  K: number;
+  mSel: number;
+  mFixed?: number;
+  xRowStride: number;
+  yRowStride: number;
+  yOffset?: number;
+  accumulate?: boolean;
+  alpha?: number;
+  wOffset?: number; // words
+  expertStride?: number; // words
+  ids?: GPUBuffer;
+  matvecOnly?: boolean;
+}
+
+/** A linear layer prepared twice: matvec (few rows) and tiled matmul (prefill), per weight part. */
+class LinearOp {
+  private readonly mv: { d: Dispatch; groups: number }[] = [];
+  private readonly mm: { d: Dispatch; N: number }[] = [];
+  constructor(g: GpuModel, spec: LinearSpec) {
+    for (const part of spec.w.parts) {
+      const N = spec.w.parts.length > 1 ? part.rows : spec.N;
+      const R = matvecRows(spec.w.dtype);
+      const groups = Math.ceil(N / R);
+      const [gx] = grid2(groups);
+      const values = {
+        mSel: spec.mSel,
+        mFixed: spec.mFixed ?? 0,
+        N,
+        K: spec.K,
+        rowStride: spec.w.rowStride,
+        wOffset: spec.wOffset ?? 0,
+        xOffset: 0,
+        xRowStride: spec.xRowStride,
+        yOffset: (spec.yOffset ?? 0) + part.rowStart,
+        yRowStride: spec.yRowStride,
+        hasBias: spec.bias ? 1 : 0,
+        accumulate: spec.accumulate ? 1 : 0,
+        alpha: spec.alpha ?? 1,
+        expertStride: spec.expertStride ?? 0,
+        nGroupsX: gx,
+      };
+      const bufs = { x: spec.x, w: part.buffer, b: spec.bias ?? g.dummy, y: spec.y, ids: spec.ids ?? g.dummyU32 };
+      this.mv.push({ d: g.dispatch(matvecWgsl(spec.w.dtype, g.subgroups), values, bufs), groups });
+      if (!spec.matvecOnly) this.mm.push({ d: g.dispatch(matmulWgsl(spec.w.dtype), values, bufs), N });
+    }
+  }
+  encode(pass: GPUComputePassEncoder, M: number): void {
+    if (M <= MATVEC_MAX_ROWS || this.mm.length === 0) {
+      for (const { d, groups } of this.mv) {
+        const [gx, gy] = grid2(groups);
+        d.encode(pass, gx, gy, M);
+      }
+    } else {
+      for (const { d, N } of this.mm) d.encode(pass, Math.ceil(N / MATMUL_TILE), Math.ceil(M / MATMUL_TILE));
+    }
+  }
+}
+
+interface LoraOnGpu {
+  A: GpuWeight; // [r, in]
+  B: GpuWeight; // [out, r]
+  r: number;
+  scale: number;
+}
+
+interface LayerWeights {
+  attnNorm: GPUBuffer;
+  attnNormB?: GPUBuffer;
+  mlpNorm: GPUBuffer;
+  mlpNormB?: GPUBuffer;
+  qkv: GpuWeight; // [(H + 2Kv)·hd, D]
+  qkvBias?: GPUBuffer;
+  o: GpuWeight;
+  oBias?: GPUBuffer;
+  qNorm?: GPUBuffer;
+  kNorm?: GPUBuffer;
+  gu?: GpuWeight; // gated: [2I, D] (gate | up); plain: up [I, D]
+  guBias?: GPUBuffer;
+  down?: GpuWeight; // [D, I]
+  downBias?: GPUBuffer;
+  router?: GpuWeight; // [E, D]
+  expGu?: GpuWeight; // [E·2I, D]
+  expDown?: GpuWeight; // [E·D, I]
+  kc: GPUBuffer; // [ctx, Kv, hd]
+  vc: GPUBuffer; // [ctx, Kv, hd]
+  window: number; // 0 = none
+  lora: Map<string, LoraOnGpu>; // q, k, v, o, gate, up, down
+}
+
+interface Act {
+  rows: number; // activation row capacity
+  headRows: number; // logits row capacity
+  x: GPUBuffer; // [rows, D]
+  h: GPUBuffer; // [rows, D]
+  qkv: GPUBuffer; // [rows, (H+2Kv)·hd]
+  q: GPUBuffer; // [rows, H·hd]
+  att: GPUBuffer; // [rows, H·hd]
+  gu: GPUBuffer; // [max(rows,k), 2I]
+  act: GPUBuffer; // [max(rows,k), I]
+  Y: GPUBuffer; // MoE [E, rows, D]
+  rl: GPUBuffer; // [rows, E]
+  rIds: GPUBuffer; // [rows, k] u32
+  rWk: GPUBuffer; // [rows, k]
+  rWd: GPUBuffer; // [rows, E]
+  rProbs: GPUBuffer; // [rows, E]
+  loraTmp: GPUBuffer; // [rows, rMax]
+  ids: GPUBuffer; // [rows] u32 tokens
+  pos: GPUBuffer; // [rows] u32 positions
+  cs: GPUBuffer; // [rows, hd] cos | sin
+  part: GPUBuffer; // [MATVEC_MAX_ROWS, H, maxSplit, hd + 2]
+  logits: GPUBuffer; // [headRows, V]
+  cand: GPUBuffer; // [G, TOPK_MAX, 2]
+  res: GPUBuffer; // [TOPK_MAX, 2]
+}
+
+interface LayerOps {
+  attnNorm: Dispatch;
+  qkv: LinearOp;
+  lora: { a: LinearOp; b: LinearOp }[]; // before rope (q, k, v)
+  rope: Dispatch;
+  rows: Dispatch;
+  combine: Dispatch;
+  flash: Dispatch;
+  o: LinearOp;
+  oLora: { a: LinearOp; b: LinearOp }[];
+  mlpNorm: Dispatch;
+  gu?: LinearOp;
+  guLora: { a: LinearOp; b: LinearOp }[];
+  act?: Dispatch;
+  down?: LinearOp;
+  downLora: { a: LinearOp; b: LinearOp }[];
+  router?: LinearOp;
+  route?: Dispatch;
+  expDense?: { gu: LinearOp; down: LinearOp }[];
+  actDense?: Dispatch;
+  combineDense?: Dispatch;
+  expGuSparse?: LinearOp;
+  actSparse?: Dispatch;
+  expDownSparse?: LinearOp;
+  combineSparse?: Dispatch;
+}
+
+interface Ops {
+  embed: Dispatch[];
+  posEmbed: Dispatch[];
+  layers: LayerOps[];
+  finalNorm: Dispatch;
+  head: LinearOp;
+  topkPartial: Dispatch;
+  topkFinal: Dispatch;
+}
+
+export class GpuModel {
+  readonly config: ModelConfig;
+  readonly contextLength: number;
+  readonly weightDtype: WeightDtype;
+  readonly subgroups: boolean;
+  /** Bytes of weights read by one decode step (every layer + the head), for roofline figures. */
+  readonly decodeWeightBytes: number;
+  /** @internal */ readonly dummy: GPUBuffer;
+  /** @internal */ readonly dummyU32: GPUBuffer;
+  private readonly cache: PipelineCache;
+  private readonly step: GPUBuffer;
+  private readonly owned: GPUBuffer[] = [];
+  private readonly layers: LayerWeights[] = [];
+  private readonly embed: GpuWeight;
+  private readonly posEmbed?: GpuWeight;
+  private readonly finalNorm: GPUBuffer;
+  private readonly finalNormB?: GPUBuffer;
+  private readonly head: GpuWeight;
+  private readonly ropeParams?: RopeParams;
+  private readonly staticInvFreq?: Float64Array;
+  private readonly maxBinding: number;
+  private readonly maxSplit: number;
+  private act?: Act;
+  private ops?: Ops;
+  private dispatches: Dispatch[] = [];
+  private staging = new Map<number, GPUBuffer[]>();
+  private len = 0;
+  private lost?: string;
+  private destroyed = false;
+  private busy = false;
+
+  private constructor(
+    readonly device: GPUDevice,
+    loaded: LoadedModel | { config: ModelConfig; weights: WeightMap },
+    opts: GpuModelOptions,
+  ) {
+    const c = loaded.config;
+    this.config = c;
+    validateWeights(c, loaded.weights, 'source' in loaded ? loaded.source.files.join(', ') : 'weights');
+    const ctx = opts.contextLength ?? Math.min(c.maxPositions, 2048);
+    if (!Number.isSafeInteger(ctx) || ctx < 1) throw new RangeError(`contextLength ${ctx} must be a positive integer`);
+    if (c.positions === 'learned' && ctx > c.maxPositions) throw new RangeError(`contextLength ${ctx} exceeds the ${c.maxPositions} learned positions`);
+    if (c.headDim > 512 || c.headDim % 2) throw new RangeError(`GpuModel: head dim ${c.headDim} is not supported (even, ≤ 512)`);
+    this.contextLength = ctx;
+    this.weightDtype = opts.weights ?? 'f32';
+    this.subgroups = opts.subgroups ?? device.features.has('subgroups');
+    this.maxBinding = Math.min(opts.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+    this.maxSplit = Math.ceil(ctx / 32) + 1;
+    this.cache = new PipelineCache(device);
+    this.step = device.createBuffer({ label: 'step', size: STEP_FIELDS.length * 4, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.dummy = this.own(createStorage(device, 16, 'dummy'));
+    this.dummyU32 = this.own(createStorage(device, 16, 'dummy-u32'));
+    device.lost.then((info) => {
+      this.lost = `the WebGPU device was lost (${info.reason}): ${info.message || 'no details'}`;
+    });
+
+    const W = (n: string) => loaded.weights.get(n)!;
+    const vec = (n: string) => this.own(createStorage(device, W(n).data, n));
+    const opt = (n: string) => (loaded.weights.has(n) ? vec(n) : undefined);
+    const D = c.hiddenSize;
+    const H = c.numHeads;
+    const Kv = c.numKvHeads;
+    const hd = c.headDim;
+    const I = c.intermediateSize;
+    const dt = this.weightDtype;
+    const cat = (names: string[]) => {
+      const ts = names.map(W);
+      const out = new Float32Array(ts.reduce((a, t) => a + t.data.length, 0));
+      let o = 0;
+      for (const t of ts) {
+        out.set(t.data, o);
+        o += t.data.length;
+      }
+      return out;
+    };
+    let wBytes = 0;
+    const lin = (data: Float32Array, rows: number, cols: number, label: string, count = true) => {
+      const w = this.weight(data, rows, cols, dt, label);
+      if (count) wBytes += rows * w.rowStride * 4;
+      return w;
+    };
+    for (let i = 0; i < c.numLayers; i++) {
+      const p = `model.layers.${i}.`;
+      const a = `${p}self_attn.`;
+      const L: LayerWeights = {
+        attnNorm: vec(`${p}input_layernorm.weight`),
+        attnNormB: opt(`${p}input_layernorm.bias`),
+        mlpNorm: vec(`${p}post_attention_layernorm.weight`),
+        mlpNormB: opt(`${p}post_attention_layernorm.bias`),
+        qkv: lin(cat([`${a}q_proj.weight`, `${a}k_proj.weight`, `${a}v_proj.weight`]), (H + 2 * Kv) * hd, D, `${p}qkv`),
+        qkvBias: c.qkvBias ? this.own(createStorage(device, cat([`${a}q_proj.bias`, `${a}k_proj.bias`, `${a}v_proj.bias`]), `${p}qkv.bias`)) : undefined,
+        o: lin(W(`${a}o_proj.weight`).data, D, H * hd, `${a}o_proj`),
+        oBias: opt(`${a}o_proj.bias`),
+        qNorm: c.qkNorm ? vec(`${a}q_norm.weight`) : undefined,
+        kNorm: c.qkNorm ? vec(`${a}k_norm.weight`) : undefined,
+        kc: this.own(createStorage(device, ctx * Kv * hd * 4, `${p}k_cache`)),
+        vc: this.own(createStorage(device, ctx * Kv * hd * 4, `${p}v_cache`)),
+        window: c.slidingWindow !== undefined && (c.slidingWindowLayers?.[i] ?? true) ? c.slidingWindow : 0,
+        lora: new Map(),
+      };
+      const m = `${p}mlp.`;
+      if (c.moe) {
+        const E = c.moe.numExperts;
+        L.router = lin(W(`${m}router.weight`).data, E, D, `${m}router`);
+        const gu: string[] = [];
+        const dn: string[] = [];
+        for (let e = 0; e < E; e++) {
+          gu.push(`${m}experts.${e}.gate_proj.weight`, `${m}experts.${e}.up_proj.weight`);
+          dn.push(`${m}experts.${e}.down_proj.weight`);
+        }
+        L.expGu = lin(cat(gu), E * 2 * I, D, `${m}experts.gate_up`, false);
+        L.expDown = lin(cat(dn), E * D, I, `${m}experts.down`, false);
+        // a decode step reads k of the E experts
+        wBytes += (c.moe.topK * (2 * I * L.expGu.rowStride + D * L.expDown.rowStride)) * 4;
+      } else if (c.mlp === 'gated') {
+        L.gu = lin(cat([`${m}gate_proj.weight`, `${m}up_proj.weight`]), 2 * I, D, `${m}gate_up`);
+        if (c.mlpBias) L.guBias = this.own(createStorage(device, cat([`${m}gate_proj.bias`, `${m}up_proj.bias`]), `${m}gate_up.bias`));
+        L.down = lin(W(`${m}down_proj.weight`).data, D, I, `${m}down_proj`);
+        L.downBias = opt(`${m}down_proj.bias`);
+      } else {
+        L.gu = lin(W(`${m}up_proj.weight`).data, I, D, `${m}up_proj`);
+        L.guBias = opt(`${m}up_proj.bias`);
+        L.down = lin(W(`${m}down_proj.weight`).data, D, I, `${m}down_proj`);
+        L.downBias = opt(`${m}down_proj.bias`);
+      }
+      this.layers.push(L);
+    }
+    this.embed = this.weight(W('model.embed_tokens.weight').data, c.vocabSize, D, dt, 'embed');
+    this.posEmbed = c.positions === 'learned' ? this.weight(W('model.embed_positions.weight').data, c.maxPositions, D, 'f32', 'positions') : undefined;
+    this.finalNorm = vec('model.norm.weight');
+    this.finalNormB = opt('model.norm.bias');
+    this.head = c.tieEmbeddings ? this.embed : this.weight(W('lm_head.weight').data, c.vocabSize, D, dt, 'lm_head');
+    wBytes += c.vocabSize * this.head.rowStride * 4;
+    this.decodeWeightBytes = wBytes;
+    if (c.positions === 'rope') {
+      if (!c.rope) throw new RangeError('rotary positions without rope settings');
+      this.ropeParams = { rotaryDim: hd, theta: c.rope.theta, scaling: c.rope.scaling, maxPositions: c.maxPositions };
+      if (c.rope.scaling.type !== 'dynamic') this.staticInvFreq = ropeInvFreq(this.ropeParams);
+    }
+  }
+
+  /**
+   * Uploads the weights, allocates the KV cache and builds the pipelines. Rejects with
+   * GpuError('out-of-memory') (everything freed) when the device cannot hold the model.
+   */
+  static async create(device: GPUDevice, loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }, opts: GpuModelOptions = {}): Promise<GpuModel> {
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    let m: GpuModel | undefined;
+    let thrown: unknown;
+    try {
+      m = new GpuModel(device, loaded, opts);
+      m.ensureCapacity(1, 1);
+    } catch (e) {
+      thrown = e;
+    }
+    const validation = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    if (thrown || validation || oom) {
+      m?.destroy();
+      if (oom) throw new GpuError(`GpuModel: out of GPU memory while uploading the model (${oom.message})`, 'out-of-memory');
+      if (thrown) throw thrown;
+      throw new GpuError(`GpuModel: WebGPU validation failed while building the model: ${validation!.message}`, 'validation');
+    }
+    return m!;
+  }
+
+  /** Tokens held in the KV cache. */
+  get length(): number {
+    return this.len;
+  }
+
+  /** Empties the KV cache. */
+  reset(): void {
+    this.len = 0;
+  }
+
+  /** Keeps only the first n cached tokens (n ≤ length). */
+  truncate(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0 || n > this.len) throw new RangeError(`truncate(${n}): cache holds ${this.len} tokens`);
+    this.len = n;
+  }
+
+  /** KV cache bytes per layer: K and V, f32, [ctx, nKvHeads, headDim] each. */
+  kvCacheBytes(): KvCacheBytes[] {
+    const c = this.config;
+    const perToken = 2 * c.numKvHeads * c.headDim * 4;
+    return this.layers.map((_, layer) => ({ layer, allocated: this.contextLength * perToken, used: this.len * perToken, tokens: this.len, capacity: this.contextLength }));
+  }
+
+  /** Attaches a LoRA adapter unmerged (y += scale·(x·Aᵀ)·Bᵀ); replaces any previous one. */
+  setLora(adapter: LoraAdapter | undefined): void {
+    this.alive();
+    for (const L of this.layers) {
+      for (const l of L.lora.values()) for (const w of [l.A, l.B]) for (const p of w.parts) p.buffer.destroy();
+      L.lora.clear();
+    }
+    for (const t of adapter?.targets ?? []) {
+      const m = /^model\.layers\.(\d+)\.(self_attn|mlp)\.(q|k|v|o|gate|up|down)_proj\.weight$/.exec(t.canonical);
+      if (!m) throw new RangeError(`GpuModel: LoRA on ${t.canonical} is not supported on the GPU path (only attention and dense MLP projections)`);
+      const L = this.layers[Number(m[1])];
+      if (!L || (this.config.moe && m[2] === 'mlp')) throw new RangeError(`GpuModel: LoRA target ${t.canonical} is not a linear layer of this model`);
+      const out = t.B.length / t.r;
+      const inn = t.A.length / t.r;
+      L.lora.set(m[3], { A: this.weight(t.A, t.r, inn, 'f32', `${t.canonical}.lora_A`), B: this.weight(t.B, out, t.r, 'f32', `${t.canonical}.lora_B`), r: t.r, scale: t.scale });
+    }
+    if (this.act) this.build();
+  }
+
+  /** Frees every buffer of this model (the device stays open). */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.freeActivations();
+    for (const L of this.layers) for (const l of L.lora.values()) for (const w of [l.A, l.B]) for (const p of w.parts) p.buffer.destroy();
+    for (const b of this.owned) b.destroy();
+    this.step.destroy();
+    this.owned.length = 0;
+  }
+
+  // ------------------------------------------------------------------ forward
+
+  /**
+   * Runs `tokens` at the next cache slots (positions default to the slots). Returns logits
+   * [T, V] (or [1, V] with lastOnly; empty with logits: false), `top` with topK, and the
+   * captures asked for. One submission; awaits the readback.
+   */
+  async forward(tokens: number[], positions?: number[], opts: GpuForwardOptions = {}): Promise<GpuForwardResult> {
+    this.alive();
+    if (this.busy) throw new Error('GpuModel: another forward is still running (await it first)');
+    this.busy = true;
+    try {
+      return await this.forwardInner(tokens, positions, opts);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async forwardInner(tokens: number[], positions: number[] | undefined, opts: GpuForwardOptions): Promise<GpuForwardResult> {
+    const c = this.config;
+    const T = tokens.length;
+    if (T === 0) throw new RangeError('forward: no tokens');
+    const start = this.len;
+    if (start + T > this.contextLength) throw new RangeError(`forward: ${start} cached + ${T} new tokens exceed the context length ${this.contextLength}`);
+    const pos = positions ?? Array.from({ length: T }, (_, i) => start + i); // [T]
+    if (pos.length !== T || !pos.every((p) => Number.isSafeInteger(p) && p >= 0)) throw new RangeError('forward: positions must be T non-negative integers');
+    tokens.forEach((id, t) => {
+      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new RangeError(`embedding: id ${id} at ${t} is outside [0, ${c.vocabSize})`);
+    });
+    if (this.posEmbed) pos.forEach((p, t) => {
+      if (p >= c.maxPositions) throw new RangeError(`embeddingAdd: index ${p} at ${t} is outside [0, ${c.maxPositions})`);
+    });
+    const k = opts.topK ?? 0;
+    if (!Number.isInteger(k) || k < 0 || k > Math.min(TOPK_MAX, c.vocabSize)) throw new RangeError(`topK must be an integer in [0, ${Math.min(TOPK_MAX, c.vocabSize)}]`);
+    const cap = opts.capture ?? {};
+    const rows = opts.lastOnly ? 1 : T;
+    const wantLogits = opts.logits ?? true;
+    this.ensureCapacity(T, rows);
+    this.writeInputs(tokens, pos);
+    this.writeStep(T, start, rows);
+    const act = this.act!;
+    const enc = this.device.createCommandEncoder();
+    const reads: { src: GPUBuffer; size: number; then: (b: ArrayBuffer) => void }[] = [];
+    const captures = this.encodeForward(enc, T, start, rows, cap, reads);
+    if (k > 0) this.encodeTopK(enc, k);
+    const V = c.vocabSize;
+    const result: GpuForwardResult = { logits: new Float32Array(0), rows, vocab: V, start, keys: start + T };
+    if (wantLogits) reads.push({ src: act.logits, size: rows * V * 4, then: (b) => (result.logits = new Float32Array(b)) });
+    if (k > 0) reads.push({ src: act.res, size: k * 8, then: (b) => (result.top = decodeTop(b, k)) });
+    await this.submitAndRead(enc, reads);
+    for (const b of captures.free) b.destroy();
+    this.len = start + T;
+    if (captures.attentions) result.attentions = captures.attentions;
+    if (captures.residuals) result.residuals = captures.residuals;
+    if (captures.finalHidden) result.finalHidden = captures.finalHidden;
+    if (captures.router) result.router = captures.router;
+    if (cap.kvBytes) result.kvBytes = this.kvCacheBytes();
+    return result;
+  }
+
+  /**
+   * Greedy decoding from a fresh cache, like Model.generate: prefill, then one token at a
+   * time. The GPU argmax writes each id where the next step's embedding reads it, so the
+   * host keeps `depth` steps in flight and reads 8 bytes per step; steps past a stop are
+   * dropped from the cache.
+   */
+  async generate(promptIds: number[], maxNew: number, opts: GenerateOptions & { depth?: number } = {}): Promise<GenerateResult> {
+    const stop = new Set(opts.stopIds ?? this.config.stopTokenIds ?? this.config.eosTokenIds);
+    this.reset();
+    const ids: number[] = [];
+    if (maxNew <= 0) return { ids, stopReason: 'length' };
+    let id = (await this.forward(promptIds, undefined, { lastOnly: true, topK: 1, logits: false })).top!.ids[0];
+    this.busy = true;
+    const depth = Math.max(1, opts.depth ?? 2);
+    const base = this.len;
+    let cached = base; // slots whose tokens are final
+    let submitted = base; // next slot to submit
+    let ring = 0;
+    const inflight: Promise<number>[] = [];
+    const finish = async (stopReason: GenerateResult['stopReason'], stopId?: number): Promise<GenerateResult> => {
+      await Promise.allSettled(inflight);
+      this.len = cached;
+      return stopId === undefined ? { ids, stopReason } : { ids, stopReason, stopId };
+    };
+    try {
+      for (;;) {
+        if (stop.has(id)) return await finish('stop', id);
+        ids.push(id);
+        if (opts.onToken && opts.onToken(id, ids.length - 1) === false) return await finish('callback');
+        if (ids.length >= maxNew) return await finish('length');
+        if (cached >= this.contextLength) return await finish('context');
+        while (inflight.length < depth && submitted < this.contextLength && submitted - base < maxNew - 1) {
+          inflight.push(this.decodeStep(submitted++, ring++ % (depth + 1)));
+        }
+        id = await inflight.shift()!;
+        cached++;
+      }
+    } catch (e) {
+      await Promise.allSettled(inflight);
+      throw e;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Exactly n greedy tokens with no stop ids (the refs' greedy_24). */
+  async greedy(promptIds: number[], n: number): Promise<number[]> {
+    const r = await this.generate(promptIds, n, { stopIds: [] });
+    if (r.ids.length !== n) throw new RangeError(`greedy: context length ${this.contextLength} ended generation after ${r.ids.length} of ${n} tokens`);
+    return r.ids;
+  }
+
+  /** One pipelined decode step at slot `slot`: its token is already in ids[0] (written by the previous argmax). */
+  private async decodeStep(slot: number, ring: number): Promise<number> {
+    this.alive();
+    this.writeInputs(undefined, [slot]);
+    this.writeStep(1, slot, 1);
+    const enc = this.device.createCommandEncoder();
+    this.encodeForward(enc, 1, slot, 1, {}, []);
+    this.encodeTopK(enc, 1);
+    const staging = this.stagingBuffer(16, ring);
+    enc.copyBufferToBuffer(this.act!.res, 0, staging, 0, 8);
+    this.device.queue.submit([enc.finish()]);
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, 16);
+    } catch (e) {
+      throw this.failure(e);
+    }
+    const id = new Uint32Array(staging.getMappedRange(0, 8))[1];
+    staging.unmap();
+    return id;
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private alive(): void {
+    if (this.lost) throw new GpuError(`GpuModel: ${this.lost}`, 'device-lost');
+    if (this.destroyed) throw new GpuError('GpuModel: this model was destroyed', 'destroyed');
+  }
+
+  private failure(e: unknown): Error {
+    if (this.lost) {
+      this.destroy();
+      return new GpuError(`GpuModel: ${this.lost}; the model's GPU resources were freed`, 'device-lost');
+    }
+    return e instanceof Error ? e : new Error(String(e));
+  }
+
+  private own(b: GPUBuffer): GPUBuffer {
+    this.owned.push(b);
+    return b;
+  }
+
+  /** @internal */
+  dispatch(k: KernelSource, values: Record<string, number>, buffers: Record<string, GPUBuffer>): Dispatch {
+    const d = new Dispatch(this.device, this.cache, k, this.step, values, buffers);
+    this.dispatches.push(d);
+    return d;
+  }
+
+  private weight(data: Float32Array, rows: number, cols: number, dtype: WeightDtype, label: string): GpuWeight {
+    const rowStride = rowStrideWords(cols, dtype);
+    const rowBytes = rowStride * 4;
+    let per = Math.max(1, Math.floor(this.maxBinding / rowBytes));
+    if (per < rows) per = Math.max(1, per - (per % 8));
+    const parts: GpuWeight['parts'] = [];
+    for (let r0 = 0; r0 < rows; r0 += per) {
+      const r1 = Math.min(rows, r0 + per);
+      parts.push({ buffer: this.own(createStorage(this.device, packRows(data, cols, r0, r1, dtype), `${label}[${r0}:${r1}]`)), rowStart: r0, rows: r1 - r0 });
+    }
+    return { rows, cols, dtype, rowStride, parts };
+  }
+
+  private stagingBuffer(size: number, slot: number): GPUBuffer {
+    let list = this.staging.get(size);
+    if (!list) this.staging.set(size, (list = []));
+    while (list.length <= slot) list.push(this.device.createBuffer({ label: `staging ${size}`, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+    return list[slot];
+  }
+
+  private writeStep(T: number, start: number, headRows: number): void {
+    const Tk = start + T;
+    const { nSplit, splitLen } = splitKeys(Tk, this.config.numHeads, T);
+    const v: StepValues = { T, start, Tk, headFirst: T - headRows, headRows, nSplit, splitLen, pad0: 0 };
+    this.device.queue.writeBuffer(this.step, 0, packParams(STEP_FIELDS, v));
+  }
+
+  private writeInputs(tokens: number[] | undefined, pos: number[]): void {
+    const a = this.act!;
+    const q = this.device.queue;
+    if (tokens) q.writeBuffer(a.ids, 0, new Uint32Array(tokens));
+    if (this.posEmbed) q.writeBuffer(a.pos, 0, new Uint32Array(pos));
+    if (this.ropeParams) {
+      const hd = this.config.headDim;
+      const half = hd >> 1;
+      const T = pos.length;
+      const inv = this.staticInvFreq ?? ropeInvFreq(this.ropeParams, Math.max(...pos) + 1); // [hd/2]
+      const cos = new Float32Array(T * half); // [T, hd/2]
+      const sin = new Float32Array(T * half); // [T, hd/2]
+      ropeCosSin(cos, sin, inv, pos);
+      const cs = new Float32Array(T * hd); // [T, hd]: cos | sin
+      for (let t = 0; t < T; t++) {
+        cs.set(cos.subarray(t * half, t * half + half), t * hd);
+        cs.set(sin.subarray(t * half, t * half + half), t * hd + half);
+      }
+      q.writeBuffer(a.cs, 0, cs);
+    }
+  }
+
+  private async submitAndRead(enc: GPUCommandEncoder, reads: { src: GPUBuffer; size: number; then: (b: ArrayBuffer) => void }[]): Promise<void> {
+    const bufs = reads.map((r, i) => {
+      const size = Math.max(16, Math.ceil(r.size / 16) * 16);
+      const b = r.size > 1 << 16 ? this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }) : this.stagingBuffer(size, 100 + i);
+      enc.copyBufferToBuffer(r.src, 0, b, 0, Math.ceil(r.size / 4) * 4);
+      return b;
+    });
+    this.device.queue.submit([enc.finish()]);
+    try {
+      await Promise.all(bufs.map((b) => b.mapAsync(GPUMapMode.READ)));
+    } catch (e) {
+      throw this.failure(e);
+    }
+    reads.forEach((r, i) => {
+      r.then(bufs[i].getMappedRange(0, r.size).slice(0));
+      bufs[i].unmap();
+      if (r.size > 1 << 16) bufs[i].destroy();
+    });
+  }
+
+  private freeActivations(): void {
+    for (const d of this.dispatches) d.destroy();
+    this.dispatches = [];
+    if (this.act) for (const v of Object.values(this.act)) if (typeof v === 'object') (v as GPUBuffer).destroy();
+    for (const list of this.staging.values()) for (const b of list) b.destroy();
+    this.staging.clear();
+    this.act = undefined;
+    this.ops = undefined;
+  }
+
+  /** Activations for `rows` rows and `headRows` logits rows; rebuilds bind groups when they grow. */
+  private ensureCapacity(rows: number, headRows: number): void {
+    if (this.act && this.act.rows >= rows && this.act.headRows >= headRows) return;
+    const c = this.config;
+    const prev = this.act;
+    rows = Math.max(rows, prev?.rows ?? 1);
+    headRows = Math.max(headRows, prev?.headRows ?? 1);
+    this.freeActivations();
+    const d = this.device;
+    const D = c.hiddenSize;
+    const H = c.numHeads;
+    const Kv = c.numKvHeads;
+    const hd = c.headDim;
+    const I = c.intermediateSize;
+    const E = c.moe?.numExperts ?? 0;
+    const k = c.moe?.topK ?? 0;
+    const mr = Math.max(rows, k);
+    let rMax = 1;
+    for (const L of this.layers) for (const l of L.lora.values()) rMax = Math.max(rMax, l.r);
+    const f = (n: number, label: string) => createStorage(d, Math.max(1, n) * 4, label);
+    const G = Math.ceil(c.vocabSize / TOPK_CHUNK);
+    this.act = {
+      rows,
+      headRows,
+      x: f(rows * D, 'x'),
+      h: f(Math.max(rows, headRows) * D, 'h'),
+      qkv: f(rows * (H + 2 * Kv) * hd, 'qkv'),
+      q: f(rows * H * hd, 'q'),
+      att: f(rows * H * hd, 'att'),
+      gu: f(mr * 2 * I, 'gu'),
+      act: f(mr * I, 'act'),
+      Y: f(E ? Math.max(E * rows, k) * D : 1, 'moe-Y'),
+      rl: f(rows * E, 'router-logits'),
+      rIds: f(rows * k, 'router-ids'),
+      rWk: f(rows * k, 'router-wk'),
+      rWd: f(rows * E, 'router-wd'),
+      rProbs: f(rows * E, 'router-probs'),
+      loraTmp: f(rows * rMax, 'lora-tmp'),
+      ids: f(rows, 'ids'),
+      pos: f(rows, 'pos'),
+      cs: f(rows * hd, 'cos-sin'),
+      part: f(MATVEC_MAX_ROWS * H * this.maxSplit * (hd + 2), 'attn-partials'),
+      logits: f(headRows * c.vocabSize, 'logits'),
+      cand: f(G * TOPK_MAX * 2, 'topk-cand'),
+      res: f(TOPK_MAX * 2, 'topk-res'),
+    };
+    this.build();
+  }
+
+  /** Builds every dispatch (pipelines cached by code) for the current activations. */
+  private build(): void {
+    for (const d of this.dispatches) d.destroy();
+    this.dispatches = [];
+    const c = this.config;
+    const a = this.act!;
+    const D = c.hiddenSize;
+    const H = c.numHeads;
+    const Kv = c.numKvHeads;
+    const hd = c.headDim;
+    const I = c.intermediateSize;
+    const QKV = (H + 2 * Kv) * hd;
+    const eps = c.norm.eps;
+    const normK = c.norm.kind === 'rms' ? rmsnormRowsWgsl() : layernormRowsWgsl();
+    const norm = (w: GPUBuffer, b: GPUBuffer | undefined, x: GPUBuffer, y: GPUBuffer, mSel: number, fromHead: boolean) =>
+      this.dispatch(normK, { D, mSel, mFixed: 0, srcFromHead: fromHead ? 1 : 0, eps, hasBias: b ? 1 : 0 }, { x, weight: w, bias: b ?? this.dummy, y });
+    const loraOps = (L: LayerWeights, names: string[], x: GPUBuffer, K: number, y: GPUBuffer, yRowStride: number, offsets: number[], mSel = M_FROM_T) =>
+      names.flatMap((n, i) => {
+        const l = L.lora.get(n);
+        if (!l) return [];
+        const r = l.r;
+        return [
+          {
+            a: new LinearOp(this, { w: l.A, x, y: a.loraTmp, N: r, K, mSel, xRowStride: K, yRowStride: r }),
+            b: new LinearOp(this, { w: l.B, x: a.loraTmp, y, N: l.B.rows, K: r, mSel, xRowStride: r, yRowStride, yOffset: offsets[i], accumulate: true, alpha: l.scale }),
+          },
+        ];
+      });
+    const attnVals = (L: LayerWeights) => ({ H, Kv, hd, window: L.window, scale: 1 / Math.sqrt(hd) });
+    const actVals = (rowsSel: number, mFixed: number, gated: boolean) => ({ I, mSel: rowsSel, mFixed, inStride: gated ? 2 * I : I, gated: gated ? 1 : 0, act: ACT_ID[c.activation] });
+
+    const layers: LayerOps[] = this.layers.map((L) => {
+      const ops: LayerOps = {
+        attnNorm: norm(L.attnNorm, L.attnNormB, a.x, a.h, M_FROM_T, false),
+        qkv: new LinearOp(this, { w: L.qkv, bias: L.qkvBias, x: a.h, y: a.qkv, N: QKV, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: QKV }),
+        lora: loraOps(L, ['q', 'k', 'v'], a.h, D, a.qkv, QKV, [0, H * hd, (H + Kv) * hd]),
+        rope: this.dispatch(
+          ropeQkvWgsl(),
+          { H, Kv, hd, qkvStride: QKV, style: c.positions === 'rope' ? ROPE_STYLE[c.rope!.style] : ROPE_STYLE.none, qkNorm: c.qkNorm ? 1 : 0, eps },
+          { qkv: a.qkv, cs: a.cs, qn: L.qNorm ?? this.dummy, kn: L.kNorm ?? this.dummy, q: a.q, kc: L.kc, vc: L.vc },
+        ),
+        rows: this.dispatch(attnRowsWgsl(), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att, part: a.part }),
+        combine: this.dispatch(attnCombineWgsl(), attnVals(L), { part: a.part, o: a.att }),
+        flash: this.dispatch(attnFlashWgsl(hd), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att }),
+        o: new LinearOp(this, { w: L.o, bias: L.oBias, x: a.att, y: a.x, N: D, K: H * hd, mSel: M_FROM_T, xRowStride: H * hd, yRowStride: D, accumulate: true }),
+        oLora: loraOps(L, ['o'], a.att, H * hd, a.x, D, [0]),
+        mlpNorm: norm(L.mlpNorm, L.mlpNormB, a.x, a.h, M_FROM_T, false),
+        guLora: [],
+        downLora: [],
+      };
+      if (c.moe && L.router && L.expGu && L.expDown) {
+        const E = c.moe.numExperts;
+        const k = c.moe.topK;
+        ops.router = new LinearOp(this, { w: L.router, x: a.h, y: a.rl, N: E, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: E });
+        ops.route = this.dispatch(moeRouteWgsl(), { E, k, normalize: c.moe.normTopKProb ? 1 : 0 }, { logits: a.rl, ids: a.rIds, wk: a.rWk, wd: a.rWd, probs: a.rProbs });
+        const guS = L.expGu.rowStride * 2 * I;
+        const dnS = L.expDown.rowStride * D;
+        ops.expDense = Array.from({ length: E }, (_, e) => ({
+          gu: new LinearOp(this, { w: L.expGu!, x: a.h, y: a.gu, N: 2 * I, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: 2 * I, wOffset: e * guS }),
+          down: new LinearOp(this, { w: L.expDown!, x: a.act, y: a.Y, N: D, K: I, mSel: M_FROM_T, xRowStride: I, yRowStride: D, wOffset: e * dnS, yOffset: e * a.rows * D }),
+        }));
+        ops.actDense = this.dispatch(activationWgsl(), actVals(M_FROM_T, 0, true), { gu: a.gu, o: a.act });
+        ops.combineDense = this.dispatch(moeCombineWgsl(), { D, nE: E, eStride: a.rows * D, wStride: E, mSel: M_FROM_T, mFixed: 0 }, { Y: a.Y, wts: a.rWd, x: a.x });
+        ops.expGuSparse = new LinearOp(this, { w: L.expGu, x: a.h, y: a.gu, N: 2 * I, K: D, mSel: M_STATIC, mFixed: k, xRowStride: 0, yRowStride: 2 * I, expertStride: guS, ids: a.rIds, matvecOnly: true });
+        ops.actSparse = this.dispatch(activationWgsl(), actVals(M_STATIC, k, true), { gu: a.gu, o: a.act });
+        ops.expDownSparse = new LinearOp(this, { w: L.expDown, x: a.act, y: a.Y, N: D, K: I, mSel: M_STATIC, mFixed: k, xRowStride: I, yRowStride: D, expertStride: dnS, ids: a.rIds, matvecOnly: true });
+        ops.combineSparse = this.dispatch(moeCombineWgsl(), { D, nE: k, eStride: D, wStride: k, mSel: M_FROM_T, mFixed: 0 }, { Y: a.Y, wts: a.rWk, x: a.x });
+      } else {
+        const gated = c.mlp === 'gated';
+        const guN = gated ? 2 * I : I;
+        ops.gu = new LinearOp(this, { w: L.gu!, bias: L.guBias, x: a.h, y: a.gu, N: guN, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: guN });
+        ops.guLora = gated ? loraOps(L, ['gate', 'up'], a.h, D, a.gu, guN, [0, I]) : loraOps(L, ['up'], a.h, D, a.gu, guN, [0]);
+        ops.act = this.dispatch(activationWgsl(), actVals(M_FROM_T, 0, gated), { gu: a.gu, o: a.act });
+        ops.down = new LinearOp(this, { w: L.down!, bias: L.downBias, x: a.act, y: a.x, N: D, K: I, mSel: M_FROM_T, xRowStride: I, yRowStride: D, accumulate: true });
+        ops.downLora = loraOps(L, ['down'], a.act, I, a.x, D, [0]);
+      }
+      return ops;
+    });
+    const V = c.vocabSize;
+    this.ops = {
+      embed: this.embed.parts.map((p) =>
+        this.dispatch(embeddingWgsl(this.embed.dtype), { D, rowStride: this.embed.rowStride, rowStart: p.rowStart, rowCount: p.rows, add: 0 }, { ids: a.ids, table: p.buffer, x: a.x }),
+      ),
+      posEmbed: (this.posEmbed?.parts ?? []).map((p) =>
+        this.dispatch(embeddingWgsl('f32'), { D, rowStride: this.posEmbed!.rowStride, rowStart: p.rowStart, rowCount: p.rows, add: 1 }, { ids: a.pos, table: p.buffer, x: a.x }),
+      ),
+      layers,
+      finalNorm: norm(this.finalNorm, this.finalNormB, a.x, a.h, M_FROM_HEAD, true),
+      head: new LinearOp(this, { w: this.head, x: a.h, y: a.logits, N: V, K: D, mSel: M_FROM_HEAD, xRowStride: D, yRowStride: V }),
+      topkPartial: this.dispatch(topkPartialWgsl(), { n: V, chunk: TOPK_CHUNK, k: 1, lastRow: 1 }, { src: a.logits, cand: a.cand }),
+      topkFinal: this.dispatch(topkFinalWgsl(), { n: Math.ceil(V / TOPK_CHUNK), chunk: 0, k: 1, lastRow: 0 }, { cand: a.cand, res: a.res, next: a.ids }),
+    };
+  }
+
+  private topkDispatch = new Map<number, [Dispatch, Dispatch]>();
+
+  private encodeTopK(enc: GPUCommandEncoder, k: number): void {
+    const a = this.act!;
+    const V = this.config.vocabSize;
+    const G = Math.ceil(V / TOPK_CHUNK);
+    let pair: [Dispatch, Dispatch];
+    if (k === 1) pair = [this.ops!.topkPartial, this.ops!.topkFinal];
+    else {
+      const key = k;
+      let p = this.topkDispatch.get(key);
+      if (!p || !this.dispatches.includes(p[0])) {
+        p = [
+          this.dispatch(topkPartialWgsl(), { n: V, chunk: TOPK_CHUNK, k, lastRow: 1 }, { src: a.logits, cand: a.cand }),
+          this.dispatch(topkFinalWgsl(), { n: G * k, chunk: 0, k, lastRow: 0 }, { cand: a.cand, res: a.res, next: a.ids }),
+        ];
+        this.topkDispatch.set(key, p);
+      }
+      pair = p;
+    }
+    const pass = enc.beginComputePass();
+    pair[0].encode(pass, G);
+    pair[1].encode(pass, 1);
+    pass.end();
+  }
+
+  /** Encodes one forward (embedding → layers → final norm → head) into `enc`. */
+  private encodeForward(
+    enc: GPUCommandEncoder,
+    T: number,
+    start: number,
+    headRows: number,
+    cap: CaptureOptions,
+    reads: { src: GPUBuffer; size: number; then: (b: ArrayBuffer) => void }[],
+  ): { free: GPUBuffer[]; attentions?: Float32Array[]; residuals?: Float32Array[]; finalHidden?: Float32Array; router?: RouterChoice[] } {
+    const c = this.config;
+    const a = this.act!;
+    const o = this.ops!;
+    const D = c.hiddenSize;
+    const H = c.numHeads;
+    const I = c.intermediateSize;
+    const Tk = start + T;
+    const out: ReturnType<GpuModel['encodeForward']> = { free: [] };
+    let pass = enc.beginComputePass();
+    const copyOut = (src: GPUBuffer, size: number, then: (b: ArrayBuffer) => void) => {
+      pass.end();
+      const tmp = createStorage(this.device, size, 'capture');
+      out.free.push(tmp);
+      enc.copyBufferToBuffer(src, 0, tmp, 0, Math.ceil(size / 4) * 4);
+      reads.push({ src: tmp, size, then });
+      pass = enc.beginComputePass();
+    };
+    const dx = Math.ceil(D / 64);
+    for (const e of o.embed) e.encode(pass, dx, T);
+    for (const e of o.posEmbed) e.encode(pass, dx, T);
+    if (cap.residuals) {
+      out.residuals = new Array(c.numLayers + 1);
+      copyOut(a.x, T * D * 4, (b) => (out.residuals![0] = new Float32Array(b)));
+    }
+    if (cap.attentions) out.attentions = new Array(c.numLayers);
+    if (cap.router && c.moe) out.router = [];
+    const useRows = T <= MATVEC_MAX_ROWS;
+    const { BQ } = flashTile(c.headDim);
+    const stepSplit = splitKeys(Tk, H, T).nSplit;
+    this.layers.forEach((L, li) => {
+      const op = o.layers[li];
+      op.attnNorm.encode(pass, T);
+      op.qkv.encode(pass, T);
+      for (const l of op.lora) {
+        l.a.encode(pass, T);
+        l.b.encode(pass, T);
+      }
+      op.rope.encode(pass, H + 2 * c.numKvHeads, T);
+      if (useRows) {
+        op.rows.encode(pass, H, T, stepSplit);
+        if (stepSplit > 1) op.combine.encode(pass, H, T);
+      } else {
+        op.flash.encode(pass, Math.ceil(T / BQ), H);
+      }
+      if (cap.attentions) {
+        const probs = createStorage(this.device, H * T * Tk * 4, 'attn-probs');
+        out.free.push(probs);
+        const d = new Dispatch(this.device, this.cache, attnProbsWgsl(), this.step, { H, Kv: c.numKvHeads, hd: c.headDim, window: L.window, scale: 1 / Math.sqrt(c.headDim) }, { q: a.q, kc: L.kc, probs });
+        d.encode(pass, T, H);
+        out.free.push(d.params);
+        copyOut(probs, H * T * Tk * 4, (b) => (out.attentions![li] = new Float32Array(b)));
+      }
+      op.o.encode(pass, T);
+      for (const l of op.oLora) {
+        l.a.encode(pass, T);
+        l.b.encode(pass, T);
+      }
+      op.mlpNorm.encode(pass, T);
+      if (op.router && c.moe) {
+        const { numExperts: E, topK: k } = c.moe;
+        op.router.encode(pass, T);
+        op.route!.encode(pass, Math.ceil(T / 64));
+        if (out.router) {
+          const rc: RouterChoice = { layer: li, topK: k, experts: new Int32Array(T * k), weights: new Float32Array(T * k), probs: new Float32Array(T * E) };
+          out.router.push(rc);
+          copyOut(a.rIds, T * k * 4, (b) => rc.experts.set(new Int32Array(b)));
+          copyOut(a.rWk, T * k * 4, (b) => rc.weights.set(new Float32Array(b)));
+          copyOut(a.rProbs, T * E * 4, (b) => rc.probs.set(new Float32Array(b)));
+        }
+        if (T === 1) {
+          op.expGuSparse!.encode(pass, k);
+          op.actSparse!.encode(pass, Math.ceil(I / 256), k);
+          op.expDownSparse!.encode(pass, k);
+          op.combineSparse!.encode(pass, Math.ceil(D / 64), T);
+        } else {
+          for (const ex of op.expDense!) {
+            ex.gu.encode(pass, T);
+            op.actDense!.encode(pass, Math.ceil(I / 256), T);
+            ex.down.encode(pass, T);
+          }
+          op.combineDense!.encode(pass, Math.ceil(D / 64), T);
+        }
+      } else {
+        op.gu!.encode(pass, T);
+        for (const l of op.guLora) {
+          l.a.encode(pass, T);
+          l.b.encode(pass, T);
+        }
+        op.act!.encode(pass, Math.ceil(I / 256), T);
+        op.down!.encode(pass, T);
+        for (const l of op.downLora) {
+          l.a.encode(pass, T);
+          l.b.encode(pass, T);
+        }
+      }
+      if (out.residuals) copyOut(a.x, T * D * 4, (b) => (out.residuals![li + 1] = new Float32Array(b)));
+    });
+    if (cap.finalHidden) {
+      const fh = createStorage(this.device, T * D * 4, 'final-hidden');
+      out.free.push(fh);
+      const d = new Dispatch(this.device, this.cache, c.norm.kind === 'rms' ? rmsnormRowsWgsl() : layernormRowsWgsl(), this.step, { D, mSel: M_FROM_T, mFixed: 0, srcFromHead: 0, eps: c.norm.eps, hasBias: this.finalNormB ? 1 : 0 }, { x: a.x, weight: this.finalNorm, bias: this.finalNormB ?? this.dummy, y: fh });
+      d.encode(pass, T);
+      out.free.push(d.params);
+      copyOut(fh, T * D * 4, (b) => (out.finalHidden = new Float32Array(b)));
+    }
+    o.finalNorm.encode(pass, headRows);
+    o.head.encode(pass, headRows);
+    pass.end();
+    return out;
+  }
+
+  /** @internal exposed for the benchmark: buffers in use, by role. */
+  memoryBytes(): { weights: number; kvCache: number } {
+    const c = this.config;
+    return { weights: this.decodeWeightBytes, kvCache: this.layers.length * 2 * this.contextLength * c.numKvHeads * c.headDim * 4 };
+  }
+}
+
+/** Split-K for decode attention: about 256 workgroups, 32 to 256 keys per split. */
+function splitKeys(Tk: number, H: number, T: number): { nSplit: number; splitLen: number } {
+  const n = Math.max(1, Math.min(Math.ceil(Tk / 32), Math.ceil(256 / (H * T))));
+  const splitLen = Math.min(ATTN_SPLIT_MAX, Math.ceil(Tk / n));
+  return { nSplit: Math.ceil(Tk / splitLen), splitLen };
+}
+
+function decodeTop(b: ArrayBuffer, k: number): { ids: number[]; values: number[] } {
+  const u = new Uint32Array(b);
+  const f = new Float32Array(b);
+  const ids: number[] = [];
+  const values: number[] = [];
+  for (let i = 0; i < k; i++) {
+    if (u[2 * i + 1] === 0xffffffff) break;
+    ids.push(u[2 * i + 1]);
+    values.push(f[2 * i]);
+  }
+  return { ids, values };
+}

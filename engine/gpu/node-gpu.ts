@@ -1,0 +1,27 @@
+/**
+ * Node only: WebGPU through the `webgpu` package (Dawn). Keeps the GPU instance
+ * referenced for the life of the process: when it is garbage-collected, Dawn tears
+ * the instance down under the live device and the process aborts.
+ * On a machine without a GPU, run with
+ *   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json   (SwiftShader).
+ */
+import { openGpu, type GpuHandle } from './probe';
+import type { EngineEnv } from '../protocol';
+
+const pinned: unknown[] = [];
+
+export async function openNodeGpu(): Promise<GpuHandle | { env: EngineEnv }> {
+  let mod: { create: (opts: string[]) => GPU; globals: Record<string, unknown> };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require('webgpu');
+  } catch (e) {
+    return { env: { backend: 'cpu', reason: `the webgpu package could not be loaded: ${e instanceof Error ? e.message : String(e)}` } };
+  }
+  Object.assign(globalThis, mod.globals);
+  const gpu = mod.create([]);
+  pinned.push(gpu);
+  const h = await openGpu(gpu);
+  if ('device' in h) pinned.push(h.adapter, h.device);
+  return h;
+}
