@@ -1,0 +1,88 @@
+/**
+ * Node-only: check a model path (file or folder) with the header readers of
+ * inspect.ts, over file handles. Never reads weights. Never import from browser code.
+ */
+import { open, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileSource } from '../formats/node-source';
+import { inspectGguf, inspectHf, inspectLlama2c, inspectOnnx, type ModelCheck, type ModelDir, type ModelFormatName } from './inspect';
+
+/** A folder on disk as a ModelDir (files opened on demand; names never leave the folder). */
+export function nodeModelDir(dir: string): ModelDir {
+  const inside = (file: string) => !file.includes('/') && !file.includes('\\') && file !== '..' && file !== '.';
+  return {
+    name: dir,
+    async open(file) {
+      if (!inside(file)) return null;
+      const p = path.join(dir, file);
+      if (!(await stat(p).catch(() => null))?.isFile()) return null;
+      return fileSource(p);
+    },
+    async list() {
+      return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isFile() || d.isSymbolicLink()).map((d) => d.name);
+    },
+  };
+}
+
+async function magic(p: string): Promise<string> {
+  const fh = await open(p, 'r');
+  try {
+    const b = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(b, 0, 4, 0);
+    return b.subarray(0, bytesRead).toString('latin1');
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Where a model lives: its folder, the main file in it (undefined for an HF folder) and its format. */
+export interface ModelLocation {
+  root: string;
+  main?: string;
+  format: ModelFormatName;
+}
+
+/** The format of a path from its name and first bytes; undefined when it is not a model we know. */
+export async function locateModel(p: string): Promise<ModelLocation | undefined> {
+  const st = await stat(p).catch(() => null);
+  if (!st) return undefined;
+  if (st.isDirectory()) return { root: p, format: 'safetensors' };
+  const root = path.dirname(p);
+  const main = path.basename(p);
+  const lower = main.toLowerCase();
+  if (lower.endsWith('.onnx')) return { root, main, format: 'onnx' };
+  if (lower.endsWith('.safetensors') || lower.endsWith('.safetensors.index.json') || lower === 'config.json') {
+    return { root, main: lower === 'config.json' ? undefined : main, format: 'safetensors' };
+  }
+  if (lower.endsWith('.gguf') || (await magic(p).catch(() => '')) === 'GGUF') return { root, main, format: 'gguf' };
+  if (lower.endsWith('.bin')) return { root, main, format: 'llama2c' };
+  return undefined;
+}
+
+/** Checks a model path: ready with its statistics, or the problem in words. */
+export async function inspectPath(p: string): Promise<ModelCheck & { location?: ModelLocation }> {
+  const st = await stat(p).catch(() => null);
+  if (!st) return { status: 'error', problem: { kind: 'missing', message: 'Not found on disk', detail: `${p}: no such file or folder` } };
+  const loc = await locateModel(p);
+  if (!loc) {
+    return {
+      status: 'error',
+      problem: {
+        kind: 'format',
+        message: 'Not a model file this extension knows',
+        detail: `${p}: expected a .gguf, a llama2.c .bin, a .onnx, or a folder with config.json and *.safetensors`,
+      },
+    };
+  }
+  const dir = nodeModelDir(loc.root);
+  let check: ModelCheck;
+  try {
+    if (loc.format === 'onnx') check = inspectOnnx(st.size, loc.main!);
+    else if (loc.format === 'gguf') check = await inspectGguf(dir, loc.main!);
+    else if (loc.format === 'llama2c') check = await inspectLlama2c(dir, loc.main!);
+    else check = await inspectHf(dir, loc.main);
+  } catch (e) {
+    check = { status: 'error', problem: { kind: 'io', message: e instanceof Error ? e.message : String(e), detail: String(e) } };
+  }
+  return { ...check, location: loc };
+}

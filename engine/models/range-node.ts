@@ -1,0 +1,87 @@
+/**
+ * Node-only: answers the worker's `readModelRange` requests from file handles.
+ * A request names a model id and a file of that model (as inspect.ts listed it);
+ * anything else, or a range outside the file, is refused. Never reads a whole
+ * file into memory: each request reads its own range (at most MAX_RANGE_BYTES).
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+
+export const MAX_RANGE_BYTES = 16 * 1024 * 1024;
+
+export class RangeRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RangeRefused';
+  }
+}
+
+interface Handle {
+  fh: FileHandle;
+  size: number;
+  lastUsed: number;
+}
+
+export class ModelRangeServer {
+  private readonly handles = new Map<string, Promise<Handle>>();
+
+  /** `filesOf(modelId)`: the model's folder and the names of its files, or undefined for an unknown model. */
+  constructor(
+    private readonly filesOf: (modelId: string) => { root: string; files: string[] } | undefined,
+    private readonly maxOpen = 16,
+  ) {}
+
+  async read(modelId: string, file: string, offset: number, length: number): Promise<Uint8Array> {
+    const m = this.filesOf(modelId);
+    if (!m) throw new RangeRefused(`unknown model ${JSON.stringify(modelId)}`);
+    if (!m.files.includes(file)) throw new RangeRefused(`${JSON.stringify(file)} is not a file of model ${JSON.stringify(modelId)}`);
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+      throw new RangeRefused(`bad range: offset ${offset}, length ${length}`);
+    }
+    if (length > MAX_RANGE_BYTES) throw new RangeRefused(`a range of ${length} bytes is over the ${MAX_RANGE_BYTES}-byte limit per request`);
+    const p = path.join(m.root, file);
+    const h = await this.handle(p);
+    if (offset + length > h.size) throw new RangeRefused(`${file}: ${length} bytes at offset ${offset} lie outside the file (size ${h.size})`);
+    h.lastUsed = Date.now();
+    const buf = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await h.fh.read(buf, done, length - done, offset + done);
+      if (bytesRead === 0) throw new RangeRefused(`${file}: the file ended at ${offset + done} (it changed on disk?)`);
+      done += bytesRead;
+    }
+    return buf;
+  }
+
+  private handle(p: string): Promise<Handle> {
+    let h = this.handles.get(p);
+    if (!h) {
+      h = (async () => {
+        const fh = await open(p, 'r');
+        const { size } = await fh.stat();
+        return { fh, size, lastUsed: Date.now() };
+      })();
+      this.handles.set(p, h);
+      h.catch(() => this.handles.delete(p));
+      void this.evict();
+    }
+    return h;
+  }
+
+  private async evict(): Promise<void> {
+    if (this.handles.size <= this.maxOpen) return;
+    const all = await Promise.all([...this.handles].map(async ([p, h]) => [p, await h.catch(() => undefined)] as const));
+    all.sort((a, b) => (a[1]?.lastUsed ?? 0) - (b[1]?.lastUsed ?? 0));
+    for (const [p, h] of all.slice(0, all.length - this.maxOpen)) {
+      this.handles.delete(p);
+      await h?.fh.close().catch(() => {});
+    }
+  }
+
+  /** Closes every handle (a model changed on disk or was removed; the extension stops). */
+  async closeAll(): Promise<void> {
+    const hs = [...this.handles.values()];
+    this.handles.clear();
+    for (const h of hs) await (await h.catch(() => undefined))?.fh.close().catch(() => {});
+  }
+}

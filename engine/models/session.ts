@@ -1,0 +1,288 @@
+/**
+ * The worker's model session: load the active model from the host's files by
+ * byte range (through the webview), with progress and cancel, then greedy
+ * generation streamed through the tokenizer's stream decoder, with stop strings
+ * and a Stop that takes effect between tokens.
+ *
+ * Pure TypeScript (no DOM, no Node): engine/worker.ts feeds it messages.
+ * The model behind `generate` is any `ForwardModel`: the CPU `Model` today; a
+ * GPU model with the same forward contract registers with `registerGpuModelFactory`.
+ */
+import { readGguf } from '../formats/gguf';
+import { loadGgufModel } from '../formats/gguf-model';
+import { loadHfModel, type HfFolder } from '../formats/hf';
+import { loadLlama2cModel } from '../formats/llama2c-model';
+import type { ByteSource } from '../formats/source';
+import { argmax, Model, type ForwardOptions, type ForwardResult } from '../model/model';
+import type { LoadedModel } from '../model/types';
+import type { ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol';
+import { tokenizerFromBytes, tokenizerFromGgufMetadata, type Tokenizer } from '../tokenizer/index';
+import { StopStringFilter } from './stop';
+
+/** The forward contract generation needs (CPU Model; a GpuModel returns a Promise). */
+export interface ForwardModel {
+  forward(tokens: number[], positions?: number[], opts?: ForwardOptions): ForwardResult | Promise<ForwardResult>;
+  reset(): void;
+  readonly length: number;
+  readonly contextLength: number;
+  dispose?(): void;
+}
+
+export type GpuModelFactory = (loaded: LoadedModel, opts: { contextLength: number }) => Promise<ForwardModel>;
+let gpuFactory: GpuModelFactory | undefined;
+
+/** The WebGPU engine registers here; until then "gpu" runs on the CPU with a note. */
+export function registerGpuModelFactory(f: GpuModelFactory | undefined): void {
+  gpuFactory = f;
+}
+
+/** Bytes per range request (the host refuses more than 16 MiB). */
+export const RANGE_CHUNK = 8 * 1024 * 1024;
+
+class Cancelled extends Error {
+  constructor() {
+    super('cancelled');
+  }
+}
+
+interface Loading {
+  id: number;
+  cancelled: boolean;
+}
+
+export class ModelSession {
+  private nextReq = 1;
+  private readonly pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
+  private loading: Loading | undefined;
+  private model: ForwardModel | undefined;
+  private tokenizer: Tokenizer | undefined;
+  private stopIds: number[] = [];
+  private modelId: string | undefined;
+  private generating: { id: number; stop: boolean } | undefined;
+
+  constructor(
+    private readonly post: (m: WorkerToWebview) => void,
+    /** Lets other messages in between tokens (a Stop). */
+    private readonly yieldNow: () => Promise<void> = () => new Promise((r) => setTimeout(r, 0)),
+  ) {}
+
+  /** True when the message was the session's. */
+  handle(msg: WebviewToWorker): boolean {
+    switch (msg.type) {
+      case 'loadModel':
+        void this.load(msg.id, msg.spec, msg.contextLength, msg.device);
+        return true;
+      case 'cancelLoad':
+        if (this.loading && (msg.id === this.loading.id || msg.id === 0)) this.loading.cancelled = true;
+        return true;
+      case 'rangeData': {
+        const p = this.pending.get(msg.reqId);
+        if (p) {
+          this.pending.delete(msg.reqId);
+          if (msg.bytes) p.resolve(msg.bytes);
+          else p.reject(new Error(msg.error ?? 'no data'));
+        }
+        return true;
+      }
+      case 'generate':
+        void this.generate(msg.id, msg.prompt, msg.maxTokens, msg.stop);
+        return true;
+      case 'stopGenerate':
+        if (this.generating && (this.generating.id === msg.id || msg.id === 0)) this.generating.stop = true;
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  private fetchRange(modelId: string, file: string, offset: number, length: number): Promise<Uint8Array> {
+    const reqId = this.nextReq++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(reqId, { resolve, reject });
+      this.post({ type: 'readRange', reqId, modelId, file, offset, length });
+    });
+  }
+
+  private source(spec: ModelLoadSpec, name: string, size: number, job: Loading, progress: (n: number) => void): ByteSource {
+    const self = this;
+    return {
+      name,
+      size,
+      async read(offset, length) {
+        if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+          throw new RangeError(`${name}: read of ${length} bytes at offset ${offset} is outside the file (size ${size})`);
+        }
+        const out = new Uint8Array(length);
+        for (let done = 0; done < length; ) {
+          if (job.cancelled) throw new Cancelled();
+          const n = Math.min(RANGE_CHUNK, length - done);
+          const b = await self.fetchRange(spec.modelId, name, offset + done, n);
+          if (b.byteLength !== n) throw new RangeError(`${name}: asked for ${n} bytes at ${offset + done}, got ${b.byteLength}`);
+          out.set(b, done);
+          done += n;
+          progress(n);
+        }
+        if (job.cancelled) throw new Cancelled();
+        return out;
+      },
+    };
+  }
+
+  async load(id: number, spec: ModelLoadSpec, contextLength: number, device: 'cpu' | 'gpu'): Promise<void> {
+    if (this.loading) this.loading.cancelled = true;
+    const job: Loading = { id, cancelled: false };
+    this.loading = job;
+    this.model?.dispose?.();
+    this.model = undefined;
+    this.tokenizer = undefined;
+    this.modelId = undefined;
+    const t0 = Date.now();
+    const total = spec.files.reduce((s, f) => s + f.size, 0);
+    let bytes = 0;
+    let lastPost = 0;
+    const progress = (n: number) => {
+      bytes += n;
+      const now = Date.now();
+      if (now - lastPost > 100 || bytes >= total) {
+        lastPost = now;
+        this.post({ type: 'loadProgress', id, bytes, total, phase: 'reading weights' });
+      }
+    };
+    const sizeOf = (name: string) => spec.files.find((f) => f.name === name)?.size;
+    const open = (name: string): ByteSource | null => {
+      const size = sizeOf(name);
+      return size === undefined ? null : this.source(spec, name, size, job, progress);
+    };
+    try {
+      this.post({ type: 'loadProgress', id, bytes: 0, total, phase: 'reading headers' });
+      let loaded: LoadedModel;
+      let tokenizer: Tokenizer | undefined;
+      const main = open(spec.weights);
+      if (spec.format === 'llama2c') {
+        if (!main) throw new Error(`${spec.weights} is not among the model's files`);
+        loaded = await loadLlama2cModel(main);
+      } else if (spec.format === 'gguf') {
+        if (!main) throw new Error(`${spec.weights} is not among the model's files`);
+        loaded = await loadGgufModel(main);
+        if (spec.tokenizer === 'embedded') tokenizer = tokenizerFromGgufMetadata((await readGguf(main)).metadata, { fileName: spec.weights });
+      } else {
+        const folder: HfFolder = { name: spec.name, open: async (f) => open(f) };
+        loaded = await loadHfModel(folder, spec.weights.endsWith('.safetensors') && spec.weights !== 'model.safetensors' ? { weightsFile: spec.weights } : {});
+      }
+      if (!tokenizer && spec.tokenizer && spec.tokenizer !== 'embedded') {
+        const src = open(spec.tokenizer);
+        if (src) tokenizer = tokenizerFromBytes(await src.read(0, src.size), spec.tokenizer);
+      }
+      if (job.cancelled) throw new Cancelled();
+      this.post({ type: 'loadProgress', id, bytes: total, total, phase: 'preparing the model' });
+      const ctx = Math.max(16, Math.min(contextLength, loaded.config.maxPositions));
+      let model: ForwardModel;
+      let note: string | undefined;
+      if (device === 'gpu' && gpuFactory) {
+        model = await gpuFactory(loaded, { contextLength: ctx });
+      } else {
+        if (device === 'gpu') note = 'The WebGPU model is not available yet: running on the CPU.';
+        model = new Model(loaded, { contextLength: ctx });
+      }
+      if (job.cancelled) {
+        model.dispose?.();
+        throw new Cancelled();
+      }
+      this.model = model;
+      this.tokenizer = tokenizer;
+      this.stopIds = loaded.config.stopTokenIds ?? loaded.config.eosTokenIds;
+      this.modelId = spec.modelId;
+      let parameters = 0;
+      for (const t of loaded.weights.values()) parameters += t.data.length;
+      this.post({
+        type: 'loaded',
+        id,
+        modelId: spec.modelId,
+        summary: {
+          device: device === 'gpu' && gpuFactory ? 'gpu' : 'cpu',
+          contextLength: model.contextLength,
+          parameters,
+          tokenizerKind: tokenizer?.kind,
+          seconds: (Date.now() - t0) / 1000,
+          note,
+        },
+      });
+    } catch (e) {
+      const cancelled = e instanceof Cancelled || job.cancelled;
+      this.post({ type: 'loadFailed', id, modelId: spec.modelId, cancelled, message: cancelled ? 'Loading was cancelled.' : e instanceof Error ? e.message : String(e) });
+    } finally {
+      if (this.loading === job) this.loading = undefined;
+      for (const [k, p] of this.pending) {
+        if (job.cancelled) {
+          p.reject(new Cancelled());
+          this.pending.delete(k);
+        }
+      }
+    }
+  }
+
+  async generate(id: number, prompt: string, maxTokens: number, stop: string[]): Promise<void> {
+    const model = this.model;
+    const tok = this.tokenizer;
+    if (!model || !this.modelId) return this.post({ type: 'genError', id, message: 'No model is loaded yet.' });
+    if (!tok) return this.post({ type: 'genError', id, message: 'This model has no tokenizer, so text cannot be turned into tokens.' });
+    if (this.generating) this.generating.stop = true;
+    const job = { id, stop: false };
+    this.generating = job;
+    try {
+      const promptIds = tok.encodeIds(prompt);
+      if (promptIds.length === 0 && tok.bosId !== null) promptIds.push(tok.bosId);
+      if (promptIds.length === 0) throw new Error('The prompt is empty and this tokenizer has no BOS token to start from.');
+      if (promptIds.length >= model.contextLength) throw new Error(`The prompt is ${promptIds.length} tokens; the context holds ${model.contextLength}.`);
+      const stopIds = new Set(this.stopIds);
+      const decoder = tok.createStreamDecoder({ context: promptIds });
+      const filter = new StopStringFilter(stop);
+      model.reset();
+      let text = '';
+      let n = 0;
+      let t0 = 0;
+      const rate = () => (n > 1 && t0 ? ((n - 1) * 1000) / Math.max(1, Date.now() - t0) : 0);
+      let reason: 'stop' | 'length' | 'context' | 'stopString' | 'cancelled' = 'length';
+      let out = await model.forward(promptIds, undefined, { lastOnly: true });
+      while (n < maxTokens) {
+        const next = argmax(out.logits);
+        if (stopIds.has(next)) {
+          reason = 'stop';
+          break;
+        }
+        n++;
+        if (n === 1) t0 = Date.now();
+        const piece = filter.push(decoder.push(next));
+        text += piece;
+        if (piece || filter.done) this.post({ type: 'genText', id, text: piece, tokens: n, tokensPerSec: rate() });
+        if (filter.done) {
+          reason = 'stopString';
+          break;
+        }
+        await this.yieldNow();
+        if (job.stop) {
+          reason = 'cancelled';
+          break;
+        }
+        if (n >= maxTokens) break;
+        if (model.length >= model.contextLength) {
+          reason = 'context';
+          break;
+        }
+        out = await model.forward([next], undefined, { lastOnly: true });
+      }
+      if (reason !== 'stopString') {
+        const tail = filter.push(decoder.flush()) + filter.flush();
+        if (tail) {
+          text += tail;
+          this.post({ type: 'genText', id, text: tail, tokens: n, tokensPerSec: rate() });
+        }
+      }
+      this.post({ type: 'genDone', id, text, tokens: n, promptTokens: promptIds.length, tokensPerSec: rate(), stopReason: reason });
+    } catch (e) {
+      this.post({ type: 'genError', id, message: e instanceof Error ? e.message : String(e) });
+    } finally {
+      if (this.generating === job) this.generating = undefined;
+    }
+  }
+}
