@@ -10,6 +10,8 @@
  * receives with `parseWebviewMessage`.
  */
 
+import type { ModelInfo, ModelProblem } from './models/inspect';
+
 /** Where the engine runs and what the GPU offers, as the worker found it. */
 export interface EngineEnv {
   backend: 'webgpu' | 'cpu';
@@ -53,6 +55,45 @@ export interface PlaygroundSettings {
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 
+// ---------------------------------------------------------------- models (issue 6)
+
+/** What the worker needs to load a model from the host's files, read by byte range. */
+export interface ModelLoadSpec {
+  modelId: string;
+  name: string;
+  format: 'llama2c' | 'gguf' | 'safetensors';
+  /** The model's files, relative to its folder (the only files the host will serve for it). */
+  files: { name: string; size: number; role: 'weights' | 'config' | 'tokenizer' }[];
+  /** The weights file (llama2c/gguf), or the safetensors file / index. */
+  weights: string;
+  /** A tokenizer file of `files`, or "embedded" (GGUF), or absent. */
+  tokenizer?: string;
+}
+
+/** One model of the host's model manager, as the playground shows it. */
+export interface ModelSummary {
+  id: string;
+  name: string;
+  path: string;
+  origin: 'bundled' | 'user' | 'setting' | 'discovered';
+  status: 'checking' | 'ready' | 'warning' | 'error';
+  problem?: ModelProblem;
+  info?: ModelInfo;
+  /** Present when the engine can load it. */
+  load?: ModelLoadSpec;
+}
+
+export interface LoadedSummary {
+  device: 'cpu' | 'gpu';
+  contextLength: number;
+  parameters: number;
+  tokenizerKind?: string;
+  seconds: number;
+  note?: string;
+}
+
+export type GenerateStopReason = 'stop' | 'length' | 'context' | 'stopString' | 'cancelled';
+
 // ---------------------------------------------------------------- host -> webview
 
 export type HostToWebview =
@@ -66,6 +107,7 @@ export type HostToWebview =
       settings: PlaygroundSettings;
     }
   | { type: 'settings'; settings: PlaygroundSettings }
+  | { type: 'models'; models: ModelSummary[]; activeId?: string }
   | { type: 'response'; id: number; ok: true; result: unknown }
   | { type: 'response'; id: number; ok: false; error: string }
   | { type: 'showError'; message: string };
@@ -78,6 +120,10 @@ export type WebviewToHost =
   | { type: 'env'; env: EngineEnv }
   | { type: 'request'; id: number; method: 'getBundledModel' }
   | { type: 'request'; id: number; method: 'openLog' }
+  | { type: 'request'; id: number; method: 'listModels' }
+  | { type: 'request'; id: number; method: 'showModels' }
+  | { type: 'request'; id: number; method: 'useModel'; modelId: string }
+  | { type: 'request'; id: number; method: 'readModelRange'; modelId: string; file: string; offset: number; length: number }
   | { type: 'error'; message: string; stack?: string };
 
 export type WebviewRequestMethod = Extract<WebviewToHost, { type: 'request' }>['method'];
@@ -86,13 +132,25 @@ export type WebviewRequestMethod = Extract<WebviewToHost, { type: 'request' }>['
 
 export type WebviewToWorker =
   | { type: 'probe'; id: number; backend: PlaygroundSettings['backend'] }
-  | { type: 'dispose'; id: number };
+  | { type: 'dispose'; id: number }
+  | { type: 'loadModel'; id: number; spec: ModelLoadSpec; contextLength: number; device: 'cpu' | 'gpu' }
+  | { type: 'cancelLoad'; id: number }
+  | { type: 'rangeData'; reqId: number; bytes?: Uint8Array; error?: string }
+  | { type: 'generate'; id: number; prompt: string; maxTokens: number; stop: string[] }
+  | { type: 'stopGenerate'; id: number };
 
 export type WorkerToWebview =
   | { type: 'env'; id: number; env: EngineEnv }
   | { type: 'disposed'; id: number }
   | { type: 'log'; level: LogLevel; message: string }
-  | { type: 'fatal'; message: string };
+  | { type: 'fatal'; message: string }
+  | { type: 'readRange'; reqId: number; modelId: string; file: string; offset: number; length: number }
+  | { type: 'loadProgress'; id: number; bytes: number; total: number; phase: string }
+  | { type: 'loaded'; id: number; modelId: string; summary: LoadedSummary }
+  | { type: 'loadFailed'; id: number; modelId: string; message: string; cancelled: boolean }
+  | { type: 'genText'; id: number; text: string; tokens: number; tokensPerSec: number }
+  | { type: 'genDone'; id: number; text: string; tokens: number; promptTokens: number; tokensPerSec: number; stopReason: GenerateStopReason }
+  | { type: 'genError'; id: number; message: string };
 
 // ---------------------------------------------------------------- validation
 
@@ -104,7 +162,7 @@ export class ProtocolError extends Error {
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error'];
-const REQUEST_METHODS: readonly WebviewRequestMethod[] = ['getBundledModel', 'openLog'];
+const REQUEST_METHODS: readonly WebviewRequestMethod[] = ['getBundledModel', 'openLog', 'listModels', 'showModels', 'useModel', 'readModelRange'];
 const MAX_STRING = 64 * 1024;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -179,6 +237,14 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost {
       if (!REQUEST_METHODS.includes(method as WebviewRequestMethod)) {
         throw new ProtocolError(`unknown request method ${describe(method)}; expected one of ${REQUEST_METHODS.join(', ')}`);
       }
+      if (method === 'useModel') return { type, id, method, modelId: str(raw, 'modelId')! };
+      if (method === 'readModelRange') {
+        const offset = num(raw, 'offset')!;
+        const length = num(raw, 'length')!;
+        if (!Number.isSafeInteger(offset) || offset < 0) throw new ProtocolError('field "offset" must be a non-negative integer');
+        if (!Number.isSafeInteger(length) || length < 0) throw new ProtocolError('field "length" must be a non-negative integer');
+        return { type, id, method, modelId: str(raw, 'modelId')!, file: str(raw, 'file')!, offset, length };
+      }
       return { type, id, method: method as WebviewRequestMethod } as WebviewToHost;
     }
     case 'error':
@@ -202,6 +268,24 @@ export function parseWorkerMessage(raw: unknown): WorkerToWebview {
     }
     case 'fatal':
       return { type: 'fatal', message: str(raw, 'message')! };
+    case 'readRange':
+      return { type: 'readRange', reqId: num(raw, 'reqId')!, modelId: str(raw, 'modelId')!, file: str(raw, 'file')!, offset: num(raw, 'offset')!, length: num(raw, 'length')! };
+    case 'loadProgress':
+      return { type: 'loadProgress', id: num(raw, 'id')!, bytes: num(raw, 'bytes')!, total: num(raw, 'total')!, phase: str(raw, 'phase')! };
+    case 'loaded':
+      if (!isRecord(raw.summary)) throw new ProtocolError('field "summary" must be an object');
+      return { type: 'loaded', id: num(raw, 'id')!, modelId: str(raw, 'modelId')!, summary: raw.summary as unknown as LoadedSummary };
+    case 'loadFailed':
+      return { type: 'loadFailed', id: num(raw, 'id')!, modelId: str(raw, 'modelId')!, message: str(raw, 'message')!, cancelled: raw.cancelled === true };
+    case 'genText':
+      return { type: 'genText', id: num(raw, 'id')!, text: str(raw, 'text')!, tokens: num(raw, 'tokens')!, tokensPerSec: num(raw, 'tokensPerSec')! };
+    case 'genDone': {
+      const reasons: GenerateStopReason[] = ['stop', 'length', 'context', 'stopString', 'cancelled'];
+      const stopReason = reasons.includes(raw.stopReason as GenerateStopReason) ? (raw.stopReason as GenerateStopReason) : 'length';
+      return { type: 'genDone', id: num(raw, 'id')!, text: str(raw, 'text')!, tokens: num(raw, 'tokens')!, promptTokens: num(raw, 'promptTokens')!, tokensPerSec: num(raw, 'tokensPerSec')!, stopReason };
+    }
+    case 'genError':
+      return { type: 'genError', id: num(raw, 'id')!, message: str(raw, 'message')! };
     default:
       throw new ProtocolError(`unknown worker message type ${describe(raw.type)}`);
   }

@@ -5,6 +5,7 @@
 /// <reference lib="webworker" />
 import type { EngineEnv, PlaygroundSettings, WebviewToWorker, WorkerToWebview } from './protocol';
 import { errorText, openGpu, selfTest, type GpuHandle } from './gpu/probe';
+import { ModelSession } from './models/session';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -45,8 +46,24 @@ async function probe(id: number, backend: PlaygroundSettings['backend']): Promis
   post({ type: 'env', id, env });
 }
 
+/** Loading the active model and generating with it (engine/models/session.ts). */
+const session = new ModelSession(post, yieldToMessages);
+
+/** Resolves after pending messages (a Stop) had their turn; faster than setTimeout's 4 ms clamp. */
+function yieldToMessages(): Promise<void> {
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => {
+      ch.port1.close();
+      resolve();
+    };
+    ch.port2.postMessage(null);
+  });
+}
+
 self.onmessage = (ev: MessageEvent<WebviewToWorker>) => {
   const msg = ev.data;
+  if (session.handle(msg)) return;
   switch (msg.type) {
     case 'probe':
       probe(msg.id, msg.backend).catch((e) => post({ type: 'fatal', message: `Engine probe failed: ${errorText(e)}` }));

@@ -2,12 +2,14 @@ import * as vscode from 'vscode';
 import { log } from './log';
 import { openPlaygroundPanel, PANEL_TYPE, PlaygroundPanelSerializer, PlaygroundViewProvider, VIEW_ID } from './playground';
 import { createStatusItem } from './status';
+import { registerModels } from './models';
 
 export function activate(ctx: vscode.ExtensionContext): void {
   log().info(`LLM Playground ${ctx.extension.packageJSON.version} activating`);
   ctx.subscriptions.push(
     log(),
     createStatusItem(),
+    registerModels(ctx),
     vscode.window.registerWebviewViewProvider(VIEW_ID, new PlaygroundViewProvider(ctx)),
     vscode.window.registerWebviewPanelSerializer(PANEL_TYPE, new PlaygroundPanelSerializer(ctx)),
     vscode.commands.registerCommand('llmPlayground.openPlayground', () => {

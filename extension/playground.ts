@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { parseWebviewMessage, ProtocolError, type HostToWebview, type ModelRef, type PlaygroundSettings, type WebviewToHost } from '../engine/protocol';
 import { playgroundHtml } from './html';
 import { log } from './log';
+import { modelManager } from './models';
 import { describeEnv, setEnv } from './status';
 
 export const VIEW_ID = 'llmPlayground.playground';
@@ -48,6 +49,11 @@ export function attachPlayground(
   const onConfig = vscode.workspace.onDidChangeConfiguration((e) => {
     if (e.affectsConfiguration('llmPlayground')) void post({ type: 'settings', settings: readSettings() });
   });
+  const postModels = () => {
+    const m = modelManager();
+    if (m) void post({ type: 'models', models: m.summaries(), activeId: m.activeId });
+  };
+  const onModels = modelManager()?.onDidChange(postModels) ?? { dispose() {} };
   const onMessage = webview.onDidReceiveMessage((raw: unknown) => {
     let msg: WebviewToHost;
     try {
@@ -71,6 +77,7 @@ export function attachPlayground(
           extensionVersion: String(ctx.extension.packageJSON.version ?? ''),
           settings: readSettings(),
         });
+        postModels();
         break;
       case 'log':
         log()[msg.level](`[webview] ${msg.message}`);
@@ -91,11 +98,48 @@ export function attachPlayground(
             log().show(true);
             void post({ type: 'response', id: msg.id, ok: true, result: null });
             break;
+          case 'listModels':
+          case 'showModels':
+          case 'useModel':
+          case 'readModelRange':
+            void answerModelRequest(msg).then(
+              (result) => post({ type: 'response', id: msg.id, ok: true, result }),
+              (e: unknown) => {
+                const error = e instanceof Error ? e.message : String(e);
+                log().error(`Playground request ${msg.method} failed: ${error}`);
+                return post({ type: 'response', id: msg.id, ok: false, error });
+              },
+            );
+            break;
         }
         break;
     }
   });
-  return vscode.Disposable.from(onConfig, onMessage);
+  return vscode.Disposable.from(onConfig, onMessage, onModels);
+}
+
+/** The model manager's requests (extension/models.ts). */
+async function answerModelRequest(msg: Extract<WebviewToHost, { type: 'request' }>): Promise<unknown> {
+  const m = modelManager();
+  if (!m) throw new Error('the model manager is not running');
+  switch (msg.method) {
+    case 'listModels':
+      return { models: m.summaries(), activeId: m.activeId };
+    case 'showModels':
+      await vscode.commands.executeCommand('llmPlayground.models.focus');
+      return null;
+    case 'useModel': {
+      const e = m.get(msg.modelId);
+      if (!e) throw new Error(`no model with id ${msg.modelId}`);
+      if (!m.summary(e).load) throw new Error(`${e.name} cannot be used: ${m.summary(e).problem?.message ?? 'not checked yet'}`);
+      await m.setActive(e.id);
+      return null;
+    }
+    case 'readModelRange':
+      return m.ranges.read(msg.modelId, msg.file, msg.offset, msg.length);
+    default:
+      throw new Error(`unexpected request ${msg.method}`);
+  }
 }
 
 export function readSettings(): PlaygroundSettings {

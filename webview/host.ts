@@ -35,7 +35,8 @@ const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Err
 
 type RequestMsg = Extract<WebviewToHost, { type: 'request' }>;
 /** Sends a request and resolves with the host's response. */
-export function request<T = unknown>(msg: Omit<RequestMsg, 'id' | 'type'>): Promise<T> {
+type RequestBody = RequestMsg extends infer R ? (R extends RequestMsg ? Omit<R, 'id' | 'type'> : never) : never;
+export function request<T = unknown>(msg: RequestBody): Promise<T> {
   const id = nextId++;
   return new Promise<T>((resolve, reject) => {
     pending.set(id, { resolve: resolve as (v: unknown) => void, reject });

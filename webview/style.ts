@@ -14,4 +14,24 @@ vscode-progress-ring { width: 14px; height: 14px; vertical-align: middle; }
 body.vscode-high-contrast .error { border-width: 2px; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 vscode-tab-panel { padding: 4px 2px; }
+/* Generate and Model panels (issue 6) */
+textarea, input[type=number], select { color: var(--vscode-input-foreground); background: var(--vscode-input-background);
+  border: 1px solid var(--vscode-input-border, var(--vscode-widget-border, transparent)); font-family: var(--vscode-font-family);
+  font-size: var(--vscode-font-size); padding: 4px 6px; box-sizing: border-box; }
+textarea { width: 100%; resize: vertical; display: block; margin: 2px 0 8px; }
+input[type=number] { width: 7em; }
+textarea:focus, input:focus, select:focus { outline: 1px solid var(--vscode-focusBorder); outline-offset: -1px; }
+.field { display: inline-block; margin: 6px 12px 2px 0; }
+.row { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 12px; margin: 4px 0; }
+#gen-output { white-space: pre-wrap; word-break: break-word; font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size);
+  background: var(--vscode-textCodeBlock-background, var(--vscode-editor-background)); border: 1px solid var(--vscode-widget-border, transparent);
+  padding: 8px; margin: 8px 0 4px; min-height: 3em; }
+.gen-prompt-echo { color: var(--vscode-descriptionForeground); }
+#gen-text { color: var(--vscode-editor-foreground, var(--vscode-foreground)); }
+.empty { border: 1px dashed var(--vscode-widget-border, var(--vscode-descriptionForeground)); padding: 10px 12px; margin: 8px 0; }
+ul.models { list-style: none; padding: 0; margin: 4px 0; }
+ul.models li { display: flex; align-items: center; justify-content: space-between; gap: 8px; padding: 2px 0; }
+.error-text { color: var(--vscode-errorForeground); }
+progress { width: 100%; accent-color: var(--vscode-progressBar-background); }
+[hidden] { display: none !important; }
 `;

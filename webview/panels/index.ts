@@ -1,6 +1,7 @@
 import { enginePanel } from './engine';
+import { generatePanel } from './generate';
 import type { Panel } from './panel';
 import { modelPanel } from './model';
 
 /** The playground's tabs, in order. */
-export const PANELS: Panel[] = [modelPanel, enginePanel];
+export const PANELS: Panel[] = [generatePanel, modelPanel, enginePanel];

@@ -1,15 +1,141 @@
-/** The Model panel: the model in use (the bundled stories260K until the user picks another). */
-import type { ModelRef } from '../../engine/protocol';
-import { el } from '../dom';
+/**
+ * The Model panel: the active model's details (architecture, parameters, dtypes,
+ * sizes, tokenizer, KV cache) and the memory the engine needs at a chosen context
+ * length against the adapter's limits; loading progress with Cancel; the models
+ * the host knows, each with "Use".
+ */
+import { memoryPlan } from '../../engine/models/inspect';
+import type { ModelRef, ModelSummary } from '../../engine/protocol';
+import { button, el, fmtBytes, kvTable } from '../dom';
+import { engineState, onEngineState } from '../engine';
 import { getState, onHostMessage, setState } from '../host';
+import { activeSummary, cancelLoad, chosenContext, chosenDevice, initModels, loadActive, modelsState, onModelsState, setChosenContext, setChosenDevice, showModelsView, useModel } from '../models';
 import type { Panel } from './panel';
 
 let bundled: ModelRef | undefined = getState<ModelRef>('bundledModel');
+
+function fmtCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
+  return String(n);
+}
+
+/** The rows of a model's details (also used for tests: ids are stable). */
+export function detailRows(m: ModelSummary): [string, string][] {
+  const i = m.info;
+  const rows: [string, string][] = [['Path', m.path]];
+  if (!i) return rows;
+  if (i.format === 'onnx') return [...rows, ['Format', 'onnx'], ['File size', fmtBytes(i.fileBytes)]];
+  rows.push(
+    ['Format', i.format],
+    ['Architecture', i.architecture],
+    ['Parameters', `${fmtCount(i.parameters)} (${i.parameters.toLocaleString('en-US')})`],
+    ['Dtypes', i.dtypes.join(', ')],
+    ['File size', fmtBytes(i.fileBytes)],
+    ['Context length', String(i.contextLength)],
+    ['Vocabulary', String(i.vocabSize)],
+    ['Tokenizer', i.tokenizer ? `${i.tokenizer.kind} (${i.tokenizer.source})` : 'none'],
+    ['Layers / heads / KV heads / head size', `${i.numLayers} / ${i.numHeads} / ${i.numKvHeads} / ${i.headDim}`],
+    ['KV cache per token', fmtBytes(i.kvBytesPerToken)],
+  );
+  return rows;
+}
+
+function memorySection(m: ModelSummary): HTMLElement {
+  const i = m.info!;
+  const ctx = chosenContext(m);
+  const env = engineState().env;
+  const limits = env?.backend === 'webgpu' ? env.limits : undefined;
+  const plan = memoryPlan(i, ctx, limits);
+  const box = el('div', { id: 'model-memory' });
+  const input = el('input', { id: 'model-ctx', type: 'number', min: '16', max: String(i.contextLength), step: '16', 'aria-label': 'Context length in tokens' }) as HTMLInputElement;
+  input.value = String(ctx);
+  input.addEventListener('change', () => {
+    const n = Math.max(16, Math.min(i.contextLength, Math.floor(Number(input.value)) || 16));
+    setChosenContext(n);
+  });
+  const device = el('select', { id: 'model-device', 'aria-label': 'Run on' }) as HTMLSelectElement;
+  device.append(el('option', { value: 'cpu' }, 'CPU (f32)'), el('option', { value: 'gpu' }, 'WebGPU (f32)'));
+  device.value = chosenDevice();
+  device.addEventListener('change', () => setChosenDevice(device.value === 'gpu' ? 'gpu' : 'cpu'));
+  box.append(
+    el('h3', {}, 'Memory'),
+    el('div', { class: 'row' }, el('label', { for: 'model-ctx', class: 'field' }, 'Context length ', input), el('label', { for: 'model-device', class: 'field' }, 'Run on ', device)),
+  );
+  const rows: [string, string][] = [
+    ['Weights (f32)', fmtBytes(plan.weightBytes)],
+    [`KV cache (${ctx} tokens)`, fmtBytes(plan.kvCacheBytes)],
+    ['Activations (about)', fmtBytes(plan.scratchBytes)],
+    ['Total', fmtBytes(plan.totalBytes)],
+    ['Largest buffer', fmtBytes(plan.largestBufferBytes)],
+  ];
+  if (limits) {
+    rows.push(['Adapter maxBufferSize', fmtBytes(limits.maxBufferSize)], ['Adapter maxStorageBufferBindingSize', fmtBytes(limits.maxStorageBufferBindingSize)]);
+    rows.push(['Fits the adapter', plan.problems.length ? `no: ${plan.problems.join('; ')}` : 'yes']);
+  } else {
+    rows.push(['Adapter limits', env ? 'no WebGPU adapter (CPU path)' : 'not probed yet (Engine tab)']);
+  }
+  box.append(kvTable(rows, 'model-memory-table'));
+  const loaded = modelsState().load;
+  if (loaded.phase === 'ready' && loaded.modelId === m.id && (loaded.summary?.contextLength !== ctx || (loaded.summary?.device ?? 'cpu') !== chosenDevice())) {
+    box.append(button('Reload with these settings', 'refresh', () => loadActive(true)));
+  }
+  return box;
+}
+
+function loadSection(m: ModelSummary): HTMLElement {
+  const s = modelsState().load;
+  const box = el('div', { id: 'model-load' });
+  if (!m.load) {
+    box.append(el('p', { class: 'error', id: 'model-load-status', 'data-phase': 'unusable' }, m.problem?.message ?? 'This model cannot be used.'));
+    return box;
+  }
+  if (s.modelId !== m.id || s.phase === 'idle') {
+    box.append(el('p', { class: 'muted', id: 'model-load-status', 'data-phase': 'idle' }, 'Not loaded yet.'), button('Load', 'play', () => loadActive(true)));
+  } else if (s.phase === 'loading') {
+    const pct = s.total ? Math.round((100 * s.bytes) / s.total) : 0;
+    box.append(
+      el('p', { id: 'model-load-status', 'data-phase': 'loading' }, el('vscode-progress-ring', { 'aria-label': 'loading' }), ` Loading: ${s.step ?? ''} — ${fmtBytes(s.bytes)} of ${fmtBytes(s.total)} (${pct}%)`),
+      el('progress', { max: '100', value: String(pct), 'aria-label': 'Loading progress' }),
+      button('Cancel', 'close', cancelLoad),
+    );
+  } else if (s.phase === 'ready') {
+    const sum = s.summary!;
+    box.append(
+      el('p', { id: 'model-load-status', 'data-phase': 'ready' }, `Loaded on the ${sum.device === 'gpu' ? 'GPU' : 'CPU'} in ${sum.seconds.toFixed(2)} s: ${fmtCount(sum.parameters)} parameters, context ${sum.contextLength}.`),
+    );
+    if (sum.note) box.append(el('p', { class: 'muted' }, sum.note));
+  } else {
+    box.append(el('div', { class: 'error', role: 'alert', id: 'model-load-status', 'data-phase': 'error' }, s.message ?? 'Loading failed.'), button('Retry', 'refresh', () => loadActive(true)));
+  }
+  return box;
+}
+
+function listSection(): HTMLElement {
+  const st = modelsState();
+  const box = el('div', { id: 'model-list' }, el('h3', {}, 'Models'));
+  if (!st.models.length) {
+    box.append(el('p', { class: 'muted' }, 'The model list has not arrived from the extension yet.'));
+    return box;
+  }
+  const ul = el('ul', { class: 'models' });
+  for (const m of st.models) {
+    const li = el('li', { 'data-model-id': m.id, 'data-status': m.status });
+    const status = m.status === 'ready' ? '' : m.status === 'checking' ? ' — checking…' : ` — ${m.problem?.message ?? m.status}`;
+    li.append(el('span', { class: m.status === 'error' ? 'error-text' : '' }, `${m.name}${m.id === st.activeId ? ' (active)' : ''}${status}`));
+    if (m.load && m.id !== st.activeId) li.append(button('Use', 'play', () => void useModel(m.id)));
+    ul.append(li);
+  }
+  box.append(ul, button('Open the Models view', 'list-tree', () => showModelsView()));
+  return box;
+}
 
 export const modelPanel: Panel = {
   id: 'model',
   title: 'Model',
   init(rerender) {
+    initModels();
     onHostMessage((msg) => {
       if (msg.type === 'init') {
         bundled = msg.bundledModel;
@@ -17,15 +143,23 @@ export const modelPanel: Panel = {
         rerender();
       }
     });
+    onModelsState(() => rerender());
+    onEngineState(() => rerender());
   },
   render(): HTMLElement {
     const box = el('section', { id: 'model', 'aria-labelledby': 'model-h' });
     box.append(el('h2', { id: 'model-h' }, 'Model'));
-    if (!bundled) {
-      box.append(el('p', { class: 'muted' }, 'No model yet.'));
+    const m = activeSummary();
+    if (!m) {
+      box.append(el('p', { class: 'muted', id: 'model-empty' }, 'No model is active. Use one from the list below or from the Models view.'));
+      if (bundled) box.append(el('p', {}, 'Bundled default: ', el('strong', {}, bundled.name), ` (${bundled.format}; Karpathy's TinyStories 260K-parameter Llama, MIT).`));
     } else {
-      box.append(el('p', {}, 'Bundled default: ', el('strong', {}, bundled.name), ` (${bundled.format}; Karpathy's TinyStories 260K-parameter Llama, MIT).`));
+      box.append(el('p', { id: 'model-active' }, 'Active: ', el('strong', {}, m.name)));
+      if (m.problem) box.append(el('p', { class: m.status === 'error' ? 'error' : 'muted' }, m.problem.message));
+      box.append(loadSection(m), kvTable(detailRows(m), 'model-details'));
+      if (m.info && m.info.format !== 'onnx') box.append(memorySection(m));
     }
+    box.append(listSection());
     return box;
   },
 };

@@ -1,0 +1,157 @@
+/**
+ * The playground's side of the model manager: the host's model list and active
+ * model, the worker's loading of it (progress, cancel), and the byte-range
+ * bridge (worker `readRange` → host `readModelRange` → worker `rangeData`).
+ */
+import type { LoadedSummary, ModelSummary, WorkerToWebview } from '../engine/protocol';
+import { newRequestId, onWorkerMessage, postToWorker } from './engine';
+import { getState, onHostMessage, request, send, setState } from './host';
+
+export interface LoadState {
+  phase: 'idle' | 'loading' | 'ready' | 'error';
+  modelId?: string;
+  /** Request id of the load in flight. */
+  id?: number;
+  bytes: number;
+  total: number;
+  step?: string;
+  message?: string;
+  summary?: LoadedSummary;
+}
+
+export interface ModelsState {
+  models: ModelSummary[];
+  activeId?: string;
+  load: LoadState;
+}
+
+let state: ModelsState = { models: getState<ModelSummary[]>('models') ?? [], activeId: getState<string>('activeModel'), load: { phase: 'idle', bytes: 0, total: 0 } };
+const subs = new Set<(s: ModelsState) => void>();
+/** The summary the worker loaded (or is loading), to notice a model that changed on disk. */
+let loadedSpec = '';
+
+export function modelsState(): ModelsState {
+  return state;
+}
+
+export function onModelsState(fn: (s: ModelsState) => void): void {
+  subs.add(fn);
+}
+
+function update(patch: Partial<ModelsState>): void {
+  state = { ...state, ...patch };
+  for (const fn of subs) fn(state);
+}
+
+export function activeSummary(): ModelSummary | undefined {
+  return state.models.find((m) => m.id === state.activeId);
+}
+
+/** Context length for the next load (persisted); 0 = the model's default (min(max, 2048)). */
+export function chosenContext(m?: ModelSummary): number {
+  const c = getState<number>('contextLength') ?? 0;
+  const max = m?.info?.contextLength ?? 2048;
+  return c > 0 ? Math.min(c, max) : Math.min(max, 2048);
+}
+
+export function setChosenContext(n: number): void {
+  setState('contextLength', n);
+  for (const fn of subs) fn(state);
+}
+
+export function chosenDevice(): 'cpu' | 'gpu' {
+  return getState<'cpu' | 'gpu'>('device') ?? 'cpu';
+}
+
+export function setChosenDevice(d: 'cpu' | 'gpu'): void {
+  setState('device', d);
+  for (const fn of subs) fn(state);
+}
+
+export async function useModel(id: string): Promise<void> {
+  await request({ method: 'useModel', modelId: id });
+}
+
+export function showModelsView(): void {
+  void request({ method: 'showModels' });
+}
+
+/** (Re)loads the active model in the worker. */
+export function loadActive(force = false): void {
+  const m = activeSummary();
+  if (!m?.load) {
+    loadedSpec = '';
+    if (state.load.phase !== 'idle') update({ load: { phase: 'idle', bytes: 0, total: 0 } });
+    return;
+  }
+  const ctx = chosenContext(m);
+  const key = JSON.stringify([m.load, ctx, chosenDevice()]);
+  if (!force && key === loadedSpec) return;
+  const id = newRequestId();
+  if (!postToWorker({ type: 'loadModel', id, spec: m.load, contextLength: ctx, device: chosenDevice() })) return; // the worker's 'env' will load it
+  loadedSpec = key;
+  update({ load: { phase: 'loading', modelId: m.id, id, bytes: 0, total: m.load.files.reduce((s, f) => s + f.size, 0), step: 'starting' } });
+}
+
+export function cancelLoad(): void {
+  if (state.load.phase === 'loading' && state.load.id !== undefined) postToWorker({ type: 'cancelLoad', id: state.load.id });
+}
+
+function toBytes(v: unknown): Uint8Array | undefined {
+  if (v instanceof Uint8Array) return v;
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  return undefined;
+}
+
+function onWorker(msg: WorkerToWebview): void {
+  switch (msg.type) {
+    case 'env':
+      // A (re)started worker holds no model.
+      loadedSpec = '';
+      loadActive();
+      break;
+    case 'readRange':
+      request<unknown>({ method: 'readModelRange', modelId: msg.modelId, file: msg.file, offset: msg.offset, length: msg.length }).then(
+        (r) => {
+          const bytes = toBytes(r);
+          postToWorker(bytes ? { type: 'rangeData', reqId: msg.reqId, bytes } : { type: 'rangeData', reqId: msg.reqId, error: `the host answered with ${typeof r}, not bytes` });
+        },
+        (e: unknown) => postToWorker({ type: 'rangeData', reqId: msg.reqId, error: e instanceof Error ? e.message : String(e) }),
+      );
+      break;
+    case 'loadProgress':
+      if (msg.id === state.load.id) update({ load: { ...state.load, bytes: msg.bytes, total: msg.total, step: msg.phase } });
+      break;
+    case 'loaded':
+      if (msg.id === state.load.id) {
+        send({ type: 'log', level: 'info', message: `Loaded ${msg.modelId} in ${msg.summary.seconds.toFixed(2)} s (${msg.summary.device}, context ${msg.summary.contextLength})` });
+        update({ load: { ...state.load, phase: 'ready', summary: msg.summary, bytes: state.load.total } });
+      }
+      break;
+    case 'loadFailed':
+      if (msg.id === state.load.id) {
+        if (!msg.cancelled) send({ type: 'log', level: 'error', message: `Loading ${msg.modelId} failed: ${msg.message}` });
+        loadedSpec = '';
+        update({ load: { ...state.load, phase: 'error', message: msg.message } });
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+let inited = false;
+/** Subscribes to the host and the worker (once; panels call it from their init). */
+export function initModels(): void {
+  if (inited) return;
+  inited = true;
+  onWorkerMessage(onWorker);
+  onHostMessage((msg) => {
+    if (msg.type !== 'models') return;
+    setState('models', msg.models);
+    setState('activeModel', msg.activeId);
+    update({ models: msg.models, activeId: msg.activeId });
+    loadActive();
+  });
+}

@@ -1,0 +1,228 @@
+/**
+ * The Generate panel: a prompt, greedy decoding with the active model in the
+ * worker, streamed output (the tokenizer's stream decoder) with tokens/s, stop
+ * strings, Stop, and Ctrl/Cmd+Enter to run.
+ */
+import type { GenerateStopReason, WorkerToWebview } from '../../engine/protocol';
+import { button, el } from '../dom';
+import { newRequestId, onWorkerMessage, postToWorker } from '../engine';
+import { getState, setState } from '../host';
+import { activeSummary, initModels, modelsState, onModelsState, showModelsView, useModel } from '../models';
+import type { Panel } from './panel';
+
+interface GenForm {
+  prompt: string;
+  maxTokens: number;
+  stop: string;
+}
+
+const form: GenForm = { prompt: 'Once upon a time', maxTokens: 128, stop: '', ...(getState<GenForm>('generate') ?? {}) };
+let run: { id: number; running: boolean; text: string; tokens: number; tps: number; reason?: GenerateStopReason; error?: string; prompt: string } | undefined;
+
+let root: HTMLElement | undefined;
+let els:
+  | {
+      empty: HTMLElement;
+      body: HTMLElement;
+      modelLine: HTMLElement;
+      prompt: HTMLTextAreaElement;
+      max: HTMLInputElement;
+      stop: HTMLTextAreaElement;
+      go: HTMLElement;
+      halt: HTMLElement;
+      outPrompt: HTMLElement;
+      outText: HTMLElement;
+      stats: HTMLElement;
+      error: HTMLElement;
+    }
+  | undefined;
+
+const REASONS: Record<GenerateStopReason, string> = {
+  stop: 'the model ended the text',
+  length: 'max tokens reached',
+  context: 'the context is full',
+  stopString: 'a stop string appeared',
+  cancelled: 'stopped',
+};
+
+function saveForm(): void {
+  setState('generate', form);
+}
+
+/** Stop strings: one per line; \n and \t stand for a newline and a tab. */
+export function parseStops(s: string): string[] {
+  return s
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => l.replace(/\\n/g, '\n').replace(/\\t/g, '\t'));
+}
+
+function start(): void {
+  const m = activeSummary();
+  const load = modelsState().load;
+  if (!m || load.phase !== 'ready' || load.modelId !== m.id || run?.running) return;
+  const id = newRequestId();
+  run = { id, running: true, text: '', tokens: 0, tps: 0, prompt: form.prompt };
+  if (!postToWorker({ type: 'generate', id, prompt: form.prompt, maxTokens: Math.max(1, Math.min(4096, Math.floor(form.maxTokens) || 1)), stop: parseStops(form.stop) })) {
+    run = { ...run, running: false, error: 'The engine worker is not running.' };
+  }
+  refresh();
+}
+
+function stop(): void {
+  if (run?.running) postToWorker({ type: 'stopGenerate', id: run.id });
+}
+
+function onWorker(msg: WorkerToWebview): void {
+  if (!run || !('id' in msg) || msg.id !== run.id) return;
+  if (msg.type === 'genText') {
+    run.text += msg.text;
+    run.tokens = msg.tokens;
+    run.tps = msg.tokensPerSec;
+    if (els) els.outText.append(msg.text);
+    refreshStats();
+  } else if (msg.type === 'genDone') {
+    run = { ...run, running: false, text: msg.text, tokens: msg.tokens, tps: msg.tokensPerSec, reason: msg.stopReason };
+    refresh();
+  } else if (msg.type === 'genError') {
+    run = { ...run, running: false, error: msg.message };
+    refresh();
+  }
+}
+
+function refreshStats(): void {
+  if (!els || !run) return;
+  const parts = [`${run.tokens} token${run.tokens === 1 ? '' : 's'}`];
+  if (run.tps > 0) parts.push(`${run.tps.toFixed(1)} tokens/s`);
+  if (run.running) parts.push('generating…');
+  else if (run.reason) parts.push(REASONS[run.reason]);
+  els.stats.textContent = parts.join(' · ');
+}
+
+function build(): HTMLElement {
+  const box = el('section', { id: 'generate', 'aria-labelledby': 'generate-h' });
+  box.append(el('h2', { id: 'generate-h' }, 'Generate'));
+  const empty = el(
+    'div',
+    { id: 'generate-empty', class: 'empty' },
+    el('p', {}, 'No model is active. Generate runs the active model; choose one to start.'),
+    button('Use the bundled stories260K', 'play', () => void useModel('bundled:stories260K'), false),
+    button('Open the Models view', 'list-tree', () => showModelsView()),
+  );
+  const modelLine = el('p', { id: 'generate-model', class: 'muted' });
+  const prompt = el('textarea', { id: 'gen-prompt', rows: '4', 'aria-label': 'Prompt', placeholder: 'Type a prompt; Ctrl+Enter (Cmd+Enter) generates' }) as HTMLTextAreaElement;
+  prompt.value = form.prompt;
+  prompt.addEventListener('input', () => {
+    form.prompt = prompt.value;
+    saveForm();
+  });
+  const max = el('input', { id: 'gen-max', type: 'number', min: '1', max: '4096', step: '1', 'aria-label': 'Max new tokens' }) as HTMLInputElement;
+  max.value = String(form.maxTokens);
+  max.addEventListener('input', () => {
+    form.maxTokens = Number(max.value) || 1;
+    saveForm();
+  });
+  const stopBox = el('textarea', { id: 'gen-stop', rows: '2', 'aria-label': 'Stop strings, one per line', placeholder: 'Stop strings, one per line (\\n = newline)' }) as HTMLTextAreaElement;
+  stopBox.value = form.stop;
+  stopBox.addEventListener('input', () => {
+    form.stop = stopBox.value;
+    saveForm();
+  });
+  const go = button('Generate', 'play', start, false);
+  go.id = 'gen-run';
+  go.title = 'Generate (Ctrl+Enter / Cmd+Enter)';
+  const halt = button('Stop', 'debug-stop', stop);
+  halt.id = 'gen-stop-button';
+  const outPrompt = el('span', { class: 'gen-prompt-echo' });
+  const outText = el('span', { id: 'gen-text' });
+  const output = el('pre', { id: 'gen-output', 'aria-live': 'polite', 'aria-label': 'Generated text', tabindex: '0' }, outPrompt, outText);
+  const stats = el('p', { id: 'gen-stats', class: 'muted' });
+  const error = el('div', { id: 'gen-error', class: 'error', role: 'alert' });
+  const body = el(
+    'div',
+    { id: 'generate-body' },
+    modelLine,
+    el('label', { for: 'gen-prompt', class: 'field' }, 'Prompt'),
+    prompt,
+    el(
+      'div',
+      { class: 'row' },
+      el('label', { for: 'gen-max', class: 'field' }, 'Max new tokens ', max),
+      el('span', { class: 'muted', id: 'gen-decoding' }, 'Decoding: greedy (the most likely token each step)'),
+    ),
+    el('label', { for: 'gen-stop', class: 'field' }, 'Stop strings'),
+    stopBox,
+    el('div', { class: 'row' }, go, halt),
+    error,
+    output,
+    stats,
+  );
+  box.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
+      ev.preventDefault();
+      start();
+    } else if (ev.key === 'Escape' && run?.running) {
+      stop();
+    }
+  });
+  box.append(empty, body);
+  els = { empty, body, modelLine, prompt, max, stop: stopBox, go, halt, outPrompt, outText, stats, error };
+  return box;
+}
+
+function refresh(): void {
+  if (!els) return;
+  const m = activeSummary();
+  const load = modelsState().load;
+  els.empty.hidden = !!m;
+  els.body.hidden = !m;
+  if (!m) return;
+  const ready = load.phase === 'ready' && load.modelId === m.id;
+  let line: string;
+  if (!m.load) line = `${m.name}: ${m.problem?.message ?? 'cannot be used'}`;
+  else if (ready) line = `${m.name} — ${load.summary?.device === 'gpu' ? 'WebGPU' : 'CPU'}, context ${load.summary?.contextLength}${load.summary?.tokenizerKind ? `, ${load.summary.tokenizerKind} tokenizer` : ', no tokenizer'}`;
+  else if (load.phase === 'loading') line = `${m.name} — loading (${load.total ? Math.round((100 * load.bytes) / load.total) : 0}%)… see the Model tab`;
+  else if (load.phase === 'error') line = `${m.name} — could not be loaded: ${load.message ?? ''}`;
+  else line = `${m.name} — not loaded yet`;
+  els.modelLine.textContent = line;
+  els.modelLine.dataset.ready = String(ready);
+  const running = !!run?.running;
+  const canRun = ready && !running && !!load.summary?.tokenizerKind;
+  toggle(els.go, !canRun);
+  toggle(els.halt, !running);
+  els.error.hidden = !run?.error;
+  els.error.textContent = run?.error ?? '';
+  if (run) {
+    els.outPrompt.textContent = run.prompt;
+    els.outText.textContent = run.text;
+  } else {
+    els.outPrompt.textContent = '';
+    els.outText.textContent = '';
+  }
+  els.outPrompt.parentElement!.hidden = !run;
+  refreshStats();
+}
+
+function toggle(b: HTMLElement, disabled: boolean): void {
+  if (disabled) b.setAttribute('disabled', '');
+  else b.removeAttribute('disabled');
+}
+
+export const generatePanel: Panel = {
+  id: 'generate',
+  title: 'Generate',
+  init(rerender) {
+    initModels();
+    onWorkerMessage(onWorker);
+    onModelsState(() => {
+      if (!root) rerender();
+      else refresh();
+    });
+  },
+  render(): HTMLElement {
+    root ??= build();
+    refresh();
+    return root;
+  },
+};
+
