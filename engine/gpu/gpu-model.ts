@@ -123,8 +123,7 @@ class LinearOp {
   constructor(g: GpuModel, spec: LinearSpec) {
     for (const part of spec.w.parts) {
       const N = spec.w.parts.length > 1 ? part.rows : spec.N;
-      const R = matvecRows(spec.w.dtype);
-      const groups = Math.ceil(N / R);
+      const groups = Math.ceil(N / matvecRows(spec.K, spec.w.dtype));
       const [gx] = grid2(groups);
       const values = {
         mSel: spec.mSel,
@@ -144,7 +143,7 @@ class LinearOp {
         nGroupsX: gx,
       };
       const bufs = { x: spec.x, w: part.buffer, b: spec.bias ?? g.dummy, y: spec.y, ids: spec.ids ?? g.dummyU32 };
-      this.mv.push({ d: g.dispatch(matvecWgsl(spec.w.dtype, g.subgroups), values, bufs), groups });
+      this.mv.push({ d: g.dispatch(matvecWgsl(spec.w.dtype, g.subgroups, spec.K), values, bufs), groups });
       if (!spec.matvecOnly) this.mm.push({ d: g.dispatch(matmulWgsl(spec.w.dtype), values, bufs), N });
     }
   }
@@ -928,7 +927,7 @@ export class GpuModel {
         l.a.encode(pass, T);
         l.b.encode(pass, T);
       }
-      op.rope.encode(pass, H + 2 * c.numKvHeads, T);
+      op.rope.encode(pass, Math.ceil(((H + 2 * c.numKvHeads) * c.headDim) / 2 / 64), T);
       if (useRows) {
         op.rows.encode(pass, H, T, stepSplit);
         if (stepSplit > 1) op.combine.encode(pass, H, T);

@@ -36,15 +36,37 @@ export const LINEAR_FIELDS = [
 ] as const;
 
 export const MATVEC_WG = 256;
+/** Weight rows per thread group of the matvec (unrolled accumulators). */
+export const MATVEC_R = 4;
 
-/** Weight rows per matvec workgroup. */
-export function matvecRows(dtype: WeightDtype): number {
-  return dtype === 'f32' ? 4 : 4;
+/** 16-byte vectors per packed weight row. */
+function vectorsPerRow(K: number, dtype: WeightDtype): number {
+  return Math.ceil(K / (dtype === 'f32' ? 4 : 8));
 }
 
-export function matvecWgsl(dtype: WeightDtype, subgroups: boolean): KernelSource {
-  const R = matvecRows(dtype);
+/** Threads per weight row: the power of two ≥ the row's 16-byte vectors, 4 … 256. */
+export function matvecThreadsPerRow(K: number, dtype: WeightDtype): number {
+  const nv = vectorsPerRow(K, dtype);
+  let t = 4;
+  while (t < nv && t < MATVEC_WG) t *= 2;
+  return t;
+}
+
+/** Weight rows per matvec workgroup for rows of K values. */
+export function matvecRows(K: number, dtype: WeightDtype): number {
+  return (MATVEC_WG / matvecThreadsPerRow(K, dtype)) * MATVEC_R;
+}
+
+/**
+ * The decode matvec for rows of K values: TPR = matvecThreadsPerRow(K) threads share a
+ * group of R rows, streaming 16-byte vectors; lanes reduce in workgroup memory (a tree
+ * of log2(TPR) steps), or with subgroupAdd when TPR ≥ 128 and the device has subgroups.
+ */
+export function matvecWgsl(dtype: WeightDtype, subgroups: boolean, K: number): KernelSource {
+  const R = MATVEC_R;
   const WG = MATVEC_WG;
+  const TPR = matvecThreadsPerRow(K, dtype);
+  const sg = subgroups && TPR >= 128;
   const accs = Array.from({ length: R }, (_, r) => r);
   const body =
     dtype === 'f32'
@@ -58,27 +80,29 @@ ${accs
       acc${r} += dot(vec4<f32>(unpack2x16float(w${r}.x), unpack2x16float(w${r}.y)), xa) + dot(vec4<f32>(unpack2x16float(w${r}.z), unpack2x16float(w${r}.w)), xc);`,
   )
   .join('\n')}`;
-  const reduce = subgroups
+  // red: [WG/TPR groups][R rows][TPR lanes] (tree) or [R][WG/sgsize] partials (subgroups)
+  const reduce = sg
     ? `${accs.map((r) => `  let t${r} = subgroupAdd(acc${r});`).join('\n')}
+  let nsg = TPR / sgsize;
   if (sgid == 0u) {
-${accs.map((r) => `    red[${r}u * 64u + lid / sgsize] = t${r};`).join('\n')}
+${accs.map((r) => `    red[(g * R + ${r}u) * 64u + lane / sgsize] = t${r};`).join('\n')}
   }
   workgroupBarrier();
-  if (lid < R) {
+  if (lane < R) {
     var v = 0.0;
-    for (var j = 0u; j < WG / sgsize; j++) { v += red[lid * 64u + j]; }
-    finish(lid, v, m, n0);
+    for (var j = 0u; j < nsg; j++) { v += red[(g * R + lane) * 64u + j]; }
+    finish(lane, v, m, nb);
   }`
-    : `${accs.map((r) => `  red[${r}u * WG + lid] = acc${r};`).join('\n')}
+    : `${accs.map((r) => `  red[(g * R + ${r}u) * TPR + lane] = acc${r};`).join('\n')}
   workgroupBarrier();
-  for (var st = WG / 2u; st > 0u; st = st >> 1u) {
-    if (lid < st) {
-${accs.map((r) => `      red[${r}u * WG + lid] += red[${r}u * WG + lid + st];`).join('\n')}
+  for (var st = TPR / 2u; st > 0u; st = st >> 1u) {
+    if (lane < st) {
+${accs.map((r) => `      red[(g * R + ${r}u) * TPR + lane] += red[(g * R + ${r}u) * TPR + lane + st];`).join('\n')}
     }
     workgroupBarrier();
   }
-  if (lid < R) { finish(lid, red[lid * WG], m, n0); }`;
-  const code = /* wgsl */ `${subgroups ? 'enable subgroups;\n' : ''}
+  if (lane < R) { finish(lane, red[(g * R + lane) * TPR], m, nb); }`;
+  const code = /* wgsl */ `${sg ? 'enable subgroups;\n' : ''}
 ${STEP_WGSL}
 ${paramsWgsl(LINEAR_FIELDS)}
 ${M_WGSL}
@@ -89,9 +113,10 @@ ${M_WGSL}
 @group(0) @binding(6) var<storage, read> ids: array<u32>;               // [M] expert per row (expertStride ≠ 0)
 
 const WG: u32 = ${WG}u;
+const TPR: u32 = ${TPR}u;
 const R: u32 = ${R}u;
 const EPV: u32 = ${dtype === 'f32' ? 4 : 8}u;
-var<workgroup> red: array<f32, ${subgroups ? R * 64 : R * WG}>;
+var<workgroup> red: array<f32, ${sg ? (WG / TPR) * R * 64 : WG * R}>;
 
 fn xAt(base: u32, k: u32) -> f32 {
   if (k < p.K) { return x[base + k]; }
@@ -109,26 +134,29 @@ fn finish(r: u32, v: f32, m: u32, n0: u32) {
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32${
-    subgroups ? ', @builtin(subgroup_size) sgsize: u32, @builtin(subgroup_invocation_id) sgid: u32' : ''
+    sg ? ', @builtin(subgroup_size) sgsize: u32, @builtin(subgroup_invocation_id) sgid: u32' : ''
   }) {
   let m = wg.z;
   if (m >= rowsOf(p.mSel, p.mFixed)) { return; }
-  let n0 = (wg.y * p.nGroupsX + wg.x) * R;
+  let n0 = (wg.y * p.nGroupsX + wg.x) * (WG / TPR) * R;
   if (n0 >= p.N) { return; }
+  let g = lid / TPR;
+  let lane = lid % TPR;
+  let nb = n0 + g * R;
   var wbase = p.wOffset;
   if (p.expertStride != 0u) { wbase += ids[m] * p.expertStride; }
   let xb = p.xOffset + m * p.xRowStride;
   let nv = p.rowStride / 4u;
-${accs.map((r) => `  let row${r} = wbase / 4u + min(n0 + ${r}u, p.N - 1u) * nv;`).join('\n')}
+${accs.map((r) => `  let row${r} = wbase / 4u + min(nb + ${r}u, p.N - 1u) * nv;`).join('\n')}
 ${accs.map((r) => `  var acc${r} = 0.0;`).join('\n')}
-  for (var i = lid; i < nv; i += WG) {
+  for (var i = lane; i < nv; i += TPR) {
     let k = i * EPV;
     ${body}
   }
 ${reduce}
 }
 `;
-  return { label: `matvec-${dtype}${subgroups ? '-sg' : ''}`, code, bindings: ['x', 'w', 'b', 'y', 'ids'], fields: LINEAR_FIELDS, floats: ['alpha'] };
+  return { label: `matvec-${dtype}-tpr${TPR}${sg ? '-sg' : ''}`, code, bindings: ['x', 'w', 'b', 'y', 'ids'], fields: LINEAR_FIELDS, floats: ['alpha'] };
 }
 
 export const MATMUL_TILE = 64;

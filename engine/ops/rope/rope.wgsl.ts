@@ -6,7 +6,7 @@
  * KV cache at slots start + t. CPU references: `rope.ts` (applyRope, and the cos/sin
  * tables, which the host computes with ropeCosSin exactly as the CPU path does and
  * uploads as cs [T, hd] = [cos(hd/2) | sin(hd/2)] per row) and rmsnorm.ts for q/k norm.
- * Grid: (H + 2·Kv, T), one workgroup per head row.
+ * Grid: (⌈(H + 2·Kv)·hd/2 / 64⌉, T), one thread per rotated pair.
  */
 import { paramsWgsl, STEP_WGSL, type KernelSource } from '../../gpu/kernel';
 
@@ -24,9 +24,6 @@ ${paramsWgsl(ROPE_FIELDS)}
 @group(0) @binding(6) var<storage, read_write> q: array<f32>;    // [T, H, hd]
 @group(0) @binding(7) var<storage, read_write> kc: array<f32>;   // [ctx, Kv, hd]
 @group(0) @binding(8) var<storage, read_write> vc: array<f32>;   // [ctx, Kv, hd]
-const WG: u32 = 64u;
-var<workgroup> v: array<f32, 512>;
-var<workgroup> red: array<f32, WG>;
 
 fn put(j: u32, t: u32, i: u32, val: f32) {
   let hd = p.hd;
@@ -36,50 +33,43 @@ fn put(j: u32, t: u32, i: u32, val: f32) {
   vc[(slot * p.Kv + (j - p.H - p.Kv)) * hd + i] = val;
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let j = wg.x;
-  let t = wg.y;
-  if (t >= s.T) { return; }
+// One thread per rotated pair: grid (⌈(H + 2·Kv)·hd/2 / 64⌉, T). No workgroup memory:
+// with q/k norm each thread sums the squares of its own head (hd reads, cached).
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let t = gid.y;
   let hd = p.hd;
+  let half = hd / 2u;
+  let j = gid.x / half;
+  let i = gid.x % half;
+  if (t >= s.T || j >= p.H + 2u * p.Kv) { return; }
   let src = t * p.qkvStride + j * hd;
-  for (var i = lid; i < hd; i += WG) { v[i] = qkv[src + i]; }
-  workgroupBarrier();
+  var ia = i;
+  var ib = i + half;
+  if (p.style == 1u) { ia = 2u * i; ib = 2u * i + 1u; }
+  var a = qkv[src + ia];
+  var b = qkv[src + ib];
   let isQK = j < p.H + p.Kv;
-  if (isQK && p.qkNorm != 0u) {
-    var ss = 0.0;
-    for (var i = lid; i < hd; i += WG) { ss += v[i] * v[i]; }
-    red[lid] = ss;
-    workgroupBarrier();
-    for (var st = WG / 2u; st > 0u; st = st >> 1u) {
-      if (lid < st) { red[lid] += red[lid + st]; }
-      workgroupBarrier();
-    }
-    let scale = 1.0 / sqrt(red[0] / f32(hd) + bitcast<f32>(p.eps));
-    workgroupBarrier();
-    for (var i = lid; i < hd; i += WG) {
-      var w = kn[i];
-      if (j < p.H) { w = qn[i]; }
-      v[i] = v[i] * scale * w;
-    }
-    workgroupBarrier();
-  }
-  if (!isQK || p.style == 2u) {
-    for (var i = lid; i < hd; i += WG) { put(j, t, i, v[i]); }
+  if (!isQK) {
+    put(j, t, ia, a);
+    put(j, t, ib, b);
     return;
   }
-  let half = hd / 2u;
-  for (var i = lid; i < half; i += WG) {
-    let c = cs[t * hd + i];
-    let sn = cs[t * hd + half + i];
-    var ia = i;
-    var ib = i + half;
-    if (p.style == 1u) { ia = 2u * i; ib = 2u * i + 1u; }
-    let a = v[ia];
-    let b = v[ib];
-    put(j, t, ia, a * c - b * sn);
-    put(j, t, ib, b * c + a * sn);
+  if (p.qkNorm != 0u) {
+    var ss = 0.0;
+    for (var d = 0u; d < hd; d++) { let v = qkv[src + d]; ss += v * v; }
+    let scale = 1.0 / sqrt(ss / f32(hd) + bitcast<f32>(p.eps));
+    if (j < p.H) { a = a * scale * qn[ia]; b = b * scale * qn[ib]; } else { a = a * scale * kn[ia]; b = b * scale * kn[ib]; }
   }
+  if (p.style == 2u) {
+    put(j, t, ia, a);
+    put(j, t, ib, b);
+    return;
+  }
+  let c = cs[t * hd + i];
+  let sn = cs[t * hd + half + i];
+  put(j, t, ia, a * c - b * sn);
+  put(j, t, ib, b * c + a * sn);
 }
 `;
   return { label: 'rope-qkv', code, bindings: ['qkv', 'cs', 'qn', 'kn', 'q', 'kc', 'vc'], fields: ROPE_FIELDS, floats: ['eps'] };
