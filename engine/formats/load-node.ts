@@ -45,23 +45,46 @@ async function magic(p: string): Promise<string> {
   }
 }
 
-/** What kind of model a path holds, from its name and first bytes. */
+/** Where a model lives: its folder, the main file in it (undefined for an HF folder) and its format. */
+export interface ModelLocation {
+  root: string;
+  main?: string;
+  format: ModelFormat | 'onnx';
+}
+
+/** The format of a path from its name and first bytes; undefined when it is not a model we know. */
+export async function locateModel(p: string): Promise<ModelLocation | undefined> {
+  const st = await stat(p).catch(() => null);
+  if (!st) return undefined;
+  if (st.isDirectory()) return { root: p, format: 'safetensors' };
+  const root = path.dirname(p);
+  const main = path.basename(p);
+  const lower = main.toLowerCase();
+  if (lower.endsWith('.onnx')) return { root, main, format: 'onnx' };
+  if (lower.endsWith('.safetensors') || lower.endsWith('.safetensors.index.json') || lower === 'config.json') {
+    return { root, main: lower === 'config.json' ? undefined : main, format: 'safetensors' };
+  }
+  if (lower.endsWith('.gguf') || (await magic(p).catch(() => '')) === 'GGUF') return { root, main, format: 'gguf' };
+  if (lower.endsWith('.bin')) return { root, main, format: 'llama2c' };
+  return undefined;
+}
+
+/** What kind of model a path holds (locateModel), or a FormatError saying what was expected. */
 export async function detectModelFormat(p: string): Promise<ModelFormat> {
   const st = await stat(p).catch(() => null);
   if (!st) throw new FormatError('no such file or folder', { file: p, expected: NO_SUCH });
-  if (st.isDirectory()) {
-    if (await isFile(path.join(p, 'config.json'))) return 'safetensors';
+  if (st.isDirectory() && !(await isFile(path.join(p, 'config.json')))) {
     throw new FormatError('this folder has no config.json', { file: p, expected: NO_SUCH });
   }
-  const lower = p.toLowerCase();
-  if (lower.endsWith('.safetensors') || lower.endsWith('.safetensors.index.json')) return 'safetensors';
-  if (lower.endsWith('.onnx')) {
+  const loc = await locateModel(p);
+  if (loc?.format === 'onnx') {
     throw new UnsupportedError('ONNX models run on onnxruntime-web in the playground; the reference engine reads safetensors, GGUF and llama2.c files', { file: p, expected: NO_SUCH });
   }
-  if ((await magic(p)) === 'GGUF') return 'gguf';
-  if (lower.endsWith('.gguf')) throw new FormatError('not a GGUF file: the magic bytes are wrong', { file: p, offset: 0, expected: '"GGUF"' });
-  if (lower.endsWith('.bin')) return 'llama2c';
-  throw new FormatError('unrecognised model file', { file: p, expected: NO_SUCH });
+  if (loc?.format === 'gguf' && (await magic(p)) !== 'GGUF') {
+    throw new FormatError('not a GGUF file: the magic bytes are wrong', { file: p, offset: 0, expected: '"GGUF"' });
+  }
+  if (!loc) throw new FormatError('unrecognised model file', { file: p, expected: NO_SUCH });
+  return loc.format;
 }
 
 /** The tokenizer next to a llama2.c checkpoint: tokenizer.bin, or the only tok*.bin there. */
@@ -98,6 +121,7 @@ export async function openModel(p: string, opts: { tokenizer?: string } = {}): P
   let tokenizer: Tokenizer | undefined;
   let tokenizerSource: string | undefined;
   if (format === 'safetensors') {
+    if (path.basename(p).toLowerCase() === 'config.json') p = path.dirname(p);
     loaded = await loadHfModelFromPath(p);
     const dir = (await stat(p)).isDirectory() ? p : path.dirname(p);
     if (!opts.tokenizer && (await isFile(path.join(dir, 'tokenizer.json')))) tokenizerSource = path.join(dir, 'tokenizer.json');

@@ -2,10 +2,13 @@
  * Node-only: check a model path (file or folder) with the header readers of
  * inspect.ts, over file handles. Never reads weights. Never import from browser code.
  */
-import { open, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { locateModel, type ModelLocation } from '../formats/load-node';
 import { fileSource } from '../formats/node-source';
-import { inspectGguf, inspectHf, inspectLlama2c, inspectOnnx, type ModelCheck, type ModelDir, type ModelFormatName } from './inspect';
+import { inspectGguf, inspectHf, inspectLlama2c, inspectOnnx, type ModelCheck, type ModelDir } from './inspect';
+
+export { locateModel, type ModelLocation };
 
 /** A folder on disk as a ModelDir (files opened on demand; names never leave the folder). */
 export function nodeModelDir(dir: string): ModelDir {
@@ -22,41 +25,6 @@ export function nodeModelDir(dir: string): ModelDir {
       return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isFile() || d.isSymbolicLink()).map((d) => d.name);
     },
   };
-}
-
-async function magic(p: string): Promise<string> {
-  const fh = await open(p, 'r');
-  try {
-    const b = Buffer.alloc(4);
-    const { bytesRead } = await fh.read(b, 0, 4, 0);
-    return b.subarray(0, bytesRead).toString('latin1');
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Where a model lives: its folder, the main file in it (undefined for an HF folder) and its format. */
-export interface ModelLocation {
-  root: string;
-  main?: string;
-  format: ModelFormatName;
-}
-
-/** The format of a path from its name and first bytes; undefined when it is not a model we know. */
-export async function locateModel(p: string): Promise<ModelLocation | undefined> {
-  const st = await stat(p).catch(() => null);
-  if (!st) return undefined;
-  if (st.isDirectory()) return { root: p, format: 'safetensors' };
-  const root = path.dirname(p);
-  const main = path.basename(p);
-  const lower = main.toLowerCase();
-  if (lower.endsWith('.onnx')) return { root, main, format: 'onnx' };
-  if (lower.endsWith('.safetensors') || lower.endsWith('.safetensors.index.json') || lower === 'config.json') {
-    return { root, main: lower === 'config.json' ? undefined : main, format: 'safetensors' };
-  }
-  if (lower.endsWith('.gguf') || (await magic(p).catch(() => '')) === 'GGUF') return { root, main, format: 'gguf' };
-  if (lower.endsWith('.bin')) return { root, main, format: 'llama2c' };
-  return undefined;
 }
 
 /** Checks a model path: ready with its statistics, or the problem in words. */
