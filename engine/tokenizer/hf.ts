@@ -116,6 +116,11 @@ export class HfTokenizer implements Tokenizer {
     this.eosIds = overrides.eosIds ?? eos;
   }
 
+  /** True when the model's tokens are in GPT-2's byte-level alphabet (Ġ = space). */
+  get byteLevel(): boolean {
+    return this.byteLevelModelInput;
+  }
+
   idToToken(id: number): string | undefined {
     return this.addedById.get(id) ?? this.model.vocabR[id];
   }

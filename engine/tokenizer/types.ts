@@ -14,7 +14,7 @@
  * `decode(encode(s).ids)` gives `s.toWellFormed()` for byte-level tokenizers.
  */
 
-export type TokenizerKind = 'hf-bpe' | 'llama2c' | 'gguf-llama' | 'gguf-gpt2';
+export type TokenizerKind = 'hf-bpe' | 'llama2c' | 'gguf-llama' | 'gguf-gpt2' | 'tiktoken';
 
 /** One encoded text. All four arrays have the same length (one entry per token). */
 export interface Encoding {
