@@ -110,7 +110,8 @@ export type HostToWebview =
   | { type: 'models'; models: ModelSummary[]; activeId?: string }
   | { type: 'response'; id: number; ok: true; result: unknown }
   | { type: 'response'; id: number; ok: false; error: string }
-  | { type: 'showError'; message: string };
+  | { type: 'showError'; message: string }
+  | TokenizerHostMessage;
 
 // ---------------------------------------------------------------- webview -> host
 
@@ -124,6 +125,7 @@ export type WebviewToHost =
   | { type: 'request'; id: number; method: 'showModels' }
   | { type: 'request'; id: number; method: 'useModel'; modelId: string }
   | { type: 'request'; id: number; method: 'readModelRange'; modelId: string; file: string; offset: number; length: number }
+  | TokenizerRequest
   | { type: 'error'; message: string; stack?: string };
 
 export type WebviewRequestMethod = Extract<WebviewToHost, { type: 'request' }>['method'];
@@ -162,7 +164,7 @@ export class ProtocolError extends Error {
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error'];
-const REQUEST_METHODS: readonly WebviewRequestMethod[] = ['getBundledModel', 'openLog', 'listModels', 'showModels', 'useModel', 'readModelRange'];
+const REQUEST_METHODS: readonly WebviewRequestMethod[] = ['getBundledModel', 'openLog', 'listModels', 'showModels', 'useModel', 'readModelRange', 'tokenizerList', 'tokenize', 'trainBpe', 'cancelTrainBpe', 'exportBpe'];
 const MAX_STRING = 64 * 1024;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -245,6 +247,7 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost {
         if (!Number.isSafeInteger(length) || length < 0) throw new ProtocolError('field "length" must be a non-negative integer');
         return { type, id, method, modelId: str(raw, 'modelId')!, file: str(raw, 'file')!, offset, length };
       }
+      if ((TOKENIZER_METHODS as readonly string[]).includes(method as string)) return parseTokenizerRequest(raw, id, method as TokenizerRequest['method']);
       return { type, id, method: method as WebviewRequestMethod } as WebviewToHost;
     }
     case 'error':
@@ -288,5 +291,112 @@ export function parseWorkerMessage(raw: unknown): WorkerToWebview {
       return { type: 'genError', id: num(raw, 'id')!, message: str(raw, 'message')! };
     default:
       throw new ProtocolError(`unknown worker message type ${describe(raw.type)}`);
+  }
+}
+
+// ---------------------------------------------------------------- tokenizer inspection (issue 5)
+
+/** Host -> webview messages of the Tokenizer panel and the BPE trainer. */
+export type TokenizerHostMessage =
+  /** Show this text in the Tokenizer panel (LLM Playground: Tokenize Selection). */
+  | { type: 'tokenizerInput'; text: string }
+  /** The list of tokenizers changed (a new active model, a trained tokenizer): ask again. */
+  | { type: 'tokenizersChanged' }
+  | { type: 'bpeProgress'; runId: number; phase: 'reading' | 'counting' | 'merging'; done: number; total: number; merges: BpeMergeView[] }
+  | { type: 'bpeFinished'; runId: number; ok: boolean; message: string; vocabSize?: number; merges?: number };
+
+export type BpeSource = 'shakespeare' | 'activeFile' | 'folder';
+
+/** Webview -> host requests of the Tokenizer panel. */
+export type TokenizerRequest =
+  | { type: 'request'; id: number; method: 'tokenizerList' }
+  | { type: 'request'; id: number; method: 'tokenize'; tokenizers: string[]; text: string }
+  | { type: 'request'; id: number; method: 'trainBpe'; source: BpeSource; vocabSize: number }
+  | { type: 'request'; id: number; method: 'cancelTrainBpe' }
+  | { type: 'request'; id: number; method: 'exportBpe' };
+
+const TOKENIZER_METHODS = ['tokenizerList', 'tokenize', 'trainBpe', 'cancelTrainBpe', 'exportBpe'] as const;
+
+/** One token as the Tokenizer panel shows it (engine/tokenizer/inspect.ts makes them). */
+export interface TokenView {
+  id: number;
+  /** The vocabulary's form (Ġthe, ▁the, <0xE5>). */
+  piece: string;
+  /** Raw bytes, hex ("e4 bd"). */
+  bytes: string;
+  /** [start, end) in UTF-16 units of the text. */
+  start: number;
+  end: number;
+  special: boolean;
+  /** Part of a multi-byte character. */
+  partial: boolean;
+}
+
+export interface TokenizerInfo {
+  /** 'active-model', a built-in id (o200k_base, cl100k_base, llama2, llama3, qwen3) or 'trained'. */
+  id: string;
+  label: string;
+  description: string;
+}
+
+export interface TokenizerListResult {
+  tokenizers: TokenizerInfo[];
+  /** The editor's tokenizer (setting llmPlayground.tokenizer). */
+  editorTokenizer: string;
+  /** Text waiting for the panel (Tokenize Selection ran before the panel was ready). */
+  pendingText?: string;
+}
+
+export interface TokenizeResultEntry {
+  tokenizer: string;
+  label: string;
+  tokens: TokenView[];
+  counts: { tokens: number; characters: number; bytes: number; charsPerToken: number };
+  /** Only the first tokens.length tokens are listed (counts cover all). */
+  truncated: boolean;
+  error?: string;
+  /** Milliseconds the encoding took in the host. */
+  ms: number;
+}
+
+export interface TokenizeResult {
+  results: TokenizeResultEntry[];
+}
+
+export interface BpeMergeView {
+  rank: number;
+  left: string;
+  right: string;
+  token: string;
+  count: number;
+  id: number;
+}
+
+/** Longest text the Tokenizer panel may send to be tokenized (characters). */
+export const MAX_TOKENIZE_TEXT = 1_000_000;
+const TOKENIZER_ID = /^[a-z0-9_-]{1,40}$/;
+const BPE_SOURCES: readonly BpeSource[] = ['shakespeare', 'activeFile', 'folder'];
+
+function parseTokenizerRequest(raw: Record<string, unknown>, id: number, method: TokenizerRequest['method']): TokenizerRequest {
+  switch (method) {
+    case 'tokenize': {
+      const list = raw.tokenizers;
+      if (!Array.isArray(list) || list.length < 1 || list.length > 3 || !list.every((t) => typeof t === 'string' && TOKENIZER_ID.test(t))) {
+        throw new ProtocolError('field "tokenizers" must be an array of 1 to 3 tokenizer ids');
+      }
+      const text = raw.text;
+      if (typeof text !== 'string') throw new ProtocolError(`field "text" must be a string, got ${describe(text)}`);
+      if (text.length > MAX_TOKENIZE_TEXT) throw new ProtocolError(`field "text" is longer than ${MAX_TOKENIZE_TEXT} characters`);
+      return { type: 'request', id, method, tokenizers: list as string[], text };
+    }
+    case 'trainBpe': {
+      const source = raw.source;
+      if (!BPE_SOURCES.includes(source as BpeSource)) throw new ProtocolError(`field "source" must be one of ${BPE_SOURCES.join(', ')}, got ${describe(source)}`);
+      const vocabSize = num(raw, 'vocabSize')!;
+      if (!Number.isInteger(vocabSize) || vocabSize < 257 || vocabSize > 100_000) throw new ProtocolError('field "vocabSize" must be an integer from 257 to 100000');
+      return { type: 'request', id, method, source: source as BpeSource, vocabSize };
+    }
+    default:
+      return { type: 'request', id, method };
   }
 }

@@ -3,6 +3,7 @@ import { log } from './log';
 import { openPlaygroundPanel, PANEL_TYPE, PlaygroundPanelSerializer, PlaygroundViewProvider, VIEW_ID } from './playground';
 import { createStatusItem } from './status';
 import { registerModels } from './models';
+import { registerTokenizerFeatures } from './tokenizer-features';
 
 export function activate(ctx: vscode.ExtensionContext): void {
   log().info(`LLM Playground ${ctx.extension.packageJSON.version} activating`);
@@ -16,6 +17,7 @@ export function activate(ctx: vscode.ExtensionContext): void {
       openPlaygroundPanel(ctx);
     }),
     vscode.commands.registerCommand('llmPlayground.showLog', () => log().show()),
+    registerTokenizerFeatures(ctx, () => openPlaygroundPanel(ctx)),
   );
 }
 

