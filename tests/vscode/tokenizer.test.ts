@@ -190,4 +190,18 @@ describe('Tokenizer features in VS Code (code-server)', () => {
     await expect.poll(async () => doc.locator('#tok-detail').innerText(), { timeout: 10_000 }).toMatch(/characters \d+–\d+/);
     await page.screenshot({ path: path.join(RESULTS, 'vscode-tokenizer-compare.png') });
   });
+
+  it('the BPE trainer runs on Shakespeare in the panel, showing its merges, and its tokenizer joins the list', async () => {
+    const doc = await findTokenizerFrame();
+    await doc.locator('#bpe-source').selectOption('shakespeare');
+    await doc.locator('#bpe-size').fill('600');
+    await doc.locator('#bpe-train').click();
+    await expect.poll(async () => doc.locator('#bpe-status').innerText(), { timeout: 120_000 }).toMatch(/Trained a byte-level BPE on tinyshakespeare: 343 merges, 600 tokens/);
+    expect(await doc.locator('#bpe-merges li').count()).toBeGreaterThan(300);
+    expect(await doc.locator('#bpe-merges li').first().innerText()).toMatch(/\+ .* → .* id 2\d\d/);
+    await expect.poll(async () => doc.locator('#tok-select-2 option[value="trained"]').count(), { timeout: 30_000 }).toBe(1);
+    await doc.locator('#tok-select-2').selectOption('trained');
+    await expect.poll(async () => doc.locator('.tok-col').count(), { timeout: 60_000 }).toBe(3);
+    await page.screenshot({ path: path.join(RESULTS, 'vscode-tokenizer-trained.png') });
+  });
 });
