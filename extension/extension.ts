@@ -2,7 +2,8 @@ import * as vscode from 'vscode';
 import { log } from './log';
 import { openPlaygroundPanel, PANEL_TYPE, PlaygroundPanelSerializer, PlaygroundViewProvider, VIEW_ID } from './playground';
 import { createStatusItem } from './status';
-import { registerModels } from './models';
+import { onDidChangeActiveModel, registerModels } from './models';
+import { setActiveModelTokenizer } from './tokenizers';
 import { registerTokenizerFeatures } from './tokenizer-features';
 
 export function activate(ctx: vscode.ExtensionContext): void {
@@ -18,6 +19,19 @@ export function activate(ctx: vscode.ExtensionContext): void {
     }),
     vscode.commands.registerCommand('llmPlayground.showLog', () => log().show()),
     registerTokenizerFeatures(ctx, () => openPlaygroundPanel(ctx)),
+    // The active model's tokenizer serves the hover, the status bar and the Tokenizer tab.
+    onDidChangeActiveModel((m) => {
+      setActiveModelTokenizer(
+        m && {
+          label: m.name,
+          load: async () => {
+            const t = await m.tokenizer();
+            if (!t) throw new Error(`${m.name} has no tokenizer`);
+            return t;
+          },
+        },
+      );
+    }),
   );
 }
 
