@@ -459,7 +459,12 @@ export class GpuModel {
       const inn = t.A.length / t.r;
       L.lora.set(m[3], { A: this.weight(t.A, t.r, inn, 'f32', `${t.canonical}.lora_A`), B: this.weight(t.B, out, t.r, 'f32', `${t.canonical}.lora_B`), r: t.r, scale: t.scale });
     }
-    if (this.act) this.build();
+    if (this.act) {
+      // the LoRA scratch is sized by the largest rank: reallocate the activations
+      const { rows, headRows } = this.act;
+      this.freeActivations();
+      this.ensureCapacity(rows, headRows);
+    }
   }
 
   /** Frees every buffer of this model (the device stays open). */
@@ -1008,9 +1013,9 @@ export class GpuModel {
   }
 }
 
-/** Split-K for decode attention: about 256 workgroups, 32 to 256 keys per split. */
+/** Split-K for decode attention: up to about 1024 workgroups, 32 to 256 keys per split. */
 function splitKeys(Tk: number, H: number, T: number): { nSplit: number; splitLen: number } {
-  const n = Math.max(1, Math.min(Math.ceil(Tk / 32), Math.ceil(256 / (H * T))));
+  const n = Math.max(1, Math.min(Math.ceil(Tk / 32), Math.ceil(1024 / (H * T))));
   const splitLen = Math.min(ATTN_SPLIT_MAX, Math.ceil(Tk / n));
   return { nSplit: Math.ceil(Tk / splitLen), splitLen };
 }

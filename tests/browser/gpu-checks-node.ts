@@ -1,0 +1,43 @@
+/**
+ * The GpuModel fixture checks (gpu-checks.ts) in Node through Dawn, for machines
+ * where the browser test cannot run (the H200 machine: no chromium, real GPU).
+ *   FIXTURES=<folder> node dist/gpu-checks.js      (default ../shared/fixtures)
+ * Prints one JSON line per model and a summary; exit code 1 on any failure.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { openNodeGpu } from '../../engine/gpu/node-gpu';
+import { checkStories, checkTinyModel, TINY } from './gpu-checks';
+
+async function main(): Promise<number> {
+  const dir = path.resolve(process.env.FIXTURES ?? '../shared/fixtures');
+  const read = async (rel: string) => new Uint8Array(await readFile(path.join(dir, rel)));
+  const g = await openNodeGpu();
+  if (!('device' in g)) throw new Error(`no WebGPU device: ${g.env.reason}`);
+  console.log(JSON.stringify({ adapter: g.env.adapter, features: g.env.features }));
+  let bad = 0;
+  for (const name of (process.env.MODELS ?? TINY.join(',')).split(',')) {
+    const t = performance.now();
+    const r = await checkTinyModel(g.device, read, name);
+    const ok = r.logitsVsHf <= 1e-3 && r.greedyExact && r.attentionsVsHf <= 1e-4 && r.decodeVsPrefill <= 1e-3 && (r.extra?.loraVsHf ?? 0) <= 1e-3;
+    if (!ok) bad++;
+    console.log(JSON.stringify({ ok, ms: Math.round(performance.now() - t), ...r, greedy: r.greedy.map((x) => x.got.join(',') === x.want.join(',')) }));
+  }
+  const s = await checkStories(g.device, read, { f16: true });
+  for (const c of s) {
+    const ok = c.got.join(',') === c.want.join(',');
+    if (!ok) bad++;
+    console.log(JSON.stringify({ stories: c.prompt, ok, f16Exact: c.f16.join(',') === c.want.join(','), n: c.got.length }));
+  }
+  console.log(bad ? `FAILED: ${bad}` : 'ALL OK');
+  g.device.destroy();
+  return bad ? 1 : 0;
+}
+
+main().then(
+  (c) => process.exit(c),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,195 @@
+/**
+ * GpuModel against the fixtures, environment-neutral (the browser page fetches files,
+ * the Node/H200 runner reads them from disk): every tiny HF model's logits and
+ * attentions vs the HF references and the CPU Model, its greedy_24 ids, f16 weights,
+ * the LoRA adapter, a row-split vocabulary table, and stories260K greedy vs run.c.
+ */
+import { loadHfModel, memoryFolder } from '../../engine/formats/hf';
+import { loadLlama2cModel } from '../../engine/formats/llama2c-model';
+import { memorySource } from '../../engine/formats/source';
+import { GpuModel } from '../../engine/gpu/gpu-model';
+import { loadLoraAdapter } from '../../engine/model/lora';
+import { applyLora } from '../../engine/model/lora';
+import { Model } from '../../engine/model/model';
+import type { LoadedModel } from '../../engine/model/types';
+
+export const TINY = ['tiny-llama', 'tiny-llama3-rope', 'tiny-qwen2', 'tiny-qwen3', 'tiny-mistral-swa', 'tiny-mixtral-moe', 'tiny-gpt2'];
+
+export type Read = (rel: string) => Promise<Uint8Array>; // rel: path under the fixtures folder
+
+interface Enc {
+  shape: number[];
+  b64: string;
+}
+interface RefCase {
+  input_ids: number[];
+  logits: Enc;
+  attentions?: Enc;
+  greedy_24?: number[];
+  greedy_min_margin?: number;
+}
+
+export interface ModelCheck {
+  model: string;
+  /** max |GPU − HF| over every case's logits (f32 weights). */
+  logitsVsHf: number;
+  /** max |GPU − CPU Model| (f32 weights). */
+  logitsVsCpu: number;
+  attentionsVsHf: number;
+  /** decode-time logits (token by token through the KV cache) vs the prefill logits. */
+  decodeVsPrefill: number;
+  greedyExact: boolean;
+  greedy: { want: number[]; got: number[]; margin?: number }[];
+  /** f16 weights: max |GPU f16 − CPU f32| over logits, and the logits' max |value|. */
+  f16VsCpu: number;
+  f16Greedy: boolean[];
+  maxLogit: number;
+  extra?: Record<string, number>;
+}
+
+export interface StoriesCheck {
+  prompt: string;
+  want: number[];
+  got: number[];
+  f16: number[];
+}
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+function decode(e: Enc): Float32Array {
+  const bin = atob(e.b64);
+  const u = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) u[i] = bin.charCodeAt(i);
+  return new Float32Array(u.buffer);
+}
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}
+
+async function hfModel(read: Read, name: string): Promise<LoadedModel> {
+  const dir = `models/${name}`;
+  return loadHfModel(memoryFolder(name, { 'config.json': await read(`${dir}/config.json`), 'model.safetensors': await read(`${dir}/model.safetensors`) }));
+}
+
+export async function checkTinyModel(device: GPUDevice, read: Read, name: string): Promise<ModelCheck> {
+  const ref = JSON.parse(text(await read(`refs/${name}.shared.json`))) as { cases: RefCase[] };
+  const loaded = await hfModel(read, name);
+  const V = loaded.config.vocabSize;
+  const cpu = new Model(loaded, { contextLength: 64 });
+  // tiny-llama also runs with its vocabulary tables split over 3 bindings.
+  const split = name === 'tiny-llama' ? { maxBindingBytes: 48 * 1024 } : {};
+  const gm = await GpuModel.create(device, loaded, { contextLength: 64, ...split });
+  const g16 = await GpuModel.create(device, loaded, { contextLength: 64, weights: 'f16' });
+  const out: ModelCheck = { model: name, logitsVsHf: 0, logitsVsCpu: 0, attentionsVsHf: 0, decodeVsPrefill: 0, greedyExact: true, greedy: [], f16VsCpu: 0, f16Greedy: [], maxLogit: 0 };
+  try {
+    for (const c of ref.cases) {
+      const T = c.input_ids.length;
+      gm.reset();
+      cpu.reset();
+      const r = await gm.forward(c.input_ids, undefined, { capture: { attentions: true } });
+      const want = decode(c.logits);
+      out.logitsVsHf = Math.max(out.logitsVsHf, maxDiff(r.logits, want));
+      const cl = cpu.forward(c.input_ids).logits;
+      out.logitsVsCpu = Math.max(out.logitsVsCpu, maxDiff(r.logits, cl));
+      for (const v of want) out.maxLogit = Math.max(out.maxLogit, Math.abs(v));
+      if (c.attentions) {
+        const att = decode(c.attentions); // [L, H, T, T]
+        const ours = new Float32Array(att.length);
+        r.attentions!.forEach((a, l) => ours.set(a, l * a.length));
+        out.attentionsVsHf = Math.max(out.attentionsVsHf, maxDiff(ours, att));
+      }
+      // token by token through the cache reproduces the prefill rows
+      gm.reset();
+      for (let t = 0; t < T; t++) {
+        const row = (await gm.forward([c.input_ids[t]], undefined, { lastOnly: true })).logits;
+        out.decodeVsPrefill = Math.max(out.decodeVsPrefill, maxDiff(row, want.subarray(t * V, (t + 1) * V)));
+      }
+      g16.reset();
+      const r16 = await g16.forward(c.input_ids);
+      out.f16VsCpu = Math.max(out.f16VsCpu, maxDiff(r16.logits, cl));
+      if (c.greedy_24) {
+        const got = await gm.greedy(c.input_ids, 24);
+        const ok = got.every((id, i) => id === c.greedy_24![i]);
+        out.greedyExact &&= ok;
+        out.greedy.push({ want: c.greedy_24, got, margin: c.greedy_min_margin });
+        const got16 = await g16.greedy(c.input_ids, 24);
+        out.f16Greedy.push(got16.every((id, i) => id === c.greedy_24![i]));
+      }
+    }
+    if (name === 'tiny-llama') {
+      // LoRA (unmerged) against HF's PEFT logits, and top-k on the GPU against the logits
+      const lref = JSON.parse(text(await read('refs/tiny-llama.lora.shared.json'))) as { cases: RefCase[] };
+      const adapter = await loadLoraAdapter(
+        memoryFolder('lora', { 'adapter_config.json': await read('models/tiny-llama/lora/adapter_config.json'), 'adapter_model.safetensors': await read('models/tiny-llama/lora/adapter_model.safetensors') }),
+        loaded.config,
+      );
+      gm.setLora(adapter);
+      applyLora(cpu, adapter);
+      let lora = 0;
+      let loraCpu = 0;
+      let lora1 = 0;
+      for (const c of lref.cases) {
+        gm.reset();
+        cpu.reset();
+        const r = await gm.forward(c.input_ids);
+        lora = Math.max(lora, maxDiff(r.logits, decode(c.logits)));
+        loraCpu = Math.max(loraCpu, maxDiff(r.logits, cpu.forward(c.input_ids).logits));
+        gm.reset();
+        let rows: Float32Array[] = [];
+        for (const id of c.input_ids) rows.push((await gm.forward([id], undefined, { lastOnly: true })).logits);
+        lora1 = Math.max(lora1, maxDiff(concat(rows), decode(c.logits)));
+        rows = [];
+      }
+      gm.setLora(undefined);
+      gm.reset();
+      const r = await gm.forward(ref.cases[0].input_ids, undefined, { lastOnly: true, topK: 40 });
+      const last = r.logits;
+      const order = [...last.keys()].sort((a, b) => (last[b] === last[a] ? a - b : last[b] - last[a])).slice(0, 40);
+      const topOk = order.every((id, i) => r.top!.ids[i] === id && r.top!.values[i] === last[id]) ? 1 : 0;
+      out.extra = { loraVsHf: lora, loraVsCpu: loraCpu, loraDecodeVsHf: lora1, top40Exact: topOk };
+    }
+  } finally {
+    gm.destroy();
+    g16?.destroy();
+  }
+  return out;
+}
+
+function concat(rows: Float32Array[]): Float32Array {
+  const out = new Float32Array(rows.reduce((a, r) => a + r.length, 0));
+  let o = 0;
+  for (const r of rows) {
+    out.set(r, o);
+    o += r.length;
+  }
+  return out;
+}
+
+/** stories260K (.bin) greedy on the GPU, run.c's rule: `steps` counts prompt positions, stop at BOS. */
+export async function checkStories(device: GPUDevice, read: Read, opts: { f16?: boolean } = {}): Promise<StoriesCheck[]> {
+  const ref = JSON.parse(text(await read('refs/stories260K.greedy.shared.json'))) as { cases: { prompt: string; steps: number; prompt_ids: number[]; generated_ids: number[] }[] };
+  const loaded = await loadLlama2cModel(memorySource(await read('llama2c/stories260K.bin'), 'stories260K.bin'));
+  const ctx = Math.max(...ref.cases.map((c) => c.steps)) + 1;
+  const gm = await GpuModel.create(device, loaded, { contextLength: ctx });
+  const g16 = opts.f16 ? await GpuModel.create(device, loaded, { contextLength: ctx, weights: 'f16' }) : undefined;
+  const out: StoriesCheck[] = [];
+  try {
+    for (const c of ref.cases) {
+      const n = c.steps - c.prompt_ids.length + 1;
+      const got = (await gm.generate(c.prompt_ids, n)).ids;
+      const f16 = g16 ? (await g16.generate(c.prompt_ids, n)).ids : [];
+      out.push({ prompt: c.prompt, want: c.generated_ids, got, f16 });
+    }
+  } finally {
+    gm.destroy();
+    g16?.destroy();
+  }
+  return out;
+}
