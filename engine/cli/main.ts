@@ -17,6 +17,9 @@ import { looksLikeModel, openModel, type OpenedModel } from '../formats/load-nod
 import { loadLoraAdapterFromPath } from '../formats/hf-node';
 import { applyLora } from '../model/lora';
 import { argmax, Model } from '../model/model';
+import type { LoadedModel } from '../model/types';
+import { GpuModel } from '../gpu/gpu-model';
+import { openNodeGpu } from '../gpu/node-gpu';
 import { loadTokenizerFromPath } from '../tokenizer/load-node';
 import type { Tokenizer } from '../tokenizer/types';
 import { BUILTIN_TOKENIZERS, isBuiltinTokenizerId } from '../tokenizer/builtin';
@@ -34,12 +37,14 @@ commands:
            builtin: ${BUILTIN_TOKENIZERS.map((b) => b.id).join(', ')}
   train-bpe --input <file|folder> [--vocab-size N] --out <tokenizer.json> [--json]
   generate [--model <path>] [--tokenizer <file>] (--prompt <s> | --ids 1,2,3)
-           [--max-tokens N] [--temperature T] [--seed S] [--context N] [--json]
-  forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions] [--json]
+           [--max-tokens N] [--temperature T] [--seed S] [--context N] [--backend cpu|webgpu] [--json]
+  forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions] [--backend cpu|webgpu] [--json]
 
 A model path is an HF folder, a .safetensors file beside its config.json, a .gguf,
 or a llama2.c .bin (its tokenizer: --tokenizer, or tokenizer.bin / tok*.bin beside it).
-generate without --model runs the bundled stories260K.`;
+generate without --model runs the bundled stories260K. --backend webgpu runs the WGSL
+engine through the webgpu package (Dawn); without a GPU set
+VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json.`;
 
 /** The bundled model: models/ beside dist/ (the CLI bundle) or beside engine/ (sources). */
 export function bundledModelPath(): string {
@@ -110,6 +115,18 @@ function sampleTemperature(logits: Float32Array, t: number, rand: () => number):
 
 type Out = (s: string) => void;
 
+function backendOpt(s: string | undefined): 'cpu' | 'webgpu' {
+  if (s === undefined || s === 'cpu' || s === 'webgpu') return s ?? 'cpu';
+  throw new UsageError(`--backend must be cpu or webgpu, got "${s}"`);
+}
+
+/** The WGSL engine on the first WebGPU adapter (the webgpu package, Dawn). */
+async function openGpuModel(loaded: LoadedModel, contextLength: number): Promise<GpuModel> {
+  const g = await openNodeGpu();
+  if (!('device' in g)) throw new UsageError(`--backend webgpu: ${g.env.reason}`);
+  return GpuModel.create(g.device, loaded, { contextLength });
+}
+
 const COMMON: ParseArgsConfig['options'] = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } };
 
 function parse(argv: string[], options: ParseArgsConfig['options']) {
@@ -178,6 +195,7 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
     temperature: { type: 'string' },
     seed: { type: 'string' },
     context: { type: 'string' },
+    backend: { type: 'string' },
   });
   if (values.prompt !== undefined && values.ids !== undefined) throw new UsageError('give --prompt or --ids, not both');
   if (values.prompt === undefined && values.ids === undefined) throw new UsageError('generate needs --prompt <text> or --ids 1,2,3');
@@ -198,7 +216,17 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   checkIds(promptIds, c.vocabSize, 'prompt');
   const context = intOpt(values.context as string | undefined, 'context', Math.min(c.maxPositions, promptIds.length + maxTokens), 1);
   if (promptIds.length + maxTokens > context) throw new UsageError(`prompt (${promptIds.length} tokens) + --max-tokens ${maxTokens} exceed the context ${context}`);
-  const model = new Model(m.loaded, { contextLength: context });
+  const backend = backendOpt(values.backend as string | undefined);
+  const model = backend === 'cpu' ? new Model(m.loaded, { contextLength: context }) : undefined;
+  const gpu = backend === 'webgpu' ? await openGpuModel(m.loaded, context) : undefined;
+  // one step: the next id (greedy on the GPU reads back only the argmax) or the last row's logits
+  const step = async (ids: number[]): Promise<number> => {
+    if (gpu) {
+      if (temperature === 0) return (await gpu.forward(ids, undefined, { lastOnly: true, topK: 1, logits: false })).top!.ids[0];
+      return sampleTemperature((await gpu.forward(ids, undefined, { lastOnly: true })).logits, temperature, rand);
+    }
+    return sampleTemperature(model!.forward(ids, undefined, { lastOnly: true }).logits, temperature, rand);
+  };
   const stops = new Set(c.stopTokenIds ?? c.eosTokenIds);
   const stream = m.tokenizer?.createStreamDecoder({ context: promptIds });
   const rand = rng(intOpt(values.seed as string | undefined, 'seed', 1));
@@ -206,9 +234,8 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   let stopReason: 'stop' | 'length' = 'length';
   const t0 = performance.now();
   let tFirst = 0;
-  let logits = model.forward(promptIds, undefined, { lastOnly: true }).logits;
+  let id = await step(promptIds);
   while (generated.length < maxTokens) {
-    const id = sampleTemperature(logits, temperature, rand);
     if (generated.length === 0) tFirst = performance.now();
     if (stops.has(id)) {
       stopReason = 'stop';
@@ -217,9 +244,10 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
     generated.push(id);
     if (!values.json && stream) process.stdout.write(stream.push(id));
     if (generated.length >= maxTokens) break;
-    logits = model.forward([id], undefined, { lastOnly: true }).logits;
+    id = await step([id]);
   }
   const t1 = performance.now();
+  gpu?.destroy();
   const decodeTokens = Math.max(0, generated.length - 1);
   const decodeTps = decodeTokens > 0 ? decodeTokens / ((t1 - tFirst) / 1000) : 0;
   const text = m.tokenizer ? m.tokenizer.decode(generated) : '';
@@ -242,15 +270,26 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
 }
 
 async function cmdForward(argv: string[], out: Out): Promise<void> {
-  const { values } = parse(argv, { model: { type: 'string' }, ids: { type: 'string' }, lora: { type: 'string' }, attentions: { type: 'boolean' } });
+  const { values } = parse(argv, { model: { type: 'string' }, ids: { type: 'string' }, lora: { type: 'string' }, attentions: { type: 'boolean' }, backend: { type: 'string' } });
+  const backend = backendOpt(values.backend as string | undefined);
   if (!values.model) throw new UsageError('forward needs --model <path>');
   const ids = parseIds(values.ids as string | undefined, '--ids');
   const m: OpenedModel = await openModel(values.model as string);
   const c = m.loaded.config;
   checkIds(ids, c.vocabSize, '--ids');
-  const model = new Model(m.loaded, { contextLength: Math.max(ids.length, 1) });
-  if (values.lora) applyLora(model, await loadLoraAdapterFromPath(values.lora as string, c));
-  const r = model.forward(ids, undefined, { capture: { attentions: Boolean(values.attentions) } });
+  const adapter = values.lora ? await loadLoraAdapterFromPath(values.lora as string, c) : undefined;
+  const capture = { attentions: Boolean(values.attentions) };
+  let r;
+  if (backend === 'webgpu') {
+    const gpu = await openGpuModel(m.loaded, Math.max(ids.length, 1));
+    if (adapter) gpu.setLora(adapter);
+    r = await gpu.forward(ids, undefined, { capture });
+    gpu.destroy();
+  } else {
+    const model = new Model(m.loaded, { contextLength: Math.max(ids.length, 1) });
+    if (adapter) applyLora(model, adapter);
+    r = model.forward(ids, undefined, { capture });
+  }
   const T = ids.length;
   let attentions: ReturnType<typeof encodeArray> | undefined;
   if (r.attentions) {
