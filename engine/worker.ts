@@ -5,11 +5,14 @@
 /// <reference lib="webworker" />
 import type { EngineEnv, PlaygroundSettings, WebviewToWorker, WorkerToWebview } from './protocol';
 import { errorText, openGpu, selfTest, type GpuHandle } from './gpu/probe';
+import { GpuSession } from './gpu/session';
 import { ModelSession } from './models/session';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 let gpu: GpuHandle | undefined;
+/** Runs a GpuModel on the probed device (engine/gpu/session.ts): gpuSession.load(loaded, opts) → GpuModel. */
+let gpuSession: GpuSession | undefined;
 
 function post(msg: WorkerToWebview): void {
   self.postMessage(msg);
@@ -24,8 +27,10 @@ async function probe(id: number, backend: PlaygroundSettings['backend']): Promis
     env = opened.env;
     if ('device' in opened) {
       gpu = opened;
+      gpuSession = new GpuSession(opened.device);
       opened.device.lost.then((info) => {
         gpu = undefined;
+        gpuSession = undefined;
         post({ type: 'fatal', message: `The WebGPU device was lost (${info.reason}): ${info.message || 'no details'}. Reload the playground to retry, or use the CPU path.` });
       });
       try {
@@ -69,8 +74,10 @@ self.onmessage = (ev: MessageEvent<WebviewToWorker>) => {
       probe(msg.id, msg.backend).catch((e) => post({ type: 'fatal', message: `Engine probe failed: ${errorText(e)}` }));
       break;
     case 'dispose':
-      gpu?.device.destroy();
+      if (gpuSession) gpuSession.dispose();
+      else gpu?.device.destroy();
       gpu = undefined;
+      gpuSession = undefined;
       post({ type: 'disposed', id: msg.id });
       break;
     default:
