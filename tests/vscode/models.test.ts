@@ -4,53 +4,26 @@
  * details and errors in the tree, making one active, and generating from it in
  * the playground's Generate tab.
  *
- * Needs `node scripts/build.mjs` and `bash scripts/setup.sh` (code-server, chromium).
+ * Needs `node scripts/build.mjs` and `bash scripts/setup.sh` (code-server, chromium);
+ * the harness is tests/vscode/workbench.ts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type FrameLocator, type Locator, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Locator, Page } from 'playwright-core';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { isInstalled, repoRoot, startCodeServer, type CodeServer } from '../../scripts/code-server.mjs';
+import { repoRoot } from '../../scripts/code-server.mjs';
+import { findWebview, hoverUntil, openWorkbench, RESULTS, runCommand, type Workbench } from './workbench';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const RESULTS = path.join(repoRoot, 'test-results');
 const FIX = path.resolve(repoRoot, '../shared/fixtures');
 const REF = JSON.parse(fs.readFileSync(path.join(FIX, 'refs/stories260K.greedy.shared.json'), 'utf8')) as { cases: { prompt: string; stdout: string }[] };
 
-let cs: CodeServer | undefined;
-let browser: Browser | undefined;
-let context: BrowserContext | undefined;
+let wb: Workbench | undefined;
 let page: Page;
-let tmpRoot = '';
-let failed = false;
-const consoleLines: string[] = [];
 const paths = { gguf: '', qwen: '', truncated: '' };
-
-/** Opens the palette, types the command title and runs the first row once it is that command. */
-async function palette(title: string, timeoutMs = 90_000): Promise<void> {
-  const widget = page.locator('.quick-input-widget');
-  const input = widget.locator('.quick-input-box input');
-  const row = widget.locator('.monaco-list-row', { hasText: title }).first();
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    await page.keyboard.press('F1');
-    if (await input.waitFor({ state: 'visible', timeout: 10_000 }).then(() => true, () => false)) {
-      await input.fill(`>${title}`);
-      if (await row.waitFor({ state: 'visible', timeout: 3_000 }).then(() => true, () => false)) break;
-      await page.keyboard.press('Escape');
-    }
-    if (Date.now() > deadline) throw new Error(`the command palette did not offer "${title}"`);
-    await page.waitForTimeout(1_000);
-  }
-  await expect.poll(async () => (await widget.locator('.monaco-list-row').first().innerText()).split('\n')[0], { timeout: 5_000 }).toBe(title);
-  await input.press('Enter');
-}
 
 /** Runs "Add Model from Path…" and types the path into its input box. */
 async function addModel(p: string): Promise<void> {
-  await palette('LLM Playground: Add Model from Path…');
+  await runCommand(page, 'LLM Playground: Add Model from Path…', { waitHidden: false });
   const widget = page.locator('.quick-input-widget');
   await widget.locator('.quick-input-title, .quick-input-message', { hasText: /Add Model from Path|Path of a/ }).first().waitFor({ state: 'visible', timeout: 15_000 });
   const input = widget.locator('.quick-input-box input');
@@ -66,91 +39,33 @@ function treeRow(name: string): Locator {
   return page.locator(`.part.sidebar .monaco-list-row[aria-label^="${name}"]`).first();
 }
 
-function playgroundIn(outer: Locator): FrameLocator {
-  return outer.contentFrame().locator('#active-frame').contentFrame();
-}
-
-/** The widest visible playground (the editor panel rather than the side view). */
-async function findPlayground(timeoutMs = 90_000): Promise<FrameLocator> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const frames = page.locator('iframe.webview.ready');
-    const n = await frames.count();
-    let best: { doc: FrameLocator; width: number } | undefined;
-    for (let i = 0; i < n; i++) {
-      const doc = playgroundIn(frames.nth(i));
-      if ((await doc.locator('#generate').count().catch(() => 0)) === 0 || !(await frames.nth(i).isVisible())) continue;
-      const width = (await frames.nth(i).boundingBox())?.width ?? 0;
-      if (!best || width > best.width) best = { doc, width };
-    }
-    if (best && best.width > 600) return best.doc;
-    if (Date.now() > deadline) throw new Error('no playground with a Generate tab appeared');
-    await page.waitForTimeout(500);
-  }
-}
-
 describe('Models view and Generate (code-server)', () => {
   beforeAll(async () => {
-    try {
-      for (const f of ['dist/extension.js', 'dist/webview.js', 'dist/worker.js']) {
-        if (!fs.existsSync(path.join(repoRoot, f))) throw new Error(`${f} is missing: run \`node scripts/build.mjs\` first`);
-      }
-      if (!isInstalled()) throw new Error('code-server is not installed: run `bash scripts/setup.sh`');
-      fs.mkdirSync(RESULTS, { recursive: true });
-      tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'llm-playground-models-test-'));
-      // Copies of the fixtures in a folder of our own (outside the workspace), and a truncated GGUF.
-      const models = path.join(tmpRoot, 'models');
-      fs.mkdirSync(path.join(models, 'tiny-qwen3'), { recursive: true });
-      paths.gguf = path.join(models, 'stories260K.gguf');
-      fs.copyFileSync(path.join(FIX, 'gguf/stories260K.gguf'), paths.gguf);
-      paths.qwen = path.join(models, 'tiny-qwen3');
-      for (const f of fs.readdirSync(path.join(FIX, 'models/tiny-qwen3'))) fs.copyFileSync(path.join(FIX, 'models/tiny-qwen3', f), path.join(paths.qwen, f));
-      fs.mkdirSync(path.join(tmpRoot, 'broken'));
-      paths.truncated = path.join(tmpRoot, 'broken', 'stories260K-truncated.gguf');
-      fs.writeFileSync(paths.truncated, fs.readFileSync(paths.gguf).subarray(0, 600_000));
-      cs = await startCodeServer({ tmpRoot: path.join(tmpRoot, 'cs') });
-      browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-      context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-      page = await context.newPage();
-      page.on('console', (m) => {
-        if (m.type() === 'error') consoleLines.push(`[${m.type()}] ${m.text()}`);
-      });
-      await page.goto(cs.url, { waitUntil: 'domcontentloaded' });
-      await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 120_000 });
-      await page.locator('.part.statusbar').waitFor({ state: 'visible', timeout: 60_000 });
-    } catch (e) {
-      failed = true;
-      throw e;
-    }
-  });
-
-  afterAll(async () => {
-    if (failed && page) await page.screenshot({ path: path.join(RESULTS, 'vscode-models-failure.png') }).catch(() => {});
-    await context?.close().catch(() => {});
-    await browser?.close().catch(() => {});
-    if (cs) {
-      if (failed) {
-        if (consoleLines.length) console.error(`--- browser console ---\n${consoleLines.slice(-100).join('\n')}`);
-        const logs = path.join(cs.userDataDir, 'logs');
-        const walk = (d: string): string[] => (fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)])) : []);
-        for (const f of walk(logs).filter((f) => /LLM Playground\.log$|exthost\.log$/.test(f))) console.error(`--- ${f} ---\n${fs.readFileSync(f, 'utf8').slice(-10_000)}`);
-      }
-      await cs.stop();
-    }
-    if (tmpRoot) fs.rmSync(tmpRoot, { recursive: true, force: true });
-  });
-
-  const step = (name: string, fn: () => Promise<void>) =>
-    it(name, async () => {
-      try {
-        await fn();
-      } catch (e) {
-        failed = true;
-        throw e;
-      }
+    wb = await openWorkbench({
+      name: 'models',
+      // Copies of the fixtures in folders of our own (outside the workspace), and a truncated GGUF.
+      prepare: (tmpRoot) => {
+        const models = path.join(tmpRoot, 'models');
+        fs.mkdirSync(path.join(models, 'tiny-qwen3'), { recursive: true });
+        paths.gguf = path.join(models, 'stories260K.gguf');
+        fs.copyFileSync(path.join(FIX, 'gguf/stories260K.gguf'), paths.gguf);
+        paths.qwen = path.join(models, 'tiny-qwen3');
+        for (const f of fs.readdirSync(path.join(FIX, 'models/tiny-qwen3'))) fs.copyFileSync(path.join(FIX, 'models/tiny-qwen3', f), path.join(paths.qwen, f));
+        fs.mkdirSync(path.join(tmpRoot, 'broken'));
+        paths.truncated = path.join(tmpRoot, 'broken', 'stories260K-truncated.gguf');
+        fs.writeFileSync(paths.truncated, fs.readFileSync(paths.gguf).subarray(0, 600_000));
+      },
     });
+    page = wb.page;
+  });
 
-  step('shows the Models view with the bundled stories260K first', async () => {
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail') wb?.markFailed();
+  });
+
+  afterAll(() => wb?.close());
+
+  it('shows the Models view with the bundled stories260K first', async () => {
     const icon = page.locator('.activitybar .action-item a[aria-label^="LLM Playground"], .activitybar .action-item[aria-label^="LLM Playground"] a').first();
     await icon.waitFor({ state: 'visible', timeout: 60_000 });
     await icon.click();
@@ -160,22 +75,21 @@ describe('Models view and Generate (code-server)', () => {
     await expect.poll(async () => treeRow('stories260K (bundled)').getAttribute('aria-label'), { timeout: 60_000 }).toMatch(/llama · 260\.0K · F32/);
   });
 
-  step('adds the GGUF and the tiny-qwen3 folder by path; both show their details', async () => {
+  it('adds the GGUF and the tiny-qwen3 folder by path; both show their details', async () => {
     await addModel(paths.gguf);
     await expect.poll(async () => treeRow('stories260K.gguf').getAttribute('aria-label').catch(() => null), { timeout: 60_000 }).toMatch(/stories260K\.gguf, llama · 292\.8K · F32/);
     await addModel(paths.qwen);
     await expect.poll(async () => treeRow('tiny-qwen3').getAttribute('aria-label').catch(() => null), { timeout: 60_000 }).toMatch(/Missing tokenizer: no tokenizer\.json/);
     // The tooltip holds the details table.
-    await treeRow('stories260K.gguf').hover();
     const hover = page.locator('.monaco-hover, .workbench-hover').filter({ hasText: 'Context length' }).first();
-    await hover.waitFor({ state: 'visible', timeout: 15_000 });
+    await hoverUntil(page, treeRow('stories260K.gguf'), hover, { timeoutMs: 30_000 });
     const text = await hover.innerText();
     for (const want of ['Architecture', 'llama', 'Parameters', 'Dtypes', 'File size', 'Vocabulary', 'gguf-llama', 'KV cache']) expect(text).toContain(want);
     await page.screenshot({ path: path.join(RESULTS, 'vscode-models-tree.png') });
     await page.mouse.move(0, 0);
   });
 
-  step('a truncated copy shows its error in the tree', async () => {
+  it('a truncated copy shows its error in the tree', async () => {
     await addModel(paths.truncated);
     const row = treeRow('stories260K-truncated.gguf');
     await expect.poll(async () => row.getAttribute('aria-label').catch(() => null), { timeout: 60_000 }).toMatch(/Truncated file: it ends at offset 600000/);
@@ -183,8 +97,8 @@ describe('Models view and Generate (code-server)', () => {
     await page.screenshot({ path: path.join(RESULTS, 'vscode-models-error.png') });
   });
 
-  step('makes stories260K.gguf active and generates llama2.c\'s greedy continuation', async () => {
-    await palette('LLM Playground: Use This Model');
+  it('makes stories260K.gguf active and generates llama2.c\'s greedy continuation', async () => {
+    await runCommand(page, 'LLM Playground: Use This Model', { waitHidden: false });
     const widget = page.locator('.quick-input-widget');
     const input = widget.locator('.quick-input-box input');
     await widget.locator('.monaco-list-row', { hasText: 'stories260K.gguf' }).first().waitFor({ state: 'visible', timeout: 15_000 });
@@ -192,7 +106,8 @@ describe('Models view and Generate (code-server)', () => {
     await expect.poll(async () => (await widget.locator('.monaco-list-row').first().innerText()).split('\n')[0], { timeout: 5_000 }).toMatch(/^stories260K\.gguf/);
     await input.press('Enter');
     await expect.poll(async () => treeRow('stories260K.gguf').getAttribute('aria-label'), { timeout: 30_000 }).toMatch(/● active/);
-    const doc = await findPlayground();
+    // The widest visible playground: the editor panel rather than the side view.
+    const doc = await findWebview(page, '#generate', { minWidth: 600 });
     const tab = doc.locator('vscode-tab-header', { hasText: 'Generate' }).first();
     await tab.click();
     await doc.locator('#generate-model[data-ready="true"]').waitFor({ state: 'visible', timeout: 120_000 });
