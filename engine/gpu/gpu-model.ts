@@ -280,6 +280,8 @@ export class GpuModel {
   private dispatches: Dispatch[] = [];
   private staging = new Map<number, GPUBuffer[]>();
   private len = 0;
+  /** Host time spent encoding and submitting pipelined decode steps (benchmarks read it). */
+  readonly stats = { encodeMs: 0, steps: 0, dispatchesPerStep: 0 };
   private lost?: string;
   private destroyed = false;
   private busy = false;
@@ -593,6 +595,8 @@ export class GpuModel {
   /** One pipelined decode step at slot `slot`: its token is already in ids[0] (written by the previous argmax). */
   private async decodeStep(slot: number, ring: number): Promise<number> {
     this.alive();
+    const t0 = performance.now();
+    const n0 = Dispatch.encoded;
     this.writeInputs(undefined, [slot]);
     this.writeStep(1, slot, 1);
     const enc = this.device.createCommandEncoder();
@@ -601,6 +605,9 @@ export class GpuModel {
     const staging = this.stagingBuffer(16, ring);
     enc.copyBufferToBuffer(this.act!.res, 0, staging, 0, 8);
     this.device.queue.submit([enc.finish()]);
+    this.stats.encodeMs += performance.now() - t0;
+    this.stats.steps++;
+    this.stats.dispatchesPerStep = Dispatch.encoded - n0;
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, 16);
     } catch (e) {
@@ -637,6 +644,7 @@ export class GpuModel {
     this.dispatches.push(d);
     return d;
   }
+
 
   private weight(data: Float32Array, rows: number, cols: number, dtype: WeightDtype, label: string): GpuWeight {
     const rowStride = rowStrideWords(cols, dtype);

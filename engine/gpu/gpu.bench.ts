@@ -109,6 +109,9 @@ interface Row {
   roofline: number;
   gpuPrefill: number;
   gpuDecode: Record<number, number>;
+  /** host ms to encode + submit one pipelined decode step, and dispatches per step */
+  encodeMs?: number;
+  dispatches?: number;
   cpuPrefill?: number;
   cpuDecode?: number;
   torch?: Record<string, number>;
@@ -137,9 +140,10 @@ async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dt
       const r = await gm.generate(prompt, DECODE + 1, { stopIds: [], onToken: (_id, i) => void (i === 0 && (t0 = performance.now())) });
       gpuDecode[c] = (r.ids.length - 1) / ((performance.now() - t0) / 1000);
     }
-    t = 0;
+    const encodeMs = gm.stats.encodeMs / gm.stats.steps;
+    const dispatches = gm.stats.dispatchesPerStep;
     const bytes = gm.decodeWeightBytes;
-    return { model: name, dtype, weightMB: bytes / 1e6, roofline: BW / bytes, gpuPrefill, gpuDecode };
+    return { model: name, dtype, weightMB: bytes / 1e6, roofline: BW / bytes, gpuPrefill, gpuDecode, encodeMs, dispatches };
   } finally {
     gm.destroy();
   }

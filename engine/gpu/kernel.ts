@@ -161,8 +161,11 @@ export class Dispatch {
     });
     this.bindGroup = device.createBindGroup({ label: kernel.label, layout: this.pipeline.getBindGroupLayout(0), entries });
   }
+  /** Dispatches encoded so far, all models (benchmarks report dispatches per step). */
+  static encoded = 0;
   encode(pass: GPUComputePassEncoder, x: number, y = 1, z = 1): void {
     if (x === 0 || y === 0 || z === 0) return;
+    Dispatch.encoded++;
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, this.bindGroup);
     pass.dispatchWorkgroups(x, y, z);
