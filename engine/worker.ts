@@ -6,6 +6,7 @@
 import type { EngineEnv, PlaygroundSettings, WebviewToWorker, WorkerToWebview } from './protocol';
 import { errorText, openGpu, selfTest, type GpuHandle } from './gpu/probe';
 import { GpuSession } from './gpu/session';
+import { registerGpuModelFactory } from './models/session';
 import { ModelSession } from './models/session';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -28,7 +29,22 @@ async function probe(id: number, backend: PlaygroundSettings['backend']): Promis
     if ('device' in opened) {
       gpu = opened;
       gpuSession = new GpuSession(opened.device);
+      const session = gpuSession;
+      // The Generate tab's "WebGPU" device: a GpuModel on this device, same forward contract as the CPU Model.
+      registerGpuModelFactory(async (loaded, { contextLength }) => {
+        const m = await session.load(loaded, { contextLength });
+        return {
+          forward: (tokens, positions, opts) => m.forward(tokens, positions, opts),
+          reset: () => m.reset(),
+          get length() {
+            return m.length;
+          },
+          contextLength: m.contextLength,
+          dispose: () => m.destroy(),
+        };
+      });
       opened.device.lost.then((info) => {
+        registerGpuModelFactory(undefined);
         gpu = undefined;
         gpuSession = undefined;
         post({ type: 'fatal', message: `The WebGPU device was lost (${info.reason}): ${info.message || 'no details'}. Reload the playground to retry, or use the CPU path.` });
@@ -74,6 +90,7 @@ self.onmessage = (ev: MessageEvent<WebviewToWorker>) => {
       probe(msg.id, msg.backend).catch((e) => post({ type: 'fatal', message: `Engine probe failed: ${errorText(e)}` }));
       break;
     case 'dispose':
+      registerGpuModelFactory(undefined);
       if (gpuSession) gpuSession.dispose();
       else gpu?.device.destroy();
       gpu = undefined;

@@ -4,7 +4,7 @@
  * bridge (worker `readRange` → host `readModelRange` → worker `rangeData`).
  */
 import type { LoadedSummary, ModelSummary, WorkerToWebview } from '../engine/protocol';
-import { newRequestId, onWorkerMessage, postToWorker } from './engine';
+import { newRequestId, onWorkerMessage, postToWorker, engineState } from './engine';
 import { getState, onHostMessage, request, send, setState } from './host';
 
 export interface LoadState {
@@ -59,8 +59,13 @@ export function setChosenContext(n: number): void {
   for (const fn of subs) fn(state);
 }
 
+/**
+ * The user's choice, else the GPU when the engine found a hardware WebGPU adapter
+ * (a software fallback adapter such as SwiftShader is far slower than the CPU path).
+ */
 export function chosenDevice(): 'cpu' | 'gpu' {
-  return getState<'cpu' | 'gpu'>('device') ?? 'cpu';
+  const env = engineState().env;
+  return getState<'cpu' | 'gpu'>('device') ?? (env?.backend === 'webgpu' && !env.adapter?.isFallbackAdapter ? 'gpu' : 'cpu');
 }
 
 export function setChosenDevice(d: 'cpu' | 'gpu'): void {

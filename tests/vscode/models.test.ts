@@ -110,18 +110,32 @@ describe('Models view and Generate (code-server)', () => {
     const doc = await findWebview(page, '#generate', { minWidth: 600 });
     const tab = doc.locator('vscode-tab-header', { hasText: 'Generate' }).first();
     await tab.click();
+    // SwiftShader is a software (fallback) adapter, so the CPU path is the default here.
     await doc.locator('#generate-model[data-ready="true"]').waitFor({ state: 'visible', timeout: 120_000 });
     expect(await doc.locator('#generate-model').innerText()).toMatch(/stories260K\.gguf — CPU, context \d+, gguf-llama tokenizer/);
-    await doc.locator('#gen-prompt').fill('Once upon a time');
-    await doc.locator('#gen-max').fill('40');
-    await doc.locator('#gen-prompt').press('Control+Enter');
+    const generate = async (): Promise<string> => {
+      await doc.locator('#gen-prompt').fill('Once upon a time');
+      await doc.locator('#gen-max').fill('40');
+      await doc.locator('#gen-prompt').press('Control+Enter');
+      await expect.poll(async () => doc.locator('#gen-stats').innerText(), { timeout: 120_000 }).toMatch(/40 tokens · [\d.]+ tokens\/s · max tokens reached/);
+      return doc.locator('#gen-text').innerText();
+    };
     const expected = ', there was a little girl named Lily. She loved to play outside in the park.';
-    await expect.poll(async () => doc.locator('#gen-text').innerText(), { timeout: 60_000 }).toContain(expected);
-    await expect.poll(async () => doc.locator('#gen-stats').innerText(), { timeout: 60_000 }).toMatch(/40 tokens · [\d.]+ tokens\/s · max tokens reached/);
-    const out = `Once upon a time${await doc.locator('#gen-text').innerText()}`;
+    const onCpu = await generate();
+    expect(onCpu).toContain(expected);
+    const out = `Once upon a time${onCpu}`;
     const ref = REF.cases.find((c) => c.prompt === 'Once upon a time')!.stdout;
     expect(ref.replace(/\s+/g, ' ').startsWith(out.replace(/\s+/g, ' ').trim())).toBe(true);
     await page.screenshot({ path: path.join(RESULTS, 'vscode-generate.png') });
+    // The same on the WebGPU path (the GpuModel), chosen in the Model tab.
+    await doc.locator('vscode-tab-header', { hasText: 'Model' }).first().click();
+    await doc.locator('#model-device').selectOption('gpu');
+    await doc.locator('vscode-button', { hasText: 'Reload with these settings' }).click();
+    await tab.click();
+    await expect.poll(async () => doc.locator('#generate-model').innerText(), { timeout: 120_000 }).toMatch(/stories260K\.gguf — WebGPU, context \d+, gguf-llama tokenizer/);
+    await doc.locator('#generate-model[data-ready="true"]').waitFor({ state: 'visible', timeout: 120_000 });
+    expect(await generate()).toBe(onCpu);
+    await page.screenshot({ path: path.join(RESULTS, 'vscode-generate-webgpu.png') });
     // The Model tab shows the active model's details and the memory plan.
     await doc.locator('vscode-tab-header', { hasText: 'Model' }).first().click();
     await doc.locator('#model-details').waitFor({ state: 'visible', timeout: 10_000 });
