@@ -24,7 +24,7 @@ import { ACT_ID, activationWgsl } from '../ops/activations/activations.wgsl';
 import { ATTN_SPLIT_MAX, attnCombineWgsl, attnFlashWgsl, attnProbsWgsl, attnRowsWgsl, flashTile } from '../ops/attention/attention.wgsl';
 import { embeddingWgsl } from '../ops/embedding/embedding.wgsl';
 import { layernormRowsWgsl } from '../ops/layernorm/layernorm.wgsl';
-import { matmulWgsl, matvecRows, matvecWgsl, MATMUL_TILE } from '../ops/matmul/matmul.wgsl';
+import { matmulWgsl, matvecRows, matvecWgsl, MATMUL_TILE, type MatvecPrologue } from '../ops/matmul/matmul.wgsl';
 import { moeCombineWgsl, moeRouteWgsl } from '../ops/moe/moe.wgsl';
 import { rmsnormRowsWgsl } from '../ops/rmsnorm/rmsnorm.wgsl';
 import { ROPE_STYLE, ropeQkvWgsl } from '../ops/rope/rope.wgsl';
@@ -114,6 +114,11 @@ interface LinearSpec {
   expertStride?: number; // words
   ids?: GPUBuffer;
   matvecOnly?: boolean;
+  /** Decode matvec prologue (RMSNorm with weight `nw` and `eps`, or gate|up activation with up at `upOffset`). */
+  pro?: MatvecPrologue;
+  nw?: GPUBuffer;
+  eps?: number;
+  upOffset?: number;
 }
 
 /** A linear layer prepared twice: matvec (few rows) and tiled matmul (prefill), per weight part. */
@@ -141,9 +146,11 @@ class LinearOp {
         alpha: spec.alpha ?? 1,
         expertStride: spec.expertStride ?? 0,
         nGroupsX: gx,
+        eps: spec.eps ?? 0,
+        upOffset: spec.upOffset ?? 0,
       };
-      const bufs = { x: spec.x, w: part.buffer, b: spec.bias ?? g.dummy, y: spec.y, ids: spec.ids ?? g.dummyU32 };
-      this.mv.push({ d: g.dispatch(matvecWgsl(spec.w.dtype, g.subgroups, spec.K), values, bufs), groups });
+      const bufs = { x: spec.x, w: part.buffer, b: spec.bias ?? g.dummy, y: spec.y, ids: spec.ids ?? g.dummyU32, nw: spec.nw ?? g.dummy };
+      this.mv.push({ d: g.dispatch(matvecWgsl(spec.w.dtype, g.subgroups, spec.K, spec.pro), values, bufs), groups });
       if (!spec.matvecOnly) this.mm.push({ d: g.dispatch(matmulWgsl(spec.w.dtype), values, bufs), N });
     }
   }
@@ -219,6 +226,10 @@ interface Act {
 interface LayerOps {
   attnNorm: Dispatch;
   qkv: LinearOp;
+  /** Decode (T ≤ MATVEC_MAX_ROWS) fusions, where the layer allows them: RMSNorm into qkv and gate|up, SwiGLU into down. */
+  qkvF?: LinearOp;
+  guF?: LinearOp;
+  downF?: LinearOp;
   lora: { a: LinearOp; b: LinearOp }[]; // before rope (q, k, v)
   rope: Dispatch;
   rows: Dispatch;
@@ -849,6 +860,15 @@ export class GpuModel {
         ops.act = this.dispatch(activationWgsl(), actVals(M_FROM_T, 0, gated), { gu: a.gu, o: a.act });
         ops.down = new LinearOp(this, { w: L.down!, bias: L.downBias, x: a.act, y: a.x, N: D, K: I, mSel: M_FROM_T, xRowStride: I, yRowStride: D, accumulate: true });
         ops.downLora = loraOps(L, ['down'], a.act, I, a.x, D, [0]);
+        if (c.norm.kind === 'rms' && !L.mlpNormB && L.lora.size === 0) {
+          ops.guF = new LinearOp(this, { w: L.gu!, bias: L.guBias, x: a.x, y: a.gu, N: guN, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: guN, matvecOnly: true, pro: { kind: 'rms' }, nw: L.mlpNorm, eps });
+        }
+        if (gated && L.lora.size === 0) {
+          ops.downF = new LinearOp(this, { w: L.down!, bias: L.downBias, x: a.gu, y: a.x, N: D, K: I, mSel: M_FROM_T, xRowStride: 2 * I, yRowStride: D, accumulate: true, matvecOnly: true, pro: { kind: 'gated', act: ACT_ID[c.activation] }, upOffset: I });
+        }
+      }
+      if (c.norm.kind === 'rms' && !L.attnNormB && L.lora.size === 0) {
+        ops.qkvF = new LinearOp(this, { w: L.qkv, bias: L.qkvBias, x: a.x, y: a.qkv, N: QKV, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: QKV, matvecOnly: true, pro: { kind: 'rms' }, nw: L.attnNorm, eps });
       }
       return ops;
     });
@@ -934,8 +954,11 @@ export class GpuModel {
     const stepSplit = splitKeys(Tk, H, T).nSplit;
     this.layers.forEach((L, li) => {
       const op = o.layers[li];
-      op.attnNorm.encode(pass, T);
-      op.qkv.encode(pass, T);
+      if (useRows && op.qkvF) op.qkvF.encode(pass, T);
+      else {
+        op.attnNorm.encode(pass, T);
+        op.qkv.encode(pass, T);
+      }
       for (const l of op.lora) {
         l.a.encode(pass, T);
         l.b.encode(pass, T);
@@ -960,7 +983,8 @@ export class GpuModel {
         l.a.encode(pass, T);
         l.b.encode(pass, T);
       }
-      op.mlpNorm.encode(pass, T);
+      const guFused = useRows && op.guF !== undefined;
+      if (!guFused) op.mlpNorm.encode(pass, T);
       if (op.router && c.moe) {
         const { numExperts: E, topK: k } = c.moe;
         op.router.encode(pass, T);
@@ -986,13 +1010,16 @@ export class GpuModel {
           op.combineDense!.encode(pass, Math.ceil(D / 64), T);
         }
       } else {
-        op.gu!.encode(pass, T);
+        (guFused ? op.guF! : op.gu!).encode(pass, T);
         for (const l of op.guLora) {
           l.a.encode(pass, T);
           l.b.encode(pass, T);
         }
-        op.act!.encode(pass, Math.ceil(I / 256), T);
-        op.down!.encode(pass, T);
+        if (useRows && op.downF) op.downF.encode(pass, T);
+        else {
+          op.act!.encode(pass, Math.ceil(I / 256), T);
+          op.down!.encode(pass, T);
+        }
         for (const l of op.downLora) {
           l.a.encode(pass, T);
           l.b.encode(pass, T);

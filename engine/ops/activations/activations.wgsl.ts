@@ -11,6 +11,24 @@ import type { ActivationName } from './activations';
 export const ACT_FIELDS = ['I', 'mSel', 'mFixed', 'inStride', 'gated', 'act'] as const;
 export const ACT_ID: Record<ActivationName, number> = { silu: 0, gelu_new: 1, gelu: 2 };
 
+/** `fn actFn(x: f32) -> f32` for one activation id (ACT_ID), for kernels that fuse it. */
+export function actFnWgsl(act: number): string {
+  const erf = `fn erf_(x: f32) -> f32 {
+  let a = abs(x);
+  let t = 1.0 / (1.0 + 0.3275911 * a);
+  let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
+  return select(y, -y, x < 0.0);
+}
+`;
+  if (act === 0) return `fn actFn(x: f32) -> f32 { return x / (1.0 + exp(-x)); }\n`;
+  if (act === 1) return `fn actFn(x: f32) -> f32 {
+  let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -20.0, 20.0);
+  return 0.5 * x * (1.0 + tanh(u));
+}
+`;
+  return `${erf}fn actFn(x: f32) -> f32 { return 0.5 * x * (1.0 + erf_(x * 0.7071067811865476)); }\n`;
+}
+
 export function activationWgsl(): KernelSource {
   const code = /* wgsl */ `
 ${STEP_WGSL}

@@ -15,6 +15,7 @@
  *   xOffset + m·xRowStride; y row m at yOffset + m·yRowStride (a column slice of a wider
  *   row, for fused QKV / LoRA); accumulate: y += result (residual add, LoRA's B).
  */
+import { actFnWgsl } from '../activations/activations.wgsl';
 import { M_WGSL, paramsWgsl, STEP_WGSL, weightScalarWgsl, type KernelSource, type WeightDtype } from '../../gpu/kernel';
 
 export const LINEAR_FIELDS = [
@@ -33,7 +34,17 @@ export const LINEAR_FIELDS = [
   'alpha',
   'expertStride',
   'nGroupsX',
+  'eps',
+  'upOffset',
 ] as const;
+
+/**
+ * What the decode matvec does to x before the dot product (fusions that save a dispatch):
+ *   rms   — x is the residual row: each workgroup computes its RMS (over K) and reads
+ *           x[k]·nw[k], scaling the dot product by 1/sqrt(mean(x²) + eps) (RMSNorm fused);
+ *   gated — x is the gate|up row: x[k] = act(x[k]) · x[upOffset + k] (SwiGLU fused).
+ */
+export type MatvecPrologue = { kind: 'rms' } | { kind: 'gated'; act: number };
 
 export const MATVEC_WG = 256;
 /** Weight rows per thread group of the matvec (unrolled accumulators). */
@@ -62,7 +73,7 @@ export function matvecRows(K: number, dtype: WeightDtype): number {
  * group of R rows, streaming 16-byte vectors; lanes reduce in workgroup memory (a tree
  * of log2(TPR) steps), or with subgroupAdd when TPR ≥ 128 and the device has subgroups.
  */
-export function matvecWgsl(dtype: WeightDtype, subgroups: boolean, K: number): KernelSource {
+export function matvecWgsl(dtype: WeightDtype, subgroups: boolean, K: number, pro?: MatvecPrologue): KernelSource {
   const R = MATVEC_R;
   const WG = MATVEC_WG;
   const TPR = matvecThreadsPerRow(K, dtype);
@@ -118,15 +129,31 @@ const R: u32 = ${R}u;
 const EPV: u32 = ${dtype === 'f32' ? 4 : 8}u;
 var<workgroup> red: array<f32, ${sg ? (WG / TPR) * R * 64 : WG * R}>;
 
+${
+    pro?.kind === 'rms'
+      ? `@group(0) @binding(7) var<storage, read> nw: array<f32>;             // [K] RMSNorm weight
+var<workgroup> nred: array<f32, ${WG}>;
+var<private> rs: f32 = 1.0;
 fn xAt(base: u32, k: u32) -> f32 {
+  if (k < p.K) { return x[base + k] * nw[k]; }
+  return 0.0;
+}`
+      : pro?.kind === 'gated'
+        ? `${actFnWgsl(pro.act)}
+fn xAt(base: u32, k: u32) -> f32 {
+  if (k < p.K) { return actFn(x[base + k]) * x[base + p.upOffset + k]; }
+  return 0.0;
+}`
+        : `fn xAt(base: u32, k: u32) -> f32 {
   if (k < p.K) { return x[base + k]; }
   return 0.0;
-}
+}`
+  }
 
 fn finish(r: u32, v: f32, m: u32, n0: u32) {
   let n = n0 + r;
   if (n >= p.N) { return; }
-  var o = v * bitcast<f32>(p.alpha);
+  var o = v * ${pro?.kind === 'rms' ? 'rs * ' : ''}bitcast<f32>(p.alpha);
   if (p.hasBias != 0u) { o += b[n]; }
   let idx = p.yOffset + m * p.yRowStride + n;
   if (p.accumulate != 0u) { y[idx] = y[idx] + o; } else { y[idx] = o; }
@@ -146,7 +173,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   var wbase = p.wOffset;
   if (p.expertStride != 0u) { wbase += ids[m] * p.expertStride; }
   let xb = p.xOffset + m * p.xRowStride;
-  let nv = p.rowStride / 4u;
+  let nv = p.rowStride / 4u;${
+    pro?.kind === 'rms'
+      ? `
+  var ss = 0.0;
+  for (var k = lid; k < p.K; k += WG) { let v = x[xb + k]; ss += v * v; }
+  nred[lid] = ss;
+  workgroupBarrier();
+  for (var st = WG / 2u; st > 0u; st = st >> 1u) {
+    if (lid < st) { nred[lid] += nred[lid + st]; }
+    workgroupBarrier();
+  }
+  rs = 1.0 / sqrt(nred[0] / f32(p.K) + bitcast<f32>(p.eps));`
+      : ''
+  }
 ${accs.map((r) => `  let row${r} = wbase / 4u + min(nb + ${r}u, p.N - 1u) * nv;`).join('\n')}
 ${accs.map((r) => `  var acc${r} = 0.0;`).join('\n')}
   for (var i = lane; i < nv; i += TPR) {
@@ -156,7 +196,9 @@ ${accs.map((r) => `  var acc${r} = 0.0;`).join('\n')}
 ${reduce}
 }
 `;
-  return { label: `matvec-${dtype}-tpr${TPR}${sg ? '-sg' : ''}`, code, bindings: ['x', 'w', 'b', 'y', 'ids'], fields: LINEAR_FIELDS, floats: ['alpha'] };
+  const proLabel = pro ? (pro.kind === 'rms' ? '-rms' : `-gated${pro.act}`) : '';
+  const bindings = pro?.kind === 'rms' ? ['x', 'w', 'b', 'y', 'ids', 'nw'] : ['x', 'w', 'b', 'y', 'ids'];
+  return { label: `matvec-${dtype}-tpr${TPR}${sg ? '-sg' : ''}${proLabel}`, code, bindings, fields: LINEAR_FIELDS, floats: ['alpha', 'eps'] };
 }
 
 export const MATMUL_TILE = 64;
@@ -235,5 +277,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
   }
 }
 `;
-  return { label: `matmul-${dtype}`, code, bindings: ['x', 'w', 'b', 'y'], fields: LINEAR_FIELDS, floats: ['alpha'] };
+  return { label: `matmul-${dtype}`, code, bindings: ['x', 'w', 'b', 'y'], fields: LINEAR_FIELDS, floats: ['alpha', 'eps'] };
 }

@@ -116,7 +116,7 @@ async function linearChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolea
       matmul(mm, x, wRef, M, K, N, b);
       const want = y0.slice();
       for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) want[m * (N + 3) + 2 + n] += 0.5 * (mm[m * N + n] - b[n]) + b[n];
-      const values = { mSel: M_FROM_T, mFixed: 0, N, K, rowStride: rowStrideWords(K, dtype), wOffset: 0, xOffset: 0, xRowStride: K, yOffset: 2, yRowStride: N + 3, hasBias: 1, accumulate: 1, alpha: 0.5, expertStride: 0, nGroupsX: 0 };
+      const values = { mSel: M_FROM_T, mFixed: 0, N, K, rowStride: rowStrideWords(K, dtype), wOffset: 0, xOffset: 0, xRowStride: K, yOffset: 2, yRowStride: N + 3, hasBias: 1, accumulate: 1, alpha: 0.5, expertStride: 0, nGroupsX: 0, eps: 0, upOffset: 0 };
       const groups = Math.ceil(N / matvecRows(K, dtype));
       const [gx, gy] = grid2(groups);
       const bufs = () => ({ x: h.buf(x), w: h.buf(packRows(w, K, 0, N, dtype)), b: h.buf(b), y: h.buf(y0), ids: h.buf(4) });
@@ -126,6 +126,34 @@ async function linearChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolea
         const bv = bufs();
         const got = await h.run([{ k: matvecWgsl(dtype, subgroups, K), values: { ...values, nGroupsX: gx }, bufs: bv, grid: [gx, gy, M] }], bv.y, y0.length);
         out.push({ op: `matvec-${dtype}${subgroups ? '-sg' : ''}`, shape: [M, K, N], maxAbsDiff: diff(got, want), tol });
+        // fused prologues (decode): RMSNorm of x into the matvec, and act(gate)·up of a gate|up row
+        const sg = subgroups ? '-sg' : '';
+        const xs = rand(M * K, 2);
+        const nw = rand(K).map((v) => 1 + v);
+        const xn = new Float32Array(M * K);
+        rmsnorm(xn, xs, nw, K, 1e-5);
+        const wantRms = y0.slice();
+        matmul(mm, xn, wRef, M, K, N, b);
+        for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) wantRms[m * (N + 3) + 2 + n] += 0.5 * (mm[m * N + n] - b[n]) + b[n];
+        const br = { ...bufs(), x: h.buf(xs), nw: h.buf(nw) };
+        const gotRms = await h.run([{ k: matvecWgsl(dtype, subgroups, K, { kind: 'rms' }), values: { ...values, nGroupsX: gx, eps: 1e-5 }, bufs: br, grid: [gx, gy, M] }], br.y, y0.length);
+        out.push({ op: `matvec-${dtype}-rms${sg}`, shape: [M, K, N], maxAbsDiff: diff(gotRms, wantRms), tol: 2e-5 * Math.max(1, maxAbs(wantRms)) * Math.max(1, Math.sqrt(K) / 8) });
+        for (const name of ['silu', 'gelu_new'] as ActivationName[]) {
+          const gu = rand(M * 2 * K, 2); // [M, gate K | up K]
+          const g = new Float32Array(M * K);
+          const u = new Float32Array(M * K);
+          for (let m = 0; m < M; m++) {
+            g.set(gu.subarray(m * 2 * K, m * 2 * K + K), m * K);
+            u.set(gu.subarray(m * 2 * K + K, m * 2 * K + 2 * K), m * K);
+          }
+          swiglu(g, u, M * K, name);
+          const wantG = y0.slice();
+          matmul(mm, g, wRef, M, K, N, b);
+          for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) wantG[m * (N + 3) + 2 + n] += 0.5 * (mm[m * N + n] - b[n]) + b[n];
+          const bg = { ...bufs(), x: h.buf(gu) };
+          const gotG = await h.run([{ k: matvecWgsl(dtype, subgroups, K, { kind: 'gated', act: ACT_ID[name] }), values: { ...values, nGroupsX: gx, xRowStride: 2 * K, upOffset: K }, bufs: bg, grid: [gx, gy, M] }], bg.y, y0.length);
+          out.push({ op: `matvec-${dtype}-${name}${sg}`, shape: [M, K, N], maxAbsDiff: diff(gotG, wantG), tol: 2e-5 * Math.max(1, maxAbs(wantG)) * Math.max(1, Math.sqrt(K) / 8) });
+        }
       }
       const bm = bufs();
       const got = await h.run([{ k: matmulWgsl(dtype), values, bufs: bm, grid: [Math.ceil(N / MATMUL_TILE), Math.ceil(M / MATMUL_TILE)] }], bm.y, y0.length);
