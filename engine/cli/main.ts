@@ -28,6 +28,8 @@ import { cmdTrainBpe, TrainUsageError } from './train-bpe';
 import { describeModel, type ModelDescription } from './describe';
 
 export class UsageError extends Error {}
+/** --backend webgpu asked for, but no adapter or device (exit code 1: the environment, not the usage). */
+export class GpuUnavailableError extends Error {}
 
 const USAGE = `usage: llm-playground <command> [options]
 
@@ -123,7 +125,14 @@ function backendOpt(s: string | undefined): 'cpu' | 'webgpu' {
 /** The WGSL engine on the first WebGPU adapter (the webgpu package, Dawn). */
 async function openGpuModel(loaded: LoadedModel, contextLength: number): Promise<GpuModel> {
   const g = await openNodeGpu();
-  if (!('device' in g)) throw new UsageError(`--backend webgpu: ${g.env.reason}`);
+  if (!('device' in g)) {
+    const why = (g.env.reason ?? 'no WebGPU adapter').replace(/;? ?the CPU path will be used\.?$/, '');
+    const hint =
+      process.platform === 'linux' && !process.env.VK_ICD_FILENAMES
+        ? ' Without a GPU, Dawn can run on SwiftShader: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (Debian package chromium).'
+        : '';
+    throw new GpuUnavailableError(`--backend webgpu: ${why}. Use --backend cpu.${hint}`);
+  }
   return GpuModel.create(g.device, loaded, { contextLength });
 }
 
@@ -338,7 +347,7 @@ export async function main(argv: string[], out: Out = (s) => console.log(s)): Pr
       process.stderr.write(`llm-playground: ${e.message}\nRun "llm-playground --help" for usage.\n`);
       return 2;
     }
-    if (e instanceof FormatError || e instanceof RangeError) {
+    if (e instanceof FormatError || e instanceof RangeError || e instanceof GpuUnavailableError) {
       process.stderr.write(`llm-playground: ${e.message}\n`);
       return 1;
     }
