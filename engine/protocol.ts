@@ -83,8 +83,13 @@ export interface ModelSummary {
   load?: ModelLoadSpec;
 }
 
+/** How the GPU holds the weights: f32, or f16 packed two per u32 (half the bytes to stream). */
+export type GpuWeights = 'f32' | 'f16';
+
 export interface LoadedSummary {
   device: 'cpu' | 'gpu';
+  /** On the GPU: f32 or f16 weights. */
+  weights?: GpuWeights;
   contextLength: number;
   parameters: number;
   tokenizerKind?: string;
@@ -135,7 +140,7 @@ export type WebviewRequestMethod = Extract<WebviewToHost, { type: 'request' }>['
 export type WebviewToWorker =
   | { type: 'probe'; id: number; backend: PlaygroundSettings['backend'] }
   | { type: 'dispose'; id: number }
-  | { type: 'loadModel'; id: number; spec: ModelLoadSpec; contextLength: number; device: 'cpu' | 'gpu' }
+  | { type: 'loadModel'; id: number; spec: ModelLoadSpec; contextLength: number; device: 'cpu' | 'gpu'; weights?: GpuWeights }
   | { type: 'cancelLoad'; id: number }
   | { type: 'rangeData'; reqId: number; bytes?: Uint8Array; error?: string }
   | { type: 'generate'; id: number; prompt: string; maxTokens: number; stop: string[] }

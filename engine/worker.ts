@@ -31,8 +31,8 @@ async function probe(id: number, backend: PlaygroundSettings['backend']): Promis
       gpuSession = new GpuSession(opened.device);
       const session = gpuSession;
       // The Generate tab's "WebGPU" device: a GpuModel on this device, same forward contract as the CPU Model.
-      registerGpuModelFactory(async (loaded, { contextLength }) => {
-        const m = await session.load(loaded, { contextLength });
+      registerGpuModelFactory(async (loaded, { contextLength, weights }) => {
+        const m = await session.load(loaded, { contextLength, weights });
         return {
           forward: (tokens, positions, opts) => m.forward(tokens, positions, opts),
           reset: () => m.reset(),

@@ -3,7 +3,7 @@
  * model, the worker's loading of it (progress, cancel), and the byte-range
  * bridge (worker `readRange` → host `readModelRange` → worker `rangeData`).
  */
-import type { LoadedSummary, ModelSummary, WorkerToWebview } from '../engine/protocol';
+import type { GpuWeights, LoadedSummary, ModelSummary, WorkerToWebview } from '../engine/protocol';
 import { newRequestId, onWorkerMessage, postToWorker, engineState } from './engine';
 import { getState, onHostMessage, request, send, setState } from './host';
 
@@ -68,6 +68,16 @@ export function chosenDevice(): 'cpu' | 'gpu' {
   return getState<'cpu' | 'gpu'>('device') ?? (env?.backend === 'webgpu' && !env.adapter?.isFallbackAdapter ? 'gpu' : 'cpu');
 }
 
+/** GPU weights: f32, or f16 packed in u32 (half the memory and bandwidth, logits within ~1e-2). */
+export function chosenWeights(): GpuWeights {
+  return getState<GpuWeights>('weights') ?? 'f32';
+}
+
+export function setChosenWeights(w: GpuWeights): void {
+  setState('weights', w);
+  for (const fn of subs) fn(state);
+}
+
 export function setChosenDevice(d: 'cpu' | 'gpu'): void {
   setState('device', d);
   for (const fn of subs) fn(state);
@@ -90,10 +100,10 @@ export function loadActive(force = false): void {
     return;
   }
   const ctx = chosenContext(m);
-  const key = JSON.stringify([m.load, ctx, chosenDevice()]);
+  const key = JSON.stringify([m.load, ctx, chosenDevice(), chosenWeights()]);
   if (!force && key === loadedSpec) return;
   const id = newRequestId();
-  if (!postToWorker({ type: 'loadModel', id, spec: m.load, contextLength: ctx, device: chosenDevice() })) return; // the worker's 'env' will load it
+  if (!postToWorker({ type: 'loadModel', id, spec: m.load, contextLength: ctx, device: chosenDevice(), weights: chosenWeights() })) return; // the worker's 'env' will load it
   loadedSpec = key;
   update({ load: { phase: 'loading', modelId: m.id, id, bytes: 0, total: m.load.files.reduce((s, f) => s + f.size, 0), step: 'starting' } });
 }

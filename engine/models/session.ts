@@ -15,7 +15,7 @@ import { loadLlama2cModel } from '../formats/llama2c-model';
 import type { ByteSource } from '../formats/source';
 import { argmax, Model, type ForwardOptions, type ForwardResult } from '../model/model';
 import type { LoadedModel } from '../model/types';
-import type { ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol';
+import type { GpuWeights, ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol';
 import { tokenizerFromBytes, tokenizerFromGgufMetadata, type Tokenizer } from '../tokenizer/index';
 import { StopStringFilter } from './stop';
 
@@ -28,7 +28,7 @@ export interface ForwardModel {
   dispose?(): void;
 }
 
-export type GpuModelFactory = (loaded: LoadedModel, opts: { contextLength: number }) => Promise<ForwardModel>;
+export type GpuModelFactory = (loaded: LoadedModel, opts: { contextLength: number; weights: GpuWeights }) => Promise<ForwardModel>;
 let gpuFactory: GpuModelFactory | undefined;
 
 /** The WebGPU engine registers here; until then "gpu" runs on the CPU with a note. */
@@ -70,7 +70,7 @@ export class ModelSession {
   handle(msg: WebviewToWorker): boolean {
     switch (msg.type) {
       case 'loadModel':
-        void this.load(msg.id, msg.spec, msg.contextLength, msg.device);
+        void this.load(msg.id, msg.spec, msg.contextLength, msg.device, msg.weights ?? 'f32');
         return true;
       case 'cancelLoad':
         if (this.loading && (msg.id === this.loading.id || msg.id === 0)) this.loading.cancelled = true;
@@ -128,7 +128,7 @@ export class ModelSession {
     };
   }
 
-  async load(id: number, spec: ModelLoadSpec, contextLength: number, device: 'cpu' | 'gpu'): Promise<void> {
+  async load(id: number, spec: ModelLoadSpec, contextLength: number, device: 'cpu' | 'gpu', weights: GpuWeights = 'f32'): Promise<void> {
     if (this.loading) this.loading.cancelled = true;
     const job: Loading = { id, cancelled: false };
     this.loading = job;
@@ -179,7 +179,7 @@ export class ModelSession {
       let model: ForwardModel;
       let note: string | undefined;
       if (device === 'gpu' && gpuFactory) {
-        model = await gpuFactory(loaded, { contextLength: ctx });
+        model = await gpuFactory(loaded, { contextLength: ctx, weights });
       } else {
         if (device === 'gpu') note = 'The WebGPU model is not available yet: running on the CPU.';
         model = new Model(loaded, { contextLength: ctx });
@@ -200,6 +200,7 @@ export class ModelSession {
         modelId: spec.modelId,
         summary: {
           device: device === 'gpu' && gpuFactory ? 'gpu' : 'cpu',
+          ...(device === 'gpu' && gpuFactory ? { weights } : {}),
           contextLength: model.contextLength,
           parameters,
           tokenizerKind: tokenizer?.kind,

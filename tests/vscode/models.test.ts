@@ -135,6 +135,14 @@ describe('Models view and Generate (code-server)', () => {
     await expect.poll(async () => doc.locator('#generate-model').innerText(), { timeout: 120_000 }).toMatch(/stories260K\.gguf — WebGPU, context \d+, gguf-llama tokenizer/);
     await doc.locator('#generate-model[data-ready="true"]').waitFor({ state: 'visible', timeout: 120_000 });
     expect(await generate()).toBe(onCpu);
+    // And with f16 weights on the GPU (packed two per u32): the same greedy text.
+    await doc.locator('vscode-tab-header', { hasText: 'Model' }).first().click();
+    await doc.locator('#model-device').selectOption('gpu-f16');
+    await doc.locator('vscode-button', { hasText: 'Reload with these settings' }).click();
+    await tab.click();
+    await expect.poll(async () => doc.locator('#generate-model').innerText(), { timeout: 120_000 }).toMatch(/stories260K\.gguf — WebGPU \(f16 weights\), context \d+/);
+    await doc.locator('#generate-model[data-ready="true"]').waitFor({ state: 'visible', timeout: 120_000 });
+    expect(await generate()).toBe(onCpu);
     await page.screenshot({ path: path.join(RESULTS, 'vscode-generate-webgpu.png') });
     // The Model tab shows the active model's details and the memory plan.
     await doc.locator('vscode-tab-header', { hasText: 'Model' }).first().click();

@@ -180,7 +180,7 @@ function refresh(): void {
   const ready = load.phase === 'ready' && load.modelId === m.id;
   let line: string;
   if (!m.load) line = `${m.name}: ${m.problem?.message ?? 'cannot be used'}`;
-  else if (ready) line = `${m.name} — ${load.summary?.device === 'gpu' ? 'WebGPU' : 'CPU'}, context ${load.summary?.contextLength}${load.summary?.tokenizerKind ? `, ${load.summary.tokenizerKind} tokenizer` : ', no tokenizer'}`;
+  else if (ready) line = `${m.name} — ${load.summary?.device === 'gpu' ? (load.summary.weights === 'f16' ? 'WebGPU (f16 weights)' : 'WebGPU') : 'CPU'}, context ${load.summary?.contextLength}${load.summary?.tokenizerKind ? `, ${load.summary.tokenizerKind} tokenizer` : ', no tokenizer'}`;
   else if (load.phase === 'loading') line = `${m.name} — loading (${load.total ? Math.round((100 * load.bytes) / load.total) : 0}%)… see the Model tab`;
   else if (load.phase === 'error') line = `${m.name} — could not be loaded: ${load.message ?? ''}`;
   else line = `${m.name} — not loaded yet`;

@@ -9,7 +9,7 @@ import type { ModelRef, ModelSummary } from '../../engine/protocol';
 import { button, el, fmtBytes, kvTable } from '../dom';
 import { engineState, onEngineState } from '../engine';
 import { getState, onHostMessage, setState } from '../host';
-import { activeSummary, cancelLoad, chosenContext, chosenDevice, initModels, loadActive, modelsState, onModelsState, setChosenContext, setChosenDevice, showModelsView, useModel } from '../models';
+import { activeSummary, cancelLoad, chosenContext, chosenDevice, chosenWeights, initModels, loadActive, modelsState, onModelsState, setChosenContext, setChosenDevice, setChosenWeights, showModelsView, useModel } from '../models';
 import type { Panel } from './panel';
 
 let bundled: ModelRef | undefined = getState<ModelRef>('bundledModel');
@@ -56,9 +56,12 @@ function memorySection(m: ModelSummary): HTMLElement {
     setChosenContext(n);
   });
   const device = el('select', { id: 'model-device', 'aria-label': 'Run on' }) as HTMLSelectElement;
-  device.append(el('option', { value: 'cpu' }, 'CPU (f32)'), el('option', { value: 'gpu' }, 'WebGPU (f32)'));
-  device.value = chosenDevice();
-  device.addEventListener('change', () => setChosenDevice(device.value === 'gpu' ? 'gpu' : 'cpu'));
+  device.append(el('option', { value: 'cpu' }, 'CPU (f32)'), el('option', { value: 'gpu' }, 'WebGPU (f32)'), el('option', { value: 'gpu-f16' }, 'WebGPU (f16 weights)'));
+  device.value = chosenDevice() === 'gpu' && chosenWeights() === 'f16' ? 'gpu-f16' : chosenDevice();
+  device.addEventListener('change', () => {
+    if (device.value !== 'cpu') setChosenWeights(device.value === 'gpu-f16' ? 'f16' : 'f32');
+    setChosenDevice(device.value === 'cpu' ? 'cpu' : 'gpu');
+  });
   box.append(
     el('h3', {}, 'Memory'),
     el('div', { class: 'row' }, el('label', { for: 'model-ctx', class: 'field' }, 'Context length ', input), el('label', { for: 'model-device', class: 'field' }, 'Run on ', device)),
@@ -78,7 +81,7 @@ function memorySection(m: ModelSummary): HTMLElement {
   }
   box.append(kvTable(rows, 'model-memory-table'));
   const loaded = modelsState().load;
-  if (loaded.phase === 'ready' && loaded.modelId === m.id && (loaded.summary?.contextLength !== ctx || (loaded.summary?.device ?? 'cpu') !== chosenDevice())) {
+  if (loaded.phase === 'ready' && loaded.modelId === m.id && (loaded.summary?.contextLength !== ctx || (loaded.summary?.device ?? 'cpu') !== chosenDevice() || (chosenDevice() === 'gpu' && (loaded.summary?.weights ?? 'f32') !== chosenWeights()))) {
     box.append(button('Reload with these settings', 'refresh', () => loadActive(true)));
   }
   return box;
