@@ -5,22 +5,12 @@
  */
 import { HfTokenizer } from './hf';
 import { TiktokenTokenizer } from './tiktoken';
+import type { TokenView } from '../protocol';
 import type { Tokenizer } from './types';
 import { CHAR_TO_BYTE } from './unicode';
 
-export interface TokenView {
-  id: number;
-  /** The vocabulary's own form (`Ġthe`, `▁the`, `<0xE5>`, `<|endoftext|>`). */
-  piece: string;
-  /** Raw bytes, hex, space-separated ("e4 bd"). */
-  bytes: string;
-  /** [start, end) in UTF-16 units of the input (a token that holds part of a character covers the character). */
-  start: number;
-  end: number;
-  special: boolean;
-  /** Its bytes are not a whole number of characters (a piece of a multi-byte character). */
-  partial: boolean;
-}
+/** One token as people see it: defined with the message protocol, which carries it to the panel. */
+export type { TokenView };
 
 export interface TokenCounts {
   tokens: number;
@@ -108,18 +98,4 @@ export function countText(text: string, tokens: number): TokenCounts {
   return { tokens, characters: chars, bytes, charsPerToken: tokens ? chars / tokens : 0 };
 }
 
-/** Whitespace and control characters made visible: space ·, tab →, newline ↵, others as \u{…}. */
-export function visibleText(s: string): string {
-  let out = '';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === ' ') out += '·';
-    else if (ch === '\t') out += '→';
-    else if (ch === '\n') out += '↵';
-    else if (ch === '\r') out += '␍';
-    else if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0)) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else if (c === 0xfeff || c === 0x200b || c === 0x200c || c === 0x200d || c === 0x2028 || c === 0x2029 || c === 0xa0 || c === 0x3000) out += `\\u{${c.toString(16)}}`;
-    else out += ch;
-  }
-  return out;
-}
+export { visibleText } from './visible';

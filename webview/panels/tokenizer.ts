@@ -8,6 +8,7 @@ import type { BpeMergeView, BpeSource, HostToWebview, TokenizerRequest, Tokenize
 import { el } from '../dom';
 import { getState, onHostMessage, request, setState } from '../host';
 import type { Panel } from './panel';
+import { visibleText } from '../../engine/tokenizer/visible';
 
 interface SavedState {
   text: string;
@@ -37,21 +38,6 @@ function save(): void {
   setState('tokenizerPanel', saved);
 }
 
-/** Visible forms of whitespace and control characters. */
-function visible(s: string): string {
-  let out = '';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === ' ') out += '·';
-    else if (ch === '\t') out += '→';
-    else if (ch === '\n') out += '↵';
-    else if (ch === '\r') out += '␍';
-    else if (c < 0x20 || c === 0x7f || (c >= 0x80 && c < 0xa0)) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else if (c === 0xfeff || c === 0x200b || c === 0x200c || c === 0x200d || c === 0xa0 || c === 0x3000 || c === 0x2028 || c === 0x2029) out += `\\u{${c.toString(16)}}`;
-    else out += ch;
-  }
-  return out;
-}
 
 function selectTab(): void {
   const tabs = document.getElementById('tabs') as (HTMLElement & { selectedIndex?: number }) | null;
@@ -178,7 +164,7 @@ function draw(text: string, results: TokenizeResultEntry[]): void {
       const differs = others.length > 0 && others.some((b) => !b.has(first.start) || !b.has(end));
       if (differs) diffCount += group.length;
       const box = el('span', { class: `tok-box c${palette++ % 4}${special ? ' special' : ''}${differs ? ' diff' : ''}${group.length > 1 ? ' split' : ''}` });
-      const shownText = special ? first.piece : visible(text.slice(first.start, end));
+      const shownText = special ? first.piece : visibleText(text.slice(first.start, end));
       box.append(el('span', { class: 'tok-text' }, shownText || '∅'));
       const idRow = el('span', { class: 'tok-ids' });
       for (const t of group) {
