@@ -97,4 +97,31 @@ describe('LLM Playground in VS Code (code-server)', () => {
     await expect.poll(async () => (await picker.getAttribute('title')) ?? (await picker.inputValue().catch(() => '')), { timeout: 30_000 }).toMatch(/LLM Playground/);
     await expect.poll(async () => (await panel.locator('.view-lines').first().innerText()).replace(/\s+/g, ' '), { timeout: 30_000 }).toMatch(/LLM Playground \S+ activating/);
   });
+  it('follows the light and high-contrast themes (theme variables only)', async () => {
+    const doc = await findWebview(page, '#app', { minWidth: 600 });
+    const colours = async () =>
+      doc.locator('body').evaluate((b) => {
+        const cs = getComputedStyle(b);
+        return { fg: cs.color, bg: cs.backgroundColor, classes: b.className };
+      });
+    const dark = await colours();
+    for (const [name, want] of [
+      ['Light Modern', /vscode-light/],
+      ['Dark High Contrast', /vscode-high-contrast/],
+    ] as const) {
+      // The theme picker: its palette row is not the first match, so click it by its exact label.
+      const widget = page.locator('.quick-input-widget');
+      await page.keyboard.press('F1');
+      await widget.locator('.quick-input-box input').fill('>Preferences: Color Theme');
+      await widget.locator('.monaco-list-row .label-name', { hasText: /^Preferences: Color Theme$/ }).first().click();
+      await widget.locator('.quick-input-box input').waitFor({ state: 'visible', timeout: 15_000 });
+      await widget.locator('.quick-input-box input').fill(name);
+      await widget.locator('.monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible', timeout: 15_000 });
+      await widget.locator('.quick-input-box input').press('Enter');
+      await expect.poll(async () => (await colours()).classes, { timeout: 30_000 }).toMatch(want);
+      const now = await colours();
+      expect(now.bg).not.toBe(dark.bg);
+      await page.screenshot({ path: path.join(RESULTS, `vscode-playground-${name.toLowerCase().replace(/\s+/g, '-')}.png`) });
+    }
+  });
 });
