@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent setup for `npm test` and `npm start` (Debian 12, Node 20, npm 11, as root):
 #   1. Debian packages: chromium (tests' browser), libkrb5-dev (code-server's kerberos
-#      module builds against it), libvulkan1 (WebGPU), fonts-wqy-zenhei (CJK glyphs in the
+#      module builds against it), libvulkan1 (WebGPU), fonts-wqy-zenhei and fonts-noto-color-emoji (CJK and emoji in the
 #      screenshots), plus a C++ toolchain if missing;
 #      `apt-get update` once and install only what is missing.
 #   2. `npm ci` when node_modules is missing or older than package-lock.json.
@@ -16,7 +16,7 @@ t0=$SECONDS
 
 # --- 1. Debian packages -------------------------------------------------------
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
-want=(chromium libkrb5-dev libvulkan1 fonts-wqy-zenhei)
+want=(chromium libkrb5-dev libvulkan1 fonts-wqy-zenhei fonts-noto-color-emoji)
 command -v g++ >/dev/null 2>&1 || want+=(g++)
 command -v make >/dev/null 2>&1 || want+=(make)
 command -v python3 >/dev/null 2>&1 || want+=(python3)
