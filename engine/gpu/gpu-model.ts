@@ -30,7 +30,7 @@ import { rmsnormRowsWgsl } from '../ops/rmsnorm/rmsnorm.wgsl';
 import { ROPE_STYLE, ropeQkvWgsl } from '../ops/rope/rope.wgsl';
 import { ropeCosSin, ropeInvFreq, type RopeParams } from '../ops/rope/rope';
 import { TOPK_CHUNK, topkFinalWgsl, topkPartialWgsl } from '../ops/topk/topk.wgsl';
-import type { CaptureOptions, ForwardOptions, ForwardResult, GenerateOptions, GenerateResult, KvCacheBytes, RouterChoice } from '../model/model';
+import { checkedTruncate, kvCacheReport, type CaptureOptions, type ForwardOptions, type ForwardResult, type GenerateOptions, type GenerateResult, type KvCacheBytes, type RouterChoice } from '../model/model';
 import type { LoraAdapter } from '../model/lora';
 import { validateWeights } from '../model/shapes';
 import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
@@ -445,15 +445,12 @@ export class GpuModel {
 
   /** Keeps only the first n cached tokens (n ≤ length). */
   truncate(n: number): void {
-    if (!Number.isSafeInteger(n) || n < 0 || n > this.len) throw new RangeError(`truncate(${n}): cache holds ${this.len} tokens`);
-    this.len = n;
+    this.len = checkedTruncate(n, this.len);
   }
 
   /** KV cache bytes per layer: K and V, f32, [ctx, nKvHeads, headDim] each. */
   kvCacheBytes(): KvCacheBytes[] {
-    const c = this.config;
-    const perToken = 2 * c.numKvHeads * c.headDim * 4;
-    return this.layers.map((_, layer) => ({ layer, allocated: this.contextLength * perToken, used: this.len * perToken, tokens: this.len, capacity: this.contextLength }));
+    return kvCacheReport(this.config, this.contextLength, this.len);
   }
 
   /** Attaches a LoRA adapter unmerged (y += scale·(x·Aᵀ)·Bᵀ); replaces any previous one. */

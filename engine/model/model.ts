@@ -149,6 +149,24 @@ export interface GenerateResult {
   stopId?: number;
 }
 
+/** The static KV cache's bytes per layer (K and V, f32, [ctx, nKvHeads, headDim] each) holding `len` tokens. */
+export function kvCacheReport(c: ModelConfig, contextLength: number, len: number): KvCacheBytes[] {
+  const perToken = 2 * c.numKvHeads * c.headDim * 4;
+  return Array.from({ length: c.numLayers }, (_, layer) => ({
+    layer,
+    allocated: contextLength * perToken,
+    used: len * perToken,
+    tokens: len,
+    capacity: contextLength,
+  }));
+}
+
+/** A cache length to truncate to: n, checked against the `len` tokens held. */
+export function checkedTruncate(n: number, len: number): number {
+  if (!Number.isSafeInteger(n) || n < 0 || n > len) throw new RangeError(`truncate(${n}): cache holds ${len} tokens`);
+  return n;
+}
+
 /** Index of the largest value (first one on ties, as torch.argmax). */
 export function argmax(x: Float32Array, offset = 0, n = x.length - offset): number {
   let best = 0;
@@ -340,8 +358,7 @@ export class Model {
 
   /** Keeps only the first n cached tokens (n ≤ length); the next forward continues at slot n. */
   truncate(n: number): void {
-    if (!Number.isSafeInteger(n) || n < 0 || n > this.len) throw new RangeError(`truncate(${n}): cache holds ${this.len} tokens`);
-    this.len = n;
+    this.len = checkedTruncate(n, this.len);
   }
 
   /** The linear layer with this canonical weight name (LoRA attaches here). */
@@ -356,15 +373,7 @@ export class Model {
 
   /** KV cache bytes per layer: K and V, f32, [ctx, nKvHeads, headDim] each. */
   kvCacheBytes(): KvCacheBytes[] {
-    const c = this.config;
-    const perToken = 2 * c.numKvHeads * c.headDim * 4;
-    return this.layers.map((l, layer) => ({
-      layer,
-      allocated: l.kCache.byteLength + l.vCache.byteLength,
-      used: this.len * perToken,
-      tokens: this.len,
-      capacity: this.contextLength,
-    }));
+    return kvCacheReport(this.config, this.contextLength, this.len);
   }
 
   private scratchFor(T: number): Scratch {
