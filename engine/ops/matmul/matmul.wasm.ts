@@ -64,9 +64,9 @@ export class WasmMatmul {
   static create(weightFloats: number, maxK: number, maxN: number, chunkRows = 16): WasmMatmul | undefined {
     const mod = module();
     if (!mod) return undefined;
-    // Every weight allocation is rounded up to 16 bytes: allow for that slack.
-    const weightBytes = weightFloats * 4;
-    const total = align(weightBytes) + align(chunkRows * maxK * 4) + align(chunkRows * maxN * 4) + 16 * 4096;
+    // The weight region: every allocation is rounded up to 16 bytes, so leave room for that.
+    const weightRegion = align(weightFloats * 4) + 16 * 4096;
+    const total = weightRegion + align(chunkRows * maxK * 4) + align(chunkRows * maxN * 4);
     if (total > MAX_BYTES) return undefined;
     let memory: WebAssembly.Memory;
     try {
@@ -76,8 +76,7 @@ export class WasmMatmul {
       return undefined; // the runtime would not give us that much
     }
     const inst = new WebAssembly.Instance(mod, { env: { memory } });
-    const slack = total - align(chunkRows * maxK * 4) - align(chunkRows * maxN * 4);
-    return new WasmMatmul(memory, inst.exports.matmul as MatmulFn, slack, maxK, maxN, chunkRows);
+    return new WasmMatmul(memory, inst.exports.matmul as MatmulFn, weightRegion, maxK, maxN, chunkRows);
   }
 
   /** A copy of `src` inside the arena (16-byte aligned). */
