@@ -21,10 +21,10 @@
  *   m.destroy();
  */
 import { ACT_ID, activationWgsl } from '../ops/activations/activations.wgsl';
-import { ATTN_SPLIT_MAX, attnCombineWgsl, attnFlashWgsl, attnProbsWgsl, attnRowsWgsl, flashTile } from '../ops/attention/attention.wgsl';
+import { ATTN_DECODE_SPLIT_MAX, ATTN_SPLIT_MAX, attnCombineWgsl, attnDecodeWgsl, attnFlashWgsl, attnProbsWgsl, attnRowsWgsl, flashTile } from '../ops/attention/attention.wgsl';
 import { embeddingWgsl } from '../ops/embedding/embedding.wgsl';
 import { layernormRowsWgsl } from '../ops/layernorm/layernorm.wgsl';
-import { matmulWgsl, matvecRows, matvecWgsl, MATMUL_TILE, type MatvecPrologue } from '../ops/matmul/matmul.wgsl';
+import { matmulWgsl, matvecRows, matvecShape, matvecSlots, matvecWgsl, MATMUL_TILE, type MatvecEpilogue, type MatvecPrologue, type MatvecShape } from '../ops/matmul/matmul.wgsl';
 import { moeCombineWgsl, moeRouteWgsl } from '../ops/moe/moe.wgsl';
 import { rmsnormRowsWgsl } from '../ops/rmsnorm/rmsnorm.wgsl';
 import { ROPE_STYLE, ropeQkvWgsl } from '../ops/rope/rope.wgsl';
@@ -71,6 +71,21 @@ export interface GpuModelOptions {
   maxBindingBytes?: number;
   /** Use subgroup reductions in the decode matvec (default: when the device has `subgroups`). */
   subgroups?: boolean;
+  /** The device's largest subgroup size (default: the adapter's, else 128). */
+  subgroupMaxSize?: number;
+  /** Decode launch tuning (benchmarks): matvec shape by weight dtype, attention split policy. */
+  tuning?: GpuTuning;
+}
+
+export interface GpuTuning {
+  /** Matvec launch shape for N rows of K values (undefined: the default). */
+  matvec?: (K: number, dtype: WeightDtype, N: number) => MatvecShape | undefined;
+  /** Decode attention: one split up to this many keys (default 256). */
+  singleSplitKeys?: number;
+  /** Decode attention: aim for about this many workgroups when splitting (default 512). */
+  splitWorkgroups?: number;
+  /** Decode: fuse the final RMSNorm into the head matvec (default false: measured slower on the H200). */
+  fuseHeadNorm?: boolean;
 }
 
 export interface GpuForwardOptions extends ForwardOptions {
@@ -114,11 +129,15 @@ interface LinearSpec {
   expertStride?: number; // words
   ids?: GPUBuffer;
   matvecOnly?: boolean;
-  /** Decode matvec prologue (RMSNorm with weight `nw` and `eps`, or gate|up activation with up at `upOffset`). */
+  /** Decode matvec prologue (RMSNorm with weight `nw` and `eps`) and epilogue (SwiGLU of gate|up, or RoPE + KV write). */
   pro?: MatvecPrologue;
   nw?: GPUBuffer;
   eps?: number;
-  upOffset?: number;
+  epi?: MatvecEpilogue;
+  /** x row m is row headFirst + m (the head's rows of the residual stream). */
+  xHead?: boolean;
+  /** RoPE epilogue: the rotated-pair layout and where q, k, v go. */
+  rope?: { H: number; Kv: number; hd: number; style: number; cs: GPUBuffer; q: GPUBuffer; kc: GPUBuffer; vc: GPUBuffer };
 }
 
 /** A linear layer prepared twice: matvec (few rows) and tiled matmul (prefill), per weight part. */
@@ -126,9 +145,11 @@ class LinearOp {
   private readonly mv: { d: Dispatch; groups: number }[] = [];
   private readonly mm: { d: Dispatch; N: number }[] = [];
   constructor(g: GpuModel, spec: LinearSpec) {
+    if (spec.epi && spec.w.parts.length > 1) throw new RangeError('LinearOp: a matvec epilogue needs the weight in one binding');
+    const shape = g.matvecShape(spec.K, spec.w.dtype, spec.N);
     for (const part of spec.w.parts) {
       const N = spec.w.parts.length > 1 ? part.rows : spec.N;
-      const groups = Math.ceil(N / matvecRows(spec.K, spec.w.dtype));
+      const groups = Math.ceil(matvecSlots(N, spec.epi) / matvecRows(spec.K, spec.w.dtype, shape));
       const [gx] = grid2(groups);
       const values = {
         mSel: spec.mSel,
@@ -147,10 +168,17 @@ class LinearOp {
         expertStride: spec.expertStride ?? 0,
         nGroupsX: gx,
         eps: spec.eps ?? 0,
-        upOffset: spec.upOffset ?? 0,
+        xHead: spec.xHead ? 1 : 0,
+        half: spec.epi?.kind === 'act' ? spec.N / 2 : spec.rope ? (spec.rope.style === ROPE_STYLE.interleaved ? 1 : spec.rope.hd / 2) : 0,
+        H: spec.rope?.H ?? 0,
+        Kv: spec.rope?.Kv ?? 0,
+        hd: spec.rope?.hd ?? 0,
+        ropeStyle: spec.rope?.style ?? 0,
       };
-      const bufs = { x: spec.x, w: part.buffer, b: spec.bias ?? g.dummy, y: spec.y, ids: spec.ids ?? g.dummyU32, nw: spec.nw ?? g.dummy };
-      this.mv.push({ d: g.dispatch(matvecWgsl(spec.w.dtype, g.subgroups, spec.K, spec.pro), values, bufs), groups });
+      const r = spec.rope;
+      const bufs = { x: spec.x, w: part.buffer, b: spec.bias ?? g.dummy, y: spec.y, ids: spec.ids ?? g.dummyU32, nw: spec.nw ?? g.dummy, ...(r ? { cs: r.cs, q: r.q, kc: r.kc, vc: r.vc } : {}) };
+      const k = matvecWgsl(spec.w.dtype, g.subgroups, spec.K, { pro: spec.pro, epi: spec.epi, subgroupMaxSize: g.subgroupMaxSize, shape });
+      this.mv.push({ d: g.dispatch(k, values, bufs), groups });
       if (!spec.matvecOnly) this.mm.push({ d: g.dispatch(matmulWgsl(spec.w.dtype), values, bufs), N });
     }
   }
@@ -226,10 +254,15 @@ interface Act {
 interface LayerOps {
   attnNorm: Dispatch;
   qkv: LinearOp;
-  /** Decode (T ≤ MATVEC_MAX_ROWS) fusions, where the layer allows them: RMSNorm into qkv and gate|up, SwiGLU into down. */
+  /**
+   * Decode (T ≤ MATVEC_MAX_ROWS) fusions, where the layer allows them: RMSNorm into the
+   * q|k|v and gate|up matvecs, RoPE + the KV write after q|k|v (`qkvRope`: no rope
+   * dispatch), SwiGLU after gate|up (`guAct`: no activation dispatch).
+   */
   qkvF?: LinearOp;
+  qkvRope?: boolean;
   guF?: LinearOp;
-  downF?: LinearOp;
+  guAct?: boolean;
   lora: { a: LinearOp; b: LinearOp }[]; // before rope (q, k, v)
   rope: Dispatch;
   rows: Dispatch;
@@ -260,6 +293,8 @@ interface Ops {
   layers: LayerOps[];
   finalNorm: Dispatch;
   head: LinearOp;
+  /** Decode: the final RMSNorm fused into the head matvec. */
+  headF?: LinearOp;
   topkPartial: Dispatch;
   topkFinal: Dispatch;
 }
@@ -269,6 +304,8 @@ export class GpuModel {
   readonly contextLength: number;
   readonly weightDtype: WeightDtype;
   readonly subgroups: boolean;
+  readonly subgroupMaxSize: number;
+  private readonly tuning: GpuTuning;
   /** Bytes of weights read by one decode step (every layer + the head), for roofline figures. */
   readonly decodeWeightBytes: number;
   /** @internal */ readonly dummy: GPUBuffer;
@@ -312,6 +349,8 @@ export class GpuModel {
     this.contextLength = ctx;
     this.weightDtype = opts.weights ?? 'f32';
     this.subgroups = opts.subgroups ?? device.features.has('subgroups');
+    this.subgroupMaxSize = opts.subgroupMaxSize ?? (device as GPUDevice & { adapterInfo?: { subgroupMaxSize?: number } }).adapterInfo?.subgroupMaxSize ?? 128;
+    this.tuning = opts.tuning ?? {};
     this.maxBinding = Math.min(opts.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxSplit = Math.ceil(ctx / 32) + 1;
     this.cache = new PipelineCache(device);
@@ -626,6 +665,27 @@ export class GpuModel {
     return id;
   }
 
+  /**
+   * @internal benchmark: the dispatches of one decode step at `slot` (inputs written,
+   * nothing submitted), for timing each kernel on its own.
+   */
+  traceDecodeStep(slot: number): { d: Dispatch; grid: [number, number, number] }[] {
+    this.alive();
+    this.writeInputs(undefined, [slot]);
+    this.writeStep(1, slot, 1);
+    const trace: { d: Dispatch; grid: [number, number, number] }[] = [];
+    Dispatch.trace = trace;
+    try {
+      const enc = this.device.createCommandEncoder();
+      this.encodeForward(enc, 1, slot, 1, {}, []);
+      this.encodeTopK(enc, 1);
+      enc.finish();
+    } finally {
+      Dispatch.trace = undefined;
+    }
+    return trace;
+  }
+
   // ------------------------------------------------------------------ internals
 
   private alive(): void {
@@ -644,6 +704,11 @@ export class GpuModel {
   private own(b: GPUBuffer): GPUBuffer {
     this.owned.push(b);
     return b;
+  }
+
+  /** @internal the decode matvec's launch shape for rows of K values. */
+  matvecShape(K: number, dtype: WeightDtype, N: number): MatvecShape {
+    return this.tuning.matvec?.(K, dtype, N) ?? matvecShape(K, dtype);
   }
 
   /** @internal */
@@ -674,9 +739,28 @@ export class GpuModel {
     return list[slot];
   }
 
+  /** The decode attention kernel is the vectorised one (head width a multiple of 4). */
+  private get vecAttn(): boolean {
+    return this.config.headDim % 4 === 0;
+  }
+
+  /**
+   * Split-K for decode attention: one split up to `singleSplitKeys` keys (no combine
+   * pass), else about `splitWorkgroups` workgroups of at least 64 keys each.
+   */
+  private splitKeys(Tk: number, T: number): { nSplit: number; splitLen: number } {
+    const H = this.config.numHeads;
+    const max = this.vecAttn ? ATTN_DECODE_SPLIT_MAX : ATTN_SPLIT_MAX;
+    const single = Math.min(max, this.tuning.singleSplitKeys ?? 256);
+    if (Tk <= single) return { nSplit: 1, splitLen: single };
+    const n = Math.max(1, Math.min(Math.ceil(Tk / 64), Math.ceil((this.tuning.splitWorkgroups ?? 512) / (H * T))));
+    const splitLen = Math.min(max, Math.ceil(Tk / n));
+    return { nSplit: Math.ceil(Tk / splitLen), splitLen };
+  }
+
   private writeStep(T: number, start: number, headRows: number): void {
     const Tk = start + T;
-    const { nSplit, splitLen } = splitKeys(Tk, this.config.numHeads, T);
+    const { nSplit, splitLen } = this.splitKeys(Tk, T);
     const v: StepValues = { T, start, Tk, headFirst: T - headRows, headRows, nSplit, splitLen, pad0: 0 };
     this.device.queue.writeBuffer(this.step, 0, packParams(STEP_FIELDS, v));
   }
@@ -823,7 +907,7 @@ export class GpuModel {
           { H, Kv, hd, qkvStride: QKV, style: c.positions === 'rope' ? ROPE_STYLE[c.rope!.style] : ROPE_STYLE.none, qkNorm: c.qkNorm ? 1 : 0, eps },
           { qkv: a.qkv, cs: a.cs, qn: L.qNorm ?? this.dummy, kn: L.kNorm ?? this.dummy, q: a.q, kc: L.kc, vc: L.vc },
         ),
-        rows: this.dispatch(attnRowsWgsl(), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att, part: a.part }),
+        rows: this.dispatch(this.vecAttn ? attnDecodeWgsl(hd) : attnRowsWgsl(), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att, part: a.part }),
         combine: this.dispatch(attnCombineWgsl(), attnVals(L), { part: a.part, o: a.att }),
         flash: this.dispatch(attnFlashWgsl(hd), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att }),
         o: new LinearOp(this, { w: L.o, bias: L.oBias, x: a.att, y: a.x, N: D, K: H * hd, mSel: M_FROM_T, xRowStride: H * hd, yRowStride: D, accumulate: true }),
@@ -858,14 +942,18 @@ export class GpuModel {
         ops.down = new LinearOp(this, { w: L.down!, bias: L.downBias, x: a.act, y: a.x, N: D, K: I, mSel: M_FROM_T, xRowStride: I, yRowStride: D, accumulate: true });
         ops.downLora = loraOps(L, ['down'], a.act, I, a.x, D, [0]);
         if (c.norm.kind === 'rms' && !L.mlpNormB && L.lora.size === 0) {
-          ops.guF = new LinearOp(this, { w: L.gu!, bias: L.guBias, x: a.x, y: a.gu, N: guN, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: guN, matvecOnly: true, pro: { kind: 'rms' }, nw: L.mlpNorm, eps });
-        }
-        if (gated && L.lora.size === 0) {
-          ops.downF = new LinearOp(this, { w: L.down!, bias: L.downBias, x: a.gu, y: a.x, N: D, K: I, mSel: M_FROM_T, xRowStride: 2 * I, yRowStride: D, accumulate: true, matvecOnly: true, pro: { kind: 'gated', act: ACT_ID[c.activation] }, upOffset: I });
+          // gated: gate|up → act(gate)·up straight into a.act (the down projection's x)
+          ops.guAct = gated && L.gu!.parts.length === 1;
+          ops.guF = ops.guAct
+            ? new LinearOp(this, { w: L.gu!, bias: L.guBias, x: a.x, y: a.act, N: guN, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: I, matvecOnly: true, pro: { kind: 'rms' }, nw: L.mlpNorm, eps, epi: { kind: 'act', act: ACT_ID[c.activation] } })
+            : new LinearOp(this, { w: L.gu!, bias: L.guBias, x: a.x, y: a.gu, N: guN, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: guN, matvecOnly: true, pro: { kind: 'rms' }, nw: L.mlpNorm, eps });
         }
       }
       if (c.norm.kind === 'rms' && !L.attnNormB && L.lora.size === 0) {
-        ops.qkvF = new LinearOp(this, { w: L.qkv, bias: L.qkvBias, x: a.x, y: a.qkv, N: QKV, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: QKV, matvecOnly: true, pro: { kind: 'rms' }, nw: L.attnNorm, eps });
+        // RoPE + KV write fused after the matvec (not with Qwen3's per-head q/k norm)
+        ops.qkvRope = c.positions === 'rope' && !c.qkNorm && L.qkv.parts.length === 1;
+        const rope = ops.qkvRope ? { H, Kv, hd, style: ROPE_STYLE[c.rope!.style], cs: a.cs, q: a.q, kc: L.kc, vc: L.vc } : undefined;
+        ops.qkvF = new LinearOp(this, { w: L.qkv, bias: L.qkvBias, x: a.x, y: a.qkv, N: QKV, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: QKV, matvecOnly: true, pro: { kind: 'rms' }, nw: L.attnNorm, eps, epi: rope && { kind: 'rope' }, rope });
       }
       return ops;
     });
@@ -880,6 +968,10 @@ export class GpuModel {
       layers,
       finalNorm: norm(this.finalNorm, this.finalNormB, a.x, a.h, M_FROM_HEAD, true),
       head: new LinearOp(this, { w: this.head, x: a.h, y: a.logits, N: V, K: D, mSel: M_FROM_HEAD, xRowStride: D, yRowStride: V }),
+      headF:
+        this.tuning.fuseHeadNorm && c.norm.kind === 'rms' && !this.finalNormB
+          ? new LinearOp(this, { w: this.head, x: a.x, y: a.logits, N: V, K: D, mSel: M_FROM_HEAD, xRowStride: D, yRowStride: V, matvecOnly: true, pro: { kind: 'rms' }, nw: this.finalNorm, eps, xHead: true })
+          : undefined,
       topkPartial: this.dispatch(topkPartialWgsl(), { n: V, chunk: TOPK_CHUNK, k: 1, lastRow: 1 }, { src: a.logits, cand: a.cand }),
       topkFinal: this.dispatch(topkFinalWgsl(), { n: Math.ceil(V / TOPK_CHUNK), chunk: 0, k: 1, lastRow: 0 }, { cand: a.cand, res: a.res, next: a.ids }),
     };
@@ -948,7 +1040,7 @@ export class GpuModel {
     if (cap.router && c.moe) out.router = [];
     const useRows = T <= MATVEC_MAX_ROWS;
     const { BQ } = flashTile(c.headDim);
-    const stepSplit = splitKeys(Tk, H, T).nSplit;
+    const stepSplit = this.splitKeys(Tk, T).nSplit;
     this.layers.forEach((L, li) => {
       const op = o.layers[li];
       if (useRows && op.qkvF) op.qkvF.encode(pass, T);
@@ -960,7 +1052,7 @@ export class GpuModel {
         l.a.encode(pass, T);
         l.b.encode(pass, T);
       }
-      op.rope.encode(pass, Math.ceil(((H + 2 * c.numKvHeads) * c.headDim) / 2 / 64), T);
+      if (!(useRows && op.qkvF && op.qkvRope)) op.rope.encode(pass, Math.ceil(((H + 2 * c.numKvHeads) * c.headDim) / 2 / 64), T);
       if (useRows) {
         op.rows.encode(pass, H, T, stepSplit);
         if (stepSplit > 1) op.combine.encode(pass, H, T);
@@ -1012,11 +1104,8 @@ export class GpuModel {
           l.a.encode(pass, T);
           l.b.encode(pass, T);
         }
-        if (useRows && op.downF) op.downF.encode(pass, T);
-        else {
-          op.act!.encode(pass, Math.ceil(I / 256), T);
-          op.down!.encode(pass, T);
-        }
+        if (!(guFused && op.guAct)) op.act!.encode(pass, Math.ceil(I / 256), T);
+        op.down!.encode(pass, T);
         for (const l of op.downLora) {
           l.a.encode(pass, T);
           l.b.encode(pass, T);
@@ -1032,8 +1121,11 @@ export class GpuModel {
       out.free.push(d.params);
       copyOut(fh, T * D * 4, (b) => (out.finalHidden = new Float32Array(b)));
     }
-    o.finalNorm.encode(pass, headRows);
-    o.head.encode(pass, headRows);
+    if (useRows && o.headF) o.headF.encode(pass, headRows);
+    else {
+      o.finalNorm.encode(pass, headRows);
+      o.head.encode(pass, headRows);
+    }
     pass.end();
     return out;
   }
@@ -1045,12 +1137,6 @@ export class GpuModel {
   }
 }
 
-/** Split-K for decode attention: up to about 1024 workgroups, 32 to 256 keys per split. */
-function splitKeys(Tk: number, H: number, T: number): { nSplit: number; splitLen: number } {
-  const n = Math.max(1, Math.min(Math.ceil(Tk / 32), Math.ceil(1024 / (H * T))));
-  const splitLen = Math.min(ATTN_SPLIT_MAX, Math.ceil(Tk / n));
-  return { nSplit: Math.ceil(Tk / splitLen), splitLen };
-}
 
 function decodeTop(b: ArrayBuffer, k: number): { ids: number[]; values: number[] } {
   const u = new Uint32Array(b);

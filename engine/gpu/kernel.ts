@@ -119,6 +119,8 @@ export interface KernelSource {
   /** Static param field names (struct P) and which of them are floats. */
   fields: readonly string[];
   floats?: readonly string[];
+  /** Binding numbers of `bindings` when they are not 2, 3, … in order. */
+  bindingNumbers?: readonly number[];
 }
 
 /** Pipelines by code text, shared by every dispatch of the same kernel variant. */
@@ -157,15 +159,18 @@ export class Dispatch {
     kernel.bindings.forEach((name, i) => {
       const b = buffers[name];
       if (!b) throw new Error(`${kernel.label}: buffer "${name}" not given`);
-      entries.push({ binding: i + 2, resource: 'buffer' in b ? b : { buffer: b } });
+      entries.push({ binding: kernel.bindingNumbers?.[i] ?? i + 2, resource: 'buffer' in b ? b : { buffer: b } });
     });
     this.bindGroup = device.createBindGroup({ label: kernel.label, layout: this.pipeline.getBindGroupLayout(0), entries });
   }
   /** Dispatches encoded so far, all models (benchmarks report dispatches per step). */
   static encoded = 0;
+  /** When set, every encoded dispatch is also recorded here (the benchmark's per-kernel profile). */
+  static trace?: { d: Dispatch; grid: [number, number, number] }[];
   encode(pass: GPUComputePassEncoder, x: number, y = 1, z = 1): void {
     if (x === 0 || y === 0 || z === 0) return;
     Dispatch.encoded++;
+    Dispatch.trace?.push({ d: this, grid: [x, y, z] });
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, this.bindGroup);
     pass.dispatchWorkgroups(x, y, z);

@@ -7,6 +7,8 @@
  *                takes one query row and a range of `splitLen` keys, scores them into
  *                workgroup memory, softmaxes and sums V. With one split it writes the
  *                output; otherwise (max, sum, unnormalised acc) partials for attnCombine.
+ *   attnDecode — the same for head widths that are multiples of 4, vectorised (vec4 q/K/V,
+ *                coalesced V rows): what the GpuModel runs.
  *   attnCombine— merges the partials of each row: grid (H, T).
  *   attnFlash  — prefill: flash-style online softmax; a workgroup holds BQ query rows of
  *                one head and walks the visible keys in tiles of BK (K then V through
@@ -102,6 +104,131 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }
 `;
   return { label: 'attn-rows', code, bindings: ['q', 'kc', 'vc', 'o', 'part'], fields: ATTN_FIELDS, floats: ['scale'] };
+}
+
+/** Keys per split of the vectorised decode kernel (its score buffer). */
+export const ATTN_DECODE_SPLIT_MAX = 1024;
+
+/**
+ * attnDecode — decode attention for heads whose width is a multiple of 4 (grid (H, T,
+ * nSplit), like attnRows): q, K and V read as vec4. Each thread scores whole keys (one
+ * key row per thread, its max kept as it goes); one max reduction; then the threads
+ * tile (key group, 4 dims) and accumulate exp(score − max)·V and the sum of the
+ * weights with coalesced V rows; the key groups are summed at the end. Writes o, or
+ * (max, sum, acc) partials for attnCombine.
+ */
+export function attnDecodeWgsl(hd: number): KernelSource {
+  if (hd % 4 || hd > 512) throw new RangeError(`attnDecode: head dim ${hd} must be a multiple of 4, ≤ 512`);
+  const HD4 = hd / 4;
+  const WG = 256;
+  const KG = Math.max(1, Math.floor(WG / HD4));
+  // q·k: the key row's vec4 loads written out (all in flight at once) up to hd 128
+  const qk =
+    HD4 <= 32
+      ? Array.from({ length: HD4 }, (_, d) => `let k${d} = kc[kb + ${d}u];`).join('\n    ') +
+        `\n    let dt = ${Array.from({ length: 4 }, (_, j) => `(${Array.from({ length: HD4 }, (_, d) => d).filter((d) => d % 4 === j).map((d) => `dot(qv[${d}], k${d})`).join(' + ') || '0.0'})`).join(' + ')};`
+      : `var dt = 0.0;
+    for (var d = 0u; d < HD4; d++) { dt += dot(qv[d], kc[kb + d]); }`;
+  const code = /* wgsl */ `${common}
+@group(0) @binding(2) var<storage, read> q: array<vec4<f32>>;           // [T, H, hd/4]
+@group(0) @binding(3) var<storage, read> kc: array<vec4<f32>>;          // [ctx, Kv, hd/4]
+@group(0) @binding(4) var<storage, read> vc: array<vec4<f32>>;          // [ctx, Kv, hd/4]
+@group(0) @binding(5) var<storage, read_write> o: array<vec4<f32>>;     // [T, H, hd/4]
+@group(0) @binding(6) var<storage, read_write> part: array<f32>;        // [T, H, nSplit, hd + 2]: m, l, acc
+const WG: u32 = ${WG}u;
+const HD4: u32 = ${HD4}u;
+const KG: u32 = ${KG}u; // key groups in the V pass
+var<workgroup> sc: array<f32, ${ATTN_DECODE_SPLIT_MAX}>;
+var<workgroup> qv: array<vec4<f32>, HD4>;
+var<workgroup> red: array<f32, WG>;
+var<workgroup> av: array<vec4<f32>, ${KG * HD4}>;
+var<workgroup> lv: array<f32, KG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let h = wg.x;
+  let t = wg.y;
+  let sp = wg.z;
+  if (t >= s.T) { return; }
+  let slot = s.start + t;
+  let a = max(lowSlot(slot), sp * s.splitLen);
+  let e = min(slot + 1u, (sp + 1u) * s.splitLen);
+  var n = 0u;
+  if (e > a) { n = e - a; }
+  let kvh = h / (p.H / p.Kv);
+  let qb = (t * p.H + h) * HD4;
+  for (var d = lid; d < HD4; d += WG) { qv[d] = q[qb + d]; }
+  workgroupBarrier();
+  let scale = bitcast<f32>(p.scale);
+  var mx = ${NEG};
+  for (var jj = lid; jj < n; jj += WG) {
+    let kb = ((a + jj) * p.Kv + kvh) * HD4;
+    ${qk}
+    let sv = dt * scale;
+    sc[jj] = sv;
+    mx = max(mx, sv);
+  }
+  red[lid] = mx;
+  workgroupBarrier();
+  for (var st = WG / 2u; st > 0u; st = st >> 1u) {
+    if (lid < st) { red[lid] = max(red[lid], red[lid + st]); }
+    workgroupBarrier();
+  }
+  let m = red[0];
+  let d4 = lid % HD4;
+  let kg = lid / HD4;
+  if (kg < KG) {
+    // four keys per step, their V loads in flight together
+    var acc = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var l = 0.0;
+    let vs = p.Kv * HD4; // vec4s per cache slot
+    let vb = (a * p.Kv + kvh) * HD4 + d4;
+    var jj = kg;
+    for (; jj + 3u * KG < n; jj += 4u * KG) {
+      let v0 = vc[vb + jj * vs];
+      let v1 = vc[vb + (jj + KG) * vs];
+      let v2 = vc[vb + (jj + 2u * KG) * vs];
+      let v3 = vc[vb + (jj + 3u * KG) * vs];
+      let e0 = exp(sc[jj] - m);
+      let e1 = exp(sc[jj + KG] - m);
+      let e2 = exp(sc[jj + 2u * KG] - m);
+      let e3 = exp(sc[jj + 3u * KG] - m);
+      l += (e0 + e1) + (e2 + e3);
+      acc += e0 * v0 + e1 * v1;
+      acc2 += e2 * v2 + e3 * v3;
+    }
+    for (; jj < n; jj += KG) {
+      let ev = exp(sc[jj] - m);
+      l += ev;
+      acc += ev * vc[vb + jj * vs];
+    }
+    acc += acc2;
+    av[kg * HD4 + d4] = acc;
+    if (d4 == 0u) { lv[kg] = l; }
+  }
+  workgroupBarrier();
+  let pb = ((t * p.H + h) * s.nSplit + sp) * (4u * HD4 + 2u);
+  for (var d = lid; d < HD4; d += WG) {
+    var acc = vec4<f32>(0.0);
+    var l = 0.0;
+    for (var g = 0u; g < KG; g++) { acc += av[g * HD4 + d]; l += lv[g]; }
+    if (s.nSplit == 1u) {
+      o[qb + d] = acc * (1.0 / l);
+    } else {
+      part[pb + 2u + 4u * d] = acc.x;
+      part[pb + 3u + 4u * d] = acc.y;
+      part[pb + 4u + 4u * d] = acc.z;
+      part[pb + 5u + 4u * d] = acc.w;
+      if (d == 0u) {
+        part[pb] = m;
+        part[pb + 1u] = l;
+      }
+    }
+  }
+}
+`;
+  return { label: `attn-decode-hd${hd}`, code, bindings: ['q', 'kc', 'vc', 'o', 'part'], fields: ATTN_FIELDS, floats: ['scale'] };
 }
 
 export function attnCombineWgsl(): KernelSource {

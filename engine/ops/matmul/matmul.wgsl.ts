@@ -35,129 +35,227 @@ export const LINEAR_FIELDS = [
   'expertStride',
   'nGroupsX',
   'eps',
-  'upOffset',
+  'xHead',
+  'half',
+  'H',
+  'Kv',
+  'hd',
+  'ropeStyle',
 ] as const;
 
 /**
- * What the decode matvec does to x before the dot product (fusions that save a dispatch):
- *   rms   — x is the residual row: each workgroup computes its RMS (over K) and reads
- *           x[k]·nw[k], scaling the dot product by 1/sqrt(mean(x²) + eps) (RMSNorm fused);
- *   gated — x is the gate|up row: x[k] = act(x[k]) · x[upOffset + k] (SwiGLU fused).
+ * What the decode matvec does around the dot products (fusions that save dispatches):
+ *   pro rms  — x is the residual row: the kernel reads x[k]·nw[k], sums x² in the same
+ *              loop and scales each dot product by 1/sqrt(mean(x²) + eps) (RMSNorm fused);
+ *   epi act  — W is gate|up [2I, K]: a row group computes gate row i and up row I + i and
+ *              writes y[i] = act(gate)·up (SwiGLU fused; `half` = I);
+ *   epi rope — W is q|k|v [(H + 2Kv)·hd, K]: a row group computes both rows of a rotated
+ *              pair, rotates q and k with cs [T, hd] = cos | sin, writes q [T, H, hd] and
+ *              k, v into the KV cache at slot start + m (RoPE and the cache write fused;
+ *              `half` = hd/2 for 'half' pairs, 1 for 'interleaved').
+ * With an epilogue, four consecutive slots of a row group are two pairs:
+ * slot 4g + 2·second + o → pair 2g + o, first or second row of it.
  */
-export type MatvecPrologue = { kind: 'rms' } | { kind: 'gated'; act: number };
+export type MatvecPrologue = { kind: 'rms' };
+export type MatvecEpilogue = { kind: 'act'; act: number } | { kind: 'rope' };
+export interface MatvecOptions {
+  pro?: MatvecPrologue;
+  epi?: MatvecEpilogue;
+  /** Largest subgroup size of the device (subgroup reductions need TPR ≥ it). */
+  subgroupMaxSize?: number;
+  /** Override the launch shape (benchmarks). */
+  shape?: MatvecShape;
+}
 
-export const MATVEC_WG = 256;
-/** Weight rows per thread group of the matvec (unrolled accumulators). */
-export const MATVEC_R = 4;
+/** Launch shape: WG threads, TPR threads per row group (power of two), R rows per thread (multiple of 4). */
+export interface MatvecShape {
+  WG: number;
+  TPR: number;
+  R: number;
+}
 
 /** 16-byte vectors per packed weight row. */
 function vectorsPerRow(K: number, dtype: WeightDtype): number {
   return Math.ceil(K / (dtype === 'f32' ? 4 : 8));
 }
 
-/** Threads per weight row: the power of two ≥ the row's 16-byte vectors, 4 … 256. */
-export function matvecThreadsPerRow(K: number, dtype: WeightDtype): number {
+/**
+ * The launch shape for rows of K values: 256 threads, TPR the power of two ≥ the row's
+ * 16-byte vectors (4 … 256), 4 rows each. Measured on the H200 (`BENCH_SWEEP=1`, see
+ * engine/gpu/BENCH.md): the most workgroups wins for the latency-bound small matrices
+ * (q|k|v, o, down), and every TPR ≥ 32 streams the large ones (gate|up, head) alike.
+ */
+export function matvecShape(K: number, dtype: WeightDtype): MatvecShape {
   const nv = vectorsPerRow(K, dtype);
-  let t = 4;
-  while (t < nv && t < MATVEC_WG) t *= 2;
-  return t;
+  let TPR = 4;
+  while (TPR < nv && TPR < 256) TPR *= 2;
+  return { WG: 256, TPR, R: 4 };
 }
 
-/** Weight rows per matvec workgroup for rows of K values. */
-export function matvecRows(K: number, dtype: WeightDtype): number {
-  return (MATVEC_WG / matvecThreadsPerRow(K, dtype)) * MATVEC_R;
+/** Weight rows (slots) per matvec workgroup. */
+export function matvecRows(K: number, dtype: WeightDtype, shape = matvecShape(K, dtype)): number {
+  return (shape.WG / shape.TPR) * shape.R;
+}
+
+/** Slots a matvec over N rows covers: N, or whole pair groups with an epilogue. */
+export function matvecSlots(N: number, epi?: MatvecEpilogue): number {
+  return epi ? Math.ceil(N / 4) * 4 : N;
 }
 
 /**
- * The decode matvec for rows of K values: TPR = matvecThreadsPerRow(K) threads share a
- * group of R rows, streaming 16-byte vectors; lanes reduce in workgroup memory (a tree
- * of log2(TPR) steps), or with subgroupAdd when TPR ≥ 128 and the device has subgroups.
+ * The decode matvec for rows of K values (one x row per wg.z): TPR threads share a
+ * group of R rows, streaming 16-byte vectors of W; partial sums are reduced in
+ * workgroup memory (a tree of log2(TPR) steps), or with subgroupAdd when the device
+ * has subgroups no wider than TPR.
  */
-export function matvecWgsl(dtype: WeightDtype, subgroups: boolean, K: number, pro?: MatvecPrologue): KernelSource {
-  const R = MATVEC_R;
-  const WG = MATVEC_WG;
-  const TPR = matvecThreadsPerRow(K, dtype);
-  const sg = subgroups && TPR >= 128;
+export function matvecWgsl(dtype: WeightDtype, subgroups: boolean, K: number, opts: MatvecOptions = {}): KernelSource {
+  const { pro, epi } = opts;
+  const { WG, TPR, R } = opts.shape ?? matvecShape(K, dtype);
+  if (epi && R % 4) throw new RangeError('matvec: an epilogue needs R a multiple of 4');
+  const sg = subgroups && TPR >= (opts.subgroupMaxSize ?? 128);
+  const EPV = dtype === 'f32' ? 4 : 8;
+  const rms = pro?.kind === 'rms';
+  const RR = R + (rms ? 1 : 0); // reduced values per row group: R dot products (+ Σx²)
+  const G = WG / TPR;
+  const vecX = K % EPV === 0; // x read as vec4 (no tail to mask)
   const accs = Array.from({ length: R }, (_, r) => r);
-  const body =
-    dtype === 'f32'
-      ? `let xv = vec4<f32>(xAt(xb, k), xAt(xb, k + 1u), xAt(xb, k + 2u), xAt(xb, k + 3u));
-${accs.map((r) => `      acc${r} += dot(w[row${r} + i], xv);`).join('\n')}`
-      : `let xa = vec4<f32>(xAt(xb, k), xAt(xb, k + 1u), xAt(xb, k + 2u), xAt(xb, k + 3u));
-      let xc = vec4<f32>(xAt(xb, k + 4u), xAt(xb, k + 5u), xAt(xb, k + 6u), xAt(xb, k + 7u));
-${accs
-  .map(
-    (r) => `      let w${r} = w[row${r} + i];
+  const red = Array.from({ length: RR }, (_, r) => r);
+  const xLoad = (k: string) => (vecX ? `xv(xb, ${k})` : `vec4<f32>(xs(xb, ${k}), xs(xb, ${k} + 1u), xs(xb, ${k} + 2u), xs(xb, ${k} + 3u))`);
+  const nwLoad = (k: string) => (vecX ? `nw[(${k}) / 4u]` : `vec4<f32>(nw[${k}], nw[${k} + 1u], nw[${k} + 2u], nw[${k} + 3u])`);
+  const xs = dtype === 'f32' ? ['xa'] : ['xa', 'xc'];
+  const body = `${xs.map((v, j) => `var ${v} = ${xLoad(j ? 'k + 4u' : 'k')};`).join('\n      ')}${
+    rms ? `\n      ${xs.map((v, j) => `ss += dot(${v}, ${v}); ${v} = ${v} * ${nwLoad(j ? 'k + 4u' : 'k')};`).join('\n      ')}` : ''
+  }
+${
+  dtype === 'f32'
+    ? accs.map((r) => `      acc${r} += dot(w[row${r} + i], xa);`).join('\n')
+    : accs
+        .map(
+          (r) => `      let w${r} = w[row${r} + i];
       acc${r} += dot(vec4<f32>(unpack2x16float(w${r}.x), unpack2x16float(w${r}.y)), xa) + dot(vec4<f32>(unpack2x16float(w${r}.z), unpack2x16float(w${r}.w)), xc);`,
-  )
-  .join('\n')}`;
-  // red: [WG/TPR groups][R rows][TPR lanes] (tree) or [R][WG/sgsize] partials (subgroups)
+        )
+        .join('\n')
+}`;
+  const vals = red.map((r) => (r < R ? `acc${r}` : 'ss'));
+  // red: [G groups][RR values][TPR lanes] (tree) or [G][RR][TPR / 4] subgroup partials
   const reduce = sg
-    ? `${accs.map((r) => `  let t${r} = subgroupAdd(acc${r});`).join('\n')}
+    ? `${red.map((r) => `  let t${r} = subgroupAdd(${vals[r]});`).join('\n')}
   let nsg = TPR / sgsize;
   if (sgid == 0u) {
-${accs.map((r) => `    red[(g * R + ${r}u) * 64u + lane / sgsize] = t${r};`).join('\n')}
+${red.map((r) => `    red[(g * RR + ${r}u) * (TPR / 4u) + lane / sgsize] = t${r};`).join('\n')}
   }
-  workgroupBarrier();
-  if (lane < R) {
-    var v = 0.0;
-    for (var j = 0u; j < nsg; j++) { v += red[(g * R + lane) * 64u + j]; }
-    finish(lane, v, m, nb);
-  }`
-    : `${accs.map((r) => `  red[(g * R + ${r}u) * TPR + lane] = acc${r};`).join('\n')}
+  workgroupBarrier();`
+    : `${red.map((r) => `  red[(g * RR + ${r}u) * TPR + lane] = ${vals[r]};`).join('\n')}
   workgroupBarrier();
   for (var st = TPR / 2u; st > 0u; st = st >> 1u) {
     if (lane < st) {
-${accs.map((r) => `      red[(g * R + ${r}u) * TPR + lane] += red[(g * R + ${r}u) * TPR + lane + st];`).join('\n')}
+${red.map((r) => `      red[(g * RR + ${r}u) * TPR + lane] += red[(g * RR + ${r}u) * TPR + lane + st];`).join('\n')}
     }
     workgroupBarrier();
-  }
-  if (lane < R) { finish(lane, red[(g * R + lane) * TPR], m, nb); }`;
+  }`;
+  const rowSum = sg
+    ? `fn rowSum(g: u32, r: u32, nsg: u32) -> f32 {
+  var v = 0.0;
+  for (var j = 0u; j < nsg; j++) { v += red[(g * RR + r) * (TPR / 4u) + j]; }
+  return v;
+}`
+    : `fn rowSum(g: u32, r: u32, nsg: u32) -> f32 { return red[(g * RR + r) * TPR]; }`;
+  const nsgArg = sg ? 'nsg' : '1u';
+  const epilogue = !epi
+    ? `  if (lane < R) {
+    let n = sb + lane;
+    if (n < p.N) { store(m, n, value(n, rowSum(g, lane, ${nsgArg}), rs)); }
+  }`
+    : `  if (lane < R / 2u) {
+    let o = lane % 2u;
+    let ra = (lane / 2u) * 4u + o; // this pair's first row in the group; its second is ra + 2
+    let pr = (sb + ra - o) / 2u + o;
+    if (pr < p.N / 2u) {
+      let na = rowOf(sb + ra);
+      let nb = na + p.half;
+      pair(m, pr, na, nb, value(na, rowSum(g, ra, ${nsgArg}), rs), value(nb, rowSum(g, ra + 2u, ${nsgArg}), rs));
+    }
+  }`;
+  const pairFn =
+    epi?.kind === 'act'
+      ? `${actFnWgsl(epi.act)}
+// gate row na = pr, up row nb = I + pr: y[m, pr] = act(gate)·up
+fn pair(m: u32, pr: u32, na: u32, nb: u32, a: f32, b: f32) { store(m, pr, actFn(a) * b); }`
+      : epi?.kind === 'rope'
+        ? `@group(0) @binding(7) var<storage, read> cs: array<f32>;        // [T, hd]: cos [hd/2] | sin [hd/2]
+@group(0) @binding(8) var<storage, read_write> q: array<f32>;    // [T, H, hd]
+@group(0) @binding(9) var<storage, read_write> kc: array<f32>;   // [ctx, Kv, hd]
+@group(0) @binding(10) var<storage, read_write> vc: array<f32>;  // [ctx, Kv, hd]
+fn put(j: u32, m: u32, i: u32, val: f32) {
+  if (j < p.H) { q[(m * p.H + j) * p.hd + i] = val; return; }
+  let slot = s.start + m;
+  if (j < p.H + p.Kv) { kc[(slot * p.Kv + (j - p.H)) * p.hd + i] = val; return; }
+  vc[(slot * p.Kv + (j - p.H - p.Kv)) * p.hd + i] = val;
+}
+// rows na, nb of q|k|v are one rotated pair of head j (v: copied as they are)
+fn pair(m: u32, pr: u32, na: u32, nb: u32, a: f32, b: f32) {
+  let j = na / p.hd;
+  let ia = na % p.hd;
+  let ib = nb % p.hd;
+  if (j >= p.H + p.Kv) { put(j, m, ia, a); put(j, m, ib, b); return; }
+  var i = ia;
+  if (p.ropeStyle == 1u) { i = ia / 2u; }
+  let c = cs[m * p.hd + i];
+  let sn = cs[m * p.hd + p.hd / 2u + i];
+  put(j, m, ia, a * c - b * sn);
+  put(j, m, ib, b * c + a * sn);
+}`
+        : '';
   const code = /* wgsl */ `${sg ? 'enable subgroups;\n' : ''}
 ${STEP_WGSL}
 ${paramsWgsl(LINEAR_FIELDS)}
 ${M_WGSL}
-@group(0) @binding(2) var<storage, read> x: array<f32>;                 // [M, ≥K] rows at xOffset + m·xRowStride
+@group(0) @binding(2) var<storage, read> x: array<${vecX ? 'vec4<f32>' : 'f32'}>; // [M, ≥K] rows at xOffset + m·xRowStride
 @group(0) @binding(3) var<storage, read> w: array<vec4<${dtype === 'f32' ? 'f32' : 'u32'}>>; // [N, rowStride words]
 @group(0) @binding(4) var<storage, read> b: array<f32>;                 // [N]
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;           // [M, ≥N] rows at yOffset + m·yRowStride
 @group(0) @binding(6) var<storage, read> ids: array<u32>;               // [M] expert per row (expertStride ≠ 0)
+${rms ? `@group(0) @binding(11) var<storage, read> nw: array<${vecX ? 'vec4<f32>' : 'f32'}>; // [K] RMSNorm weight` : ''}
 
 const WG: u32 = ${WG}u;
 const TPR: u32 = ${TPR}u;
 const R: u32 = ${R}u;
-const EPV: u32 = ${dtype === 'f32' ? 4 : 8}u;
-var<workgroup> red: array<f32, ${sg ? (WG / TPR) * R * 64 : WG * R}>;
+const RR: u32 = ${RR}u;
+const EPV: u32 = ${EPV}u;
+var<workgroup> red: array<f32, ${sg ? G * RR * (TPR / 4) : G * RR * TPR}>;
 
 ${
-    pro?.kind === 'rms'
-      ? `@group(0) @binding(7) var<storage, read> nw: array<f32>;             // [K] RMSNorm weight
-var<workgroup> nred: array<f32, ${WG}>;
-var<private> rs: f32 = 1.0;
-fn xAt(base: u32, k: u32) -> f32 {
-  if (k < p.K) { return x[base + k] * nw[k]; }
-  return 0.0;
-}`
-      : pro?.kind === 'gated'
-        ? `${actFnWgsl(pro.act)}
-fn xAt(base: u32, k: u32) -> f32 {
-  if (k < p.K) { return actFn(x[base + k]) * x[base + p.upOffset + k]; }
-  return 0.0;
-}`
-        : `fn xAt(base: u32, k: u32) -> f32 {
+  vecX
+    ? `fn xv(base: u32, k: u32) -> vec4<f32> { return x[(base + k) / 4u]; }`
+    : `fn xs(base: u32, k: u32) -> f32 {
   if (k < p.K) { return x[base + k]; }
   return 0.0;
 }`
-  }
+}
+${rowSum}
 
-fn finish(r: u32, v: f32, m: u32, n0: u32) {
-  let n = n0 + r;
-  if (n >= p.N) { return; }
-  var o = v * ${pro?.kind === 'rms' ? 'rs * ' : ''}bitcast<f32>(p.alpha);
+// slot → weight row: identity, or (with an epilogue) the rows of two pairs per four slots
+fn rowOf(slot: u32) -> u32 {${
+    epi
+      ? `
+  let pr = (slot / 4u) * 2u + (slot & 1u);
+  return (pr / p.half) * 2u * p.half + pr % p.half + ((slot >> 1u) & 1u) * p.half;`
+      : `
+  return slot;`
+  }
+}
+
+fn value(n: u32, v: f32, rs: f32) -> f32 {
+  var o = v * rs * bitcast<f32>(p.alpha);
   if (p.hasBias != 0u) { o += b[n]; }
+  return o;
+}
+
+fn store(m: u32, n: u32, o: f32) {
   let idx = p.yOffset + m * p.yRowStride + n;
   if (p.accumulate != 0u) { y[idx] = y[idx] + o; } else { y[idx] = o; }
 }
+${pairFn}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32${
@@ -165,40 +263,39 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }) {
   let m = wg.z;
   if (m >= rowsOf(p.mSel, p.mFixed)) { return; }
-  let n0 = (wg.y * p.nGroupsX + wg.x) * (WG / TPR) * R;
-  if (n0 >= p.N) { return; }
+  let s0 = (wg.y * p.nGroupsX + wg.x) * (WG / TPR) * R;
+  if (s0 >= ${epi ? '((p.N + 3u) / 4u) * 4u' : 'p.N'}) { return; }
   let g = lid / TPR;
   let lane = lid % TPR;
-  let nb = n0 + g * R;
+  let sb = s0 + g * R;
   var wbase = p.wOffset;
   if (p.expertStride != 0u) { wbase += ids[m] * p.expertStride; }
-  let xb = p.xOffset + m * p.xRowStride;
-  let nv = p.rowStride / 4u;${
-    pro?.kind === 'rms'
-      ? `
-  var ss = 0.0;
-  for (var k = lid; k < p.K; k += WG) { let v = x[xb + k]; ss += v * v; }
-  nred[lid] = ss;
-  workgroupBarrier();
-  for (var st = WG / 2u; st > 0u; st = st >> 1u) {
-    if (lid < st) { nred[lid] += nred[lid + st]; }
-    workgroupBarrier();
-  }
-  rs = 1.0 / sqrt(nred[0] / f32(p.K) + bitcast<f32>(p.eps));`
-      : ''
-  }
-${accs.map((r) => `  let row${r} = wbase / 4u + min(nb + ${r}u, p.N - 1u) * nv;`).join('\n')}
-${accs.map((r) => `  var acc${r} = 0.0;`).join('\n')}
+  var xr = m;
+  if (p.xHead != 0u) { xr += s.headFirst; }
+  let xb = p.xOffset + xr * p.xRowStride;
+  let nv = p.rowStride / 4u;
+${accs.map((r) => `  let row${r} = wbase / 4u + min(rowOf(sb + ${r}u), p.N - 1u) * nv;`).join('\n')}
+${accs.map((r) => `  var acc${r} = 0.0;`).join('\n')}${rms ? '\n  var ss = 0.0;' : ''}
   for (var i = lane; i < nv; i += TPR) {
     let k = i * EPV;
-    ${body}
+      ${body}
   }
 ${reduce}
+  var rs = 1.0;${rms ? `\n  rs = 1.0 / sqrt(rowSum(g, R, ${nsgArg}) / f32(p.K) + bitcast<f32>(p.eps));` : ''}
+${epilogue}
 }
 `;
-  const proLabel = pro ? (pro.kind === 'rms' ? '-rms' : `-gated${pro.act}`) : '';
-  const bindings = pro?.kind === 'rms' ? ['x', 'w', 'b', 'y', 'ids', 'nw'] : ['x', 'w', 'b', 'y', 'ids'];
-  return { label: `matvec-${dtype}-tpr${TPR}${sg ? '-sg' : ''}${proLabel}`, code, bindings, fields: LINEAR_FIELDS, floats: ['alpha', 'eps'] };
+  const label = `matvec-${dtype}-${WG}x${TPR}r${R}${sg ? '-sg' : ''}${rms ? '-rms' : ''}${epi ? `-${epi.kind}` : ''}`;
+  const bindings = ['x', 'w', 'b', ...(epi?.kind === 'rope' ? [] : ['y']), 'ids'];
+  if (epi?.kind === 'rope') bindings.push('cs', 'q', 'kc', 'vc');
+  if (rms) bindings.push('nw');
+  return { label, code, bindings, fields: LINEAR_FIELDS, floats: ['alpha', 'eps'], bindingNumbers: bindingNumbers(bindings) };
+}
+
+/** The matvec's fixed binding slots (the optional ones keep their numbers). */
+function bindingNumbers(names: string[]): number[] {
+  const at: Record<string, number> = { x: 2, w: 3, b: 4, y: 5, ids: 6, cs: 7, q: 8, kc: 9, vc: 10, nw: 11 };
+  return names.map((n) => at[n]);
 }
 
 export const MATMUL_TILE = 64;

@@ -8,13 +8,13 @@
 import { activate, swiglu, type ActivationName } from '../../../engine/ops/activations/activations';
 import { ACT_ID, activationWgsl } from '../../../engine/ops/activations/activations.wgsl';
 import { attention } from '../../../engine/ops/attention/attention';
-import { attnCombineWgsl, attnFlashWgsl, attnProbsWgsl, attnRowsWgsl, flashTile } from '../../../engine/ops/attention/attention.wgsl';
+import { attnCombineWgsl, attnDecodeWgsl, attnFlashWgsl, attnProbsWgsl, attnRowsWgsl, flashTile } from '../../../engine/ops/attention/attention.wgsl';
 import { embedding } from '../../../engine/ops/embedding/embedding';
 import { embeddingWgsl } from '../../../engine/ops/embedding/embedding.wgsl';
 import { layernorm } from '../../../engine/ops/layernorm/layernorm';
 import { layernormRowsWgsl } from '../../../engine/ops/layernorm/layernorm.wgsl';
 import { matmul } from '../../../engine/ops/matmul/matmul';
-import { matmulWgsl, matvecRows, matvecWgsl, MATMUL_TILE } from '../../../engine/ops/matmul/matmul.wgsl';
+import { matmulWgsl, matvecRows, matvecShape as matvecShapeDefault, matvecSlots, matvecWgsl, MATMUL_TILE, type MatvecShape } from '../../../engine/ops/matmul/matmul.wgsl';
 import { routeTopK } from '../../../engine/ops/moe/moe';
 import { moeCombineWgsl, moeRouteWgsl } from '../../../engine/ops/moe/moe.wgsl';
 import { rmsnorm } from '../../../engine/ops/rmsnorm/rmsnorm';
@@ -101,6 +101,10 @@ class Harness {
 }
 
 const f16round = (x: Float32Array) => x.map((v) => f16ToF32(f32ToF16(v)));
+/** Subgroup size bound for the matvec's subgroup path (SwiftShader / Chromium report theirs; 128 is always safe). */
+let sgMax = 128;
+/** The default launch shape and a wide one (R = 8, TPR = 4) so both row mappings are covered. */
+const shapesFor = (K: number, dtype: WeightDtype): MatvecShape[] => [matvecShapeDefault(K, dtype), { WG: 64, TPR: 4, R: 8 }];
 
 async function linearChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolean): Promise<void> {
   // [M, K, N]: odd sizes, one row, K spanning many vectors, M larger than one 64-row tile
@@ -116,7 +120,7 @@ async function linearChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolea
       matmul(mm, x, wRef, M, K, N, b);
       const want = y0.slice();
       for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) want[m * (N + 3) + 2 + n] += 0.5 * (mm[m * N + n] - b[n]) + b[n];
-      const values = { mSel: M_FROM_T, mFixed: 0, N, K, rowStride: rowStrideWords(K, dtype), wOffset: 0, xOffset: 0, xRowStride: K, yOffset: 2, yRowStride: N + 3, hasBias: 1, accumulate: 1, alpha: 0.5, expertStride: 0, nGroupsX: 0, eps: 0, upOffset: 0 };
+      const values = { mSel: M_FROM_T, mFixed: 0, N, K, rowStride: rowStrideWords(K, dtype), wOffset: 0, xOffset: 0, xRowStride: K, yOffset: 2, yRowStride: N + 3, hasBias: 1, accumulate: 1, alpha: 0.5, expertStride: 0, nGroupsX: 0, eps: 0, xHead: 0, half: 0, H: 0, Kv: 0, hd: 0, ropeStyle: 0 };
       const groups = Math.ceil(N / matvecRows(K, dtype));
       const [gx, gy] = grid2(groups);
       const bufs = () => ({ x: h.buf(x), w: h.buf(packRows(w, K, 0, N, dtype)), b: h.buf(b), y: h.buf(y0), ids: h.buf(4) });
@@ -124,7 +128,7 @@ async function linearChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolea
       const tol = 2e-5 * Math.max(1, maxAbs(want)) * Math.max(1, Math.sqrt(K) / 8);
       if (M <= 4) {
         const bv = bufs();
-        const got = await h.run([{ k: matvecWgsl(dtype, subgroups, K), values: { ...values, nGroupsX: gx }, bufs: bv, grid: [gx, gy, M] }], bv.y, y0.length);
+        const got = await h.run([{ k: matvecWgsl(dtype, subgroups, K, { subgroupMaxSize: sgMax }), values: { ...values, nGroupsX: gx }, bufs: bv, grid: [gx, gy, M] }], bv.y, y0.length);
         out.push({ op: `matvec-${dtype}${subgroups ? '-sg' : ''}`, shape: [M, K, N], maxAbsDiff: diff(got, want), tol });
         // fused prologues (decode): RMSNorm of x into the matvec, and act(gate)·up of a gate|up row
         const sg = subgroups ? '-sg' : '';
@@ -136,23 +140,37 @@ async function linearChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolea
         matmul(mm, xn, wRef, M, K, N, b);
         for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) wantRms[m * (N + 3) + 2 + n] += 0.5 * (mm[m * N + n] - b[n]) + b[n];
         const br = { ...bufs(), x: h.buf(xs), nw: h.buf(nw) };
-        const gotRms = await h.run([{ k: matvecWgsl(dtype, subgroups, K, { kind: 'rms' }), values: { ...values, nGroupsX: gx, eps: 1e-5 }, bufs: br, grid: [gx, gy, M] }], br.y, y0.length);
+        const gotRms = await h.run([{ k: matvecWgsl(dtype, subgroups, K, { pro: { kind: 'rms' }, subgroupMaxSize: sgMax }), values: { ...values, nGroupsX: gx, eps: 1e-5 }, bufs: br, grid: [gx, gy, M] }], br.y, y0.length);
         out.push({ op: `matvec-${dtype}-rms${sg}`, shape: [M, K, N], maxAbsDiff: diff(gotRms, wantRms), tol: 2e-5 * Math.max(1, maxAbs(wantRms)) * Math.max(1, Math.sqrt(K) / 8) });
-        for (const name of ['silu', 'gelu_new'] as ActivationName[]) {
-          const gu = rand(M * 2 * K, 2); // [M, gate K | up K]
-          const g = new Float32Array(M * K);
-          const u = new Float32Array(M * K);
+        // SwiGLU epilogue: W = gate | up [2·Nh, K], y[m, i] += act(gate_i)·up_i (with the RMSNorm prologue too)
+        const Nh = Math.ceil(N / 2);
+        const wgu = rand(2 * Nh * K, 1 / Math.sqrt(K)); // [2Nh, K]
+        const bgu = rand(2 * Nh); // [2Nh]
+        const wguRef = dtype === 'f16' ? f16round(wgu) : wgu;
+        const mg = new Float32Array(M * 2 * Nh); // [M, 2Nh]
+        for (const [name, withRms] of [['silu', false], ['gelu_new', true]] as [ActivationName, boolean][]) {
+          matmul(mg, withRms ? xn : xs, wguRef, M, K, 2 * Nh, bgu);
+          const g = new Float32Array(M * Nh);
+          const u = new Float32Array(M * Nh);
           for (let m = 0; m < M; m++) {
-            g.set(gu.subarray(m * 2 * K, m * 2 * K + K), m * K);
-            u.set(gu.subarray(m * 2 * K + K, m * 2 * K + 2 * K), m * K);
+            for (let i = 0; i < Nh; i++) {
+              g[m * Nh + i] = 0.5 * (mg[m * 2 * Nh + i] - bgu[i]) + bgu[i];
+              u[m * Nh + i] = 0.5 * (mg[m * 2 * Nh + Nh + i] - bgu[Nh + i]) + bgu[Nh + i];
+            }
           }
-          swiglu(g, u, M * K, name);
-          const wantG = y0.slice();
-          matmul(mm, g, wRef, M, K, N, b);
-          for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) wantG[m * (N + 3) + 2 + n] += 0.5 * (mm[m * N + n] - b[n]) + b[n];
-          const bg = { ...bufs(), x: h.buf(gu) };
-          const gotG = await h.run([{ k: matvecWgsl(dtype, subgroups, K, { kind: 'gated', act: ACT_ID[name] }), values: { ...values, nGroupsX: gx, xRowStride: 2 * K, upOffset: K }, bufs: bg, grid: [gx, gy, M] }], bg.y, y0.length);
-          out.push({ op: `matvec-${dtype}-${name}${sg}`, shape: [M, K, N], maxAbsDiff: diff(gotG, wantG), tol: 2e-5 * Math.max(1, maxAbs(wantG)) * Math.max(1, Math.sqrt(K) / 8) });
+          swiglu(g, u, M * Nh, name);
+          const yg = rand(M * (Nh + 3)); // [M, Nh + 3]
+          const wantG = yg.slice();
+          for (let m = 0; m < M; m++) for (let i = 0; i < Nh; i++) wantG[m * (Nh + 3) + 2 + i] += g[m * Nh + i];
+          const bg = { x: h.buf(xs), w: h.buf(packRows(wgu, K, 0, 2 * Nh, dtype)), b: h.buf(bgu), y: h.buf(yg), ids: h.buf(4), nw: h.buf(nw) };
+          for (const shape of shapesFor(K, dtype)) {
+            const gg = grid2(Math.ceil(matvecSlots(2 * Nh, { kind: 'act', act: 0 }) / matvecRows(K, dtype, shape)));
+            const k = matvecWgsl(dtype, subgroups, K, { pro: withRms ? { kind: 'rms' } : undefined, epi: { kind: 'act', act: ACT_ID[name] }, subgroupMaxSize: sgMax, shape });
+            const vals = { ...values, N: 2 * Nh, nGroupsX: gg[0], eps: 1e-5, yRowStride: Nh + 3, half: Nh };
+            const yb = h.buf(yg);
+            const gotG = await h.run([{ k, values: vals, bufs: { ...bg, y: yb }, grid: [gg[0], gg[1], M] }], yb, yg.length);
+            out.push({ op: `matvec-${dtype}-${withRms ? 'rms-' : ''}${name}${sg}-${shape.TPR}r${shape.R}`, shape: [M, K, Nh], maxAbsDiff: diff(gotG, wantG), tol: 2e-5 * Math.max(1, maxAbs(wantG)) * Math.max(1, Math.sqrt(K) / 8) });
+          }
         }
       }
       const bm = bufs();
@@ -258,6 +276,64 @@ async function ropeChecks(h: Harness, out: GpuKernelCheck[]): Promise<void> {
   }
 }
 
+/** The decode q|k|v matvec with RMSNorm before and RoPE + the KV-cache write after (qkvF in GpuModel). */
+async function ropeMatvecChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolean): Promise<void> {
+  const H = 4;
+  const Kv = 2;
+  for (const dtype of ['f32', 'f16'] as WeightDtype[]) {
+    for (const [K, hd, M] of [[7, 8, 1], [64, 64, 3], [260, 10, 2]]) {
+      for (const style of ['half', 'interleaved'] as const) {
+        const QKV = (H + 2 * Kv) * hd;
+        const start = 5;
+        const x = rand(M * K, 2); // [M, K]
+        const nw = rand(K).map((v) => 1 + v);
+        const w = rand(QKV * K, 1 / Math.sqrt(K)); // [QKV, K]
+        const b = rand(QKV);
+        const xn = new Float32Array(M * K);
+        rmsnorm(xn, x, nw, K, 1e-5);
+        const qkv = new Float32Array(M * QKV); // [M, QKV]
+        matmul(qkv, xn, dtype === 'f16' ? f16round(w) : w, M, K, QKV, b);
+        const half = hd >> 1;
+        const cos = new Float32Array(M * half);
+        const sin = new Float32Array(M * half);
+        ropeCosSin(cos, sin, defaultInvFreq(10000, hd), Array.from({ length: M }, (_, t) => start + t));
+        const cs = new Float32Array(M * hd); // [M, hd]: cos | sin
+        for (let t = 0; t < M; t++) {
+          cs.set(cos.subarray(t * half, t * half + half), t * hd);
+          cs.set(sin.subarray(t * half, t * half + half), t * hd + half);
+        }
+        const q = new Float32Array(M * H * hd); // [M, H, hd]
+        const k = new Float32Array(M * Kv * hd); // [M, Kv, hd]
+        const v = new Float32Array(M * Kv * hd); // [M, Kv, hd]
+        for (let t = 0; t < M; t++) {
+          q.set(qkv.subarray(t * QKV, t * QKV + H * hd), t * H * hd);
+          k.set(qkv.subarray(t * QKV + H * hd, t * QKV + (H + Kv) * hd), t * Kv * hd);
+          v.set(qkv.subarray(t * QKV + (H + Kv) * hd, (t + 1) * QKV), t * Kv * hd);
+        }
+        applyRope(q, cos, sin, M, H, hd, hd, style);
+        applyRope(k, cos, sin, M, Kv, hd, hd, style);
+        h.setStep({ T: M, start, Tk: start + M });
+        for (const shape of shapesFor(K, dtype)) {
+          const ctx = start + M;
+          const qb = h.buf(M * H * hd);
+          const kc = h.buf(ctx * Kv * hd);
+          const vc = h.buf(ctx * Kv * hd);
+          const [gx, gy] = grid2(Math.ceil(matvecSlots(QKV, { kind: 'rope' }) / matvecRows(K, dtype, shape)));
+          const values = { mSel: M_FROM_T, mFixed: 0, N: QKV, K, rowStride: rowStrideWords(K, dtype), wOffset: 0, xOffset: 0, xRowStride: K, yOffset: 0, yRowStride: QKV, hasBias: 1, accumulate: 0, alpha: 1, expertStride: 0, nGroupsX: gx, eps: 1e-5, xHead: 0, half: style === 'half' ? half : 1, H, Kv, hd, ropeStyle: ROPE_STYLE[style] };
+          const kern = matvecWgsl(dtype, subgroups, K, { pro: { kind: 'rms' }, epi: { kind: 'rope' }, subgroupMaxSize: sgMax, shape });
+          const bufs = { x: h.buf(x), w: h.buf(packRows(w, K, 0, QKV, dtype)), b: h.buf(b), ids: h.buf(4), nw: h.buf(nw), cs: h.buf(cs), q: qb, kc, vc };
+          const gq = await h.run([{ k: kern, values, bufs, grid: [gx, gy, M] }], qb, M * H * hd);
+          const gk = (await h.run([], kc, ctx * Kv * hd)).subarray(start * Kv * hd);
+          const gv = (await h.run([], vc, ctx * Kv * hd)).subarray(start * Kv * hd);
+          const d = Math.max(diff(gq, q), diff(gk, k), diff(gv, v));
+          out.push({ op: `matvec-${dtype}-rms-rope-${style}${subgroups ? '-sg' : ''}-${shape.TPR}r${shape.R}`, shape: [M, K, H, Kv, hd], maxAbsDiff: d, tol: 2e-5 * Math.max(1, maxAbs(q), maxAbs(k), maxAbs(v)) * Math.max(1, Math.sqrt(K) / 8) });
+        }
+        h.free();
+      }
+    }
+  }
+}
+
 async function attentionChecks(h: Harness, out: GpuKernelCheck[]): Promise<void> {
   // [T, start, H, Kv, hd, window]
   const cases = [[1, 0, 4, 2, 16, 0], [1, 300, 4, 2, 16, 0], [1, 70, 6, 3, 80, 9], [3, 40, 2, 2, 8, 0], [37, 5, 4, 2, 16, 0], [20, 0, 4, 1, 80, 6], [9, 11, 3, 3, 128, 0]];
@@ -275,16 +351,19 @@ async function attentionChecks(h: Harness, out: GpuKernelCheck[]): Promise<void>
     const bk = h.buf(kc);
     const bv = h.buf(vc);
     // split-K rows kernel: one split, and several (with the combine)
-    for (const splitLen of [256, 32]) {
+    for (const splitLen of [256, 32, 1024]) {
       if (T > 4) break;
       const nSplit = Math.ceil(Tk / splitLen);
-      h.setStep({ T, start, Tk, nSplit, splitLen: Math.min(splitLen, 256) });
+      h.setStep({ T, start, Tk, nSplit, splitLen });
       const o = h.buf(T * H * hd);
       const part = h.buf(T * H * nSplit * (hd + 2));
-      const steps: { k: KernelSource; values: Record<string, number>; bufs: Record<string, GPUBuffer>; grid: number[] }[] = [{ k: attnRowsWgsl(), values: vals, bufs: { q: bq, kc: bk, vc: bv, o, part }, grid: [H, T, nSplit] }];
-      if (nSplit > 1) steps.push({ k: attnCombineWgsl(), values: vals, bufs: { part, o }, grid: [H, T] });
-      const got = await h.run(steps, o, T * H * hd);
-      out.push({ op: `attention-rows-split${nSplit}`, shape: [T, start, H, Kv, hd, window], maxAbsDiff: diff(got, want), tol: 1e-5 });
+      // the scalar rows kernel holds ≤ 256 keys per split; the vectorised one ≤ 1024
+      for (const decode of (hd % 4 === 0 ? [false, true] : [false]).filter((d) => d || splitLen <= 256)) {
+        const steps: { k: KernelSource; values: Record<string, number>; bufs: Record<string, GPUBuffer>; grid: number[] }[] = [{ k: decode ? attnDecodeWgsl(hd) : attnRowsWgsl(), values: vals, bufs: { q: bq, kc: bk, vc: bv, o, part }, grid: [H, T, nSplit] }];
+        if (nSplit > 1) steps.push({ k: attnCombineWgsl(), values: vals, bufs: { part, o }, grid: [H, T] });
+        const got = await h.run(steps, o, T * H * hd);
+        out.push({ op: `attention-${decode ? 'decode' : 'rows'}-split${nSplit}`, shape: [T, start, H, Kv, hd, window], maxAbsDiff: diff(got, want), tol: 1e-5 });
+      }
     }
     h.setStep({ T, start, Tk });
     const o = h.buf(T * H * hd);
@@ -386,10 +465,13 @@ async function runGpuKernelChecks(): Promise<{ adapter: string; checks: GpuKerne
   const h = new Harness(device);
   const checks: GpuKernelCheck[] = [];
   try {
+    sgMax = (device as GPUDevice & { adapterInfo?: { subgroupMaxSize?: number } }).adapterInfo?.subgroupMaxSize ?? 128;
     await linearChecks(h, checks, false);
+    await ropeMatvecChecks(h, checks, false);
     if (device.features.has('subgroups')) {
       const sgShapes = checks.length;
       await linearChecks(h, checks, true);
+      await ropeMatvecChecks(h, checks, true);
       checks.splice(sgShapes, checks.length - sgShapes, ...checks.slice(sgShapes).filter((c) => c.op.endsWith('-sg')));
     }
     await normChecks(h, checks);
