@@ -12,7 +12,12 @@
  * Env: BENCH_MODELS (stories260K,smollm2-135m,qwen3-0.6b,llama-3.2-1b | all), BENCH_DTYPES
  * (f32,f16), BENCH_PREFILL, BENCH_CONTEXTS, BENCH_DECODE (timed steps), BENCH_CPU (1/0),
  * BENCH_CPU_PREFILL / BENCH_CPU_DECODE (CPU token counts), BENCH_TORCH (1: run
- * engine/gpu/torch_peer.py with python3), BENCH_JSON (file for the figures).
+ * engine/gpu/torch_peer.py with python3), BENCH_JSON (file for the figures),
+ * BENCH_SWEEP (1: time the decode matvec's launch shapes on each model's weight shapes
+ * first, and add a 'tuned' variant using the fastest), BENCH_VARIANTS (extra decode-only
+ * runs: tuned, split64 = split attention from 64 keys, headnorm = final norm fused into
+ * the head, gate|up=256x128r4+qkv=… = launch shapes forced per matrix), BENCH_PROFILE (1: GPU time of
+ * each kernel of one decode step at context 128, each kind run back to back).
  * Without a GPU: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (set here
  * when nothing else is).
  */
@@ -24,8 +29,9 @@ import { memorySource } from '../formats/source';
 import { Model } from '../model/model';
 import { randomFill } from '../model/random';
 import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
-import { GpuModel } from './gpu-model';
-import type { WeightDtype } from './kernel';
+import { GpuModel, type GpuTuning } from './gpu-model';
+import { createUniform, Dispatch, grid2, M_FROM_T, packParams, PipelineCache, rowStrideWords, STEP_FIELDS, type WeightDtype } from './kernel';
+import { matvecRows, matvecShape, matvecWgsl, type MatvecShape } from '../ops/matmul/matmul.wgsl';
 import { openNodeGpu } from './node-gpu';
 
 if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync('/usr/lib/chromium/vk_swiftshader_icd.json')) {
@@ -117,11 +123,116 @@ interface Row {
   torch?: Record<string, number>;
 }
 
-async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dtype: WeightDtype): Promise<Row> {
+/** The decode matvecs of a model: [label, N, K]. */
+function matvecsOf(c: ModelConfig): [string, number, number][] {
+  const qkv = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
+  return [
+    ['qkv', qkv, c.hiddenSize],
+    ['o', c.hiddenSize, c.numHeads * c.headDim],
+    ['gate|up', 2 * c.intermediateSize, c.hiddenSize],
+    ['down', c.hiddenSize, c.intermediateSize],
+    ['head', c.vocabSize, c.hiddenSize],
+  ];
+}
+
+/** Times the plain decode matvec for each launch shape on [N, K] weights (copies rotated so L2 does not hold them). */
+async function sweepMatvec(device: GPUDevice, c: ModelConfig, dtype: WeightDtype, sg: boolean, sgMax: number): Promise<Map<string, MatvecShape>> {
+  const best = new Map<string, MatvecShape>();
+  const cache = new PipelineCache(device);
+  const step = createUniform(device, packParams(STEP_FIELDS, { T: 1, start: 0, Tk: 1, headFirst: 0, headRows: 1, nSplit: 1, splitLen: 1, pad0: 0 }));
+  const shapes: MatvecShape[] = [];
+  for (const WG of [128, 256]) for (const TPR of [8, 16, 32, 64, 128, 256]) for (const R of [4, 8]) if (TPR <= WG) shapes.push({ WG, TPR, R });
+  for (const [label, N, K] of matvecsOf(c)) {
+    const stride = rowStrideWords(K, dtype);
+    const bytes = N * stride * 4;
+    const copies = Math.max(2, Math.min(8, Math.ceil(4e8 / bytes)));
+    const ws = Array.from({ length: copies }, () => device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE }));
+    const x = device.createBuffer({ size: K * 4, usage: GPUBufferUsage.STORAGE });
+    const y = device.createBuffer({ size: N * 4, usage: GPUBufferUsage.STORAGE });
+    const small = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+    const line: string[] = [];
+    let top = { us: Infinity, shape: matvecShape(K, dtype) };
+    for (const shape of shapes) {
+      const groups = Math.ceil(N / matvecRows(K, dtype, shape));
+      const [gx, gy] = grid2(groups);
+      const k = matvecWgsl(dtype, sg, K, { subgroupMaxSize: sgMax, shape });
+      const values = { mSel: M_FROM_T, mFixed: 0, N, K, rowStride: stride, wOffset: 0, xOffset: 0, xRowStride: K, yOffset: 0, yRowStride: N, hasBias: 0, accumulate: 0, alpha: 1, expertStride: 0, nGroupsX: gx, eps: 0, xHead: 0, half: 0, H: 0, Kv: 0, hd: 0, ropeStyle: 0 };
+      const ds = ws.map((w) => new Dispatch(device, cache, k, step, values, { x, w, b: small, y, ids: small }));
+      const run = async (reps: number) => {
+        const enc = device.createCommandEncoder();
+        const pass = enc.beginComputePass();
+        for (let r = 0; r < reps; r++) for (const d of ds) d.encode(pass, gx, gy, 1);
+        pass.end();
+        const t0 = performance.now();
+        device.queue.submit([enc.finish()]);
+        await device.queue.onSubmittedWorkDone();
+        return performance.now() - t0;
+      };
+      await run(1);
+      const reps = Math.max(2, Math.ceil(160 / copies));
+      const us = ((await run(reps)) * 1000) / (reps * copies);
+      for (const d of ds) d.destroy();
+      line.push(`${shape.WG}x${shape.TPR}r${shape.R} ${us.toFixed(1)}µs ${(bytes / us / 1e3).toFixed(0)}GB/s`);
+      if (us < top.us) top = { us, shape };
+    }
+    for (const b of [...ws, x, y, small]) b.destroy();
+    console.log(`sweep ${dtype} ${label} [${N}, ${K}] ${(bytes / 1e6).toFixed(1)} MB: best ${top.shape.WG}x${top.shape.TPR}r${top.shape.R} ${top.us.toFixed(1)} µs (${(bytes / top.us / 1e3).toFixed(0)} GB/s), default ${matvecShape(K, dtype).WG}x${matvecShape(K, dtype).TPR}r${matvecShape(K, dtype).R}\n   ${line.join(' | ')}`);
+    best.set(`${N}x${K}`, top.shape);
+  }
+  step.destroy();
+  return best;
+}
+
+/** GPU time of each kernel of one decode step (each kind's instances back to back, `reps` times). */
+async function profileDecode(device: GPUDevice, gm: GpuModel, slot: number): Promise<void> {
+  const trace = gm.traceDecodeStep(slot);
+  const kinds = new Map<string, { d: Dispatch; grid: [number, number, number] }[]>();
+  for (const t of trace) {
+    const key = `${t.d.kernel.label} [${t.grid.join(',')}]`;
+    kinds.set(key, [...(kinds.get(key) ?? []), t]);
+  }
+  const rows: [string, number, number][] = [];
+  for (const [key, list] of kinds) {
+    const reps = Math.max(4, Math.ceil(128 / list.length));
+    const time = async (n: number) => {
+      const enc = device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      for (let r = 0; r < n; r++) for (const t of list) t.d.encode(pass, ...t.grid);
+      pass.end();
+      const t0 = performance.now();
+      device.queue.submit([enc.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      return performance.now() - t0;
+    };
+    await time(1);
+    const us = (((await time(reps)) - (await time(1))) * 1000) / ((reps - 1) * list.length);
+    rows.push([key, list.length, us]);
+  }
+  let total = 0;
+  for (const [key, n, us] of rows) {
+    total += n * us;
+    console.log(`  profile ${key.padEnd(48)} ×${String(n).padStart(3)}  ${us.toFixed(2).padStart(7)} µs each  ${(n * us).toFixed(0).padStart(5)} µs/step`);
+  }
+  console.log(`  profile total ${total.toFixed(0)} µs per step (${trace.length} dispatches) → ${(1e6 / total).toFixed(0)} tok/s if nothing else cost`);
+}
+
+async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dtype: WeightDtype, tuning?: GpuTuning, decodeOnly = false): Promise<Row> {
   const V = loaded.config.vocabSize;
   const ctx = Math.min(loaded.config.maxPositions, Math.max(PREFILL, ...CONTEXTS) + DECODE + 2);
-  const gm = await GpuModel.create(device, loaded, { contextLength: ctx, weights: dtype });
+  const gm = await GpuModel.create(device, loaded, { contextLength: ctx, weights: dtype, tuning });
   try {
+    if (decodeOnly) {
+      const gpuDecode: Record<number, number> = {};
+      for (const c of CONTEXTS) {
+        const prompt = ids(Math.min(c, ctx - DECODE - 1), V);
+        await gm.generate(prompt, 4, { stopIds: [] });
+        let t0 = 0;
+        const r = await gm.generate(prompt, DECODE + 1, { stopIds: [], onToken: (_id, i) => void (i === 0 && (t0 = performance.now())) });
+        gpuDecode[c] = (r.ids.length - 1) / ((performance.now() - t0) / 1000);
+      }
+      const bytes = gm.decodeWeightBytes;
+      return { model: name, dtype, weightMB: bytes / 1e6, roofline: BW / bytes, gpuPrefill: NaN, gpuDecode, encodeMs: gm.stats.encodeMs / gm.stats.steps, dispatches: gm.stats.dispatchesPerStep };
+    }
     const P = Math.min(PREFILL, ctx - 1);
     await gm.forward(ids(P, V), undefined, { lastOnly: true, topK: 1, logits: false }); // warm-up (pipelines, capacity)
     gm.reset();
@@ -142,6 +253,10 @@ async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dt
     }
     const encodeMs = gm.stats.encodeMs / gm.stats.steps;
     const dispatches = gm.stats.dispatchesPerStep;
+    if (env('BENCH_PROFILE', '0') === '1') {
+      console.log(`${name} ${dtype}: per-kernel GPU time, decode at slot ${Math.min(128, ctx - 2)}`);
+      await profileDecode(device, gm, Math.min(128, ctx - 2));
+    }
     const bytes = gm.decodeWeightBytes;
     return { model: name, dtype, weightMB: bytes / 1e6, roofline: BW / bytes, gpuPrefill, gpuDecode, encodeMs, dispatches };
   } finally {
@@ -160,11 +275,15 @@ function benchCpu(loaded: LoadedModel): { prefill: number; decode: number } {
   return { prefill, decode: CPU_DECODE / ((performance.now() - t) / 1000) };
 }
 
+function sgMaxOf(device: GPUDevice): number {
+  return (device as GPUDevice & { adapterInfo?: { subgroupMaxSize?: number } }).adapterInfo?.subgroupMaxSize ?? 128;
+}
+
 async function main() {
   const g = await openNodeGpu();
   if (!('device' in g)) throw new Error(`no WebGPU device: ${g.env.reason}`);
   const a = g.env.adapter!;
-  console.log(`adapter: ${a.vendor} ${a.architecture} ${a.description}; features: ${g.env.features?.join(',')}`);
+  console.log(`adapter: ${a.vendor} ${a.architecture} ${a.description}; features: ${g.env.features?.join(',')}; subgroupMaxSize ${sgMaxOf(g.device)}`);
   let names = env('BENCH_MODELS', small ? 'stories260K' : 'all').split(',');
   if (names[0] === 'all') names = ['stories260K', ...Object.keys(SHAPES)];
   console.log(`prefill ${PREFILL} tokens; decode ${DECODE} greedy steps at contexts ${CONTEXTS.join(', ')}; roofline = weight bytes per step / ${BW / 1e12} TB/s`);
@@ -173,6 +292,8 @@ async function main() {
     const loaded = name === 'stories260K' ? await stories() : randomModel(name);
     const cpu = CPU ? benchCpu(loaded) : undefined;
     for (const dtype of DTYPES) {
+      let tuned: Map<string, MatvecShape> | undefined;
+      if (env('BENCH_SWEEP', '0') === '1') tuned = await sweepMatvec(g.device, loaded.config, dtype, g.device.features.has('subgroups'), sgMaxOf(g.device));
       const r = await benchGpu(g.device, loaded, name, dtype);
       if (cpu) {
         r.cpuPrefill = cpu.prefill;
@@ -180,6 +301,23 @@ async function main() {
       }
       rows.push(r);
       console.log(JSON.stringify(r));
+      for (const v of env('BENCH_VARIANTS', '').split(',').filter(Boolean)) {
+        const tuning: GpuTuning = {};
+        if (v.includes('tuned') && tuned) tuning.matvec = (K, _dt, N) => tuned!.get(`${N}x${K}`);
+        if (v.includes('split64')) tuning.singleSplitKeys = 64;
+        if (v.includes('headnorm')) tuning.fuseHeadNorm = true;
+        // shape:<matvec>=<WG>x<TPR>r<R>[+…]: a launch shape for one of matvecsOf's matrices
+        const forced = new Map<string, MatvecShape>();
+        for (const m of v.matchAll(/([a-z|]+)=(\d+)x(\d+)r(\d+)/g)) {
+          const mv = matvecsOf(loaded.config).find(([l]) => l === m[1]);
+          if (mv) forced.set(`${mv[1]}x${mv[2]}`, { WG: Number(m[2]), TPR: Number(m[3]), R: Number(m[4]) });
+        }
+        if (forced.size) tuning.matvec = (K, _dt, N) => forced.get(`${N}x${K}`);
+        const rv = await benchGpu(g.device, loaded, name, dtype, tuning, true);
+        rv.model = `${name} (${v})`;
+        rows.push(rv);
+        console.log(JSON.stringify(rv));
+      }
     }
   }
   if (env('BENCH_TORCH', '0') === '1') {
