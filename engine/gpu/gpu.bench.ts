@@ -16,7 +16,8 @@
  * BENCH_SWEEP (1: time the decode matvec's launch shapes on each model's weight shapes
  * first, and add a 'tuned' variant using the fastest), BENCH_VARIANTS (extra decode-only
  * runs: tuned, split64 = split attention from 64 keys, headnorm = final norm fused into
- * the head, gate|up=256x128r4+qkv=… = launch shapes forced per matrix), BENCH_PROFILE (1: GPU time of
+ * the head, gate|up=256x128r4+qkv=… = launch shapes forced per matrix, depth3 = three
+ * decode steps in flight), BENCH_PROFILE (1: GPU time of
  * each kernel of one decode step at context 128, each kind run back to back).
  * Without a GPU: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (set here
  * when nothing else is).
@@ -135,6 +136,25 @@ function matvecsOf(c: ModelConfig): [string, number, number][] {
   ];
 }
 
+/**
+ * µs per dispatch of `list` encoded `reps` times over in one pass, each after the one
+ * before (the cost of a one-round submit taken out).
+ */
+async function timeDispatches(device: GPUDevice, list: { d: Dispatch; grid: [number, number, number] }[], reps: number): Promise<number> {
+  const time = async (n: number) => {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (let r = 0; r < n; r++) for (const t of list) t.d.encode(pass, ...t.grid);
+    pass.end();
+    const t0 = performance.now();
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    return performance.now() - t0;
+  };
+  await time(1); // warm-up
+  return (((await time(reps)) - (await time(1))) * 1000) / ((reps - 1) * list.length);
+}
+
 /** Times the plain decode matvec for each launch shape on [N, K] weights (copies rotated so L2 does not hold them). */
 async function sweepMatvec(device: GPUDevice, c: ModelConfig, dtype: WeightDtype, sg: boolean, sgMax: number): Promise<Map<string, MatvecShape>> {
   const best = new Map<string, MatvecShape>();
@@ -158,19 +178,7 @@ async function sweepMatvec(device: GPUDevice, c: ModelConfig, dtype: WeightDtype
       const k = matvecWgsl(dtype, sg, K, { subgroupMaxSize: sgMax, shape });
       const values = { mSel: M_FROM_T, mFixed: 0, N, K, rowStride: stride, wOffset: 0, xOffset: 0, xRowStride: K, yOffset: 0, yRowStride: N, hasBias: 0, accumulate: 0, alpha: 1, expertStride: 0, nGroupsX: gx, eps: 0, xHead: 0, half: 0, H: 0, Kv: 0, hd: 0, ropeStyle: 0 };
       const ds = ws.map((w) => new Dispatch(device, cache, k, step, values, { x, w, b: small, y, ids: small }));
-      const run = async (reps: number) => {
-        const enc = device.createCommandEncoder();
-        const pass = enc.beginComputePass();
-        for (let r = 0; r < reps; r++) for (const d of ds) d.encode(pass, gx, gy, 1);
-        pass.end();
-        const t0 = performance.now();
-        device.queue.submit([enc.finish()]);
-        await device.queue.onSubmittedWorkDone();
-        return performance.now() - t0;
-      };
-      await run(1);
-      const reps = Math.max(2, Math.ceil(160 / copies));
-      const us = ((await run(reps)) * 1000) / (reps * copies);
+      const us = await timeDispatches(device, ds.map((d) => ({ d, grid: [gx, gy, 1] as [number, number, number] })), Math.max(2, Math.ceil(160 / copies)));
       for (const d of ds) d.destroy();
       line.push(`${shape.WG}x${shape.TPR}r${shape.R} ${us.toFixed(1)}µs ${(bytes / us / 1e3).toFixed(0)}GB/s`);
       if (us < top.us) top = { us, shape };
@@ -193,20 +201,7 @@ async function profileDecode(device: GPUDevice, gm: GpuModel, slot: number): Pro
   }
   const rows: [string, number, number][] = [];
   for (const [key, list] of kinds) {
-    const reps = Math.max(4, Math.ceil(128 / list.length));
-    const time = async (n: number) => {
-      const enc = device.createCommandEncoder();
-      const pass = enc.beginComputePass();
-      for (let r = 0; r < n; r++) for (const t of list) t.d.encode(pass, ...t.grid);
-      pass.end();
-      const t0 = performance.now();
-      device.queue.submit([enc.finish()]);
-      await device.queue.onSubmittedWorkDone();
-      return performance.now() - t0;
-    };
-    await time(1);
-    const us = (((await time(reps)) - (await time(1))) * 1000) / ((reps - 1) * list.length);
-    rows.push([key, list.length, us]);
+    rows.push([key, list.length, await timeDispatches(device, list, Math.max(4, Math.ceil(128 / list.length)))]);
   }
   let total = 0;
   for (const [key, n, us] of rows) {
@@ -216,7 +211,7 @@ async function profileDecode(device: GPUDevice, gm: GpuModel, slot: number): Pro
   console.log(`  profile total ${total.toFixed(0)} µs per step (${trace.length} dispatches) → ${(1e6 / total).toFixed(0)} tok/s if nothing else cost`);
 }
 
-async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dtype: WeightDtype, tuning?: GpuTuning, decodeOnly = false): Promise<Row> {
+async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dtype: WeightDtype, tuning?: GpuTuning, decodeOnly = false, depth?: number): Promise<Row> {
   const V = loaded.config.vocabSize;
   const ctx = Math.min(loaded.config.maxPositions, Math.max(PREFILL, ...CONTEXTS) + DECODE + 2);
   const gm = await GpuModel.create(device, loaded, { contextLength: ctx, weights: dtype, tuning });
@@ -225,9 +220,9 @@ async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dt
       const gpuDecode: Record<number, number> = {};
       for (const c of CONTEXTS) {
         const prompt = ids(Math.min(c, ctx - DECODE - 1), V);
-        await gm.generate(prompt, 4, { stopIds: [] });
+        await gm.generate(prompt, 4, { stopIds: [], depth });
         let t0 = 0;
-        const r = await gm.generate(prompt, DECODE + 1, { stopIds: [], onToken: (_id, i) => void (i === 0 && (t0 = performance.now())) });
+        const r = await gm.generate(prompt, DECODE + 1, { stopIds: [], depth, onToken: (_id, i) => void (i === 0 && (t0 = performance.now())) });
         gpuDecode[c] = (r.ids.length - 1) / ((performance.now() - t0) / 1000);
       }
       const bytes = gm.decodeWeightBytes;
@@ -313,7 +308,7 @@ async function main() {
           if (mv) forced.set(`${mv[1]}x${mv[2]}`, { WG: Number(m[2]), TPR: Number(m[3]), R: Number(m[4]) });
         }
         if (forced.size) tuning.matvec = (K, _dt, N) => forced.get(`${N}x${K}`);
-        const rv = await benchGpu(g.device, loaded, name, dtype, tuning, true);
+        const rv = await benchGpu(g.device, loaded, name, dtype, tuning, true, Number(/depth(\d+)/.exec(v)?.[1] ?? 2));
         rv.model = `${name} (${v})`;
         rows.push(rv);
         console.log(JSON.stringify(rv));

@@ -30,7 +30,22 @@ fn lowSlot(slot: u32) -> u32 {
   if (p.window != 0u && slot + 1u > p.window) { return slot + 1u - p.window; }
   return 0u;
 }
+// (first key, key count) of split sp that the query at cache slot \`slot\` sees
+fn splitRange(slot: u32, sp: u32) -> vec2<u32> {
+  let a = max(lowSlot(slot), sp * s.splitLen);
+  let e = min(slot + 1u, (sp + 1u) * s.splitLen);
+  return vec2<u32>(a, select(0u, e - a, e > a));
+}
 `;
+
+/** WGSL: m = the workgroup's largest `mx` (a tree over red[WG]; every thread gets it). */
+const MAX_REDUCE = /* wgsl */ `red[lid] = mx;
+  workgroupBarrier();
+  for (var st = WG / 2u; st > 0u; st = st >> 1u) {
+    if (lid < st) { red[lid] = max(red[lid], red[lid + st]); }
+    workgroupBarrier();
+  }
+  let m = red[0];`;
 
 export function attnRowsWgsl(): KernelSource {
   const code = /* wgsl */ `${common}
@@ -52,10 +67,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (t >= s.T) { return; }
   let hd = p.hd;
   let slot = s.start + t;
-  let a = max(lowSlot(slot), sp * s.splitLen);
-  let e = min(slot + 1u, (sp + 1u) * s.splitLen);
-  var n = 0u;
-  if (e > a) { n = e - a; }
+  let range = splitRange(slot, sp);
+  let a = range.x;
+  let n = range.y;
   let kvh = h / (p.H / p.Kv);
   let qb = (t * p.H + h) * hd;
   for (var d = lid; d < hd; d += WG) { qv[d] = q[qb + d]; }
@@ -70,13 +84,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     sc[jj] = sv;
     mx = max(mx, sv);
   }
-  red[lid] = mx;
-  workgroupBarrier();
-  for (var st = WG / 2u; st > 0u; st = st >> 1u) {
-    if (lid < st) { red[lid] = max(red[lid], red[lid + st]); }
-    workgroupBarrier();
-  }
-  let m = red[0];
+  ${MAX_REDUCE}
   workgroupBarrier();
   var sum = 0.0;
   for (var jj = lid; jj < n; jj += WG) {
@@ -151,10 +159,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let sp = wg.z;
   if (t >= s.T) { return; }
   let slot = s.start + t;
-  let a = max(lowSlot(slot), sp * s.splitLen);
-  let e = min(slot + 1u, (sp + 1u) * s.splitLen);
-  var n = 0u;
-  if (e > a) { n = e - a; }
+  let range = splitRange(slot, sp);
+  let a = range.x;
+  let n = range.y;
   let kvh = h / (p.H / p.Kv);
   let qb = (t * p.H + h) * HD4;
   for (var d = lid; d < HD4; d += WG) { qv[d] = q[qb + d]; }
@@ -168,13 +175,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     sc[jj] = sv;
     mx = max(mx, sv);
   }
-  red[lid] = mx;
-  workgroupBarrier();
-  for (var st = WG / 2u; st > 0u; st = st >> 1u) {
-    if (lid < st) { red[lid] = max(red[lid], red[lid + st]); }
-    workgroupBarrier();
-  }
-  let m = red[0];
+  ${MAX_REDUCE}
   let d4 = lid % HD4;
   let kg = lid / HD4;
   if (kg < KG) {
@@ -395,13 +396,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     probs[pb + j] = sv;
   }
-  red[lid] = mx;
-  workgroupBarrier();
-  for (var st = WG / 2u; st > 0u; st = st >> 1u) {
-    if (lid < st) { red[lid] = max(red[lid], red[lid + st]); }
-    workgroupBarrier();
-  }
-  let m = red[0];
+  ${MAX_REDUCE}
   workgroupBarrier();
   var sum = 0.0;
   for (var j = lid; j < s.Tk; j += WG) {
