@@ -146,7 +146,7 @@ class LinearOp {
   private readonly mm: { d: Dispatch; N: number }[] = [];
   constructor(g: GpuModel, spec: LinearSpec) {
     if (spec.epi && spec.w.parts.length > 1) throw new RangeError('LinearOp: a matvec epilogue needs the weight in one binding');
-    const shape = g.matvecShape(spec.K, spec.w.dtype, spec.N);
+    const shape = g.matvecShape(spec.K, spec.w.dtype, spec.N, spec.epi);
     for (const part of spec.w.parts) {
       const N = spec.w.parts.length > 1 ? part.rows : spec.N;
       const groups = Math.ceil(matvecSlots(N, spec.epi) / matvecRows(spec.K, spec.w.dtype, shape));
@@ -707,8 +707,8 @@ export class GpuModel {
   }
 
   /** @internal the decode matvec's launch shape for rows of K values. */
-  matvecShape(K: number, dtype: WeightDtype, N: number): MatvecShape {
-    return this.tuning.matvec?.(K, dtype, N) ?? matvecShape(K, dtype);
+  matvecShape(K: number, dtype: WeightDtype, N: number, epi?: MatvecEpilogue): MatvecShape {
+    return this.tuning.matvec?.(K, dtype, N) ?? matvecShape(K, dtype, epi);
   }
 
   /** @internal */

@@ -136,6 +136,8 @@ function matvecsOf(c: ModelConfig): [string, number, number][] {
   ];
 }
 
+const fmtShape = (m: MatvecShape) => `${m.WG}x${m.TPR}r${m.R}`;
+
 /**
  * µs per dispatch of `list` encoded `reps` times over in one pass, each after the one
  * before (the cost of a one-round submit taken out).
@@ -180,11 +182,11 @@ async function sweepMatvec(device: GPUDevice, c: ModelConfig, dtype: WeightDtype
       const ds = ws.map((w) => new Dispatch(device, cache, k, step, values, { x, w, b: small, y, ids: small }));
       const us = await timeDispatches(device, ds.map((d) => ({ d, grid: [gx, gy, 1] as [number, number, number] })), Math.max(2, Math.ceil(160 / copies)));
       for (const d of ds) d.destroy();
-      line.push(`${shape.WG}x${shape.TPR}r${shape.R} ${us.toFixed(1)}µs ${(bytes / us / 1e3).toFixed(0)}GB/s`);
+      line.push(`${fmtShape(shape)} ${us.toFixed(1)}µs ${(bytes / us / 1e3).toFixed(0)}GB/s`);
       if (us < top.us) top = { us, shape };
     }
     for (const b of [...ws, x, y, small]) b.destroy();
-    console.log(`sweep ${dtype} ${label} [${N}, ${K}] ${(bytes / 1e6).toFixed(1)} MB: best ${top.shape.WG}x${top.shape.TPR}r${top.shape.R} ${top.us.toFixed(1)} µs (${(bytes / top.us / 1e3).toFixed(0)} GB/s), default ${matvecShape(K, dtype).WG}x${matvecShape(K, dtype).TPR}r${matvecShape(K, dtype).R}\n   ${line.join(' | ')}`);
+    console.log(`sweep ${dtype} ${label} [${N}, ${K}] ${(bytes / 1e6).toFixed(1)} MB: best ${fmtShape(top.shape)} ${top.us.toFixed(1)} µs (${(bytes / top.us / 1e3).toFixed(0)} GB/s), default ${fmtShape(matvecShape(K, dtype))}\n   ${line.join(' | ')}`);
     best.set(`${N}x${K}`, top.shape);
   }
   step.destroy();

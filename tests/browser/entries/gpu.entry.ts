@@ -103,8 +103,8 @@ class Harness {
 const f16round = (x: Float32Array) => x.map((v) => f16ToF32(f32ToF16(v)));
 /** Subgroup size bound for the matvec's subgroup path (SwiftShader / Chromium report theirs; 128 is always safe). */
 let sgMax = 128;
-/** The default launch shape and a wide one (R = 8, TPR = 4) so both row mappings are covered. */
-const shapesFor = (K: number, dtype: WeightDtype): MatvecShape[] => [matvecShapeDefault(K, dtype), { WG: 64, TPR: 4, R: 8 }];
+/** The default launch shapes (plain and SwiGLU epilogue) and a wide one (R = 8, TPR = 4), so every row mapping is covered. */
+const shapesFor = (K: number, dtype: WeightDtype): MatvecShape[] => [matvecShapeDefault(K, dtype), matvecShapeDefault(K, dtype, { kind: 'act', act: 0 }), { WG: 64, TPR: 4, R: 8 }];
 
 async function linearChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolean): Promise<void> {
   // [M, K, N]: odd sizes, one row, K spanning many vectors, M larger than one 64-row tile
