@@ -101,6 +101,8 @@ export interface GpuForwardResult extends ForwardResult {
 
 const MATVEC_MAX_ROWS = 4;
 const TOPK_MAX = 256;
+/** Decode slots whose input records are written at once (encodeDecodeInputs). */
+const DECODE_BLOCK = 64;
 
 /** A [rows, cols] weight on the GPU, split by rows into parts of at most one binding each. */
 interface GpuWeight {
@@ -178,7 +180,9 @@ class LinearOp {
       const r = spec.rope;
       const bufs = { x: spec.x, w: part.buffer, b: spec.bias ?? g.dummy, y: spec.y, ids: spec.ids ?? g.dummyU32, nw: spec.nw ?? g.dummy, ...(r ? { cs: r.cs, q: r.q, kc: r.kc, vc: r.vc } : {}) };
       const k = matvecWgsl(spec.w.dtype, g.subgroups, spec.K, { pro: spec.pro, epi: spec.epi, subgroupMaxSize: g.subgroupMaxSize, shape });
-      this.mv.push({ d: g.dispatch(k, values, bufs), groups });
+      const d = g.dispatch(k, values, bufs);
+      d.note = `[${N}, ${spec.K}]`;
+      this.mv.push({ d, groups });
       if (!spec.matvecOnly) this.mm.push({ d: g.dispatch(matmulWgsl(spec.w.dtype), values, bufs), N });
     }
   }
@@ -327,6 +331,8 @@ export class GpuModel {
   private ops?: Ops;
   private dispatches: Dispatch[] = [];
   private staging = new Map<number, GPUBuffer[]>();
+  /** Decode-step input records for slots [first, first + DECODE_BLOCK) (encodeDecodeInputs). */
+  private decodeTable?: { buffer: GPUBuffer; first: number };
   private len = 0;
   /** Host time spent encoding and submitting pipelined decode steps (benchmarks read it). */
   readonly stats = { encodeMs: 0, steps: 0, dispatchesPerStep: 0 };
@@ -644,11 +650,8 @@ export class GpuModel {
     this.alive();
     const t0 = performance.now();
     const n0 = Dispatch.encoded;
-    this.writeInputs(undefined, [slot]);
-    this.writeStep(1, slot, 1);
     const enc = this.device.createCommandEncoder();
-    this.encodeForward(enc, 1, slot, 1, {}, []);
-    this.encodeTopK(enc, 1);
+    this.encodeDecodeStep(enc, slot);
     const staging = this.stagingBuffer(16, ring);
     enc.copyBufferToBuffer(this.act!.res, 0, staging, 0, 8);
     this.device.queue.submit([enc.finish()]);
@@ -671,9 +674,10 @@ export class GpuModel {
    */
   traceDecodeStep(slot: number): { d: Dispatch; grid: [number, number, number] }[] {
     this.alive();
-    this.writeInputs(undefined, [slot]);
-    this.writeStep(1, slot, 1);
     const trace: { d: Dispatch; grid: [number, number, number] }[] = [];
+    const enc = this.device.createCommandEncoder();
+    this.encodeDecodeInputs(enc, slot);
+    this.device.queue.submit([enc.finish()]); // the step's inputs stay for the profile
     Dispatch.trace = trace;
     try {
       const enc = this.device.createCommandEncoder();
@@ -684,6 +688,48 @@ export class GpuModel {
       Dispatch.trace = undefined;
     }
     return trace;
+  }
+
+  /**
+   * @internal benchmark: where a decode step's time goes at slot `slot`: host ms to
+   * encode + finish its commands and to submit them, and GPU ms per step when `n` steps
+   * run chained in one submission (no host in the way; a 1-step chain's round trip
+   * taken out).
+   */
+  async profileHost(slot: number, n: number): Promise<{ encodeMs: number; submitMs: number; gpuMs: number }> {
+    this.alive();
+    const encodeSteps = (enc: GPUCommandEncoder, k: number) => {
+      for (let i = 0; i < k; i++) this.encodeDecodeStep(enc, slot);
+    };
+    let t = performance.now();
+    for (let i = 0; i < n; i++) {
+      const enc = this.device.createCommandEncoder();
+      encodeSteps(enc, 1);
+      enc.finish();
+    }
+    const encodeMs = (performance.now() - t) / n;
+    let submitMs = 0;
+    for (let i = 0; i < n; i++) {
+      const enc = this.device.createCommandEncoder();
+      encodeSteps(enc, 1);
+      const cb = enc.finish();
+      t = performance.now();
+      this.device.queue.submit([cb]);
+      submitMs += performance.now() - t;
+      await this.device.queue.onSubmittedWorkDone();
+    }
+    const chain = async (k: number) => {
+      const enc = this.device.createCommandEncoder();
+      encodeSteps(enc, k);
+      const cb = enc.finish();
+      const t0 = performance.now();
+      this.device.queue.submit([cb]);
+      await this.device.queue.onSubmittedWorkDone();
+      return performance.now() - t0;
+    };
+    await chain(1);
+    const gpuMs = ((await chain(n)) - (await chain(1))) / (n - 1);
+    return { encodeMs, submitMs: submitMs / n, gpuMs };
   }
 
   // ------------------------------------------------------------------ internals
@@ -708,7 +754,8 @@ export class GpuModel {
 
   /** @internal the decode matvec's launch shape for rows of K values. */
   matvecShape(K: number, dtype: WeightDtype, N: number, epi?: MatvecEpilogue): MatvecShape {
-    return this.tuning.matvec?.(K, dtype, N) ?? matvecShape(K, dtype, epi);
+    const t = this.tuning.matvec?.(K, dtype, N);
+    return t && (!epi || t.R % 4 === 0) ? t : matvecShape(K, dtype, epi);
   }
 
   /** @internal */
@@ -770,21 +817,64 @@ export class GpuModel {
     const q = this.device.queue;
     if (tokens) q.writeBuffer(a.ids, 0, new Uint32Array(tokens));
     if (this.posEmbed) q.writeBuffer(a.pos, 0, new Uint32Array(pos));
-    if (this.ropeParams) {
-      const hd = this.config.headDim;
-      const half = hd >> 1;
-      const T = pos.length;
-      const inv = this.staticInvFreq ?? ropeInvFreq(this.ropeParams, Math.max(...pos) + 1); // [hd/2]
-      const cos = new Float32Array(T * half); // [T, hd/2]
-      const sin = new Float32Array(T * half); // [T, hd/2]
-      ropeCosSin(cos, sin, inv, pos);
-      const cs = new Float32Array(T * hd); // [T, hd]: cos | sin
-      for (let t = 0; t < T; t++) {
-        cs.set(cos.subarray(t * half, t * half + half), t * hd);
-        cs.set(sin.subarray(t * half, t * half + half), t * hd + half);
-      }
-      q.writeBuffer(a.cs, 0, cs);
+    if (this.ropeParams) q.writeBuffer(a.cs, 0, this.cosSin(pos));
+  }
+
+  /** RoPE's cos | sin rows for positions `pos` (the rotation all tokens of one forward share). */
+  private cosSin(pos: number[]): Float32Array<ArrayBuffer> {
+    const hd = this.config.headDim;
+    const half = hd >> 1;
+    const T = pos.length;
+    const inv = this.staticInvFreq ?? ropeInvFreq(this.ropeParams!, Math.max(...pos) + 1); // [hd/2]
+    const cos = new Float32Array(T * half); // [T, hd/2]
+    const sin = new Float32Array(T * half); // [T, hd/2]
+    ropeCosSin(cos, sin, inv, pos);
+    const cs = new Float32Array(T * hd); // [T, hd]: cos | sin
+    for (let t = 0; t < T; t++) {
+      cs.set(cos.subarray(t * half, t * half + half), t * hd);
+      cs.set(sin.subarray(t * half, t * half + half), t * hd + half);
     }
+    return cs;
+  }
+
+  /**
+   * Encodes the inputs of the decode step at `slot` as copies from a table of per-slot
+   * records (Step uniform | position | cos|sin), written once per DECODE_BLOCK slots, so a
+   * decode step makes no queue.writeBuffer call (one per step cost ~15% of f16 decode
+   * speed on the H200). The table is rewritten in queue order, after every step already
+   * submitted has read it.
+   */
+  private encodeDecodeInputs(enc: GPUCommandEncoder, slot: number): void {
+    const hd = this.config.headDim;
+    const rec = 36 + (this.ropeParams ? hd * 4 : 0); // bytes: step (32) | pos (4) | cos|sin [hd]
+    let t = this.decodeTable;
+    if (!t || slot < t.first || slot >= t.first + DECODE_BLOCK) {
+      if (!t) {
+        const buffer = this.own(createStorage(this.device, rec * DECODE_BLOCK, 'decode-inputs'));
+        t = this.decodeTable = { buffer, first: 0 };
+      }
+      t.first = slot;
+      const data = new ArrayBuffer(rec * DECODE_BLOCK);
+      for (let i = 0; i < DECODE_BLOCK && slot + i < this.contextLength; i++) {
+        const at = slot + i;
+        const { nSplit, splitLen } = this.splitKeys(at + 1, 1);
+        new Uint8Array(data, i * rec, 32).set(new Uint8Array(packParams(STEP_FIELDS, { T: 1, start: at, Tk: at + 1, headFirst: 0, headRows: 1, nSplit, splitLen, pad0: 0 })));
+        new Uint32Array(data, i * rec + 32, 1)[0] = at;
+        if (this.ropeParams) new Float32Array(data, i * rec + 36, hd).set(this.cosSin([at]));
+      }
+      this.device.queue.writeBuffer(t.buffer, 0, data);
+    }
+    const off = (slot - t.first) * rec;
+    enc.copyBufferToBuffer(t.buffer, off, this.step, 0, 32);
+    if (this.posEmbed) enc.copyBufferToBuffer(t.buffer, off + 32, this.act!.pos, 0, 4);
+    if (this.ropeParams) enc.copyBufferToBuffer(t.buffer, off + 36, this.act!.cs, 0, hd * 4);
+  }
+
+  /** One greedy decode step at `slot` (its token already in ids[0]): inputs, forward, argmax into ids[0]. */
+  private encodeDecodeStep(enc: GPUCommandEncoder, slot: number): void {
+    this.encodeDecodeInputs(enc, slot);
+    this.encodeForward(enc, 1, slot, 1, {}, []);
+    this.encodeTopK(enc, 1);
   }
 
   private async submitAndRead(enc: GPUCommandEncoder, reads: { src: GPUBuffer; size: number; then: (b: ArrayBuffer) => void }[]): Promise<void> {
@@ -908,7 +998,7 @@ export class GpuModel {
           { qkv: a.qkv, cs: a.cs, qn: L.qNorm ?? this.dummy, kn: L.kNorm ?? this.dummy, q: a.q, kc: L.kc, vc: L.vc },
         ),
         rows: this.dispatch(this.vecAttn ? attnDecodeWgsl(hd) : attnRowsWgsl(), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att, part: a.part }),
-        combine: this.dispatch(attnCombineWgsl(), attnVals(L), { part: a.part, o: a.att }),
+        combine: this.dispatch(attnCombineWgsl(c.headDim), attnVals(L), { part: a.part, o: a.att }),
         flash: this.dispatch(attnFlashWgsl(hd), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att }),
         o: new LinearOp(this, { w: L.o, bias: L.oBias, x: a.att, y: a.x, N: D, K: H * hd, mSel: M_FROM_T, xRowStride: H * hd, yRowStride: D, accumulate: true }),
         oLora: loraOps(L, ['o'], a.att, H * hd, a.x, D, [0]),

@@ -163,6 +163,8 @@ export class Dispatch {
     });
     this.bindGroup = device.createBindGroup({ label: kernel.label, layout: this.pipeline.getBindGroupLayout(0), entries });
   }
+  /** What this dispatch computes when its kernel's label does not say (profiles print it). */
+  note = '';
   /** Dispatches encoded so far, all models (benchmarks report dispatches per step). */
   static encoded = 0;
   /** When set, every encoded dispatch is also recorded here (the benchmark's per-kernel profile). */
