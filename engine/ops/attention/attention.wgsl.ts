@@ -9,7 +9,7 @@
  *                output; otherwise (max, sum, unnormalised acc) partials for attnCombine.
  *   attnDecode — the same for head widths that are multiples of 4, vectorised (vec4 q/K/V,
  *                coalesced V rows): what the GpuModel runs.
- *   attnCombine— merges the partials of each row: grid (H, T).
+ *   attnCombine— merges the partials of each row: grid (H, T), one workgroup per row.
  *   attnFlash  — prefill: flash-style online softmax; a workgroup holds BQ query rows of
  *                one head and walks the visible keys in tiles of BK (K then V through
  *                workgroup memory). Grid (⌈T/BQ⌉, H).
@@ -232,35 +232,66 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   return { label: `attn-decode-hd${hd}`, code, bindings: ['q', 'kc', 'vc', 'o', 'part'], fields: ATTN_FIELDS, floats: ['scale'] };
 }
 
-export function attnCombineWgsl(): KernelSource {
+/**
+ * attnCombine — merges the split partials of each row (grid (H, T), 256 threads): the
+ * largest split max first, then the threads tile (split lane, head dim) so every
+ * partial is loaded once and the loads of different splits are in flight together; the
+ * split lanes are summed in workgroup memory.
+ */
+export function attnCombineWgsl(hd: number): KernelSource {
+  const WG = 256;
+  let DT = 1; // threads across the head dims: a power of two ≤ hd
+  while (DT * 2 <= Math.min(hd, WG)) DT *= 2;
+  const J = WG / DT; // split lanes
   const code = /* wgsl */ `${common}
-@group(0) @binding(2) var<storage, read> part: array<f32>;     // [T, H, nSplit, hd + 2]
+@group(0) @binding(2) var<storage, read> part: array<f32>;     // [T, H, nSplit, hd + 2]: m, l, acc
 @group(0) @binding(3) var<storage, read_write> o: array<f32>;  // [T, H, hd]
-@compute @workgroup_size(64)
+const WG: u32 = ${WG}u;
+const HD: u32 = ${hd}u;
+const DT: u32 = ${DT}u;
+const J: u32 = ${J}u;
+var<workgroup> red: array<f32, WG>;
+var<workgroup> accs: array<f32, ${J * hd}>; // [J, hd]
+var<workgroup> ls: array<f32, J>;
+
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let h = wg.x;
   let t = wg.y;
   if (t >= s.T) { return; }
-  let hd = p.hd;
-  let base = (t * p.H + h) * s.nSplit * (hd + 2u);
-  var M = ${NEG};
-  for (var sp = 0u; sp < s.nSplit; sp++) { M = max(M, part[base + sp * (hd + 2u)]); }
-  var L = 0.0;
-  for (var sp = 0u; sp < s.nSplit; sp++) {
-    let b = base + sp * (hd + 2u);
-    L += part[b + 1u] * exp(part[b] - M);
-  }
-  for (var d = lid; d < hd; d += 64u) {
+  let base = (t * p.H + h) * s.nSplit * (HD + 2u);
+  var mx = ${NEG};
+  for (var sp = lid; sp < s.nSplit; sp += WG) { mx = max(mx, part[base + sp * (HD + 2u)]); }
+  ${MAX_REDUCE}
+  let j = lid / DT;
+  let dl = lid % DT;
+  for (var d = dl; d < HD; d += DT) {
     var acc = 0.0;
-    for (var sp = 0u; sp < s.nSplit; sp++) {
-      let b = base + sp * (hd + 2u);
-      acc += part[b + 2u + d] * exp(part[b] - M);
+    for (var sp = j; sp < s.nSplit; sp += J) {
+      let b = base + sp * (HD + 2u);
+      acc += part[b + 2u + d] * exp(part[b] - m);
     }
-    o[(t * p.H + h) * hd + d] = acc * (1.0 / L);
+    accs[j * HD + d] = acc;
+  }
+  if (dl == 0u) {
+    var l = 0.0;
+    for (var sp = j; sp < s.nSplit; sp += J) {
+      let b = base + sp * (HD + 2u);
+      l += part[b + 1u] * exp(part[b] - m);
+    }
+    ls[j] = l;
+  }
+  workgroupBarrier();
+  var L = 0.0;
+  for (var jj = 0u; jj < J; jj++) { L += ls[jj]; }
+  for (var d = lid; d < HD; d += WG) {
+    var acc = 0.0;
+    for (var jj = 0u; jj < J; jj++) { acc += accs[jj * HD + d]; }
+    o[(t * p.H + h) * HD + d] = acc * (1.0 / L);
   }
 }
 `;
-  return { label: 'attn-combine', code, bindings: ['part', 'o'], fields: ATTN_FIELDS, floats: ['scale'] };
+  return { label: `attn-combine-hd${hd}`, code, bindings: ['part', 'o'], fields: ATTN_FIELDS, floats: ['scale'] };
 }
 
 /** Query rows and key rows per flash tile for a head width (fits 16 KiB of workgroup memory). */

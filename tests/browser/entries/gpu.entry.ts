@@ -360,7 +360,7 @@ async function attentionChecks(h: Harness, out: GpuKernelCheck[]): Promise<void>
       // the scalar rows kernel holds ≤ 256 keys per split; the vectorised one ≤ 1024
       for (const decode of (hd % 4 === 0 ? [false, true] : [false]).filter((d) => d || splitLen <= 256)) {
         const steps: { k: KernelSource; values: Record<string, number>; bufs: Record<string, GPUBuffer>; grid: number[] }[] = [{ k: decode ? attnDecodeWgsl(hd) : attnRowsWgsl(), values: vals, bufs: { q: bq, kc: bk, vc: bv, o, part }, grid: [H, T, nSplit] }];
-        if (nSplit > 1) steps.push({ k: attnCombineWgsl(), values: vals, bufs: { part, o }, grid: [H, T] });
+        if (nSplit > 1) steps.push({ k: attnCombineWgsl(hd), values: vals, bufs: { part, o }, grid: [H, T] });
         const got = await h.run(steps, o, T * H * hd);
         out.push({ op: `attention-${decode ? 'decode' : 'rows'}-split${nSplit}`, shape: [T, start, H, Kv, hd, window], maxAbsDiff: diff(got, want), tol: 1e-5 });
       }
