@@ -117,6 +117,7 @@ export function matvecWgsl(dtype: WeightDtype, subgroups: boolean, K: number, op
   if (epi && R % 4) throw new RangeError('matvec: an epilogue needs R a multiple of 4');
   const sg = subgroups && TPR >= (opts.subgroupMaxSize ?? 128);
   const EPV = dtype === 'f32' ? 4 : 8;
+  const NV = vectorsPerRow(K, dtype);
   const rms = pro?.kind === 'rms';
   const RR = R + (rms ? 1 : 0); // reduced values per row group: R dot products (+ Σx²)
   const G = WG / TPR;
@@ -225,6 +226,8 @@ const TPR: u32 = ${TPR}u;
 const R: u32 = ${R}u;
 const RR: u32 = ${RR}u;
 const EPV: u32 = ${EPV}u;
+const NV: u32 = ${NV}u; // 16-byte vectors per weight row
+const ITERS: u32 = ${Math.ceil(NV / TPR)}u; // main-loop steps per thread (a constant: the compiler can unroll)
 var<workgroup> red: array<f32, ${sg ? G * RR * (TPR / 4) : G * RR * TPR}>;
 
 ${
@@ -279,7 +282,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let nv = p.rowStride / 4u;
 ${accs.map((r) => `  let row${r} = wbase / 4u + min(rowOf(sb + ${r}u), p.N - 1u) * nv;`).join('\n')}
 ${accs.map((r) => `  var acc${r} = 0.0;`).join('\n')}${rms ? '\n  var ss = 0.0;' : ''}
-  for (var i = lane; i < nv; i += TPR) {
+  for (var it = 0u; it < ITERS; it++) {
+    let i = lane + it * TPR;${NV % TPR ? `
+    if (i >= NV) { break; }` : ''}
     let k = i * EPV;
       ${body}
   }
