@@ -10,12 +10,14 @@
  *   BENCH_MODELS=llama-3.2-1b BENCH_TORCH=1 node dist/gpu-bench.js    (the H200 run)
  *
  * Env: BENCH_MODELS (stories260K,smollm2-135m,qwen3-0.6b,llama-3.2-1b | all), BENCH_DTYPES
- * (f32,f16), BENCH_PREFILL, BENCH_CONTEXTS, BENCH_DECODE (timed steps), BENCH_CPU (1/0),
+ * (f32,f16), BENCH_PREFILL, BENCH_CONTEXTS, BENCH_DECODE (timed steps), BENCH_REPS (timed decode
+ * runs per context, the median printed: 5 on a GPU, 1 on SwiftShader), BENCH_CPU (1/0),
  * BENCH_CPU_PREFILL / BENCH_CPU_DECODE (CPU token counts), BENCH_TORCH (1: run
  * engine/gpu/torch_peer.py with python3), BENCH_JSON (file for the figures),
  * BENCH_SWEEP (1: time the decode matvec's launch shapes on each model's weight shapes
  * first, and add a 'tuned' variant using the fastest), BENCH_VARIANTS (extra decode-only
- * runs: tuned, split64 = split attention from 64 keys, headnorm = final norm fused into
+ * runs: tuned, split64 = split attention from 64 keys, splitwg256 = about 256 split-attention
+ * workgroups instead of 512, headnorm = final norm fused into
  * the head, gate|up=256x128r4+qkv=… = launch shapes forced per matrix, depth3 = three
  * decode steps in flight), BENCH_PROFILE (1: GPU time of
  * each kernel of one decode step at context 128, each kind run back to back).
@@ -44,6 +46,7 @@ const small = !process.env.VK_DRIVER_FILES; // SwiftShader: keep it small
 const PREFILL = Number(env('BENCH_PREFILL', small ? '64' : '512'));
 const CONTEXTS = env('BENCH_CONTEXTS', small ? '32,128' : '128,2048').split(',').map(Number);
 const DECODE = Number(env('BENCH_DECODE', small ? '16' : '128'));
+const REPS = Number(env('BENCH_REPS', small ? '1' : '5'));
 const DTYPES = env('BENCH_DTYPES', 'f32,f16').split(',') as WeightDtype[];
 const CPU = env('BENCH_CPU', '1') === '1';
 const CPU_PREFILL = Number(env('BENCH_CPU_PREFILL', '32'));
@@ -115,7 +118,9 @@ interface Row {
   weightMB: number;
   roofline: number;
   gpuPrefill: number;
+  /** median over REPS runs */
   gpuDecode: Record<number, number>;
+  decodeRuns?: Record<number, number[]>;
   /** host ms to encode + submit one pipelined decode step, and dispatches per step */
   encodeMs?: number;
   dispatches?: number;
@@ -163,7 +168,7 @@ async function sweepMatvec(device: GPUDevice, c: ModelConfig, dtype: WeightDtype
   const cache = new PipelineCache(device);
   const step = createUniform(device, packParams(STEP_FIELDS, { T: 1, start: 0, Tk: 1, headFirst: 0, headRows: 1, nSplit: 1, splitLen: 1, pad0: 0 }));
   const shapes: MatvecShape[] = [];
-  for (const WG of [128, 256]) for (const TPR of [8, 16, 32, 64, 128, 256]) for (const R of [4, 8]) if (TPR <= WG) shapes.push({ WG, TPR, R });
+  for (const WG of [128, 256]) for (const TPR of [16, 32, 64, 128, 256]) for (const R of [1, 2, 4, 8]) if (TPR <= WG) shapes.push({ WG, TPR, R });
   for (const [label, N, K] of matvecsOf(c)) {
     const stride = rowStrideWords(K, dtype);
     const bytes = N * stride * 4;
@@ -198,7 +203,7 @@ async function profileDecode(device: GPUDevice, gm: GpuModel, slot: number): Pro
   const trace = gm.traceDecodeStep(slot);
   const kinds = new Map<string, { d: Dispatch; grid: [number, number, number] }[]>();
   for (const t of trace) {
-    const key = `${t.d.kernel.label} [${t.grid.join(',')}]`;
+    const key = `${t.d.kernel.label} ${t.d.note} (${t.grid.join(',')})`;
     kinds.set(key, [...(kinds.get(key) ?? []), t]);
   }
   const rows: [string, number, number][] = [];
@@ -208,9 +213,32 @@ async function profileDecode(device: GPUDevice, gm: GpuModel, slot: number): Pro
   let total = 0;
   for (const [key, n, us] of rows) {
     total += n * us;
-    console.log(`  profile ${key.padEnd(48)} ×${String(n).padStart(3)}  ${us.toFixed(2).padStart(7)} µs each  ${(n * us).toFixed(0).padStart(5)} µs/step`);
+    console.log(`  profile ${key.padEnd(60)} ×${String(n).padStart(3)}  ${us.toFixed(2).padStart(7)} µs each  ${(n * us).toFixed(0).padStart(5)} µs/step`);
   }
   console.log(`  profile total ${total.toFixed(0)} µs per step (${trace.length} dispatches) → ${(1e6 / total).toFixed(0)} tok/s if nothing else cost`);
+}
+
+/**
+ * Greedy decode tokens/s at each context: REPS timed runs of DECODE steps after a
+ * warm-up; the median, and every run (the H200 machine is shared: single runs spread by
+ * up to 20 %).
+ */
+async function timeDecode(gm: GpuModel, V: number, ctx: number, depth?: number): Promise<{ median: Record<number, number>; runs: Record<number, number[]> }> {
+  const median: Record<number, number> = {};
+  const runs: Record<number, number[]> = {};
+  for (const c of CONTEXTS) {
+    const prompt = ids(Math.min(c, ctx - DECODE - 1), V);
+    await gm.generate(prompt, Math.min(DECODE, 32), { stopIds: [], depth }); // warm-up (the JIT, the GPU's clocks)
+    runs[c] = [];
+    for (let k = 0; k < REPS; k++) {
+      let t0 = 0;
+      const r = await gm.generate(prompt, DECODE + 1, { stopIds: [], depth, onToken: (_id, i) => void (i === 0 && (t0 = performance.now())) });
+      runs[c].push((r.ids.length - 1) / ((performance.now() - t0) / 1000));
+    }
+    const sorted = [...runs[c]].sort((a, b) => a - b);
+    median[c] = sorted[(sorted.length - 1) >> 1];
+  }
+  return { median, runs };
 }
 
 async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dtype: WeightDtype, tuning?: GpuTuning, decodeOnly = false, depth?: number): Promise<Row> {
@@ -219,16 +247,13 @@ async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dt
   const gm = await GpuModel.create(device, loaded, { contextLength: ctx, weights: dtype, tuning });
   try {
     if (decodeOnly) {
-      const gpuDecode: Record<number, number> = {};
-      for (const c of CONTEXTS) {
-        const prompt = ids(Math.min(c, ctx - DECODE - 1), V);
-        await gm.generate(prompt, 4, { stopIds: [], depth });
-        let t0 = 0;
-        const r = await gm.generate(prompt, DECODE + 1, { stopIds: [], depth, onToken: (_id, i) => void (i === 0 && (t0 = performance.now())) });
-        gpuDecode[c] = (r.ids.length - 1) / ((performance.now() - t0) / 1000);
+      const { median: gpuDecode, runs: decodeRuns } = await timeDecode(gm, V, ctx, depth);
+      if (env('BENCH_PROFILE', '0') === '1') {
+        console.log(`${name} ${dtype} variant: per-kernel GPU time, decode at slot ${Math.min(128, ctx - 2)}`);
+        await profileDecode(device, gm, Math.min(128, ctx - 2));
       }
       const bytes = gm.decodeWeightBytes;
-      return { model: name, dtype, weightMB: bytes / 1e6, roofline: BW / bytes, gpuPrefill: NaN, gpuDecode, encodeMs: gm.stats.encodeMs / gm.stats.steps, dispatches: gm.stats.dispatchesPerStep };
+      return { model: name, dtype, weightMB: bytes / 1e6, roofline: BW / bytes, gpuPrefill: NaN, gpuDecode, decodeRuns, encodeMs: gm.stats.encodeMs / gm.stats.steps, dispatches: gm.stats.dispatchesPerStep };
     }
     const P = Math.min(PREFILL, ctx - 1);
     await gm.forward(ids(P, V), undefined, { lastOnly: true, topK: 1, logits: false }); // warm-up (pipelines, capacity)
@@ -240,22 +265,20 @@ async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dt
       await gm.forward(ids(P, V), undefined, { lastOnly: true, topK: 1, logits: false });
     }
     const gpuPrefill = (reps * P) / ((performance.now() - t) / 1000);
-    const gpuDecode: Record<number, number> = {};
-    for (const c of CONTEXTS) {
-      const prompt = ids(Math.min(c, ctx - DECODE - 1), V);
-      await gm.generate(prompt, 4, { stopIds: [] }); // warm-up
-      let t0 = 0;
-      const r = await gm.generate(prompt, DECODE + 1, { stopIds: [], onToken: (_id, i) => void (i === 0 && (t0 = performance.now())) });
-      gpuDecode[c] = (r.ids.length - 1) / ((performance.now() - t0) / 1000);
-    }
+    const { median: gpuDecode, runs: decodeRuns } = await timeDecode(gm, V, ctx);
     const encodeMs = gm.stats.encodeMs / gm.stats.steps;
     const dispatches = gm.stats.dispatchesPerStep;
     if (env('BENCH_PROFILE', '0') === '1') {
-      console.log(`${name} ${dtype}: per-kernel GPU time, decode at slot ${Math.min(128, ctx - 2)}`);
-      await profileDecode(device, gm, Math.min(128, ctx - 2));
+      for (const c of CONTEXTS) {
+        const slot = Math.min(c, ctx - 2);
+        console.log(`${name} ${dtype}: per-kernel GPU time, decode at slot ${slot}`);
+        await profileDecode(device, gm, slot);
+        const h = await gm.profileHost(slot, 32);
+        console.log(`  host @${c}: encode+finish ${(h.encodeMs * 1000).toFixed(0)} µs, submit ${(h.submitMs * 1000).toFixed(0)} µs per step; GPU ${(h.gpuMs * 1000).toFixed(0)} µs per step chained (${(1000 / h.gpuMs).toFixed(0)} tok/s)`);
+      }
     }
     const bytes = gm.decodeWeightBytes;
-    return { model: name, dtype, weightMB: bytes / 1e6, roofline: BW / bytes, gpuPrefill, gpuDecode, encodeMs, dispatches };
+    return { model: name, dtype, weightMB: bytes / 1e6, roofline: BW / bytes, gpuPrefill, gpuDecode, decodeRuns, encodeMs, dispatches };
   } finally {
     gm.destroy();
   }
@@ -302,6 +325,8 @@ async function main() {
         const tuning: GpuTuning = {};
         if (v.includes('tuned') && tuned) tuning.matvec = (K, _dt, N) => tuned!.get(`${N}x${K}`);
         if (v.includes('split64')) tuning.singleSplitKeys = 64;
+        const swg = /splitwg(\d+)/.exec(v);
+        if (swg) tuning.splitWorkgroups = Number(swg[1]);
         if (v.includes('headnorm')) tuning.fuseHeadNorm = true;
         // shape:<matvec>=<WG>x<TPR>r<R>[+…]: a launch shape for one of matvecsOf's matrices
         const forced = new Map<string, MatvecShape>();
@@ -336,6 +361,10 @@ async function main() {
     const tp = r.torch?.prefill_tps;
     const dec = CONTEXTS.map((c) => `${fmt(r.gpuDecode[c]).padStart(7)} | ${fmt(r.cpuDecode, 2).padStart(6)} | ${fmt(r.torch?.[`decode_tps_${c}`]).padStart(6)}  ${((100 * r.gpuDecode[c]) / r.roofline).toFixed(1).padStart(5)}%`).join('   ');
     console.log(`${r.model.padEnd(16)} ${r.dtype.padEnd(5)} ${(r.weightMB.toFixed(1) + ' MB').padStart(11)}   ${fmt(r.gpuPrefill).padStart(8)} | ${fmt(r.cpuPrefill, 2).padStart(7)} | ${fmt(tp).padStart(7)}   ${dec}`);
+  }
+  if (REPS > 1) {
+    console.log(`GPU decode: the median of ${REPS} runs of ${DECODE} steps; every run (tok/s):`);
+    for (const r of rows) console.log(`  ${r.model} ${r.dtype}: ${CONTEXTS.map((c) => `@${c} ${(r.decodeRuns?.[c] ?? []).map((x) => x.toFixed(0)).join(' ')}`).join('; ')}`);
   }
   console.log(`CPU: the reference Model (f32, one JS thread), prefill of ${CPU_PREFILL} tokens and ${CPU_DECODE} decode steps at a short context.`);
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ adapter: g.env.adapter, features: g.env.features, rows, settings: { PREFILL, CONTEXTS, DECODE, CPU_PREFILL, CPU_DECODE, BW } }, null, 1));
