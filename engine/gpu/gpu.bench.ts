@@ -19,8 +19,10 @@
  * runs: tuned, split64 = split attention from 64 keys, splitwg256 = about 256 split-attention
  * workgroups instead of 512, headnorm = final norm fused into
  * the head, gate|up=256x128r4+qkv=… = launch shapes forced per matrix, depth3 = three
- * decode steps in flight), BENCH_PROFILE (1: GPU time of
- * each kernel of one decode step at context 128, each kind run back to back).
+ * decode steps in flight), BENCH_PROFILE (1: GPU time of each kernel of one decode
+ * step at each context, each kind run back to back, then host encode + submit time
+ * per step and GPU time per step with 32 steps chained in one submission; variants
+ * are profiled at context 128).
  * Without a GPU: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (set here
  * when nothing else is).
  */
