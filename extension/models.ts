@@ -14,6 +14,7 @@ import * as vscode from 'vscode';
 import { readGguf } from '../engine/formats/gguf';
 import { fileSource } from '../engine/formats/node-source';
 import { discoverModels, discoveryAllowed, DEFAULT_DISCOVER_LIMITS } from '../engine/models/discover-node';
+import { fmtCount, modelDetailRows } from '../engine/models/describe';
 import type { ModelCheck } from '../engine/models/inspect';
 import { inspectPath, type ModelLocation } from '../engine/models/inspect-node';
 import { ModelRangeServer } from '../engine/models/range-node';
@@ -351,23 +352,6 @@ export class ModelManager implements vscode.Disposable {
 
 // ------------------------------------------------------------------ tree view
 
-function fmtCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(1)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
-  return String(n);
-}
-
-export function fmtBytes(n: number): string {
-  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < u.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${Number.isInteger(n) ? n : n.toFixed(1)} ${u[i]}`;
-}
-
 /** The model's details as Markdown (tooltip). */
 export function detailsMarkdown(s: ModelSummary, active: boolean): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
@@ -375,23 +359,7 @@ export function detailsMarkdown(s: ModelSummary, active: boolean): vscode.Markdo
   md.appendText(s.path);
   md.appendMarkdown('\n\n');
   if (s.problem) md.appendMarkdown(`${s.status === 'error' ? '$(error)' : '$(warning)'} ${escapeMd(s.problem.message)}\n\n`);
-  const i = s.info;
-  if (i && i.format !== 'onnx') {
-    const rows: [string, string][] = [
-      ['Format', i.format],
-      ['Architecture', i.architecture],
-      ['Parameters', `${fmtCount(i.parameters)} (${i.parameters.toLocaleString('en-US')})`],
-      ['Dtypes', i.dtypes.join(', ')],
-      ['File size', fmtBytes(i.fileBytes)],
-      ['Context length', String(i.contextLength)],
-      ['Vocabulary', `${i.vocabSize}${i.tokenizer ? ` (${i.tokenizer.kind})` : ' (no tokenizer)'}`],
-      ['Layers × heads', `${i.numLayers} × ${i.numHeads} (KV ${i.numKvHeads}, head ${i.headDim})`],
-      ['KV cache', `${fmtBytes(i.kvBytesPerToken)} per token`],
-    ];
-    md.appendMarkdown('| | |\n|---|---|\n' + rows.map(([k, v]) => `| ${k} | ${escapeMd(v)} |`).join('\n') + '\n');
-  } else if (i) {
-    md.appendMarkdown(`File size: ${fmtBytes(i.fileBytes)}\n`);
-  }
+  if (s.info) md.appendMarkdown('| | |\n|---|---|\n' + modelDetailRows(s.info).map(([k, v]) => `| ${k} | ${escapeMd(v)} |`).join('\n') + '\n');
   if (s.problem) {
     md.appendMarkdown('\n');
     md.appendCodeblock(s.problem.detail, 'text');

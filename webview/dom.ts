@@ -22,14 +22,4 @@ export function kvTable(rows: [string, string][], id?: string): HTMLElement {
   return el('vscode-table', { zebra: '', 'bordered-columns': '', columns: '["40%","60%"]', resizable: '', ...(id ? { id } : {}) }, body);
 }
 
-export function fmtBytes(n: number | undefined): string {
-  if (n === undefined) return '—';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
-}
+export { fmtBytes } from '../engine/models/describe';

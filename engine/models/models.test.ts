@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { parseWebviewMessage, parseWorkerMessage, ProtocolError, type ModelLoadSpec, type WorkerToWebview } from '../protocol';
+import { fmtBytes, fmtCount, modelDetailRows } from './describe';
 import { discoverModels, discoveryAllowed } from './discover-node';
 import { inspectHf, memoryDir, memoryPlan, type ModelInfo } from './inspect';
 import { inspectPath } from './inspect-node';
@@ -149,6 +150,24 @@ describe('memory plan', () => {
     const p = memoryPlan(info, 100, { maxBufferSize: 300, maxStorageBufferBindingSize: 300 });
     expect(p.problems.join('\n')).toMatch(/largest weight \(400 bytes as f32\) exceeds maxStorageBufferBindingSize \(300\)/);
     expect(p.problems.join('\n')).toMatch(/exceeds maxBufferSize \(300\)/);
+  });
+});
+
+describe('model details', () => {
+  test('number formats', () => {
+    expect(fmtBytes(undefined)).toBe('—');
+    expect(fmtBytes(512)).toBe('512 B');
+    expect(fmtBytes(1536)).toBe('1.5 KiB');
+    expect(fmtBytes(3 * 1024 ** 3)).toBe('3 GiB');
+    expect(fmtCount(999)).toBe('999');
+    expect(fmtCount(260_032)).toBe('260.0K');
+    expect(fmtCount(1_235_814_400)).toBe('1.24B');
+  });
+  test('one table for the tree tooltip and the Model tab; ONNX: format and size only', async () => {
+    const info = await inspectPath(BIN);
+    const rows = Object.fromEntries(modelDetailRows(info.info!));
+    expect(rows).toMatchObject({ Format: 'llama2c', Architecture: 'llama', 'Context length': '512', Vocabulary: '512', 'Layers / heads / KV heads / head size': '5 / 8 / 4 / 8' });
+    expect(modelDetailRows({ format: 'onnx', fileBytes: 2048 } as ModelInfo)).toEqual([['Format', 'onnx'], ['File size', '2 KiB']]);
   });
 });
 

@@ -4,6 +4,7 @@
  * length against the adapter's limits; loading progress with Cancel; the models
  * the host knows, each with "Use".
  */
+import { fmtCount, modelDetailRows } from '../../engine/models/describe';
 import { memoryPlan } from '../../engine/models/inspect';
 import type { ModelRef, ModelSummary } from '../../engine/protocol';
 import { button, el, fmtBytes, kvTable } from '../dom';
@@ -14,32 +15,9 @@ import type { Panel } from './panel';
 
 let bundled: ModelRef | undefined = getState<ModelRef>('bundledModel');
 
-function fmtCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
-  return String(n);
-}
-
 /** The rows of a model's details (also used for tests: ids are stable). */
 export function detailRows(m: ModelSummary): [string, string][] {
-  const i = m.info;
-  const rows: [string, string][] = [['Path', m.path]];
-  if (!i) return rows;
-  if (i.format === 'onnx') return [...rows, ['Format', 'onnx'], ['File size', fmtBytes(i.fileBytes)]];
-  rows.push(
-    ['Format', i.format],
-    ['Architecture', i.architecture],
-    ['Parameters', `${fmtCount(i.parameters)} (${i.parameters.toLocaleString('en-US')})`],
-    ['Dtypes', i.dtypes.join(', ')],
-    ['File size', fmtBytes(i.fileBytes)],
-    ['Context length', String(i.contextLength)],
-    ['Vocabulary', String(i.vocabSize)],
-    ['Tokenizer', i.tokenizer ? `${i.tokenizer.kind} (${i.tokenizer.source})` : 'none'],
-    ['Layers / heads / KV heads / head size', `${i.numLayers} / ${i.numHeads} / ${i.numKvHeads} / ${i.headDim}`],
-    ['KV cache per token', fmtBytes(i.kvBytesPerToken)],
-  );
-  return rows;
+  return [['Path', m.path], ...(m.info ? modelDetailRows(m.info) : [])];
 }
 
 function memorySection(m: ModelSummary): HTMLElement {
