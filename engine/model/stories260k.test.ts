@@ -10,6 +10,7 @@ import { loadLlama2cModel } from '../formats/llama2c-model';
 import { memorySource } from '../formats/source';
 import { Model } from './model';
 import type { LoadedModel } from './types';
+import { maxAbsDiff } from '../../tests/max-abs-diff';
 
 const FIX = '../shared/fixtures';
 const REFS = JSON.parse(readFileSync(`${FIX}/refs/stories260K.greedy.shared.json`, 'utf8')) as {
@@ -27,12 +28,6 @@ function runC(m: LoadedModel, promptIds: number[], steps: number, stopIds?: numb
   return new Model(m).generate(promptIds, steps - promptIds.length + 1, { stopIds: stopIds ?? [BOS] }).ids;
 }
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
 
 describe('stories260K greedy = llama2.c run.c', () => {
   test.each(REFS.cases.map((c) => [JSON.stringify(c.prompt), c] as const))('.bin, prompt %s', async (_p, c) => {

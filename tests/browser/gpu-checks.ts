@@ -12,6 +12,7 @@ import { loadLoraAdapter } from '../../engine/model/lora';
 import { applyLora } from '../../engine/model/lora';
 import { Model } from '../../engine/model/model';
 import type { LoadedModel } from '../../engine/model/types';
+import { maxAbsDiff } from '../max-abs-diff';
 
 export const TINY = ['tiny-llama', 'tiny-llama3-rope', 'tiny-qwen2', 'tiny-qwen3', 'tiny-mistral-swa', 'tiny-mixtral-moe', 'tiny-gpt2'];
 
@@ -63,15 +64,6 @@ function decode(e: Enc): Float32Array {
   return new Float32Array(u.buffer);
 }
 
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
-  }
-  return m;
-}
 
 async function hfModel(read: Read, name: string): Promise<LoadedModel> {
   const dir = `models/${name}`;
@@ -95,25 +87,25 @@ export async function checkTinyModel(device: GPUDevice, read: Read, name: string
       cpu.reset();
       const r = await gm.forward(c.input_ids, undefined, { capture: { attentions: true } });
       const want = decode(c.logits);
-      out.logitsVsHf = Math.max(out.logitsVsHf, maxDiff(r.logits, want));
+      out.logitsVsHf = Math.max(out.logitsVsHf, maxAbsDiff(r.logits, want));
       const cl = cpu.forward(c.input_ids).logits;
-      out.logitsVsCpu = Math.max(out.logitsVsCpu, maxDiff(r.logits, cl));
+      out.logitsVsCpu = Math.max(out.logitsVsCpu, maxAbsDiff(r.logits, cl));
       for (const v of want) out.maxLogit = Math.max(out.maxLogit, Math.abs(v));
       if (c.attentions) {
         const att = decode(c.attentions); // [L, H, T, T]
         const ours = new Float32Array(att.length);
         r.attentions!.forEach((a, l) => ours.set(a, l * a.length));
-        out.attentionsVsHf = Math.max(out.attentionsVsHf, maxDiff(ours, att));
+        out.attentionsVsHf = Math.max(out.attentionsVsHf, maxAbsDiff(ours, att));
       }
       // token by token through the cache reproduces the prefill rows
       gm.reset();
       for (let t = 0; t < T; t++) {
         const row = (await gm.forward([c.input_ids[t]], undefined, { lastOnly: true })).logits;
-        out.decodeVsPrefill = Math.max(out.decodeVsPrefill, maxDiff(row, want.subarray(t * V, (t + 1) * V)));
+        out.decodeVsPrefill = Math.max(out.decodeVsPrefill, maxAbsDiff(row, want.subarray(t * V, (t + 1) * V)));
       }
       g16.reset();
       const r16 = await g16.forward(c.input_ids);
-      out.f16VsCpu = Math.max(out.f16VsCpu, maxDiff(r16.logits, cl));
+      out.f16VsCpu = Math.max(out.f16VsCpu, maxAbsDiff(r16.logits, cl));
       if (c.greedy_24) {
         const got = await gm.greedy(c.input_ids, 24);
         const ok = got.every((id, i) => id === c.greedy_24![i]);
@@ -139,12 +131,12 @@ export async function checkTinyModel(device: GPUDevice, read: Read, name: string
         gm.reset();
         cpu.reset();
         const r = await gm.forward(c.input_ids);
-        lora = Math.max(lora, maxDiff(r.logits, decode(c.logits)));
-        loraCpu = Math.max(loraCpu, maxDiff(r.logits, cpu.forward(c.input_ids).logits));
+        lora = Math.max(lora, maxAbsDiff(r.logits, decode(c.logits)));
+        loraCpu = Math.max(loraCpu, maxAbsDiff(r.logits, cpu.forward(c.input_ids).logits));
         gm.reset();
         let rows: Float32Array[] = [];
         for (const id of c.input_ids) rows.push((await gm.forward([id], undefined, { lastOnly: true })).logits);
-        lora1 = Math.max(lora1, maxDiff(concat(rows), decode(c.logits)));
+        lora1 = Math.max(lora1, maxAbsDiff(concat(rows), decode(c.logits)));
         rows = [];
       }
       gm.setLora(undefined);

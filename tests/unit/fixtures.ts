@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
+export { maxAbsDiff } from '../max-abs-diff';
+
 /** Absolute path of the fixtures folder (`<repo>/../shared/fixtures`). */
 export const fixturesDir = path.resolve(__dirname, '../../../shared/fixtures');
 
@@ -61,13 +63,3 @@ export interface RefFile {
   cases: RefCase[];
 }
 
-/** max |a - b| over two equally long arrays (Infinity when lengths differ or a NaN shows up). */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
-  }
-  return m;
-}

@@ -27,6 +27,7 @@ import { f16ToF32, f32ToF16 } from '../../../engine/formats/quant';
 import { createStorage, Dispatch, grid2, M_FROM_T, M_STATIC, packParams, packRows, PipelineCache, rowStrideWords, STEP_FIELDS, type KernelSource, type StepValues, type WeightDtype } from '../../../engine/gpu/kernel';
 import { openGpu } from '../../../engine/gpu/probe';
 import { checkStories, checkTinyModel, type ModelCheck, type StoriesCheck } from '../gpu-checks';
+import { maxAbsDiff as diff } from '../../max-abs-diff';
 
 export interface GpuKernelCheck {
   op: string;
@@ -48,15 +49,6 @@ const rand = (n: number, scale = 1) => new Float32Array(n).map(() => r() * 2 * s
 function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
-function diff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
-  }
   return m;
 }
 
