@@ -47,6 +47,36 @@ const MAX_REDUCE = /* wgsl */ `red[lid] = mx;
   }
   let m = red[0];`;
 
+/**
+ * WGSL: the start of a split-K decode workgroup (grid (H, T, nSplit)) — its query row,
+ * key range [a, a + n) and KV head, q copied into qv[W] — and the scoring loop, one key
+ * per thread: sc[jj] = q·k · scale, the thread's largest in `mx`. `W` is the row width in
+ * the arrays' elements (hd, or hd/4 vec4s); `dot` sets `dt` from qv and the key row at kc[kb…].
+ */
+function scoreSplitRow(W: string, dot: string): string {
+  return /* wgsl */ `let h = wg.x;
+  let t = wg.y;
+  let sp = wg.z;
+  if (t >= s.T) { return; }
+  let slot = s.start + t;
+  let range = splitRange(slot, sp);
+  let a = range.x;
+  let n = range.y;
+  let kvh = h / (p.H / p.Kv);
+  let qb = (t * p.H + h) * ${W};
+  for (var d = lid; d < ${W}; d += WG) { qv[d] = q[qb + d]; }
+  workgroupBarrier();
+  let scale = bitcast<f32>(p.scale);
+  var mx = ${NEG};
+  for (var jj = lid; jj < n; jj += WG) {
+    let kb = ((a + jj) * p.Kv + kvh) * ${W};
+    ${dot}
+    let sv = dt * scale;
+    sc[jj] = sv;
+    mx = max(mx, sv);
+  }`;
+}
+
 export function attnRowsWgsl(): KernelSource {
   const code = /* wgsl */ `${common}
 @group(0) @binding(2) var<storage, read> q: array<f32>;           // [T, H, hd]
@@ -61,29 +91,8 @@ var<workgroup> red: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let h = wg.x;
-  let t = wg.y;
-  let sp = wg.z;
-  if (t >= s.T) { return; }
+  ${scoreSplitRow('p.hd', 'var dt = 0.0;\n    for (var d = 0u; d < p.hd; d++) { dt += qv[d] * kc[kb + d]; }')}
   let hd = p.hd;
-  let slot = s.start + t;
-  let range = splitRange(slot, sp);
-  let a = range.x;
-  let n = range.y;
-  let kvh = h / (p.H / p.Kv);
-  let qb = (t * p.H + h) * hd;
-  for (var d = lid; d < hd; d += WG) { qv[d] = q[qb + d]; }
-  workgroupBarrier();
-  let scale = bitcast<f32>(p.scale);
-  var mx = ${NEG};
-  for (var jj = lid; jj < n; jj += WG) {
-    let kb = ((a + jj) * p.Kv + kvh) * hd;
-    var dot = 0.0;
-    for (var d = 0u; d < hd; d++) { dot += qv[d] * kc[kb + d]; }
-    let sv = dot * scale;
-    sc[jj] = sv;
-    mx = max(mx, sv);
-  }
   ${MAX_REDUCE}
   workgroupBarrier();
   var sum = 0.0;
@@ -154,27 +163,7 @@ var<workgroup> lv: array<f32, KG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let h = wg.x;
-  let t = wg.y;
-  let sp = wg.z;
-  if (t >= s.T) { return; }
-  let slot = s.start + t;
-  let range = splitRange(slot, sp);
-  let a = range.x;
-  let n = range.y;
-  let kvh = h / (p.H / p.Kv);
-  let qb = (t * p.H + h) * HD4;
-  for (var d = lid; d < HD4; d += WG) { qv[d] = q[qb + d]; }
-  workgroupBarrier();
-  let scale = bitcast<f32>(p.scale);
-  var mx = ${NEG};
-  for (var jj = lid; jj < n; jj += WG) {
-    let kb = ((a + jj) * p.Kv + kvh) * HD4;
-    ${qk}
-    let sv = dt * scale;
-    sc[jj] = sv;
-    mx = max(mx, sv);
-  }
+  ${scoreSplitRow('HD4', qk)}
   ${MAX_REDUCE}
   let d4 = lid % HD4;
   let kg = lid / HD4;
