@@ -46,32 +46,51 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
  */
 export const NORM_FIELDS = ['D', 'mSel', 'mFixed', 'srcFromHead', 'eps', 'hasBias'] as const;
 
-export function rmsnormRowsWgsl(): KernelSource {
-  const code = /* wgsl */ `
+/**
+ * WGSL shared by the norm-over-rows kernels (this one and LayerNorm's): the workgroup
+ * size, a sum over the workgroup, and where output row r's source row starts.
+ */
+export const NORM_ROWS_WGSL = /* wgsl */ `
 ${STEP_WGSL}
 ${paramsWgsl(NORM_FIELDS)}
 ${M_WGSL}
-@group(0) @binding(2) var<storage, read> x: array<f32>;       // [T, D]
-@group(0) @binding(3) var<storage, read> weight: array<f32>;  // [D]
-@group(0) @binding(4) var<storage, read_write> y: array<f32>; // [rows, D]
 const WG: u32 = 128u;
 var<workgroup> red: array<f32, WG>;
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let r = wg.x;
-  if (r >= rowsOf(p.mSel, p.mFixed)) { return; }
-  var src = r;
-  if (p.srcFromHead != 0u) { src += s.headFirst; }
-  let xb = src * p.D;
-  var ss = 0.0;
-  for (var i = lid; i < p.D; i += WG) { let v = x[xb + i]; ss += v * v; }
-  red[lid] = ss;
+
+// the workgroup's total of v (every thread gets it)
+fn total(v: f32, lid: u32) -> f32 {
+  red[lid] = v;
   workgroupBarrier();
   for (var st = WG / 2u; st > 0u; st = st >> 1u) {
     if (lid < st) { red[lid] += red[lid + st]; }
     workgroupBarrier();
   }
-  let scale = 1.0 / sqrt(red[0] / f32(p.D) + bitcast<f32>(p.eps));
+  let t = red[0];
+  workgroupBarrier();
+  return t;
+}
+
+// x offset of output row r's source row (the head's rows when srcFromHead)
+fn srcBase(r: u32) -> u32 {
+  var src = r;
+  if (p.srcFromHead != 0u) { src += s.headFirst; }
+  return src * p.D;
+}
+`;
+
+export function rmsnormRowsWgsl(): KernelSource {
+  const code = /* wgsl */ `${NORM_ROWS_WGSL}
+@group(0) @binding(2) var<storage, read> x: array<f32>;       // [T, D]
+@group(0) @binding(3) var<storage, read> weight: array<f32>;  // [D]
+@group(0) @binding(4) var<storage, read_write> y: array<f32>; // [rows, D]
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let r = wg.x;
+  if (r >= rowsOf(p.mSel, p.mFixed)) { return; }
+  let xb = srcBase(r);
+  var ss = 0.0;
+  for (var i = lid; i < p.D; i += WG) { let v = x[xb + i]; ss += v * v; }
+  let scale = 1.0 / sqrt(total(ss, lid) / f32(p.D) + bitcast<f32>(p.eps));
   let yb = r * p.D;
   for (var i = lid; i < p.D; i += WG) { y[yb + i] = x[xb + i] * scale * weight[i]; }
 }
