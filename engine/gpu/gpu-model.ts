@@ -805,11 +805,16 @@ export class GpuModel {
     return { nSplit: Math.ceil(Tk / splitLen), splitLen };
   }
 
-  private writeStep(T: number, start: number, headRows: number): void {
+  /** The Step uniform of a forward of T rows from cache slot `start`, logits for the last `headRows`. */
+  private stepRecord(T: number, start: number, headRows: number): ArrayBuffer {
     const Tk = start + T;
     const { nSplit, splitLen } = this.splitKeys(Tk, T);
     const v: StepValues = { T, start, Tk, headFirst: T - headRows, headRows, nSplit, splitLen, pad0: 0 };
-    this.device.queue.writeBuffer(this.step, 0, packParams(STEP_FIELDS, v));
+    return packParams(STEP_FIELDS, v);
+  }
+
+  private writeStep(T: number, start: number, headRows: number): void {
+    this.device.queue.writeBuffer(this.step, 0, this.stepRecord(T, start, headRows));
   }
 
   private writeInputs(tokens: number[] | undefined, pos: number[]): void {
@@ -840,9 +845,9 @@ export class GpuModel {
   /**
    * Encodes the inputs of the decode step at `slot` as copies from a table of per-slot
    * records (Step uniform | position | cos|sin), written once per DECODE_BLOCK slots, so a
-   * decode step makes no queue.writeBuffer call (one per step cost ~15% of f16 decode
-   * speed on the H200). The table is rewritten in queue order, after every step already
-   * submitted has read it.
+   * decode step makes no queue.writeBuffer call (per-step writes cost ~15% of f16 decode
+   * speed in one A/B on the H200, engine/gpu/BENCH.md run 18). The table is rewritten in
+   * queue order, after every step already submitted has read it.
    */
   private encodeDecodeInputs(enc: GPUCommandEncoder, slot: number): void {
     const hd = this.config.headDim;
@@ -857,8 +862,7 @@ export class GpuModel {
       const data = new ArrayBuffer(rec * DECODE_BLOCK);
       for (let i = 0; i < DECODE_BLOCK && slot + i < this.contextLength; i++) {
         const at = slot + i;
-        const { nSplit, splitLen } = this.splitKeys(at + 1, 1);
-        new Uint8Array(data, i * rec, 32).set(new Uint8Array(packParams(STEP_FIELDS, { T: 1, start: at, Tk: at + 1, headFirst: 0, headRows: 1, nSplit, splitLen, pad0: 0 })));
+        new Uint8Array(data, i * rec, 32).set(new Uint8Array(this.stepRecord(1, at, 1)));
         new Uint32Array(data, i * rec + 32, 1)[0] = at;
         if (this.ropeParams) new Float32Array(data, i * rec + 36, hd).set(this.cosSin([at]));
       }
