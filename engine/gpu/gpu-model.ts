@@ -973,7 +973,7 @@ export class GpuModel {
     const I = c.intermediateSize;
     const QKV = (H + 2 * Kv) * hd;
     const eps = c.norm.eps;
-    const normK = c.norm.kind === 'rms' ? rmsnormRowsWgsl() : layernormRowsWgsl();
+    const normK = c.norm.kind === 'rms' ? rmsnormRowsWgsl(D) : layernormRowsWgsl(D);
     const norm = (w: GPUBuffer, b: GPUBuffer | undefined, x: GPUBuffer, y: GPUBuffer, mSel: number, fromHead: boolean) =>
       this.dispatch(normK, { D, mSel, mFixed: 0, srcFromHead: fromHead ? 1 : 0, eps, hasBias: b ? 1 : 0 }, { x, weight: w, bias: b ?? this.dummy, y });
     const loraOps = (L: LayerWeights, names: string[], x: GPUBuffer, K: number, y: GPUBuffer, yRowStride: number, offsets: number[], mSel = M_FROM_T) =>
@@ -1210,7 +1210,7 @@ export class GpuModel {
     if (cap.finalHidden) {
       const fh = createStorage(this.device, T * D * 4, 'final-hidden');
       out.free.push(fh);
-      const d = new Dispatch(this.device, this.cache, c.norm.kind === 'rms' ? rmsnormRowsWgsl() : layernormRowsWgsl(), this.step, { D, mSel: M_FROM_T, mFixed: 0, srcFromHead: 0, eps: c.norm.eps, hasBias: this.finalNormB ? 1 : 0 }, { x: a.x, weight: this.finalNorm, bias: this.finalNormB ?? this.dummy, y: fh });
+      const d = new Dispatch(this.device, this.cache, c.norm.kind === 'rms' ? rmsnormRowsWgsl(D) : layernormRowsWgsl(D), this.step, { D, mSel: M_FROM_T, mFixed: 0, srcFromHead: 0, eps: c.norm.eps, hasBias: this.finalNormB ? 1 : 0 }, { x: a.x, weight: this.finalNorm, bias: this.finalNormB ?? this.dummy, y: fh });
       d.encode(pass, T);
       out.free.push(d.params);
       copyOut(fh, T * D * 4, (b) => (out.finalHidden = new Float32Array(b)));

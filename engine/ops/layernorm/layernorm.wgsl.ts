@@ -1,14 +1,14 @@
 /**
  * LayerNorm over rows as WGSL (GPT-2), CPU reference `layernorm.ts` beside this file:
  * y = (x − mean) / sqrt(var + eps) · w + b, biased variance, two passes over the row
- * (mean, then squared deviations), one workgroup of 128 per row. Same parameters
- * as the RMSNorm rows kernel (`NORM_FIELDS`).
+ * (mean, then squared deviations), one workgroup of 256 per row, the row held in
+ * registers. Same parameters as the RMSNorm rows kernel (`NORM_FIELDS`).
  */
 import type { KernelSource } from '../../gpu/kernel';
-import { NORM_FIELDS, NORM_ROWS_WGSL } from '../rmsnorm/rmsnorm.wgsl';
+import { NORM_FIELDS, normRowsWgsl } from '../rmsnorm/rmsnorm.wgsl';
 
-export function layernormRowsWgsl(): KernelSource {
-  const code = /* wgsl */ `${NORM_ROWS_WGSL}
+export function layernormRowsWgsl(D: number): KernelSource {
+  const code = /* wgsl */ `${normRowsWgsl(D)}
 @group(0) @binding(2) var<storage, read> x: array<f32>;       // [T, D]
 @group(0) @binding(3) var<storage, read> weight: array<f32>;  // [D]
 @group(0) @binding(4) var<storage, read> bias: array<f32>;    // [D]
@@ -17,18 +17,23 @@ export function layernormRowsWgsl(): KernelSource {
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let r = wg.x;
   if (r >= rowsOf(p.mSel, p.mFixed)) { return; }
-  let xb = srcBase(r);
+  let row = loadRow(srcBase(r), lid);
   var sum = 0.0;
-  for (var i = lid; i < p.D; i += WG) { sum += x[xb + i]; }
-  let mean = total(sum, lid) / f32(p.D);
+  for (var j = 0u; j < PER; j++) { sum += row.x[j]; }
+  let mean = total(sum, lid) / f32(D);
   var ss = 0.0;
-  for (var i = lid; i < p.D; i += WG) { let d = x[xb + i] - mean; ss += d * d; }
-  let inv = 1.0 / sqrt(total(ss, lid) / f32(p.D) + bitcast<f32>(p.eps));
-  let yb = r * p.D;
-  for (var i = lid; i < p.D; i += WG) {
-    var o = (x[xb + i] - mean) * inv * weight[i];
-    if (p.hasBias != 0u) { o += bias[i]; }
-    y[yb + i] = o;
+  for (var j = 0u; j < PER; j++) {
+    if (lid + j * WG < D) { let d = row.x[j] - mean; ss += d * d; }
+  }
+  let inv = 1.0 / sqrt(total(ss, lid) / f32(D) + bitcast<f32>(p.eps));
+  let yb = r * D;
+  for (var j = 0u; j < PER; j++) {
+    let i = lid + j * WG;
+    if (i < D) {
+      var o = (row.x[j] - mean) * inv * row.w[j];
+      if (p.hasBias != 0u) { o += bias[i]; }
+      y[yb + i] = o;
+    }
   }
 }
 `;

@@ -40,20 +40,26 @@ ${paramsWgsl(TOPK_FIELDS)}
 @group(0) @binding(2) var<storage, read> src: array<f32>;         // [rows, n]
 @group(0) @binding(3) var<storage, read_write> cand: array<u32>;  // [G, k, 2]
 ${pick}
+const PER: u32 = ${TOPK_CHUNK}u / WG; // elements per thread (p.chunk ≤ TOPK_CHUNK)
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   var base = 0u;
   if (p.lastRow != 0u) { base = (s.headRows - 1u) * p.n; }
   let a = wg.x * p.chunk;
   let e = min(p.n, a + p.chunk);
+  // the thread's elements a + lid + j·WG, loaded once with all loads in flight (a loop
+  // over p.chunk made each load wait for the one before), then scanned in every round
+  var vals: array<f32, PER>;
+  for (var j = 0u; j < PER; j++) { vals[j] = src[base + min(a + lid + j * WG, e - 1u)]; }
   var pv = 0.0;
   var pi = 0u;
   for (var r = 0u; r < p.k; r++) {
     var bv = -3.4e38;
     var bi = 0xffffffffu;
-    for (var i = a + lid; i < e; i += WG) {
-      let v = src[base + i];
-      if ((r == 0u || better(pv, pi, v, i)) && better(v, i, bv, bi)) { bv = v; bi = i; }
+    for (var j = 0u; j < PER; j++) {
+      let i = a + lid + j * WG;
+      let v = vals[j];
+      if (i < e && (r == 0u || better(pv, pi, v, i)) && better(v, i, bv, bi)) { bv = v; bi = i; }
     }
     reduce(lid, bv, bi);
     pv = rv[0];

@@ -183,11 +183,11 @@ async function normChecks(h: Harness, out: GpuKernelCheck[]): Promise<void> {
     const want = new Float32Array(rows * D);
     rmsnorm(want, x, w, D, 1e-5);
     let y = h.buf(rows * D);
-    let got = await h.run([{ k: rmsnormRowsWgsl(), values: vals, bufs: { x: h.buf(x), weight: h.buf(w), y }, grid: [rows] }], y, rows * D);
+    let got = await h.run([{ k: rmsnormRowsWgsl(D), values: vals, bufs: { x: h.buf(x), weight: h.buf(w), y }, grid: [rows] }], y, rows * D);
     out.push({ op: 'rmsnorm-rows', shape: [rows, D], maxAbsDiff: diff(got, want), tol: 1e-5 * Math.max(1, maxAbs(want)) });
     layernorm(want, x, w, bias, D, 1e-5);
     y = h.buf(rows * D);
-    got = await h.run([{ k: layernormRowsWgsl(), values: vals, bufs: { x: h.buf(x), weight: h.buf(w), bias: h.buf(bias), y }, grid: [rows] }], y, rows * D);
+    got = await h.run([{ k: layernormRowsWgsl(D), values: vals, bufs: { x: h.buf(x), weight: h.buf(w), bias: h.buf(bias), y }, grid: [rows] }], y, rows * D);
     out.push({ op: 'layernorm-rows', shape: [rows, D], maxAbsDiff: diff(got, want), tol: 1e-5 * Math.max(1, maxAbs(want)) });
     h.free();
   }
