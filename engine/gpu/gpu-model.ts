@@ -6,8 +6,9 @@
  * reads back only what the sampler needs, and pipelined greedy decoding (the GPU argmax
  * feeds the next step's embedding directly; the host reads ids one step behind).
  *
- * Resources: weights uploaded once (f32, or f16 packed two per u32; tensors larger than
- * one storage binding split by rows); the KV cache allocated once for the context length;
+ * Resources: weights uploaded once (f32, or f16 packed two per u32 and read as f16 with
+ * `shader-f16` where the device has it, else unpacked; tensors larger than one storage
+ * binding split by rows); the KV cache allocated once for the context length;
  * activations pooled for the largest T seen; pipelines and bind groups built once (again
  * only when the row capacity grows or a LoRA adapter changes). One command submission
  * per forward / decode step. Device loss and out-of-memory raise GpuError and free the
@@ -49,6 +50,7 @@ import {
   type KernelSource,
   type StepValues,
   type WeightDtype,
+  type WeightRead,
 } from './kernel';
 
 /** A GPU failure the caller can act on: device lost, out of memory, model destroyed. */
@@ -73,6 +75,11 @@ export interface GpuModelOptions {
   subgroups?: boolean;
   /** The device's largest subgroup size (default: the adapter's, else 128). */
   subgroupMaxSize?: number;
+  /**
+   * Read f16 weights as f16 with the `shader-f16` feature instead of unpacking u32 pairs
+   * (default: when the device has the feature; the same numbers either way).
+   */
+  shaderF16?: boolean;
   /** Decode launch tuning (benchmarks): matvec shape by weight dtype, attention split policy. */
   tuning?: GpuTuning;
 }
@@ -179,11 +186,11 @@ class LinearOp {
       };
       const r = spec.rope;
       const bufs = { x: spec.x, w: part.buffer, b: spec.bias ?? g.dummy, y: spec.y, ids: spec.ids ?? g.dummyU32, nw: spec.nw ?? g.dummy, ...(r ? { cs: r.cs, q: r.q, kc: r.kc, vc: r.vc } : {}) };
-      const k = matvecWgsl(spec.w.dtype, g.subgroups, spec.K, { pro: spec.pro, epi: spec.epi, subgroupMaxSize: g.subgroupMaxSize, shape });
+      const k = matvecWgsl(g.read(spec.w.dtype), g.subgroups, spec.K, { pro: spec.pro, epi: spec.epi, subgroupMaxSize: g.subgroupMaxSize, shape });
       const d = g.dispatch(k, values, bufs);
       d.note = `[${N}, ${spec.K}]`;
       this.mv.push({ d, groups });
-      if (!spec.matvecOnly) this.mm.push({ d: g.dispatch(matmulWgsl(spec.w.dtype), values, bufs), N });
+      if (!spec.matvecOnly) this.mm.push({ d: g.dispatch(matmulWgsl(g.read(spec.w.dtype)), values, bufs), N });
     }
   }
   encode(pass: GPUComputePassEncoder, M: number): void {
@@ -309,6 +316,8 @@ export class GpuModel {
   readonly weightDtype: WeightDtype;
   readonly subgroups: boolean;
   readonly subgroupMaxSize: number;
+  /** f16 weights are read with `shader-f16` (GpuModelOptions.shaderF16). */
+  readonly shaderF16: boolean;
   private readonly tuning: GpuTuning;
   /** Bytes of weights read by one decode step (every layer + the head), for roofline figures. */
   readonly decodeWeightBytes: number;
@@ -356,6 +365,8 @@ export class GpuModel {
     this.weightDtype = opts.weights ?? 'f32';
     this.subgroups = opts.subgroups ?? device.features.has('subgroups');
     this.subgroupMaxSize = opts.subgroupMaxSize ?? (device as GPUDevice & { adapterInfo?: { subgroupMaxSize?: number } }).adapterInfo?.subgroupMaxSize ?? 128;
+    this.shaderF16 = this.weightDtype === 'f16' && (opts.shaderF16 ?? device.features.has('shader-f16'));
+    if (this.shaderF16 && !device.features.has('shader-f16')) throw new RangeError('GpuModel: shaderF16 asked for, but the device was created without the shader-f16 feature');
     this.tuning = opts.tuning ?? {};
     this.maxBinding = Math.min(opts.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxSplit = Math.ceil(ctx / 32) + 1;
@@ -753,6 +764,11 @@ export class GpuModel {
   }
 
   /** @internal the decode matvec's launch shape for rows of K values. */
+  /** How kernels read a weight stored as `dtype` (f16 with `shader-f16` when the model uses it). */
+  read(dtype: WeightDtype): WeightRead {
+    return dtype === 'f16' && this.shaderF16 ? 'f16h' : dtype;
+  }
+
   matvecShape(K: number, dtype: WeightDtype, N: number, epi?: MatvecEpilogue): MatvecShape {
     const t = this.tuning.matvec?.(K, dtype, N);
     return t && (!epi || t.R % 4 === 0) ? t : matvecShape(K, dtype, epi);
@@ -1054,7 +1070,7 @@ export class GpuModel {
     const V = c.vocabSize;
     this.ops = {
       embed: this.embed.parts.map((p) =>
-        this.dispatch(embeddingWgsl(this.embed.dtype), { D, rowStride: this.embed.rowStride, rowStart: p.rowStart, rowCount: p.rows, add: 0 }, { ids: a.ids, table: p.buffer, x: a.x }),
+        this.dispatch(embeddingWgsl(this.read(this.embed.dtype)), { D, rowStride: this.embed.rowStride, rowStart: p.rowStart, rowCount: p.rows, add: 0 }, { ids: a.ids, table: p.buffer, x: a.x }),
       ),
       posEmbed: (this.posEmbed?.parts ?? []).map((p) =>
         this.dispatch(embeddingWgsl('f32'), { D, rowStride: this.posEmbed!.rowStride, rowStart: p.rowStart, rowCount: p.rows, add: 1 }, { ids: a.pos, table: p.buffer, x: a.x }),

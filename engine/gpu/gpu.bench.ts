@@ -17,12 +17,14 @@
  * BENCH_SWEEP (1: time the decode matvec's launch shapes on each model's weight shapes
  * first, and add a 'tuned' variant using the fastest), BENCH_VARIANTS (extra decode-only
  * runs: tuned, split64 = split attention from 64 keys, splitwg256 = about 256 split-attention
- * workgroups instead of 512, headnorm = final norm fused into
- * the head, gate|up=256x128r4+qkv=… = launch shapes forced per matrix, depth3 = three
- * decode steps in flight), BENCH_PROFILE (1: GPU time of each kernel of one decode
- * step at each context, each kind run back to back, then host encode + submit time
- * per step and GPU time per step with 32 steps chained in one submission; variants
- * are profiled at context 128).
+ * workgroups instead of 512, headnorm = final norm fused into the head,
+ * gate|up=256x128r4+qkv=… = launch shapes forced per matrix, depth3 = three decode steps
+ * in flight, packed = f16 weights unpacked from u32 even where shader-f16 is present),
+ * BENCH_PROFILE (1: GPU time of each kernel of one decode step at each context, each
+ * kind run back to back, then host encode + submit time per step and GPU time per step
+ * with 32 steps chained in one submission; variants are profiled at context 128).
+ * Node's Dawn is opened with `vulkan_enable_f16_on_nvidia` (engine/gpu/node-gpu.ts), so
+ * f16 weights are read with shader-f16 on NVIDIA too ('f16h' in the tables).
  * Without a GPU: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (set here
  * when nothing else is).
  */
@@ -117,6 +119,8 @@ const fmt = (x: number | undefined, d = 1) => (x === undefined || !Number.isFini
 interface Row {
   model: string;
   dtype: string;
+  /** how the kernels read the weights: f32, f16 (packed in u32) or f16h (shader-f16) */
+  read?: string;
   weightMB: number;
   roofline: number;
   gpuPrefill: number;
@@ -243,10 +247,10 @@ async function timeDecode(gm: GpuModel, V: number, ctx: number, depth?: number):
   return { median, runs };
 }
 
-async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dtype: WeightDtype, tuning?: GpuTuning, decodeOnly = false, depth?: number): Promise<Row> {
+async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dtype: WeightDtype, tuning?: GpuTuning, decodeOnly = false, depth?: number, shaderF16?: boolean): Promise<Row> {
   const V = loaded.config.vocabSize;
   const ctx = Math.min(loaded.config.maxPositions, Math.max(PREFILL, ...CONTEXTS) + DECODE + 2);
-  const gm = await GpuModel.create(device, loaded, { contextLength: ctx, weights: dtype, tuning });
+  const gm = await GpuModel.create(device, loaded, { contextLength: ctx, weights: dtype, tuning, shaderF16 });
   try {
     if (decodeOnly) {
       const { median: gpuDecode, runs: decodeRuns } = await timeDecode(gm, V, ctx, depth);
@@ -255,7 +259,7 @@ async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dt
         await profileDecode(device, gm, Math.min(128, ctx - 2));
       }
       const bytes = gm.decodeWeightBytes;
-      return { model: name, dtype, weightMB: bytes / 1e6, roofline: BW / bytes, gpuPrefill: NaN, gpuDecode, decodeRuns, encodeMs: gm.stats.encodeMs / gm.stats.steps, dispatches: gm.stats.dispatchesPerStep };
+      return { model: name, dtype, read: gm.read(dtype), weightMB: bytes / 1e6, roofline: BW / bytes, gpuPrefill: NaN, gpuDecode, decodeRuns, encodeMs: gm.stats.encodeMs / gm.stats.steps, dispatches: gm.stats.dispatchesPerStep };
     }
     const P = Math.min(PREFILL, ctx - 1);
     await gm.forward(ids(P, V), undefined, { lastOnly: true, topK: 1, logits: false }); // warm-up (pipelines, capacity)
@@ -280,7 +284,7 @@ async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dt
       }
     }
     const bytes = gm.decodeWeightBytes;
-    return { model: name, dtype, weightMB: bytes / 1e6, roofline: BW / bytes, gpuPrefill, gpuDecode, decodeRuns, encodeMs, dispatches };
+    return { model: name, dtype, read: gm.read(dtype), weightMB: bytes / 1e6, roofline: BW / bytes, gpuPrefill, gpuDecode, decodeRuns, encodeMs, dispatches };
   } finally {
     gm.destroy();
   }
@@ -337,7 +341,7 @@ async function main() {
           if (mv) forced.set(`${mv[1]}x${mv[2]}`, { WG: Number(m[2]), TPR: Number(m[3]), R: Number(m[4]) });
         }
         if (forced.size) tuning.matvec = (K, _dt, N) => forced.get(`${N}x${K}`);
-        const rv = await benchGpu(g.device, loaded, name, dtype, tuning, true, Number(/depth(\d+)/.exec(v)?.[1] ?? 2));
+        const rv = await benchGpu(g.device, loaded, name, dtype, tuning, true, Number(/depth(\d+)/.exec(v)?.[1] ?? 2), v.includes('packed') ? false : undefined);
         rv.model = `${name} (${v})`;
         rows.push(rv);
         console.log(JSON.stringify(rv));
@@ -362,7 +366,7 @@ async function main() {
   for (const r of rows) {
     const tp = r.torch?.prefill_tps;
     const dec = CONTEXTS.map((c) => `${fmt(r.gpuDecode[c]).padStart(7)} | ${fmt(r.cpuDecode, 2).padStart(6)} | ${fmt(r.torch?.[`decode_tps_${c}`]).padStart(6)}  ${((100 * r.gpuDecode[c]) / r.roofline).toFixed(1).padStart(5)}%`).join('   ');
-    console.log(`${r.model.padEnd(16)} ${r.dtype.padEnd(5)} ${(r.weightMB.toFixed(1) + ' MB').padStart(11)}   ${fmt(r.gpuPrefill).padStart(8)} | ${fmt(r.cpuPrefill, 2).padStart(7)} | ${fmt(tp).padStart(7)}   ${dec}`);
+    console.log(`${r.model.padEnd(16)} ${(r.read ?? r.dtype).padEnd(5)} ${(r.weightMB.toFixed(1) + ' MB').padStart(11)}   ${fmt(r.gpuPrefill).padStart(8)} | ${fmt(r.cpuPrefill, 2).padStart(7)} | ${fmt(tp).padStart(7)}   ${dec}`);
   }
   if (REPS > 1) {
     console.log(`GPU decode: the median of ${REPS} runs of ${DECODE} steps; every run (tok/s):`);

@@ -10,6 +10,28 @@
 import { f32ToF16 } from '../formats/quant';
 
 export type WeightDtype = 'f32' | 'f16';
+/**
+ * How a kernel reads a weight: f32; f16 packed two per u32 and unpacked with
+ * unpack2x16float (works everywhere); or 'f16h', the same bytes read as f16 values with
+ * the `shader-f16` feature (`enable f16;`), converted to f32 before any arithmetic, so
+ * both f16 reads give the same numbers.
+ */
+export type WeightRead = WeightDtype | 'f16h';
+
+/** The storage dtype a weight read reads. */
+export function storedDtype(r: WeightRead): WeightDtype {
+  return r === 'f32' ? 'f32' : 'f16';
+}
+
+/** The `enable` directive a kernel reading weights as `r` needs first ('' for f32 and packed f16). */
+export function enableF16(r: WeightRead): string {
+  return r === 'f16h' ? 'enable f16;\n' : '';
+}
+
+/** WGSL element type of a weight array: one value (4 bytes for f32 / packed f16: two halves, 2 for f16h). */
+export function weightScalarType(r: WeightRead): string {
+  return r === 'f32' ? 'f32' : r === 'f16' ? 'u32' : 'f16';
+}
 
 /** Per-forward values every kernel may read (one uniform buffer, written once per forward). */
 export const STEP_FIELDS = ['T', 'start', 'Tk', 'headFirst', 'headRows', 'nSplit', 'splitLen', 'pad0'] as const;
@@ -80,11 +102,11 @@ export function packRows(data: Float32Array, cols: number, r0: number, r1: numbe
   return out;
 }
 
-/** WGSL for reading weights: scalar element `wAt(word, k)` over `array<u32|f32>`. */
-export function weightScalarWgsl(dtype: WeightDtype, name = 'w'): string {
-  return dtype === 'f32'
-    ? `fn wAt(rowWord: u32, k: u32) -> f32 { return ${name}[rowWord + k]; }\n`
-    : `fn wAt(rowWord: u32, k: u32) -> f32 { let v = unpack2x16float(${name}[rowWord + (k >> 1u)]); return select(v.x, v.y, (k & 1u) == 1u); }\n`;
+/** WGSL for reading weights: element k of the row starting at u32 word `rowWord`, over `array<weightScalarType(r)>`. */
+export function weightScalarWgsl(r: WeightRead, name = 'w'): string {
+  if (r === 'f32') return `fn wAt(rowWord: u32, k: u32) -> f32 { return ${name}[rowWord + k]; }\n`;
+  if (r === 'f16h') return `fn wAt(rowWord: u32, k: u32) -> f32 { return f32(${name}[rowWord * 2u + k]); }\n`;
+  return `fn wAt(rowWord: u32, k: u32) -> f32 { let v = unpack2x16float(${name}[rowWord + (k >> 1u)]); return select(v.x, v.y, (k & 1u) == 1u); }\n`;
 }
 
 /** Creates a GPU buffer holding `data` (STORAGE | COPY_DST | COPY_SRC). */

@@ -43,6 +43,8 @@ export interface ModelCheck {
   greedy: { want: number[]; got: number[]; margin?: number }[];
   /** f16 weights: max |GPU f16 − CPU f32| over logits, and the logits' max |value|. */
   f16VsCpu: number;
+  /** Devices with `shader-f16`: max |f16 read as f16 − f16 unpacked from u32| over logits (the same math). */
+  f16NativeVsPacked?: number;
   f16Greedy: boolean[];
   maxLogit: number;
   extra?: Record<string, number>;
@@ -79,6 +81,7 @@ export async function checkTinyModel(device: GPUDevice, read: Read, name: string
   const split = name === 'tiny-llama' ? { maxBindingBytes: 48 * 1024 } : {};
   const gm = await GpuModel.create(device, loaded, { contextLength: 64, ...split });
   const g16 = await GpuModel.create(device, loaded, { contextLength: 64, weights: 'f16' });
+  const g16p = g16.shaderF16 ? await GpuModel.create(device, loaded, { contextLength: 64, weights: 'f16', shaderF16: false }) : undefined;
   const out: ModelCheck = { model: name, logitsVsHf: 0, logitsVsCpu: 0, attentionsVsHf: 0, decodeVsPrefill: 0, greedyExact: true, greedy: [], f16VsCpu: 0, f16Greedy: [], maxLogit: 0 };
   try {
     for (const c of ref.cases) {
@@ -106,6 +109,10 @@ export async function checkTinyModel(device: GPUDevice, read: Read, name: string
       g16.reset();
       const r16 = await g16.forward(c.input_ids);
       out.f16VsCpu = Math.max(out.f16VsCpu, maxAbsDiff(r16.logits, cl));
+      if (g16p) {
+        g16p.reset();
+        out.f16NativeVsPacked = Math.max(out.f16NativeVsPacked ?? 0, maxAbsDiff(r16.logits, (await g16p.forward(c.input_ids)).logits));
+      }
       if (c.greedy_24) {
         const got = await gm.greedy(c.input_ids, 24);
         const ok = got.every((id, i) => id === c.greedy_24![i]);
@@ -150,6 +157,7 @@ export async function checkTinyModel(device: GPUDevice, read: Read, name: string
   } finally {
     gm.destroy();
     g16?.destroy();
+    g16p?.destroy();
   }
   return out;
 }

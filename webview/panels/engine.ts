@@ -37,7 +37,7 @@ export const enginePanel: Panel = {
         ['maxBufferSize', fmtBytes(env.limits?.maxBufferSize)],
         ['Workgroup storage', fmtBytes(env.limits?.maxComputeWorkgroupStorageSize)],
         ['Invocations per workgroup', String(env.limits?.maxComputeInvocationsPerWorkgroup ?? '—')],
-        ['shader-f16', env.features?.includes('shader-f16') ? 'yes' : 'no (f16 weights are unpacked from u32)'],
+        ['shader-f16', env.features?.includes('shader-f16') ? 'yes (f16 weights are read as f16)' : 'no (f16 weights are unpacked from u32)'],
         ['subgroups', env.features?.includes('subgroups') ? 'yes' : 'no'],
         ['Features', (env.features ?? []).join(', ') || '—'],
       ];

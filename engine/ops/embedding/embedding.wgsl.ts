@@ -1,21 +1,21 @@
 /**
  * Embedding gather as WGSL, CPU reference `embedding.ts` beside this file:
  * x[t, :] = table[ids[t], :] (or += for learned positions). The table may be f32 or
- * f16 packed two per u32, and may be split by rows over several buffers (tables
+ * f16 (packed two per u32, or read as f16 with `shader-f16`: WeightRead), and may be split by rows over several buffers (tables
  * larger than one storage binding): each part is dispatched with its first row and
  * row count and writes only the tokens whose id falls inside it.
  * Grid: (⌈D/64⌉, T).
  */
-import { paramsWgsl, STEP_WGSL, weightScalarWgsl, type KernelSource, type WeightDtype } from '../../gpu/kernel';
+import { enableF16, paramsWgsl, STEP_WGSL, weightScalarType, weightScalarWgsl, type KernelSource, type WeightRead } from '../../gpu/kernel';
 
 export const EMBED_FIELDS = ['D', 'rowStride', 'rowStart', 'rowCount', 'add'] as const;
 
-export function embeddingWgsl(dtype: WeightDtype): KernelSource {
-  const code = /* wgsl */ `
+export function embeddingWgsl(dtype: WeightRead): KernelSource {
+  const code = /* wgsl */ `${enableF16(dtype)}
 ${STEP_WGSL}
 ${paramsWgsl(EMBED_FIELDS)}
 @group(0) @binding(2) var<storage, read> ids: array<u32>;                          // [T]
-@group(0) @binding(3) var<storage, read> table: array<${dtype === 'f32' ? 'f32' : 'u32'}>; // [rowCount, rowStride words]
+@group(0) @binding(3) var<storage, read> table: array<${weightScalarType(dtype)}>; // [rowCount, rowStride u32 words]
 @group(0) @binding(4) var<storage, read_write> x: array<f32>;                      // [T, D]
 ${weightScalarWgsl(dtype, 'table')}
 @compute @workgroup_size(64)

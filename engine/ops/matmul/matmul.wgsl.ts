@@ -3,7 +3,7 @@
  *
  *   matvec  — decode (few rows): one workgroup of 256 threads per R weight rows; each
  *             thread streams 16-byte vectors of W (4 f32, or 8 f16 packed in u32 and
- *             unpacked with unpack2x16float), partial sums reduced in workgroup
+ *             unpacked with unpack2x16float, or read as f16 with `shader-f16`), partial sums reduced in workgroup
  *             memory (or with subgroupAdd when the device has `subgroups`).
  *   matmul  — prefill: 64×64 output tiles, K in steps of 16 through workgroup
  *             memory, 4×4 outputs per thread.
@@ -16,7 +16,7 @@
  *   row, for fused QKV / LoRA); accumulate: y += result (residual add, LoRA's B).
  */
 import { actFnWgsl } from '../activations/activations.wgsl';
-import { M_WGSL, paramsWgsl, STEP_WGSL, weightScalarWgsl, type KernelSource, type WeightDtype } from '../../gpu/kernel';
+import { enableF16, M_WGSL, paramsWgsl, STEP_WGSL, weightScalarType, weightScalarWgsl, type KernelSource, type WeightRead } from '../../gpu/kernel';
 
 export const LINEAR_FIELDS = [
   'mSel',
@@ -75,7 +75,7 @@ export interface MatvecShape {
 }
 
 /** 16-byte vectors per packed weight row. */
-function vectorsPerRow(K: number, dtype: WeightDtype): number {
+function vectorsPerRow(K: number, dtype: WeightRead): number {
   return Math.ceil(K / (dtype === 'f32' ? 4 : 8));
 }
 
@@ -87,7 +87,7 @@ function vectorsPerRow(K: number, dtype: WeightDtype): number {
  * (q|k|v, o, down), every TPR from 32 streams the head alike, and the fused gate|up
  * (RMSNorm in, SwiGLU out) runs in 24 instead of 29 µs (f16) with several vectors per thread.
  */
-export function matvecShape(K: number, dtype: WeightDtype, epi?: MatvecEpilogue): MatvecShape {
+export function matvecShape(K: number, dtype: WeightRead, epi?: MatvecEpilogue): MatvecShape {
   const nv = vectorsPerRow(K, dtype);
   const act = epi?.kind === 'act';
   let TPR = 4;
@@ -96,7 +96,7 @@ export function matvecShape(K: number, dtype: WeightDtype, epi?: MatvecEpilogue)
 }
 
 /** Weight rows (slots) per matvec workgroup. */
-export function matvecRows(K: number, dtype: WeightDtype, shape = matvecShape(K, dtype)): number {
+export function matvecRows(K: number, dtype: WeightRead, shape = matvecShape(K, dtype)): number {
   return (shape.WG / shape.TPR) * shape.R;
 }
 
@@ -111,7 +111,7 @@ export function matvecSlots(N: number, epi?: MatvecEpilogue): number {
  * workgroup memory (a tree of log2(TPR) steps), or with subgroupAdd when the device
  * has subgroups no wider than TPR.
  */
-export function matvecWgsl(dtype: WeightDtype, subgroups: boolean, K: number, opts: MatvecOptions = {}): KernelSource {
+export function matvecWgsl(dtype: WeightRead, subgroups: boolean, K: number, opts: MatvecOptions = {}): KernelSource {
   const { pro, epi } = opts;
   const { WG, TPR, R } = opts.shape ?? matvecShape(K, dtype);
   if (epi && R % 4) throw new RangeError('matvec: an epilogue needs R a multiple of 4');
@@ -133,7 +133,9 @@ export function matvecWgsl(dtype: WeightDtype, subgroups: boolean, K: number, op
 ${
   dtype === 'f32'
     ? accs.map((r) => `      acc${r} += dot(w[row${r} + i], xa);`).join('\n')
-    : accs
+    : dtype === 'f16h'
+      ? accs.map((r) => `      let w${r} = w[row${r} + i];\n      acc${r} += dot(vec4<f32>(w${r}[0]), xa) + dot(vec4<f32>(w${r}[1]), xc);`).join('\n')
+      : accs
         .map(
           (r) => `      let w${r} = w[row${r} + i];
       acc${r} += dot(vec4<f32>(unpack2x16float(w${r}.x), unpack2x16float(w${r}.y)), xa) + dot(vec4<f32>(unpack2x16float(w${r}.z), unpack2x16float(w${r}.w)), xc);`,
@@ -210,12 +212,12 @@ fn pair(m: u32, pr: u32, na: u32, nb: u32, a: f32, b: f32) {
   put(j, m, ib, b * c + a * sn);
 }`
         : '';
-  const code = /* wgsl */ `${sg ? 'enable subgroups;\n' : ''}
+  const code = /* wgsl */ `${sg ? 'enable subgroups;\n' : ''}${enableF16(dtype)}
 ${STEP_WGSL}
 ${paramsWgsl(LINEAR_FIELDS)}
 ${M_WGSL}
 @group(0) @binding(2) var<storage, read> x: array<${vecX ? 'vec4<f32>' : 'f32'}>; // [M, ≥K] rows at xOffset + m·xRowStride
-@group(0) @binding(3) var<storage, read> w: array<vec4<${dtype === 'f32' ? 'f32' : 'u32'}>>; // [N, rowStride words]
+@group(0) @binding(3) var<storage, read> w: array<${dtype === 'f32' ? 'vec4<f32>' : dtype === 'f16' ? 'vec4<u32>' : 'mat2x4<f16>'}>; // [N, rowStride u32 words] as 16-byte vectors
 @group(0) @binding(4) var<storage, read> b: array<f32>;                 // [N]
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;           // [M, ≥N] rows at yOffset + m·yRowStride
 @group(0) @binding(6) var<storage, read> ids: array<u32>;               // [M] expert per row (expertStride ≠ 0)
@@ -308,13 +310,13 @@ function bindingNumbers(names: string[]): number[] {
 
 export const MATMUL_TILE = 64;
 
-export function matmulWgsl(dtype: WeightDtype): KernelSource {
-  const code = /* wgsl */ `
+export function matmulWgsl(dtype: WeightRead): KernelSource {
+  const code = /* wgsl */ `${enableF16(dtype)}
 ${STEP_WGSL}
 ${paramsWgsl(LINEAR_FIELDS)}
 ${M_WGSL}
 @group(0) @binding(2) var<storage, read> x: array<f32>;                // [M, ≥K]
-@group(0) @binding(3) var<storage, read> w: array<${dtype === 'f32' ? 'f32' : 'u32'}>; // [N, rowStride words]
+@group(0) @binding(3) var<storage, read> w: array<${weightScalarType(dtype)}>; // [N, rowStride u32 words]
 @group(0) @binding(4) var<storage, read> b: array<f32>;                // [N]
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;          // [M, ≥N]
 ${weightScalarWgsl(dtype)}
