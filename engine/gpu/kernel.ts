@@ -18,11 +18,6 @@ export type WeightDtype = 'f32' | 'f16';
  */
 export type WeightRead = WeightDtype | 'f16h';
 
-/** The storage dtype a weight read reads. */
-export function storedDtype(r: WeightRead): WeightDtype {
-  return r === 'f32' ? 'f32' : 'f16';
-}
-
 /** The `enable` directive a kernel reading weights as `r` needs first ('' for f32 and packed f16). */
 export function enableF16(r: WeightRead): string {
   return r === 'f16h' ? 'enable f16;\n' : '';
