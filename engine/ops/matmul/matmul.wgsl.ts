@@ -2,9 +2,10 @@
  * Linear layer y = α·(x·Wᵀ) (+ bias) as WGSL, CPU reference `matmul.ts` beside this file.
  *
  *   matvec  — decode (few rows): one workgroup of 256 threads per R weight rows; each
- *             thread streams 16-byte vectors of W (4 f32, or 8 f16 packed in u32 and
- *             unpacked with unpack2x16float, or read as f16 with `shader-f16`), partial sums reduced in workgroup
- *             memory (or with subgroupAdd when the device has `subgroups`).
+ *             thread streams 16-byte vectors of W (4 f32, or 8 f16: packed in u32 and
+ *             unpacked with unpack2x16float, or read as mat2x4<f16> with `shader-f16`),
+ *             partial sums reduced in workgroup memory (or with subgroupAdd when the
+ *             device has `subgroups`).
  *   matmul  — prefill: 64×64 output tiles, K in steps of 16 through workgroup
  *             memory, 4×4 outputs per thread.
  *
