@@ -217,6 +217,14 @@ interface LayerWeights {
   attnNormB?: GPUBuffer;
   mlpNorm: GPUBuffer;
   mlpNormB?: GPUBuffer;
+  /**
+   * The MLP's RMSNorm weight [D], when it is folded into the columns of gu (gu = W ⊙ w,
+   * so RMSNorm(x)·w·Wᵀ = RMSNorm₁(x)·guᵀ, RMSNorm₁ without a weight): the fused gate|up
+   * then reads no norm weight, which saved 3.5 µs of its 25 per layer at f16 on the H200
+   * (engine/gpu/BENCH.md run 33). The MLP norm dispatch runs with a weight of ones, and a
+   * LoRA A on gate or up is folded the same way. Dense RMSNorm MLPs without a norm bias.
+   */
+  mlpNormIn?: Float32Array;
   qkv: GpuWeight; // [(H + 2Kv)·hd, D]
   qkvBias?: GPUBuffer;
   o: GpuWeight;
@@ -437,12 +445,14 @@ export class GpuModel {
         // a decode step reads k of the E experts
         wBytes += (c.moe.topK * (2 * I * L.expGu.rowStride + D * L.expDown.rowStride)) * 4;
       } else if (c.mlp === 'gated') {
-        L.gu = lin(cat([`${m}gate_proj.weight`, `${m}up_proj.weight`]), 2 * I, D, `${m}gate_up`);
+        L.mlpNormIn = c.norm.kind === 'rms' && !L.mlpNormB ? W(`${p}post_attention_layernorm.weight`).data : undefined;
+        L.gu = lin(foldColumns(cat([`${m}gate_proj.weight`, `${m}up_proj.weight`]), D, L.mlpNormIn, true), 2 * I, D, `${m}gate_up`);
         if (c.mlpBias) L.guBias = this.own(createStorage(device, cat([`${m}gate_proj.bias`, `${m}up_proj.bias`]), `${m}gate_up.bias`));
         L.down = lin(W(`${m}down_proj.weight`).data, D, I, `${m}down_proj`);
         L.downBias = opt(`${m}down_proj.bias`);
       } else {
-        L.gu = lin(W(`${m}up_proj.weight`).data, I, D, `${m}up_proj`);
+        L.mlpNormIn = c.norm.kind === 'rms' && !L.mlpNormB ? W(`${p}post_attention_layernorm.weight`).data : undefined;
+        L.gu = lin(foldColumns(W(`${m}up_proj.weight`).data, D, L.mlpNormIn), I, D, `${m}up_proj`);
         L.guBias = opt(`${m}up_proj.bias`);
         L.down = lin(W(`${m}down_proj.weight`).data, D, I, `${m}down_proj`);
         L.downBias = opt(`${m}down_proj.bias`);
@@ -523,7 +533,8 @@ export class GpuModel {
       if (!L || (this.config.moe && m[2] === 'mlp')) throw new RangeError(`GpuModel: LoRA target ${t.canonical} is not a linear layer of this model`);
       const out = t.B.length / t.r;
       const inn = t.A.length / t.r;
-      L.lora.set(m[3], { A: this.weight(t.A, t.r, inn, 'f32', `${t.canonical}.lora_A`), B: this.weight(t.B, out, t.r, 'f32', `${t.canonical}.lora_B`), r: t.r, scale: t.scale });
+      const A = (m[3] === 'gate' || m[3] === 'up') && L.mlpNormIn ? foldColumns(t.A, inn, L.mlpNormIn) : t.A; // reads RMSNorm₁(x), as gu does
+      L.lora.set(m[3], { A: this.weight(A, t.r, inn, 'f32', `${t.canonical}.lora_A`), B: this.weight(t.B, out, t.r, 'f32', `${t.canonical}.lora_B`), r: t.r, scale: t.scale });
     }
     if (this.act) {
       // the LoRA scratch is sized by the largest rank: reallocate the activations
@@ -764,6 +775,12 @@ export class GpuModel {
   }
 
   /** @internal the decode matvec's launch shape for rows of K values. */
+  private onesBuf?: GPUBuffer;
+  /** [D] ones: the weight of a norm whose own weight is folded into the next matrix. */
+  private ones(): GPUBuffer {
+    return (this.onesBuf ??= this.own(createStorage(this.device, new Float32Array(this.config.hiddenSize).fill(1), 'ones')));
+  }
+
   /** How kernels read a weight stored as `dtype` (f16 with `shader-f16` when the model uses it). */
   read(dtype: WeightDtype): WeightRead {
     return dtype === 'f16' && this.shaderF16 ? 'f16h' : dtype;
@@ -1022,7 +1039,7 @@ export class GpuModel {
         flash: this.dispatch(attnFlashWgsl(hd), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att }),
         o: new LinearOp(this, { w: L.o, bias: L.oBias, x: a.att, y: a.x, N: D, K: H * hd, mSel: M_FROM_T, xRowStride: H * hd, yRowStride: D, accumulate: true }),
         oLora: loraOps(L, ['o'], a.att, H * hd, a.x, D, [0]),
-        mlpNorm: norm(L.mlpNorm, L.mlpNormB, a.x, a.h, M_FROM_T, false),
+        mlpNorm: norm(L.mlpNormIn ? this.ones() : L.mlpNorm, L.mlpNormB, a.x, a.h, M_FROM_T, false),
         guLora: [],
         downLora: [],
       };
@@ -1055,8 +1072,8 @@ export class GpuModel {
           // gated: gate|up → act(gate)·up straight into a.act (the down projection's x)
           ops.guAct = gated && L.gu!.parts.length === 1;
           ops.guF = ops.guAct
-            ? new LinearOp(this, { w: L.gu!, bias: L.guBias, x: a.x, y: a.act, N: guN, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: I, matvecOnly: true, pro: { kind: 'rms' }, nw: L.mlpNorm, eps, epi: { kind: 'act', act: ACT_ID[c.activation] } })
-            : new LinearOp(this, { w: L.gu!, bias: L.guBias, x: a.x, y: a.gu, N: guN, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: guN, matvecOnly: true, pro: { kind: 'rms' }, nw: L.mlpNorm, eps });
+            ? new LinearOp(this, { w: L.gu!, bias: L.guBias, x: a.x, y: a.act, N: guN, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: I, matvecOnly: true, pro: { kind: 'rms', weighted: !L.mlpNormIn }, nw: L.mlpNorm, eps, epi: { kind: 'act', act: ACT_ID[c.activation] } })
+            : new LinearOp(this, { w: L.gu!, bias: L.guBias, x: a.x, y: a.gu, N: guN, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: guN, matvecOnly: true, pro: { kind: 'rms', weighted: !L.mlpNormIn }, nw: L.mlpNorm, eps });
         }
       }
       if (c.norm.kind === 'rms' && !L.attnNormB && L.lora.size === 0) {
@@ -1259,4 +1276,15 @@ function decodeTop(b: ArrayBuffer, k: number): { ids: number[]; values: number[]
     values.push(f[2 * i]);
   }
   return { ids, values };
+}
+
+/**
+ * Row-major [rows, cols] `data` with column j scaled by w[j]: a copy, or `data` itself
+ * when `inPlace` (an array the caller made) or when w is undefined (nothing to fold).
+ */
+function foldColumns(data: Float32Array, cols: number, w: Float32Array | undefined, inPlace = false): Float32Array {
+  if (!w) return data;
+  const out = inPlace ? data : new Float32Array(data.length);
+  for (let i = 0; i < data.length; i += cols) for (let j = 0; j < cols; j++) out[i + j] = data[i + j] * w[j];
+  return out;
 }

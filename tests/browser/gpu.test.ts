@@ -74,6 +74,7 @@ test('GpuModel: every fixture model matches HF (logits ≤ 1e-3, greedy_24 exact
       expect(m.extra.loraVsHf, 'LoRA prefill').toBeLessThanOrEqual(1e-3);
       expect(m.extra.loraDecodeVsHf, 'LoRA decode').toBeLessThanOrEqual(1e-3);
       expect(m.extra.top40Exact, 'GPU top-40').toBe(1);
+      expect(m.extra.loraGateUpVsCpu, 'LoRA on gate/up (norm weight folded into A)').toBeLessThanOrEqual(1e-3);
     }
   }
 }, 900_000);

@@ -134,6 +134,15 @@ async function linearChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolea
         const br = { ...bufs(), x: h.buf(xs), nw: h.buf(nw) };
         const gotRms = await h.run([{ k: matvecWgsl(dtype, subgroups, K, { pro: { kind: 'rms' }, subgroupMaxSize: sgMax }), values: { ...values, nGroupsX: gx, eps: 1e-5 }, bufs: br, grid: [gx, gy, M] }], br.y, y0.length);
         out.push({ op: `matvec-${dtype}-rms${sg}`, shape: [M, K, N], maxAbsDiff: diff(gotRms, wantRms), tol: 2e-5 * Math.max(1, maxAbs(wantRms)) * Math.max(1, Math.sqrt(K) / 8) });
+        // the same without a norm weight (GpuModel folds it into W): RMSNorm with weight 1
+        rmsnorm(xn, xs, new Float32Array(K).fill(1), K, 1e-5);
+        const wantU = y0.slice();
+        matmul(mm, xn, wRef, M, K, N, b);
+        for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) wantU[m * (N + 3) + 2 + n] += 0.5 * (mm[m * N + n] - b[n]) + b[n];
+        const bu = { ...bufs(), x: h.buf(xs) };
+        const gotU = await h.run([{ k: matvecWgsl(dtype, subgroups, K, { pro: { kind: 'rms', weighted: false }, subgroupMaxSize: sgMax }), values: { ...values, nGroupsX: gx, eps: 1e-5 }, bufs: bu, grid: [gx, gy, M] }], bu.y, y0.length);
+        out.push({ op: `matvec-${dtype}-rmsu${sg}`, shape: [M, K, N], maxAbsDiff: diff(gotU, wantU), tol: 2e-5 * Math.max(1, maxAbs(wantU)) * Math.max(1, Math.sqrt(K) / 8) });
+        rmsnorm(xn, xs, nw, K, 1e-5); // xn is the weighted norm again below
         // SwiGLU epilogue: W = gate | up [2·Nh, K], y[m, i] += act(gate_i)·up_i (with the RMSNorm prologue too)
         const Nh = Math.ceil(N / 2);
         const wgu = rand(2 * Nh * K, 1 / Math.sqrt(K)); // [2Nh, K]
