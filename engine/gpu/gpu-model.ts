@@ -431,6 +431,8 @@ export class GpuModel {
         lora: new Map(),
       };
       const m = `${p}mlp.`;
+      // a dense RMSNorm MLP gets its norm weight folded into gate|up (LayerWeights.mlpNormIn)
+      if (!c.moe && c.norm.kind === 'rms' && !L.mlpNormB) L.mlpNormIn = W(`${p}post_attention_layernorm.weight`).data;
       if (c.moe) {
         const E = c.moe.numExperts;
         L.router = lin(W(`${m}router.weight`).data, E, D, `${m}router`);
@@ -445,13 +447,11 @@ export class GpuModel {
         // a decode step reads k of the E experts
         wBytes += (c.moe.topK * (2 * I * L.expGu.rowStride + D * L.expDown.rowStride)) * 4;
       } else if (c.mlp === 'gated') {
-        L.mlpNormIn = c.norm.kind === 'rms' && !L.mlpNormB ? W(`${p}post_attention_layernorm.weight`).data : undefined;
         L.gu = lin(foldColumns(cat([`${m}gate_proj.weight`, `${m}up_proj.weight`]), D, L.mlpNormIn, true), 2 * I, D, `${m}gate_up`);
         if (c.mlpBias) L.guBias = this.own(createStorage(device, cat([`${m}gate_proj.bias`, `${m}up_proj.bias`]), `${m}gate_up.bias`));
         L.down = lin(W(`${m}down_proj.weight`).data, D, I, `${m}down_proj`);
         L.downBias = opt(`${m}down_proj.bias`);
       } else {
-        L.mlpNormIn = c.norm.kind === 'rms' && !L.mlpNormB ? W(`${p}post_attention_layernorm.weight`).data : undefined;
         L.gu = lin(foldColumns(W(`${m}up_proj.weight`).data, D, L.mlpNormIn), I, D, `${m}up_proj`);
         L.guBias = opt(`${m}up_proj.bias`);
         L.down = lin(W(`${m}down_proj.weight`).data, D, I, `${m}down_proj`);
@@ -774,7 +774,6 @@ export class GpuModel {
     return b;
   }
 
-  /** @internal the decode matvec's launch shape for rows of K values. */
   private onesBuf?: GPUBuffer;
   /** [D] ones: the weight of a norm whose own weight is folded into the next matrix. */
   private ones(): GPUBuffer {
@@ -786,6 +785,7 @@ export class GpuModel {
     return dtype === 'f16' && this.shaderF16 ? 'f16h' : dtype;
   }
 
+  /** @internal the decode matvec's launch shape for rows of K values. */
   matvecShape(K: number, dtype: WeightDtype, N: number, epi?: MatvecEpilogue): MatvecShape {
     const t = this.tuning.matvec?.(K, dtype, N);
     return t && (!epi || t.R % 4 === 0) ? t : matvecShape(K, dtype, epi);
