@@ -110,6 +110,32 @@ const MATVEC_MAX_ROWS = 4;
 const TOPK_MAX = 256;
 /** Decode slots whose input records are written at once (encodeDecodeInputs). */
 const DECODE_BLOCK = 64;
+/** Most greedy decode steps whose ids are read back together (GpuModel.generate). */
+const DECODE_READ_BLOCK = 16;
+/** GPU time a read-back block grows to (GpuModel.generate), in ms: about a frame. */
+const DECODE_BLOCK_MS = 16;
+
+/** How GpuModel.generate pipelines decode steps (defaults: an adaptive block, ahead 2 × block, no sleep). */
+export interface DecodePipeline {
+  /** Steps whose ids are read back with one map (default: 1, then ≈ 16 ms of steps, at most 16). */
+  block?: number;
+  /** Steps the host may submit past the last id it has read (at least `block`). */
+  ahead?: number;
+  /**
+   * Sleep on a timer, with no map pending, until a block should be about done (default
+   * false). In Node, Dawn polls a pending map with a new setImmediate callback per tick, so
+   * waiting on a map makes garbage; a timer does not, but a late timer idles the GPU.
+   */
+  sleep?: boolean;
+}
+
+interface DecodeBlock {
+  first: number;
+  n: number;
+  staging: GPUBuffer;
+  /** when its last step was submitted */
+  submittedAt: number;
+}
 
 /** A [rows, cols] weight on the GPU, split by rows into parts of at most one binding each. */
 interface GpuWeight {
@@ -352,7 +378,7 @@ export class GpuModel {
   private decodeTable?: { buffer: GPUBuffer; first: number };
   private len = 0;
   /** Host time spent encoding and submitting pipelined decode steps (benchmarks read it). */
-  readonly stats = { encodeMs: 0, steps: 0, dispatchesPerStep: 0 };
+  readonly stats = { encodeMs: 0, steps: 0, dispatchesPerStep: 0, waitMs: 0 };
   private lost?: string;
   private destroyed = false;
   private busy = false;
@@ -618,43 +644,99 @@ export class GpuModel {
   /**
    * Greedy decoding from a fresh cache, like Model.generate: prefill, then one token at a
    * time. The GPU argmax writes each id where the next step's embedding reads it, so the
-   * host keeps `depth` steps in flight and reads 8 bytes per step; steps past a stop are
-   * dropped from the cache.
+   * host runs ahead of the GPU: it submits each step as soon as it is encoded, keeps up to
+   * `ahead` steps past the last id it has read, and reads the ids back a block of steps at
+   * a time (one mapped buffer per block). Steps past a stop are dropped from the cache.
+   *
+   * Why: a host pause (in Node, a garbage collection of 10–25 ms, every few hundred
+   * steps) empties a queue two steps deep, and each such run lost a sixth of its speed
+   * on the H200 (engine/gpu/BENCH.md run 39). By default the block grows, once the step
+   * time is known, to about DECODE_BLOCK_MS of GPU work (at most DECODE_READ_BLOCK
+   * steps), with two blocks queued: tokens still reach onToken within a few frames.
    */
-  async generate(promptIds: number[], maxNew: number, opts: GenerateOptions & { depth?: number } = {}): Promise<GenerateResult> {
+  async generate(promptIds: number[], maxNew: number, opts: GenerateOptions & DecodePipeline = {}): Promise<GenerateResult> {
     const stop = new Set(opts.stopIds ?? this.config.stopTokenIds ?? this.config.eosTokenIds);
     this.reset();
     const ids: number[] = [];
     if (maxNew <= 0) return { ids, stopReason: 'length' };
     let id = (await this.forward(promptIds, undefined, { lastOnly: true, topK: 1, logits: false })).top!.ids[0];
     this.busy = true;
-    const depth = Math.max(1, opts.depth ?? 2);
+    const maxK = Math.max(1, Math.floor(opts.block ?? DECODE_READ_BLOCK));
+    let K = opts.block === undefined ? 1 : maxK; // steps per block (grows with the measured step time unless set)
+    const ahead = () => Math.max(K, Math.floor(opts.ahead ?? 2 * K));
+    const sleep = opts.sleep ?? false;
     const base = this.len;
+    const limit = Math.min(this.contextLength, base + maxNew - 1); // slots that may be submitted: [base, limit)
     let cached = base; // slots whose tokens are final
     let submitted = base; // next slot to submit
     let ring = 0;
-    const inflight: Promise<number>[] = [];
-    const finish = async (stopReason: GenerateResult['stopReason'], stopId?: number): Promise<GenerateResult> => {
-      await Promise.allSettled(inflight);
+    const ready: number[] = []; // ids read back, not yet handed out
+    const blocks: DecodeBlock[] = []; // submitted, not yet read
+    let open: DecodeBlock | undefined; // being filled
+    let stepMs = 0; // GPU ms per step, measured between back-to-back blocks (0: unknown)
+    let lastDone = 0; // when the last block read was found done
+    const submitAhead = () => {
+      while (submitted < limit && submitted - cached < ahead()) {
+        // staging buffers: at most ahead / 1 blocks unread, plus the open one
+        if (!open) open = { first: submitted, n: 0, staging: this.stagingBuffer(maxK * 8, ring++ % (Math.floor(opts.ahead ?? 2 * maxK) + 2)), submittedAt: 0 };
+        this.submitDecodeStep(submitted++, open.staging, open.n++ * 8);
+        open.submittedAt = performance.now();
+        if (open.n >= K) {
+          blocks.push(open);
+          open = undefined;
+        }
+      }
+      if (open && (submitted === limit || submitted - cached >= ahead())) {
+        blocks.push(open);
+        open = undefined;
+      }
+    };
+    const readBlock = async () => {
+      const b = blocks.shift()!;
+      const queuedBefore = lastDone > 0 && b.submittedAt < lastDone; // the GPU went from the last block straight on to this one
+      if (sleep && stepMs > 0) {
+        // sleep on a timer (no map pending) until about a step before the block should be done
+        const due = (queuedBefore ? lastDone : b.submittedAt) + b.n * stepMs;
+        const nap = due - performance.now() - Math.max(1, stepMs);
+        if (nap >= 1) await new Promise((r) => setTimeout(r, Math.floor(nap)));
+      }
+      const w0 = performance.now();
+      try {
+        await b.staging.mapAsync(GPUMapMode.READ, 0, b.n * 8);
+      } catch (e) {
+        throw this.failure(e);
+      }
+      const now = performance.now();
+      this.stats.waitMs += now - w0;
+      const words = new Uint32Array(b.staging.getMappedRange(0, b.n * 8)); // [n]: (value, id)
+      for (let i = 0; i < b.n; i++) ready.push(words[2 * i + 1]);
+      b.staging.unmap();
+      if (queuedBefore) {
+        const ms = (now - lastDone) / b.n;
+        stepMs = stepMs > 0 ? 0.7 * stepMs + 0.3 * ms : ms;
+        if (opts.block === undefined) K = Math.max(1, Math.min(maxK, Math.floor(DECODE_BLOCK_MS / stepMs)));
+      }
+      lastDone = now;
+    };
+    const finish = (stopReason: GenerateResult['stopReason'], stopId?: number): GenerateResult => {
       this.len = cached;
       return stopId === undefined ? { ids, stopReason } : { ids, stopReason, stopId };
     };
     try {
       for (;;) {
-        if (stop.has(id)) return await finish('stop', id);
+        if (stop.has(id)) return finish('stop', id);
         ids.push(id);
-        if (opts.onToken && opts.onToken(id, ids.length - 1) === false) return await finish('callback');
-        if (ids.length >= maxNew) return await finish('length');
-        if (cached >= this.contextLength) return await finish('context');
-        while (inflight.length < depth && submitted < this.contextLength && submitted - base < maxNew - 1) {
-          inflight.push(this.decodeStep(submitted++, ring++ % (depth + 1)));
+        if (opts.onToken && opts.onToken(id, ids.length - 1) === false) return finish('callback');
+        if (ids.length >= maxNew) return finish('length');
+        if (cached >= this.contextLength) return finish('context');
+        if (!ready.length) {
+          submitAhead();
+          await readBlock();
+          submitAhead();
         }
-        id = await inflight.shift()!;
+        id = ready.shift()!;
         cached++;
       }
-    } catch (e) {
-      await Promise.allSettled(inflight);
-      throw e;
     } finally {
       this.busy = false;
     }
@@ -667,27 +749,21 @@ export class GpuModel {
     return r.ids;
   }
 
-  /** One pipelined decode step at slot `slot`: its token is already in ids[0] (written by the previous argmax). */
-  private async decodeStep(slot: number, ring: number): Promise<number> {
+  /**
+   * Encodes and submits the decode step at slot `slot` (its token already in ids[0],
+   * written by the previous argmax); its argmax (value, id) is copied to `staging` at `at`.
+   */
+  private submitDecodeStep(slot: number, staging: GPUBuffer, at: number): void {
     this.alive();
     const t0 = performance.now();
     const n0 = Dispatch.encoded;
     const enc = this.device.createCommandEncoder();
     this.encodeDecodeStep(enc, slot);
-    const staging = this.stagingBuffer(16, ring);
-    enc.copyBufferToBuffer(this.act!.res, 0, staging, 0, 8);
+    enc.copyBufferToBuffer(this.act!.res, 0, staging, at, 8);
     this.device.queue.submit([enc.finish()]);
     this.stats.encodeMs += performance.now() - t0;
     this.stats.steps++;
     this.stats.dispatchesPerStep = Dispatch.encoded - n0;
-    try {
-      await staging.mapAsync(GPUMapMode.READ, 0, 16);
-    } catch (e) {
-      throw this.failure(e);
-    }
-    const id = new Uint32Array(staging.getMappedRange(0, 8))[1];
-    staging.unmap();
-    return id;
   }
 
   /**

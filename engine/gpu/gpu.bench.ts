@@ -18,8 +18,8 @@
  * first, and add a 'tuned' variant using the fastest), BENCH_VARIANTS (extra decode-only
  * runs: tuned, split64 = split attention from 64 keys, splitwg256 = about 256 split-attention
  * workgroups instead of 512, headnorm = final norm fused into the head,
- * gate|up=256x128r4+qkv=… = launch shapes forced per matrix, depth3 = three decode steps
- * in flight, packed = f16 weights unpacked from u32 even where shader-f16 is present),
+ * gate|up=256x128r4+qkv=… = launch shapes forced per matrix, block<K> / ahead<N> / nosleep =
+ * GpuModel.generate's read-back block, steps run ahead and no timer sleep, packed = f16 weights unpacked from u32 even where shader-f16 is present),
  * BENCH_PROFILE (1: GPU time of each kernel of one decode step at each context, each
  * kind run back to back, then host encode + submit time per step and GPU time per step
  * with 32 steps chained in one submission; variants are profiled at context 128).
@@ -36,7 +36,7 @@ import { memorySource } from '../formats/source';
 import { Model } from '../model/model';
 import { randomFill } from '../model/random';
 import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
-import { GpuModel, type GpuTuning } from './gpu-model';
+import { GpuModel, type DecodePipeline, type GpuTuning } from './gpu-model';
 import { createUniform, Dispatch, grid2, M_FROM_T, packParams, PipelineCache, rowStrideWords, STEP_FIELDS, type WeightDtype } from './kernel';
 import { matvecRows, matvecShape, matvecWgsl, type MatvecShape } from '../ops/matmul/matmul.wgsl';
 import { openNodeGpu } from './node-gpu';
@@ -229,16 +229,16 @@ async function profileDecode(device: GPUDevice, gm: GpuModel, slot: number): Pro
  * warm-up; the median, and every run (the H200 machine is shared: single runs spread by
  * up to 20 %).
  */
-async function timeDecode(gm: GpuModel, V: number, ctx: number, depth?: number): Promise<{ median: Record<number, number>; runs: Record<number, number[]> }> {
+async function timeDecode(gm: GpuModel, V: number, ctx: number, pipe: DecodePipeline = {}): Promise<{ median: Record<number, number>; runs: Record<number, number[]> }> {
   const median: Record<number, number> = {};
   const runs: Record<number, number[]> = {};
   for (const c of CONTEXTS) {
     const prompt = ids(Math.min(c, ctx - DECODE - 1), V);
-    await gm.generate(prompt, Math.min(DECODE, 32), { stopIds: [], depth }); // warm-up (the JIT, the GPU's clocks)
+    await gm.generate(prompt, Math.min(DECODE, 32), { stopIds: [], ...pipe }); // warm-up (the JIT, the GPU's clocks)
     runs[c] = [];
     for (let k = 0; k < REPS; k++) {
       let t0 = 0;
-      const r = await gm.generate(prompt, DECODE + 1, { stopIds: [], depth, onToken: (_id, i) => void (i === 0 && (t0 = performance.now())) });
+      const r = await gm.generate(prompt, DECODE + 1, { stopIds: [], ...pipe, onToken: (_id, i) => void (i === 0 && (t0 = performance.now())) });
       runs[c].push((r.ids.length - 1) / ((performance.now() - t0) / 1000));
     }
     const sorted = [...runs[c]].sort((a, b) => a - b);
@@ -247,13 +247,69 @@ async function timeDecode(gm: GpuModel, V: number, ctx: number, depth?: number):
   return { median, runs };
 }
 
-async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dtype: WeightDtype, tuning?: GpuTuning, decodeOnly = false, depth?: number, shaderF16?: boolean): Promise<Row> {
+/**
+ * BENCH_DIAG=N: N decode runs of DECODE steps at the first context, each followed by the
+ * GPU time of 32 chained steps (no host in the way), printing per run the wall tok/s, host
+ * encode ms per step, ms the host waited on readbacks, ms of garbage collection and the
+ * chained GPU tok/s: which of host, GC or GPU the slow runs share.
+ */
+async function diagDecode(gm: GpuModel, V: number, ctx: number, n: number): Promise<void> {
+  const { PerformanceObserver } = await import('node:perf_hooks');
+  let gcMs = 0;
+  let gcCount = 0;
+  let gcKinds: string[] = [];
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcMs += e.duration;
+      gcCount++;
+      gcKinds.push(`${(e as unknown as { detail?: { kind?: number } }).detail?.kind ?? '?'}:${e.duration.toFixed(1)}`);
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  const c = CONTEXTS[0];
+  const prompt = ids(Math.min(c, ctx - DECODE - 1), V);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  await gm.generate(prompt, Math.min(DECODE, 32), { stopIds: [] });
+  const slot = Math.min(c, ctx - 2);
+  // modes: <block>x<ahead>[n] (n: no sleep), e.g. 1x2n (the engine before blocks), 8x16
+  const modes = env('BENCH_DIAG_MODES', '8x16').split(',');
+  for (let k = 0; k < n; k++) {
+    const mode = modes[k % modes.length];
+    const [blk, ahd] = mode.split('x').map((x) => parseInt(x));
+    const pipe: DecodePipeline = { block: blk, ahead: ahd, sleep: !mode.endsWith('n') };
+    gcKinds = [];
+    if (gc && env('BENCH_DIAG_GC', '0') === '1') gc();
+    await new Promise((r) => setTimeout(r, 20));
+    const e0 = gm.stats.encodeMs;
+    const s0 = gm.stats.steps;
+    const w0 = gm.stats.waitMs;
+    let t0 = 0;
+    const g0 = gcMs;
+    const n0 = gcCount;
+    const r = await gm.generate(prompt, DECODE + 1, { stopIds: [], ...pipe, onToken: (_id, i) => void (i === 0 && (t0 = performance.now())) });
+    const wall = (r.ids.length - 1) / ((performance.now() - t0) / 1000);
+    const steps = gm.stats.steps - s0;
+    const enc = (gm.stats.encodeMs - e0) / steps;
+    const wait = gm.stats.waitMs - w0;
+    const g1 = gcMs - g0;
+    const gn = gcCount - n0;
+    const chained = env('BENCH_DIAG_CHAINED', '1') === '1' ? await gm.profileHost(slot, 32) : undefined;
+    const mu = process.memoryUsage();
+    console.log(
+      `diag run ${k} ${mode}: ${wall.toFixed(0)} tok/s; encode ${(enc * 1000).toFixed(0)} µs/step; waited ${wait.toFixed(1)} ms; gc ${g1.toFixed(1)} ms (${gn}) [${gcKinds.join(' ')}]; heap ${(mu.heapUsed / 1e6).toFixed(0)} MB` +
+        (chained ? `; chained GPU ${(1000 / chained.gpuMs).toFixed(0)} tok/s; host encode ${(chained.encodeMs * 1000).toFixed(0)} submit ${(chained.submitMs * 1000).toFixed(0)} µs` : ''),
+    );
+  }
+  obs.disconnect();
+}
+
+async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dtype: WeightDtype, tuning?: GpuTuning, decodeOnly = false, pipe: DecodePipeline = {}, shaderF16?: boolean): Promise<Row> {
   const V = loaded.config.vocabSize;
   const ctx = Math.min(loaded.config.maxPositions, Math.max(PREFILL, ...CONTEXTS) + DECODE + 2);
   const gm = await GpuModel.create(device, loaded, { contextLength: ctx, weights: dtype, tuning, shaderF16 });
   try {
     if (decodeOnly) {
-      const { median: gpuDecode, runs: decodeRuns } = await timeDecode(gm, V, ctx, depth);
+      const { median: gpuDecode, runs: decodeRuns } = await timeDecode(gm, V, ctx, pipe);
       if (env('BENCH_PROFILE', '0') === '1') {
         console.log(`${name} ${dtype} variant: per-kernel GPU time, decode at slot ${Math.min(128, ctx - 2)}`);
         await profileDecode(device, gm, Math.min(128, ctx - 2));
@@ -320,6 +376,15 @@ async function main() {
     for (const dtype of DTYPES) {
       let tuned: Map<string, MatvecShape> | undefined;
       if (env('BENCH_SWEEP', '0') === '1') tuned = await sweepMatvec(g.device, loaded.config, dtype, g.device.features.has('subgroups'), sgMaxOf(g.device));
+      if (Number(env('BENCH_DIAG', '0')) > 0) {
+        const V = loaded.config.vocabSize;
+        const ctx = Math.min(loaded.config.maxPositions, Math.max(PREFILL, ...CONTEXTS) + DECODE + 2);
+        const gm = await GpuModel.create(g.device, loaded, { contextLength: ctx, weights: dtype });
+        console.log(`${name} ${dtype}: decode diagnosis at context ${CONTEXTS[0]}`);
+        await diagDecode(gm, V, ctx, Number(env('BENCH_DIAG', '0')));
+        gm.destroy();
+        continue;
+      }
       const r = await benchGpu(g.device, loaded, name, dtype);
       if (cpu) {
         r.cpuPrefill = cpu.prefill;
@@ -341,7 +406,13 @@ async function main() {
           if (mv) forced.set(`${mv[1]}x${mv[2]}`, { WG: Number(m[2]), TPR: Number(m[3]), R: Number(m[4]) });
         }
         if (forced.size) tuning.matvec = (K, _dt, N) => forced.get(`${N}x${K}`);
-        const rv = await benchGpu(g.device, loaded, name, dtype, tuning, true, Number(/depth(\d+)/.exec(v)?.[1] ?? 2), v.includes('packed') ? false : undefined);
+        const pipe: DecodePipeline = {};
+        const blk = /block(\d+)/.exec(v);
+        if (blk) pipe.block = Number(blk[1]);
+        const ahd = /ahead(\d+)/.exec(v);
+        if (ahd) pipe.ahead = Number(ahd[1]);
+        if (v.includes('nosleep')) pipe.sleep = false;
+        const rv = await benchGpu(g.device, loaded, name, dtype, tuning, true, pipe, v.includes('packed') ? false : undefined);
         rv.model = `${name} (${v})`;
         rows.push(rv);
         console.log(JSON.stringify(rv));

@@ -40,6 +40,12 @@ export interface ModelCheck {
   /** decode-time logits (token by token through the KV cache) vs the prefill logits. */
   decodeVsPrefill: number;
   greedyExact: boolean;
+  /**
+   * The first case's greedy_24 again through other decode pipelines (the default, read-back
+   * blocks of 1, 3, 8 and 32 steps, run-ahead 1 to 40, with and without the timer sleep), a stop
+   * id and an onToken stop mid-block, then greedy_24 once more after those stops.
+   */
+  pipelineExact: boolean;
   greedy: { want: number[]; got: number[]; margin?: number }[];
   /** f16 weights: max |GPU f16 − CPU f32| over logits, and the logits' max |value|. */
   f16VsCpu: number;
@@ -55,6 +61,26 @@ export interface StoriesCheck {
   want: number[];
   got: number[];
   f16: number[];
+}
+
+/**
+ * GpuModel.generate through several decode pipelines gives `want` (greedy ids) every
+ * time; a stop id and an onToken stop land mid-block; after the onToken stop the cache
+ * holds exactly the ids handed out, so the next forward continues the greedy run.
+ */
+async function pipelinesAgree(gm: GpuModel, prompt: number[], want: number[]): Promise<boolean> {
+  const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  for (const p of [{}, { block: 1, ahead: 1 }, { block: 3, ahead: 5 }, { block: 8, ahead: 16, sleep: true }, { block: 32, ahead: 40 }]) {
+    const r = await gm.generate(prompt, want.length, { stopIds: [], ...p });
+    if (!same(r.ids, want) || r.stopReason !== 'length') return false;
+  }
+  const sid = want[5];
+  const r1 = await gm.generate(prompt, want.length, { stopIds: [sid], block: 4 });
+  if (!same(r1.ids, want.slice(0, want.indexOf(sid))) || r1.stopReason !== 'stop' || r1.stopId !== sid) return false;
+  const r2 = await gm.generate(prompt, want.length, { stopIds: [], block: 8, onToken: (_id, i) => i < 6 });
+  if (!same(r2.ids, want.slice(0, 7)) || r2.stopReason !== 'callback') return false;
+  const next = await gm.forward([want[6]], undefined, { lastOnly: true, topK: 1, logits: false });
+  return next.top!.ids[0] === want[7];
 }
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -82,7 +108,7 @@ export async function checkTinyModel(device: GPUDevice, read: Read, name: string
   const gm = await GpuModel.create(device, loaded, { contextLength: 64, ...split });
   const g16 = await GpuModel.create(device, loaded, { contextLength: 64, weights: 'f16' });
   const g16p = g16.shaderF16 ? await GpuModel.create(device, loaded, { contextLength: 64, weights: 'f16', shaderF16: false }) : undefined;
-  const out: ModelCheck = { model: name, logitsVsHf: 0, logitsVsCpu: 0, attentionsVsHf: 0, decodeVsPrefill: 0, greedyExact: true, greedy: [], f16VsCpu: 0, f16Greedy: [], maxLogit: 0 };
+  const out: ModelCheck = { model: name, logitsVsHf: 0, logitsVsCpu: 0, attentionsVsHf: 0, decodeVsPrefill: 0, greedyExact: true, pipelineExact: true, greedy: [], f16VsCpu: 0, f16Greedy: [], maxLogit: 0 };
   try {
     for (const c of ref.cases) {
       const T = c.input_ids.length;
@@ -118,6 +144,7 @@ export async function checkTinyModel(device: GPUDevice, read: Read, name: string
         const ok = got.every((id, i) => id === c.greedy_24![i]);
         out.greedyExact &&= ok;
         out.greedy.push({ want: c.greedy_24, got, margin: c.greedy_min_margin });
+        if (c === ref.cases.find((x) => x.greedy_24)) out.pipelineExact = await pipelinesAgree(gm, c.input_ids, c.greedy_24);
         const got16 = await g16.greedy(c.input_ids, 24);
         out.f16Greedy.push(got16.every((id, i) => id === c.greedy_24![i]));
       }
