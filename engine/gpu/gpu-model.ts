@@ -22,7 +22,7 @@
  *   m.destroy();
  */
 import { ACT_ID, activationWgsl } from '../ops/activations/activations.wgsl';
-import { ATTN_DECODE_SPLIT_MAX, ATTN_SPLIT_MAX, attnCombineWgsl, attnDecodeWgsl, attnFlashWgsl, attnProbsWgsl, attnRowsWgsl, flashTile } from '../ops/attention/attention.wgsl';
+import { ATTN_DECODE_SPLIT_MAX, ATTN_GQA_MAX_GROUP, ATTN_GQA_SPLIT_MAX, ATTN_SPLIT_MAX, attnCombineWgsl, attnDecodeGqaWgsl, attnDecodeWgsl, attnFlashWgsl, attnProbsWgsl, attnRowsWgsl, flashTile } from '../ops/attention/attention.wgsl';
 import { embeddingWgsl } from '../ops/embedding/embedding.wgsl';
 import { layernormRowsWgsl } from '../ops/layernorm/layernorm.wgsl';
 import { matmulWgsl, matvecRows, matvecShape, matvecSlots, matvecWgsl, MATMUL_TILE, type MatvecEpilogue, type MatvecPrologue, type MatvecShape } from '../ops/matmul/matmul.wgsl';
@@ -91,6 +91,13 @@ export interface GpuTuning {
   singleSplitKeys?: number;
   /** Decode attention: aim for about this many workgroups when splitting (default 512). */
   splitWorkgroups?: number;
+  /**
+   * Decode attention with the query heads of a KV head in one workgroup (attnDecodeGqa):
+   * 'split' (default) when the keys are split, 'always', or 'off'.
+   */
+  gqaDecode?: 'off' | 'split' | 'always';
+  /** The grouped-query decode kernel: aim for about this many workgroups when splitting (default 256). */
+  gqaSplitWorkgroups?: number;
   /** Decode: fuse the final RMSNorm into the head matvec (default false: measured slower on the H200). */
   fuseHeadNorm?: boolean;
 }
@@ -311,6 +318,8 @@ interface LayerOps {
   lora: { a: LinearOp; b: LinearOp }[]; // before rope (q, k, v)
   rope: Dispatch;
   rows: Dispatch;
+  /** decode attention, the grouped-query kernel (when the model allows it) */
+  rowsGqa?: Dispatch;
   combine: Dispatch;
   flash: Dispatch;
   o: LinearOp;
@@ -900,18 +909,36 @@ export class GpuModel {
     return this.config.headDim % 4 === 0;
   }
 
+  /** The grouped-query decode kernel (attnDecodeGqa) can run this model: 2–4 query heads per KV head, vec4 heads ≤ 128 wide. */
+  private get gqaAttn(): boolean {
+    const c = this.config;
+    const G = c.numHeads / c.numKvHeads;
+    return this.vecAttn && (this.tuning.gqaDecode ?? 'split') !== 'off' && Number.isInteger(G) && G >= 2 && G <= ATTN_GQA_MAX_GROUP && c.headDim <= 128 && 256 % (c.headDim / 4) === 0;
+  }
+
   /**
    * Split-K for decode attention: one split up to `singleSplitKeys` keys (no combine
-   * pass), else about `splitWorkgroups` workgroups of at least 64 keys each.
+   * pass), else about `splitWorkgroups` workgroups of at least 64 keys each; `gqa`: the
+   * grouped-query kernel runs it (split contexts by default, grid (Kv, T, nSplit), about
+   * `gqaSplitWorkgroups` workgroups of 64–256 keys).
    */
-  private splitKeys(Tk: number, T: number): { nSplit: number; splitLen: number } {
+  private splitKeys(Tk: number, T: number): { nSplit: number; splitLen: number; gqa: boolean } {
     const H = this.config.numHeads;
     const max = this.vecAttn ? ATTN_DECODE_SPLIT_MAX : ATTN_SPLIT_MAX;
     const single = Math.min(max, this.tuning.singleSplitKeys ?? 256);
-    if (Tk <= single) return { nSplit: 1, splitLen: single };
+    const gqa = this.gqaAttn;
+    if (Tk <= single) {
+      const always = gqa && this.tuning.gqaDecode === 'always' && Tk <= ATTN_GQA_SPLIT_MAX;
+      return { nSplit: 1, splitLen: always ? ATTN_GQA_SPLIT_MAX : single, gqa: always };
+    }
+    if (gqa) {
+      const n = Math.max(1, Math.min(Math.ceil(Tk / 64), Math.ceil((this.tuning.gqaSplitWorkgroups ?? 256) / (this.config.numKvHeads * T))));
+      const splitLen = Math.min(ATTN_GQA_SPLIT_MAX, Math.ceil(Tk / n));
+      return { nSplit: Math.ceil(Tk / splitLen), splitLen, gqa };
+    }
     const n = Math.max(1, Math.min(Math.ceil(Tk / 64), Math.ceil((this.tuning.splitWorkgroups ?? 512) / (H * T))));
     const splitLen = Math.min(max, Math.ceil(Tk / n));
-    return { nSplit: Math.ceil(Tk / splitLen), splitLen };
+    return { nSplit: Math.ceil(Tk / splitLen), splitLen, gqa: false };
   }
 
   /** The Step uniform of a forward of T rows from cache slot `start`, logits for the last `headRows`. */
@@ -1111,6 +1138,7 @@ export class GpuModel {
           { qkv: a.qkv, cs: a.cs, qn: L.qNorm ?? this.dummy, kn: L.kNorm ?? this.dummy, q: a.q, kc: L.kc, vc: L.vc },
         ),
         rows: this.dispatch(this.vecAttn ? attnDecodeWgsl(hd) : attnRowsWgsl(), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att, part: a.part }),
+        rowsGqa: this.gqaAttn ? this.dispatch(attnDecodeGqaWgsl(hd, H / Kv), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att, part: a.part }) : undefined,
         combine: this.dispatch(attnCombineWgsl(c.headDim), attnVals(L), { part: a.part, o: a.att }),
         flash: this.dispatch(attnFlashWgsl(hd), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att }),
         o: new LinearOp(this, { w: L.o, bias: L.oBias, x: a.att, y: a.x, N: D, K: H * hd, mSel: M_FROM_T, xRowStride: H * hd, yRowStride: D, accumulate: true }),
@@ -1243,7 +1271,7 @@ export class GpuModel {
     if (cap.router && c.moe) out.router = [];
     const useRows = T <= MATVEC_MAX_ROWS;
     const { BQ } = flashTile(c.headDim);
-    const stepSplit = this.splitKeys(Tk, T).nSplit;
+    const { nSplit: stepSplit, gqa } = this.splitKeys(Tk, T);
     this.layers.forEach((L, li) => {
       const op = o.layers[li];
       if (useRows && op.qkvF) op.qkvF.encode(pass, T);
@@ -1257,7 +1285,8 @@ export class GpuModel {
       }
       if (!(useRows && op.qkvF && op.qkvRope)) op.rope.encode(pass, Math.ceil(((H + 2 * c.numKvHeads) * c.headDim) / 2 / 64), T);
       if (useRows) {
-        op.rows.encode(pass, H, T, stepSplit);
+        if (gqa) op.rowsGqa!.encode(pass, c.numKvHeads, T, stepSplit);
+        else op.rows.encode(pass, H, T, stepSplit);
         if (stepSplit > 1) op.combine.encode(pass, H, T);
       } else {
         op.flash.encode(pass, Math.ceil(T / BQ), H);

@@ -17,7 +17,8 @@
  * BENCH_SWEEP (1: time the decode matvec's launch shapes on each model's weight shapes
  * first, and add a 'tuned' variant using the fastest), BENCH_VARIANTS (extra decode-only
  * runs: tuned, split64 = split attention from 64 keys, splitwg256 = about 256 split-attention
- * workgroups instead of 512, headnorm = final norm fused into the head,
+ * workgroups instead of 512, gqaoff / gqaalways = the grouped-query decode attention kernel never /
+ * at every context (default: split contexts), gqawg<N> = its split workgroups, headnorm = final norm fused into the head,
  * gate|up=256x128r4+qkv=… = launch shapes forced per matrix, block<K> / ahead<N> / nosleep =
  * GpuModel.generate's read-back block, steps run ahead and no timer sleep, packed = f16 weights unpacked from u32 even where shader-f16 is present),
  * BENCH_PROFILE (1: GPU time of each kernel of one decode step at each context, each
@@ -399,6 +400,10 @@ async function main() {
         const swg = /splitwg(\d+)/.exec(v);
         if (swg) tuning.splitWorkgroups = Number(swg[1]);
         if (v.includes('headnorm')) tuning.fuseHeadNorm = true;
+        if (v.includes('gqaoff')) tuning.gqaDecode = 'off';
+        if (v.includes('gqaalways')) tuning.gqaDecode = 'always';
+        const gwg = /gqawg(\d+)/.exec(v);
+        if (gwg) tuning.gqaSplitWorkgroups = Number(gwg[1]);
         // shape:<matvec>=<WG>x<TPR>r<R>[+…]: a launch shape for one of matvecsOf's matrices
         const forced = new Map<string, MatvecShape>();
         for (const m of v.matchAll(/([a-z|]+)=(\d+)x(\d+)r(\d+)/g)) {

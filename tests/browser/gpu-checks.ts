@@ -39,6 +39,8 @@ export interface ModelCheck {
   attentionsVsHf: number;
   /** decode-time logits (token by token through the KV cache) vs the prefill logits. */
   decodeVsPrefill: number;
+  /** the same with decode attention through the grouped-query kernel (attnDecodeGqa) at every context. */
+  gqaDecodeVsPrefill?: number;
   greedyExact: boolean;
   /**
    * The first case's greedy_24 again through other decode pipelines (the default, read-back
@@ -107,6 +109,8 @@ export async function checkTinyModel(device: GPUDevice, read: Read, name: string
   const split = name === 'tiny-llama' ? { maxBindingBytes: 48 * 1024 } : {};
   const gm = await GpuModel.create(device, loaded, { contextLength: 64, ...split });
   const g16 = await GpuModel.create(device, loaded, { contextLength: 64, weights: 'f16' });
+  // decode attention through the grouped-query kernel at every context (by default it runs only when the keys are split)
+  const gq = await GpuModel.create(device, loaded, { contextLength: 64, tuning: { gqaDecode: 'always' } });
   const g16p = g16.shaderF16 ? await GpuModel.create(device, loaded, { contextLength: 64, weights: 'f16', shaderF16: false }) : undefined;
   const out: ModelCheck = { model: name, logitsVsHf: 0, logitsVsCpu: 0, attentionsVsHf: 0, decodeVsPrefill: 0, greedyExact: true, pipelineExact: true, greedy: [], f16VsCpu: 0, f16Greedy: [], maxLogit: 0 };
   try {
@@ -131,6 +135,11 @@ export async function checkTinyModel(device: GPUDevice, read: Read, name: string
       for (let t = 0; t < T; t++) {
         const row = (await gm.forward([c.input_ids[t]], undefined, { lastOnly: true })).logits;
         out.decodeVsPrefill = Math.max(out.decodeVsPrefill, maxAbsDiff(row, want.subarray(t * V, (t + 1) * V)));
+      }
+      gq.reset();
+      for (let t = 0; t < T; t++) {
+        const row = (await gq.forward([c.input_ids[t]], undefined, { lastOnly: true })).logits;
+        out.gqaDecodeVsPrefill = Math.max(out.gqaDecodeVsPrefill ?? 0, maxAbsDiff(row, want.subarray(t * V, (t + 1) * V)));
       }
       g16.reset();
       const r16 = await g16.forward(c.input_ids);
@@ -209,6 +218,7 @@ export async function checkTinyModel(device: GPUDevice, read: Read, name: string
     }
   } finally {
     gm.destroy();
+    gq.destroy();
     g16?.destroy();
     g16p?.destroy();
   }

@@ -68,6 +68,7 @@ test('GpuModel: every fixture model matches HF (logits ≤ 1e-3, greedy_24 exact
     expect(m.logitsVsCpu, m.model).toBeLessThanOrEqual(1e-4);
     expect(m.attentionsVsHf, m.model).toBeLessThanOrEqual(1e-4);
     expect(m.decodeVsPrefill, m.model).toBeLessThanOrEqual(1e-3);
+    expect(m.gqaDecodeVsPrefill, `${m.model}: decode through the grouped-query attention kernel`).toBeLessThanOrEqual(1e-3);
     for (const g of m.greedy) expect(g.got, `${m.model} greedy_24`).toEqual(g.want);
     expect(m.pipelineExact, `${m.model}: greedy through other decode pipelines, stops mid-block`).toBe(true);
     expect(m.f16VsCpu, `${m.model} f16 weights`).toBeLessThanOrEqual(F16_TOL);

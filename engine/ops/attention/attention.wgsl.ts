@@ -9,6 +9,8 @@
  *                output; otherwise (max, sum, unnormalised acc) partials for attnCombine.
  *   attnDecode — the same for head widths that are multiples of 4, vectorised (vec4 q/K/V,
  *                coalesced V rows): what the GpuModel runs.
+ *   attnDecodeGqa — the same with the query heads of one KV head in one workgroup (grid
+ *                (Kv, T, nSplit)): each K and V row read once per group.
  *   attnCombine— merges the partials of each row: grid (H, T), one workgroup per row.
  *   attnFlash  — prefill: flash-style online softmax; a workgroup holds BQ query rows of
  *                one head and walks the visible keys in tiles of BK (K then V through
@@ -219,6 +221,146 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }
 `;
   return { label: `attn-decode-hd${hd}`, code, bindings: ['q', 'kc', 'vc', 'o', 'part'], fields: ATTN_FIELDS, floats: ['scale'] };
+}
+
+/** Keys per split of the grouped-query decode kernel (one key per thread). */
+export const ATTN_GQA_SPLIT_MAX = 256;
+/** Query heads per KV head the grouped-query decode kernel handles (a vec4 of scores per key). */
+export const ATTN_GQA_MAX_GROUP = 4;
+
+/**
+ * attnDecodeGqa — decode attention with the G = H / Kv query heads of one KV head in one
+ * workgroup (grid (Kv, T, nSplit); head widths a multiple of 4 up to 128, G ≤ 4, ≤ 256 keys
+ * per split), so each K and V row is read once for the G heads instead of G times. Each
+ * thread scores one key against the G queries (a vec4 of scores, one lane per head); one
+ * vec4 max reduction; each thread turns its key's scores into exp(score − max); then the
+ * threads tile (key group, 4 dims) and accumulate the G heads' weighted V rows with 4 V
+ * rows in flight; the key groups are summed head by head. Writes o, or the same (max, sum,
+ * acc) partials as attnDecode for attnCombine.
+ */
+export function attnDecodeGqaWgsl(hd: number, G: number): KernelSource {
+  if (hd % 4 || hd > 128) throw new RangeError(`attnDecodeGqa: head dim ${hd} must be a multiple of 4, ≤ 128`);
+  if (G < 1 || G > ATTN_GQA_MAX_GROUP) throw new RangeError(`attnDecodeGqa: ${G} query heads per KV head, expected 1…${ATTN_GQA_MAX_GROUP}`);
+  const HD4 = hd / 4;
+  const WG = 256;
+  const KG = WG / HD4; // key groups in the V pass (WG is a multiple of HD4: HD4 ≤ 32 divides 256 when hd/4 is a power of two)
+  if (WG % HD4) throw new RangeError(`attnDecodeGqa: head dim ${hd}: hd/4 must divide ${WG}`);
+  const lanes = ['x', 'y', 'z', 'w'].slice(0, G);
+  const loads = Array.from({ length: HD4 }, (_, d) => `let k${d} = kc[kb + ${d}u];`).join('\n      ');
+  const dots = lanes
+    .map((c, g) => {
+      const terms = Array.from({ length: HD4 }, (_, d) => `dot(qv[${g * HD4 + d}], k${d})`);
+      const part = (j: number) => terms.filter((_, d) => d % 4 === j).join(' + ') || '0.0';
+      return `sv.${c} = ((${part(0)}) + (${part(1)}) + (${part(2)}) + (${part(3)})) * scale;`;
+    })
+    .join('\n      ');
+  const accDecl = lanes.map((_, g) => `var acc${g} = vec4<f32>(0.0);`).join('\n  ');
+  const step4 = lanes.map((c, g) => `acc${g} += (p0.${c} * v0 + p1.${c} * v1) + (p2.${c} * v2 + p3.${c} * v3);`).join('\n    ');
+  const step1 = lanes.map((c, g) => `acc${g} += p0.${c} * v0;`).join('\n    ');
+  const perHead = lanes
+    .map(
+      (c, g) => `av[kg * HD4 + d4] = acc${g};
+  workgroupBarrier();
+  if (lid < HD4) {
+    var A = vec4<f32>(0.0);
+    for (var g2 = 0u; g2 < KG; g2++) { A += av[g2 * HD4 + lid]; }
+    let hh = t * p.H + h0 + ${g}u;
+    if (s.nSplit == 1u) {
+      o[hh * HD4 + lid] = A * (1.0 / L.${c});
+    } else {
+      let pb = (hh * s.nSplit + sp) * (4u * HD4 + 2u);
+      part[pb + 2u + 4u * lid] = A.x;
+      part[pb + 3u + 4u * lid] = A.y;
+      part[pb + 4u + 4u * lid] = A.z;
+      part[pb + 5u + 4u * lid] = A.w;
+      if (lid == 0u) {
+        part[pb] = m.${c};
+        part[pb + 1u] = L.${c};
+      }
+    }
+  }
+  workgroupBarrier();`,
+    )
+    .join('\n  ');
+  const code = /* wgsl */ `${common}
+@group(0) @binding(2) var<storage, read> q: array<vec4<f32>>;           // [T, H, hd/4]
+@group(0) @binding(3) var<storage, read> kc: array<vec4<f32>>;          // [ctx, Kv, hd/4]
+@group(0) @binding(4) var<storage, read> vc: array<vec4<f32>>;          // [ctx, Kv, hd/4]
+@group(0) @binding(5) var<storage, read_write> o: array<vec4<f32>>;     // [T, H, hd/4]
+@group(0) @binding(6) var<storage, read_write> part: array<f32>;        // [T, H, nSplit, hd + 2]: m, l, acc
+const WG: u32 = ${WG}u;
+const HD4: u32 = ${HD4}u;
+const G: u32 = ${G}u;
+const KG: u32 = ${KG}u; // key groups in the V pass
+var<workgroup> qv: array<vec4<f32>, ${G * HD4}>;   // [G, hd/4]: the group's queries
+var<workgroup> sc: array<vec4<f32>, WG>;           // [key]: scores, then weights, one lane per head
+var<workgroup> red: array<vec4<f32>, WG>;
+var<workgroup> av: array<vec4<f32>, WG>;           // [KG, hd/4]: one head's V sums per key group
+var<workgroup> lv: array<vec4<f32>, KG>;           // [KG]: weight sums, one lane per head
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let kvh = wg.x;
+  let t = wg.y;
+  let sp = wg.z;
+  if (t >= s.T) { return; }
+  let slot = s.start + t;
+  let range = splitRange(slot, sp);
+  let a = range.x;
+  let n = range.y;
+  let h0 = kvh * G;
+  let qb = (t * p.H + h0) * HD4;
+  for (var d = lid; d < G * HD4; d += WG) { qv[d] = q[qb + d]; }
+  workgroupBarrier();
+  let scale = bitcast<f32>(p.scale);
+  var sv = vec4<f32>(${NEG});
+  if (lid < n) {
+      let kb = ((a + lid) * p.Kv + kvh) * HD4;
+      ${loads}
+      ${dots}
+  }
+  red[lid] = sv;
+  workgroupBarrier();
+  for (var st = WG / 2u; st > 0u; st = st >> 1u) {
+    if (lid < st) { red[lid] = max(red[lid], red[lid + st]); }
+    workgroupBarrier();
+  }
+  let m = red[0];
+  sc[lid] = select(vec4<f32>(0.0), exp(sv - m), lid < n);
+  workgroupBarrier();
+  let d4 = lid % HD4;
+  let kg = lid / HD4;
+  ${accDecl}
+  var l = vec4<f32>(0.0);
+  let vs = p.Kv * HD4; // vec4s per cache slot
+  let vb = (a * p.Kv + kvh) * HD4 + d4;
+  var jj = kg;
+  for (; jj + 3u * KG < n; jj += 4u * KG) {
+    let v0 = vc[vb + jj * vs];
+    let v1 = vc[vb + (jj + KG) * vs];
+    let v2 = vc[vb + (jj + 2u * KG) * vs];
+    let v3 = vc[vb + (jj + 3u * KG) * vs];
+    let p0 = sc[jj];
+    let p1 = sc[jj + KG];
+    let p2 = sc[jj + 2u * KG];
+    let p3 = sc[jj + 3u * KG];
+    l += (p0 + p1) + (p2 + p3);
+    ${step4}
+  }
+  for (; jj < n; jj += KG) {
+    let v0 = vc[vb + jj * vs];
+    let p0 = sc[jj];
+    l += p0;
+    ${step1}
+  }
+  if (d4 == 0u) { lv[kg] = l; }
+  workgroupBarrier();
+  var L = vec4<f32>(0.0);
+  for (var g2 = 0u; g2 < KG; g2++) { L += lv[g2]; }
+  ${perHead}
+}
+`;
+  return { label: `attn-decode-gqa${G}-hd${hd}`, code, bindings: ['q', 'kc', 'vc', 'o', 'part'], fields: ATTN_FIELDS, floats: ['scale'] };
 }
 
 /**

@@ -8,7 +8,7 @@
 import { activate, swiglu, type ActivationName } from '../../../engine/ops/activations/activations';
 import { ACT_ID, activationWgsl } from '../../../engine/ops/activations/activations.wgsl';
 import { attention } from '../../../engine/ops/attention/attention';
-import { attnCombineWgsl, attnDecodeWgsl, attnFlashWgsl, attnProbsWgsl, attnRowsWgsl, flashTile } from '../../../engine/ops/attention/attention.wgsl';
+import { ATTN_GQA_MAX_GROUP, ATTN_GQA_SPLIT_MAX, attnCombineWgsl, attnDecodeGqaWgsl, attnDecodeWgsl, attnFlashWgsl, attnProbsWgsl, attnRowsWgsl, flashTile } from '../../../engine/ops/attention/attention.wgsl';
 import { embedding } from '../../../engine/ops/embedding/embedding';
 import { embeddingWgsl } from '../../../engine/ops/embedding/embedding.wgsl';
 import { layernorm } from '../../../engine/ops/layernorm/layernorm';
@@ -337,7 +337,7 @@ async function ropeMatvecChecks(h: Harness, out: GpuKernelCheck[], subgroups: bo
 
 async function attentionChecks(h: Harness, out: GpuKernelCheck[]): Promise<void> {
   // [T, start, H, Kv, hd, window]
-  const cases = [[1, 0, 4, 2, 16, 0], [1, 300, 4, 2, 16, 0], [1, 70, 6, 3, 80, 9], [3, 40, 2, 2, 8, 0], [37, 5, 4, 2, 16, 0], [20, 0, 4, 1, 80, 6], [9, 11, 3, 3, 128, 0]];
+  const cases = [[1, 0, 4, 2, 16, 0], [1, 300, 4, 2, 16, 0], [1, 70, 6, 3, 80, 9], [3, 40, 2, 2, 8, 0], [37, 5, 4, 2, 16, 0], [20, 0, 4, 1, 80, 6], [9, 11, 3, 3, 128, 0], [2, 500, 8, 2, 64, 100], [1, 600, 12, 3, 128, 0], [4, 97, 6, 2, 32, 0]];
   for (const [T, start, H, Kv, hd, window] of cases) {
     const Tk = start + T;
     const q = rand(T * H * hd); // [T, H, hd]
@@ -364,6 +364,14 @@ async function attentionChecks(h: Harness, out: GpuKernelCheck[]): Promise<void>
         if (nSplit > 1) steps.push({ k: attnCombineWgsl(hd), values: vals, bufs: { part, o }, grid: [H, T] });
         const got = await h.run(steps, o, T * H * hd);
         out.push({ op: `attention-${decode ? 'decode' : 'rows'}-split${nSplit}`, shape: [T, start, H, Kv, hd, window], maxAbsDiff: diff(got, want), tol: 1e-5 });
+      }
+      // the grouped-query decode kernel: ≤ 4 query heads per KV head, ≤ 256 keys per split
+      const G = H / Kv;
+      if (hd % 4 === 0 && hd <= 128 && 256 % (hd / 4) === 0 && Number.isInteger(G) && G <= ATTN_GQA_MAX_GROUP && splitLen <= ATTN_GQA_SPLIT_MAX) {
+        const steps: { k: KernelSource; values: Record<string, number>; bufs: Record<string, GPUBuffer>; grid: number[] }[] = [{ k: attnDecodeGqaWgsl(hd, G), values: vals, bufs: { q: bq, kc: bk, vc: bv, o, part }, grid: [Kv, T, nSplit] }];
+        if (nSplit > 1) steps.push({ k: attnCombineWgsl(hd), values: vals, bufs: { part, o }, grid: [H, T] });
+        const got = await h.run(steps, o, T * H * hd);
+        out.push({ op: `attention-decode-gqa${G}-split${nSplit}`, shape: [T, start, H, Kv, hd, window], maxAbsDiff: diff(got, want), tol: 1e-5 });
       }
     }
     h.setStep({ T, start, Tk });
