@@ -40,6 +40,15 @@ fn splitRange(slot: u32, sp: u32) -> vec2<u32> {
 }
 `;
 
+/** WGSL: a split-K decode workgroup's query row t, split sp and key range [a, a + n) (grid (·, T, nSplit)). */
+const SPLIT_START = /* wgsl */ `let t = wg.y;
+  let sp = wg.z;
+  if (t >= s.T) { return; }
+  let slot = s.start + t;
+  let range = splitRange(slot, sp);
+  let a = range.x;
+  let n = range.y;`;
+
 /** WGSL: m = the workgroup's largest `mx` (a tree over red[WG]; every thread gets it). */
 const MAX_REDUCE = /* wgsl */ `red[lid] = mx;
   workgroupBarrier();
@@ -57,13 +66,7 @@ const MAX_REDUCE = /* wgsl */ `red[lid] = mx;
  */
 function scoreSplitRow(W: string, dot: string): string {
   return /* wgsl */ `let h = wg.x;
-  let t = wg.y;
-  let sp = wg.z;
-  if (t >= s.T) { return; }
-  let slot = s.start + t;
-  let range = splitRange(slot, sp);
-  let a = range.x;
-  let n = range.y;
+  ${SPLIT_START}
   let kvh = h / (p.H / p.Kv);
   let qb = (t * p.H + h) * ${W};
   for (var d = lid; d < ${W}; d += WG) { qv[d] = q[qb + d]; }
@@ -125,6 +128,49 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   return { label: 'attn-rows', code, bindings: ['q', 'kc', 'vc', 'o', 'part'], fields: ATTN_FIELDS, floats: ['scale'] };
 }
 
+/** WGSL: the bindings of the vectorised decode kernels (attnDecode, attnDecodeGqa). */
+const DECODE_BINDINGS = /* wgsl */ `@group(0) @binding(2) var<storage, read> q: array<vec4<f32>>;           // [T, H, hd/4]
+@group(0) @binding(3) var<storage, read> kc: array<vec4<f32>>;          // [ctx, Kv, hd/4]
+@group(0) @binding(4) var<storage, read> vc: array<vec4<f32>>;          // [ctx, Kv, hd/4]
+@group(0) @binding(5) var<storage, read_write> o: array<vec4<f32>>;     // [T, H, hd/4]
+@group(0) @binding(6) var<storage, read_write> part: array<f32>;        // [T, H, nSplit, hd + 2]: m, l, acc`;
+
+/** WGSL: the key row at kc[kb…] loaded as HD4 vec4s, all in flight at once (k0 … k{HD4−1}). */
+function keyRowLoads(HD4: number): string {
+  return Array.from({ length: HD4 }, (_, d) => `let k${d} = kc[kb + ${d}u];`).join('\n    ');
+}
+
+/** WGSL: q·k over the loaded key row, q's vec4 d at qv[qAt + d], summed in 4 independent chains. */
+function keyRowDot(HD4: number, qAt: number): string {
+  const chain = (j: number) => Array.from({ length: HD4 }, (_, d) => d).filter((d) => d % 4 === j).map((d) => `dot(qv[${qAt + d}], k${d})`).join(' + ') || '0.0';
+  return `(${chain(0)}) + (${chain(1)}) + (${chain(2)}) + (${chain(3)})`;
+}
+
+/**
+ * WGSL: writes one head's result at vec4 `d`: o[oAt + d] = acc / l with one split, else the
+ * split's partial (max m, sum l, acc) at part[pb…] for attnCombine.
+ */
+function decodeOut(d: string, oAt: string, acc: string, m: string, l: string): string {
+  return /* wgsl */ `if (s.nSplit == 1u) {
+      o[${oAt} + ${d}] = ${acc} * (1.0 / ${l});
+    } else {
+      part[pb + 2u + 4u * ${d}] = ${acc}.x;
+      part[pb + 3u + 4u * ${d}] = ${acc}.y;
+      part[pb + 4u + 4u * ${d}] = ${acc}.z;
+      part[pb + 5u + 4u * ${d}] = ${acc}.w;
+      if (${d} == 0u) {
+        part[pb] = ${m};
+        part[pb + 1u] = ${l};
+      }
+    }`;
+}
+
+/** WGSL: the V rows of keys jj + i·KG (i < 4) of the split, loaded together (v0 … v3). */
+const V_ROWS4 = /* wgsl */ `let v0 = vc[vb + jj * vs];
+    let v1 = vc[vb + (jj + KG) * vs];
+    let v2 = vc[vb + (jj + 2u * KG) * vs];
+    let v3 = vc[vb + (jj + 3u * KG) * vs];`;
+
 /** Keys per split of the vectorised decode kernel (its score buffer). */
 export const ATTN_DECODE_SPLIT_MAX = 1024;
 
@@ -144,16 +190,11 @@ export function attnDecodeWgsl(hd: number): KernelSource {
   // q·k: the key row's vec4 loads written out (all in flight at once) up to hd 128
   const qk =
     HD4 <= 32
-      ? Array.from({ length: HD4 }, (_, d) => `let k${d} = kc[kb + ${d}u];`).join('\n    ') +
-        `\n    let dt = ${Array.from({ length: 4 }, (_, j) => `(${Array.from({ length: HD4 }, (_, d) => d).filter((d) => d % 4 === j).map((d) => `dot(qv[${d}], k${d})`).join(' + ') || '0.0'})`).join(' + ')};`
+      ? `${keyRowLoads(HD4)}\n    let dt = ${keyRowDot(HD4, 0)};`
       : `var dt = 0.0;
     for (var d = 0u; d < HD4; d++) { dt += dot(qv[d], kc[kb + d]); }`;
   const code = /* wgsl */ `${common}
-@group(0) @binding(2) var<storage, read> q: array<vec4<f32>>;           // [T, H, hd/4]
-@group(0) @binding(3) var<storage, read> kc: array<vec4<f32>>;          // [ctx, Kv, hd/4]
-@group(0) @binding(4) var<storage, read> vc: array<vec4<f32>>;          // [ctx, Kv, hd/4]
-@group(0) @binding(5) var<storage, read_write> o: array<vec4<f32>>;     // [T, H, hd/4]
-@group(0) @binding(6) var<storage, read_write> part: array<f32>;        // [T, H, nSplit, hd + 2]: m, l, acc
+${DECODE_BINDINGS}
 const WG: u32 = ${WG}u;
 const HD4: u32 = ${HD4}u;
 const KG: u32 = ${KG}u; // key groups in the V pass
@@ -178,10 +219,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let vb = (a * p.Kv + kvh) * HD4 + d4;
     var jj = kg;
     for (; jj + 3u * KG < n; jj += 4u * KG) {
-      let v0 = vc[vb + jj * vs];
-      let v1 = vc[vb + (jj + KG) * vs];
-      let v2 = vc[vb + (jj + 2u * KG) * vs];
-      let v3 = vc[vb + (jj + 3u * KG) * vs];
+      ${V_ROWS4}
       let e0 = exp(sc[jj] - m);
       let e1 = exp(sc[jj + KG] - m);
       let e2 = exp(sc[jj + 2u * KG] - m);
@@ -205,18 +243,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     var acc = vec4<f32>(0.0);
     var l = 0.0;
     for (var g = 0u; g < KG; g++) { acc += av[g * HD4 + d]; l += lv[g]; }
-    if (s.nSplit == 1u) {
-      o[qb + d] = acc * (1.0 / l);
-    } else {
-      part[pb + 2u + 4u * d] = acc.x;
-      part[pb + 3u + 4u * d] = acc.y;
-      part[pb + 4u + 4u * d] = acc.z;
-      part[pb + 5u + 4u * d] = acc.w;
-      if (d == 0u) {
-        part[pb] = m;
-        part[pb + 1u] = l;
-      }
-    }
+    ${decodeOut('d', 'qb', 'acc', 'm', 'l')}
   }
 }
 `;
@@ -246,14 +273,7 @@ export function attnDecodeGqaWgsl(hd: number, G: number): KernelSource {
   const KG = WG / HD4; // key groups in the V pass (WG is a multiple of HD4: HD4 ≤ 32 divides 256 when hd/4 is a power of two)
   if (WG % HD4) throw new RangeError(`attnDecodeGqa: head dim ${hd}: hd/4 must divide ${WG}`);
   const lanes = ['x', 'y', 'z', 'w'].slice(0, G);
-  const loads = Array.from({ length: HD4 }, (_, d) => `let k${d} = kc[kb + ${d}u];`).join('\n      ');
-  const dots = lanes
-    .map((c, g) => {
-      const terms = Array.from({ length: HD4 }, (_, d) => `dot(qv[${g * HD4 + d}], k${d})`);
-      const part = (j: number) => terms.filter((_, d) => d % 4 === j).join(' + ') || '0.0';
-      return `sv.${c} = ((${part(0)}) + (${part(1)}) + (${part(2)}) + (${part(3)})) * scale;`;
-    })
-    .join('\n      ');
+  const dots = lanes.map((c, g) => `sv.${c} = (${keyRowDot(HD4, g * HD4)}) * scale;`).join('\n    ');
   const accDecl = lanes.map((_, g) => `var acc${g} = vec4<f32>(0.0);`).join('\n  ');
   const step4 = lanes.map((c, g) => `acc${g} += (p0.${c} * v0 + p1.${c} * v1) + (p2.${c} * v2 + p3.${c} * v3);`).join('\n    ');
   const step1 = lanes.map((c, g) => `acc${g} += p0.${c} * v0;`).join('\n    ');
@@ -265,29 +285,14 @@ export function attnDecodeGqaWgsl(hd: number, G: number): KernelSource {
     var A = vec4<f32>(0.0);
     for (var g2 = 0u; g2 < KG; g2++) { A += av[g2 * HD4 + lid]; }
     let hh = t * p.H + h0 + ${g}u;
-    if (s.nSplit == 1u) {
-      o[hh * HD4 + lid] = A * (1.0 / L.${c});
-    } else {
-      let pb = (hh * s.nSplit + sp) * (4u * HD4 + 2u);
-      part[pb + 2u + 4u * lid] = A.x;
-      part[pb + 3u + 4u * lid] = A.y;
-      part[pb + 4u + 4u * lid] = A.z;
-      part[pb + 5u + 4u * lid] = A.w;
-      if (lid == 0u) {
-        part[pb] = m.${c};
-        part[pb + 1u] = L.${c};
-      }
-    }
+    let pb = (hh * s.nSplit + sp) * (4u * HD4 + 2u);
+    ${decodeOut('lid', 'hh * HD4', 'A', `m.${c}`, `L.${c}`)}
   }
   workgroupBarrier();`,
     )
     .join('\n  ');
   const code = /* wgsl */ `${common}
-@group(0) @binding(2) var<storage, read> q: array<vec4<f32>>;           // [T, H, hd/4]
-@group(0) @binding(3) var<storage, read> kc: array<vec4<f32>>;          // [ctx, Kv, hd/4]
-@group(0) @binding(4) var<storage, read> vc: array<vec4<f32>>;          // [ctx, Kv, hd/4]
-@group(0) @binding(5) var<storage, read_write> o: array<vec4<f32>>;     // [T, H, hd/4]
-@group(0) @binding(6) var<storage, read_write> part: array<f32>;        // [T, H, nSplit, hd + 2]: m, l, acc
+${DECODE_BINDINGS}
 const WG: u32 = ${WG}u;
 const HD4: u32 = ${HD4}u;
 const G: u32 = ${G}u;
@@ -301,13 +306,7 @@ var<workgroup> lv: array<vec4<f32>, KG>;           // [KG]: weight sums, one lan
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let kvh = wg.x;
-  let t = wg.y;
-  let sp = wg.z;
-  if (t >= s.T) { return; }
-  let slot = s.start + t;
-  let range = splitRange(slot, sp);
-  let a = range.x;
-  let n = range.y;
+  ${SPLIT_START}
   let h0 = kvh * G;
   let qb = (t * p.H + h0) * HD4;
   for (var d = lid; d < G * HD4; d += WG) { qv[d] = q[qb + d]; }
@@ -315,9 +314,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let scale = bitcast<f32>(p.scale);
   var sv = vec4<f32>(${NEG});
   if (lid < n) {
-      let kb = ((a + lid) * p.Kv + kvh) * HD4;
-      ${loads}
-      ${dots}
+    let kb = ((a + lid) * p.Kv + kvh) * HD4;
+    ${keyRowLoads(HD4)}
+    ${dots}
   }
   red[lid] = sv;
   workgroupBarrier();
@@ -336,10 +335,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let vb = (a * p.Kv + kvh) * HD4 + d4;
   var jj = kg;
   for (; jj + 3u * KG < n; jj += 4u * KG) {
-    let v0 = vc[vb + jj * vs];
-    let v1 = vc[vb + (jj + KG) * vs];
-    let v2 = vc[vb + (jj + 2u * KG) * vs];
-    let v3 = vc[vb + (jj + 3u * KG) * vs];
+    ${V_ROWS4}
     let p0 = sc[jj];
     let p1 = sc[jj + KG];
     let p2 = sc[jj + 2u * KG];
