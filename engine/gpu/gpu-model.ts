@@ -122,22 +122,15 @@ const DECODE_READ_BLOCK = 16;
 /** GPU time a read-back block grows to (GpuModel.generate), in ms: about a frame. */
 const DECODE_BLOCK_MS = 16;
 
-/** How GpuModel.generate pipelines decode steps (defaults: an adaptive block, ahead 2 × block, no sleep). */
+/** How GpuModel.generate pipelines decode steps (defaults: an adaptive block, ahead 2 × block). */
 export interface DecodePipeline {
   /** Steps whose ids are read back with one map (default: 1, then ≈ 16 ms of steps, at most 16). */
   block?: number;
   /** Steps the host may submit past the last id it has read (at least `block`). */
   ahead?: number;
-  /**
-   * Sleep on a timer, with no map pending, until a block should be about done (default
-   * false). In Node, Dawn polls a pending map with a new setImmediate callback per tick, so
-   * waiting on a map makes garbage; a timer does not, but a late timer idles the GPU.
-   */
-  sleep?: boolean;
 }
 
 interface DecodeBlock {
-  first: number;
   n: number;
   staging: GPUBuffer;
   /** when its last step was submitted */
@@ -673,7 +666,8 @@ export class GpuModel {
     const maxK = Math.max(1, Math.floor(opts.block ?? DECODE_READ_BLOCK));
     let K = opts.block === undefined ? 1 : maxK; // steps per block (grows with the measured step time unless set)
     const ahead = () => Math.max(K, Math.floor(opts.ahead ?? 2 * K));
-    const sleep = opts.sleep ?? false;
+    // staging buffers: unread blocks hold at most `ahead` steps (one or more each), plus the open one
+    const ringSize = Math.max(maxK, Math.floor(opts.ahead ?? 2 * maxK)) + 2;
     const base = this.len;
     const limit = Math.min(this.contextLength, base + maxNew - 1); // slots that may be submitted: [base, limit)
     let cached = base; // slots whose tokens are final
@@ -686,8 +680,7 @@ export class GpuModel {
     let lastDone = 0; // when the last block read was found done
     const submitAhead = () => {
       while (submitted < limit && submitted - cached < ahead()) {
-        // staging buffers: at most ahead / 1 blocks unread, plus the open one
-        if (!open) open = { first: submitted, n: 0, staging: this.stagingBuffer(maxK * 8, ring++ % (Math.floor(opts.ahead ?? 2 * maxK) + 2)), submittedAt: 0 };
+        if (!open) open = { n: 0, staging: this.stagingBuffer(maxK * 8, ring++ % ringSize), submittedAt: 0 };
         this.submitDecodeStep(submitted++, open.staging, open.n++ * 8);
         open.submittedAt = performance.now();
         if (open.n >= K) {
@@ -703,12 +696,6 @@ export class GpuModel {
     const readBlock = async () => {
       const b = blocks.shift()!;
       const queuedBefore = lastDone > 0 && b.submittedAt < lastDone; // the GPU went from the last block straight on to this one
-      if (sleep && stepMs > 0) {
-        // sleep on a timer (no map pending) until about a step before the block should be done
-        const due = (queuedBefore ? lastDone : b.submittedAt) + b.n * stepMs;
-        const nap = due - performance.now() - Math.max(1, stepMs);
-        if (nap >= 1) await new Promise((r) => setTimeout(r, Math.floor(nap)));
-      }
       const w0 = performance.now();
       try {
         await b.staging.mapAsync(GPUMapMode.READ, 0, b.n * 8);
@@ -913,8 +900,9 @@ export class GpuModel {
   private get gqaAttn(): boolean {
     const c = this.config;
     const G = c.numHeads / c.numKvHeads;
-    return this.vecAttn && (this.tuning.gqaDecode ?? 'split') !== 'off' && Number.isInteger(G) && G >= 2 && G <= ATTN_GQA_MAX_GROUP && c.headDim <= 128 && 256 % (c.headDim / 4) === 0;
+    return (this.gqaOk ??= this.vecAttn && (this.tuning.gqaDecode ?? 'split') !== 'off' && Number.isInteger(G) && G >= 2 && G <= ATTN_GQA_MAX_GROUP && c.headDim <= 128 && 256 % (c.headDim / 4) === 0);
   }
+  private gqaOk?: boolean;
 
   /**
    * Split-K for decode attention: one split up to `singleSplitKeys` keys (no combine
@@ -931,14 +919,11 @@ export class GpuModel {
       const always = gqa && this.tuning.gqaDecode === 'always' && Tk <= ATTN_GQA_SPLIT_MAX;
       return { nSplit: 1, splitLen: always ? ATTN_GQA_SPLIT_MAX : single, gqa: always };
     }
-    if (gqa) {
-      const n = Math.max(1, Math.min(Math.ceil(Tk / 64), Math.ceil((this.tuning.gqaSplitWorkgroups ?? 256) / (this.config.numKvHeads * T))));
-      const splitLen = Math.min(ATTN_GQA_SPLIT_MAX, Math.ceil(Tk / n));
-      return { nSplit: Math.ceil(Tk / splitLen), splitLen, gqa };
-    }
-    const n = Math.max(1, Math.min(Math.ceil(Tk / 64), Math.ceil((this.tuning.splitWorkgroups ?? 512) / (H * T))));
-    const splitLen = Math.min(max, Math.ceil(Tk / n));
-    return { nSplit: Math.ceil(Tk / splitLen), splitLen, gqa: false };
+    // workgroups per split: one per head, or one per KV head (gqa)
+    const [perSplit, target, most] = gqa ? [this.config.numKvHeads * T, this.tuning.gqaSplitWorkgroups ?? 256, ATTN_GQA_SPLIT_MAX] : [H * T, this.tuning.splitWorkgroups ?? 512, max];
+    const n = Math.max(1, Math.min(Math.ceil(Tk / 64), Math.ceil(target / perSplit)));
+    const splitLen = Math.min(most, Math.ceil(Tk / n));
+    return { nSplit: Math.ceil(Tk / splitLen), splitLen, gqa };
   }
 
   /** The Step uniform of a forward of T rows from cache slot `start`, logits for the last `headRows`. */

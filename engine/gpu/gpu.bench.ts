@@ -19,8 +19,8 @@
  * runs: tuned, split64 = split attention from 64 keys, splitwg256 = about 256 split-attention
  * workgroups instead of 512, gqaoff / gqaalways = the grouped-query decode attention kernel never /
  * at every context (default: split contexts), gqawg<N> = its split workgroups, headnorm = final norm fused into the head,
- * gate|up=256x128r4+qkv=… = launch shapes forced per matrix, block<K> / ahead<N> / nosleep =
- * GpuModel.generate's read-back block, steps run ahead and no timer sleep, packed = f16 weights unpacked from u32 even where shader-f16 is present),
+ * gate|up=256x128r4+qkv=… = launch shapes forced per matrix, block<K> / ahead<N> =
+ * GpuModel.generate's read-back block and steps run ahead, packed = f16 weights unpacked from u32 even where shader-f16 is present),
  * BENCH_PROFILE (1: GPU time of each kernel of one decode step at each context, each
  * kind run back to back, then host encode + submit time per step and GPU time per step
  * with 32 steps chained in one submission; variants are profiled at context 128).
@@ -237,16 +237,22 @@ async function timeDecode(gm: GpuModel, V: number, ctx: number, pipe: DecodePipe
     const prompt = ids(Math.min(c, ctx - DECODE - 1), V);
     await gm.generate(prompt, Math.min(DECODE, 32), { stopIds: [], ...pipe }); // warm-up (the JIT, the GPU's clocks)
     runs[c] = [];
-    for (let k = 0; k < REPS; k++) {
-      let t0 = 0;
-      const r = await gm.generate(prompt, DECODE + 1, { stopIds: [], ...pipe, onToken: (_id, i) => void (i === 0 && (t0 = performance.now())) });
-      runs[c].push((r.ids.length - 1) / ((performance.now() - t0) / 1000));
-    }
+    for (let k = 0; k < REPS; k++) runs[c].push(await timedRun(gm, prompt, pipe));
     const sorted = [...runs[c]].sort((a, b) => a - b);
     median[c] = sorted[(sorted.length - 1) >> 1];
   }
   return { median, runs };
 }
+
+/** Decode tokens/s of one greedy run of DECODE steps after the prompt (timed from the first new id). */
+async function timedRun(gm: GpuModel, prompt: number[], pipe: DecodePipeline): Promise<number> {
+  let t0 = 0;
+  const r = await gm.generate(prompt, DECODE + 1, { stopIds: [], ...pipe, onToken: (_id, i) => void (i === 0 && (t0 = performance.now())) });
+  return (r.ids.length - 1) / ((performance.now() - t0) / 1000);
+}
+
+/** The context length a bench model is created with: the prompt of each context, DECODE steps, a margin. */
+const benchContext = (loaded: LoadedModel) => Math.min(loaded.config.maxPositions, Math.max(PREFILL, ...CONTEXTS) + DECODE + 2);
 
 /**
  * BENCH_DIAG=N: N decode runs of DECODE steps at the first context, each followed by the
@@ -256,15 +262,10 @@ async function timeDecode(gm: GpuModel, V: number, ctx: number, pipe: DecodePipe
  */
 async function diagDecode(gm: GpuModel, V: number, ctx: number, n: number): Promise<void> {
   const { PerformanceObserver } = await import('node:perf_hooks');
-  let gcMs = 0;
-  let gcCount = 0;
-  let gcKinds: string[] = [];
+  // GC pauses as they are reported (kind: 1 minor, 4 major, 8 incremental, 16 weak callbacks)
+  let pauses: { kind: number; ms: number }[] = [];
   const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      gcMs += e.duration;
-      gcCount++;
-      gcKinds.push(`${(e as unknown as { detail?: { kind?: number } }).detail?.kind ?? '?'}:${e.duration.toFixed(1)}`);
-    }
+    for (const e of list.getEntries()) pauses.push({ kind: (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0, ms: e.duration });
   });
   obs.observe({ entryTypes: ['gc'] });
   const c = CONTEXTS[0];
@@ -272,32 +273,27 @@ async function diagDecode(gm: GpuModel, V: number, ctx: number, n: number): Prom
   const gc = (globalThis as { gc?: () => void }).gc;
   await gm.generate(prompt, Math.min(DECODE, 32), { stopIds: [] });
   const slot = Math.min(c, ctx - 2);
-  // modes: <block>x<ahead>[n] (n: no sleep), e.g. 1x2n (the engine before blocks), 8x16
-  const modes = env('BENCH_DIAG_MODES', '8x16').split(',');
+  // modes: <block>x<ahead>, e.g. 1x2 (one id per map, two steps queued: the engine before run 40), 16x32; 'auto' = the default
+  const modes = env('BENCH_DIAG_MODES', 'auto').split(',');
   for (let k = 0; k < n; k++) {
     const mode = modes[k % modes.length];
     const [blk, ahd] = mode.split('x').map((x) => parseInt(x));
-    const pipe: DecodePipeline = { block: blk, ahead: ahd, sleep: !mode.endsWith('n') };
-    gcKinds = [];
+    const pipe: DecodePipeline = mode === 'auto' ? {} : { block: blk, ahead: ahd };
     if (gc && env('BENCH_DIAG_GC', '0') === '1') gc();
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 20)); // earlier pauses reported
+    pauses = [];
     const e0 = gm.stats.encodeMs;
     const s0 = gm.stats.steps;
     const w0 = gm.stats.waitMs;
-    let t0 = 0;
-    const g0 = gcMs;
-    const n0 = gcCount;
-    const r = await gm.generate(prompt, DECODE + 1, { stopIds: [], ...pipe, onToken: (_id, i) => void (i === 0 && (t0 = performance.now())) });
-    const wall = (r.ids.length - 1) / ((performance.now() - t0) / 1000);
-    const steps = gm.stats.steps - s0;
-    const enc = (gm.stats.encodeMs - e0) / steps;
+    const wall = await timedRun(gm, prompt, pipe);
+    await new Promise((r) => setTimeout(r, 0)); // this run's pauses reported
+    const enc = (gm.stats.encodeMs - e0) / (gm.stats.steps - s0);
     const wait = gm.stats.waitMs - w0;
-    const g1 = gcMs - g0;
-    const gn = gcCount - n0;
+    const gcMs = pauses.reduce((a, p) => a + p.ms, 0);
     const chained = env('BENCH_DIAG_CHAINED', '1') === '1' ? await gm.profileHost(slot, 32) : undefined;
     const mu = process.memoryUsage();
     console.log(
-      `diag run ${k} ${mode}: ${wall.toFixed(0)} tok/s; encode ${(enc * 1000).toFixed(0)} µs/step; waited ${wait.toFixed(1)} ms; gc ${g1.toFixed(1)} ms (${gn}) [${gcKinds.join(' ')}]; heap ${(mu.heapUsed / 1e6).toFixed(0)} MB` +
+      `diag run ${k} ${mode}: ${wall.toFixed(0)} tok/s; encode ${(enc * 1000).toFixed(0)} µs/step; waited ${wait.toFixed(1)} ms; gc ${gcMs.toFixed(1)} ms [${pauses.map((p) => `${p.kind}:${p.ms.toFixed(1)}`).join(' ')}]; heap ${(mu.heapUsed / 1e6).toFixed(0)} MB` +
         (chained ? `; chained GPU ${(1000 / chained.gpuMs).toFixed(0)} tok/s; host encode ${(chained.encodeMs * 1000).toFixed(0)} submit ${(chained.submitMs * 1000).toFixed(0)} µs` : ''),
     );
   }
@@ -306,7 +302,7 @@ async function diagDecode(gm: GpuModel, V: number, ctx: number, n: number): Prom
 
 async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dtype: WeightDtype, tuning?: GpuTuning, decodeOnly = false, pipe: DecodePipeline = {}, shaderF16?: boolean): Promise<Row> {
   const V = loaded.config.vocabSize;
-  const ctx = Math.min(loaded.config.maxPositions, Math.max(PREFILL, ...CONTEXTS) + DECODE + 2);
+  const ctx = benchContext(loaded);
   const gm = await GpuModel.create(device, loaded, { contextLength: ctx, weights: dtype, tuning, shaderF16 });
   try {
     if (decodeOnly) {
@@ -379,7 +375,7 @@ async function main() {
       if (env('BENCH_SWEEP', '0') === '1') tuned = await sweepMatvec(g.device, loaded.config, dtype, g.device.features.has('subgroups'), sgMaxOf(g.device));
       if (Number(env('BENCH_DIAG', '0')) > 0) {
         const V = loaded.config.vocabSize;
-        const ctx = Math.min(loaded.config.maxPositions, Math.max(PREFILL, ...CONTEXTS) + DECODE + 2);
+        const ctx = benchContext(loaded);
         const gm = await GpuModel.create(g.device, loaded, { contextLength: ctx, weights: dtype });
         console.log(`${name} ${dtype}: decode diagnosis at context ${CONTEXTS[0]}`);
         await diagDecode(gm, V, ctx, Number(env('BENCH_DIAG', '0')));
@@ -416,7 +412,6 @@ async function main() {
         if (blk) pipe.block = Number(blk[1]);
         const ahd = /ahead(\d+)/.exec(v);
         if (ahd) pipe.ahead = Number(ahd[1]);
-        if (v.includes('nosleep')) pipe.sleep = false;
         const rv = await benchGpu(g.device, loaded, name, dtype, tuning, true, pipe, v.includes('packed') ? false : undefined);
         rv.model = `${name} (${v})`;
         rows.push(rv);

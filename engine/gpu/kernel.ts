@@ -37,6 +37,21 @@ struct Step { T: u32, start: u32, Tk: u32, headFirst: u32, headRows: u32, nSplit
 @group(0) @binding(0) var<uniform> s: Step;
 `;
 
+/**
+ * WGSL: `let <name>` = the workgroup's max or sum of each thread's `value`, a tree over
+ * `red[WG]` (the kernel declares both); every thread gets it.
+ */
+export function treeReduceWgsl(value: string, op: 'max' | 'sum', name: string): string {
+  const step = op === 'max' ? 'red[lid] = max(red[lid], red[lid + st]);' : 'red[lid] += red[lid + st];';
+  return /* wgsl */ `red[lid] = ${value};
+  workgroupBarrier();
+  for (var st = WG / 2u; st > 0u; st = st >> 1u) {
+    if (lid < st) { ${step} }
+    workgroupBarrier();
+  }
+  let ${name} = red[0];`;
+}
+
 /** A WGSL struct `P` of u32 fields (floats are stored as bits: read with bitcast<f32>). */
 export function paramsWgsl(fields: readonly string[]): string {
   const all = [...fields];

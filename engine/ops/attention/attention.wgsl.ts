@@ -19,7 +19,7 @@
  *                dispatched only when asked for. Grid (T, H).
  * Scores are q·k · scale, as the CPU computes them.
  */
-import { paramsWgsl, STEP_WGSL, type KernelSource } from '../../gpu/kernel';
+import { paramsWgsl, STEP_WGSL, treeReduceWgsl, type KernelSource } from '../../gpu/kernel';
 
 export const ATTN_FIELDS = ['H', 'Kv', 'hd', 'window', 'scale'] as const;
 export const ATTN_SPLIT_MAX = 256;
@@ -50,13 +50,7 @@ const SPLIT_START = /* wgsl */ `let t = wg.y;
   let n = range.y;`;
 
 /** WGSL: m = the workgroup's largest `mx` (a tree over red[WG]; every thread gets it). */
-const MAX_REDUCE = /* wgsl */ `red[lid] = mx;
-  workgroupBarrier();
-  for (var st = WG / 2u; st > 0u; st = st >> 1u) {
-    if (lid < st) { red[lid] = max(red[lid], red[lid + st]); }
-    workgroupBarrier();
-  }
-  let m = red[0];`;
+const MAX_REDUCE = treeReduceWgsl('mx', 'max', 'm');
 
 /**
  * WGSL: the start of a split-K decode workgroup (grid (H, T, nSplit)) — its query row,
@@ -106,13 +100,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     sc[jj] = ev;
     sum += ev;
   }
-  red[lid] = sum;
-  workgroupBarrier();
-  for (var st = WG / 2u; st > 0u; st = st >> 1u) {
-    if (lid < st) { red[lid] += red[lid + st]; }
-    workgroupBarrier();
-  }
-  let l = red[0];
+  ${treeReduceWgsl('sum', 'sum', 'l')}
   let pb = ((t * p.H + h) * s.nSplit + sp) * (hd + 2u);
   for (var d = lid; d < hd; d += WG) {
     var acc = 0.0;
@@ -318,13 +306,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     ${keyRowLoads(HD4)}
     ${dots}
   }
-  red[lid] = sv;
-  workgroupBarrier();
-  for (var st = WG / 2u; st > 0u; st = st >> 1u) {
-    if (lid < st) { red[lid] = max(red[lid], red[lid + st]); }
-    workgroupBarrier();
-  }
-  let m = red[0];
+  ${treeReduceWgsl('sv', 'max', 'm')}
   sc[lid] = select(vec4<f32>(0.0), exp(sv - m), lid < n);
   workgroupBarrier();
   let d4 = lid % HD4;
@@ -563,13 +545,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     probs[pb + j] = e;
     sum += e;
   }
-  red[lid] = sum;
-  workgroupBarrier();
-  for (var st = WG / 2u; st > 0u; st = st >> 1u) {
-    if (lid < st) { red[lid] += red[lid + st]; }
-    workgroupBarrier();
-  }
-  let inv = 1.0 / red[0];
+  ${treeReduceWgsl('sum', 'sum', 'total')}
+  let inv = 1.0 / total;
   for (var j = lid; j < s.Tk; j += WG) { probs[pb + j] = probs[pb + j] * inv; }
 }
 `;

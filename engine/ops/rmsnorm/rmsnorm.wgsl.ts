@@ -2,7 +2,7 @@
  * RMSNorm as a WGSL compute kernel: one workgroup per row, a tree reduction of
  * the sum of squares in workgroup memory. CPU reference: `rmsnorm.ts`.
  */
-import { M_WGSL, paramsWgsl, STEP_WGSL, type KernelSource } from '../../gpu/kernel';
+import { M_WGSL, paramsWgsl, STEP_WGSL, treeReduceWgsl, type KernelSource } from '../../gpu/kernel';
 
 export const RMSNORM_WORKGROUP = 64;
 
@@ -66,13 +66,7 @@ var<workgroup> red: array<f32, WG>;
 
 // the workgroup's total of v (every thread gets it)
 fn total(v: f32, lid: u32) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var st = WG / 2u; st > 0u; st = st >> 1u) {
-    if (lid < st) { red[lid] += red[lid + st]; }
-    workgroupBarrier();
-  }
-  let t = red[0];
+  ${treeReduceWgsl('v', 'sum', 't')}
   workgroupBarrier();
   return t;
 }
