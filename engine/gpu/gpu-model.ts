@@ -96,7 +96,11 @@ export interface GpuTuning {
    * 'split' (default) when the keys are split, 'always', or 'off'.
    */
   gqaDecode?: 'off' | 'split' | 'always';
-  /** The grouped-query decode kernel: aim for about this many workgroups when splitting (default 256). */
+  /**
+   * The grouped-query decode kernel: aim for about this many workgroups when splitting
+   * (default 128: on the H200 at 2048 keys, 16 splits of 128 keys took 8.6 + 3.4 µs per layer
+   * with the combine, against 9.6 + 4.9 for 32 and 9.4 + 3.3 for 8; engine/gpu/BENCH.md).
+   */
   gqaSplitWorkgroups?: number;
   /** Decode: fuse the final RMSNorm into the head matvec (default false: measured slower on the H200). */
   fuseHeadNorm?: boolean;
@@ -920,7 +924,7 @@ export class GpuModel {
       return { nSplit: 1, splitLen: always ? ATTN_GQA_SPLIT_MAX : single, gqa: always };
     }
     // workgroups per split: one per head, or one per KV head (gqa)
-    const [perSplit, target, most] = gqa ? [this.config.numKvHeads * T, this.tuning.gqaSplitWorkgroups ?? 256, ATTN_GQA_SPLIT_MAX] : [H * T, this.tuning.splitWorkgroups ?? 512, max];
+    const [perSplit, target, most] = gqa ? [this.config.numKvHeads * T, this.tuning.gqaSplitWorkgroups ?? 128, ATTN_GQA_SPLIT_MAX] : [H * T, this.tuning.splitWorkgroups ?? 512, max];
     const n = Math.max(1, Math.min(Math.ceil(Tk / 64), Math.ceil(target / perSplit)));
     const splitLen = Math.min(most, Math.ceil(Tk / n));
     return { nSplit: Math.ceil(Tk / splitLen), splitLen, gqa };
@@ -1123,7 +1127,7 @@ export class GpuModel {
           { qkv: a.qkv, cs: a.cs, qn: L.qNorm ?? this.dummy, kn: L.kNorm ?? this.dummy, q: a.q, kc: L.kc, vc: L.vc },
         ),
         rows: this.dispatch(this.vecAttn ? attnDecodeWgsl(hd) : attnRowsWgsl(), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att, part: a.part }),
-        rowsGqa: this.gqaAttn ? this.dispatch(attnDecodeGqaWgsl(hd, H / Kv), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att, part: a.part }) : undefined,
+        rowsGqa: this.gqaAttn ? this.dispatch(attnDecodeGqaWgsl(hd, H / Kv, this.subgroups), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att, part: a.part }) : undefined,
         combine: this.dispatch(attnCombineWgsl(c.headDim), attnVals(L), { part: a.part, o: a.att }),
         flash: this.dispatch(attnFlashWgsl(hd), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att }),
         o: new LinearOp(this, { w: L.o, bias: L.oBias, x: a.att, y: a.x, N: D, K: H * hd, mSel: M_FROM_T, xRowStride: H * hd, yRowStride: D, accumulate: true }),

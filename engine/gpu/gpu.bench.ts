@@ -18,12 +18,13 @@
  * first, and add a 'tuned' variant using the fastest), BENCH_VARIANTS (extra decode-only
  * runs: tuned, split64 = split attention from 64 keys, splitwg256 = about 256 split-attention
  * workgroups instead of 512, gqaoff / gqaalways = the grouped-query decode attention kernel never /
- * at every context (default: split contexts), gqawg<N> = its split workgroups, headnorm = final norm fused into the head,
+ * at every context (default: split contexts), gqawg<N> = its split workgroups, single<N> = one attention split up to N keys (≤ 1024),
+ * headnorm = final norm fused into the head,
  * gate|up=256x128r4+qkv=… = launch shapes forced per matrix, block<K> / ahead<N> =
  * GpuModel.generate's read-back block and steps run ahead, packed = f16 weights unpacked from u32 even where shader-f16 is present),
  * BENCH_PROFILE (1: GPU time of each kernel of one decode step at each context, each
  * kind run back to back, then host encode + submit time per step and GPU time per step
- * with 32 steps chained in one submission; variants are profiled at context 128).
+ * with 32 steps chained in one submission; variants are profiled at each context).
  * Node's Dawn is opened with `vulkan_enable_f16_on_nvidia` (engine/gpu/node-gpu.ts), so
  * f16 weights are read with shader-f16 on NVIDIA too ('f16h' in the tables).
  * Without a GPU: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (set here
@@ -308,8 +309,10 @@ async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dt
     if (decodeOnly) {
       const { median: gpuDecode, runs: decodeRuns } = await timeDecode(gm, V, ctx, pipe);
       if (env('BENCH_PROFILE', '0') === '1') {
-        console.log(`${name} ${dtype} variant: per-kernel GPU time, decode at slot ${Math.min(128, ctx - 2)}`);
-        await profileDecode(device, gm, Math.min(128, ctx - 2));
+        for (const c of CONTEXTS) {
+          console.log(`${name} ${dtype} variant: per-kernel GPU time, decode at slot ${Math.min(c, ctx - 2)}`);
+          await profileDecode(device, gm, Math.min(c, ctx - 2));
+        }
       }
       const bytes = gm.decodeWeightBytes;
       return { model: name, dtype, read: gm.read(dtype), weightMB: bytes / 1e6, roofline: BW / bytes, gpuPrefill: NaN, gpuDecode, decodeRuns, encodeMs: gm.stats.encodeMs / gm.stats.steps, dispatches: gm.stats.dispatchesPerStep };
@@ -393,6 +396,8 @@ async function main() {
         const tuning: GpuTuning = {};
         if (v.includes('tuned') && tuned) tuning.matvec = (K, _dt, N) => tuned!.get(`${N}x${K}`);
         if (v.includes('split64')) tuning.singleSplitKeys = 64;
+        const single = /single(\d+)/.exec(v);
+        if (single) tuning.singleSplitKeys = Number(single[1]);
         const swg = /splitwg(\d+)/.exec(v);
         if (swg) tuning.splitWorkgroups = Number(swg[1]);
         if (v.includes('headnorm')) tuning.fuseHeadNorm = true;

@@ -246,76 +246,120 @@ export const ATTN_GQA_MAX_GROUP = 4;
 /**
  * attnDecodeGqa — decode attention with the G = H / Kv query heads of one KV head in one
  * workgroup (grid (Kv, T, nSplit); head widths a multiple of 4 up to 128, G ≤ 4, ≤ 256 keys
- * per split), so each K and V row is read once for the G heads instead of G times. Each
- * thread scores one key against the G queries (a vec4 of scores, one lane per head); one
- * vec4 max reduction; each thread turns its key's scores into exp(score − max); then the
- * threads tile (key group, 4 dims) and accumulate the G heads' weighted V rows with 4 V
- * rows in flight; the key groups are summed head by head. Writes o, or the same (max, sum,
- * acc) partials as attnDecode for attnCombine.
+ * per split), so each K and V row is read once for the G heads instead of G times. Built
+ * for few dependent steps: each thread issues its key row's loads (one key per thread) and
+ * the V rows of its first eight keys (as the V pass tiles them: key group, 4 dims) before
+ * q is staged, so the three reads overlap; the G scores of a key are a vec4 (one lane per
+ * head); their max is one atomicMax per subgroup and head on order-preserving u32 keys (or
+ * a tree without subgroups); each thread turns its key's scores into exp(score − max);
+ * the V pass accumulates the G heads with 4 V rows in flight; the key groups' sums are
+ * halved once through workgroup memory and summed by G·hd/4 threads. Writes o, or the same
+ * (max, sum, acc) partials as attnDecode for attnCombine.
  */
-export function attnDecodeGqaWgsl(hd: number, G: number): KernelSource {
+export function attnDecodeGqaWgsl(hd: number, G: number, sg = false): KernelSource {
   if (hd % 4 || hd > 128) throw new RangeError(`attnDecodeGqa: head dim ${hd} must be a multiple of 4, ≤ 128`);
   if (G < 1 || G > ATTN_GQA_MAX_GROUP) throw new RangeError(`attnDecodeGqa: ${G} query heads per KV head, expected 1…${ATTN_GQA_MAX_GROUP}`);
   const HD4 = hd / 4;
   const WG = 256;
-  const KG = WG / HD4; // key groups in the V pass (WG is a multiple of HD4: HD4 ≤ 32 divides 256 when hd/4 is a power of two)
-  if (WG % HD4) throw new RangeError(`attnDecodeGqa: head dim ${hd}: hd/4 must divide ${WG}`);
+  if (WG % (2 * HD4)) throw new RangeError(`attnDecodeGqa: head dim ${hd}: hd/2 must divide ${WG}`);
+  const KG = WG / HD4; // key groups in the V pass (even: the halving below)
   const lanes = ['x', 'y', 'z', 'w'].slice(0, G);
   const dots = lanes.map((c, g) => `sv.${c} = (${keyRowDot(HD4, g * HD4)}) * scale;`).join('\n    ');
   const accDecl = lanes.map((_, g) => `var acc${g} = vec4<f32>(0.0);`).join('\n  ');
   const step4 = lanes.map((c, g) => `acc${g} += (p0.${c} * v0 + p1.${c} * v1) + (p2.${c} * v2 + p3.${c} * v3);`).join('\n    ');
   const step1 = lanes.map((c, g) => `acc${g} += p0.${c} * v0;`).join('\n    ');
-  const perHead = lanes
+  // V rows of each thread's first PRE keys, loaded with its key row (PRE·KG ≥ 128 keys at hd ≤ 64)
+  const PRE = 8;
+  const pre = Array.from({ length: PRE }, (_, i) => i);
+  const at = (i: number) => (i ? `kg + ${i}u * KG` : 'kg');
+  const preload = pre.map((i) => `var u${i} = vec4<f32>(0.0);\n  if (${at(i)} < n) { u${i} = vc[vb + (${at(i)}) * vs]; }`).join('\n  ');
+  const preSum = [0, 4]
     .map(
-      (c, g) => `av[kg * HD4 + d4] = acc${g};
-  workgroupBarrier();
-  if (lid < HD4) {
-    var A = vec4<f32>(0.0);
-    for (var g2 = 0u; g2 < KG; g2++) { A += av[g2 * HD4 + lid]; }
-    let hh = t * p.H + h0 + ${g}u;
-    let pb = (hh * s.nSplit + sp) * (4u * HD4 + 2u);
-    ${decodeOut('lid', 'hh * HD4', 'A', `m.${c}`, `L.${c}`)}
-  }
-  workgroupBarrier();`,
+      (b) => `{
+    let v0 = u${b};
+    let v1 = u${b + 1};
+    let v2 = u${b + 2};
+    let v3 = u${b + 3};
+    let p0 = scAt(${at(b)});
+    let p1 = scAt(${at(b + 1)});
+    let p2 = scAt(${at(b + 2)});
+    let p3 = scAt(${at(b + 3)});
+    l += (p0 + p1) + (p2 + p3);
+    ${step4}
+  }`,
     )
     .join('\n  ');
-  const code = /* wgsl */ `${common}
+  // red: the max tree (WG vec4s, without subgroups), then the upper key groups' sums [KG/2, G, HD4]
+  const RED = Math.max(sg ? 0 : WG, (KG / 2) * G * HD4);
+  const keyLoads = Array.from({ length: HD4 }, (_, d) => `k${d} = kc[kb + ${d}u];`).join('\n    ');
+  const keyDecl = Array.from({ length: HD4 }, (_, d) => `var k${d}: vec4<f32>;`).join('\n  ');
+  const maxOf = sg
+    ? `let smax = subgroupMax(sv);
+  if (sgid == 0u) {
+${lanes.map((c, g) => `    atomicMax(&wmax[${g}], orderKey(smax.${c}));`).join('\n')}
+  }
+  workgroupBarrier();
+  var m = vec4<f32>(${NEG});
+${lanes.map((c, g) => `  m.${c} = keyOrder(atomicLoad(&wmax[${g}]));`).join('\n')}`
+    : treeReduceWgsl('sv', 'max', 'm');
+  const halve = lanes.map((_, g) => `red[((kg - KG / 2u) * G + ${g}u) * HD4 + d4] = acc${g};`).join('\n    ');
+  const addHalf = lanes.map((_, g) => `acc${g} += red[(kg * G + ${g}u) * HD4 + d4];`).join('\n    ');
+  const store = lanes.map((_, g) => `red[(kg * G + ${g}u) * HD4 + d4] = acc${g};`).join('\n    ');
+  const code = /* wgsl */ `${sg ? 'enable subgroups;\n' : ''}${common}
 ${DECODE_BINDINGS}
 const WG: u32 = ${WG}u;
 const HD4: u32 = ${HD4}u;
 const G: u32 = ${G}u;
 const KG: u32 = ${KG}u; // key groups in the V pass
+const PRE: u32 = ${PRE}u; // V rows per thread loaded up front
 var<workgroup> qv: array<vec4<f32>, ${G * HD4}>;   // [G, hd/4]: the group's queries
-var<workgroup> sc: array<vec4<f32>, WG>;           // [key]: scores, then weights, one lane per head
-var<workgroup> red: array<vec4<f32>, WG>;
-var<workgroup> av: array<vec4<f32>, WG>;           // [KG, hd/4]: one head's V sums per key group
+var<workgroup> sc: array<vec4<f32>, WG>;           // [key]: exp(score − max), one lane per head
+var<workgroup> red: array<vec4<f32>, ${RED}>;
 var<workgroup> lv: array<vec4<f32>, KG>;           // [KG]: weight sums, one lane per head
+// the weights of key j (0 past the workgroup: PRE·KG > WG for heads under 32 wide)
+fn scAt(j: u32) -> vec4<f32> { return select(vec4<f32>(0.0), sc[min(j, WG - 1u)], j < WG); }
+${sg ? `var<workgroup> wmax: array<atomic<u32>, 4>;         // per head: the largest score's order key (0 below any)
+// f32 → u32 with the same order (negative floats flipped), and back
+fn orderKey(f: f32) -> u32 {
+  let b = bitcast<u32>(f);
+  return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+fn keyOrder(k: u32) -> f32 {
+  return bitcast<f32>(select(~k, k & 0x7fffffffu, (k & 0x80000000u) != 0u));
+}` : ''}
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32${sg ? ', @builtin(subgroup_invocation_id) sgid: u32' : ''}) {
   let kvh = wg.x;
   ${SPLIT_START}
   let h0 = kvh * G;
+  let d4 = lid % HD4;
+  let kg = lid / HD4;
+  let vs = p.Kv * HD4; // vec4s per cache slot
+  let vb = (a * p.Kv + kvh) * HD4 + d4;
+  // in flight together: this thread's key row, the V rows of its first PRE keys, q
+  ${keyDecl}
+  if (lid < n) {
+    let kb = ((a + lid) * p.Kv + kvh) * HD4;
+    ${keyLoads}
+  }
+  ${preload}
   let qb = (t * p.H + h0) * HD4;
   for (var d = lid; d < G * HD4; d += WG) { qv[d] = q[qb + d]; }
   workgroupBarrier();
   let scale = bitcast<f32>(p.scale);
   var sv = vec4<f32>(${NEG});
   if (lid < n) {
-    let kb = ((a + lid) * p.Kv + kvh) * HD4;
-    ${keyRowLoads(HD4)}
     ${dots}
   }
-  ${treeReduceWgsl('sv', 'max', 'm')}
+  ${maxOf}
   sc[lid] = select(vec4<f32>(0.0), exp(sv - m), lid < n);
   workgroupBarrier();
-  let d4 = lid % HD4;
-  let kg = lid / HD4;
   ${accDecl}
+  // the first PRE keys of this key group (preloaded; weights past n are 0)
   var l = vec4<f32>(0.0);
-  let vs = p.Kv * HD4; // vec4s per cache slot
-  let vb = (a * p.Kv + kvh) * HD4 + d4;
-  var jj = kg;
+  ${preSum}
+  var jj = kg + PRE * KG;
   for (; jj + 3u * KG < n; jj += 4u * KG) {
     ${V_ROWS4}
     let p0 = sc[jj];
@@ -332,26 +376,49 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     ${step1}
   }
   if (d4 == 0u) { lv[kg] = l; }
+  // the key groups' sums: the upper half added into the lower, then summed per (head, dims)
+  if (kg >= KG / 2u) {
+    ${halve}
+  }
   workgroupBarrier();
-  var L = vec4<f32>(0.0);
-  for (var g2 = 0u; g2 < KG; g2++) { L += lv[g2]; }
-  ${perHead}
+  if (kg < KG / 2u) {
+    ${addHalf}
+  }
+  workgroupBarrier();
+  if (kg < KG / 2u) {
+    ${store}
+  }
+  workgroupBarrier();
+  if (lid < G * HD4) {
+    let g = lid / HD4;
+    let d = lid % HD4;
+    var A = vec4<f32>(0.0);
+    for (var k = 0u; k < KG / 2u; k++) { A += red[(k * G + g) * HD4 + d]; }
+    var L = vec4<f32>(0.0);
+    for (var k = 0u; k < KG; k++) { L += lv[k]; }
+    let hh = t * p.H + h0 + g;
+    let pb = (hh * s.nSplit + sp) * (4u * HD4 + 2u);
+    ${decodeOut('d', 'hh * HD4', 'A', 'm[g]', 'L[g]')}
+  }
 }
 `;
-  return { label: `attn-decode-gqa${G}-hd${hd}`, code, bindings: ['q', 'kc', 'vc', 'o', 'part'], fields: ATTN_FIELDS, floats: ['scale'] };
+  return { label: `attn-decode-gqa${G}-hd${hd}${sg ? '-sg' : ''}`, code, bindings: ['q', 'kc', 'vc', 'o', 'part'], fields: ATTN_FIELDS, floats: ['scale'] };
 }
 
 /**
- * attnCombine — merges the split partials of each row (grid (H, T), 256 threads): the
- * largest split max first, then the threads tile (split lane, head dim) so every
- * partial is loaded once and the loads of different splits are in flight together; the
- * split lanes are summed in workgroup memory.
+ * attnCombine — merges the split partials of each row (grid (H, T), 256 threads). The
+ * threads tile (split lane j, head dims): lane j walks splits j, j + J, … two at a time,
+ * merging them as it goes (a running max, its sum and acc rescaled when the max grows), so
+ * no pass waits for the overall max; the J lanes are then merged through workgroup memory
+ * (one barrier).
  */
 export function attnCombineWgsl(hd: number): KernelSource {
   const WG = 256;
   let DT = 1; // threads across the head dims: a power of two ≤ hd
   while (DT * 2 <= Math.min(hd, WG)) DT *= 2;
   const J = WG / DT; // split lanes
+  const ND = Math.ceil(hd / DT); // head dims per thread
+  const dims = Array.from({ length: ND }, (_, k) => k);
   const code = /* wgsl */ `${common}
 @group(0) @binding(2) var<storage, read> part: array<f32>;     // [T, H, nSplit, hd + 2]: m, l, acc
 @group(0) @binding(3) var<storage, read_write> o: array<f32>;  // [T, H, hd]
@@ -359,9 +426,14 @@ const WG: u32 = ${WG}u;
 const HD: u32 = ${hd}u;
 const DT: u32 = ${DT}u;
 const J: u32 = ${J}u;
-var<workgroup> red: array<f32, WG>;
-var<workgroup> accs: array<f32, ${J * hd}>; // [J, hd]
-var<workgroup> ls: array<f32, J>;
+var<workgroup> accs: array<f32, ${J * hd}>; // [J, hd]: each lane's acc, scaled to its max
+var<workgroup> ms: array<f32, J>;           // [J]: each lane's max
+var<workgroup> ls: array<f32, J>;           // [J]: each lane's sum, scaled to its max
+
+// split sp's max, sum and the value at head dim d (max ${NEG}, sum and value 0 past the splits or the head)
+fn mOf(base: u32, sp: u32) -> f32 { return select(${NEG}, part[base + min(sp, s.nSplit - 1u) * (HD + 2u)], sp < s.nSplit); }
+fn lOf(base: u32, sp: u32) -> f32 { return select(0.0, part[base + min(sp, s.nSplit - 1u) * (HD + 2u) + 1u], sp < s.nSplit); }
+fn aOf(base: u32, sp: u32, d: u32) -> f32 { return select(0.0, part[base + min(sp, s.nSplit - 1u) * (HD + 2u) + 2u + min(d, HD - 1u)], sp < s.nSplit && d < HD); }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -369,33 +441,39 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let t = wg.y;
   if (t >= s.T) { return; }
   let base = (t * p.H + h) * s.nSplit * (HD + 2u);
-  var mx = ${NEG};
-  for (var sp = lid; sp < s.nSplit; sp += WG) { mx = max(mx, part[base + sp * (HD + 2u)]); }
-  ${MAX_REDUCE}
   let j = lid / DT;
   let dl = lid % DT;
-  for (var d = dl; d < HD; d += DT) {
-    var acc = 0.0;
-    for (var sp = j; sp < s.nSplit; sp += J) {
-      let b = base + sp * (HD + 2u);
-      acc += part[b + 2u + d] * exp(part[b] - m);
-    }
-    accs[j * HD + d] = acc;
+  var mx = ${NEG};
+  var l = 0.0;
+${dims.map((k) => `  var a${k} = 0.0;`).join('\n')}
+  for (var sp = j; sp < s.nSplit; sp += 2u * J) {
+    // two splits' loads in flight together
+    let m0 = mOf(base, sp);
+    let m1 = mOf(base, sp + J);
+    let l0 = lOf(base, sp);
+    let l1 = lOf(base, sp + J);
+${dims.map((k) => `    let x${k} = aOf(base, sp, dl + ${k * DT}u);\n    let y${k} = aOf(base, sp + J, dl + ${k * DT}u);`).join('\n')}
+    let mn = max(mx, max(m0, m1));
+    let c = exp(mx - mn);
+    let e0 = exp(m0 - mn);
+    let e1 = exp(m1 - mn);
+    l = l * c + l0 * e0 + l1 * e1;
+${dims.map((k) => `    a${k} = a${k} * c + x${k} * e0 + y${k} * e1;`).join('\n')}
+    mx = mn;
   }
+${dims.map((k) => `  if (dl + ${k * DT}u < HD) { accs[j * HD + dl + ${k * DT}u] = a${k}; }`).join('\n')}
   if (dl == 0u) {
-    var l = 0.0;
-    for (var sp = j; sp < s.nSplit; sp += J) {
-      let b = base + sp * (HD + 2u);
-      l += part[b + 1u] * exp(part[b] - m);
-    }
+    ms[j] = mx;
     ls[j] = l;
   }
   workgroupBarrier();
+  var M = ${NEG};
+  for (var jj = 0u; jj < J; jj++) { M = max(M, ms[jj]); }
   var L = 0.0;
-  for (var jj = 0u; jj < J; jj++) { L += ls[jj]; }
+  for (var jj = 0u; jj < J; jj++) { L += ls[jj] * exp(ms[jj] - M); }
   for (var d = lid; d < HD; d += WG) {
     var acc = 0.0;
-    for (var jj = 0u; jj < J; jj++) { acc += accs[jj * HD + d]; }
+    for (var jj = 0u; jj < J; jj++) { acc += accs[jj * HD + d] * exp(ms[jj] - M); }
     o[(t * p.H + h) * HD + d] = acc * (1.0 / L);
   }
 }

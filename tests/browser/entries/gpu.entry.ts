@@ -335,7 +335,7 @@ async function ropeMatvecChecks(h: Harness, out: GpuKernelCheck[], subgroups: bo
   }
 }
 
-async function attentionChecks(h: Harness, out: GpuKernelCheck[]): Promise<void> {
+async function attentionChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolean): Promise<void> {
   // [T, start, H, Kv, hd, window]
   const cases = [[1, 0, 4, 2, 16, 0], [1, 300, 4, 2, 16, 0], [1, 70, 6, 3, 80, 9], [3, 40, 2, 2, 8, 0], [37, 5, 4, 2, 16, 0], [20, 0, 4, 1, 80, 6], [9, 11, 3, 3, 128, 0], [2, 500, 8, 2, 64, 100], [1, 600, 12, 3, 128, 0], [4, 97, 6, 2, 32, 0], [1, 30, 8, 2, 32, 0]];
   for (const [T, start, H, Kv, hd, window] of cases) {
@@ -352,7 +352,7 @@ async function attentionChecks(h: Harness, out: GpuKernelCheck[]): Promise<void>
     const bk = h.buf(kc);
     const bv = h.buf(vc);
     // split-K rows kernel: one split, and several (with the combine)
-    for (const splitLen of [256, 32, 1024]) {
+    for (const splitLen of [256, 32, 1024, 64]) {
       if (T > 4) break;
       const nSplit = Math.ceil(Tk / splitLen);
       h.setStep({ T, start, Tk, nSplit, splitLen });
@@ -368,10 +368,12 @@ async function attentionChecks(h: Harness, out: GpuKernelCheck[]): Promise<void>
       // the grouped-query decode kernel: ≤ 4 query heads per KV head, ≤ 256 keys per split
       const G = H / Kv;
       if (hd % 4 === 0 && hd <= 128 && 256 % (hd / 4) === 0 && Number.isInteger(G) && G <= ATTN_GQA_MAX_GROUP && splitLen <= ATTN_GQA_SPLIT_MAX) {
-        const steps: { k: KernelSource; values: Record<string, number>; bufs: Record<string, GPUBuffer>; grid: number[] }[] = [{ k: attnDecodeGqaWgsl(hd, G), values: vals, bufs: { q: bq, kc: bk, vc: bv, o, part }, grid: [Kv, T, nSplit] }];
-        if (nSplit > 1) steps.push({ k: attnCombineWgsl(hd), values: vals, bufs: { part, o }, grid: [H, T] });
-        const got = await h.run(steps, o, T * H * hd);
-        out.push({ op: `attention-decode-gqa${G}-split${nSplit}`, shape: [T, start, H, Kv, hd, window], maxAbsDiff: diff(got, want), tol: 1e-5 });
+        for (const sg of subgroups ? [false, true] : [false]) {
+          const steps: { k: KernelSource; values: Record<string, number>; bufs: Record<string, GPUBuffer>; grid: number[] }[] = [{ k: attnDecodeGqaWgsl(hd, G, sg), values: vals, bufs: { q: bq, kc: bk, vc: bv, o, part }, grid: [Kv, T, nSplit] }];
+          if (nSplit > 1) steps.push({ k: attnCombineWgsl(hd), values: vals, bufs: { part, o }, grid: [H, T] });
+          const got = await h.run(steps, o, T * H * hd);
+          out.push({ op: `attention-decode-gqa${G}${sg ? '-sg' : ''}-split${nSplit}`, shape: [T, start, H, Kv, hd, window], maxAbsDiff: diff(got, want), tol: 1e-5 });
+        }
       }
     }
     h.setStep({ T, start, Tk });
@@ -486,7 +488,7 @@ async function runGpuKernelChecks(): Promise<{ adapter: string; checks: GpuKerne
     await normChecks(h, checks);
     await embeddingChecks(h, checks);
     await ropeChecks(h, checks);
-    await attentionChecks(h, checks);
+    await attentionChecks(h, checks, device.features.has('subgroups'));
     await activationChecks(h, checks);
     await moeChecks(h, checks);
     await topkChecks(h, checks);
