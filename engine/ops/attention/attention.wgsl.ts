@@ -250,11 +250,12 @@ export const ATTN_GQA_MAX_GROUP = 4;
  * for few dependent steps: each thread issues its key row's loads (one key per thread) and
  * the V rows of its first eight keys (as the V pass tiles them: key group, 4 dims) before
  * q is staged, so the three reads overlap; the G scores of a key are a vec4 (one lane per
- * head); their max is one atomicMax per subgroup and head on order-preserving u32 keys (or
- * a tree without subgroups); each thread turns its key's scores into exp(score − max);
- * the V pass accumulates the G heads with 4 V rows in flight; the key groups' sums are
- * halved once through workgroup memory and summed by G·hd/4 threads. Writes o, or the same
- * (max, sum, acc) partials as attnDecode for attnCombine.
+ * head); their max is one atomicMax per subgroup and head on order-preserving u32 keys
+ * (set to 0, below every key, before the q barrier; a tree without subgroups); each
+ * thread turns its key's scores into exp(score − max); the V pass accumulates the G heads
+ * with 4 V rows in flight; the key groups' sums are halved once through workgroup memory
+ * and summed by G·hd/4 threads. Writes o, or the same (max, sum, acc) partials as
+ * attnDecode for attnCombine.
  */
 export function attnDecodeGqaWgsl(hd: number, G: number, sg = false): KernelSource {
   if (hd % 4 || hd > 128) throw new RangeError(`attnDecodeGqa: head dim ${hd} must be a multiple of 4, ≤ 128`);
@@ -318,7 +319,7 @@ var<workgroup> red: array<vec4<f32>, ${RED}>;
 var<workgroup> lv: array<vec4<f32>, KG>;           // [KG]: weight sums, one lane per head
 // the weights of key j (0 past the workgroup: PRE·KG > WG for heads under 32 wide)
 fn scAt(j: u32) -> vec4<f32> { return select(vec4<f32>(0.0), sc[min(j, WG - 1u)], j < WG); }
-${sg ? `var<workgroup> wmax: array<atomic<u32>, 4>;         // per head: the largest score's order key (0 below any)
+${sg ? `var<workgroup> wmax: array<atomic<u32>, 4>;         // per head: the largest score's order key (0: below any)
 // f32 → u32 with the same order (negative floats flipped), and back
 fn orderKey(f: f32) -> u32 {
   let b = bitcast<u32>(f);
@@ -345,7 +346,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   ${preload}
   let qb = (t * p.H + h0) * HD4;
-  for (var d = lid; d < G * HD4; d += WG) { qv[d] = q[qb + d]; }
+  for (var d = lid; d < G * HD4; d += WG) { qv[d] = q[qb + d]; }${sg ? `
+  if (lid < 4u) { atomicStore(&wmax[lid], 0u); } // (workgroup memory starts at zero, unless a Dawn toggle turns that off)` : ''}
   workgroupBarrier();
   let scale = bitcast<f32>(p.scale);
   var sv = vec4<f32>(${NEG});
