@@ -1126,7 +1126,7 @@ export class GpuModel {
           { H, Kv, hd, qkvStride: QKV, style: c.positions === 'rope' ? ROPE_STYLE[c.rope!.style] : ROPE_STYLE.none, qkNorm: c.qkNorm ? 1 : 0, eps },
           { qkv: a.qkv, cs: a.cs, qn: L.qNorm ?? this.dummy, kn: L.kNorm ?? this.dummy, q: a.q, kc: L.kc, vc: L.vc },
         ),
-        rows: this.dispatch(this.vecAttn ? attnDecodeWgsl(hd) : attnRowsWgsl(), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att, part: a.part }),
+        rows: this.dispatch(this.vecAttn ? attnDecodeWgsl(hd, this.subgroups) : attnRowsWgsl(), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att, part: a.part }),
         rowsGqa: this.gqaAttn ? this.dispatch(attnDecodeGqaWgsl(hd, H / Kv, this.subgroups), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att, part: a.part }) : undefined,
         combine: this.dispatch(attnCombineWgsl(c.headDim), attnVals(L), { part: a.part, o: a.att }),
         flash: this.dispatch(attnFlashWgsl(hd), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att }),

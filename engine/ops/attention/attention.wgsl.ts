@@ -153,6 +153,15 @@ function decodeOut(d: string, oAt: string, acc: string, m: string, l: string): s
     }`;
 }
 
+/** WGSL: f32 → u32 keys with the same order (negative floats flipped), and back: a float max through atomicMax. */
+const ORDER_KEY = /* wgsl */ `fn orderKey(f: f32) -> u32 {
+  let b = bitcast<u32>(f);
+  return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+fn keyOrder(k: u32) -> f32 {
+  return bitcast<f32>(select(~k, k & 0x7fffffffu, (k & 0x80000000u) != 0u));
+}`;
+
 /** WGSL: the V rows of keys jj + i·KG (i < 4) of the split, loaded together (v0 … v3). */
 const V_ROWS4 = /* wgsl */ `let v0 = vc[vb + jj * vs];
     let v1 = vc[vb + (jj + KG) * vs];
@@ -168,44 +177,103 @@ export const ATTN_DECODE_SPLIT_MAX = 1024;
  * key row per thread, its max kept as it goes); one max reduction; then the threads
  * tile (key group, 4 dims) and accumulate exp(score − max)·V and the sum of the
  * weights with coalesced V rows; the key groups are summed at the end. Writes o, or
- * (max, sum, acc) partials for attnCombine.
+ * (max, sum, acc) partials for attnCombine. Up to hd 128 each thread issues its first key
+ * row's loads and the V rows of its first PRE keys before q is staged, so those reads
+ * overlap instead of following each other, and with `subgroups` (the device has them) the
+ * max is one subgroupMax and one atomicMax per subgroup on order-preserving u32 keys
+ * instead of a tree (the same scheme as attnDecodeGqa).
  */
-export function attnDecodeWgsl(hd: number): KernelSource {
+export function attnDecodeWgsl(hd: number, subgroups = false): KernelSource {
   if (hd % 4 || hd > 512) throw new RangeError(`attnDecode: head dim ${hd} must be a multiple of 4, ≤ 512`);
   const HD4 = hd / 4;
   const WG = 256;
   const KG = Math.max(1, Math.floor(WG / HD4));
+  const early = HD4 <= 32;
+  const sg = subgroups && early;
+  // V rows per thread loaded up front: the first 256 keys where 16 rows cover them
+  const PRE = early ? Math.min(16, Math.ceil(WG / KG)) : 0;
+  const pre = Array.from({ length: PRE }, (_, i) => i);
+  const at = (i: number) => (i ? `kg + ${i}u * KG` : 'kg');
   // q·k: the key row's vec4 loads written out (all in flight at once) up to hd 128
   const qk =
     HD4 <= 32
       ? `${keyRowLoads(HD4)}\n    let dt = ${keyRowDot(HD4, 0)};`
       : `var dt = 0.0;
     for (var d = 0u; d < HD4; d++) { dt += dot(qv[d], kc[kb + d]); }`;
-  const code = /* wgsl */ `${common}
+  const maxOf = sg
+    ? `let smax = subgroupMax(mx);
+  if (sgid == 0u) { atomicMax(&wmax, orderKey(smax)); }
+  workgroupBarrier();
+  let m = keyOrder(atomicLoad(&wmax));`
+    : MAX_REDUCE;
+  const scoring = early
+    ? /* wgsl */ `let h = wg.x;
+  ${SPLIT_START}
+  let kvh = h / (p.H / p.Kv);
+  let qb = (t * p.H + h) * HD4;
+  let d4 = lid % HD4;
+  let kg = lid / HD4;
+  let vs = p.Kv * HD4; // vec4s per cache slot
+  let vb = (a * p.Kv + kvh) * HD4 + d4;
+  // in flight together: this thread's first key row, the V rows of its first PRE keys, q
+  ${Array.from({ length: HD4 }, (_, d) => `var k${d}: vec4<f32>;`).join('\n  ')}
+  if (lid < n) {
+    let kb = ((a + lid) * p.Kv + kvh) * HD4;
+    ${Array.from({ length: HD4 }, (_, d) => `k${d} = kc[kb + ${d}u];`).join('\n    ')}
+  }
+  ${pre.map((i) => `var u${i} = vec4<f32>(0.0);\n  if (kg < KG && ${at(i)} < n) { u${i} = vc[vb + (${at(i)}) * vs]; }`).join('\n  ')}
+  for (var d = lid; d < HD4; d += WG) { qv[d] = q[qb + d]; }${sg ? '\n  if (lid == 0u) { atomicStore(&wmax, 0u); }' : ''}
+  workgroupBarrier();
+  let scale = bitcast<f32>(p.scale);
+  var mx = ${NEG};
+  if (lid < n) {
+    let sv = (${keyRowDot(HD4, 0)}) * scale;
+    sc[lid] = sv;
+    mx = sv;
+  }
+  for (var jj = lid + WG; jj < n; jj += WG) {
+    let kb = ((a + jj) * p.Kv + kvh) * HD4;
+    ${qk}
+    let sv = dt * scale;
+    sc[jj] = sv;
+    mx = max(mx, sv);
+  }`
+    : `${scoreSplitRow('HD4', qk)}
+  let d4 = lid % HD4;
+  let kg = lid / HD4;
+  let vs = p.Kv * HD4; // vec4s per cache slot
+  let vb = (a * p.Kv + kvh) * HD4 + d4;`;
+  const preSum = pre.length
+    ? `${pre.map((i) => `let e${i} = scw(${at(i)}, n, m);`).join('\n    ')}
+    l += ${pre.map((i) => `e${i}`).join(' + ')};
+    ${pre.map((i) => `${i % 2 ? 'acc2' : 'acc'} += e${i} * u${i};`).join('\n    ')}`
+    : '';
+  const code = /* wgsl */ `${sg ? 'enable subgroups;\n' : ''}${common}
 ${DECODE_BINDINGS}
 const WG: u32 = ${WG}u;
 const HD4: u32 = ${HD4}u;
 const KG: u32 = ${KG}u; // key groups in the V pass
+const PRE: u32 = ${PRE}u; // V rows per thread loaded up front
 var<workgroup> sc: array<f32, ${ATTN_DECODE_SPLIT_MAX}>;
 var<workgroup> qv: array<vec4<f32>, HD4>;
 var<workgroup> red: array<f32, WG>;
 var<workgroup> av: array<vec4<f32>, ${KG * HD4}>;
 var<workgroup> lv: array<f32, KG>;
+${sg ? `var<workgroup> wmax: atomic<u32>; // the largest score's order key (0: below any)\n${ORDER_KEY}` : ''}
+// the weight of key j: exp(score − max), 0 past the split's keys
+fn scw(j: u32, n: u32, m: f32) -> f32 { return select(0.0, exp(sc[min(j, ${ATTN_DECODE_SPLIT_MAX - 1}u)] - m), j < n); }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${scoreSplitRow('HD4', qk)}
-  ${MAX_REDUCE}
-  let d4 = lid % HD4;
-  let kg = lid / HD4;
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32${sg ? ', @builtin(subgroup_invocation_id) sgid: u32' : ''}) {
+  ${scoring}
+  ${maxOf}
   if (kg < KG) {
     // four keys per step, their V loads in flight together
     var acc = vec4<f32>(0.0);
     var acc2 = vec4<f32>(0.0);
     var l = 0.0;
-    let vs = p.Kv * HD4; // vec4s per cache slot
-    let vb = (a * p.Kv + kvh) * HD4 + d4;
-    var jj = kg;
+    ${preSum}
+    var jj = kg + PRE * KG;
     for (; jj + 3u * KG < n; jj += 4u * KG) {
       ${V_ROWS4}
       let e0 = exp(sc[jj] - m);
@@ -235,7 +303,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
 }
 `;
-  return { label: `attn-decode-hd${hd}`, code, bindings: ['q', 'kc', 'vc', 'o', 'part'], fields: ATTN_FIELDS, floats: ['scale'] };
+  return { label: `attn-decode-hd${hd}${sg ? '-sg' : ''}`, code, bindings: ['q', 'kc', 'vc', 'o', 'part'], fields: ATTN_FIELDS, floats: ['scale'] };
 }
 
 /** Keys per split of the grouped-query decode kernel (one key per thread). */
@@ -320,14 +388,7 @@ var<workgroup> lv: array<vec4<f32>, KG>;           // [KG]: weight sums, one lan
 // the weights of key j (0 past the workgroup: PRE·KG > WG for heads under 32 wide)
 fn scAt(j: u32) -> vec4<f32> { return select(vec4<f32>(0.0), sc[min(j, WG - 1u)], j < WG); }
 ${sg ? `var<workgroup> wmax: array<atomic<u32>, 4>;         // per head: the largest score's order key (0: below any)
-// f32 → u32 with the same order (negative floats flipped), and back
-fn orderKey(f: f32) -> u32 {
-  let b = bitcast<u32>(f);
-  return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
-}
-fn keyOrder(k: u32) -> f32 {
-  return bitcast<f32>(select(~k, k & 0x7fffffffu, (k & 0x80000000u) != 0u));
-}` : ''}
+${ORDER_KEY}` : ''}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32${sg ? ', @builtin(subgroup_invocation_id) sgid: u32' : ''}) {

@@ -359,11 +359,14 @@ async function attentionChecks(h: Harness, out: GpuKernelCheck[], subgroups: boo
       const o = h.buf(T * H * hd);
       const part = h.buf(T * H * nSplit * (hd + 2));
       // the scalar rows kernel holds ≤ 256 keys per split; the vectorised one ≤ 1024
-      for (const decode of (hd % 4 === 0 ? [false, true] : [false]).filter((d) => d || splitLen <= 256)) {
-        const steps: { k: KernelSource; values: Record<string, number>; bufs: Record<string, GPUBuffer>; grid: number[] }[] = [{ k: decode ? attnDecodeWgsl(hd) : attnRowsWgsl(), values: vals, bufs: { q: bq, kc: bk, vc: bv, o, part }, grid: [H, T, nSplit] }];
+      // kernels: the scalar rows kernel, the vectorised one (with subgroup atomics where the device has them)
+      const kernels: [string, KernelSource][] = [['rows', attnRowsWgsl()]].filter(() => splitLen <= 256) as [string, KernelSource][];
+      if (hd % 4 === 0) for (const sg of subgroups ? [false, true] : [false]) kernels.push([sg ? 'decode-sg' : 'decode', attnDecodeWgsl(hd, sg)]);
+      for (const [name, k] of kernels) {
+        const steps: { k: KernelSource; values: Record<string, number>; bufs: Record<string, GPUBuffer>; grid: number[] }[] = [{ k, values: vals, bufs: { q: bq, kc: bk, vc: bv, o, part }, grid: [H, T, nSplit] }];
         if (nSplit > 1) steps.push({ k: attnCombineWgsl(hd), values: vals, bufs: { part, o }, grid: [H, T] });
         const got = await h.run(steps, o, T * H * hd);
-        out.push({ op: `attention-${decode ? 'decode' : 'rows'}-split${nSplit}`, shape: [T, start, H, Kv, hd, window], maxAbsDiff: diff(got, want), tol: 1e-5 });
+        out.push({ op: `attention-${name}-split${nSplit}`, shape: [T, start, H, Kv, hd, window], maxAbsDiff: diff(got, want), tol: 1e-5 });
       }
       // the grouped-query decode kernel: ≤ 4 query heads per KV head, ≤ 256 keys per split
       const G = H / Kv;
