@@ -190,8 +190,9 @@ export function attnDecodeWgsl(hd: number, subgroups = false): KernelSource {
   const KG = Math.max(1, Math.floor(WG / HD4));
   const early = HD4 <= 32;
   const sg = subgroups && early;
-  // V rows per thread loaded up front: the first 256 keys where 16 rows cover them
-  const PRE = early ? Math.min(16, Math.ceil(WG / KG)) : 0;
+  // V rows per thread loaded up front: the first 256 keys where 16 rows cover them (8 for
+  // heads over 64 wide, whose key row already holds 32+ vec4 registers)
+  const PRE = early ? Math.min(HD4 > 16 ? 8 : 16, Math.ceil(WG / KG)) : 0;
   const pre = Array.from({ length: PRE }, (_, i) => i);
   const at = (i: number) => (i ? `kg + ${i}u * KG` : 'kg');
   // q·k: the key row's vec4 loads written out (all in flight at once) up to hd 128
