@@ -128,6 +128,55 @@ function keyRowLoads(HD4: number): string {
   return Array.from({ length: HD4 }, (_, d) => `let k${d} = kc[kb + ${d}u];`).join('\n    ');
 }
 
+/**
+ * WGSL for the decode kernels' first reads, issued before q is staged so they overlap: this
+ * thread's key row (key `lid` of the split, into var k0 … k{HD4−1}) and the V rows of its
+ * first PRE keys as the V pass tiles them (key group kg, dims d4; into u0 … u{PRE−1}, 0
+ * past the split). `guard` further limits the threads that load V.
+ */
+function earlyLoadsWgsl(HD4: number, PRE: number, guard = ''): string {
+  const keys = Array.from({ length: HD4 }, (_, d) => d);
+  return `${keys.map((d) => `var k${d}: vec4<f32>;`).join('\n  ')}
+  if (lid < n) {
+    let kb = ((a + lid) * p.Kv + kvh) * HD4;
+    ${keys.map((d) => `k${d} = kc[kb + ${d}u];`).join('\n    ')}
+  }
+  ${Array.from({ length: PRE }, (_, i) => `var u${i} = vec4<f32>(0.0);\n  if (${guard}${preKey(i)} < n) { u${i} = vc[vb + (${preKey(i)}) * vs]; }`).join('\n  ')}`;
+}
+
+/** WGSL: the i-th preloaded key of this thread's key group. */
+const preKey = (i: number) => (i ? `kg + ${i}u * KG` : 'kg');
+
+/**
+ * The workgroup max of the scores through subgroups: subgroupMax, then one atomicMax per
+ * subgroup on order-preserving u32 keys in wmax[lane] (set to 0, below every key, by
+ * `init` before the kernel's first barrier: workgroup memory starts at zero unless a Dawn
+ * toggle turns that off). `lanes`: the vec4 lanes of `value` (one per head), or none for
+ * an f32. Gives `m`, of value's type.
+ */
+function subgroupMaxWgsl(value: string, lanes: string[] = []): { decl: string; init: string; reduce: string } {
+  const n = Math.max(1, lanes.length);
+  const one = (g: number) => (lanes.length ? `smax.${lanes[g]}` : 'smax');
+  const all = Array.from({ length: n }, (_, g) => g);
+  return {
+    decl: `var<workgroup> wmax: array<atomic<u32>, ${n}>; // per head: the largest score's order key (0: below any)
+fn orderKey(f: f32) -> u32 {
+  let b = bitcast<u32>(f);
+  return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+fn keyOrder(k: u32) -> f32 {
+  return bitcast<f32>(select(~k, k & 0x7fffffffu, (k & 0x80000000u) != 0u));
+}`,
+    init: `if (lid < ${n}u) { atomicStore(&wmax[lid], 0u); }`,
+    reduce: `let smax = subgroupMax(${value});
+  if (sgid == 0u) {
+    ${all.map((g) => `atomicMax(&wmax[${g}], orderKey(${one(g)}));`).join('\n    ')}
+  }
+  workgroupBarrier();
+  ${lanes.length ? `var m = vec4<f32>(${NEG});\n  ${all.map((g) => `m.${lanes[g]} = keyOrder(atomicLoad(&wmax[${g}]));`).join('\n  ')}` : 'let m = keyOrder(atomicLoad(&wmax[0]));'}`,
+  };
+}
+
 /** WGSL: q·k over the loaded key row, q's vec4 d at qv[qAt + d], summed in 4 independent chains. */
 function keyRowDot(HD4: number, qAt: number): string {
   const chain = (j: number) => Array.from({ length: HD4 }, (_, d) => d).filter((d) => d % 4 === j).map((d) => `dot(qv[${qAt + d}], k${d})`).join(' + ') || '0.0';
@@ -152,15 +201,6 @@ function decodeOut(d: string, oAt: string, acc: string, m: string, l: string): s
       }
     }`;
 }
-
-/** WGSL: f32 → u32 keys with the same order (negative floats flipped), and back: a float max through atomicMax. */
-const ORDER_KEY = /* wgsl */ `fn orderKey(f: f32) -> u32 {
-  let b = bitcast<u32>(f);
-  return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
-}
-fn keyOrder(k: u32) -> f32 {
-  return bitcast<f32>(select(~k, k & 0x7fffffffu, (k & 0x80000000u) != 0u));
-}`;
 
 /** WGSL: the V rows of keys jj + i·KG (i < 4) of the split, loaded together (v0 … v3). */
 const V_ROWS4 = /* wgsl */ `let v0 = vc[vb + jj * vs];
@@ -194,19 +234,14 @@ export function attnDecodeWgsl(hd: number, subgroups = false): KernelSource {
   // heads over 64 wide, whose key row already holds 32+ vec4 registers)
   const PRE = early ? Math.min(HD4 > 16 ? 8 : 16, Math.ceil(WG / KG)) : 0;
   const pre = Array.from({ length: PRE }, (_, i) => i);
-  const at = (i: number) => (i ? `kg + ${i}u * KG` : 'kg');
+  const smax = subgroupMaxWgsl('mx');
   // q·k: the key row's vec4 loads written out (all in flight at once) up to hd 128
   const qk =
     HD4 <= 32
       ? `${keyRowLoads(HD4)}\n    let dt = ${keyRowDot(HD4, 0)};`
       : `var dt = 0.0;
     for (var d = 0u; d < HD4; d++) { dt += dot(qv[d], kc[kb + d]); }`;
-  const maxOf = sg
-    ? `let smax = subgroupMax(mx);
-  if (sgid == 0u) { atomicMax(&wmax, orderKey(smax)); }
-  workgroupBarrier();
-  let m = keyOrder(atomicLoad(&wmax));`
-    : MAX_REDUCE;
+  const maxOf = sg ? smax.reduce : MAX_REDUCE;
   const scoring = early
     ? /* wgsl */ `let h = wg.x;
   ${SPLIT_START}
@@ -217,13 +252,8 @@ export function attnDecodeWgsl(hd: number, subgroups = false): KernelSource {
   let vs = p.Kv * HD4; // vec4s per cache slot
   let vb = (a * p.Kv + kvh) * HD4 + d4;
   // in flight together: this thread's first key row, the V rows of its first PRE keys, q
-  ${Array.from({ length: HD4 }, (_, d) => `var k${d}: vec4<f32>;`).join('\n  ')}
-  if (lid < n) {
-    let kb = ((a + lid) * p.Kv + kvh) * HD4;
-    ${Array.from({ length: HD4 }, (_, d) => `k${d} = kc[kb + ${d}u];`).join('\n    ')}
-  }
-  ${pre.map((i) => `var u${i} = vec4<f32>(0.0);\n  if (kg < KG && ${at(i)} < n) { u${i} = vc[vb + (${at(i)}) * vs]; }`).join('\n  ')}
-  for (var d = lid; d < HD4; d += WG) { qv[d] = q[qb + d]; }${sg ? '\n  if (lid == 0u) { atomicStore(&wmax, 0u); }' : ''}
+  ${earlyLoadsWgsl(HD4, PRE, 'kg < KG && ')}
+  for (var d = lid; d < HD4; d += WG) { qv[d] = q[qb + d]; }${sg ? `\n  ${smax.init}` : ''}
   workgroupBarrier();
   let scale = bitcast<f32>(p.scale);
   var mx = ${NEG};
@@ -245,7 +275,7 @@ export function attnDecodeWgsl(hd: number, subgroups = false): KernelSource {
   let vs = p.Kv * HD4; // vec4s per cache slot
   let vb = (a * p.Kv + kvh) * HD4 + d4;`;
   const preSum = pre.length
-    ? `${pre.map((i) => `let e${i} = scw(${at(i)}, n, m);`).join('\n    ')}
+    ? `${pre.map((i) => `let e${i} = scw(${preKey(i)}, n, m);`).join('\n    ')}
     l += ${pre.map((i) => `e${i}`).join(' + ')};
     ${pre.map((i) => `${i % 2 ? 'acc2' : 'acc'} += e${i} * u${i};`).join('\n    ')}`
     : '';
@@ -257,10 +287,9 @@ const KG: u32 = ${KG}u; // key groups in the V pass
 const PRE: u32 = ${PRE}u; // V rows per thread loaded up front
 var<workgroup> sc: array<f32, ${ATTN_DECODE_SPLIT_MAX}>;
 var<workgroup> qv: array<vec4<f32>, HD4>;
-var<workgroup> red: array<f32, WG>;
+${sg ? smax.decl : 'var<workgroup> red: array<f32, WG>;'}
 var<workgroup> av: array<vec4<f32>, ${KG * HD4}>;
 var<workgroup> lv: array<f32, KG>;
-${sg ? `var<workgroup> wmax: atomic<u32>; // the largest score's order key (0: below any)\n${ORDER_KEY}` : ''}
 // the weight of key j: exp(score − max), 0 past the split's keys
 fn scw(j: u32, n: u32, m: f32) -> f32 { return select(0.0, exp(sc[min(j, ${ATTN_DECODE_SPLIT_MAX - 1}u)] - m), j < n); }
 
@@ -340,9 +369,6 @@ export function attnDecodeGqaWgsl(hd: number, G: number, sg = false): KernelSour
   const step1 = lanes.map((c, g) => `acc${g} += p0.${c} * v0;`).join('\n    ');
   // V rows of each thread's first PRE keys, loaded with its key row (PRE·KG ≥ 128 keys at hd ≤ 64)
   const PRE = 8;
-  const pre = Array.from({ length: PRE }, (_, i) => i);
-  const at = (i: number) => (i ? `kg + ${i}u * KG` : 'kg');
-  const preload = pre.map((i) => `var u${i} = vec4<f32>(0.0);\n  if (${at(i)} < n) { u${i} = vc[vb + (${at(i)}) * vs]; }`).join('\n  ');
   const preSum = [0, 4]
     .map(
       (b) => `{
@@ -350,10 +376,10 @@ export function attnDecodeGqaWgsl(hd: number, G: number, sg = false): KernelSour
     let v1 = u${b + 1};
     let v2 = u${b + 2};
     let v3 = u${b + 3};
-    let p0 = scAt(${at(b)});
-    let p1 = scAt(${at(b + 1)});
-    let p2 = scAt(${at(b + 2)});
-    let p3 = scAt(${at(b + 3)});
+    let p0 = scAt(${preKey(b)});
+    let p1 = scAt(${preKey(b + 1)});
+    let p2 = scAt(${preKey(b + 2)});
+    let p3 = scAt(${preKey(b + 3)});
     l += (p0 + p1) + (p2 + p3);
     ${step4}
   }`,
@@ -361,17 +387,8 @@ export function attnDecodeGqaWgsl(hd: number, G: number, sg = false): KernelSour
     .join('\n  ');
   // red: the max tree (WG vec4s, without subgroups), then the upper key groups' sums [KG/2, G, HD4]
   const RED = Math.max(sg ? 0 : WG, (KG / 2) * G * HD4);
-  const keyLoads = Array.from({ length: HD4 }, (_, d) => `k${d} = kc[kb + ${d}u];`).join('\n    ');
-  const keyDecl = Array.from({ length: HD4 }, (_, d) => `var k${d}: vec4<f32>;`).join('\n  ');
-  const maxOf = sg
-    ? `let smax = subgroupMax(sv);
-  if (sgid == 0u) {
-${lanes.map((c, g) => `    atomicMax(&wmax[${g}], orderKey(smax.${c}));`).join('\n')}
-  }
-  workgroupBarrier();
-  var m = vec4<f32>(${NEG});
-${lanes.map((c, g) => `  m.${c} = keyOrder(atomicLoad(&wmax[${g}]));`).join('\n')}`
-    : treeReduceWgsl('sv', 'max', 'm');
+  const smax = subgroupMaxWgsl('sv', lanes);
+  const maxOf = sg ? smax.reduce : treeReduceWgsl('sv', 'max', 'm');
   const halve = lanes.map((_, g) => `red[((kg - KG / 2u) * G + ${g}u) * HD4 + d4] = acc${g};`).join('\n    ');
   const addHalf = lanes.map((_, g) => `acc${g} += red[(kg * G + ${g}u) * HD4 + d4];`).join('\n    ');
   const store = lanes.map((_, g) => `red[(kg * G + ${g}u) * HD4 + d4] = acc${g};`).join('\n    ');
@@ -388,8 +405,7 @@ var<workgroup> red: array<vec4<f32>, ${RED}>;
 var<workgroup> lv: array<vec4<f32>, KG>;           // [KG]: weight sums, one lane per head
 // the weights of key j (0 past the workgroup: PRE·KG > WG for heads under 32 wide)
 fn scAt(j: u32) -> vec4<f32> { return select(vec4<f32>(0.0), sc[min(j, WG - 1u)], j < WG); }
-${sg ? `var<workgroup> wmax: array<atomic<u32>, 4>;         // per head: the largest score's order key (0: below any)
-${ORDER_KEY}` : ''}
+${sg ? smax.decl : ''}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32${sg ? ', @builtin(subgroup_invocation_id) sgid: u32' : ''}) {
@@ -401,15 +417,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let vs = p.Kv * HD4; // vec4s per cache slot
   let vb = (a * p.Kv + kvh) * HD4 + d4;
   // in flight together: this thread's key row, the V rows of its first PRE keys, q
-  ${keyDecl}
-  if (lid < n) {
-    let kb = ((a + lid) * p.Kv + kvh) * HD4;
-    ${keyLoads}
-  }
-  ${preload}
+  ${earlyLoadsWgsl(HD4, PRE)}
   let qb = (t * p.H + h0) * HD4;
-  for (var d = lid; d < G * HD4; d += WG) { qv[d] = q[qb + d]; }${sg ? `
-  if (lid < 4u) { atomicStore(&wmax[lid], 0u); } // (workgroup memory starts at zero, unless a Dawn toggle turns that off)` : ''}
+  for (var d = lid; d < G * HD4; d += WG) { qv[d] = q[qb + d]; }${sg ? `\n  ${smax.init}` : ''}
   workgroupBarrier();
   let scale = bitcast<f32>(p.scale);
   var sv = vec4<f32>(${NEG});
