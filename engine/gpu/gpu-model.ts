@@ -82,6 +82,17 @@ export interface GpuModelOptions {
   shaderF16?: boolean;
   /** Decode launch tuning (benchmarks): matvec shape by weight dtype, attention split policy. */
   tuning?: GpuTuning;
+  /**
+   * Before mapping a long forward's read-back, sleep on a timer through part of its expected
+   * GPU time (default false; the Node CLI and bench set it). Dawn in Node polls a pending map
+   * with a fresh setImmediate callback per tick, so waiting ~0.4 s on a 2 048-token prefill
+   * makes tens of MB of garbage whose collections (10–20 ms pauses) then land in the decode
+   * after it; a timer makes none. The sleep is 0.7 × rows × the fastest ms per row seen
+   * (from the second forward of 64 rows or more on: the first pays for compiling), so it
+   * ends before the GPU does unless the GPU got 30 % faster than its best. Off where
+   * timers may be throttled (a hidden webview).
+   */
+  napBeforeMap?: boolean;
 }
 
 export interface GpuTuning {
@@ -119,14 +130,21 @@ export interface GpuForwardResult extends ForwardResult {
 
 const MATVEC_MAX_ROWS = 4;
 const TOPK_MAX = 256;
-/** Decode slots whose input records are written at once (encodeDecodeInputs). */
-const DECODE_BLOCK = 64;
+/** Decode slots whose input records are written at once (encodeDecodeInputs), each chunk once per model. */
+const DECODE_BLOCK = 1024;
 /** Most greedy decode steps whose ids are read back together (GpuModel.generate). */
 const DECODE_READ_BLOCK = 16;
 /** GPU time a read-back block grows to (GpuModel.generate), in ms: about a frame. */
 const DECODE_BLOCK_MS = 16;
+/**
+ * Blocks a greedy decode keeps submitted past the last one read: when a block is read,
+ * two more (≈ 32 ms of GPU work) are still queued while the host encodes the next, so a
+ * host pause of 10–20 ms (Node's major collections) is less likely to run the queue dry
+ * (with two blocks one did: a 14 ms gap on the GPU, engine/gpu/BENCH.md run 56).
+ */
+const DECODE_AHEAD_BLOCKS = 3;
 
-/** How GpuModel.generate pipelines decode steps (defaults: an adaptive block, ahead 2 × block). */
+/** How GpuModel.generate pipelines decode steps (defaults: an adaptive block, ahead DECODE_AHEAD_BLOCKS × block). */
 export interface DecodePipeline {
   /** Steps whose ids are read back with one map (default: 1, then ≈ 16 ms of steps, at most 16). */
   block?: number;
@@ -380,11 +398,23 @@ export class GpuModel {
   private ops?: Ops;
   private dispatches: Dispatch[] = [];
   private staging = new Map<number, GPUBuffer[]>();
-  /** Decode-step input records for slots [first, first + DECODE_BLOCK) (encodeDecodeInputs). */
-  private decodeTable?: { buffer: GPUBuffer; first: number };
+  /** Decode-step input records for every slot, and which DECODE_BLOCK chunks are written (encodeDecodeInputs). */
+  private decodeTable?: { buffer: GPUBuffer; written: Set<number> };
   private len = 0;
   /** Host time spent encoding and submitting pipelined decode steps (benchmarks read it). */
-  readonly stats = { encodeMs: 0, steps: 0, dispatchesPerStep: 0, waitMs: 0 };
+  readonly stats = { encodeMs: 0, steps: 0, dispatchesPerStep: 0, waitMs: 0, firstSubmitAt: 0, lastReadAt: 0 };
+  /**
+   * @internal benchmark diagnosis: when set, each decode step's forward pass writes its
+   * start and end GPU timestamps at 2i, 2i + 1 of `set` (i = `n`, counted up to `cap`).
+   */
+  stepTimestamps?: { set: GPUQuerySet; n: number; cap: number };
+
+  private readonly napBeforeMap: boolean;
+  /** Long forwards seen (rows ≥ 64) and the fastest GPU ms per row among them after the first (napBeforeMap's estimate). */
+  private longForwards = 0;
+  private msPerRow = Infinity;
+  /** GPU ms per decode step measured by the last generate (0: none yet); sizes the next one's first run-ahead. */
+  private lastStepMs = 0;
   private lost?: string;
   private destroyed = false;
   private busy = false;
@@ -408,6 +438,7 @@ export class GpuModel {
     this.shaderF16 = this.weightDtype === 'f16' && (opts.shaderF16 ?? device.features.has('shader-f16'));
     if (this.shaderF16 && !device.features.has('shader-f16')) throw new RangeError('GpuModel: shaderF16 asked for, but the device was created without the shader-f16 feature');
     this.tuning = opts.tuning ?? {};
+    this.napBeforeMap = opts.napBeforeMap ?? false;
     this.maxBinding = Math.min(opts.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxSplit = Math.ceil(ctx / 32) + 1;
     this.cache = new PipelineCache(device);
@@ -605,7 +636,8 @@ export class GpuModel {
     }
   }
 
-  private async forwardInner(tokens: number[], positions: number[] | undefined, opts: GpuForwardOptions): Promise<GpuForwardResult> {
+  /** `onSubmitted`: called once the forward is submitted, before its read-back is awaited (generate queues decode steps behind it). */
+  private async forwardInner(tokens: number[], positions: number[] | undefined, opts: GpuForwardOptions, onSubmitted?: () => void): Promise<GpuForwardResult> {
     const c = this.config;
     const T = tokens.length;
     if (T === 0) throw new RangeError('forward: no tokens');
@@ -636,7 +668,7 @@ export class GpuModel {
     const result: GpuForwardResult = { logits: new Float32Array(0), rows, vocab: V, start, keys: start + T };
     if (wantLogits) reads.push({ src: act.logits, size: rows * V * 4, then: (b) => (result.logits = new Float32Array(b)) });
     if (k > 0) reads.push({ src: act.res, size: k * 8, then: (b) => (result.top = decodeTop(b, k)) });
-    await this.submitAndRead(enc, reads);
+    await this.submitAndRead(enc, reads, onSubmitted, T);
     for (const b of captures.free) b.destroy();
     this.len = start + T;
     if (captures.attentions) result.attentions = captures.attentions;
@@ -652,27 +684,32 @@ export class GpuModel {
    * time. The GPU argmax writes each id where the next step's embedding reads it, so the
    * host runs ahead of the GPU: it submits each step as soon as it is encoded, keeps up to
    * `ahead` steps past the last id it has read, and reads the ids back a block of steps at
-   * a time (one mapped buffer per block). Steps past a stop are dropped from the cache.
+   * a time (one mapped buffer per block). The first steps are queued right behind the
+   * prefill, before its id is read. Steps past a stop are dropped from the cache.
    *
    * Why: a host pause (in Node, a garbage collection of 10–25 ms, every few hundred
    * steps) empties a queue two steps deep, and each such run lost a sixth of its speed
    * on the H200 (engine/gpu/BENCH.md run 39). By default the block grows, once the step
    * time is known, to about DECODE_BLOCK_MS of GPU work (at most DECODE_READ_BLOCK
-   * steps), with two blocks queued: tokens still reach onToken within a few frames.
+   * steps), with DECODE_AHEAD_BLOCKS blocks queued: tokens still reach onToken within a few frames.
    */
   async generate(promptIds: number[], maxNew: number, opts: GenerateOptions & DecodePipeline = {}): Promise<GenerateResult> {
     const stop = new Set(opts.stopIds ?? this.config.stopTokenIds ?? this.config.eosTokenIds);
+    this.alive();
+    if (this.busy) throw new Error('GpuModel: another forward is still running (await it first)');
     this.reset();
     const ids: number[] = [];
     if (maxNew <= 0) return { ids, stopReason: 'length' };
-    let id = (await this.forward(promptIds, undefined, { lastOnly: true, topK: 1, logits: false })).top!.ids[0];
-    this.busy = true;
     const maxK = Math.max(1, Math.floor(opts.block ?? DECODE_READ_BLOCK));
     let K = opts.block === undefined ? 1 : maxK; // steps per block (grows with the measured step time unless set)
-    const ahead = () => Math.max(K, Math.floor(opts.ahead ?? 2 * K));
+    // steps submitted past the last block read: DECODE_AHEAD_BLOCKS blocks once this run's step time is known; before,
+    // about two blocks' time at the last run's step time (2…DECODE_READ_BLOCK steps; 4 on a model's first run), so
+    // a stop right after the prefill leaves little speculative work queued on a slow device
+    const first = this.lastStepMs > 0 ? Math.min(DECODE_READ_BLOCK, Math.max(2, Math.floor((2 * DECODE_BLOCK_MS) / this.lastStepMs))) : 4;
+    const ahead = () => Math.max(K, Math.floor(opts.ahead ?? (stepMs > 0 ? DECODE_AHEAD_BLOCKS * K : first)));
     // staging buffers: unread blocks hold at most `ahead` steps (one or more each), plus the open one
-    const ringSize = Math.max(maxK, Math.floor(opts.ahead ?? 2 * maxK)) + 2;
-    const base = this.len;
+    const ringSize = Math.max(maxK, Math.floor(opts.ahead ?? Math.max(DECODE_READ_BLOCK, DECODE_AHEAD_BLOCKS * maxK))) + 2;
+    const base = this.len + promptIds.length; // the prefill fills slots [len, base)
     const limit = Math.min(this.contextLength, base + maxNew - 1); // slots that may be submitted: [base, limit)
     let cached = base; // slots whose tokens are final
     let submitted = base; // next slot to submit
@@ -686,6 +723,7 @@ export class GpuModel {
       while (submitted < limit && submitted - cached < ahead()) {
         if (!open) open = { n: 0, staging: this.stagingBuffer(maxK * 8, ring++ % ringSize), submittedAt: 0 };
         this.submitDecodeStep(submitted++, open.staging, open.n++ * 8);
+        if (submitted === base + 1) this.stats.firstSubmitAt = performance.now();
         open.submittedAt = performance.now();
         if (open.n >= K) {
           blocks.push(open);
@@ -708,6 +746,7 @@ export class GpuModel {
       }
       const now = performance.now();
       this.stats.waitMs += now - w0;
+      this.stats.lastReadAt = now;
       const words = new Uint32Array(b.staging.getMappedRange(0, b.n * 8)); // [n]: (value, id)
       for (let i = 0; i < b.n; i++) ready.push(words[2 * i + 1]);
       b.staging.unmap();
@@ -718,8 +757,19 @@ export class GpuModel {
       }
       lastDone = now;
     };
+    // the prefill's argmax feeds the first decode step on the GPU: queue steps behind it before reading its id
+    // (the GPU goes from the prefill into decode with no host round trip; a host stall there is covered)
+    this.busy = true;
+    let id: number;
+    try {
+      id = (await this.forwardInner(promptIds, undefined, { lastOnly: true, topK: 1, logits: false }, submitAhead)).top!.ids[0];
+    } catch (e) {
+      this.busy = false;
+      throw e;
+    }
     const finish = (stopReason: GenerateResult['stopReason'], stopId?: number): GenerateResult => {
       this.len = cached;
+      if (stepMs > 0) this.lastStepMs = stepMs;
       return stopId === undefined ? { ids, stopReason } : { ids, stopReason, stopId };
     };
     try {
@@ -969,31 +1019,31 @@ export class GpuModel {
 
   /**
    * Encodes the inputs of the decode step at `slot` as copies from a table of per-slot
-   * records (Step uniform | position | cos|sin), written once per DECODE_BLOCK slots, so a
+   * records (Step uniform | position | cos|sin) over the whole context, written a chunk of
+   * DECODE_BLOCK slots at a time when a chunk is first needed and never rewritten, so a
    * decode step makes no queue.writeBuffer call (per-step writes cost ~15% of f16 decode
-   * speed in one A/B on the H200, engine/gpu/BENCH.md run 18). The table is rewritten in
-   * queue order, after every step already submitted has read it.
+   * speed in one A/B on the H200, engine/gpu/BENCH.md run 18; until run 57 a 64-slot table
+   * was rewritten every 64 steps instead).
    */
   private encodeDecodeInputs(enc: GPUCommandEncoder, slot: number): void {
     const hd = this.config.headDim;
     const rec = 36 + (this.ropeParams ? hd * 4 : 0); // bytes: step (32) | pos (4) | cos|sin [hd]
-    let t = this.decodeTable;
-    if (!t || slot < t.first || slot >= t.first + DECODE_BLOCK) {
-      if (!t) {
-        const buffer = this.own(createStorage(this.device, rec * DECODE_BLOCK, 'decode-inputs'));
-        t = this.decodeTable = { buffer, first: 0 };
-      }
-      t.first = slot;
-      const data = new ArrayBuffer(rec * DECODE_BLOCK);
-      for (let i = 0; i < DECODE_BLOCK && slot + i < this.contextLength; i++) {
-        const at = slot + i;
+    const t = (this.decodeTable ??= { buffer: this.own(createStorage(this.device, rec * this.contextLength, 'decode-inputs')), written: new Set<number>() });
+    const chunk = Math.floor(slot / DECODE_BLOCK);
+    if (!t.written.has(chunk)) {
+      const first = chunk * DECODE_BLOCK;
+      const n = Math.min(DECODE_BLOCK, this.contextLength - first);
+      const data = new ArrayBuffer(rec * n);
+      for (let i = 0; i < n; i++) {
+        const at = first + i;
         new Uint8Array(data, i * rec, 32).set(new Uint8Array(this.stepRecord(1, at, 1)));
         new Uint32Array(data, i * rec + 32, 1)[0] = at;
         if (this.ropeParams) new Float32Array(data, i * rec + 36, hd).set(this.cosSin([at]));
       }
-      this.device.queue.writeBuffer(t.buffer, 0, data);
+      this.device.queue.writeBuffer(t.buffer, first * rec, data);
+      t.written.add(chunk);
     }
-    const off = (slot - t.first) * rec;
+    const off = slot * rec;
     enc.copyBufferToBuffer(t.buffer, off, this.step, 0, 32);
     if (this.posEmbed) enc.copyBufferToBuffer(t.buffer, off + 32, this.act!.pos, 0, 4);
     if (this.ropeParams) enc.copyBufferToBuffer(t.buffer, off + 36, this.act!.cs, 0, hd * 4);
@@ -1006,7 +1056,8 @@ export class GpuModel {
     this.encodeTopK(enc, 1);
   }
 
-  private async submitAndRead(enc: GPUCommandEncoder, reads: { src: GPUBuffer; size: number; then: (b: ArrayBuffer) => void }[]): Promise<void> {
+  /** `rows`: the forward's rows (long ones may sleep before mapping, see GpuModelOptions.napBeforeMap). */
+  private async submitAndRead(enc: GPUCommandEncoder, reads: { src: GPUBuffer; size: number; then: (b: ArrayBuffer) => void }[], onSubmitted?: () => void, rows = 0): Promise<void> {
     const bufs = reads.map((r, i) => {
       const size = Math.max(16, Math.ceil(r.size / 16) * 16);
       const b = r.size > 1 << 16 ? this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }) : this.stagingBuffer(size, 100 + i);
@@ -1014,11 +1065,17 @@ export class GpuModel {
       return b;
     });
     this.device.queue.submit([enc.finish()]);
+    onSubmitted?.();
+    const t0 = performance.now();
+    const long = rows >= 64;
     try {
+      const nap = 0.7 * rows * this.msPerRow;
+      if (long && this.napBeforeMap && nap >= 2 && nap < 60_000) await new Promise((r) => setTimeout(r, Math.floor(nap)));
       await Promise.all(bufs.map((b) => b.mapAsync(GPUMapMode.READ)));
     } catch (e) {
       throw this.failure(e);
     }
+    if (long && this.longForwards++ > 0) this.msPerRow = Math.min(this.msPerRow, (performance.now() - t0) / rows);
     reads.forEach((r, i) => {
       r.then(bufs[i].getMappedRange(0, r.size).slice(0));
       bufs[i].unmap();
@@ -1240,7 +1297,8 @@ export class GpuModel {
     const I = c.intermediateSize;
     const Tk = start + T;
     const out: ReturnType<GpuModel['encodeForward']> = { free: [] };
-    let pass = enc.beginComputePass();
+    const ts = T === 1 ? this.stepTimestamps : undefined;
+    let pass = ts && ts.n < ts.cap ? enc.beginComputePass({ timestampWrites: { querySet: ts.set, beginningOfPassWriteIndex: 2 * ts.n, endOfPassWriteIndex: 2 * ts.n++ + 1 } }) : enc.beginComputePass();
     const copyOut = (src: GPUBuffer, size: number, then: (b: ArrayBuffer) => void) => {
       pass.end();
       const tmp = createStorage(this.device, size, 'capture');

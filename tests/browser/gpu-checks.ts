@@ -68,7 +68,8 @@ export interface StoriesCheck {
 /**
  * GpuModel.generate through several decode pipelines gives `want` (greedy ids) every
  * time; a stop id and an onToken stop land mid-block; after the onToken stop the cache
- * holds exactly the ids handed out, so the next forward continues the greedy run; a run
+ * holds exactly the ids handed out, so the next forward continues the greedy run (also after
+ * a stop at the prefill's own id, with decode steps already queued behind it); a run
  * into the end of the cache stops there with the same ids whatever the block.
  */
 async function pipelinesAgree(gm: GpuModel, prompt: number[], want: number[]): Promise<boolean> {
@@ -84,6 +85,14 @@ async function pipelinesAgree(gm: GpuModel, prompt: number[], want: number[]): P
   if (!same(r2.ids, want.slice(0, 7)) || r2.stopReason !== 'callback') return false;
   const next = await gm.forward([want[6]], undefined, { lastOnly: true, topK: 1, logits: false });
   if (next.top!.ids[0] !== want[7]) return false;
+  // decode steps are queued behind the prefill before its id is read: a stop at that id, or one id asked
+  // for, leaves the cache at the prompt, and the next forward continues from it
+  for (const [stopIds, maxNew, n] of [[[want[0]], want.length, 0], [[], 1, 1]] as const) {
+    const r = await gm.generate(prompt, maxNew, { stopIds: [...stopIds] });
+    if (!same(r.ids, want.slice(0, n)) || gm.length !== prompt.length) return false;
+    const after = await gm.forward([want[0]], undefined, { lastOnly: true, topK: 1, logits: false });
+    if (after.top!.ids[0] !== want[1]) return false;
+  }
   // running into the end of the cache: as many ids as the CPU Model gives (context − prompt + 1), whatever the block
   const full = await gm.generate(prompt, 10_000, { stopIds: [] });
   const one = await gm.generate(prompt, 10_000, { stopIds: [], block: 1, ahead: 1 });
