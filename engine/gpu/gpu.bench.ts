@@ -22,6 +22,8 @@
  * headnorm = final norm fused into the head,
  * gate|up=256x128r4+qkv=… = launch shapes forced per matrix, block<K> / ahead<N> =
  * GpuModel.generate's read-back block and steps run ahead, packed = f16 weights unpacked from u32 even where shader-f16 is present),
+ * BENCH_NAP (1, the default, as in the CLI / 0: GpuModelOptions.napBeforeMap), BENCH_DIAG (N: decode
+ * diagnosis runs, below; BENCH_DIAG_STAMPS=1 adds GPU timestamps at every decode step),
  * BENCH_PROFILE (1: GPU time of each kernel of one decode step at each context, each
  * kind run back to back, then host encode + submit time per step and GPU time per step
  * with 32 steps chained in one submission; variants are profiled at each context).
@@ -58,6 +60,7 @@ const CPU = env('BENCH_CPU', '1') === '1';
 const CPU_PREFILL = Number(env('BENCH_CPU_PREFILL', '32'));
 const CPU_DECODE = Number(env('BENCH_CPU_DECODE', '8'));
 const BW = Number(env('BENCH_BW', '4.2e12'));
+const NAP = env('BENCH_NAP', '1') === '1'; // GpuModelOptions.napBeforeMap, on as in the CLI
 const root = process.cwd(); // the repository root (npm run bench and the device run start there)
 
 /** HF config.json values of the real models (shapes only; weights are random). */
@@ -226,6 +229,32 @@ async function profileDecode(device: GPUDevice, gm: GpuModel, slot: number): Pro
   console.log(`  profile total ${total.toFixed(0)} µs per step (${trace.length} dispatches) → ${(1e6 / total).toFixed(0)} tok/s if nothing else cost`);
 }
 
+/** Per-step GPU times from stepTimestamps: the median forward pass and gap before the next step, µs, and their sums. */
+async function stepTimes(device: GPUDevice, st: { set: GPUQuerySet; n: number }): Promise<string> {
+  const n = st.n;
+  if (n < 2) return '';
+  const res = device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  const rd = device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const enc = device.createCommandEncoder();
+  enc.resolveQuerySet(st.set, 0, 2 * n, res, 0);
+  enc.copyBufferToBuffer(res, 0, rd, 0, 16 * n);
+  device.queue.submit([enc.finish()]);
+  await rd.mapAsync(GPUMapMode.READ);
+  const t = new BigInt64Array(rd.getMappedRange().slice(0));
+  rd.destroy();
+  res.destroy();
+  const pass: number[] = [];
+  const gap: number[] = [];
+  for (let i = 0; i < n; i++) {
+    pass.push(Number(t[2 * i + 1] - t[2 * i]) / 1000);
+    if (i + 1 < n) gap.push(Number(t[2 * i + 2] - t[2 * i + 1]) / 1000);
+  }
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
+  const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
+  const big = gap.filter((g) => g > 100);
+  return `GPU steps: first to last ${(Number(t[2 * n - 1] - t[0]) / 1e6).toFixed(1)} ms, pass median ${med(pass).toFixed(0)} µs (sum ${(sum(pass) / 1000).toFixed(1)} ms), gap median ${med(gap).toFixed(0)} µs (sum ${(sum(gap) / 1000).toFixed(1)} ms; ${big.length} over 100 µs: ${(sum(big) / 1000).toFixed(1)} ms); `;
+}
+
 /**
  * Greedy decode tokens/s at each context: REPS timed runs of DECODE steps after a
  * warm-up; the median, and every run (the H200 machine is shared: single runs spread by
@@ -245,18 +274,31 @@ async function timeDecode(gm: GpuModel, V: number, ctx: number, pipe: DecodePipe
   return { median, runs };
 }
 
-/** Decode tokens/s of one greedy run of DECODE steps after the prompt (timed from the first new id). */
+/**
+ * Decode tokens/s of one greedy run of DECODE steps after the prompt: DECODE / (the time of
+ * generate(prompt, DECODE + 1) − the time of generate(prompt, 1), the prefill alone, timed
+ * just before). Not from the first id: GpuModel.generate queues decode steps behind the
+ * prefill before it reads the prefill's id, so some steps may be done when that id arrives.
+ */
 async function timedRun(gm: GpuModel, prompt: number[], pipe: DecodePipeline): Promise<number> {
+  let t = performance.now();
+  await gm.generate(prompt, 1, { stopIds: [], ...pipe });
+  const prefill = performance.now() - t;
   let t0 = 0;
+  t = performance.now();
   const r = await gm.generate(prompt, DECODE + 1, { stopIds: [], ...pipe, onToken: (_id, i) => void (i === 0 && (t0 = performance.now())) });
-  return (r.ids.length - 1) / ((performance.now() - t0) / 1000);
+  const t1 = performance.now();
+  lastRun = { t0, t1 };
+  return (r.ids.length - 1) / ((t1 - t - prefill) / 1000);
 }
+/** The last timed run's first and last id (performance.now() ms; BENCH_DIAG places GC pauses in it). */
+let lastRun = { t0: 0, t1: 0 };
 
 /** The context length a bench model is created with: the prompt of each context, DECODE steps, a margin. */
 const benchContext = (loaded: LoadedModel) => Math.min(loaded.config.maxPositions, Math.max(PREFILL, ...CONTEXTS) + DECODE + 2);
 
 /**
- * BENCH_DIAG=N: N decode runs of DECODE steps at the first context, each followed by the
+ * BENCH_DIAG=N: N decode runs of DECODE steps, the contexts in turn, each followed by the
  * GPU time of 32 chained steps (no host in the way), printing per run the wall tok/s, host
  * encode ms per step, ms the host waited on readbacks, ms of garbage collection and the
  * chained GPU tok/s: which of host, GC or GPU the slow runs share.
@@ -264,29 +306,37 @@ const benchContext = (loaded: LoadedModel) => Math.min(loaded.config.maxPosition
 async function diagDecode(gm: GpuModel, V: number, ctx: number, n: number): Promise<void> {
   const { PerformanceObserver } = await import('node:perf_hooks');
   // GC pauses as they are reported (kind: 1 minor, 4 major, 8 incremental, 16 weak callbacks)
-  let pauses: { kind: number; ms: number }[] = [];
+  let pauses: { kind: number; ms: number; at: number }[] = [];
   const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) pauses.push({ kind: (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0, ms: e.duration });
+    for (const e of list.getEntries()) pauses.push({ kind: (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0, ms: e.duration, at: e.startTime });
   });
   obs.observe({ entryTypes: ['gc'] });
-  const c = CONTEXTS[0];
-  const prompt = ids(Math.min(c, ctx - DECODE - 1), V);
+  const prompts = CONTEXTS.map((c) => ids(Math.min(c, ctx - DECODE - 1), V));
   const gc = (globalThis as { gc?: () => void }).gc;
-  await gm.generate(prompt, Math.min(DECODE, 32), { stopIds: [] });
-  const slot = Math.min(c, ctx - 2);
-  // modes: <block>x<ahead>, e.g. 1x2 (one id per map, two steps queued: the engine before run 40), 16x32; 'auto' = the default
+  for (const prompt of prompts) await gm.generate(prompt, Math.min(DECODE, 32), { stopIds: [] });
+  // modes: <block>x<ahead>, e.g. 1x2 (one id per map, two steps queued: the engine before run 40), 16x32; 'auto' = the default;
   const modes = env('BENCH_DIAG_MODES', 'auto').split(',');
+  // BENCH_DIAG_STAMPS=1: GPU timestamps at each decode step's forward pass (its time on the GPU, and the gaps between steps)
+  const stamps = env('BENCH_DIAG_STAMPS', '0') === '1' && gm.device.features.has('timestamp-query') ? { set: gm.device.createQuerySet({ type: 'timestamp', count: 2 * (DECODE + 8) }), n: 0, cap: DECODE + 8 } : undefined;
   for (let k = 0; k < n; k++) {
     const mode = modes[k % modes.length];
+    // the contexts take turns: run k decodes after the prompt of CONTEXTS[k % their count]
+    const c = CONTEXTS[k % CONTEXTS.length];
+    const prompt = prompts[k % CONTEXTS.length];
+    const slot = Math.min(c, ctx - 2);
     const [blk, ahd] = mode.split('x').map((x) => parseInt(x));
-    const pipe: DecodePipeline = mode === 'auto' ? {} : { block: blk, ahead: ahd };
+    const pipe: DecodePipeline = mode.includes('x') ? { block: blk, ahead: ahd } : {};
     if (gc && env('BENCH_DIAG_GC', '0') === '1') gc();
     await new Promise((r) => setTimeout(r, 20)); // earlier pauses reported
     pauses = [];
     const e0 = gm.stats.encodeMs;
     const s0 = gm.stats.steps;
     const w0 = gm.stats.waitMs;
+    if (stamps) stamps.n = 0;
+    gm.stepTimestamps = stamps;
     const wall = await timedRun(gm, prompt, pipe);
+    gm.stepTimestamps = undefined;
+    const steps = stamps ? await stepTimes(gm.device, stamps) : '';
     await new Promise((r) => setTimeout(r, 0)); // this run's pauses reported
     const enc = (gm.stats.encodeMs - e0) / (gm.stats.steps - s0);
     const wait = gm.stats.waitMs - w0;
@@ -294,7 +344,7 @@ async function diagDecode(gm: GpuModel, V: number, ctx: number, n: number): Prom
     const chained = env('BENCH_DIAG_CHAINED', '1') === '1' ? await gm.profileHost(slot, 32) : undefined;
     const mu = process.memoryUsage();
     console.log(
-      `diag run ${k} ${mode}: ${wall.toFixed(0)} tok/s; encode ${(enc * 1000).toFixed(0)} µs/step; waited ${wait.toFixed(1)} ms; gc ${gcMs.toFixed(1)} ms [${pauses.map((p) => `${p.kind}:${p.ms.toFixed(1)}`).join(' ')}]; heap ${(mu.heapUsed / 1e6).toFixed(0)} MB` +
+      `diag run ${k} @${c} ${mode}: ${wall.toFixed(0)} tok/s; encode ${(enc * 1000).toFixed(0)} µs/step; waited ${wait.toFixed(1)} ms; ${steps}gc ${gcMs.toFixed(1)} ms [${pauses.map((p) => `${p.kind}:${p.ms.toFixed(1)}@${(p.at - lastRun.t0).toFixed(0)}`).join(' ')}] (ms from the first id; the last at ${(lastRun.t1 - lastRun.t0).toFixed(1)}, first step submitted at ${(gm.stats.firstSubmitAt - lastRun.t0).toFixed(1)}, last block read at ${(gm.stats.lastReadAt - lastRun.t0).toFixed(1)}); heap ${(mu.heapUsed / 1e6).toFixed(0)} MB` +
         (chained ? `; chained GPU ${(1000 / chained.gpuMs).toFixed(0)} tok/s; host encode ${(chained.encodeMs * 1000).toFixed(0)} submit ${(chained.submitMs * 1000).toFixed(0)} µs` : ''),
     );
   }
@@ -304,7 +354,7 @@ async function diagDecode(gm: GpuModel, V: number, ctx: number, n: number): Prom
 async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dtype: WeightDtype, tuning?: GpuTuning, decodeOnly = false, pipe: DecodePipeline = {}, shaderF16?: boolean): Promise<Row> {
   const V = loaded.config.vocabSize;
   const ctx = benchContext(loaded);
-  const gm = await GpuModel.create(device, loaded, { contextLength: ctx, weights: dtype, tuning, shaderF16 });
+  const gm = await GpuModel.create(device, loaded, { contextLength: ctx, weights: dtype, tuning, shaderF16, napBeforeMap: NAP });
   try {
     if (decodeOnly) {
       const { median: gpuDecode, runs: decodeRuns } = await timeDecode(gm, V, ctx, pipe);
@@ -379,8 +429,8 @@ async function main() {
       if (Number(env('BENCH_DIAG', '0')) > 0) {
         const V = loaded.config.vocabSize;
         const ctx = benchContext(loaded);
-        const gm = await GpuModel.create(g.device, loaded, { contextLength: ctx, weights: dtype });
-        console.log(`${name} ${dtype}: decode diagnosis at context ${CONTEXTS[0]}`);
+        const gm = await GpuModel.create(g.device, loaded, { contextLength: ctx, weights: dtype, napBeforeMap: NAP });
+        console.log(`${name} ${dtype}: decode diagnosis at contexts ${CONTEXTS.join(', ')} in turn`);
         await diagDecode(gm, V, ctx, Number(env('BENCH_DIAG', '0')));
         gm.destroy();
         continue;
