@@ -349,6 +349,7 @@ async function diagDecode(gm: GpuModel, V: number, ctx: number, n: number): Prom
     );
   }
   obs.disconnect();
+  stamps?.set.destroy();
 }
 
 async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dtype: WeightDtype, tuning?: GpuTuning, decodeOnly = false, pipe: DecodePipeline = {}, shaderF16?: boolean): Promise<Row> {
