@@ -625,10 +625,15 @@ export class GpuModel {
    * [T, V] (or [1, V] with lastOnly; empty with logits: false), `top` with topK, and the
    * captures asked for. One submission; awaits the readback.
    */
-  async forward(tokens: number[], positions?: number[], opts: GpuForwardOptions = {}): Promise<GpuForwardResult> {
+  /** Marks the model busy for one forward or generate; throws if it is lost, destroyed or already busy. */
+  private claim(): void {
     this.alive();
     if (this.busy) throw new Error('GpuModel: another forward is still running (await it first)');
     this.busy = true;
+  }
+
+  async forward(tokens: number[], positions?: number[], opts: GpuForwardOptions = {}): Promise<GpuForwardResult> {
+    this.claim();
     try {
       return await this.forwardInner(tokens, positions, opts);
     } finally {
@@ -695,84 +700,76 @@ export class GpuModel {
    */
   async generate(promptIds: number[], maxNew: number, opts: GenerateOptions & DecodePipeline = {}): Promise<GenerateResult> {
     const stop = new Set(opts.stopIds ?? this.config.stopTokenIds ?? this.config.eosTokenIds);
-    this.alive();
-    if (this.busy) throw new Error('GpuModel: another forward is still running (await it first)');
-    this.reset();
-    const ids: number[] = [];
-    if (maxNew <= 0) return { ids, stopReason: 'length' };
-    const maxK = Math.max(1, Math.floor(opts.block ?? DECODE_READ_BLOCK));
-    let K = opts.block === undefined ? 1 : maxK; // steps per block (grows with the measured step time unless set)
-    // steps submitted past the last block read: DECODE_AHEAD_BLOCKS blocks once this run's step time is known; before,
-    // about two blocks' time at the last run's step time (2…DECODE_READ_BLOCK steps; 4 on a model's first run), so
-    // a stop right after the prefill leaves little speculative work queued on a slow device
-    const first = this.lastStepMs > 0 ? Math.min(DECODE_READ_BLOCK, Math.max(2, Math.floor((2 * DECODE_BLOCK_MS) / this.lastStepMs))) : 4;
-    const ahead = () => Math.max(K, Math.floor(opts.ahead ?? (stepMs > 0 ? DECODE_AHEAD_BLOCKS * K : first)));
-    // staging buffers: unread blocks hold at most `ahead` steps (one or more each), plus the open one
-    const ringSize = Math.max(maxK, Math.floor(opts.ahead ?? Math.max(DECODE_READ_BLOCK, DECODE_AHEAD_BLOCKS * maxK))) + 2;
-    const base = this.len + promptIds.length; // the prefill fills slots [len, base)
-    const limit = Math.min(this.contextLength, base + maxNew - 1); // slots that may be submitted: [base, limit)
-    let cached = base; // slots whose tokens are final
-    let submitted = base; // next slot to submit
-    let ring = 0;
-    const ready: number[] = []; // ids read back, not yet handed out
-    const blocks: DecodeBlock[] = []; // submitted, not yet read
-    let open: DecodeBlock | undefined; // being filled
-    let stepMs = 0; // GPU ms per step, measured between back-to-back blocks (0: unknown)
-    let lastDone = 0; // when the last block read was found done
-    const submitAhead = () => {
-      while (submitted < limit && submitted - cached < ahead()) {
-        if (!open) open = { n: 0, staging: this.stagingBuffer(maxK * 8, ring++ % ringSize), submittedAt: 0 };
-        this.submitDecodeStep(submitted++, open.staging, open.n++ * 8);
-        if (submitted === base + 1) this.stats.firstSubmitAt = performance.now();
-        open.submittedAt = performance.now();
-        if (open.n >= K) {
+    this.claim();
+    try {
+      this.reset();
+      const ids: number[] = [];
+      if (maxNew <= 0) return { ids, stopReason: 'length' };
+      const maxK = Math.max(1, Math.floor(opts.block ?? DECODE_READ_BLOCK));
+      let K = opts.block === undefined ? 1 : maxK; // steps per block (grows with the measured step time unless set)
+      // steps submitted past the last block read: DECODE_AHEAD_BLOCKS blocks once this run's step time is known; before,
+      // about two blocks' time at the last run's step time (2…DECODE_READ_BLOCK steps; 4 on a model's first run), so
+      // a stop right after the prefill leaves little speculative work queued on a slow device
+      const first = this.lastStepMs > 0 ? Math.min(DECODE_READ_BLOCK, Math.max(2, Math.floor((2 * DECODE_BLOCK_MS) / this.lastStepMs))) : 4;
+      const ahead = () => Math.max(K, Math.floor(opts.ahead ?? (stepMs > 0 ? DECODE_AHEAD_BLOCKS * K : first)));
+      // staging buffers: unread blocks hold at most `ahead` steps (one or more each), plus the open one
+      const ringSize = Math.max(maxK, Math.floor(opts.ahead ?? Math.max(DECODE_READ_BLOCK, DECODE_AHEAD_BLOCKS * maxK))) + 2;
+      const base = this.len + promptIds.length; // the prefill fills slots [len, base)
+      const limit = Math.min(this.contextLength, base + maxNew - 1); // slots that may be submitted: [base, limit)
+      let cached = base; // slots whose tokens are final
+      let submitted = base; // next slot to submit
+      let ring = 0;
+      const ready: number[] = []; // ids read back, not yet handed out
+      const blocks: DecodeBlock[] = []; // submitted, not yet read
+      let open: DecodeBlock | undefined; // being filled
+      let stepMs = 0; // GPU ms per step, measured between back-to-back blocks (0: unknown)
+      let lastDone = 0; // when the last block read was found done
+      const submitAhead = () => {
+        while (submitted < limit && submitted - cached < ahead()) {
+          if (!open) open = { n: 0, staging: this.stagingBuffer(maxK * 8, ring++ % ringSize), submittedAt: 0 };
+          this.submitDecodeStep(submitted++, open.staging, open.n++ * 8);
+          open.submittedAt = performance.now();
+          if (submitted === base + 1) this.stats.firstSubmitAt = open.submittedAt;
+          if (open.n >= K) {
+            blocks.push(open);
+            open = undefined;
+          }
+        }
+        if (open && (submitted === limit || submitted - cached >= ahead())) {
           blocks.push(open);
           open = undefined;
         }
-      }
-      if (open && (submitted === limit || submitted - cached >= ahead())) {
-        blocks.push(open);
-        open = undefined;
-      }
-    };
-    const readBlock = async () => {
-      const b = blocks.shift()!;
-      const queuedBefore = lastDone > 0 && b.submittedAt < lastDone; // the GPU went from the last block straight on to this one
-      const w0 = performance.now();
-      try {
-        await b.staging.mapAsync(GPUMapMode.READ, 0, b.n * 8);
-      } catch (e) {
-        throw this.failure(e);
-      }
-      const now = performance.now();
-      this.stats.waitMs += now - w0;
-      this.stats.lastReadAt = now;
-      const words = new Uint32Array(b.staging.getMappedRange(0, b.n * 8)); // [n]: (value, id)
-      for (let i = 0; i < b.n; i++) ready.push(words[2 * i + 1]);
-      b.staging.unmap();
-      if (queuedBefore) {
-        const ms = (now - lastDone) / b.n;
-        stepMs = stepMs > 0 ? 0.7 * stepMs + 0.3 * ms : ms;
-        if (opts.block === undefined) K = Math.max(1, Math.min(maxK, Math.floor(DECODE_BLOCK_MS / stepMs)));
-      }
-      lastDone = now;
-    };
-    // the prefill's argmax feeds the first decode step on the GPU: queue steps behind it before reading its id
-    // (the GPU goes from the prefill into decode with no host round trip; a host stall there is covered)
-    this.busy = true;
-    let id: number;
-    try {
-      id = (await this.forwardInner(promptIds, undefined, { lastOnly: true, topK: 1, logits: false }, submitAhead)).top!.ids[0];
-    } catch (e) {
-      this.busy = false;
-      throw e;
-    }
-    const finish = (stopReason: GenerateResult['stopReason'], stopId?: number): GenerateResult => {
-      this.len = cached;
-      if (stepMs > 0) this.lastStepMs = stepMs;
-      return stopId === undefined ? { ids, stopReason } : { ids, stopReason, stopId };
-    };
-    try {
+      };
+      const readBlock = async () => {
+        const b = blocks.shift()!;
+        const queuedBefore = lastDone > 0 && b.submittedAt < lastDone; // the GPU went from the last block straight on to this one
+        const w0 = performance.now();
+        try {
+          await b.staging.mapAsync(GPUMapMode.READ, 0, b.n * 8);
+        } catch (e) {
+          throw this.failure(e);
+        }
+        const now = performance.now();
+        this.stats.waitMs += now - w0;
+        this.stats.lastReadAt = now;
+        const words = new Uint32Array(b.staging.getMappedRange(0, b.n * 8)); // [n]: (value, id)
+        for (let i = 0; i < b.n; i++) ready.push(words[2 * i + 1]);
+        b.staging.unmap();
+        if (queuedBefore) {
+          const ms = (now - lastDone) / b.n;
+          stepMs = stepMs > 0 ? 0.7 * stepMs + 0.3 * ms : ms;
+          if (opts.block === undefined) K = Math.max(1, Math.min(maxK, Math.floor(DECODE_BLOCK_MS / stepMs)));
+        }
+        lastDone = now;
+      };
+      const finish = (stopReason: GenerateResult['stopReason'], stopId?: number): GenerateResult => {
+        this.len = cached;
+        if (stepMs > 0) this.lastStepMs = stepMs;
+        return stopId === undefined ? { ids, stopReason } : { ids, stopReason, stopId };
+      };
+      // the prefill's argmax feeds the first decode step on the GPU: queue steps behind it before reading its id
+      // (the GPU goes from the prefill into decode with no host round trip; a host stall there is covered)
+      let id = (await this.forwardInner(promptIds, undefined, { lastOnly: true, topK: 1, logits: false }, submitAhead)).top!.ids[0];
       for (;;) {
         if (stop.has(id)) return finish('stop', id);
         ids.push(id);
