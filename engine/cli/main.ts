@@ -133,7 +133,7 @@ async function openGpuModel(loaded: LoadedModel, contextLength: number): Promise
         : '';
     throw new GpuUnavailableError(`--backend webgpu: ${why}. Use --backend cpu.${hint}`);
   }
-  return GpuModel.create(g.device, loaded, { contextLength, napBeforeMap: true });
+  return GpuModel.create(g.device, loaded, { contextLength, throttleMapWait: true });
 }
 
 const COMMON: ParseArgsConfig['options'] = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } };

@@ -22,6 +22,7 @@
  *   m.destroy();
  */
 import { ACT_ID, activationWgsl } from '../ops/activations/activations.wgsl';
+import { canThrottle, throttledWait } from './map-wait';
 import { ATTN_DECODE_SPLIT_MAX, ATTN_GQA_MAX_GROUP, ATTN_GQA_SPLIT_MAX, ATTN_SPLIT_MAX, attnCombineWgsl, attnDecodeGqaWgsl, attnDecodeWgsl, attnFlashWgsl, attnProbsWgsl, attnRowsWgsl, flashTile } from '../ops/attention/attention.wgsl';
 import { embeddingWgsl } from '../ops/embedding/embedding.wgsl';
 import { layernormRowsWgsl } from '../ops/layernorm/layernorm.wgsl';
@@ -83,16 +84,14 @@ export interface GpuModelOptions {
   /** Decode launch tuning (benchmarks): matvec shape by weight dtype, attention split policy. */
   tuning?: GpuTuning;
   /**
-   * Before mapping a long forward's read-back, sleep on a timer through part of its expected
-   * GPU time (default false; the Node CLI and bench set it). Dawn in Node polls a pending map
-   * with a fresh setImmediate callback per tick, so waiting ~0.4 s on a 2 048-token prefill
-   * makes tens of MB of garbage whose collections (10–20 ms pauses) then land in the decode
-   * after it; a timer makes none. The sleep is 0.7 × rows × the fastest ms per row seen
-   * (from the second forward of 64 rows or more on: the first pays for compiling), so it
-   * ends before the GPU does unless the GPU got 30 % faster than its best. Off where
-   * timers may be throttled (a hidden webview).
+   * Node: wait on read-backs through `throttledWait` (engine/gpu/map-wait.ts), sleeping 0.2 ms
+   * between event-loop turns, instead of letting Dawn poll every turn (default false; the
+   * Node CLI and bench set it). Dawn's Node binding makes a fresh native callback per turn
+   * while a map is pending; the garbage from a 2 048-token prefill's wait and from the waits
+   * between decode blocks cost 10–60 ms of collector pauses and finalizer stalls per 128
+   * decode steps on the H200. Needs a thread that may block (Node; not a browser's main thread).
    */
-  napBeforeMap?: boolean;
+  throttleMapWait?: boolean;
 }
 
 export interface GpuTuning {
@@ -402,17 +401,14 @@ export class GpuModel {
   private decodeTable?: { buffer: GPUBuffer; written: Set<number> };
   private len = 0;
   /** Host time spent encoding and submitting pipelined decode steps (benchmarks read it). */
-  readonly stats = { encodeMs: 0, steps: 0, dispatchesPerStep: 0, waitMs: 0, firstSubmitAt: 0, lastReadAt: 0 };
+  readonly stats = { encodeMs: 0, steps: 0, dispatchesPerStep: 0, waitMs: 0, firstSubmitAt: 0, lastReadAt: 0, longSubmitAt: 0, longReadAt: 0 };
   /**
    * @internal benchmark diagnosis: when set, each decode step's forward pass writes its
    * start and end GPU timestamps at 2i, 2i + 1 of `set` (i = `n`, counted up to `cap`).
    */
   stepTimestamps?: { set: GPUQuerySet; n: number; cap: number };
 
-  private readonly napBeforeMap: boolean;
-  /** Long forwards seen (rows ≥ 64) and the fastest GPU ms per row among them after the first (napBeforeMap's estimate). */
-  private longForwards = 0;
-  private msPerRow = Infinity;
+  private readonly throttleMapWait: boolean;
   /** GPU ms per decode step measured by the last generate (0: none yet); sizes the next one's first run-ahead. */
   private lastStepMs = 0;
   private lost?: string;
@@ -438,7 +434,7 @@ export class GpuModel {
     this.shaderF16 = this.weightDtype === 'f16' && (opts.shaderF16 ?? device.features.has('shader-f16'));
     if (this.shaderF16 && !device.features.has('shader-f16')) throw new RangeError('GpuModel: shaderF16 asked for, but the device was created without the shader-f16 feature');
     this.tuning = opts.tuning ?? {};
-    this.napBeforeMap = opts.napBeforeMap ?? false;
+    this.throttleMapWait = (opts.throttleMapWait ?? false) && canThrottle();
     this.maxBinding = Math.min(opts.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxSplit = Math.ceil(ctx / 32) + 1;
     this.cache = new PipelineCache(device);
@@ -745,7 +741,7 @@ export class GpuModel {
         const queuedBefore = lastDone > 0 && b.submittedAt < lastDone; // the GPU went from the last block straight on to this one
         const w0 = performance.now();
         try {
-          await b.staging.mapAsync(GPUMapMode.READ, 0, b.n * 8);
+          await this.mapped(b.staging.mapAsync(GPUMapMode.READ, 0, b.n * 8));
         } catch (e) {
           throw this.failure(e);
         }
@@ -1053,7 +1049,12 @@ export class GpuModel {
     this.encodeTopK(enc, 1);
   }
 
-  /** `rows`: the forward's rows (long ones may sleep before mapping, see GpuModelOptions.napBeforeMap). */
+  /** A read-back's map, awaited as GpuModelOptions.throttleMapWait says. */
+  private mapped<T>(p: Promise<T>): Promise<T> {
+    return this.throttleMapWait ? throttledWait(p) : p;
+  }
+
+  /** `rows`: the forward's rows (the bench's diagnosis times long ones). */
   private async submitAndRead(enc: GPUCommandEncoder, reads: { src: GPUBuffer; size: number; then: (b: ArrayBuffer) => void }[], onSubmitted?: () => void, rows = 0): Promise<void> {
     const bufs = reads.map((r, i) => {
       const size = Math.max(16, Math.ceil(r.size / 16) * 16);
@@ -1062,17 +1063,15 @@ export class GpuModel {
       return b;
     });
     this.device.queue.submit([enc.finish()]);
+    const long = rows >= 64; // bench diagnosis: when a long forward went in and when its read-back came
+    if (long) this.stats.longSubmitAt = performance.now();
     onSubmitted?.();
-    const t0 = performance.now();
-    const long = rows >= 64;
     try {
-      const nap = 0.7 * rows * this.msPerRow;
-      if (long && this.napBeforeMap && nap >= 2 && nap < 60_000) await new Promise((r) => setTimeout(r, Math.floor(nap)));
-      await Promise.all(bufs.map((b) => b.mapAsync(GPUMapMode.READ)));
+      await this.mapped(Promise.all(bufs.map((b) => b.mapAsync(GPUMapMode.READ))));
     } catch (e) {
       throw this.failure(e);
     }
-    if (long && this.longForwards++ > 0) this.msPerRow = Math.min(this.msPerRow, (performance.now() - t0) / rows);
+    if (long) this.stats.longReadAt = performance.now();
     reads.forEach((r, i) => {
       r.then(bufs[i].getMappedRange(0, r.size).slice(0));
       bufs[i].unmap();

@@ -22,7 +22,7 @@
  * headnorm = final norm fused into the head,
  * gate|up=256x128r4+qkv=… = launch shapes forced per matrix, block<K> / ahead<N> =
  * GpuModel.generate's read-back block and steps run ahead, packed = f16 weights unpacked from u32 even where shader-f16 is present),
- * BENCH_NAP (1, the default, as in the CLI / 0: GpuModelOptions.napBeforeMap), BENCH_DIAG (N: decode
+ * BENCH_THROTTLE (1, the default, as in the CLI / 0: GpuModelOptions.throttleMapWait), BENCH_DIAG (N: decode
  * diagnosis runs, below; BENCH_DIAG_STAMPS=1 adds GPU timestamps at every decode step),
  * BENCH_PROFILE (1: GPU time of each kernel of one decode step at each context, each
  * kind run back to back, then host encode + submit time per step and GPU time per step
@@ -60,7 +60,7 @@ const CPU = env('BENCH_CPU', '1') === '1';
 const CPU_PREFILL = Number(env('BENCH_CPU_PREFILL', '32'));
 const CPU_DECODE = Number(env('BENCH_CPU_DECODE', '8'));
 const BW = Number(env('BENCH_BW', '4.2e12'));
-const NAP = env('BENCH_NAP', '1') === '1'; // GpuModelOptions.napBeforeMap, on as in the CLI
+const THROTTLE = env('BENCH_THROTTLE', '1') === '1'; // GpuModelOptions.throttleMapWait, on as in the CLI
 const root = process.cwd(); // the repository root (npm run bench and the device run start there)
 
 /** HF config.json values of the real models (shapes only; weights are random). */
@@ -284,15 +284,18 @@ async function timedRun(gm: GpuModel, prompt: number[], pipe: DecodePipeline): P
   let t = performance.now();
   await gm.generate(prompt, 1, { stopIds: [], ...pipe });
   const prefill = performance.now() - t;
+  const st = gm.stats;
+  const one = `T(1) ${prefill.toFixed(1)} ms: prefill submitted at ${(st.longSubmitAt - t).toFixed(1)}, read at ${(st.longReadAt - t).toFixed(1)}`;
   let t0 = 0;
   t = performance.now();
   const r = await gm.generate(prompt, DECODE + 1, { stopIds: [], ...pipe, onToken: (_id, i) => void (i === 0 && (t0 = performance.now())) });
   const t1 = performance.now();
-  lastRun = { t0, t1 };
+  const many = `T(${DECODE + 1}) ${(t1 - t).toFixed(1)} ms: prefill submitted at ${(st.longSubmitAt - t).toFixed(1)}, read at ${(st.longReadAt - t).toFixed(1)}`;
+  lastRun = { t0, t1, phases: `${one}; ${many}` };
   return (r.ids.length - 1) / ((t1 - t - prefill) / 1000);
 }
 /** The last timed run's first and last id (performance.now() ms; BENCH_DIAG places GC pauses in it). */
-let lastRun = { t0: 0, t1: 0 };
+let lastRun = { t0: 0, t1: 0, phases: '' };
 
 /** The context length a bench model is created with: the prompt of each context, DECODE steps, a margin. */
 const benchContext = (loaded: LoadedModel) => Math.min(loaded.config.maxPositions, Math.max(PREFILL, ...CONTEXTS) + DECODE + 2);
@@ -343,8 +346,9 @@ async function diagDecode(gm: GpuModel, V: number, ctx: number, n: number): Prom
     const gcMs = pauses.reduce((a, p) => a + p.ms, 0);
     const chained = env('BENCH_DIAG_CHAINED', '1') === '1' ? await gm.profileHost(slot, 32) : undefined;
     const mu = process.memoryUsage();
+    const firstIdHr = Number(process.hrtime.bigint() / 1000n) - (performance.now() - lastRun.t0) * 1000; // µs, the CPU profile's clock
     console.log(
-      `diag run ${k} @${c} ${mode}: ${wall.toFixed(0)} tok/s; encode ${(enc * 1000).toFixed(0)} µs/step; waited ${wait.toFixed(1)} ms; ${steps}gc ${gcMs.toFixed(1)} ms [${pauses.map((p) => `${p.kind}:${p.ms.toFixed(1)}@${(p.at - lastRun.t0).toFixed(0)}`).join(' ')}] (ms from the first id; the last at ${(lastRun.t1 - lastRun.t0).toFixed(1)}, first step submitted at ${(gm.stats.firstSubmitAt - lastRun.t0).toFixed(1)}, last block read at ${(gm.stats.lastReadAt - lastRun.t0).toFixed(1)}); heap ${(mu.heapUsed / 1e6).toFixed(0)} MB` +
+      `diag run ${k} @${c} ${mode} (first id at ${firstIdHr.toFixed(0)} µs): ${wall.toFixed(0)} tok/s; encode ${(enc * 1000).toFixed(0)} µs/step; waited ${wait.toFixed(1)} ms; ${steps}gc ${gcMs.toFixed(1)} ms [${pauses.map((p) => `${p.kind}:${p.ms.toFixed(1)}@${(p.at - lastRun.t0).toFixed(0)}`).join(' ')}] (ms from the first id; the last at ${(lastRun.t1 - lastRun.t0).toFixed(1)}, first step submitted at ${(gm.stats.firstSubmitAt - lastRun.t0).toFixed(1)}, last block read at ${(gm.stats.lastReadAt - lastRun.t0).toFixed(1)}); ${lastRun.phases}; heap ${(mu.heapUsed / 1e6).toFixed(0)} MB` +
         (chained ? `; chained GPU ${(1000 / chained.gpuMs).toFixed(0)} tok/s; host encode ${(chained.encodeMs * 1000).toFixed(0)} submit ${(chained.submitMs * 1000).toFixed(0)} µs` : ''),
     );
   }
@@ -355,7 +359,7 @@ async function diagDecode(gm: GpuModel, V: number, ctx: number, n: number): Prom
 async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dtype: WeightDtype, tuning?: GpuTuning, decodeOnly = false, pipe: DecodePipeline = {}, shaderF16?: boolean): Promise<Row> {
   const V = loaded.config.vocabSize;
   const ctx = benchContext(loaded);
-  const gm = await GpuModel.create(device, loaded, { contextLength: ctx, weights: dtype, tuning, shaderF16, napBeforeMap: NAP });
+  const gm = await GpuModel.create(device, loaded, { contextLength: ctx, weights: dtype, tuning, shaderF16, throttleMapWait: THROTTLE });
   try {
     if (decodeOnly) {
       const { median: gpuDecode, runs: decodeRuns } = await timeDecode(gm, V, ctx, pipe);
@@ -430,7 +434,7 @@ async function main() {
       if (Number(env('BENCH_DIAG', '0')) > 0) {
         const V = loaded.config.vocabSize;
         const ctx = benchContext(loaded);
-        const gm = await GpuModel.create(g.device, loaded, { contextLength: ctx, weights: dtype, napBeforeMap: NAP });
+        const gm = await GpuModel.create(g.device, loaded, { contextLength: ctx, weights: dtype, throttleMapWait: THROTTLE });
         console.log(`${name} ${dtype}: decode diagnosis at contexts ${CONTEXTS.join(', ')} in turn`);
         await diagDecode(gm, V, ctx, Number(env('BENCH_DIAG', '0')));
         gm.destroy();

@@ -121,7 +121,8 @@ export async function checkTinyModel(device: GPUDevice, read: Read, name: string
   const cpu = new Model(loaded, { contextLength: 64 });
   // tiny-llama also runs with its vocabulary tables split over 3 bindings.
   const split = name === 'tiny-llama' ? { maxBindingBytes: 48 * 1024 } : {};
-  const gm = await GpuModel.create(device, loaded, { contextLength: 64, ...split });
+  // throttleMapWait: the Node CLI's read-back waits (inert in a browser, whose main thread may not block)
+  const gm = await GpuModel.create(device, loaded, { contextLength: 64, throttleMapWait: true, ...split });
   const g16 = await GpuModel.create(device, loaded, { contextLength: 64, weights: 'f16' });
   // decode attention through the grouped-query kernel at every context (by default it runs only when the keys are split)
   const gq = await GpuModel.create(device, loaded, { contextLength: 64, tuning: { gqaDecode: 'always' } });
@@ -254,7 +255,7 @@ export async function checkStories(device: GPUDevice, read: Read, opts: { f16?: 
   const ref = JSON.parse(text(await read('refs/stories260K.greedy.shared.json'))) as { cases: { prompt: string; steps: number; prompt_ids: number[]; generated_ids: number[] }[] };
   const loaded = await loadLlama2cModel(memorySource(await read('llama2c/stories260K.bin'), 'stories260K.bin'));
   const ctx = Math.max(...ref.cases.map((c) => c.steps)) + 1;
-  const gm = await GpuModel.create(device, loaded, { contextLength: ctx });
+  const gm = await GpuModel.create(device, loaded, { contextLength: ctx, throttleMapWait: true });
   const g16 = opts.f16 ? await GpuModel.create(device, loaded, { contextLength: ctx, weights: 'f16' }) : undefined;
   const out: StoriesCheck[] = [];
   try {
