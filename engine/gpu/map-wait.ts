@@ -25,7 +25,7 @@ let cell: Int32Array | undefined;
 /** Whether this runtime can block the thread (Node's main thread, a worker): Atomics.wait and setImmediate. */
 export function canThrottle(): boolean {
   const g = globalThis as { setImmediate?: unknown; SharedArrayBuffer?: unknown };
-  if (typeof g.setImmediate !== 'function' || typeof g.SharedArrayBuffer !== 'function' || typeof Atomics?.wait !== 'function') return false;
+  if (typeof g.setImmediate !== 'function' || typeof g.SharedArrayBuffer !== 'function' || typeof Atomics === 'undefined' || typeof Atomics.wait !== 'function') return false;
   try {
     Atomics.wait((cell ??= new Int32Array(new SharedArrayBuffer(4))), 0, 1, 0); // 'not-equal' at once; throws where blocking is not allowed
     return true;
