@@ -669,7 +669,13 @@ export class GpuModel {
     const result: GpuForwardResult = { logits: new Float32Array(0), rows, vocab: V, start, keys: start + T };
     if (wantLogits) reads.push({ src: act.logits, size: rows * V * 4, then: (b) => (result.logits = new Float32Array(b)) });
     if (k > 0) reads.push({ src: act.res, size: k * 8, then: (b) => (result.top = decodeTop(b, k)) });
-    await this.submitAndRead(enc, reads, onSubmitted, T);
+    // bench diagnosis: when a long forward went in and when its read-back came
+    const long = T >= 64;
+    await this.submitAndRead(enc, reads, () => {
+      if (long) this.stats.longSubmitAt = performance.now();
+      onSubmitted?.();
+    });
+    if (long) this.stats.longReadAt = performance.now();
     for (const b of captures.free) b.destroy();
     this.len = start + T;
     if (captures.attentions) result.attentions = captures.attentions;
@@ -1054,8 +1060,7 @@ export class GpuModel {
     return this.throttleMapWait ? throttledWait(p) : p;
   }
 
-  /** `rows`: the forward's rows (the bench's diagnosis times long ones). */
-  private async submitAndRead(enc: GPUCommandEncoder, reads: { src: GPUBuffer; size: number; then: (b: ArrayBuffer) => void }[], onSubmitted?: () => void, rows = 0): Promise<void> {
+  private async submitAndRead(enc: GPUCommandEncoder, reads: { src: GPUBuffer; size: number; then: (b: ArrayBuffer) => void }[], onSubmitted?: () => void): Promise<void> {
     const bufs = reads.map((r, i) => {
       const size = Math.max(16, Math.ceil(r.size / 16) * 16);
       const b = r.size > 1 << 16 ? this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }) : this.stagingBuffer(size, 100 + i);
@@ -1063,15 +1068,12 @@ export class GpuModel {
       return b;
     });
     this.device.queue.submit([enc.finish()]);
-    const long = rows >= 64; // bench diagnosis: when a long forward went in and when its read-back came
-    if (long) this.stats.longSubmitAt = performance.now();
     onSubmitted?.();
     try {
       await this.mapped(Promise.all(bufs.map((b) => b.mapAsync(GPUMapMode.READ))));
     } catch (e) {
       throw this.failure(e);
     }
-    if (long) this.stats.longReadAt = performance.now();
     reads.forEach((r, i) => {
       r.then(bufs[i].getMappedRange(0, r.size).slice(0));
       bufs[i].unmap();
