@@ -5,15 +5,11 @@
 /// <reference lib="webworker" />
 import type { EngineEnv, PlaygroundSettings, WebviewToWorker, WorkerToWebview } from './protocol';
 import { errorText, openGpu, selfTest, type GpuHandle } from './gpu/probe';
-import { GpuSession } from './gpu/session';
-import { registerGpuModelFactory } from './models/session';
 import { ModelSession } from './models/session';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 let gpu: GpuHandle | undefined;
-/** Runs a GpuModel on the probed device (engine/gpu/session.ts): gpuSession.load(loaded, opts) → GpuModel. */
-let gpuSession: GpuSession | undefined;
 
 function post(msg: WorkerToWebview): void {
   self.postMessage(msg);
@@ -28,25 +24,12 @@ async function probe(id: number, backend: PlaygroundSettings['backend']): Promis
     env = opened.env;
     if ('device' in opened) {
       gpu = opened;
-      gpuSession = new GpuSession(opened.device);
-      const session = gpuSession;
-      // The Generate tab's "WebGPU" device: a GpuModel on this device, same forward contract as the CPU Model.
-      registerGpuModelFactory(async (loaded, { contextLength, weights }) => {
-        const m = await session.load(loaded, { contextLength, weights });
-        return {
-          forward: (tokens, positions, opts) => m.forward(tokens, positions, opts),
-          reset: () => m.reset(),
-          get length() {
-            return m.length;
-          },
-          contextLength: m.contextLength,
-          dispose: () => m.destroy(),
-        };
-      });
+      // the Generate tab's "WebGPU" device: the session creates the webgpu backend on it
+      session.setGpuDevice(opened.device);
       opened.device.lost.then((info) => {
-        registerGpuModelFactory(undefined);
+        session.setGpuDevice(undefined);
+        session.dispose();
         gpu = undefined;
-        gpuSession = undefined;
         post({ type: 'fatal', message: `The WebGPU device was lost (${info.reason}): ${info.message || 'no details'}. Reload the playground to retry, or use the CPU path.` });
       });
       try {
@@ -90,11 +73,10 @@ self.onmessage = (ev: MessageEvent<WebviewToWorker>) => {
       probe(msg.id, msg.backend).catch((e) => post({ type: 'fatal', message: `Engine probe failed: ${errorText(e)}` }));
       break;
     case 'dispose':
-      registerGpuModelFactory(undefined);
-      if (gpuSession) gpuSession.dispose();
-      else gpu?.device.destroy();
+      session.setGpuDevice(undefined);
+      session.dispose();
+      gpu?.device.destroy();
       gpu = undefined;
-      gpuSession = undefined;
       post({ type: 'disposed', id: msg.id });
       break;
     default:

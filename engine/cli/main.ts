@@ -15,10 +15,13 @@ import path from 'node:path';
 import { FormatError } from '../errors';
 import { looksLikeModel, openModel, type OpenedModel } from '../formats/load-node';
 import { loadLoraAdapterFromPath } from '../formats/hf-node';
-import { applyLora } from '../model/lora';
-import { argmax, Model } from '../model/model';
+import type { Backend, BackendId } from '../backend/contract';
+import { backendIds, backendKind } from '../backend/registry';
+import { generate } from '../generate/generate';
+import { TemperatureProcessor } from '../generate/processors';
+import { Rng } from '../generate/rng';
+import { argmax, GreedySampler, MultinomialSampler } from '../generate/samplers';
 import type { LoadedModel } from '../model/types';
-import { GpuModel } from '../gpu/gpu-model';
 import { openNodeGpu } from '../gpu/node-gpu';
 import { loadTokenizerFromPath } from '../tokenizer/load-node';
 import type { Tokenizer } from '../tokenizer/types';
@@ -90,50 +93,37 @@ export function encodeArray(data: Float32Array, shape: number[]): { dtype: 'floa
   return { dtype: 'float32', shape, b64: bytes.toString('base64') };
 }
 
-/** Seeded xorshift RNG for temperature sampling (reproducible runs). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
-
-function sampleTemperature(logits: Float32Array, t: number, rand: () => number): number {
-  if (t === 0) return argmax(logits);
-  let max = -Infinity;
-  for (const v of logits) max = Math.max(max, v);
-  let sum = 0;
-  const p = new Float64Array(logits.length);
-  for (let i = 0; i < logits.length; i++) sum += p[i] = Math.exp((logits[i] - max) / t);
-  let r = rand() * sum;
-  for (let i = 0; i < p.length; i++) if ((r -= p[i]) <= 0) return i;
-  return p.length - 1;
-}
-
 type Out = (s: string) => void;
 
-function backendOpt(s: string | undefined): 'cpu' | 'webgpu' {
-  if (s === undefined || s === 'cpu' || s === 'webgpu') return s ?? 'cpu';
-  throw new UsageError(`--backend must be cpu or webgpu, got "${s}"`);
+function backendOpt(s: string | undefined): BackendId {
+  if (s === undefined) return 'cpu';
+  try {
+    return backendKind(s).id;
+  } catch {
+    throw new UsageError(`--backend must be ${backendIds().join(' or ')}, got "${s}"`);
+  }
 }
 
-/** The WGSL engine on the first WebGPU adapter (the webgpu package, Dawn). */
-async function openGpuModel(loaded: LoadedModel, contextLength: number): Promise<GpuModel> {
-  const g = await openNodeGpu();
-  if (!('device' in g)) {
-    const why = (g.env.reason ?? 'no WebGPU adapter').replace(/;? ?the CPU path will be used\.?$/, '');
-    const hint =
-      process.platform === 'linux' && !process.env.VK_ICD_FILENAMES
-        ? ' Without a GPU, Dawn can run on SwiftShader: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (Debian package chromium).'
-        : '';
-    throw new GpuUnavailableError(`--backend webgpu: ${why}. Use --backend cpu.${hint}`);
+/**
+ * A backend from the registry; a device backend runs on the first WebGPU adapter (the
+ * webgpu package, Dawn), with read-backs awaited without Dawn's per-turn polling.
+ */
+async function openBackend(id: BackendId, loaded: LoadedModel, contextLength: number): Promise<Backend> {
+  const kind = backendKind(id);
+  let device: GPUDevice | undefined;
+  if (kind.needsGpuDevice) {
+    const g = await openNodeGpu();
+    if (!('device' in g)) {
+      const why = (g.env.reason ?? 'no WebGPU adapter').replace(/;? ?the CPU path will be used\.?$/, '');
+      const hint =
+        process.platform === 'linux' && !process.env.VK_ICD_FILENAMES
+          ? ' Without a GPU, Dawn can run on SwiftShader: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (Debian package chromium).'
+          : '';
+      throw new GpuUnavailableError(`--backend ${id}: ${why}. Use --backend cpu.${hint}`);
+    }
+    device = g.device;
   }
-  return GpuModel.create(g.device, loaded, { contextLength, throttleMapWait: true });
+  return kind.create(loaded, { contextLength, device, throttleMapWait: true });
 }
 
 const COMMON: ParseArgsConfig['options'] = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } };
@@ -225,57 +215,45 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   checkIds(promptIds, c.vocabSize, 'prompt');
   const context = intOpt(values.context as string | undefined, 'context', Math.min(c.maxPositions, promptIds.length + maxTokens), 1);
   if (promptIds.length + maxTokens > context) throw new UsageError(`prompt (${promptIds.length} tokens) + --max-tokens ${maxTokens} exceed the context ${context}`);
-  const backend = backendOpt(values.backend as string | undefined);
-  const model = backend === 'cpu' ? new Model(m.loaded, { contextLength: context }) : undefined;
-  const gpu = backend === 'webgpu' ? await openGpuModel(m.loaded, context) : undefined;
-  // one step: the next id (greedy on the GPU reads back only the argmax) or the last row's logits
-  const step = async (ids: number[]): Promise<number> => {
-    if (gpu) {
-      if (temperature === 0) return (await gpu.forward(ids, undefined, { lastOnly: true, topK: 1, logits: false })).top!.ids[0];
-      return sampleTemperature((await gpu.forward(ids, undefined, { lastOnly: true })).logits, temperature, rand);
+  const backend = await openBackend(backendOpt(values.backend as string | undefined), m.loaded, context);
+  const rng = new Rng(intOpt(values.seed as string | undefined, 'seed', 1));
+  const sampled = temperature > 0;
+  const steps = generate(backend, {
+    promptIds,
+    maxNewTokens: maxTokens,
+    eosIds: c.stopTokenIds ?? c.eosTokenIds,
+    processors: sampled ? [new TemperatureProcessor(temperature)] : [],
+    sampler: sampled ? new MultinomialSampler(rng) : new GreedySampler(),
+    tokenizer: m.tokenizer,
+  });
+  let r;
+  try {
+    for (;;) {
+      r = await steps.next();
+      if (r.done) break;
+      if (!values.json && m.tokenizer) process.stdout.write(r.value.text);
     }
-    return sampleTemperature(model!.forward(ids, undefined, { lastOnly: true }).logits, temperature, rand);
-  };
-  const stops = new Set(c.stopTokenIds ?? c.eosTokenIds);
-  const stream = m.tokenizer?.createStreamDecoder({ context: promptIds });
-  const rand = rng(intOpt(values.seed as string | undefined, 'seed', 1));
-  const generated: number[] = [];
-  let stopReason: 'stop' | 'length' = 'length';
-  const t0 = performance.now();
-  let tFirst = 0;
-  let id = await step(promptIds);
-  while (generated.length < maxTokens) {
-    if (generated.length === 0) tFirst = performance.now();
-    if (stops.has(id)) {
-      stopReason = 'stop';
-      break;
-    }
-    generated.push(id);
-    if (!values.json && stream) process.stdout.write(stream.push(id));
-    if (generated.length >= maxTokens) break;
-    id = await step([id]);
+  } finally {
+    backend.dispose();
   }
-  const t1 = performance.now();
-  gpu?.destroy();
-  const decodeTokens = Math.max(0, generated.length - 1);
-  const decodeTps = decodeTokens > 0 ? decodeTokens / ((t1 - tFirst) / 1000) : 0;
-  const text = m.tokenizer ? m.tokenizer.decode(generated) : '';
+  const g = r.value;
   if (values.json) {
     return out(
       JSON.stringify({
         prompt_ids: promptIds,
-        generated_ids: generated,
-        text,
-        stop_reason: stopReason,
-        prefill_ms: +(tFirst - t0).toFixed(3),
-        decode_tokens_per_s: +decodeTps.toFixed(2),
+        generated_ids: g.ids,
+        text: m.tokenizer ? m.tokenizer.decode(g.ids) : '',
+        stop_reason: g.stopReason,
+        prefill_ms: +g.prefillMs.toFixed(3),
+        decode_tokens_per_s: +g.decodeTokensPerSec.toFixed(2),
+        decode_path: g.path,
       }),
     );
   }
-  if (stream) process.stdout.write(stream.flush());
-  else out(generated.join(','));
+  if (m.tokenizer) process.stdout.write(g.tail);
+  else out(g.ids.join(','));
   out('');
-  process.stderr.write(`[${generated.length} tokens, ${decodeTps.toFixed(1)} tok/s decode, stop: ${stopReason}]\n`);
+  process.stderr.write(`[${g.ids.length} tokens, ${g.decodeTokensPerSec.toFixed(1)} tok/s decode, stop: ${g.stopReason}]\n`);
 }
 
 async function cmdForward(argv: string[], out: Out): Promise<void> {
@@ -288,16 +266,16 @@ async function cmdForward(argv: string[], out: Out): Promise<void> {
   checkIds(ids, c.vocabSize, '--ids');
   const adapter = values.lora ? await loadLoraAdapterFromPath(values.lora as string, c) : undefined;
   const capture = { attentions: Boolean(values.attentions) };
+  const model = await openBackend(backend, m.loaded, Math.max(ids.length, 1));
   let r;
-  if (backend === 'webgpu') {
-    const gpu = await openGpuModel(m.loaded, Math.max(ids.length, 1));
-    if (adapter) gpu.setLora(adapter);
-    r = await gpu.forward(ids, undefined, { capture });
-    gpu.destroy();
-  } else {
-    const model = new Model(m.loaded, { contextLength: Math.max(ids.length, 1) });
-    if (adapter) applyLora(model, adapter);
-    r = model.forward(ids, undefined, { capture });
+  try {
+    if (adapter) {
+      if (!model.setLora) throw new UsageError(`--lora: the ${model.id} backend cannot apply LoRA adapters`);
+      model.setLora(adapter);
+    }
+    r = await model.forward(ids, undefined, { capture });
+  } finally {
+    model.dispose();
   }
   const T = ids.length;
   let attentions: ReturnType<typeof encodeArray> | undefined;

@@ -18,7 +18,7 @@
  *   const gpu = await openGpu(navigator.gpu);            // engine/gpu/probe.ts
  *   const m = await GpuModel.create(gpu.device, loaded, { contextLength: 2048, weights: 'f16' });
  *   const r = await m.forward(ids, undefined, { lastOnly: true, topK: 40, logits: false });
- *   const g = await m.generate(promptIds, 64, { onToken: (id) => … });
+ *   for await (const rec of generate(m, { promptIds, maxNewTokens: 64 })) …   // engine/generate/
  *   m.destroy();
  */
 import { ACT_ID, activationWgsl } from '../ops/activations/activations.wgsl';
@@ -32,7 +32,8 @@ import { rmsnormRowsWgsl } from '../ops/rmsnorm/rmsnorm.wgsl';
 import { ROPE_STYLE, ropeQkvWgsl } from '../ops/rope/rope.wgsl';
 import { ropeCosSin, ropeInvFreq, type RopeParams } from '../ops/rope/rope';
 import { TOPK_CHUNK, topkFinalWgsl, topkPartialWgsl } from '../ops/topk/topk.wgsl';
-import { checkedTruncate, kvCacheReport, type CaptureOptions, type ForwardOptions, type ForwardResult, type GenerateOptions, type GenerateResult, type KvCacheBytes, type RouterChoice } from '../model/model';
+import type { Backend, BackendCapabilities, CaptureOptions, ForwardOptions, ForwardResult, GreedyDecodeEnd, GreedyDecodeOptions, KvCacheBytes, RouterChoice } from '../backend/contract';
+import { checkedTruncate, kvCacheReport } from '../model/model';
 import type { LoraAdapter } from '../model/lora';
 import { validateWeights } from '../model/shapes';
 import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
@@ -116,24 +117,24 @@ export interface GpuTuning {
   fuseHeadNorm?: boolean;
 }
 
-export interface GpuForwardOptions extends ForwardOptions {
-  /** Top-k of the last row, computed on the GPU (value desc, id asc). */
-  topK?: number;
-  /** Read the logits back (default true). With false, `logits` is empty: use `top`. */
-  logits?: boolean;
-}
-
-export interface GpuForwardResult extends ForwardResult {
-  top?: { ids: number[]; values: number[] };
-}
+/** The contract's forward options (kept as a name for callers of GpuModel). */
+export type GpuForwardOptions = ForwardOptions;
+export type GpuForwardResult = ForwardResult;
 
 const MATVEC_MAX_ROWS = 4;
 const TOPK_MAX = 256;
+
+const GPU_CAPABILITIES: BackendCapabilities = {
+  captures: { attentions: true, residuals: true, finalHidden: true, router: true, kvBytes: true },
+  onDevice: { argmax: true, topK: TOPK_MAX, sampling: false },
+  pipelinedGreedy: true,
+  lora: true,
+};
 /** Decode slots whose input records are written at once (encodeDecodeInputs), each chunk once per model. */
 const DECODE_BLOCK = 1024;
-/** Most greedy decode steps whose ids are read back together (GpuModel.generate). */
+/** Most greedy decode steps whose ids are read back together (GpuModel.decodeGreedy). */
 const DECODE_READ_BLOCK = 16;
-/** GPU time a read-back block grows to (GpuModel.generate), in ms: about a frame. */
+/** GPU time a read-back block grows to (GpuModel.decodeGreedy), in ms: about a frame. */
 const DECODE_BLOCK_MS = 16;
 /**
  * Blocks a greedy decode keeps submitted past the last one read: when a block is read,
@@ -142,14 +143,6 @@ const DECODE_BLOCK_MS = 16;
  * (with two blocks one did: a 14 ms gap on the GPU, engine/gpu/BENCH.md run 56).
  */
 const DECODE_AHEAD_BLOCKS = 3;
-
-/** How GpuModel.generate pipelines decode steps (defaults: an adaptive block, ahead DECODE_AHEAD_BLOCKS × block). */
-export interface DecodePipeline {
-  /** Steps whose ids are read back with one map (default: 1, then ≈ 16 ms of steps, at most 16). */
-  block?: number;
-  /** Steps the host may submit past the last id it has read (at least `block`). */
-  ahead?: number;
-}
 
 interface DecodeBlock {
   n: number;
@@ -367,7 +360,8 @@ interface Ops {
   topkFinal: Dispatch;
 }
 
-export class GpuModel {
+export class GpuModel implements Backend {
+  readonly id = 'webgpu' as const;
   readonly config: ModelConfig;
   readonly contextLength: number;
   readonly weightDtype: WeightDtype;
@@ -578,6 +572,11 @@ export class GpuModel {
     return kvCacheReport(this.config, this.contextLength, this.len);
   }
 
+  /** The contract's KV cache report (the same as kvCacheBytes). */
+  kvCache(): KvCacheBytes[] {
+    return kvCacheReport(this.config, this.contextLength, this.len);
+  }
+
   /** Attaches a LoRA adapter unmerged (y += scale·(x·Aᵀ)·Bᵀ); replaces any previous one. */
   setLora(adapter: LoraAdapter | undefined): void {
     this.alive();
@@ -601,6 +600,20 @@ export class GpuModel {
       this.freeActivations();
       this.ensureCapacity(rows, headRows);
     }
+  }
+
+  /** For people: which path runs and how the weights are read. */
+  get label(): string {
+    return `WebGPU, ${this.weightDtype} weights${this.weightDtype === 'f16' ? (this.shaderF16 ? ' (shader-f16)' : ' (unpacked from u32)') : ''}`;
+  }
+
+  get capabilities(): BackendCapabilities {
+    return GPU_CAPABILITIES;
+  }
+
+  /** The contract's dispose: destroy(). */
+  dispose(): void {
+    this.destroy();
   }
 
   /** Frees every buffer of this model (the device stays open). */
@@ -687,97 +700,96 @@ export class GpuModel {
   }
 
   /**
-   * Greedy decoding from a fresh cache, like Model.generate: prefill, then one token at a
-   * time. The GPU argmax writes each id where the next step's embedding reads it, so the
-   * host runs ahead of the GPU: it submits each step as soon as it is encoded, keeps up to
-   * `ahead` steps past the last id it has read, and reads the ids back a block of steps at
-   * a time (one mapped buffer per block). The first steps are queued right behind the
-   * prefill, before its id is read. Steps past a stop are dropped from the cache.
+   * Greedy decoding from a fresh cache (the contract's decodeGreedy): prefill, then one
+   * token at a time. The GPU argmax writes each id where the next step's embedding reads
+   * it, so the host runs ahead of the GPU: it submits each step as soon as it is encoded,
+   * keeps up to `ahead` steps past the last id it has read, and reads the ids back a block
+   * of steps at a time (one mapped buffer per block). The first steps are queued right
+   * behind the prefill, before its id is read. When the consumer stops (return()), the
+   * steps queued past its last id are dropped from the cache.
    *
-   * Why: a host pause (in Node, a garbage collection of 10–25 ms, every few hundred
-   * steps) empties a queue two steps deep, and each such run lost a sixth of its speed
-   * on the H200 (engine/gpu/BENCH.md run 39). By default the block grows, once the step
-   * time is known, to about DECODE_BLOCK_MS of GPU work (at most DECODE_READ_BLOCK
-   * steps), with DECODE_AHEAD_BLOCKS blocks queued: tokens still reach onToken within a few frames.
+   * Why blocks: a host pause (in Node, a garbage collection of 10–25 ms) empties a queue
+   * two steps deep (engine/gpu/BENCH.md, "Reading ids back in blocks"). By default the
+   * block grows, once the step time is known, to about DECODE_BLOCK_MS of GPU work (at most
+   * DECODE_READ_BLOCK steps), with DECODE_AHEAD_BLOCKS blocks queued: ids still reach the
+   * consumer within a few frames.
    */
-  async generate(promptIds: number[], maxNew: number, opts: GenerateOptions & DecodePipeline = {}): Promise<GenerateResult> {
-    const stop = new Set(opts.stopIds ?? this.config.stopTokenIds ?? this.config.eosTokenIds);
+  async *decodeGreedy(promptIds: number[], opts: GreedyDecodeOptions): AsyncGenerator<number, GreedyDecodeEnd, void> {
+    const maxNew = opts.maxNew;
+    if (!Number.isSafeInteger(maxNew) || maxNew < 1) throw new RangeError(`decodeGreedy: maxNew must be a positive integer, got ${maxNew}`);
     this.claim();
-    try {
-      this.reset();
-      const ids: number[] = [];
-      if (maxNew <= 0) return { ids, stopReason: 'length' };
-      const maxK = Math.max(1, Math.floor(opts.block ?? DECODE_READ_BLOCK));
-      let K = opts.block === undefined ? 1 : maxK; // steps per block (grows with the measured step time unless set)
-      // steps submitted past the last block read: DECODE_AHEAD_BLOCKS blocks once this run's step time is known; before,
-      // about two blocks' time at the last run's step time (2…DECODE_READ_BLOCK steps; 4 on a model's first run), so
-      // a stop right after the prefill leaves little speculative work queued on a slow device
-      const first = this.lastStepMs > 0 ? Math.min(DECODE_READ_BLOCK, Math.max(2, Math.floor((2 * DECODE_BLOCK_MS) / this.lastStepMs))) : 4;
-      const ahead = () => Math.max(K, Math.floor(opts.ahead ?? (stepMs > 0 ? DECODE_AHEAD_BLOCKS * K : first)));
-      // staging buffers: unread blocks hold at most `ahead` steps (one or more each), plus the open one
-      const ringSize = Math.max(maxK, Math.floor(opts.ahead ?? Math.max(DECODE_READ_BLOCK, DECODE_AHEAD_BLOCKS * maxK))) + 2;
-      const base = this.len + promptIds.length; // the prefill fills slots [len, base)
-      const limit = Math.min(this.contextLength, base + maxNew - 1); // slots that may be submitted: [base, limit)
-      let cached = base; // slots whose tokens are final
-      let submitted = base; // next slot to submit
-      let ring = 0;
-      const ready: number[] = []; // ids read back, not yet handed out
-      const blocks: DecodeBlock[] = []; // submitted, not yet read
-      let open: DecodeBlock | undefined; // being filled
-      let stepMs = 0; // GPU ms per step, measured between back-to-back blocks (0: unknown)
-      let lastDone = 0; // when the last block read was found done
-      const submitAhead = () => {
-        while (submitted < limit && submitted - cached < ahead()) {
-          if (!open) open = { n: 0, staging: this.stagingBuffer(maxK * 8, ring++ % ringSize), submittedAt: 0 };
-          this.submitDecodeStep(submitted++, open.staging, open.n++ * 8);
-          open.submittedAt = performance.now();
-          if (submitted === base + 1) this.stats.firstSubmitAt = open.submittedAt;
-          if (open.n >= K) {
-            blocks.push(open);
-            open = undefined;
-          }
-        }
-        if (open && (submitted === limit || submitted - cached >= ahead())) {
+    this.reset();
+    const maxK = Math.max(1, Math.floor(opts.block ?? DECODE_READ_BLOCK));
+    let K = opts.block === undefined ? 1 : maxK; // steps per block (grows with the measured step time unless set)
+    // steps submitted past the last block read: DECODE_AHEAD_BLOCKS blocks once this run's step time is known; before,
+    // about two blocks' time at the last run's step time (2…DECODE_READ_BLOCK steps; 4 on a model's first run), so
+    // a stop right after the prefill leaves little speculative work queued on a slow device
+    const first = this.lastStepMs > 0 ? Math.min(DECODE_READ_BLOCK, Math.max(2, Math.floor((2 * DECODE_BLOCK_MS) / this.lastStepMs))) : 4;
+    const ahead = () => Math.max(K, Math.floor(opts.ahead ?? (stepMs > 0 ? DECODE_AHEAD_BLOCKS * K : first)));
+    // staging buffers: unread blocks hold at most `ahead` steps (one or more each), plus the open one
+    const ringSize = Math.max(maxK, Math.floor(opts.ahead ?? Math.max(DECODE_READ_BLOCK, DECODE_AHEAD_BLOCKS * maxK))) + 2;
+    const base = promptIds.length; // the prefill fills slots [0, base)
+    const limit = Math.min(this.contextLength, base + maxNew - 1); // slots that may be submitted: [base, limit)
+    let cached = 0; // slots whose tokens are final (the prefill's once it has run)
+    let submitted = base; // next slot to submit
+    let ring = 0;
+    const ready: number[] = []; // ids read back, not yet handed out
+    const blocks: DecodeBlock[] = []; // submitted, not yet read
+    let open: DecodeBlock | undefined; // being filled
+    let stepMs = 0; // GPU ms per step, measured between back-to-back blocks (0: unknown)
+    let lastDone = 0; // when the last block read was found done
+    const submitAhead = () => {
+      while (submitted < limit && submitted - cached < ahead()) {
+        if (!open) open = { n: 0, staging: this.stagingBuffer(maxK * 8, ring++ % ringSize), submittedAt: 0 };
+        this.submitDecodeStep(submitted++, open.staging, open.n++ * 8);
+        open.submittedAt = performance.now();
+        if (submitted === base + 1) this.stats.firstSubmitAt = open.submittedAt;
+        if (open.n >= K) {
           blocks.push(open);
           open = undefined;
         }
-      };
-      const readBlock = async () => {
-        const b = blocks.shift()!;
-        const queuedBefore = lastDone > 0 && b.submittedAt < lastDone; // the GPU went from the last block straight on to this one
-        const w0 = performance.now();
-        try {
-          await this.mapped(b.staging.mapAsync(GPUMapMode.READ, 0, b.n * 8));
-        } catch (e) {
-          throw this.failure(e);
-        }
-        const now = performance.now();
-        this.stats.waitMs += now - w0;
-        this.stats.lastReadAt = now;
-        const words = new Uint32Array(b.staging.getMappedRange(0, b.n * 8)); // [n]: (value, id)
-        for (let i = 0; i < b.n; i++) ready.push(words[2 * i + 1]);
-        b.staging.unmap();
-        if (queuedBefore) {
-          const ms = (now - lastDone) / b.n;
-          stepMs = stepMs > 0 ? 0.7 * stepMs + 0.3 * ms : ms;
-          if (opts.block === undefined) K = Math.max(1, Math.min(maxK, Math.floor(DECODE_BLOCK_MS / stepMs)));
-        }
-        lastDone = now;
-      };
-      const finish = (stopReason: GenerateResult['stopReason'], stopId?: number): GenerateResult => {
-        this.len = cached;
-        if (stepMs > 0) this.lastStepMs = stepMs;
-        return stopId === undefined ? { ids, stopReason } : { ids, stopReason, stopId };
-      };
+      }
+      if (open && (submitted === limit || submitted - cached >= ahead())) {
+        blocks.push(open);
+        open = undefined;
+      }
+    };
+    const readBlock = async () => {
+      const b = blocks.shift()!;
+      const queuedBefore = lastDone > 0 && b.submittedAt < lastDone; // the GPU went from the last block straight on to this one
+      const w0 = performance.now();
+      try {
+        await this.mapped(b.staging.mapAsync(GPUMapMode.READ, 0, b.n * 8));
+      } catch (e) {
+        throw this.failure(e);
+      }
+      const now = performance.now();
+      this.stats.waitMs += now - w0;
+      this.stats.lastReadAt = now;
+      const words = new Uint32Array(b.staging.getMappedRange(0, b.n * 8)); // [n]: (value, id)
+      for (let i = 0; i < b.n; i++) ready.push(words[2 * i + 1]);
+      b.staging.unmap();
+      if (queuedBefore) {
+        const ms = (now - lastDone) / b.n;
+        stepMs = stepMs > 0 ? 0.7 * stepMs + 0.3 * ms : ms;
+        if (opts.block === undefined) K = Math.max(1, Math.min(maxK, Math.floor(DECODE_BLOCK_MS / stepMs)));
+      }
+      lastDone = now;
+    };
+    try {
       // the prefill's argmax feeds the first decode step on the GPU: queue steps behind it before reading its id
       // (the GPU goes from the prefill into decode with no host round trip; a host stall there is covered)
-      let id = (await this.forwardInner(promptIds, undefined, { lastOnly: true, topK: 1, logits: false }, submitAhead)).top!.ids[0];
+      const prefill = await this.forwardInner(promptIds, undefined, { lastOnly: true, topK: 1, logits: false }, () => {
+        cached = base;
+        submitAhead();
+      });
+      let id = prefill.top!.ids[0];
+      let n = 0;
       for (;;) {
-        if (stop.has(id)) return finish('stop', id);
-        ids.push(id);
-        if (opts.onToken && opts.onToken(id, ids.length - 1) === false) return finish('callback');
-        if (ids.length >= maxNew) return finish('length');
-        if (cached >= this.contextLength) return finish('context');
+        yield id;
+        n++;
+        if (n >= maxNew) return 'length';
+        if (cached >= this.contextLength) return 'context';
         if (!ready.length) {
           submitAhead();
           await readBlock();
@@ -787,15 +799,10 @@ export class GpuModel {
         cached++;
       }
     } finally {
+      this.len = cached;
+      if (stepMs > 0) this.lastStepMs = stepMs;
       this.busy = false;
     }
-  }
-
-  /** Exactly n greedy tokens with no stop ids (the refs' greedy_24). */
-  async greedy(promptIds: number[], n: number): Promise<number[]> {
-    const r = await this.generate(promptIds, n, { stopIds: [] });
-    if (r.ids.length !== n) throw new RangeError(`greedy: context length ${this.contextLength} ended generation after ${r.ids.length} of ${n} tokens`);
-    return r.ids;
   }
 
   /**

@@ -21,7 +21,7 @@
  * at every context (default: split contexts), gqawg<N> = its split workgroups, single<N> = one attention split up to N keys (≤ 1024),
  * headnorm = final norm fused into the head,
  * gate|up=256x128r4+qkv=… = launch shapes forced per matrix, block<K> / ahead<N> =
- * GpuModel.generate's read-back block and steps run ahead, packed = f16 weights unpacked from u32 even where shader-f16 is present),
+ * the pipelined decode's read-back block and steps run ahead, packed = f16 weights unpacked from u32 even where shader-f16 is present),
  * BENCH_THROTTLE (1, the default, as in the CLI / 0: GpuModelOptions.throttleMapWait), BENCH_DIAG (N: decode
  * diagnosis runs, below; BENCH_DIAG_STAMPS=1 adds GPU timestamps at every decode step),
  * BENCH_PROFILE (1: GPU time of each kernel of one decode step at each context, each
@@ -40,7 +40,9 @@ import { memorySource } from '../formats/source';
 import { Model } from '../model/model';
 import { randomFill } from '../model/random';
 import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
-import { GpuModel, type DecodePipeline, type GpuTuning } from './gpu-model';
+import { GpuModel, type GpuTuning } from './gpu-model';
+import type { DecodePipeline } from '../backend/contract';
+import { generateAll } from '../generate/generate';
 import { createUniform, Dispatch, grid2, M_FROM_T, packParams, PipelineCache, rowStrideWords, STEP_FIELDS, type WeightDtype } from './kernel';
 import { matvecRows, matvecShape, matvecWgsl, type MatvecShape } from '../ops/matmul/matmul.wgsl';
 import { openNodeGpu } from './node-gpu';
@@ -265,7 +267,7 @@ async function timeDecode(gm: GpuModel, V: number, ctx: number, pipe: DecodePipe
   const runs: Record<number, number[]> = {};
   for (const c of CONTEXTS) {
     const prompt = ids(Math.min(c, ctx - DECODE - 1), V);
-    await gm.generate(prompt, Math.min(DECODE, 32), { stopIds: [], ...pipe }); // warm-up (the JIT, the GPU's clocks)
+    await generateAll(gm, { promptIds: prompt, maxNewTokens: Math.min(DECODE, 32), eosIds: [], pipeline: pipe }); // warm-up (the JIT, the GPU's clocks)
     runs[c] = [];
     for (let k = 0; k < REPS; k++) runs[c].push(await timedRun(gm, prompt, pipe));
     const sorted = [...runs[c]].sort((a, b) => a - b);
@@ -277,18 +279,18 @@ async function timeDecode(gm: GpuModel, V: number, ctx: number, pipe: DecodePipe
 /**
  * Decode tokens/s of one greedy run of DECODE steps after the prompt: DECODE / (the time of
  * generate(prompt, DECODE + 1) − the time of generate(prompt, 1), the prefill alone, timed
- * just before). Not from the first id: GpuModel.generate queues decode steps behind the
+ * just before), through the engine's decode loop. Not from the first id: decodeGreedy queues decode steps behind the
  * prefill before it reads the prefill's id, so some steps may be done when that id arrives.
  */
 async function timedRun(gm: GpuModel, prompt: number[], pipe: DecodePipeline): Promise<number> {
   let t = performance.now();
-  await gm.generate(prompt, 1, { stopIds: [], ...pipe });
+  await generateAll(gm, { promptIds: prompt, maxNewTokens: 1, eosIds: [], pipeline: pipe });
   const prefill = performance.now() - t;
   const st = gm.stats;
   const one = `T(1) ${prefill.toFixed(1)} ms: prefill submitted at ${(st.longSubmitAt - t).toFixed(1)}, read at ${(st.longReadAt - t).toFixed(1)}`;
   let t0 = 0;
   t = performance.now();
-  const r = await gm.generate(prompt, DECODE + 1, { stopIds: [], ...pipe, onToken: (_id, i) => void (i === 0 && (t0 = performance.now())) });
+  const r = await generateAll(gm, { promptIds: prompt, maxNewTokens: DECODE + 1, eosIds: [], pipeline: pipe }, (rec) => void (rec.step === 0 && (t0 = performance.now())));
   const t1 = performance.now();
   const many = `T(${DECODE + 1}) ${(t1 - t).toFixed(1)} ms: prefill submitted at ${(st.longSubmitAt - t).toFixed(1)}, read at ${(st.longReadAt - t).toFixed(1)}`;
   lastRun = { t0, t1, phases: `${one}; ${many}` };
@@ -316,7 +318,7 @@ async function diagDecode(gm: GpuModel, V: number, ctx: number, n: number): Prom
   obs.observe({ entryTypes: ['gc'] });
   const prompts = CONTEXTS.map((c) => ids(Math.min(c, ctx - DECODE - 1), V));
   const gc = (globalThis as { gc?: () => void }).gc;
-  for (const prompt of prompts) await gm.generate(prompt, Math.min(DECODE, 32), { stopIds: [] });
+  for (const prompt of prompts) await generateAll(gm, { promptIds: prompt, maxNewTokens: Math.min(DECODE, 32), eosIds: [] });
   // modes: <block>x<ahead>, e.g. 1x2 (one id per map, two steps queued: the engine before run 40), 16x32; 'auto' = the default;
   const modes = env('BENCH_DIAG_MODES', 'auto').split(',');
   // BENCH_DIAG_STAMPS=1: GPU timestamps at each decode step's forward pass (its time on the GPU, and the gaps between steps)

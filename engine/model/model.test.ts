@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadHfModelFromPath } from '../formats/hf-node';
 import { Model } from './model';
+import { CpuBackend } from '../backend/cpu';
+import { generateAll, greedy } from '../generate/generate';
 import { decodeArray, fixturePath, loadRef, maxAbsDiff } from '../../tests/unit/fixtures';
 
 const MODELS = ['tiny-llama', 'tiny-llama3-rope', 'tiny-qwen2', 'tiny-qwen3', 'tiny-mistral-swa', 'tiny-mixtral-moe', 'tiny-gpt2'];
@@ -67,9 +69,9 @@ describe.each(MODELS)('%s matches HF transformers', (name) => {
   });
 
   it('greedy_24 with the KV cache', async () => {
-    const model = await load();
+    const backend = new CpuBackend(await loadHfModelFromPath(fixturePath('models', name)), { contextLength: 64 });
     for (const c of ref.cases) {
-      expect(model.greedy24(c.input_ids)).toEqual(c.greedy_24);
+      expect(await greedy(backend, c.input_ids, 24)).toEqual(c.greedy_24);
     }
     console.log(`${name}: ${JSON.stringify(report[name])}`);
   });
@@ -166,23 +168,36 @@ describe('Model API', () => {
     expect(() => model.forward([512])).toThrow(RangeError);
   });
 
-  it('generate stops at EOS (or given ids) and at maxNew; greedy ignores EOS', async () => {
-    const model = new Model(await loadHfModelFromPath(fixturePath('models', 'tiny-llama')), { contextLength: 48 });
+  it('generate stops at EOS (or given ids), at maxNew, on a criterion and at the context; greedy ignores EOS', async () => {
+    const loaded = await loadHfModelFromPath(fixturePath('models', 'tiny-llama'));
+    const model = new CpuBackend(loaded, { contextLength: 48 });
     const ref = loadRef('tiny-llama.shared').cases[0];
     const g24 = ref.greedy_24!;
-    expect(model.generate(ref.input_ids, 24)).toEqual({ ids: g24, stopReason: 'length' }); // 2 (EOS) is not among them
+    const gen = (b: CpuBackend, opts: Partial<Parameters<typeof generateAll>[1]> = {}) => generateAll(b, { promptIds: ref.input_ids, maxNewTokens: 24, ...opts });
+    const r0 = await gen(model); // 2 (EOS) is not among them
+    expect([r0.ids, r0.stopReason, r0.path]).toEqual([g24, 'length', 'host-logits']);
+    expect(model.length).toBe(ref.input_ids.length + 23); // the last id is not fed back
     const stopAt = g24[5];
-    const r = model.generate(ref.input_ids, 24, { stopIds: [stopAt] });
-    expect(r).toEqual({ ids: g24.slice(0, g24.indexOf(stopAt)), stopReason: 'stop', stopId: stopAt });
-    const cfgStop = new Model({ ...(await loadHfModelFromPath(fixturePath('models', 'tiny-llama'))), config: { ...model.config, eosTokenIds: [g24[3]] } }, { contextLength: 48 });
-    expect(cfgStop.generate(ref.input_ids, 24).ids).toEqual(g24.slice(0, 3));
-    expect(cfgStop.greedy(ref.input_ids, 24)).toEqual(g24);
+    const r = await gen(model, { eosIds: [stopAt] });
+    expect([r.ids, r.stopReason, r.stopId]).toEqual([g24.slice(0, g24.indexOf(stopAt)), 'stop', stopAt]);
+    const cfgStop = new CpuBackend({ ...(await loadHfModelFromPath(fixturePath('models', 'tiny-llama'))), config: { ...model.config, eosTokenIds: [g24[3]] } }, { contextLength: 48 });
+    expect((await gen(cfgStop)).ids).toEqual(g24.slice(0, 3));
+    expect(await greedy(cfgStop, ref.input_ids, 24)).toEqual(g24);
     const seen: number[] = [];
-    expect(model.generate(ref.input_ids, 24, { onToken: (id, i) => (seen.push(id), i < 4) })).toEqual({ ids: g24.slice(0, 5), stopReason: 'callback' });
-    expect(seen).toEqual(g24.slice(0, 5));
-    const small = new Model(await loadHfModelFromPath(fixturePath('models', 'tiny-llama')), { contextLength: 20 });
-    expect(small.generate(ref.input_ids, 24)).toEqual({ ids: g24.slice(0, 5), stopReason: 'context' });
-    expect(() => small.greedy24(ref.input_ids)).toThrow(RangeError);
+    const rc = await gen(model, { stopping: [{ name: 'five', shouldStop: (s) => s.newIds.length >= 5 }] }, );
+    expect([rc.ids, rc.stopReason]).toEqual([g24.slice(0, 5), 'criterion']);
+    const signal = { aborted: false };
+    const ra = await generateAll(model, { promptIds: ref.input_ids, maxNewTokens: 24, signal }, (rec) => {
+      seen.push(rec.id);
+      if (rec.step === 4) signal.aborted = true;
+    });
+    expect([ra.ids, ra.stopReason, seen]).toEqual([g24.slice(0, 5), 'cancelled', g24.slice(0, 5)]);
+    const small = new CpuBackend(await loadHfModelFromPath(fixturePath('models', 'tiny-llama')), { contextLength: 20 });
+    const rs = await gen(small);
+    expect([rs.ids, rs.stopReason]).toEqual([g24.slice(0, 5), 'context']);
+    await expect(greedy(small, ref.input_ids, 24)).rejects.toThrow(RangeError);
+    await expect(gen(model, { maxNewTokens: -1 })).rejects.toThrow(/maxNewTokens/);
+    await expect(gen(model, { promptIds: [512] })).rejects.toThrow(/vocabulary/);
   });
 
   it('Qwen2 per-layer sliding window (use_sliding_window, max_window_layers)', async () => {

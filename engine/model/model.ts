@@ -3,7 +3,8 @@
  * ModelConfig (Llama, Qwen2, Qwen3, Mistral, Mixtral, GPT-2), with a static KV
  * cache so that a prefill of many tokens and token-by-token decode give the same
  * logits, opt-in captures for visualisation (attention probabilities, residual
- * stream, final hidden state, MoE routing, KV cache size) and greedy decoding.
+ * stream, final hidden state, MoE routing, KV cache size). engine/backend/cpu.ts puts it
+ * behind the backend contract; engine/generate/ decodes with it.
  *
  * Matches HF transformers (eager attention) to float32 rounding: sums run in f64
  * (JavaScript numbers) and are rounded to f32 on store.
@@ -19,6 +20,7 @@ import { expertTokens, gatherRows, routeTopK, scatterAddRows } from '../ops/moe/
 import { rmsnorm } from '../ops/rmsnorm/rmsnorm';
 import { applyRope, ropeCosSin, ropeInvFreq, type RopeParams } from '../ops/rope/rope';
 import { validateWeights } from './shapes';
+import type { CaptureOptions, ForwardResult, KvCacheBytes, RouterChoice } from '../backend/contract';
 import type { LoadedModel, ModelConfig, WeightMap } from './types';
 
 /** An unmerged low-rank adapter on a linear layer: y += scale · (x·Aᵀ)·Bᵀ. */
@@ -70,6 +72,13 @@ interface Layer {
   vCache: Float32Array; // [ctx, nKvHeads, headDim]
 }
 
+/** The CPU model's forward options: the contract's, less the device-side top-k. */
+export interface ForwardOptions {
+  /** Only the last row of logits ([1, V]): what decoding needs. */
+  lastOnly?: boolean;
+  capture?: CaptureOptions;
+}
+
 export interface ModelOptions {
   /** KV cache capacity in tokens (default: min(maxPositions, 2048)). */
   contextLength?: number;
@@ -79,74 +88,6 @@ export interface ModelOptions {
    * or 'js' (the plain-TypeScript reference, f64 accumulation).
    */
   kernel?: 'wasm' | 'js';
-}
-
-/** What a forward pass should record besides the logits. */
-export interface CaptureOptions {
-  /** Softmax probabilities per layer: [L] × [H, T, Tk]. */
-  attentions?: boolean;
-  /** Residual stream: [L + 1] × [T, D] — after the embeddings, then after each layer (before the final norm). */
-  residuals?: boolean;
-  /** After the final norm: [T, D]. */
-  finalHidden?: boolean;
-  /** MoE router choices per layer and token. */
-  router?: boolean;
-  /** KV cache size per layer after this pass. */
-  kvBytes?: boolean;
-}
-
-export interface ForwardOptions {
-  /** Only the last row of logits ([1, V]): what decoding needs. */
-  lastOnly?: boolean;
-  capture?: CaptureOptions;
-}
-
-export interface RouterChoice {
-  layer: number;
-  topK: number;
-  experts: Int32Array; // [T, k] expert ids, best first
-  weights: Float32Array; // [T, k] mixing weights (renormalised when the config says so)
-  probs: Float32Array; // [T, E] router softmax
-}
-
-export interface KvCacheBytes {
-  layer: number;
-  /** Bytes of the static K and V buffers together. */
-  allocated: number;
-  /** Bytes of K and V holding tokens now. */
-  used: number;
-  tokens: number;
-  capacity: number;
-}
-
-export interface ForwardResult {
-  logits: Float32Array; // [rows, V]
-  /** Rows of logits: T, or 1 with lastOnly. */
-  rows: number;
-  vocab: number;
-  /** Cache slot of the first token of this pass (= tokens cached before it). */
-  start: number;
-  /** Keys attended to by the last row: start + T. */
-  keys: number;
-  attentions?: Float32Array[]; // [L] × [H, T, Tk]
-  residuals?: Float32Array[]; // [L + 1] × [T, D]
-  finalHidden?: Float32Array; // [T, D]
-  router?: RouterChoice[]; // one per MoE layer
-  kvBytes?: KvCacheBytes[]; // [L]
-}
-
-export interface GenerateOptions {
-  /** Ids that end generation (default: config.stopTokenIds ?? config.eosTokenIds). */
-  stopIds?: number[];
-  /** Called with each new id; return false to stop. */
-  onToken?: (id: number, step: number) => boolean | void;
-}
-
-export interface GenerateResult {
-  /** The new ids, without the prompt and without the stop id. */
-  ids: number[];
-  stopReason: 'stop' | 'length' | 'context' | 'callback';
-  stopId?: number;
 }
 
 /** The static KV cache's bytes per layer (K and V, f32, [ctx, nKvHeads, headDim] each) holding `len` tokens. */
@@ -558,39 +499,5 @@ export class Model {
     const logits = new Float32Array(rows * c.vocabSize); // [rows, V]
     this.mm(logits, hid, this.lmHead, rows, D, c.vocabSize);
     return logits;
-  }
-
-  /**
-   * Greedy decoding from a fresh cache: prefill the prompt, then one token at a
-   * time with the KV cache, stopping at a stop id (not included), at maxNew new
-   * tokens, or when the context is full.
-   */
-  generate(promptIds: number[], maxNew: number, opts: GenerateOptions = {}): GenerateResult {
-    const stop = new Set(opts.stopIds ?? this.config.stopTokenIds ?? this.config.eosTokenIds);
-    this.reset();
-    const ids: number[] = [];
-    if (maxNew <= 0) return { ids, stopReason: 'length' };
-    let out = this.forward(promptIds, undefined, { lastOnly: true });
-    for (;;) {
-      const id = argmax(out.logits);
-      if (stop.has(id)) return { ids, stopReason: 'stop', stopId: id };
-      ids.push(id);
-      if (opts.onToken && opts.onToken(id, ids.length - 1) === false) return { ids, stopReason: 'callback' };
-      if (ids.length >= maxNew) return { ids, stopReason: 'length' };
-      if (this.len >= this.contextLength) return { ids, stopReason: 'context' };
-      out = this.forward([id], undefined, { lastOnly: true });
-    }
-  }
-
-  /** Exactly n greedy tokens with the KV cache and no stop ids (the refs' greedy_24). */
-  greedy(promptIds: number[], n: number): number[] {
-    const r = this.generate(promptIds, n, { stopIds: [] });
-    if (r.ids.length !== n) throw new RangeError(`greedy: context length ${this.contextLength} ended generation after ${r.ids.length} of ${n} tokens`);
-    return r.ids;
-  }
-
-  /** `greedy(promptIds, 24)`. */
-  greedy24(promptIds: number[]): number[] {
-    return this.greedy(promptIds, 24);
   }
 }

@@ -9,6 +9,8 @@ import { loadGgufModel } from '../formats/gguf-model';
 import { loadLlama2cModel } from '../formats/llama2c-model';
 import { memorySource } from '../formats/source';
 import { Model } from './model';
+import { CpuBackend } from '../backend/cpu';
+import { generateAll } from '../generate/generate';
 import type { LoadedModel } from './types';
 import { maxAbsDiff } from '../../tests/max-abs-diff';
 
@@ -24,27 +26,27 @@ const loadGguf = (ropeLayout: 'as-stored' | 'half' = 'as-stored') =>
   loadGgufModel(memorySource(bytes(`${FIX}/gguf/stories260K.gguf`), 'stories260K.gguf'), { ropeLayout });
 
 /** run.c `generate` at temperature 0: `steps` counts prompt positions; stops when BOS is produced. */
-function runC(m: LoadedModel, promptIds: number[], steps: number, stopIds?: number[]): number[] {
-  return new Model(m).generate(promptIds, steps - promptIds.length + 1, { stopIds: stopIds ?? [BOS] }).ids;
+async function runC(m: LoadedModel, promptIds: number[], steps: number, eosIds?: number[]): Promise<number[]> {
+  return (await generateAll(new CpuBackend(m), { promptIds, maxNewTokens: steps - promptIds.length + 1, eosIds: eosIds ?? [BOS] })).ids;
 }
 
 
 describe('stories260K greedy = llama2.c run.c', () => {
   test.each(REFS.cases.map((c) => [JSON.stringify(c.prompt), c] as const))('.bin, prompt %s', async (_p, c) => {
     const m = await loadBin();
-    expect(runC(m, c.prompt_ids, c.steps)).toEqual(c.generated_ids);
+    expect(await runC(m, c.prompt_ids, c.steps)).toEqual(c.generated_ids);
     // the .bin's own stop rule (stopTokenIds = [BOS]) is run.c's
-    expect(new Model(m).generate(c.prompt_ids, c.steps - c.prompt_ids.length + 1).ids).toEqual(c.generated_ids);
+    expect((await generateAll(new CpuBackend(m), { promptIds: c.prompt_ids, maxNewTokens: c.steps - c.prompt_ids.length + 1 })).ids).toEqual(c.generated_ids);
   });
 
   test.each(REFS.cases.map((c) => [JSON.stringify(c.prompt), c] as const))('.gguf, prompt %s', async (_p, c) => {
-    expect(runC(await loadGguf(), c.prompt_ids, c.steps)).toEqual(c.generated_ids);
+    expect(await runC(await loadGguf(), c.prompt_ids, c.steps)).toEqual(c.generated_ids);
   });
 
   test(".gguf with Q/K un-permuted to 'half' gives the same ids", async () => {
     const m = await loadGguf('half');
     expect(m.config.rope!.style).toBe('half');
-    for (const c of REFS.cases) expect(runC(m, c.prompt_ids, c.steps), c.prompt).toEqual(c.generated_ids);
+    for (const c of REFS.cases) expect(await runC(m, c.prompt_ids, c.steps), c.prompt).toEqual(c.generated_ids);
   });
 });
 

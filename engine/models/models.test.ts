@@ -14,7 +14,7 @@ import { inspectHf, memoryDir, memoryPlan, type ModelInfo } from './inspect';
 import { inspectPath } from './inspect-node';
 import { ModelRangeServer, RangeRefused } from './range-node';
 import { ModelSession } from './session';
-import { StopStringFilter } from './stop';
+import { StopStringFilter } from '../generate/stopping';
 
 const FIX = path.resolve('../shared/fixtures');
 const BIN = `${FIX}/llama2c/stories260K.bin`;
@@ -323,7 +323,7 @@ describe('worker session', () => {
     const spec: ModelLoadSpec = { modelId: 'bin', name: 'bin', format: 'llama2c', weights: 'stories260K.bin', tokenizer: 'tok512.bin', files: Object.entries(bytes).map(([n, b]) => ({ name: n, size: b.length, role: 'weights' })) };
     const { s, out } = session(bytes);
     await s.load(1, spec, 256, 'gpu');
-    expect(out.find((m) => m.type === 'loaded')).toMatchObject({ summary: { device: 'cpu', note: expect.stringMatching(/not available yet/) } });
+    expect(out.find((m) => m.type === 'loaded')).toMatchObject({ summary: { device: 'cpu', note: expect.stringMatching(/not available/) } });
     await s.generate(2, 'Once upon a time', 100, ['Lily']);
     const done = out.find((m) => m.type === 'genDone' && m.id === 2) as Extract<WorkerToWebview, { type: 'genDone' }>;
     expect(done).toMatchObject({ text: ', there was a little girl named ', stopReason: 'stopString' });

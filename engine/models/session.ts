@@ -5,36 +5,21 @@
  * and a Stop that takes effect between tokens.
  *
  * Pure TypeScript (no DOM, no Node): engine/worker.ts feeds it messages.
- * The model behind `generate` is any `ForwardModel`: the CPU `Model` today; a
- * GPU model with the same forward contract registers with `registerGpuModelFactory`.
+ * The model runs behind the backend contract (engine/backend/): the CPU backend, or the
+ * WebGPU one on the device the worker probed (setGpuDevice). Generation is the engine's
+ * one decode loop (engine/generate/), so greedy decoding on the GPU is pipelined.
  */
 import { readGguf } from '../formats/gguf';
 import { loadGgufModel } from '../formats/gguf-model';
 import { loadHfModel, type HfFolder } from '../formats/hf';
 import { loadLlama2cModel } from '../formats/llama2c-model';
 import type { ByteSource } from '../formats/source';
-import { argmax, Model, type ForwardOptions, type ForwardResult } from '../model/model';
+import type { Backend } from '../backend/contract';
+import { createBackend } from '../backend/registry';
+import { generate } from '../generate/generate';
 import type { LoadedModel } from '../model/types';
 import type { GpuWeights, ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol';
 import { tokenizerFromBytes, tokenizerFromGgufMetadata, type Tokenizer } from '../tokenizer/index';
-import { StopStringFilter } from './stop';
-
-/** The forward contract generation needs (CPU Model; a GpuModel returns a Promise). */
-export interface ForwardModel {
-  forward(tokens: number[], positions?: number[], opts?: ForwardOptions): ForwardResult | Promise<ForwardResult>;
-  reset(): void;
-  readonly length: number;
-  readonly contextLength: number;
-  dispose?(): void;
-}
-
-export type GpuModelFactory = (loaded: LoadedModel, opts: { contextLength: number; weights: GpuWeights }) => Promise<ForwardModel>;
-let gpuFactory: GpuModelFactory | undefined;
-
-/** The WebGPU engine registers here; until then "gpu" runs on the CPU with a note. */
-export function registerGpuModelFactory(f: GpuModelFactory | undefined): void {
-  gpuFactory = f;
-}
 
 /** Bytes per range request (the host refuses more than 16 MiB). */
 export const RANGE_CHUNK = 8 * 1024 * 1024;
@@ -54,7 +39,8 @@ export class ModelSession {
   private nextReq = 1;
   private readonly pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
   private loading: Loading | undefined;
-  private model: ForwardModel | undefined;
+  private model: Backend | undefined;
+  private gpuDevice: GPUDevice | undefined;
   private tokenizer: Tokenizer | undefined;
   private stopIds: number[] = [];
   private modelId: string | undefined;
@@ -65,6 +51,18 @@ export class ModelSession {
     /** Lets other messages in between tokens (a Stop). */
     private readonly yieldNow: () => Promise<void> = () => new Promise((r) => setTimeout(r, 0)),
   ) {}
+
+  /** The device the WebGPU backend runs on (undefined: none, "gpu" loads run on the CPU with a note). */
+  setGpuDevice(device: GPUDevice | undefined): void {
+    this.gpuDevice = device;
+  }
+
+  /** Frees the loaded model (the worker's dispose). */
+  dispose(): void {
+    this.model?.dispose();
+    this.model = undefined;
+    this.modelId = undefined;
+  }
 
   /** True when the message was the session's. */
   handle(msg: WebviewToWorker): boolean {
@@ -132,7 +130,7 @@ export class ModelSession {
     if (this.loading) this.loading.cancelled = true;
     const job: Loading = { id, cancelled: false };
     this.loading = job;
-    this.model?.dispose?.();
+    this.model?.dispose();
     this.model = undefined;
     this.tokenizer = undefined;
     this.modelId = undefined;
@@ -176,16 +174,11 @@ export class ModelSession {
       if (job.cancelled) throw new Cancelled();
       this.post({ type: 'loadProgress', id, bytes: total, total, phase: 'preparing the model' });
       const ctx = Math.max(16, Math.min(contextLength, loaded.config.maxPositions));
-      let model: ForwardModel;
-      let note: string | undefined;
-      if (device === 'gpu' && gpuFactory) {
-        model = await gpuFactory(loaded, { contextLength: ctx, weights });
-      } else {
-        if (device === 'gpu') note = 'The WebGPU model is not available yet: running on the CPU.';
-        model = new Model(loaded, { contextLength: ctx });
-      }
+      const gpuDevice = device === 'gpu' ? this.gpuDevice : undefined;
+      const note = device === 'gpu' && !gpuDevice ? 'WebGPU is not available in this worker: running on the CPU.' : undefined;
+      const model = await createBackend(gpuDevice ? 'webgpu' : 'cpu', loaded, { contextLength: ctx, weights, device: gpuDevice });
       if (job.cancelled) {
-        model.dispose?.();
+        model.dispose();
         throw new Cancelled();
       }
       this.model = model;
@@ -199,8 +192,8 @@ export class ModelSession {
         id,
         modelId: spec.modelId,
         summary: {
-          device: device === 'gpu' && gpuFactory ? 'gpu' : 'cpu',
-          ...(device === 'gpu' && gpuFactory ? { weights } : {}),
+          device: gpuDevice ? 'gpu' : 'cpu',
+          ...(gpuDevice ? { weights } : {}),
           contextLength: model.contextLength,
           parameters,
           tokenizerKind: tokenizer?.kind,
@@ -228,58 +221,33 @@ export class ModelSession {
     if (!model || !this.modelId) return this.post({ type: 'genError', id, message: 'No model is loaded yet.' });
     if (!tok) return this.post({ type: 'genError', id, message: 'This model has no tokenizer, so text cannot be turned into tokens.' });
     if (this.generating) this.generating.stop = true;
-    const job = { id, stop: false };
+    const job = { id, stop: false, get aborted() {
+      return this.stop;
+    } };
     this.generating = job;
     try {
       const promptIds = tok.encodeIds(prompt);
       if (promptIds.length === 0 && tok.bosId !== null) promptIds.push(tok.bosId);
       if (promptIds.length === 0) throw new Error('The prompt is empty and this tokenizer has no BOS token to start from.');
       if (promptIds.length >= model.contextLength) throw new Error(`The prompt is ${promptIds.length} tokens; the context holds ${model.contextLength}.`);
-      const stopIds = new Set(this.stopIds);
-      const decoder = tok.createStreamDecoder({ context: promptIds });
-      const filter = new StopStringFilter(stop);
-      model.reset();
-      let text = '';
       let n = 0;
       let t0 = 0;
       const rate = () => (n > 1 && t0 ? ((n - 1) * 1000) / Math.max(1, Date.now() - t0) : 0);
-      let reason: 'stop' | 'length' | 'context' | 'stopString' | 'cancelled' = 'length';
-      let out = await model.forward(promptIds, undefined, { lastOnly: true });
-      while (n < maxTokens) {
-        const next = argmax(out.logits);
-        if (stopIds.has(next)) {
-          reason = 'stop';
+      const steps = generate(model, { promptIds, maxNewTokens: maxTokens, eosIds: this.stopIds, stopStrings: stop, tokenizer: tok, signal: job });
+      for (;;) {
+        const r = await steps.next();
+        if (r.done) {
+          const s = r.value;
+          if (s.tail) this.post({ type: 'genText', id, text: s.tail, tokens: n, tokensPerSec: rate() });
+          const stopReason = s.stopReason === 'criterion' ? 'stop' : s.stopReason;
+          this.post({ type: 'genDone', id, text: s.text, tokens: s.ids.length, promptTokens: promptIds.length, tokensPerSec: s.decodeTokensPerSec || rate(), stopReason });
           break;
         }
         n++;
         if (n === 1) t0 = Date.now();
-        const piece = filter.push(decoder.push(next));
-        text += piece;
-        if (piece || filter.done) this.post({ type: 'genText', id, text: piece, tokens: n, tokensPerSec: rate() });
-        if (filter.done) {
-          reason = 'stopString';
-          break;
-        }
-        await this.yieldNow();
-        if (job.stop) {
-          reason = 'cancelled';
-          break;
-        }
-        if (n >= maxTokens) break;
-        if (model.length >= model.contextLength) {
-          reason = 'context';
-          break;
-        }
-        out = await model.forward([next], undefined, { lastOnly: true });
+        if (r.value.text || n === 1) this.post({ type: 'genText', id, text: r.value.text, tokens: n, tokensPerSec: rate() });
+        await this.yieldNow(); // lets a Stop in: the loop reads job.aborted after this record
       }
-      if (reason !== 'stopString') {
-        const tail = filter.push(decoder.flush()) + filter.flush();
-        if (tail) {
-          text += tail;
-          this.post({ type: 'genText', id, text: tail, tokens: n, tokensPerSec: rate() });
-        }
-      }
-      this.post({ type: 'genDone', id, text, tokens: n, promptTokens: promptIds.length, tokensPerSec: rate(), stopReason: reason });
     } catch (e) {
       this.post({ type: 'genError', id, message: e instanceof Error ? e.message : String(e) });
     } finally {

@@ -4,6 +4,8 @@
  * attentions vs the HF references and the CPU Model, its greedy_24 ids, f16 weights,
  * the LoRA adapter, a row-split vocabulary table, and stories260K greedy vs run.c.
  */
+import type { DecodePipeline } from '../../engine/backend/contract';
+import { generateAll, greedy, type GenerateRequest } from '../../engine/generate/generate';
 import { loadHfModel, memoryFolder } from '../../engine/formats/hf';
 import { loadLlama2cModel } from '../../engine/formats/llama2c-model';
 import { memorySource } from '../../engine/formats/source';
@@ -65,38 +67,53 @@ export interface StoriesCheck {
   f16: number[];
 }
 
+/** The engine's decode loop on the GPU model (the pipelined path unless the request rules it out). */
+function gen(gm: GpuModel, promptIds: number[], maxNewTokens: number, eosIds?: number[], pipeline?: DecodePipeline, more: Partial<GenerateRequest> = {}) {
+  return generateAll(gm, { promptIds, maxNewTokens, eosIds, pipeline, ...more });
+}
+
 /**
- * GpuModel.generate through several decode pipelines gives `want` (greedy ids) every
- * time; a stop id and an onToken stop land mid-block; after the onToken stop the cache
- * holds exactly the ids handed out, so the next forward continues the greedy run (also after
- * a stop at the prefill's own id, with decode steps already queued behind it); a run
- * into the end of the cache stops there with the same ids whatever the block.
+ * The decode loop's pipelined path through several read-back pipelines gives `want`
+ * (greedy ids) every time; an EOS id and a stopping criterion land mid-block; after the
+ * criterion's stop the cache holds exactly the ids handed out, so the next forward
+ * continues the greedy run (also after a stop at the prefill's own id, with decode steps
+ * already queued behind it); a run into the end of the cache stops there with the same
+ * ids whatever the block, and the same ids as the step-by-step device-argmax path.
  */
 async function pipelinesAgree(gm: GpuModel, prompt: number[], want: number[]): Promise<boolean> {
   const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
   for (const p of [{}, { block: 1, ahead: 1 }, { block: 3, ahead: 5 }, { block: 8, ahead: 16 }, { block: 32, ahead: 40 }]) {
-    const r = await gm.generate(prompt, want.length, { stopIds: [], ...p });
-    if (!same(r.ids, want) || r.stopReason !== 'length') return false;
+    const r = await gen(gm, prompt, want.length, [], p);
+    if (!same(r.ids, want) || r.stopReason !== 'length' || r.path !== 'pipelined') return false;
   }
   const sid = want[5];
-  const r1 = await gm.generate(prompt, want.length, { stopIds: [sid], block: 4 });
+  const r1 = await gen(gm, prompt, want.length, [sid], { block: 4 });
   if (!same(r1.ids, want.slice(0, want.indexOf(sid))) || r1.stopReason !== 'stop' || r1.stopId !== sid) return false;
-  const r2 = await gm.generate(prompt, want.length, { stopIds: [], block: 8, onToken: (_id, i) => i < 6 });
-  if (!same(r2.ids, want.slice(0, 7)) || r2.stopReason !== 'callback') return false;
+  const r2 = await gen(gm, prompt, want.length, [], { block: 8 }, { stopping: [{ name: 'seven', shouldStop: (st) => st.newIds.length >= 7 }] });
+  if (!same(r2.ids, want.slice(0, 7)) || r2.stopReason !== 'criterion') return false;
   const next = await gm.forward([want[6]], undefined, { lastOnly: true, topK: 1, logits: false });
   if (next.top!.ids[0] !== want[7]) return false;
   // decode steps are queued behind the prefill before its id is read: a stop at that id, or one id asked
   // for, leaves the cache at the prompt, and the next forward continues from it
   for (const [stopIds, maxNew, n] of [[[want[0]], want.length, 0], [[], 1, 1]] as const) {
-    const r = await gm.generate(prompt, maxNew, { stopIds: [...stopIds] });
+    const r = await gen(gm, prompt, maxNew, [...stopIds]);
     if (!same(r.ids, want.slice(0, n)) || gm.length !== prompt.length) return false;
     const after = await gm.forward([want[0]], undefined, { lastOnly: true, topK: 1, logits: false });
     if (after.top!.ids[0] !== want[1]) return false;
   }
-  // running into the end of the cache: as many ids as the CPU Model gives (context − prompt + 1), whatever the block
-  const full = await gm.generate(prompt, 10_000, { stopIds: [] });
-  const one = await gm.generate(prompt, 10_000, { stopIds: [], block: 1, ahead: 1 });
-  return full.stopReason === 'context' && full.ids.length === gm.contextLength - prompt.length + 1 && same(full.ids, one.ids) && same(full.ids.slice(0, want.length), want);
+  // running into the end of the cache: as many ids as the CPU path gives (context − prompt + 1), whatever the block
+  const full = await gen(gm, prompt, 10_000, []);
+  const one = await gen(gm, prompt, 10_000, [], { block: 1, ahead: 1 });
+  const stepwise = await gen(gm, prompt, 10_000, [], undefined, { noPipeline: true });
+  return (
+    full.stopReason === 'context' &&
+    full.ids.length === gm.contextLength - prompt.length + 1 &&
+    same(full.ids, one.ids) &&
+    same(full.ids, stepwise.ids) &&
+    stepwise.path === 'device-argmax' &&
+    stepwise.stopReason === 'context' &&
+    same(full.ids.slice(0, want.length), want)
+  );
 }
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -164,12 +181,12 @@ export async function checkTinyModel(device: GPUDevice, read: Read, name: string
         out.f16NativeVsPacked = Math.max(out.f16NativeVsPacked ?? 0, maxAbsDiff(r16.logits, (await g16p.forward(c.input_ids)).logits));
       }
       if (c.greedy_24) {
-        const got = await gm.greedy(c.input_ids, 24);
+        const got = await greedy(gm, c.input_ids, 24);
         const ok = got.every((id, i) => id === c.greedy_24![i]);
         out.greedyExact &&= ok;
         out.greedy.push({ want: c.greedy_24, got, margin: c.greedy_min_margin });
         if (c === ref.cases.find((x) => x.greedy_24)) out.pipelineExact = await pipelinesAgree(gm, c.input_ids, c.greedy_24);
-        const got16 = await g16.greedy(c.input_ids, 24);
+        const got16 = await greedy(g16, c.input_ids, 24);
         out.f16Greedy.push(got16.every((id, i) => id === c.greedy_24![i]));
       }
     }
@@ -261,8 +278,8 @@ export async function checkStories(device: GPUDevice, read: Read, opts: { f16?: 
   try {
     for (const c of ref.cases) {
       const n = c.steps - c.prompt_ids.length + 1;
-      const got = (await gm.generate(c.prompt_ids, n)).ids;
-      const f16 = g16 ? (await g16.generate(c.prompt_ids, n)).ids : [];
+      const got = (await gen(gm, c.prompt_ids, n)).ids;
+      const f16 = g16 ? (await gen(g16, c.prompt_ids, n)).ids : [];
       out.push({ prompt: c.prompt, want: c.generated_ids, got, f16 });
     }
   } finally {

@@ -1,4 +1,19 @@
 /**
+ * Stopping criteria. The decode loop (generate.ts) always stops at the token budget, at
+ * an end-of-sequence id and when the cache is full; a StoppingCriterion adds any other
+ * rule. Stop strings work on the streamed text through StopStringFilter.
+ */
+
+/** Why a generation ended. */
+export type StopReason = 'stop' | 'length' | 'context' | 'stopString' | 'criterion' | 'cancelled';
+
+/** A custom rule, asked after each new id; true ends generation after that id. */
+export interface StoppingCriterion {
+  readonly name: string;
+  shouldStop(state: { readonly ids: readonly number[]; readonly newIds: readonly number[]; readonly text: string }): boolean;
+}
+
+/**
  * Stop strings for streamed generation: text is released as soon as it can no
  * longer be the start of a stop string; when a stop string appears, the output
  * ends just before it.

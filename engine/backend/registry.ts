@@ -1,0 +1,70 @@
+/**
+ * The backend registry: one record per backend, picked by id by the worker, the CLI and
+ * the tests. A backend that runs on a GPU device is handed the device by the caller (the
+ * worker's probed device, or Dawn's in Node), so this file imports no platform code.
+ */
+import { GpuModel } from '../gpu/gpu-model';
+import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
+import { CpuBackend } from './cpu';
+import type { Backend, BackendId, WeightPrecision } from './contract';
+
+export interface BackendCreateOptions {
+  /** KV cache capacity in tokens. */
+  contextLength: number;
+  /** Device backends: how weights live on the device (default f32). */
+  weights?: WeightPrecision;
+  /** Device backends: the GPU device to run on. */
+  device?: GPUDevice;
+  /** WebGPU in Node: wait on read-backs without Dawn's per-turn polling (engine/gpu/map-wait.ts). */
+  throttleMapWait?: boolean;
+}
+
+export interface BackendKind {
+  id: BackendId;
+  /** For people: "CPU", "WebGPU". */
+  label: string;
+  /** create() needs opts.device. */
+  needsGpuDevice: boolean;
+  create(loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }, opts: BackendCreateOptions): Promise<Backend>;
+}
+
+const kinds = new Map<BackendId, BackendKind>();
+
+/** Adds (or replaces) a backend kind. */
+export function registerBackend(kind: BackendKind): void {
+  kinds.set(kind.id, kind);
+}
+
+registerBackend({
+  id: 'cpu',
+  label: 'CPU',
+  needsGpuDevice: false,
+  create: async (loaded, opts) => new CpuBackend(loaded, { contextLength: opts.contextLength }),
+});
+
+registerBackend({
+  id: 'webgpu',
+  label: 'WebGPU',
+  needsGpuDevice: true,
+  create: async (loaded, opts) => {
+    if (!opts.device) throw new RangeError('the webgpu backend needs a GPU device (BackendCreateOptions.device)');
+    return GpuModel.create(opts.device, loaded, { contextLength: opts.contextLength, weights: opts.weights, throttleMapWait: opts.throttleMapWait });
+  },
+});
+
+/** Every registered backend id, in registration order. */
+export function backendIds(): BackendId[] {
+  return [...kinds.keys()];
+}
+
+/** The backend kind with this id; a RangeError naming the known ids otherwise. */
+export function backendKind(id: string): BackendKind {
+  const k = kinds.get(id as BackendId);
+  if (!k) throw new RangeError(`unknown backend "${id}" (expected ${backendIds().join(' or ')})`);
+  return k;
+}
+
+/** Creates a backend by id. */
+export function createBackend(id: string, loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }, opts: BackendCreateOptions): Promise<Backend> {
+  return backendKind(id).create(loaded, opts);
+}

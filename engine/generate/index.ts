@@ -1,0 +1,6 @@
+/** engine/generate: logits processors, samplers, stopping criteria and the one decode loop. */
+export * from './generate';
+export * from './processors';
+export * from './rng';
+export * from './samplers';
+export * from './stopping';
