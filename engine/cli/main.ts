@@ -15,7 +15,7 @@ import path from 'node:path';
 import { FormatError } from '../errors';
 import { looksLikeModel, openModel, type OpenedModel } from '../formats/load-node';
 import { loadLoraAdapterFromPath } from '../formats/hf-node';
-import type { Backend, BackendId } from '../backend/contract';
+import type { Backend, BackendId, WeightPrecision } from '../backend/contract';
 import { backendIds, backendKind } from '../backend/registry';
 import { generate } from '../generate/generate';
 import { TemperatureProcessor } from '../generate/processors';
@@ -42,13 +42,16 @@ commands:
            builtin: ${BUILTIN_TOKENIZERS.map((b) => b.id).join(', ')}
   train-bpe --input <file|folder> [--vocab-size N] --out <tokenizer.json> [--json]
   generate [--model <path>] [--tokenizer <file>] (--prompt <s> | --ids 1,2,3)
-           [--max-tokens N] [--temperature T] [--seed S] [--context N] [--backend cpu|webgpu] [--json]
+           [--max-tokens N] [--temperature T] [--seed S] [--context N] [--backend cpu|webgpu]
+           [--weights auto|f32|f16] [--ignore-eos] [--json]
   forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions] [--backend cpu|webgpu] [--json]
 
 A model path is an HF folder, a .safetensors file beside its config.json, a .gguf,
 or a llama2.c .bin (its tokenizer: --tokenizer, or tokenizer.bin / tok*.bin beside it).
 generate without --model runs the bundled stories260K. --backend webgpu runs the WGSL
-engine through the webgpu package (Dawn); without a GPU set
+engine through the webgpu package (Dawn), weights as f16 on the GPU when the file's are
+16-bit or quantised (--weights); greedy decoding there keeps steps queued on the GPU.
+--ignore-eos generates --max-tokens tokens whatever comes. Without a GPU set
 VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json.`;
 
 /** The bundled model: models/ beside dist/ (the CLI bundle) or beside engine/ (sources). */
@@ -104,11 +107,23 @@ function backendOpt(s: string | undefined): BackendId {
   }
 }
 
+/** After a device backend has uploaded the weights, the host's f32 copies are not needed: drop them. */
+function releaseHostWeights(loaded: LoadedModel): void {
+  loaded.weights.clear();
+}
+
+/** --weights: f32 or f16 on a device backend; auto (the default) keeps 16-bit or quantised files at f16. */
+function weightsOpt(s: string | undefined, loaded: LoadedModel): WeightPrecision {
+  if (s === 'f32' || s === 'f16') return s;
+  if (s !== undefined && s !== 'auto') throw new UsageError(`--weights must be auto, f32 or f16, got "${s}"`);
+  return loaded.source.dtypes.some((d) => !/^F(32|64)$/i.test(d)) ? 'f16' : 'f32';
+}
+
 /**
  * A backend from the registry; a device backend runs on the first WebGPU adapter (the
  * webgpu package, Dawn), with read-backs awaited without Dawn's per-turn polling.
  */
-async function openBackend(id: BackendId, loaded: LoadedModel, contextLength: number): Promise<Backend> {
+async function openBackend(id: BackendId, loaded: LoadedModel, contextLength: number, weights?: WeightPrecision): Promise<Backend> {
   const kind = backendKind(id);
   let device: GPUDevice | undefined;
   if (kind.needsGpuDevice) {
@@ -123,7 +138,7 @@ async function openBackend(id: BackendId, loaded: LoadedModel, contextLength: nu
     }
     device = g.device;
   }
-  return kind.create(loaded, { contextLength, device, throttleMapWait: true });
+  return kind.create(loaded, { contextLength, device, weights, throttleMapWait: true });
 }
 
 const COMMON: ParseArgsConfig['options'] = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } };
@@ -195,6 +210,8 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
     seed: { type: 'string' },
     context: { type: 'string' },
     backend: { type: 'string' },
+    weights: { type: 'string' },
+    'ignore-eos': { type: 'boolean' },
   });
   if (values.prompt !== undefined && values.ids !== undefined) throw new UsageError('give --prompt or --ids, not both');
   if (values.prompt === undefined && values.ids === undefined) throw new UsageError('generate needs --prompt <text> or --ids 1,2,3');
@@ -215,13 +232,15 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   checkIds(promptIds, c.vocabSize, 'prompt');
   const context = intOpt(values.context as string | undefined, 'context', Math.min(c.maxPositions, promptIds.length + maxTokens), 1);
   if (promptIds.length + maxTokens > context) throw new UsageError(`prompt (${promptIds.length} tokens) + --max-tokens ${maxTokens} exceed the context ${context}`);
-  const backend = await openBackend(backendOpt(values.backend as string | undefined), m.loaded, context);
+  const weights = weightsOpt(values.weights as string | undefined, m.loaded);
+  const backend = await openBackend(backendOpt(values.backend as string | undefined), m.loaded, context, weights);
+  if (backendKind(backend.id).needsGpuDevice) releaseHostWeights(m.loaded);
   const rng = new Rng(intOpt(values.seed as string | undefined, 'seed', 1));
   const sampled = temperature > 0;
   const steps = generate(backend, {
     promptIds,
     maxNewTokens: maxTokens,
-    eosIds: c.stopTokenIds ?? c.eosTokenIds,
+    eosIds: values['ignore-eos'] ? [] : (c.stopTokenIds ?? c.eosTokenIds),
     processors: sampled ? [new TemperatureProcessor(temperature)] : [],
     sampler: sampled ? new MultinomialSampler(rng) : new GreedySampler(),
     tokenizer: m.tokenizer,

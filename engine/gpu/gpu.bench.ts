@@ -30,7 +30,8 @@
  * Node's Dawn is opened with `vulkan_enable_f16_on_nvidia` (engine/gpu/node-gpu.ts), so
  * f16 weights are read with shader-f16 on NVIDIA too ('f16h' in the tables).
  * Without a GPU: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (set here
- * when nothing else is).
+ * when nothing else is). BENCH_CLI (a GGUF; default the stories260K fixture): the CLI's generate
+ * --backend webgpu on it, beside the bench's pipelined decode (cliBeside below).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -506,8 +507,46 @@ async function main() {
     for (const r of rows) console.log(`  ${r.model} ${r.dtype}: ${CONTEXTS.map((c) => `@${c} ${(r.decodeRuns?.[c] ?? []).map((x) => x.toFixed(0)).join(' ')}`).join('; ')}`);
   }
   console.log(`CPU: the reference Model (f32, one JS thread), prefill of ${CPU_PREFILL} tokens and ${CPU_DECODE} decode steps at a short context.`);
-  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ adapter: g.env.adapter, features: g.env.features, rows, settings: { PREFILL, CONTEXTS, DECODE, CPU_PREFILL, CPU_DECODE, BW } }, null, 1));
+  const cli = cliBeside(rows);
+  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ adapter: g.env.adapter, features: g.env.features, rows, cli, settings: { PREFILL, CONTEXTS, DECODE, CPU_PREFILL, CPU_DECODE, BW } }, null, 1));
   g.device.destroy();
+}
+
+/**
+ * The CLI as a user runs it (`llm-playground generate --backend webgpu --json`, a fresh
+ * process per run: load, upload, generate) on a GGUF of the same shape as a bench row, its
+ * decode tokens/s beside the bench's pipelined figure for that row: both go through the
+ * engine's one decode loop, so the CLI should be within a few percent.
+ * BENCH_CLI: the GGUF (default: the stories260K fixture, compared with the stories260K rows;
+ * off with 0), BENCH_CLI_ROW: the row's model name, BENCH_CLI_REPS: runs per context (median).
+ */
+function cliBeside(rows: Row[]): { dtype: string; context: number; bench: number; cli: number; runs: number[] }[] {
+  const gguf = env('BENCH_CLI', path.resolve(root, '../shared/fixtures/gguf/stories260K.gguf'));
+  const rowName = env('BENCH_CLI_ROW', 'stories260K');
+  const cliJs = env('BENCH_CLI_JS', path.join(root, 'dist/cli.js'));
+  const reps = Number(env('BENCH_CLI_REPS', small ? '1' : '3'));
+  if (gguf === '0' || !existsSync(gguf) || !existsSync(cliJs)) {
+    console.log(`CLI beside the bench: skipped (${gguf === '0' ? 'BENCH_CLI=0' : `${existsSync(gguf) ? cliJs : gguf} is missing`})`);
+    return [];
+  }
+  const out: { dtype: string; context: number; bench: number; cli: number; runs: number[] }[] = [];
+  for (const r of rows.filter((x) => x.model === rowName)) {
+    for (const c of CONTEXTS) {
+      const runs: number[] = [];
+      for (let k = 0; k < reps; k++) {
+        const args = [cliJs, 'generate', '--model', gguf, '--ids', ids(c, 512).join(','), '--max-tokens', String(DECODE + 1), '--backend', 'webgpu', '--weights', r.dtype, '--ignore-eos', '--json'];
+        const res = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] }));
+        if (res.decode_path !== 'pipelined' || res.generated_ids.length !== DECODE + 1) throw new Error(`CLI run: path ${res.decode_path}, ${res.generated_ids.length} ids`);
+        runs.push(res.decode_tokens_per_s);
+      }
+      const sorted = [...runs].sort((a, b) => a - b);
+      out.push({ dtype: r.dtype, context: c, bench: r.gpuDecode[c], cli: sorted[(sorted.length - 1) >> 1], runs });
+    }
+  }
+  console.log(`\nCLI beside the bench (${path.basename(gguf)} vs the ${rowName} rows; CLI: generate --backend webgpu --ignore-eos --json, ${DECODE + 1} ids, median of ${reps} processes)`);
+  console.log('dtype  context   bench pipelined tok/s   CLI tok/s   CLI / bench   CLI runs');
+  for (const x of out) console.log(`${x.dtype.padEnd(5)}  ${String(x.context).padStart(7)}   ${fmt(x.bench).padStart(21)}   ${fmt(x.cli).padStart(9)}   ${((100 * x.cli) / x.bench).toFixed(1).padStart(10)}%   ${x.runs.map((v) => v.toFixed(0)).join(' ')}`);
+  return out;
 }
 
 main().then(
