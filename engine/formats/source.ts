@@ -1,6 +1,6 @@
 /**
  * Random-access bytes of a model file, read by range so a multi-GB file is never
- * held in memory twice. Node: `fileSource` in `node-source.ts` (file handle).
+ * held in memory twice. Node: `fileSource` in `source-node.ts` (file handle).
  * Browser/worker: `blobSource` (Blob.slice) or `urlSource` (ranged fetch).
  */
 export interface ByteSource {

@@ -1,7 +1,7 @@
 /**
  * Tokenizer speed, beside gpt-tokenizer and js-tiktoken on the same text in the same run:
  * encoding throughput (MB/s of UTF-8) on o200k_base and cl100k_base over the > 1 MB mixed
- * corpus (test-corpus.ts), our Llama 3 / Qwen3 for reference, and the editor hover's latency
+ * corpus (test-corpus-node.ts), our Llama 3 / Qwen3 for reference, and the editor hover's latency
  * (p50/p99 of tokenHoverMarkdown on random lines of a 5 MB file) plus the status-bar count.
  * Run with `npm run bench -- tokenizer`.
  */
@@ -13,7 +13,7 @@ import o200kRanks from 'js-tiktoken/ranks/o200k_base';
 import { tokenHoverMarkdown } from '../../extension/token-markdown';
 import { loadBuiltinTokenizer } from './builtin-node';
 import { LineTokenCounter } from './line-counter';
-import { mixedCorpus } from './test-corpus';
+import { mixedCorpus } from './test-corpus-node';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 
