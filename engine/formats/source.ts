@@ -32,7 +32,7 @@ export function memorySource(bytes: Uint8Array, name = 'memory'): ByteSource {
 }
 
 /** A Blob or File (browser, worker). */
-export function blobSource(blob: Blob, name = (blob as File).name ?? 'blob'): ByteSource {
+export function blobSource(blob: Blob, name = (blob as Blob & { name?: string }).name ?? 'blob'): ByteSource {
   return {
     name,
     size: blob.size,
