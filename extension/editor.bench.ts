@@ -49,7 +49,9 @@ async function main(): Promise<void> {
       times.push(performance.now() - t0);
       tokens += h.tokens;
     }
-    console.log(`hover ${name.padEnd(12)} p50 ${pct(times, 50).toFixed(3)} ms  p99 ${pct(times, 99).toFixed(3)} ms  max ${Math.max(...times).toFixed(2)} ms  (${(tokens / 2000).toFixed(1)} tokens/line)`);
+    console.log(
+      `hover ${name.padEnd(12)} p50 ${pct(times, 50).toFixed(3)} ms  p99 ${pct(times, 99).toFixed(3)} ms  max ${Math.max(...times).toFixed(2)} ms  (${(tokens / 2000).toFixed(1)} tokens/line)`,
+    );
   }
 
   // ---- status-bar count of the whole 5 MB document, then after a one-line edit
@@ -62,7 +64,9 @@ async function main(): Promise<void> {
   t0 = performance.now();
   const again = await counter.countLines(fileLines.length, (i) => `${fileLines[i]}\n`);
   const warm = performance.now() - t0;
-  console.log(`status bar o200k_base, 5 MB document: first count ${cold.toFixed(0)} ms (${first!.tokens} tokens, run in 8 ms slices), recount after a one-line edit ${warm.toFixed(1)} ms (${again!.tokens} tokens)`);
+  console.log(
+    `status bar o200k_base, 5 MB document: first count ${cold.toFixed(0)} ms (${first!.tokens} tokens, run in 8 ms slices), recount after a one-line edit ${warm.toFixed(1)} ms (${again!.tokens} tokens)`,
+  );
 }
 
 void main();
