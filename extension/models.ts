@@ -12,7 +12,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { readGguf } from '../engine/formats/gguf';
-import { fileSource } from '../engine/formats/node-source';
+import { fileSource } from '../engine/formats/source-node';
 import { discoverModels, discoveryAllowed, DEFAULT_DISCOVER_LIMITS } from '../engine/models/discover-node';
 import { fmtCount, modelDetailRows } from '../engine/models/describe';
 import type { ModelCheck } from '../engine/models/inspect';

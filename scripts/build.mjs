@@ -3,7 +3,7 @@
 //   dist/webview.js    playground UI (browser ESM)
 //   dist/worker.js     engine worker (browser IIFE; the webview wraps it in a blob: URL)
 //   dist/cli.js        llm-playground CLI (Node, CommonJS)
-// `tsc --noEmit` runs first unless --no-typecheck is given.
+// The type check (scripts/typecheck.mjs: every tsconfig) runs first unless --no-typecheck is given.
 import { build, context } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -18,9 +18,9 @@ const watch = args.has('--watch');
 
 if (!args.has('--no-typecheck')) {
   try {
-    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', root], { stdio: 'inherit' });
+    execFileSync(process.execPath, [path.join(root, 'scripts/typecheck.mjs')], { stdio: 'inherit' });
   } catch {
-    console.error('build: tsc --noEmit reported type errors (above)');
+    console.error('build: the type check reported errors (above)');
     process.exit(1);
   }
 }

@@ -19,7 +19,7 @@ function find(dir, out = []) {
   return out;
 }
 
-const benches = ['engine', 'tests'].flatMap((d) => find(path.join(root, d))).filter((p) => filters.length === 0 || filters.some((f) => p.includes(f)));
+const benches = ['engine', 'extension', 'tests'].flatMap((d) => find(path.join(root, d))).filter((p) => filters.length === 0 || filters.some((f) => p.includes(f)));
 if (benches.length === 0) {
   console.error(`bench: nothing matches ${filters.join(', ')}`);
   process.exit(1);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { readGguf } from '../formats/gguf';
-import { fileSource } from '../formats/node-source';
+import { fileSource } from '../formats/source-node';
 import { llamaParamCount, randomLlamaGguf, type LlamaShape } from '../model/random';
 
 const root = path.resolve(__dirname, '../..');

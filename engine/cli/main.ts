@@ -22,7 +22,7 @@ import { TemperatureProcessor } from '../generate/processors';
 import { Rng } from '../generate/rng';
 import { argmax, GreedySampler, MultinomialSampler } from '../generate/samplers';
 import type { LoadedModel } from '../model/types';
-import { openNodeGpu } from '../gpu/node-gpu';
+import { openNodeGpu } from '../gpu/gpu-node';
 import { loadTokenizerFromPath } from '../tokenizer/load-node';
 import type { Tokenizer } from '../tokenizer/types';
 import { BUILTIN_TOKENIZERS, isBuiltinTokenizerId } from '../tokenizer/builtin';

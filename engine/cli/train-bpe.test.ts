@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import { encode as gptO200k } from 'gpt-tokenizer/encoding/o200k_base';
 import { fromTokenizerJson } from '../tokenizer/hf';
-import { shakespeare } from '../tokenizer/test-corpus';
+import { shakespeare } from '../tokenizer/test-corpus-node';
 import { main } from './main';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {

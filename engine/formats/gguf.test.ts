@@ -16,7 +16,7 @@ import {
   type GgufWriteTensor,
 } from './gguf';
 import { loadGgufModel } from './gguf-model';
-import { fileSource } from './node-source';
+import { fileSource } from './source-node';
 import { GgmlType } from './quant';
 import { memorySource, type ByteSource } from './source';
 

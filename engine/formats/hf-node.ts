@@ -1,7 +1,7 @@
 /** Node-only entry points for Hugging Face checkpoints on disk (never import from browser code). */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fileSource } from './node-source';
+import { fileSource } from './source-node';
 import { loadHfModel, type HfFolder } from './hf';
 import type { LoadedModel, ModelConfig } from '../model/types';
 import { loadLoraAdapter, type LoraAdapter } from '../model/lora';

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import { FormatError, UnsupportedError } from '../errors';
 import { LLAMA2C_HEADER_BYTES, llama2cLayout, parseLlama2cHeader, readLlama2cHeader } from './llama2c';
 import { llama2cConfig, loadLlama2cModel } from './llama2c-model';
-import { fileSource } from './node-source';
+import { fileSource } from './source-node';
 import { memorySource, type ByteSource } from './source';
 
 const BIN_PATH = '../shared/fixtures/llama2c/stories260K.bin';

@@ -15,7 +15,7 @@ import { readGguf } from './gguf';
 import { loadHfModelFromPath } from './hf-node';
 import { loadLlama2cModel } from './llama2c-model';
 import { readLlama2cHeader } from './llama2c';
-import { fileSource } from './node-source';
+import { fileSource } from './source-node';
 
 export type ModelFormat = 'safetensors' | 'gguf' | 'llama2c';
 

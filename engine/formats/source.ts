@@ -1,6 +1,6 @@
 /**
  * Random-access bytes of a model file, read by range so a multi-GB file is never
- * held in memory twice. Node: `fileSource` in `node-source.ts` (file handle).
+ * held in memory twice. Node: `fileSource` in `source-node.ts` (file handle).
  * Browser/worker: `blobSource` (Blob.slice) or `urlSource` (ranged fetch).
  */
 export interface ByteSource {
@@ -32,7 +32,7 @@ export function memorySource(bytes: Uint8Array, name = 'memory'): ByteSource {
 }
 
 /** A Blob or File (browser, worker). */
-export function blobSource(blob: Blob, name = (blob as File).name ?? 'blob'): ByteSource {
+export function blobSource(blob: Blob, name = (blob as Blob & { name?: string }).name ?? 'blob'): ByteSource {
   return {
     name,
     size: blob.size,

@@ -27,7 +27,7 @@
  * BENCH_PROFILE (1: GPU time of each kernel of one decode step at each context, each
  * kind run back to back, then host encode + submit time per step and GPU time per step
  * with 32 steps chained in one submission; variants are profiled at each context).
- * Node's Dawn is opened with `vulkan_enable_f16_on_nvidia` (engine/gpu/node-gpu.ts), so
+ * Node's Dawn is opened with `vulkan_enable_f16_on_nvidia` (engine/gpu/gpu-node.ts), so
  * f16 weights are read with shader-f16 on NVIDIA too ('f16h' in the tables).
  * Without a GPU: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (set here
  * when nothing else is). BENCH_CLI (a GGUF; default the stories260K fixture): the CLI's generate
@@ -46,7 +46,7 @@ import type { DecodePipeline } from '../backend/contract';
 import { generateAll } from '../generate/generate';
 import { createUniform, Dispatch, grid2, M_FROM_T, packParams, PipelineCache, rowStrideWords, STEP_FIELDS, type WeightDtype } from './kernel';
 import { matvecRows, matvecShape, matvecWgsl, type MatvecShape } from '../ops/matmul/matmul.wgsl';
-import { openNodeGpu } from './node-gpu';
+import { openNodeGpu } from './gpu-node';
 
 if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync('/usr/lib/chromium/vk_swiftshader_icd.json')) {
   process.env.VK_ICD_FILENAMES = '/usr/lib/chromium/vk_swiftshader_icd.json';

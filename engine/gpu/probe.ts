@@ -5,7 +5,7 @@
  */
 import type { EngineEnv } from '../protocol';
 import { rmsnorm } from '../ops/rmsnorm/rmsnorm';
-import { rmsnormGpu } from '../ops/rmsnorm/rmsnorm.gpu';
+import { rmsnormGpu } from './run-rmsnorm';
 
 export interface GpuHandle {
   adapter: GPUAdapter;

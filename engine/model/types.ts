@@ -4,18 +4,12 @@
  * config.json + safetensors, GGUF, llama2.c .bin) produces a `LoadedModel` in
  * this shape, with tensors under the canonical names below.
  */
+import type { RopeScaling } from '../ops/rope/rope';
+
+// RoPE's scaling options belong to the op (ops/ imports nothing above it); the config names them.
+export type { RopeScaling };
 
 export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'mistral' | 'mixtral' | 'gpt2';
-
-export interface RopeScaling {
-  /** HF rope_type: default (none), linear, dynamic (NTK), llama3. */
-  type: 'default' | 'linear' | 'dynamic' | 'llama3';
-  factor?: number;
-  /** llama3 only */
-  lowFreqFactor?: number;
-  highFreqFactor?: number;
-  originalMaxPositions?: number;
-}
 
 export interface ModelConfig {
   architecture: Architecture;

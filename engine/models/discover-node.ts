@@ -9,7 +9,7 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readLlama2cHeader } from '../formats/llama2c';
-import { fileSource } from '../formats/node-source';
+import { fileSource } from '../formats/source-node';
 import { llama2cTokenizerName } from './inspect';
 
 export interface DiscoverLimits {

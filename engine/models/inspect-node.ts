@@ -5,7 +5,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { locateModel, type ModelLocation } from '../formats/load-node';
-import { fileSource } from '../formats/node-source';
+import { fileSource } from '../formats/source-node';
 import { inspectGguf, inspectHf, inspectLlama2c, inspectOnnx, type ModelCheck, type ModelDir } from './inspect';
 
 export { locateModel, type ModelLocation };

@@ -11,7 +11,7 @@ import { Tiktoken } from 'js-tiktoken/lite';
 import cl100kRanks from 'js-tiktoken/ranks/cl100k_base';
 import o200kRanks from 'js-tiktoken/ranks/o200k_base';
 import { FormatError } from '../errors';
-import { mixedCorpus, repoRoot } from './test-corpus';
+import { mixedCorpus, repoRoot } from './test-corpus-node';
 import { parseTiktoken, TIKTOKEN_ENCODINGS, type TiktokenTokenizer } from './tiktoken';
 import { wellFormed } from './unicode';
 

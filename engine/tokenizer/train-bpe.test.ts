@@ -6,7 +6,7 @@
 import { Tokenizer as HfJsTokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
 import { fromTokenizerJson } from './hf';
-import { generatedMix, repoSources, shakespeare } from './test-corpus';
+import { generatedMix, repoSources, shakespeare } from './test-corpus-node';
 import { BpeTrainer, type MergeStep, TrainerInputError } from './train-bpe';
 import { wellFormed } from './unicode';
 

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { openNodeGpu } from '../../engine/gpu/node-gpu';
+import { openNodeGpu } from '../../engine/gpu/gpu-node';
 import { checkStories, checkTinyModel, TINY } from './gpu-checks';
 
 async function main(): Promise<number> {

@@ -11,15 +11,34 @@ import { WASM_BASE64 } from './matmul.wasm.gen';
 
 type MatmulFn = (w: number, x: number, out: number, T: number, K: number, N: number) => void;
 
-let compiled: WebAssembly.Module | null | undefined;
+/**
+ * The part of the WebAssembly JS API used here. Node, browsers and workers all have the
+ * `WebAssembly` global, but TypeScript declares it only in its DOM and WebWorker libs (and
+ * @types/node 20 not at all), so the engine and extension configs, which have neither, would
+ * not see it: read it off globalThis with these types instead.
+ */
+type WasmModule = object;
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+interface WasmApi {
+  validate(bytes: Uint8Array<ArrayBuffer>): boolean;
+  Module: new (bytes: Uint8Array<ArrayBuffer>) => WasmModule;
+  Memory: new (descriptor: { initial: number; maximum?: number }) => WasmMemory;
+  Instance: new (module: WasmModule, imports: Record<string, Record<string, unknown>>) => { readonly exports: Record<string, unknown> };
+}
+const wasmApi = (): WasmApi | undefined => (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
-function module(): WebAssembly.Module | null {
+let compiled: WasmModule | null | undefined;
+
+function module(): WasmModule | null {
   if (compiled !== undefined) return compiled;
   try {
     const bin = atob(WASM_BASE64);
     const bytes = new Uint8Array(bin.length);
     for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    compiled = typeof WebAssembly === 'object' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+    const wasm = wasmApi();
+    compiled = typeof wasm === 'object' && wasm.validate(bytes) ? new wasm.Module(bytes) : null;
   } catch {
     compiled = null; // no WebAssembly, no SIMD, or a CSP that forbids compiling it
   }
@@ -43,7 +62,7 @@ export class WasmMatmul {
   private readonly chunk: number;
 
   private constructor(
-    readonly memory: WebAssembly.Memory,
+    readonly memory: WasmMemory,
     fn: MatmulFn,
     private readonly weightBytes: number,
     maxK: number,
@@ -68,14 +87,15 @@ export class WasmMatmul {
     const weightRegion = align(weightFloats * 4) + 16 * 4096;
     const total = weightRegion + align(chunkRows * maxK * 4) + align(chunkRows * maxN * 4);
     if (total > MAX_BYTES) return undefined;
-    let memory: WebAssembly.Memory;
+    const wasm = wasmApi()!; // module() found it
+    let memory: WasmMemory;
     try {
       const pages = Math.ceil(total / PAGE);
-      memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+      memory = new wasm.Memory({ initial: pages, maximum: pages });
     } catch {
       return undefined; // the runtime would not give us that much
     }
-    const inst = new WebAssembly.Instance(mod, { env: { memory } });
+    const inst = new wasm.Instance(mod, { env: { memory } });
     return new WasmMatmul(memory, inst.exports.matmul as MatmulFn, weightRegion, maxK, maxN, chunkRows);
   }
 

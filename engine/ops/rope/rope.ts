@@ -9,9 +9,17 @@
  *   'interleaved' (llama2.c, GPT-J, GGUF llama): dimension 2i rotates with 2i + 1
  * Pair i uses inv_freq[i] in both.
  */
-import type { RopeScaling } from '../../model/types';
-
 const f32 = Math.fround;
+
+export interface RopeScaling {
+  /** HF rope_type: default (none), linear, dynamic (NTK), llama3. */
+  type: 'default' | 'linear' | 'dynamic' | 'llama3';
+  factor?: number;
+  /** llama3 only */
+  lowFreqFactor?: number;
+  highFreqFactor?: number;
+  originalMaxPositions?: number;
+}
 
 export interface RopeParams {
   /** Rotated width (= head dim here): pairs = rotaryDim / 2. */

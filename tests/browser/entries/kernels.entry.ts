@@ -3,7 +3,7 @@
  * random shapes. Exposed as window.runKernelChecks for the Playwright test.
  */
 import { rmsnorm } from '../../../engine/ops/rmsnorm/rmsnorm';
-import { rmsnormGpu } from '../../../engine/ops/rmsnorm/rmsnorm.gpu';
+import { rmsnormGpu } from '../../../engine/gpu/run-rmsnorm';
 import { openGpu } from '../../../engine/gpu/probe';
 
 function rng(seed: number): () => number {

@@ -1,6 +1,6 @@
 /** Runs the RMSNorm WGSL kernel once on a device (tests and the start-up self-test). */
-import { rmsnormWgsl } from './rmsnorm.wgsl';
-import { readBuffer, storageBuffer, uniformBuffer } from '../../gpu/buffers';
+import { rmsnormWgsl } from '../ops/rmsnorm/rmsnorm.wgsl';
+import { readBuffer, storageBuffer, uniformBuffer } from './buffers';
 
 export async function rmsnormGpu(
   device: GPUDevice,
