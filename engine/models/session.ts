@@ -4,7 +4,7 @@
  * generation streamed through the tokenizer's stream decoder, with stop strings
  * and a Stop that takes effect between tokens.
  *
- * Pure TypeScript (no DOM, no Node): engine/worker.ts feeds it messages.
+ * Pure TypeScript (no DOM, no Node): engine/worker/worker.ts feeds it messages.
  * The model runs behind the backend contract (engine/backend/): the CPU backend, or the
  * WebGPU one on the device the worker probed (setGpuDevice). Generation is the engine's
  * one decode loop (engine/generate/), so greedy decoding on the GPU is pipelined.

@@ -3,9 +3,9 @@
  * device (or the CPU path) and answers WebviewToWorker requests.
  */
 /// <reference lib="webworker" />
-import type { EngineEnv, PlaygroundSettings, WebviewToWorker, WorkerToWebview } from './protocol';
-import { errorText, openGpu, selfTest, type GpuHandle } from './gpu/probe';
-import { ModelSession } from './models/session';
+import type { EngineEnv, PlaygroundSettings, WebviewToWorker, WorkerToWebview } from '../protocol';
+import { errorText, openGpu, selfTest, type GpuHandle } from '../gpu/probe';
+import { ModelSession } from '../models/session';
 
 declare const self: DedicatedWorkerGlobalScope;
 
