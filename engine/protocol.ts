@@ -10,32 +10,11 @@
  * receives with `parseWebviewMessage`.
  */
 
+import type { EngineEnv } from './gpu/probe';
 import type { ModelInfo, ModelProblem } from './models/inspect';
+import type { TokenView } from './tokenizer/inspect';
 
-/** Where the engine runs and what the GPU offers, as the worker found it. */
-export interface EngineEnv {
-  backend: 'webgpu' | 'cpu';
-  /** Why the CPU path is used (no navigator.gpu, no adapter, device failed…). */
-  reason?: string;
-  adapter?: {
-    vendor: string;
-    architecture: string;
-    device: string;
-    description: string;
-    isFallbackAdapter: boolean;
-  };
-  limits?: {
-    maxStorageBufferBindingSize: number;
-    maxBufferSize: number;
-    maxComputeWorkgroupStorageSize: number;
-    maxComputeInvocationsPerWorkgroup: number;
-    maxStorageBuffersPerShaderStage: number;
-  };
-  features?: string[];
-  /** Result of a tiny kernel run at start-up against its CPU reference. */
-  selfTest?: { op: string; maxAbsDiff: number; ok: boolean };
-  userAgent?: string;
-}
+export type { EngineEnv, TokenView };
 
 export interface ModelRef {
   /** Display name, e.g. "stories260K". */
@@ -321,21 +300,6 @@ export type TokenizerRequest =
   | { type: 'request'; id: number; method: 'exportBpe' };
 
 const TOKENIZER_METHODS = ['tokenizerList', 'tokenize', 'trainBpe', 'cancelTrainBpe', 'exportBpe'] as const;
-
-/** One token as the Tokenizer panel shows it (engine/tokenizer/inspect.ts makes them). */
-export interface TokenView {
-  id: number;
-  /** The vocabulary's form (Ġthe, ▁the, <0xE5>). */
-  piece: string;
-  /** Raw bytes, hex ("e4 bd"). */
-  bytes: string;
-  /** [start, end) in UTF-16 units of the text. */
-  start: number;
-  end: number;
-  special: boolean;
-  /** Part of a multi-byte character. */
-  partial: boolean;
-}
 
 export interface TokenizerInfo {
   /** 'active-model', a built-in id (o200k_base, cl100k_base, llama2, llama3, qwen3) or 'trained'. */
