@@ -103,9 +103,7 @@ export type WebviewToHost =
   | { type: 'ready' }
   | { type: 'log'; level: LogLevel; message: string }
   | { type: 'env'; env: EngineEnv }
-  | { type: 'request'; id: number; method: 'getBundledModel' }
   | { type: 'request'; id: number; method: 'openLog' }
-  | { type: 'request'; id: number; method: 'listModels' }
   | { type: 'request'; id: number; method: 'showModels' }
   | { type: 'request'; id: number; method: 'useModel'; modelId: string }
   | { type: 'request'; id: number; method: 'readModelRange'; modelId: string; file: string; offset: number; length: number }
@@ -118,7 +116,6 @@ export type WebviewRequestMethod = Extract<WebviewToHost, { type: 'request' }>['
 
 export type WebviewToWorker =
   | { type: 'probe'; id: number; backend: PlaygroundSettings['backend'] }
-  | { type: 'dispose'; id: number }
   | { type: 'loadModel'; id: number; spec: ModelLoadSpec; contextLength: number; device: 'cpu' | 'gpu'; weights?: GpuWeights }
   | { type: 'cancelLoad'; id: number }
   | { type: 'rangeData'; reqId: number; bytes?: Uint8Array; error?: string }
@@ -127,7 +124,6 @@ export type WebviewToWorker =
 
 export type WorkerToWebview =
   | { type: 'env'; id: number; env: EngineEnv }
-  | { type: 'disposed'; id: number }
   | { type: 'log'; level: LogLevel; message: string }
   | { type: 'fatal'; message: string }
   | { type: 'readRange'; reqId: number; modelId: string; file: string; offset: number; length: number }
@@ -148,7 +144,7 @@ export class ProtocolError extends Error {
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error'];
-const REQUEST_METHODS: readonly WebviewRequestMethod[] = ['getBundledModel', 'openLog', 'listModels', 'showModels', 'useModel', 'readModelRange', 'tokenizerList', 'tokenize', 'trainBpe', 'cancelTrainBpe', 'exportBpe'];
+const REQUEST_METHODS: readonly WebviewRequestMethod[] = ['openLog', 'showModels', 'useModel', 'readModelRange', 'tokenizerList', 'tokenize', 'trainBpe', 'cancelTrainBpe', 'exportBpe'];
 const MAX_STRING = 64 * 1024;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -247,8 +243,6 @@ export function parseWorkerMessage(raw: unknown): WorkerToWebview {
   switch (raw.type) {
     case 'env':
       return { type: 'env', id: num(raw, 'id')!, env: parseEnv(raw.env) };
-    case 'disposed':
-      return { type: 'disposed', id: num(raw, 'id')! };
     case 'log': {
       const level = LOG_LEVELS.includes(raw.level as LogLevel) ? (raw.level as LogLevel) : 'info';
       return { type: 'log', level, message: str(raw, 'message')! };

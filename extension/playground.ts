@@ -93,14 +93,10 @@ export function attachPlayground(
         break;
       case 'request':
         switch (msg.method) {
-          case 'getBundledModel':
-            void post({ type: 'response', id: msg.id, ok: true, result: bundled });
-            break;
           case 'openLog':
             log().show(true);
             void post({ type: 'response', id: msg.id, ok: true, result: null });
             break;
-          case 'listModels':
           case 'showModels':
           case 'useModel':
           case 'readModelRange':
@@ -135,8 +131,6 @@ async function answerModelRequest(msg: Extract<WebviewToHost, { type: 'request' 
   const m = modelManager();
   if (!m) throw new Error('the model manager is not running');
   switch (msg.method) {
-    case 'listModels':
-      return { models: m.summaries(), activeId: m.activeId };
     case 'showModels':
       await vscode.commands.executeCommand('llmPlayground.models.focus');
       return null;

@@ -57,7 +57,7 @@ export class ModelSession {
     this.gpuDevice = device;
   }
 
-  /** Frees the loaded model (the worker's dispose). */
+  /** Frees the loaded model (the worker calls it when its GPU device is lost). */
   dispose(): void {
     this.model?.dispose();
     this.model = undefined;
