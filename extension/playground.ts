@@ -4,7 +4,7 @@
  * message from the webview and answers its requests.
  */
 import * as vscode from 'vscode';
-import { parseWebviewMessage, ProtocolError, type HostToWebview, type ModelRef, type PlaygroundSettings, type WebviewToHost } from '../engine/protocol';
+import { parseWebviewMessage, ProtocolError, type HostToWebview, type ModelRef, type PlaygroundSettings, type WebviewToHost } from '../engine/protocol/index';
 import { playgroundHtml } from './html';
 import { log } from './log';
 import { modelManager } from './models';

@@ -4,7 +4,7 @@
  * so the extension host stays responsive, with progress, merges as they happen, and cancel.
  */
 import * as vscode from 'vscode';
-import type { BpeMergeView, BpeSource, HostToWebview, TokenizeResult, TokenizeResultEntry, TokenizerListResult, TokenizerRequest } from '../engine/protocol';
+import type { BpeMergeView, BpeSource, HostToWebview, TokenizeResult, TokenizeResultEntry, TokenizerListResult, TokenizerRequest } from '../engine/protocol/index';
 import { fromTokenizerJsonValue } from '../engine/tokenizer/hf';
 import { countText, inspectTokens } from '../engine/tokenizer/inspect';
 import { BpeTrainer } from '../engine/tokenizer/train-bpe';

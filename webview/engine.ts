@@ -3,8 +3,8 @@
  * may start workers only from blob:/data: URLs), probed for its environment,
  * restarted on demand. Panels subscribe to its state.
  */
-import type { EngineEnv, PlaygroundSettings, WebviewToWorker, WorkerToWebview } from '../engine/protocol';
-import { parseWorkerMessage } from '../engine/protocol';
+import type { EngineEnv, PlaygroundSettings, WebviewToWorker, WorkerToWebview } from '../engine/protocol/index';
+import { parseWorkerMessage } from '../engine/protocol/index';
 import { getState, send, setState } from './host';
 
 export interface EngineState {

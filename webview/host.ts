@@ -2,7 +2,7 @@
  * The webview's side of the host connection: VS Code's API (postMessage,
  * getState/setState), typed requests with ids, and the persisted UI state.
  */
-import type { HostToWebview, WebviewToHost } from '../engine/protocol';
+import type { HostToWebview, WebviewToHost } from '../engine/protocol/index';
 
 interface VsCodeApi {
   postMessage(msg: WebviewToHost): void;

@@ -3,7 +3,7 @@
  * model, the worker's loading of it (progress, cancel), and the byte-range
  * bridge (worker `readRange` → host `readModelRange` → worker `rangeData`).
  */
-import type { GpuWeights, LoadedSummary, ModelSummary, WorkerToWebview } from '../engine/protocol';
+import type { GpuWeights, LoadedSummary, ModelSummary, WorkerToWebview } from '../engine/protocol/index';
 import { newRequestId, onWorkerMessage, postToWorker, engineState } from './engine';
 import { getState, onHostMessage, request, send, setState } from './host';
 

@@ -7,7 +7,7 @@ import { mkdtempSync, mkdirSync, readFileSync, symlinkSync, writeFileSync, copyF
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import type { ModelLoadSpec, WorkerToWebview } from '../protocol';
+import type { ModelLoadSpec, WorkerToWebview } from '../protocol/index';
 import { fmtBytes, fmtCount, modelDetailRows } from './describe';
 import { discoverModels, discoveryAllowed } from './discover-node';
 import { inspectHf, memoryDir, memoryPlan, type ModelInfo } from './inspect';

@@ -18,7 +18,7 @@ import type { Backend } from '../backend/contract';
 import { createBackend } from '../backend/registry';
 import { generate } from '../generate/generate';
 import type { LoadedModel } from '../model/types';
-import type { GpuWeights, ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol';
+import type { GpuWeights, ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol/index';
 import { tokenizerFromBytes, tokenizerFromGgufMetadata, type Tokenizer } from '../tokenizer/index';
 
 /** Bytes per range request (the host refuses more than 16 MiB). */

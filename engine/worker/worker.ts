@@ -3,7 +3,7 @@
  * device (or the CPU path) and answers WebviewToWorker requests.
  */
 /// <reference lib="webworker" />
-import type { EngineEnv, PlaygroundSettings, WebviewToWorker, WorkerToWebview } from '../protocol';
+import type { EngineEnv, PlaygroundSettings, WebviewToWorker, WorkerToWebview } from '../protocol/index';
 import { errorText, openGpu, selfTest } from '../gpu/probe';
 import { ModelSession } from '../models/session';
 

@@ -3,7 +3,7 @@
  * worker, streamed output (the tokenizer's stream decoder) with tokens/s, stop
  * strings, Stop, and Ctrl/Cmd+Enter to run.
  */
-import type { GenerateStopReason, WorkerToWebview } from '../../engine/protocol';
+import type { GenerateStopReason, WorkerToWebview } from '../../engine/protocol/index';
 import { button, el } from '../dom';
 import { newRequestId, onWorkerMessage, postToWorker } from '../engine';
 import { getState, setState } from '../host';

@@ -4,7 +4,7 @@
  * Below it, the BPE trainer: train on Shakespeare, the open file or a folder, watch the merges,
  * export tokenizer.json. Tokenizing and training run in the extension host (extension/tokenizer-panel.ts).
  */
-import type { BpeMergeView, BpeSource, HostToWebview, TokenizerRequest, TokenizeResult, TokenizeResultEntry, TokenizerInfo, TokenizerListResult, TokenView } from '../../engine/protocol';
+import type { BpeMergeView, BpeSource, HostToWebview, TokenizerRequest, TokenizeResult, TokenizeResultEntry, TokenizerInfo, TokenizerListResult, TokenView } from '../../engine/protocol/index';
 import { el } from '../dom';
 import { getState, onHostMessage, request, setState } from '../host';
 import type { Panel } from './panel';
