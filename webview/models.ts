@@ -127,7 +127,7 @@ function onWorker(msg: WorkerToWebview): void {
       loadActive();
       break;
     case 'readRange':
-      request<unknown>({ method: 'readModelRange', modelId: msg.modelId, file: msg.file, offset: msg.offset, length: msg.length }).then(
+      request({ method: 'readModelRange', modelId: msg.modelId, file: msg.file, offset: msg.offset, length: msg.length }).then(
         (r) => {
           const bytes = toBytes(r);
           postToWorker(bytes ? { type: 'rangeData', reqId: msg.reqId, bytes } : { type: 'rangeData', reqId: msg.reqId, error: `the host answered with ${typeof r}, not bytes` });

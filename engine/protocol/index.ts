@@ -28,7 +28,7 @@ import { ProtocolError, describe, isRecord, lookup, num, type LastReplies, type 
 export { ProtocolError } from './validate';
 export type { EngineEnv } from './engine';
 export type { GenerateStopReason } from './generate';
-export type { GpuWeights, LoadedSummary, ModelLoadSpec, ModelRef, ModelSummary } from './models';
+export type { GpuWeights, LoadedSummary, ModelLoadSpec, ModelRef, ModelRequest, ModelSummary } from './models';
 export type { LogLevel, PlaygroundSettings } from './shell';
 export { MAX_TOKENIZE_TEXT } from './tokenizer';
 export type { BpeMergeView, BpeSource, TokenizeResult, TokenizeResultEntry, TokenizerHostMessage, TokenizerInfo, TokenizerListResult, TokenizerRequest, TokenView } from './tokenizer';
