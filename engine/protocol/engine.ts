@@ -5,7 +5,7 @@
  */
 import type { EngineEnv } from '../gpu/probe';
 import { LOG_LEVELS, type LogLevel, type PlaygroundSettings } from './shell';
-import { ProtocolError, describe, isRecord, num, str, type LastReplies, type MessageParsers } from './validate';
+import { ProtocolError, describe, isRecord, num, str, type ReplyTable, type MessageParsers } from './validate';
 
 export type { EngineEnv };
 
@@ -26,7 +26,7 @@ export interface EngineWorkerReplies {
   probe: 'env';
 }
 
-export const ENGINE_LAST_REPLIES: LastReplies<EngineWorkerReplies> = { probe: ['env'] };
+export const ENGINE_REPLIES: ReplyTable<EngineWorkerReplies> = { probe: { replies: ['env'], last: ['env'] } };
 
 export function parseEnv(v: unknown): EngineEnv {
   if (!isRecord(v)) throw new ProtocolError(`field "env" must be an object, got ${describe(v)}`);

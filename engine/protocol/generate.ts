@@ -3,7 +3,7 @@
  * loop) and streams the text back; Stop ends it between tokens.
  */
 import type { StopReason } from '../generate/stopping';
-import { num, str, type LastReplies, type MessageParsers } from './validate';
+import { num, str, type ReplyTable, type MessageParsers } from './validate';
 
 /** Why a generation ended, as the Generate panel shows it (a custom criterion reads as 'stop'). */
 export type GenerateStopReason = Exclude<StopReason, 'criterion'>;
@@ -29,7 +29,10 @@ export interface GenerateWorkerReplies {
   stopGenerate: never;
 }
 
-export const GENERATE_LAST_REPLIES: LastReplies<GenerateWorkerReplies> = { generate: ['genDone', 'genError'], stopGenerate: [] };
+export const GENERATE_REPLIES: ReplyTable<GenerateWorkerReplies> = {
+  generate: { replies: ['genText', 'genDone', 'genError'], last: ['genDone', 'genError'] },
+  stopGenerate: { replies: [], last: [] },
+};
 
 export const generateWorkerParsers: MessageParsers<GenerateWorkerMessage> = {
   genText: (raw) => ({ type: 'genText', id: num(raw, 'id')!, text: str(raw, 'text')!, tokens: num(raw, 'tokens')!, tokensPerSec: num(raw, 'tokensPerSec')! }),

@@ -18,12 +18,12 @@
  * receives with `parseWebviewMessage`, the webview every worker message with
  * `parseWorkerMessage`.
  */
-import { ENGINE_LAST_REPLIES, engineWebviewParsers, engineWorkerParsers, type EngineWebviewMessage, type EngineWorkerMessage, type EngineWorkerReplies, type EngineWorkerRequest } from './engine';
-import { GENERATE_LAST_REPLIES, generateWorkerParsers, type GenerateWorkerMessage, type GenerateWorkerReplies, type GenerateWorkerRequest } from './generate';
-import { MODEL_LAST_REPLIES, modelRequestParsers, modelWorkerParsers, type ModelRequest, type ModelResults, type ModelsHostMessage, type ModelWebviewReplies, type ModelWorkerMessage, type ModelWorkerReplies, type ModelWorkerRequest } from './models';
+import { ENGINE_REPLIES, engineWebviewParsers, engineWorkerParsers, type EngineWebviewMessage, type EngineWorkerMessage, type EngineWorkerReplies, type EngineWorkerRequest } from './engine';
+import { GENERATE_REPLIES, generateWorkerParsers, type GenerateWorkerMessage, type GenerateWorkerReplies, type GenerateWorkerRequest } from './generate';
+import { MODEL_REPLIES, modelRequestParsers, modelWorkerParsers, type ModelRequest, type ModelResults, type ModelsHostMessage, type ModelWebviewReplies, type ModelWorkerMessage, type ModelWorkerReplies, type ModelWorkerRequest } from './models';
 import { shellRequestParsers, shellWebviewParsers, type ShellHostMessage, type ShellRequest, type ShellResults, type ShellWebviewMessage } from './shell';
 import { tokenizerRequestParsers, type TokenizerHostMessage, type TokenizerRequest, type TokenizerResults } from './tokenizer';
-import { ProtocolError, describe, isRecord, lookup, num, type LastReplies, type MessageParsers, type Raw, type RequestParsers } from './validate';
+import { ProtocolError, describe, isRecord, lookup, num, type ReplyTable, type MessageParsers, type Raw, type RequestParsers } from './validate';
 
 export { ProtocolError } from './validate';
 export type { EngineEnv } from './engine';
@@ -58,8 +58,8 @@ export interface WorkerReplies extends EngineWorkerReplies, ModelWorkerReplies, 
 export type ReplyOf<T extends WebviewToWorker['type']> = Extract<WorkerToWebview, { type: WorkerReplies[T] }>;
 /** The requests that get answers of their own (the others are answered through another request's). */
 export type AnsweredRequest = { [T in keyof WorkerReplies]: [WorkerReplies[T]] extends [never] ? never : T }[keyof WorkerReplies];
-/** For each request, the answers after which no more come for its id. */
-export const LAST_REPLIES: LastReplies<WorkerReplies> = { ...ENGINE_LAST_REPLIES, ...MODEL_LAST_REPLIES, ...GENERATE_LAST_REPLIES };
+/** WorkerReplies at run time: for each request, its answers and the ones after which no more come for its id. */
+export const WORKER_REPLIES: ReplyTable<WorkerReplies> = { ...ENGINE_REPLIES, ...MODEL_REPLIES, ...GENERATE_REPLIES };
 
 /** For each worker -> webview request, the webview message that answers it (by its reqId). */
 export type WebviewReplies = ModelWebviewReplies;

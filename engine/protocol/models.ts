@@ -6,7 +6,7 @@
  */
 import type { WeightPrecision } from '../backend/contract';
 import type { ModelInfo, ModelProblem } from '../models/inspect';
-import { ProtocolError, isRecord, num, str, type LastReplies, type MessageParsers, type RequestParsers } from './validate';
+import { ProtocolError, isRecord, num, str, type ReplyTable, type MessageParsers, type RequestParsers } from './validate';
 
 /** The bundled model, as `init` names it. */
 export interface ModelRef {
@@ -99,7 +99,11 @@ export interface ModelWorkerReplies {
   rangeData: never;
 }
 
-export const MODEL_LAST_REPLIES: LastReplies<ModelWorkerReplies> = { loadModel: ['loaded', 'loadFailed'], cancelLoad: [], rangeData: [] };
+export const MODEL_REPLIES: ReplyTable<ModelWorkerReplies> = {
+  loadModel: { replies: ['loadProgress', 'loaded', 'loadFailed'], last: ['loaded', 'loadFailed'] },
+  cancelLoad: { replies: [], last: [] },
+  rangeData: { replies: [], last: [] },
+};
 
 /** The webview's answers to the worker's requests. */
 export interface ModelWebviewReplies {

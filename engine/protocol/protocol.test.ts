@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { parseWebviewMessage, parseWorkerMessage, ProtocolError } from './index';
+import { parseWebviewMessage, parseWorkerMessage, ProtocolError, WORKER_REPLIES } from './index';
 
 describe('parseWebviewMessage (host-side validation)', () => {
   test('accepts each well-formed message', () => {
@@ -66,5 +66,15 @@ describe('parseWorkerMessage', () => {
   test('an odd log level reads as info, an odd stop reason as length', () => {
     expect(parseWorkerMessage({ type: 'log', level: 'loud', message: 'x' })).toEqual({ type: 'log', level: 'info', message: 'x' });
     expect(parseWorkerMessage({ type: 'genDone', id: 1, text: '', tokens: 0, promptTokens: 1, tokensPerSec: 0, stopReason: 'criterion' })).toMatchObject({ stopReason: 'length' });
+  });
+});
+
+describe('WORKER_REPLIES', () => {
+  test('the last answers are among the answers, and every answer is a worker message that carries the id', () => {
+    for (const [request, { replies, last }] of Object.entries(WORKER_REPLIES)) {
+      for (const t of last) expect(replies, request).toContain(t);
+      if (replies.length > 0) expect(last.length, request).toBeGreaterThan(0);
+      for (const t of replies) expect(() => parseWorkerMessage({ type: t, summary: {} }), `${request} -> ${t}`).toThrow(/field "id"/);
+    }
   });
 });

@@ -20,8 +20,11 @@ export type MessageParsers<U extends { type: string }> = { [T in U['type']]: (ra
 /** One parser per request method of a union; each returns its request, checked (the id already is). */
 export type RequestParsers<U extends { method: string }> = { [M in U['method']]: (raw: Raw, id: number) => Extract<U, { method: M }> };
 
-/** Given a map from each request to the types of the messages that answer it: the answers after which no more come. */
-export type LastReplies<R> = { [T in keyof R]: readonly R[T][] };
+/**
+ * Given a map from each request to the types of the messages that answer it (by its id):
+ * those types at run time, and the ones after which no more come.
+ */
+export type ReplyTable<R> = { [T in keyof R]: { replies: readonly R[T][]; last: readonly R[T][] } };
 
 /** Longest string field (characters) unless a message says otherwise. */
 export const MAX_STRING = 64 * 1024;
