@@ -18,7 +18,7 @@ import { fmtCount, modelDetailRows } from '../engine/models/describe';
 import type { ModelCheck } from '../engine/models/inspect';
 import { inspectPath, type ModelLocation } from '../engine/models/inspect-node';
 import { ModelRangeServer } from '../engine/models/range-node';
-import type { ModelLoadSpec, ModelSummary } from '../engine/protocol';
+import type { ModelLoadSpec, ModelSummary } from '../engine/protocol/index';
 import { tokenizerFromGgufMetadata } from '../engine/tokenizer/gguf-tokenizer';
 import { loadTokenizerFromPath } from '../engine/tokenizer/load-node';
 import type { Tokenizer } from '../engine/tokenizer/types';

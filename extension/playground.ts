@@ -4,10 +4,10 @@
  * message from the webview and answers its requests.
  */
 import * as vscode from 'vscode';
-import { parseWebviewMessage, ProtocolError, type HostToWebview, type ModelRef, type PlaygroundSettings, type WebviewToHost } from '../engine/protocol';
+import { parseWebviewMessage, ProtocolError, type HostToWebview, type ModelRef, type ModelRequest, type PlaygroundSettings, type RequestOf, type ResultOf, type WebviewRequestMethod, type WebviewToHost } from '../engine/protocol/index';
 import { playgroundHtml } from './html';
 import { log } from './log';
-import { modelManager } from './models';
+import { modelManager, type ModelManager } from './models';
 import { describeEnv, setEnv } from './status';
 import { answerTokenizerRequest, attachTokenizerWebview } from './tokenizer-panel';
 
@@ -46,6 +46,16 @@ export function attachPlayground(
     bundled: true,
   };
   const post = (m: HostToWebview) => webview.postMessage(m);
+  /** Posts a request's response: its result (typed by the protocol's ResultOf) or its error. */
+  const answer = <M extends WebviewRequestMethod>(msg: RequestOf<M>, result: Promise<ResultOf<M>>, logFailure: boolean) =>
+    result.then(
+      (r) => post({ type: 'response', id: msg.id, ok: true, result: r }),
+      (e: unknown) => {
+        const error = e instanceof Error ? e.message : String(e);
+        if (logFailure) log().error(`Playground request ${msg.method} failed: ${error}`);
+        return post({ type: 'response', id: msg.id, ok: false, error });
+      },
+    );
   const onTokenizer = attachTokenizerWebview(post);
 
   const onConfig = vscode.workspace.onDidChangeConfiguration((e) => {
@@ -93,35 +103,21 @@ export function attachPlayground(
         break;
       case 'request':
         switch (msg.method) {
-          case 'getBundledModel':
-            void post({ type: 'response', id: msg.id, ok: true, result: bundled });
-            break;
           case 'openLog':
             log().show(true);
-            void post({ type: 'response', id: msg.id, ok: true, result: null });
+            void answer(msg, Promise.resolve(null), false);
             break;
-          case 'listModels':
           case 'showModels':
           case 'useModel':
           case 'readModelRange':
-            void answerModelRequest(msg).then(
-              (result) => post({ type: 'response', id: msg.id, ok: true, result }),
-              (e: unknown) => {
-                const error = e instanceof Error ? e.message : String(e);
-                log().error(`Playground request ${msg.method} failed: ${error}`);
-                return post({ type: 'response', id: msg.id, ok: false, error });
-              },
-            );
+            void answer(msg, answerModelRequest(msg), true);
             break;
           case 'tokenizerList':
           case 'tokenize':
           case 'trainBpe':
           case 'cancelTrainBpe':
           case 'exportBpe':
-            void answerTokenizerRequest(msg).then(
-              (result) => post({ type: 'response', id: msg.id, ok: true, result }),
-              (e: unknown) => post({ type: 'response', id: msg.id, ok: false, error: e instanceof Error ? e.message : String(e) }),
-            );
+            void answer(msg, answerTokenizerRequest(msg), false);
             break;
         }
         break;
@@ -130,28 +126,29 @@ export function attachPlayground(
   return vscode.Disposable.from(onConfig, onMessage, onModels, onTokenizer);
 }
 
-/** The model manager's requests (extension/models.ts). */
-async function answerModelRequest(msg: Extract<WebviewToHost, { type: 'request' }>): Promise<unknown> {
+type ModelAnswer<M extends ModelRequest['method']> = (m: ModelManager, msg: RequestOf<M>) => Promise<ResultOf<M>>;
+
+/** The model manager's requests (extension/models.ts), one answer each. */
+const MODEL_ANSWERS: { [M in ModelRequest['method']]: ModelAnswer<M> } = {
+  showModels: async () => {
+    await vscode.commands.executeCommand('llmPlayground.models.focus');
+    return null;
+  },
+  useModel: async (m, msg) => {
+    const e = m.get(msg.modelId);
+    if (!e) throw new Error(`no model with id ${msg.modelId}`);
+    if (!m.summary(e).load) throw new Error(`${e.name} cannot be used: ${m.summary(e).problem?.message ?? 'not checked yet'}`);
+    await m.setActive(e.id);
+    return null;
+  },
+  readModelRange: (m, msg) => m.ranges.read(msg.modelId, msg.file, msg.offset, msg.length),
+};
+
+async function answerModelRequest<M extends ModelRequest['method']>(msg: RequestOf<M>): Promise<ResultOf<M>> {
   const m = modelManager();
   if (!m) throw new Error('the model manager is not running');
-  switch (msg.method) {
-    case 'listModels':
-      return { models: m.summaries(), activeId: m.activeId };
-    case 'showModels':
-      await vscode.commands.executeCommand('llmPlayground.models.focus');
-      return null;
-    case 'useModel': {
-      const e = m.get(msg.modelId);
-      if (!e) throw new Error(`no model with id ${msg.modelId}`);
-      if (!m.summary(e).load) throw new Error(`${e.name} cannot be used: ${m.summary(e).problem?.message ?? 'not checked yet'}`);
-      await m.setActive(e.id);
-      return null;
-    }
-    case 'readModelRange':
-      return m.ranges.read(msg.modelId, msg.file, msg.offset, msg.length);
-    default:
-      throw new Error(`unexpected request ${msg.method}`);
-  }
+  const method = (msg as { method: M }).method;
+  return (MODEL_ANSWERS[method] as ModelAnswer<M>)(m, msg);
 }
 
 export function readSettings(): PlaygroundSettings {

@@ -1,6 +1,6 @@
 /** Status-bar item that shows which engine path runs (WebGPU adapter or CPU). */
 import * as vscode from 'vscode';
-import type { EngineEnv } from '../engine/protocol';
+import type { EngineEnv } from '../engine/protocol/index';
 
 let item: vscode.StatusBarItem | undefined;
 

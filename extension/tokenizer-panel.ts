@@ -4,7 +4,7 @@
  * so the extension host stays responsive, with progress, merges as they happen, and cancel.
  */
 import * as vscode from 'vscode';
-import type { BpeMergeView, BpeSource, HostToWebview, TokenizeResult, TokenizeResultEntry, TokenizerListResult, TokenizerRequest } from '../engine/protocol';
+import type { BpeMergeView, BpeSource, HostToWebview, ResultOf, TokenizeResult, TokenizeResultEntry, TokenizerListResult, TokenizerRequest } from '../engine/protocol/index';
 import { fromTokenizerJsonValue } from '../engine/tokenizer/hf';
 import { countText, inspectTokens } from '../engine/tokenizer/inspect';
 import { BpeTrainer } from '../engine/tokenizer/train-bpe';
@@ -39,7 +39,7 @@ export function notifyTokenizersChanged(): void {
 /** Tokens listed per tokenizer at most (counts always cover the whole text). */
 const MAX_LISTED = 20_000;
 
-export async function answerTokenizerRequest(msg: TokenizerRequest): Promise<unknown> {
+export async function answerTokenizerRequest(msg: TokenizerRequest): Promise<ResultOf<TokenizerRequest['method']>> {
   switch (msg.method) {
     case 'tokenizerList': {
       const r: TokenizerListResult = { tokenizers: listTokenizers(), editorTokenizer: editorTokenizerId(), pendingText };

@@ -9,7 +9,7 @@ import { BUILTIN_TOKENIZERS, isBuiltinTokenizerId } from '../engine/tokenizer/bu
 import { addBuiltinSearchDir, loadBuiltinTokenizer } from '../engine/tokenizer/builtin-node';
 import { parseLlama2cTokenizer } from '../engine/tokenizer/llama2c';
 import type { Tokenizer } from '../engine/tokenizer/types';
-import type { TokenizerInfo } from '../engine/protocol';
+import type { TokenizerInfo } from '../engine/protocol/index';
 
 export const ACTIVE_MODEL = 'active-model';
 export const TRAINED = 'trained';

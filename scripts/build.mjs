@@ -37,7 +37,7 @@ const common = {
 export const bundles = [
   { ...common, entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] },
   { ...common, entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'esm', target: 'chrome120' },
-  { ...common, entryPoints: ['engine/worker.ts'], outfile: 'dist/worker.js', platform: 'browser', format: 'iife', target: 'chrome120' },
+  { ...common, entryPoints: ['engine/worker/worker.ts'], outfile: 'dist/worker.js', platform: 'browser', format: 'iife', target: 'chrome120' },
   {
     ...common,
     entryPoints: ['engine/cli/main.ts'],

@@ -3,8 +3,8 @@
  * may start workers only from blob:/data: URLs), probed for its environment,
  * restarted on demand. Panels subscribe to its state.
  */
-import type { EngineEnv, PlaygroundSettings, WebviewToWorker, WorkerToWebview } from '../engine/protocol';
-import { parseWorkerMessage } from '../engine/protocol';
+import type { AnsweredRequest, EngineEnv, PlaygroundSettings, ReplyOf, WebviewToWorker, WorkerToWebview } from '../engine/protocol/index';
+import { parseWorkerMessage, WORKER_REPLIES } from '../engine/protocol/index';
 import { getState, send, setState } from './host';
 
 export interface EngineState {
@@ -19,6 +19,8 @@ let nextId = 1;
 let current: EngineState = getState<EngineState>('engine') ?? {};
 const subscribers = new Set<(s: EngineState) => void>();
 const workerListeners = new Set<(m: WorkerToWebview) => void>();
+/** Requests sent with askWorker that still expect answers, by id. */
+const asked = new Map<number, { replies: readonly string[]; last: readonly string[]; onReply: (m: WorkerToWebview) => void }>();
 
 export function engineState(): EngineState {
   return current;
@@ -39,8 +41,34 @@ export function postToWorker(msg: WebviewToWorker): boolean {
   return true;
 }
 
-export function newRequestId(): number {
+function newRequestId(): number {
   return nextId++;
+}
+
+/** A request to the worker without the id askWorker gives it. */
+export type AskBody<T extends AnsweredRequest> = { type: T } & Omit<Extract<WebviewToWorker, { type: T }>, 'type' | 'id'>;
+
+/**
+ * Sends a request to the worker under a new id; `onReply` gets the worker's answers to it
+ * (the protocol's ReplyOf, e.g. loadProgress… then loaded or loadFailed) until the last one.
+ * Returns the id (to cancel or stop it), or undefined when no worker runs.
+ */
+export function askWorker<T extends AnsweredRequest>(msg: AskBody<T>, onReply: (m: ReplyOf<T>) => void): number | undefined {
+  if (!worker) return undefined;
+  const id = newRequestId();
+  const { replies, last } = WORKER_REPLIES[msg.type];
+  asked.set(id, { replies, last, onReply: onReply as (m: WorkerToWebview) => void });
+  worker.postMessage({ ...msg, id });
+  return id;
+}
+
+/** Hands a worker message to the askWorker request it answers, if any. */
+function answerAsked(msg: WorkerToWebview): void {
+  if (!('id' in msg)) return;
+  const a = asked.get(msg.id);
+  if (!a || !a.replies.includes(msg.type)) return;
+  if (a.last.includes(msg.type)) asked.delete(msg.id);
+  a.onReply(msg);
 }
 
 function update(s: EngineState): void {
@@ -70,6 +98,7 @@ export function engineSettings(): PlaygroundSettings {
 export async function startEngine(): Promise<void> {
   worker?.terminate();
   worker = undefined;
+  asked.clear(); // a new worker answers none of the old one's requests
   update({});
   if (!workerUri) return;
   try {
@@ -106,6 +135,7 @@ export async function startEngine(): Promise<void> {
       default:
         break;
     }
+    answerAsked(msg);
     for (const fn of workerListeners) fn(msg);
   };
   postToWorker({ type: 'probe', id: newRequestId(), backend: settings.backend });

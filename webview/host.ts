@@ -2,7 +2,7 @@
  * The webview's side of the host connection: VS Code's API (postMessage,
  * getState/setState), typed requests with ids, and the persisted UI state.
  */
-import type { HostToWebview, WebviewToHost } from '../engine/protocol';
+import type { HostToWebview, RequestOf, ResultOf, WebviewRequestMethod, WebviewToHost } from '../engine/protocol/index';
 
 interface VsCodeApi {
   postMessage(msg: WebviewToHost): void;
@@ -33,14 +33,15 @@ export function send(msg: WebviewToHost): void {
 let nextId = 1;
 const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 
-type RequestMsg = Extract<WebviewToHost, { type: 'request' }>;
-/** Sends a request and resolves with the host's response. */
-type RequestBody = RequestMsg extends infer R ? (R extends RequestMsg ? Omit<R, 'id' | 'type'> : never) : never;
-export function request<T = unknown>(msg: RequestBody): Promise<T> {
+/** A request without the fields `request` fills in. */
+export type RequestBody<M extends WebviewRequestMethod> = { method: M } & Omit<RequestOf<M>, 'id' | 'type' | 'method'>;
+
+/** Sends a request and resolves with the host's response, typed by the protocol's ResultOf. */
+export function request<M extends WebviewRequestMethod>(msg: RequestBody<M>): Promise<ResultOf<M>> {
   const id = nextId++;
-  return new Promise<T>((resolve, reject) => {
+  return new Promise<ResultOf<M>>((resolve, reject) => {
     pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-    send({ type: 'request', id, ...msg } as RequestMsg);
+    send({ type: 'request', id, ...msg } as unknown as RequestOf<M>);
   });
 }
 

@@ -3,8 +3,8 @@
  * model, the worker's loading of it (progress, cancel), and the byte-range
  * bridge (worker `readRange` → host `readModelRange` → worker `rangeData`).
  */
-import type { GpuWeights, LoadedSummary, ModelSummary, WorkerToWebview } from '../engine/protocol';
-import { newRequestId, onWorkerMessage, postToWorker, engineState } from './engine';
+import type { GpuWeights, LoadedSummary, ModelSummary, ReplyOf, WorkerToWebview } from '../engine/protocol/index';
+import { askWorker, onWorkerMessage, postToWorker, engineState } from './engine';
 import { getState, onHostMessage, request, send, setState } from './host';
 
 export interface LoadState {
@@ -102,8 +102,8 @@ export function loadActive(force = false): void {
   const ctx = chosenContext(m);
   const key = JSON.stringify([m.load, ctx, chosenDevice(), chosenWeights()]);
   if (!force && key === loadedSpec) return;
-  const id = newRequestId();
-  if (!postToWorker({ type: 'loadModel', id, spec: m.load, contextLength: ctx, device: chosenDevice(), weights: chosenWeights() })) return; // the worker's 'env' will load it
+  const id = askWorker({ type: 'loadModel', spec: m.load, contextLength: ctx, device: chosenDevice(), weights: chosenWeights() }, onLoadReply);
+  if (id === undefined) return; // the worker's 'env' will load it
   loadedSpec = key;
   update({ load: { phase: 'loading', modelId: m.id, id, bytes: 0, total: m.load.files.reduce((s, f) => s + f.size, 0), step: 'starting' } });
 }
@@ -127,7 +127,7 @@ function onWorker(msg: WorkerToWebview): void {
       loadActive();
       break;
     case 'readRange':
-      request<unknown>({ method: 'readModelRange', modelId: msg.modelId, file: msg.file, offset: msg.offset, length: msg.length }).then(
+      request({ method: 'readModelRange', modelId: msg.modelId, file: msg.file, offset: msg.offset, length: msg.length }).then(
         (r) => {
           const bytes = toBytes(r);
           postToWorker(bytes ? { type: 'rangeData', reqId: msg.reqId, bytes } : { type: 'rangeData', reqId: msg.reqId, error: `the host answered with ${typeof r}, not bytes` });
@@ -135,6 +135,13 @@ function onWorker(msg: WorkerToWebview): void {
         (e: unknown) => postToWorker({ type: 'rangeData', reqId: msg.reqId, error: e instanceof Error ? e.message : String(e) }),
       );
       break;
+    default:
+      break;
+  }
+}
+
+function onLoadReply(msg: ReplyOf<'loadModel'>): void {
+  switch (msg.type) {
     case 'loadProgress':
       if (msg.id === state.load.id) update({ load: { ...state.load, bytes: msg.bytes, total: msg.total, step: msg.phase } });
       break;
@@ -150,8 +157,6 @@ function onWorker(msg: WorkerToWebview): void {
         loadedSpec = '';
         update({ load: { ...state.load, phase: 'error', message: msg.message } });
       }
-      break;
-    default:
       break;
   }
 }

@@ -5,8 +5,7 @@
  * On a machine without a GPU, run with
  *   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json   (SwiftShader).
  */
-import { openGpu, type GpuHandle } from './probe';
-import type { EngineEnv } from '../protocol';
+import { openGpu, type EngineEnv, type GpuHandle } from './probe';
 
 const pinned: unknown[] = [];
 

@@ -3,9 +3,33 @@
  * kernel (RMSNorm) against its CPU reference so a broken driver shows at once.
  * Works with `navigator.gpu` in a browser worker and with the `webgpu` package in Node.
  */
-import type { EngineEnv } from '../protocol';
 import { rmsnorm } from '../ops/rmsnorm/rmsnorm';
 import { rmsnormGpu } from './run-rmsnorm';
+
+/** Where the engine runs and what the GPU offers, as the worker found it (the protocol carries it to the host). */
+export interface EngineEnv {
+  backend: 'webgpu' | 'cpu';
+  /** Why the CPU path is used (no navigator.gpu, no adapter, device failed…). */
+  reason?: string;
+  adapter?: {
+    vendor: string;
+    architecture: string;
+    device: string;
+    description: string;
+    isFallbackAdapter: boolean;
+  };
+  limits?: {
+    maxStorageBufferBindingSize: number;
+    maxBufferSize: number;
+    maxComputeWorkgroupStorageSize: number;
+    maxComputeInvocationsPerWorkgroup: number;
+    maxStorageBuffersPerShaderStage: number;
+  };
+  features?: string[];
+  /** Result of a tiny kernel run at start-up against its CPU reference. */
+  selfTest?: { op: string; maxAbsDiff: number; ok: boolean };
+  userAgent?: string;
+}
 
 export interface GpuHandle {
   adapter: GPUAdapter;

@@ -7,7 +7,7 @@ import { mkdtempSync, mkdirSync, readFileSync, symlinkSync, writeFileSync, copyF
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { parseWebviewMessage, parseWorkerMessage, ProtocolError, type ModelLoadSpec, type WorkerToWebview } from '../protocol';
+import type { ModelLoadSpec, WorkerToWebview } from '../protocol/index';
 import { fmtBytes, fmtCount, modelDetailRows } from './describe';
 import { discoverModels, discoveryAllowed } from './discover-node';
 import { inspectHf, memoryDir, memoryPlan, type ModelInfo } from './inspect';
@@ -259,20 +259,6 @@ describe('stop strings', () => {
     const f = new StopStringFilter(['abc']);
     expect(f.push('xab')).toBe('x');
     expect(f.flush()).toBe('ab');
-  });
-});
-
-describe('protocol', () => {
-  test('readModelRange and useModel are validated', () => {
-    expect(parseWebviewMessage({ type: 'request', id: 1, method: 'readModelRange', modelId: 'm', file: 'a', offset: 0, length: 4 })).toMatchObject({ method: 'readModelRange', offset: 0, length: 4 });
-    expect(() => parseWebviewMessage({ type: 'request', id: 1, method: 'readModelRange', modelId: 'm', file: 'a', offset: -1, length: 4 })).toThrow(ProtocolError);
-    expect(() => parseWebviewMessage({ type: 'request', id: 1, method: 'readModelRange', modelId: 'm', offset: 0, length: 4 })).toThrow(/"file"/);
-    expect(() => parseWebviewMessage({ type: 'request', id: 1, method: 'useModel' })).toThrow(/"modelId"/);
-    expect(parseWebviewMessage({ type: 'request', id: 2, method: 'useModel', modelId: 'x' })).toEqual({ type: 'request', id: 2, method: 'useModel', modelId: 'x' });
-  });
-  test('worker messages', () => {
-    expect(parseWorkerMessage({ type: 'genText', id: 1, text: 'a', tokens: 1, tokensPerSec: 0 })).toMatchObject({ type: 'genText' });
-    expect(() => parseWorkerMessage({ type: 'readRange', reqId: 1, modelId: 'm', offset: 0, length: 1 })).toThrow(/"file"/);
   });
 });
 

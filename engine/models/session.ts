@@ -4,7 +4,7 @@
  * generation streamed through the tokenizer's stream decoder, with stop strings
  * and a Stop that takes effect between tokens.
  *
- * Pure TypeScript (no DOM, no Node): engine/worker.ts feeds it messages.
+ * Pure TypeScript (no DOM, no Node): engine/worker/worker.ts feeds it messages.
  * The model runs behind the backend contract (engine/backend/): the CPU backend, or the
  * WebGPU one on the device the worker probed (setGpuDevice). Generation is the engine's
  * one decode loop (engine/generate/), so greedy decoding on the GPU is pipelined.
@@ -18,7 +18,7 @@ import type { Backend } from '../backend/contract';
 import { createBackend } from '../backend/registry';
 import { generate } from '../generate/generate';
 import type { LoadedModel } from '../model/types';
-import type { GpuWeights, ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol';
+import type { GpuWeights, ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol/index';
 import { tokenizerFromBytes, tokenizerFromGgufMetadata, type Tokenizer } from '../tokenizer/index';
 
 /** Bytes per range request (the host refuses more than 16 MiB). */
@@ -57,7 +57,7 @@ export class ModelSession {
     this.gpuDevice = device;
   }
 
-  /** Frees the loaded model (the worker's dispose). */
+  /** Frees the loaded model (the worker calls it when its GPU device is lost). */
   dispose(): void {
     this.model?.dispose();
     this.model = undefined;

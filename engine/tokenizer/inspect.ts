@@ -5,12 +5,23 @@
  */
 import { HfTokenizer } from './hf';
 import { TiktokenTokenizer } from './tiktoken';
-import type { TokenView } from '../protocol';
 import type { Tokenizer } from './types';
 import { CHAR_TO_BYTE } from './unicode';
 
-/** One token as people see it: defined with the message protocol, which carries it to the panel. */
-export type { TokenView };
+/** One token as people see it (the message protocol carries it to the Tokenizer panel). */
+export interface TokenView {
+  id: number;
+  /** The vocabulary's form (Ġthe, ▁the, <0xE5>). */
+  piece: string;
+  /** Raw bytes, hex ("e4 bd"). */
+  bytes: string;
+  /** [start, end) in UTF-16 units of the text. */
+  start: number;
+  end: number;
+  special: boolean;
+  /** Part of a multi-byte character. */
+  partial: boolean;
+}
 
 export interface TokenCounts {
   tokens: number;

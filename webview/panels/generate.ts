@@ -3,9 +3,9 @@
  * worker, streamed output (the tokenizer's stream decoder) with tokens/s, stop
  * strings, Stop, and Ctrl/Cmd+Enter to run.
  */
-import type { GenerateStopReason, WorkerToWebview } from '../../engine/protocol';
+import type { GenerateStopReason, ReplyOf } from '../../engine/protocol/index';
 import { button, el } from '../dom';
-import { newRequestId, onWorkerMessage, postToWorker } from '../engine';
+import { askWorker, postToWorker } from '../engine';
 import { getState, setState } from '../host';
 import { activeSummary, initModels, modelsState, onModelsState, showModelsView, useModel } from '../models';
 import type { Panel } from './panel';
@@ -61,11 +61,10 @@ function start(): void {
   const m = activeSummary();
   const load = modelsState().load;
   if (!m || load.phase !== 'ready' || load.modelId !== m.id || run?.running) return;
-  const id = newRequestId();
-  run = { id, running: true, text: '', tokens: 0, tps: 0, prompt: form.prompt };
-  if (!postToWorker({ type: 'generate', id, prompt: form.prompt, maxTokens: Math.max(1, Math.min(4096, Math.floor(form.maxTokens) || 1)), stop: parseStops(form.stop) })) {
-    run = { ...run, running: false, error: 'The engine worker is not running.' };
-  }
+  run = { id: 0, running: true, text: '', tokens: 0, tps: 0, prompt: form.prompt };
+  const id = askWorker({ type: 'generate', prompt: form.prompt, maxTokens: Math.max(1, Math.min(4096, Math.floor(form.maxTokens) || 1)), stop: parseStops(form.stop) }, onReply);
+  if (id === undefined) run = { ...run, running: false, error: 'The engine worker is not running.' };
+  else run.id = id;
   refresh();
 }
 
@@ -73,8 +72,8 @@ function stop(): void {
   if (run?.running) postToWorker({ type: 'stopGenerate', id: run.id });
 }
 
-function onWorker(msg: WorkerToWebview): void {
-  if (!run || !('id' in msg) || msg.id !== run.id) return;
+function onReply(msg: ReplyOf<'generate'>): void {
+  if (!run || msg.id !== run.id) return;
   if (msg.type === 'genText') {
     run.text += msg.text;
     run.tokens = msg.tokens;
@@ -213,7 +212,6 @@ export const generatePanel: Panel = {
   title: 'Generate',
   init(rerender) {
     initModels();
-    onWorkerMessage(onWorker);
     onModelsState(() => {
       if (!root) rerender();
       else refresh();

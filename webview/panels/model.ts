@@ -6,7 +6,7 @@
  */
 import { fmtCount, modelDetailRows } from '../../engine/models/describe';
 import { memoryPlan } from '../../engine/models/inspect';
-import type { ModelRef, ModelSummary } from '../../engine/protocol';
+import type { ModelRef, ModelSummary } from '../../engine/protocol/index';
 import { button, el, fmtBytes, kvTable } from '../dom';
 import { engineState, onEngineState } from '../engine';
 import { getState, onHostMessage, setState } from '../host';

@@ -4,7 +4,7 @@
  * Below it, the BPE trainer: train on Shakespeare, the open file or a folder, watch the merges,
  * export tokenizer.json. Tokenizing and training run in the extension host (extension/tokenizer-panel.ts).
  */
-import type { BpeMergeView, BpeSource, HostToWebview, TokenizerRequest, TokenizeResult, TokenizeResultEntry, TokenizerInfo, TokenizerListResult, TokenView } from '../../engine/protocol';
+import type { BpeMergeView, BpeSource, HostToWebview, TokenizeResultEntry, TokenizerInfo, TokenView } from '../../engine/protocol/index';
 import { el } from '../dom';
 import { getState, onHostMessage, request, setState } from '../host';
 import type { Panel } from './panel';
@@ -27,12 +27,6 @@ let detail: HTMLElement;
 let statusLine: HTMLElement;
 let timer: number | undefined;
 let seq = 0;
-
-type TokenizerAsk = TokenizerRequest extends infer R ? (R extends TokenizerRequest ? Omit<R, 'id' | 'type'> : never) : never;
-/** A typed request of this panel (host.ts's `request` takes the common fields only). */
-function ask<T>(m: TokenizerAsk): Promise<T> {
-  return request<T>(m as Parameters<typeof request>[0]);
-}
 
 function save(): void {
   setState('tokenizerPanel', saved);
@@ -63,7 +57,7 @@ function fillSelects(): void {
 
 async function refreshList(): Promise<void> {
   try {
-    const r = await ask<TokenizerListResult>({ method: 'tokenizerList' });
+    const r = await request({ method: 'tokenizerList' });
     tokenizers = r.tokenizers;
     if (!saved.selected[0]) saved.selected[0] = r.editorTokenizer;
     fillSelects();
@@ -101,7 +95,7 @@ async function tokenize(): Promise<void> {
   const my = ++seq;
   statusLine.textContent = 'Tokenizing…';
   try {
-    const r = await ask<TokenizeResult>({ method: 'tokenize', tokenizers: ids, text });
+    const r = await request({ method: 'tokenize', tokenizers: ids, text });
     if (my !== seq) return;
     statusLine.textContent = '';
     draw(text, r.results);
@@ -292,7 +286,7 @@ function buildTrainer(): HTMLElement {
     trainButton.disabled = true;
     cancelButton.disabled = false;
     trainStatus.textContent = 'Starting…';
-    ask<{ runId: number }>({ method: 'trainBpe', source: source.value as BpeSource, vocabSize: n }).then(
+    request({ method: 'trainBpe', source: source.value as BpeSource, vocabSize: n }).then(
       (r) => {
         runId = r.runId;
         mergeList.replaceChildren();
@@ -304,9 +298,9 @@ function buildTrainer(): HTMLElement {
       },
     );
   });
-  cancelButton.addEventListener('click', () => void ask({ method: 'cancelTrainBpe' }));
+  cancelButton.addEventListener('click', () => void request({ method: 'cancelTrainBpe' }));
   exportButton.addEventListener('click', () => {
-    ask<string | null>({ method: 'exportBpe' }).then(
+    request({ method: 'exportBpe' }).then(
       (p) => p && (trainStatus.textContent = `Saved to ${p}`),
       (e: unknown) => (trainStatus.textContent = `Export failed: ${e instanceof Error ? e.message : String(e)}`),
     );

@@ -1,6 +1,6 @@
-/** The tokenizer requests of the protocol (issue 5): validated by parseWebviewMessage. */
+/** The tokenizer requests of the protocol: validated by parseWebviewMessage. */
 import { describe, expect, it } from 'vitest';
-import { MAX_TOKENIZE_TEXT, parseWebviewMessage, ProtocolError } from './protocol';
+import { MAX_TOKENIZE_TEXT, parseWebviewMessage, ProtocolError } from './index';
 
 describe('tokenizer requests', () => {
   it('accepts well-formed requests', () => {

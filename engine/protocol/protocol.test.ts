@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { parseWebviewMessage, parseWorkerMessage, ProtocolError } from './protocol';
+import { parseWebviewMessage, parseWorkerMessage, ProtocolError, WORKER_REPLIES } from './index';
 
 describe('parseWebviewMessage (host-side validation)', () => {
   test('accepts each well-formed message', () => {
@@ -31,6 +31,17 @@ describe('parseWebviewMessage (host-side validation)', () => {
     expect(() => parseWebviewMessage(raw)).toThrow(why);
   });
 
+  test('names every request method when one is unknown, and finds none on Object.prototype', () => {
+    expect(() => parseWebviewMessage({ type: 'request', id: 1, method: 'getBundledModel' })).toThrow(
+      'unknown request method the string "getBundledModel"; expected one of openLog, showModels, useModel, readModelRange, tokenizerList, tokenize, trainBpe, cancelTrainBpe, exportBpe',
+    );
+    for (const name of ['toString', 'constructor', 'hasOwnProperty', '__proto__']) {
+      expect(() => parseWebviewMessage(JSON.parse(`{"type":"${name}"}`))).toThrow(/unknown message type/);
+      expect(() => parseWebviewMessage(JSON.parse(`{"type":"request","id":1,"method":"${name}"}`))).toThrow(/unknown request method/);
+      expect(() => parseWorkerMessage(JSON.parse(`{"type":"${name}"}`))).toThrow(/unknown worker message type/);
+    }
+  });
+
   test('never throws anything but ProtocolError on arbitrary input', () => {
     fc.assert(
       fc.property(fc.anything(), (raw) => {
@@ -50,5 +61,20 @@ describe('parseWorkerMessage', () => {
     expect(parseWorkerMessage({ type: 'fatal', message: 'lost' })).toEqual({ type: 'fatal', message: 'lost' });
     expect(parseWorkerMessage({ type: 'env', id: 1, env: { backend: 'cpu' } }).type).toBe('env');
     expect(() => parseWorkerMessage({ type: 'x' })).toThrow(/unknown worker message type/);
+  });
+
+  test('an odd log level reads as info, an odd stop reason as length', () => {
+    expect(parseWorkerMessage({ type: 'log', level: 'loud', message: 'x' })).toEqual({ type: 'log', level: 'info', message: 'x' });
+    expect(parseWorkerMessage({ type: 'genDone', id: 1, text: '', tokens: 0, promptTokens: 1, tokensPerSec: 0, stopReason: 'criterion' })).toMatchObject({ stopReason: 'length' });
+  });
+});
+
+describe('WORKER_REPLIES', () => {
+  test('the last answers are among the answers, and every answer is a worker message that carries the id', () => {
+    for (const [request, { replies, last }] of Object.entries(WORKER_REPLIES)) {
+      for (const t of last) expect(replies, request).toContain(t);
+      if (replies.length > 0) expect(last.length, request).toBeGreaterThan(0);
+      for (const t of replies) expect(() => parseWorkerMessage({ type: t, summary: {} }), `${request} -> ${t}`).toThrow(/field "id"/);
+    }
   });
 });

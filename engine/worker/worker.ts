@@ -3,13 +3,11 @@
  * device (or the CPU path) and answers WebviewToWorker requests.
  */
 /// <reference lib="webworker" />
-import type { EngineEnv, PlaygroundSettings, WebviewToWorker, WorkerToWebview } from './protocol';
-import { errorText, openGpu, selfTest, type GpuHandle } from './gpu/probe';
-import { ModelSession } from './models/session';
+import type { EngineEnv, PlaygroundSettings, WebviewToWorker, WorkerToWebview } from '../protocol/index';
+import { errorText, openGpu, selfTest } from '../gpu/probe';
+import { ModelSession } from '../models/session';
 
 declare const self: DedicatedWorkerGlobalScope;
-
-let gpu: GpuHandle | undefined;
 
 function post(msg: WorkerToWebview): void {
   self.postMessage(msg);
@@ -23,13 +21,11 @@ async function probe(id: number, backend: PlaygroundSettings['backend']): Promis
     const opened = await openGpu((self.navigator as Navigator & { gpu?: GPU }).gpu);
     env = opened.env;
     if ('device' in opened) {
-      gpu = opened;
       // the Generate tab's "WebGPU" device: the session creates the webgpu backend on it
       session.setGpuDevice(opened.device);
       opened.device.lost.then((info) => {
         session.setGpuDevice(undefined);
         session.dispose();
-        gpu = undefined;
         post({ type: 'fatal', message: `The WebGPU device was lost (${info.reason}): ${info.message || 'no details'}. Reload the playground to retry, or use the CPU path.` });
       });
       try {
@@ -71,13 +67,6 @@ self.onmessage = (ev: MessageEvent<WebviewToWorker>) => {
   switch (msg.type) {
     case 'probe':
       probe(msg.id, msg.backend).catch((e) => post({ type: 'fatal', message: `Engine probe failed: ${errorText(e)}` }));
-      break;
-    case 'dispose':
-      session.setGpuDevice(undefined);
-      session.dispose();
-      gpu?.device.destroy();
-      gpu = undefined;
-      post({ type: 'disposed', id: msg.id });
       break;
     default:
       post({ type: 'log', level: 'warn', message: `Worker ignored unknown message ${JSON.stringify((msg as { type?: unknown }).type)}` });

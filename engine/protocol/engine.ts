@@ -1,0 +1,61 @@
+/**
+ * The engine worker's environment and health: the webview probes the worker (WebGPU
+ * adapter, limits, features, the start-up self-test, or why the CPU path is used)
+ * and passes the answer on to the host; the worker's log lines and fatal errors.
+ */
+import type { EngineEnv } from '../gpu/probe';
+import { LOG_LEVELS, type LogLevel, type PlaygroundSettings } from './shell';
+import { ProtocolError, describe, isRecord, num, str, type ReplyTable, type MessageParsers } from './validate';
+
+export type { EngineEnv };
+
+/** Webview -> host: what the worker found. */
+export type EngineWebviewMessage = { type: 'env'; env: EngineEnv };
+
+/** Webview -> worker. */
+export type EngineWorkerRequest = { type: 'probe'; id: number; backend: PlaygroundSettings['backend'] };
+
+/** Worker -> webview. */
+export type EngineWorkerMessage =
+  | { type: 'env'; id: number; env: EngineEnv }
+  | { type: 'log'; level: LogLevel; message: string }
+  | { type: 'fatal'; message: string };
+
+/** The worker's answers to each request (a probe that cannot honour the settings ends in `fatal`, which has no id). */
+export interface EngineWorkerReplies {
+  probe: 'env';
+}
+
+export const ENGINE_REPLIES: ReplyTable<EngineWorkerReplies> = { probe: { replies: ['env'], last: ['env'] } };
+
+export function parseEnv(v: unknown): EngineEnv {
+  if (!isRecord(v)) throw new ProtocolError(`field "env" must be an object, got ${describe(v)}`);
+  const backend = v.backend;
+  if (backend !== 'webgpu' && backend !== 'cpu') {
+    throw new ProtocolError(`field "env.backend" must be "webgpu" or "cpu", got ${describe(backend)}`);
+  }
+  str(v, 'reason', true);
+  if (v.features !== undefined) {
+    if (!Array.isArray(v.features) || !v.features.every((f) => typeof f === 'string')) {
+      throw new ProtocolError('field "env.features" must be an array of strings');
+    }
+  }
+  for (const key of ['adapter', 'limits', 'selfTest'] as const) {
+    if (v[key] !== undefined && !isRecord(v[key])) throw new ProtocolError(`field "env.${key}" must be an object`);
+  }
+  return v as unknown as EngineEnv;
+}
+
+export const engineWebviewParsers: MessageParsers<EngineWebviewMessage> = {
+  env: (raw) => ({ type: 'env', env: parseEnv(raw.env) }),
+};
+
+export const engineWorkerParsers: MessageParsers<EngineWorkerMessage> = {
+  env: (raw) => ({ type: 'env', id: num(raw, 'id')!, env: parseEnv(raw.env) }),
+  log: (raw) => {
+    // A worker's odd level is not worth dropping its line for.
+    const level = LOG_LEVELS.includes(raw.level as LogLevel) ? (raw.level as LogLevel) : 'info';
+    return { type: 'log', level, message: str(raw, 'message')! };
+  },
+  fatal: (raw) => ({ type: 'fatal', message: str(raw, 'message')! }),
+};
