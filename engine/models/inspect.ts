@@ -7,7 +7,8 @@
  */
 import { FormatError, UnsupportedError } from '../errors';
 import { ggufModelConfig } from '../formats/gguf-model';
-import { ggufString, readGguf } from '../formats/gguf';
+import { readGguf } from '../formats/gguf';
+import { ggufString } from '../formats/gguf-metadata';
 import { readJsonFile, type HfFolder } from '../formats/hf';
 import { parseHfConfig } from '../formats/hfconfig';
 import { llama2cConfig } from '../formats/llama2c-model';
