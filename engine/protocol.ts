@@ -10,6 +10,7 @@
  * receives with `parseWebviewMessage`.
  */
 
+import type { FormatId, RunnableFormatId } from './formats/ids';
 import type { ModelInfo, ModelProblem } from './models/inspect';
 
 /** Where the engine runs and what the GPU offers, as the worker found it. */
@@ -43,7 +44,7 @@ export interface ModelRef {
   /** A URI the webview can fetch (asWebviewUri), or undefined when not served. */
   uri?: string;
   /** Format, as far as the host knows from the file name. */
-  format: 'llama2c' | 'gguf' | 'safetensors' | 'onnx';
+  format: FormatId;
   sizeBytes?: number;
   bundled?: boolean;
 }
@@ -61,7 +62,8 @@ export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 export interface ModelLoadSpec {
   modelId: string;
   name: string;
-  format: 'llama2c' | 'gguf' | 'safetensors';
+  /** A format the engine loads (engine/formats/registry.ts). */
+  format: RunnableFormatId;
   /** The model's files, relative to its folder (the only files the host will serve for it). */
   files: { name: string; size: number; role: 'weights' | 'config' | 'tokenizer' }[];
   /** The weights file (llama2c/gguf), or the safetensors file / index. */

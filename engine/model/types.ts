@@ -4,6 +4,7 @@
  * config.json + safetensors, GGUF, llama2.c .bin) produces a `LoadedModel` in
  * this shape, with tensors under the canonical names below.
  */
+import type { RunnableFormatId } from '../formats/ids';
 
 export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'mistral' | 'mixtral' | 'gpt2';
 
@@ -97,5 +98,5 @@ export interface LoadedModel {
   config: ModelConfig;
   weights: WeightMap;
   /** Where it came from, for display: format and file(s), and the on-disk dtypes seen. */
-  source: { format: 'safetensors' | 'gguf' | 'llama2c'; files: string[]; dtypes: string[] };
+  source: { format: RunnableFormatId; files: string[]; dtypes: string[] };
 }
