@@ -112,25 +112,28 @@ function fileCheck(check: (dir: ModelDir, main: string) => Promise<ModelCheck>):
   };
 }
 
+/** A llama2.c checkpoint, not a tokenizer.bin: the header checks out and the file length matches it exactly. */
+async function isLlama2cCheckpoint(src: ByteSource): Promise<boolean> {
+  try {
+    await readLlama2cHeader(src);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const llama2c: ModelFormat = {
   id: 'llama2c',
   label: 'llama2.c checkpoint',
   extensions: ['.bin'],
-  async isModel(src) {
-    try {
-      await readLlama2cHeader(src); // checks the header and that the file length matches it exactly
-      return true;
-    } catch {
-      return false;
-    }
-  },
+  isModel: isLlama2cCheckpoint,
   // A lone .bin is too often something else: listed only with its tokenizer beside it and a header that fits its size.
   async discover(name, names, dir) {
-    if (!endsWithAny(name, this.extensions) || /^tok.*\.bin$/i.test(name) || !llama2cTokenizerName(names, name)) return false;
+    if (!endsWithAny(name, llama2c.extensions) || /^tok.*\.bin$/i.test(name) || !llama2cTokenizerName(names, name)) return false;
     const src = await dir.open(name).catch(() => null);
     if (!src) return false;
     try {
-      return await this.isModel!(src);
+      return await isLlama2cCheckpoint(src);
     } finally {
       await src.close?.();
     }
