@@ -11,16 +11,13 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { readGguf } from '../engine/formats/gguf';
-import { fileSource } from '../engine/formats/source-node';
+import { formatById, isRunnableFormat, LISTED_PATHS, loadModelTokenizer } from '../engine/formats/registry';
 import { discoverModels, discoveryAllowed, DEFAULT_DISCOVER_LIMITS } from '../engine/models/discover-node';
 import { fmtCount, modelDetailRows } from '../engine/models/describe';
 import type { ModelCheck } from '../engine/models/inspect';
-import { inspectPath, type ModelLocation } from '../engine/models/inspect-node';
+import { inspectPath, nodeModelDir, type ModelLocation } from '../engine/models/inspect-node';
 import { ModelRangeServer } from '../engine/models/range-node';
 import type { ModelLoadSpec, ModelSummary } from '../engine/protocol/index';
-import { tokenizerFromGgufMetadata } from '../engine/tokenizer/gguf-tokenizer';
-import { loadTokenizerFromPath } from '../engine/tokenizer/load-node';
 import type { Tokenizer } from '../engine/tokenizer/types';
 import { log } from './log';
 
@@ -297,15 +294,8 @@ export class ModelManager implements vscode.Disposable {
         const info = e.check?.info;
         const root = e.check?.location?.root;
         if (!info?.tokenizer || !root) return undefined;
-        if (info.tokenizer.source === 'embedded') {
-          const src = await fileSource(path.join(root, info.files[0].name));
-          try {
-            return tokenizerFromGgufMetadata((await readGguf(src)).metadata, { fileName: src.name });
-          } finally {
-            await src.close?.();
-          }
-        }
-        return loadTokenizerFromPath(path.join(root, info.tokenizer.source));
+        // The format registry reads it: embedded in the weights file (GGUF) or a file beside it.
+        return loadModelTokenizer(info.format, nodeModelDir(root), info.files[0].name, info.tokenizer.source);
       })().catch((err) => {
         log().error(`Model ${e.name}: its tokenizer could not be loaded: ${err instanceof Error ? err.message : String(err)}`);
         return undefined;
@@ -323,7 +313,7 @@ export class ModelManager implements vscode.Disposable {
     if (c?.problem) s.problem = c.problem;
     if (c?.info) s.info = c.info;
     const info = c?.info;
-    if (info && c.status !== 'error' && info.format !== 'onnx') {
+    if (info && c.status !== 'error' && isRunnableFormat(info.format)) {
       const load: ModelLoadSpec = {
         modelId: e.id,
         name: e.name,
@@ -490,7 +480,7 @@ export function registerModels(ctx: vscode.ExtensionContext): vscode.Disposable 
           canSelectFolders: true,
           canSelectMany: false,
           openLabel: 'Add Model',
-          title: 'Add a model: a .gguf, a llama2.c .bin, a .onnx, or a folder with config.json and *.safetensors',
+          title: `Add a model: ${LISTED_PATHS}`,
         });
         p = picked?.[0]?.fsPath;
       }
@@ -503,7 +493,7 @@ export function registerModels(ctx: vscode.ExtensionContext): vscode.Disposable 
           ? arg
           : await vscode.window.showInputBox({
               title: 'Add Model from Path',
-              prompt: 'Path of a .gguf, a llama2.c .bin, a .onnx, or a folder with config.json and *.safetensors',
+              prompt: `Path of ${LISTED_PATHS}`,
               placeHolder: '/path/to/model.gguf',
               ignoreFocusOut: true,
               validateInput: async (v) => {
@@ -528,8 +518,9 @@ export function registerModels(ctx: vscode.ExtensionContext): vscode.Disposable 
       if (!e) return;
       const s = m.summary(e);
       if (!s.load) {
+        const notRunnable = s.info && formatById(s.info.format).notRunnable;
         void vscode.window.showWarningMessage(
-          s.info?.format === 'onnx' ? `LLM Playground: ${e.name} is an ONNX model: it needs the onnxruntime backend, which is not there yet.` : `LLM Playground: ${e.name} cannot be used: ${s.problem?.message ?? 'it is still being checked'}.`,
+          notRunnable ? `LLM Playground: ${e.name} is ${notRunnable.editor}.` : `LLM Playground: ${e.name} cannot be used: ${s.problem?.message ?? 'it is still being checked'}.`,
         );
         return;
       }

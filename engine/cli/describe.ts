@@ -1,12 +1,14 @@
 /** A model's vital statistics, for `inspect`, the tree view's tooltip and the details page. */
 import { stat, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import type { RunnableFormatId } from '../formats/ids';
+import { kvBytesPerToken } from '../formats/inspect';
 import type { OpenedModel } from '../formats/load-node';
 import type { ModelConfig } from '../model/types';
 
 export interface ModelDescription {
   path: string;
-  format: string;
+  format: RunnableFormatId;
   architecture: string;
   parameters: number;
   dtypes: string[];
@@ -14,11 +16,6 @@ export interface ModelDescription {
   config: ModelConfig;
   kvBytesPerToken: number;
   tokenizer?: { kind: string; source: string; vocabSize: number };
-}
-
-/** K and V, every layer, f32: 2 · L · nKvHeads · headDim · 4 bytes. */
-export function kvBytesPerToken(c: ModelConfig): number {
-  return 2 * c.numLayers * c.numKvHeads * c.headDim * 4;
 }
 
 async function sizeOnDisk(p: string): Promise<number> {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { FormatError, UnsupportedError } from '../errors';
 import type { LoadedModel, ModelConfig, Tensor } from '../model/types';
-import { encodeGguf, type GgufTypedValue, type GgufWriteTensor } from './gguf';
+import { encodeGguf, type GgufTypedValue, type GgufWriteTensor } from './gguf-writer';
 import { ggufModelConfig, loadGgufModel, permuteRopeRows, recogniseLlama3RopeFactors } from './gguf-model';
 import { loadLlama2cModel } from './llama2c-model';
 import { dequantize, f32ToF16, GgmlType, ggmlByteSize } from './quant';

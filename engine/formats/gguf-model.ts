@@ -35,16 +35,8 @@
 import { FormatError, UnsupportedError } from '../errors';
 import type { Architecture, LoadedModel, ModelConfig, RopeScaling, Tensor, WeightMap } from '../model/types';
 import type { ByteSource } from './source';
-import {
-  ggufFloat,
-  ggufString,
-  ggufUint,
-  readGguf,
-  readGgufTensorBytes,
-  readGgufTensorF32,
-  type GgufFile,
-  type ReadGgufOptions,
-} from './gguf';
+import { readGguf, readGgufTensorBytes, readGgufTensorF32, type GgufFile, type ReadGgufOptions } from './gguf';
+import { ggufFloat, ggufString, ggufUint } from './gguf-metadata';
 
 const SUPPORTED: Record<string, { arch: Architecture; ropeStyle: 'half' | 'interleaved' }> = {
   llama: { arch: 'llama', ropeStyle: 'interleaved' },

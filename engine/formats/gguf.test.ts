@@ -2,19 +2,9 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { FormatError, UnsupportedError } from '../errors';
-import {
-  encodeGguf,
-  ggufBool,
-  ggufFloat,
-  ggufString,
-  ggufUint,
-  readGguf,
-  readGgufTensorBytes,
-  readGgufTensorF32,
-  type GgufTypedValue,
-  type GgufWriteSpec,
-  type GgufWriteTensor,
-} from './gguf';
+import { readGguf, readGgufTensorBytes, readGgufTensorF32 } from './gguf';
+import { ggufBool, ggufFloat, ggufString, ggufUint } from './gguf-metadata';
+import { encodeGguf, type GgufTypedValue, type GgufWriteSpec, type GgufWriteTensor } from './gguf-writer';
 import { loadGgufModel } from './gguf-model';
 import { fileSource } from './source-node';
 import { GgmlType } from './quant';

@@ -15,6 +15,8 @@
  * against the bytes left in the file before anything is allocated, and every
  * bad input becomes a FormatError (or UnsupportedError) naming file, offset
  * and what was expected.
+ *
+ * Typed metadata access (ggufUint, ggufString…) is in gguf-metadata.ts, the writer in gguf-writer.ts.
  */
 import { FormatError, UnsupportedError } from '../errors';
 import type { ByteSource } from './source';
@@ -94,8 +96,8 @@ export interface ReadGgufOptions {
   initialReadBytes?: number;
 }
 
-const MAGIC = [0x47, 0x47, 0x55, 0x46]; // "GGUF"
-const DEFAULT_ALIGNMENT = 32;
+export const GGUF_MAGIC = [0x47, 0x47, 0x55, 0x46]; // "GGUF"
+export const GGUF_DEFAULT_ALIGNMENT = 32;
 const MAX_DIMS = 4;
 /** Arrays nest at most this deep (guards the parser's recursion). */
 const MAX_ARRAY_DEPTH = 8;
@@ -328,7 +330,7 @@ interface Header {
 
 function readMagicAndVersion(c: Cursor): number {
   const magic = c.bytes(4, 'magic');
-  if (!MAGIC.every((b, i) => magic[i] === b)) {
+  if (!GGUF_MAGIC.every((b, i) => magic[i] === b)) {
     const ascii = Array.from(magic, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
     const hex = Array.from(magic, (b) => b.toString(16).padStart(2, '0')).join(' ');
     throw new FormatError('not a GGUF file', { file: c.file, offset: 0, expected: 'magic "GGUF" (47 47 55 46)', found: `"${ascii}" (${hex})` });
@@ -363,7 +365,7 @@ function readMetadata(c: Cursor, h: Header): void {
 
 function readAlignment(c: Cursor, h: Header): number {
   const v = h.metadata.get('general.alignment');
-  if (v === undefined) return DEFAULT_ALIGNMENT;
+  if (v === undefined) return GGUF_DEFAULT_ALIGNMENT;
   const t = h.metadataTypes.get('general.alignment');
   if (t !== 'u32' || typeof v !== 'number' || v === 0 || (v & (v - 1)) !== 0) {
     throw new FormatError('bad general.alignment', {
@@ -485,7 +487,7 @@ function parseHeader(buf: Uint8Array, fileSize: number, file: string): Header {
     metadataTypes: new Map(),
     valueOffsets: new Map(),
     tensors: [],
-    alignment: DEFAULT_ALIGNMENT,
+    alignment: GGUF_DEFAULT_ALIGNMENT,
     dataOffset: 0,
   };
   // Tensor count comes before the metadata; each info is at least 8 + 4 + 8 + 4 + 8 bytes.
@@ -575,180 +577,4 @@ export async function readGgufTensorF32(file: GgufFile, t: GgufTensorInfo): Prom
   }
   const bytes = await readGgufTensorBytes(file, t);
   return dequantize(t.type, bytes, t.nElements);
-}
-
-// ---------------------------------------------------------------------------
-// Typed metadata access: every mismatch is a FormatError naming the key.
-
-function typeError(file: GgufFile, key: string, expected: string): FormatError {
-  const v = file.metadata.get(key);
-  return new FormatError('metadata value has the wrong type', {
-    file: file.name,
-    key,
-    expected,
-    found: `${file.metadataTypes.get(key)} ${Array.isArray(v) ? `[${v.length} items]` : String(v)}`,
-  });
-}
-
-/** An unsigned integer value (any integer type, non-negative, safe); undefined when absent. */
-export function ggufUint(file: GgufFile, key: string): number | undefined {
-  const v = file.metadata.get(key);
-  if (v === undefined) return undefined;
-  const t = file.metadataTypes.get(key) ?? '';
-  if (typeof v !== 'number' || !/^[ui](8|16|32|64)$/.test(t) || v < 0) throw typeError(file, key, 'a non-negative integer');
-  return v;
-}
-
-/** A float (f32/f64, or an integer type); undefined when absent. */
-export function ggufFloat(file: GgufFile, key: string): number | undefined {
-  const v = file.metadata.get(key);
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number') throw typeError(file, key, 'a number');
-  return v;
-}
-
-export function ggufString(file: GgufFile, key: string): string | undefined {
-  const v = file.metadata.get(key);
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw typeError(file, key, 'a string');
-  return v;
-}
-
-export function ggufBool(file: GgufFile, key: string): boolean | undefined {
-  const v = file.metadata.get(key);
-  if (v === undefined) return undefined;
-  if (typeof v !== 'boolean') throw typeError(file, key, 'a boolean');
-  return v;
-}
-
-// ---------------------------------------------------------------------------
-// Writer: builds GGUF files (tests, tools). Values carry their GGUF type.
-
-export type GgufTypedValue =
-  | { type: Exclude<GgufValueTypeName, 'array' | 'string' | 'bool'>; value: number | bigint }
-  | { type: 'string'; value: string }
-  | { type: 'bool'; value: boolean }
-  | { type: 'array'; itemType: GgufValueTypeName; items: GgufTypedValue[] };
-
-export interface GgufWriteTensor {
-  name: string;
-  /** GGML dims, innermost first. */
-  ne: number[];
-  type: number;
-  data: Uint8Array;
-}
-
-export interface GgufWriteSpec {
-  version?: number;
-  alignment?: number;
-  metadata: [string, GgufTypedValue][];
-  tensors: GgufWriteTensor[];
-}
-
-class Writer {
-  private chunks: Uint8Array[] = [];
-  length = 0;
-  private scratch = new DataView(new ArrayBuffer(8));
-  private push(b: Uint8Array): void {
-    this.chunks.push(b);
-    this.length += b.length;
-  }
-  bytes(b: Uint8Array): void {
-    this.push(b.slice());
-  }
-  private fixed(n: number, set: (dv: DataView) => void): void {
-    set(this.scratch);
-    this.push(new Uint8Array(this.scratch.buffer.slice(0, n)));
-  }
-  u32(v: number): void {
-    this.fixed(4, (dv) => dv.setUint32(0, v, true));
-  }
-  u64(v: number | bigint): void {
-    this.fixed(8, (dv) => dv.setBigUint64(0, BigInt(v), true));
-  }
-  string(s: string): void {
-    const b = new TextEncoder().encode(s);
-    this.u64(b.length);
-    this.push(b);
-  }
-  value(v: GgufTypedValue): void {
-    switch (v.type) {
-      case 'u8':
-        return this.fixed(1, (dv) => dv.setUint8(0, Number(v.value)));
-      case 'i8':
-        return this.fixed(1, (dv) => dv.setInt8(0, Number(v.value)));
-      case 'u16':
-        return this.fixed(2, (dv) => dv.setUint16(0, Number(v.value), true));
-      case 'i16':
-        return this.fixed(2, (dv) => dv.setInt16(0, Number(v.value), true));
-      case 'u32':
-        return this.fixed(4, (dv) => dv.setUint32(0, Number(v.value), true));
-      case 'i32':
-        return this.fixed(4, (dv) => dv.setInt32(0, Number(v.value), true));
-      case 'f32':
-        return this.fixed(4, (dv) => dv.setFloat32(0, Number(v.value), true));
-      case 'f64':
-        return this.fixed(8, (dv) => dv.setFloat64(0, Number(v.value), true));
-      case 'u64':
-        return this.fixed(8, (dv) => dv.setBigUint64(0, BigInt(v.value), true));
-      case 'i64':
-        return this.fixed(8, (dv) => dv.setBigInt64(0, BigInt(v.value), true));
-      case 'bool':
-        return this.fixed(1, (dv) => dv.setUint8(0, v.value ? 1 : 0));
-      case 'string':
-        return this.string(v.value);
-      case 'array':
-        this.u32(GgufValueType[v.itemType]);
-        this.u64(v.items.length);
-        for (const item of v.items) this.value(item);
-        return;
-    }
-  }
-  pad(alignment: number): void {
-    const n = (alignment - (this.length % alignment)) % alignment;
-    if (n) this.push(new Uint8Array(n));
-  }
-  concat(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let at = 0;
-    for (const c of this.chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
-  }
-}
-
-/** Serialises a GGUF file: header, metadata, tensor infos, aligned tensor data. */
-export function encodeGguf(spec: GgufWriteSpec): Uint8Array {
-  const alignment = spec.alignment ?? DEFAULT_ALIGNMENT;
-  const w = new Writer();
-  w.bytes(new Uint8Array(MAGIC));
-  w.u32(spec.version ?? 3);
-  w.u64(spec.tensors.length);
-  w.u64(spec.metadata.length);
-  for (const [key, v] of spec.metadata) {
-    w.string(key);
-    w.u32(GgufValueType[v.type]);
-    w.value(v);
-  }
-  let rel = 0;
-  const offsets: number[] = [];
-  for (const t of spec.tensors) {
-    offsets.push(rel);
-    rel += Math.ceil(t.data.length / alignment) * alignment;
-  }
-  spec.tensors.forEach((t, i) => {
-    w.string(t.name);
-    w.u32(t.ne.length);
-    for (const n of t.ne) w.u64(n);
-    w.u32(t.type);
-    w.u64(offsets[i]);
-  });
-  w.pad(alignment);
-  for (const t of spec.tensors) {
-    w.bytes(t.data);
-    w.pad(alignment);
-  }
-  return w.concat();
 }

@@ -1,8 +1,9 @@
 /** Node-only entry points for Hugging Face checkpoints on disk (never import from browser code). */
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileSource } from './source-node';
 import { loadHfModel, type HfFolder } from './hf';
+import type { ModelDir } from './inspect';
 import type { LoadedModel, ModelConfig } from '../model/types';
 import { loadLoraAdapter, type LoraAdapter } from '../model/lora';
 
@@ -18,6 +19,23 @@ export function nodeFolder(dir: string): HfFolder {
         return null;
       }
       return fileSource(p);
+    },
+  };
+}
+
+/** A folder on disk as a ModelDir: listed, files opened on demand; names never leave the folder (the worker asks for files by name). */
+export function nodeModelDir(dir: string): ModelDir {
+  const inside = (file: string) => !file.includes('/') && !file.includes('\\') && file !== '..' && file !== '.';
+  return {
+    name: dir,
+    async open(file) {
+      if (!inside(file)) return null;
+      const p = path.join(dir, file);
+      if (!(await stat(p).catch(() => null))?.isFile()) return null;
+      return fileSource(p);
+    },
+    async list() {
+      return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isFile() || d.isSymbolicLink()).map((d) => d.name);
     },
   };
 }

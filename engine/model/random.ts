@@ -2,7 +2,7 @@
  * Random-weight Llama-family models with real shapes, generated in memory (the
  * benchmarks use them: no weights are ever downloaded). Deterministic per seed.
  */
-import { encodeGguf, type GgufTypedValue, type GgufWriteTensor } from '../formats/gguf';
+import { encodeGguf, type GgufTypedValue, type GgufWriteTensor } from '../formats/gguf-writer';
 import { f32ToF16, GgmlType } from '../formats/quant';
 
 /** A tensor in row-major shape ([out, in]); GGUF stores its dims reversed (ne[0] = row length). */

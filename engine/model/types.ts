@@ -8,6 +8,7 @@ import type { RopeScaling } from '../ops/rope/rope';
 
 // RoPE's scaling options belong to the op (ops/ imports nothing above it); the config names them.
 export type { RopeScaling };
+import type { RunnableFormatId } from '../formats/ids';
 
 export type Architecture = 'llama' | 'qwen2' | 'qwen3' | 'mistral' | 'mixtral' | 'gpt2';
 
@@ -91,5 +92,5 @@ export interface LoadedModel {
   config: ModelConfig;
   weights: WeightMap;
   /** Where it came from, for display: format and file(s), and the on-disk dtypes seen. */
-  source: { format: 'safetensors' | 'gguf' | 'llama2c'; files: string[]; dtypes: string[] };
+  source: { format: RunnableFormatId; files: string[]; dtypes: string[] };
 }

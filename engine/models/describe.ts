@@ -3,6 +3,7 @@
  * they use. One source for the editor's Models tree tooltip and the playground's Model
  * tab.
  */
+import { isRunnableFormat } from '../formats/ids';
 import type { ModelInfo } from './inspect';
 
 /** 1234567 → "1.23M" (B, M with two decimals; K with one). */
@@ -26,9 +27,9 @@ export function fmtBytes(n: number | undefined): string {
   return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
 }
 
-/** [label, value] rows describing a model (an ONNX file: its format and size only). */
+/** [label, value] rows describing a model (a format the engine does not run, such as ONNX: its format and size only). */
 export function modelDetailRows(i: ModelInfo): [string, string][] {
-  if (i.format === 'onnx') return [['Format', 'onnx'], ['File size', fmtBytes(i.fileBytes)]];
+  if (!isRunnableFormat(i.format)) return [['Format', i.format], ['File size', fmtBytes(i.fileBytes)]];
   return [
     ['Format', i.format],
     ['Architecture', i.architecture],

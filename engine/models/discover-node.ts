@@ -1,16 +1,14 @@
 /**
  * Node-only: find models in a folder tree, bounded (files, depth, time) and
  * cancellable, following symlinks at most once per real folder (no loops).
- * What counts as a model:
- *   *.gguf; *.onnx; a folder with config.json beside *.safetensors;
- *   a llama2.c .bin whose header matches its size, with a tokenizer beside it.
- * Skips dot-folders and node_modules.
+ * What counts as a model is the format registry's (modelsAmong): today *.gguf; *.onnx;
+ * a folder with config.json beside *.safetensors; a llama2.c .bin whose header matches
+ * its size, with a tokenizer beside it. Skips dot-folders and node_modules.
  */
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { readLlama2cHeader } from '../formats/llama2c';
-import { fileSource } from '../formats/source-node';
-import { llama2cTokenizerName } from './inspect';
+import { nodeModelDir } from '../formats/hf-node';
+import { modelsAmong } from '../formats/registry';
 
 export interface DiscoverLimits {
   /** Stop after looking at this many directory entries. */
@@ -48,19 +46,6 @@ export function discoveryAllowed(opts: { setting: boolean; trusted: boolean }): 
   if (!opts.trusted) return { allowed: false, reason: 'the workspace is not trusted: models are only added by an explicit Add Model' };
   if (!opts.setting) return { allowed: false, reason: 'llmPlayground.discoverModels is off' };
   return { allowed: true };
-}
-
-async function isLlama2cCheckpoint(p: string): Promise<boolean> {
-  const src = await fileSource(p).catch(() => undefined);
-  if (!src) return false;
-  try {
-    await readLlama2cHeader(src);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await src.close?.();
-  }
 }
 
 export async function discoverModels(roots: string[], opts: DiscoverOptions = {}): Promise<DiscoverResult> {
@@ -117,14 +102,9 @@ export async function discoverModels(roots: string[], opts: DiscoverOptions = {}
       } else if (isFile) files.push(e.name);
       if (res.seen >= limits.maxFiles) break;
     }
-    if (files.includes('config.json') && files.some((f) => f.endsWith('.safetensors'))) found.push(dir);
-    for (const f of files) {
-      const lower = f.toLowerCase();
-      if (lower.endsWith('.gguf') || lower.endsWith('.onnx')) found.push(path.join(dir, f));
-      else if (lower.endsWith('.bin') && !/^tok.*\.bin$/i.test(f) && llama2cTokenizerName(files, f)) {
-        if (await isLlama2cCheckpoint(path.join(dir, f))) found.push(path.join(dir, f));
-      }
-    }
+    const models = await modelsAmong(files, nodeModelDir(dir));
+    if (models.folder) found.push(dir);
+    for (const f of models.files) found.push(path.join(dir, f.name));
     opts.onProgress?.(res.seen, found.length);
     if (res.seen >= limits.maxFiles) {
       stop('maxFiles');

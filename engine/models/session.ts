@@ -9,17 +9,14 @@
  * WebGPU one on the device the worker probed (setGpuDevice). Generation is the engine's
  * one decode loop (engine/generate/), so greedy decoding on the GPU is pipelined.
  */
-import { readGguf } from '../formats/gguf';
-import { loadGgufModel } from '../formats/gguf-model';
-import { loadHfModel, type HfFolder } from '../formats/hf';
-import { loadLlama2cModel } from '../formats/llama2c-model';
+import type { HfFolder } from '../formats/hf';
+import { loadModel, loadModelTokenizer } from '../formats/registry';
 import type { ByteSource } from '../formats/source';
 import type { Backend } from '../backend/contract';
 import { createBackend } from '../backend/registry';
 import { generate } from '../generate/generate';
-import type { LoadedModel } from '../model/types';
 import type { GpuWeights, ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol/index';
-import { tokenizerFromBytes, tokenizerFromGgufMetadata, type Tokenizer } from '../tokenizer/index';
+import type { Tokenizer } from '../tokenizer/index';
 
 /** Bytes per range request (the host refuses more than 16 MiB). */
 export const RANGE_CHUNK = 8 * 1024 * 1024;
@@ -153,24 +150,10 @@ export class ModelSession {
     };
     try {
       this.post({ type: 'loadProgress', id, bytes: 0, total, phase: 'reading headers' });
-      let loaded: LoadedModel;
-      let tokenizer: Tokenizer | undefined;
-      const main = open(spec.weights);
-      if (spec.format === 'llama2c') {
-        if (!main) throw new Error(`${spec.weights} is not among the model's files`);
-        loaded = await loadLlama2cModel(main);
-      } else if (spec.format === 'gguf') {
-        if (!main) throw new Error(`${spec.weights} is not among the model's files`);
-        loaded = await loadGgufModel(main);
-        if (spec.tokenizer === 'embedded') tokenizer = tokenizerFromGgufMetadata((await readGguf(main)).metadata, { fileName: spec.weights });
-      } else {
-        const folder: HfFolder = { name: spec.name, open: async (f) => open(f) };
-        loaded = await loadHfModel(folder, spec.weights.endsWith('.safetensors') && spec.weights !== 'model.safetensors' ? { weightsFile: spec.weights } : {});
-      }
-      if (!tokenizer && spec.tokenizer && spec.tokenizer !== 'embedded') {
-        const src = open(spec.tokenizer);
-        if (src) tokenizer = tokenizerFromBytes(await src.read(0, src.size), spec.tokenizer);
-      }
+      // The format registry loads the weights and the tokenizer the spec names ("embedded", a file, or none).
+      const folder: HfFolder = { name: spec.name, open: async (f) => open(f) };
+      const loaded = await loadModel(spec.format, folder, spec.weights);
+      const tokenizer = await loadModelTokenizer(spec.format, folder, spec.weights, spec.tokenizer);
       if (job.cancelled) throw new Cancelled();
       this.post({ type: 'loadProgress', id, bytes: total, total, phase: 'preparing the model' });
       const ctx = Math.max(16, Math.min(contextLength, loaded.config.maxPositions));

@@ -4,6 +4,7 @@
  * worker reads the model's files through (worker `readRange` -> webview -> host
  * `readModelRange` -> webview -> worker `rangeData`).
  */
+import type { FormatId, RunnableFormatId } from '../formats/ids';
 import type { WeightPrecision } from '../backend/contract';
 import type { ModelInfo, ModelProblem } from '../models/inspect';
 import { ProtocolError, isRecord, num, str, type ReplyTable, type MessageParsers, type RequestParsers } from './validate';
@@ -15,7 +16,7 @@ export interface ModelRef {
   /** A URI the webview can fetch (asWebviewUri), or undefined when not served. */
   uri?: string;
   /** Format, as far as the host knows from the file name. */
-  format: 'llama2c' | 'gguf' | 'safetensors' | 'onnx';
+  format: FormatId;
   sizeBytes?: number;
   bundled?: boolean;
 }
@@ -24,7 +25,8 @@ export interface ModelRef {
 export interface ModelLoadSpec {
   modelId: string;
   name: string;
-  format: 'llama2c' | 'gguf' | 'safetensors';
+  /** A format the engine loads (engine/formats/registry.ts). */
+  format: RunnableFormatId;
   /** The model's files, relative to its folder (the only files the host will serve for it). */
   files: { name: string; size: number; role: 'weights' | 'config' | 'tokenizer' }[];
   /** The weights file (llama2c/gguf), or the safetensors file / index. */

@@ -4,6 +4,7 @@
  * length against the adapter's limits; loading progress with Cancel; the models
  * the host knows, each with "Use".
  */
+import { isRunnableFormat } from '../../engine/formats/ids';
 import { fmtCount, modelDetailRows } from '../../engine/models/describe';
 import { memoryPlan } from '../../engine/models/inspect';
 import type { ModelRef, ModelSummary } from '../../engine/protocol/index';
@@ -138,7 +139,7 @@ export const modelPanel: Panel = {
       box.append(el('p', { id: 'model-active' }, 'Active: ', el('strong', {}, m.name)));
       if (m.problem) box.append(el('p', { class: m.status === 'error' ? 'error' : 'muted' }, m.problem.message));
       box.append(loadSection(m), kvTable(detailRows(m), 'model-details'));
-      if (m.info && m.info.format !== 'onnx') box.append(memorySection(m));
+      if (m.info && isRunnableFormat(m.info.format)) box.append(memorySection(m));
     }
     box.append(listSection());
     return box;
