@@ -43,7 +43,7 @@ function probs(s: Float32Array, max: number): { p: Float64Array; logZ: number } 
  * at least `minMass` of `p` (or every id) — sorted in that order. Ids are bucketed by key
  * and only the buckets needed are sorted, so the result is always a prefix of the full
  * order (ties never straddle its end) while a large vocabulary costs one pass and a small
- * sort instead of a full sort (which takes 100 ms and more for 150k ids in V8).
+ * sort instead of a sort of every id with a comparator, which dominates a decode step there.
  */
 export function orderedHead(key: Float64Array, p: Float64Array | null, minCount: number, minMass: number): Uint32Array {
   const V = key.length;
