@@ -64,6 +64,47 @@ describe('generate', () => {
   });
 });
 
+describe('generate: sampling and processors', () => {
+  const gen = async (...flags: string[]) => {
+    const r = await run('generate', '--prompt', 'Once upon a time', '--max-tokens', '40', '--json', ...flags);
+    expect(r.code, r.err).toBe(0);
+    return JSON.parse(r.out) as { generated_ids: number[]; prompt_ids: number[]; processors: string[]; sampler: string; decode_path: string };
+  };
+
+  test('--top-k 1 at temperature 1 samples, and draws exactly the greedy ids', async () => {
+    const greedy = await gen();
+    expect(greedy.sampler).toBe('greedy');
+    expect(greedy.processors).toEqual([]);
+    const k1 = await gen('--top-k', '1', '--temperature', '1', '--seed', '3');
+    expect(k1.sampler).toBe('sample');
+    expect(k1.processors).toEqual(['top-k 1']);
+    expect(k1.decode_path).toBe('host-logits');
+    expect(k1.generated_ids).toEqual(greedy.generated_ids);
+  });
+
+  test('a seed gives the same ids twice; another seed other ids', async () => {
+    const flags = ['--temperature', '1.2', '--top-p', '0.95', '--min-p', '0.02'];
+    const a = await gen(...flags, '--seed', '7');
+    const b = await gen(...flags, '--seed', '7');
+    const c = await gen(...flags, '--seed', '8');
+    expect(a.processors).toEqual(['temperature 1.2', 'top-p 0.95', 'min-p 0.02']);
+    expect(b.generated_ids).toEqual(a.generated_ids);
+    expect(c.generated_ids).not.toEqual(a.generated_ids);
+  });
+
+  test('a sampling flag alone samples at temperature 1; penalties apply to greedy decoding too', async () => {
+    const p = await gen('--top-p', '0.9');
+    expect(p.processors).toEqual(['top-p 0.9']);
+    expect(p.sampler).toBe('sample');
+    const n = await gen('--no-repeat-ngram', '2', '--repetition-penalty', '1.3');
+    expect(n.processors).toEqual(['repetition penalty 1.3', 'no-repeat-ngram 2']);
+    expect(n.sampler).toBe('greedy');
+    const all = [...n.prompt_ids, ...n.generated_ids];
+    const bigrams = all.slice(1).map((id, i) => `${all[i]},${id}`);
+    expect(new Set(bigrams).size).toBe(bigrams.length); // no bigram twice
+  });
+});
+
 describe('forward', () => {
   test('logits and attentions in the fixtures format, equal to HF', async () => {
     const ref = loadRef('tiny-llama.shared') as { cases: { input_ids: number[]; logits: never; attentions: never }[] };
@@ -161,6 +202,16 @@ describe('bad input: clear messages and exit codes, never a stack trace', () => 
     [['forward', '--ids', '1'], /needs --model/],
     [['frobnicate'], /unknown command "frobnicate"/],
     [['generate', '--bogus'], /Unknown option '--bogus'/],
+    [['generate', '--ids', '1', '--top-p', '1.5'], /--top-p must be a number in \[0, 1\], got 1\.5/],
+    [['generate', '--ids', '1', '--top-k', '2.5'], /--top-k must be an integer ≥ 1, got 2\.5/],
+    [['generate', '--ids', '1', '--top-k', 'many'], /--top-k must be a number, got "many"/],
+    [['generate', '--ids', '1', '--min-p=-0.1'], /--min-p must be a number in \[0, 1\]/],
+    [['generate', '--ids', '1', '--typical-p', '0'], /--typical-p must be a number in \(0, 1\)/],
+    [['generate', '--ids', '1', '--eta', '1'], /--eta must be a number in \(0, 1\)/],
+    [['generate', '--ids', '1', '--repetition-penalty', '0'], /--repetition-penalty must be a number > 0/],
+    [['generate', '--ids', '1', '--no-repeat-ngram=-1'], /--no-repeat-ngram must be an integer ≥ 1/],
+    [['generate', '--ids', '1', '--temperature', '0', '--top-k', '5'], /--top-k samples, but --temperature 0 decodes greedily/],
+    [['generate', '--ids', '1', '--temperature=-1'], /--temperature must be a number ≥ 0/],
   ])('%j', async (argv, why) => {
     const r = await run(...(argv as string[]));
     expect(r.code).toBe(2);

@@ -18,9 +18,10 @@ import { loadLoraAdapterFromPath } from '../formats/hf-node';
 import type { Backend, BackendId, WeightPrecision } from '../backend/contract';
 import { backendIds, backendKind } from '../backend/registry';
 import { generate } from '../generate/generate';
-import { TemperatureProcessor } from '../generate/processors';
+import { processorsFromOptions, samplerFromOptions, SAMPLING_OPTIONS, type ProcessorOptions } from '../generate/options';
+import { ParameterRangeError, type LogitsProcessor } from '../generate/processors';
 import { Rng } from '../generate/rng';
-import { argmax, GreedySampler, MultinomialSampler } from '../generate/samplers';
+import { argmax } from '../generate/samplers';
 import type { LoadedModel } from '../model/types';
 import { openNodeGpu } from '../gpu/gpu-node';
 import { loadTokenizerFromPath } from '../tokenizer/load-node';
@@ -44,6 +45,8 @@ commands:
   generate [--model <path>] [--tokenizer <file>] (--prompt <s> | --ids 1,2,3)
            [--max-tokens N] [--temperature T] [--seed S] [--context N] [--backend cpu|webgpu]
            [--weights auto|f32|f16] [--ignore-eos] [--json]
+           [--top-k K] [--top-p P] [--min-p P] [--typical-p P] [--epsilon E] [--eta E]
+           [--repetition-penalty R] [--no-repeat-ngram N]
   forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions] [--backend cpu|webgpu] [--json]
 
 A model path is an HF folder, a .safetensors file beside its config.json, a .gguf,
@@ -52,7 +55,13 @@ generate without --model runs the bundled stories260K. --backend webgpu runs the
 engine through the webgpu package (Dawn), weights as f16 on the GPU when the file's are
 16-bit or quantised (--weights); greedy decoding there keeps steps queued on the GPU.
 --ignore-eos generates --max-tokens tokens whatever comes. Without a GPU set
-VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json.`;
+VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json.
+
+generate decodes greedily by default. --temperature T > 0 samples (seeded by --seed, default 1);
+--top-k, --top-p, --min-p, --typical-p, --epsilon and --eta sample too, at temperature 1 unless
+--temperature is given. --repetition-penalty and --no-repeat-ngram apply to greedy decoding as
+well. The processors run in Hugging Face's order (penalty, n-gram, temperature, top-k, top-p,
+min-p, typical, epsilon, eta) with its semantics.`;
 
 /** The bundled model: models/ beside dist/ (the CLI bundle) or beside engine/ (sources). */
 export function bundledModelPath(): string {
@@ -199,6 +208,46 @@ async function cmdTokenize(argv: string[], out: Out): Promise<void> {
   enc.ids.forEach((id, i) => out(`${String(id).padStart(7)}  ${JSON.stringify(enc.tokens[i])}  [${enc.offsets[i].join(', ')})`));
 }
 
+/** generate's processor flags and the ProcessorOptions each sets. */
+const PROCESSOR_FLAGS = {
+  'top-k': 'topK',
+  'top-p': 'topP',
+  'min-p': 'minP',
+  'typical-p': 'typicalP',
+  epsilon: 'epsilon',
+  eta: 'eta',
+  'repetition-penalty': 'repetitionPenalty',
+  'no-repeat-ngram': 'noRepeatNgramSize',
+} as const satisfies Record<string, keyof ProcessorOptions>;
+
+/**
+ * generate's decoding flags as ProcessorOptions, every value checked (a UsageError naming
+ * the flag). Greedy unless --temperature > 0 or a sampling flag is given (then temperature
+ * defaults to 1); a sampling flag with --temperature 0 is an error rather than ignored.
+ */
+function decodingOptions(values: Record<string, string | undefined>): { options: ProcessorOptions; processors: LogitsProcessor[] } {
+  const o: ProcessorOptions = {};
+  const flagOf = new Map<string, string>([['temperature', 'temperature']]);
+  for (const [flag, key] of Object.entries(PROCESSOR_FLAGS)) {
+    flagOf.set(key, flag);
+    const s = values[flag];
+    if (s === undefined) continue;
+    const n = s.trim() === '' ? NaN : Number(s);
+    if (!Number.isFinite(n)) throw new UsageError(`--${flag} must be a number, got "${s}"`);
+    o[key] = n;
+  }
+  const sampling = SAMPLING_OPTIONS.filter((k) => o[k] !== undefined);
+  o.temperature = floatOpt(values.temperature, 'temperature', sampling.length ? 1 : 0);
+  if (o.temperature === 0 && sampling.length)
+    throw new UsageError(`--${flagOf.get(sampling[0])} samples, but --temperature 0 decodes greedily; give a temperature > 0 or drop it`);
+  try {
+    return { options: o, processors: processorsFromOptions(o) };
+  } catch (e) {
+    if (e instanceof ParameterRangeError) throw new UsageError(`--${flagOf.get(e.parameter) ?? e.parameter} must be ${e.expected}, got ${String(e.got)}`);
+    throw e;
+  }
+}
+
 async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   const { values } = parse(argv, {
     model: { type: 'string' },
@@ -212,12 +261,14 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
     backend: { type: 'string' },
     weights: { type: 'string' },
     'ignore-eos': { type: 'boolean' },
+    ...Object.fromEntries(Object.keys(PROCESSOR_FLAGS).map((f) => [f, { type: 'string' as const }])),
   });
   if (values.prompt !== undefined && values.ids !== undefined) throw new UsageError('give --prompt or --ids, not both');
   if (values.prompt === undefined && values.ids === undefined) throw new UsageError('generate needs --prompt <text> or --ids 1,2,3');
   const modelPath = (values.model as string | undefined) ?? bundledModelPath();
   const maxTokens = intOpt(values['max-tokens'] as string | undefined, 'max-tokens', 64);
-  const temperature = floatOpt(values.temperature as string | undefined, 'temperature', 0);
+  const { options: decoding, processors } = decodingOptions(values as Record<string, string | undefined>);
+  const seed = intOpt(values.seed as string | undefined, 'seed', 1);
   const m = await openModel(modelPath, { tokenizer: values.tokenizer as string | undefined });
   const c = m.loaded.config;
   let promptIds: number[];
@@ -235,14 +286,13 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   const weights = weightsOpt(values.weights as string | undefined, m.loaded);
   const backend = await openBackend(backendOpt(values.backend as string | undefined), m.loaded, context, weights);
   if (backendKind(backend.id).needsGpuDevice) releaseHostWeights(m.loaded);
-  const rng = new Rng(intOpt(values.seed as string | undefined, 'seed', 1));
-  const sampled = temperature > 0;
+  const sampler = samplerFromOptions(decoding, new Rng(seed));
   const steps = generate(backend, {
     promptIds,
     maxNewTokens: maxTokens,
     eosIds: values['ignore-eos'] ? [] : (c.stopTokenIds ?? c.eosTokenIds),
-    processors: sampled ? [new TemperatureProcessor(temperature)] : [],
-    sampler: sampled ? new MultinomialSampler(rng) : new GreedySampler(),
+    processors,
+    sampler,
     tokenizer: m.tokenizer,
   });
   let r;
@@ -266,6 +316,8 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
         prefill_ms: +g.prefillMs.toFixed(3),
         decode_tokens_per_s: +g.decodeTokensPerSec.toFixed(2),
         decode_path: g.path,
+        processors: processors.map((p) => p.name),
+        sampler: sampler.name,
       }),
     );
   }

@@ -4,3 +4,5 @@ export * from './processors';
 export * from './rng';
 export * from './samplers';
 export * from './stopping';
+export * from './options';
+export * from './truncation';

@@ -11,7 +11,10 @@ export class Rng {
 
   constructor(seed = 1) {
     if (!Number.isSafeInteger(seed)) throw new RangeError(`Rng: seed must be an integer, got ${seed}`);
-    let x = (seed >>> 0) ^ Math.floor(seed / 2 ** 32);
+    // The low 32 bits seed SplitMix32 (a bijection per output, so s0 tells them apart); the
+    // high bits (seeds ≥ 2³² or < 0) go into s2, so no two safe integers share a state.
+    const hi = Math.floor(seed / 2 ** 32) >>> 0;
+    let x = seed >>> 0;
     const next = () => {
       x = (x + 0x9e3779b9) | 0;
       let z = x;
@@ -21,7 +24,7 @@ export class Rng {
     };
     this.s0 = next();
     this.s1 = next();
-    this.s2 = next();
+    this.s2 = (next() ^ hi) >>> 0;
     this.s3 = next();
   }
 

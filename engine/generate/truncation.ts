@@ -1,0 +1,269 @@
+/**
+ * Truncation processors: each masks (sets to -Infinity) the tokens outside a set it
+ * chooses from softmax(scores) and leaves the others' scores as they are — Hugging Face's
+ * TopK / TopP / MinP / Typical / Epsilon / Eta warpers, with their parameters,
+ * `minTokensToKeep` and their comparisons (strict or not) as theirs.
+ *
+ * Probabilities are computed in f64 (Hugging Face: f32), so a token whose cumulative or
+ * relative probability lies within f32 rounding of a threshold may fall the other way.
+ *
+ * Ties. Where Hugging Face compares values (top-k, min-p, epsilon and eta thresholds,
+ * typical's cut-off) every tied token is kept or masked together, as here. Where it
+ * depends on a sort order (top-p's cumulative mass, typical's cumulative mass, and which
+ * tokens `minTokensToKeep` saves), torch.sort / torch.topk leave the order of equal
+ * values unspecified; here it is fixed: among equal scores the lower id counts as the more
+ * probable (as argmax picks the first), so it is kept first.
+ */
+import { checkInteger, checkNumber, type LogitsProcessor } from './processors';
+
+/** Buckets of the head search: 1/8 nat wide, the last one open-ended. */
+const BUCKETS = 512;
+const PER_UNIT = 8;
+/** Extra mass the head must hold so f64 rounding between two summation orders cannot matter. */
+const MASS_MARGIN = 1e-9;
+
+/** The row's maximum; -Infinity when every token is masked. */
+function maxOf(s: Float32Array): number {
+  let m = -Infinity;
+  for (let i = 0; i < s.length; i++) if (s[i] > m) m = s[i];
+  return m;
+}
+
+/** softmax(s) in f64 (masked tokens 0) and its normaliser; assumes max > -Infinity. */
+function probs(s: Float32Array, max: number): { p: Float64Array; logZ: number } {
+  const p = new Float64Array(s.length);
+  let sum = 0;
+  for (let i = 0; i < s.length; i++) sum += p[i] = Math.exp(s[i] - max);
+  for (let i = 0; i < p.length; i++) p[i] /= sum;
+  return { p, logZ: max + Math.log(sum) };
+}
+
+/**
+ * The start of the order "key ascending, then id ascending" — at least `minCount` ids and
+ * at least `minMass` of `p` (or every id) — sorted in that order. Ids are bucketed by key
+ * and only the buckets needed are sorted, so the result is always a prefix of the full
+ * order (ties never straddle its end) while a large vocabulary costs one pass and a small
+ * sort instead of a sort of every id with a comparator, which dominates a decode step there.
+ */
+export function orderedHead(key: Float64Array, p: Float64Array | null, minCount: number, minMass: number): Uint32Array {
+  const V = key.length;
+  let lo = Infinity;
+  for (let i = 0; i < V; i++) if (key[i] < lo) lo = key[i];
+  const bucket = new Uint16Array(V);
+  const count = new Uint32Array(BUCKETS);
+  const mass = new Float64Array(BUCKETS);
+  for (let i = 0; i < V; i++) {
+    const x = (key[i] - lo) * PER_UNIT; // NaN (no finite key) and Infinity go to the last bucket
+    const b = x < BUCKETS - 1 ? Math.floor(x) : BUCKETS - 1;
+    bucket[i] = b;
+    count[b]++;
+    if (p) mass[b] += p[i];
+  }
+  let last = 0;
+  let n = count[0];
+  let m = mass[0];
+  while (last < BUCKETS - 1 && (n < minCount || m < minMass)) {
+    last++;
+    n += count[last];
+    m += mass[last];
+  }
+  const ids = new Uint32Array(n);
+  for (let i = 0, j = 0; i < V; i++) if (bucket[i] <= last) ids[j++] = i;
+  ids.sort((a, b) => (key[a] < key[b] ? -1 : key[a] > key[b] ? 1 : a - b));
+  return ids;
+}
+
+/** -score per id: ascending key = most probable first. */
+function negated(s: Float32Array): Float64Array {
+  const k = new Float64Array(s.length);
+  for (let i = 0; i < s.length; i++) k[i] = -s[i];
+  return k;
+}
+
+/** The score of the n-th best token (n ≥ 1, clamped to V). */
+function nthBestScore(s: Float32Array, n: number): number {
+  const m = Math.min(n, s.length);
+  const head = orderedHead(negated(s), null, m, 0);
+  return s[head[m - 1]];
+}
+
+/** Masks every token for which `drop(i)` holds. */
+function maskWhere(s: Float32Array, drop: (i: number) => boolean): void {
+  for (let i = 0; i < s.length; i++) if (drop(i)) s[i] = -Infinity;
+}
+
+function keepName(minTokensToKeep: number): string {
+  return minTokensToKeep > 1 ? ` (keep ≥ ${minTokensToKeep})` : '';
+}
+
+/**
+ * Keeps the tokens whose score is ≥ the k-th best score (k raised to minTokensToKeep): all
+ * tokens tied with the k-th are kept, so more than k may survive.
+ */
+export class TopKProcessor implements LogitsProcessor {
+  readonly name: string;
+  private readonly k: number;
+  constructor(
+    readonly topK: number,
+    readonly minTokensToKeep = 1,
+  ) {
+    checkInteger('topK', topK, 1);
+    checkInteger('minTokensToKeep', minTokensToKeep, 1);
+    this.k = Math.max(topK, minTokensToKeep);
+    this.name = `top-k ${topK}${keepName(minTokensToKeep)}`;
+  }
+  process(_ids: readonly number[], s: Float32Array): void {
+    const t = nthBestScore(s, this.k);
+    maskWhere(s, (i) => s[i] < t);
+  }
+}
+
+/**
+ * Nucleus sampling: keeps the smallest set of most probable tokens whose probability
+ * reaches topP — a token is kept while the mass strictly above it (in the order most
+ * probable first) is < topP, which is Hugging Face's "cumulative mass from the least
+ * probable ≤ 1 − topP is removed" — and always the first minTokensToKeep.
+ */
+export class TopPProcessor implements LogitsProcessor {
+  readonly name: string;
+  constructor(
+    readonly topP: number,
+    readonly minTokensToKeep = 1,
+  ) {
+    checkNumber('topP', topP, 0, 1);
+    checkInteger('minTokensToKeep', minTokensToKeep, 1);
+    this.name = `top-p ${topP}${keepName(minTokensToKeep)}`;
+  }
+  process(_ids: readonly number[], s: Float32Array): void {
+    const max = maxOf(s);
+    if (max === -Infinity) return;
+    const { p } = probs(s, max);
+    const order = orderedHead(negated(s), p, this.minTokensToKeep, this.topP + MASS_MARGIN);
+    const keep = new Uint8Array(s.length);
+    let above = 0;
+    for (let r = 0; r < order.length; r++) {
+      const i = order[r];
+      if (r < this.minTokensToKeep || above < this.topP) keep[i] = 1;
+      above += p[i];
+    }
+    maskWhere(s, (i) => !keep[i]);
+  }
+}
+
+/**
+ * Keeps the tokens whose probability is ≥ minP × the top token's probability (computed as
+ * exp(score − max) ≥ minP, the same ratio without the normaliser) and always the
+ * minTokensToKeep most probable.
+ */
+export class MinPProcessor implements LogitsProcessor {
+  readonly name: string;
+  constructor(
+    readonly minP: number,
+    readonly minTokensToKeep = 1,
+  ) {
+    checkNumber('minP', minP, 0, 1);
+    checkInteger('minTokensToKeep', minTokensToKeep, 1);
+    this.name = `min-p ${minP}${keepName(minTokensToKeep)}`;
+  }
+  process(_ids: readonly number[], s: Float32Array): void {
+    const max = maxOf(s);
+    if (max === -Infinity) return;
+    const saved = new Uint8Array(s.length);
+    const m = Math.min(this.minTokensToKeep, s.length);
+    orderedHead(negated(s), null, m, 0)
+      .subarray(0, m)
+      .forEach((i) => (saved[i] = 1));
+    maskWhere(s, (i) => !saved[i] && Math.exp(s[i] - max) < this.minP);
+  }
+}
+
+/**
+ * Locally typical sampling: with H the entropy of softmax(scores), orders tokens by
+ * |−log p − H| (closest to the expected information first), takes the shortest such
+ * prefix whose mass reaches typicalP, and keeps every token whose distance is ≤ that of
+ * the prefix's last token (ties included), plus the first minTokensToKeep of the order.
+ */
+export class TypicalProcessor implements LogitsProcessor {
+  readonly name: string;
+  constructor(
+    readonly typicalP: number,
+    readonly minTokensToKeep = 1,
+  ) {
+    checkNumber('typicalP', typicalP, 0, 1, { lo: true, hi: true });
+    checkInteger('minTokensToKeep', minTokensToKeep, 1);
+    this.name = `typical-p ${typicalP}${keepName(minTokensToKeep)}`;
+  }
+  process(_ids: readonly number[], s: Float32Array): void {
+    const max = maxOf(s);
+    if (max === -Infinity) return;
+    const { p, logZ } = probs(s, max);
+    let h = 0;
+    for (let i = 0; i < s.length; i++) if (p[i] > 0) h -= p[i] * (s[i] - logZ);
+    const dist = new Float64Array(s.length);
+    for (let i = 0; i < s.length; i++) dist[i] = s[i] === -Infinity ? Infinity : Math.abs(logZ - s[i] - h);
+    const order = orderedHead(dist, p, this.minTokensToKeep, this.typicalP + MASS_MARGIN);
+    // The first position where the cumulative mass reaches typicalP (the last one if none does).
+    let cut = order.length - 1;
+    let cum = 0;
+    for (let r = 0; r < order.length; r++) {
+      cum += p[order[r]];
+      if (cum >= this.typicalP) {
+        cut = r;
+        break;
+      }
+    }
+    const limit = dist[order[cut]];
+    const saved = new Uint8Array(s.length);
+    for (let r = 0; r < Math.min(this.minTokensToKeep, order.length); r++) saved[order[r]] = 1;
+    maskWhere(s, (i) => !saved[i] && dist[i] > limit);
+  }
+}
+
+/** Masks tokens with probability < `cutoff`, except those scoring ≥ the minTokensToKeep-th best. */
+function maskBelow(s: Float32Array, p: Float64Array, cutoff: number, minTokensToKeep: number): void {
+  const floor = nthBestScore(s, minTokensToKeep);
+  maskWhere(s, (i) => p[i] < cutoff && s[i] < floor);
+}
+
+/** Epsilon sampling: masks tokens with probability < epsilon (keeping the minTokensToKeep best). */
+export class EpsilonProcessor implements LogitsProcessor {
+  readonly name: string;
+  constructor(
+    readonly epsilon: number,
+    readonly minTokensToKeep = 1,
+  ) {
+    checkNumber('epsilon', epsilon, 0, 1, { lo: true, hi: true });
+    checkInteger('minTokensToKeep', minTokensToKeep, 1);
+    this.name = `epsilon ${epsilon}${keepName(minTokensToKeep)}`;
+  }
+  process(_ids: readonly number[], s: Float32Array): void {
+    const max = maxOf(s);
+    if (max === -Infinity) return;
+    maskBelow(s, probs(s, max).p, this.epsilon, this.minTokensToKeep);
+  }
+}
+
+/**
+ * Eta sampling: masks tokens with probability < min(eta, √eta · e^−H), H the entropy of
+ * softmax(scores) (keeping the minTokensToKeep best). This is Hugging Face's code; its
+ * docstring's √(eta · e^−H) is not what it computes.
+ */
+export class EtaProcessor implements LogitsProcessor {
+  readonly name: string;
+  constructor(
+    readonly eta: number,
+    readonly minTokensToKeep = 1,
+  ) {
+    checkNumber('eta', eta, 0, 1, { lo: true, hi: true });
+    checkInteger('minTokensToKeep', minTokensToKeep, 1);
+    this.name = `eta ${eta}${keepName(minTokensToKeep)}`;
+  }
+  process(_ids: readonly number[], s: Float32Array): void {
+    const max = maxOf(s);
+    if (max === -Infinity) return;
+    const { p, logZ } = probs(s, max);
+    let h = 0;
+    for (let i = 0; i < s.length; i++) if (p[i] > 0) h -= p[i] * (s[i] - logZ);
+    maskBelow(s, p, Math.min(this.eta, Math.sqrt(this.eta) * Math.exp(-h)), this.minTokensToKeep);
+  }
+}
