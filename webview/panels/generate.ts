@@ -96,6 +96,14 @@ function refreshStats(): void {
   if (run.running) parts.push('generating…');
   else if (run.reason) parts.push(REASONS[run.reason]);
   els.stats.textContent = parts.join(' · ');
+  // The same values for tests and tools: stable attributes beside the text.
+  const d = els.stats.dataset;
+  d.run = String(run.id);
+  d.state = run.running ? 'running' : run.error ? 'error' : 'done';
+  d.tokens = String(run.tokens);
+  d.tokensPerSec = run.tps.toFixed(1);
+  if (run.reason && !run.running) d.stopReason = run.reason;
+  else delete d.stopReason;
 }
 
 function build(): HTMLElement {
