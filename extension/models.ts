@@ -6,17 +6,17 @@
  * model files to the worker, and the active model (`activeModel()` +
  * `onDidChangeActiveModel`) for other parts of the extension.
  *
- * The logic that needs no `vscode` lives in engine/models/ (inspect, discover,
+ * The logic that needs no `vscode` lives in engine/catalog/ (inspect, discover,
  * range serving) and is unit-tested there.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatById, isRunnableFormat, LISTED_PATHS, loadModelTokenizer } from '../engine/formats/registry';
-import { discoverModels, discoveryAllowed, DEFAULT_DISCOVER_LIMITS } from '../engine/models/discover-node';
-import { fmtCount, modelDetailRows } from '../engine/models/describe';
-import type { ModelCheck } from '../engine/models/inspect';
-import { inspectPath, nodeModelDir, type ModelLocation } from '../engine/models/inspect-node';
-import { ModelRangeServer } from '../engine/models/range-node';
+import { discoverModels, discoveryAllowed, DEFAULT_DISCOVER_LIMITS } from '../engine/catalog/discover-node';
+import { fmtCount, modelDetailRows } from '../engine/catalog/describe';
+import type { ModelCheck } from '../engine/catalog/inspect';
+import { inspectPath, nodeModelDir, type ModelLocation } from '../engine/catalog/inspect-node';
+import { ModelRangeServer } from '../engine/catalog/range-node';
 import type { ModelLoadSpec, ModelSummary } from '../engine/protocol/index';
 import type { Tokenizer } from '../engine/tokenizer/types';
 import { log } from './log';

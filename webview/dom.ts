@@ -22,4 +22,4 @@ export function kvTable(rows: [string, string][], id?: string): HTMLElement {
   return el('vscode-table', { zebra: '', 'bordered-columns': '', columns: '["40%","60%"]', resizable: '', ...(id ? { id } : {}) }, body);
 }
 
-export { fmtBytes } from '../engine/models/describe';
+export { fmtBytes } from '../engine/catalog/describe';

@@ -2,7 +2,7 @@
  * Cheap model checks, one per format: read headers only (GGUF metadata + tensor
  * infos, the llama2.c header and file length, safetensors headers + config.json) and
  * say either "ready" with the model's vital statistics, or what is wrong in words.
- * No weights are read. Pure TypeScript over `ModelDir` (Node: engine/models/inspect-node.ts;
+ * No weights are read. Pure TypeScript over `ModelDir` (Node: engine/catalog/inspect-node.ts;
  * tests: memoryDir), so it runs in Node, the worker and the tests alike. The format
  * registry (registry.ts) picks the check for a path.
  */

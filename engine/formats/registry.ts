@@ -9,7 +9,7 @@
  *
  * Platform-neutral: it works on ByteSource and on folders opened by name (HfFolder,
  * ModelDir), so the worker (ranges from the host), the CLI and the extension host
- * (files on disk, through load-node.ts and engine/models/*-node.ts) and the tests all
+ * (files on disk, through load-node.ts and engine/catalog/*-node.ts) and the tests all
  * use the same records.
  */
 import { FormatError, UnsupportedError } from '../errors';

@@ -6,7 +6,7 @@
  */
 import type { FormatId, RunnableFormatId } from '../formats/ids';
 import type { WeightPrecision } from '../backend/contract';
-import type { ModelInfo, ModelProblem } from '../models/inspect';
+import type { ModelInfo, ModelProblem } from '../catalog/inspect';
 import { ProtocolError, isRecord, num, str, type ReplyTable, type MessageParsers, type RequestParsers } from './validate';
 
 /** The bundled model, as `init` names it. */

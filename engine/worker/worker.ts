@@ -5,7 +5,7 @@
 /// <reference lib="webworker" />
 import type { EngineEnv, PlaygroundSettings, WebviewToWorker, WorkerToWebview } from '../protocol/index';
 import { errorText, openGpu, selfTest } from '../gpu/probe';
-import { ModelSession } from '../models/session';
+import { ModelSession } from './session';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -46,7 +46,7 @@ async function probe(id: number, backend: PlaygroundSettings['backend']): Promis
   post({ type: 'env', id, env });
 }
 
-/** Loading the active model and generating with it (engine/models/session.ts). */
+/** Loading the active model and generating with it (engine/worker/session.ts). */
 const session = new ModelSession(post, yieldToMessages);
 
 /** Resolves after pending messages (a Stop) had their turn; faster than setTimeout's 4 ms clamp. */

@@ -137,7 +137,7 @@ describe('tsconfigs', () => {
     expect(owners.get('engine/generate/generate.ts')).toEqual(['tsconfig.engine.json']);
     expect(owners.get('engine/formats/load-node.ts')).toEqual(['tsconfig.node.json']);
     expect(owners.get('engine/cli/main.ts')).toEqual(['tsconfig.node.json']);
-    expect(owners.get('engine/worker.ts')).toEqual(['tsconfig.worker.json']);
+    expect(owners.get('engine/worker/worker.ts')).toEqual(['tsconfig.worker.json']);
   });
 });
 

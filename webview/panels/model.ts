@@ -5,8 +5,8 @@
  * the host knows, each with "Use".
  */
 import { isRunnableFormat } from '../../engine/formats/ids';
-import { fmtCount, modelDetailRows } from '../../engine/models/describe';
-import { memoryPlan } from '../../engine/models/inspect';
+import { fmtCount, modelDetailRows } from '../../engine/catalog/describe';
+import { memoryPlan } from '../../engine/catalog/inspect';
 import type { ModelRef, ModelSummary } from '../../engine/protocol/index';
 import { button, el, fmtBytes, kvTable } from '../dom';
 import { engineState, onEngineState } from '../engine';

@@ -14,7 +14,7 @@ import { inspectHf, memoryDir, type ModelInfo } from '../formats/inspect';
 import { memoryPlan } from './inspect';
 import { inspectPath } from './inspect-node';
 import { ModelRangeServer, RangeRefused } from './range-node';
-import { ModelSession } from './session';
+import { ModelSession } from '../worker/session';
 import { StopStringFilter } from '../generate/stopping';
 
 const FIX = path.resolve('../shared/fixtures');
