@@ -1,4 +1,4 @@
-/** Everything of the tokenizer feature (issue 5), registered by `activate` in one call. */
+/** Everything of the tokenizer feature, registered by `activate` in one call. */
 import * as vscode from 'vscode';
 import { registerTokenEditor } from './token-editor';
 import { notifyTokenizersChanged, trackTextEditors, trainBpeCommand } from './tokenizer-panel';

@@ -14,7 +14,7 @@ vscode-progress-ring { width: 14px; height: 14px; vertical-align: middle; }
 body.vscode-high-contrast .error { border-width: 2px; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 vscode-tab-panel { padding: 4px 2px; }
-/* Generate and Model panels (issue 6) */
+/* Generate and Model panels */
 textarea, input[type=number], select { color: var(--vscode-input-foreground); background: var(--vscode-input-background);
   border: 1px solid var(--vscode-input-border, var(--vscode-widget-border, transparent)); font-family: var(--vscode-font-family);
   font-size: var(--vscode-font-size); padding: 4px 6px; box-sizing: border-box; }
