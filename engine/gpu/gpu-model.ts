@@ -37,23 +37,9 @@ import { checkedTruncate, kvCacheReport } from '../model/model';
 import type { LoraAdapter } from '../model/lora';
 import { validateWeights } from '../model/shapes';
 import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
-import {
-  createStorage,
-  Dispatch,
-  grid2,
-  M_FROM_HEAD,
-  M_FROM_T,
-  M_STATIC,
-  packParams,
-  packRows,
-  PipelineCache,
-  rowStrideWords,
-  STEP_FIELDS,
-  type KernelSource,
-  type StepValues,
-  type WeightDtype,
-  type WeightRead,
-} from './kernel';
+import { createStorage, Dispatch, grid2, packRows, PipelineCache } from './kernel';
+import { M_FROM_HEAD, M_FROM_T, M_STATIC, packParams, STEP_FIELDS, type KernelSource, type StepValues } from '../wgsl/kernel-source';
+import { rowStrideWords, type WeightDtype, type WeightRead } from '../wgsl/weight-read';
 
 /** A GPU failure the caller can act on: device lost, out of memory, model destroyed. */
 export class GpuError extends Error {

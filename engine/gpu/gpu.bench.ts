@@ -43,7 +43,9 @@ import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
 import { GpuModel, type GpuTuning } from './gpu-model';
 import type { DecodePipeline } from '../backend/contract';
 import { generateAll } from '../generate/generate';
-import { createUniform, Dispatch, grid2, M_FROM_T, packParams, PipelineCache, rowStrideWords, STEP_FIELDS, type WeightDtype } from './kernel';
+import { createUniform, Dispatch, grid2, PipelineCache } from './kernel';
+import { M_FROM_T, packParams, STEP_FIELDS } from '../wgsl/kernel-source';
+import { rowStrideWords, type WeightDtype } from '../wgsl/weight-read';
 import { matvecRows, matvecShape, matvecWgsl, type MatvecShape } from '../ops/matmul/matmul.wgsl';
 import { openNodeGpu } from './node-gpu';
 

@@ -19,7 +19,7 @@
  *                dispatched only when asked for. Grid (T, H).
  * Scores are q·k · scale, as the CPU computes them.
  */
-import { paramsWgsl, STEP_WGSL, treeReduceWgsl, type KernelSource } from '../../gpu/kernel';
+import { paramsWgsl, STEP_WGSL, treeReduceWgsl, type KernelSource } from '../../wgsl/kernel-source';
 
 export const ATTN_FIELDS = ['H', 'Kv', 'hd', 'window', 'scale'] as const;
 export const ATTN_SPLIT_MAX = 256;

@@ -17,7 +17,8 @@
  *   row, for fused QKV / LoRA); accumulate: y += result (residual add, LoRA's B).
  */
 import { actFnWgsl } from '../activations/activations.wgsl';
-import { enableF16, M_WGSL, paramsWgsl, STEP_WGSL, weightScalarType, weightScalarWgsl, type KernelSource, type WeightRead } from '../../gpu/kernel';
+import { M_WGSL, paramsWgsl, STEP_WGSL, type KernelSource } from '../../wgsl/kernel-source';
+import { enableF16, weightScalarType, weightScalarWgsl, type WeightRead } from '../../wgsl/weight-read';
 
 export const LINEAR_FIELDS = [
   'mSel',

@@ -2,7 +2,7 @@
  * RMSNorm as a WGSL compute kernel: one workgroup per row, a tree reduction of
  * the sum of squares in workgroup memory. CPU reference: `rmsnorm.ts`.
  */
-import { M_WGSL, paramsWgsl, STEP_WGSL, treeReduceWgsl, type KernelSource } from '../../gpu/kernel';
+import { M_WGSL, paramsWgsl, STEP_WGSL, treeReduceWgsl, type KernelSource } from '../../wgsl/kernel-source';
 
 export const RMSNORM_WORKGROUP = 64;
 
