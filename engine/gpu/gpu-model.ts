@@ -23,7 +23,8 @@
  */
 import { ACT_ID, activationWgsl } from '../ops/activations/activations.wgsl';
 import { canThrottle, throttledWait } from './map-wait';
-import { ATTN_DECODE_SPLIT_MAX, ATTN_GQA_MAX_GROUP, ATTN_GQA_SPLIT_MAX, ATTN_SPLIT_MAX, attnCombineWgsl, attnDecodeGqaWgsl, attnDecodeWgsl, attnFlashWgsl, attnProbsWgsl, attnRowsWgsl, flashTile } from '../ops/attention/attention.wgsl';
+import { ATTN_DECODE_SPLIT_MAX, ATTN_GQA_MAX_GROUP, ATTN_GQA_SPLIT_MAX, ATTN_SPLIT_MAX, attnCombineWgsl, attnDecodeGqaWgsl, attnDecodeWgsl, attnRowsWgsl } from '../ops/attention/attention-decode.wgsl';
+import { attnFlashWgsl, attnProbsWgsl, flashTile } from '../ops/attention/attention.wgsl';
 import { embeddingWgsl } from '../ops/embedding/embedding.wgsl';
 import { layernormRowsWgsl } from '../ops/layernorm/layernorm.wgsl';
 import { matmulWgsl, matvecRows, matvecShape, matvecSlots, matvecWgsl, MATMUL_TILE, type MatvecEpilogue, type MatvecPrologue, type MatvecShape } from '../ops/matmul/matmul.wgsl';

@@ -8,7 +8,8 @@
 import { activate, swiglu, type ActivationName } from '../../../engine/ops/activations/activations';
 import { ACT_ID, activationWgsl } from '../../../engine/ops/activations/activations.wgsl';
 import { attention } from '../../../engine/ops/attention/attention';
-import { ATTN_GQA_MAX_GROUP, ATTN_GQA_SPLIT_MAX, attnCombineWgsl, attnDecodeGqaWgsl, attnDecodeWgsl, attnFlashWgsl, attnProbsWgsl, attnRowsWgsl, flashTile } from '../../../engine/ops/attention/attention.wgsl';
+import { ATTN_GQA_MAX_GROUP, ATTN_GQA_SPLIT_MAX, attnCombineWgsl, attnDecodeGqaWgsl, attnDecodeWgsl, attnRowsWgsl } from '../../../engine/ops/attention/attention-decode.wgsl';
+import { attnFlashWgsl, attnProbsWgsl, flashTile } from '../../../engine/ops/attention/attention.wgsl';
 import { embedding } from '../../../engine/ops/embedding/embedding';
 import { embeddingWgsl } from '../../../engine/ops/embedding/embedding.wgsl';
 import { layernorm } from '../../../engine/ops/layernorm/layernorm';
