@@ -394,7 +394,7 @@ export class ForwardPlan implements KernelBuilder {
     };
   }
 
-  /** Encodes top-k (k ≤ TOPK_MAX) of the last logits row into res [k, 2] (value, id); k = 1 also writes the id to ids[0] for the next step. */
+  /** Encodes top-k (k ≤ TOPK_MAX) of the last logits row into res [k, 2] (value bits, id); the best id also goes to ids[0], the next step's token. */
   encodeTopK(enc: GPUCommandEncoder, k: number): void {
     const a = this.act!;
     const V = this.core.config.vocabSize;
@@ -419,7 +419,11 @@ export class ForwardPlan implements KernelBuilder {
     pass.end();
   }
 
-  /** Encodes one forward (embedding → layers → final norm → head) into `enc`. */
+  /**
+   * Encodes one forward (embedding → layers → final norm → head) of T rows from cache slot
+   * `start`, logits for the last `headRows`, into `enc`; the captures asked for are copied
+   * out between passes and added to `reads`.
+   */
   encodeForward(
     enc: GPUCommandEncoder,
     T: number,
@@ -427,7 +431,7 @@ export class ForwardPlan implements KernelBuilder {
     headRows: number,
     cap: CaptureOptions,
     reads: ReadRequest[],
-  ): { free: GPUBuffer[]; attentions?: Float32Array[]; residuals?: Float32Array[]; finalHidden?: Float32Array; router?: RouterChoice[] } {
+  ): ForwardCaptures {
     const c = this.core.config;
     const a = this.act!;
     const o = this.ops!;
