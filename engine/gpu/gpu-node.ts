@@ -20,7 +20,8 @@ export async function openNodeGpu(): Promise<GpuHandle | { env: EngineEnv }> {
   Object.assign(globalThis, mod.globals);
   // Dawn hides `shader-f16` on NVIDIA's Vulkan driver unless this adapter toggle is on
   // (a guard for f16 arithmetic conformance); the engine only loads f16 and converts it to
-  // f32, and the fixture checks pass with it on the H200 (engine/gpu/BENCH.md).
+  // f32, and the fixture checks give the same logits as the packed path with it on
+  // (engine/gpu/BENCH.md, "shader-f16 on NVIDIA").
   // LLMP_DAWN_TOGGLES: more Dawn toggles to enable, comma-separated (benchmarks; e.g. skip_validation)
   const extra = (process.env.LLMP_DAWN_TOGGLES ?? '').split(',').filter(Boolean);
   const gpu = mod.create([`enable-dawn-features=${['vulkan_enable_f16_on_nvidia', ...extra].join(',')}`]);

@@ -44,7 +44,9 @@ import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
 import { GpuModel, type GpuTuning } from './gpu-model';
 import type { DecodePipeline } from '../backend/contract';
 import { generateAll } from '../generate/generate';
-import { createUniform, Dispatch, grid2, M_FROM_T, packParams, PipelineCache, rowStrideWords, STEP_FIELDS, type WeightDtype } from './kernel';
+import { createUniform, Dispatch, grid2, PipelineCache } from './kernel';
+import { M_FROM_T, packParams, STEP_FIELDS } from '../wgsl/kernel-source';
+import { rowStrideWords, type WeightDtype } from '../wgsl/weight-read';
 import { matvecRows, matvecShape, matvecWgsl, type MatvecShape } from '../ops/matmul/matmul.wgsl';
 import { openNodeGpu } from './gpu-node';
 
@@ -260,8 +262,7 @@ async function stepTimes(device: GPUDevice, st: { set: GPUQuerySet; n: number })
 
 /**
  * Greedy decode tokens/s at each context: REPS timed runs of DECODE steps after a
- * warm-up; the median, and every run (the H200 machine is shared: single runs spread by
- * up to 20 %).
+ * warm-up; the median, and every run (single runs on a shared GPU machine spread widely).
  */
 async function timeDecode(gm: GpuModel, V: number, ctx: number, pipe: DecodePipeline = {}): Promise<{ median: Record<number, number>; runs: Record<number, number[]> }> {
   const median: Record<number, number> = {};
@@ -320,7 +321,7 @@ async function diagDecode(gm: GpuModel, V: number, ctx: number, n: number): Prom
   const prompts = CONTEXTS.map((c) => ids(Math.min(c, ctx - DECODE - 1), V));
   const gc = (globalThis as { gc?: () => void }).gc;
   for (const prompt of prompts) await generateAll(gm, { promptIds: prompt, maxNewTokens: Math.min(DECODE, 32), eosIds: [] });
-  // modes: <block>x<ahead>, e.g. 1x2 (one id per map, two steps queued: the engine before run 40), 16x32; 'auto' = the default;
+  // modes: <block>x<ahead>, e.g. 1x2 (one id per map, two steps queued), 16x32; 'auto' = the default;
   const modes = env('BENCH_DIAG_MODES', 'auto').split(',');
   // BENCH_DIAG_STAMPS=1: GPU timestamps at each decode step's forward pass (its time on the GPU, and the gaps between steps)
   const stamps = env('BENCH_DIAG_STAMPS', '0') === '1' && gm.device.features.has('timestamp-query') ? { set: gm.device.createQuerySet({ type: 'timestamp', count: 2 * (DECODE + 8) }), n: 0, cap: DECODE + 8 } : undefined;

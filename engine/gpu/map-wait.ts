@@ -4,17 +4,16 @@
  * Why: the `webgpu` package (Dawn for Node) learns that a map or other async GPU work is
  * done by polling: while anything is pending it queues a `setImmediate` callback every
  * event-loop turn, and each one is a fresh native function whose data carries a
- * finalizer. An idle event loop turns every few µs, so a 0.4 s wait on a 2 048-token
- * prefill, or the waits between decode blocks, make hundreds of thousands of them. In a
- * heap sample they were ~9 MB per decode step that survived the young-generation
- * collections (engine/gpu/BENCH.md, runs 61–65); on the H200 that meant a 15–25 ms
- * mark-compact about every 0.5 s, and after each one a 13–24 ms stall (the finalizers
- * running) at the next burst of work: a decode run at 2 048 keys lost 10–60 ms of ~150.
+ * finalizer. An idle event loop turns every few µs, so a long wait (a long prefill's
+ * read-back, the waits between decode blocks) makes hundreds of thousands of them. That
+ * garbage outlives the young generation, so Node runs major collections during decoding,
+ * and the finalizers they leave stall the next burst of work; either can run the GPU's
+ * queue dry (engine/gpu/BENCH.md, "Throttled map waits").
  *
  * `throttledWait` blocks the thread for `sliceMs` (Atomics.wait, which sleeps) between
  * event-loop turns while the promise is pending, so Dawn's poll runs once per slice: a
  * few thousand callbacks per second instead of hundreds of thousands, and the promise is
- * seen at most one slice late.
+ * seen at most one slice late. GpuModelOptions.throttleMapWait turns it on.
  */
 
 /** Sleep between event-loop turns while a GPU promise is pending (ms). */

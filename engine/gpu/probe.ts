@@ -1,10 +1,11 @@
 /**
- * Finds a WebGPU adapter and device, reports what they offer, and runs one tiny
- * kernel (RMSNorm) against its CPU reference so a broken driver shows at once.
- * Works with `navigator.gpu` in a browser worker and with the `webgpu` package in Node.
+ * Finds a WebGPU adapter and device and reports what they offer; `selfTest` (self-test.ts)
+ * then runs the engine's decode kernels against their CPU references so a broken driver
+ * shows at once. Works with `navigator.gpu` in a browser worker and with the `webgpu`
+ * package in Node.
  */
-import { rmsnorm } from '../ops/rmsnorm/rmsnorm';
-import { rmsnormGpu } from './run-rmsnorm';
+export { selfTest } from './self-test';
+
 
 /** Where the engine runs and what the GPU offers, as the worker found it (the protocol carries it to the host). */
 export interface EngineEnv {
@@ -26,7 +27,7 @@ export interface EngineEnv {
     maxStorageBuffersPerShaderStage: number;
   };
   features?: string[];
-  /** Result of a tiny kernel run at start-up against its CPU reference. */
+  /** Result of an engine kernel run at start-up against its CPU reference (engine/gpu/self-test.ts). */
   selfTest?: { op: string; maxAbsDiff: number; ok: boolean };
   userAgent?: string;
 }
@@ -84,20 +85,6 @@ export async function openGpu(gpu: GPU | undefined): Promise<GpuHandle | { env: 
     features: [...device.features].map(String).sort(),
   };
   return { adapter, device, env };
-}
-
-/** Runs RMSNorm on the GPU and the CPU on the same random rows; reports the largest difference. */
-export async function selfTest(device: GPUDevice): Promise<NonNullable<EngineEnv['selfTest']>> {
-  const dim = 96;
-  const rows = 3;
-  const x = new Float32Array(rows * dim).map((_, i) => Math.sin(i * 0.37) * 2);
-  const w = new Float32Array(dim).map((_, i) => 0.5 + Math.cos(i * 0.11));
-  const want = new Float32Array(x.length);
-  rmsnorm(want, x, w, dim, 1e-5);
-  const got = await rmsnormGpu(device, x, w, dim, 1e-5);
-  let maxAbsDiff = 0;
-  for (let i = 0; i < want.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(want[i] - got[i]));
-  return { op: 'rmsnorm', maxAbsDiff, ok: maxAbsDiff < 1e-5 };
 }
 
 export function errorText(e: unknown): string {

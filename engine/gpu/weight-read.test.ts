@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { embeddingWgsl } from '../ops/embedding/embedding.wgsl';
 import { matmulWgsl, matvecWgsl } from '../ops/matmul/matmul.wgsl';
-import { weightScalarType } from './kernel';
+import { weightScalarType } from '../wgsl/weight-read';
 
 describe('f16 weight reads', () => {
   const kernels = (r: 'f16' | 'f16h') => [matvecWgsl(r, false, 96), matvecWgsl(r, true, 2048, { pro: { kind: 'rms' }, epi: { kind: 'act', act: 0 } }), matmulWgsl(r), embeddingWgsl(r)];

@@ -72,7 +72,7 @@ test('starts the worker from a blob: URL under the CSP and shows the WebGPU adap
   await expect.poll(() => pg.locator('#engine').innerText()).toContain('maxStorageBufferBindingSize');
   const text = await pg.locator('#engine').innerText();
   expect(text).toMatch(/swiftshader/i);
-  expect(text).toMatch(/rmsnorm: max \|GPU − CPU\| = .* ✓/);
+  expect(text).toMatch(/q\|k\|v matvec .*: max \|GPU − CPU\| = .* ✓/);
   const sent = (await pg.evaluate('window.__sent')) as { type: string; env?: { backend: string } }[];
   expect(sent.find((m) => m.type === 'env')?.env?.backend).toBe('webgpu');
   // State survives hide/show: the env was saved with setState.

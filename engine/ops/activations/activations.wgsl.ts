@@ -5,7 +5,7 @@
  * act: 0 silu, 1 gelu_new (tanh form), 2 gelu (erf, Abramowitz–Stegun 7.1.26, |err| < 1.5e-7).
  * Grid: (⌈I/256⌉, rows).
  */
-import { M_WGSL, paramsWgsl, STEP_WGSL, type KernelSource } from '../../gpu/kernel';
+import { M_WGSL, paramsWgsl, STEP_WGSL, type KernelSource } from '../../wgsl/kernel-source';
 import type { ActivationName } from './activations';
 
 export const ACT_FIELDS = ['I', 'mSel', 'mFixed', 'inStride', 'gated', 'act'] as const;

@@ -6,7 +6,8 @@
  * row count and writes only the tokens whose id falls inside it.
  * Grid: (⌈D/64⌉, T).
  */
-import { enableF16, paramsWgsl, STEP_WGSL, weightScalarType, weightScalarWgsl, type KernelSource, type WeightRead } from '../../gpu/kernel';
+import { paramsWgsl, STEP_WGSL, type KernelSource } from '../../wgsl/kernel-source';
+import { enableF16, weightScalarType, weightScalarWgsl, type WeightRead } from '../../wgsl/weight-read';
 
 export const EMBED_FIELDS = ['D', 'rowStride', 'rowStart', 'rowCount', 'add'] as const;
 

@@ -4,7 +4,7 @@
  * (mean, then squared deviations), one workgroup of 256 per row, the row held in
  * registers. Same parameters as the RMSNorm rows kernel (`NORM_FIELDS`).
  */
-import type { KernelSource } from '../../gpu/kernel';
+import type { KernelSource } from '../../wgsl/kernel-source';
 import { NORM_FIELDS, normRowsWgsl } from '../rmsnorm/rmsnorm.wgsl';
 
 export function layernormRowsWgsl(D: number): KernelSource {

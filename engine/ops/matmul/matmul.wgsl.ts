@@ -17,7 +17,8 @@
  *   row, for fused QKV / LoRA); accumulate: y += result (residual add, LoRA's B).
  */
 import { actFnWgsl } from '../activations/activations.wgsl';
-import { enableF16, M_WGSL, paramsWgsl, STEP_WGSL, weightScalarType, weightScalarWgsl, type KernelSource, type WeightRead } from '../../gpu/kernel';
+import { M_WGSL, paramsWgsl, STEP_WGSL, type KernelSource } from '../../wgsl/kernel-source';
+import { enableF16, weightScalarType, weightScalarWgsl, type WeightRead } from '../../wgsl/weight-read';
 
 export const LINEAR_FIELDS = [
   'mSel',
@@ -49,7 +50,8 @@ export const LINEAR_FIELDS = [
  *   pro rms  — x is the residual row: the kernel reads x[k]·nw[k], sums x² in the same
  *              loop and scales each dot product by 1/sqrt(mean(x²) + eps) (RMSNorm fused);
  *              with `weighted: false` it reads x[k] alone (the caller folded nw into W's
- *              columns: the fused gate|up, 3 µs of 25 faster per layer at f16 on the H200);
+ *              columns, which the fused gate|up does: engine/gpu/BENCH.md, "MLP norm
+ *              folded into gate|up");
  *   epi act  — W is gate|up [2I, K]: a row group computes gate row i and up row I + i and
  *              writes y[i] = act(gate)·up (SwiGLU fused; `half` = I);
  *   epi rope — W is q|k|v [(H + 2Kv)·hd, K]: a row group computes both rows of a rotated
@@ -85,10 +87,9 @@ function vectorsPerRow(K: number, dtype: WeightRead): number {
 /**
  * The launch shape for rows of K values, 4 rows per thread: 256 threads and TPR the power
  * of two ≥ the row's 16-byte vectors, up to 256; for the fused gate|up (SwiGLU epilogue)
- * 128 threads and TPR up to 64. Measured on the H200 (`BENCH_SWEEP=1`, `BENCH_PROFILE=1`,
- * engine/gpu/BENCH.md): the most workgroups wins for the latency-bound small matrices
- * (q|k|v, o, down), every TPR from 32 streams the head alike, and the fused gate|up
- * (RMSNorm in, SwiGLU out) runs in 24 instead of 29 µs (f16) with several vectors per thread.
+ * 128 threads and TPR up to 64, several vectors per thread. Small matrices (q|k|v, o, down)
+ * are latency-bound and want the most workgroups; large ones stream alike with any TPR from
+ * 32 (engine/gpu/BENCH.md, "Matvec launch shapes").
  */
 export function matvecShape(K: number, dtype: WeightRead, epi?: MatvecEpilogue): MatvecShape {
   const nv = vectorsPerRow(K, dtype);

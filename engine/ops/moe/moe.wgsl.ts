@@ -9,7 +9,7 @@
  * matvec reads expert ids[m] (expertStride), so only the k chosen experts' weights are
  * read; a prefill runs every expert over all rows and mixes with the dense weights.
  */
-import { M_WGSL, paramsWgsl, STEP_WGSL, type KernelSource } from '../../gpu/kernel';
+import { M_WGSL, paramsWgsl, STEP_WGSL, type KernelSource } from '../../wgsl/kernel-source';
 
 export const ROUTE_FIELDS = ['E', 'k', 'normalize'] as const;
 

@@ -1,43 +1,9 @@
 /**
- * RMSNorm as a WGSL compute kernel: one workgroup per row, a tree reduction of
- * the sum of squares in workgroup memory. CPU reference: `rmsnorm.ts`.
+ * RMSNorm over rows as WGSL (the engine's final norm, and the norms of forwards the
+ * decode matvec does not fuse): one workgroup per row, the row held in registers, a tree
+ * reduction of the sum of squares in workgroup memory. CPU reference: `rmsnorm.ts`.
  */
-import { M_WGSL, paramsWgsl, STEP_WGSL, treeReduceWgsl, type KernelSource } from '../../gpu/kernel';
-
-export const RMSNORM_WORKGROUP = 64;
-
-export const rmsnormWgsl = /* wgsl */ `
-struct Params { dim: u32, rows: u32, eps: f32, _pad: u32 };
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;       // [rows, dim]
-@group(0) @binding(2) var<storage, read> weight: array<f32>;  // [dim]
-@group(0) @binding(3) var<storage, read_write> y: array<f32>; // [rows, dim]
-
-const WG: u32 = ${RMSNORM_WORKGROUP}u;
-var<workgroup> partial: array<f32, WG>;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wg.x;
-  if (row >= p.rows) { return; }
-  let base = row * p.dim;
-  var ss = 0.0;
-  for (var i = lid.x; i < p.dim; i += WG) {
-    let v = x[base + i];
-    ss += v * v;
-  }
-  partial[lid.x] = ss;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (lid.x < stride) { partial[lid.x] += partial[lid.x + stride]; }
-    workgroupBarrier();
-  }
-  let scale = inverseSqrt(partial[0] / f32(p.dim) + p.eps);
-  for (var i = lid.x; i < p.dim; i += WG) {
-    y[base + i] = x[base + i] * scale * weight[i];
-  }
-}
-`;
+import { M_WGSL, paramsWgsl, STEP_WGSL, treeReduceWgsl, type KernelSource } from '../../wgsl/kernel-source';
 
 /**
  * The engine's RMSNorm over rows of the residual stream (GpuModel): one workgroup of
@@ -50,8 +16,8 @@ export const NORM_FIELDS = ['D', 'mSel', 'mFixed', 'srcFromHead', 'eps', 'hasBia
  * WGSL shared by the norm-over-rows kernels (this one and LayerNorm's), built for rows of
  * D values: the workgroup size, a sum over the workgroup, where output row r's source row
  * starts, and `loadRow`, which reads a thread's PER values of the row (and of the norm
- * weight) into registers with all loads in flight at once. (A loop over p.D made each
- * load wait for the one before: 10 µs for one 2048-wide row on the H200.)
+ * weight) into registers with all loads in flight at once (a loop over p.D would make
+ * each load wait for the one before: engine/gpu/BENCH.md, "Norm rows held in registers").
  */
 export function normRowsWgsl(D: number): string {
   const WG = 256;

@@ -8,7 +8,7 @@
  * uploads as cs [T, hd] = [cos(hd/2) | sin(hd/2)] per row) and rmsnorm.ts for q/k norm.
  * Grid: (⌈(H + 2·Kv)·hd/2 / 64⌉, T), one thread per rotated pair.
  */
-import { paramsWgsl, STEP_WGSL, type KernelSource } from '../../gpu/kernel';
+import { paramsWgsl, STEP_WGSL, type KernelSource } from '../../wgsl/kernel-source';
 
 export const ROPE_FIELDS = ['H', 'Kv', 'hd', 'qkvStride', 'style', 'qkNorm', 'eps'] as const;
 export const ROPE_STYLE = { half: 0, interleaved: 1, none: 2 } as const;

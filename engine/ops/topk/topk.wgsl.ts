@@ -8,7 +8,7 @@
  *   topkFinal   — one workgroup over the G·k partial pairs: writes res [k] pairs
  *                 (value bits, id) and next[0] = the best id (the next step's token).
  */
-import { paramsWgsl, STEP_WGSL, type KernelSource } from '../../gpu/kernel';
+import { paramsWgsl, STEP_WGSL, type KernelSource } from '../../wgsl/kernel-source';
 
 export const TOPK_FIELDS = ['n', 'chunk', 'k', 'lastRow'] as const;
 export const TOPK_CHUNK = 4096;

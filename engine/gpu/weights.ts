@@ -1,0 +1,206 @@
+/**
+ * A GpuModel's weights on the device: linear weights and embedding tables packed once
+ * (f32, or f16 two per u32; tensors larger than one storage binding split by rows), norms
+ * and biases as f32, the KV cache allocated for the context length, and LoRA adapters
+ * uploaded unmerged. Also counts the bytes one decode step reads, for roofline figures.
+ */
+import type { LoraAdapter } from '../model/lora';
+import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
+import { rowStrideWords, type WeightDtype } from '../wgsl/weight-read';
+import { createStorage, packRows } from './kernel';
+import type { ModelCore } from './lifecycle';
+
+/** A [rows, cols] weight on the GPU, split by rows into parts of at most one binding each. */
+export interface GpuWeight {
+  rows: number;
+  cols: number;
+  dtype: WeightDtype;
+  rowStride: number; // u32 words per row
+  parts: { buffer: GPUBuffer; rowStart: number; rows: number }[];
+}
+
+export interface LoraOnGpu {
+  A: GpuWeight; // [r, in]
+  B: GpuWeight; // [out, r]
+  r: number;
+  scale: number;
+}
+
+export interface LayerWeights {
+  attnNorm: GPUBuffer; // [D]
+  attnNormB?: GPUBuffer; // [D]
+  mlpNorm: GPUBuffer; // [D]
+  mlpNormB?: GPUBuffer; // [D]
+  /**
+   * The MLP's RMSNorm weight [D], when it is folded into the columns of gu (gu = W ⊙ w,
+   * so RMSNorm(x)·w·Wᵀ = RMSNorm₁(x)·guᵀ, RMSNorm₁ without a weight): the fused gate|up
+   * then reads no norm weight (engine/gpu/BENCH.md, "MLP norm folded into gate|up"). The
+   * MLP norm dispatch runs with a weight of ones, and a LoRA A on gate or up is folded the
+   * same way. Dense RMSNorm MLPs without a norm bias.
+   */
+  mlpNormIn?: Float32Array; // [D]
+  qkv: GpuWeight; // [(H + 2Kv)·hd, D]
+  qkvBias?: GPUBuffer; // [(H + 2Kv)·hd]
+  o: GpuWeight; // [D, H·hd]
+  oBias?: GPUBuffer; // [D]
+  qNorm?: GPUBuffer; // [hd]
+  kNorm?: GPUBuffer; // [hd]
+  gu?: GpuWeight; // gated: [2I, D] (gate | up); plain: up [I, D]
+  guBias?: GPUBuffer; // [2I] or [I]
+  down?: GpuWeight; // [D, I]
+  downBias?: GPUBuffer; // [D]
+  router?: GpuWeight; // [E, D]
+  expGu?: GpuWeight; // [E·2I, D]
+  expDown?: GpuWeight; // [E·D, I]
+  kc: GPUBuffer; // [ctx, Kv, hd]
+  vc: GPUBuffer; // [ctx, Kv, hd]
+  window: number; // 0 = none
+  lora: Map<string, LoraOnGpu>; // q, k, v, o, gate, up, down
+}
+
+export interface ModelWeights {
+  layers: LayerWeights[];
+  embed: GpuWeight; // [V, D]
+  posEmbed?: GpuWeight; // [P, D]
+  finalNorm: GPUBuffer; // [D]
+  finalNormB?: GPUBuffer; // [D]
+  head: GpuWeight; // [V, D] (the embedding when tied)
+  /** Bytes of weights read by one decode step (every layer + the head), for roofline figures. */
+  decodeWeightBytes: number;
+}
+
+/** Uploads a row-major [rows, cols] tensor as `dtype`, split by rows where one binding cannot hold it. */
+export function uploadWeight(core: ModelCore, data: Float32Array, rows: number, cols: number, dtype: WeightDtype, label: string): GpuWeight {
+  const rowStride = rowStrideWords(cols, dtype);
+  const rowBytes = rowStride * 4;
+  let per = Math.max(1, Math.floor(core.maxBinding / rowBytes));
+  if (per < rows) per = Math.max(1, per - (per % 8));
+  const parts: GpuWeight['parts'] = [];
+  for (let r0 = 0; r0 < rows; r0 += per) {
+    const r1 = Math.min(rows, r0 + per);
+    parts.push({ buffer: core.own(createStorage(core.device, packRows(data, cols, r0, r1, dtype), `${label}[${r0}:${r1}]`)), rowStart: r0, rows: r1 - r0 });
+  }
+  return { rows, cols, dtype, rowStride, parts };
+}
+
+/** Uploads every weight of the model (validated already) and allocates the KV cache. */
+export function uploadModel(core: ModelCore, loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }): ModelWeights {
+  const c = core.config;
+  const device = core.device;
+  const ctx = core.contextLength;
+  const W = (n: string) => loaded.weights.get(n)!;
+  const vec = (n: string) => core.own(createStorage(device, W(n).data, n));
+  const opt = (n: string) => (loaded.weights.has(n) ? vec(n) : undefined);
+  const D = c.hiddenSize;
+  const H = c.numHeads;
+  const Kv = c.numKvHeads;
+  const hd = c.headDim;
+  const I = c.intermediateSize;
+  const dt = core.weightDtype;
+  const cat = (names: string[]) => {
+    const ts = names.map(W);
+    const out = new Float32Array(ts.reduce((a, t) => a + t.data.length, 0));
+    let o = 0;
+    for (const t of ts) {
+      out.set(t.data, o);
+      o += t.data.length;
+    }
+    return out;
+  };
+  let wBytes = 0;
+  const lin = (data: Float32Array, rows: number, cols: number, label: string, count = true) => {
+    const w = uploadWeight(core, data, rows, cols, dt, label);
+    if (count) wBytes += rows * w.rowStride * 4;
+    return w;
+  };
+  const layers: LayerWeights[] = [];
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = `model.layers.${i}.`;
+    const a = `${p}self_attn.`;
+    const L: LayerWeights = {
+      attnNorm: vec(`${p}input_layernorm.weight`),
+      attnNormB: opt(`${p}input_layernorm.bias`),
+      mlpNorm: vec(`${p}post_attention_layernorm.weight`),
+      mlpNormB: opt(`${p}post_attention_layernorm.bias`),
+      qkv: lin(cat([`${a}q_proj.weight`, `${a}k_proj.weight`, `${a}v_proj.weight`]), (H + 2 * Kv) * hd, D, `${p}qkv`),
+      qkvBias: c.qkvBias ? core.own(createStorage(device, cat([`${a}q_proj.bias`, `${a}k_proj.bias`, `${a}v_proj.bias`]), `${p}qkv.bias`)) : undefined,
+      o: lin(W(`${a}o_proj.weight`).data, D, H * hd, `${a}o_proj`),
+      oBias: opt(`${a}o_proj.bias`),
+      qNorm: c.qkNorm ? vec(`${a}q_norm.weight`) : undefined,
+      kNorm: c.qkNorm ? vec(`${a}k_norm.weight`) : undefined,
+      kc: core.own(createStorage(device, ctx * Kv * hd * 4, `${p}k_cache`)),
+      vc: core.own(createStorage(device, ctx * Kv * hd * 4, `${p}v_cache`)),
+      window: c.slidingWindow !== undefined && (c.slidingWindowLayers?.[i] ?? true) ? c.slidingWindow : 0,
+      lora: new Map(),
+    };
+    const m = `${p}mlp.`;
+    // a dense RMSNorm MLP gets its norm weight folded into gate|up (LayerWeights.mlpNormIn)
+    if (!c.moe && c.norm.kind === 'rms' && !L.mlpNormB) L.mlpNormIn = W(`${p}post_attention_layernorm.weight`).data;
+    if (c.moe) {
+      const E = c.moe.numExperts;
+      L.router = lin(W(`${m}router.weight`).data, E, D, `${m}router`);
+      const gu: string[] = [];
+      const dn: string[] = [];
+      for (let e = 0; e < E; e++) {
+        gu.push(`${m}experts.${e}.gate_proj.weight`, `${m}experts.${e}.up_proj.weight`);
+        dn.push(`${m}experts.${e}.down_proj.weight`);
+      }
+      L.expGu = lin(cat(gu), E * 2 * I, D, `${m}experts.gate_up`, false);
+      L.expDown = lin(cat(dn), E * D, I, `${m}experts.down`, false);
+      // a decode step reads k of the E experts
+      wBytes += (c.moe.topK * (2 * I * L.expGu.rowStride + D * L.expDown.rowStride)) * 4;
+    } else if (c.mlp === 'gated') {
+      L.gu = lin(foldColumns(cat([`${m}gate_proj.weight`, `${m}up_proj.weight`]), D, L.mlpNormIn, true), 2 * I, D, `${m}gate_up`);
+      if (c.mlpBias) L.guBias = core.own(createStorage(device, cat([`${m}gate_proj.bias`, `${m}up_proj.bias`]), `${m}gate_up.bias`));
+      L.down = lin(W(`${m}down_proj.weight`).data, D, I, `${m}down_proj`);
+      L.downBias = opt(`${m}down_proj.bias`);
+    } else {
+      L.gu = lin(foldColumns(W(`${m}up_proj.weight`).data, D, L.mlpNormIn), I, D, `${m}up_proj`);
+      L.guBias = opt(`${m}up_proj.bias`);
+      L.down = lin(W(`${m}down_proj.weight`).data, D, I, `${m}down_proj`);
+      L.downBias = opt(`${m}down_proj.bias`);
+    }
+    layers.push(L);
+  }
+  const embed = uploadWeight(core, W('model.embed_tokens.weight').data, c.vocabSize, D, dt, 'embed');
+  const posEmbed = c.positions === 'learned' ? uploadWeight(core, W('model.embed_positions.weight').data, c.maxPositions, D, 'f32', 'positions') : undefined;
+  const finalNorm = vec('model.norm.weight');
+  const finalNormB = opt('model.norm.bias');
+  const head = c.tieEmbeddings ? embed : uploadWeight(core, W('lm_head.weight').data, c.vocabSize, D, dt, 'lm_head');
+  wBytes += c.vocabSize * head.rowStride * 4;
+  return { layers, embed, posEmbed, finalNorm, finalNormB, head, decodeWeightBytes: wBytes };
+}
+
+/** Frees the LoRA weights of every layer. */
+export function freeLora(layers: LayerWeights[]): void {
+  for (const L of layers) {
+    for (const l of L.lora.values()) for (const w of [l.A, l.B]) for (const p of w.parts) p.buffer.destroy();
+    L.lora.clear();
+  }
+}
+
+/** Uploads `adapter` unmerged (y += scale·(x·Aᵀ)·Bᵀ) in place of the layers' current one. */
+export function uploadLora(core: ModelCore, layers: LayerWeights[], adapter: LoraAdapter | undefined): void {
+  freeLora(layers);
+  for (const t of adapter?.targets ?? []) {
+    const m = /^model\.layers\.(\d+)\.(self_attn|mlp)\.(q|k|v|o|gate|up|down)_proj\.weight$/.exec(t.canonical);
+    if (!m) throw new RangeError(`GpuModel: LoRA on ${t.canonical} is not supported on the GPU path (only attention and dense MLP projections)`);
+    const L = layers[Number(m[1])];
+    if (!L || (core.config.moe && m[2] === 'mlp')) throw new RangeError(`GpuModel: LoRA target ${t.canonical} is not a linear layer of this model`);
+    const out = t.B.length / t.r;
+    const inn = t.A.length / t.r;
+    const A = (m[3] === 'gate' || m[3] === 'up') && L.mlpNormIn ? foldColumns(t.A, inn, L.mlpNormIn) : t.A; // reads RMSNorm₁(x), as gu does
+    L.lora.set(m[3], { A: uploadWeight(core, A, t.r, inn, 'f32', `${t.canonical}.lora_A`), B: uploadWeight(core, t.B, out, t.r, 'f32', `${t.canonical}.lora_B`), r: t.r, scale: t.scale });
+  }
+}
+
+/**
+ * Row-major [rows, cols] `data` with column j scaled by w[j]: a copy, or `data` itself
+ * when `inPlace` (an array the caller made) or when w is undefined (nothing to fold).
+ */
+export function foldColumns(data: Float32Array, cols: number, w: Float32Array | undefined, inPlace = false): Float32Array {
+  if (!w) return data;
+  const out = inPlace ? data : new Float32Array(data.length);
+  for (let i = 0; i < data.length; i += cols) for (let j = 0; j < cols; j++) out[i + j] = data[i + j] * w[j];
+  return out;
+}
