@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { buildDecoder, buildNormalizer, buildPreTokenizer } from './components';
+import { buildDecoder } from './decoders';
 import { fromTokenizerJsonValue } from './hf';
 import { JsonReader } from './json';
+import { buildNormalizer } from './normalizers';
 import { type Piece, type SplitBehavior, initialPiece, literalMatches, splitByMatches } from './piece';
+import { buildPreTokenizer } from './pre-tokenizers';
 import { normalizePiece } from './unicode';
 
 const r = new JsonReader('test.json');

@@ -12,8 +12,10 @@
 import { FormatError, UnsupportedError } from '../errors';
 import type { AddedTokenSpec } from './added';
 import { BpeBuildError, BpeModel } from './bpe';
-import { ByteLevelPre, SequencePre, SplitPre, byteLevelDecode, fixedPostProcessor } from './components';
+import { byteLevelDecode } from './decoders';
 import { HfTokenizer } from './hf';
+import { fixedPostProcessor } from './post-processors';
+import { ByteLevelPre, SequencePre, SplitPre } from './pre-tokenizers';
 import { RegexTranslationError, compileOnigRegex } from './regex';
 import { SpmTokenizer, toByteString } from './spm';
 import type { Tokenizer } from './types';

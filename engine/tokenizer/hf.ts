@@ -9,19 +9,12 @@
  */
 import { AddedTokenMatcher, type AddedTokenSpec } from './added';
 import { BpeBuildError, BpeModel } from './bpe';
-import {
-  type Decoder,
-  type Normalizer,
-  type PostProcessor,
-  type PreTokenizerStep,
-  type WorkEncoding,
-  buildDecoder,
-  buildNormalizer,
-  buildPostProcessor,
-  buildPreTokenizer,
-} from './components';
+import { type Decoder, buildDecoder } from './decoders';
 import { type Json, type JsonObject, JsonReader } from './json';
+import { type Normalizer, buildNormalizer } from './normalizers';
 import { type Piece, initialPiece } from './piece';
+import { type PostProcessor, type WorkEncoding, buildPostProcessor } from './post-processors';
+import { type PreTokenizerStep, buildPreTokenizer } from './pre-tokenizers';
 import { WindowStreamDecoder } from './stream';
 import type { DecodeOptions, EncodeOptions, Encoding, StreamDecoder, StreamDecoderOptions, Tokenizer, TokenizerKind } from './types';
 import { byteUnits, wellFormed } from './unicode';
