@@ -108,20 +108,6 @@ export function checkedTruncate(n: number, len: number): number {
   return n;
 }
 
-/** Index of the largest value (first one on ties, as torch.argmax). */
-export function argmax(x: Float32Array, offset = 0, n = x.length - offset): number {
-  let best = 0;
-  let bv = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const v = x[offset + i];
-    if (v > bv) {
-      bv = v;
-      best = i;
-    }
-  }
-  return best;
-}
-
 /** Reusable activations for up to `cap` rows. */
 class Scratch {
   x: Float32Array; // [cap, D] residual stream
