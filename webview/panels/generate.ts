@@ -170,7 +170,12 @@ function onReply(msg: ReplyOf<'generate'>): void {
 }
 
 function refreshStats(): void {
-  if (!els || !run) return;
+  if (!els) return;
+  if (!run) {
+    els.stats.textContent = '';
+    for (const k of Object.keys(els.stats.dataset)) delete els.stats.dataset[k];
+    return;
+  }
   const parts = [`${run.tokens} token${run.tokens === 1 ? '' : 's'}`];
   if (run.tps > 0) parts.push(`${run.tps.toFixed(1)} tokens/s`);
   if (run.running) parts.push('generating…');
