@@ -79,6 +79,18 @@ async function addModel(p: string): Promise<void> {
   await widget.waitFor({ state: 'hidden', timeout: 15_000 });
 }
 
+/** Opens a file of the workspace by Quick Open (the palette without its ">"). */
+async function openFile(name: string): Promise<void> {
+  const widget = page.locator('.quick-input-widget');
+  await page.keyboard.press('F1');
+  const input = widget.locator('.quick-input-box input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(name);
+  await widget.locator('.monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible', timeout: 15_000 });
+  await input.press('Enter');
+  await widget.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
 const activityIcon = (label: string) => page.locator(`.activitybar .action-item a[aria-label^="${label}"], .activitybar .action-item[aria-label^="${label}"] a`).first();
 
 describe('The first hour in the playground (code-server)', () => {
@@ -89,6 +101,11 @@ describe('The first hour in the playground (code-server)', () => {
         qwen = path.join(tmpRoot, 'models', 'tiny-qwen3');
         fs.mkdirSync(qwen, { recursive: true });
         for (const f of fs.readdirSync(path.join(FIX, 'models/tiny-qwen3'))) fs.copyFileSync(path.join(FIX, 'models/tiny-qwen3', f), path.join(qwen, f));
+        // A workspace with a file to open in front of the playground panel.
+        const folder = path.join(tmpRoot, 'workspace');
+        fs.mkdirSync(folder);
+        fs.writeFileSync(path.join(folder, 'notes.txt'), 'Another editor in front of the playground.\n');
+        return { folder };
       },
       requires: ['models/stories260K.bin'],
     });
@@ -188,8 +205,9 @@ describe('The first hour in the playground (code-server)', () => {
     expect(before.loadStatus).toMatch(/^Loaded on the CPU in/);
     await shot('panel-before-hide');
     // Another editor in the same group hides the panel; its tab shows it again.
-    await runCommand(page, 'File: New Untitled Text File');
-    await page.locator('.tabs-container .tab.active', { hasText: 'Untitled' }).waitFor({ state: 'visible', timeout: 15_000 });
+    await openFile('notes.txt');
+    await page.locator('.tabs-container .tab.active', { hasText: 'notes.txt' }).waitFor({ state: 'visible', timeout: 15_000 });
+    expect(await page.locator('.tabs-container .tab.active', { hasText: 'LLM Playground' }).count()).toBe(0);
     await page.waitForTimeout(1_000);
     await page.locator('.tabs-container .tab', { hasText: 'LLM Playground' }).first().click();
     await doc.locator('#model-load-status').waitFor({ state: 'visible', timeout: 30_000 });
@@ -226,7 +244,7 @@ describe('The first hour in the playground (code-server)', () => {
     const widget = page.locator('.quick-input-widget');
     const input = widget.locator('.quick-input-box input');
     await input.fill('tiny-qwen3');
-    await expect.poll(async () => (await widget.locator('.monaco-list-row').first().innerText()).split('\n')[0], { timeout: 30_000 }).toBe('tiny-qwen3');
+    await expect.poll(async () => (await widget.locator('.monaco-list-row').first().innerText()), { timeout: 30_000 }).toMatch(/^tiny-qwen3/);
     await input.press('Enter');
     doc = await findWebview(page, '#generate', { minWidth: 600 });
     await tab(doc, 'generate');
