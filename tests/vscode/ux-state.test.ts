@@ -238,7 +238,25 @@ describe('The first hour in the playground (code-server)', () => {
     await shot('sideview-after-show');
   }, 600_000);
 
+  it('after a window reload the panel shows the kept text, stats and merges again (the webview state)', async () => {
+    await tab(doc, 'generate');
+    const before = await result(doc);
+    await runCommand(page, 'Developer: Reload Window', { waitHidden: false });
+    await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 120_000 });
+    await page.locator('.tabs-container .tab', { hasText: 'LLM Playground' }).first().click({ timeout: 60_000 });
+    // The tab's hover would cover the playground's tabs.
+    await page.mouse.move(700, 880);
+    doc = await findWebview(page, '#generate', { minWidth: 600 });
+    await expect.poll(async () => doc.locator('#gen-text').textContent(), { timeout: 60_000 }).toBe(before.text);
+    const after = await result(doc);
+    expect({ ...after, loadStatus: '' }).toEqual({ ...before, loadStatus: '' });
+    // The extension forgot the trained tokenizer with the reload: nothing to export now.
+    await expect.poll(async () => doc.locator('#bpe-export').isDisabled(), { timeout: 30_000 }).toBe(true);
+    await shot('panel-after-reload');
+  }, 300_000);
+
   it('making a model without a tokenizer active says why Generate is unavailable and clears the old output', async () => {
+    await page.mouse.move(700, 880);
     await addModel(qwen);
     await runCommand(page, 'LLM Playground: Use This Model', { waitHidden: false });
     const widget = page.locator('.quick-input-widget');

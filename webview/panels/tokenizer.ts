@@ -60,6 +60,11 @@ async function refreshList(): Promise<void> {
   try {
     const r = await request({ method: 'tokenizerList' });
     tokenizers = r.tokenizers;
+    // Merges kept from before a window reload: the extension no longer holds that tokenizer.
+    if (!tokenizers.some((t) => t.id === 'trained') && exportButton && !exportButton.disabled) {
+      exportButton.disabled = true;
+      exportButton.title = 'The trained tokenizer is gone (the window was reloaded): train again to export it.';
+    }
     if (!saved.selected[0]) saved.selected[0] = r.editorTokenizer;
     fillSelects();
     if (r.pendingText !== undefined) setText(r.pendingText);
