@@ -252,6 +252,10 @@ describe('The first hour in the playground (code-server)', () => {
     expect({ ...after, loadStatus: '' }).toEqual({ ...before, loadStatus: '' });
     // The extension forgot the trained tokenizer with the reload: nothing to export now.
     await expect.poll(async () => doc.locator('#bpe-export').isDisabled(), { timeout: 30_000 }).toBe(true);
+    // A reloaded window has a new worker: the model loads again there.
+    await tab(doc, 'model');
+    await expect.poll(async () => (await doc.locator('#model-load-status').textContent()) ?? '', { timeout: 120_000 }).toMatch(/^Loaded on the CPU/);
+    await tab(doc, 'generate');
     await shot('panel-after-reload');
   }, 300_000);
 
