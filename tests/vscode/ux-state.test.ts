@@ -44,7 +44,12 @@ async function result(d: FrameLocator): Promise<Result> {
     stats: (await d.locator('#gen-stats').textContent()) ?? '',
     tokens: (await d.locator('#gen-stats').getAttribute('data-tokens')) ?? undefined,
     merges: await d.locator('#bpe-merges li').count(),
-    lastMerge: (await d.locator('#bpe-merges li').last().textContent().catch(() => '')) ?? '',
+    lastMerge:
+      (await d
+        .locator('#bpe-merges li')
+        .last()
+        .textContent()
+        .catch(() => '')) ?? '',
     bpeStatus: (await d.locator('#bpe-status').textContent()) ?? '',
     loadStatus: (await d.locator('#model-load-status').textContent()) ?? '',
   };
@@ -165,7 +170,9 @@ describe('The first hour in the playground (code-server)', () => {
     const planBefore = await kvRow();
     await doc.locator('#model-ctx').fill('5');
     await doc.locator('#model-ctx').press('Tab');
-    await expect.poll(async () => doc.locator('#model-ctx-error').textContent(), { timeout: 5_000 }).toMatch(/^Context length must be at least 16 \(a whole number from 16 to [\d,]+\); 5 is too small\.$/);
+    await expect
+      .poll(async () => doc.locator('#model-ctx-error').textContent(), { timeout: 5_000 })
+      .toMatch(/^Context length must be at least 16 \(a whole number from 16 to [\d,]+\); 5 is too small\.$/);
     expect(await kvRow()).toBe(planBefore);
     await doc.locator('#model-ctx').fill('99999');
     await doc.locator('#model-ctx').press('Tab');
@@ -228,7 +235,10 @@ describe('The first hour in the playground (code-server)', () => {
     const before = await result(side);
     expect(before.tokens).toBe('20');
     await activityIcon('Explorer').click();
-    await page.locator('.part.sidebar .composite.title', { hasText: /Explorer/i }).first().waitFor({ state: 'visible', timeout: 15_000 });
+    await page
+      .locator('.part.sidebar .composite.title', { hasText: /Explorer/i })
+      .first()
+      .waitFor({ state: 'visible', timeout: 15_000 });
     await page.waitForTimeout(1_000);
     await activityIcon('LLM Playground').click();
     await side.locator('#model-load-status').waitFor({ state: 'visible', timeout: 30_000 });
@@ -266,7 +276,7 @@ describe('The first hour in the playground (code-server)', () => {
     const widget = page.locator('.quick-input-widget');
     const input = widget.locator('.quick-input-box input');
     await input.fill('tiny-qwen3');
-    await expect.poll(async () => (await widget.locator('.monaco-list-row').first().innerText()), { timeout: 30_000 }).toMatch(/^tiny-qwen3/);
+    await expect.poll(async () => await widget.locator('.monaco-list-row').first().innerText(), { timeout: 30_000 }).toMatch(/^tiny-qwen3/);
     await input.press('Enter');
     doc = await findWebview(page, '#generate', { minWidth: 600 });
     await tab(doc, 'generate');
@@ -274,7 +284,9 @@ describe('The first hour in the playground (code-server)', () => {
     const why = doc.locator('#gen-why');
     await expect.poll(async () => why.getAttribute('data-reason'), { timeout: 30_000 }).toBe('no-tokenizer');
     expect(await why.isVisible()).toBe(true);
-    expect(await why.textContent()).toMatch(/^tiny-qwen3 has no tokenizer, so a prompt cannot be turned into tokens \(Missing tokenizer: .*\)\. Put its tokenizer\.json beside the weights, or use a model with a tokenizer, such as the bundled stories260K\.$/);
+    expect(await why.textContent()).toMatch(
+      /^tiny-qwen3 has no tokenizer, so a prompt cannot be turned into tokens \(Missing tokenizer: .*\)\. Put its tokenizer\.json beside the weights, or use a model with a tokenizer, such as the bundled stories260K\.$/,
+    );
     expect(await doc.locator('#gen-run').getAttribute('disabled')).not.toBeNull();
     // stories260K's output is not shown under tiny-qwen3's name.
     expect(await doc.locator('#gen-text').textContent()).toBe('');

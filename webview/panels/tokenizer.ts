@@ -312,6 +312,7 @@ function onBpe(msg: Extract<HostToWebview, { type: 'bpeProgress' | 'bpeFinished'
     trainStatus.className = msg.ok ? '' : 'muted';
     if (msg.ok) {
       exportButton.disabled = false;
+      exportButton.title = '';
       trainProgress.value = trainProgress.max;
     }
     saveBpe(true);
