@@ -245,6 +245,8 @@ describe('The first hour in the playground (code-server)', () => {
     expect(await side.locator('#model-load-status').getAttribute('data-phase')).toBe('ready');
     expect(await result(side)).toEqual(before);
     await tab(side, 'generate');
+    // The narrow side view shows the output below the form.
+    await side.locator('#gen-stats').scrollIntoViewIfNeeded();
     await shot('sideview-after-show');
   }, 600_000);
 
