@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { log } from './log';
-import { openPlaygroundPanel, PANEL_TYPE, PlaygroundPanelSerializer, PlaygroundViewProvider, VIEW_ID } from './playground';
+import { openPlaygroundPanel, PANEL_TYPE, PlaygroundPanelSerializer, PlaygroundViewProvider, RETAIN_CONTEXT, VIEW_ID } from './playground';
 import { createStatusItem } from './status';
 import { onDidChangeActiveModel, registerModels } from './models';
 import { setActiveModelTokenizer } from './tokenizers';
@@ -12,7 +12,7 @@ export function activate(ctx: vscode.ExtensionContext): void {
     log(),
     createStatusItem(),
     registerModels(ctx),
-    vscode.window.registerWebviewViewProvider(VIEW_ID, new PlaygroundViewProvider(ctx)),
+    vscode.window.registerWebviewViewProvider(VIEW_ID, new PlaygroundViewProvider(ctx), { webviewOptions: { retainContextWhenHidden: RETAIN_CONTEXT } }),
     vscode.window.registerWebviewPanelSerializer(PANEL_TYPE, new PlaygroundPanelSerializer(ctx)),
     vscode.commands.registerCommand('llmPlayground.openPlayground', () => {
       openPlaygroundPanel(ctx);

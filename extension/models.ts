@@ -126,7 +126,8 @@ export class ModelManager implements vscode.Disposable {
       if (!this.entries.has(id)) this.entries.set(id, e);
       if (!e.check) void this.check(e);
     }
-    if (!this.entries.has(this.activeId ?? '')) void this.setActive(undefined);
+    // The bundled model is the default: on the first run, and when the active model leaves the list.
+    if (!this.entries.has(this.activeId ?? '')) void this.setActive(BUNDLED_ID);
     this.changed.fire();
   }
 
@@ -162,7 +163,7 @@ export class ModelManager implements vscode.Disposable {
       await cfg.update('models', inSetting.filter((p) => path.resolve(p) !== e.path), vscode.ConfigurationTarget.Global);
     }
     this.discovered = this.discovered.filter((p) => path.resolve(p) !== e.path);
-    if (this.activeId === e.id) await this.setActive(undefined);
+    if (this.activeId === e.id) await this.setActive(BUNDLED_ID);
     this.syncList();
   }
 

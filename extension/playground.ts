@@ -18,6 +18,19 @@ export function bundledModelUri(ctx: vscode.ExtensionContext): vscode.Uri {
   return vscode.Uri.joinPath(ctx.extensionUri, 'models', 'stories260K.bin');
 }
 
+/**
+ * The playground's webview keeps its context while hidden. Its engine worker holds the
+ * active model (weights read from disk and, on the GPU path, uploaded to buffers) and may be
+ * in the middle of a generation; a webview that VS Code destroys on hide would lose both, and
+ * every show would load the model again (seconds for large models or a software adapter).
+ * The memory this keeps is bounded instead by the webview itself: after the playground has
+ * been hidden for a while it stops its worker (freeing the model) and loads the model again
+ * when shown (webview/main.ts, RELEASE_AFTER_MS). The results on screen (generated text,
+ * stats, BPE merges) are also kept, bounded, with the webview state API, so they come back
+ * after a window reload or when VS Code drops the context anyway.
+ */
+export const RETAIN_CONTEXT = true;
+
 function webviewOptions(ctx: vscode.ExtensionContext): vscode.WebviewOptions {
   return {
     enableScripts: true,
@@ -30,6 +43,7 @@ export function attachPlayground(
   ctx: vscode.ExtensionContext,
   webview: vscode.Webview,
   location: 'view' | 'panel',
+  onVisibility?: vscode.Event<boolean>,
 ): vscode.Disposable {
   webview.options = webviewOptions(ctx);
   const asUri = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(ctx.extensionUri, ...p)).toString();
@@ -66,6 +80,8 @@ export function attachPlayground(
     if (m) void post({ type: 'models', models: m.summaries(), activeId: m.activeId });
   };
   const onModels = modelManager()?.onDidChange(postModels) ?? { dispose() {} };
+  // The webview frees its model after a long hide (see RETAIN_CONTEXT).
+  const onShown = onVisibility?.((visible) => void post({ type: 'visibility', visible })) ?? { dispose() {} };
   const onMessage = webview.onDidReceiveMessage((raw: unknown) => {
     let msg: WebviewToHost;
     try {
@@ -123,7 +139,7 @@ export function attachPlayground(
         break;
     }
   });
-  return vscode.Disposable.from(onConfig, onMessage, onModels, onTokenizer);
+  return vscode.Disposable.from(onConfig, onMessage, onModels, onTokenizer, onShown);
 }
 
 type ModelAnswer<M extends ModelRequest['method']> = (m: ModelManager, msg: RequestOf<M>) => Promise<ResultOf<M>>;
@@ -162,12 +178,20 @@ export class PlaygroundViewProvider implements vscode.WebviewViewProvider {
   constructor(private readonly ctx: vscode.ExtensionContext) {}
 
   resolveWebviewView(view: vscode.WebviewView): void {
-    const sub = attachPlayground(this.ctx, view.webview, 'view');
+    const visible = new vscode.EventEmitter<boolean>();
+    view.onDidChangeVisibility(() => visible.fire(view.visible));
+    const sub = vscode.Disposable.from(attachPlayground(this.ctx, view.webview, 'view', visible.event), visible);
     view.onDidDispose(() => sub.dispose());
   }
 }
 
 let panel: vscode.WebviewPanel | undefined;
+
+function attachPanel(ctx: vscode.ExtensionContext, p: vscode.WebviewPanel): vscode.Disposable {
+  const visible = new vscode.EventEmitter<boolean>();
+  const onState = p.onDidChangeViewState((e) => visible.fire(e.webviewPanel.visible));
+  return vscode.Disposable.from(attachPlayground(ctx, p.webview, 'panel', visible.event), onState, visible);
+}
 
 /** LLM Playground: Open Playground — the same UI in an editor panel (one at a time). */
 export function openPlaygroundPanel(ctx: vscode.ExtensionContext): vscode.WebviewPanel {
@@ -175,9 +199,9 @@ export function openPlaygroundPanel(ctx: vscode.ExtensionContext): vscode.Webvie
     panel.reveal();
     return panel;
   }
-  const p = vscode.window.createWebviewPanel(PANEL_TYPE, 'LLM Playground', vscode.ViewColumn.Active, webviewOptions(ctx));
+  const p = vscode.window.createWebviewPanel(PANEL_TYPE, 'LLM Playground', vscode.ViewColumn.Active, { ...webviewOptions(ctx), retainContextWhenHidden: RETAIN_CONTEXT });
   p.iconPath = vscode.Uri.joinPath(ctx.extensionUri, 'media', 'icon.svg');
-  const sub = attachPlayground(ctx, p.webview, 'panel');
+  const sub = attachPanel(ctx, p);
   p.onDidDispose(() => {
     sub.dispose();
     panel = undefined;
@@ -192,7 +216,7 @@ export class PlaygroundPanelSerializer implements vscode.WebviewPanelSerializer 
 
   async deserializeWebviewPanel(p: vscode.WebviewPanel): Promise<void> {
     p.webview.options = webviewOptions(this.ctx);
-    const sub = attachPlayground(this.ctx, p.webview, 'panel');
+    const sub = attachPanel(this.ctx, p);
     p.onDidDispose(() => {
       sub.dispose();
       if (panel === p) panel = undefined;

@@ -23,3 +23,22 @@ export function kvTable(rows: [string, string][], id?: string): HTMLElement {
 }
 
 export { fmtBytes } from '../engine/catalog/describe';
+
+/**
+ * Shows `message` beside a field (its error element, linked by aria-describedby and marked
+ * aria-invalid), or clears it when `message` is undefined.
+ */
+export function setFieldError(input: HTMLElement, error: HTMLElement, message: string | undefined): void {
+  error.textContent = message ?? '';
+  error.hidden = !message;
+  if (message) input.setAttribute('aria-invalid', 'true');
+  else input.removeAttribute('aria-invalid');
+  input.setAttribute('aria-describedby', error.id);
+}
+
+/** The element a field's validation message goes in. */
+export function fieldError(id: string): HTMLElement {
+  const e = el('span', { id, class: 'field-error', role: 'alert' });
+  e.hidden = true;
+  return e;
+}

@@ -20,7 +20,7 @@ let current: EngineState = getState<EngineState>('engine') ?? {};
 const subscribers = new Set<(s: EngineState) => void>();
 const workerListeners = new Set<(m: WorkerToWebview) => void>();
 /** Requests sent with askWorker that still expect answers, by id. */
-const asked = new Map<number, { replies: readonly string[]; last: readonly string[]; onReply: (m: WorkerToWebview) => void }>();
+const asked = new Map<number, { type: AnsweredRequest; replies: readonly string[]; last: readonly string[]; onReply: (m: WorkerToWebview) => void }>();
 
 export function engineState(): EngineState {
   return current;
@@ -57,7 +57,7 @@ export function askWorker<T extends AnsweredRequest>(msg: AskBody<T>, onReply: (
   if (!worker) return undefined;
   const id = newRequestId();
   const { replies, last } = WORKER_REPLIES[msg.type];
-  asked.set(id, { replies, last, onReply: onReply as (m: WorkerToWebview) => void });
+  asked.set(id, { type: msg.type, replies, last, onReply: onReply as (m: WorkerToWebview) => void });
   worker.postMessage({ ...msg, id });
   return id;
 }
@@ -93,6 +93,24 @@ export function updateEngineSettings(s: PlaygroundSettings): void {
 
 export function engineSettings(): PlaygroundSettings {
   return settings;
+}
+
+/** Whether the worker is loading a model or generating (answers still to come). */
+export function engineBusy(): boolean {
+  return [...asked.values()].some((a) => a.type === 'loadModel' || a.type === 'generate');
+}
+
+/**
+ * Stops the worker, freeing the model it holds (a playground hidden for long); startEngine
+ * starts it again. Returns false, doing nothing, when there is no worker.
+ */
+export function releaseEngine(): boolean {
+  if (!worker) return false;
+  worker.terminate();
+  worker = undefined;
+  asked.clear();
+  send({ type: 'log', level: 'info', message: 'The playground has been hidden for a while: its engine worker stopped, freeing the model; it loads again when shown.' });
+  return true;
 }
 
 export async function startEngine(): Promise<void> {

@@ -13,8 +13,9 @@ import '@vscode-elements/elements/dist/vscode-table-body/index.js';
 import '@vscode-elements/elements/dist/vscode-table-row/index.js';
 import '@vscode-elements/elements/dist/vscode-table-cell/index.js';
 import { el } from './dom';
-import { configureEngine, engineSettings, onEngineState, startEngine, updateEngineSettings } from './engine';
+import { configureEngine, engineBusy, engineSettings, onEngineState, releaseEngine, startEngine, updateEngineSettings } from './engine';
 import { getState, onHostMessage, send, setState } from './host';
+import { forgetLoad } from './models';
 import { PANELS } from './panels/index';
 import { STYLE } from './style';
 
@@ -57,6 +58,28 @@ function shell(): void {
   }
 }
 
+/**
+ * How long a hidden playground keeps its engine worker (and the model in it) before stopping
+ * it to free the memory; it starts again, loading the model, when shown. The webview's context
+ * is retained while hidden (extension/playground.ts, RETAIN_CONTEXT) so that quick switches
+ * cost nothing.
+ */
+const RELEASE_AFTER_MS = 10 * 60_000;
+let releaseTimer: number | undefined;
+let released = false;
+
+function releaseWhenIdle(): void {
+  // Never in the middle of a load or a generation: look again a minute later.
+  if (engineBusy()) {
+    releaseTimer = window.setTimeout(releaseWhenIdle, 60_000);
+    return;
+  }
+  if (releaseEngine()) {
+    released = true;
+    forgetLoad();
+  }
+}
+
 onEngineState(() => renderPanel('engine'));
 onHostMessage((msg) => {
   switch (msg.type) {
@@ -67,6 +90,14 @@ onHostMessage((msg) => {
     case 'settings':
       if (msg.settings.backend !== engineSettings().backend) {
         updateEngineSettings(msg.settings);
+        void startEngine();
+      }
+      break;
+    case 'visibility':
+      window.clearTimeout(releaseTimer);
+      if (!msg.visible) releaseTimer = window.setTimeout(releaseWhenIdle, RELEASE_AFTER_MS);
+      else if (released) {
+        released = false;
         void startEngine();
       }
       break;

@@ -108,6 +108,12 @@ export function loadActive(force = false): void {
   update({ load: { phase: 'loading', modelId: m.id, id, bytes: 0, total: m.load.files.reduce((s, f) => s + f.size, 0), step: 'starting' } });
 }
 
+/** The worker was stopped (releaseEngine): nothing is loaded; the next worker's 'env' loads the model again. */
+export function forgetLoad(): void {
+  loadedSpec = '';
+  update({ load: { phase: 'idle', bytes: 0, total: 0 } });
+}
+
 export function cancelLoad(): void {
   if (state.load.phase === 'loading' && state.load.id !== undefined) postToWorker({ type: 'cancelLoad', id: state.load.id });
 }

@@ -34,4 +34,7 @@ ul.models li { display: flex; align-items: center; justify-content: space-betwee
 .error-text { color: var(--vscode-errorForeground); }
 progress { width: 100%; accent-color: var(--vscode-progressBar-background); }
 [hidden] { display: none !important; }
+.field-error { color: var(--vscode-errorForeground); margin-left: 4px; }
+input[aria-invalid="true"] { border-color: var(--vscode-inputValidation-errorBorder, var(--vscode-errorForeground)); }
+.why { color: var(--vscode-descriptionForeground); }
 `;

@@ -305,6 +305,32 @@ describe('worker session', () => {
     });
   }
 
+  test('a load that replaces one in flight is not cancelled with it', async () => {
+    const bytes = { 'stories260K.bin': new Uint8Array(readFileSync(BIN)), 'tok512.bin': new Uint8Array(readFileSync(TOK)) };
+    const spec: ModelLoadSpec = { modelId: 'bin', name: 'bin', format: 'llama2c', weights: 'stories260K.bin', tokenizer: 'tok512.bin', files: Object.entries(bytes).map(([n, b]) => ({ name: n, size: b.length, role: 'weights' })) };
+    const out: WorkerToWebview[] = [];
+    // The first load's reads wait until released; the second's are answered at once.
+    const held: Extract<WorkerToWebview, { type: 'readRange' }>[] = [];
+    let hold = true;
+    const answer = (m: Extract<WorkerToWebview, { type: 'readRange' }>) => s.handle({ type: 'rangeData', reqId: m.reqId, bytes: bytes[m.file as keyof typeof bytes].slice(m.offset, m.offset + m.length) });
+    const s: ModelSession = new ModelSession((m) => {
+      out.push(m);
+      if (m.type !== 'readRange') return;
+      if (hold) held.push(m);
+      else setTimeout(() => answer(m), 5);
+    });
+    const first = s.load(1, spec, 256, 'cpu');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(held.length).toBe(1);
+    hold = false;
+    const second = s.load(2, spec, 256, 'cpu');
+    // The first load's read comes back while the second is reading: the first ends, cancelled.
+    answer(held[0]!);
+    await Promise.all([first, second]);
+    expect(out.find((m) => m.type === 'loadFailed' && m.id === 1)).toMatchObject({ cancelled: true });
+    expect(out.find((m) => (m.type === 'loaded' || m.type === 'loadFailed') && m.id === 2)).toMatchObject({ type: 'loaded' });
+  });
+
   test('stop strings end the text before them; Stop ends generation; cancel ends a load', async () => {
     const bytes = { 'stories260K.bin': new Uint8Array(readFileSync(BIN)), 'tok512.bin': new Uint8Array(readFileSync(TOK)) };
     const spec: ModelLoadSpec = { modelId: 'bin', name: 'bin', format: 'llama2c', weights: 'stories260K.bin', tokenizer: 'tok512.bin', files: Object.entries(bytes).map(([n, b]) => ({ name: n, size: b.length, role: 'weights' })) };

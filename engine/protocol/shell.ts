@@ -27,6 +27,8 @@ export type ShellHostMessage =
       settings: PlaygroundSettings;
     }
   | { type: 'settings'; settings: PlaygroundSettings }
+  /** The view or panel was hidden or shown (the webview frees its model after a long hide). */
+  | { type: 'visibility'; visible: boolean }
   /** The answer to a webview request (its result's type: ResultOf<method>, protocol/index.ts). */
   | { type: 'response'; id: number; ok: true; result: unknown }
   | { type: 'response'; id: number; ok: false; error: string }

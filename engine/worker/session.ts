@@ -34,7 +34,8 @@ interface Loading {
 
 export class ModelSession {
   private nextReq = 1;
-  private readonly pending = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
+  /** Range reads waiting for the webview, each with the load it serves. */
+  private readonly pending = new Map<number, { job: Loading; resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
   private loading: Loading | undefined;
   private model: Backend | undefined;
   private gpuDevice: GPUDevice | undefined;
@@ -90,10 +91,10 @@ export class ModelSession {
     }
   }
 
-  private fetchRange(modelId: string, file: string, offset: number, length: number): Promise<Uint8Array> {
+  private fetchRange(job: Loading, modelId: string, file: string, offset: number, length: number): Promise<Uint8Array> {
     const reqId = this.nextReq++;
     return new Promise((resolve, reject) => {
-      this.pending.set(reqId, { resolve, reject });
+      this.pending.set(reqId, { job, resolve, reject });
       this.post({ type: 'readRange', reqId, modelId, file, offset, length });
     });
   }
@@ -111,7 +112,7 @@ export class ModelSession {
         for (let done = 0; done < length; ) {
           if (job.cancelled) throw new Cancelled();
           const n = Math.min(RANGE_CHUNK, length - done);
-          const b = await self.fetchRange(spec.modelId, name, offset + done, n);
+          const b = await self.fetchRange(job, spec.modelId, name, offset + done, n);
           if (b.byteLength !== n) throw new RangeError(`${name}: asked for ${n} bytes at ${offset + done}, got ${b.byteLength}`);
           out.set(b, done);
           done += n;
@@ -189,8 +190,9 @@ export class ModelSession {
       this.post({ type: 'loadFailed', id, modelId: spec.modelId, cancelled, message: cancelled ? 'Loading was cancelled.' : e instanceof Error ? e.message : String(e) });
     } finally {
       if (this.loading === job) this.loading = undefined;
+      // Only this load's reads: a newer load (the one that cancelled this) may be reading too.
       for (const [k, p] of this.pending) {
-        if (job.cancelled) {
+        if (job.cancelled && p.job === job) {
           p.reject(new Cancelled());
           this.pending.delete(k);
         }

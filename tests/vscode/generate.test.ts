@@ -188,10 +188,7 @@ describe('Generate tab through the decode loop (code-server)', () => {
     await runCommand(page, 'LLM Playground: Open Playground');
     doc = await findWebview(page, '#generate', { minWidth: 600 });
     await doc.locator('vscode-tab-header[data-tab="generate"]').click();
-    // A fresh profile has no active model: the Generate tab offers the bundled one.
-    const useBundled = doc.locator('#generate-empty vscode-button', { hasText: 'Use the bundled stories260K' });
-    await useBundled.waitFor({ state: 'visible', timeout: 60_000 });
-    await useBundled.click();
+    // A fresh profile has the bundled model active: Generate works at once.
     await doc.locator('#generate-model[data-ready="true"]').waitFor({ state: 'visible', timeout: 180_000 });
     // SwiftShader is a software (fallback) adapter, so the CPU path is the default here.
     expect(await doc.locator('#generate-model').innerText()).toMatch(/^stories260K \(bundled\) — CPU, context \d+, llama2c tokenizer$/);

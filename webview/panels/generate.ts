@@ -1,14 +1,18 @@
 /**
  * The Generate panel: a prompt, greedy decoding with the active model in the
  * worker, streamed output (the tokenizer's stream decoder) with tokens/s, stop
- * strings, Stop, and Ctrl/Cmd+Enter to run.
+ * strings, Stop, and Ctrl/Cmd+Enter to run. The last run (text bounded by
+ * MAX_SAVED_TEXT) is kept in the webview state, so it comes back when the webview
+ * does; it is cleared when another model becomes active. A disabled Generate button
+ * always has its reason beside it.
  */
 import type { GenerateStopReason, ReplyOf } from '../../engine/protocol/index';
-import { button, el } from '../dom';
+import { button, el, fieldError, setFieldError } from '../dom';
 import { askWorker, postToWorker } from '../engine';
 import { getState, setState } from '../host';
 import { activeSummary, initModels, modelsState, onModelsState, showModelsView, useModel } from '../models';
 import type { Panel } from './panel';
+import { checkInt } from '../validate';
 
 interface GenForm {
   prompt: string;
@@ -16,8 +20,55 @@ interface GenForm {
   stop: string;
 }
 
+/** The max-new-tokens field's range (the worker's own limit is the same). */
+export const MAX_TOKENS_RANGE = { label: 'Max new tokens', min: 1, max: 4096 };
+/** The most characters of generated text kept in the webview state (the screen shows all of it). */
+export const MAX_SAVED_TEXT = 32_000;
+
 const form: GenForm = { prompt: 'Once upon a time', maxTokens: 128, stop: '', ...(getState<GenForm>('generate') ?? {}) };
-let run: { id: number; running: boolean; text: string; tokens: number; tps: number; reason?: GenerateStopReason; error?: string; prompt: string } | undefined;
+
+interface Run {
+  id: number;
+  running: boolean;
+  text: string;
+  tokens: number;
+  tps: number;
+  reason?: GenerateStopReason;
+  error?: string;
+  prompt: string;
+  /** The model that generated it. */
+  modelId: string;
+  /** The text was cut to MAX_SAVED_TEXT characters when it was kept. */
+  cut?: boolean;
+  /** The run was going when the webview went away; it ended there. */
+  interrupted?: boolean;
+}
+
+/** The last run as the state kept it: a run that was going then ended with the webview. */
+function restoredRun(): Run | undefined {
+  const r = getState<Run>('generateRun');
+  if (!r || typeof r.text !== 'string' || typeof r.modelId !== 'string') return undefined;
+  return r.running ? { ...r, running: false, interrupted: true } : r;
+}
+
+let run: Run | undefined = restoredRun();
+/** The max-new-tokens field's text when it is not a valid number (its message shows). */
+let maxError: string | undefined;
+let saveTimer: number | undefined;
+
+/** Keeps the run in the webview state (during a run at most twice a second). */
+function saveRun(now = false): void {
+  if (saveTimer !== undefined) window.clearTimeout(saveTimer);
+  saveTimer = undefined;
+  const write = () => {
+    saveTimer = undefined;
+    if (!run) return setState('generateRun', undefined);
+    const cut = run.text.length > MAX_SAVED_TEXT;
+    setState('generateRun', { ...run, text: cut ? run.text.slice(0, MAX_SAVED_TEXT) : run.text, cut: run.cut || cut });
+  };
+  if (now) write();
+  else saveTimer = window.setTimeout(write, 500);
+}
 
 let root: HTMLElement | undefined;
 let els:
@@ -34,6 +85,9 @@ let els:
       outText: HTMLElement;
       stats: HTMLElement;
       error: HTMLElement;
+      why: HTMLElement;
+      maxError: HTMLElement;
+      note: HTMLElement;
     }
   | undefined;
 
@@ -57,14 +111,37 @@ export function parseStops(s: string): string[] {
     .map((l) => l.replace(/\\n/g, '\n').replace(/\\t/g, '\t'));
 }
 
-function start(): void {
+/** Why Generate cannot run now (undefined: it can), with a stable code for tests. */
+export function blockedReason(): { code: string; text: string } | undefined {
   const m = activeSummary();
   const load = modelsState().load;
-  if (!m || load.phase !== 'ready' || load.modelId !== m.id || run?.running) return;
-  run = { id: 0, running: true, text: '', tokens: 0, tps: 0, prompt: form.prompt };
-  const id = askWorker({ type: 'generate', prompt: form.prompt, maxTokens: Math.max(1, Math.min(4096, Math.floor(form.maxTokens) || 1)), stop: parseStops(form.stop) }, onReply);
+  if (!m) return { code: 'no-model', text: 'No model is active.' };
+  if (run?.running) return { code: 'running', text: 'Generating… (Stop or Escape ends it)' };
+  if (!m.load) return { code: 'unusable', text: `${m.name} cannot generate: ${m.problem?.message ?? 'it cannot be used'}.` };
+  if (load.modelId !== m.id || load.phase === 'idle') return { code: 'not-loaded', text: `${m.name} is not loaded yet.` };
+  if (load.phase === 'loading') return { code: 'loading', text: `${m.name} is loading (see the Model tab).` };
+  if (load.phase === 'error') return { code: 'load-failed', text: `${m.name} could not be loaded: ${load.message ?? 'see the Model tab'}.` };
+  if (!load.summary?.tokenizerKind) {
+    return {
+      code: 'no-tokenizer',
+      text: `${m.name} has no tokenizer, so a prompt cannot be turned into tokens${m.problem ? ` (${m.problem.message})` : ''}. Put its tokenizer.json beside the weights, or use a model with a tokenizer, such as the bundled stories260K.`,
+    };
+  }
+  if (maxError) return { code: 'invalid', text: 'Correct Max new tokens first.' };
+  return undefined;
+}
+
+function start(): void {
+  const m = activeSummary();
+  if (!m || blockedReason()) {
+    refresh();
+    return;
+  }
+  run = { id: 0, running: true, text: '', tokens: 0, tps: 0, prompt: form.prompt, modelId: m.id };
+  const id = askWorker({ type: 'generate', prompt: form.prompt, maxTokens: form.maxTokens, stop: parseStops(form.stop) }, onReply);
   if (id === undefined) run = { ...run, running: false, error: 'The engine worker is not running.' };
   else run.id = id;
+  saveRun(true);
   refresh();
 }
 
@@ -80,21 +157,30 @@ function onReply(msg: ReplyOf<'generate'>): void {
     run.tps = msg.tokensPerSec;
     if (els) els.outText.append(msg.text);
     refreshStats();
+    saveRun();
   } else if (msg.type === 'genDone') {
     run = { ...run, running: false, text: msg.text, tokens: msg.tokens, tps: msg.tokensPerSec, reason: msg.stopReason };
+    saveRun(true);
     refresh();
   } else if (msg.type === 'genError') {
     run = { ...run, running: false, error: msg.message };
+    saveRun(true);
     refresh();
   }
 }
 
 function refreshStats(): void {
-  if (!els || !run) return;
+  if (!els) return;
+  if (!run) {
+    els.stats.textContent = '';
+    for (const k of Object.keys(els.stats.dataset)) delete els.stats.dataset[k];
+    return;
+  }
   const parts = [`${run.tokens} token${run.tokens === 1 ? '' : 's'}`];
   if (run.tps > 0) parts.push(`${run.tps.toFixed(1)} tokens/s`);
   if (run.running) parts.push('generating…');
   else if (run.reason) parts.push(REASONS[run.reason]);
+  else if (run.interrupted) parts.push('ended when the playground was closed or reloaded');
   els.stats.textContent = parts.join(' · ');
   // The same values for tests and tools: stable attributes beside the text.
   const d = els.stats.dataset;
@@ -123,12 +209,22 @@ function build(): HTMLElement {
     form.prompt = prompt.value;
     saveForm();
   });
-  const max = el('input', { id: 'gen-max', type: 'number', min: '1', max: '4096', step: '1', 'aria-label': 'Max new tokens' }) as HTMLInputElement;
+  const max = el('input', { id: 'gen-max', type: 'number', min: String(MAX_TOKENS_RANGE.min), max: String(MAX_TOKENS_RANGE.max), step: '1', 'aria-label': 'Max new tokens' }) as HTMLInputElement;
   max.value = String(form.maxTokens);
-  max.addEventListener('input', () => {
-    form.maxTokens = Number(max.value) || 1;
-    saveForm();
-  });
+  const first = checkInt(max.value, MAX_TOKENS_RANGE);
+  maxError = first.ok ? undefined : first.message;
+  const maxErr = fieldError('gen-max-error');
+  const checkMax = () => {
+    const c = checkInt(max.value, MAX_TOKENS_RANGE);
+    maxError = c.ok ? undefined : c.message;
+    if (c.ok) {
+      form.maxTokens = c.value;
+      saveForm();
+    }
+    refresh();
+  };
+  max.addEventListener('input', checkMax);
+  max.addEventListener('change', checkMax);
   const stopBox = el('textarea', { id: 'gen-stop', rows: '2', 'aria-label': 'Stop strings, one per line', placeholder: 'Stop strings, one per line (\\n = newline)' }) as HTMLTextAreaElement;
   stopBox.value = form.stop;
   stopBox.addEventListener('input', () => {
@@ -144,7 +240,9 @@ function build(): HTMLElement {
   const outText = el('span', { id: 'gen-text' });
   const output = el('pre', { id: 'gen-output', 'aria-live': 'polite', 'aria-label': 'Generated text', tabindex: '0' }, outPrompt, outText);
   const stats = el('p', { id: 'gen-stats', class: 'muted' });
+  const note = el('p', { id: 'gen-note', class: 'muted' });
   const error = el('div', { id: 'gen-error', class: 'error', role: 'alert' });
+  const why = el('span', { id: 'gen-why', class: 'why', 'aria-live': 'polite' });
   const body = el(
     'div',
     { id: 'generate-body' },
@@ -155,14 +253,16 @@ function build(): HTMLElement {
       'div',
       { class: 'row' },
       el('label', { for: 'gen-max', class: 'field' }, 'Max new tokens ', max),
+      maxErr,
       el('span', { class: 'muted', id: 'gen-decoding' }, 'Decoding: greedy (the most likely token each step)'),
     ),
     el('label', { for: 'gen-stop', class: 'field' }, 'Stop strings'),
     stopBox,
-    el('div', { class: 'row' }, go, halt),
+    el('div', { class: 'row' }, go, halt, why),
     error,
     output,
     stats,
+    note,
   );
   box.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
@@ -173,7 +273,7 @@ function build(): HTMLElement {
     }
   });
   box.append(empty, body);
-  els = { empty, body, modelLine, prompt, max, stop: stopBox, go, halt, outPrompt, outText, stats, error };
+  els = { empty, body, modelLine, prompt, max, stop: stopBox, go, halt, outPrompt, outText, stats, error, why, maxError: maxErr, note };
   return box;
 }
 
@@ -184,6 +284,12 @@ function refresh(): void {
   els.empty.hidden = !!m;
   els.body.hidden = !m;
   if (!m) return;
+  // Another model's output would read as this one's: a new active model starts clean.
+  if (run && run.modelId !== m.id) {
+    if (run.running) postToWorker({ type: 'stopGenerate', id: run.id });
+    run = undefined;
+    saveRun(true);
+  }
   const ready = load.phase === 'ready' && load.modelId === m.id;
   let line: string;
   if (!m.load) line = `${m.name}: ${m.problem?.message ?? 'cannot be used'}`;
@@ -194,9 +300,16 @@ function refresh(): void {
   els.modelLine.textContent = line;
   els.modelLine.dataset.ready = String(ready);
   const running = !!run?.running;
-  const canRun = ready && !running && !!load.summary?.tokenizerKind;
-  toggle(els.go, !canRun);
+  const blocked = blockedReason();
+  toggle(els.go, !!blocked);
   toggle(els.halt, !running);
+  els.why.textContent = blocked && blocked.code !== 'running' ? blocked.text : '';
+  if (blocked) els.why.dataset.reason = blocked.code;
+  else delete els.why.dataset.reason;
+  els.go.title = blocked && blocked.code !== 'running' ? blocked.text : 'Generate (Ctrl+Enter / Cmd+Enter)';
+  setFieldError(els.max, els.maxError, maxError);
+  els.note.textContent = run?.cut ? `Only the first ${MAX_SAVED_TEXT.toLocaleString('en-US')} characters of this text were kept when the playground was reloaded.` : '';
+  els.note.hidden = !run?.cut;
   els.error.hidden = !run?.error;
   els.error.textContent = run?.error ?? '';
   if (run) {

@@ -8,13 +8,16 @@ import { isRunnableFormat } from '../../engine/formats/ids';
 import { fmtCount, modelDetailRows } from '../../engine/catalog/describe';
 import { memoryPlan } from '../../engine/catalog/inspect';
 import type { ModelRef, ModelSummary } from '../../engine/protocol/index';
-import { button, el, fmtBytes, kvTable } from '../dom';
+import { button, el, fieldError, fmtBytes, kvTable, setFieldError } from '../dom';
 import { engineState, onEngineState } from '../engine';
 import { getState, onHostMessage, setState } from '../host';
 import { activeSummary, cancelLoad, chosenContext, chosenDevice, chosenWeights, initModels, loadActive, modelsState, onModelsState, setChosenContext, setChosenDevice, setChosenWeights, showModelsView, useModel } from '../models';
 import type { Panel } from './panel';
+import { checkInt } from '../validate';
 
 let bundled: ModelRef | undefined = getState<ModelRef>('bundledModel');
+/** The context-length field's text while it is not a valid number, and why (kept across re-renders). */
+let ctxDraft: { modelId: string; text: string; message: string } | undefined;
 
 /** The rows of a model's details (also used for tests: ids are stable). */
 export function detailRows(m: ModelSummary): [string, string][] {
@@ -29,11 +32,26 @@ function memorySection(m: ModelSummary): HTMLElement {
   const plan = memoryPlan(i, ctx, limits);
   const box = el('div', { id: 'model-memory' });
   const input = el('input', { id: 'model-ctx', type: 'number', min: '16', max: String(i.contextLength), step: '16', 'aria-label': 'Context length in tokens' }) as HTMLInputElement;
-  input.value = String(ctx);
-  input.addEventListener('change', () => {
-    const n = Math.max(16, Math.min(i.contextLength, Math.floor(Number(input.value)) || 16));
-    setChosenContext(n);
-  });
+  const range = { label: 'Context length', min: Math.min(16, i.contextLength), max: i.contextLength };
+  const err = fieldError('model-ctx-error');
+  const draft = ctxDraft?.modelId === m.id ? ctxDraft : undefined;
+  input.value = draft?.text ?? String(ctx);
+  setFieldError(input, err, draft?.message);
+  // A value out of range shows why beside the field and is not used (the memory plan and
+  // the next load keep the last valid one).
+  const check = (commit: boolean) => {
+    const c = checkInt(input.value, range);
+    if (!c.ok) {
+      ctxDraft = { modelId: m.id, text: input.value, message: c.message };
+      setFieldError(input, err, c.message);
+      return;
+    }
+    ctxDraft = undefined;
+    setFieldError(input, err, undefined);
+    if (commit && c.value !== ctx) setChosenContext(c.value);
+  };
+  input.addEventListener('input', () => check(false));
+  input.addEventListener('change', () => check(true));
   const device = el('select', { id: 'model-device', 'aria-label': 'Run on' }) as HTMLSelectElement;
   device.append(el('option', { value: 'cpu' }, 'CPU (f32)'), el('option', { value: 'gpu' }, 'WebGPU (f32)'), el('option', { value: 'gpu-f16' }, 'WebGPU (f16 weights)'));
   device.value = chosenDevice() === 'gpu' && chosenWeights() === 'f16' ? 'gpu-f16' : chosenDevice();
@@ -43,7 +61,8 @@ function memorySection(m: ModelSummary): HTMLElement {
   });
   box.append(
     el('h3', {}, 'Memory'),
-    el('div', { class: 'row' }, el('label', { for: 'model-ctx', class: 'field' }, 'Context length ', input), el('label', { for: 'model-device', class: 'field' }, 'Run on ', device)),
+    el('div', { class: 'row' }, el('label', { for: 'model-ctx', class: 'field' }, 'Context length ', input),
+      err, el('label', { for: 'model-device', class: 'field' }, 'Run on ', device)),
   );
   const rows: [string, string][] = [
     ['Weights (f32)', fmtBytes(plan.weightBytes)],

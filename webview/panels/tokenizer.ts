@@ -5,10 +5,11 @@
  * export tokenizer.json. Tokenizing and training run in the extension host (extension/tokenizer-panel.ts).
  */
 import type { BpeMergeView, BpeSource, HostToWebview, TokenizeResultEntry, TokenizerInfo, TokenView } from '../../engine/protocol/index';
-import { el } from '../dom';
+import { el, fieldError, setFieldError } from '../dom';
 import { getState, onHostMessage, request, setState } from '../host';
 import type { Panel } from './panel';
 import { visibleText } from '../../engine/tokenizer/visible';
+import { checkInt } from '../validate';
 
 interface SavedState {
   text: string;
@@ -59,6 +60,11 @@ async function refreshList(): Promise<void> {
   try {
     const r = await request({ method: 'tokenizerList' });
     tokenizers = r.tokenizers;
+    // Merges kept from before a window reload: the extension no longer holds that tokenizer.
+    if (!tokenizers.some((t) => t.id === 'trained') && exportButton && !exportButton.disabled) {
+      exportButton.disabled = true;
+      exportButton.title = 'The trained tokenizer is gone (the window was reloaded): train again to export it.';
+    }
     if (!saved.selected[0]) saved.selected[0] = r.editorTokenizer;
     fillSelects();
     if (r.pendingText !== undefined) setText(r.pendingText);
@@ -214,11 +220,79 @@ let cancelButton: HTMLButtonElement;
 let exportButton: HTMLButtonElement;
 let runId = -1;
 
+/** The vocabulary-size field's range (the trainer's: the 256 bytes and one special token at least). */
+export const VOCAB_RANGE = { label: 'Vocabulary size', min: 257, max: 100_000 };
+/**
+ * The trainer's result kept in the webview state so it comes back with the webview: the status
+ * line, the progress and the merges — at most MAX_SAVED_MERGES of them, the first and the last
+ * halves (each ~100 bytes as JSON).
+ */
+export const MAX_SAVED_MERGES = 1000;
+interface SavedBpe {
+  runId: number;
+  status: string;
+  statusClass: string;
+  value: number;
+  max: number;
+  exportable: boolean;
+  running: boolean;
+  first: BpeMergeView[];
+  last: BpeMergeView[];
+}
+let bpe: SavedBpe | undefined;
+let bpeTimer: number | undefined;
+
+function saveBpe(now = false): void {
+  if (bpeTimer !== undefined) window.clearTimeout(bpeTimer);
+  bpeTimer = undefined;
+  const write = () => {
+    bpeTimer = undefined;
+    if (!bpe) return;
+    bpe.status = trainStatus.textContent ?? '';
+    bpe.statusClass = trainStatus.className;
+    bpe.value = trainProgress.value;
+    bpe.max = trainProgress.max;
+    bpe.exportable = !exportButton.disabled;
+    bpe.running = trainButton.disabled;
+    setState('bpe', bpe);
+  };
+  if (now) write();
+  else bpeTimer = window.setTimeout(write, 500);
+}
+
+function keepMerges(merges: BpeMergeView[]): void {
+  if (!bpe) return;
+  const half = MAX_SAVED_MERGES / 2;
+  for (const m of merges) {
+    if (bpe.first.length < half) bpe.first.push(m);
+    else {
+      bpe.last.push(m);
+      if (bpe.last.length > half) bpe.last.shift();
+    }
+  }
+}
+
+/** Puts back the trainer's last result from the webview state (a run that was going ended with the webview). */
+function restoreBpe(): void {
+  const b = getState<SavedBpe>('bpe');
+  if (!b || !Array.isArray(b.first) || !Array.isArray(b.last)) return;
+  bpe = b;
+  runId = b.runId;
+  trainProgress.max = b.max;
+  trainProgress.value = b.value;
+  trainStatus.textContent = b.running ? 'Training stopped when the playground was closed or reloaded.' : b.status;
+  trainStatus.className = b.statusClass;
+  exportButton.disabled = !b.exportable;
+  addMerges(b.first);
+  addMerges(b.last);
+}
+
 function onBpe(msg: Extract<HostToWebview, { type: 'bpeProgress' | 'bpeFinished' }>): void {
   if (msg.type === 'bpeProgress') {
-    if (msg.runId !== runId) {
+    if (msg.runId !== runId || !bpe) {
       runId = msg.runId;
       mergeList.replaceChildren();
+      bpe = { runId, status: '', statusClass: '', value: 0, max: 1, exportable: false, running: true, first: [], last: [] };
       selectTab();
     }
     trainButton.disabled = true;
@@ -227,6 +301,8 @@ function onBpe(msg: Extract<HostToWebview, { type: 'bpeProgress' | 'bpeFinished'
     trainProgress.value = msg.done;
     trainStatus.textContent = msg.phase === 'reading' ? 'Reading the input…' : msg.phase === 'counting' ? `Counting pieces: ${msg.done.toLocaleString('en-US')} of ${msg.total.toLocaleString('en-US')} characters` : `Merge ${msg.done.toLocaleString('en-US')} of ${msg.total.toLocaleString('en-US')}`;
     addMerges(msg.merges);
+    keepMerges(msg.merges);
+    saveBpe();
   } else {
     if (msg.runId !== runId && runId !== -1) return;
     trainButton.disabled = false;
@@ -236,8 +312,10 @@ function onBpe(msg: Extract<HostToWebview, { type: 'bpeProgress' | 'bpeFinished'
     trainStatus.className = msg.ok ? '' : 'muted';
     if (msg.ok) {
       exportButton.disabled = false;
+      exportButton.title = '';
       trainProgress.value = trainProgress.max;
     }
+    saveBpe(true);
   }
 }
 
@@ -269,7 +347,15 @@ function addMerges(merges: BpeMergeView[]): void {
 
 function buildTrainer(): HTMLElement {
   const source = el('select', { id: 'bpe-source', 'aria-label': 'Training text' }, el('option', { value: 'shakespeare' }, 'Shakespeare (bundled, 1.1 MB)'), el('option', { value: 'activeFile' }, 'The open file'), el('option', { value: 'folder' }, 'A folder…')) as HTMLSelectElement;
-  const size = el('input', { id: 'bpe-size', type: 'number', min: '257', max: '100000', value: '1000', 'aria-label': 'Vocabulary size' }) as HTMLInputElement;
+  const size = el('input', { id: 'bpe-size', type: 'number', min: String(VOCAB_RANGE.min), max: String(VOCAB_RANGE.max), value: '1000', 'aria-label': 'Vocabulary size' }) as HTMLInputElement;
+  const sizeError = fieldError('bpe-size-error');
+  /** Shows the size's problem beside it; returns the size when it is valid. */
+  const checkSize = (): number | undefined => {
+    const c = checkInt(size.value, VOCAB_RANGE);
+    setFieldError(size, sizeError, c.ok ? undefined : c.message);
+    return c.ok ? c.value : undefined;
+  };
+  size.addEventListener('input', () => void checkSize());
   trainButton = el('button', { id: 'bpe-train', type: 'button' }, 'Train') as HTMLButtonElement;
   cancelButton = el('button', { id: 'bpe-cancel', type: 'button', class: 'secondary', disabled: '' }, 'Cancel') as HTMLButtonElement;
   exportButton = el('button', { id: 'bpe-export', type: 'button', class: 'secondary', disabled: '' }, 'Export tokenizer.json…') as HTMLButtonElement;
@@ -277,9 +363,8 @@ function buildTrainer(): HTMLElement {
   trainProgress = el('progress', { id: 'bpe-progress', max: '1', value: '0', 'aria-label': 'Training progress' }) as HTMLProgressElement;
   mergeList = el('ol', { id: 'bpe-merges', class: 'bpe-merges', 'aria-label': 'Merges, newest last', tabindex: '0' }) as HTMLOListElement;
   trainButton.addEventListener('click', () => {
-    const n = Number(size.value);
-    if (!Number.isInteger(n) || n < 257 || n > 100_000) {
-      trainStatus.textContent = 'The vocabulary size must be an integer from 257 to 100000.';
+    const n = checkSize();
+    if (n === undefined) {
       size.focus();
       return;
     }
@@ -309,7 +394,7 @@ function buildTrainer(): HTMLElement {
     'section',
     { id: 'bpe', 'aria-labelledby': 'bpe-h' },
     el('h2', { id: 'bpe-h' }, 'Train a BPE tokenizer'),
-    el('div', { class: 'row' }, el('label', { for: 'bpe-source' }, 'Text '), source, el('label', { for: 'bpe-size' }, ' Vocabulary size '), size, trainButton, cancelButton, exportButton),
+    el('div', { class: 'row' }, el('label', { for: 'bpe-source' }, 'Text '), source, el('label', { for: 'bpe-size' }, ' Vocabulary size '), size, sizeError, trainButton, cancelButton, exportButton),
     trainProgress,
     trainStatus,
     mergeList,
@@ -338,6 +423,7 @@ function build(): HTMLElement {
   );
   trainBox = buildTrainer();
   box.append(trainBox);
+  restoreBpe();
   fillSelects();
   return box;
 }
