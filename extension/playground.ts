@@ -8,7 +8,7 @@ import { parseWebviewMessage, ProtocolError, type HostToWebview, type ModelRef, 
 import { playgroundHtml } from './html';
 import { log } from './log';
 import { modelManager, type ModelManager } from './models';
-import { describeEnv, setEnv } from './status';
+import { describeEnv, setBackend } from './status';
 import { answerTokenizerRequest, attachTokenizerWebview } from './tokenizer-panel';
 
 export const VIEW_ID = 'llmPlayground.playground';
@@ -95,8 +95,11 @@ export function attachPlayground(
         log()[msg.level](`[webview] ${msg.message}`);
         break;
       case 'env':
-        setEnv(msg.env);
         log().info(`Engine: ${describeEnv(msg.env)}`);
+        break;
+      case 'backend':
+        setBackend(msg.decision);
+        log().info(`Runs on: ${msg.decision.label}. ${msg.decision.reason}`);
         break;
       case 'error':
         log().error(`[webview] ${msg.message}${msg.stack ? `\n${msg.stack}` : ''}`);

@@ -15,6 +15,7 @@ import '@vscode-elements/elements/dist/vscode-table-cell/index.js';
 import { el } from './dom';
 import { configureEngine, engineSettings, onEngineState, startEngine, updateEngineSettings } from './engine';
 import { getState, onHostMessage, send, setState } from './host';
+import { currentBackend, onModelsState } from './models';
 import { PANELS } from './panels/index';
 import { STYLE } from './style';
 
@@ -58,6 +59,17 @@ function shell(): void {
 }
 
 onEngineState(() => renderPanel('engine'));
+
+/** Tells the host which backend runs and why (its status bar shows the same answer as the tabs), when that changes. */
+let sentBackend = '';
+function reportBackend(): void {
+  const d = currentBackend();
+  if (!d || JSON.stringify(d) === sentBackend) return;
+  sentBackend = JSON.stringify(d);
+  send({ type: 'backend', decision: d });
+}
+onEngineState(reportBackend);
+onModelsState(reportBackend);
 onHostMessage((msg) => {
   switch (msg.type) {
     case 'init':

@@ -27,6 +27,7 @@ import { ProtocolError, describe, isRecord, lookup, num, type ReplyTable, type M
 
 export { ProtocolError } from './validate';
 export type { EngineEnv } from './engine';
+export { decideBackend, softwareWarning, type BackendDecision, type DeviceChoice } from './backend';
 export type { GenerateStopReason } from './generate';
 export type { GpuWeights, LoadedSummary, ModelLoadSpec, ModelRef, ModelRequest, ModelSummary } from './models';
 export type { LogLevel, PlaygroundSettings } from './shell';
