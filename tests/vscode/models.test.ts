@@ -77,7 +77,7 @@ describe('Models view and Generate (code-server)', () => {
 
   it('adds the GGUF and the tiny-qwen3 folder by path; both show their details', async () => {
     await addModel(paths.gguf);
-    await expect.poll(async () => treeRow('stories260K.gguf').getAttribute('aria-label').catch(() => null), { timeout: 60_000 }).toMatch(/stories260K\.gguf, llama · 292\.8K · F32/);
+    await expect.poll(async () => treeRow('stories260K.gguf').getAttribute('aria-label').catch(() => null), { timeout: 60_000 }).toMatch(/stories260K\.gguf, llama · 260\.0K · F32/);
     await addModel(paths.qwen);
     await expect.poll(async () => treeRow('tiny-qwen3').getAttribute('aria-label').catch(() => null), { timeout: 60_000 }).toMatch(/Missing tokenizer: no tokenizer\.json/);
     // The tooltip holds the details table.
