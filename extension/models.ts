@@ -420,6 +420,11 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<string> {
 let manager: ModelManager | undefined;
 
 /** The model manager (undefined before activation). */
+/** Makes the bundled stories260K the active model (the walkthrough's Generate step). */
+export async function useBundledModel(): Promise<void> {
+  await manager?.setActive(BUNDLED_ID);
+}
+
 export function modelManager(): ModelManager | undefined {
   return manager;
 }

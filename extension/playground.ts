@@ -4,7 +4,7 @@
  * message from the webview and answers its requests.
  */
 import * as vscode from 'vscode';
-import { parseWebviewMessage, ProtocolError, type HostToWebview, type ModelRef, type ModelRequest, type PlaygroundSettings, type RequestOf, type ResultOf, type WebviewRequestMethod, type WebviewToHost } from '../engine/protocol/index';
+import { parseWebviewMessage, ProtocolError, type HostToWebview, type PlaygroundTab, type ModelRef, type ModelRequest, type PlaygroundSettings, type RequestOf, type ResultOf, type WebviewRequestMethod, type WebviewToHost } from '../engine/protocol/index';
 import { playgroundHtml } from './html';
 import { log } from './log';
 import { modelManager, type ModelManager } from './models';
@@ -90,6 +90,11 @@ export function attachPlayground(
           settings: readSettings(),
         });
         postModels();
+        if (location === 'panel') {
+          panelReady = true;
+          if (pendingTab) void post({ type: 'showTab', tab: pendingTab });
+          pendingTab = undefined;
+        }
         break;
       case 'log':
         log()[msg.level](`[webview] ${msg.message}`);
@@ -171,6 +176,22 @@ export class PlaygroundViewProvider implements vscode.WebviewViewProvider {
 }
 
 let panel: vscode.WebviewPanel | undefined;
+/** The editor panel's webview has said `ready` (it takes messages). */
+let panelReady = false;
+/** A tab to show once the panel's webview is ready. */
+let pendingTab: PlaygroundTab | undefined;
+let pendingTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Opens the playground panel on one of its tabs. */
+export function openPlaygroundTab(ctx: vscode.ExtensionContext, tab: PlaygroundTab): vscode.WebviewPanel {
+  const p = openPlaygroundPanel(ctx);
+  if (panelReady) void p.webview.postMessage({ type: 'showTab', tab } satisfies HostToWebview);
+  // a webview rebuilt on reveal says `ready` again: it gets the tab then (for a few seconds)
+  pendingTab = tab;
+  clearTimeout(pendingTimer);
+  pendingTimer = setTimeout(() => (pendingTab = undefined), 5_000);
+  return p;
+}
 
 /** LLM Playground: Open Playground — the same UI in an editor panel (one at a time). */
 export function openPlaygroundPanel(ctx: vscode.ExtensionContext): vscode.WebviewPanel {
@@ -180,10 +201,12 @@ export function openPlaygroundPanel(ctx: vscode.ExtensionContext): vscode.Webvie
   }
   const p = vscode.window.createWebviewPanel(PANEL_TYPE, 'LLM Playground', vscode.ViewColumn.Active, webviewOptions(ctx));
   p.iconPath = vscode.Uri.joinPath(ctx.extensionUri, 'media', 'icon.svg');
+  panelReady = false;
   const sub = attachPlayground(ctx, p.webview, 'panel');
   p.onDidDispose(() => {
     sub.dispose();
     panel = undefined;
+    panelReady = false;
   });
   panel = p;
   return p;

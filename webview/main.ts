@@ -37,6 +37,16 @@ function renderPanel(id: string): void {
   if (host && panel) host.replaceChildren(panel.render());
 }
 
+/** Brings a tab to the front (the host asks: a command or a walkthrough step). */
+function showTab(id: string): void {
+  const tabs = document.getElementById('tabs') as (HTMLElement & { selectedIndex?: number }) | null;
+  const i = PANELS.findIndex((p) => p.id === id);
+  if (!tabs || i < 0) return;
+  tabs.selectedIndex = i;
+  tabs.setAttribute('selected-index', String(i));
+  setState('tab', id);
+}
+
 function shell(): void {
   const app = document.getElementById('app')!;
   const selected = Math.max(0, PANELS.findIndex((p) => p.id === getState<string>('tab')));
@@ -84,6 +94,9 @@ onHostMessage((msg) => {
       break;
     case 'showError':
       showBanner(msg.message);
+      break;
+    case 'showTab':
+      showTab(msg.tab);
       break;
     default:
       break;

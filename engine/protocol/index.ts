@@ -30,7 +30,7 @@ export type { EngineEnv } from './engine';
 export { decideBackend, softwareWarning, type BackendDecision, type DeviceChoice } from './backend';
 export type { GenerateStopReason } from './generate';
 export type { GpuWeights, LoadedSummary, ModelLoadSpec, ModelRef, ModelRequest, ModelSummary } from './models';
-export type { LogLevel, PlaygroundSettings } from './shell';
+export type { LogLevel, PlaygroundSettings, PlaygroundTab } from './shell';
 export { MAX_TOKENIZE_TEXT } from './tokenizer';
 export type { BpeMergeView, BpeSource, TokenizeResult, TokenizeResultEntry, TokenizerHostMessage, TokenizerInfo, TokenizerListResult, TokenizerRequest, TokenView } from './tokenizer';
 
