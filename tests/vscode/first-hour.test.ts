@@ -27,10 +27,18 @@ const WALKTHROUGH = 'LLM Playground: first lessons';
 /** The walkthrough's editor: its step list and buttons. */
 const walkthrough = () => page.locator('.gettingStartedContainer').first();
 
-/** Brings the walkthrough's editor tab back and runs one step's button. */
+/** Opens the walkthrough by name ("Welcome: Open Walkthrough..."): the Welcome editor shown again may be back on its start page. */
+async function openWalkthrough(): Promise<void> {
+  await runCommand(page, 'Welcome: Open Walkthrough...', { waitHidden: false });
+  const widget = page.locator('.quick-input-widget');
+  await widget.locator('.quick-input-box input').fill(WALKTHROUGH);
+  await widget.locator('.monaco-list-row', { hasText: WALKTHROUGH }).first().click();
+  await widget.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+/** Brings the walkthrough back and runs one step's button. */
 async function runStep(stepTitle: string, buttonText: string): Promise<void> {
-  const tab = page.locator('.tabs-container .tab', { hasText: /Welcome|Walkthrough|first lessons/ }).first();
-  await tab.click();
+  await openWalkthrough();
   const title = walkthrough().locator('h3.step-title', { hasText: stepTitle }).first();
   await title.waitFor({ state: 'visible', timeout: 30_000 });
   // The expanded step's header is disabled (and a completed step expands the next one): click a step only when its button stays hidden.
@@ -45,8 +53,7 @@ async function runStep(stepTitle: string, buttonText: string): Promise<void> {
 
 /** The walkthrough step's checkbox is ticked (its completion event fired). */
 async function expectStepDone(stepId: string): Promise<void> {
-  const tab = page.locator('.tabs-container .tab', { hasText: /Welcome|Walkthrough|first lessons/ }).first();
-  await tab.click();
+  await openWalkthrough();
   await expect
     .poll(async () => walkthrough().locator(`.codicon[data-done-step-id$="#${stepId}"]`).first().getAttribute('class'), { timeout: 30_000 })
     .toMatch(/\bcomplete\b/);
@@ -118,10 +125,7 @@ describe('The first hour: walkthrough, which backend runs, Add Model refusals (c
     } else {
       // The Welcome page lists a few walkthroughs; the rest are behind "More…": open it by name.
       console.log('walkthrough not on the Welcome page\'s first list: opening it with "Welcome: Open Walkthrough..."');
-      await runCommand(page, 'Welcome: Open Walkthrough...', { waitHidden: false });
-      const widget = page.locator('.quick-input-widget');
-      await widget.locator('.quick-input-box input').fill(WALKTHROUGH);
-      await widget.locator('.monaco-list-row', { hasText: WALKTHROUGH }).first().click();
+      await openWalkthrough();
     }
     await walkthrough().locator('h3.step-title', { hasText: 'Text becomes tokens' }).first().waitFor({ state: 'visible', timeout: 30_000 });
     await shot('walkthrough');
@@ -169,6 +173,7 @@ describe('The first hour: walkthrough, which backend runs, Add Model refusals (c
     await expect.poll(async () => doc.locator('#generate-model').innerText(), { timeout: 180_000 }).toMatch(/^stories260K \(bundled\) — CPU, context \d+, llama2c tokenizer$/);
     await shot('generate');
     await expectStepDone('generate');
+    await shot('walkthrough-done');
   }, 900_000);
 
   it('on SwiftShader, the status bar, the Engine tab and the Generate tab name the same backend and reason; WebGPU is chosen only after a warning', async () => {
