@@ -160,9 +160,10 @@ describe('The first hour: walkthrough, which backend runs, Add Model refusals (c
     expect(await doc.locator('#bpe-merges li').first().innerText()).toMatch(/\+ .* → .* id 2\d\d/);
     expect(await doc.locator('#bpe-merges-gap').innerText()).toMatch(/… merges 251–[\d,]+ are not shown …/);
     expect(await doc.locator('#bpe-size').inputValue()).toBe('1000');
-    // The progress bar's track is a theme colour, not the browser's white (dark theme).
-    const track = await doc.locator('#bpe-progress').evaluate((p) => getComputedStyle(p).backgroundColor);
-    expect(track).not.toBe('rgb(255, 255, 255)');
+    // The progress bar is drawn in theme colours (its track is the input background), not the browser's white bar.
+    const bar = await doc.locator('#bpe-progress').evaluate((p) => ({ appearance: getComputedStyle(p).appearance, track: getComputedStyle(p).backgroundColor }));
+    expect(bar.appearance).toBe('none');
+    expect(bar.track).toBe(await doc.locator('#bpe-size').evaluate((e) => getComputedStyle(e).backgroundColor));
     await doc.locator('#bpe').scrollIntoViewIfNeeded();
     await shot('bpe');
     await expectStepDone('trainBpe');
