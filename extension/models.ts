@@ -9,13 +9,14 @@
  * The logic that needs no `vscode` lives in engine/catalog/ (inspect, discover,
  * range serving) and is unit-tested there.
  */
+import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatById, isRunnableFormat, LISTED_PATHS, loadModelTokenizer } from '../engine/formats/registry';
 import { discoverModels, discoveryAllowed, DEFAULT_DISCOVER_LIMITS } from '../engine/catalog/discover-node';
 import { fmtCount, modelDetailRows } from '../engine/catalog/describe';
 import type { ModelCheck } from '../engine/catalog/inspect';
-import { inspectPath, nodeModelDir, type ModelLocation } from '../engine/catalog/inspect-node';
+import { inspectPath, nodeModelDir, whyNotListablePath, type ModelLocation } from '../engine/catalog/inspect-node';
 import { ModelRangeServer } from '../engine/catalog/range-node';
 import type { ModelLoadSpec, ModelSummary } from '../engine/protocol/index';
 import type { Tokenizer } from '../engine/tokenizer/types';
@@ -48,6 +49,15 @@ export interface ActiveModel {
 
 function idFor(p: string): string {
   return `file:${path.resolve(p)}`;
+}
+
+/** The path with symlinks resolved (itself when it cannot be), to tell one file under two names apart from two files. */
+function realPath(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
 }
 
 function displayName(p: string): string {
@@ -106,8 +116,11 @@ export class ModelManager implements vscode.Disposable {
   private syncList(): void {
     const want = new Map<string, ModelEntry>();
     want.set(BUNDLED_ID, this.entries.get(BUNDLED_ID)!);
+    const bundledReal = realPath(this.entries.get(BUNDLED_ID)!.path);
     const add = (p: string, origin: ModelEntry['origin']) => {
       const abs = path.resolve(p);
+      // the bundled model found again (discovery in the extension's own folder, or added by path) is listed once
+      if (realPath(abs) === bundledReal) return;
       const id = idFor(abs);
       if (want.has(id)) return;
       want.set(id, this.entries.get(id) ?? { id, name: displayName(abs), path: abs, origin });
@@ -143,6 +156,8 @@ export class ModelManager implements vscode.Disposable {
   /** Adds a path (file or folder) to the user's list and checks it; returns the entry. */
   async add(p: string): Promise<ModelEntry> {
     const abs = path.resolve(p);
+    const bundled = this.entries.get(BUNDLED_ID)!;
+    if (realPath(abs) === realPath(bundled.path)) return bundled;
     const id = idFor(abs);
     const stored = this.storedPaths();
     if (!stored.includes(abs) && !this.settingPaths().some((s) => path.resolve(s) === abs)) await this.ctx.globalState.update(STATE_MODELS, [...stored, abs]);
@@ -406,6 +421,11 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<string> {
 let manager: ModelManager | undefined;
 
 /** The model manager (undefined before activation). */
+/** Makes the bundled stories260K the active model (the walkthrough's Generate step). */
+export async function useBundledModel(): Promise<void> {
+  await manager?.setActive(BUNDLED_ID);
+}
+
 export function modelManager(): ModelManager | undefined {
   return manager;
 }
@@ -436,7 +456,14 @@ async function pickModel(arg: unknown, placeHolder: string, filter: (e: ModelEnt
   return picked ? m.get(picked.id) : undefined;
 }
 
+/** Adds a path unless it is no model (README.md, a folder without config.json…): then says why, and adds nothing. */
 async function addWithProgress(p: string): Promise<ModelEntry | undefined> {
+  const refused = await whyNotListablePath(path.resolve(p));
+  if (refused) {
+    log().warn(`Add Model refused ${p}: ${refused}`);
+    void vscode.window.showErrorMessage(`LLM Playground: ${refused}`);
+    return undefined;
+  }
   return vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `LLM Playground: adding ${path.basename(p)}`, cancellable: true },
     async (_progress, token) => {
@@ -497,15 +524,8 @@ export function registerModels(ctx: vscode.ExtensionContext): vscode.Disposable 
               prompt: `Path of ${LISTED_PATHS}`,
               placeHolder: '/path/to/model.gguf',
               ignoreFocusOut: true,
-              validateInput: async (v) => {
-                if (!v.trim()) return 'Enter a path';
-                try {
-                  await vscode.workspace.fs.stat(vscode.Uri.file(path.resolve(v.trim())));
-                  return undefined;
-                } catch {
-                  return `No such file or folder: ${v.trim()}`;
-                }
-              },
+              // a missing path or one that is no model is refused here, with the reason
+              validateInput: async (v) => (v.trim() ? whyNotListablePath(path.resolve(v.trim())) : 'Enter a path'),
             });
       if (!p?.trim()) return undefined;
       return (await addWithProgress(p.trim()))?.id;

@@ -4,11 +4,11 @@
  * message from the webview and answers its requests.
  */
 import * as vscode from 'vscode';
-import { parseWebviewMessage, ProtocolError, type HostToWebview, type ModelRef, type ModelRequest, type PlaygroundSettings, type RequestOf, type ResultOf, type WebviewRequestMethod, type WebviewToHost } from '../engine/protocol/index';
+import { parseWebviewMessage, ProtocolError, type HostToWebview, type PlaygroundTab, type ModelRef, type ModelRequest, type PlaygroundSettings, type RequestOf, type ResultOf, type WebviewRequestMethod, type WebviewToHost } from '../engine/protocol/index';
 import { playgroundHtml } from './html';
 import { log } from './log';
 import { modelManager, type ModelManager } from './models';
-import { describeEnv, setEnv } from './status';
+import { describeEnv, setBackend } from './status';
 import { answerTokenizerRequest, attachTokenizerWebview } from './tokenizer-panel';
 
 export const VIEW_ID = 'llmPlayground.playground';
@@ -106,13 +106,21 @@ export function attachPlayground(
           settings: readSettings(),
         });
         postModels();
+        if (location === 'panel') {
+          panelReady = true;
+          if (pendingTab) void post({ type: 'showTab', tab: pendingTab });
+          pendingTab = undefined;
+        }
         break;
       case 'log':
         log()[msg.level](`[webview] ${msg.message}`);
         break;
       case 'env':
-        setEnv(msg.env);
         log().info(`Engine: ${describeEnv(msg.env)}`);
+        break;
+      case 'backend':
+        setBackend(msg.decision);
+        log().info(`Runs on: ${msg.decision.label}. ${msg.decision.reason}`);
         break;
       case 'error':
         log().error(`[webview] ${msg.message}${msg.stack ? `\n${msg.stack}` : ''}`);
@@ -186,6 +194,22 @@ export class PlaygroundViewProvider implements vscode.WebviewViewProvider {
 }
 
 let panel: vscode.WebviewPanel | undefined;
+/** The editor panel's webview has said `ready` (it takes messages). */
+let panelReady = false;
+/** A tab to show once the panel's webview is ready. */
+let pendingTab: PlaygroundTab | undefined;
+let pendingTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Opens the playground panel on one of its tabs. */
+export function openPlaygroundTab(ctx: vscode.ExtensionContext, tab: PlaygroundTab): vscode.WebviewPanel {
+  const p = openPlaygroundPanel(ctx);
+  if (panelReady) void p.webview.postMessage({ type: 'showTab', tab } satisfies HostToWebview);
+  // a webview rebuilt on reveal says `ready` again: it gets the tab then (for a few seconds)
+  pendingTab = tab;
+  clearTimeout(pendingTimer);
+  pendingTimer = setTimeout(() => (pendingTab = undefined), 5_000);
+  return p;
+}
 
 function attachPanel(ctx: vscode.ExtensionContext, p: vscode.WebviewPanel): vscode.Disposable {
   const visible = new vscode.EventEmitter<boolean>();
@@ -201,10 +225,12 @@ export function openPlaygroundPanel(ctx: vscode.ExtensionContext): vscode.Webvie
   }
   const p = vscode.window.createWebviewPanel(PANEL_TYPE, 'LLM Playground', vscode.ViewColumn.Active, { ...webviewOptions(ctx), retainContextWhenHidden: RETAIN_CONTEXT });
   p.iconPath = vscode.Uri.joinPath(ctx.extensionUri, 'media', 'icon.svg');
+  panelReady = false;
   const sub = attachPanel(ctx, p);
   p.onDidDispose(() => {
     sub.dispose();
     panel = undefined;
+    panelReady = false;
   });
   panel = p;
   return p;

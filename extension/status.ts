@@ -1,6 +1,6 @@
 /** Status-bar item that shows which engine path runs (WebGPU adapter or CPU). */
 import * as vscode from 'vscode';
-import type { EngineEnv } from '../engine/protocol/index';
+import type { BackendDecision, EngineEnv } from '../engine/protocol/index';
 
 let item: vscode.StatusBarItem | undefined;
 
@@ -23,8 +23,10 @@ export function describeEnv(env: EngineEnv): string {
   return `CPU (${env.reason ?? 'no reason given'})`;
 }
 
-export function setEnv(env: EngineEnv): void {
+/** Shows the webview's answer to "which backend runs and why" (engine/protocol/backend.ts), word for word. */
+export function setBackend(d: BackendDecision): void {
   if (!item) return;
-  item.text = env.backend === 'webgpu' ? '$(zap) LLM: WebGPU' : '$(chip) LLM: CPU';
-  item.tooltip = `LLM Playground engine: ${describeEnv(env)}`;
+  item.text = d.backend === 'webgpu' ? '$(zap) LLM: WebGPU' : '$(chip) LLM: CPU';
+  item.tooltip = `LLM Playground runs on: ${d.label}. ${d.reason}`;
+  item.backgroundColor = d.backend === 'webgpu' && d.software ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
 }

@@ -12,6 +12,6 @@ export function registerTokenizerFeatures(ctx: vscode.ExtensionContext, openPane
     trackTextEditors(),
     onTokenizersChanged(() => notifyTokenizersChanged()),
     registerTokenEditor(openPanel),
-    vscode.commands.registerCommand('llmPlayground.trainBpeTokenizer', () => trainBpeCommand(openPanel)),
+    vscode.commands.registerCommand('llmPlayground.trainBpeTokenizer', (arg?: unknown) => trainBpeCommand(openPanel, arg)),
   );
 }

@@ -245,7 +245,22 @@ export async function exportTrained(): Promise<string | null> {
 }
 
 /** LLM Playground: Train BPE Tokenizer… */
-export async function trainBpeCommand(openPanel: () => void): Promise<void> {
+/** What the walkthrough's step (a command link) passes to skip the prompts: `{ "source": "shakespeare", "vocabSize": 1000 }`. */
+function trainArgs(arg: unknown): { source: BpeSource; vocabSize: number } | undefined {
+  if (typeof arg !== 'object' || arg === null) return undefined;
+  const { source, vocabSize } = arg as { source?: unknown; vocabSize?: unknown };
+  const sources: BpeSource[] = ['shakespeare', 'activeFile', 'folder'];
+  if (!sources.includes(source as BpeSource) || typeof vocabSize !== 'number' || !Number.isInteger(vocabSize) || vocabSize < 257 || vocabSize > 100_000) return undefined;
+  return { source: source as BpeSource, vocabSize };
+}
+
+export async function trainBpeCommand(openPanel: () => void, arg?: unknown): Promise<void> {
+  const given = trainArgs(arg);
+  if (given) {
+    openPanel();
+    await startTraining(given.source, given.vocabSize, true);
+    return;
+  }
   const pick = await vscode.window.showQuickPick(
     [
       { label: 'Shakespeare', description: 'the bundled tinyshakespeare.txt (1.1 MB, public domain)', source: 'shakespeare' as const },

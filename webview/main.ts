@@ -15,7 +15,7 @@ import '@vscode-elements/elements/dist/vscode-table-cell/index.js';
 import { el } from './dom';
 import { configureEngine, engineBusy, engineSettings, onEngineState, releaseEngine, startEngine, updateEngineSettings } from './engine';
 import { getState, onHostMessage, send, setState } from './host';
-import { forgetLoad } from './models';
+import { currentBackend, forgetLoad, onModelsState } from './models';
 import { PANELS } from './panels/index';
 import { STYLE } from './style';
 
@@ -35,6 +35,16 @@ function renderPanel(id: string): void {
   const host = hosts.get(id);
   const panel = PANELS.find((p) => p.id === id);
   if (host && panel) host.replaceChildren(panel.render());
+}
+
+/** Brings a tab to the front (the host asks: a command or a walkthrough step). */
+function showTab(id: string): void {
+  const tabs = document.getElementById('tabs') as (HTMLElement & { selectedIndex?: number }) | null;
+  const i = PANELS.findIndex((p) => p.id === id);
+  if (!tabs || i < 0) return;
+  tabs.selectedIndex = i;
+  tabs.setAttribute('selected-index', String(i));
+  setState('tab', id);
 }
 
 function shell(): void {
@@ -81,6 +91,17 @@ function releaseWhenIdle(): void {
 }
 
 onEngineState(() => renderPanel('engine'));
+
+/** Tells the host which backend runs and why (its status bar shows the same answer as the tabs), when that changes. */
+let sentBackend = '';
+function reportBackend(): void {
+  const d = currentBackend();
+  if (!d || JSON.stringify(d) === sentBackend) return;
+  sentBackend = JSON.stringify(d);
+  send({ type: 'backend', decision: d });
+}
+onEngineState(reportBackend);
+onModelsState(reportBackend);
 onHostMessage((msg) => {
   switch (msg.type) {
     case 'init':
@@ -103,6 +124,9 @@ onHostMessage((msg) => {
       break;
     case 'showError':
       showBanner(msg.message);
+      break;
+    case 'showTab':
+      showTab(msg.tab);
       break;
     default:
       break;

@@ -3,8 +3,9 @@
  * model, the worker's loading of it (progress, cancel), and the byte-range
  * bridge (worker `readRange` → host `readModelRange` → worker `rangeData`).
  */
-import type { GpuWeights, LoadedSummary, ModelSummary, ReplyOf, WorkerToWebview } from '../engine/protocol/index';
-import { askWorker, onWorkerMessage, postToWorker, engineState } from './engine';
+import type { BackendDecision, DeviceChoice, GpuWeights, LoadedSummary, ModelSummary, ReplyOf, WorkerToWebview } from '../engine/protocol/index';
+import { decideBackend } from '../engine/protocol/index';
+import { askWorker, engineSettings, onWorkerMessage, postToWorker, engineState } from './engine';
 import { getState, onHostMessage, request, send, setState } from './host';
 
 export interface LoadState {
@@ -59,13 +60,24 @@ export function setChosenContext(n: number): void {
   for (const fn of subs) fn(state);
 }
 
+/** The Model tab's "Run on" as the user chose it; undefined: the default. */
+export function explicitDevice(): DeviceChoice | undefined {
+  return getState<DeviceChoice>('device');
+}
+
 /**
- * The user's choice, else the GPU when the engine found a hardware WebGPU adapter
- * (a software fallback adapter such as SwiftShader is far slower than the CPU path).
+ * The device the next load uses: decideBackend's answer (the user's choice, else the
+ * GPU when the engine found a hardware WebGPU adapter that passed its self-test).
  */
-export function chosenDevice(): 'cpu' | 'gpu' {
-  const env = engineState().env;
-  return getState<'cpu' | 'gpu'>('device') ?? (env?.backend === 'webgpu' && !env.adapter?.isFallbackAdapter ? 'gpu' : 'cpu');
+export function chosenDevice(): DeviceChoice {
+  return decideBackend({ env: engineState().env, setting: engineSettings().backend, choice: explicitDevice() })?.backend === 'webgpu' ? 'gpu' : 'cpu';
+}
+
+/** Which backend runs the model and why (the loaded model's device once one is loaded): shown in every tab and the status bar. */
+export function currentBackend(): BackendDecision | undefined {
+  const load = state.load;
+  const loaded = load.phase === 'ready' && load.modelId === state.activeId ? (load.summary?.device ?? 'cpu') : undefined;
+  return decideBackend({ env: engineState().env, setting: engineSettings().backend, choice: explicitDevice(), loaded });
 }
 
 /** GPU weights: f32, or f16 packed in u32 (half the memory and bandwidth, logits within ~1e-2). */

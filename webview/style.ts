@@ -32,7 +32,13 @@ textarea:focus, input:focus, select:focus { outline: 1px solid var(--vscode-focu
 ul.models { list-style: none; padding: 0; margin: 4px 0; }
 ul.models li { display: flex; align-items: center; justify-content: space-between; gap: 8px; padding: 2px 0; }
 .error-text { color: var(--vscode-errorForeground); }
-progress { width: 100%; accent-color: var(--vscode-progressBar-background); }
+/* Progress bars in theme colours (the browser's default track is bright white in dark themes). */
+progress { -webkit-appearance: none; appearance: none; width: 100%; height: 6px; border: 1px solid var(--vscode-widget-border, transparent);
+  background: var(--vscode-input-background); color: var(--vscode-progressBar-background); }
+progress::-webkit-progress-bar { background: var(--vscode-input-background); }
+progress::-webkit-progress-value { background: var(--vscode-progressBar-background); }
+progress::-moz-progress-bar { background: var(--vscode-progressBar-background); }
+.warning { color: var(--vscode-editorWarning-foreground, var(--vscode-foreground)); }
 [hidden] { display: none !important; }
 .field-error { color: var(--vscode-errorForeground); margin-left: 4px; }
 input[aria-invalid="true"] { border-color: var(--vscode-inputValidation-errorBorder, var(--vscode-errorForeground)); }

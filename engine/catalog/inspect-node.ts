@@ -4,11 +4,11 @@
  */
 import { stat } from 'node:fs/promises';
 import { nodeModelDir } from '../formats/hf-node';
-import { locateModel, type ModelLocation } from '../formats/load-node';
+import { locateModel, whyNotListablePath, type ModelLocation } from '../formats/load-node';
 import { formatById, LISTED_PATHS } from '../formats/registry';
 import type { ModelCheck } from './inspect';
 
-export { locateModel, nodeModelDir, type ModelLocation };
+export { locateModel, nodeModelDir, whyNotListablePath, type ModelLocation };
 
 /** Checks a model path: ready with its statistics, or the problem in words. */
 export async function inspectPath(p: string): Promise<ModelCheck & { location?: ModelLocation }> {

@@ -293,11 +293,15 @@ export function permuteRopeRows(t: Tensor, nHeads: number, direction: 'toInterle
   return { shape: [...t.shape], data: out };
 }
 
-/** True when `output.weight` holds exactly the bytes of `token_embd.weight` (a tied head written twice). */
-async function outputDuplicatesEmbedding(file: GgufFile): Promise<boolean> {
+/**
+ * True when `output.weight` holds exactly the bytes of `token_embd.weight` (a tied head written twice).
+ * `maxBytes`: compare only heads up to this size (the header check's bound; larger ones count as untied).
+ */
+export async function outputDuplicatesEmbedding(file: GgufFile, maxBytes = Infinity): Promise<boolean> {
   const out = file.tensorsByName.get('output.weight');
   const emb = file.tensorsByName.get('token_embd.weight');
   if (!out || !emb || out.type !== emb.type || out.byteSize !== emb.byteSize || !sameShape(out.shape, emb.shape)) return false;
+  if (out.byteSize > maxBytes) return false;
   const [a, b] = await Promise.all([readGgufTensorBytes(file, out), readGgufTensorBytes(file, emb)]);
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

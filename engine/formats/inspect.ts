@@ -7,7 +7,7 @@
  * registry (registry.ts) picks the check for a path.
  */
 import { FormatError, UnsupportedError } from '../errors';
-import { ggufModelConfig } from './gguf-model';
+import { ggufModelConfig, outputDuplicatesEmbedding } from './gguf-model';
 import { readGguf } from './gguf';
 import { ggufString } from './gguf-metadata';
 import { readJsonFile, type HfFolder } from './hf';
@@ -104,10 +104,19 @@ export function describeProblem(e: unknown, fileSize?: number): ModelProblem {
       return { kind: 'format', message: `Unsupported: ${shortMessage(m)}`, detail };
     }
     if (/unknown dtype/i.test(m)) return { kind: 'dtype', message: `Unsupported dtype ${e.found ?? '?'}${e.key ? ` (${e.key})` : ''}`, detail };
-    if (/no such file|is missing|no weights found/i.test(m)) return { kind: 'missing', message: shortMessage(m), detail };
+    if (/no such file|is missing|no weights found/i.test(m)) {
+      // name the file ("File is missing: tokenizer.json"), not just the fact
+      const named = /is missing/i.test(m) && !/tensor|key/i.test(m) ? `: ${baseName(e.file)}` : '';
+      return { kind: 'missing', message: `${shortMessage(m)}${named}`, detail };
+    }
     return { kind: 'format', message: shortMessage(m), detail };
   }
   return { kind: 'io', message: shortMessage(detail), detail };
+}
+
+/** The last part of a path ("models/x/tokenizer.json" → "tokenizer.json"). */
+function baseName(p: string): string {
+  return p.split(/[\\/]/).filter(Boolean).pop() ?? p;
 }
 
 /** The message of a FormatError without its "file (offset): " prefix and "— expected…" tail. */
@@ -142,7 +151,7 @@ function missingTokenizer(check: ModelCheck, message: string, detail: string): M
 
 export async function inspectLlama2c(dir: ModelDir, weights: string): Promise<ModelCheck> {
   const src = await dir.open(weights);
-  if (!src) return { status: 'error', problem: { kind: 'missing', message: 'File not found', detail: `${dir.name}/${weights}: no such file` } };
+  if (!src) return { status: 'error', problem: { kind: 'missing', message: `File not found: ${weights}`, detail: `${dir.name}/${weights}: no such file` } };
   try {
     const { header, layout } = await readLlama2cHeader(src);
     const c = llama2cConfig(header);
@@ -172,17 +181,23 @@ export async function inspectLlama2c(dir: ModelDir, weights: string): Promise<Mo
   }
 }
 
+/** The largest GGUF head the header check reads to see whether it duplicates the embedding. */
+const DUPLICATE_CHECK_BYTES = 32 * 1024 * 1024;
+
 export async function inspectGguf(dir: ModelDir, weights: string): Promise<ModelCheck> {
   const src = await dir.open(weights);
-  if (!src) return { status: 'error', problem: { kind: 'missing', message: 'File not found', detail: `${dir.name}/${weights}: no such file` } };
+  if (!src) return { status: 'error', problem: { kind: 'missing', message: `File not found: ${weights}`, detail: `${dir.name}/${weights}: no such file` } };
   try {
     const file = await readGguf(src);
     const c = ggufModelConfig(file);
     let parameters = 0;
     let largest = 0;
     const dtypes = new Set<string>();
+    // A head written twice (llama.cpp's llama2.c converter) is one tied matrix, as the loader reads it: counted once.
+    // Compared only when small (DUPLICATE_CHECK_BYTES), so the check stays a header read for large files.
+    const shared = await outputDuplicatesEmbedding(file, DUPLICATE_CHECK_BYTES);
     for (const t of file.tensors) {
-      parameters += t.nElements;
+      if (!(shared && t.name === 'output.weight')) parameters += t.nElements;
       largest = Math.max(largest, t.nElements);
       dtypes.add(t.typeName);
     }

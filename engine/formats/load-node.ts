@@ -13,7 +13,7 @@ import type { Tokenizer } from '../tokenizer/types';
 import { nodeFolder, nodeModelDir } from './hf-node';
 import type { FormatId, RunnableFormatId } from './ids';
 import { fileSource } from './source-node';
-import { detectFile, detectFolder, detectLoadable, findTokenizer, FOLDER_FORMAT, isLoadableFile, LOADABLE_PATHS, loadModel, loadModelTokenizer, type Detected, type Entry } from './registry';
+import { detectFile, detectFolder, detectLoadable, findTokenizer, FOLDER_FORMAT, isLoadableFile, LOADABLE_PATHS, loadModel, loadModelTokenizer, whyNotListable, type Detected, type Entry } from './registry';
 
 export interface OpenedModel {
   format: RunnableFormatId;
@@ -65,6 +65,13 @@ async function locateLoadable(p: string): Promise<ModelLocation & { format: Runn
   const isDir = st.isDirectory();
   const d = await detectPath(p, isDir, (e) => detectLoadable(e, p));
   return { ...location(p, isDir, d), format: d.format.id };
+}
+
+/** Why Add Model refuses a path (missing, or no model of a listed format), or undefined when it is listed (registry.ts: whyNotListable). */
+export async function whyNotListablePath(p: string): Promise<string | undefined> {
+  const st = await stat(p).catch(() => null);
+  if (!st) return `No such file or folder: ${p}`;
+  return detectPath(p, st.isDirectory(), (e) => whyNotListable(e, path.basename(p) || p));
 }
 
 /** True when the path is a model the engine loads (not a bare tokenizer file): a folder with config.json, a GGUF, safetensors, or a valid llama2.c checkpoint. */

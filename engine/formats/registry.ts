@@ -182,7 +182,7 @@ const onnx: ModelFormat = {
   discover: async (name) => endsWithAny(name, onnx.extensions),
   inspect: fileCheck(async (dir, main) => {
     const src = await dir.open(main);
-    if (!src) return { status: 'error', problem: { kind: 'missing', message: 'File not found', detail: `${dir.name}/${main}: no such file` } };
+    if (!src) return { status: 'error', problem: { kind: 'missing', message: `File not found: ${main}`, detail: `${dir.name}/${main}: no such file` } };
     await src.close?.();
     return inspectOnnx(src.size, main);
   }),
@@ -253,6 +253,25 @@ export async function detectLoadable(entry: Entry, file: string): Promise<Detect
     throw new FormatError(`not a ${f.label} file: the magic bytes are wrong`, { file, offset: 0, expected: `"${f.magic}"` });
   }
   return { ...d, format: f };
+}
+
+/**
+ * Why the model manager refuses a file or folder at Add Model (it is no model of a format the
+ * playground lists), or undefined when it is one (a broken one is listed, with its problem).
+ * `file`: its name for the message. Says what is accepted (LISTED_PATHS).
+ */
+export async function whyNotListable(entry: Entry, file: string): Promise<string | undefined> {
+  if ('folder' in entry) {
+    if (detectFolder(entry.folder)) return undefined;
+    const marker = FOLDER_FORMAT.folder!.marker;
+    return `${file} is not a model folder: it has no ${marker}${entry.folder.length === 0 ? ' (the folder is empty)' : ''}. Add ${LISTED_PATHS}.`;
+  }
+  const d = await detectFile(entry.name, entry.src);
+  if (!d) return `${file} is not a model file: it is none of ${LISTED_PATHS}.`;
+  if (d.format.isModel && entry.src && !(await d.format.isModel(entry.src))) {
+    return `${file} is not a ${d.format.label}: its header does not fit one (is it a tokenizer?). Add ${LISTED_PATHS}.`;
+  }
+  return undefined;
 }
 
 /** True when a file is a model the engine loads (not, say, a tokenizer file): its format by name or bytes, then its header. */

@@ -4,13 +4,15 @@
  * and passes the answer on to the host; the worker's log lines and fatal errors.
  */
 import type { EngineEnv } from '../gpu/probe';
+import type { BackendDecision } from './backend';
 import { LOG_LEVELS, type LogLevel, type PlaygroundSettings } from './shell';
 import { ProtocolError, describe, isRecord, num, str, type ReplyTable, type MessageParsers } from './validate';
 
 export type { EngineEnv };
+export type { BackendDecision };
 
-/** Webview -> host: what the worker found. */
-export type EngineWebviewMessage = { type: 'env'; env: EngineEnv };
+/** Webview -> host: what the worker found; which backend runs and why (backend.ts decides, the status bar shows it). */
+export type EngineWebviewMessage = { type: 'env'; env: EngineEnv } | { type: 'backend'; decision: BackendDecision };
 
 /** Webview -> worker. */
 export type EngineWorkerRequest = { type: 'probe'; id: number; backend: PlaygroundSettings['backend'] };
@@ -46,8 +48,15 @@ export function parseEnv(v: unknown): EngineEnv {
   return v as unknown as EngineEnv;
 }
 
+export function parseDecision(v: unknown): BackendDecision {
+  if (!isRecord(v)) throw new ProtocolError(`field "decision" must be an object, got ${describe(v)}`);
+  if (v.backend !== 'webgpu' && v.backend !== 'cpu') throw new ProtocolError(`field "decision.backend" must be "webgpu" or "cpu", got ${describe(v.backend)}`);
+  return { backend: v.backend, label: str(v, 'label')!, reason: str(v, 'reason')!, adapter: str(v, 'adapter', true), software: v.software === true };
+}
+
 export const engineWebviewParsers: MessageParsers<EngineWebviewMessage> = {
   env: (raw) => ({ type: 'env', env: parseEnv(raw.env) }),
+  backend: (raw) => ({ type: 'backend', decision: parseDecision(raw.decision) }),
 };
 
 export const engineWorkerParsers: MessageParsers<EngineWorkerMessage> = {

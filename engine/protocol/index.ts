@@ -27,9 +27,10 @@ import { ProtocolError, describe, isRecord, lookup, num, type ReplyTable, type M
 
 export { ProtocolError } from './validate';
 export type { EngineEnv } from './engine';
+export { decideBackend, softwareWarning, type BackendDecision, type DeviceChoice } from './backend';
 export type { GenerateStopReason } from './generate';
 export type { GpuWeights, LoadedSummary, ModelLoadSpec, ModelRef, ModelRequest, ModelSummary } from './models';
-export type { LogLevel, PlaygroundSettings } from './shell';
+export type { LogLevel, PlaygroundSettings, PlaygroundTab } from './shell';
 export { MAX_TOKENIZE_TEXT } from './tokenizer';
 export type { BpeMergeView, BpeSource, TokenizeResult, TokenizeResultEntry, TokenizerHostMessage, TokenizerInfo, TokenizerListResult, TokenizerRequest, TokenView } from './tokenizer';
 

@@ -32,7 +32,12 @@ export type ShellHostMessage =
   /** The answer to a webview request (its result's type: ResultOf<method>, protocol/index.ts). */
   | { type: 'response'; id: number; ok: true; result: unknown }
   | { type: 'response'; id: number; ok: false; error: string }
-  | { type: 'showError'; message: string };
+  | { type: 'showError'; message: string }
+  /** Brings a tab of the playground to the front (the walkthrough's steps, commands that open a tab). */
+  | { type: 'showTab'; tab: PlaygroundTab };
+
+/** The playground's tabs (webview/panels/index.ts). */
+export type PlaygroundTab = 'generate' | 'model' | 'tokenizer' | 'engine';
 
 /** Webview -> host. */
 export type ShellWebviewMessage =

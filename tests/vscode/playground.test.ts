@@ -28,12 +28,15 @@ async function expectWebGpu(doc: FrameLocator): Promise<string> {
   await status.waitFor({ state: 'attached', timeout: 120_000 });
   await showEngine(doc);
   await status.waitFor({ state: 'visible', timeout: 10_000 });
-  const backend = await status.getAttribute('data-backend');
+  // The adapter found (data-adapter); which backend runs and why is #engine-status / #engine-reason (on SwiftShader: the CPU).
+  const adapter = await status.getAttribute('data-adapter');
   const text = (await status.innerText()).trim();
   const err = await doc.locator('#engine-reason, #engine-error').allInnerTexts();
-  expect(backend, `engine status: "${text}" ${err.join(' ')}`).toBe('webgpu');
-  expect(text).toMatch(/Running on \S/);
-  expect(text).not.toMatch(/unnamed adapter/);
+  expect(adapter, `engine status: "${text}" ${err.join(' ')}`).toBe('webgpu');
+  expect(text).toMatch(/Runs on: \S/);
+  const heading = (await doc.locator('#engine-adapter').innerText()).trim();
+  expect(heading).toMatch(/^WebGPU adapter: \S/);
+  expect(heading).not.toMatch(/unnamed adapter/);
   // The adapter table: a Vendor row with a value.
   const vendorRow = doc.locator('vscode-table-row', { hasText: 'Vendor' }).first();
   await vendorRow.waitFor({ state: 'visible', timeout: 10_000 });

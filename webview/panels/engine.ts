@@ -1,12 +1,19 @@
-/** The Engine panel: which path runs (WebGPU adapter and limits, or the CPU and why). */
+/**
+ * The Engine panel: which backend runs and why (the same answer as the status bar and
+ * the Generate tab: currentBackend), then the WebGPU adapter found, with its limits.
+ */
 import { button, el, fmtBytes, kvTable } from '../dom';
 import { engineState, startEngine } from '../engine';
 import { request } from '../host';
+import { currentBackend, onModelsState } from '../models';
 import type { Panel } from './panel';
 
 export const enginePanel: Panel = {
   id: 'engine',
   title: 'Engine',
+  init(rerender) {
+    onModelsState(() => rerender());
+  },
   render(): HTMLElement {
     const box = el('section', { id: 'engine', 'aria-labelledby': 'engine-h' });
     box.append(el('h2', { id: 'engine-h' }, 'Engine'));
@@ -24,9 +31,19 @@ export const enginePanel: Panel = {
       box.append(el('p', { class: 'muted', id: 'engine-probing' }, el('vscode-progress-ring', { 'aria-label': 'probing' }), ' Looking for a WebGPU adapter…'));
       return box;
     }
+    const d = currentBackend()!;
+    box.append(
+      el(
+        'p',
+        { id: 'engine-status', 'data-backend': d.backend, 'data-adapter': env.backend, 'data-software': String(d.software) },
+        el('vscode-badge', { variant: 'counter' }, d.backend === 'webgpu' ? 'WebGPU' : 'CPU'),
+        ` Runs on: ${d.label}`,
+      ),
+      el('p', { class: d.backend === 'webgpu' && d.software ? 'warning' : 'muted', id: 'engine-reason' }, d.reason),
+    );
     if (env.backend === 'webgpu') {
       const a = env.adapter!;
-      box.append(el('p', { id: 'engine-status', 'data-backend': 'webgpu' }, el('vscode-badge', { variant: 'counter' }, 'WebGPU'), ` Running on ${[a.vendor, a.architecture].filter(Boolean).join(' / ') || 'an unnamed adapter'}`));
+      box.append(el('h3', { id: 'engine-adapter' }, `WebGPU adapter: ${d.adapter}${d.software ? ' (software)' : ''}`));
       const rows: [string, string][] = [
         ['Vendor', a.vendor || '—'],
         ['Architecture', a.architecture || '—'],
@@ -43,11 +60,6 @@ export const enginePanel: Panel = {
       ];
       if (env.selfTest) rows.push(['Self-test', `${env.selfTest.op}: max |GPU − CPU| = ${env.selfTest.maxAbsDiff.toExponential(2)} ${env.selfTest.ok ? '✓' : '✗'}`]);
       box.append(kvTable(rows, 'engine-table'));
-    } else {
-      box.append(
-        el('p', { id: 'engine-status', 'data-backend': 'cpu' }, el('vscode-badge', { variant: 'counter' }, 'CPU'), ' The CPU path will be used.'),
-        el('p', { class: 'muted', id: 'engine-reason' }, env.reason ?? ''),
-      );
     }
     box.append(button('Probe again', 'refresh', () => void startEngine()));
     return box;

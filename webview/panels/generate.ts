@@ -10,7 +10,7 @@ import type { GenerateStopReason, ReplyOf } from '../../engine/protocol/index';
 import { button, el, fieldError, setFieldError } from '../dom';
 import { askWorker, postToWorker } from '../engine';
 import { getState, setState } from '../host';
-import { activeSummary, initModels, modelsState, onModelsState, showModelsView, useModel } from '../models';
+import { activeSummary, currentBackend, initModels, modelsState, onModelsState, showModelsView, useModel } from '../models';
 import type { Panel } from './panel';
 import { checkInt } from '../validate';
 
@@ -277,6 +277,13 @@ function build(): HTMLElement {
   return box;
 }
 
+/** The backend the loaded model runs on, as the Engine tab and the status bar name it. */
+function backendLabel(weights: string | undefined): string {
+  const d = currentBackend();
+  if (!d) return 'CPU';
+  return d.backend === 'webgpu' && weights === 'f16' ? `${d.label}, f16 weights` : d.label;
+}
+
 function refresh(): void {
   if (!els) return;
   const m = activeSummary();
@@ -293,11 +300,15 @@ function refresh(): void {
   const ready = load.phase === 'ready' && load.modelId === m.id;
   let line: string;
   if (!m.load) line = `${m.name}: ${m.problem?.message ?? 'cannot be used'}`;
-  else if (ready) line = `${m.name} — ${load.summary?.device === 'gpu' ? (load.summary.weights === 'f16' ? 'WebGPU (f16 weights)' : 'WebGPU') : 'CPU'}, context ${load.summary?.contextLength}${load.summary?.tokenizerKind ? `, ${load.summary.tokenizerKind} tokenizer` : ', no tokenizer'}`;
+  else if (ready) line = `${m.name} — ${backendLabel(load.summary?.weights)}, context ${load.summary?.contextLength}${load.summary?.tokenizerKind ? `, ${load.summary.tokenizerKind} tokenizer` : ', no tokenizer'}`;
   else if (load.phase === 'loading') line = `${m.name} — loading (${load.total ? Math.round((100 * load.bytes) / load.total) : 0}%)… see the Model tab`;
   else if (load.phase === 'error') line = `${m.name} — could not be loaded: ${load.message ?? ''}`;
   else line = `${m.name} — not loaded yet`;
   els.modelLine.textContent = line;
+  // which backend runs and why: the same answer as the Engine tab and the status bar
+  const backend = currentBackend();
+  els.modelLine.dataset.backend = ready ? (backend?.backend ?? '') : '';
+  els.modelLine.title = ready && backend ? backend.reason : '';
   els.modelLine.dataset.ready = String(ready);
   const running = !!run?.running;
   const blocked = blockedReason();

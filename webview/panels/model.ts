@@ -8,10 +8,11 @@ import { isRunnableFormat } from '../../engine/formats/ids';
 import { fmtCount, modelDetailRows } from '../../engine/catalog/describe';
 import { memoryPlan } from '../../engine/catalog/inspect';
 import type { ModelRef, ModelSummary } from '../../engine/protocol/index';
+import { SOFTWARE_SLOWDOWN, softwareWarning } from '../../engine/protocol/backend';
 import { button, el, fieldError, fmtBytes, kvTable, setFieldError } from '../dom';
 import { engineState, onEngineState } from '../engine';
 import { getState, onHostMessage, setState } from '../host';
-import { activeSummary, cancelLoad, chosenContext, chosenDevice, chosenWeights, initModels, loadActive, modelsState, onModelsState, setChosenContext, setChosenDevice, setChosenWeights, showModelsView, useModel } from '../models';
+import { activeSummary, cancelLoad, currentBackend, chosenContext, chosenDevice, chosenWeights, initModels, loadActive, modelsState, onModelsState, setChosenContext, setChosenDevice, setChosenWeights, showModelsView, useModel } from '../models';
 import type { Panel } from './panel';
 import { checkInt } from '../validate';
 
@@ -53,7 +54,16 @@ function memorySection(m: ModelSummary): HTMLElement {
   input.addEventListener('input', () => check(false));
   input.addEventListener('change', () => check(true));
   const device = el('select', { id: 'model-device', 'aria-label': 'Run on' }) as HTMLSelectElement;
-  device.append(el('option', { value: 'cpu' }, 'CPU (f32)'), el('option', { value: 'gpu' }, 'WebGPU (f32)'), el('option', { value: 'gpu-f16' }, 'WebGPU (f16 weights)'));
+  const decision = currentBackend();
+  const software = !!decision?.software;
+  const noGpu = env?.backend !== 'webgpu';
+  const gpuNote = noGpu ? ' — no adapter' : software ? ` — software adapter, ${SOFTWARE_SLOWDOWN} slower` : '';
+  const gpuAttrs: Record<string, string> = noGpu ? { disabled: '' } : {};
+  device.append(
+    el('option', { value: 'cpu' }, 'CPU (f32)'),
+    el('option', { value: 'gpu', ...gpuAttrs }, `WebGPU (f32)${gpuNote}`),
+    el('option', { value: 'gpu-f16', ...gpuAttrs }, `WebGPU (f16 weights)${gpuNote}`),
+  );
   device.value = chosenDevice() === 'gpu' && chosenWeights() === 'f16' ? 'gpu-f16' : chosenDevice();
   device.addEventListener('change', () => {
     if (device.value !== 'cpu') setChosenWeights(device.value === 'gpu-f16' ? 'f16' : 'f32');
@@ -64,6 +74,18 @@ function memorySection(m: ModelSummary): HTMLElement {
     el('div', { class: 'row' }, el('label', { for: 'model-ctx', class: 'field' }, 'Context length ', input),
       err, el('label', { for: 'model-device', class: 'field' }, 'Run on ', device)),
   );
+  // Before WebGPU is chosen on a software adapter (SwiftShader…), say what it costs; after, say it again as an alert.
+  if (software && decision?.adapter) {
+    const onGpu = chosenDevice() === 'gpu';
+    box.append(
+      el(
+        'p',
+        { id: 'model-device-warning', class: 'warning', role: onGpu ? 'alert' : 'note', 'data-chosen': onGpu ? 'gpu' : 'cpu' },
+        `⚠ ${softwareWarning(decision.adapter)}${onGpu ? ' Choose CPU (f32) to run faster.' : ' The CPU path is used unless you choose WebGPU here.'}`,
+      ),
+    );
+  }
+  if (decision) box.append(el('p', { class: 'muted', id: 'model-backend', 'data-backend': decision.backend }, `Runs on: ${decision.label}. ${decision.reason}`));
   const rows: [string, string][] = [
     ['Weights (f32)', fmtBytes(plan.weightBytes)],
     [`KV cache (${ctx} tokens)`, fmtBytes(plan.kvCacheBytes)],

@@ -121,8 +121,17 @@ function boundaries(r: TokenizeResultEntry): Set<number> {
   return s;
 }
 
-function describeToken(t: TokenView, label: string): string {
-  return `${label} · id ${t.id} · piece ${JSON.stringify(t.piece)} · bytes [${t.bytes}] · characters ${t.start}–${t.end}${t.special ? ' · special token' : ''}${t.partial ? ' · part of a multi-byte character' : ''}`;
+/** The text a token stands for: its bytes decoded (the byte-level piece "è¯Ńè¨Ģ" is 语言); a token inside one character names that character. */
+function tokenText(t: TokenView, text: string): string {
+  if (t.partial) return `part of ${JSON.stringify(text.slice(t.start, t.end))}`;
+  const hex = t.bytes.trim();
+  const bytes = hex ? Uint8Array.from(hex.split(/\s+/), (h) => parseInt(h, 16)) : new Uint8Array();
+  const decoded = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  return JSON.stringify(hex && !decoded.includes('\uFFFD') ? decoded : text.slice(t.start, t.end));
+}
+
+function describeToken(t: TokenView, label: string, text: string): string {
+  return `${label} · id ${t.id} · piece ${JSON.stringify(t.piece)} · text ${tokenText(t, text)} · bytes [${t.bytes}] · characters ${t.start}–${t.end}${t.special ? ' · special token' : ''}${t.partial ? ' · part of a multi-byte character' : ''}`;
 }
 
 function draw(text: string, results: TokenizeResultEntry[]): void {
@@ -146,6 +155,7 @@ function draw(text: string, results: TokenizeResultEntry[]): void {
       return;
     }
     const others = bounds.filter((_, j) => j !== k);
+    const otherNames = results.filter((_, j) => j !== k).map((o) => o.label);
     const view = el('div', { class: 'tok-view', role: 'listbox', 'aria-label': `${r.label} tokens; arrow keys move between tokens` });
     const shown = r.tokens.slice(0, MAX_DRAWN);
     let palette = 0;
@@ -168,16 +178,16 @@ function draw(text: string, results: TokenizeResultEntry[]): void {
       box.append(el('span', { class: 'tok-text' }, shownText || '∅'));
       const idRow = el('span', { class: 'tok-ids' });
       for (const t of group) {
-        const chip = el('span', { class: 'tok-id', role: 'option', tabindex: '-1', 'aria-selected': 'false', 'data-id': String(t.id), 'aria-label': describeToken(t, r.label), title: describeToken(t, r.label) }, String(t.id));
-        chip.addEventListener('mouseenter', () => (detail.textContent = describeToken(t, r.label)));
+        const chip = el('span', { class: 'tok-id', role: 'option', tabindex: '-1', 'aria-selected': 'false', 'data-id': String(t.id), 'aria-label': describeToken(t, r.label, text), title: describeToken(t, r.label, text) }, String(t.id));
+        chip.addEventListener('mouseenter', () => (detail.textContent = describeToken(t, r.label, text)));
         chip.addEventListener('focus', () => {
-          detail.textContent = describeToken(t, r.label);
+          detail.textContent = describeToken(t, r.label, text);
           view.querySelectorAll('.tok-id[aria-selected="true"]').forEach((x) => x.setAttribute('aria-selected', 'false'));
           chip.setAttribute('aria-selected', 'true');
         });
         idRow.append(chip);
       }
-      box.addEventListener('mouseenter', () => (detail.textContent = group.map((t) => describeToken(t, r.label)).join('  |  ')));
+      box.addEventListener('mouseenter', () => (detail.textContent = group.map((t) => describeToken(t, r.label, text)).join('  |  ')));
       box.append(idRow);
       view.append(box);
       if (text.slice(first.start, end).includes('\n')) view.append(el('br'));
@@ -203,7 +213,7 @@ function draw(text: string, results: TokenizeResultEntry[]): void {
     });
     col.append(view);
     if (r.truncated || r.tokens.length > shown.length) col.append(el('p', { class: 'muted' }, `Showing the first ${shown.length.toLocaleString('en-US')} of ${c.tokens.toLocaleString('en-US')} tokens.`));
-    if (others.length > 0) col.append(el('p', { class: 'muted tok-diffs', 'data-diffs': String(diffCount) }, diffCount ? `${diffCount} tokens (dashed outline) have boundaries the other tokenizer${others.length > 1 ? 's do' : ' does'} not.` : 'Same boundaries as the other tokenizer.'));
+    if (others.length > 0) col.append(el('p', { class: 'muted tok-diffs', 'data-diffs': String(diffCount) }, diffCount ? `${diffCount} tokens (dashed outline) start or end where ${otherNames.join(' or ')} does not.` : `Same boundaries as ${otherNames.join(' and ')}.`));
     cols.append(col);
   });
   resultsBox.replaceChildren(cols);
@@ -218,6 +228,7 @@ let mergeList: HTMLOListElement;
 let trainButton: HTMLButtonElement;
 let cancelButton: HTMLButtonElement;
 let exportButton: HTMLButtonElement;
+let sizeInput: HTMLInputElement;
 let runId = -1;
 
 /** The vocabulary-size field's range (the trainer's: the 256 bytes and one special token at least). */
@@ -291,7 +302,7 @@ function onBpe(msg: Extract<HostToWebview, { type: 'bpeProgress' | 'bpeFinished'
   if (msg.type === 'bpeProgress') {
     if (msg.runId !== runId || !bpe) {
       runId = msg.runId;
-      mergeList.replaceChildren();
+      clearMerges();
       bpe = { runId, status: '', statusClass: '', value: 0, max: 1, exportable: false, running: true, first: [], last: [] };
       selectTab();
     }
@@ -311,6 +322,8 @@ function onBpe(msg: Extract<HostToWebview, { type: 'bpeProgress' | 'bpeFinished'
     trainStatus.textContent = msg.message;
     trainStatus.className = msg.ok ? '' : 'muted';
     if (msg.ok) {
+      // a run started from the command palette asked its own size: the field shows the result's
+      if (msg.vocabSize !== undefined) sizeInput.value = String(msg.vocabSize);
       exportButton.disabled = false;
       exportButton.title = '';
       trainProgress.value = trainProgress.max;
@@ -323,9 +336,24 @@ function byteLevelVisible(s: string): string {
   return s.replace(/Ġ/g, '·').replace(/Ċ/g, '↵').replace(/ĉ/g, '→');
 }
 
+/** The merge list keeps the first merges (the most frequent pairs, the most instructive) and the newest ones, with a gap between. */
+const KEEP_FIRST = 250;
+const KEEP_LAST = 250;
+let mergeTotal = 0;
+let mergeGap: HTMLLIElement | undefined;
+let mergeNote: HTMLElement;
+
+function clearMerges(): void {
+  mergeList.replaceChildren();
+  mergeGap = undefined;
+  mergeTotal = 0;
+  mergeNote.textContent = '';
+}
+
 function addMerges(merges: BpeMergeView[]): void {
   const frag = document.createDocumentFragment();
   for (const m of merges) {
+    mergeTotal = Math.max(mergeTotal, m.rank + 1);
     frag.append(
       el(
         'li',
@@ -340,14 +368,30 @@ function addMerges(merges: BpeMergeView[]): void {
     );
   }
   mergeList.append(frag);
-  // keep the list bounded: the newest 500 merges
-  while (mergeList.childElementCount > 500) mergeList.firstElementChild?.remove();
+  // keep the list bounded: the first KEEP_FIRST merges and the newest KEEP_LAST
+  const items = Array.from(mergeList.children).filter((li) => li !== mergeGap);
+  if (items.length > KEEP_FIRST + KEEP_LAST) {
+    if (!mergeGap) {
+      mergeGap = el('li', { class: 'muted bpe-gap', id: 'bpe-merges-gap' }) as HTMLLIElement;
+      mergeList.insertBefore(mergeGap, items[KEEP_FIRST]!);
+    }
+    for (const li of items.slice(KEEP_FIRST, items.length - KEEP_LAST)) li.remove();
+  }
+  const n = mergeTotal.toLocaleString('en-US');
+  if (mergeGap) {
+    mergeGap.textContent = `… merges ${KEEP_FIRST + 1}–${(mergeTotal - KEEP_LAST).toLocaleString('en-US')} are not shown …`;
+    mergeNote.textContent = `Showing the first ${KEEP_FIRST} and the last ${KEEP_LAST} of ${n} merges.`;
+  } else {
+    mergeNote.textContent = mergeTotal ? `All ${n} merges, in order.` : '';
+  }
   mergeList.scrollTop = mergeList.scrollHeight;
 }
 
 function buildTrainer(): HTMLElement {
   const source = el('select', { id: 'bpe-source', 'aria-label': 'Training text' }, el('option', { value: 'shakespeare' }, 'Shakespeare (bundled, 1.1 MB)'), el('option', { value: 'activeFile' }, 'The open file'), el('option', { value: 'folder' }, 'A folder…')) as HTMLSelectElement;
   const size = el('input', { id: 'bpe-size', type: 'number', min: String(VOCAB_RANGE.min), max: String(VOCAB_RANGE.max), value: '1000', 'aria-label': 'Vocabulary size' }) as HTMLInputElement;
+  sizeInput = size;
+  mergeNote = el('p', { id: 'bpe-merges-note', class: 'muted' });
   const sizeError = fieldError('bpe-size-error');
   /** Shows the size's problem beside it; returns the size when it is valid. */
   const checkSize = (): number | undefined => {
@@ -374,7 +418,7 @@ function buildTrainer(): HTMLElement {
     request({ method: 'trainBpe', source: source.value as BpeSource, vocabSize: n }).then(
       (r) => {
         runId = r.runId;
-        mergeList.replaceChildren();
+        clearMerges();
       },
       (e: unknown) => {
         trainButton.disabled = false;
@@ -397,6 +441,7 @@ function buildTrainer(): HTMLElement {
     el('div', { class: 'row' }, el('label', { for: 'bpe-source' }, 'Text '), source, el('label', { for: 'bpe-size' }, ' Vocabulary size '), size, sizeError, trainButton, cancelButton, exportButton),
     trainProgress,
     trainStatus,
+    mergeNote,
     mergeList,
   );
 }
@@ -455,10 +500,11 @@ body.vscode-high-contrast .tok-box, body.vscode-high-contrast-light .tok-box { b
 .tok-id { padding: 0 2px; border-radius: 2px; cursor: default; }
 .tok-id:focus, .tok-id[aria-selected="true"] { outline: 1px solid var(--vscode-focusBorder); color: var(--vscode-foreground); }
 .tok-detail { min-height: 1.4em; font-family: var(--vscode-editor-font-family); color: var(--vscode-descriptionForeground); word-break: break-all; }
-#bpe progress { width: 100%; accent-color: var(--vscode-progressBar-background); }
+#bpe progress { width: 100%; }
 .bpe-merges { max-height: 40vh; overflow: auto; font-family: var(--vscode-editor-font-family); padding-left: 4em; margin: 4px 0; border: 1px solid var(--vscode-panel-border); }
 .bpe-merges code { background: var(--vscode-textCodeBlock-background); padding: 0 2px; white-space: pre; }
 .bpe-merges .tok-new { color: var(--vscode-textLink-foreground); }
+.bpe-merges .bpe-gap { list-style: none; margin-left: -3em; font-style: italic; }
 `;
 
 export const tokenizerPanel: Panel = {
