@@ -23,12 +23,8 @@ export class FormatError extends Error {
   readonly found?: string;
 
   constructor(message: string, d: FormatErrorDetails) {
-    const where = [d.offset !== undefined ? `offset ${d.offset}` : '', d.key !== undefined ? `key "${d.key}"` : '']
-      .filter(Boolean)
-      .join(', ');
-    const tail = [d.expected !== undefined ? `expected ${d.expected}` : '', d.found !== undefined ? `found ${d.found}` : '']
-      .filter(Boolean)
-      .join('; ');
+    const where = [d.offset !== undefined ? `offset ${d.offset}` : '', d.key !== undefined ? `key "${d.key}"` : ''].filter(Boolean).join(', ');
+    const tail = [d.expected !== undefined ? `expected ${d.expected}` : '', d.found !== undefined ? `found ${d.found}` : ''].filter(Boolean).join('; ');
     super(`${d.file}${where ? ` (${where})` : ''}: ${message}${tail ? ` — ${tail}` : ''}`);
     this.name = 'FormatError';
     this.file = d.file;

@@ -171,11 +171,18 @@ export class ModelManager implements vscode.Disposable {
   async remove(id: string): Promise<void> {
     const e = this.get(id);
     if (!e || e.origin === 'bundled') return;
-    await this.ctx.globalState.update(STATE_MODELS, this.storedPaths().filter((p) => path.resolve(p) !== e.path));
+    await this.ctx.globalState.update(
+      STATE_MODELS,
+      this.storedPaths().filter((p) => path.resolve(p) !== e.path),
+    );
     const cfg = vscode.workspace.getConfiguration('llmPlayground');
     const inSetting = this.settingPaths();
     if (inSetting.some((p) => path.resolve(p) === e.path)) {
-      await cfg.update('models', inSetting.filter((p) => path.resolve(p) !== e.path), vscode.ConfigurationTarget.Global);
+      await cfg.update(
+        'models',
+        inSetting.filter((p) => path.resolve(p) !== e.path),
+        vscode.ConfigurationTarget.Global,
+      );
     }
     this.discovered = this.discovered.filter((p) => path.resolve(p) !== e.path);
     if (this.activeId === e.id) await this.setActive(BUNDLED_ID);
@@ -248,7 +255,10 @@ export class ModelManager implements vscode.Disposable {
 
   /** Looks for models in the workspace folders (bounded, cancellable). `explicit`: the user ran the command. */
   async discover(explicit: boolean): Promise<void> {
-    const gate = discoveryAllowed({ setting: explicit || vscode.workspace.getConfiguration('llmPlayground').get<boolean>('discoverModels', false), trusted: vscode.workspace.isTrusted });
+    const gate = discoveryAllowed({
+      setting: explicit || vscode.workspace.getConfiguration('llmPlayground').get<boolean>('discoverModels', false),
+      trusted: vscode.workspace.isTrusted,
+    });
     if (!gate.allowed) {
       if (explicit) void vscode.window.showInformationMessage(`LLM Playground: models are not searched for: ${gate.reason}.`);
       return;
@@ -272,7 +282,9 @@ export class ModelManager implements vscode.Disposable {
           onProgress: (seen, found) => progress.report({ message: `${seen} entries, ${found} models` }),
         });
         this.discovered = r.found;
-        const why = r.stoppedBy ? ` (stopped early: ${r.stoppedBy === 'maxFiles' ? 'llmPlayground.discovery.maxFiles reached' : r.stoppedBy === 'timeout' ? 'llmPlayground.discovery.timeoutMs reached' : 'cancelled'})` : '';
+        const why = r.stoppedBy
+          ? ` (stopped early: ${r.stoppedBy === 'maxFiles' ? 'llmPlayground.discovery.maxFiles reached' : r.stoppedBy === 'timeout' ? 'llmPlayground.discovery.timeoutMs reached' : 'cancelled'})`
+          : '';
         log().info(`Discovery: ${r.found.length} models in ${r.seen} entries${why}; symlink loops skipped ${r.skipped.loops}, folders too deep ${r.skipped.tooDeep}`);
         this.syncList();
       },
@@ -365,7 +377,14 @@ export function detailsMarkdown(s: ModelSummary, active: boolean): vscode.Markdo
   md.appendText(s.path);
   md.appendMarkdown('\n\n');
   if (s.problem) md.appendMarkdown(`${s.status === 'error' ? '$(error)' : '$(warning)'} ${escapeMd(s.problem.message)}\n\n`);
-  if (s.info) md.appendMarkdown('| | |\n|---|---|\n' + modelDetailRows(s.info).map(([k, v]) => `| ${k} | ${escapeMd(v)} |`).join('\n') + '\n');
+  if (s.info)
+    md.appendMarkdown(
+      '| | |\n|---|---|\n' +
+        modelDetailRows(s.info)
+          .map(([k, v]) => `| ${k} | ${escapeMd(v)} |`)
+          .join('\n') +
+        '\n',
+    );
   if (s.problem) {
     md.appendMarkdown('\n');
     md.appendCodeblock(s.problem.detail, 'text');

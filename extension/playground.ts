@@ -4,7 +4,19 @@
  * message from the webview and answers its requests.
  */
 import * as vscode from 'vscode';
-import { parseWebviewMessage, ProtocolError, type HostToWebview, type PlaygroundTab, type ModelRef, type ModelRequest, type PlaygroundSettings, type RequestOf, type ResultOf, type WebviewRequestMethod, type WebviewToHost } from '../engine/protocol/index';
+import {
+  parseWebviewMessage,
+  ProtocolError,
+  type HostToWebview,
+  type PlaygroundTab,
+  type ModelRef,
+  type ModelRequest,
+  type PlaygroundSettings,
+  type RequestOf,
+  type ResultOf,
+  type WebviewRequestMethod,
+  type WebviewToHost,
+} from '../engine/protocol/index';
 import { playgroundHtml } from './html';
 import { log } from './log';
 import { modelManager, type ModelManager } from './models';
@@ -39,12 +51,7 @@ function webviewOptions(ctx: vscode.ExtensionContext): vscode.WebviewOptions {
   };
 }
 
-export function attachPlayground(
-  ctx: vscode.ExtensionContext,
-  webview: vscode.Webview,
-  location: 'view' | 'panel',
-  onVisibility?: vscode.Event<boolean>,
-): vscode.Disposable {
+export function attachPlayground(ctx: vscode.ExtensionContext, webview: vscode.Webview, location: 'view' | 'panel', onVisibility?: vscode.Event<boolean>): vscode.Disposable {
   webview.options = webviewOptions(ctx);
   const asUri = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(ctx.extensionUri, ...p)).toString();
   webview.html = playgroundHtml({

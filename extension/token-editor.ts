@@ -57,7 +57,8 @@ class TokenHover implements vscode.HoverProvider {
       focus = pos.character;
     }
     if (text.length === 0) return undefined;
-    if (looksBinary(text.slice(0, 4096))) return new vscode.Hover(new vscode.MarkdownString('LLM Playground: this looks like binary content (NUL characters); not tokenized.'), range);
+    if (looksBinary(text.slice(0, 4096)))
+      return new vscode.Hover(new vscode.MarkdownString('LLM Playground: this looks like binary content (NUL characters); not tokenized.'), range);
     const h = tokenHoverMarkdown(tok, tokenizerLabel(id), text, { focus, maxChars: 2000, maxTokens: 300 });
     const md = new vscode.MarkdownString(h.markdown);
     md.supportHtml = true;

@@ -57,7 +57,15 @@ export async function answerTokenizerRequest(msg: TokenizerRequest): Promise<Res
           const counts = countText(msg.text, tokens.length);
           results.push({ tokenizer: id, label, tokens: tokens.slice(0, MAX_LISTED), counts, truncated: tokens.length > MAX_LISTED, ms: performance.now() - t0 });
         } catch (e) {
-          results.push({ tokenizer: id, label, tokens: [], counts: countText(msg.text, 0), truncated: false, error: e instanceof Error ? e.message : String(e), ms: performance.now() - t0 });
+          results.push({
+            tokenizer: id,
+            label,
+            tokens: [],
+            counts: countText(msg.text, 0),
+            truncated: false,
+            error: e instanceof Error ? e.message : String(e),
+            ms: performance.now() - t0,
+          });
         }
       }
       const r: TokenizeResult = { results };
@@ -98,17 +106,32 @@ const pause = () => new Promise<void>((r) => setImmediate(r));
 const MAX_INPUT_CHARS = 64 * 1024 * 1024;
 const MAX_FILES = 5000;
 
-async function readSource(source: BpeSource, token: vscode.CancellationToken, progress: (done: number, total: number) => void): Promise<{ text: string[]; label: string } | undefined> {
+async function readSource(
+  source: BpeSource,
+  token: vscode.CancellationToken,
+  progress: (done: number, total: number) => void,
+): Promise<{ text: string[]; label: string } | undefined> {
   if (source === 'shakespeare') return { text: [await readShakespeare()], label: 'tinyshakespeare' };
   if (source === 'activeFile') {
     const ed = vscode.window.activeTextEditor ?? lastTextEditor ?? vscode.window.visibleTextEditors[0];
     if (!ed) throw new Error('no open text file to train on: open a file first');
     return { text: [ed.document.getText()], label: vscode.workspace.asRelativePath(ed.document.uri) };
   }
-  const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: 'Train on this folder', defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
+  const picked = await vscode.window.showOpenDialog({
+    canSelectFolders: true,
+    canSelectFiles: false,
+    canSelectMany: false,
+    openLabel: 'Train on this folder',
+    defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+  });
   if (!picked?.[0]) return undefined;
   const folder = picked[0];
-  const files = await vscode.workspace.findFiles(new vscode.RelativePattern(folder, '**/*'), '{**/node_modules/**,**/.git/**,**/dist/**,**/*.{png,jpg,jpeg,gif,ico,zip,gz,br,bin,gguf,safetensors,onnx,pdf,woff,woff2,ttf,vsix,exe,so,dll,wasm}}', MAX_FILES, token);
+  const files = await vscode.workspace.findFiles(
+    new vscode.RelativePattern(folder, '**/*'),
+    '{**/node_modules/**,**/.git/**,**/dist/**,**/*.{png,jpg,jpeg,gif,ico,zip,gz,br,bin,gguf,safetensors,onnx,pdf,woff,woff2,ttf,vsix,exe,so,dll,wasm}}',
+    MAX_FILES,
+    token,
+  );
   const text: string[] = [];
   let chars = 0;
   const dec = new TextDecoder('utf-8', { fatal: true });
@@ -236,7 +259,11 @@ export async function startTraining(source: BpeSource, vocabSize: number, withNo
 export async function exportTrained(): Promise<string | null> {
   if (!lastTrained) throw new Error('nothing trained yet: train a tokenizer first');
   const base = vscode.workspace.workspaceFolders?.[0]?.uri;
-  const uri = await vscode.window.showSaveDialog({ defaultUri: base ? vscode.Uri.joinPath(base, 'tokenizer.json') : undefined, filters: { 'tokenizer.json': ['json'] }, saveLabel: 'Save tokenizer.json' });
+  const uri = await vscode.window.showSaveDialog({
+    defaultUri: base ? vscode.Uri.joinPath(base, 'tokenizer.json') : undefined,
+    filters: { 'tokenizer.json': ['json'] },
+    saveLabel: 'Save tokenizer.json',
+  });
   if (!uri) return null;
   const text = JSON.stringify(lastTrained.trainer.toTokenizerJson(), null, 1);
   await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode(text));
@@ -264,7 +291,11 @@ export async function trainBpeCommand(openPanel: () => void, arg?: unknown): Pro
   const pick = await vscode.window.showQuickPick(
     [
       { label: 'Shakespeare', description: 'the bundled tinyshakespeare.txt (1.1 MB, public domain)', source: 'shakespeare' as const },
-      { label: 'The open file', description: vscode.window.activeTextEditor ? vscode.workspace.asRelativePath(vscode.window.activeTextEditor.document.uri) : 'no file open', source: 'activeFile' as const },
+      {
+        label: 'The open file',
+        description: vscode.window.activeTextEditor ? vscode.workspace.asRelativePath(vscode.window.activeTextEditor.document.uri) : 'no file open',
+        source: 'activeFile' as const,
+      },
       { label: 'A folder…', description: 'every text file of a workspace folder', source: 'folder' as const },
     ],
     { title: 'Train a byte-level BPE tokenizer on…' },

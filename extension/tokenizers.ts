@@ -60,7 +60,9 @@ function activeModelLabel(): string {
 }
 
 export function listTokenizers(): TokenizerInfo[] {
-  const list: TokenizerInfo[] = [{ id: ACTIVE_MODEL, label: activeModelLabel(), description: activeModel ? `The tokenizer of ${activeModel.label}` : "The bundled stories260K's 512-token llama2.c vocabulary" }];
+  const list: TokenizerInfo[] = [
+    { id: ACTIVE_MODEL, label: activeModelLabel(), description: activeModel ? `The tokenizer of ${activeModel.label}` : "The bundled stories260K's 512-token llama2.c vocabulary" },
+  ];
   for (const b of BUILTIN_TOKENIZERS) list.push({ id: b.id, label: b.label, description: b.description });
   if (trained) list.push({ id: TRAINED, label: `Trained: ${trained.label}`, description: 'The last tokenizer made by Train BPE Tokenizer' });
   return list;
@@ -90,7 +92,11 @@ export async function getTokenizer(id: string): Promise<Tokenizer> {
     }
     return activeModelLoaded;
   }
-  throw new Error(`unknown tokenizer "${id}" (expected ${listTokenizers().map((t) => t.id).join(', ')})`);
+  throw new Error(
+    `unknown tokenizer "${id}" (expected ${listTokenizers()
+      .map((t) => t.id)
+      .join(', ')})`,
+  );
 }
 
 async function loadBundledTok512(): Promise<Tokenizer> {

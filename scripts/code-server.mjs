@@ -80,7 +80,11 @@ function npmCli() {
   // The machine's npm (11): run by whichever `node` comes first on PATH.
   const r = spawnSync('npm', ['prefix', '-g'], { encoding: 'utf8' });
   const globalPrefix = r.status === 0 ? r.stdout.trim() : '/usr';
-  for (const c of [path.join(globalPrefix, 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'), '/usr/lib/node_modules/npm/bin/npm-cli.js', '/usr/local/lib/node_modules/npm/bin/npm-cli.js']) {
+  for (const c of [
+    path.join(globalPrefix, 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'),
+    '/usr/lib/node_modules/npm/bin/npm-cli.js',
+    '/usr/local/lib/node_modules/npm/bin/npm-cli.js',
+  ]) {
     if (fs.existsSync(c)) return c;
   }
   throw new Error('code-server.mjs: cannot find npm-cli.js (is npm installed?)');
@@ -383,16 +387,21 @@ export async function startCodeServer({ folder, port, root = repoRoot, autostart
   const out = fs.openSync(logPath, 'a');
   const args = [
     p.csEntry,
-    '--config', configFile,
-    '--bind-addr', `127.0.0.1:${actualPort}`,
-    '--auth', 'none',
+    '--config',
+    configFile,
+    '--bind-addr',
+    `127.0.0.1:${actualPort}`,
+    '--auth',
+    'none',
     '--disable-telemetry',
     '--disable-update-check',
     '--disable-workspace-trust',
     '--disable-getting-started-override',
     '--ignore-last-opened',
-    '--user-data-dir', userDataDir,
-    '--extensions-dir', extensionsDir,
+    '--user-data-dir',
+    userDataDir,
+    '--extensions-dir',
+    extensionsDir,
     ...(verbose ? ['--verbose'] : []),
     workspace,
   ];

@@ -31,8 +31,7 @@ export function generatedSource(watPath, bytes) {
   const rel = path.relative(root, watPath).split(path.sep).join('/');
   const b64 = bytes.toString('base64');
   const lines = b64.match(/.{1,100}/g) ?? [];
-  return `// Generated from ${rel} by scripts/gen-wasm.mjs — do not edit.\n` +
-    `export const WASM_BASE64 =\n${lines.map((l) => `  '${l}'`).join(' +\n')};\n`;
+  return `// Generated from ${rel} by scripts/gen-wasm.mjs — do not edit.\n` + `export const WASM_BASE64 =\n${lines.map((l) => `  '${l}'`).join(' +\n')};\n`;
 }
 
 const check = process.argv.includes('--check');
@@ -41,9 +40,16 @@ for (const wat of find(path.join(root, 'engine'))) {
   const out = wat.replace(/\.wat$/, '.wasm.gen.ts');
   const src = generatedSource(wat, await assemble(wat));
   let old = '';
-  try { old = readFileSync(out, 'utf8'); } catch {}
+  try {
+    old = readFileSync(out, 'utf8');
+  } catch {}
   if (old === src) continue;
-  if (check) { console.error(`stale: ${path.relative(root, out)} (run node scripts/gen-wasm.mjs)`); stale++; }
-  else { writeFileSync(out, src); console.log(`wrote ${path.relative(root, out)}`); }
+  if (check) {
+    console.error(`stale: ${path.relative(root, out)} (run node scripts/gen-wasm.mjs)`);
+    stale++;
+  } else {
+    writeFileSync(out, src);
+    console.log(`wrote ${path.relative(root, out)}`);
+  }
 }
 process.exit(stale ? 1 : 0);

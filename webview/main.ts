@@ -49,7 +49,10 @@ function showTab(id: string): void {
 
 function shell(): void {
   const app = document.getElementById('app')!;
-  const selected = Math.max(0, PANELS.findIndex((p) => p.id === getState<string>('tab')));
+  const selected = Math.max(
+    0,
+    PANELS.findIndex((p) => p.id === getState<string>('tab')),
+  );
   const tabs = el('vscode-tabs', { 'selected-index': String(selected), id: 'tabs' });
   for (const p of PANELS) {
     tabs.append(el('vscode-tab-header', { slot: 'header', 'data-tab': p.id }, p.title));

@@ -29,7 +29,11 @@ export function fmtBytes(n: number | undefined): string {
 
 /** [label, value] rows describing a model (a format the engine does not run, such as ONNX: its format and size only). */
 export function modelDetailRows(i: ModelInfo): [string, string][] {
-  if (!isRunnableFormat(i.format)) return [['Format', i.format], ['File size', fmtBytes(i.fileBytes)]];
+  if (!isRunnableFormat(i.format))
+    return [
+      ['Format', i.format],
+      ['File size', fmtBytes(i.fileBytes)],
+    ];
   return [
     ['Format', i.format],
     ['Architecture', i.architecture],

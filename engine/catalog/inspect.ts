@@ -45,4 +45,3 @@ export function memoryPlan(info: ModelInfo, contextLength: number, limits?: Memo
   }
   return { contextLength: ctx, weightBytes, kvCacheBytes, scratchBytes, totalBytes: weightBytes + kvCacheBytes + scratchBytes, largestBufferBytes, problems };
 }
-

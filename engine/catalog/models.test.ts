@@ -48,7 +48,17 @@ describe('header checks', () => {
     const r = await inspectPath(BIN);
     expect(r.status).toBe('ready');
     const i = r.info!;
-    expect(i).toMatchObject({ format: 'llama2c', architecture: 'llama', contextLength: 512, vocabSize: 512, numLayers: 5, numHeads: 8, numKvHeads: 4, headDim: 8, dtypes: ['F32'] });
+    expect(i).toMatchObject({
+      format: 'llama2c',
+      architecture: 'llama',
+      contextLength: 512,
+      vocabSize: 512,
+      numLayers: 5,
+      numHeads: 8,
+      numKvHeads: 4,
+      headDim: 8,
+      dtypes: ['F32'],
+    });
     expect(i.tokenizer).toEqual({ kind: 'llama2c', source: 'tok512.bin' });
     expect(i.parameters).toBeGreaterThan(250_000);
     expect(i.parameters).toBeLessThan(300_000);
@@ -107,7 +117,10 @@ describe('header checks', () => {
 
   test('unsupported architecture (config.json model_type)', async () => {
     const config = JSON.parse(readFileSync(`${QWEN3}/config.json`, 'utf8'));
-    const dir = memoryDir('bert', { 'config.json': new TextEncoder().encode(JSON.stringify({ ...config, model_type: 'bert' })), 'model.safetensors': readFileSync(`${QWEN3}/model.safetensors`) });
+    const dir = memoryDir('bert', {
+      'config.json': new TextEncoder().encode(JSON.stringify({ ...config, model_type: 'bert' })),
+      'model.safetensors': readFileSync(`${QWEN3}/model.safetensors`),
+    });
     const r = await inspectHf(dir);
     expect(r.status).toBe('error');
     expect(r.problem).toMatchObject({ kind: 'architecture', message: 'Unsupported architecture "bert"' });
@@ -168,7 +181,10 @@ describe('model details', () => {
     const info = await inspectPath(BIN);
     const rows = Object.fromEntries(modelDetailRows(info.info!));
     expect(rows).toMatchObject({ Format: 'llama2c', Architecture: 'llama', 'Context length': '512', Vocabulary: '512', 'Layers / heads / KV heads / head size': '5 / 8 / 4 / 8' });
-    expect(modelDetailRows({ format: 'onnx', fileBytes: 2048 } as ModelInfo)).toEqual([['Format', 'onnx'], ['File size', '2 KiB']]);
+    expect(modelDetailRows({ format: 'onnx', fileBytes: 2048 } as ModelInfo)).toEqual([
+      ['Format', 'onnx'],
+      ['File size', '2 KiB'],
+    ]);
   });
 });
 
@@ -281,7 +297,11 @@ describe('worker session', () => {
   }
 
   for (const [name, spec, files] of [
-    ['llama2c .bin', { modelId: 'bin', name: 'bin', format: 'llama2c', weights: 'stories260K.bin', tokenizer: 'tok512.bin', files: [] }, { 'stories260K.bin': BIN, 'tok512.bin': TOK }],
+    [
+      'llama2c .bin',
+      { modelId: 'bin', name: 'bin', format: 'llama2c', weights: 'stories260K.bin', tokenizer: 'tok512.bin', files: [] },
+      { 'stories260K.bin': BIN, 'tok512.bin': TOK },
+    ],
     ['GGUF', { modelId: 'gguf', name: 'gguf', format: 'gguf', weights: 'stories260K.gguf', tokenizer: 'embedded', files: [] }, { 'stories260K.gguf': GGUF }],
   ] as const) {
     test(`${name}: loads by byte ranges and generates llama2.c's greedy continuation`, async () => {
@@ -295,7 +315,10 @@ describe('worker session', () => {
       expect(out.some((m) => m.type === 'loadProgress')).toBe(true);
       await s.generate(2, 'Once upon a time', 40, []);
       const done = out.find((m) => m.type === 'genDone') as Extract<WorkerToWebview, { type: 'genDone' }>;
-      const streamed = out.filter((m): m is Extract<WorkerToWebview, { type: 'genText' }> => m.type === 'genText').map((m) => m.text).join('');
+      const streamed = out
+        .filter((m): m is Extract<WorkerToWebview, { type: 'genText' }> => m.type === 'genText')
+        .map((m) => m.text)
+        .join('');
       expect(done.text).toBe(streamed);
       expect(done.text.startsWith(', there was a little girl named Lily. She loved to play outside in the park.')).toBe(true);
       const ref = REF.cases.find((c) => c.prompt === 'Once upon a time')!;
@@ -307,12 +330,20 @@ describe('worker session', () => {
 
   test('a load that replaces one in flight is not cancelled with it', async () => {
     const bytes = { 'stories260K.bin': new Uint8Array(readFileSync(BIN)), 'tok512.bin': new Uint8Array(readFileSync(TOK)) };
-    const spec: ModelLoadSpec = { modelId: 'bin', name: 'bin', format: 'llama2c', weights: 'stories260K.bin', tokenizer: 'tok512.bin', files: Object.entries(bytes).map(([n, b]) => ({ name: n, size: b.length, role: 'weights' })) };
+    const spec: ModelLoadSpec = {
+      modelId: 'bin',
+      name: 'bin',
+      format: 'llama2c',
+      weights: 'stories260K.bin',
+      tokenizer: 'tok512.bin',
+      files: Object.entries(bytes).map(([n, b]) => ({ name: n, size: b.length, role: 'weights' })),
+    };
     const out: WorkerToWebview[] = [];
     // The first load's reads wait until released; the second's are answered at once.
     const held: Extract<WorkerToWebview, { type: 'readRange' }>[] = [];
     let hold = true;
-    const answer = (m: Extract<WorkerToWebview, { type: 'readRange' }>) => s.handle({ type: 'rangeData', reqId: m.reqId, bytes: bytes[m.file as keyof typeof bytes].slice(m.offset, m.offset + m.length) });
+    const answer = (m: Extract<WorkerToWebview, { type: 'readRange' }>) =>
+      s.handle({ type: 'rangeData', reqId: m.reqId, bytes: bytes[m.file as keyof typeof bytes].slice(m.offset, m.offset + m.length) });
     const s: ModelSession = new ModelSession((m) => {
       out.push(m);
       if (m.type !== 'readRange') return;
@@ -333,7 +364,14 @@ describe('worker session', () => {
 
   test('stop strings end the text before them; Stop ends generation; cancel ends a load', async () => {
     const bytes = { 'stories260K.bin': new Uint8Array(readFileSync(BIN)), 'tok512.bin': new Uint8Array(readFileSync(TOK)) };
-    const spec: ModelLoadSpec = { modelId: 'bin', name: 'bin', format: 'llama2c', weights: 'stories260K.bin', tokenizer: 'tok512.bin', files: Object.entries(bytes).map(([n, b]) => ({ name: n, size: b.length, role: 'weights' })) };
+    const spec: ModelLoadSpec = {
+      modelId: 'bin',
+      name: 'bin',
+      format: 'llama2c',
+      weights: 'stories260K.bin',
+      tokenizer: 'tok512.bin',
+      files: Object.entries(bytes).map(([n, b]) => ({ name: n, size: b.length, role: 'weights' })),
+    };
     const { s, out } = session(bytes);
     await s.load(1, spec, 256, 'gpu');
     expect(out.find((m) => m.type === 'loaded')).toMatchObject({ summary: { device: 'cpu', note: expect.stringMatching(/not available/) } });

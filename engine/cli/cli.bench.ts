@@ -40,7 +40,11 @@ function ours(model: string): number {
 
 interface Llama {
   loadModel(o: { modelPath: string }): Promise<{
-    createContext(o: { contextSize: number; threads: number; batchSize?: number }): Promise<{ getSequence(): { evaluate(t: number[], o: object): AsyncIterable<number> }; dispose(): Promise<void> }>;
+    createContext(o: {
+      contextSize: number;
+      threads: number;
+      batchSize?: number;
+    }): Promise<{ getSequence(): { evaluate(t: number[], o: object): AsyncIterable<number> }; dispose(): Promise<void> }>;
     dispose(): Promise<void>;
   }>;
 }
@@ -70,7 +74,18 @@ async function main() {
   const dir = mkdtempSync(path.join(tmpdir(), 'llmp-bench-'));
   try {
     const stories = path.join(fixtures, 'gguf/stories260K.gguf');
-    const shape: LlamaShape = { vocabSize: 512, hiddenSize: 384, intermediateSize: 1024, numLayers: 8, numHeads: 6, numKvHeads: 6, maxPositions: 1024, ropeTheta: 10000, rmsEps: 1e-5, tieEmbeddings: true };
+    const shape: LlamaShape = {
+      vocabSize: 512,
+      hiddenSize: 384,
+      intermediateSize: 1024,
+      numLayers: 8,
+      numHeads: 6,
+      numKvHeads: 6,
+      maxPositions: 1024,
+      ropeTheta: 10000,
+      rmsEps: 1e-5,
+      tieEmbeddings: true,
+    };
     const rand = path.join(dir, 'random-15m.gguf');
     writeFileSync(rand, randomLlamaGguf(shape, await vocabOf(stories), 7));
     const nlcDir = process.env.NODE_LLAMA_CPP_DIR;

@@ -238,8 +238,7 @@ function decodingOptions(values: Record<string, string | undefined>): { options:
   }
   const sampling = SAMPLING_OPTIONS.filter((k) => o[k] !== undefined);
   o.temperature = floatOpt(values.temperature, 'temperature', sampling.length ? 1 : 0);
-  if (o.temperature === 0 && sampling.length)
-    throw new UsageError(`--${flagOf.get(sampling[0])} samples, but --temperature 0 decodes greedily; give a temperature > 0 or drop it`);
+  if (o.temperature === 0 && sampling.length) throw new UsageError(`--${flagOf.get(sampling[0])} samples, but --temperature 0 decodes greedily; give a temperature > 0 or drop it`);
   try {
     return { options: o, processors: processorsFromOptions(o) };
   } catch (e) {

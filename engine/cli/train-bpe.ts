@@ -28,7 +28,12 @@ function textFiles(p: string, out: string[] = []): string[] {
 export async function cmdTrainBpe(argv: string[], out: (s: string) => void): Promise<void> {
   let values: { input?: string; 'vocab-size'?: string; out?: string; json?: boolean; quiet?: boolean };
   try {
-    values = parseArgs({ args: argv, options: { input: { type: 'string' }, 'vocab-size': { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean' } }, strict: true, allowPositionals: false }).values;
+    values = parseArgs({
+      args: argv,
+      options: { input: { type: 'string' }, 'vocab-size': { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
   } catch (e) {
     throw new TrainUsageError(e instanceof Error ? e.message : String(e));
   }
@@ -74,10 +79,22 @@ export async function cmdTrainBpe(argv: string[], out: (s: string) => void): Pro
   const t0 = performance.now();
   const target = trainer.targetMerges;
   for (let s = trainer.step(); s; s = trainer.step()) {
-    if (!values.quiet && !values.json && (s.rank < 10 || (s.rank + 1) % 1000 === 0)) out(`merge ${String(s.rank + 1).padStart(6)}/${target}  ${JSON.stringify(s.left)} + ${JSON.stringify(s.right)} -> ${JSON.stringify(s.token)}  (id ${s.id}, ${s.count}×)`);
+    if (!values.quiet && !values.json && (s.rank < 10 || (s.rank + 1) % 1000 === 0))
+      out(`merge ${String(s.rank + 1).padStart(6)}/${target}  ${JSON.stringify(s.left)} + ${JSON.stringify(s.right)} -> ${JSON.stringify(s.token)}  (id ${s.id}, ${s.count}×)`);
   }
   writeFileSync(values.out, JSON.stringify(trainer.toTokenizerJson(), null, 1));
-  const summary = { out: values.out, files: used, skipped, characters: chars, merges: trainer.merges.length, vocab_size: trainer.tokens.length, seconds: (performance.now() - t0) / 1000 };
+  const summary = {
+    out: values.out,
+    files: used,
+    skipped,
+    characters: chars,
+    merges: trainer.merges.length,
+    vocab_size: trainer.tokens.length,
+    seconds: (performance.now() - t0) / 1000,
+  };
   if (values.json) out(JSON.stringify(summary));
-  else out(`wrote ${values.out}: ${summary.vocab_size} tokens (${summary.merges} merges) from ${used} file(s), ${chars} characters, in ${summary.seconds.toFixed(1)} s${skipped ? `; ${skipped} binary/non-UTF-8 files skipped` : ''}`);
+  else
+    out(
+      `wrote ${values.out}: ${summary.vocab_size} tokens (${summary.merges} merges) from ${used} file(s), ${chars} characters, in ${summary.seconds.toFixed(1)} s${skipped ? `; ${skipped} binary/non-UTF-8 files skipped` : ''}`,
+    );
 }

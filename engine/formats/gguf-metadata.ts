@@ -42,4 +42,3 @@ export function ggufBool(file: GgufFile, key: string): boolean | undefined {
   if (typeof v !== 'boolean') throw typeError(file, key, 'a boolean');
   return v;
 }
-

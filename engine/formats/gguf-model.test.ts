@@ -131,7 +131,7 @@ function greedy(m: LoadedModel, style: 'half' | 'interleaved', promptIds: number
 // ---------------------------------------------------------------------------
 
 describe('stories260K: GGUF and llama2.c load the same model', () => {
-  test('configs agree (except the context length the llama.cpp converter wrote, and run.c\'s BOS stop rule)', async () => {
+  test("configs agree (except the context length the llama.cpp converter wrote, and run.c's BOS stop rule)", async () => {
     const [g, b] = await Promise.all([loadGguf(), loadBin()]);
     // llama.cpp's llama2.c converter wrote context_length 2048; the checkpoint header says seq_len 512.
     expect(g.config.maxPositions).toBe(2048);
@@ -226,7 +226,15 @@ function randomTensorBytes(type: number, n: number, rand: () => number): Uint8Ar
     bytes[at + 1] = h >> 8;
   };
   const [bs, ts, dOffsets] =
-    type === GgmlType.Q8_0 ? [32, 34, [0]] : type === GgmlType.Q4_0 ? [32, 18, [0]] : type === GgmlType.Q4_K ? [256, 144, [0, 2]] : type === GgmlType.Q6_K ? [256, 210, [208]] : [1, 2, []];
+    type === GgmlType.Q8_0
+      ? [32, 34, [0]]
+      : type === GgmlType.Q4_0
+        ? [32, 18, [0]]
+        : type === GgmlType.Q4_K
+          ? [256, 144, [0, 2]]
+          : type === GgmlType.Q6_K
+            ? [256, 210, [208]]
+            : [1, 2, []];
   if (type === GgmlType.F16) for (let i = 0; i < n; i++) setHalf(2 * i);
   else for (let b = 0; b < n / bs; b++) for (const d of dOffsets) setHalf(b * ts + d);
   return bytes;
@@ -416,18 +424,27 @@ describe('synthetic GGUF models', () => {
     // a huge block_count is refused before any per-layer list is built
     e = await expectError(loadSynth(synthGguf({ extraMeta: [['llama.block_count', { type: 'u32', value: 2 ** 31 }]] }).bytes), FormatError, /block_count/);
     expect(e.key).toBe('llama.block_count');
-    e = await expectError(loadSynth(synthGguf({ extraMeta: [['llama.attention.head_count', { type: 'u32', value: 256 }], ['llama.attention.head_count_kv', { type: 'u32', value: 256 }]] }).bytes), FormatError, /even/);
+    e = await expectError(
+      loadSynth(
+        synthGguf({
+          extraMeta: [
+            ['llama.attention.head_count', { type: 'u32', value: 256 }],
+            ['llama.attention.head_count_kv', { type: 'u32', value: 256 }],
+          ],
+        }).bytes,
+      ),
+      FormatError,
+      /even/,
+    );
     const bytes = synthGguf({ extraMeta: [['llama.rope.scaling.type', { type: 'string', value: 'yarn' }]] }).bytes;
     await expectError(loadSynth(bytes), UnsupportedError, /yarn/);
-    const f = await readGguf(memorySource(synthGguf({ extraMeta: [['llama.attention.head_count_kv', { type: 'string', value: 'two' }]] }).bytes, 'synth.gguf')).then(
-      (file) => {
-        try {
-          ggufModelConfig(file);
-        } catch (err) {
-          return err;
-        }
-      },
-    );
+    const f = await readGguf(memorySource(synthGguf({ extraMeta: [['llama.attention.head_count_kv', { type: 'string', value: 'two' }]] }).bytes, 'synth.gguf')).then((file) => {
+      try {
+        ggufModelConfig(file);
+      } catch (err) {
+        return err;
+      }
+    });
     expect(f).toBeInstanceOf(FormatError);
     expect((f as FormatError).key).toBe('llama.attention.head_count_kv');
   });
@@ -447,10 +464,31 @@ describe('synthetic GGUF models', () => {
 
 describe('interop', () => {
   test.each(['F32', 'F16'] as const)('random-weight GGUFs from model/random.ts (%s) load with the values written', async (dtype) => {
-    const shape = { vocabSize: 16, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, maxPositions: 64, ropeTheta: 1e4, rmsEps: 1e-5, tieEmbeddings: false };
+    const shape = {
+      vocabSize: 16,
+      hiddenSize: 32,
+      intermediateSize: 64,
+      numLayers: 2,
+      numHeads: 4,
+      numKvHeads: 2,
+      maxPositions: 64,
+      ropeTheta: 1e4,
+      rmsEps: 1e-5,
+      tieEmbeddings: false,
+    };
     const vocab = { tokens: Array.from({ length: 16 }, (_, i) => `t${i}`), scores: new Array(16).fill(0), types: new Array(16).fill(1) };
     const m = await loadGgufModel(memorySource(randomLlamaGguf(shape, vocab, 3, dtype), 'random.gguf'));
-    expect(m.config).toMatchObject({ vocabSize: 16, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 8, maxPositions: 64, tieEmbeddings: false });
+    expect(m.config).toMatchObject({
+      vocabSize: 16,
+      hiddenSize: 32,
+      intermediateSize: 64,
+      numLayers: 2,
+      numHeads: 4,
+      numKvHeads: 2,
+      headDim: 8,
+      maxPositions: 64,
+      tieEmbeddings: false,
+    });
     expect(m.source.dtypes.sort()).toEqual(dtype === 'F32' ? ['F32'] : ['F16', 'F32']);
     const embd = m.weights.get('model.embed_tokens.weight')!;
     expect(embd.shape).toEqual([16, 32]);

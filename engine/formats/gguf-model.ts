@@ -156,15 +156,30 @@ export function ggufModelConfig(file: GgufFile): ModelConfig {
   const numHeads = positive(file, `${a}.attention.head_count`, requireUint(file, `${a}.attention.head_count`));
   const numKvHeads = positive(file, `${a}.attention.head_count_kv`, ggufUint(file, `${a}.attention.head_count_kv`) ?? numHeads);
   if (numHeads % numKvHeads !== 0) {
-    throw new FormatError('head_count is not a multiple of head_count_kv', { file: file.name, key: `${a}.attention.head_count_kv`, expected: `a divisor of ${numHeads}`, found: String(numKvHeads) });
+    throw new FormatError('head_count is not a multiple of head_count_kv', {
+      file: file.name,
+      key: `${a}.attention.head_count_kv`,
+      expected: `a divisor of ${numHeads}`,
+      found: String(numKvHeads),
+    });
   }
   const keyLength = ggufUint(file, `${a}.attention.key_length`);
   if (keyLength === undefined && hiddenSize % numHeads !== 0) {
-    throw new FormatError('embedding_length is not a multiple of head_count', { file: file.name, key: `${a}.attention.head_count`, expected: `a divisor of ${hiddenSize}`, found: String(numHeads) });
+    throw new FormatError('embedding_length is not a multiple of head_count', {
+      file: file.name,
+      key: `${a}.attention.head_count`,
+      expected: `a divisor of ${hiddenSize}`,
+      found: String(numHeads),
+    });
   }
   const headDim = positive(file, `${a}.attention.key_length`, keyLength ?? hiddenSize / numHeads);
   if (headDim % 2 !== 0) {
-    throw new FormatError('head size must be even for rotary embeddings', { file: file.name, key: `${a}.attention.head_count`, expected: 'an even head size', found: String(headDim) });
+    throw new FormatError('head size must be even for rotary embeddings', {
+      file: file.name,
+      key: `${a}.attention.head_count`,
+      expected: 'an even head size',
+      found: String(headDim),
+    });
   }
   const valueLength = ggufUint(file, `${a}.attention.value_length`);
   if (valueLength !== undefined && valueLength !== headDim) {
@@ -172,10 +187,16 @@ export function ggufModelConfig(file: GgufFile): ModelConfig {
   }
   const ropeDims = ggufUint(file, `${a}.rope.dimension_count`);
   if (ropeDims !== undefined && ropeDims !== headDim) {
-    throw new UnsupportedError('partial rotary embeddings are not supported', { file: file.name, key: `${a}.rope.dimension_count`, expected: `${headDim} (the head size)`, found: String(ropeDims) });
+    throw new UnsupportedError('partial rotary embeddings are not supported', {
+      file: file.name,
+      key: `${a}.rope.dimension_count`,
+      expected: `${headDim} (the head size)`,
+      found: String(ropeDims),
+    });
   }
   const experts = ggufUint(file, `${a}.expert_count`);
-  if (experts) throw new UnsupportedError('mixture-of-experts GGUF models are not supported yet', { file: file.name, key: `${a}.expert_count`, expected: '0', found: String(experts) });
+  if (experts)
+    throw new UnsupportedError('mixture-of-experts GGUF models are not supported yet', { file: file.name, key: `${a}.expert_count`, expected: '0', found: String(experts) });
 
   const embd = tensor('token_embd.weight');
   if (!embd) throw new FormatError('tensor is missing', { file: file.name, key: 'token_embd.weight', expected: 'a token embedding' });
@@ -340,13 +361,19 @@ export async function loadGgufModel(src: ByteSource, opts: LoadGgufOptions = {})
   const known = new Set([...expected.map((e) => e.gguf), ...CONFIG_TENSORS, 'output.weight']);
   const unknown = file.tensors.filter((t) => !known.has(t.name));
   if (unknown.length) {
-    throw new UnsupportedError(`GGUF has tensors this engine would ignore: ${unknown.slice(0, 5).map((t) => t.name).join(', ')}${unknown.length > 5 ? ', …' : ''}`, {
-      file: file.name,
-      offset: unknown[0].infoOffset,
-      key: unknown[0].name,
-      expected: `only the tensors of a ${config.architecture} model`,
-      found: `${unknown.length} other tensor(s)`,
-    });
+    throw new UnsupportedError(
+      `GGUF has tensors this engine would ignore: ${unknown
+        .slice(0, 5)
+        .map((t) => t.name)
+        .join(', ')}${unknown.length > 5 ? ', …' : ''}`,
+      {
+        file: file.name,
+        offset: unknown[0].infoOffset,
+        key: unknown[0].name,
+        expected: `only the tensors of a ${config.architecture} model`,
+        found: `${unknown.length} other tensor(s)`,
+      },
+    );
   }
 
   const unpermute = opts.ropeLayout === 'half' && config.rope?.style === 'interleaved';

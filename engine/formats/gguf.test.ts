@@ -156,7 +156,17 @@ describe('metadata values (writer round trip)', () => {
       ['t.strings', { type: 'array', itemType: 'string', items: ['a', '', 'ß'].map(str) }],
       ['t.floats', { type: 'array', itemType: 'f32', items: [0.5, -1.25].map((value) => ({ type: 'f32', value })) }],
       ['t.bools', { type: 'array', itemType: 'bool', items: [true, false].map((value) => ({ type: 'bool', value })) }],
-      ['t.u64s', { type: 'array', itemType: 'u64', items: [{ type: 'u64', value: 1 }, { type: 'u64', value: big }] }],
+      [
+        't.u64s',
+        {
+          type: 'array',
+          itemType: 'u64',
+          items: [
+            { type: 'u64', value: 1 },
+            { type: 'u64', value: big },
+          ],
+        },
+      ],
       [
         't.nested',
         {
@@ -200,7 +210,17 @@ describe('metadata values (writer round trip)', () => {
   });
 
   test('typed accessors name the key on a type mismatch', async () => {
-    const f = await read(encodeGguf({ metadata: [['a.s', str('x')], ['a.neg', { type: 'i32', value: -1 }], ['a.f', { type: 'f32', value: 1.5 }], ['a.b', { type: 'bool', value: false }]], tensors: [] }));
+    const f = await read(
+      encodeGguf({
+        metadata: [
+          ['a.s', str('x')],
+          ['a.neg', { type: 'i32', value: -1 }],
+          ['a.f', { type: 'f32', value: 1.5 }],
+          ['a.b', { type: 'bool', value: false }],
+        ],
+        tensors: [],
+      }),
+    );
     expect(() => ggufUint(f, 'a.s')).toThrow(FormatError);
     expect(() => ggufUint(f, 'a.neg')).toThrow(/non-negative integer/);
     expect(() => ggufUint(f, 'a.f')).toThrow(/key "a.f"/);
@@ -286,7 +306,11 @@ describe('bad input: each a FormatError with file, offset and expectation', () =
 
   test('tensor offsets outside the data, misaligned, overlapping', async () => {
     const at = await offsetFieldOf(REAL, 'blk.4.ffn_norm.weight');
-    let e = await expectFormatError(read(patched(REAL, (dv) => dv.setBigUint64(at, BigInt(REAL.length), true))), { message: /outside the file/, offset: at, key: 'blk.4.ffn_norm.weight' });
+    let e = await expectFormatError(read(patched(REAL, (dv) => dv.setBigUint64(at, BigInt(REAL.length), true))), {
+      message: /outside the file/,
+      offset: at,
+      key: 'blk.4.ffn_norm.weight',
+    });
     expect(e.expected).toMatch(/within the 1185376-byte file/);
     await expectFormatError(read(patched(REAL, (dv) => dv.setBigUint64(at, 2n ** 63n, true))), { message: /impossibly large/, offset: at });
     e = await expectFormatError(read(patched(REAL, (dv) => dv.setBigUint64(at, dv.getBigUint64(at, true) + 4n, true))), { message: /misaligned/, offset: at });
@@ -315,7 +339,13 @@ describe('bad input: each a FormatError with file, offset and expectation', () =
     for (const v of [u32(0), u32(24), str('32'), { type: 'u64', value: 32 } as GgufTypedValue]) {
       await expectFormatError(m([['general.alignment', v]]), { message: /alignment/, key: 'general.alignment' });
     }
-    await expectFormatError(m([['x', str('1')], ['x', str('2')]]), { message: /duplicate metadata key/, key: 'x' });
+    await expectFormatError(
+      m([
+        ['x', str('1')],
+        ['x', str('2')],
+      ]),
+      { message: /duplicate metadata key/, key: 'x' },
+    );
     // value type 13 and an array element type 42
     const bad = encodeGguf({ metadata: [['k', u32(7)]], tensors: [] });
     await expectFormatError(read(patched(bad, (dv) => dv.setUint32(24 + 8 + 1, 13, true))), { message: /unknown metadata value type/, key: 'k', offset: 33 });

@@ -43,9 +43,7 @@ export const GgufValueType = {
 } as const;
 export type GgufValueTypeName = keyof typeof GgufValueType;
 
-const VALUE_TYPE_NAMES = new Map<number, GgufValueTypeName>(
-  (Object.entries(GgufValueType) as [GgufValueTypeName, number][]).map(([n, t]) => [t, n]),
-);
+const VALUE_TYPE_NAMES = new Map<number, GgufValueTypeName>((Object.entries(GgufValueType) as [GgufValueTypeName, number][]).map(([n, t]) => [t, n]));
 
 /** Fixed byte size of a scalar value type; strings and arrays have a minimum size instead. */
 const FIXED_SIZE: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };

@@ -51,7 +51,12 @@ describe('loadHfModel', () => {
     const raw = new Map((await tensors('tiny-gpt2')).map((t) => [t.name, t]));
     const cAttn = raw.get('transformer.h.1.attn.c_attn.weight')!; // [in=64, out=192]
     const k = m.weights.get('model.layers.1.self_attn.k_proj.weight')!; // [64, 64] = columns 64..127, transposed
-    for (const [o, i] of [[0, 0], [5, 9], [63, 63]]) expect(k.data[o * 64 + i]).toBe(cAttn.data[i * 192 + 64 + o]);
+    for (const [o, i] of [
+      [0, 0],
+      [5, 9],
+      [63, 63],
+    ])
+      expect(k.data[o * 64 + i]).toBe(cAttn.data[i * 192 + 64 + o]);
     const bias = m.weights.get('model.layers.1.self_attn.v_proj.bias')!;
     expect(bias.data[3]).toBe(raw.get('transformer.h.1.attn.c_attn.bias')!.data[128 + 3]);
     const fc = m.weights.get('model.layers.0.mlp.up_proj.weight')!; // [256, 64]
@@ -84,7 +89,9 @@ describe('loadHfModel', () => {
   it('F16 and BF16 checkpoints load as f32 and run', async () => {
     const ts = await tensors('tiny-llama');
     for (const dtype of ['F16', 'BF16'] as const) {
-      const m = await loadHfModel(memoryFolder(dtype, { 'config.json': bytes('tiny-llama', 'config.json'), 'model.safetensors': writeSafetensors(ts.map((t) => ({ ...t, dtype }))) }));
+      const m = await loadHfModel(
+        memoryFolder(dtype, { 'config.json': bytes('tiny-llama', 'config.json'), 'model.safetensors': writeSafetensors(ts.map((t) => ({ ...t, dtype }))) }),
+      );
       expect(m.source.dtypes).toEqual([dtype]);
       const w = m.weights.get('model.layers.0.self_attn.q_proj.weight')!.data;
       const orig = ts.find((t) => t.name === 'model.layers.0.self_attn.q_proj.weight')!.data;
@@ -110,7 +117,9 @@ describe('loadHfModel', () => {
 describe('loadHfModel bad input', () => {
   it('shape that disagrees with the config → FormatError naming the tensor and expected shape', async () => {
     const cfg = JSON.parse(new TextDecoder().decode(bytes('tiny-llama', 'config.json')));
-    const e = await rejects(loadHfModel(memoryFolder('m', { 'config.json': json({ ...cfg, intermediate_size: 175 }), 'model.safetensors': bytes('tiny-llama', 'model.safetensors') })));
+    const e = await rejects(
+      loadHfModel(memoryFolder('m', { 'config.json': json({ ...cfg, intermediate_size: 175 }), 'model.safetensors': bytes('tiny-llama', 'model.safetensors') })),
+    );
     expect(e.key).toBe('model.layers.0.mlp.gate_proj.weight');
     expect(e.expected).toBe('[175, 64]');
     expect(e.found).toBe('[176, 64]');
@@ -142,11 +151,21 @@ describe('loadHfModel bad input', () => {
     expect(e.file).toBe('m/config.json');
     e = await rejects(loadHfModel(memoryFolder('m', { 'config.json': bytes('tiny-llama', 'config.json') })));
     expect(e.expected).toMatch(/model\.safetensors/);
-    e = await rejects(loadHfModel(memoryFolder('m', { 'config.json': new TextEncoder().encode('{"model_type": '), 'model.safetensors': bytes('tiny-llama', 'model.safetensors') })));
+    e = await rejects(
+      loadHfModel(memoryFolder('m', { 'config.json': new TextEncoder().encode('{"model_type": '), 'model.safetensors': bytes('tiny-llama', 'model.safetensors') })),
+    );
     expect([e.file, e.offset]).toEqual(['m/config.json', 0]);
     e = await rejects(loadHfModel(memoryFolder('m', { 'config.json': json({ model_type: 'bert' }), 'model.safetensors': bytes('tiny-llama', 'model.safetensors') })));
     expect(e).toBeInstanceOf(UnsupportedError);
-    e = await rejects(loadHfModel(memoryFolder('m', { 'config.json': bytes('tiny-llama', 'config.json'), 'generation_config.json': json({ eos_token_id: 'x' }), 'model.safetensors': bytes('tiny-llama', 'model.safetensors') })));
+    e = await rejects(
+      loadHfModel(
+        memoryFolder('m', {
+          'config.json': bytes('tiny-llama', 'config.json'),
+          'generation_config.json': json({ eos_token_id: 'x' }),
+          'model.safetensors': bytes('tiny-llama', 'model.safetensors'),
+        }),
+      ),
+    );
     expect(e.key).toBe('eos_token_id');
     await expect(loadHfModelFromPath(fixturePath('models', 'no-such-model'))).rejects.toThrow();
   });

@@ -59,7 +59,8 @@ export async function readJsonFile(folder: HfFolder, file: string, required: boo
     return undefined;
   }
   try {
-    if (src.size > MAX_JSON_BYTES) throw new FormatError('JSON file is too large', { file: src.name, offset: 0, expected: `at most ${MAX_JSON_BYTES} bytes`, found: `${src.size}` });
+    if (src.size > MAX_JSON_BYTES)
+      throw new FormatError('JSON file is too large', { file: src.name, offset: 0, expected: `at most ${MAX_JSON_BYTES} bytes`, found: `${src.size}` });
     const bytes = await src.read(0, src.size);
     let text: string;
     try {
@@ -168,10 +169,12 @@ function gpt2Plan(c: ModelConfig, names: Set<string>): PlanItem[] {
   for (let i = 0; i < c.numLayers; i++) {
     const h = `${p}h.${i}.`;
     const m = `model.layers.${i}.`;
-    const qkv = (kind: string) => (t: Tensor): [string, Tensor][] => {
-      const parts = splitRows(kind === 'weight' ? transpose2d(t) : t, 3); // [3D, D] → 3 × [D, D]  or [3D] → 3 × [D]
-      return (['q', 'k', 'v'] as const).map((n, j) => [`${m}self_attn.${n}_proj.${kind}`, parts[j]]);
-    };
+    const qkv =
+      (kind: string) =>
+      (t: Tensor): [string, Tensor][] => {
+        const parts = splitRows(kind === 'weight' ? transpose2d(t) : t, 3); // [3D, D] → 3 × [D, D]  or [3D] → 3 × [D]
+        return (['q', 'k', 'v'] as const).map((n, j) => [`${m}self_attn.${n}_proj.${kind}`, parts[j]]);
+      };
     plan.push(
       { hf: `${h}ln_1.weight`, shape: [D], emit: same(`${m}input_layernorm.weight`) },
       { hf: `${h}ln_1.bias`, shape: [D], emit: same(`${m}input_layernorm.bias`) },
@@ -246,9 +249,20 @@ export async function loadHfModel(folder: HfFolder, opts: LoadHfOptions = {}): P
     // Check every shape from the headers before reading any data.
     for (const item of plan) {
       const e = store.entries.get(item.hf);
-      if (!e) throw new FormatError('tensor is missing', { file: store.files.length === 1 ? store.files[0] : folder.name, key: item.hf, expected: `a tensor of shape ${shapeText(item.shape)}` });
+      if (!e)
+        throw new FormatError('tensor is missing', {
+          file: store.files.length === 1 ? store.files[0] : folder.name,
+          key: item.hf,
+          expected: `a tensor of shape ${shapeText(item.shape)}`,
+        });
       if (!sameShape(e.shape, item.shape)) {
-        throw new FormatError('tensor shape disagrees with config.json', { file: e.file, offset: e.begin, key: item.hf, expected: shapeText(item.shape), found: shapeText(e.shape) });
+        throw new FormatError('tensor shape disagrees with config.json', {
+          file: e.file,
+          offset: e.begin,
+          key: item.hf,
+          expected: shapeText(item.shape),
+          found: shapeText(e.shape),
+        });
       }
     }
     const weights: WeightMap = new Map();

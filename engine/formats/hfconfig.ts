@@ -207,14 +207,23 @@ export function parseHfConfig(json: unknown, file = 'config.json'): ModelConfig 
   const numHeads = r.int('num_attention_heads');
   const numKvHeads = r.int('num_key_value_heads', numHeads);
   if (numHeads % numKvHeads !== 0) {
-    throw new FormatError('num_attention_heads is not a multiple of num_key_value_heads', { file, key: 'num_key_value_heads', expected: `a divisor of ${numHeads}`, found: String(numKvHeads) });
+    throw new FormatError('num_attention_heads is not a multiple of num_key_value_heads', {
+      file,
+      key: 'num_key_value_heads',
+      expected: `a divisor of ${numHeads}`,
+      found: String(numKvHeads),
+    });
   }
   let headDim: number;
   if (r.has('head_dim')) headDim = r.int('head_dim');
   else if (d.headDim !== undefined) headDim = d.headDim;
   else {
     if (hidden % numHeads !== 0) {
-      throw new FormatError('hidden_size is not a multiple of num_attention_heads (and no head_dim)', { file, key: 'head_dim', expected: 'head_dim, or hidden_size divisible by num_attention_heads' });
+      throw new FormatError('hidden_size is not a multiple of num_attention_heads (and no head_dim)', {
+        file,
+        key: 'head_dim',
+        expected: 'head_dim, or hidden_size divisible by num_attention_heads',
+      });
     }
     headDim = hidden / numHeads;
   }
@@ -259,7 +268,8 @@ export function parseHfConfig(json: unknown, file = 'config.json'): ModelConfig 
   if (arch === 'mixtral') {
     const numExperts = r.int('num_local_experts', 8);
     const topK = r.int('num_experts_per_tok', 2);
-    if (topK > numExperts) throw new FormatError('more experts per token than experts', { file, key: 'num_experts_per_tok', expected: `≤ ${numExperts} (num_local_experts)`, found: String(topK) });
+    if (topK > numExperts)
+      throw new FormatError('more experts per token than experts', { file, key: 'num_experts_per_tok', expected: `≤ ${numExperts} (num_local_experts)`, found: String(topK) });
     moe = { numExperts, topK, normTopKProb: true };
   }
 

@@ -70,7 +70,10 @@ export function kvBytesPerToken(c: ModelConfig): number {
   return 2 * c.numLayers * c.numKvHeads * c.headDim * 4;
 }
 
-function infoFromConfig(c: ModelConfig, rest: Pick<ModelInfo, 'format' | 'parameters' | 'dtypes' | 'fileBytes' | 'tokenizer' | 'largestTensorBytes' | 'files'> & { architecture?: string }): ModelInfo {
+function infoFromConfig(
+  c: ModelConfig,
+  rest: Pick<ModelInfo, 'format' | 'parameters' | 'dtypes' | 'fileBytes' | 'tokenizer' | 'largestTensorBytes' | 'files'> & { architecture?: string },
+): ModelInfo {
   return {
     architecture: rest.architecture ?? c.architecture,
     contextLength: c.maxPositions,
@@ -172,7 +175,12 @@ export async function inspectLlama2c(dir: ModelDir, weights: string): Promise<Mo
       files,
     });
     const ok: ModelCheck = { status: 'ready', info };
-    if (!tok) return missingTokenizer(ok, 'Missing tokenizer: no tokenizer.bin (or one tok*.bin) beside it', `${dir.name}: a llama2.c checkpoint needs its tokenizer.bin in the same folder`);
+    if (!tok)
+      return missingTokenizer(
+        ok,
+        'Missing tokenizer: no tokenizer.bin (or one tok*.bin) beside it',
+        `${dir.name}: a llama2.c checkpoint needs its tokenizer.bin in the same folder`,
+      );
     return ok;
   } catch (e) {
     return { status: 'error', problem: describeProblem(e, src.size) };
@@ -250,7 +258,10 @@ export async function inspectHf(dir: ModelDir, weightsFile?: string): Promise<Mo
       const src = await openTracked(weights);
       if (!src) {
         const any = names.filter((n) => n.endsWith('.safetensors'));
-        throw new FormatError('no weights found', { file: `${dir.name}/${weights}`, expected: any.length ? `model.safetensors (found ${any.join(', ')})` : 'model.safetensors or model.safetensors.index.json' });
+        throw new FormatError('no weights found', {
+          file: `${dir.name}/${weights}`,
+          expected: any.length ? `model.safetensors (found ${any.join(', ')})` : 'model.safetensors or model.safetensors.index.json',
+        });
       }
       try {
         store = await openSafetensors(src);
@@ -289,7 +300,12 @@ export async function inspectHf(dir: ModelDir, weightsFile?: string): Promise<Mo
       files,
     });
     const ok: ModelCheck = { status: 'ready', info };
-    if (!tok) return missingTokenizer(ok, 'Missing tokenizer: no tokenizer.json in the folder', `${dir.name}: no tokenizer.json; the model can run on token ids but cannot turn text into tokens`);
+    if (!tok)
+      return missingTokenizer(
+        ok,
+        'Missing tokenizer: no tokenizer.json in the folder',
+        `${dir.name}: no tokenizer.json; the model can run on token ids but cannot turn text into tokens`,
+      );
     return ok;
   } catch (e) {
     const p = describeProblem(e, lastSize);
@@ -320,7 +336,11 @@ export function inspectOnnx(size: number, name: string): ModelCheck {
       largestTensorBytes: 0,
       files: [{ name, size, role: 'weights' }],
     },
-    problem: { kind: 'onnx', message: 'ONNX: needs the onnxruntime backend (not yet)', detail: `${name}: ONNX models will run on onnxruntime-web; the engine reads GGUF, safetensors and llama2.c files today` },
+    problem: {
+      kind: 'onnx',
+      message: 'ONNX: needs the onnxruntime backend (not yet)',
+      detail: `${name}: ONNX models will run on onnxruntime-web; the engine reads GGUF, safetensors and llama2.c files today`,
+    },
   };
 }
 

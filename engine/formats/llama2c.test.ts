@@ -11,7 +11,7 @@ const BIN_PATH = '../shared/fixtures/llama2c/stories260K.bin';
 const REAL = new Uint8Array(readFileSync(BIN_PATH));
 const NAME = 'test.bin';
 
-function recordingSource(bytes: Uint8Array): ByteSource & { reads: [number, number][]; } {
+function recordingSource(bytes: Uint8Array): ByteSource & { reads: [number, number][] } {
   const inner = memorySource(bytes, NAME);
   const reads: [number, number][] = [];
   return { name: NAME, size: bytes.length, reads, read: (o, l) => (reads.push([o, l]), inner.read(o, l)) };

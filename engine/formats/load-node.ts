@@ -13,7 +13,20 @@ import type { Tokenizer } from '../tokenizer/types';
 import { nodeFolder, nodeModelDir } from './hf-node';
 import type { FormatId, RunnableFormatId } from './ids';
 import { fileSource } from './source-node';
-import { detectFile, detectFolder, detectLoadable, findTokenizer, FOLDER_FORMAT, isLoadableFile, LOADABLE_PATHS, loadModel, loadModelTokenizer, whyNotListable, type Detected, type Entry } from './registry';
+import {
+  detectFile,
+  detectFolder,
+  detectLoadable,
+  findTokenizer,
+  FOLDER_FORMAT,
+  isLoadableFile,
+  LOADABLE_PATHS,
+  loadModel,
+  loadModelTokenizer,
+  whyNotListable,
+  type Detected,
+  type Entry,
+} from './registry';
 
 export interface OpenedModel {
   format: RunnableFormatId;
@@ -32,7 +45,10 @@ export interface ModelLocation {
 }
 
 /** The names of a folder's files (none when it cannot be read: the header check or the error says what is missing). */
-const filesIn = (dir: string) => nodeModelDir(dir).list().catch(() => [] as string[]);
+const filesIn = (dir: string) =>
+  nodeModelDir(dir)
+    .list()
+    .catch(() => [] as string[]);
 
 /** Detects a path with the registry: a folder by its file names, a file by its name and first bytes. */
 async function detectPath<T>(p: string, isDir: boolean, detect: (entry: Entry) => Promise<T>): Promise<T> {

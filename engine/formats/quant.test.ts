@@ -1,20 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import {
-  bf16ToF32,
-  BLOCK_Q4_0,
-  BLOCK_Q4_K,
-  BLOCK_Q6_K,
-  BLOCK_Q8_0,
-  dequantize,
-  f16ToF32,
-  f32ToF16,
-  getScaleMinK4,
-  GgmlType,
-  ggmlByteSize,
-  ggmlTypeName,
-  QK_K,
-} from './quant';
+import { bf16ToF32, BLOCK_Q4_0, BLOCK_Q4_K, BLOCK_Q6_K, BLOCK_Q8_0, dequantize, f16ToF32, f32ToF16, getScaleMinK4, GgmlType, ggmlByteSize, ggmlTypeName, QK_K } from './quant';
 
 const f = Math.fround;
 
@@ -515,12 +501,17 @@ describe('round trip against reference quantisers (ggml algorithm)', () => {
 
   test('any bytes of the right length dequantise without throwing (fuzz)', () => {
     fc.assert(
-      fc.property(fc.constantFrom(GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.F16, GgmlType.BF16), fc.integer({ min: 1, max: 3 }), fc.integer(), (type, blocks, seed) => {
-        const n = (type === GgmlType.Q4_K || type === GgmlType.Q6_K ? QK_K : 32) * blocks;
-        const r = rng(seed);
-        const bytes = Uint8Array.from({ length: ggmlByteSize(type, n) }, () => Math.floor(r() * 256));
-        expect(dequantize(type, bytes, n)).toHaveLength(n);
-      }),
+      fc.property(
+        fc.constantFrom(GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.F16, GgmlType.BF16),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer(),
+        (type, blocks, seed) => {
+          const n = (type === GgmlType.Q4_K || type === GgmlType.Q6_K ? QK_K : 32) * blocks;
+          const r = rng(seed);
+          const bytes = Uint8Array.from({ length: ggmlByteSize(type, n) }, () => Math.floor(r() * 256));
+          expect(dequantize(type, bytes, n)).toHaveLength(n);
+        },
+      ),
       { numRuns: 200 },
     );
   });

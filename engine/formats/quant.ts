@@ -47,9 +47,7 @@ export const GgmlType = {
 } as const;
 export type GgmlTypeName = keyof typeof GgmlType;
 
-const TYPE_NAMES = new Map<number, GgmlTypeName>(
-  (Object.entries(GgmlType) as [GgmlTypeName, number][]).map(([name, id]) => [id, name]),
-);
+const TYPE_NAMES = new Map<number, GgmlTypeName>((Object.entries(GgmlType) as [GgmlTypeName, number][]).map(([name, id]) => [id, name]));
 
 /** Name of a ggml type number, or `type<N>` when the number is not a known ggml type. */
 export function ggmlTypeName(type: number): string {
@@ -120,15 +118,7 @@ export const BLOCK_Q6_K: BlockLayout = {
 };
 
 /** Types this module dequantises. */
-export const DEQUANTISABLE: ReadonlySet<number> = new Set([
-  GgmlType.F32,
-  GgmlType.F16,
-  GgmlType.BF16,
-  GgmlType.Q8_0,
-  GgmlType.Q4_0,
-  GgmlType.Q4_K,
-  GgmlType.Q6_K,
-]);
+export const DEQUANTISABLE: ReadonlySet<number> = new Set([GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K]);
 
 /**
  * [blockSize, typeSize] of every ggml type whose size is known here (from

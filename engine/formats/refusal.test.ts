@@ -30,7 +30,9 @@ describe('whyNotListable (the registry)', () => {
   });
 
   test('a tokenizer.bin is not a llama2.c checkpoint', async () => {
-    expect(await whyNotListable({ name: 'tok512.bin', src: memorySource(bytes('llama2c/tok512.bin'), 'tok512.bin') }, 'tok512.bin')).toMatch(/tok512\.bin is not a llama2\.c checkpoint/);
+    expect(await whyNotListable({ name: 'tok512.bin', src: memorySource(bytes('llama2c/tok512.bin'), 'tok512.bin') }, 'tok512.bin')).toMatch(
+      /tok512\.bin is not a llama2\.c checkpoint/,
+    );
   });
 
   test('models are listed: a GGUF (even truncated: listed with its problem), a checkpoint, an HF folder, an ONNX file', async () => {

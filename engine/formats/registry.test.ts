@@ -38,14 +38,22 @@ const BIN = bytes('llama2c/stories260K.bin');
 const TOK = bytes('llama2c/tok512.bin');
 const GGUF = bytes('gguf/stories260K.gguf');
 const ONNX = bytes('onnx/tiny-llama/model.onnx');
-const HF = { 'config.json': bytes('models/tiny-llama/config.json'), 'generation_config.json': bytes('models/tiny-llama/generation_config.json'), 'model.safetensors': bytes('models/tiny-llama/model.safetensors') };
+const HF = {
+  'config.json': bytes('models/tiny-llama/config.json'),
+  'generation_config.json': bytes('models/tiny-llama/generation_config.json'),
+  'model.safetensors': bytes('models/tiny-llama/model.safetensors'),
+};
 const HF_TOKENIZER = bytes('tokenizers/tiny-bytelevel-llama3/tokenizer.json');
 
 describe('one list of format ids', () => {
   test('one record per id; the runnable ones are those with a loader', () => {
     expect(FORMATS.map((f) => f.id).sort()).toEqual([...FORMAT_IDS].sort());
     for (const id of FORMAT_IDS) expect(formatById(id).id).toBe(id);
-    expect(FORMATS.filter(isRunnable).map((f) => f.id).sort()).toEqual([...RUNNABLE_FORMAT_IDS].sort());
+    expect(
+      FORMATS.filter(isRunnable)
+        .map((f) => f.id)
+        .sort(),
+    ).toEqual([...RUNNABLE_FORMAT_IDS].sort());
     for (const f of FORMATS) expect(f.notRunnable === undefined).toBe(isRunnable(f));
     expect(FORMAT_IDS.filter(isRunnableFormat)).toEqual([...RUNNABLE_FORMAT_IDS]);
     expect(isRunnableFormat('onnx')).toBe(false);
@@ -78,7 +86,10 @@ describe('every format from a real fixture', () => {
     expect(await detectFile('stories260K.gguf')).toMatchObject({ format: { id: 'gguf' }, main: 'stories260K.gguf' });
     expect(await detectFile('model.bin', memorySource(GGUF))).toMatchObject({ format: { id: 'gguf' }, main: 'model.bin' });
     const dir = memoryDir('gguf', { 'stories260K.gguf': GGUF });
-    expect(await formatById('gguf').inspect(dir, 'stories260K.gguf')).toMatchObject({ status: 'ready', info: { format: 'gguf', tokenizer: { kind: 'gguf-llama', source: 'embedded' } } });
+    expect(await formatById('gguf').inspect(dir, 'stories260K.gguf')).toMatchObject({
+      status: 'ready',
+      info: { format: 'gguf', tokenizer: { kind: 'gguf-llama', source: 'embedded' } },
+    });
     expect(findTokenizer('gguf', await dir.list(), 'stories260K.gguf')).toBe('embedded');
     expect((await loadModel('gguf', dir, 'stories260K.gguf')).source.format).toBe('gguf');
     const tok = await loadModelTokenizer('gguf', dir, 'stories260K.gguf', 'embedded');
@@ -92,7 +103,10 @@ describe('every format from a real fixture', () => {
       expect(d?.main).toBeUndefined(); // the model is the folder
     }
     const dir = memoryDir('tiny-llama', { ...HF, 'tokenizer.json': HF_TOKENIZER });
-    expect(await formatById('safetensors').inspect(dir, undefined)).toMatchObject({ status: 'ready', info: { format: 'safetensors', architecture: 'llama', tokenizer: { kind: 'hf-bpe', source: 'tokenizer.json' } } });
+    expect(await formatById('safetensors').inspect(dir, undefined)).toMatchObject({
+      status: 'ready',
+      info: { format: 'safetensors', architecture: 'llama', tokenizer: { kind: 'hf-bpe', source: 'tokenizer.json' } },
+    });
     expect(findTokenizer('safetensors', names, undefined)).toBe('tokenizer.json');
     const m = await loadModel('safetensors', dir, undefined);
     expect(m.source.format).toBe('safetensors');

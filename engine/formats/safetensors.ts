@@ -170,7 +170,11 @@ export async function readSafetensorsHeader(src: ByteSource): Promise<Safetensor
   const sorted = [...tensors.values()].sort((a, b) => a.begin - b.begin || a.end - b.end);
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i].begin < sorted[i - 1].end) {
-      fail(file, 'tensor data overlaps another tensor', { offset: sorted[i].begin, key: sorted[i].name, expected: `to start at or after ${sorted[i - 1].end} (end of "${sorted[i - 1].name}")` });
+      fail(file, 'tensor data overlaps another tensor', {
+        offset: sorted[i].begin,
+        key: sorted[i].name,
+        expected: `to start at or after ${sorted[i - 1].end} (end of "${sorted[i - 1].name}")`,
+      });
     }
   }
   return { file, headerSize: n, dataStart, tensors, metadata };
@@ -212,7 +216,13 @@ export function decodeToF32(bytes: Uint8Array, dtype: SafetensorsDtype, count: n
 /** Reads one tensor by its byte range and converts it to f32. */
 export async function readSafetensorsTensor(src: ByteSource, entry: SafetensorsEntry): Promise<Tensor> {
   if (!(SUPPORTED_DTYPES as readonly string[]).includes(entry.dtype)) {
-    throw new UnsupportedError('tensor dtype is not supported', { file: src.name, offset: entry.begin, key: entry.name, expected: SUPPORTED_DTYPES.join(', '), found: entry.dtype });
+    throw new UnsupportedError('tensor dtype is not supported', {
+      file: src.name,
+      offset: entry.begin,
+      key: entry.name,
+      expected: SUPPORTED_DTYPES.join(', '),
+      found: entry.dtype,
+    });
   }
   const count = entry.shape.reduce((a, b) => a * b, 1);
   const bytes = await readRange(src, entry.begin, entry.end - entry.begin, `tensor "${entry.name}"`);
@@ -253,11 +263,7 @@ export async function openSafetensors(src: ByteSource): Promise<TensorStore> {
  * plus the shards. `open` resolves a shard file name (relative to the index) to a source.
  * Every shard header is read and every weight_map entry checked before any tensor is.
  */
-export async function openShardedSafetensors(
-  indexFile: string,
-  indexJson: unknown,
-  open: (shard: string) => Promise<ByteSource | null>,
-): Promise<TensorStore> {
+export async function openShardedSafetensors(indexFile: string, indexJson: unknown, open: (shard: string) => Promise<ByteSource | null>): Promise<TensorStore> {
   if (typeof indexJson !== 'object' || indexJson === null || Array.isArray(indexJson)) {
     throw new FormatError('index is not a JSON object', { file: indexFile, expected: '{"weight_map": {...}}' });
   }
@@ -287,7 +293,8 @@ export async function openShardedSafetensors(
     const entries = new Map<string, SafetensorsEntry & { file: string }>();
     for (const [name, shard] of Object.entries(wm as Record<string, string>)) {
       const e = headers.get(shard)!.tensors.get(name);
-      if (!e) throw new FormatError('tensor listed in weight_map is not in its shard', { file: sources.get(shard)!.name, key: name, expected: `a tensor "${name}" (per ${indexFile})` });
+      if (!e)
+        throw new FormatError('tensor listed in weight_map is not in its shard', { file: sources.get(shard)!.name, key: name, expected: `a tensor "${name}" (per ${indexFile})` });
       entries.set(name, { ...e, file: sources.get(shard)!.name });
     }
     return {

@@ -108,7 +108,8 @@ function checkRequest(backend: Backend, req: GenerateRequest): void {
     if (!Number.isSafeInteger(id) || id < 0 || id >= V) throw new RangeError(`prompt token ${i} is ${id}, outside the vocabulary [0, ${V})`);
   });
   if (req.promptIds.length > backend.contextLength) throw new RangeError(`the prompt is ${req.promptIds.length} tokens; the context holds ${backend.contextLength}`);
-  if (req.topCandidates !== undefined && (!Number.isSafeInteger(req.topCandidates) || req.topCandidates < 0)) throw new RangeError(`topCandidates must be an integer ≥ 0, got ${req.topCandidates}`);
+  if (req.topCandidates !== undefined && (!Number.isSafeInteger(req.topCandidates) || req.topCandidates < 0))
+    throw new RangeError(`topCandidates must be an integer ≥ 0, got ${req.topCandidates}`);
   if (req.stopStrings?.some((s) => s.length > 0) && !req.tokenizer) throw new RangeError('stop strings need a tokenizer to read the text');
 }
 

@@ -6,14 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { loadRef } from '../../tests/unit/fixtures';
 import { isSampling, processorsFromOptions } from './options';
-import {
-  applyProcessors,
-  NoRepeatNgramProcessor,
-  ParameterRangeError,
-  RepetitionPenaltyProcessor,
-  TemperatureProcessor,
-  type LogitsProcessor,
-} from './processors';
+import { applyProcessors, NoRepeatNgramProcessor, ParameterRangeError, RepetitionPenaltyProcessor, TemperatureProcessor, type LogitsProcessor } from './processors';
 import { softmax } from './samplers';
 import { EpsilonProcessor, EtaProcessor, MinPProcessor, orderedHead, TopKProcessor, TopPProcessor, TypicalProcessor } from './truncation';
 
@@ -133,7 +126,10 @@ describe('ties and edges', () => {
     for (const p of allKinds()) {
       const s = new Float32Array(5).fill(-Infinity);
       p.process([1, 2, 1], s);
-      expect([...s].every((x) => x === -Infinity), p.name).toBe(true);
+      expect(
+        [...s].every((x) => x === -Infinity),
+        p.name,
+      ).toBe(true);
     }
   });
 });
@@ -212,10 +208,7 @@ function allKinds(): LogitsProcessor[] {
 /** Rows of 1–64 scores: random reals, or small integers (many ties), some masked. */
 const rowArb = fc
   .tuple(
-    fc.oneof(
-      fc.array(fc.double({ min: -20, max: 20, noNaN: true }), { minLength: 1, maxLength: 64 }),
-      fc.array(fc.integer({ min: -4, max: 4 }), { minLength: 1, maxLength: 64 }),
-    ),
+    fc.oneof(fc.array(fc.double({ min: -20, max: 20, noNaN: true }), { minLength: 1, maxLength: 64 }), fc.array(fc.integer({ min: -4, max: 4 }), { minLength: 1, maxLength: 64 })),
     fc.array(fc.boolean(), { maxLength: 64 }),
   )
   .map(([xs, mask]) => Float32Array.from(xs, (x, i) => (mask[i] && i % 3 === 0 ? -Infinity : x)));

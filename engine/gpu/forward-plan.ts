@@ -178,9 +178,10 @@ export class ForwardPlan implements KernelBuilder {
     tokens.forEach((id, t) => {
       if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new RangeError(`embedding: id ${id} at ${t} is outside [0, ${c.vocabSize})`);
     });
-    if (this.w.posEmbed) pos.forEach((p, t) => {
-      if (p >= c.maxPositions) throw new RangeError(`embeddingAdd: index ${p} at ${t} is outside [0, ${c.maxPositions})`);
-    });
+    if (this.w.posEmbed)
+      pos.forEach((p, t) => {
+        if (p >= c.maxPositions) throw new RangeError(`embeddingAdd: index ${p} at ${t} is outside [0, ${c.maxPositions})`);
+      });
     const k = opts.topK ?? 0;
     if (!Number.isInteger(k) || k < 0 || k > Math.min(TOPK_MAX, c.vocabSize)) throw new RangeError(`topK must be an integer in [0, ${Math.min(TOPK_MAX, c.vocabSize)}]`);
     const cap = opts.capture ?? {};
@@ -311,7 +312,14 @@ export class ForwardPlan implements KernelBuilder {
         ];
       });
     const attnVals = (L: LayerWeights) => ({ H, Kv, hd, window: L.window, scale: 1 / Math.sqrt(hd) });
-    const actVals = (rowsSel: number, mFixed: number, gated: boolean) => ({ I, mSel: rowsSel, mFixed, inStride: gated ? 2 * I : I, gated: gated ? 1 : 0, act: ACT_ID[c.activation] });
+    const actVals = (rowsSel: number, mFixed: number, gated: boolean) => ({
+      I,
+      mSel: rowsSel,
+      mFixed,
+      inStride: gated ? 2 * I : I,
+      gated: gated ? 1 : 0,
+      act: ACT_ID[c.activation],
+    });
 
     const layers: LayerOps[] = this.w.layers.map((L) => {
       const ops: LayerOps = {
@@ -324,7 +332,9 @@ export class ForwardPlan implements KernelBuilder {
           { qkv: a.qkv, cs: a.cs, qn: L.qNorm ?? this.core.dummy, kn: L.kNorm ?? this.core.dummy, q: a.q, kc: L.kc, vc: L.vc },
         ),
         rows: this.dispatch(this.inputs.vecAttn ? attnDecodeWgsl(hd, this.core.subgroups) : attnRowsWgsl(), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att, part: a.part }),
-        rowsGqa: this.inputs.gqaAttn ? this.dispatch(attnDecodeGqaWgsl(hd, H / Kv, this.core.subgroups), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att, part: a.part }) : undefined,
+        rowsGqa: this.inputs.gqaAttn
+          ? this.dispatch(attnDecodeGqaWgsl(hd, H / Kv, this.core.subgroups), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att, part: a.part })
+          : undefined,
         combine: this.dispatch(attnCombineWgsl(c.headDim), attnVals(L), { part: a.part, o: a.att }),
         flash: this.dispatch(attnFlashWgsl(hd), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att }),
         o: new LinearOp(this, { w: L.o, bias: L.oBias, x: a.att, y: a.x, N: D, K: H * hd, mSel: M_FROM_T, xRowStride: H * hd, yRowStride: D, accumulate: true }),
@@ -346,9 +356,35 @@ export class ForwardPlan implements KernelBuilder {
         }));
         ops.actDense = this.dispatch(activationWgsl(), actVals(M_FROM_T, 0, true), { gu: a.gu, o: a.act });
         ops.combineDense = this.dispatch(moeCombineWgsl(), { D, nE: E, eStride: a.rows * D, wStride: E, mSel: M_FROM_T, mFixed: 0 }, { Y: a.Y, wts: a.rWd, x: a.x });
-        ops.expGuSparse = new LinearOp(this, { w: L.expGu, x: a.h, y: a.gu, N: 2 * I, K: D, mSel: M_STATIC, mFixed: k, xRowStride: 0, yRowStride: 2 * I, expertStride: guS, ids: a.rIds, matvecOnly: true });
+        ops.expGuSparse = new LinearOp(this, {
+          w: L.expGu,
+          x: a.h,
+          y: a.gu,
+          N: 2 * I,
+          K: D,
+          mSel: M_STATIC,
+          mFixed: k,
+          xRowStride: 0,
+          yRowStride: 2 * I,
+          expertStride: guS,
+          ids: a.rIds,
+          matvecOnly: true,
+        });
         ops.actSparse = this.dispatch(activationWgsl(), actVals(M_STATIC, k, true), { gu: a.gu, o: a.act });
-        ops.expDownSparse = new LinearOp(this, { w: L.expDown, x: a.act, y: a.Y, N: D, K: I, mSel: M_STATIC, mFixed: k, xRowStride: I, yRowStride: D, expertStride: dnS, ids: a.rIds, matvecOnly: true });
+        ops.expDownSparse = new LinearOp(this, {
+          w: L.expDown,
+          x: a.act,
+          y: a.Y,
+          N: D,
+          K: I,
+          mSel: M_STATIC,
+          mFixed: k,
+          xRowStride: I,
+          yRowStride: D,
+          expertStride: dnS,
+          ids: a.rIds,
+          matvecOnly: true,
+        });
         ops.combineSparse = this.dispatch(moeCombineWgsl(), { D, nE: k, eStride: D, wStride: k, mSel: M_FROM_T, mFixed: 0 }, { Y: a.Y, wts: a.rWk, x: a.x });
       } else {
         const gated = c.mlp === 'gated';
@@ -362,22 +398,71 @@ export class ForwardPlan implements KernelBuilder {
           // gated: gate|up → act(gate)·up straight into a.act (the down projection's x)
           ops.guAct = gated && L.gu!.parts.length === 1;
           ops.guF = ops.guAct
-            ? new LinearOp(this, { w: L.gu!, bias: L.guBias, x: a.x, y: a.act, N: guN, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: I, matvecOnly: true, pro: { kind: 'rms', weighted: !L.mlpNormIn }, nw: L.mlpNorm, eps, epi: { kind: 'act', act: ACT_ID[c.activation] } })
-            : new LinearOp(this, { w: L.gu!, bias: L.guBias, x: a.x, y: a.gu, N: guN, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: guN, matvecOnly: true, pro: { kind: 'rms', weighted: !L.mlpNormIn }, nw: L.mlpNorm, eps });
+            ? new LinearOp(this, {
+                w: L.gu!,
+                bias: L.guBias,
+                x: a.x,
+                y: a.act,
+                N: guN,
+                K: D,
+                mSel: M_FROM_T,
+                xRowStride: D,
+                yRowStride: I,
+                matvecOnly: true,
+                pro: { kind: 'rms', weighted: !L.mlpNormIn },
+                nw: L.mlpNorm,
+                eps,
+                epi: { kind: 'act', act: ACT_ID[c.activation] },
+              })
+            : new LinearOp(this, {
+                w: L.gu!,
+                bias: L.guBias,
+                x: a.x,
+                y: a.gu,
+                N: guN,
+                K: D,
+                mSel: M_FROM_T,
+                xRowStride: D,
+                yRowStride: guN,
+                matvecOnly: true,
+                pro: { kind: 'rms', weighted: !L.mlpNormIn },
+                nw: L.mlpNorm,
+                eps,
+              });
         }
       }
       if (c.norm.kind === 'rms' && !L.attnNormB && L.lora.size === 0) {
         // RoPE + KV write fused after the matvec (not with Qwen3's per-head q/k norm)
         ops.qkvRope = c.positions === 'rope' && !c.qkNorm && L.qkv.parts.length === 1;
         const rope = ops.qkvRope ? { H, Kv, hd, style: ROPE_STYLE[c.rope!.style], cs: a.cs, q: a.q, kc: L.kc, vc: L.vc } : undefined;
-        ops.qkvF = new LinearOp(this, { w: L.qkv, bias: L.qkvBias, x: a.x, y: a.qkv, N: QKV, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: QKV, matvecOnly: true, pro: { kind: 'rms' }, nw: L.attnNorm, eps, epi: rope && { kind: 'rope' }, rope });
+        ops.qkvF = new LinearOp(this, {
+          w: L.qkv,
+          bias: L.qkvBias,
+          x: a.x,
+          y: a.qkv,
+          N: QKV,
+          K: D,
+          mSel: M_FROM_T,
+          xRowStride: D,
+          yRowStride: QKV,
+          matvecOnly: true,
+          pro: { kind: 'rms' },
+          nw: L.attnNorm,
+          eps,
+          epi: rope && { kind: 'rope' },
+          rope,
+        });
       }
       return ops;
     });
     const V = c.vocabSize;
     this.ops = {
       embed: this.w.embed.parts.map((p) =>
-        this.dispatch(embeddingWgsl(this.core.read(this.w.embed.dtype)), { D, rowStride: this.w.embed.rowStride, rowStart: p.rowStart, rowCount: p.rows, add: 0 }, { ids: a.ids, table: p.buffer, x: a.x }),
+        this.dispatch(
+          embeddingWgsl(this.core.read(this.w.embed.dtype)),
+          { D, rowStride: this.w.embed.rowStride, rowStart: p.rowStart, rowCount: p.rows, add: 0 },
+          { ids: a.ids, table: p.buffer, x: a.x },
+        ),
       ),
       posEmbed: (this.w.posEmbed?.parts ?? []).map((p) =>
         this.dispatch(embeddingWgsl('f32'), { D, rowStride: this.w.posEmbed!.rowStride, rowStart: p.rowStart, rowCount: p.rows, add: 1 }, { ids: a.pos, table: p.buffer, x: a.x }),
@@ -387,7 +472,21 @@ export class ForwardPlan implements KernelBuilder {
       head: new LinearOp(this, { w: this.w.head, x: a.h, y: a.logits, N: V, K: D, mSel: M_FROM_HEAD, xRowStride: D, yRowStride: V }),
       headF:
         this.core.tuning.fuseHeadNorm && c.norm.kind === 'rms' && !this.w.finalNormB
-          ? new LinearOp(this, { w: this.w.head, x: a.x, y: a.logits, N: V, K: D, mSel: M_FROM_HEAD, xRowStride: D, yRowStride: V, matvecOnly: true, pro: { kind: 'rms' }, nw: this.w.finalNorm, eps, xHead: true })
+          ? new LinearOp(this, {
+              w: this.w.head,
+              x: a.x,
+              y: a.logits,
+              N: V,
+              K: D,
+              mSel: M_FROM_HEAD,
+              xRowStride: D,
+              yRowStride: V,
+              matvecOnly: true,
+              pro: { kind: 'rms' },
+              nw: this.w.finalNorm,
+              eps,
+              xHead: true,
+            })
           : undefined,
       topkPartial: this.dispatch(topkPartialWgsl(), { n: V, chunk: TOPK_CHUNK, k: 1, lastRow: 1 }, { src: a.logits, cand: a.cand }),
       topkFinal: this.dispatch(topkFinalWgsl(), { n: Math.ceil(V / TOPK_CHUNK), chunk: 0, k: 1, lastRow: 0 }, { cand: a.cand, res: a.res, next: a.ids }),
@@ -424,14 +523,7 @@ export class ForwardPlan implements KernelBuilder {
    * `start`, logits for the last `headRows`, into `enc`; the captures asked for are copied
    * out between passes and added to `reads`.
    */
-  encodeForward(
-    enc: GPUCommandEncoder,
-    T: number,
-    start: number,
-    headRows: number,
-    cap: CaptureOptions,
-    reads: ReadRequest[],
-  ): ForwardCaptures {
+  encodeForward(enc: GPUCommandEncoder, T: number, start: number, headRows: number, cap: CaptureOptions, reads: ReadRequest[]): ForwardCaptures {
     const c = this.core.config;
     const a = this.act!;
     const o = this.ops!;
@@ -441,7 +533,10 @@ export class ForwardPlan implements KernelBuilder {
     const Tk = start + T;
     const out: ForwardCaptures = { free: [] };
     const ts = T === 1 ? this.stepTimestamps : undefined;
-    let pass = ts && ts.n < ts.cap ? enc.beginComputePass({ timestampWrites: { querySet: ts.set, beginningOfPassWriteIndex: 2 * ts.n, endOfPassWriteIndex: 2 * ts.n++ + 1 } }) : enc.beginComputePass();
+    let pass =
+      ts && ts.n < ts.cap
+        ? enc.beginComputePass({ timestampWrites: { querySet: ts.set, beginningOfPassWriteIndex: 2 * ts.n, endOfPassWriteIndex: 2 * ts.n++ + 1 } })
+        : enc.beginComputePass();
     const copyOut = (src: GPUBuffer, size: number, then: (b: ArrayBuffer) => void) => {
       pass.end();
       const tmp = createStorage(this.core.device, size, 'capture');
@@ -484,7 +579,14 @@ export class ForwardPlan implements KernelBuilder {
       if (cap.attentions) {
         const probs = createStorage(this.core.device, H * T * Tk * 4, 'attn-probs');
         out.free.push(probs);
-        const d = new Dispatch(this.core.device, this.core.cache, attnProbsWgsl(), this.core.step, { H, Kv: c.numKvHeads, hd: c.headDim, window: L.window, scale: 1 / Math.sqrt(c.headDim) }, { q: a.q, kc: L.kc, probs });
+        const d = new Dispatch(
+          this.core.device,
+          this.core.cache,
+          attnProbsWgsl(),
+          this.core.step,
+          { H, Kv: c.numKvHeads, hd: c.headDim, window: L.window, scale: 1 / Math.sqrt(c.headDim) },
+          { q: a.q, kc: L.kc, probs },
+        );
         d.encode(pass, T, H);
         out.free.push(d.params);
         copyOut(probs, H * T * Tk * 4, (b) => (out.attentions![li] = new Float32Array(b)));
@@ -538,7 +640,14 @@ export class ForwardPlan implements KernelBuilder {
     if (cap.finalHidden) {
       const fh = createStorage(this.core.device, T * D * 4, 'final-hidden');
       out.free.push(fh);
-      const d = new Dispatch(this.core.device, this.core.cache, c.norm.kind === 'rms' ? rmsnormRowsWgsl(D) : layernormRowsWgsl(D), this.core.step, { D, mSel: M_FROM_T, mFixed: 0, srcFromHead: 0, eps: c.norm.eps, hasBias: this.w.finalNormB ? 1 : 0 }, { x: a.x, weight: this.w.finalNorm, bias: this.w.finalNormB ?? this.core.dummy, y: fh });
+      const d = new Dispatch(
+        this.core.device,
+        this.core.cache,
+        c.norm.kind === 'rms' ? rmsnormRowsWgsl(D) : layernormRowsWgsl(D),
+        this.core.step,
+        { D, mSel: M_FROM_T, mFixed: 0, srcFromHead: 0, eps: c.norm.eps, hasBias: this.w.finalNormB ? 1 : 0 },
+        { x: a.x, weight: this.w.finalNorm, bias: this.w.finalNormB ?? this.core.dummy, y: fh },
+      );
       d.encode(pass, T);
       out.free.push(d.params);
       copyOut(fh, T * D * 4, (b) => (out.finalHidden = new Float32Array(b)));

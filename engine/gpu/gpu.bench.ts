@@ -57,7 +57,9 @@ if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(
 const env = (k: string, d: string) => process.env[k] ?? d;
 const small = !process.env.VK_DRIVER_FILES; // SwiftShader: keep it small
 const PREFILL = Number(env('BENCH_PREFILL', small ? '64' : '512'));
-const CONTEXTS = env('BENCH_CONTEXTS', small ? '32,128' : '128,2048').split(',').map(Number);
+const CONTEXTS = env('BENCH_CONTEXTS', small ? '32,128' : '128,2048')
+  .split(',')
+  .map(Number);
 const DECODE = Number(env('BENCH_DECODE', small ? '16' : '128'));
 const REPS = Number(env('BENCH_REPS', small ? '1' : '5'));
 const DTYPES = env('BENCH_DTYPES', 'f32,f16').split(',') as WeightDtype[];
@@ -70,9 +72,49 @@ const root = process.cwd(); // the repository root (npm run bench and the device
 
 /** HF config.json values of the real models (shapes only; weights are random). */
 const SHAPES: Record<string, Record<string, unknown>> = {
-  'smollm2-135m': { model_type: 'llama', vocab_size: 49152, hidden_size: 576, intermediate_size: 1536, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, head_dim: 64, max_position_embeddings: 8192, rope_theta: 100000, rms_norm_eps: 1e-5, tie_word_embeddings: true },
-  'qwen3-0.6b': { model_type: 'qwen3', vocab_size: 151936, hidden_size: 1024, intermediate_size: 3072, num_hidden_layers: 28, num_attention_heads: 16, num_key_value_heads: 8, head_dim: 128, max_position_embeddings: 40960, rope_theta: 1000000, rms_norm_eps: 1e-6, tie_word_embeddings: true },
-  'llama-3.2-1b': { model_type: 'llama', vocab_size: 128256, hidden_size: 2048, intermediate_size: 8192, num_hidden_layers: 16, num_attention_heads: 32, num_key_value_heads: 8, head_dim: 64, max_position_embeddings: 131072, rope_theta: 500000, rms_norm_eps: 1e-5, tie_word_embeddings: true, rope_scaling: { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } },
+  'smollm2-135m': {
+    model_type: 'llama',
+    vocab_size: 49152,
+    hidden_size: 576,
+    intermediate_size: 1536,
+    num_hidden_layers: 30,
+    num_attention_heads: 9,
+    num_key_value_heads: 3,
+    head_dim: 64,
+    max_position_embeddings: 8192,
+    rope_theta: 100000,
+    rms_norm_eps: 1e-5,
+    tie_word_embeddings: true,
+  },
+  'qwen3-0.6b': {
+    model_type: 'qwen3',
+    vocab_size: 151936,
+    hidden_size: 1024,
+    intermediate_size: 3072,
+    num_hidden_layers: 28,
+    num_attention_heads: 16,
+    num_key_value_heads: 8,
+    head_dim: 128,
+    max_position_embeddings: 40960,
+    rope_theta: 1000000,
+    rms_norm_eps: 1e-6,
+    tie_word_embeddings: true,
+  },
+  'llama-3.2-1b': {
+    model_type: 'llama',
+    vocab_size: 128256,
+    hidden_size: 2048,
+    intermediate_size: 8192,
+    num_hidden_layers: 16,
+    num_attention_heads: 32,
+    num_key_value_heads: 8,
+    head_dim: 64,
+    max_position_embeddings: 131072,
+    rope_theta: 500000,
+    rms_norm_eps: 1e-5,
+    tie_word_embeddings: true,
+    rope_scaling: { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+  },
 };
 
 function randomModel(name: string): LoadedModel {
@@ -87,14 +129,43 @@ function randomModel(name: string): LoadedModel {
   const rs = h.rope_scaling;
   const config: ModelConfig = {
     architecture: qwen3 ? 'qwen3' : 'llama',
-    vocabSize: V, hiddenSize: D, intermediateSize: I, numLayers: h.num_hidden_layers, numHeads: H, numKvHeads: Kv, headDim: hd,
-    maxPositions: h.max_position_embeddings, norm: { kind: 'rms', eps: h.rms_norm_eps }, positions: 'rope',
-    rope: { theta: h.rope_theta, style: 'half', scaling: rs ? { type: 'llama3', factor: rs.factor, lowFreqFactor: rs.low_freq_factor, highFreqFactor: rs.high_freq_factor, originalMaxPositions: rs.original_max_position_embeddings } : { type: 'default' } },
-    mlp: 'gated', activation: 'silu', qkvBias: false, oBias: false, mlpBias: false, qkNorm: qwen3, tieEmbeddings: true, eosTokenIds: [],
+    vocabSize: V,
+    hiddenSize: D,
+    intermediateSize: I,
+    numLayers: h.num_hidden_layers,
+    numHeads: H,
+    numKvHeads: Kv,
+    headDim: hd,
+    maxPositions: h.max_position_embeddings,
+    norm: { kind: 'rms', eps: h.rms_norm_eps },
+    positions: 'rope',
+    rope: {
+      theta: h.rope_theta,
+      style: 'half',
+      scaling: rs
+        ? { type: 'llama3', factor: rs.factor, lowFreqFactor: rs.low_freq_factor, highFreqFactor: rs.high_freq_factor, originalMaxPositions: rs.original_max_position_embeddings }
+        : { type: 'default' },
+    },
+    mlp: 'gated',
+    activation: 'silu',
+    qkvBias: false,
+    oBias: false,
+    mlpBias: false,
+    qkNorm: qwen3,
+    tieEmbeddings: true,
+    eosTokenIds: [],
   };
   const weights: WeightMap = new Map();
   let seed = 1;
-  const t = (n: string, shape: number[], scale: number) => weights.set(n, { shape, data: randomFill(shape.reduce((a, b) => a * b, 1), seed++ * 7919, scale) });
+  const t = (n: string, shape: number[], scale: number) =>
+    weights.set(n, {
+      shape,
+      data: randomFill(
+        shape.reduce((a, b) => a * b, 1),
+        seed++ * 7919,
+        scale,
+      ),
+    });
   const ones = (n: string, d: number) => weights.set(n, { shape: [d], data: new Float32Array(d).fill(1) });
   t('model.embed_tokens.weight', [V, D], 1);
   for (let i = 0; i < config.numLayers; i++) {
@@ -199,15 +270,44 @@ async function sweepMatvec(device: GPUDevice, c: ModelConfig, dtype: WeightDtype
       const groups = Math.ceil(N / matvecRows(K, dtype, shape));
       const [gx, gy] = grid2(groups);
       const k = matvecWgsl(dtype, sg, K, { subgroupMaxSize: sgMax, shape });
-      const values = { mSel: M_FROM_T, mFixed: 0, N, K, rowStride: stride, wOffset: 0, xOffset: 0, xRowStride: K, yOffset: 0, yRowStride: N, hasBias: 0, accumulate: 0, alpha: 1, expertStride: 0, nGroupsX: gx, eps: 0, xHead: 0, half: 0, H: 0, Kv: 0, hd: 0, ropeStyle: 0 };
+      const values = {
+        mSel: M_FROM_T,
+        mFixed: 0,
+        N,
+        K,
+        rowStride: stride,
+        wOffset: 0,
+        xOffset: 0,
+        xRowStride: K,
+        yOffset: 0,
+        yRowStride: N,
+        hasBias: 0,
+        accumulate: 0,
+        alpha: 1,
+        expertStride: 0,
+        nGroupsX: gx,
+        eps: 0,
+        xHead: 0,
+        half: 0,
+        H: 0,
+        Kv: 0,
+        hd: 0,
+        ropeStyle: 0,
+      };
       const ds = ws.map((w) => new Dispatch(device, cache, k, step, values, { x, w, b: small, y, ids: small }));
-      const us = await timeDispatches(device, ds.map((d) => ({ d, grid: [gx, gy, 1] as [number, number, number] })), Math.max(2, Math.ceil(160 / copies)));
+      const us = await timeDispatches(
+        device,
+        ds.map((d) => ({ d, grid: [gx, gy, 1] as [number, number, number] })),
+        Math.max(2, Math.ceil(160 / copies)),
+      );
       for (const d of ds) d.destroy();
       line.push(`${fmtShape(shape)} ${us.toFixed(1)}µs ${(bytes / us / 1e3).toFixed(0)}GB/s`);
       if (us < top.us) top = { us, shape };
     }
     for (const b of [...ws, x, y, small]) b.destroy();
-    console.log(`sweep ${dtype} ${label} [${N}, ${K}] ${(bytes / 1e6).toFixed(1)} MB: best ${fmtShape(top.shape)} ${top.us.toFixed(1)} µs (${(bytes / top.us / 1e3).toFixed(0)} GB/s), default ${fmtShape(matvecShape(K, dtype))}\n   ${line.join(' | ')}`);
+    console.log(
+      `sweep ${dtype} ${label} [${N}, ${K}] ${(bytes / 1e6).toFixed(1)} MB: best ${fmtShape(top.shape)} ${top.us.toFixed(1)} µs (${(bytes / top.us / 1e3).toFixed(0)} GB/s), default ${fmtShape(matvecShape(K, dtype))}\n   ${line.join(' | ')}`,
+    );
     best.set(`${N}x${K}`, top.shape);
   }
   step.destroy();
@@ -324,7 +424,10 @@ async function diagDecode(gm: GpuModel, V: number, ctx: number, n: number): Prom
   // modes: <block>x<ahead>, e.g. 1x2 (one id per map, two steps queued), 16x32; 'auto' = the default;
   const modes = env('BENCH_DIAG_MODES', 'auto').split(',');
   // BENCH_DIAG_STAMPS=1: GPU timestamps at each decode step's forward pass (its time on the GPU, and the gaps between steps)
-  const stamps = env('BENCH_DIAG_STAMPS', '0') === '1' && gm.device.features.has('timestamp-query') ? { set: gm.device.createQuerySet({ type: 'timestamp', count: 2 * (DECODE + 8) }), n: 0, cap: DECODE + 8 } : undefined;
+  const stamps =
+    env('BENCH_DIAG_STAMPS', '0') === '1' && gm.device.features.has('timestamp-query')
+      ? { set: gm.device.createQuerySet({ type: 'timestamp', count: 2 * (DECODE + 8) }), n: 0, cap: DECODE + 8 }
+      : undefined;
   for (let k = 0; k < n; k++) {
     const mode = modes[k % modes.length];
     // the contexts take turns: run k decodes after the prompt of CONTEXTS[k % their count]
@@ -353,14 +456,25 @@ async function diagDecode(gm: GpuModel, V: number, ctx: number, n: number): Prom
     const firstIdHr = Number(process.hrtime.bigint() / 1000n) - (performance.now() - lastRun.t0) * 1000; // µs, the CPU profile's clock
     console.log(
       `diag run ${k} @${c} ${mode} (first id at ${firstIdHr.toFixed(0)} µs): ${wall.toFixed(0)} tok/s; encode ${(enc * 1000).toFixed(0)} µs/step; waited ${wait.toFixed(1)} ms; ${steps}gc ${gcMs.toFixed(1)} ms [${pauses.map((p) => `${p.kind}:${p.ms.toFixed(1)}@${(p.at - lastRun.t0).toFixed(0)}`).join(' ')}] (ms from the first id; the last at ${(lastRun.t1 - lastRun.t0).toFixed(1)}, first step submitted at ${(gm.stats.firstSubmitAt - lastRun.t0).toFixed(1)}, last block read at ${(gm.stats.lastReadAt - lastRun.t0).toFixed(1)}); ${lastRun.phases}; heap ${(mu.heapUsed / 1e6).toFixed(0)} MB` +
-        (chained ? `; chained GPU ${(1000 / chained.gpuMs).toFixed(0)} tok/s; host encode ${(chained.encodeMs * 1000).toFixed(0)} submit ${(chained.submitMs * 1000).toFixed(0)} µs` : ''),
+        (chained
+          ? `; chained GPU ${(1000 / chained.gpuMs).toFixed(0)} tok/s; host encode ${(chained.encodeMs * 1000).toFixed(0)} submit ${(chained.submitMs * 1000).toFixed(0)} µs`
+          : ''),
     );
   }
   obs.disconnect();
   stamps?.set.destroy();
 }
 
-async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dtype: WeightDtype, tuning?: GpuTuning, decodeOnly = false, pipe: DecodePipeline = {}, shaderF16?: boolean): Promise<Row> {
+async function benchGpu(
+  device: GPUDevice,
+  loaded: LoadedModel,
+  name: string,
+  dtype: WeightDtype,
+  tuning?: GpuTuning,
+  decodeOnly = false,
+  pipe: DecodePipeline = {},
+  shaderF16?: boolean,
+): Promise<Row> {
   const V = loaded.config.vocabSize;
   const ctx = benchContext(loaded);
   const gm = await GpuModel.create(device, loaded, { contextLength: ctx, weights: dtype, tuning, shaderF16, throttleMapWait: THROTTLE });
@@ -374,7 +488,18 @@ async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dt
         }
       }
       const bytes = gm.decodeWeightBytes;
-      return { model: name, dtype, read: gm.read(dtype), weightMB: bytes / 1e6, roofline: BW / bytes, gpuPrefill: NaN, gpuDecode, decodeRuns, encodeMs: gm.stats.encodeMs / gm.stats.steps, dispatches: gm.stats.dispatchesPerStep };
+      return {
+        model: name,
+        dtype,
+        read: gm.read(dtype),
+        weightMB: bytes / 1e6,
+        roofline: BW / bytes,
+        gpuPrefill: NaN,
+        gpuDecode,
+        decodeRuns,
+        encodeMs: gm.stats.encodeMs / gm.stats.steps,
+        dispatches: gm.stats.dispatchesPerStep,
+      };
     }
     const P = Math.min(PREFILL, ctx - 1);
     await gm.forward(ids(P, V), undefined, { lastOnly: true, topK: 1, logits: false }); // warm-up (pipelines, capacity)
@@ -395,7 +520,9 @@ async function benchGpu(device: GPUDevice, loaded: LoadedModel, name: string, dt
         console.log(`${name} ${dtype}: per-kernel GPU time, decode at slot ${slot}`);
         await profileDecode(device, gm, slot);
         const h = await gm.profileHost(slot, 32);
-        console.log(`  host @${c}: encode+finish ${(h.encodeMs * 1000).toFixed(0)} µs, submit ${(h.submitMs * 1000).toFixed(0)} µs per step; GPU ${(h.gpuMs * 1000).toFixed(0)} µs per step chained (${(1000 / h.gpuMs).toFixed(0)} tok/s)`);
+        console.log(
+          `  host @${c}: encode+finish ${(h.encodeMs * 1000).toFixed(0)} µs, submit ${(h.submitMs * 1000).toFixed(0)} µs per step; GPU ${(h.gpuMs * 1000).toFixed(0)} µs per step chained (${(1000 / h.gpuMs).toFixed(0)} tok/s)`,
+        );
       }
     }
     const bytes = gm.decodeWeightBytes;
@@ -486,7 +613,11 @@ async function main() {
   if (env('BENCH_TORCH', '0') === '1') {
     const job = { models: names.filter((n) => SHAPES[n]).map((n) => ({ name: n, hf: SHAPES[n] })), dtypes: DTYPES, prefill: PREFILL, contexts: CONTEXTS, decode: DECODE };
     try {
-      const out = execFileSync('python3', [path.join(root, 'engine/gpu/torch_peer.py'), JSON.stringify(job)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+      const out = execFileSync('python3', [path.join(root, 'engine/gpu/torch_peer.py'), JSON.stringify(job)], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+        maxBuffer: 1 << 24,
+      });
       for (const line of out.split('\n').filter((l) => l.startsWith('{'))) {
         const t = JSON.parse(line);
         const r = rows.find((x) => x.model === t.model && x.dtype === t.dtype);
@@ -500,8 +631,13 @@ async function main() {
   console.log('\nmodel            dtype  weights/step  prefill tok/s (GPU | CPU | torch)   ' + CONTEXTS.map((c) => `decode@${c} tok/s (GPU | CPU | torch) %roofline`).join('   '));
   for (const r of rows) {
     const tp = r.torch?.prefill_tps;
-    const dec = CONTEXTS.map((c) => `${fmt(r.gpuDecode[c]).padStart(7)} | ${fmt(r.cpuDecode, 2).padStart(6)} | ${fmt(r.torch?.[`decode_tps_${c}`]).padStart(6)}  ${((100 * r.gpuDecode[c]) / r.roofline).toFixed(1).padStart(5)}%`).join('   ');
-    console.log(`${r.model.padEnd(16)} ${(r.read ?? r.dtype).padEnd(5)} ${(r.weightMB.toFixed(1) + ' MB').padStart(11)}   ${fmt(r.gpuPrefill).padStart(8)} | ${fmt(r.cpuPrefill, 2).padStart(7)} | ${fmt(tp).padStart(7)}   ${dec}`);
+    const dec = CONTEXTS.map(
+      (c) =>
+        `${fmt(r.gpuDecode[c]).padStart(7)} | ${fmt(r.cpuDecode, 2).padStart(6)} | ${fmt(r.torch?.[`decode_tps_${c}`]).padStart(6)}  ${((100 * r.gpuDecode[c]) / r.roofline).toFixed(1).padStart(5)}%`,
+    ).join('   ');
+    console.log(
+      `${r.model.padEnd(16)} ${(r.read ?? r.dtype).padEnd(5)} ${(r.weightMB.toFixed(1) + ' MB').padStart(11)}   ${fmt(r.gpuPrefill).padStart(8)} | ${fmt(r.cpuPrefill, 2).padStart(7)} | ${fmt(tp).padStart(7)}   ${dec}`,
+    );
   }
   if (REPS > 1) {
     console.log(`GPU decode: the median of ${REPS} runs of ${DECODE} steps; every run (tok/s):`);
@@ -509,7 +645,11 @@ async function main() {
   }
   console.log(`CPU: the reference Model (f32, one JS thread), prefill of ${CPU_PREFILL} tokens and ${CPU_DECODE} decode steps at a short context.`);
   const cli = cliBeside(rows);
-  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ adapter: g.env.adapter, features: g.env.features, rows, cli, settings: { PREFILL, CONTEXTS, DECODE, CPU_PREFILL, CPU_DECODE, BW } }, null, 1));
+  if (process.env.BENCH_JSON)
+    writeFileSync(
+      process.env.BENCH_JSON,
+      JSON.stringify({ adapter: g.env.adapter, features: g.env.features, rows, cli, settings: { PREFILL, CONTEXTS, DECODE, CPU_PREFILL, CPU_DECODE, BW } }, null, 1),
+    );
   g.device.destroy();
 }
 
@@ -535,7 +675,22 @@ function cliBeside(rows: Row[]): { dtype: string; context: number; bench: number
     for (const c of CONTEXTS) {
       const runs: number[] = [];
       for (let k = 0; k < reps; k++) {
-        const args = [cliJs, 'generate', '--model', gguf, '--ids', ids(c, 512).join(','), '--max-tokens', String(DECODE + 1), '--backend', 'webgpu', '--weights', r.dtype, '--ignore-eos', '--json'];
+        const args = [
+          cliJs,
+          'generate',
+          '--model',
+          gguf,
+          '--ids',
+          ids(c, 512).join(','),
+          '--max-tokens',
+          String(DECODE + 1),
+          '--backend',
+          'webgpu',
+          '--weights',
+          r.dtype,
+          '--ignore-eos',
+          '--json',
+        ];
         const res = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] }));
         if (res.decode_path !== 'pipelined' || res.generated_ids.length !== DECODE + 1) throw new Error(`CLI run: path ${res.decode_path}, ${res.generated_ids.length} ids`);
         runs.push(res.decode_tokens_per_s);
@@ -544,9 +699,14 @@ function cliBeside(rows: Row[]): { dtype: string; context: number; bench: number
       out.push({ dtype: r.dtype, context: c, bench: r.gpuDecode[c], cli: sorted[(sorted.length - 1) >> 1], runs });
     }
   }
-  console.log(`\nCLI beside the bench (${path.basename(gguf)} vs the ${rowName} rows; CLI: generate --backend webgpu --ignore-eos --json, ${DECODE + 1} ids, median of ${reps} processes)`);
+  console.log(
+    `\nCLI beside the bench (${path.basename(gguf)} vs the ${rowName} rows; CLI: generate --backend webgpu --ignore-eos --json, ${DECODE + 1} ids, median of ${reps} processes)`,
+  );
   console.log('dtype  context   bench pipelined tok/s   CLI tok/s   CLI / bench   CLI runs');
-  for (const x of out) console.log(`${x.dtype.padEnd(5)}  ${String(x.context).padStart(7)}   ${fmt(x.bench).padStart(21)}   ${fmt(x.cli).padStart(9)}   ${((100 * x.cli) / x.bench).toFixed(1).padStart(10)}%   ${x.runs.map((v) => v.toFixed(0)).join(' ')}`);
+  for (const x of out)
+    console.log(
+      `${x.dtype.padEnd(5)}  ${String(x.context).padStart(7)}   ${fmt(x.bench).padStart(21)}   ${fmt(x.cli).padStart(9)}   ${((100 * x.cli) / x.bench).toFixed(1).padStart(10)}%   ${x.runs.map((v) => v.toFixed(0)).join(' ')}`,
+    );
   return out;
 }
 

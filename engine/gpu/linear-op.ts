@@ -88,7 +88,15 @@ export class LinearOp {
         ropeStyle: spec.rope?.style ?? 0,
       };
       const r = spec.rope;
-      const bufs = { x: spec.x, w: part.buffer, b: spec.bias ?? core.dummy, y: spec.y, ids: spec.ids ?? core.dummyU32, nw: spec.nw ?? core.dummy, ...(r ? { cs: r.cs, q: r.q, kc: r.kc, vc: r.vc } : {}) };
+      const bufs = {
+        x: spec.x,
+        w: part.buffer,
+        b: spec.bias ?? core.dummy,
+        y: spec.y,
+        ids: spec.ids ?? core.dummyU32,
+        nw: spec.nw ?? core.dummy,
+        ...(r ? { cs: r.cs, q: r.q, kc: r.kc, vc: r.vc } : {}),
+      };
       const k = matvecWgsl(core.read(spec.w.dtype), core.subgroups, spec.K, { pro: spec.pro, epi: spec.epi, subgroupMaxSize: core.subgroupMaxSize, shape });
       const d = g.dispatch(k, values, bufs);
       d.note = `[${N}, ${spec.K}]`;

@@ -6,7 +6,6 @@
  */
 export { selfTest } from './self-test';
 
-
 /** Where the engine runs and what the GPU offers, as the worker found it (the protocol carries it to the host). */
 export interface EngineEnv {
   backend: 'webgpu' | 'cpu';

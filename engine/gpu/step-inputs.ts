@@ -32,7 +32,14 @@ export class StepInputs {
   get gqaAttn(): boolean {
     const c = this.core.config;
     const G = c.numHeads / c.numKvHeads;
-    return (this.gqaOk ??= this.vecAttn && (this.core.tuning.gqaDecode ?? 'split') !== 'off' && Number.isInteger(G) && G >= 2 && G <= ATTN_GQA_MAX_GROUP && c.headDim <= 128 && 256 % (c.headDim / 4) === 0);
+    return (this.gqaOk ??=
+      this.vecAttn &&
+      (this.core.tuning.gqaDecode ?? 'split') !== 'off' &&
+      Number.isInteger(G) &&
+      G >= 2 &&
+      G <= ATTN_GQA_MAX_GROUP &&
+      c.headDim <= 128 &&
+      256 % (c.headDim / 4) === 0);
   }
 
   /**

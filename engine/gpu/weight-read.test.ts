@@ -10,11 +10,19 @@ import { matmulWgsl, matvecWgsl } from '../ops/matmul/matmul.wgsl';
 import { weightScalarType } from '../wgsl/weight-read';
 
 describe('f16 weight reads', () => {
-  const kernels = (r: 'f16' | 'f16h') => [matvecWgsl(r, false, 96), matvecWgsl(r, true, 2048, { pro: { kind: 'rms' }, epi: { kind: 'act', act: 0 } }), matmulWgsl(r), embeddingWgsl(r)];
+  const kernels = (r: 'f16' | 'f16h') => [
+    matvecWgsl(r, false, 96),
+    matvecWgsl(r, true, 2048, { pro: { kind: 'rms' }, epi: { kind: 'act', act: 0 } }),
+    matmulWgsl(r),
+    embeddingWgsl(r),
+  ];
 
   it('f16h kernels enable f16 first and read f16 values, never unpack2x16float', () => {
     for (const k of kernels('f16h')) {
-      const directives = k.code.trimStart().split('\n').filter((l) => l.startsWith('enable '));
+      const directives = k.code
+        .trimStart()
+        .split('\n')
+        .filter((l) => l.startsWith('enable '));
       expect(directives, k.label).toContain('enable f16;');
       expect(k.code.trimStart().startsWith('enable '), k.label).toBe(true);
       expect(k.code, k.label).toMatch(/array<(f16|mat2x4<f16>)>/);

@@ -148,7 +148,7 @@ export function uploadModel(core: ModelCore, loaded: LoadedModel | { config: Mod
       L.expGu = lin(cat(gu), E * 2 * I, D, `${m}experts.gate_up`, false);
       L.expDown = lin(cat(dn), E * D, I, `${m}experts.down`, false);
       // a decode step reads k of the E experts
-      wBytes += (c.moe.topK * (2 * I * L.expGu.rowStride + D * L.expDown.rowStride)) * 4;
+      wBytes += c.moe.topK * (2 * I * L.expGu.rowStride + D * L.expDown.rowStride) * 4;
     } else if (c.mlp === 'gated') {
       L.gu = lin(foldColumns(cat([`${m}gate_proj.weight`, `${m}up_proj.weight`]), D, L.mlpNormIn, true), 2 * I, D, `${m}gate_up`);
       if (c.mlpBias) L.guBias = core.own(createStorage(device, cat([`${m}gate_proj.bias`, `${m}up_proj.bias`]), `${m}gate_up.bias`));
@@ -190,7 +190,12 @@ export function uploadLora(core: ModelCore, layers: LayerWeights[], adapter: Lor
     const out = t.B.length / t.r;
     const inn = t.A.length / t.r;
     const A = (m[3] === 'gate' || m[3] === 'up') && L.mlpNormIn ? foldColumns(t.A, inn, L.mlpNormIn) : t.A; // reads RMSNorm₁(x), as gu does
-    L.lora.set(m[3], { A: uploadWeight(core, A, t.r, inn, 'f32', `${t.canonical}.lora_A`), B: uploadWeight(core, t.B, out, t.r, 'f32', `${t.canonical}.lora_B`), r: t.r, scale: t.scale });
+    L.lora.set(m[3], {
+      A: uploadWeight(core, A, t.r, inn, 'f32', `${t.canonical}.lora_A`),
+      B: uploadWeight(core, t.B, out, t.r, 'f32', `${t.canonical}.lora_B`),
+      r: t.r,
+      scale: t.scale,
+    });
   }
 }
 

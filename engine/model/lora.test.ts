@@ -124,7 +124,10 @@ async function checkAgainstHfMerge(modelName: string, modules: Record<string, [n
   );
   const mergedModel = new Model(await loadHfModel(memoryFolder('merged', { 'config.json': config, 'model.safetensors': writeSafetensors(merged) })), { contextLength: 16 });
   const model = new Model(await loadHfModelFromPath(dir), { contextLength: 16 });
-  const adapter = await loadLoraAdapter(memoryFolder('adapter', { 'adapter_config.json': adapterConfig, 'adapter_model.safetensors': writeSafetensors(adapterTensors) }), model.config);
+  const adapter = await loadLoraAdapter(
+    memoryFolder('adapter', { 'adapter_config.json': adapterConfig, 'adapter_model.safetensors': writeSafetensors(adapterTensors) }),
+    model.config,
+  );
   const ids = [1, 17, 254, 33, 89, 400, 7, 7, 301, 5];
   const want = logitsOf(mergedModel, ids);
   const base0 = logitsOf(model, ids);
@@ -189,8 +192,12 @@ describe('bad adapters', () => {
     const head = writeSafetensors(pair('lm_head', [2, 64], [512, 2]));
     await expect(loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({}), 'adapter_model.safetensors': head }), c)).rejects.toBeInstanceOf(UnsupportedError);
     await expect(loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({}), 'adapter_model.safetensors': w }), c)).rejects.toBeInstanceOf(UnsupportedError);
-    await expect(loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({ use_dora: true }), 'adapter_model.safetensors': w }), c)).rejects.toBeInstanceOf(UnsupportedError);
-    await expect(loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({ peft_type: 'IA3' }), 'adapter_model.safetensors': w }), c)).rejects.toBeInstanceOf(UnsupportedError);
+    await expect(loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({ use_dora: true }), 'adapter_model.safetensors': w }), c)).rejects.toBeInstanceOf(
+      UnsupportedError,
+    );
+    await expect(loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({ peft_type: 'IA3' }), 'adapter_model.safetensors': w }), c)).rejects.toBeInstanceOf(
+      UnsupportedError,
+    );
     await expect(loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({}) }), c)).rejects.toBeInstanceOf(FormatError);
     await expect(loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({ r: 0 }), 'adapter_model.safetensors': w }), c)).rejects.toThrow(/key "r"/);
     const half = writeSafetensors(pair('model.layers.0.self_attn.q_proj', [2, 64], [64, 2]).slice(0, 1));
@@ -201,7 +208,10 @@ describe('bad adapters', () => {
     const c = await llamaConfig();
     const w = writeSafetensors([...pair('model.layers.0.self_attn.q_proj', [3, 64], [64, 3]), ...pair('model.layers.1.self_attn.q_proj', [2, 64], [64, 2])]);
     const a = await loadLoraAdapter(
-      memoryFolder('a', { 'adapter_config.json': cfg({ rank_pattern: { 'layers\\.0\\.self_attn\\.q_proj': 3 }, alpha_pattern: { 'layers.1.self_attn.q_proj': 8 }, use_rslora: true }), 'adapter_model.safetensors': w }),
+      memoryFolder('a', {
+        'adapter_config.json': cfg({ rank_pattern: { 'layers\\.0\\.self_attn\\.q_proj': 3 }, alpha_pattern: { 'layers.1.self_attn.q_proj': 8 }, use_rslora: true }),
+        'adapter_model.safetensors': w,
+      }),
       c,
     );
     const byName = Object.fromEntries(a.targets.map((t) => [t.canonical, t]));

@@ -63,19 +63,26 @@ export async function loadLoraAdapter(folder: HfFolder, config: ModelConfig): Pr
   const raw = await readJsonFile(folder, 'adapter_config.json', true);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new FormatError('adapter config is not a JSON object', { file: cfgFile, expected: 'a JSON object' });
   const ac = raw as Json;
-  if (ac.peft_type !== 'LORA') throw new UnsupportedError('only LoRA adapters are supported', { file: cfgFile, key: 'peft_type', expected: 'LORA', found: JSON.stringify(ac.peft_type) });
+  if (ac.peft_type !== 'LORA')
+    throw new UnsupportedError('only LoRA adapters are supported', { file: cfgFile, key: 'peft_type', expected: 'LORA', found: JSON.stringify(ac.peft_type) });
   const r = ac.r;
-  if (typeof r !== 'number' || !Number.isSafeInteger(r) || r < 1) throw new FormatError(r === undefined ? 'missing key' : 'bad value', { file: cfgFile, key: 'r', expected: 'an integer ≥ 1', found: JSON.stringify(r) });
+  if (typeof r !== 'number' || !Number.isSafeInteger(r) || r < 1)
+    throw new FormatError(r === undefined ? 'missing key' : 'bad value', { file: cfgFile, key: 'r', expected: 'an integer ≥ 1', found: JSON.stringify(r) });
   const alpha = ac.lora_alpha ?? 8;
   if (typeof alpha !== 'number' || !(alpha > 0)) throw new FormatError('bad value', { file: cfgFile, key: 'lora_alpha', expected: 'a number > 0', found: JSON.stringify(alpha) });
   const useRslora = ac.use_rslora === true;
   if (ac.use_dora === true) throw new UnsupportedError('DoRA adapters are not supported', { file: cfgFile, key: 'use_dora', expected: 'false' });
-  if (ac.bias !== undefined && ac.bias !== null && ac.bias !== 'none') throw new UnsupportedError('adapter biases are not supported', { file: cfgFile, key: 'bias', expected: '"none"', found: JSON.stringify(ac.bias) });
+  if (ac.bias !== undefined && ac.bias !== null && ac.bias !== 'none')
+    throw new UnsupportedError('adapter biases are not supported', { file: cfgFile, key: 'bias', expected: '"none"', found: JSON.stringify(ac.bias) });
   if (ac.lora_bias === true) throw new UnsupportedError('adapter biases are not supported', { file: cfgFile, key: 'lora_bias', expected: 'false' });
   if (Array.isArray(ac.modules_to_save) && ac.modules_to_save.length > 0) {
     throw new UnsupportedError('modules_to_save (fully retrained modules) are not supported', { file: cfgFile, key: 'modules_to_save', expected: 'null' });
   }
-  const targetModules = Array.isArray(ac.target_modules) ? ac.target_modules.filter((x): x is string => typeof x === 'string') : typeof ac.target_modules === 'string' ? [ac.target_modules] : [];
+  const targetModules = Array.isArray(ac.target_modules)
+    ? ac.target_modules.filter((x): x is string => typeof x === 'string')
+    : typeof ac.target_modules === 'string'
+      ? [ac.target_modules]
+      : [];
 
   const src = await folder.open('adapter_model.safetensors');
   if (!src) {
@@ -91,7 +98,8 @@ export async function loadLoraAdapter(folder: HfFolder, config: ModelConfig): Pr
     const modules = new Map<string, { A?: string; B?: string }>();
     for (const name of store.entries.keys()) {
       const m = /^base_model\.model\.(.+)\.lora_([AB])(?:\.[^.]+)?\.weight$/.exec(name);
-      if (!m) throw new UnsupportedError('adapter tensor is not a LoRA A/B matrix', { file: wfile, key: name, expected: 'base_model.model.<module>.lora_A.weight / lora_B.weight' });
+      if (!m)
+        throw new UnsupportedError('adapter tensor is not a LoRA A/B matrix', { file: wfile, key: name, expected: 'base_model.model.<module>.lora_A.weight / lora_B.weight' });
       const slot = modules.get(m[1]) ?? {};
       slot[m[2] as 'A' | 'B'] = name;
       modules.set(m[1], slot);

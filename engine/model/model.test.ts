@@ -155,11 +155,32 @@ describe('Model API', () => {
     // explicit default positions = implicit ones; RoPE is relative, so a uniform shift barely
     // moves the logits (f32 rounding of the angles), while a gap changes them
     model.reset();
-    expect(model.forward(ids, ids.map((_, i) => i)).logits).toEqual(full);
+    expect(
+      model.forward(
+        ids,
+        ids.map((_, i) => i),
+      ).logits,
+    ).toEqual(full);
     model.reset();
-    expect(maxAbsDiff(model.forward(ids, ids.map((_, i) => i + 3)).logits, full)).toBeLessThan(1e-4);
+    expect(
+      maxAbsDiff(
+        model.forward(
+          ids,
+          ids.map((_, i) => i + 3),
+        ).logits,
+        full,
+      ),
+    ).toBeLessThan(1e-4);
     model.reset();
-    expect(maxAbsDiff(model.forward(ids, ids.map((_, i) => (i < 5 ? i : i + 4))).logits, full)).toBeGreaterThan(1e-3);
+    expect(
+      maxAbsDiff(
+        model.forward(
+          ids,
+          ids.map((_, i) => (i < 5 ? i : i + 4)),
+        ).logits,
+        full,
+      ),
+    ).toBeGreaterThan(1e-3);
     expect(() => model.truncate(99)).toThrow(RangeError);
     model.reset();
     expect(() => model.forward([])).toThrow(RangeError);
@@ -180,11 +201,14 @@ describe('Model API', () => {
     const stopAt = g24[5];
     const r = await gen(model, { eosIds: [stopAt] });
     expect([r.ids, r.stopReason, r.stopId]).toEqual([g24.slice(0, g24.indexOf(stopAt)), 'stop', stopAt]);
-    const cfgStop = new CpuBackend({ ...(await loadHfModelFromPath(fixturePath('models', 'tiny-llama'))), config: { ...model.config, eosTokenIds: [g24[3]] } }, { contextLength: 48 });
+    const cfgStop = new CpuBackend(
+      { ...(await loadHfModelFromPath(fixturePath('models', 'tiny-llama'))), config: { ...model.config, eosTokenIds: [g24[3]] } },
+      { contextLength: 48 },
+    );
     expect((await gen(cfgStop)).ids).toEqual(g24.slice(0, 3));
     expect(await greedy(cfgStop, ref.input_ids, 24)).toEqual(g24);
     const seen: number[] = [];
-    const rc = await gen(model, { stopping: [{ name: 'five', shouldStop: (s) => s.newIds.length >= 5 }] }, );
+    const rc = await gen(model, { stopping: [{ name: 'five', shouldStop: (s) => s.newIds.length >= 5 }] });
     expect([rc.ids, rc.stopReason]).toEqual([g24.slice(0, 5), 'criterion']);
     const signal = { aborted: false };
     const ra = await generateAll(model, { promptIds: ref.input_ids, maxNewTokens: 24, signal }, (rec) => {

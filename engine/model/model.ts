@@ -388,7 +388,22 @@ export class Model {
       L.kCache.set(k, start * Kv * hd); // slots [start, start+T)
       L.vCache.set(v, start * Kv * hd);
       const probs = attentions ? new Float32Array(H * T * Tk) : undefined; // [H, T, Tk]
-      attention({ out: att, q, kCache: L.kCache, vCache: L.vCache, T, start, nHeads: H, nKvHeads: Kv, headDim: hd, scale: 1 / Math.sqrt(hd), window: L.window, probs, scores: this.scores, acc: this.acc });
+      attention({
+        out: att,
+        q,
+        kCache: L.kCache,
+        vCache: L.vCache,
+        T,
+        start,
+        nHeads: H,
+        nKvHeads: Kv,
+        headDim: hd,
+        scale: 1 / Math.sqrt(hd),
+        window: L.window,
+        probs,
+        scores: this.scores,
+        acc: this.acc,
+      });
       if (attentions && probs) attentions.push(probs);
       this.linear(o, att, T, L.o, s);
       for (let i = 0; i < T * D; i++) x[i] += o[i];

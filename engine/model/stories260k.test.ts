@@ -22,14 +22,12 @@ const BOS = 1;
 
 const bytes = (p: string) => new Uint8Array(readFileSync(p));
 const loadBin = () => loadLlama2cModel(memorySource(bytes(`${FIX}/llama2c/stories260K.bin`), 'stories260K.bin'));
-const loadGguf = (ropeLayout: 'as-stored' | 'half' = 'as-stored') =>
-  loadGgufModel(memorySource(bytes(`${FIX}/gguf/stories260K.gguf`), 'stories260K.gguf'), { ropeLayout });
+const loadGguf = (ropeLayout: 'as-stored' | 'half' = 'as-stored') => loadGgufModel(memorySource(bytes(`${FIX}/gguf/stories260K.gguf`), 'stories260K.gguf'), { ropeLayout });
 
 /** run.c `generate` at temperature 0: `steps` counts prompt positions; stops when BOS is produced. */
 async function runC(m: LoadedModel, promptIds: number[], steps: number, eosIds?: number[]): Promise<number[]> {
   return (await generateAll(new CpuBackend(m), { promptIds, maxNewTokens: steps - promptIds.length + 1, eosIds: eosIds ?? [BOS] })).ids;
 }
-
 
 describe('stories260K greedy = llama2.c run.c', () => {
   test.each(REFS.cases.map((c) => [JSON.stringify(c.prompt), c] as const))('.bin, prompt %s', async (_p, c) => {

@@ -67,7 +67,9 @@ describe('decideBackend', () => {
   });
 
   test('software adapters are known by name when the browser does not flag them', () => {
-    expect(isSoftwareAdapter({ backend: 'webgpu', adapter: { vendor: 'mesa', architecture: '', device: '', description: 'llvmpipe (LLVM 15)', isFallbackAdapter: false } })).toBe(true);
+    expect(isSoftwareAdapter({ backend: 'webgpu', adapter: { vendor: 'mesa', architecture: '', device: '', description: 'llvmpipe (LLVM 15)', isFallbackAdapter: false } })).toBe(
+      true,
+    );
     expect(isSoftwareAdapter(hardware)).toBe(false);
     expect(isSoftwareAdapter(cpuOnly)).toBe(false);
   });

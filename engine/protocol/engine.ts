@@ -18,10 +18,7 @@ export type EngineWebviewMessage = { type: 'env'; env: EngineEnv } | { type: 'ba
 export type EngineWorkerRequest = { type: 'probe'; id: number; backend: PlaygroundSettings['backend'] };
 
 /** Worker -> webview. */
-export type EngineWorkerMessage =
-  | { type: 'env'; id: number; env: EngineEnv }
-  | { type: 'log'; level: LogLevel; message: string }
-  | { type: 'fatal'; message: string };
+export type EngineWorkerMessage = { type: 'env'; id: number; env: EngineEnv } | { type: 'log'; level: LogLevel; message: string } | { type: 'fatal'; message: string };
 
 /** The worker's answers to each request (a probe that cannot honour the settings ends in `fatal`, which has no id). */
 export interface EngineWorkerReplies {

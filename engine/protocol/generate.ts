@@ -38,7 +38,15 @@ export const generateWorkerParsers: MessageParsers<GenerateWorkerMessage> = {
   genText: (raw) => ({ type: 'genText', id: num(raw, 'id')!, text: str(raw, 'text')!, tokens: num(raw, 'tokens')!, tokensPerSec: num(raw, 'tokensPerSec')! }),
   genDone: (raw) => {
     const stopReason = STOP_REASONS.includes(raw.stopReason as GenerateStopReason) ? (raw.stopReason as GenerateStopReason) : 'length';
-    return { type: 'genDone', id: num(raw, 'id')!, text: str(raw, 'text')!, tokens: num(raw, 'tokens')!, promptTokens: num(raw, 'promptTokens')!, tokensPerSec: num(raw, 'tokensPerSec')!, stopReason };
+    return {
+      type: 'genDone',
+      id: num(raw, 'id')!,
+      text: str(raw, 'text')!,
+      tokens: num(raw, 'tokens')!,
+      promptTokens: num(raw, 'promptTokens')!,
+      tokensPerSec: num(raw, 'tokensPerSec')!,
+      stopReason,
+    };
   },
   genError: (raw) => ({ type: 'genError', id: num(raw, 'id')!, message: str(raw, 'message')! }),
 };

@@ -18,9 +18,28 @@
  * receives with `parseWebviewMessage`, the webview every worker message with
  * `parseWorkerMessage`.
  */
-import { ENGINE_REPLIES, engineWebviewParsers, engineWorkerParsers, type EngineWebviewMessage, type EngineWorkerMessage, type EngineWorkerReplies, type EngineWorkerRequest } from './engine';
+import {
+  ENGINE_REPLIES,
+  engineWebviewParsers,
+  engineWorkerParsers,
+  type EngineWebviewMessage,
+  type EngineWorkerMessage,
+  type EngineWorkerReplies,
+  type EngineWorkerRequest,
+} from './engine';
 import { GENERATE_REPLIES, generateWorkerParsers, type GenerateWorkerMessage, type GenerateWorkerReplies, type GenerateWorkerRequest } from './generate';
-import { MODEL_REPLIES, modelRequestParsers, modelWorkerParsers, type ModelRequest, type ModelResults, type ModelsHostMessage, type ModelWebviewReplies, type ModelWorkerMessage, type ModelWorkerReplies, type ModelWorkerRequest } from './models';
+import {
+  MODEL_REPLIES,
+  modelRequestParsers,
+  modelWorkerParsers,
+  type ModelRequest,
+  type ModelResults,
+  type ModelsHostMessage,
+  type ModelWebviewReplies,
+  type ModelWorkerMessage,
+  type ModelWorkerReplies,
+  type ModelWorkerRequest,
+} from './models';
 import { shellRequestParsers, shellWebviewParsers, type ShellHostMessage, type ShellRequest, type ShellResults, type ShellWebviewMessage } from './shell';
 import { tokenizerRequestParsers, type TokenizerHostMessage, type TokenizerRequest, type TokenizerResults } from './tokenizer';
 import { ProtocolError, describe, isRecord, lookup, num, type ReplyTable, type MessageParsers, type Raw, type RequestParsers } from './validate';
@@ -32,7 +51,17 @@ export type { GenerateStopReason } from './generate';
 export type { GpuWeights, LoadedSummary, ModelLoadSpec, ModelRef, ModelRequest, ModelSummary } from './models';
 export type { LogLevel, PlaygroundSettings, PlaygroundTab } from './shell';
 export { MAX_TOKENIZE_TEXT } from './tokenizer';
-export type { BpeMergeView, BpeSource, TokenizeResult, TokenizeResultEntry, TokenizerHostMessage, TokenizerInfo, TokenizerListResult, TokenizerRequest, TokenView } from './tokenizer';
+export type {
+  BpeMergeView,
+  BpeSource,
+  TokenizeResult,
+  TokenizeResultEntry,
+  TokenizerHostMessage,
+  TokenizerInfo,
+  TokenizerListResult,
+  TokenizerRequest,
+  TokenView,
+} from './tokenizer';
 
 // ---------------------------------------------------------------- host <-> webview
 

@@ -4,7 +4,11 @@ import { parseWebviewMessage, parseWorkerMessage, ProtocolError } from './index'
 
 describe('model messages', () => {
   test('readModelRange and useModel are validated', () => {
-    expect(parseWebviewMessage({ type: 'request', id: 1, method: 'readModelRange', modelId: 'm', file: 'a', offset: 0, length: 4 })).toMatchObject({ method: 'readModelRange', offset: 0, length: 4 });
+    expect(parseWebviewMessage({ type: 'request', id: 1, method: 'readModelRange', modelId: 'm', file: 'a', offset: 0, length: 4 })).toMatchObject({
+      method: 'readModelRange',
+      offset: 0,
+      length: 4,
+    });
     expect(() => parseWebviewMessage({ type: 'request', id: 1, method: 'readModelRange', modelId: 'm', file: 'a', offset: -1, length: 4 })).toThrow(ProtocolError);
     expect(() => parseWebviewMessage({ type: 'request', id: 1, method: 'readModelRange', modelId: 'm', offset: 0, length: 4 })).toThrow(/"file"/);
     expect(() => parseWebviewMessage({ type: 'request', id: 1, method: 'useModel' })).toThrow(/"modelId"/);

@@ -125,7 +125,14 @@ export const modelRequestParsers: RequestParsers<ModelRequest> = {
 };
 
 export const modelWorkerParsers: MessageParsers<ModelWorkerMessage> = {
-  readRange: (raw) => ({ type: 'readRange', reqId: num(raw, 'reqId')!, modelId: str(raw, 'modelId')!, file: str(raw, 'file')!, offset: num(raw, 'offset')!, length: num(raw, 'length')! }),
+  readRange: (raw) => ({
+    type: 'readRange',
+    reqId: num(raw, 'reqId')!,
+    modelId: str(raw, 'modelId')!,
+    file: str(raw, 'file')!,
+    offset: num(raw, 'offset')!,
+    length: num(raw, 'length')!,
+  }),
   loadProgress: (raw) => ({ type: 'loadProgress', id: num(raw, 'id')!, bytes: num(raw, 'bytes')!, total: num(raw, 'total')!, phase: str(raw, 'phase')! }),
   loaded: (raw) => {
     if (!isRecord(raw.summary)) throw new ProtocolError('field "summary" must be an object');

@@ -40,10 +40,7 @@ export type ShellHostMessage =
 export type PlaygroundTab = 'generate' | 'model' | 'tokenizer' | 'engine';
 
 /** Webview -> host. */
-export type ShellWebviewMessage =
-  | { type: 'ready' }
-  | { type: 'log'; level: LogLevel; message: string }
-  | { type: 'error'; message: string; stack?: string };
+export type ShellWebviewMessage = { type: 'ready' } | { type: 'log'; level: LogLevel; message: string } | { type: 'error'; message: string; stack?: string };
 
 /** Webview -> host requests. */
 export type ShellRequest = { type: 'request'; id: number; method: 'openLog' };

@@ -5,7 +5,13 @@ import { MAX_TOKENIZE_TEXT, parseWebviewMessage, ProtocolError } from './index';
 describe('tokenizer requests', () => {
   it('accepts well-formed requests', () => {
     expect(parseWebviewMessage({ type: 'request', id: 1, method: 'tokenizerList' })).toEqual({ type: 'request', id: 1, method: 'tokenizerList' });
-    expect(parseWebviewMessage({ type: 'request', id: 2, method: 'tokenize', tokenizers: ['o200k_base', 'active-model'], text: 'hi', extra: 1 })).toEqual({ type: 'request', id: 2, method: 'tokenize', tokenizers: ['o200k_base', 'active-model'], text: 'hi' });
+    expect(parseWebviewMessage({ type: 'request', id: 2, method: 'tokenize', tokenizers: ['o200k_base', 'active-model'], text: 'hi', extra: 1 })).toEqual({
+      type: 'request',
+      id: 2,
+      method: 'tokenize',
+      tokenizers: ['o200k_base', 'active-model'],
+      text: 'hi',
+    });
     expect(parseWebviewMessage({ type: 'request', id: 3, method: 'trainBpe', source: 'shakespeare', vocabSize: 1000 })).toMatchObject({ source: 'shakespeare', vocabSize: 1000 });
     expect(parseWebviewMessage({ type: 'request', id: 4, method: 'cancelTrainBpe' })).toEqual({ type: 'request', id: 4, method: 'cancelTrainBpe' });
     expect(parseWebviewMessage({ type: 'request', id: 5, method: 'exportBpe' })).toEqual({ type: 'request', id: 5, method: 'exportBpe' });
@@ -22,6 +28,6 @@ describe('tokenizer requests', () => {
       [{ type: 'request', id: 1, method: 'trainBpe', source: 'folder', vocabSize: 10 }, /vocabSize/],
       [{ type: 'request', id: 1, method: 'trainBpe', source: 'folder', vocabSize: 1000.5 }, /vocabSize/],
     ];
-    for (const [m, re] of bad) expect(() => parseWebviewMessage(m)).toThrow(ProtocolError), expect(() => parseWebviewMessage(m)).toThrow(re);
+    for (const [m, re] of bad) (expect(() => parseWebviewMessage(m)).toThrow(ProtocolError), expect(() => parseWebviewMessage(m)).toThrow(re));
   });
 });

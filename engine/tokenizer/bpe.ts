@@ -143,7 +143,7 @@ export class BpeModel {
     let unkEnd = -1;
     let unkPending = false;
     const bytes = [0, 0, 0, 0];
-    for (let u = 0; u < w.length; ) {
+    for (let u = 0; u < w.length;) {
       const cp = w.codePointAt(u)!;
       const cw = cp > 0xffff ? 2 : 1;
       const isFirst = u === 0;

@@ -69,7 +69,13 @@ describe('inspection', () => {
     expect(r!.exact).toBe(false);
     expect(r!.tokens).toBe(lines.reduce((a, l) => a + t.encodeIds(l).length, 0));
     expect(Math.abs(r!.tokens - t.encodeIds(text).length)).toBeLessThan(text.length / 50);
-    const cancelled = await c.countLines(lines.length, (i) => lines[i]!, { isCancellationRequested: true }, async () => {}, -1);
+    const cancelled = await c.countLines(
+      lines.length,
+      (i) => lines[i]!,
+      { isCancellationRequested: true },
+      async () => {},
+      -1,
+    );
     expect(cancelled).toBeUndefined();
   });
 });

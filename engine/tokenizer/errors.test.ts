@@ -98,7 +98,11 @@ describe('tokenizer.json: bad input gives typed errors', () => {
       ['pre_tokenizer without type', (j) => (j.pre_tokenizer = { add_prefix_space: true }), 'pre_tokenizer.type'],
       ['bad Split behavior', (j) => (j.pre_tokenizer = { type: 'Split', pattern: { String: ' ' }, behavior: 'Sideways', invert: false }), 'pre_tokenizer.behavior'],
       ['Strip decoder content not a char', (j) => (j.decoder = { type: 'Strip', content: 'ab', start: 1, stop: 0 }), 'decoder.content'],
-      ['template token not defined', (j) => (j.post_processor = { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<x>', type_id: 0 } }], special_tokens: {} }), 'post_processor.special_tokens'],
+      [
+        'template token not defined',
+        (j) => (j.post_processor = { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<x>', type_id: 0 } }], special_tokens: {} }),
+        'post_processor.special_tokens',
+      ],
     ];
     for (const [what, f, key] of mutate) {
       const j = tiny();

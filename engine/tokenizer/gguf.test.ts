@@ -34,12 +34,7 @@ describe('GGUF tokenizer.ggml.model = llama (stories260K.gguf)', () => {
   });
 
   it('matches tok512.bin on the generated stories and on other text', () => {
-    const texts = [
-      ...ref.cases.map((c) => c.stdout),
-      'Hello, world! 123 — ünïcödé 😀 大语言模型\n\ttabs  and   spaces ',
-      '  leading',
-      'x',
-    ];
+    const texts = [...ref.cases.map((c) => c.stdout), 'Hello, world! 123 — ünïcödé 😀 大语言模型\n\ttabs  and   spaces ', '  leading', 'x'];
     for (const t of texts) {
       expect(tok.encodeIds(t)).toEqual(bin.encodeIds(t));
       expect(tok.encode(t).offsets).toEqual(bin.encode(t).offsets);

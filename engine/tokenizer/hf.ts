@@ -77,9 +77,7 @@ export class HfTokenizer implements Tokenizer {
     const ordered = [...parts.added.filter((t) => t.special), ...parts.added.filter((t) => !this.specialContents.has(t.content))];
     this.rawMatcher = new AddedTokenMatcher(ordered.filter((t) => !t.normalized).map((spec) => ({ pattern: spec.content, spec })));
     this.normMatcher = new AddedTokenMatcher(
-      ordered
-        .filter((t) => t.normalized)
-        .map((spec) => ({ pattern: this.normalizer ? this.normalizer(initialPiece(spec.content, false)).text : spec.content, spec })),
+      ordered.filter((t) => t.normalized).map((spec) => ({ pattern: this.normalizer ? this.normalizer(initialPiece(spec.content, false)).text : spec.content, spec })),
     );
     this.byteLevelModelInput = this.pre !== null && this.pre.byteLevelLast;
     this.alwaysAlign = this.pre !== null && this.pre.needsAlign;

@@ -88,7 +88,15 @@ export function inspectTokens(t: Tokenizer, text: string, limit = Infinity): Tok
     const id = e.ids[i]!;
     const b = tokenBytes(t, id);
     const special = t.specialIds.has(id);
-    out[i] = { id, piece: e.tokens[i] ?? t.idToToken(id) ?? '', bytes: hex(b), start: e.offsetsUtf16[i]![0], end: e.offsetsUtf16[i]![1], special, partial: !special && !wholeUtf8(b) };
+    out[i] = {
+      id,
+      piece: e.tokens[i] ?? t.idToToken(id) ?? '',
+      bytes: hex(b),
+      start: e.offsetsUtf16[i]![0],
+      end: e.offsetsUtf16[i]![1],
+      special,
+      partial: !special && !wholeUtf8(b),
+    };
   }
   return out;
 }

@@ -19,8 +19,7 @@ const MAX_TOKEN_LENGTH_LIMIT = 1 << 16;
 
 export function parseLlama2cTokenizer(bytes: Uint8Array, fileName: string, opts: Llama2cTokenizerOptions = {}): SpmTokenizer {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const err = (message: string, offset: number, expected?: string, found?: string): FormatError =>
-    new FormatError(message, { file: fileName, offset, expected, found });
+  const err = (message: string, offset: number, expected?: string, found?: string): FormatError => new FormatError(message, { file: fileName, offset, expected, found });
   if (bytes.byteLength < 4) throw err('file too short for the header', 0, '4 bytes (int32 max_token_length)', `${bytes.byteLength} bytes`);
   const maxLen = dv.getInt32(0, true);
   if (maxLen <= 0 || maxLen > MAX_TOKEN_LENGTH_LIMIT) {

@@ -273,7 +273,7 @@ export function charMatches(pred: (cp: number) => boolean, text: string, invert:
   if (text.length === 0) return [[0, 0, invert]];
   const res: Matches = [];
   let last = 0;
-  for (let u = 0; u < text.length; ) {
+  for (let u = 0; u < text.length;) {
     const cp = text.codePointAt(u)!;
     const w = cp > 0xffff ? 2 : 1;
     if (pred(cp)) {

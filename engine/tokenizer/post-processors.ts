@@ -133,8 +133,7 @@ export function buildPostProcessor(r: JsonReader, v: Json | undefined, key: stri
         throw r.error('wrong value', k, '{"Sequence": …} or {"SpecialToken": …}', it);
       });
       const seqAt = items.findIndex((x) => x.kind === 'seq');
-      const collect = (list: Item[]): [number, string][] =>
-        list.flatMap((x) => (x.kind === 'special' ? x.ids.map((id, j): [number, string] => [id, x.tokens[j]!]) : []));
+      const collect = (list: Item[]): [number, string][] => list.flatMap((x) => (x.kind === 'special' ? x.ids.map((id, j): [number, string] => [id, x.tokens[j]!]) : []));
       const before = collect(seqAt < 0 ? items : items.slice(0, seqAt));
       const after = collect(seqAt < 0 ? [] : items.slice(seqAt + 1));
       return {

@@ -223,9 +223,7 @@ export class SequencePre implements PreTokenizerStep {
   /** Steps that change a plain text (a deferred ByteLevel without regex or prefix does not). */
   private textSteps: PreTokenizerStep[] | null = null;
   splitText(text: string, out: string[]): void {
-    const steps = (this.textSteps ??= this.steps.filter(
-      (s) => !(s instanceof ByteLevelPre && s.byteLevelLast && !s.useRegex && !s.addPrefixSpace),
-    ));
+    const steps = (this.textSteps ??= this.steps.filter((s) => !(s instanceof ByteLevelPre && s.byteLevelLast && !s.useRegex && !s.addPrefixSpace)));
     if (steps.length === 0) {
       if (text.length > 0) out.push(text);
       return;
@@ -282,20 +280,14 @@ export function buildPreTokenizer(r: JsonReader, v: Json | undefined, key: strin
     case 'ByteLevel':
       return new ByteLevelPre(r.bool(o.add_prefix_space, `${key}.add_prefix_space`, true), r.bool(o.use_regex, `${key}.use_regex`, true));
     case 'Split':
-      return new SplitPre(
-        readPattern(r, o.pattern, `${key}.pattern`),
-        readBehavior(r, o.behavior, `${key}.behavior`),
-        r.bool(o.invert, `${key}.invert`, false),
-      );
+      return new SplitPre(readPattern(r, o.pattern, `${key}.pattern`), readBehavior(r, o.behavior, `${key}.behavior`), r.bool(o.invert, `${key}.invert`, false));
     case 'Metaspace': {
       const rep = r.char(o.replacement, `${key}.replacement`);
       return metaspacePre(rep, readPrependScheme(r, o, key), r.bool(o.split, `${key}.split`, true));
     }
     case 'Digits': {
       const individual = r.bool(o.individual_digits, `${key}.individual_digits`, false);
-      return new FnPre((p, out) =>
-        splitByMatches(p, charMatches(isNumeric, p.text, false), individual ? 'Isolated' : 'Contiguous', out),
-      );
+      return new FnPre((p, out) => splitByMatches(p, charMatches(isNumeric, p.text, false), individual ? 'Isolated' : 'Contiguous', out));
     }
     case 'Whitespace':
       return new FnPre((p, out) => splitByMatches(p, regexMatches(WORD_RE, p.text, true), 'Removed', out));
@@ -307,7 +299,14 @@ export function buildPreTokenizer(r: JsonReader, v: Json | undefined, key: strin
     }
     case 'CharDelimiterSplit': {
       const d = r.char(o.delimiter, `${key}.delimiter`).codePointAt(0)!;
-      return new FnPre((p, out) => splitByMatches(p, charMatches((c) => c === d, p.text, false), 'Removed', out));
+      return new FnPre((p, out) =>
+        splitByMatches(
+          p,
+          charMatches((c) => c === d, p.text, false),
+          'Removed',
+          out,
+        ),
+      );
     }
     case 'BertPreTokenizer':
       return new FnPre((p, out) => {
@@ -317,9 +316,7 @@ export function buildPreTokenizer(r: JsonReader, v: Json | undefined, key: strin
       });
     case 'Sequence': {
       const list = r.arr(o.pretokenizers, `${key}.pretokenizers`);
-      const steps = list
-        .map((s, i) => buildPreTokenizer(r, s, `${key}.pretokenizers[${i}]`))
-        .filter((s): s is PreTokenizerStep => s !== null);
+      const steps = list.map((s, i) => buildPreTokenizer(r, s, `${key}.pretokenizers[${i}]`)).filter((s): s is PreTokenizerStep => s !== null);
       return new SequencePre(steps);
     }
     default:

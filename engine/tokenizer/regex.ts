@@ -58,12 +58,14 @@ function escapeLiteral(ch: string): string {
 }
 
 const GENERAL_CATEGORIES = new Set(
-  ('L Lu Ll Lt Lm Lo LC M Mn Mc Me N Nd Nl No P Pc Pd Ps Pe Pi Pf Po S Sm Sc Sk So Z Zs Zl Zp C Cc Cf Cs Co Cn ' +
+  (
+    'L Lu Ll Lt Lm Lo LC M Mn Mc Me N Nd Nl No P Pc Pd Ps Pe Pi Pf Po S Sm Sc Sk So Z Zs Zl Zp C Cc Cf Cs Co Cn ' +
     'Letter Cased_Letter Uppercase_Letter Lowercase_Letter Titlecase_Letter Modifier_Letter Other_Letter Mark ' +
     'Nonspacing_Mark Spacing_Mark Enclosing_Mark Number Decimal_Number Letter_Number Other_Number Punctuation ' +
     'Connector_Punctuation Dash_Punctuation Open_Punctuation Close_Punctuation Initial_Punctuation Final_Punctuation ' +
     'Other_Punctuation Symbol Math_Symbol Currency_Symbol Modifier_Symbol Other_Symbol Separator Space_Separator ' +
-    'Line_Separator Paragraph_Separator Other Control Format Surrogate Private_Use Unassigned').split(' '),
+    'Line_Separator Paragraph_Separator Other Control Format Surrogate Private_Use Unassigned'
+  ).split(' '),
 );
 
 function propertyEscape(name: string, negated: boolean): string {

@@ -176,7 +176,7 @@ export class SpmTokenizer implements Tokenizer {
       }
     }
     const tmp = [0, 0, 0, 0];
-    for (let u = us; u < ue; ) {
+    for (let u = us; u < ue;) {
       const cp = text.codePointAt(u)!;
       const w = cp > 0xffff ? 2 : 1;
       if (cp === 0x20) {
@@ -218,7 +218,7 @@ export class SpmTokenizer implements Tokenizer {
   private merge(s: string): number[] {
     // initial symbols: UTF-8 characters (lead byte + continuation bytes, at most 4)
     const starts: number[] = [];
-    for (let i = 0; i < s.length; ) {
+    for (let i = 0; i < s.length;) {
       starts.push(i);
       let j = i + 1;
       while (j < s.length && j - i < 4 && (s.charCodeAt(j) & 0xc0) === 0x80) j++;
@@ -297,7 +297,7 @@ export class SpmTokenizer implements Tokenizer {
       const afterBos = i > 0 && this.cfg.bosId !== null && ids[i - 1] === this.cfg.bosId;
       if (afterBos && p.startsWith(spaceBytes)) p = p.slice(spaceBytes.length);
       if (this.cfg.dropControlBytes && p.length === 1 && isCtrlByte(p.charCodeAt(0))) continue;
-      for (let k = 0; k < p.length; ) {
+      for (let k = 0; k < p.length;) {
         if (spaceBytes !== ' ' && p.startsWith(spaceBytes, k)) {
           out.push(0x20);
           k += spaceBytes.length;

@@ -52,7 +52,36 @@ export function generatedMix(chars = 300_000, seed = 5): string {
   const range = (lo: number, hi: number) => String.fromCodePoint(lo + Math.floor(r() * (hi - lo + 1)));
   const emoji = ['😀', '🎉', '👍🏽', '👨‍👩‍👧‍👦', '🇯🇵', '🇫🇷', '❤️', '🧑🏿‍💻', '🌍', '✨', '🙈', '🏳️‍🌈', '1️⃣', '🤖'];
   const ws = [' ', '  ', '    ', '\t', '\n', '\n\n', '\r\n', '   \n', ' \t ', '\u00a0', '\u3000', '\n    ', '\n\t\t', '        '];
-  const words = ["don't", "IT'S", "we'll", 'Hello', 'world', 'naïve', 'café', 'Straße', 'ÆØÅ', 'μικρό', 'слово', 'שלום', 'مرحبا', 'नमस्ते', 'ภาษาไทย', '12345', '3.14159', 'x_y', 'fooBar', '$$', '/**', '=>', '!==', '...', '—', '«»', 'e\u0301', 'a\u0308\u0304'];
+  const words = [
+    "don't",
+    "IT'S",
+    "we'll",
+    'Hello',
+    'world',
+    'naïve',
+    'café',
+    'Straße',
+    'ÆØÅ',
+    'μικρό',
+    'слово',
+    'שלום',
+    'مرحبا',
+    'नमस्ते',
+    'ภาษาไทย',
+    '12345',
+    '3.14159',
+    'x_y',
+    'fooBar',
+    '$$',
+    '/**',
+    '=>',
+    '!==',
+    '...',
+    '—',
+    '«»',
+    'e\u0301',
+    'a\u0308\u0304',
+  ];
   const parts: string[] = [];
   let n = 0;
   while (n < chars) {

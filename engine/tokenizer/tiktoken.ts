@@ -396,7 +396,7 @@ function isHighSurrogateAt(s: string, u: number): boolean {
 function pieceByteUnits(piece: string): Int32Array | null {
   if (isAscii(piece)) return null;
   const map: number[] = [];
-  for (let u = 0; u < piece.length; ) {
+  for (let u = 0; u < piece.length;) {
     const cp = piece.codePointAt(u)!;
     const n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
     for (let j = 0; j < n; j++) map.push(u);
@@ -472,18 +472,29 @@ export function parseTiktoken(text: string, fileName: string, spec: TiktokenEnco
     if (e > pos && text.charCodeAt(e - 1) === 13) e--;
     if (e > pos) {
       const sp = text.indexOf(' ', pos);
-      if (sp < 0 || sp >= e) throw new FormatError(`line ${line} is not "base64 rank"`, { file: fileName, expected: 'a base64 token, a space and a rank', found: JSON.stringify(text.slice(pos, Math.min(e, pos + 40))) });
+      if (sp < 0 || sp >= e)
+        throw new FormatError(`line ${line} is not "base64 rank"`, {
+          file: fileName,
+          expected: 'a base64 token, a space and a rank',
+          found: JSON.stringify(text.slice(pos, Math.min(e, pos + 40))),
+        });
       const bytes = b64ToBinary(text, pos, sp);
       const rank = Number(text.slice(sp + 1, e));
-      if (bytes === null || bytes.length === 0) throw new FormatError(`line ${line}: the token is not base64`, { file: fileName, found: JSON.stringify(text.slice(pos, Math.min(sp, pos + 40))) });
-      if (!Number.isSafeInteger(rank) || rank < 0) throw new FormatError(`line ${line}: the rank is not a non-negative integer`, { file: fileName, found: JSON.stringify(text.slice(sp + 1, Math.min(e, sp + 20))) });
+      if (bytes === null || bytes.length === 0)
+        throw new FormatError(`line ${line}: the token is not base64`, { file: fileName, found: JSON.stringify(text.slice(pos, Math.min(sp, pos + 40))) });
+      if (!Number.isSafeInteger(rank) || rank < 0)
+        throw new FormatError(`line ${line}: the rank is not a non-negative integer`, { file: fileName, found: JSON.stringify(text.slice(sp + 1, Math.min(e, sp + 20))) });
       if (ranks.has(bytes)) throw new FormatError(`line ${line}: the token appears twice`, { file: fileName });
       ranks.set(bytes, rank);
     }
     pos = end + 1;
   }
   for (let b = 0; b < 256; b++) {
-    if (!ranks.has(String.fromCharCode(b))) throw new FormatError(`the single byte 0x${b.toString(16).padStart(2, '0')} is not a token (truncated or not a tiktoken file?)`, { file: fileName, expected: 'all 256 single bytes as tokens' });
+    if (!ranks.has(String.fromCharCode(b)))
+      throw new FormatError(`the single byte 0x${b.toString(16).padStart(2, '0')} is not a token (truncated or not a tiktoken file?)`, {
+        file: fileName,
+        expected: 'all 256 single bytes as tokens',
+      });
   }
   return new TiktokenTokenizer(ranks, spec);
 }

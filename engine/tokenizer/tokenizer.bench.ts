@@ -42,7 +42,9 @@ async function main(): Promise<void> {
     ];
     const oursMs = rows[0]![1].ms;
     for (const [lib, r] of rows) {
-      console.log(`${name.padEnd(16)} ${lib.padEnd(18)} ${(mb / (r.ms / 1000)).toFixed(2).padStart(6)} ${r.ms.toFixed(0).padStart(6)} ${String(r.n).padStart(9)}  ${(r.ms / oursMs).toFixed(2)}× time`);
+      console.log(
+        `${name.padEnd(16)} ${lib.padEnd(18)} ${(mb / (r.ms / 1000)).toFixed(2).padStart(6)} ${r.ms.toFixed(0).padStart(6)} ${String(r.n).padStart(9)}  ${(r.ms / oursMs).toFixed(2)}× time`,
+      );
     }
   }
   for (const name of ['llama3', 'qwen3', 'llama2'] as const) {

@@ -79,7 +79,9 @@ export class BpeTrainer {
   constructor(opts: BpeTrainerOptions) {
     this.specialTokens = opts.specialTokens ?? ['<|endoftext|>'];
     if (!Number.isInteger(opts.vocabSize) || opts.vocabSize < 256 + this.specialTokens.length || opts.vocabSize > MAX_VOCAB) {
-      throw new TrainerInputError(`the vocabulary size must be an integer from ${256 + this.specialTokens.length} (256 bytes + special tokens) to ${MAX_VOCAB}; got ${opts.vocabSize}`);
+      throw new TrainerInputError(
+        `the vocabulary size must be an integer from ${256 + this.specialTokens.length} (256 bytes + special tokens) to ${MAX_VOCAB}; got ${opts.vocabSize}`,
+      );
     }
     this.vocabSize = opts.vocabSize;
     this.minFrequency = Math.max(1, opts.minFrequency ?? 2);

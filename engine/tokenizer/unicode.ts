@@ -103,7 +103,7 @@ export function toByteLevel(text: string, unitOfByte?: number[]): string {
   }
   const parts: string[] = [];
   const tmp = [0, 0, 0, 0];
-  for (let u = 0; u < text.length; ) {
+  for (let u = 0; u < text.length;) {
     const cp = text.codePointAt(u)!;
     const w = cp > 0xffff ? 2 : 1;
     const n = utf8Put(cp, tmp, 0);
@@ -138,7 +138,7 @@ export function byteUnits(text: string): Int32Array | null {
   if (ascii) return null;
   const map = new Int32Array(nBytes);
   let k = 0;
-  for (let u = 0; u < text.length; ) {
+  for (let u = 0; u < text.length;) {
     const cp = text.codePointAt(u)!;
     const n = utf8Len(cp);
     for (let j = 0; j < n; j++) map[k++] = u;
@@ -186,7 +186,7 @@ const ATTACHES_RE = /[\p{M}\u1160-\u11ff\uff9e\uff9f]/u;
 function clusterBoundaries(text: string): number[] {
   // starts (unit indices) of clusters: a cluster is a char plus the chars that attach to it
   const starts: number[] = [];
-  for (let u = 0; u < text.length; ) {
+  for (let u = 0; u < text.length;) {
     const cp = text.codePointAt(u)!;
     const w = cp > 0xffff ? 2 : 1;
     if (u === 0 || cp < 0x300 || !ATTACHES_RE.test(String.fromCodePoint(cp))) starts.push(u);

@@ -109,7 +109,7 @@ export class ModelSession {
           throw new RangeError(`${name}: read of ${length} bytes at offset ${offset} is outside the file (size ${size})`);
         }
         const out = new Uint8Array(length);
-        for (let done = 0; done < length; ) {
+        for (let done = 0; done < length;) {
           if (job.cancelled) throw new Cancelled();
           const n = Math.min(RANGE_CHUNK, length - done);
           const b = await self.fetchRange(job, spec.modelId, name, offset + done, n);
@@ -206,9 +206,13 @@ export class ModelSession {
     if (!model || !this.modelId) return this.post({ type: 'genError', id, message: 'No model is loaded yet.' });
     if (!tok) return this.post({ type: 'genError', id, message: 'This model has no tokenizer, so text cannot be turned into tokens.' });
     if (this.generating) this.generating.stop = true;
-    const job = { id, stop: false, get aborted() {
-      return this.stop;
-    } };
+    const job = {
+      id,
+      stop: false,
+      get aborted() {
+        return this.stop;
+      },
+    };
     this.generating = job;
     try {
       const promptIds = tok.encodeIds(prompt);

@@ -21,7 +21,16 @@ async function main(): Promise<number> {
     const r = await checkTinyModel(g.device, read, name);
     // the browser test's limits (tests/browser/gpu.test.ts); f16 read as f16 must equal f16 unpacked
     const ok =
-      r.logitsVsHf <= 1e-3 && r.greedyExact && r.pipelineExact && r.attentionsVsHf <= 1e-4 && r.decodeVsPrefill <= 1e-3 && (r.gqaDecodeVsPrefill ?? 0) <= 1e-3 && (r.extra?.loraVsHf ?? 0) <= 1e-3 && (r.extra?.loraGateUpVsCpu ?? 0) <= 1e-3 && r.f16VsCpu <= 0.05 && (r.f16NativeVsPacked ?? 0) <= 1e-5;
+      r.logitsVsHf <= 1e-3 &&
+      r.greedyExact &&
+      r.pipelineExact &&
+      r.attentionsVsHf <= 1e-4 &&
+      r.decodeVsPrefill <= 1e-3 &&
+      (r.gqaDecodeVsPrefill ?? 0) <= 1e-3 &&
+      (r.extra?.loraVsHf ?? 0) <= 1e-3 &&
+      (r.extra?.loraGateUpVsCpu ?? 0) <= 1e-3 &&
+      r.f16VsCpu <= 0.05 &&
+      (r.f16NativeVsPacked ?? 0) <= 1e-5;
     if (!ok) bad++;
     console.log(JSON.stringify({ ok, ms: Math.round(performance.now() - t), ...r, greedy: r.greedy.map((x) => x.got.join(',') === x.want.join(',')) }));
   }

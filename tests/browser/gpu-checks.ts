@@ -95,7 +95,10 @@ async function pipelinesAgree(gm: GpuModel, prompt: number[], want: number[]): P
   if (next.top!.ids[0] !== want[7]) return false;
   // decode steps are queued behind the prefill before its id is read: a stop at that id, or one id asked
   // for, leaves the cache at the prompt, and the next forward continues from it
-  for (const [stopIds, maxNew, n] of [[[want[0]], want.length, 0], [[], 1, 1]] as const) {
+  for (const [stopIds, maxNew, n] of [
+    [[want[0]], want.length, 0],
+    [[], 1, 1],
+  ] as const) {
     const r = await gen(gm, prompt, maxNew, [...stopIds]);
     if (!same(r.ids, want.slice(0, n)) || gm.length !== prompt.length) return false;
     const after = await gm.forward([want[0]], undefined, { lastOnly: true, topK: 1, logits: false });
@@ -125,7 +128,6 @@ function decode(e: Enc): Float32Array {
   return new Float32Array(u.buffer);
 }
 
-
 async function hfModel(read: Read, name: string): Promise<LoadedModel> {
   const dir = `models/${name}`;
   return loadHfModel(memoryFolder(name, { 'config.json': await read(`${dir}/config.json`), 'model.safetensors': await read(`${dir}/model.safetensors`) }));
@@ -144,7 +146,19 @@ export async function checkTinyModel(device: GPUDevice, read: Read, name: string
   // decode attention through the grouped-query kernel at every context (by default it runs only when the keys are split)
   const gq = await GpuModel.create(device, loaded, { contextLength: 64, tuning: { gqaDecode: 'always' } });
   const g16p = g16.shaderF16 ? await GpuModel.create(device, loaded, { contextLength: 64, weights: 'f16', shaderF16: false }) : undefined;
-  const out: ModelCheck = { model: name, logitsVsHf: 0, logitsVsCpu: 0, attentionsVsHf: 0, decodeVsPrefill: 0, greedyExact: true, pipelineExact: true, greedy: [], f16VsCpu: 0, f16Greedy: [], maxLogit: 0 };
+  const out: ModelCheck = {
+    model: name,
+    logitsVsHf: 0,
+    logitsVsCpu: 0,
+    attentionsVsHf: 0,
+    decodeVsPrefill: 0,
+    greedyExact: true,
+    pipelineExact: true,
+    greedy: [],
+    f16VsCpu: 0,
+    f16Greedy: [],
+    maxLogit: 0,
+  };
   try {
     for (const c of ref.cases) {
       const T = c.input_ids.length;
@@ -194,7 +208,10 @@ export async function checkTinyModel(device: GPUDevice, read: Read, name: string
       // LoRA (unmerged) against HF's PEFT logits, and top-k on the GPU against the logits
       const lref = JSON.parse(text(await read('refs/tiny-llama.lora.shared.json'))) as { cases: RefCase[] };
       const adapter = await loadLoraAdapter(
-        memoryFolder('lora', { 'adapter_config.json': await read('models/tiny-llama/lora/adapter_config.json'), 'adapter_model.safetensors': await read('models/tiny-llama/lora/adapter_model.safetensors') }),
+        memoryFolder('lora', {
+          'adapter_config.json': await read('models/tiny-llama/lora/adapter_config.json'),
+          'adapter_model.safetensors': await read('models/tiny-llama/lora/adapter_model.safetensors'),
+        }),
         loaded.config,
       );
       gm.setLora(adapter);
@@ -234,7 +251,13 @@ export async function checkTinyModel(device: GPUDevice, read: Read, name: string
         targetModules: ['gate_proj', 'up_proj'],
         files: [],
         targets: [0, cf.numLayers - 1].flatMap((l) =>
-          ['gate', 'up'].map((n) => ({ canonical: `model.layers.${l}.mlp.${n}_proj.weight`, A: rnd(r4 * cf.hiddenSize, 0.5), B: rnd(cf.intermediateSize * r4, 0.5), r: r4, scale: 2 })),
+          ['gate', 'up'].map((n) => ({
+            canonical: `model.layers.${l}.mlp.${n}_proj.weight`,
+            A: rnd(r4 * cf.hiddenSize, 0.5),
+            B: rnd(cf.intermediateSize * r4, 0.5),
+            r: r4,
+            scale: 2,
+          })),
         ),
       };
       const cpu2 = new Model(loaded, { contextLength: 64 });

@@ -38,7 +38,8 @@ beforeAll(async () => {
     '/gpu.js': { body: js },
   };
   for (const m of TINY) addTree(files, `models/${m}`);
-  for (const r of [...TINY.map((m) => `refs/${m}.shared.json`), 'refs/tiny-llama.lora.shared.json', 'refs/stories260K.greedy.shared.json', 'llama2c/stories260K.bin']) addTree(files, r);
+  for (const r of [...TINY.map((m) => `refs/${m}.shared.json`), 'refs/tiny-llama.lora.shared.json', 'refs/stories260K.greedy.shared.json', 'llama2c/stories260K.bin'])
+    addTree(files, r);
   server = await serve(files);
   browser = await launchBrowser();
   page = await browser.newPage();
@@ -56,7 +57,19 @@ test('every WGSL kernel equals its CPU reference (odd sizes, T = 1, T past one t
   const ops = new Set(res.checks.map((c) => c.op.replace(/-.*/, '')));
   for (const op of ['matvec', 'matmul', 'rmsnorm', 'layernorm', 'embedding', 'rope', 'attention', 'activation', 'moe', 'topk']) expect(ops.has(op), op).toBe(true);
   // the decode kernels with subgroup atomics; the grouped-query one with 1–4 heads per group, in one split and in several
-  for (const re of [/^attention-decode-sg-split1$/, /^attention-decode-sg-split([2-9]|\d\d)$/, /^attention-decode-gqa4-split1$/, /^attention-decode-gqa\d-sg-split([2-9]|\d\d)$/, /^attention-decode-gqa3-/, /^attention-decode-gqa1-/, /^attention-decode-gqa\d-split([2-9]|\d\d)$/]) expect(res.checks.some((c) => re.test(c.op)), String(re)).toBe(true);
+  for (const re of [
+    /^attention-decode-sg-split1$/,
+    /^attention-decode-sg-split([2-9]|\d\d)$/,
+    /^attention-decode-gqa4-split1$/,
+    /^attention-decode-gqa\d-sg-split([2-9]|\d\d)$/,
+    /^attention-decode-gqa3-/,
+    /^attention-decode-gqa1-/,
+    /^attention-decode-gqa\d-split([2-9]|\d\d)$/,
+  ])
+    expect(
+      res.checks.some((c) => re.test(c.op)),
+      String(re),
+    ).toBe(true);
   for (const c of res.checks) expect(c.maxAbsDiff, `${c.op} [${c.shape.join(', ')}]`).toBeLessThanOrEqual(c.tol);
 }, 600_000);
 
@@ -65,7 +78,9 @@ test('GpuModel: every fixture model matches HF (logits ≤ 1e-3, greedy_24 exact
   if ('error' in res) throw new Error(res.error);
   expect(res.models.map((m) => m.model)).toEqual(TINY);
   for (const m of res.models) {
-    console.log(`${m.model}: |GPU−HF| ${m.logitsVsHf.toExponential(2)}, |GPU−CPU| ${m.logitsVsCpu.toExponential(2)}, attentions ${m.attentionsVsHf.toExponential(2)}, decode ${m.decodeVsPrefill.toExponential(2)}, f16 ${m.f16VsCpu.toExponential(2)}${m.extra ? ' ' + JSON.stringify(m.extra) : ''}`);
+    console.log(
+      `${m.model}: |GPU−HF| ${m.logitsVsHf.toExponential(2)}, |GPU−CPU| ${m.logitsVsCpu.toExponential(2)}, attentions ${m.attentionsVsHf.toExponential(2)}, decode ${m.decodeVsPrefill.toExponential(2)}, f16 ${m.f16VsCpu.toExponential(2)}${m.extra ? ' ' + JSON.stringify(m.extra) : ''}`,
+    );
     expect(m.logitsVsHf, m.model).toBeLessThanOrEqual(1e-3);
     expect(m.logitsVsCpu, m.model).toBeLessThanOrEqual(1e-4);
     expect(m.attentionsVsHf, m.model).toBeLessThanOrEqual(1e-4);

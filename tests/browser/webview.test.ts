@@ -58,9 +58,15 @@ async function open(p: string): Promise<Page> {
 }
 
 function init(pg: Page, workerUri: string, backend = 'auto'): Promise<void> {
-  return pg.evaluate(([workerUri, backend]) => {
-    window.postMessage({ type: 'init', location: 'panel', workerUri, bundledModel: { name: 'stories260K', format: 'llama2c', bundled: true }, extensionVersion: 'test', settings: { backend } }, '*');
-  }, [workerUri, backend]);
+  return pg.evaluate(
+    ([workerUri, backend]) => {
+      window.postMessage(
+        { type: 'init', location: 'panel', workerUri, bundledModel: { name: 'stories260K', format: 'llama2c', bundled: true }, extensionVersion: 'test', settings: { backend } },
+        '*',
+      );
+    },
+    [workerUri, backend],
+  );
 }
 
 test('starts the worker from a blob: URL under the CSP and shows the WebGPU adapter', async () => {

@@ -62,4 +62,3 @@ export interface RefFile {
   split: string;
   cases: RefCase[];
 }
-

@@ -104,7 +104,11 @@ describe('dependencies', () => {
       expect(fs.readFileSync(path.join(root, f), 'utf8').includes(banned), f).toBe(false);
     }
     // Every tracked or new (not ignored) source file; this test names it only as a split string.
-    const tracked = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', 'engine', 'extension', 'webview', 'scripts', 'tests', 'media', '*.json', '*.ts', '*.mjs'], { cwd: root, encoding: 'utf8' })
+    const tracked = execFileSync(
+      'git',
+      ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', 'engine', 'extension', 'webview', 'scripts', 'tests', 'media', '*.json', '*.ts', '*.mjs'],
+      { cwd: root, encoding: 'utf8' },
+    )
       .split('\0')
       .filter((f) => f && /\.(ts|mts|mjs|js|json|html|css)$/.test(f) && fs.existsSync(path.join(root, f)));
     const hits = tracked.filter((f) => fs.readFileSync(path.join(root, f), 'utf8').includes(banned));

@@ -43,7 +43,11 @@ async function runStep(stepTitle: string, buttonText: string): Promise<void> {
   await title.waitFor({ state: 'visible', timeout: 30_000 });
   // The expanded step's header is disabled (and a completed step expands the next one): click a step only when its button stays hidden.
   const button = walkthrough().locator('.step-description-container :is(button, a, .monaco-button)', { hasText: buttonText }).first();
-  const shown = () => button.waitFor({ state: 'visible', timeout: 5_000 }).then(() => true, () => false);
+  const shown = () =>
+    button.waitFor({ state: 'visible', timeout: 5_000 }).then(
+      () => true,
+      () => false,
+    );
   if (!(await shown())) {
     await title.click({ timeout: 10_000 }).catch(() => {});
     await button.waitFor({ state: 'visible', timeout: 15_000 });
@@ -54,9 +58,7 @@ async function runStep(stepTitle: string, buttonText: string): Promise<void> {
 /** The walkthrough step's checkbox is ticked (its completion event fired). */
 async function expectStepDone(stepId: string): Promise<void> {
   await openWalkthrough();
-  await expect
-    .poll(async () => walkthrough().locator(`.codicon[data-done-step-id$="#${stepId}"]`).first().getAttribute('class'), { timeout: 30_000 })
-    .toMatch(/\bcomplete\b/);
+  await expect.poll(async () => walkthrough().locator(`.codicon[data-done-step-id$="#${stepId}"]`).first().getAttribute('class'), { timeout: 30_000 }).toMatch(/\bcomplete\b/);
 }
 
 /** The status bar's LLM item. */
@@ -67,7 +69,15 @@ async function showTab(id: string): Promise<void> {
 }
 
 /** What each place says about the backend: the status bar (text and tooltip), the Engine tab, the Generate tab. */
-async function backendEverywhere(): Promise<{ bar: string; tooltip: string; engine: string; engineReason: string; generate: string; generateBackend: string; generateReason: string }> {
+async function backendEverywhere(): Promise<{
+  bar: string;
+  tooltip: string;
+  engine: string;
+  engineReason: string;
+  generate: string;
+  generateBackend: string;
+  generateReason: string;
+}> {
   await showTab('engine');
   const status = doc.locator('#engine-status[data-backend]');
   await status.waitFor({ state: 'visible', timeout: 120_000 });
@@ -229,7 +239,16 @@ describe('The first hour: walkthrough, which backend runs, Add Model refusals (c
 
   it('with llmPlayground.backend = "cpu", all three say CPU and name the setting', async () => {
     fs.writeFileSync(paths.settings, JSON.stringify({ 'llmPlayground.backend': 'cpu' }, null, 2));
-    await expect.poll(async () => doc.locator('#engine-status').getAttribute('data-adapter').catch(() => null), { timeout: 120_000 }).toBe('cpu');
+    await expect
+      .poll(
+        async () =>
+          doc
+            .locator('#engine-status')
+            .getAttribute('data-adapter')
+            .catch(() => null),
+        { timeout: 120_000 },
+      )
+      .toBe('cpu');
     const b = await backendEverywhere();
     console.log(`llmPlayground.backend = cpu: ${JSON.stringify(b)}`);
     expect(b.engine).toBe('cpu');

@@ -202,7 +202,9 @@ describe('Generate tab through the decode loop (code-server)', () => {
     expect(await doc.locator('#model-device option:checked').textContent()).toMatch(/^WebGPU \(f32\)( — software adapter, ~150× slower)?$/);
     await doc.locator('vscode-button', { hasText: 'Reload with these settings' }).click();
     await doc.locator('vscode-tab-header[data-tab="generate"]').click();
-    await expect.poll(async () => doc.locator('#generate-model').innerText(), { timeout: 180_000 }).toMatch(/^stories260K \(bundled\) — WebGPU \([^)]+\), context \d+, llama2c tokenizer$/);
+    await expect
+      .poll(async () => doc.locator('#generate-model').innerText(), { timeout: 180_000 })
+      .toMatch(/^stories260K \(bundled\) — WebGPU \([^)]+\), context \d+, llama2c tokenizer$/);
     await doc.locator('#generate-model[data-ready="true"]').waitFor({ state: 'visible', timeout: 180_000 });
     for (const p of PROMPTS) await expectReference(p, 300_000, 'WebGPU');
     await shot('webgpu');

@@ -25,7 +25,10 @@ const paths = { gguf: '', qwen: '', truncated: '' };
 async function addModel(p: string): Promise<void> {
   await runCommand(page, 'LLM Playground: Add Model from Path…', { waitHidden: false });
   const widget = page.locator('.quick-input-widget');
-  await widget.locator('.quick-input-title, .quick-input-message', { hasText: /Add Model from Path|Path of a/ }).first().waitFor({ state: 'visible', timeout: 15_000 });
+  await widget
+    .locator('.quick-input-title, .quick-input-message', { hasText: /Add Model from Path|Path of a/ })
+    .first()
+    .waitFor({ state: 'visible', timeout: 15_000 });
   const input = widget.locator('.quick-input-box input');
   await input.fill(p);
   // The input box validates the path (it must exist) before Enter takes it.
@@ -77,9 +80,25 @@ describe('Models view and Generate (code-server)', () => {
 
   it('adds the GGUF and the tiny-qwen3 folder by path; both show their details', async () => {
     await addModel(paths.gguf);
-    await expect.poll(async () => treeRow('stories260K.gguf').getAttribute('aria-label').catch(() => null), { timeout: 60_000 }).toMatch(/stories260K\.gguf, llama · 260\.0K · F32/);
+    await expect
+      .poll(
+        async () =>
+          treeRow('stories260K.gguf')
+            .getAttribute('aria-label')
+            .catch(() => null),
+        { timeout: 60_000 },
+      )
+      .toMatch(/stories260K\.gguf, llama · 260\.0K · F32/);
     await addModel(paths.qwen);
-    await expect.poll(async () => treeRow('tiny-qwen3').getAttribute('aria-label').catch(() => null), { timeout: 60_000 }).toMatch(/Missing tokenizer: no tokenizer\.json/);
+    await expect
+      .poll(
+        async () =>
+          treeRow('tiny-qwen3')
+            .getAttribute('aria-label')
+            .catch(() => null),
+        { timeout: 60_000 },
+      )
+      .toMatch(/Missing tokenizer: no tokenizer\.json/);
     // The tooltip holds the details table.
     const hover = page.locator('.monaco-hover, .workbench-hover').filter({ hasText: 'Context length' }).first();
     await hoverUntil(page, treeRow('stories260K.gguf'), hover, { timeoutMs: 30_000 });
@@ -97,7 +116,7 @@ describe('Models view and Generate (code-server)', () => {
     await page.screenshot({ path: path.join(RESULTS, 'vscode-models-error.png') });
   });
 
-  it('makes stories260K.gguf active and generates llama2.c\'s greedy continuation', async () => {
+  it("makes stories260K.gguf active and generates llama2.c's greedy continuation", async () => {
     await runCommand(page, 'LLM Playground: Use This Model', { waitHidden: false });
     const widget = page.locator('.quick-input-widget');
     const input = widget.locator('.quick-input-box input');
@@ -132,7 +151,9 @@ describe('Models view and Generate (code-server)', () => {
     await doc.locator('#model-device').selectOption('gpu');
     await doc.locator('vscode-button', { hasText: 'Reload with these settings' }).click();
     await tab.click();
-    await expect.poll(async () => doc.locator('#generate-model').innerText(), { timeout: 120_000 }).toMatch(/stories260K\.gguf — WebGPU \([^)]+\), context \d+, gguf-llama tokenizer/);
+    await expect
+      .poll(async () => doc.locator('#generate-model').innerText(), { timeout: 120_000 })
+      .toMatch(/stories260K\.gguf — WebGPU \([^)]+\), context \d+, gguf-llama tokenizer/);
     await doc.locator('#generate-model[data-ready="true"]').waitFor({ state: 'visible', timeout: 120_000 });
     expect(await generate()).toBe(onCpu);
     // And with f16 weights on the GPU (packed two per u32): the same greedy text.

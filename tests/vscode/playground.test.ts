@@ -18,7 +18,14 @@ let page: Page;
 /** Shows the Engine tab when the UI has tabs (the status lives there). */
 async function showEngine(doc: FrameLocator): Promise<void> {
   const tab = doc.locator('#tab-engine, vscode-tab-header:has-text("Engine")').first();
-  if ((await tab.count()) > 0 && !(await doc.locator('#engine-status').first().isVisible().catch(() => false))) {
+  if (
+    (await tab.count()) > 0 &&
+    !(await doc
+      .locator('#engine-status')
+      .first()
+      .isVisible()
+      .catch(() => false))
+  ) {
     await tab.click();
   }
 }
@@ -81,7 +88,10 @@ describe('LLM Playground in VS Code (code-server)', () => {
     await icon.waitFor({ state: 'visible', timeout: 30_000 });
     await icon.click();
     // The side bar's title names the container (its one view's own header is hidden).
-    await page.locator('.part.sidebar .composite.title', { hasText: /LLM Playground/i }).first().waitFor({ state: 'visible', timeout: 30_000 });
+    await page
+      .locator('.part.sidebar .composite.title', { hasText: /LLM Playground/i })
+      .first()
+      .waitFor({ state: 'visible', timeout: 30_000 });
     // The side view's webview is a new one, after the editor panel's.
     const doc = await findWebview(page, '#app', { skip: before });
     await expectRendered(doc);
@@ -116,7 +126,10 @@ describe('LLM Playground in VS Code (code-server)', () => {
       const widget = page.locator('.quick-input-widget');
       await page.keyboard.press('F1');
       await widget.locator('.quick-input-box input').fill('>Preferences: Color Theme');
-      await widget.locator('.monaco-list-row .label-name', { hasText: /^Preferences: Color Theme$/ }).first().click();
+      await widget
+        .locator('.monaco-list-row .label-name', { hasText: /^Preferences: Color Theme$/ })
+        .first()
+        .click();
       await widget.locator('.quick-input-box input').waitFor({ state: 'visible', timeout: 15_000 });
       await widget.locator('.quick-input-box input').fill(name);
       await widget.locator('.monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible', timeout: 15_000 });

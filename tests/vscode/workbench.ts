@@ -225,7 +225,12 @@ export interface HoverOptions {
  * in and rest, and one that arrives while the workbench is busy may be missed, so it moves
  * away and back until the hover shows.
  */
-export async function hoverUntil(page: Page, target: Locator, shown: Locator, { timeoutMs = 60_000, away = { x: 0, y: 0 }, offsetX, tryMs = 3_000 }: HoverOptions = {}): Promise<void> {
+export async function hoverUntil(
+  page: Page,
+  target: Locator,
+  shown: Locator,
+  { timeoutMs = 60_000, away = { x: 0, y: 0 }, offsetX, tryMs = 3_000 }: HoverOptions = {},
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const box = await target.boundingBox();
@@ -265,14 +270,21 @@ export async function findWebview(page: Page, selector: string, { timeoutMs = 90
     for (let i = skip; i < n; i++) {
       const outer = frames.nth(i);
       const doc = playgroundIn(outer);
-      if ((await doc.locator(selector).count().catch(() => 0)) === 0) continue;
+      if (
+        (await doc
+          .locator(selector)
+          .count()
+          .catch(() => 0)) === 0
+      )
+        continue;
       if (minWidth === undefined) return doc;
       if (!(await outer.isVisible().catch(() => false))) continue;
       const width = (await outer.boundingBox().catch(() => null))?.width ?? 0;
       if (width > minWidth && (!best || width > best.width)) best = { doc, width };
     }
     if (best) return best.doc;
-    if (Date.now() > deadline) throw new Error(`no webview with ${selector}${minWidth === undefined ? '' : ` wider than ${minWidth} px`} appeared within ${timeoutMs} ms (webview iframes: ${n})`);
+    if (Date.now() > deadline)
+      throw new Error(`no webview with ${selector}${minWidth === undefined ? '' : ` wider than ${minWidth} px`} appeared within ${timeoutMs} ms (webview iframes: ${n})`);
     await page.waitForTimeout(500);
   }
 }

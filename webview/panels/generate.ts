@@ -209,7 +209,14 @@ function build(): HTMLElement {
     form.prompt = prompt.value;
     saveForm();
   });
-  const max = el('input', { id: 'gen-max', type: 'number', min: String(MAX_TOKENS_RANGE.min), max: String(MAX_TOKENS_RANGE.max), step: '1', 'aria-label': 'Max new tokens' }) as HTMLInputElement;
+  const max = el('input', {
+    id: 'gen-max',
+    type: 'number',
+    min: String(MAX_TOKENS_RANGE.min),
+    max: String(MAX_TOKENS_RANGE.max),
+    step: '1',
+    'aria-label': 'Max new tokens',
+  }) as HTMLInputElement;
   max.value = String(form.maxTokens);
   const first = checkInt(max.value, MAX_TOKENS_RANGE);
   maxError = first.ok ? undefined : first.message;
@@ -225,7 +232,12 @@ function build(): HTMLElement {
   };
   max.addEventListener('input', checkMax);
   max.addEventListener('change', checkMax);
-  const stopBox = el('textarea', { id: 'gen-stop', rows: '2', 'aria-label': 'Stop strings, one per line', placeholder: 'Stop strings, one per line (\\n = newline)' }) as HTMLTextAreaElement;
+  const stopBox = el('textarea', {
+    id: 'gen-stop',
+    rows: '2',
+    'aria-label': 'Stop strings, one per line',
+    placeholder: 'Stop strings, one per line (\\n = newline)',
+  }) as HTMLTextAreaElement;
   stopBox.value = form.stop;
   stopBox.addEventListener('input', () => {
     form.stop = stopBox.value;
@@ -300,7 +312,8 @@ function refresh(): void {
   const ready = load.phase === 'ready' && load.modelId === m.id;
   let line: string;
   if (!m.load) line = `${m.name}: ${m.problem?.message ?? 'cannot be used'}`;
-  else if (ready) line = `${m.name} — ${backendLabel(load.summary?.weights)}, context ${load.summary?.contextLength}${load.summary?.tokenizerKind ? `, ${load.summary.tokenizerKind} tokenizer` : ', no tokenizer'}`;
+  else if (ready)
+    line = `${m.name} — ${backendLabel(load.summary?.weights)}, context ${load.summary?.contextLength}${load.summary?.tokenizerKind ? `, ${load.summary.tokenizerKind} tokenizer` : ', no tokenizer'}`;
   else if (load.phase === 'loading') line = `${m.name} — loading (${load.total ? Math.round((100 * load.bytes) / load.total) : 0}%)… see the Model tab`;
   else if (load.phase === 'error') line = `${m.name} — could not be loaded: ${load.message ?? ''}`;
   else line = `${m.name} — not loaded yet`;
@@ -355,4 +368,3 @@ export const generatePanel: Panel = {
     return root;
   },
 };
-

@@ -12,7 +12,23 @@ import { SOFTWARE_SLOWDOWN, softwareWarning } from '../../engine/protocol/backen
 import { button, el, fieldError, fmtBytes, kvTable, setFieldError } from '../dom';
 import { engineState, onEngineState } from '../engine';
 import { getState, onHostMessage, setState } from '../host';
-import { activeSummary, cancelLoad, currentBackend, chosenContext, chosenDevice, chosenWeights, initModels, loadActive, modelsState, onModelsState, setChosenContext, setChosenDevice, setChosenWeights, showModelsView, useModel } from '../models';
+import {
+  activeSummary,
+  cancelLoad,
+  currentBackend,
+  chosenContext,
+  chosenDevice,
+  chosenWeights,
+  initModels,
+  loadActive,
+  modelsState,
+  onModelsState,
+  setChosenContext,
+  setChosenDevice,
+  setChosenWeights,
+  showModelsView,
+  useModel,
+} from '../models';
 import type { Panel } from './panel';
 import { checkInt } from '../validate';
 
@@ -71,8 +87,13 @@ function memorySection(m: ModelSummary): HTMLElement {
   });
   box.append(
     el('h3', {}, 'Memory'),
-    el('div', { class: 'row' }, el('label', { for: 'model-ctx', class: 'field' }, 'Context length ', input),
-      err, el('label', { for: 'model-device', class: 'field' }, 'Run on ', device)),
+    el(
+      'div',
+      { class: 'row' },
+      el('label', { for: 'model-ctx', class: 'field' }, 'Context length ', input),
+      err,
+      el('label', { for: 'model-device', class: 'field' }, 'Run on ', device),
+    ),
   );
   // Before WebGPU is chosen on a software adapter (SwiftShader…), say what it costs; after, say it again as an alert.
   if (software && decision?.adapter) {
@@ -101,7 +122,13 @@ function memorySection(m: ModelSummary): HTMLElement {
   }
   box.append(kvTable(rows, 'model-memory-table'));
   const loaded = modelsState().load;
-  if (loaded.phase === 'ready' && loaded.modelId === m.id && (loaded.summary?.contextLength !== ctx || (loaded.summary?.device ?? 'cpu') !== chosenDevice() || (chosenDevice() === 'gpu' && (loaded.summary?.weights ?? 'f32') !== chosenWeights()))) {
+  if (
+    loaded.phase === 'ready' &&
+    loaded.modelId === m.id &&
+    (loaded.summary?.contextLength !== ctx ||
+      (loaded.summary?.device ?? 'cpu') !== chosenDevice() ||
+      (chosenDevice() === 'gpu' && (loaded.summary?.weights ?? 'f32') !== chosenWeights()))
+  ) {
     box.append(button('Reload with these settings', 'refresh', () => loadActive(true)));
   }
   return box;
@@ -115,22 +142,37 @@ function loadSection(m: ModelSummary): HTMLElement {
     return box;
   }
   if (s.modelId !== m.id || s.phase === 'idle') {
-    box.append(el('p', { class: 'muted', id: 'model-load-status', 'data-phase': 'idle' }, 'Not loaded yet.'), button('Load', 'play', () => loadActive(true)));
+    box.append(
+      el('p', { class: 'muted', id: 'model-load-status', 'data-phase': 'idle' }, 'Not loaded yet.'),
+      button('Load', 'play', () => loadActive(true)),
+    );
   } else if (s.phase === 'loading') {
     const pct = s.total ? Math.round((100 * s.bytes) / s.total) : 0;
     box.append(
-      el('p', { id: 'model-load-status', 'data-phase': 'loading' }, el('vscode-progress-ring', { 'aria-label': 'loading' }), ` Loading: ${s.step ?? ''} — ${fmtBytes(s.bytes)} of ${fmtBytes(s.total)} (${pct}%)`),
+      el(
+        'p',
+        { id: 'model-load-status', 'data-phase': 'loading' },
+        el('vscode-progress-ring', { 'aria-label': 'loading' }),
+        ` Loading: ${s.step ?? ''} — ${fmtBytes(s.bytes)} of ${fmtBytes(s.total)} (${pct}%)`,
+      ),
       el('progress', { max: '100', value: String(pct), 'aria-label': 'Loading progress' }),
       button('Cancel', 'close', cancelLoad),
     );
   } else if (s.phase === 'ready') {
     const sum = s.summary!;
     box.append(
-      el('p', { id: 'model-load-status', 'data-phase': 'ready' }, `Loaded on the ${sum.device === 'gpu' ? 'GPU' : 'CPU'} in ${sum.seconds.toFixed(2)} s: ${fmtCount(sum.parameters)} parameters, context ${sum.contextLength}.`),
+      el(
+        'p',
+        { id: 'model-load-status', 'data-phase': 'ready' },
+        `Loaded on the ${sum.device === 'gpu' ? 'GPU' : 'CPU'} in ${sum.seconds.toFixed(2)} s: ${fmtCount(sum.parameters)} parameters, context ${sum.contextLength}.`,
+      ),
     );
     if (sum.note) box.append(el('p', { class: 'muted' }, sum.note));
   } else {
-    box.append(el('div', { class: 'error', role: 'alert', id: 'model-load-status', 'data-phase': 'error' }, s.message ?? 'Loading failed.'), button('Retry', 'refresh', () => loadActive(true)));
+    box.append(
+      el('div', { class: 'error', role: 'alert', id: 'model-load-status', 'data-phase': 'error' }, s.message ?? 'Loading failed.'),
+      button('Retry', 'refresh', () => loadActive(true)),
+    );
   }
   return box;
 }
@@ -150,7 +192,10 @@ function listSection(): HTMLElement {
     if (m.load && m.id !== st.activeId) li.append(button('Use', 'play', () => void useModel(m.id)));
     ul.append(li);
   }
-  box.append(ul, button('Open the Models view', 'list-tree', () => showModelsView()));
+  box.append(
+    ul,
+    button('Open the Models view', 'list-tree', () => showModelsView()),
+  );
   return box;
 }
 

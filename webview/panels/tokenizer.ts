@@ -33,7 +33,6 @@ function save(): void {
   setState('tokenizerPanel', saved);
 }
 
-
 function selectTab(): void {
   const tabs = document.getElementById('tabs') as (HTMLElement & { selectedIndex?: number }) | null;
   const headers = tabs ? Array.from(tabs.querySelectorAll('vscode-tab-header')) : [];
@@ -52,7 +51,7 @@ function fillSelects(): void {
     sel.replaceChildren();
     if (k > 0) sel.append(el('option', { value: NONE }, k === 1 ? '(no comparison)' : '(none)'));
     for (const t of tokenizers) sel.append(el('option', { value: t.id, title: t.description }, t.label));
-    sel.value = tokenizers.some((t) => t.id === keep) || keep === NONE ? keep : k === 0 ? tokenizers[0]?.id ?? '' : NONE;
+    sel.value = tokenizers.some((t) => t.id === keep) || keep === NONE ? keep : k === 0 ? (tokenizers[0]?.id ?? '') : NONE;
   });
 }
 
@@ -160,7 +159,7 @@ function draw(text: string, results: TokenizeResultEntry[]): void {
     const shown = r.tokens.slice(0, MAX_DRAWN);
     let palette = 0;
     let diffCount = 0;
-    for (let i = 0; i < shown.length; ) {
+    for (let i = 0; i < shown.length;) {
       // a box: tokens that share characters (the bytes of one glyph) draw the glyph once
       let j = i + 1;
       let end = shown[i]!.end;
@@ -178,7 +177,19 @@ function draw(text: string, results: TokenizeResultEntry[]): void {
       box.append(el('span', { class: 'tok-text' }, shownText || '∅'));
       const idRow = el('span', { class: 'tok-ids' });
       for (const t of group) {
-        const chip = el('span', { class: 'tok-id', role: 'option', tabindex: '-1', 'aria-selected': 'false', 'data-id': String(t.id), 'aria-label': describeToken(t, r.label, text), title: describeToken(t, r.label, text) }, String(t.id));
+        const chip = el(
+          'span',
+          {
+            class: 'tok-id',
+            role: 'option',
+            tabindex: '-1',
+            'aria-selected': 'false',
+            'data-id': String(t.id),
+            'aria-label': describeToken(t, r.label, text),
+            title: describeToken(t, r.label, text),
+          },
+          String(t.id),
+        );
         chip.addEventListener('mouseenter', () => (detail.textContent = describeToken(t, r.label, text)));
         chip.addEventListener('focus', () => {
           detail.textContent = describeToken(t, r.label, text);
@@ -212,8 +223,16 @@ function draw(text: string, results: TokenizeResultEntry[]): void {
       all[to]!.focus();
     });
     col.append(view);
-    if (r.truncated || r.tokens.length > shown.length) col.append(el('p', { class: 'muted' }, `Showing the first ${shown.length.toLocaleString('en-US')} of ${c.tokens.toLocaleString('en-US')} tokens.`));
-    if (others.length > 0) col.append(el('p', { class: 'muted tok-diffs', 'data-diffs': String(diffCount) }, diffCount ? `${diffCount} tokens (dashed outline) start or end where ${otherNames.join(' or ')} does not.` : `Same boundaries as ${otherNames.join(' and ')}.`));
+    if (r.truncated || r.tokens.length > shown.length)
+      col.append(el('p', { class: 'muted' }, `Showing the first ${shown.length.toLocaleString('en-US')} of ${c.tokens.toLocaleString('en-US')} tokens.`));
+    if (others.length > 0)
+      col.append(
+        el(
+          'p',
+          { class: 'muted tok-diffs', 'data-diffs': String(diffCount) },
+          diffCount ? `${diffCount} tokens (dashed outline) start or end where ${otherNames.join(' or ')} does not.` : `Same boundaries as ${otherNames.join(' and ')}.`,
+        ),
+      );
     cols.append(col);
   });
   resultsBox.replaceChildren(cols);
@@ -310,7 +329,12 @@ function onBpe(msg: Extract<HostToWebview, { type: 'bpeProgress' | 'bpeFinished'
     cancelButton.disabled = false;
     trainProgress.max = Math.max(1, msg.total);
     trainProgress.value = msg.done;
-    trainStatus.textContent = msg.phase === 'reading' ? 'Reading the input…' : msg.phase === 'counting' ? `Counting pieces: ${msg.done.toLocaleString('en-US')} of ${msg.total.toLocaleString('en-US')} characters` : `Merge ${msg.done.toLocaleString('en-US')} of ${msg.total.toLocaleString('en-US')}`;
+    trainStatus.textContent =
+      msg.phase === 'reading'
+        ? 'Reading the input…'
+        : msg.phase === 'counting'
+          ? `Counting pieces: ${msg.done.toLocaleString('en-US')} of ${msg.total.toLocaleString('en-US')} characters`
+          : `Merge ${msg.done.toLocaleString('en-US')} of ${msg.total.toLocaleString('en-US')}`;
     addMerges(msg.merges);
     keepMerges(msg.merges);
     saveBpe();
@@ -388,8 +412,21 @@ function addMerges(merges: BpeMergeView[]): void {
 }
 
 function buildTrainer(): HTMLElement {
-  const source = el('select', { id: 'bpe-source', 'aria-label': 'Training text' }, el('option', { value: 'shakespeare' }, 'Shakespeare (bundled, 1.1 MB)'), el('option', { value: 'activeFile' }, 'The open file'), el('option', { value: 'folder' }, 'A folder…')) as HTMLSelectElement;
-  const size = el('input', { id: 'bpe-size', type: 'number', min: String(VOCAB_RANGE.min), max: String(VOCAB_RANGE.max), value: '1000', 'aria-label': 'Vocabulary size' }) as HTMLInputElement;
+  const source = el(
+    'select',
+    { id: 'bpe-source', 'aria-label': 'Training text' },
+    el('option', { value: 'shakespeare' }, 'Shakespeare (bundled, 1.1 MB)'),
+    el('option', { value: 'activeFile' }, 'The open file'),
+    el('option', { value: 'folder' }, 'A folder…'),
+  ) as HTMLSelectElement;
+  const size = el('input', {
+    id: 'bpe-size',
+    type: 'number',
+    min: String(VOCAB_RANGE.min),
+    max: String(VOCAB_RANGE.max),
+    value: '1000',
+    'aria-label': 'Vocabulary size',
+  }) as HTMLInputElement;
   sizeInput = size;
   mergeNote = el('p', { id: 'bpe-merges-note', class: 'muted' });
   const sizeError = fieldError('bpe-size-error');
@@ -403,7 +440,11 @@ function buildTrainer(): HTMLElement {
   trainButton = el('button', { id: 'bpe-train', type: 'button' }, 'Train') as HTMLButtonElement;
   cancelButton = el('button', { id: 'bpe-cancel', type: 'button', class: 'secondary', disabled: '' }, 'Cancel') as HTMLButtonElement;
   exportButton = el('button', { id: 'bpe-export', type: 'button', class: 'secondary', disabled: '' }, 'Export tokenizer.json…') as HTMLButtonElement;
-  trainStatus = el('p', { id: 'bpe-status', 'aria-live': 'polite', class: 'muted' }, 'No tokenizer trained yet. A byte-level BPE starts from the 256 bytes and merges the most frequent pair, again and again.');
+  trainStatus = el(
+    'p',
+    { id: 'bpe-status', 'aria-live': 'polite', class: 'muted' },
+    'No tokenizer trained yet. A byte-level BPE starts from the 256 bytes and merges the most frequent pair, again and again.',
+  );
   trainProgress = el('progress', { id: 'bpe-progress', max: '1', value: '0', 'aria-label': 'Training progress' }) as HTMLProgressElement;
   mergeList = el('ol', { id: 'bpe-merges', class: 'bpe-merges', 'aria-label': 'Merges, newest last', tabindex: '0' }) as HTMLOListElement;
   trainButton.addEventListener('click', () => {
@@ -438,7 +479,18 @@ function buildTrainer(): HTMLElement {
     'section',
     { id: 'bpe', 'aria-labelledby': 'bpe-h' },
     el('h2', { id: 'bpe-h' }, 'Train a BPE tokenizer'),
-    el('div', { class: 'row' }, el('label', { for: 'bpe-source' }, 'Text '), source, el('label', { for: 'bpe-size' }, ' Vocabulary size '), size, sizeError, trainButton, cancelButton, exportButton),
+    el(
+      'div',
+      { class: 'row' },
+      el('label', { for: 'bpe-source' }, 'Text '),
+      source,
+      el('label', { for: 'bpe-size' }, ' Vocabulary size '),
+      size,
+      sizeError,
+      trainButton,
+      cancelButton,
+      exportButton,
+    ),
     trainProgress,
     trainStatus,
     mergeNote,
@@ -462,7 +514,18 @@ function build(): HTMLElement {
   box.append(
     el('h2', { id: 'tokenizer-h' }, 'Tokenizer'),
     textArea,
-    el('div', { class: 'row' }, el('label', { for: 'tok-select-0' }, 'Tokenizer '), selects[0]!, el('label', { for: 'tok-select-1' }, ' compare with '), selects[1]!, el('label', { for: 'tok-select-2' }, ' and '), selects[2]!, ' ', statusLine),
+    el(
+      'div',
+      { class: 'row' },
+      el('label', { for: 'tok-select-0' }, 'Tokenizer '),
+      selects[0]!,
+      el('label', { for: 'tok-select-1' }, ' compare with '),
+      selects[1]!,
+      el('label', { for: 'tok-select-2' }, ' and '),
+      selects[2]!,
+      ' ',
+      statusLine,
+    ),
     detail,
     resultsBox,
   );

@@ -21,7 +21,8 @@ export function actFnWgsl(act: number): string {
 }
 `;
   if (act === 0) return `fn actFn(x: f32) -> f32 { return x / (1.0 + exp(-x)); }\n`;
-  if (act === 1) return `fn actFn(x: f32) -> f32 {
+  if (act === 1)
+    return `fn actFn(x: f32) -> f32 {
   let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -20.0, 20.0);
   return 0.5 * x * (1.0 + tanh(u));
 }

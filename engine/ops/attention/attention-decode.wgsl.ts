@@ -154,7 +154,11 @@ fn keyOrder(k: u32) -> f32 {
 
 /** WGSL: q·k over the loaded key row, q's vec4 d at qv[qAt + d], summed in 4 independent chains. */
 function keyRowDot(HD4: number, qAt: number): string {
-  const chain = (j: number) => Array.from({ length: HD4 }, (_, d) => d).filter((d) => d % 4 === j).map((d) => `dot(qv[${qAt + d}], k${d})`).join(' + ') || '0.0';
+  const chain = (j: number) =>
+    Array.from({ length: HD4 }, (_, d) => d)
+      .filter((d) => d % 4 === j)
+      .map((d) => `dot(qv[${qAt + d}], k${d})`)
+      .join(' + ') || '0.0';
   return `(${chain(0)}) + (${chain(1)}) + (${chain(2)}) + (${chain(3)})`;
 }
 

@@ -51,7 +51,22 @@ function run(T: number, start: number, H: number, Kv: number, d: number, window?
   V.set(rand(Tk * Kv * d, seed + 2));
   const out = new Float32Array(T * H * d);
   const probs = new Float32Array(H * T * Tk);
-  attention({ out, q, kCache: K, vCache: V, T, start, nHeads: H, nKvHeads: Kv, headDim: d, scale: 1 / Math.sqrt(d), window, probs, scores: new Float64Array(ctx), acc: new Float64Array(d) });
+  attention({
+    out,
+    q,
+    kCache: K,
+    vCache: V,
+    T,
+    start,
+    nHeads: H,
+    nKvHeads: Kv,
+    headDim: d,
+    scale: 1 / Math.sqrt(d),
+    window,
+    probs,
+    scores: new Float64Array(ctx),
+    acc: new Float64Array(d),
+  });
   return { out, probs, want: naive(q, K, V, T, start, H, Kv, d, window), q, K, V };
 }
 
@@ -80,9 +95,7 @@ describe('attention vs a naive masked softmax', () => {
       for (let j = 0; j < Tk; j++) s += probs[r * Tk + j];
       expect(s).toBeCloseTo(1, 6);
     }
-    for (let h = 0; h < H; h++)
-      for (let t = 0; t < T; t++)
-        for (let j = 0; j < Tk; j++) if (want.probs[(h * T + t) * Tk + j] === 0) expect(probs[(h * T + t) * Tk + j]).toBe(0);
+    for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) for (let j = 0; j < Tk; j++) if (want.probs[(h * T + t) * Tk + j] === 0) expect(probs[(h * T + t) * Tk + j]).toBe(0);
   });
 
   it('prefill equals one query at a time over the same cache', () => {
@@ -90,7 +103,20 @@ describe('attention vs a naive masked softmax', () => {
     const { out, q, K, V } = run(T, 0, 4, 2, 8, undefined, 9);
     for (let t = 0; t < T; t++) {
       const o = new Float32Array(4 * 8);
-      attention({ out: o, q: q.subarray(t * 32, (t + 1) * 32), kCache: K, vCache: V, T: 1, start: t, nHeads: 4, nKvHeads: 2, headDim: 8, scale: 1 / Math.sqrt(8), scores: new Float64Array(32), acc: new Float64Array(8) });
+      attention({
+        out: o,
+        q: q.subarray(t * 32, (t + 1) * 32),
+        kCache: K,
+        vCache: V,
+        T: 1,
+        start: t,
+        nHeads: 4,
+        nKvHeads: 2,
+        headDim: 8,
+        scale: 1 / Math.sqrt(8),
+        scores: new Float64Array(32),
+        acc: new Float64Array(8),
+      });
       expect(o).toEqual(out.subarray(t * 32, (t + 1) * 32));
     }
   });

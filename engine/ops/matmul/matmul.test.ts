@@ -23,7 +23,15 @@ function naive(x: Float32Array, w: Float32Array, T: number, K: number, N: number
 
 describe('matmul (x·Wᵀ)', () => {
   it('matches a naive f64 product for odd shapes, with and without bias', () => {
-    for (const [T, K, N] of [[1, 1, 1], [1, 7, 5], [3, 4, 4], [4, 9, 3], [5, 16, 7], [9, 13, 11], [16, 64, 33]]) {
+    for (const [T, K, N] of [
+      [1, 1, 1],
+      [1, 7, 5],
+      [3, 4, 4],
+      [4, 9, 3],
+      [5, 16, 7],
+      [9, 13, 11],
+      [16, 64, 33],
+    ]) {
       const x = rand(T * K, T * 31 + K);
       const w = rand(N * K, N * 17 + K);
       const b = rand(N, N);

@@ -46,7 +46,9 @@ describe('WebAssembly SIMD matmul', () => {
   });
 
   test('a row gives the same bits alone (decode) or inside a block (prefill)', () => {
-    const T = 9, K = 130, N = 67;
+    const T = 9,
+      K = 130,
+      N = 67;
     const x = rand(T * K, 4);
     const mm = WasmMatmul.create(N * K, K, N, 4)!;
     const w = mm.adopt(rand(N * K, 5));

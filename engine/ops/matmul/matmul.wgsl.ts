@@ -141,11 +141,11 @@ ${
     : dtype === 'f16h'
       ? accs.map((r) => `      let w${r} = w[row${r} + i];\n      acc${r} += dot(vec4<f32>(w${r}[0]), xa) + dot(vec4<f32>(w${r}[1]), xc);`).join('\n')
       : accs
-        .map(
-          (r) => `      let w${r} = w[row${r} + i];
+          .map(
+            (r) => `      let w${r} = w[row${r} + i];
       acc${r} += dot(vec4<f32>(unpack2x16float(w${r}.x), unpack2x16float(w${r}.y)), xa) + dot(vec4<f32>(unpack2x16float(w${r}.z), unpack2x16float(w${r}.w)), xc);`,
-        )
-        .join('\n')
+          )
+          .join('\n')
 }`;
   const vals = red.map((r) => (r < R ? `acc${r}` : 'ss'));
   // red: [G groups][RR values][TPR lanes] (tree) or [G][RR][TPR / 4] subgroup partials
@@ -290,8 +290,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 ${accs.map((r) => `  let row${r} = wbase / 4u + min(rowOf(sb + ${r}u), p.N - 1u) * nv;`).join('\n')}
 ${accs.map((r) => `  var acc${r} = 0.0;`).join('\n')}${rms ? '\n  var ss = 0.0;' : ''}
   for (var it = 0u; it < ITERS; it++) {
-    let i = lane + it * TPR;${NV % TPR ? `
-    if (i >= NV) { break; }` : ''}
+    let i = lane + it * TPR;${
+      NV % TPR
+        ? `
+    if (i >= NV) { break; }`
+        : ''
+    }
     let k = i * EPV;
       ${body}
   }

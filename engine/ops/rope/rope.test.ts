@@ -13,7 +13,11 @@ const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 
 describe('rope frequencies (closed forms)', () => {
   it('default: θ^(−2i/d)', () => {
-    for (const [theta, d] of [[10000, 8], [500000, 128], [1e6, 16]]) {
+    for (const [theta, d] of [
+      [10000, 8],
+      [500000, 128],
+      [1e6, 16],
+    ]) {
       const inv = defaultInvFreq(theta, d);
       expect(inv.length).toBe(d / 2);
       inv.forEach((v, i) => expect(rel(v, Math.pow(theta, (-2 * i) / d))).toBeLessThan(3e-7));

@@ -73,7 +73,12 @@ class Harness {
     this.device.queue.writeBuffer(this.step, 0, packParams(STEP_FIELDS, full));
   }
   /** Runs dispatches in order (one pass), then reads `out` back as f32 (or u32). */
-  async run(steps: { k: KernelSource; values: Record<string, number>; bufs: Record<string, GPUBuffer>; grid: number[] }[], out: GPUBuffer, n: number, asU32 = false): Promise<Float32Array | Uint32Array> {
+  async run(
+    steps: { k: KernelSource; values: Record<string, number>; bufs: Record<string, GPUBuffer>; grid: number[] }[],
+    out: GPUBuffer,
+    n: number,
+    asU32 = false,
+  ): Promise<Float32Array | Uint32Array> {
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
     const ds = steps.map((s) => new Dispatch(this.device, this.cache, s.k, this.step, s.values, s.bufs));
@@ -103,7 +108,16 @@ const shapesFor = (K: number, dtype: WeightDtype): MatvecShape[] => [matvecShape
 
 async function linearChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolean): Promise<void> {
   // [M, K, N]: odd sizes, one row, K spanning many vectors, M larger than one 64-row tile
-  const shapes = [[1, 7, 5], [1, 64, 33], [2, 1000, 17], [3, 4099, 9], [1, 260, 300], [70, 67, 130], [65, 33, 64], [4, 3, 2]];
+  const shapes = [
+    [1, 7, 5],
+    [1, 64, 33],
+    [2, 1000, 17],
+    [3, 4099, 9],
+    [1, 260, 300],
+    [70, 67, 130],
+    [65, 33, 64],
+    [4, 3, 2],
+  ];
   for (const dtype of ['f32', 'f16'] as WeightDtype[]) {
     for (const [M, K, N] of shapes) {
       const x = rand(M * K); // [M, K]
@@ -115,7 +129,30 @@ async function linearChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolea
       matmul(mm, x, wRef, M, K, N, b);
       const want = y0.slice();
       for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) want[m * (N + 3) + 2 + n] += 0.5 * (mm[m * N + n] - b[n]) + b[n];
-      const values = { mSel: M_FROM_T, mFixed: 0, N, K, rowStride: rowStrideWords(K, dtype), wOffset: 0, xOffset: 0, xRowStride: K, yOffset: 2, yRowStride: N + 3, hasBias: 1, accumulate: 1, alpha: 0.5, expertStride: 0, nGroupsX: 0, eps: 0, xHead: 0, half: 0, H: 0, Kv: 0, hd: 0, ropeStyle: 0 };
+      const values = {
+        mSel: M_FROM_T,
+        mFixed: 0,
+        N,
+        K,
+        rowStride: rowStrideWords(K, dtype),
+        wOffset: 0,
+        xOffset: 0,
+        xRowStride: K,
+        yOffset: 2,
+        yRowStride: N + 3,
+        hasBias: 1,
+        accumulate: 1,
+        alpha: 0.5,
+        expertStride: 0,
+        nGroupsX: 0,
+        eps: 0,
+        xHead: 0,
+        half: 0,
+        H: 0,
+        Kv: 0,
+        hd: 0,
+        ropeStyle: 0,
+      };
       const groups = Math.ceil(N / matvecRows(K, dtype));
       const [gx, gy] = grid2(groups);
       const bufs = () => ({ x: h.buf(x), w: h.buf(packRows(w, K, 0, N, dtype)), b: h.buf(b), y: h.buf(y0), ids: h.buf(4) });
@@ -123,7 +160,11 @@ async function linearChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolea
       const tol = 2e-5 * Math.max(1, maxAbs(want)) * Math.max(1, Math.sqrt(K) / 8);
       if (M <= 4) {
         const bv = bufs();
-        const got = await h.run([{ k: matvecWgsl(dtype, subgroups, K, { subgroupMaxSize: sgMax }), values: { ...values, nGroupsX: gx }, bufs: bv, grid: [gx, gy, M] }], bv.y, y0.length);
+        const got = await h.run(
+          [{ k: matvecWgsl(dtype, subgroups, K, { subgroupMaxSize: sgMax }), values: { ...values, nGroupsX: gx }, bufs: bv, grid: [gx, gy, M] }],
+          bv.y,
+          y0.length,
+        );
         out.push({ op: `matvec-${dtype}${subgroups ? '-sg' : ''}`, shape: [M, K, N], maxAbsDiff: diff(got, want), tol });
         // fused prologues (decode): RMSNorm of x into the matvec, and act(gate)·up of a gate|up row
         const sg = subgroups ? '-sg' : '';
@@ -135,7 +176,11 @@ async function linearChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolea
         matmul(mm, xn, wRef, M, K, N, b);
         for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) wantRms[m * (N + 3) + 2 + n] += 0.5 * (mm[m * N + n] - b[n]) + b[n];
         const br = { ...bufs(), x: h.buf(xs), nw: h.buf(nw) };
-        const gotRms = await h.run([{ k: matvecWgsl(dtype, subgroups, K, { pro: { kind: 'rms' }, subgroupMaxSize: sgMax }), values: { ...values, nGroupsX: gx, eps: 1e-5 }, bufs: br, grid: [gx, gy, M] }], br.y, y0.length);
+        const gotRms = await h.run(
+          [{ k: matvecWgsl(dtype, subgroups, K, { pro: { kind: 'rms' }, subgroupMaxSize: sgMax }), values: { ...values, nGroupsX: gx, eps: 1e-5 }, bufs: br, grid: [gx, gy, M] }],
+          br.y,
+          y0.length,
+        );
         out.push({ op: `matvec-${dtype}-rms${sg}`, shape: [M, K, N], maxAbsDiff: diff(gotRms, wantRms), tol: 2e-5 * Math.max(1, maxAbs(wantRms)) * Math.max(1, Math.sqrt(K) / 8) });
         // the same without a norm weight (GpuModel folds it into W): RMSNorm with weight 1
         rmsnorm(xn, xs, new Float32Array(K).fill(1), K, 1e-5);
@@ -143,7 +188,18 @@ async function linearChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolea
         matmul(mm, xn, wRef, M, K, N, b);
         for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) wantU[m * (N + 3) + 2 + n] += 0.5 * (mm[m * N + n] - b[n]) + b[n];
         const bu = { ...bufs(), x: h.buf(xs) };
-        const gotU = await h.run([{ k: matvecWgsl(dtype, subgroups, K, { pro: { kind: 'rms', weighted: false }, subgroupMaxSize: sgMax }), values: { ...values, nGroupsX: gx, eps: 1e-5 }, bufs: bu, grid: [gx, gy, M] }], bu.y, y0.length);
+        const gotU = await h.run(
+          [
+            {
+              k: matvecWgsl(dtype, subgroups, K, { pro: { kind: 'rms', weighted: false }, subgroupMaxSize: sgMax }),
+              values: { ...values, nGroupsX: gx, eps: 1e-5 },
+              bufs: bu,
+              grid: [gx, gy, M],
+            },
+          ],
+          bu.y,
+          y0.length,
+        );
         out.push({ op: `matvec-${dtype}-rmsu${sg}`, shape: [M, K, N], maxAbsDiff: diff(gotU, wantU), tol: 2e-5 * Math.max(1, maxAbs(wantU)) * Math.max(1, Math.sqrt(K) / 8) });
         rmsnorm(xn, xs, nw, K, 1e-5); // xn is the weighted norm again below
         // SwiGLU epilogue: W = gate | up [2·Nh, K], y[m, i] += act(gate_i)·up_i (with the RMSNorm prologue too)
@@ -152,7 +208,10 @@ async function linearChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolea
         const bgu = rand(2 * Nh); // [2Nh]
         const wguRef = dtype === 'f16' ? f16round(wgu) : wgu;
         const mg = new Float32Array(M * 2 * Nh); // [M, 2Nh]
-        for (const [name, withRms] of [['silu', false], ['gelu_new', true]] as [ActivationName, boolean][]) {
+        for (const [name, withRms] of [
+          ['silu', false],
+          ['gelu_new', true],
+        ] as [ActivationName, boolean][]) {
           matmul(mg, withRms ? xn : xs, wguRef, M, K, 2 * Nh, bgu);
           const g = new Float32Array(M * Nh);
           const u = new Float32Array(M * Nh);
@@ -173,7 +232,12 @@ async function linearChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolea
             const vals = { ...values, N: 2 * Nh, nGroupsX: gg[0], eps: 1e-5, yRowStride: Nh + 3, half: Nh };
             const yb = h.buf(yg);
             const gotG = await h.run([{ k, values: vals, bufs: { ...bg, y: yb }, grid: [gg[0], gg[1], M] }], yb, yg.length);
-            out.push({ op: `matvec-${dtype}-${withRms ? 'rms-' : ''}${name}${sg}-${shape.TPR}r${shape.R}`, shape: [M, K, Nh], maxAbsDiff: diff(gotG, wantG), tol: 2e-5 * Math.max(1, maxAbs(wantG)) * Math.max(1, Math.sqrt(K) / 8) });
+            out.push({
+              op: `matvec-${dtype}-${withRms ? 'rms-' : ''}${name}${sg}-${shape.TPR}r${shape.R}`,
+              shape: [M, K, Nh],
+              maxAbsDiff: diff(gotG, wantG),
+              tol: 2e-5 * Math.max(1, maxAbs(wantG)) * Math.max(1, Math.sqrt(K) / 8),
+            });
           }
         }
       }
@@ -186,7 +250,14 @@ async function linearChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolea
 }
 
 async function normChecks(h: Harness, out: GpuKernelCheck[]): Promise<void> {
-  for (const [rows, D] of [[1, 1], [1, 7], [3, 64], [5, 96], [2, 1000], [17, 33]]) {
+  for (const [rows, D] of [
+    [1, 1],
+    [1, 7],
+    [3, 64],
+    [5, 96],
+    [2, 1000],
+    [17, 33],
+  ]) {
     const x = rand(rows * D, 2);
     const w = rand(D).map((v) => 1 + v);
     const bias = rand(D);
@@ -208,7 +279,11 @@ async function normChecks(h: Harness, out: GpuKernelCheck[]): Promise<void> {
 async function embeddingChecks(h: Harness, out: GpuKernelCheck[]): Promise<void> {
   const V = 37;
   for (const dtype of ['f32', 'f16'] as WeightDtype[]) {
-    for (const [T, D] of [[1, 19], [9, 64], [70, 3]]) {
+    for (const [T, D] of [
+      [1, 19],
+      [9, 64],
+      [70, 3],
+    ]) {
       const table = rand(V * D);
       const ids = Array.from({ length: T }, () => Math.floor((r() + 0.5) * V));
       const want = new Float32Array(T * D);
@@ -217,7 +292,15 @@ async function embeddingChecks(h: Harness, out: GpuKernelCheck[]): Promise<void>
       const x = h.buf(T * D);
       const idb = h.buf(new Uint32Array(ids));
       // the table split over two buffers, as for vocabularies larger than one binding
-      const parts = [[0, 13], [13, V]].map(([a, b]) => ({ k: embeddingWgsl(dtype), values: { D, rowStride: rowStrideWords(D, dtype), rowStart: a, rowCount: b - a, add: 0 }, bufs: { ids: idb, table: h.buf(packRows(table, D, a, b, dtype)), x }, grid: [Math.ceil(D / 64), T] }));
+      const parts = [
+        [0, 13],
+        [13, V],
+      ].map(([a, b]) => ({
+        k: embeddingWgsl(dtype),
+        values: { D, rowStride: rowStrideWords(D, dtype), rowStart: a, rowCount: b - a, add: 0 },
+        bufs: { ids: idb, table: h.buf(packRows(table, D, a, b, dtype)), x },
+        grid: [Math.ceil(D / 64), T],
+      }));
       const got = await h.run(parts, x, T * D);
       out.push({ op: `embedding-${dtype}-split`, shape: [T, D], maxAbsDiff: diff(got, want), tol: 0 });
       h.free();
@@ -231,7 +314,10 @@ async function ropeChecks(h: Harness, out: GpuKernelCheck[]): Promise<void> {
   for (const hd of [8, 10, 64]) {
     for (const style of ['half', 'interleaved', 'none'] as const) {
       for (const qkNorm of [false, true]) {
-        for (const [T, start] of [[1, 6], [5, 0]]) {
+        for (const [T, start] of [
+          [1, 6],
+          [5, 0],
+        ]) {
           const QKV = (H + 2 * Kv) * hd;
           const qkv = rand(T * QKV, 2); // [T, (H+2Kv)·hd]
           const qn = rand(hd).map((v) => 1 + v);
@@ -265,7 +351,12 @@ async function ropeChecks(h: Harness, out: GpuKernelCheck[]): Promise<void> {
           const qb = h.buf(T * H * hd);
           const kc = h.buf(ctx * Kv * hd);
           const vc = h.buf(ctx * Kv * hd);
-          const step = { k: ropeQkvWgsl(), values: { H, Kv, hd, qkvStride: QKV, style: ROPE_STYLE[style], qkNorm: qkNorm ? 1 : 0, eps: 1e-6 }, bufs: { qkv: h.buf(qkv), cs: h.buf(cs), qn: h.buf(qn), kn: h.buf(kn), q: qb, kc, vc }, grid: [Math.ceil(((H + 2 * Kv) * hd) / 2 / 64), T] };
+          const step = {
+            k: ropeQkvWgsl(),
+            values: { H, Kv, hd, qkvStride: QKV, style: ROPE_STYLE[style], qkNorm: qkNorm ? 1 : 0, eps: 1e-6 },
+            bufs: { qkv: h.buf(qkv), cs: h.buf(cs), qn: h.buf(qn), kn: h.buf(kn), q: qb, kc, vc },
+            grid: [Math.ceil(((H + 2 * Kv) * hd) / 2 / 64), T],
+          };
           const gq = await h.run([step], qb, T * H * hd);
           const gk = (await h.run([], kc, ctx * Kv * hd)).subarray(start * Kv * hd);
           const gv = (await h.run([], vc, ctx * Kv * hd)).subarray(start * Kv * hd);
@@ -285,7 +376,11 @@ async function ropeMatvecChecks(h: Harness, out: GpuKernelCheck[], subgroups: bo
   const H = 4;
   const Kv = 2;
   for (const dtype of ['f32', 'f16'] as WeightDtype[]) {
-    for (const [K, hd, M] of [[7, 8, 1], [64, 64, 3], [260, 10, 2]]) {
+    for (const [K, hd, M] of [
+      [7, 8, 1],
+      [64, 64, 3],
+      [260, 10, 2],
+    ]) {
       for (const style of ['half', 'interleaved'] as const) {
         const QKV = (H + 2 * Kv) * hd;
         const start = 5;
@@ -300,7 +395,12 @@ async function ropeMatvecChecks(h: Harness, out: GpuKernelCheck[], subgroups: bo
         const half = hd >> 1;
         const cos = new Float32Array(M * half);
         const sin = new Float32Array(M * half);
-        ropeCosSin(cos, sin, defaultInvFreq(10000, hd), Array.from({ length: M }, (_, t) => start + t));
+        ropeCosSin(
+          cos,
+          sin,
+          defaultInvFreq(10000, hd),
+          Array.from({ length: M }, (_, t) => start + t),
+        );
         const cs = new Float32Array(M * hd); // [M, hd]: cos | sin
         for (let t = 0; t < M; t++) {
           cs.set(cos.subarray(t * half, t * half + half), t * hd);
@@ -323,14 +423,42 @@ async function ropeMatvecChecks(h: Harness, out: GpuKernelCheck[], subgroups: bo
           const kc = h.buf(ctx * Kv * hd);
           const vc = h.buf(ctx * Kv * hd);
           const [gx, gy] = grid2(Math.ceil(matvecSlots(QKV, { kind: 'rope' }) / matvecRows(K, dtype, shape)));
-          const values = { mSel: M_FROM_T, mFixed: 0, N: QKV, K, rowStride: rowStrideWords(K, dtype), wOffset: 0, xOffset: 0, xRowStride: K, yOffset: 0, yRowStride: QKV, hasBias: 1, accumulate: 0, alpha: 1, expertStride: 0, nGroupsX: gx, eps: 1e-5, xHead: 0, half: style === 'half' ? half : 1, H, Kv, hd, ropeStyle: ROPE_STYLE[style] };
+          const values = {
+            mSel: M_FROM_T,
+            mFixed: 0,
+            N: QKV,
+            K,
+            rowStride: rowStrideWords(K, dtype),
+            wOffset: 0,
+            xOffset: 0,
+            xRowStride: K,
+            yOffset: 0,
+            yRowStride: QKV,
+            hasBias: 1,
+            accumulate: 0,
+            alpha: 1,
+            expertStride: 0,
+            nGroupsX: gx,
+            eps: 1e-5,
+            xHead: 0,
+            half: style === 'half' ? half : 1,
+            H,
+            Kv,
+            hd,
+            ropeStyle: ROPE_STYLE[style],
+          };
           const kern = matvecWgsl(dtype, subgroups, K, { pro: { kind: 'rms' }, epi: { kind: 'rope' }, subgroupMaxSize: sgMax, shape });
           const bufs = { x: h.buf(x), w: h.buf(packRows(w, K, 0, QKV, dtype)), b: h.buf(b), ids: h.buf(4), nw: h.buf(nw), cs: h.buf(cs), q: qb, kc, vc };
           const gq = await h.run([{ k: kern, values, bufs, grid: [gx, gy, M] }], qb, M * H * hd);
           const gk = (await h.run([], kc, ctx * Kv * hd)).subarray(start * Kv * hd);
           const gv = (await h.run([], vc, ctx * Kv * hd)).subarray(start * Kv * hd);
           const d = Math.max(diff(gq, q), diff(gk, k), diff(gv, v));
-          out.push({ op: `matvec-${dtype}-rms-rope-${style}${subgroups ? '-sg' : ''}-${shape.TPR}r${shape.R}`, shape: [M, K, H, Kv, hd], maxAbsDiff: d, tol: 2e-5 * Math.max(1, maxAbs(q), maxAbs(k), maxAbs(v)) * Math.max(1, Math.sqrt(K) / 8) });
+          out.push({
+            op: `matvec-${dtype}-rms-rope-${style}${subgroups ? '-sg' : ''}-${shape.TPR}r${shape.R}`,
+            shape: [M, K, H, Kv, hd],
+            maxAbsDiff: d,
+            tol: 2e-5 * Math.max(1, maxAbs(q), maxAbs(k), maxAbs(v)) * Math.max(1, Math.sqrt(K) / 8),
+          });
         }
         h.free();
       }
@@ -340,7 +468,19 @@ async function ropeMatvecChecks(h: Harness, out: GpuKernelCheck[], subgroups: bo
 
 async function attentionChecks(h: Harness, out: GpuKernelCheck[], subgroups: boolean): Promise<void> {
   // [T, start, H, Kv, hd, window]
-  const cases = [[1, 0, 4, 2, 16, 0], [1, 300, 4, 2, 16, 0], [1, 70, 6, 3, 80, 9], [3, 40, 2, 2, 8, 0], [37, 5, 4, 2, 16, 0], [20, 0, 4, 1, 80, 6], [9, 11, 3, 3, 128, 0], [2, 500, 8, 2, 64, 100], [1, 600, 12, 3, 128, 0], [4, 97, 6, 2, 32, 0], [1, 30, 8, 2, 32, 0]];
+  const cases = [
+    [1, 0, 4, 2, 16, 0],
+    [1, 300, 4, 2, 16, 0],
+    [1, 70, 6, 3, 80, 9],
+    [3, 40, 2, 2, 8, 0],
+    [37, 5, 4, 2, 16, 0],
+    [20, 0, 4, 1, 80, 6],
+    [9, 11, 3, 3, 128, 0],
+    [2, 500, 8, 2, 64, 100],
+    [1, 600, 12, 3, 128, 0],
+    [4, 97, 6, 2, 32, 0],
+    [1, 30, 8, 2, 32, 0],
+  ];
   for (const [T, start, H, Kv, hd, window] of cases) {
     const Tk = start + T;
     const q = rand(T * H * hd); // [T, H, hd]
@@ -349,7 +489,22 @@ async function attentionChecks(h: Harness, out: GpuKernelCheck[], subgroups: boo
     const want = new Float32Array(T * H * hd);
     const probs = new Float32Array(H * T * Tk); // [H, T, Tk]
     const scale = 1 / Math.sqrt(hd);
-    attention({ out: want, q, kCache: kc, vCache: vc, T, start, nHeads: H, nKvHeads: Kv, headDim: hd, scale, window: window || undefined, probs, scores: new Float64Array(Tk), acc: new Float64Array(hd) });
+    attention({
+      out: want,
+      q,
+      kCache: kc,
+      vCache: vc,
+      T,
+      start,
+      nHeads: H,
+      nKvHeads: Kv,
+      headDim: hd,
+      scale,
+      window: window || undefined,
+      probs,
+      scores: new Float64Array(Tk),
+      acc: new Float64Array(hd),
+    });
     const vals = { H, Kv, hd, window, scale };
     const bq = h.buf(q);
     const bk = h.buf(kc);
@@ -366,7 +521,9 @@ async function attentionChecks(h: Harness, out: GpuKernelCheck[], subgroups: boo
       const kernels: [string, KernelSource][] = [['rows', attnRowsWgsl()]].filter(() => splitLen <= 256) as [string, KernelSource][];
       if (hd % 4 === 0) for (const sg of subgroups ? [false, true] : [false]) kernels.push([sg ? 'decode-sg' : 'decode', attnDecodeWgsl(hd, sg)]);
       for (const [name, k] of kernels) {
-        const steps: { k: KernelSource; values: Record<string, number>; bufs: Record<string, GPUBuffer>; grid: number[] }[] = [{ k, values: vals, bufs: { q: bq, kc: bk, vc: bv, o, part }, grid: [H, T, nSplit] }];
+        const steps: { k: KernelSource; values: Record<string, number>; bufs: Record<string, GPUBuffer>; grid: number[] }[] = [
+          { k, values: vals, bufs: { q: bq, kc: bk, vc: bv, o, part }, grid: [H, T, nSplit] },
+        ];
         if (nSplit > 1) steps.push({ k: attnCombineWgsl(hd), values: vals, bufs: { part, o }, grid: [H, T] });
         const got = await h.run(steps, o, T * H * hd);
         out.push({ op: `attention-${name}-split${nSplit}`, shape: [T, start, H, Kv, hd, window], maxAbsDiff: diff(got, want), tol: 1e-5 });
@@ -375,7 +532,9 @@ async function attentionChecks(h: Harness, out: GpuKernelCheck[], subgroups: boo
       const G = H / Kv;
       if (hd % 4 === 0 && hd <= 128 && 256 % (hd / 4) === 0 && Number.isInteger(G) && G <= ATTN_GQA_MAX_GROUP && splitLen <= ATTN_GQA_SPLIT_MAX) {
         for (const sg of subgroups ? [false, true] : [false]) {
-          const steps: { k: KernelSource; values: Record<string, number>; bufs: Record<string, GPUBuffer>; grid: number[] }[] = [{ k: attnDecodeGqaWgsl(hd, G, sg), values: vals, bufs: { q: bq, kc: bk, vc: bv, o, part }, grid: [Kv, T, nSplit] }];
+          const steps: { k: KernelSource; values: Record<string, number>; bufs: Record<string, GPUBuffer>; grid: number[] }[] = [
+            { k: attnDecodeGqaWgsl(hd, G, sg), values: vals, bufs: { q: bq, kc: bk, vc: bv, o, part }, grid: [Kv, T, nSplit] },
+          ];
           if (nSplit > 1) steps.push({ k: attnCombineWgsl(hd), values: vals, bufs: { part, o }, grid: [H, T] });
           const got = await h.run(steps, o, T * H * hd);
           out.push({ op: `attention-decode-gqa${G}${sg ? '-sg' : ''}-split${nSplit}`, shape: [T, start, H, Kv, hd, window], maxAbsDiff: diff(got, want), tol: 1e-5 });
@@ -396,7 +555,10 @@ async function attentionChecks(h: Harness, out: GpuKernelCheck[], subgroups: boo
 async function activationChecks(h: Harness, out: GpuKernelCheck[]): Promise<void> {
   for (const name of ['silu', 'gelu_new', 'gelu'] as ActivationName[]) {
     for (const gated of [true, false]) {
-      for (const [rows, I] of [[1, 5], [3, 300]]) {
+      for (const [rows, I] of [
+        [1, 5],
+        [3, 300],
+      ]) {
         const gu = rand(rows * (gated ? 2 * I : I), 6); // [rows, 2I] or [rows, I]
         const want = new Float32Array(rows * I);
         if (gated) {
@@ -414,7 +576,18 @@ async function activationChecks(h: Harness, out: GpuKernelCheck[]): Promise<void
         }
         h.setStep({ T: rows });
         const o = h.buf(rows * I);
-        const got = await h.run([{ k: activationWgsl(), values: { I, mSel: M_FROM_T, mFixed: 0, inStride: gated ? 2 * I : I, gated: gated ? 1 : 0, act: ACT_ID[name] }, bufs: { gu: h.buf(gu), o }, grid: [Math.ceil(I / 256), rows] }], o, rows * I);
+        const got = await h.run(
+          [
+            {
+              k: activationWgsl(),
+              values: { I, mSel: M_FROM_T, mFixed: 0, inStride: gated ? 2 * I : I, gated: gated ? 1 : 0, act: ACT_ID[name] },
+              bufs: { gu: h.buf(gu), o },
+              grid: [Math.ceil(I / 256), rows],
+            },
+          ],
+          o,
+          rows * I,
+        );
         out.push({ op: `activation-${name}${gated ? '-gated' : ''}`, shape: [rows, I], maxAbsDiff: diff(got, want), tol: 2e-6 * Math.max(1, maxAbs(want)) });
         h.free();
       }
@@ -423,7 +596,11 @@ async function activationChecks(h: Harness, out: GpuKernelCheck[]): Promise<void
 }
 
 async function moeChecks(h: Harness, out: GpuKernelCheck[]): Promise<void> {
-  for (const [T, E, k, norm] of [[1, 4, 2, 1], [7, 8, 2, 0], [5, 5, 3, 1]]) {
+  for (const [T, E, k, norm] of [
+    [1, 4, 2, 1],
+    [7, 8, 2, 0],
+    [5, 5, 3, 1],
+  ]) {
     const logits = rand(T * E, 3); // [T, E]
     const ids = new Int32Array(T * k);
     const wts = new Float32Array(T * k);
@@ -444,7 +621,11 @@ async function moeChecks(h: Harness, out: GpuKernelCheck[]): Promise<void> {
     const want = x0.slice();
     for (let t = 0; t < T; t++) for (let j = 0; j < k; j++) for (let d = 0; d < D; d++) want[t * D + d] += wts[t * k + j] * Y[(ids[t * k + j] * T + t) * D + d];
     const x = h.buf(x0);
-    const got = await h.run([{ k: moeCombineWgsl(), values: { D, nE: E, eStride: T * D, wStride: E, mSel: M_FROM_T, mFixed: 0 }, bufs: { Y: h.buf(Y), wts: wd, x }, grid: [Math.ceil(D / 64), T] }], x, T * D);
+    const got = await h.run(
+      [{ k: moeCombineWgsl(), values: { D, nE: E, eStride: T * D, wStride: E, mSel: M_FROM_T, mFixed: 0 }, bufs: { Y: h.buf(Y), wts: wd, x }, grid: [Math.ceil(D / 64), T] }],
+      x,
+      T * D,
+    );
     out.push({ op: 'moe-combine', shape: [T, E, D], maxAbsDiff: diff(got, want), tol: 1e-5 });
     h.free();
   }
@@ -452,7 +633,13 @@ async function moeChecks(h: Harness, out: GpuKernelCheck[]): Promise<void> {
 }
 
 async function topkChecks(h: Harness, out: GpuKernelCheck[]): Promise<void> {
-  for (const [n, k] of [[1, 1], [1000, 1], [1000, 5], [9000, 40], [9000, 1]]) {
+  for (const [n, k] of [
+    [1, 1],
+    [1000, 1],
+    [1000, 5],
+    [9000, 40],
+    [9000, 1],
+  ]) {
     const x = rand(2 * n); // [2, n]: the last row is used
     for (let i = 0; i < n / 10; i++) x[n + Math.floor((r() + 0.5) * n)] = 0.49; // ties
     const want = topK(x.subarray(n), k);

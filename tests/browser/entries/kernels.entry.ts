@@ -55,7 +55,15 @@ async function runKernelChecks(): Promise<{ adapter: string; checks: KernelCheck
   const cache = new PipelineCache(device);
   const r = rng(42);
   // Odd sizes, a single row, a row shorter than the workgroup and rows longer than it.
-  for (const [rows, dim] of [[1, 1], [1, 7], [3, 64], [5, 96], [2, 1000], [1, 4097], [17, 33]]) {
+  for (const [rows, dim] of [
+    [1, 1],
+    [1, 7],
+    [3, 64],
+    [5, 96],
+    [2, 1000],
+    [1, 4097],
+    [17, 33],
+  ]) {
     const x = new Float32Array(rows * dim).map(() => r() * 4);
     const w = new Float32Array(dim).map(() => 1 + r());
     const want = new Float32Array(x.length);
