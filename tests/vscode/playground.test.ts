@@ -108,7 +108,11 @@ describe('LLM Playground in VS Code (code-server)', () => {
     const picker = panel.locator('select.monaco-select-box, .monaco-select-box').first();
     await picker.waitFor({ state: 'visible', timeout: 30_000 });
     await expect.poll(async () => (await picker.getAttribute('title')) ?? (await picker.inputValue().catch(() => '')), { timeout: 30_000 }).toMatch(/LLM Playground/);
-    await expect.poll(async () => (await panel.locator('.view-lines').first().innerText()).replace(/\s+/g, ' '), { timeout: 30_000 }).toMatch(/LLM Playground \S+ activating/);
+    // The Output view follows the end of the log and draws only the lines in view: go to its top first.
+    const lines = panel.locator('.view-lines').first();
+    await lines.click();
+    await page.keyboard.press('Control+Home');
+    await expect.poll(async () => (await lines.innerText()).replace(/\s+/g, ' '), { timeout: 30_000 }).toMatch(/LLM Playground \S+ activating/);
   });
   it('follows the light and high-contrast themes (theme variables only)', async () => {
     const doc = await findWebview(page, '#app', { minWidth: 600 });
