@@ -47,10 +47,15 @@ describe('generate', () => {
 
   test('the same from the GGUF file with --ids', async () => {
     const c = greedy.cases[1];
-    const r = await run('generate', '--model', fixturePath('gguf/stories260K.gguf'), '--ids', c.prompt_ids.join(','), '--max-tokens', '40', '--json');
+    const r = await run('generate', '--model', fixturePath('gguf/stories260K.gguf'), '--ids', c.prompt_ids.join(','), '--max-tokens', '40', '--json', '--trace');
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(r.out).generated_ids).toEqual(c.generated_ids.slice(0, 40));
-    expect(JSON.parse(r.out).text).toMatch(/^, there was a little girl named Lily/);
+    const j = JSON.parse(r.out) as { generated_ids: number[]; text: string; steps: { step: number; id: number; ms: number }[] };
+    expect(j.generated_ids).toEqual(c.generated_ids.slice(0, 40));
+    expect(j.text).toMatch(/^, there was a little girl named Lily/);
+    // --trace: one record per generated id, in order, each with its time.
+    expect(j.steps.map((s) => s.id)).toEqual(j.generated_ids);
+    expect(j.steps.map((s) => s.step)).toEqual(j.generated_ids.map((_, i) => i));
+    expect(j.steps.every((s) => s.ms >= 0)).toBe(true);
   });
 
   test('an HF checkpoint with --ids (no tokenizer needed) gives greedy_24', async () => {

@@ -260,6 +260,7 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
     backend: { type: 'string' },
     weights: { type: 'string' },
     'ignore-eos': { type: 'boolean' },
+    trace: { type: 'boolean' },
     ...Object.fromEntries(Object.keys(PROCESSOR_FLAGS).map((f) => [f, { type: 'string' as const }])),
   });
   if (values.prompt !== undefined && values.ids !== undefined) throw new UsageError('give --prompt or --ids, not both');
@@ -294,11 +295,13 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
     sampler,
     tokenizer: m.tokenizer,
   });
+  const trace: { step: number; id: number; ms: number }[] = [];
   let r;
   try {
     for (;;) {
       r = await steps.next();
       if (r.done) break;
+      if (values.trace) trace.push({ step: r.value.step, id: r.value.id, ms: +r.value.ms.toFixed(3) });
       if (!values.json && m.tokenizer) process.stdout.write(r.value.text);
     }
   } finally {
@@ -317,6 +320,7 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
         decode_path: g.path,
         processors: processors.map((p) => p.name),
         sampler: sampler.name,
+        ...(values.trace ? { steps: trace } : {}),
       }),
     );
   }
