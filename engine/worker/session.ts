@@ -17,6 +17,7 @@ import { createBackend } from '../backend/registry';
 import { generate } from '../generate/generate';
 import type { GpuWeights, ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol/index';
 import type { Tokenizer } from '../tokenizer/index';
+import { LabRunner } from './lab';
 
 /** Bytes per range request (the host refuses more than 16 MiB). */
 export const RANGE_CHUNK = 8 * 1024 * 1024;
@@ -43,12 +44,22 @@ export class ModelSession {
   private stopIds: number[] = [];
   private modelId: string | undefined;
   private generating: { id: number; stop: boolean } | undefined;
+  /** The decoding lab (lab.ts) runs on this session's model. */
+  private readonly lab: LabRunner;
 
   constructor(
     private readonly post: (m: WorkerToWebview) => void,
     /** Lets other messages in between tokens (a Stop). */
     private readonly yieldNow: () => Promise<void> = () => new Promise((r) => setTimeout(r, 0)),
-  ) {}
+  ) {
+    const model = () =>
+      !this.model || !this.modelId
+        ? 'No model is loaded yet.'
+        : !this.tokenizer
+          ? 'This model has no tokenizer, so text cannot be turned into tokens.'
+          : { backend: this.model, tokenizer: this.tokenizer, stopIds: this.stopIds };
+    this.lab = new LabRunner(post, model, yieldNow);
+  }
 
   /** The device the WebGPU backend runs on (undefined: none, "gpu" loads run on the CPU with a note). */
   setGpuDevice(device: GPUDevice | undefined): void {
@@ -81,8 +92,14 @@ export class ModelSession {
         return true;
       }
       case 'generate':
+        this.lab.handle({ type: 'labStop', id: 0 }); // one backend: a generation ends a lab run
         void this.generate(msg.id, msg.prompt, msg.maxTokens, msg.stop);
         return true;
+      case 'labRun':
+        if (this.generating) this.generating.stop = true; // one backend: a lab run ends a generation
+        return this.lab.handle(msg);
+      case 'labStop':
+        return this.lab.handle(msg);
       case 'stopGenerate':
         if (this.generating && (this.generating.id === msg.id || msg.id === 0)) this.generating.stop = true;
         return true;

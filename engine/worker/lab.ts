@@ -1,0 +1,215 @@
+/**
+ * The decoding lab in the worker: runs each column's strategy (a processor chain from
+ * specs, then greedy, multinomial or beam search) on one prompt and seed with the loaded
+ * model, one column after another on the one backend (each starts from a fresh cache), and
+ * streams a record per step with the step debugger's inspection. A column with forced ids
+ * (a branch) first replays them — one forward over the prompt and the forced ids, each
+ * step inspected with the forced id as the chosen one — then generates on from there.
+ * Beam search answers with its sequences and tree, then the best sequence's steps.
+ *
+ * Pure TypeScript (no DOM, no Node): the session (session.ts) hands it lab messages.
+ */
+import type { Backend } from '../backend/contract';
+import { beamSearch } from '../generate/beam';
+import { processorsFromSpecs } from '../generate/chain';
+import { generate } from '../generate/generate';
+import { inspectStep, type StepInspection } from '../generate/inspect';
+import type { LogitsProcessor } from '../generate/processors';
+import { Rng } from '../generate/rng';
+import { GreedySampler, MultinomialSampler } from '../generate/samplers';
+import type { LabColumn, LabPieces, LabWorkerMessage, LabWorkerRequest } from '../protocol/lab';
+import { MAX_LAB_COLUMNS, MAX_LAB_TOKENS, MAX_LAB_TOP } from '../protocol/lab';
+import type { StreamDecoder, Tokenizer } from '../tokenizer/types';
+
+/** What the lab runs on: the session's loaded model and tokenizer. */
+export interface LabModel {
+  backend: Backend;
+  tokenizer: Tokenizer;
+  stopIds: readonly number[];
+}
+
+type LabRun = Extract<LabWorkerRequest, { type: 'labRun' }>;
+
+/** A piece of text for a token as the lab shows it: the vocabulary's piece with its space markers as spaces. */
+export function pieceText(tok: Tokenizer, id: number): string {
+  const p = tok.idToToken(id);
+  if (p === undefined) return `#${id}`;
+  return p.replace(/[▁Ġ]/g, ' ').replace(/Ċ/g, '\n');
+}
+
+export class LabRunner {
+  private running: { id: number; stop: boolean } | undefined;
+
+  constructor(
+    private readonly post: (m: LabWorkerMessage) => void,
+    private readonly model: () => LabModel | string,
+    private readonly yieldNow: () => Promise<void> = () => new Promise((r) => setTimeout(r, 0)),
+  ) {}
+
+  /** True when the message was the lab's. */
+  handle(msg: LabWorkerRequest): boolean {
+    if (msg.type === 'labRun') {
+      void this.run(msg);
+      return true;
+    }
+    if (msg.type === 'labStop') {
+      if (this.running && (msg.id === 0 || msg.id === this.running.id)) this.running.stop = true;
+      return true;
+    }
+    return false;
+  }
+
+  async run(msg: LabRun): Promise<void> {
+    const m = this.model();
+    if (typeof m === 'string') return this.post({ type: 'labError', id: msg.id, message: m });
+    if (this.running) this.running.stop = true;
+    const job = { id: msg.id, stop: false };
+    this.running = job;
+    try {
+      const { tokenizer: tok, backend } = m;
+      if (!Array.isArray(msg.columns) || msg.columns.length === 0 || msg.columns.length > MAX_LAB_COLUMNS) throw new RangeError(`columns: give 1 to ${MAX_LAB_COLUMNS} strategies`);
+      if (!Number.isSafeInteger(msg.maxTokens) || msg.maxTokens < 1 || msg.maxTokens > MAX_LAB_TOKENS) throw new RangeError(`maxTokens must be a whole number from 1 to ${MAX_LAB_TOKENS}, got ${msg.maxTokens}`);
+      if (!Number.isSafeInteger(msg.seed) || msg.seed < 0 || msg.seed > 0xffffffff) throw new RangeError(`seed must be a whole number from 0 to ${0xffffffff}, got ${msg.seed}`);
+      if (!Number.isSafeInteger(msg.top) || msg.top < 1 || msg.top > MAX_LAB_TOP) throw new RangeError(`top must be a whole number from 1 to ${MAX_LAB_TOP}, got ${msg.top}`);
+      const promptIds = tok.encodeIds(msg.prompt);
+      if (promptIds.length === 0 && tok.bosId !== null) promptIds.push(tok.bosId);
+      if (promptIds.length === 0) throw new Error('The prompt is empty and this tokenizer has no BOS token to start from.');
+      if (promptIds.length >= backend.contextLength) throw new Error(`The prompt is ${promptIds.length} tokens; the context holds ${backend.contextLength}.`);
+      let named: { text: string; id: number } | undefined;
+      if (msg.named) {
+        const ids = tok.encodeIds(msg.named, { addSpecialTokens: false });
+        if (ids.length === 0) throw new Error(`The named token "${msg.named}" is no token of this tokenizer.`);
+        named = { text: msg.named, id: ids[0] };
+      }
+      this.post({ type: 'labStart', id: msg.id, promptIds, promptText: msg.prompt, ...(named ? { named } : {}) });
+      const which = msg.only ?? msg.columns.map((_, i) => i);
+      for (const c of which) {
+        const col = msg.columns[c];
+        if (!col) throw new RangeError(`only: column ${c} is not one of the ${msg.columns.length} columns`);
+        const t0 = performance.now();
+        try {
+          const r = job.stop ? { tokens: 0, stopReason: 'cancelled' } : await this.column(msg, c, col, m, promptIds, named?.id, job);
+          this.post({ type: 'labColumnDone', id: msg.id, column: c, tokens: r.tokens, stopReason: r.stopReason, ms: performance.now() - t0 });
+        } catch (e) {
+          this.post({ type: 'labColumnDone', id: msg.id, column: c, tokens: 0, stopReason: 'error', ms: performance.now() - t0, error: e instanceof Error ? e.message : String(e) });
+        }
+      }
+      this.post({ type: 'labDone', id: msg.id });
+    } catch (e) {
+      this.post({ type: 'labError', id: msg.id, message: e instanceof Error ? e.message : String(e) });
+    } finally {
+      if (this.running === job) this.running = undefined;
+    }
+  }
+
+  private async column(
+    msg: LabRun,
+    c: number,
+    col: LabColumn,
+    m: LabModel,
+    promptIds: number[],
+    namedId: number | undefined,
+    job: { stop: boolean },
+  ): Promise<{ tokens: number; stopReason: string }> {
+    const { backend, tokenizer: tok } = m;
+    const V = backend.config.vocabSize;
+    const forced = col.forced ?? [];
+    forced.forEach((id, i) => {
+      if (!Number.isSafeInteger(id) || id < 0 || id >= V) throw new RangeError(`forced token ${i} is ${id}, outside the vocabulary [0, ${V})`);
+    });
+    if (forced.length >= msg.maxTokens) throw new RangeError(`the branch starts at step ${forced.length}, past max new tokens (${msg.maxTokens})`);
+    const ctx = { vocabSize: V, eosIds: m.stopIds, promptLength: promptIds.length };
+    const processors = processorsFromSpecs(col.strategy.processors, ctx);
+    // A chain with fresh state (Mirostat keeps state across steps) for each replay.
+    const fresh = () => processorsFromSpecs(col.strategy.processors, ctx);
+    const opts = { top: msg.top, named: namedId === undefined ? [] : [namedId] };
+    const decoder = tok.createStreamDecoder({ context: promptIds });
+    const signal = {
+      get aborted() {
+        return job.stop;
+      },
+    };
+    const send = (step: number, token: number, inspection: StepInspection | undefined, forcedStep: boolean) => {
+      const p: LabPieces = {};
+      const name = (id: number) => (p[id] ??= pieceText(tok, id));
+      name(token);
+      for (const s of inspection?.stages ?? []) for (const x of s.top) name(x.id);
+      for (const n of inspection?.named ?? []) name(n.id);
+      this.post({
+        type: 'labStep',
+        id: msg.id,
+        column: c,
+        step,
+        token,
+        text: decoder.push(token),
+        ...(forcedStep ? { forced: true } : {}),
+        ...(inspection ? { inspection } : {}),
+        pieces: p,
+      });
+    };
+
+    // A branch's prefix: the forced ids, each step inspected as if it had been chosen.
+    await this.replay(backend, promptIds, forced, (j, ins) => send(j, forced[j], ins, true), fresh, opts);
+    const start = [...promptIds, ...forced];
+    const s = col.strategy.sampler;
+    const left = msg.maxTokens - forced.length;
+
+    if (s.kind === 'beam') {
+      const r = await beamSearch(backend, start, {
+        numBeams: s.numBeams,
+        numReturnSequences: s.numReturnSequences,
+        lengthPenalty: s.lengthPenalty,
+        earlyStopping: s.earlyStopping,
+        numBeamGroups: s.numBeamGroups,
+        diversityPenalty: s.diversityPenalty,
+        maxNewTokens: left,
+        eosIds: m.stopIds,
+        processors,
+        signal,
+      });
+      const p: LabPieces = {};
+      for (const n of r.tree) p[n.token] ??= pieceText(tok, n.token);
+      const texts = r.sequences.map((q) => tok.decode(q));
+      this.post({ type: 'labBeam', id: msg.id, column: c, sequences: r.sequences, scores: r.scores, texts, tree: r.tree, pieces: p });
+      // The best sequence's steps, inspected with a fresh chain, so the scrubber and the bars work as for the other columns.
+      const best = (r.sequences[0] ?? []).filter((id) => !m.stopIds.includes(id));
+      await this.replay(backend, start, best, (j, ins) => send(forced.length + j, best[j], ins, false), fresh, opts);
+      return { tokens: forced.length + best.length, stopReason: job.stop ? 'cancelled' : best.length < left ? 'stop' : 'length' };
+    }
+
+    const sampler = s.kind === 'sample' ? new MultinomialSampler(new Rng(msg.seed)) : new GreedySampler();
+    const steps = generate(backend, { promptIds: start, maxNewTokens: left, eosIds: m.stopIds, processors, sampler, inspect: opts, signal });
+    let n = forced.length;
+    for (;;) {
+      const r = await steps.next();
+      if (r.done) return { tokens: n, stopReason: r.value.stopReason === 'criterion' ? 'stop' : r.value.stopReason };
+      send(forced.length + r.value.step, r.value.id, r.value.inspection, false);
+      n++;
+      await this.yieldNow(); // lets a labStop in: the loop reads the signal after this record
+    }
+  }
+
+  /** One forward over `prefix` + `path`; calls `onStep` with each path id's inspection (that id as the chosen one). */
+  private async replay(
+    backend: Backend,
+    prefix: readonly number[],
+    path: readonly number[],
+    onStep: (j: number, ins: StepInspection) => void,
+    chain: () => readonly LogitsProcessor[],
+    opts: { top: number; named: number[] },
+  ): Promise<void> {
+    if (path.length === 0) return;
+    const V = backend.config.vocabSize;
+    backend.reset();
+    const tokens = [...prefix, ...path];
+    if (tokens.length > backend.contextLength) throw new RangeError(`the branch is ${tokens.length} tokens long; the context holds ${backend.contextLength}`);
+    const out = await backend.forward(tokens, undefined, { lastOnly: false }); // logits [T, V]
+    const processors = chain();
+    for (let j = 0; j < path.length; j++) {
+      const row = out.logits.slice((prefix.length - 1 + j) * V, (prefix.length + j) * V); // [V]
+      onStep(j, inspectStep(tokens.slice(0, prefix.length + j), row, processors, path[j], opts));
+    }
+    backend.reset();
+  }
+}
+

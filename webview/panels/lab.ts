@@ -1,0 +1,601 @@
+/**
+ * The Decoding panel (the decoding lab): up to four strategies in columns on one prompt and
+ * seed, run by the worker one column after another on the loaded model (engine/worker/lab.ts),
+ * streaming. Each column has a preset (with its one-line explanation), a reorderable
+ * processor chain with checked parameters, and a sampler; a step scrubber picks the step the
+ * debugger shows: per stage, the top candidates' probability bars with the named token pinned.
+ * Clicking a candidate branches a new column that takes it at that step. Beam search shows its
+ * sequences and its tree. A run exports as JSON or CSV through the host's save dialog. The
+ * form and the last run are kept in the webview state.
+ */
+import type { ReplyOf } from '../../engine/protocol/index';
+import { MAX_LAB_COLUMNS, MAX_LAB_TOKENS, MAX_LAB_TOP } from '../../engine/protocol/index';
+import { button, el, fieldError, setFieldError } from '../dom';
+import { askWorker, postToWorker } from '../engine';
+import { getState, request, setState } from '../host';
+import { labCsv, labJson, type LabColumnRun, type LabRunExport } from '../lab-export';
+import { BEAM_RANGE, checkParam, item, LENGTH_PENALTY_RANGE, PRESETS, presetForm, PROCESSOR_ORDER, PROCESSORS, rangeText, strategyFromForm, type StrategyForm } from '../lab-params';
+import { beamTreeView, inspectionView, LAB_STYLE, textView, visible } from '../lab-view';
+import { activeSummary, initModels, modelsState, onModelsState, useModel } from '../models';
+import type { Panel } from './panel';
+
+/** A column's form: its strategy and, for a branch, the ids it starts from. */
+interface ColumnForm extends StrategyForm {
+  forced?: number[];
+}
+
+interface LabForm {
+  prompt: string;
+  seed: string;
+  maxTokens: string;
+  top: string;
+  named: string;
+  columns: ColumnForm[];
+}
+
+interface ColumnState extends LabColumnRun {
+  running: boolean;
+  ms?: number;
+}
+
+interface LabRun extends LabRunExport {
+  id: number;
+  running: boolean;
+  modelId: string;
+  columns: ColumnState[];
+  error?: string;
+}
+
+const DEFAULT_FORM: LabForm = {
+  prompt: 'Once upon a time',
+  seed: '42',
+  maxTokens: '24',
+  top: '8',
+  named: '',
+  columns: [presetForm('greedy'), presetForm('top-p'), presetForm('beam')],
+};
+
+const FIELD_RANGES = {
+  seed: { min: 0, max: 4294967295, integer: true },
+  maxTokens: { min: 1, max: MAX_LAB_TOKENS, integer: true },
+  top: { min: 1, max: MAX_LAB_TOP, integer: true },
+};
+
+const form: LabForm = { ...DEFAULT_FORM, ...(getState<LabForm>('labForm') ?? {}) };
+let run: LabRun | undefined = restoredRun();
+let selected = getState<number>('labStep') ?? 0;
+let exportNote = '';
+
+function restoredRun(): LabRun | undefined {
+  const r = getState<LabRun>('labRun');
+  if (!r || !Array.isArray(r.columns)) return undefined;
+  return r.running ? { ...r, running: false, columns: r.columns.map((c) => ({ ...c, running: false, stopReason: c.running ? 'interrupted' : c.stopReason })) } : r;
+}
+
+let saveTimer: number | undefined;
+function save(now = false): void {
+  window.clearTimeout(saveTimer);
+  const write = () => {
+    setState('labForm', form);
+    setState('labRun', run);
+    setState('labStep', selected);
+  };
+  if (now) write();
+  else saveTimer = window.setTimeout(write, 400);
+}
+
+// ---------------------------------------------------------------- checks
+
+/** The first problem with the form (it names the field and its range), or undefined. */
+function formProblem(): string | undefined {
+  for (const [k, label] of [
+    ['seed', 'Seed'],
+    ['maxTokens', 'Max new tokens'],
+    ['top', 'Candidates shown'],
+  ] as const) {
+    const c = checkParam(label, form[k], FIELD_RANGES[k]);
+    if (!c.ok) return c.message;
+  }
+  for (const [i, f] of form.columns.entries()) {
+    const s = strategyFromForm(f);
+    if (!s.ok) return `Column ${i + 1}: ${s.message}`;
+    if (f.forced && f.forced.length >= Number(form.maxTokens)) return `Column ${i + 1} branches at step ${f.forced.length}, past Max new tokens (${form.maxTokens}).`;
+  }
+  if (form.columns.length === 0) return 'Add a column first.';
+  return undefined;
+}
+
+/** Why Run cannot run now (undefined: it can), with a stable code for tests. */
+function blockedReason(): { code: string; text: string } | undefined {
+  const m = activeSummary();
+  const load = modelsState().load;
+  if (!m) return { code: 'no-model', text: 'No model is active.' };
+  if (run?.running) return { code: 'running', text: 'Running… (Stop or Escape ends it)' };
+  if (!m.load) return { code: 'unusable', text: `${m.name} cannot run: ${m.problem?.message ?? 'it cannot be used'}.` };
+  if (load.modelId !== m.id || load.phase !== 'ready') return { code: 'not-loaded', text: `${m.name} is not loaded yet (see the Model tab).` };
+  if (!load.summary?.tokenizerKind) return { code: 'no-tokenizer', text: `${m.name} has no tokenizer, so a prompt cannot be turned into tokens.` };
+  const p = formProblem();
+  if (p) return { code: 'invalid', text: p };
+  return undefined;
+}
+
+// ---------------------------------------------------------------- running
+
+function strategies() {
+  return form.columns.map((f) => {
+    const s = strategyFromForm(f);
+    if (!s.ok) throw new Error(s.message);
+    return { strategy: s.strategy, ...(f.forced ? { forced: f.forced } : {}) };
+  });
+}
+
+/** Runs every column (or only `only`, keeping the others' results). */
+function start(only?: number[]): void {
+  const m = activeSummary();
+  if (!m || blockedReason()) return refresh();
+  const cols = strategies();
+  const keep = only && run && run.modelId === m.id && run.prompt === form.prompt && run.seed === Number(form.seed) && run.maxTokens === Number(form.maxTokens);
+  const prev = keep ? run!.columns : [];
+  const columns: ColumnState[] = cols.map((c, i) => (only && !only.includes(i) && prev[i] ? prev[i] : { ...c, steps: [], running: true }));
+  const which = keep ? only : undefined;
+  run = {
+    id: 0,
+    running: true,
+    modelId: m.id,
+    prompt: form.prompt,
+    promptIds: keep ? run!.promptIds : [],
+    seed: Number(form.seed),
+    maxTokens: Number(form.maxTokens),
+    columns,
+    pieces: keep ? run!.pieces : {},
+  };
+  const named = form.named.trim() ? form.named : undefined;
+  const id = askWorker(
+    { type: 'labRun', prompt: form.prompt, seed: run.seed, maxTokens: run.maxTokens, columns: cols, top: Number(form.top), ...(named ? { named } : {}), ...(which ? { only: which } : {}) },
+    onReply,
+  );
+  if (id === undefined) run = { ...run, running: false, error: 'The engine worker is not running.' };
+  else run.id = id;
+  save(true);
+  refresh();
+}
+
+function stop(): void {
+  if (run?.running) postToWorker({ type: 'labStop', id: run.id });
+}
+
+function onReply(msg: ReplyOf<'labRun'>): void {
+  if (!run || msg.id !== run.id) return;
+  switch (msg.type) {
+    case 'labStart':
+      run.promptIds = msg.promptIds;
+      if (msg.named) run.named = msg.named;
+      else delete run.named;
+      break;
+    case 'labStep': {
+      const c = run.columns[msg.column];
+      if (!c) return;
+      Object.assign(run.pieces, msg.pieces);
+      const s: LabColumnRun['steps'][number] = { step: msg.step, token: msg.token, text: msg.text };
+      if (msg.forced) s.forced = true;
+      if (msg.inspection) s.inspection = msg.inspection;
+      if (msg.drafted) s.drafted = msg.drafted;
+      c.steps[msg.step] = s;
+      break;
+    }
+    case 'labBeam': {
+      const c = run.columns[msg.column];
+      if (!c) return;
+      Object.assign(run.pieces, msg.pieces);
+      c.beam = { sequences: msg.sequences, scores: msg.scores, texts: msg.texts, tree: msg.tree };
+      break;
+    }
+    case 'labColumnDone': {
+      const c = run.columns[msg.column];
+      if (!c) return;
+      c.running = false;
+      c.stopReason = msg.stopReason;
+      c.ms = msg.ms;
+      if (msg.error) c.error = msg.error;
+      break;
+    }
+    case 'labDone':
+      run.running = false;
+      for (const c of run.columns) c.running = false;
+      break;
+    case 'labError':
+      run.running = false;
+      run.error = msg.message;
+      for (const c of run.columns) c.running = false;
+      break;
+  }
+  save(!run.running);
+  scheduleOutputs(!run.running);
+}
+
+/** A new column that takes `id` at `step` of column `col` and continues with that column's strategy. */
+function branch(col: number, step: number, id: number): void {
+  if (!run || run.running) return;
+  if (form.columns.length >= MAX_LAB_COLUMNS) {
+    exportNote = `At most ${MAX_LAB_COLUMNS} columns: remove one (its ✕) to branch.`;
+    return refresh();
+  }
+  const parent = run.columns[col];
+  const f = form.columns[col];
+  const prefix = parent.steps.slice(0, step).map((s) => s.token);
+  const piece = visible(run.pieces[id] ?? `#${id}`);
+  form.columns.push({ ...structuredClone(f), preset: 'custom', label: `${f.label} ↳ step ${step + 1} "${piece}"`, forced: [...prefix, id] });
+  selected = step;
+  exportNote = '';
+  start([form.columns.length - 1]);
+  rebuildColumns();
+}
+
+async function exportRun(format: 'json' | 'csv'): Promise<void> {
+  if (!run) return;
+  const content = format === 'json' ? labJson(run) : labCsv(run);
+  try {
+    const where = await request({ method: 'exportLab', format, content, suggestedName: `decoding-lab.${format}` });
+    exportNote = where ? `Saved ${where}` : 'Export cancelled.';
+  } catch (e) {
+    exportNote = `Export failed: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  refresh();
+}
+
+// ---------------------------------------------------------------- the DOM
+
+let root: HTMLElement | undefined;
+let els:
+  | {
+      empty: HTMLElement;
+      body: HTMLElement;
+      cols: HTMLElement;
+      go: HTMLElement;
+      halt: HTMLElement;
+      why: HTMLElement;
+      add: HTMLElement;
+      exportJson: HTMLElement;
+      exportCsv: HTMLElement;
+      note: HTMLElement;
+      error: HTMLElement;
+      scrub: HTMLInputElement;
+      scrubLabel: HTMLElement;
+      named: HTMLElement;
+    }
+  | undefined;
+/** Per column: the form part (rebuilt on structural changes) and the output part (redrawn as results come). */
+let colEls: { form: HTMLElement; out: HTMLElement }[] = [];
+
+function numberInput(id: string, label: string, key: 'seed' | 'maxTokens' | 'top'): HTMLElement {
+  const input = el('input', { id, type: 'text', inputmode: 'numeric', 'aria-label': label, size: '8' }) as HTMLInputElement;
+  input.value = form[key];
+  const err = fieldError(`${id}-error`);
+  const check = () => {
+    form[key] = input.value;
+    const c = checkParam(label, input.value, FIELD_RANGES[key]);
+    setFieldError(input, err, c.ok ? undefined : c.message);
+    save();
+    refresh();
+  };
+  input.addEventListener('input', check);
+  const c = checkParam(label, input.value, FIELD_RANGES[key]);
+  setFieldError(input, err, c.ok ? undefined : c.message);
+  return el('label', { class: 'field', for: id }, `${label} `, input, err);
+}
+
+function build(): HTMLElement {
+  const style = el('style', {}, LAB_STYLE);
+  const box = el('section', { id: 'lab', 'aria-labelledby': 'lab-h' }, style);
+  box.append(el('h2', { id: 'lab-h' }, 'Decoding lab'));
+  const empty = el(
+    'div',
+    { id: 'lab-empty', class: 'empty' },
+    el('p', {}, 'No model is active. The decoding lab runs the active model; choose one to start.'),
+    button('Use the bundled stories260K', 'play', () => void useModel('bundled:stories260K'), false),
+  );
+  const prompt = el('textarea', { id: 'lab-prompt', rows: '2', 'aria-label': 'Prompt' }) as HTMLTextAreaElement;
+  prompt.value = form.prompt;
+  prompt.addEventListener('input', () => {
+    form.prompt = prompt.value;
+    save();
+  });
+  const named = el('input', { id: 'lab-named', type: 'text', size: '10', 'aria-label': 'Pinned token', placeholder: 'e.g. " dog"' }) as HTMLInputElement;
+  named.value = form.named;
+  named.addEventListener('input', () => {
+    form.named = named.value;
+    save();
+  });
+  const go = button('Run', 'play', () => start(), false);
+  go.id = 'lab-run';
+  go.title = 'Run every column (Ctrl+Enter / Cmd+Enter)';
+  const halt = button('Stop', 'debug-stop', stop);
+  halt.id = 'lab-stop';
+  const why = el('span', { id: 'lab-why', class: 'why', 'aria-live': 'polite' });
+  const add = button('Add column', 'add', () => {
+    if (form.columns.length >= MAX_LAB_COLUMNS) return;
+    form.columns.push(presetForm('top-k'));
+    save();
+    rebuildColumns();
+  });
+  add.id = 'lab-add';
+  const exportJson = button('Export JSON', 'json', () => void exportRun('json'));
+  exportJson.id = 'lab-export-json';
+  const exportCsv = button('Export CSV', 'table', () => void exportRun('csv'));
+  exportCsv.id = 'lab-export-csv';
+  const note = el('span', { id: 'lab-note', class: 'muted', 'aria-live': 'polite' });
+  const error = el('div', { id: 'lab-error', class: 'error', role: 'alert' });
+  const scrub = el('input', { id: 'lab-scrub', type: 'range', min: '0', max: '0', step: '1', 'aria-label': 'Step' }) as HTMLInputElement;
+  scrub.addEventListener('input', () => {
+    selected = Number(scrub.value);
+    save();
+    scheduleOutputs(true);
+  });
+  const scrubLabel = el('span', { id: 'lab-scrub-label', class: 'muted' });
+  const cols = el('div', { class: 'lab-cols', id: 'lab-cols' });
+  const body = el(
+    'div',
+    { id: 'lab-body' },
+    el('p', { class: 'muted' }, 'Several decoding strategies on the same model, prompt and seed. Pick a step to see what each stage of the chain did to the distribution; click a candidate to branch.'),
+    el('label', { for: 'lab-prompt', class: 'field' }, 'Prompt'),
+    prompt,
+    el(
+      'div',
+      { class: 'row' },
+      numberInput('lab-seed', 'Seed', 'seed'),
+      numberInput('lab-max', 'Max new tokens', 'maxTokens'),
+      numberInput('lab-top', 'Candidates shown', 'top'),
+      el('label', { class: 'field', for: 'lab-named', title: 'A token to follow at every step: its rank and probability before and after the chain' }, 'Pin token ', named),
+    ),
+    el('div', { class: 'row' }, go, halt, add, why),
+    el('div', { class: 'row' }, exportJson, exportCsv, note),
+    error,
+    el('div', { class: 'row' }, el('label', { for: 'lab-scrub' }, 'Step '), scrub, scrubLabel),
+    cols,
+  );
+  box.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
+      ev.preventDefault();
+      start();
+    } else if (ev.key === 'Escape' && run?.running) stop();
+  });
+  box.append(empty, body);
+  els = { empty, body, cols, go, halt, why, add, exportJson, exportCsv, note, error, scrub, scrubLabel, named };
+  rebuildColumns();
+  return box;
+}
+
+function iconButton(label: string, text: string, disabled: boolean, onClick: () => void): HTMLElement {
+  const b = el('button', { class: 'icon-btn', 'aria-label': label, title: label }, text);
+  if (disabled) b.setAttribute('disabled', '');
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+/** A column's form: preset, explanation, sampler, the chain (reorder, remove, add) and beam options. */
+function columnForm(i: number): HTMLElement {
+  const f = form.columns[i];
+  const changed = (rebuild = false) => {
+    save();
+    if (rebuild) rebuildColumns();
+    else refresh();
+  };
+  const box = el('div', { class: 'lab-form' });
+  const preset = el('select', { id: `lab-preset-${i}`, 'aria-label': `Column ${i + 1} preset` }) as HTMLSelectElement;
+  for (const p of PRESETS) preset.append(el('option', { value: p.id, ...(p.id === f.preset ? { selected: '' } : {}) }, p.label));
+  preset.addEventListener('change', () => {
+    form.columns[i] = presetForm(preset.value);
+    changed(true);
+  });
+  const remove = iconButton(`Remove column ${i + 1}`, '✕', form.columns.length <= 1, () => {
+    form.columns.splice(i, 1);
+    if (run && !run.running) run.columns.splice(i, 1);
+    changed(true);
+  });
+  box.append(el('h3', {}, el('span', { id: `lab-label-${i}` }, `${i + 1}. ${f.label}`), remove));
+  box.append(preset);
+  const explain = PRESETS.find((p) => p.id === f.preset)?.explain ?? '';
+  box.append(el('p', { class: 'muted', id: `lab-explain-${i}` }, explain));
+  if (f.forced) box.append(el('p', { class: 'muted' }, `Branch: starts from ${f.forced.length} forced token${f.forced.length === 1 ? '' : 's'} (dotted underline).`));
+  const kind = el('select', { id: `lab-kind-${i}`, 'aria-label': `Column ${i + 1} sampler` }) as HTMLSelectElement;
+  for (const [v, t] of [
+    ['greedy', 'greedy (argmax)'],
+    ['sample', 'sample (seeded)'],
+    ['beam', 'beam search'],
+  ] as const)
+    kind.append(el('option', { value: v, ...(v === f.kind ? { selected: '' } : {}) }, t));
+  kind.addEventListener('change', () => {
+    f.kind = kind.value as StrategyForm['kind'];
+    f.preset = 'custom';
+    changed(true);
+  });
+  box.append(el('label', { class: 'field' }, 'Sampler ', kind));
+  if (f.kind === 'beam') {
+    const nb = paramInput(`lab-beams-${i}`, 'num_beams', f.beam.numBeams, BEAM_RANGE, (v) => (f.beam.numBeams = v));
+    const lp = paramInput(`lab-lp-${i}`, 'length_penalty', f.beam.lengthPenalty, LENGTH_PENALTY_RANGE, (v) => (f.beam.lengthPenalty = v));
+    const es = el('input', { type: 'checkbox', id: `lab-es-${i}`, ...(f.beam.earlyStopping ? { checked: '' } : {}) }) as HTMLInputElement;
+    es.addEventListener('change', () => {
+      f.beam.earlyStopping = es.checked;
+      changed();
+    });
+    box.append(el('div', {}, nb, lp, el('label', { class: 'field', for: `lab-es-${i}` }, es, ' early_stopping')));
+  }
+  const chain = el('ol', { class: 'lab-chain', id: `lab-chain-${i}`, 'aria-label': `Column ${i + 1} processor chain, applied in order` });
+  f.chain.forEach((it, j) => {
+    const info = PROCESSORS[it.name];
+    const li = el('li', { 'data-name': it.name, title: info?.explain ?? '' });
+    li.append(el('span', { class: 'name' }, `${j + 1}. ${it.name}`));
+    if (info) {
+      li.append(paramInput(`lab-p-${i}-${j}`, it.name, it.value, info.value, (v) => (it.value = v)));
+      if (info.extra) li.append(paramInput(`lab-x-${i}-${j}`, `${it.name}.${info.extra.key}`, it.extra ?? '', info.extra.range, (v) => (it.extra = v)));
+    }
+    const move = (d: number) => {
+      const [x] = f.chain.splice(j, 1);
+      f.chain.splice(j + d, 0, x);
+      f.preset = 'custom';
+      changed(true);
+      document.getElementById(`lab-chain-${i}`)?.querySelectorAll('li')[j + d]?.querySelector<HTMLElement>(d < 0 ? '.up' : '.down')?.focus();
+    };
+    const up = iconButton(`Move ${it.name} earlier`, '↑', j === 0, () => move(-1));
+    up.classList.add('up');
+    const down = iconButton(`Move ${it.name} later`, '↓', j === f.chain.length - 1, () => move(1));
+    down.classList.add('down');
+    li.append(
+      up,
+      down,
+      iconButton(`Remove ${it.name}`, '✕', false, () => {
+        f.chain.splice(j, 1);
+        f.preset = 'custom';
+        changed(true);
+      }),
+    );
+    chain.append(li);
+  });
+  if (f.chain.length === 0) chain.append(el('li', { class: 'muted' }, 'No processors: the raw distribution.'));
+  box.append(chain);
+  const addSel = el('select', { id: `lab-addp-${i}`, 'aria-label': `Add a processor to column ${i + 1}` }) as HTMLSelectElement;
+  addSel.append(el('option', { value: '' }, 'Add processor…'));
+  for (const n of PROCESSOR_ORDER) addSel.append(el('option', { value: n, title: PROCESSORS[n].explain }, n));
+  addSel.addEventListener('change', () => {
+    if (!addSel.value) return;
+    f.chain.push(item(addSel.value));
+    f.preset = 'custom';
+    changed(true);
+  });
+  box.append(addSel);
+  return box;
+}
+
+/** A parameter field checked as it is typed: the message beside it names the parameter and its range. */
+function paramInput(id: string, name: string, value: string, range: Parameters<typeof checkParam>[2], set: (v: string) => void): HTMLElement {
+  const input = el('input', { id, type: 'text', 'aria-label': `${name}, ${rangeText(range)}`, title: `${name}: ${rangeText(range)}` }) as HTMLInputElement;
+  input.value = value;
+  const err = fieldError(`${id}-error`);
+  const check = () => {
+    const c = checkParam(name, input.value, range);
+    setFieldError(input, err, c.ok ? undefined : c.message);
+  };
+  input.addEventListener('input', () => {
+    set(input.value);
+    check();
+    save();
+    refresh();
+  });
+  check();
+  return el('span', {}, input, err);
+}
+
+function rebuildColumns(): void {
+  if (!els) return;
+  els.cols.replaceChildren();
+  colEls = form.columns.map((_, i) => {
+    const f = columnForm(i);
+    const out = el('div', { class: 'lab-out', id: `lab-out-${i}` });
+    els!.cols.append(el('div', { class: 'lab-col', id: `lab-col-${i}` }, f, out));
+    return { form: f, out };
+  });
+  refresh();
+}
+
+let outputsQueued = false;
+function scheduleOutputs(now = false): void {
+  if (now) {
+    refresh();
+    return;
+  }
+  if (outputsQueued) return;
+  outputsQueued = true;
+  requestAnimationFrame(() => {
+    outputsQueued = false;
+    refresh();
+  });
+}
+
+function columnOutput(i: number): HTMLElement[] {
+  const c = run?.columns[i];
+  if (!run || !c) return [el('p', { class: 'muted' }, 'Not run yet: press Run.')];
+  const out: HTMLElement[] = [];
+  const steps = c.steps.filter(Boolean);
+  const maxH = Math.max(1e-9, ...run.columns.flatMap((x) => x.steps.filter(Boolean).map((s) => s.inspection?.stages[0].entropy ?? 0)));
+  const status = c.running ? 'running…' : c.error ? 'error' : `${steps.length} tokens${c.stopReason ? ` · ${c.stopReason}` : ''}${c.ms !== undefined ? ` · ${Math.round(c.ms)} ms` : ''}`;
+  out.push(el('p', { class: 'muted lab-status', id: `lab-status-${i}`, 'data-state': c.running ? 'running' : c.error ? 'error' : 'done', 'data-tokens': String(steps.length) }, status));
+  if (c.error) out.push(el('div', { class: 'error', id: `lab-col-error-${i}` }, c.error));
+  out.push(
+    textView({ ...c, steps }, i, selected, maxH, (s) => {
+      selected = s;
+      save();
+      refresh();
+    }),
+  );
+  const s = c.steps[selected];
+  if (s?.inspection) {
+    const canBranch = run.running ? 'Wait for the run to end to branch.' : form.columns.length >= MAX_LAB_COLUMNS ? `At most ${MAX_LAB_COLUMNS} columns: remove one to branch.` : undefined;
+    out.push(inspectionView(s.inspection, i, selected, run.pieces, (_stage, id) => branch(i, selected, id), canBranch));
+  } else if (steps.length) {
+    out.push(el('p', { class: 'muted' }, `No step ${selected + 1} in this column.`));
+  }
+  if (c.beam) {
+    const list = el('ol', { class: 'lab-seqs', id: `lab-seqs-${i}` });
+    c.beam.texts.forEach((t, k) => list.append(el('li', { class: 'lab-seq', 'data-score': c.beam!.scores[k].toFixed(6) }, `${c.beam!.scores[k].toFixed(4)}  ${t}`)));
+    out.push(el('p', {}, el('b', {}, 'Returned beams'), el('span', { class: 'muted' }, ' (score: sum of log-probabilities / length^length_penalty)')), list);
+    out.push(beamTreeView(c.beam.tree, c.beam.sequences[0] ?? [], run.pieces, i));
+  }
+  return out;
+}
+
+function refresh(): void {
+  if (!els) return;
+  const m = activeSummary();
+  els.empty.hidden = !!m;
+  els.body.hidden = !m;
+  if (run && m && run.modelId !== m.id) {
+    if (run.running) stop();
+    run = undefined;
+    save(true);
+  }
+  const blocked = blockedReason();
+  toggle(els.go, !!blocked);
+  els.go.title = blocked && blocked.code !== 'running' ? blocked.text : 'Run every column (Ctrl+Enter / Cmd+Enter)';
+  els.why.textContent = blocked && blocked.code !== 'running' ? blocked.text : '';
+  if (blocked) els.why.dataset.reason = blocked.code;
+  else delete els.why.dataset.reason;
+  toggle(els.halt, !run?.running);
+  toggle(els.add, form.columns.length >= MAX_LAB_COLUMNS);
+  els.add.title = form.columns.length >= MAX_LAB_COLUMNS ? `At most ${MAX_LAB_COLUMNS} columns` : 'Add a column';
+  const noRun = !run || run.running || run.columns.every((c) => c.steps.length === 0);
+  toggle(els.exportJson, noRun);
+  toggle(els.exportCsv, noRun);
+  els.note.textContent = noRun && !exportNote ? (run?.running ? 'Export when the run ends.' : 'Run first to export.') : exportNote;
+  els.error.hidden = !run?.error;
+  els.error.textContent = run?.error ?? '';
+  const longest = Math.max(0, ...(run?.columns.map((c) => c.steps.length) ?? [0]));
+  selected = Math.max(0, Math.min(selected, longest - 1));
+  els.scrub.max = String(Math.max(0, longest - 1));
+  els.scrub.value = String(selected);
+  toggle(els.scrub, longest === 0);
+  els.scrubLabel.textContent = longest ? `${selected + 1} of ${longest} (←/→ move)` : 'Run first: then pick a step here, or click a token.';
+  els.scrubLabel.dataset.step = String(selected);
+  colEls.forEach((c, i) => c.out.replaceChildren(...columnOutput(i)));
+}
+
+function toggle(b: HTMLElement, disabled: boolean): void {
+  if (disabled) b.setAttribute('disabled', '');
+  else b.removeAttribute('disabled');
+}
+
+export const labPanel: Panel = {
+  id: 'lab',
+  title: 'Decoding',
+  init(rerender) {
+    initModels();
+    onModelsState(() => {
+      if (!root) rerender();
+      else refresh();
+    });
+  },
+  render(): HTMLElement {
+    root ??= build();
+    refresh();
+    return root;
+  },
+};
