@@ -24,7 +24,6 @@ export function textView(c: LabColumnRun, col: number, selected: number, maxEntr
   const strip = el('div', { class: 'lab-entropy', id: `lab-entropy-${col}`, 'aria-hidden': 'true', title: 'Entropy of the raw distribution at each step (taller: less sure)' });
   for (const s of c.steps) {
     const span = el('span', { class: `lab-tok${s.step === selected ? ' sel' : ''}${s.forced ? ' forced' : ''}`, 'data-step': String(s.step), 'data-token': String(s.token) }, s.text);
-    if (s.drafted) span.classList.add('drafted');
     span.addEventListener('click', () => onSelect(s.step));
     text.append(span);
     const h = s.inspection ? s.inspection.stages[0].entropy : 0;
@@ -113,7 +112,8 @@ function svg(tag: string, attrs: Record<string, string | number>, text?: string)
  */
 export function beamTreeView(tree: readonly BeamTreeNode[], best: readonly number[], pieces: Record<string, string>, col: number): HTMLElement {
   const byStep = new Map<number, BeamTreeNode[]>();
-  for (const n of tree) if (n.parent >= 0 || n.step >= 0) (byStep.get(n.step) ?? byStep.set(n.step, []).get(n.step)!).push(n);
+  // the root (parent -1) is the prompt, drawn first as "prompt"
+  for (const n of tree) (byStep.get(n.step) ?? byStep.set(n.step, []).get(n.step)!).push(n);
   const steps = [...byStep.keys()].sort((a, b) => a - b);
   const W = 92;
   const H = 30;
@@ -125,7 +125,8 @@ export function beamTreeView(tree: readonly BeamTreeNode[], best: readonly numbe
   }
   // the best sequence: follow the nodes whose tokens spell it from the root
   const onBest = new Set<number>();
-  let parent = -1;
+  let parent = tree.find((n) => n.parent === -1)?.index ?? -1;
+  onBest.add(parent);
   for (let i = 0; i < best.length; i++) {
     const next = tree.filter((n) => n.parent === parent && n.token === best[i]).sort((a, b) => b.logProb - a.logProb)[0];
     if (!next) break;
@@ -145,9 +146,10 @@ export function beamTreeView(tree: readonly BeamTreeNode[], best: readonly numbe
     if (!p) continue;
     const g = svg('g', { class: `node ${n.state}${onBest.has(n.index) ? ' best' : ''}`, 'data-index': n.index, 'data-token': n.token, 'data-step': n.step, 'data-logprob': n.logProb.toFixed(4) });
     g.append(svg('rect', { x: p.x, y: p.y - 11, width: W - 16, height: 22, rx: 3 }));
-    g.append(svg('text', { x: p.x + 4, y: p.y - 1 }, visible(pieces[n.token] ?? `#${n.token}`).slice(0, 10)));
+    const label = n.parent === -1 ? 'prompt' : visible(pieces[n.token] ?? `#${n.token}`).slice(0, 10);
+    g.append(svg('text', { x: p.x + 4, y: p.y - 1 }, label));
     g.append(svg('text', { x: p.x + 4, y: p.y + 9, class: 'score' }, n.logProb.toFixed(2)));
-    g.append(svg('title', {}, `${visible(pieces[n.token] ?? '')} (id ${n.token}) · step ${n.step + 1} · log p = ${n.logProb.toFixed(4)} · ${n.state}`));
+    g.append(svg('title', {}, n.parent === -1 ? 'the prompt' : `${visible(pieces[n.token] ?? '')} (id ${n.token}) · step ${n.step + 1} · log p = ${n.logProb.toFixed(4)} · ${n.state}`));
     root.append(g);
   }
   return el('div', { class: 'lab-tree-box', id: `lab-tree-${col}`, tabindex: '0', 'aria-label': 'Beam tree (scroll sideways)' }, root as unknown as HTMLElement);

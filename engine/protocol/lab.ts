@@ -24,12 +24,10 @@ export type LabSampler =
   /** Multinomial sampling from the column's seeded Rng. */
   | { kind: 'sample' }
   /** Hugging Face beam search (engine/generate/beam.ts). */
-  | { kind: 'beam'; numBeams: number; numReturnSequences?: number; lengthPenalty?: number; earlyStopping?: boolean; numBeamGroups?: number; diversityPenalty?: number }
-  /** Speculative decoding with the loaded model as its own draft (greedy or sampled). */
-  | { kind: 'speculative'; draftTokens: number; sample: boolean };
+  | { kind: 'beam'; numBeams: number; numReturnSequences?: number; lengthPenalty?: number; earlyStopping?: boolean; numBeamGroups?: number; diversityPenalty?: number };
 
 export type LabSamplerKind = LabSampler['kind'];
-export const LAB_SAMPLER_KINDS: readonly LabSamplerKind[] = ['greedy', 'sample', 'beam', 'speculative'];
+export const LAB_SAMPLER_KINDS: readonly LabSamplerKind[] = ['greedy', 'sample', 'beam'];
 
 /** One column's strategy: what it is called, its processor chain (in order) and its sampler. */
 export interface LabStrategy {
@@ -77,9 +75,7 @@ export interface LabStepMessage {
   /** True for a forced id (a branch's prefix). */
   forced?: boolean;
   inspection?: StepInspection;
-  /** Speculative decoding: the draft's tokens for this target step, and how many were accepted (the step's ids follow as labStep records). */
-  drafted?: { tokens: number[]; accepted: number };
-  /** Text of every id the record names (the token, candidates, drafted). */
+  /** Text of every id the record names (the token, its candidates, the named token). */
   pieces: LabPieces;
 }
 
@@ -203,10 +199,6 @@ export const labWorkerParsers: MessageParsers<LabWorkerMessage> = {
     };
     if (raw.forced === true) m.forced = true;
     if (raw.inspection !== undefined) m.inspection = inspection(raw.inspection);
-    if (raw.drafted !== undefined) {
-      const d = record(raw.drafted, 'drafted');
-      m.drafted = { tokens: ints(d, 'tokens')!, accepted: num(d, 'accepted')! };
-    }
     return m;
   },
   labBeam: (raw) => ({

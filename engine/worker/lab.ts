@@ -19,7 +19,7 @@ import { Rng } from '../generate/rng';
 import { GreedySampler, MultinomialSampler } from '../generate/samplers';
 import type { LabColumn, LabPieces, LabWorkerMessage, LabWorkerRequest } from '../protocol/lab';
 import { MAX_LAB_COLUMNS, MAX_LAB_TOKENS, MAX_LAB_TOP } from '../protocol/lab';
-import type { StreamDecoder, Tokenizer } from '../tokenizer/types';
+import type { Tokenizer } from '../tokenizer/types';
 
 /** What the lab runs on: the session's loaded model and tokenizer. */
 export interface LabModel {
@@ -168,7 +168,7 @@ export class LabRunner {
         signal,
       });
       const p: LabPieces = {};
-      for (const n of r.tree) p[n.token] ??= pieceText(tok, n.token);
+      for (const n of r.tree) if (n.token >= 0) p[n.token] ??= pieceText(tok, n.token);
       const texts = r.sequences.map((q) => tok.decode(q));
       this.post({ type: 'labBeam', id: msg.id, column: c, sequences: r.sequences, scores: r.scores, texts, tree: r.tree, pieces: p });
       // The best sequence's steps, inspected with a fresh chain, so the scrubber and the bars work as for the other columns.

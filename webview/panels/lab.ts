@@ -179,7 +179,6 @@ function onReply(msg: ReplyOf<'labRun'>): void {
       const s: LabColumnRun['steps'][number] = { step: msg.step, token: msg.token, text: msg.text };
       if (msg.forced) s.forced = true;
       if (msg.inspection) s.inspection = msg.inspection;
-      if (msg.drafted) s.drafted = msg.drafted;
       c.steps[msg.step] = s;
       break;
     }
