@@ -27,7 +27,11 @@ export interface ProcessorInfo {
 
 /** The processors the panel offers, in Hugging Face's order (the default order of a chain). */
 export const PROCESSORS: Record<string, ProcessorInfo> = {
-  repetition_penalty: { label: 'repetition_penalty', value: { min: 0, max: 10, minOpen: true, default: 1.2 }, explain: 'Divides positive (multiplies negative) scores of ids already seen.' },
+  repetition_penalty: {
+    label: 'repetition_penalty',
+    value: { min: 0, max: 10, minOpen: true, default: 1.2 },
+    explain: 'Divides positive (multiplies negative) scores of ids already seen.',
+  },
   frequency_penalty: { label: 'frequency_penalty', value: { min: -2, max: 2, default: 0.5 }, explain: 'Subtracts value × how often each id was generated.' },
   presence_penalty: { label: 'presence_penalty', value: { min: -2, max: 2, default: 0.5 }, explain: 'Subtracts value from every id generated at least once.' },
   no_repeat_ngram_size: { label: 'no_repeat_ngram_size', value: { min: 1, max: 64, integer: true, default: 3 }, explain: 'Masks ids that would repeat an n-gram.' },
@@ -40,7 +44,11 @@ export const PROCESSORS: Record<string, ProcessorInfo> = {
   min_p: { label: 'min_p', value: { min: 0, max: 1, default: 0.1 }, explain: "Keeps ids at least p × the best id's probability." },
   typical_p: { label: 'typical_p', value: { min: 0, max: 1, minOpen: true, default: 0.9 }, explain: 'Keeps the ids whose surprise is closest to the entropy, up to mass p.' },
   epsilon_cutoff: { label: 'epsilon_cutoff', value: { min: 0, max: 1, minOpen: true, maxOpen: true, default: 0.0003 }, explain: 'Masks ids with probability below ε.' },
-  eta_cutoff: { label: 'eta_cutoff', value: { min: 0, max: 1, minOpen: true, maxOpen: true, default: 0.0009 }, explain: 'Masks ids below min(η, √η·e^−H): the cut follows the entropy.' },
+  eta_cutoff: {
+    label: 'eta_cutoff',
+    value: { min: 0, max: 1, minOpen: true, maxOpen: true, default: 0.0009 },
+    explain: 'Masks ids below min(η, √η·e^−H): the cut follows the entropy.',
+  },
   xtc: {
     label: 'xtc',
     value: { min: 0, max: 1, default: 0.1 },
@@ -91,13 +99,49 @@ export interface Preset {
 export const PRESETS: Preset[] = [
   { id: 'greedy', label: 'Greedy', explain: 'Always the most likely token: deterministic, and prone to loops.', kind: 'greedy', chain: [] },
   { id: 'sample', label: 'Sampling (T = 1)', explain: "Draws each token from the model's full distribution, as it is.", kind: 'sample', chain: [] },
-  { id: 'temperature', label: 'Temperature 0.7', explain: 'Divides the logits by T before sampling: below 1 sharpens the distribution, above 1 flattens it.', kind: 'sample', chain: [['temperature', 0.7]] },
+  {
+    id: 'temperature',
+    label: 'Temperature 0.7',
+    explain: 'Divides the logits by T before sampling: below 1 sharpens the distribution, above 1 flattens it.',
+    kind: 'sample',
+    chain: [['temperature', 0.7]],
+  },
   { id: 'top-k', label: 'Top-k (k = 40)', explain: 'Samples among the k most likely tokens only; the rest get probability 0.', kind: 'sample', chain: [['top_k', 40]] },
-  { id: 'top-p', label: 'Top-p (p = 0.9)', explain: 'Nucleus sampling: the smallest set of tokens whose probabilities add up to p, so the cut follows the model’s confidence.', kind: 'sample', chain: [['top_p', 0.9]] },
-  { id: 'min-p', label: 'Min-p (p = 0.1)', explain: 'Keeps tokens at least p × as likely as the best one: strict when the model is sure, loose when it is not.', kind: 'sample', chain: [['min_p', 0.1]] },
-  { id: 'typical', label: 'Typical (p = 0.9)', explain: 'Keeps tokens whose surprise is close to the average surprise (the entropy), up to mass p.', kind: 'sample', chain: [['typical_p', 0.9]] },
-  { id: 'mirostat', label: 'Mirostat v2 (τ = 5)', explain: 'Adapts a cut each step so the surprise of the chosen tokens stays near τ bits.', kind: 'sample', chain: [['mirostat_v2', 5]] },
-  { id: 'beam', label: 'Beam search (4 beams)', explain: 'Keeps the 4 best partial sequences by total log-probability at each step and returns the best finished one.', kind: 'beam', chain: [] },
+  {
+    id: 'top-p',
+    label: 'Top-p (p = 0.9)',
+    explain: 'Nucleus sampling: the smallest set of tokens whose probabilities add up to p, so the cut follows the model’s confidence.',
+    kind: 'sample',
+    chain: [['top_p', 0.9]],
+  },
+  {
+    id: 'min-p',
+    label: 'Min-p (p = 0.1)',
+    explain: 'Keeps tokens at least p × as likely as the best one: strict when the model is sure, loose when it is not.',
+    kind: 'sample',
+    chain: [['min_p', 0.1]],
+  },
+  {
+    id: 'typical',
+    label: 'Typical (p = 0.9)',
+    explain: 'Keeps tokens whose surprise is close to the average surprise (the entropy), up to mass p.',
+    kind: 'sample',
+    chain: [['typical_p', 0.9]],
+  },
+  {
+    id: 'mirostat',
+    label: 'Mirostat v2 (τ = 5)',
+    explain: 'Adapts a cut each step so the surprise of the chosen tokens stays near τ bits.',
+    kind: 'sample',
+    chain: [['mirostat_v2', 5]],
+  },
+  {
+    id: 'beam',
+    label: 'Beam search (4 beams)',
+    explain: 'Keeps the 4 best partial sequences by total log-probability at each step and returns the best finished one.',
+    kind: 'beam',
+    chain: [],
+  },
   { id: 'custom', label: 'Custom', explain: 'Your own chain: add processors, reorder them, choose the sampler.', kind: 'sample', chain: [] },
 ];
 

@@ -23,7 +23,11 @@ export function textView(c: LabColumnRun, col: number, selected: number, maxEntr
   const text = el('div', { class: 'lab-text', id: `lab-text-${col}`, 'aria-label': `Column ${col + 1} text` });
   const strip = el('div', { class: 'lab-entropy', id: `lab-entropy-${col}`, 'aria-hidden': 'true', title: 'Entropy of the raw distribution at each step (taller: less sure)' });
   for (const s of c.steps) {
-    const span = el('span', { class: `lab-tok${s.step === selected ? ' sel' : ''}${s.forced ? ' forced' : ''}`, 'data-step': String(s.step), 'data-token': String(s.token) }, s.text);
+    const span = el(
+      'span',
+      { class: `lab-tok${s.step === selected ? ' sel' : ''}${s.forced ? ' forced' : ''}`, 'data-step': String(s.step), 'data-token': String(s.token) },
+      s.text,
+    );
     span.addEventListener('click', () => onSelect(s.step));
     text.append(span);
     const h = s.inspection ? s.inspection.stages[0].entropy : 0;
@@ -60,7 +64,14 @@ export function inspectionView(
   const named = ins.named[0];
   ins.stages.forEach((st, si) => {
     const stage = el('div', { class: 'lab-stage', 'data-stage': st.name });
-    stage.append(el('div', { class: 'lab-stage-h' }, el('b', {}, st.name), el('span', { class: 'muted' }, ` ${st.surviving.toLocaleString('en-US')} left · H = ${st.entropy.toFixed(3)} nats`)));
+    stage.append(
+      el(
+        'div',
+        { class: 'lab-stage-h' },
+        el('b', {}, st.name),
+        el('span', { class: 'muted' }, ` ${st.surviving.toLocaleString('en-US')} left · H = ${st.entropy.toFixed(3)} nats`),
+      ),
+    );
     const list = el('div', { class: 'lab-bars', role: 'list' });
     const best = st.top[0]?.prob ?? 1;
     for (const cand of st.top) {
@@ -135,7 +146,14 @@ export function beamTreeView(tree: readonly BeamTreeNode[], best: readonly numbe
   }
   const width = 16 + steps.length * W;
   const height = 20 + rows * H;
-  const root = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': `Beam tree: ${tree.length} hypotheses over ${steps.length} steps`, class: 'lab-tree' });
+  const root = svg('svg', {
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
+    role: 'img',
+    'aria-label': `Beam tree: ${tree.length} hypotheses over ${steps.length} steps`,
+    class: 'lab-tree',
+  });
   for (const n of tree) {
     const p = pos.get(n.index);
     const q = pos.get(n.parent);
@@ -144,12 +162,20 @@ export function beamTreeView(tree: readonly BeamTreeNode[], best: readonly numbe
   for (const n of tree) {
     const p = pos.get(n.index);
     if (!p) continue;
-    const g = svg('g', { class: `node ${n.state}${onBest.has(n.index) ? ' best' : ''}`, 'data-index': n.index, 'data-token': n.token, 'data-step': n.step, 'data-logprob': n.logProb.toFixed(4) });
+    const g = svg('g', {
+      class: `node ${n.state}${onBest.has(n.index) ? ' best' : ''}`,
+      'data-index': n.index,
+      'data-token': n.token,
+      'data-step': n.step,
+      'data-logprob': n.logProb.toFixed(4),
+    });
     g.append(svg('rect', { x: p.x, y: p.y - 11, width: W - 16, height: 22, rx: 3 }));
     const label = n.parent === -1 ? 'prompt' : visible(pieces[n.token] ?? `#${n.token}`).slice(0, 10);
     g.append(svg('text', { x: p.x + 4, y: p.y - 1 }, label));
     g.append(svg('text', { x: p.x + 4, y: p.y + 9, class: 'score' }, n.logProb.toFixed(2)));
-    g.append(svg('title', {}, n.parent === -1 ? 'the prompt' : `${visible(pieces[n.token] ?? '')} (id ${n.token}) · step ${n.step + 1} · log p = ${n.logProb.toFixed(4)} · ${n.state}`));
+    g.append(
+      svg('title', {}, n.parent === -1 ? 'the prompt' : `${visible(pieces[n.token] ?? '')} (id ${n.token}) · step ${n.step + 1} · log p = ${n.logProb.toFixed(4)} · ${n.state}`),
+    );
     root.append(g);
   }
   return el('div', { class: 'lab-tree-box', id: `lab-tree-${col}`, tabindex: '0', 'aria-label': 'Beam tree (scroll sideways)' }, root as unknown as HTMLElement);

@@ -31,14 +31,26 @@ async function labModel(): Promise<LabModel> {
 /** Runs one lab request to its end; every message goes through the protocol's validator, as the webview does. */
 async function runLab(m: LabModel, req: Omit<Extract<LabWorkerRequest, { type: 'labRun' }>, 'type' | 'id'>): Promise<LabWorkerMessage[]> {
   const out: LabWorkerMessage[] = [];
-  const lab = new LabRunner((msg) => out.push(parseWorkerMessage(JSON.parse(JSON.stringify(msg))) as LabWorkerMessage), () => m);
+  const lab = new LabRunner(
+    (msg) => out.push(parseWorkerMessage(JSON.parse(JSON.stringify(msg))) as LabWorkerMessage),
+    () => m,
+  );
   await lab.run({ type: 'labRun', id: 7, ...req });
   return out;
 }
 
 const steps = (out: LabWorkerMessage[], column: number) => out.filter((x): x is Extract<LabWorkerMessage, { type: 'labStep' }> => x.type === 'labStep' && x.column === column);
 const greedy: LabColumn = { strategy: { label: 'greedy', processors: [], sampler: { kind: 'greedy' } } };
-const topP: LabColumn = { strategy: { label: 'top-p', processors: [{ name: 'temperature', value: 0.8 }, { name: 'top_p', value: 0.9 }], sampler: { kind: 'sample' } } };
+const topP: LabColumn = {
+  strategy: {
+    label: 'top-p',
+    processors: [
+      { name: 'temperature', value: 0.8 },
+      { name: 'top_p', value: 0.9 },
+    ],
+    sampler: { kind: 'sample' },
+  },
+};
 const beam: LabColumn = { strategy: { label: 'beam', processors: [], sampler: { kind: 'beam', numBeams: 4, numReturnSequences: 4, earlyStopping: true } } };
 
 describe('decoding lab worker handler (stories260K)', () => {

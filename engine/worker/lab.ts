@@ -68,7 +68,8 @@ export class LabRunner {
     try {
       const { tokenizer: tok, backend } = m;
       if (!Array.isArray(msg.columns) || msg.columns.length === 0 || msg.columns.length > MAX_LAB_COLUMNS) throw new RangeError(`columns: give 1 to ${MAX_LAB_COLUMNS} strategies`);
-      if (!Number.isSafeInteger(msg.maxTokens) || msg.maxTokens < 1 || msg.maxTokens > MAX_LAB_TOKENS) throw new RangeError(`maxTokens must be a whole number from 1 to ${MAX_LAB_TOKENS}, got ${msg.maxTokens}`);
+      if (!Number.isSafeInteger(msg.maxTokens) || msg.maxTokens < 1 || msg.maxTokens > MAX_LAB_TOKENS)
+        throw new RangeError(`maxTokens must be a whole number from 1 to ${MAX_LAB_TOKENS}, got ${msg.maxTokens}`);
       if (!Number.isSafeInteger(msg.seed) || msg.seed < 0 || msg.seed > 0xffffffff) throw new RangeError(`seed must be a whole number from 0 to ${0xffffffff}, got ${msg.seed}`);
       if (!Number.isSafeInteger(msg.top) || msg.top < 1 || msg.top > MAX_LAB_TOP) throw new RangeError(`top must be a whole number from 1 to ${MAX_LAB_TOP}, got ${msg.top}`);
       const promptIds = tok.encodeIds(msg.prompt);
@@ -91,7 +92,15 @@ export class LabRunner {
           const r = job.stop ? { tokens: 0, stopReason: 'cancelled' } : await this.column(msg, c, col, m, promptIds, named?.id, job);
           this.post({ type: 'labColumnDone', id: msg.id, column: c, tokens: r.tokens, stopReason: r.stopReason, ms: performance.now() - t0 });
         } catch (e) {
-          this.post({ type: 'labColumnDone', id: msg.id, column: c, tokens: 0, stopReason: 'error', ms: performance.now() - t0, error: e instanceof Error ? e.message : String(e) });
+          this.post({
+            type: 'labColumnDone',
+            id: msg.id,
+            column: c,
+            tokens: 0,
+            stopReason: 'error',
+            ms: performance.now() - t0,
+            error: e instanceof Error ? e.message : String(e),
+          });
         }
       }
       this.post({ type: 'labDone', id: msg.id });
@@ -212,4 +221,3 @@ export class LabRunner {
     backend.reset();
   }
 }
-

@@ -14,7 +14,19 @@ import { button, el, fieldError, setFieldError } from '../dom';
 import { askWorker, postToWorker } from '../engine';
 import { getState, request, setState } from '../host';
 import { labCsv, labJson, type LabColumnRun, type LabRunExport } from '../lab-export';
-import { BEAM_RANGE, checkParam, item, LENGTH_PENALTY_RANGE, PRESETS, presetForm, PROCESSOR_ORDER, PROCESSORS, rangeText, strategyFromForm, type StrategyForm } from '../lab-params';
+import {
+  BEAM_RANGE,
+  checkParam,
+  item,
+  LENGTH_PENALTY_RANGE,
+  PRESETS,
+  presetForm,
+  PROCESSOR_ORDER,
+  PROCESSORS,
+  rangeText,
+  strategyFromForm,
+  type StrategyForm,
+} from '../lab-params';
 import { beamTreeView, inspectionView, LAB_STYLE, textView, visible } from '../lab-view';
 import { activeSummary, initModels, modelsState, onModelsState, useModel } from '../models';
 import type { Panel } from './panel';
@@ -151,7 +163,16 @@ function start(only?: number[]): void {
   };
   const named = form.named.trim() ? form.named : undefined;
   const id = askWorker(
-    { type: 'labRun', prompt: form.prompt, seed: run.seed, maxTokens: run.maxTokens, columns: cols, top: Number(form.top), ...(named ? { named } : {}), ...(which ? { only: which } : {}) },
+    {
+      type: 'labRun',
+      prompt: form.prompt,
+      seed: run.seed,
+      maxTokens: run.maxTokens,
+      columns: cols,
+      top: Number(form.top),
+      ...(named ? { named } : {}),
+      ...(which ? { only: which } : {}),
+    },
     onReply,
   );
   if (id === undefined) run = { ...run, running: false, error: 'The engine worker is not running.' };
@@ -335,7 +356,11 @@ function build(): HTMLElement {
   const body = el(
     'div',
     { id: 'lab-body' },
-    el('p', { class: 'muted' }, 'Several decoding strategies on the same model, prompt and seed. Pick a step to see what each stage of the chain did to the distribution; click a candidate to branch.'),
+    el(
+      'p',
+      { class: 'muted' },
+      'Several decoding strategies on the same model, prompt and seed. Pick a step to see what each stage of the chain did to the distribution; click a candidate to branch.',
+    ),
     el('label', { for: 'lab-prompt', class: 'field' }, 'Prompt'),
     prompt,
     el(
@@ -433,7 +458,11 @@ function columnForm(i: number): HTMLElement {
       f.chain.splice(j + d, 0, x);
       f.preset = 'custom';
       changed(true);
-      document.getElementById(`lab-chain-${i}`)?.querySelectorAll('li')[j + d]?.querySelector<HTMLElement>(d < 0 ? '.up' : '.down')?.focus();
+      document
+        .getElementById(`lab-chain-${i}`)
+        ?.querySelectorAll('li')
+        [j + d]?.querySelector<HTMLElement>(d < 0 ? '.up' : '.down')
+        ?.focus();
     };
     const up = iconButton(`Move ${it.name} earlier`, '↑', j === 0, () => move(-1));
     up.classList.add('up');
@@ -516,8 +545,14 @@ function columnOutput(i: number): HTMLElement[] {
   const out: HTMLElement[] = [];
   const steps = c.steps.filter(Boolean);
   const maxH = Math.max(1e-9, ...run.columns.flatMap((x) => x.steps.filter(Boolean).map((s) => s.inspection?.stages[0].entropy ?? 0)));
-  const status = c.running ? 'running…' : c.error ? 'error' : `${steps.length} tokens${c.stopReason ? ` · ${c.stopReason}` : ''}${c.ms !== undefined ? ` · ${Math.round(c.ms)} ms` : ''}`;
-  out.push(el('p', { class: 'muted lab-status', id: `lab-status-${i}`, 'data-state': c.running ? 'running' : c.error ? 'error' : 'done', 'data-tokens': String(steps.length) }, status));
+  const status = c.running
+    ? 'running…'
+    : c.error
+      ? 'error'
+      : `${steps.length} tokens${c.stopReason ? ` · ${c.stopReason}` : ''}${c.ms !== undefined ? ` · ${Math.round(c.ms)} ms` : ''}`;
+  out.push(
+    el('p', { class: 'muted lab-status', id: `lab-status-${i}`, 'data-state': c.running ? 'running' : c.error ? 'error' : 'done', 'data-tokens': String(steps.length) }, status),
+  );
   if (c.error) out.push(el('div', { class: 'error', id: `lab-col-error-${i}` }, c.error));
   out.push(
     textView({ ...c, steps }, i, selected, maxH, (s) => {
@@ -528,7 +563,11 @@ function columnOutput(i: number): HTMLElement[] {
   );
   const s = c.steps[selected];
   if (s?.inspection) {
-    const canBranch = run.running ? 'Wait for the run to end to branch.' : form.columns.length >= MAX_LAB_COLUMNS ? `At most ${MAX_LAB_COLUMNS} columns: remove one to branch.` : undefined;
+    const canBranch = run.running
+      ? 'Wait for the run to end to branch.'
+      : form.columns.length >= MAX_LAB_COLUMNS
+        ? `At most ${MAX_LAB_COLUMNS} columns: remove one to branch.`
+        : undefined;
     out.push(inspectionView(s.inspection, i, selected, run.pieces, (_stage, id) => branch(i, selected, id), canBranch));
   } else if (steps.length) {
     out.push(el('p', { class: 'muted' }, `No step ${selected + 1} in this column.`));
