@@ -63,6 +63,8 @@ describe('Decoding tab (code-server)', () => {
   it('greedy, top-p and beam side by side; greedy equals llama2.c; the beam tree', async () => {
     await runCommand(page, 'LLM Playground: Open Decoding Lab');
     doc = await findWebview(page, '#lab', { minWidth: 600 });
+    // the command brings the Decoding tab to the front (clicking it too, in case the webview said `ready` late)
+    await doc.locator('vscode-tab-header[data-tab="lab"]').click();
     await expect.poll(async () => doc.locator('#tabs').getAttribute('selected-index'), { timeout: 30_000 }).toBe('4');
     // the default columns: greedy, top-p, beam search
     expect(await doc.locator('#lab-label-0').textContent()).toBe('1. Greedy');
@@ -73,6 +75,8 @@ describe('Decoding tab (code-server)', () => {
     await doc.locator('#lab-max').fill(String(N));
     await doc.locator('#lab-seed').fill('42');
     await doc.locator('#lab-named').fill(' girl');
+    // once the bundled model is loaded, Run is enabled
+    await expect.poll(async () => doc.locator('#lab-run').getAttribute('disabled'), { timeout: 180_000 }).toBeNull();
     // a bad parameter: Run is disabled with the parameter and its range beside it
     await doc.locator('#lab-p-1-0').fill('1.5');
     expect(await doc.locator('#lab-p-1-0-error').textContent()).toBe('top_p must be a number in (0, 1]; 1.5 is too large.');
@@ -80,8 +84,7 @@ describe('Decoding tab (code-server)', () => {
     expect(await doc.locator('#lab-why').textContent()).toBe('Column 2: top_p must be a number in (0, 1]; 1.5 is too large.');
     await shot('invalid');
     await doc.locator('#lab-p-1-0').fill('0.9');
-    // Run, once the bundled model is loaded
-    await expect.poll(async () => doc.locator('#lab-run').getAttribute('disabled'), { timeout: 180_000 }).toBeNull();
+    await expect.poll(async () => doc.locator('#lab-run').getAttribute('disabled')).toBeNull();
     await doc.locator('#lab-run').click();
     await waitColumns([0, 1, 2]);
 
