@@ -37,6 +37,20 @@ export function pieceText(tok: Tokenizer, id: number): string {
   return p.replace(/[▁Ġ]/g, ' ').replace(/Ċ/g, '\n');
 }
 
+/**
+ * The id of a token the user names as text: the vocabulary piece itself (a leading space as
+ * the tokenizer's space marker, "▁" or "Ġ"), else the first token of the text's encoding that
+ * is not only a space marker (SentencePiece encodes " girl" as "▁", "▁girl").
+ */
+export function namedToken(tok: Tokenizer, text: string): number | undefined {
+  for (const piece of [text, text.replace(/ /g, '▁'), text.replace(/ /g, 'Ġ')]) {
+    const id = tok.tokenToId(piece);
+    if (id !== undefined) return id;
+  }
+  const ids = tok.encodeIds(text, { addSpecialTokens: false });
+  return ids.find((id) => pieceText(tok, id).trim() !== '') ?? ids[0];
+}
+
 export class LabRunner {
   private running: { id: number; stop: boolean } | undefined;
 
@@ -78,9 +92,9 @@ export class LabRunner {
       if (promptIds.length >= backend.contextLength) throw new Error(`The prompt is ${promptIds.length} tokens; the context holds ${backend.contextLength}.`);
       let named: { text: string; id: number } | undefined;
       if (msg.named) {
-        const ids = tok.encodeIds(msg.named, { addSpecialTokens: false });
-        if (ids.length === 0) throw new Error(`The named token "${msg.named}" is no token of this tokenizer.`);
-        named = { text: msg.named, id: ids[0] };
+        const id = namedToken(tok, msg.named);
+        if (id === undefined) throw new Error(`The pinned token "${msg.named}" is no token of this tokenizer.`);
+        named = { text: msg.named, id };
       }
       this.post({ type: 'labStart', id: msg.id, promptIds, promptText: msg.prompt, ...(named ? { named } : {}) });
       const which = msg.only ?? msg.columns.map((_, i) => i);

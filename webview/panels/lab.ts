@@ -435,8 +435,18 @@ function columnForm(i: number): HTMLElement {
   });
   box.append(el('label', { class: 'field' }, 'Sampler ', kind));
   if (f.kind === 'beam') {
-    const nb = paramInput(`lab-beams-${i}`, 'num_beams', f.beam.numBeams, BEAM_RANGE, (v) => (f.beam.numBeams = v));
-    const lp = paramInput(`lab-lp-${i}`, 'length_penalty', f.beam.lengthPenalty, LENGTH_PENALTY_RANGE, (v) => (f.beam.lengthPenalty = v));
+    const nb = el(
+      'label',
+      { class: 'field', for: `lab-beams-${i}` },
+      'num_beams ',
+      paramInput(`lab-beams-${i}`, 'num_beams', f.beam.numBeams, BEAM_RANGE, (v) => (f.beam.numBeams = v)),
+    );
+    const lp = el(
+      'label',
+      { class: 'field', for: `lab-lp-${i}` },
+      'length_penalty ',
+      paramInput(`lab-lp-${i}`, 'length_penalty', f.beam.lengthPenalty, LENGTH_PENALTY_RANGE, (v) => (f.beam.lengthPenalty = v)),
+    );
     const es = el('input', { type: 'checkbox', id: `lab-es-${i}`, ...(f.beam.earlyStopping ? { checked: '' } : {}) }) as HTMLInputElement;
     es.addEventListener('change', () => {
       f.beam.earlyStopping = es.checked;
