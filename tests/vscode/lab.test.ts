@@ -115,6 +115,9 @@ describe('Decoding tab (code-server)', () => {
     await doc.locator('#lab-scrub').press('ArrowRight');
     await expect.poll(async () => doc.locator('#lab-inspect-0').getAttribute('data-step')).toBe('6');
     await shot('columns');
+    // the Tour's picture: the step row at the top, the three columns' texts and debuggers below
+    await doc.locator('#lab-scrub').evaluate((e) => e.scrollIntoView({ block: 'start' }));
+    await shot('tour');
 
     // beam search: four returned beams, best first, and the tree along the best one
     const scores = await doc.locator('#lab-seqs-2 li').evaluateAll((es) => es.map((e) => Number((e as HTMLElement).dataset.score)));
