@@ -11,7 +11,7 @@ import type { BeamTreeNode } from '../engine/generate/beam';
 export interface LabColumnRun {
   strategy: LabStrategy;
   forced?: number[];
-  steps: Pick<LabStepMessage, 'step' | 'token' | 'text' | 'forced' | 'inspection'>[];
+  steps: Pick<LabStepMessage, 'step' | 'token' | 'text' | 'forced' | 'inspection' | 'drafted'>[];
   beam?: { sequences: number[][]; scores: number[]; texts: string[]; tree: BeamTreeNode[] };
   stopReason?: string;
   error?: string;

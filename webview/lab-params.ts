@@ -72,6 +72,12 @@ export interface ChainItem {
   extra?: string;
 }
 
+export interface SpeculativeFields {
+  draftLayers: string;
+  draftTokens: string;
+  sample: boolean;
+}
+
 export interface BeamFields {
   numBeams: string;
   lengthPenalty: string;
@@ -82,9 +88,10 @@ export interface BeamFields {
 export interface StrategyForm {
   preset: string;
   label: string;
-  kind: 'greedy' | 'sample' | 'beam';
+  kind: 'greedy' | 'sample' | 'beam' | 'speculative';
   chain: ChainItem[];
   beam: BeamFields;
+  speculative: SpeculativeFields;
 }
 
 export interface Preset {
@@ -142,6 +149,14 @@ export const PRESETS: Preset[] = [
     kind: 'beam',
     chain: [],
   },
+  {
+    id: 'speculative',
+    label: 'Speculative (early-exit draft)',
+    explain:
+      'The model cut after its first layers drafts 4 tokens; the full model checks them in one pass and keeps the ones it agrees with — the same text as greedy, fewer full passes.',
+    kind: 'speculative',
+    chain: [],
+  },
   { id: 'custom', label: 'Custom', explain: 'Your own chain: add processors, reorder them, choose the sampler.', kind: 'sample', chain: [] },
 ];
 
@@ -153,6 +168,7 @@ export function presetForm(id: string): StrategyForm {
     kind: p.kind,
     chain: p.chain.map(([name, v]) => item(name, v)),
     beam: { numBeams: '4', lengthPenalty: '1', earlyStopping: true },
+    speculative: { draftLayers: '3', draftTokens: '4', sample: false },
   };
 }
 
@@ -188,6 +204,9 @@ export function checkParam(name: string, text: string, r: ParamRange): Checked {
 
 export const BEAM_RANGE: ParamRange = { min: 1, max: 16, integer: true };
 export const LENGTH_PENALTY_RANGE: ParamRange = { min: -10, max: 10 };
+/** The worker checks draft_layers against the model's layer count too. */
+export const DRAFT_LAYERS_RANGE: ParamRange = { min: 1, max: 256, integer: true };
+export const DRAFT_TOKENS_RANGE: ParamRange = { min: 1, max: 16, integer: true };
 
 /** A column's strategy from its form, or the first problem with it (naming the parameter and its range). */
 export function strategyFromForm(f: StrategyForm, vocabSize?: number): { ok: true; strategy: LabStrategy } | { ok: false; message: string } {
@@ -214,6 +233,13 @@ export function strategyFromForm(f: StrategyForm, vocabSize?: number): { ok: tru
     const lp = checkParam('length_penalty', f.beam.lengthPenalty, LENGTH_PENALTY_RANGE);
     if (!lp.ok) return lp;
     sampler = { kind: 'beam', numBeams: nb.value, numReturnSequences: nb.value, lengthPenalty: lp.value, earlyStopping: f.beam.earlyStopping };
+  } else if (f.kind === 'speculative') {
+    const sp = f.speculative ?? { draftLayers: '3', draftTokens: '4', sample: false };
+    const dl = checkParam('draft_layers', sp.draftLayers, DRAFT_LAYERS_RANGE);
+    if (!dl.ok) return dl;
+    const dt = checkParam('draft_tokens', sp.draftTokens, DRAFT_TOKENS_RANGE);
+    if (!dt.ok) return dt;
+    sampler = { kind: 'speculative', draftLayers: dl.value, draftTokens: dt.value, sample: sp.sample };
   } else {
     sampler = { kind: f.kind };
   }

@@ -19,15 +19,36 @@ function pct(p: number): string {
 }
 
 /** The column's text: one span per step (select a step by clicking), and the entropy strip below. */
-export function textView(c: LabColumnRun, col: number, selected: number, maxEntropy: number, onSelect: (step: number) => void): HTMLElement {
+export function textView(c: LabColumnRun, col: number, selected: number, maxEntropy: number, pieces: Record<string, string>, onSelect: (step: number) => void): HTMLElement {
   const text = el('div', { class: 'lab-text', id: `lab-text-${col}`, 'aria-label': `Column ${col + 1} text` });
   const strip = el('div', { class: 'lab-entropy', id: `lab-entropy-${col}`, 'aria-hidden': 'true', title: 'Entropy of the raw distribution at each step (taller: less sure)' });
+  // speculative decoding: within a target pass, the accepted drafted ids, then the target's own (after the rejected drafts, struck out)
+  let accLeft = 0;
+  let rejected: number[] = [];
+  let inPass = false;
   for (const s of c.steps) {
+    if (s.drafted) {
+      accLeft = s.drafted.accepted;
+      rejected = s.drafted.tokens.slice(s.drafted.accepted);
+      inPass = true;
+    }
+    const role = inPass ? (accLeft > 0 ? 'accepted' : 'target') : '';
+    if (role === 'target' && rejected.length) {
+      text.append(
+        el('s', { class: 'lab-rej', title: 'drafted, rejected by the target', 'data-tokens': rejected.join(',') }, rejected.map((id) => pieces[id] ?? `#${id}`).join('')),
+      );
+    }
+    if (role === 'accepted') accLeft--;
+    if (role === 'target') {
+      rejected = [];
+      inPass = false;
+    }
     const span = el(
       'span',
-      { class: `lab-tok${s.step === selected ? ' sel' : ''}${s.forced ? ' forced' : ''}`, 'data-step': String(s.step), 'data-token': String(s.token) },
+      { class: `lab-tok${s.step === selected ? ' sel' : ''}${s.forced ? ' forced' : ''}${role ? ` ${role}` : ''}`, 'data-step': String(s.step), 'data-token': String(s.token) },
       s.text,
     );
+    if (role) span.title = role === 'accepted' ? 'drafted and accepted' : "the target's own token";
     span.addEventListener('click', () => onSelect(s.step));
     text.append(span);
     const h = s.inspection ? s.inspection.stages[0].entropy : 0;
@@ -197,6 +218,9 @@ export const LAB_STYLE = `
 #lab .lab-tok { cursor: pointer; border-radius: 2px; }
 #lab .lab-tok:hover { background: var(--vscode-list-hoverBackground); }
 #lab .lab-tok.sel { background: var(--vscode-editor-selectionBackground); outline: 1px solid var(--vscode-focusBorder); }
+#lab .lab-tok.accepted { text-decoration: underline solid var(--vscode-charts-green, var(--vscode-focusBorder)) 2px; }
+#lab .lab-tok.target { text-decoration: underline solid var(--vscode-charts-blue, var(--vscode-focusBorder)) 2px; }
+#lab .lab-rej { color: var(--vscode-errorForeground); opacity: 0.8; font-size: 0.85em; }
 #lab .lab-tok.forced { text-decoration: underline dotted var(--vscode-descriptionForeground); }
 #lab .lab-entropy { display: flex; align-items: flex-end; gap: 1px; height: 20px; margin: 2px 0 6px; overflow: hidden; }
 #lab .lab-ent { flex: 0 0 4px; background: var(--vscode-charts-orange, var(--vscode-progressBar-background)); cursor: pointer; }

@@ -24,10 +24,16 @@ export type LabSampler =
   /** Multinomial sampling from the column's seeded Rng. */
   | { kind: 'sample' }
   /** Hugging Face beam search (engine/generate/beam.ts). */
-  | { kind: 'beam'; numBeams: number; numReturnSequences?: number; lengthPenalty?: number; earlyStopping?: boolean; numBeamGroups?: number; diversityPenalty?: number };
+  | { kind: 'beam'; numBeams: number; numReturnSequences?: number; lengthPenalty?: number; earlyStopping?: boolean; numBeamGroups?: number; diversityPenalty?: number }
+  /**
+   * Speculative decoding (engine/generate/speculative.ts) with an early-exit draft: the loaded
+   * model cut after its first `draftLayers` layers (same vocabulary, same head) proposes
+   * `draftTokens` ids per target pass; greedy, or sampled with the accept/reject rule.
+   */
+  | { kind: 'speculative'; draftLayers: number; draftTokens: number; sample: boolean };
 
 export type LabSamplerKind = LabSampler['kind'];
-export const LAB_SAMPLER_KINDS: readonly LabSamplerKind[] = ['greedy', 'sample', 'beam'];
+export const LAB_SAMPLER_KINDS: readonly LabSamplerKind[] = ['greedy', 'sample', 'beam', 'speculative'];
 
 /** One column's strategy: what it is called, its processor chain (in order) and its sampler. */
 export interface LabStrategy {
@@ -75,6 +81,12 @@ export interface LabStepMessage {
   /** True for a forced id (a branch's prefix). */
   forced?: boolean;
   inspection?: StepInspection;
+  /**
+   * Speculative decoding, on the first record of each target pass: what the draft proposed and
+   * how many of those the target accepted (this record and the next accepted − 1 are those; the
+   * record after them is the target's own id).
+   */
+  drafted?: { tokens: number[]; accepted: number };
   /** Text of every id the record names (the token, its candidates, the named token). */
   pieces: LabPieces;
 }
@@ -199,6 +211,10 @@ export const labWorkerParsers: MessageParsers<LabWorkerMessage> = {
     };
     if (raw.forced === true) m.forced = true;
     if (raw.inspection !== undefined) m.inspection = inspection(raw.inspection);
+    if (raw.drafted !== undefined) {
+      const d = record(raw.drafted, 'drafted');
+      m.drafted = { tokens: ints(d, 'tokens')!, accepted: num(d, 'accepted')! };
+    }
     return m;
   },
   labBeam: (raw) => ({

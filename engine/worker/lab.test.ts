@@ -25,7 +25,7 @@ const BOS = 1;
 async function labModel(): Promise<LabModel> {
   const loaded = await loadLlama2cModel(memorySource(new Uint8Array(readFileSync(`${FIX}/llama2c/stories260K.bin`)), 'stories260K.bin'));
   const tokenizer = tokenizerFromBytes(new Uint8Array(readFileSync('models/tok512.bin')), 'tok512.bin');
-  return { backend: new CpuBackend(loaded), tokenizer, stopIds: loaded.config.stopTokenIds ?? loaded.config.eosTokenIds };
+  return { backend: new CpuBackend(loaded), tokenizer, stopIds: loaded.config.stopTokenIds ?? loaded.config.eosTokenIds, loaded };
 }
 
 /** Runs one lab request to its end; every message goes through the protocol's validator, as the webview does. */
@@ -145,6 +145,46 @@ describe('decoding lab worker handler (stories260K)', () => {
     const s = steps(out, 0);
     expect(s.map((x) => x.token)).toEqual(r.sequences[0].filter((id) => !m.stopIds.includes(id)));
     for (const x of s) expect(x.inspection!.chosen.id).toBe(x.token);
+  });
+
+  test('speculative decoding (early-exit draft): greedy equals the target greedy; drafted, accepted and rejected per pass', async () => {
+    const m = await labModel();
+    const spec = (sample: boolean): LabColumn => ({ strategy: { label: 'spec', processors: [], sampler: { kind: 'speculative', draftLayers: 3, draftTokens: 4, sample } } });
+    const out = await runLab(m, { prompt: c.prompt, seed: 1, maxTokens: n, columns: [spec(false)], top: 3 });
+    const s = steps(out, 0);
+    // streamed records, then the same steps again with their inspection
+    const streamed = s.filter((x) => !x.inspection);
+    const inspected = s.filter((x) => x.inspection);
+    const want = c.generated_ids.slice(0, n).filter((id) => id !== BOS);
+    expect(streamed.map((x) => x.token)).toEqual(want);
+    expect(inspected.map((x) => x.token)).toEqual(want);
+    for (const x of inspected) expect(x.inspection!.chosen.id).toBe(x.token);
+    expect(inspected.map((x) => x.text).join('')).toBe(streamed.map((x) => x.text).join(''));
+    const passes = streamed.filter((x) => x.drafted);
+    expect(passes.length).toBeGreaterThan(1);
+    expect(passes.length).toBeLessThan(want.length); // some drafts were accepted
+    let k = 0;
+    for (const p of passes) {
+      expect(p.step).toBe(k);
+      expect(p.drafted!.accepted).toBeLessThanOrEqual(p.drafted!.tokens.length);
+      // the accepted drafted ids are the ids taken
+      expect(want.slice(k, k + p.drafted!.accepted)).toEqual(p.drafted!.tokens.slice(0, p.drafted!.accepted));
+      k += p.drafted!.accepted + 1;
+    }
+    expect(inspected.filter((x) => x.drafted).map((x) => x.drafted)).toEqual(passes.map((x) => x.drafted));
+    // sampled: runs, same seed same ids
+    const a = steps(await runLab(m, { prompt: c.prompt, seed: 5, maxTokens: 16, columns: [spec(true)], top: 3 }), 0).filter((x) => !x.inspection);
+    const b = steps(await runLab(m, { prompt: c.prompt, seed: 5, maxTokens: 16, columns: [spec(true)], top: 3 }), 0).filter((x) => !x.inspection);
+    expect(a.map((x) => x.token)).toEqual(b.map((x) => x.token));
+    // a draft as deep as the model is refused, naming the parameter and the range
+    const bad = await runLab(m, {
+      prompt: c.prompt,
+      seed: 1,
+      maxTokens: 4,
+      columns: [{ strategy: { ...spec(false).strategy, sampler: { kind: 'speculative', draftLayers: 5, draftTokens: 4, sample: false } } }],
+      top: 3,
+    });
+    expect(bad.find((x) => x.type === 'labColumnDone')).toMatchObject({ error: 'draft_layers must be a whole number from 1 to 4 (the model has 5 layers), got 5' });
   });
 
   test('bad input: a clear error naming the parameter and its range', async () => {

@@ -6,6 +6,9 @@
  * (a branch) first replays them — one forward over the prompt and the forced ids, each
  * step inspected with the forced id as the chosen one — then generates on from there.
  * Beam search answers with its sequences and tree, then the best sequence's steps.
+ * Speculative decoding drafts with an early-exit copy of the loaded model (its first layers,
+ * on the CPU) and streams each target pass's ids with what was drafted and accepted, then
+ * the steps again with their inspection (the target's distribution).
  *
  * Pure TypeScript (no DOM, no Node): the session (session.ts) hands it lab messages.
  */
@@ -13,6 +16,9 @@ import type { Backend } from '../backend/contract';
 import { beamSearch } from '../generate/beam';
 import { processorsFromSpecs } from '../generate/chain';
 import { generate } from '../generate/generate';
+import { speculative } from '../generate/speculative';
+import { createBackend } from '../backend/registry';
+import type { LoadedModel } from '../model/types';
 import { inspectStep, type StepInspection } from '../generate/inspect';
 import type { LogitsProcessor } from '../generate/processors';
 import { Rng } from '../generate/rng';
@@ -26,6 +32,8 @@ export interface LabModel {
   backend: Backend;
   tokenizer: Tokenizer;
   stopIds: readonly number[];
+  /** The loaded weights, when the session keeps them (speculative decoding's early-exit draft needs them). */
+  loaded?: LoadedModel;
 }
 
 type LabRun = Extract<LabWorkerRequest, { type: 'labRun' }>;
@@ -53,6 +61,8 @@ export function namedToken(tok: Tokenizer, text: string): number | undefined {
 
 export class LabRunner {
   private running: { id: number; stop: boolean } | undefined;
+  /** The early-exit draft model: the loaded weights with fewer layers, on the CPU (kept while the same weights are loaded). */
+  private draft: { loaded: LoadedModel; layers: number; backend: Backend } | undefined;
 
   constructor(
     private readonly post: (m: LabWorkerMessage) => void,
@@ -152,20 +162,22 @@ export class LabRunner {
         return job.stop;
       },
     };
-    const send = (step: number, token: number, inspection: StepInspection | undefined, forcedStep: boolean) => {
+    const send = (step: number, token: number, inspection: StepInspection | undefined, forcedStep: boolean, drafted?: { tokens: number[]; accepted: number }, dec = decoder) => {
       const p: LabPieces = {};
       const name = (id: number) => (p[id] ??= pieceText(tok, id));
       name(token);
       for (const s of inspection?.stages ?? []) for (const x of s.top) name(x.id);
       for (const n of inspection?.named ?? []) name(n.id);
+      for (const id of drafted?.tokens ?? []) name(id);
       this.post({
         type: 'labStep',
         id: msg.id,
         column: c,
         step,
         token,
-        text: decoder.push(token),
+        text: dec.push(token),
         ...(forcedStep ? { forced: true } : {}),
+        ...(drafted ? { drafted } : {}),
         ...(inspection ? { inspection } : {}),
         pieces: p,
       });
@@ -198,6 +210,52 @@ export class LabRunner {
       const best = (r.sequences[0] ?? []).filter((id) => !m.stopIds.includes(id));
       await this.replay(backend, start, best, (j, ins) => send(forced.length + j, best[j], ins, false), fresh, opts);
       return { tokens: forced.length + best.length, stopReason: job.stop ? 'cancelled' : best.length < left ? 'stop' : 'length' };
+    }
+
+    if (s.kind === 'speculative') {
+      const L = m.backend.config.numLayers;
+      if (!Number.isSafeInteger(s.draftLayers) || s.draftLayers < 1 || s.draftLayers >= L)
+        throw new RangeError(`draft_layers must be a whole number from 1 to ${L - 1} (the model has ${L} layers), got ${s.draftLayers}`);
+      if (!m.loaded)
+        throw new Error(
+          'Speculative decoding here drafts with the loaded model cut to its first layers; this model is too large to keep a second copy of its weights beside the GPU one. Run it on the CPU (Model tab) to use it.',
+        );
+      if (this.draft?.loaded !== m.loaded || this.draft.layers !== s.draftLayers) {
+        this.draft?.backend.dispose();
+        const cut = { ...m.loaded, config: { ...m.loaded.config, numLayers: s.draftLayers } };
+        this.draft = { loaded: m.loaded, layers: s.draftLayers, backend: await createBackend('cpu', cut, { contextLength: backend.contextLength }) };
+      }
+      const rng = new Rng(msg.seed);
+      const passes: { step: number; drafted: { tokens: number[]; accepted: number } }[] = [];
+      const it = speculative(backend, this.draft.backend, {
+        promptIds: start,
+        maxNewTokens: left,
+        eosIds: m.stopIds,
+        processors,
+        sampler: s.sample ? new MultinomialSampler(rng) : new GreedySampler(),
+        rng,
+        draftTokens: s.draftTokens,
+        signal,
+      });
+      const ids: number[] = [];
+      let summary;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) {
+          summary = r.value;
+          break;
+        }
+        const drafted = { tokens: r.value.drafted, accepted: r.value.accepted };
+        passes.push({ step: forced.length + ids.length, drafted });
+        r.value.ids.forEach((id, k) => send(forced.length + ids.length + k, id, undefined, false, k === 0 ? drafted : undefined));
+        ids.push(...r.value.ids);
+        await this.yieldNow();
+      }
+      // Each step's debugger view (the target's distribution), sent again with the pass it came from.
+      const dec = tok.createStreamDecoder({ context: start });
+      const at = new Map(passes.map((p) => [p.step, p.drafted]));
+      await this.replay(backend, start, ids, (j, ins) => send(forced.length + j, ids[j], ins, false, at.get(forced.length + j), dec), fresh, opts);
+      return { tokens: forced.length + ids.length, stopReason: summary.stopReason === 'criterion' ? 'stop' : summary.stopReason };
     }
 
     const sampler = s.kind === 'sample' ? new MultinomialSampler(new Rng(msg.seed)) : new GreedySampler();

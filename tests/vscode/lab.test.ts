@@ -171,4 +171,42 @@ describe('Decoding tab (code-server)', () => {
     expect(await tokensOf(3)).toEqual(branch);
     expect(await tokensOf(0)).toEqual(greedyIds);
   }, 600_000);
+
+  it('speculative decoding: drafted tokens marked accepted or rejected, the acceptance rate, the greedy text', async () => {
+    await doc.locator('#lab-col-3 button[aria-label="Remove column 4"]').click();
+    await expect.poll(async () => doc.locator('#lab-col-3').count()).toBe(0);
+    await doc.locator('#lab-preset-2').selectOption('speculative');
+    expect(await doc.locator('#lab-explain-2').textContent()).toMatch(/first layers drafts 4 tokens/);
+    await doc.locator('#lab-dl-2').fill('9');
+    expect(await doc.locator('#lab-dl-2-error').textContent()).toBe('');
+    await doc.locator('#lab-dt-2').fill('0');
+    expect(await doc.locator('#lab-dt-2-error').textContent()).toBe('draft_tokens must be a whole number from 1 to 16; 0 is too small.');
+    expect(await doc.locator('#lab-why').textContent()).toBe('Column 3: draft_tokens must be a whole number from 1 to 16; 0 is too small.');
+    await doc.locator('#lab-dt-2').fill('4');
+    // a draft as deep as the model: the worker's message names the parameter and the range
+    await doc.locator('#lab-run').click();
+    await waitColumns([0, 1]);
+    await expect.poll(() => state(2), { timeout: 60_000 }).toBe('error');
+    expect(await doc.locator('#lab-col-error-2').textContent()).toBe('draft_layers must be a whole number from 1 to 4 (the model has 5 layers), got 9');
+    await doc.locator('#lab-dl-2').fill('3');
+    await doc.locator('#lab-run').click();
+    await waitColumns([0, 1, 2]);
+    const ref = REF.cases.find((c) => c.prompt === PROMPT)!;
+    const want = ref.generated_ids.slice(0, N).filter((id) => id !== BOS);
+    // greedy speculative decoding gives the target's greedy text
+    expect(await tokensOf(2)).toEqual(want);
+    const status = doc.locator('#lab-status-2');
+    const [passes, drafted, accepted] = await Promise.all(['data-passes', 'data-drafted', 'data-accepted'].map(async (a) => Number(await status.getAttribute(a))));
+    expect(passes).toBeGreaterThan(1);
+    expect(accepted).toBeGreaterThan(0);
+    expect(accepted).toBeLessThanOrEqual(drafted);
+    expect(await status.textContent()).toContain(
+      `drafted ${drafted}, accepted ${accepted}, rejected ${drafted - accepted} (acceptance ${((100 * accepted) / drafted).toFixed(0)}%)`,
+    );
+    expect(await doc.locator('#lab-text-2 .lab-tok.accepted').count()).toBe(accepted);
+    expect(await doc.locator('#lab-text-2 .lab-tok.target').count()).toBe(passes);
+    if (accepted < drafted) expect(await doc.locator('#lab-text-2 .lab-rej').count()).toBeGreaterThan(0);
+    await doc.locator('#lab-text-2').scrollIntoViewIfNeeded();
+    await shot('speculative');
+  }, 600_000);
 });

@@ -16,6 +16,8 @@ import { getState, request, setState } from '../host';
 import { labCsv, labJson, type LabColumnRun, type LabRunExport } from '../lab-export';
 import {
   BEAM_RANGE,
+  DRAFT_LAYERS_RANGE,
+  DRAFT_TOKENS_RANGE,
   checkParam,
   item,
   LENGTH_PENALTY_RANGE,
@@ -200,6 +202,7 @@ function onReply(msg: ReplyOf<'labRun'>): void {
       const s: LabColumnRun['steps'][number] = { step: msg.step, token: msg.token, text: msg.text };
       if (msg.forced) s.forced = true;
       if (msg.inspection) s.inspection = msg.inspection;
+      if (msg.drafted) s.drafted = msg.drafted;
       c.steps[msg.step] = s;
       break;
     }
@@ -426,6 +429,7 @@ function columnForm(i: number): HTMLElement {
     ['greedy', 'greedy (argmax)'],
     ['sample', 'sample (seeded)'],
     ['beam', 'beam search'],
+    ['speculative', 'speculative (draft + check)'],
   ] as const)
     kind.append(el('option', { value: v, ...(v === f.kind ? { selected: '' } : {}) }, t));
   kind.addEventListener('change', () => {
@@ -453,6 +457,36 @@ function columnForm(i: number): HTMLElement {
       changed();
     });
     box.append(el('div', {}, nb, lp, el('label', { class: 'field', for: `lab-es-${i}` }, es, ' early_stopping')));
+  }
+  if (f.kind === 'speculative') {
+    f.speculative ??= { draftLayers: '3', draftTokens: '4', sample: false };
+    const sp = f.speculative;
+    const dl = el(
+      'label',
+      { class: 'field', for: `lab-dl-${i}`, title: 'The draft is the model cut after this many layers' },
+      'draft_layers ',
+      paramInput(`lab-dl-${i}`, 'draft_layers', sp.draftLayers, DRAFT_LAYERS_RANGE, (v) => (sp.draftLayers = v)),
+    );
+    const dt = el(
+      'label',
+      { class: 'field', for: `lab-dt-${i}`, title: 'Tokens the draft proposes per pass of the full model' },
+      'draft_tokens ',
+      paramInput(`lab-dt-${i}`, 'draft_tokens', sp.draftTokens, DRAFT_TOKENS_RANGE, (v) => (sp.draftTokens = v)),
+    );
+    const smp = el('input', { type: 'checkbox', id: `lab-sm-${i}`, ...(sp.sample ? { checked: '' } : {}) }) as HTMLInputElement;
+    smp.addEventListener('change', () => {
+      sp.sample = smp.checked;
+      changed();
+    });
+    box.append(
+      el(
+        'div',
+        {},
+        dl,
+        dt,
+        el('label', { class: 'field', for: `lab-sm-${i}`, title: 'Sample with the accept/reject rule (the target distribution is unchanged); off: greedy' }, smp, ' sample'),
+      ),
+    );
   }
   const chain = el('ol', { class: 'lab-chain', id: `lab-chain-${i}`, 'aria-label': `Column ${i + 1} processor chain, applied in order` });
   f.chain.forEach((it, j) => {
@@ -555,17 +589,26 @@ function columnOutput(i: number): HTMLElement[] {
   const out: HTMLElement[] = [];
   const steps = c.steps.filter(Boolean);
   const maxH = Math.max(1e-9, ...run.columns.flatMap((x) => x.steps.filter(Boolean).map((s) => s.inspection?.stages[0].entropy ?? 0)));
-  const status = c.running
+  let status = c.running
     ? 'running…'
     : c.error
       ? 'error'
       : `${steps.length} tokens${c.stopReason ? ` · ${c.stopReason}` : ''}${c.ms !== undefined ? ` · ${Math.round(c.ms)} ms` : ''}`;
-  out.push(
-    el('p', { class: 'muted lab-status', id: `lab-status-${i}`, 'data-state': c.running ? 'running' : c.error ? 'error' : 'done', 'data-tokens': String(steps.length) }, status),
+  const passes = steps.filter((s) => s.drafted);
+  const drafted = passes.reduce((n, s) => n + s.drafted!.tokens.length, 0);
+  const accepted = passes.reduce((n, s) => n + s.drafted!.accepted, 0);
+  if (passes.length)
+    status += ` · ${passes.length} target passes · drafted ${drafted}, accepted ${accepted}, rejected ${drafted - accepted} (acceptance ${drafted ? ((100 * accepted) / drafted).toFixed(0) : 0}%)`;
+  const st = el(
+    'p',
+    { class: 'muted lab-status', id: `lab-status-${i}`, 'data-state': c.running ? 'running' : c.error ? 'error' : 'done', 'data-tokens': String(steps.length) },
+    status,
   );
+  if (passes.length) Object.assign(st.dataset, { passes: String(passes.length), drafted: String(drafted), accepted: String(accepted) });
+  out.push(st);
   if (c.error) out.push(el('div', { class: 'error', id: `lab-col-error-${i}` }, c.error));
   out.push(
-    textView({ ...c, steps }, i, selected, maxH, (s) => {
+    textView({ ...c, steps }, i, selected, maxH, run.pieces, (s) => {
       selected = s;
       save();
       refresh();
@@ -579,6 +622,8 @@ function columnOutput(i: number): HTMLElement[] {
         ? `At most ${MAX_LAB_COLUMNS} columns: remove one to branch.`
         : undefined;
     out.push(inspectionView(s.inspection, i, selected, run.pieces, (_stage, id) => branch(i, selected, id), canBranch));
+  } else if (s) {
+    out.push(el('p', { class: 'muted' }, `Step ${selected + 1}: its debugger view comes when the column ends.`));
   } else if (steps.length) {
     out.push(el('p', { class: 'muted' }, `No step ${selected + 1} in this column.`));
   }
