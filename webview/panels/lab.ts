@@ -14,29 +14,11 @@ import { button, el, fieldError, setFieldError } from '../dom';
 import { askWorker, postToWorker } from '../engine';
 import { getState, request, setState } from '../host';
 import { labCsv, labJson, type LabColumnRun, type LabRunExport } from '../lab-export';
-import {
-  BEAM_RANGE,
-  DRAFT_LAYERS_RANGE,
-  DRAFT_TOKENS_RANGE,
-  checkParam,
-  item,
-  LENGTH_PENALTY_RANGE,
-  PRESETS,
-  presetForm,
-  PROCESSOR_ORDER,
-  PROCESSORS,
-  rangeText,
-  strategyFromForm,
-  type StrategyForm,
-} from '../lab-params';
+import { checkParam, presetForm, strategyFromForm } from '../lab-params';
+import { columnForm, type ColumnForm } from '../lab-form';
 import { beamTreeView, inspectionView, LAB_STYLE, textView, visible } from '../lab-view';
 import { activeSummary, initModels, modelsState, onModelsState, useModel } from '../models';
 import type { Panel } from './panel';
-
-/** A column's form: its strategy and, for a branch, the ids it starts from. */
-interface ColumnForm extends StrategyForm {
-  forced?: number[];
-}
 
 interface LabForm {
   prompt: string;
@@ -58,6 +40,8 @@ interface LabRun extends LabRunExport {
   modelId: string;
   columns: ColumnState[];
   error?: string;
+  /** Kept without its debugger views (the state's size limit): the texts only. */
+  trimmed?: boolean;
 }
 
 const DEFAULT_FORM: LabForm = {
@@ -86,12 +70,20 @@ function restoredRun(): LabRun | undefined {
   return r.running ? { ...r, running: false, columns: r.columns.map((c) => ({ ...c, running: false, stopReason: c.running ? 'interrupted' : c.stopReason })) } : r;
 }
 
+/** The most characters of a run kept in the webview state with its debugger views; a larger run is kept without them. */
+export const MAX_SAVED_RUN = 4_000_000;
+
+function keptRun(r: LabRun | undefined): LabRun | undefined {
+  if (!r || r.running || JSON.stringify(r).length <= MAX_SAVED_RUN) return r;
+  return { ...r, trimmed: true, columns: r.columns.map((c) => ({ ...c, steps: c.steps.map(({ inspection: _i, ...s }) => s) })) };
+}
+
 let saveTimer: number | undefined;
 function save(now = false): void {
   window.clearTimeout(saveTimer);
   const write = () => {
     setState('labForm', form);
-    setState('labRun', run);
+    setState('labRun', keptRun(run));
     setState('labStep', selected);
   };
   if (now) write();
@@ -392,176 +384,29 @@ function build(): HTMLElement {
   return box;
 }
 
-function iconButton(label: string, text: string, disabled: boolean, onClick: () => void): HTMLElement {
-  const b = el('button', { class: 'icon-btn', 'aria-label': label, title: label }, text);
-  if (disabled) b.setAttribute('disabled', '');
-  b.addEventListener('click', onClick);
-  return b;
-}
-
-/** A column's form: preset, explanation, sampler, the chain (reorder, remove, add) and beam options. */
-function columnForm(i: number): HTMLElement {
-  const f = form.columns[i];
-  const changed = (rebuild = false) => {
-    save();
-    if (rebuild) rebuildColumns();
-    else refresh();
-  };
-  const box = el('div', { class: 'lab-form' });
-  const preset = el('select', { id: `lab-preset-${i}`, 'aria-label': `Column ${i + 1} preset` }) as HTMLSelectElement;
-  for (const p of PRESETS) preset.append(el('option', { value: p.id, ...(p.id === f.preset ? { selected: '' } : {}) }, p.label));
-  preset.addEventListener('change', () => {
-    form.columns[i] = presetForm(preset.value);
-    changed(true);
-  });
-  const remove = iconButton(`Remove column ${i + 1}`, '✕', form.columns.length <= 1, () => {
-    form.columns.splice(i, 1);
-    if (run && !run.running) run.columns.splice(i, 1);
-    changed(true);
-  });
-  box.append(el('h3', {}, el('span', { id: `lab-label-${i}` }, `${i + 1}. ${f.label}`), remove));
-  box.append(preset);
-  const explain = PRESETS.find((p) => p.id === f.preset)?.explain ?? '';
-  box.append(el('p', { class: 'muted', id: `lab-explain-${i}` }, explain));
-  if (f.forced) box.append(el('p', { class: 'muted' }, `Branch: starts from ${f.forced.length} forced token${f.forced.length === 1 ? '' : 's'} (dotted underline).`));
-  const kind = el('select', { id: `lab-kind-${i}`, 'aria-label': `Column ${i + 1} sampler` }) as HTMLSelectElement;
-  for (const [v, t] of [
-    ['greedy', 'greedy (argmax)'],
-    ['sample', 'sample (seeded)'],
-    ['beam', 'beam search'],
-    ['speculative', 'speculative (draft + check)'],
-  ] as const)
-    kind.append(el('option', { value: v, ...(v === f.kind ? { selected: '' } : {}) }, t));
-  kind.addEventListener('change', () => {
-    f.kind = kind.value as StrategyForm['kind'];
-    f.preset = 'custom';
-    changed(true);
-  });
-  box.append(el('label', { class: 'field' }, 'Sampler ', kind));
-  if (f.kind === 'beam') {
-    const nb = el(
-      'label',
-      { class: 'field', for: `lab-beams-${i}` },
-      'num_beams ',
-      paramInput(`lab-beams-${i}`, 'num_beams', f.beam.numBeams, BEAM_RANGE, (v) => (f.beam.numBeams = v)),
-    );
-    const lp = el(
-      'label',
-      { class: 'field', for: `lab-lp-${i}` },
-      'length_penalty ',
-      paramInput(`lab-lp-${i}`, 'length_penalty', f.beam.lengthPenalty, LENGTH_PENALTY_RANGE, (v) => (f.beam.lengthPenalty = v)),
-    );
-    const es = el('input', { type: 'checkbox', id: `lab-es-${i}`, ...(f.beam.earlyStopping ? { checked: '' } : {}) }) as HTMLInputElement;
-    es.addEventListener('change', () => {
-      f.beam.earlyStopping = es.checked;
-      changed();
-    });
-    box.append(el('div', {}, nb, lp, el('label', { class: 'field', for: `lab-es-${i}` }, es, ' early_stopping')));
-  }
-  if (f.kind === 'speculative') {
-    f.speculative ??= { draftLayers: '3', draftTokens: '4', sample: false };
-    const sp = f.speculative;
-    const dl = el(
-      'label',
-      { class: 'field', for: `lab-dl-${i}`, title: 'The draft is the model cut after this many layers' },
-      'draft_layers ',
-      paramInput(`lab-dl-${i}`, 'draft_layers', sp.draftLayers, DRAFT_LAYERS_RANGE, (v) => (sp.draftLayers = v)),
-    );
-    const dt = el(
-      'label',
-      { class: 'field', for: `lab-dt-${i}`, title: 'Tokens the draft proposes per pass of the full model' },
-      'draft_tokens ',
-      paramInput(`lab-dt-${i}`, 'draft_tokens', sp.draftTokens, DRAFT_TOKENS_RANGE, (v) => (sp.draftTokens = v)),
-    );
-    const smp = el('input', { type: 'checkbox', id: `lab-sm-${i}`, ...(sp.sample ? { checked: '' } : {}) }) as HTMLInputElement;
-    smp.addEventListener('change', () => {
-      sp.sample = smp.checked;
-      changed();
-    });
-    box.append(
-      el(
-        'div',
-        {},
-        dl,
-        dt,
-        el('label', { class: 'field', for: `lab-sm-${i}`, title: 'Sample with the accept/reject rule (the target distribution is unchanged); off: greedy' }, smp, ' sample'),
-      ),
-    );
-  }
-  const chain = el('ol', { class: 'lab-chain', id: `lab-chain-${i}`, 'aria-label': `Column ${i + 1} processor chain, applied in order` });
-  f.chain.forEach((it, j) => {
-    const info = PROCESSORS[it.name];
-    const li = el('li', { 'data-name': it.name, title: info?.explain ?? '' });
-    li.append(el('span', { class: 'name' }, `${j + 1}. ${it.name}`));
-    if (info) {
-      li.append(paramInput(`lab-p-${i}-${j}`, it.name, it.value, info.value, (v) => (it.value = v)));
-      if (info.extra) li.append(paramInput(`lab-x-${i}-${j}`, `${it.name}.${info.extra.key}`, it.extra ?? '', info.extra.range, (v) => (it.extra = v)));
-    }
-    const move = (d: number) => {
-      const [x] = f.chain.splice(j, 1);
-      f.chain.splice(j + d, 0, x);
-      f.preset = 'custom';
-      changed(true);
-      document
-        .getElementById(`lab-chain-${i}`)
-        ?.querySelectorAll('li')
-        [j + d]?.querySelector<HTMLElement>(d < 0 ? '.up' : '.down')
-        ?.focus();
-    };
-    const up = iconButton(`Move ${it.name} earlier`, '↑', j === 0, () => move(-1));
-    up.classList.add('up');
-    const down = iconButton(`Move ${it.name} later`, '↓', j === f.chain.length - 1, () => move(1));
-    down.classList.add('down');
-    li.append(
-      up,
-      down,
-      iconButton(`Remove ${it.name}`, '✕', false, () => {
-        f.chain.splice(j, 1);
-        f.preset = 'custom';
-        changed(true);
-      }),
-    );
-    chain.append(li);
-  });
-  if (f.chain.length === 0) chain.append(el('li', { class: 'muted' }, 'No processors: the raw distribution.'));
-  box.append(chain);
-  const addSel = el('select', { id: `lab-addp-${i}`, 'aria-label': `Add a processor to column ${i + 1}` }) as HTMLSelectElement;
-  addSel.append(el('option', { value: '' }, 'Add processor…'));
-  for (const n of PROCESSOR_ORDER) addSel.append(el('option', { value: n, title: PROCESSORS[n].explain }, n));
-  addSel.addEventListener('change', () => {
-    if (!addSel.value) return;
-    f.chain.push(item(addSel.value));
-    f.preset = 'custom';
-    changed(true);
-  });
-  box.append(addSel);
-  return box;
-}
-
-/** A parameter field checked as it is typed: the message beside it names the parameter and its range. */
-function paramInput(id: string, name: string, value: string, range: Parameters<typeof checkParam>[2], set: (v: string) => void): HTMLElement {
-  const input = el('input', { id, type: 'text', 'aria-label': `${name}, ${rangeText(range)}`, title: `${name}: ${rangeText(range)}` }) as HTMLInputElement;
-  input.value = value;
-  const err = fieldError(`${id}-error`);
-  const check = () => {
-    const c = checkParam(name, input.value, range);
-    setFieldError(input, err, c.ok ? undefined : c.message);
-  };
-  input.addEventListener('input', () => {
-    set(input.value);
-    check();
-    save();
-    refresh();
-  });
-  check();
-  return el('span', {}, input, err);
-}
-
 function rebuildColumns(): void {
   if (!els) return;
   els.cols.replaceChildren();
   colEls = form.columns.map((_, i) => {
-    const f = columnForm(i);
+    const f = columnForm(i, form.columns[i], {
+      count: form.columns.length,
+      changed: (rebuild) => {
+        save();
+        if (rebuild) rebuildColumns();
+        else refresh();
+      },
+      replace: (g) => {
+        form.columns[i] = g;
+        save();
+        rebuildColumns();
+      },
+      remove: () => {
+        form.columns.splice(i, 1);
+        if (run && !run.running) run.columns.splice(i, 1);
+        save();
+        rebuildColumns();
+      },
+    });
     const out = el('div', { class: 'lab-out', id: `lab-out-${i}` });
     els!.cols.append(el('div', { class: 'lab-col', id: `lab-col-${i}` }, f, out));
     return { form: f, out };
@@ -658,7 +503,12 @@ function refresh(): void {
   const noRun = !run || run.running || run.columns.every((c) => c.steps.length === 0);
   toggle(els.exportJson, noRun);
   toggle(els.exportCsv, noRun);
-  els.note.textContent = noRun && !exportNote ? (run?.running ? 'Export when the run ends.' : 'Run first to export.') : exportNote;
+  els.note.textContent =
+    noRun && !exportNote
+      ? run?.running
+        ? 'Export when the run ends.'
+        : 'Run first to export.'
+      : exportNote || (run?.trimmed ? 'This run was kept without its step views (too large to keep); Run again to inspect it.' : '');
   els.error.hidden = !run?.error;
   els.error.textContent = run?.error ?? '';
   const longest = Math.max(0, ...(run?.columns.map((c) => c.steps.length) ?? [0]));
