@@ -100,10 +100,22 @@ const entropyOf = (m: Sums) => (m.surviving ? Math.log(m.z) - m.ez / m.z : 0);
 
 /** The best `n` ids, best first (lower id first on ties): one pass with a small sorted list. */
 function topIds(s: Float32Array, n: number): number[] {
-  const ids: number[] = [];
-  for (let i = 0; i < s.length; i++) {
+  const head = new TopList(s, n);
+  for (let i = 0; i < s.length; i++) if (s[i] > head.floor) head.add(i);
+  return head.ids;
+}
+
+/** A best-first list of at most n ids; `floor` is the score an id must beat to enter. */
+class TopList {
+  readonly ids: number[] = [];
+  floor = -Infinity;
+  constructor(
+    private readonly s: Float32Array,
+    private readonly n: number,
+  ) {}
+  add(i: number): void {
+    const { s, ids, n } = this;
     const v = s[i];
-    if (v === -Infinity || (ids.length === n && v <= s[ids[n - 1]])) continue;
     let j = ids.length < n ? ids.length : n - 1;
     if (ids.length < n) ids.push(i);
     while (j > 0 && s[ids[j - 1]] < v) {
@@ -111,8 +123,8 @@ function topIds(s: Float32Array, n: number): number[] {
       j--;
     }
     ids[j] = i;
+    if (ids.length === n) this.floor = s[ids[n - 1]];
   }
-  return ids;
 }
 
 /** The unmasked ids of `s` (among `from` when given). */
@@ -151,19 +163,9 @@ function sumsOfLive(s: Float32Array, live: Int32Array): Sums {
 
 /** topIds over the ids in `live` (ascending), best first. */
 function topIdsOf(s: Float32Array, live: Int32Array, n: number): number[] {
-  const ids: number[] = [];
-  for (const i of live) {
-    const v = s[i];
-    if (v === -Infinity || (ids.length === n && v <= s[ids[n - 1]])) continue;
-    let j = ids.length < n ? ids.length : n - 1;
-    if (ids.length < n) ids.push(i);
-    while (j > 0 && s[ids[j - 1]] < v) {
-      ids[j] = ids[j - 1];
-      j--;
-    }
-    ids[j] = i;
-  }
-  return ids;
+  const head = new TopList(s, n);
+  for (const i of live) if (s[i] > head.floor) head.add(i);
+  return head.ids;
 }
 
 /** 0-based rank of `id` (ids with a higher score, or an equal score and a lower id, come first). */
