@@ -7,7 +7,7 @@
  */
 import { FrequencyPresencePenaltyProcessor, BadWordsProcessor, LogitBiasProcessor, MinNewTokensProcessor } from './penalties';
 import { DryProcessor, MirostatV2Processor, TopNSigmaProcessor, XtcProcessor } from './llamacpp';
-import { NoRepeatNgramProcessor, ParameterRangeError, RepetitionPenaltyProcessor, TemperatureProcessor, type LogitsProcessor } from './processors';
+import { checkNumber, NoRepeatNgramProcessor, ParameterRangeError, RepetitionPenaltyProcessor, TemperatureProcessor, type LogitsProcessor } from './processors';
 import { EpsilonProcessor, EtaProcessor, MinPProcessor, TopKProcessor, TopPProcessor, TypicalProcessor } from './truncation';
 
 export interface ProcessorSpec {
@@ -51,7 +51,7 @@ export const PROCESSOR_NAMES = {
   temperature: 'value > 0; divides the scores',
   top_k: 'value: integer ≥ 1; keeps the k best (ties included)',
   top_n_sigma: 'value n > 0; keeps scores ≥ max − n·σ',
-  top_p: 'value in [0, 1]; keeps the smallest set with that mass',
+  top_p: 'value in (0, 1]; keeps the smallest set with that mass',
   min_p: 'value in [0, 1]; keeps p ≥ value × p(best)',
   typical_p: 'value in (0, 1]; keeps the locally typical set with that mass',
   epsilon_cutoff: 'value in (0, 1); masks p < value',
@@ -162,7 +162,8 @@ function one(spec: ProcessorSpec, ctx: ChainContext): LogitsProcessor {
     case 'top_n_sigma':
       return new TopNSigmaProcessor(num(spec, 'value'));
     case 'top_p':
-      return new TopPProcessor(num(spec, 'value'), keep);
+      // Hugging Face takes 0 (the best token only); here a cut that keeps nothing is an error, as in the CLI.
+      return new TopPProcessor(checkNumber('topP', num(spec, 'value'), 0, 1, { lo: true }), keep);
     case 'min_p':
       return new MinPProcessor(num(spec, 'value'), keep);
     case 'typical_p':

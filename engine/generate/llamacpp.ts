@@ -12,13 +12,6 @@ import { checkInteger, checkNumber, type LogitsProcessor } from './processors';
 import { Rng } from './rng';
 import { softmax } from './samplers';
 
-/** Ids ordered by score, best first (lower id first on ties), masked ids left out. */
-function sortedLive(s: Float32Array): number[] {
-  const ids: number[] = [];
-  for (let i = 0; i < s.length; i++) if (s[i] !== -Infinity) ids.push(i);
-  return ids.sort((a, b) => s[b] - s[a] || a - b);
-}
-
 /**
  * Top-nσ: keeps the tokens whose score is ≥ max − n·σ, σ the standard deviation of the
  * unmasked scores. The cut scales with the scores, so it does not depend on temperature.
@@ -71,12 +64,16 @@ export class XtcProcessor implements LogitsProcessor {
   process(_ids: readonly number[], s: Float32Array): void {
     if (this.probability <= 0 || this.threshold > 0.5) return;
     if (this.rng.next() > this.probability) return;
-    const order = sortedLive(s);
-    if (order.length < 2) return;
+    let live = 0;
+    for (let i = 0; i < s.length; i++) if (s[i] !== -Infinity) live++;
+    if (live < 2) return;
     const p = softmax(s);
-    let last = 0;
-    for (let r = 0; r < order.length && p[order[r]] >= this.threshold; r++) last = r;
-    if (last > 0 && order.length - last >= this.minTokensToKeep) for (let r = 0; r < last; r++) s[order[r]] = -Infinity;
+    // At most 1/threshold ids reach the threshold: sort only those.
+    const above: number[] = [];
+    for (let i = 0; i < s.length; i++) if (p[i] >= this.threshold && s[i] !== -Infinity) above.push(i);
+    above.sort((a, b) => s[b] - s[a] || a - b);
+    const last = above.length - 1; // the least probable one above the threshold stays
+    if (last > 0 && live - last >= this.minTokensToKeep) for (let r = 0; r < last; r++) s[above[r]] = -Infinity;
   }
 }
 
@@ -157,16 +154,28 @@ export class MirostatV2Processor implements LogitsProcessor {
     } else if (this.prev) {
       this.reset();
     }
+    // Surprise −log2 p ≤ mu is p ≥ 2^−mu: llama.cpp's sorted prefix, found without a sort.
     const p = softmax(s);
-    const order = sortedLive(s);
-    let keep = 0;
-    while (keep < order.length && -Math.log2(p[order[keep]]) <= this.mu) keep++;
-    keep = Math.max(keep, Math.min(1, order.length));
+    const floor = 2 ** -this.mu;
+    let best = -1;
     let mass = 0;
-    for (let r = 0; r < keep; r++) mass += p[order[r]];
+    for (let i = 0; i < s.length; i++) {
+      if (s[i] === -Infinity) continue;
+      if (best < 0 || s[i] > s[best]) best = i;
+      if (p[i] >= floor) mass += p[i];
+    }
+    if (best < 0) return;
     const kept = new Map<number, number>();
-    for (let r = 0; r < keep; r++) kept.set(order[r], p[order[r]] / mass);
-    for (let r = keep; r < order.length; r++) s[order[r]] = -Infinity;
+    if (mass === 0) {
+      kept.set(best, 1); // nothing within mu: the most probable alone
+      for (let i = 0; i < s.length; i++) if (i !== best) s[i] = -Infinity;
+    } else {
+      for (let i = 0; i < s.length; i++) {
+        if (s[i] === -Infinity) continue;
+        if (p[i] >= floor) kept.set(i, p[i] / mass);
+        else s[i] = -Infinity;
+      }
+    }
     this.prev = { length: ids.length, p: kept };
   }
 }
