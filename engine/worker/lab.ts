@@ -151,7 +151,7 @@ export class LabRunner {
       if (!Number.isSafeInteger(id) || id < 0 || id >= V) throw new RangeError(`forced token ${i} is ${id}, outside the vocabulary [0, ${V})`);
     });
     if (forced.length >= msg.maxTokens) throw new RangeError(`the branch starts at step ${forced.length}, past max new tokens (${msg.maxTokens})`);
-    const ctx = { vocabSize: V, eosIds: m.stopIds, promptLength: promptIds.length };
+    const ctx = { vocabSize: V, eosIds: m.stopIds, promptLength: promptIds.length, seed: msg.seed };
     const processors = processorsFromSpecs(col.strategy.processors, ctx);
     // A chain with fresh state (Mirostat keeps state across steps) for each replay.
     const fresh = () => processorsFromSpecs(col.strategy.processors, ctx);

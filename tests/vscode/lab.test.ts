@@ -209,4 +209,39 @@ describe('Decoding tab (code-server)', () => {
     await doc.locator('#lab-text-2').scrollIntoViewIfNeeded();
     await shot('speculative');
   }, 600_000);
+
+  it('exports the run as CSV through the save dialog, and asks before replacing the file', async () => {
+    const widget = page.locator('.quick-input-widget');
+    const input = widget.locator('.quick-input-box input');
+    await doc.locator('#lab-export-csv').click();
+    await input.waitFor({ state: 'visible', timeout: 15_000 });
+    await expect.poll(async () => input.inputValue(), { timeout: 15_000 }).toMatch(/decoding-lab\.csv$/);
+    await input.press('Enter');
+    await expect.poll(async () => doc.locator('#lab-note').textContent(), { timeout: 15_000 }).toMatch(/^Saved .*decoding-lab\.csv$/);
+    const saved = ((await doc.locator('#lab-note').textContent()) ?? '').replace(/^Saved /, '');
+    const lines = fs.readFileSync(saved, 'utf8').trimEnd().split('\n');
+    expect(lines[0]).toBe(
+      'column,strategy,step,token_id,token,forced,chosen_rank,chosen_prob,entropy_logits,entropy_final,named_id,named_rank_before,named_prob_before,named_rank_after,named_prob_after',
+    );
+    const ref = REF.cases.find((c) => c.prompt === PROMPT)!;
+    const want = ref.generated_ids.slice(0, N).filter((id) => id !== BOS);
+    const greedyRows = lines.slice(1).filter((l) => l.startsWith('1,Greedy,'));
+    expect(greedyRows.map((l) => Number(l.split(',')[3]))).toEqual(want);
+    // again: the dialog asks before it replaces the file
+    fs.writeFileSync(saved, 'keep me\n');
+    await doc.locator('#lab-export-csv').click();
+    await input.waitFor({ state: 'visible', timeout: 15_000 });
+    await input.press('Enter');
+    // code-server's file dialog asks in its own title, with OK and Cancel
+    await expect.poll(async () => widget.innerText(), { timeout: 15_000 }).toMatch(/decoding-lab\.csv already exists\. Are you sure you want to overwrite it\?/);
+    await shot('export-replace');
+    await widget.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
+    await page.waitForTimeout(500);
+    for (let i = 0; i < 3 && (await input.isVisible()); i++) {
+      await input.press('Escape');
+      await page.waitForTimeout(300);
+    }
+    await expect.poll(async () => doc.locator('#lab-note').textContent(), { timeout: 15_000 }).toBe('Export cancelled.');
+    expect(fs.readFileSync(saved, 'utf8')).toBe('keep me\n');
+  }, 300_000);
 });
