@@ -5,7 +5,10 @@
  * the column took, the beam column lists its returned beams and draws its tree along the
  * best one; a branch from an alternative token replays the prefix, takes the token and
  * continues greedily from it (checked against the engine run here); a bad parameter
- * disables Run with the parameter and its range beside it; the run survives a tab switch.
+ * disables Run with the parameter and its range beside it; the run survives a tab switch;
+ * speculative decoding (greedy, early-exit draft) gives greedy's ids with its drafted tokens
+ * marked and the acceptance rate; the CSV export goes through the save dialog, which asks
+ * before replacing a file.
  *
  * Needs `node scripts/build.mjs` and `bash scripts/setup.sh` (code-server, chromium);
  * the harness is tests/vscode/workbench.ts.
