@@ -8,7 +8,7 @@
  * disables Run with the parameter and its range beside it; the run survives a tab switch;
  * speculative decoding (greedy, early-exit draft) gives greedy's ids with its drafted tokens
  * marked and the acceptance rate; the CSV export goes through the save dialog, which asks
- * before replacing a file.
+ * before replacing a file; after a window reload the run comes back from the webview state.
  *
  * Needs `node scripts/build.mjs` and `bash scripts/setup.sh` (code-server, chromium);
  * the harness is tests/vscode/workbench.ts.
@@ -246,5 +246,23 @@ describe('Decoding tab (code-server)', () => {
     }
     await expect.poll(async () => doc.locator('#lab-note').textContent(), { timeout: 15_000 }).toBe('Export cancelled.');
     expect(fs.readFileSync(saved, 'utf8')).toBe('keep me\n');
+  }, 300_000);
+
+  it('after a window reload the tab shows the kept run: the columns, the step and its debugger view', async () => {
+    const before = await Promise.all([0, 1, 2].map((c) => tokensOf(c)));
+    const step = await doc.locator('#lab-scrub').inputValue();
+    const chosen = await doc.locator('#lab-inspect-1 .lab-chosen').textContent();
+    await runCommand(page, 'Developer: Reload Window', { waitHidden: false });
+    await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 120_000 });
+    await page.locator('.tabs-container .tab', { hasText: 'LLM Playground' }).first().click({ timeout: 60_000 });
+    await page.mouse.move(700, 880);
+    doc = await findWebview(page, '#lab', { minWidth: 600 });
+    await expect.poll(async () => doc.locator('#tabs').getAttribute('selected-index'), { timeout: 30_000 }).toBe('4');
+    await expect.poll(async () => Promise.all([0, 1, 2].map((c) => tokensOf(c))), { timeout: 60_000 }).toEqual(before);
+    expect(await doc.locator('#lab-scrub').inputValue()).toBe(step);
+    expect(await doc.locator('#lab-inspect-1 .lab-chosen').textContent()).toBe(chosen);
+    expect(await doc.locator('#lab-label-2').textContent()).toBe('3. Speculative (early-exit draft)');
+    expect(await doc.locator('#lab-prompt').inputValue()).toBe(PROMPT);
+    await shot('after-reload');
   }, 300_000);
 });
