@@ -56,7 +56,7 @@ export function columnForm(i: number, f: ColumnForm, host: ColumnFormHost): HTML
   preset.addEventListener('change', () => {
     host.replace(presetForm(preset.value));
   });
-  const remove = iconButton(`Remove column ${i + 1}`, '✕', host.count <= 1, () => host.remove());
+  const remove = iconButton(host.count <= 1 ? 'The only column cannot be removed' : `Remove column ${i + 1}`, '✕', host.count <= 1, () => host.remove());
   box.append(el('h3', {}, el('span', { id: `lab-label-${i}` }, `${i + 1}. ${f.label}`), remove));
   box.append(preset);
   const explain = PRESETS.find((p) => p.id === f.preset)?.explain ?? '';

@@ -3,7 +3,7 @@
  * specs, then greedy, multinomial or beam search) on one prompt and seed with the loaded
  * model, one column after another on the one backend (each starts from a fresh cache), and
  * streams a record per step with the step debugger's inspection. A column with forced ids
- * (a branch) first replays them — one forward over the prompt and the forced ids, each
+ * (a branch) first replays them — the prompt and the forced ids through the model, each
  * step inspected with the forced id as the chosen one — then generates on from there.
  * Beam search answers with its sequences and tree, then the best sequence's steps.
  * Speculative decoding drafts with an early-exit copy of the loaded model (its first layers,
@@ -270,7 +270,7 @@ export class LabRunner {
     }
   }
 
-  /** One forward over `prefix` + `path`; calls `onStep` with each path id's inspection (that id as the chosen one). */
+  /** Runs `prefix` + `path` through the model; calls `onStep` with each path id's inspection (that id as the chosen one). */
   private async replay(
     backend: Backend,
     prefix: readonly number[],
@@ -280,15 +280,15 @@ export class LabRunner {
     opts: { top: number; named: number[] },
   ): Promise<void> {
     if (path.length === 0) return;
-    const V = backend.config.vocabSize;
     backend.reset();
     const tokens = [...prefix, ...path];
     if (tokens.length > backend.contextLength) throw new RangeError(`the branch is ${tokens.length} tokens long; the context holds ${backend.contextLength}`);
-    const out = await backend.forward(tokens, undefined, { lastOnly: false }); // logits [T, V]
     const processors = chain();
+    // The prefix once, then one id at a time through the KV cache: one row of logits [V] at a time, never [T, V].
+    let out = await backend.forward([...prefix], undefined, { lastOnly: true }); // logits [1, V]
     for (let j = 0; j < path.length; j++) {
-      const row = out.logits.slice((prefix.length - 1 + j) * V, (prefix.length + j) * V); // [V]
-      onStep(j, inspectStep(tokens.slice(0, prefix.length + j), row, processors, path[j], opts));
+      onStep(j, inspectStep(tokens.slice(0, prefix.length + j), out.logits.slice(), processors, path[j], opts));
+      if (j + 1 < path.length) out = await backend.forward([path[j]], undefined, { lastOnly: true }); // logits [1, V]
     }
     backend.reset();
   }

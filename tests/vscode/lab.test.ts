@@ -167,6 +167,7 @@ describe('Decoding tab (code-server)', () => {
     expect(await doc.locator('#lab-inspect-3 .lab-chosen').getAttribute('data-rank')).toBe('1');
     // four columns: Add column is disabled and says why
     expect(await doc.locator('#lab-add').getAttribute('disabled')).not.toBeNull();
+    expect(await doc.locator('#lab-add-why').textContent()).toBe('At most 4 columns: remove one (its ✕) to add or branch.');
     await shot('branch');
     // the run survives switching tabs
     await doc.locator('vscode-tab-header[data-tab="generate"]').click();

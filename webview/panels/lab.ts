@@ -270,6 +270,7 @@ let els:
       halt: HTMLElement;
       why: HTMLElement;
       add: HTMLElement;
+      addWhy: HTMLElement;
       exportJson: HTMLElement;
       exportCsv: HTMLElement;
       note: HTMLElement;
@@ -334,6 +335,7 @@ function build(): HTMLElement {
     rebuildColumns();
   });
   add.id = 'lab-add';
+  const addWhy = el('span', { id: 'lab-add-why', class: 'why' });
   const exportJson = button('Export JSON', 'json', () => void exportRun('json'));
   exportJson.id = 'lab-export-json';
   const exportCsv = button('Export CSV', 'table', () => void exportRun('csv'));
@@ -366,7 +368,8 @@ function build(): HTMLElement {
       numberInput('lab-top', 'Candidates shown', 'top'),
       el('label', { class: 'field', for: 'lab-named', title: 'A token to follow at every step: its rank and probability before and after the chain' }, 'Pin token ', named),
     ),
-    el('div', { class: 'row' }, go, halt, add, why),
+    el('div', { class: 'row' }, go, halt, why),
+    el('div', { class: 'row' }, add, addWhy),
     el('div', { class: 'row' }, exportJson, exportCsv, note),
     error,
     el('div', { class: 'row' }, el('label', { for: 'lab-scrub' }, 'Step '), scrub, scrubLabel),
@@ -379,7 +382,7 @@ function build(): HTMLElement {
     } else if (ev.key === 'Escape' && run?.running) stop();
   });
   box.append(empty, body);
-  els = { empty, body, cols, go, halt, why, add, exportJson, exportCsv, note, error, scrub, scrubLabel, named };
+  els = { empty, body, cols, go, halt, why, add, addWhy, exportJson, exportCsv, note, error, scrub, scrubLabel, named };
   rebuildColumns();
   return box;
 }
@@ -500,6 +503,7 @@ function refresh(): void {
   toggle(els.halt, !run?.running);
   toggle(els.add, form.columns.length >= MAX_LAB_COLUMNS);
   els.add.title = form.columns.length >= MAX_LAB_COLUMNS ? `At most ${MAX_LAB_COLUMNS} columns` : 'Add a column';
+  els.addWhy.textContent = form.columns.length >= MAX_LAB_COLUMNS ? `At most ${MAX_LAB_COLUMNS} columns: remove one (its ✕) to add or branch.` : '';
   const noRun = !run || run.running || run.columns.every((c) => c.steps.length === 0);
   toggle(els.exportJson, noRun);
   toggle(els.exportCsv, noRun);
