@@ -217,6 +217,32 @@ describe('generate --draft-model', () => {
     if (d() === STORIES_GGUF) expect(sp.rejected).toBe(0); // the same weights accept everything
   });
 
+  test('a draft with the same size but other tokens: a clear error', async () => {
+    const src = await fileSource(STORIES_GGUF);
+    const f = await readGguf(src);
+    await src.close?.();
+    const tokens = (f.metadata.get('tokenizer.ggml.tokens') as string[]).slice();
+    [tokens[300], tokens[301]] = [tokens[301], tokens[300]];
+    const vocab = { tokens, scores: f.metadata.get('tokenizer.ggml.scores') as number[], types: f.metadata.get('tokenizer.ggml.token_type') as number[] };
+    const shape: LlamaShape = {
+      vocabSize: 512,
+      hiddenSize: 32,
+      intermediateSize: 64,
+      numLayers: 2,
+      numHeads: 4,
+      numKvHeads: 2,
+      maxPositions: 256,
+      ropeTheta: 10000,
+      rmsEps: 1e-5,
+      tieEmbeddings: true,
+    };
+    const p = path.join(tmp, 'swapped.gguf');
+    writeFileSync(p, randomLlamaGguf(shape, vocab, 8));
+    const r = await run('generate', '--ids', PROMPT.join(','), '--max-tokens', '4', '--draft-model', p);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--draft-model must have the target's vocabulary; id 300 is .* for the target and .* in /);
+  });
+
   test('a draft with another vocabulary: a clear error', async () => {
     const small = await randomModel('draft-256.gguf', 256, 6);
     const r = await run('generate', '--ids', PROMPT.join(','), '--max-tokens', '4', '--draft-model', small);

@@ -311,7 +311,7 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
         result.sequences.forEach((ids, i) => out(`[${result.scores[i].toFixed(4)}] ${m.tokenizer ? JSON.stringify(m.tokenizer.decode(ids)) : ids.join(',')}`));
         return;
       }
-      const d = await openDraft(values['draft-model'] as string, c.vocabSize);
+      const d = await openDraft(values['draft-model'] as string, c.vocabSize, m.tokenizer);
       const draft = await openBackend(backend.id, d.loaded, context, weights);
       try {
         const k = intOpt(values['draft-tokens'] as string | undefined, 'draft-tokens', 4, 1);
