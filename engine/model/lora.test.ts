@@ -204,6 +204,15 @@ describe('bad adapters', () => {
     await expect(loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({}), 'adapter_model.safetensors': half }), c)).rejects.toThrow(/incomplete/);
   });
 
+  it('a rank_pattern key that can backtrack catastrophically is refused, naming the key', async () => {
+    const c = await llamaConfig();
+    const w = writeSafetensors(pair('model.layers.0.self_attn.q_proj', [2, 64], [64, 2]));
+    const err = await loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({ rank_pattern: { '(a+)+$': 3 } }), 'adapter_model.safetensors': w }), c).catch((e) => e);
+    expect(err).toBeInstanceOf(FormatError);
+    expect(err.key).toBe('rank_pattern.(a+)+$');
+    expect(err.message).toMatch(/unsafe module pattern/);
+  });
+
   it('rank_pattern / alpha_pattern and rsLoRA set the scale', async () => {
     const c = await llamaConfig();
     const w = writeSafetensors([...pair('model.layers.0.self_attn.q_proj', [3, 64], [64, 3]), ...pair('model.layers.1.self_attn.q_proj', [2, 64], [64, 2])]);

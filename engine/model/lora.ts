@@ -16,6 +16,7 @@ import { loraMerged } from '../ops/lora/lora';
 import type { Linear, LoraSlot, Model } from './model';
 import { expectedShapes, shapeText } from './shapes';
 import type { ModelConfig, Tensor } from './types';
+import { checkPatternSafety, UnsafePatternError } from '../tokenizer/regex-safety';
 
 export interface LoraTarget {
   /** Canonical weight name of the adapted linear layer. */
@@ -44,6 +45,13 @@ function patternValue(pattern: unknown, module: string, file: string, key: strin
   if (typeof pattern !== 'object' || Array.isArray(pattern)) throw new FormatError('bad value', { file, key, expected: 'an object of module patterns to numbers' });
   for (const [k, v] of Object.entries(pattern as Json)) {
     let re: RegExp;
+    try {
+      checkPatternSafety(k);
+    } catch (e) {
+      if (e instanceof UnsafePatternError)
+        throw new FormatError(`unsafe module pattern: ${e.message}`, { file, key: `${key}.${k}`, expected: 'a regular expression without nested or overlapping repetition' });
+      throw e;
+    }
     try {
       re = new RegExp(`^(.*\\.)?(${k})$`);
     } catch {
