@@ -29,6 +29,13 @@ export function ggufFloat(file: GgufFile, key: string): number | undefined {
   return v;
 }
 
+/** A finite float > 0 (a RoPE base, a scale factor, an epsilon); undefined when absent. 0, a negative value or NaN would make NaN logits. */
+export function ggufPositiveFloat(file: GgufFile, key: string): number | undefined {
+  const v = ggufFloat(file, key);
+  if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new FormatError('bad value', { file: file.name, key, expected: 'a finite number > 0', found: String(v) });
+  return v;
+}
+
 export function ggufString(file: GgufFile, key: string): string | undefined {
   const v = file.metadata.get(key);
   if (v === undefined) return undefined;

@@ -14,6 +14,7 @@ import { f32ToF16 } from './quant';
 import { FormatError, UnsupportedError } from '../errors';
 import type { Tensor } from '../model/types';
 import type { ByteSource } from './source';
+import { checkJsonDepth } from './json-depth';
 
 /** Bytes per element of every dtype in the safetensors spec. */
 const ITEM_SIZE: Record<string, number> = {
@@ -114,6 +115,7 @@ export async function readSafetensorsHeader(src: ByteSource): Promise<Safetensor
   } catch (e) {
     return fail(file, 'header is not valid JSON', { offset: 8, expected: 'a JSON object', found: (e as Error).message });
   }
+  checkJsonDepth(text, file, 8);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     fail(file, 'header is not a JSON object', { offset: 8, expected: 'a JSON object', found: describe(json) });
   }
