@@ -78,6 +78,8 @@ export async function loadLoraAdapter(folder: HfFolder, config: ModelConfig): Pr
     throw new FormatError(r === undefined ? 'missing key' : 'bad value', { file: cfgFile, key: 'r', expected: 'an integer ≥ 1', found: JSON.stringify(r) });
   const alpha = ac.lora_alpha ?? 8;
   if (typeof alpha !== 'number' || !(alpha > 0)) throw new FormatError('bad value', { file: cfgFile, key: 'lora_alpha', expected: 'a number > 0', found: JSON.stringify(alpha) });
+  if (ac.use_rslora !== undefined && ac.use_rslora !== null && typeof ac.use_rslora !== 'boolean')
+    throw new FormatError('bad value', { file: cfgFile, key: 'use_rslora', expected: 'true or false', found: JSON.stringify(ac.use_rslora) });
   const useRslora = ac.use_rslora === true;
   if (ac.use_dora === true) throw new UnsupportedError('DoRA adapters are not supported', { file: cfgFile, key: 'use_dora', expected: 'false' });
   if (ac.bias !== undefined && ac.bias !== null && ac.bias !== 'none')
