@@ -23,8 +23,15 @@ interface Handle {
   lastUsed: number;
 }
 
+/** Reads served at once; more wait their turn, so a flood of requests holds at most this many buffers of MAX_RANGE_BYTES. */
+export const MAX_CONCURRENT_READS = 4;
+
 export class ModelRangeServer {
   private readonly handles = new Map<string, Promise<Handle>>();
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  /** The most reads that were in flight at once (tests read it). */
+  peakConcurrent = 0;
 
   /** `filesOf(modelId)`: the model's folder and the names of its files, or undefined for an unknown model. */
   constructor(
@@ -40,7 +47,19 @@ export class ModelRangeServer {
       throw new RangeRefused(`bad range: offset ${offset}, length ${length}`);
     }
     if (length > MAX_RANGE_BYTES) throw new RangeRefused(`a range of ${length} bytes is over the ${MAX_RANGE_BYTES}-byte limit per request`);
-    const h = await this.handle(m.root, file);
+    if (this.running >= MAX_CONCURRENT_READS) await new Promise<void>((r) => this.waiting.push(r));
+    this.running++;
+    this.peakConcurrent = Math.max(this.peakConcurrent, this.running);
+    try {
+      return await this.readRange(m.root, file, offset, length);
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private async readRange(root: string, file: string, offset: number, length: number): Promise<Uint8Array> {
+    const h = await this.handle(root, file);
     if (offset + length > h.size) throw new RangeRefused(`${file}: ${length} bytes at offset ${offset} lie outside the file (size ${h.size})`);
     h.lastUsed = Date.now();
     const buf = new Uint8Array(length);
