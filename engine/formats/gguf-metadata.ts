@@ -8,7 +8,7 @@ function typeError(file: GgufFile, key: string, expected: string): FormatError {
     file: file.name,
     key,
     expected,
-    found: `${file.metadataTypes.get(key)} ${Array.isArray(v) ? `[${v.length} items]` : String(v)}`,
+    found: `${file.metadataTypes.get(key)} ${Array.isArray(v) || ArrayBuffer.isView(v) ? `[${v.length} items]` : String(v)}`,
   });
 }
 
