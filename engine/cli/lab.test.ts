@@ -48,8 +48,8 @@ async function randomModel(name: string, vocabSize: number, seed: number): Promi
   await src.close?.();
   const vocab = {
     tokens: (f.metadata.get('tokenizer.ggml.tokens') as string[]).slice(0, vocabSize),
-    scores: (f.metadata.get('tokenizer.ggml.scores') as number[]).slice(0, vocabSize),
-    types: (f.metadata.get('tokenizer.ggml.token_type') as number[]).slice(0, vocabSize),
+    scores: Array.from(f.metadata.get('tokenizer.ggml.scores') as Float32Array).slice(0, vocabSize),
+    types: Array.from(f.metadata.get('tokenizer.ggml.token_type') as Int32Array).slice(0, vocabSize),
   };
   const shape: LlamaShape = {
     vocabSize,
@@ -223,7 +223,11 @@ describe('generate --draft-model', () => {
     await src.close?.();
     const tokens = (f.metadata.get('tokenizer.ggml.tokens') as string[]).slice();
     [tokens[300], tokens[301]] = [tokens[301], tokens[300]];
-    const vocab = { tokens, scores: f.metadata.get('tokenizer.ggml.scores') as number[], types: f.metadata.get('tokenizer.ggml.token_type') as number[] };
+    const vocab = {
+      tokens,
+      scores: Array.from(f.metadata.get('tokenizer.ggml.scores') as Float32Array),
+      types: Array.from(f.metadata.get('tokenizer.ggml.token_type') as Int32Array),
+    };
     const shape: LlamaShape = {
       vocabSize: 512,
       hiddenSize: 32,
