@@ -202,6 +202,9 @@ describe('bad input: clear messages and exit codes, never a stack trace', () => 
   test.each([
     [['generate', '--ids', '1,x'], /"x" is not a token id/],
     [['generate', '--ids', '1,99999'], /99999 is outside the vocabulary/],
+    [['generate', '--ids', '1,,2'], /an empty entry in "1,,2"/],
+    [['generate', '--ids', '1', '--max-tokens', '1e9', '--context', '1e9'], /--context 1000000000 is beyond the model's 512 positions/],
+    [['forward', '--model', fixturePath('llama2c/stories260K.bin'), '--ids', Array(513).fill(1).join(',')], /513 ids are more than the model's 512 positions/],
     [['generate', '--prompt', 'a', '--ids', '1'], /not both/],
     [['generate', '--prompt', 'a', '--max-tokens=-3'], /--max-tokens must be an integer/],
     [['forward', '--ids', '1'], /needs --model/],

@@ -48,8 +48,8 @@ async function randomModel(name: string, vocabSize: number, seed: number): Promi
   await src.close?.();
   const vocab = {
     tokens: (f.metadata.get('tokenizer.ggml.tokens') as string[]).slice(0, vocabSize),
-    scores: (f.metadata.get('tokenizer.ggml.scores') as number[]).slice(0, vocabSize),
-    types: (f.metadata.get('tokenizer.ggml.token_type') as number[]).slice(0, vocabSize),
+    scores: Array.from(f.metadata.get('tokenizer.ggml.scores') as Float32Array).slice(0, vocabSize),
+    types: Array.from(f.metadata.get('tokenizer.ggml.token_type') as Int32Array).slice(0, vocabSize),
   };
   const shape: LlamaShape = {
     vocabSize,
@@ -215,6 +215,36 @@ describe('generate --draft-model', () => {
     expect(sp.accepted + sp.rejected).toBe(sp.drafted);
     expect(sp.steps.reduce((a: number, s: { ids: number[] }) => a + s.ids.length, 0)).toBe(40);
     if (d() === STORIES_GGUF) expect(sp.rejected).toBe(0); // the same weights accept everything
+  });
+
+  test('a draft with the same size but other tokens: a clear error', async () => {
+    const src = await fileSource(STORIES_GGUF);
+    const f = await readGguf(src);
+    await src.close?.();
+    const tokens = (f.metadata.get('tokenizer.ggml.tokens') as string[]).slice();
+    [tokens[300], tokens[301]] = [tokens[301], tokens[300]];
+    const vocab = {
+      tokens,
+      scores: Array.from(f.metadata.get('tokenizer.ggml.scores') as Float32Array),
+      types: Array.from(f.metadata.get('tokenizer.ggml.token_type') as Int32Array),
+    };
+    const shape: LlamaShape = {
+      vocabSize: 512,
+      hiddenSize: 32,
+      intermediateSize: 64,
+      numLayers: 2,
+      numHeads: 4,
+      numKvHeads: 2,
+      maxPositions: 256,
+      ropeTheta: 10000,
+      rmsEps: 1e-5,
+      tieEmbeddings: true,
+    };
+    const p = path.join(tmp, 'swapped.gguf');
+    writeFileSync(p, randomLlamaGguf(shape, vocab, 8));
+    const r = await run('generate', '--ids', PROMPT.join(','), '--max-tokens', '4', '--draft-model', p);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--draft-model must have the target's vocabulary; id 300 is .* for the target and .* in /);
   });
 
   test('a draft with another vocabulary: a clear error', async () => {

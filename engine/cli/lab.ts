@@ -15,6 +15,7 @@ import { ParameterRangeError, type LogitsProcessor } from '../generate/processor
 import { Rng } from '../generate/rng';
 import { GreedySampler, MultinomialSampler, type Sampler } from '../generate/samplers';
 import { speculative, type SpeculativeStep } from '../generate/speculative';
+import type { Tokenizer } from '../tokenizer/types';
 import { UsageError } from './errors';
 
 type Out = (s: string) => void;
@@ -281,10 +282,23 @@ export async function runBeam(r: LabRun, b: BeamFlags): Promise<{ result: BeamSe
   };
 }
 
-/** Opens a draft model and checks it shares the target's vocabulary. */
-export async function openDraft(p: string, vocabSize: number): Promise<OpenedModel> {
+/**
+ * Opens a draft model and checks it shares the target's vocabulary: the same size and,
+ * where both come with a tokenizer, the same text for every printable, non-special id.
+ */
+export async function openDraft(p: string, vocabSize: number, target?: Tokenizer): Promise<OpenedModel> {
   const d = await openModel(p);
   if (d.loaded.config.vocabSize !== vocabSize) throw new UsageError(`--draft-model must have the target's vocabulary (${vocabSize} ids); ${p} has ${d.loaded.config.vocabSize}`);
+  if (target && d.tokenizer) {
+    // Formats spell special and byte tokens differently (llama2c "\n<s>\n", GGUF "<s>"): compare the printable ones.
+    const printable = (t: string) => t !== '' && !/[\u0000-\u001f\ufffd]/.test(t);
+    for (let id = 0; id < Math.min(vocabSize, target.vocabSize, d.tokenizer.vocabSize); id++) {
+      const a = target.decode([id]);
+      const b = d.tokenizer.decode([id]);
+      if (a !== b && printable(a) && printable(b) && !target.specialIds.has(id) && !d.tokenizer.specialIds.has(id))
+        throw new UsageError(`--draft-model must have the target's vocabulary; id ${id} is ${JSON.stringify(a)} for the target and ${JSON.stringify(b)} in ${p}`);
+    }
+  }
   return d;
 }
 
@@ -464,7 +478,7 @@ export async function cmdCompare(values: Values, out: Out, env: CompareEnv): Pro
         });
         results.push({ ...base, sampler: 'beam', ...json, text: text(result.sequences[0] ?? []), texts: result.sequences.map(text) });
       } else if (s.draft_model !== undefined) {
-        const d = await openDraft(s.draft_model, c.vocabSize);
+        const d = await openDraft(s.draft_model, c.vocabSize, m.tokenizer);
         const draft = await env.openBackend(d, context);
         try {
           const { summary, json } = await runSpeculative(run, draft, s.draft_tokens ?? 4);

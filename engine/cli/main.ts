@@ -77,6 +77,7 @@ export function bundledModelPath(): string {
 function parseIds(s: string | undefined, what: string): number[] {
   if (s === undefined || s.trim() === '') throw new UsageError(`${what} needs a comma-separated list of token ids, e.g. 1,2,3`);
   return s.split(',').map((x) => {
+    if (x.trim() === '') throw new UsageError(`${what}: an empty entry in "${s.length > 40 ? `${s.slice(0, 40)}…` : s}" (ids are separated by single commas)`);
     const n = Number(x.trim());
     if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${what}: "${x}" is not a token id (a non-negative integer)`);
     return n;
@@ -287,6 +288,7 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   if (promptIds.length === 0) throw new UsageError('the prompt encodes to no tokens');
   checkIds(promptIds, c.vocabSize, 'prompt');
   const context = intOpt(values.context as string | undefined, 'context', Math.min(c.maxPositions, promptIds.length + maxTokens), 1);
+  if (context > c.maxPositions) throw new UsageError(`--context ${context} is beyond the model's ${c.maxPositions} positions`);
   if (promptIds.length + maxTokens > context) throw new UsageError(`prompt (${promptIds.length} tokens) + --max-tokens ${maxTokens} exceed the context ${context}`);
   const weights = weightsOpt(values.weights as string | undefined, m.loaded);
   const backend = await openBackend(backendOpt(values.backend as string | undefined), m.loaded, context, weights);
@@ -311,7 +313,7 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
         result.sequences.forEach((ids, i) => out(`[${result.scores[i].toFixed(4)}] ${m.tokenizer ? JSON.stringify(m.tokenizer.decode(ids)) : ids.join(',')}`));
         return;
       }
-      const d = await openDraft(values['draft-model'] as string, c.vocabSize);
+      const d = await openDraft(values['draft-model'] as string, c.vocabSize, m.tokenizer);
       const draft = await openBackend(backend.id, d.loaded, context, weights);
       try {
         const k = intOpt(values['draft-tokens'] as string | undefined, 'draft-tokens', 4, 1);
@@ -381,6 +383,7 @@ async function cmdForward(argv: string[], out: Out): Promise<void> {
   const m: OpenedModel = await openModel(values.model as string);
   const c = m.loaded.config;
   checkIds(ids, c.vocabSize, '--ids');
+  if (ids.length > c.maxPositions) throw new UsageError(`--ids: ${ids.length} ids are more than the model's ${c.maxPositions} positions`);
   const adapter = values.lora ? await loadLoraAdapterFromPath(values.lora as string, c) : undefined;
   const capture = { attentions: Boolean(values.attentions) };
   const model = await openBackend(backend, m.loaded, Math.max(ids.length, 1));

@@ -32,8 +32,8 @@ async function randomDraft(seed: number) {
   const f = await readGguf(memorySource(g, 'stories260K.gguf'));
   const vocab = {
     tokens: f.metadata.get('tokenizer.ggml.tokens') as string[],
-    scores: f.metadata.get('tokenizer.ggml.scores') as number[],
-    types: f.metadata.get('tokenizer.ggml.token_type') as number[],
+    scores: Array.from(f.metadata.get('tokenizer.ggml.scores') as Float32Array),
+    types: Array.from(f.metadata.get('tokenizer.ggml.token_type') as Int32Array),
   };
   const shape = {
     vocabSize: 512,
