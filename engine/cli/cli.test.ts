@@ -210,7 +210,7 @@ describe('bad input: clear messages and exit codes, never a stack trace', () => 
     [['forward', '--ids', '1'], /needs --model/],
     [['frobnicate'], /unknown command "frobnicate"/],
     [['generate', '--bogus'], /Unknown option '--bogus'/],
-    [['generate', '--ids', '1', '--top-p', '1.5'], /--top-p must be a number in \[0, 1\], got 1\.5/],
+    [['generate', '--ids', '1', '--top-p', '1.5'], /--top-p must be a number in \(0, 1\], got 1\.5/],
     [['generate', '--ids', '1', '--top-k', '2.5'], /--top-k must be an integer ≥ 1, got 2\.5/],
     [['generate', '--ids', '1', '--top-k', 'many'], /--top-k must be a number, got "many"/],
     [['generate', '--ids', '1', '--min-p=-0.1'], /--min-p must be a number in \[0, 1\]/],
