@@ -104,3 +104,10 @@ test('GpuModel: stories260K greedy ids equal llama2.c run.c for every prompt', a
   expect(res.stories.length).toBeGreaterThanOrEqual(4);
   for (const s of res.stories) expect(s.got, JSON.stringify(s.prompt)).toEqual(s.want);
 }, 900_000);
+
+test('same seed, same ids: stories260K, 200 tokens at temperature 0.8, top-p 0.9, on WebGPU and on the CPU', async () => {
+  const res = (await page.evaluate('runSameSeed(200)')) as { gpu: number[]; cpu: number[] } | { error: string };
+  if ('error' in res) throw new Error(res.error);
+  expect(res.gpu.length).toBe(200);
+  expect(res.gpu).toEqual(res.cpu);
+}, 600_000);

@@ -29,7 +29,7 @@ import { createStorage, Dispatch, grid2, packRows, PipelineCache } from '../../.
 import { M_FROM_T, M_STATIC, packParams, STEP_FIELDS, type KernelSource, type StepValues } from '../../../engine/wgsl/kernel-source';
 import { rowStrideWords, type WeightDtype } from '../../../engine/wgsl/weight-read';
 import { openGpu } from '../../../engine/gpu/probe';
-import { checkStories, checkTinyModel, type ModelCheck, type StoriesCheck } from '../gpu-checks';
+import { checkSameSeed, checkStories, checkTinyModel, type ModelCheck, type StoriesCheck } from '../gpu-checks';
 import { maxAbsDiff as diff } from '../../max-abs-diff';
 
 export interface GpuKernelCheck {
@@ -712,4 +712,18 @@ async function runGpuModelChecks(names: string[], stories: boolean): Promise<{ m
   }
 }
 
-Object.assign(globalThis as object, { runGpuKernelChecks, runGpuModelChecks });
+/** Same seed, same ids on the GPU model and the CPU backend (checkSameSeed in gpu-checks.ts). */
+async function runSameSeed(n: number): Promise<{ gpu: number[]; cpu: number[] } | { error: string }> {
+  const opened = await openGpu(navigator.gpu);
+  if (!('device' in opened)) return { error: opened.env.reason ?? 'no device' };
+  const read = async (rel: string) => new Uint8Array(await (await fetch(`/fx/${rel}`)).arrayBuffer());
+  try {
+    return await checkSameSeed(opened.device, read, n);
+  } catch (e) {
+    return { error: e instanceof Error ? `${e.message}\n${e.stack}` : String(e) };
+  } finally {
+    opened.device.destroy();
+  }
+}
+
+Object.assign(globalThis as object, { runGpuKernelChecks, runGpuModelChecks, runSameSeed });
