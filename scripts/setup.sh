@@ -36,8 +36,11 @@ else
 fi
 
 # --- 2. npm dependencies ------------------------------------------------------
-# npm writes node_modules/.package-lock.json on every install: it is the stamp.
-if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+# The stamp is the SHA-256 of the package-lock.json node_modules was installed from (not file
+# times: a git checkout or a second worktree sharing node_modules gives the lock file a new time).
+lockhash=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.llm-playground-lock.sha256
+if [[ ! -f node_modules/.package-lock.json || ! -f $stamp || $(cat "$stamp") != "$lockhash" ]]; then
   say "npm ci"
   cilog=$(mktemp)
   if ! npm ci --no-audit --no-fund --loglevel=error 2>&1 | tee "$cilog"; then
@@ -53,6 +56,7 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
     fi
   fi
   rm -f "$cilog"
+  echo "$lockhash" > "$stamp"
 else
   say "node_modules up to date with package-lock.json: skipped npm ci"
 fi
