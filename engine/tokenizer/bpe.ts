@@ -78,7 +78,15 @@ export class BpeModel {
       if (u !== undefined) unk = u;
     }
     this.unkId = unk;
+    if (prefixLen === 0) this.wordStart = ['\u2581', ' '].find((c) => merges.some(([a]) => a.startsWith(c)) && !merges.some(([a, b]) => b.startsWith(c) && !a.endsWith(c)));
   }
+
+  /**
+   * A character that starts words (SentencePiece's ▁, or a space) when no merge joins it to a
+   * different character before it: then a long input can be merged a word at a time, with
+   * the result of merging it whole, in memory and time proportional to its longest word.
+   */
+  private readonly wordStart: string | undefined;
 
   get size(): number {
     return this.vocab.size;
@@ -90,6 +98,7 @@ export class BpeModel {
    */
   tokenize(word: string): Int32Array {
     if (word.length === 0) return EMPTY;
+    if (word.length > LONG_WORD && this.wordStart !== undefined) return this.tokenizeByWords(word, this.wordStart);
     if (this.opts.ignoreMerges) {
       const id = this.vocab.get(word);
       if (id !== undefined) return Int32Array.of(id, 0, word.length);
@@ -102,6 +111,29 @@ export class BpeModel {
       this.cache.set(word, res);
     }
     return res;
+  }
+
+  /** tokenize() of a long input, split before every `sep` that follows another character (see wordStart). */
+  private tokenizeByWords(text: string, sep: string): Int32Array {
+    let out = new Int32Array(Math.max(64, text.length)); // [id, start, end] triples; grown if needed
+    let at = 0;
+    let from = 0;
+    for (let i = 1; i <= text.length; i++) {
+      if (i < text.length && !(text[i] === sep && text[i - 1] !== sep)) continue;
+      const r = this.tokenize(text.slice(from, i));
+      if (at + r.length > out.length) {
+        const g = new Int32Array(Math.max(out.length * 2, at + r.length));
+        g.set(out.subarray(0, at));
+        out = g;
+      }
+      for (let k = 0; k < r.length; k += 3) {
+        out[at++] = r[k]!;
+        out[at++] = r[k + 1]! + from;
+        out[at++] = r[k + 2]! + from;
+      }
+      from = i;
+    }
+    return out.slice(0, at);
   }
 
   /**
@@ -375,6 +407,8 @@ class PairTable {
   }
 }
 
+/** Inputs longer than this (UTF-16 units) are merged a word at a time where the vocabulary allows (tokenizeByWords). */
+const LONG_WORD = 256;
 const EMPTY = new Int32Array(0);
 
 /** Binary min-heap on (rank, pos) with a payload. */

@@ -69,6 +69,14 @@ export class SpmTokenizer implements Tokenizer {
   private readonly byteOfId: Int16Array;
   private readonly display: string[];
   private readonly matcher: AddedTokenMatcher | null;
+  /**
+   * True when no piece has a space after a non-space character (no "a▁", "a▁b"): then no
+   * merge can join a word to the space that starts the next one, and the text can be merged
+   * one word at a time with the same result as all at once.
+   */
+  private readonly splitsAtSpace: boolean;
+  /** Reused buffers for one word's bytes and their source ranges (grown as needed). */
+  private readonly scratch = { bytes: new Uint8Array(256), srcStart: new Int32Array(256), srcEnd: new Int32Array(256) };
 
   constructor(cfg: SpmConfig) {
     this.cfg = cfg;
@@ -88,6 +96,10 @@ export class SpmTokenizer implements Tokenizer {
       }
     });
     this.display = cfg.pieces.map((p) => utf8DecodeLossy(byteStringBytes(p)));
+    this.splitsAtSpace = cfg.pieces.every((p) => {
+      for (let j = p.indexOf(cfg.space, 1); j > 0; j = p.indexOf(cfg.space, j + 1)) if (!p.slice(0, j).endsWith(cfg.space)) return false;
+      return true;
+    });
     this.matcher =
       cfg.splitIds.length > 0
         ? new AddedTokenMatcher(
@@ -162,56 +174,68 @@ export class SpmTokenizer implements Tokenizer {
     ids: number[],
     out: { tokens: string[]; offsets: [number, number][]; offsetsUtf16: [number, number][]; cpOfUnit: Int32Array } | null,
   ): void {
-    // Build the byte string, remembering for each byte the UTF-16 unit range of its source char.
-    const bytes: number[] = [];
-    const srcStart: number[] = [];
-    const srcEnd: number[] = [];
+    // The fragment's bytes (spaces as cfg.space), with each byte's source UTF-16 range, are
+    // merged a word at a time where the vocabulary allows it (splitsAtSpace): the buffers
+    // hold one word, so memory stays proportional to the longest word, not to the input.
     const space = this.cfg.space;
-    const firstW = us < ue ? (text.codePointAt(us)! > 0xffff ? 2 : 1) : 0;
-    if (prefix) {
-      for (let k = 0; k < space.length; k++) {
-        bytes.push(space.charCodeAt(k));
-        srcStart.push(us);
-        srcEnd.push(us + firstW);
+    let n = 0;
+    let bytes = this.scratch.bytes;
+    let srcStart = this.scratch.srcStart;
+    let srcEnd = this.scratch.srcEnd;
+    const put = (b: number, u0: number, u1: number): void => {
+      if (n === bytes.length) {
+        const grow = (a: Int32Array) => {
+          const g = new Int32Array(a.length * 2);
+          g.set(a);
+          return g;
+        };
+        const gb = new Uint8Array(bytes.length * 2);
+        gb.set(bytes);
+        bytes = this.scratch.bytes = gb;
+        srcStart = this.scratch.srcStart = grow(srcStart);
+        srcEnd = this.scratch.srcEnd = grow(srcEnd);
       }
-    }
+      bytes[n] = b;
+      srcStart[n] = u0;
+      srcEnd[n++] = u1;
+    };
+    const flush = (): void => {
+      if (n === 0) return;
+      let s = '';
+      for (let i = 0; i < n; i += 8192) s += String.fromCharCode(...bytes.subarray(i, Math.min(n, i + 8192)));
+      const syms = this.merge(s);
+      for (let k = 0; k < syms.length; k += 3) {
+        const id = syms[k]!;
+        ids.push(id);
+        if (out) {
+          const u0 = srcStart[syms[k + 1]!]!;
+          const u1 = srcEnd[syms[k + 2]! - 1]!;
+          out.tokens.push(this.display[id] ?? '');
+          out.offsets.push([out.cpOfUnit[u0]!, out.cpOfUnit[u1]!]);
+          out.offsetsUtf16.push([u0, u1]);
+        }
+      }
+      n = 0;
+    };
+    const firstW = us < ue ? (text.codePointAt(us)! > 0xffff ? 2 : 1) : 0;
+    if (prefix) for (let k = 0; k < space.length; k++) put(space.charCodeAt(k), us, us + firstW);
     const tmp = [0, 0, 0, 0];
+    let prevSpace = prefix;
     for (let u = us; u < ue;) {
       const cp = text.codePointAt(u)!;
       const w = cp > 0xffff ? 2 : 1;
       if (cp === 0x20) {
-        for (let k = 0; k < space.length; k++) {
-          bytes.push(space.charCodeAt(k));
-          srcStart.push(u);
-          srcEnd.push(u + 1);
-        }
+        if (!prevSpace && this.splitsAtSpace) flush(); // a word ends: no merge joins it to what follows
+        for (let k = 0; k < space.length; k++) put(space.charCodeAt(k), u, u + 1);
+        prevSpace = true;
       } else {
-        const n = utf8Put(cp, tmp, 0);
-        for (let k = 0; k < n; k++) {
-          bytes.push(tmp[k]!);
-          srcStart.push(u);
-          srcEnd.push(u + w);
-        }
+        const m = utf8Put(cp, tmp, 0);
+        for (let k = 0; k < m; k++) put(tmp[k]!, u, u + w);
+        prevSpace = false;
       }
       u += w;
     }
-    if (bytes.length === 0) return;
-    let s = '';
-    for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.slice(i, i + 8192));
-    const syms = this.merge(s);
-    for (let k = 0; k < syms.length; k += 3) {
-      const id = syms[k]!;
-      ids.push(id);
-      if (out) {
-        const a = syms[k + 1]!;
-        const b = syms[k + 2]! - 1;
-        const u0 = srcStart[a]!;
-        const u1 = srcEnd[b]!;
-        out.tokens.push(this.display[id] ?? '');
-        out.offsets.push([out.cpOfUnit[u0]!, out.cpOfUnit[u1]!]);
-        out.offsetsUtf16.push([u0, u1]);
-      }
-    }
+    flush();
   }
 
   /** SPM merge over a byte string; returns triples [id, byteStart, byteEnd]. */

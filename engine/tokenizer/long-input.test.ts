@@ -1,0 +1,42 @@
+/**
+ * Long inputs are merged a word at a time where the vocabulary allows it (SpmTokenizer's
+ * splitsAtSpace, BpeModel's wordStart): the ids must equal merging the whole input at once.
+ */
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { fixturePath } from '../../tests/unit/fixtures';
+import { loadBuiltinTokenizer } from './builtin-node';
+import type { BpeModel } from './bpe';
+import { parseLlama2cTokenizer } from './llama2c';
+
+const alphabet = fc.constantFrom(...'aeiou tnrsl  \n.,Lily was  é漢🦙'.split(''), 'the ', ' once', '  ', 'upon');
+const text = fc.array(alphabet, { minLength: 0, maxLength: 600 }).map((a) => a.join(''));
+
+describe('long inputs merged a word at a time equal merging them whole', () => {
+  test('llama2.c tokenizer (tok512)', () => {
+    const t = parseLlama2cTokenizer(new Uint8Array(readFileSync(fixturePath('llama2c/tok512.bin'))), 'tok512.bin');
+    const whole = parseLlama2cTokenizer(new Uint8Array(readFileSync(fixturePath('llama2c/tok512.bin'))), 'tok512.bin');
+    expect((t as unknown as { splitsAtSpace: boolean }).splitsAtSpace).toBe(true);
+    (whole as unknown as { splitsAtSpace: boolean }).splitsAtSpace = false;
+    fc.assert(
+      fc.property(text, (s) => {
+        expect(t.encode(s)).toEqual(whole.encode(s));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test('Llama 2 tokenizer.json (BPE with ▁)', async () => {
+    const t = await loadBuiltinTokenizer('llama2');
+    const model = (t as unknown as { model: BpeModel }).model;
+    expect((model as unknown as { wordStart?: string }).wordStart).toBe('\u2581');
+    fc.assert(
+      fc.property(text, (s) => {
+        const w = '\u2581' + s.replaceAll(' ', '\u2581');
+        expect(Array.from(model.tokenize(w))).toEqual(Array.from(model.mergeWordWith(w, 'heap')));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
