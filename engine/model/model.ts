@@ -353,6 +353,8 @@ export class Model {
     const residuals = cap.residuals ? [x.slice()] : undefined;
     const attentions: Float32Array[] | undefined = cap.attentions ? [] : undefined;
     const router: RouterChoice[] | undefined = cap.router && c.moe ? [] : undefined;
+    const queries: Float32Array[] | undefined = cap.qk ? [] : undefined;
+    const keys: Float32Array[] | undefined = cap.qk ? [] : undefined;
 
     let cos: Float32Array | undefined;
     let sin: Float32Array | undefined;
@@ -384,6 +386,10 @@ export class Model {
       if (cos && sin) {
         applyRope(q, cos, sin, T, H, hd, hd, c.rope!.style);
         applyRope(k, cos, sin, T, Kv, hd, hd, c.rope!.style);
+      }
+      if (queries && keys) {
+        queries.push(q.slice()); // [T, H, hd]
+        keys.push(k.slice()); // [T, Kv, hd]
       }
       L.kCache.set(k, start * Kv * hd); // slots [start, start+T)
       L.vCache.set(v, start * Kv * hd);
@@ -451,6 +457,10 @@ export class Model {
     if (finalHidden) result.finalHidden = finalHidden;
     if (router) result.router = router;
     if (cap.kvBytes) result.kvBytes = this.kvCacheBytes();
+    if (queries && keys) {
+      result.queries = queries;
+      result.keys = keys;
+    }
     return result;
   }
 
@@ -466,7 +476,7 @@ export class Model {
     const weights = new Float32Array(T * k); // [T, k]
     const probs = new Float32Array(T * E); // [T, E]
     routeTopK(ids, weights, rl, T, E, k, normTopKProb, probs);
-    if (capture) capture.push({ layer, topK: k, experts: ids, weights, probs });
+    if (capture) capture.push({ layer, topK: k, experts: ids, weights, probs, logits: rl.slice() });
     m.fill(0);
     const groups = expertTokens(ids, weights, T, k, E);
     for (let e = 0; e < E; e++) {
