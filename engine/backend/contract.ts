@@ -85,8 +85,13 @@ export interface ForwardResult {
   finalHidden?: Float32Array; // [T, D]
   router?: RouterChoice[]; // one per MoE layer
   kvBytes?: KvCacheBytes[]; // [L]
-  queries?: Float32Array[]; // [L] × [T, H, hd]
-  keys?: Float32Array[]; // [L] × [T, Kv, hd]
+  qk?: QueriesKeys[]; // [L]
+}
+
+/** One layer's queries and keys as attention saw them (CaptureOptions.qk). */
+export interface QueriesKeys {
+  q: Float32Array; // [T, H, hd]
+  k: Float32Array; // [T, Kv, hd]
 }
 
 /** What a backend can record and what it can compute on its device. */

@@ -71,17 +71,21 @@ describe('forward --router', () => {
 // The WebGPU backend through Dawn; without a GPU, on SwiftShader (Debian's chromium package).
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 describe.skipIf(!process.env.VK_ICD_FILENAMES && !existsSync(SWIFTSHADER))('forward --backend webgpu', () => {
-  test.each(['tiny-qwen3', 'tiny-gpt2', 'tiny-mixtral-moe'])('%s: logit_lens (1e-4) and, for MoE, router_logits (1e-5) and experts (exactly)', async (name) => {
-    process.env.VK_ICD_FILENAMES ??= SWIFTSHADER;
-    const c = loadRef<{ cases: InternalsCase[] }>(`${name}.internals.shared`).cases[0];
-    const args = ['forward', '--model', fixturePath('models', name), '--ids', c.input_ids.join(','), '--logit-lens', '--backend', 'webgpu', '--json'];
-    const r = await run(...args, ...(c.router_logits ? ['--router'] : []));
-    expect(r.code, r.err).toBe(0);
-    const j = JSON.parse(r.out);
-    expect(maxAbsDiff(decodeArray(j.logit_lens).data, decodeArray(c.logit_lens).data)).toBeLessThan(1e-4);
-    if (c.router_logits) {
-      expect(maxAbsDiff(decodeArray(j.router_logits).data, decodeArray(c.router_logits).data)).toBeLessThan(1e-5);
-      expect(j.router_topk_experts).toEqual(c.router_topk_experts);
-    }
-  }, 120_000);
+  test.each(['tiny-qwen3', 'tiny-gpt2', 'tiny-mixtral-moe'])(
+    '%s: logit_lens (1e-4) and, for MoE, router_logits (1e-5) and experts (exactly)',
+    async (name) => {
+      process.env.VK_ICD_FILENAMES ??= SWIFTSHADER;
+      const c = loadRef<{ cases: InternalsCase[] }>(`${name}.internals.shared`).cases[0];
+      const args = ['forward', '--model', fixturePath('models', name), '--ids', c.input_ids.join(','), '--logit-lens', '--backend', 'webgpu', '--json'];
+      const r = await run(...args, ...(c.router_logits ? ['--router'] : []));
+      expect(r.code, r.err).toBe(0);
+      const j = JSON.parse(r.out);
+      expect(maxAbsDiff(decodeArray(j.logit_lens).data, decodeArray(c.logit_lens).data)).toBeLessThan(1e-4);
+      if (c.router_logits) {
+        expect(maxAbsDiff(decodeArray(j.router_logits).data, decodeArray(c.router_logits).data)).toBeLessThan(1e-5);
+        expect(j.router_topk_experts).toEqual(c.router_topk_experts);
+      }
+    },
+    120_000,
+  );
 });

@@ -20,7 +20,7 @@ import { expertTokens, gatherRows, routeTopK, scatterAddRows } from '../ops/moe/
 import { rmsnorm } from '../ops/rmsnorm/rmsnorm';
 import { applyRope, ropeCosSin, ropeInvFreq, type RopeParams } from '../ops/rope/rope';
 import { validateWeights } from './shapes';
-import type { CaptureOptions, ForwardResult, KvCacheBytes, RouterChoice } from '../backend/contract';
+import type { CaptureOptions, ForwardResult, KvCacheBytes, QueriesKeys, RouterChoice } from '../backend/contract';
 import type { LoadedModel, ModelConfig, WeightMap } from './types';
 
 /** An unmerged low-rank adapter on a linear layer: y += scale · (x·Aᵀ)·Bᵀ. */
@@ -353,8 +353,7 @@ export class Model {
     const residuals = cap.residuals ? [x.slice()] : undefined;
     const attentions: Float32Array[] | undefined = cap.attentions ? [] : undefined;
     const router: RouterChoice[] | undefined = cap.router && c.moe ? [] : undefined;
-    const queries: Float32Array[] | undefined = cap.qk ? [] : undefined;
-    const keys: Float32Array[] | undefined = cap.qk ? [] : undefined;
+    const qk: QueriesKeys[] | undefined = cap.qk ? [] : undefined;
 
     let cos: Float32Array | undefined;
     let sin: Float32Array | undefined;
@@ -387,10 +386,7 @@ export class Model {
         applyRope(q, cos, sin, T, H, hd, hd, c.rope!.style);
         applyRope(k, cos, sin, T, Kv, hd, hd, c.rope!.style);
       }
-      if (queries && keys) {
-        queries.push(q.slice()); // [T, H, hd]
-        keys.push(k.slice()); // [T, Kv, hd]
-      }
+      if (qk) qk.push({ q: q.slice(), k: k.slice() }); // [T, H, hd], [T, Kv, hd]
       L.kCache.set(k, start * Kv * hd); // slots [start, start+T)
       L.vCache.set(v, start * Kv * hd);
       const probs = attentions ? new Float32Array(H * T * Tk) : undefined; // [H, T, Tk]
@@ -457,10 +453,7 @@ export class Model {
     if (finalHidden) result.finalHidden = finalHidden;
     if (router) result.router = router;
     if (cap.kvBytes) result.kvBytes = this.kvCacheBytes();
-    if (queries && keys) {
-      result.queries = queries;
-      result.keys = keys;
-    }
+    if (qk) result.qk = qk;
     return result;
   }
 

@@ -8,7 +8,8 @@
  *
  * Split by feature, each file with its messages, its request -> answer map and
  * its validators: shell.ts (init, settings, logs, errors), engine.ts (probe, env,
- * fatal), models.ts (model list, load, byte ranges), generate.ts, tokenizer.ts
+ * fatal), models.ts (model list, load, byte ranges), generate.ts, inside.ts (attention,
+ * logit lens, routing views), tokenizer.ts
  * (Tokenizer panel, BPE trainer); validate.ts holds the shared checks. This file
  * joins them into the unions, the request -> answer maps and the parse entry points.
  *
@@ -27,6 +28,7 @@ import {
   type EngineWorkerReplies,
   type EngineWorkerRequest,
 } from './engine';
+import { INSIDE_REPLIES, insideWorkerParsers, type InsideWorkerMessage, type InsideWorkerReplies, type InsideWorkerRequest } from './inside';
 import { GENERATE_REPLIES, generateWorkerParsers, type GenerateWorkerMessage, type GenerateWorkerReplies, type GenerateWorkerRequest } from './generate';
 import {
   MODEL_REPLIES,
@@ -48,6 +50,7 @@ export { ProtocolError } from './validate';
 export type { EngineEnv } from './engine';
 export { decideBackend, softwareWarning, type BackendDecision, type DeviceChoice } from './backend';
 export type { GenerateStopReason } from './generate';
+export { MAX_INSIDE_TEXT, type HeadSummary, type InsideRunInfo } from './inside';
 export type { GpuWeights, LoadedSummary, ModelLoadSpec, ModelRef, ModelRequest, ModelSummary } from './models';
 export type { LogLevel, PlaygroundSettings, PlaygroundTab } from './shell';
 export { MAX_TOKENIZE_TEXT } from './tokenizer';
@@ -80,16 +83,16 @@ export type ResultOf<M extends WebviewRequestMethod> = RequestResults[M];
 
 // ---------------------------------------------------------------- webview <-> worker
 
-export type WebviewToWorker = EngineWorkerRequest | ModelWorkerRequest | GenerateWorkerRequest;
-export type WorkerToWebview = EngineWorkerMessage | ModelWorkerMessage | GenerateWorkerMessage;
+export type WebviewToWorker = EngineWorkerRequest | ModelWorkerRequest | GenerateWorkerRequest | InsideWorkerRequest;
+export type WorkerToWebview = EngineWorkerMessage | ModelWorkerMessage | GenerateWorkerMessage | InsideWorkerMessage;
 
 /** For each webview -> worker request, the types of the worker messages that answer it (by its id). */
-export interface WorkerReplies extends EngineWorkerReplies, ModelWorkerReplies, GenerateWorkerReplies {}
+export interface WorkerReplies extends EngineWorkerReplies, ModelWorkerReplies, GenerateWorkerReplies, InsideWorkerReplies {}
 export type ReplyOf<T extends WebviewToWorker['type']> = Extract<WorkerToWebview, { type: WorkerReplies[T] }>;
 /** The requests that get answers of their own (the others are answered through another request's). */
 export type AnsweredRequest = { [T in keyof WorkerReplies]: [WorkerReplies[T]] extends [never] ? never : T }[keyof WorkerReplies];
 /** WorkerReplies at run time: for each request, its answers and the ones after which no more come for its id. */
-export const WORKER_REPLIES: ReplyTable<WorkerReplies> = { ...ENGINE_REPLIES, ...MODEL_REPLIES, ...GENERATE_REPLIES };
+export const WORKER_REPLIES: ReplyTable<WorkerReplies> = { ...ENGINE_REPLIES, ...MODEL_REPLIES, ...GENERATE_REPLIES, ...INSIDE_REPLIES };
 
 /** For each worker -> webview request, the webview message that answers it (by its reqId). */
 export type WebviewReplies = ModelWebviewReplies;
@@ -108,7 +111,7 @@ function parseRequest(raw: Raw): WebviewRequest {
 }
 
 const WEBVIEW_PARSERS: MessageParsers<WebviewToHost> = { ...shellWebviewParsers, ...engineWebviewParsers, request: parseRequest };
-const WORKER_PARSERS: MessageParsers<WorkerToWebview> = { ...engineWorkerParsers, ...modelWorkerParsers, ...generateWorkerParsers };
+const WORKER_PARSERS: MessageParsers<WorkerToWebview> = { ...engineWorkerParsers, ...modelWorkerParsers, ...generateWorkerParsers, ...insideWorkerParsers };
 
 /**
  * Checks a message that arrived from the webview. Returns it typed, or throws a

@@ -17,6 +17,8 @@ import { createBackend } from '../backend/registry';
 import { generate } from '../generate/generate';
 import type { GpuWeights, ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol/index';
 import type { Tokenizer } from '../tokenizer/index';
+import { lensWeights, type LensWeights } from '../model/logit-lens';
+import { InsideSession } from './inside';
 
 /** Bytes per range request (the host refuses more than 16 MiB). */
 export const RANGE_CHUNK = 8 * 1024 * 1024;
@@ -43,6 +45,13 @@ export class ModelSession {
   private stopIds: number[] = [];
   private modelId: string | undefined;
   private generating: { id: number; stop: boolean } | undefined;
+  /** The final norm and head on the host, for the Inside panel's logit lens. */
+  private lens: LensWeights | undefined;
+  /** The Inside panel's forward and views (engine/worker/inside.ts). */
+  private readonly inside = new InsideSession(
+    (m) => this.post(m),
+    () => (this.model ? { backend: this.model, tokenizer: this.tokenizer, lens: this.lens } : undefined),
+  );
 
   constructor(
     private readonly post: (m: WorkerToWebview) => void,
@@ -64,6 +73,7 @@ export class ModelSession {
 
   /** True when the message was the session's. */
   handle(msg: WebviewToWorker): boolean {
+    if (this.inside.handle(msg)) return true;
     switch (msg.type) {
       case 'loadModel':
         void this.load(msg.id, msg.spec, msg.contextLength, msg.device, msg.weights ?? 'f32');
@@ -132,6 +142,7 @@ export class ModelSession {
     this.model = undefined;
     this.tokenizer = undefined;
     this.modelId = undefined;
+    this.inside.clear();
     const t0 = Date.now();
     const total = spec.files.reduce((s, f) => s + f.size, 0);
     let bytes = 0;
@@ -167,6 +178,7 @@ export class ModelSession {
       }
       this.model = model;
       this.tokenizer = tokenizer;
+      this.lens = lensWeights(loaded.config, loaded.weights);
       this.stopIds = loaded.config.stopTokenIds ?? loaded.config.eosTokenIds;
       this.modelId = spec.modelId;
       let parameters = 0;
