@@ -18,7 +18,8 @@ export type InsideWorkerRequest =
   | { type: 'insideRun'; id: number; text: string }
   | { type: 'insideHeads'; id: number; size: number }
   | { type: 'insideTile'; id: number; layer: number; head: number; r0: number; r1: number; c0: number; c1: number; rows: number; cols: number }
-  | { type: 'insideLens'; id: number; p0: number; p1: number; k: number; target?: number }
+  /** target: a token (its piece, or text whose first token is taken) ranked at every layer. */
+  | { type: 'insideLens'; id: number; p0: number; p1: number; k: number; target?: string }
   | { type: 'insideRouter'; id: number };
 
 /** What the forward found: the tokens and the model's shape. */
@@ -58,7 +59,21 @@ export type InsideWorkerMessage =
       values: Float32Array;
       exact: boolean;
     }
-  | { type: 'insideLensGrid'; id: number; p0: number; p1: number; k: number; ids: Int32Array; probs: Float32Array; targetRank?: Int32Array; targetProb?: Float32Array }
+  | {
+      type: 'insideLensGrid';
+      id: number;
+      p0: number;
+      p1: number;
+      k: number;
+      /** [L, P, k] top tokens per layer and position, their pieces and softmax probabilities. */
+      ids: Int32Array;
+      pieces: string[];
+      probs: Float32Array;
+      /** The named token and, per layer and position ([L, P]), its 0-based rank and probability. */
+      targetId?: number;
+      targetRank?: Int32Array;
+      targetProb?: Float32Array;
+    }
   | { type: 'insideRouting'; id: number; experts: Int32Array; weights: Float32Array; probs: Float32Array; k: number; numExperts: number }
   | { type: 'insideError'; id: number; message: string };
 
@@ -99,6 +114,11 @@ function summaries(v: unknown): HeadSummary[] {
 function tokens(v: unknown): { id: number; piece: string }[] {
   if (!Array.isArray(v)) throw new ProtocolError('field "tokens" must be an array');
   return v.map((t: Raw) => ({ id: int(t, 'id'), piece: str(t, 'piece')! }));
+}
+
+function strings(v: unknown, key: string): string[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ProtocolError(`field "${key}" must be an array of strings`);
+  return v as string[];
 }
 
 function ints(v: unknown, key: string): number[] {
@@ -151,7 +171,9 @@ export const insideWorkerParsers: MessageParsers<InsideWorkerMessage> = {
     p1: int(raw, 'p1'),
     k: int(raw, 'k'),
     ids: typed(raw, 'ids', Int32Array)!,
+    pieces: strings(raw.pieces, 'pieces'),
     probs: typed(raw, 'probs', Float32Array)!,
+    targetId: raw.targetId === undefined ? undefined : int(raw, 'targetId'),
     targetRank: typed(raw, 'targetRank', Int32Array, true),
     targetProb: typed(raw, 'targetProb', Float32Array, true),
   }),
@@ -192,7 +214,7 @@ export function parseInsideRequest(raw: Raw): InsideWorkerRequest {
         cols: int(raw, 'cols'),
       };
     case 'insideLens':
-      return { type: 'insideLens', id, p0: int(raw, 'p0'), p1: int(raw, 'p1'), k: int(raw, 'k'), target: raw.target === undefined ? undefined : int(raw, 'target') };
+      return { type: 'insideLens', id, p0: int(raw, 'p0'), p1: int(raw, 'p1'), k: int(raw, 'k'), target: str(raw, 'target', true) };
     case 'insideRouter':
       return { type: 'insideRouter', id };
     default:

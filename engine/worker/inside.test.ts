@@ -14,6 +14,9 @@ import type { InsideWorkerRequest } from '../protocol/inside';
 import { decodeArray, fixturePath, loadRef, type EncodedArray } from '../../tests/unit/fixtures';
 import { InsideSession, type InsideModel } from './inside';
 
+/** A request without its id (distributed over the union). */
+type Body = InsideWorkerRequest extends infer R ? (R extends InsideWorkerRequest ? Omit<R, 'id'> : never) : never;
+
 const MODELS = ['tiny-llama', 'tiny-llama3-rope', 'tiny-qwen2', 'tiny-qwen3', 'tiny-mistral-swa', 'tiny-mixtral-moe', 'tiny-gpt2'];
 
 /** A session over a model; ask() sends one request and resolves with its validated answer. */
@@ -27,7 +30,7 @@ async function session(name: string, contextLength = 64) {
     () => model,
   );
   let id = 1;
-  const ask = <T extends WorkerToWebview['type']>(req: Omit<InsideWorkerRequest, 'id'>): Promise<Extract<WorkerToWebview, { type: T }>> =>
+  const ask = <T extends WorkerToWebview['type']>(req: Body): Promise<Extract<WorkerToWebview, { type: T }>> =>
     new Promise((resolve) => {
       last = (m) => resolve(m as Extract<WorkerToWebview, { type: T }>);
       s.handle({ ...req, id: id++ } as InsideWorkerRequest);
@@ -71,7 +74,10 @@ describe.each(MODELS)('%s through the worker requests', (name) => {
     const T = c.input_ids.length;
     const V = config.vocabSize;
     const target = 7;
-    const g = await ask<'insideLensGrid'>({ type: 'insideLens', p0: 0, p1: T, k: 3, target });
+    const g = await ask<'insideLensGrid'>({ type: 'insideLens', p0: 0, p1: T, k: 3, target: '7' });
+    expect(g.type, (g as { message?: string }).message).toBe('insideLensGrid');
+    expect(g.targetId).toBe(target);
+    expect(g.pieces.length).toBe(g.ids.length);
     expect(g.type, (g as { message?: string }).message).toBe('insideLensGrid');
     const lens = decodeArray(c.logit_lens).data; // [L, T, V]
     for (let l = 0; l < config.numLayers; l++)

@@ -210,7 +210,12 @@ export class InsideSession {
   }
 
   /** Logit lens for positions p0..p1: top-k per layer and position ([L, P, k]) and the rank of `target`. */
-  lens(p0: number, p1: number, k: number, target?: number): { ids: Int32Array; probs: Float32Array; targetRank?: Int32Array; targetProb?: Float32Array } {
+  lens(
+    p0: number,
+    p1: number,
+    k: number,
+    targetText?: string,
+  ): { ids: Int32Array; pieces: string[]; probs: Float32Array; targetId?: number; targetRank?: Int32Array; targetProb?: Float32Array } {
     const { model, kept } = this.current();
     if (!model.lens || !kept.residuals) throw new Error('The logit lens needs the final norm and head on the host; this session has none.');
     const T = kept.ids.length;
@@ -219,8 +224,7 @@ export class InsideSession {
     }
     if (!Number.isInteger(k) || k < 1 || k > MAX_LENS_K) throw new RangeError(`k must be an integer in [1, ${MAX_LENS_K}], got ${k}`);
     const c = model.backend.config;
-    if (target !== undefined && (!Number.isInteger(target) || target < 0 || target >= c.vocabSize))
-      throw new RangeError(`target token id must be in [0, ${c.vocabSize - 1}], got ${target}`);
+    const target = targetText ? this.targetId(targetText, model) : undefined;
     const L = kept.residuals.length - 1;
     const P = p1 - p0;
     const D = c.hiddenSize;
@@ -242,7 +246,20 @@ export class InsideSession {
         }
       }
     }
-    return { ids, probs, targetRank, targetProb };
+    const tok = model.tokenizer;
+    const pieces = Array.from(ids, (id) => tok?.idToToken(id) ?? String(id));
+    return { ids, pieces, probs, targetId: target, targetRank, targetProb };
+  }
+
+  /** A named token: its piece, a number (an id), or the first token of the text. */
+  private targetId(text: string, model: InsideModel): number {
+    const V = model.backend.config.vocabSize;
+    const tok = model.tokenizer;
+    let id = tok?.tokenToId(text);
+    if (id === undefined && /^\d+$/.test(text.trim())) id = Number(text.trim());
+    if (id === undefined && tok) id = tok.encodeIds(text).find((i) => i !== tok.bosId);
+    if (id === undefined || id < 0 || id >= V) throw new RangeError(`"${text}" is not a token of this model (ids 0..${V - 1})`);
+    return id;
   }
 
   /** The router's choices per MoE layer: experts and weights [L, T, k], probabilities [L, T, E]. */
