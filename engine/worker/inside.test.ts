@@ -64,6 +64,15 @@ describe.each(MODELS)('%s through the worker requests', (name) => {
           for (let i = 0; i < T * T; i++) d = Math.max(d, Math.abs(t.values[i] - ref[o + i]));
         }
       expect(d).toBeLessThan(1e-5);
+      // -1: the mean over the layer's heads, -2: the max
+      const mean = await ask<'insideTileData'>({ type: 'insideTile', layer: 1, head: -1, r0: 0, r1: T, c0: 0, c1: T, rows: T, cols: T });
+      const max = await ask<'insideTileData'>({ type: 'insideTile', layer: 1, head: -2, r0: 0, r1: T, c0: 0, c1: T, rows: T, cols: T });
+      const H = config.numHeads;
+      for (const i of [0, T + 1, 5 * T + 2, T * T - 1]) {
+        const v = Array.from({ length: H }, (_, h) => ref[(H + h) * T * T + i]);
+        expect(Math.abs(mean.values[i] - v.reduce((s, x) => s + x) / H)).toBeLessThan(1e-5);
+        expect(Math.abs(max.values[i] - Math.max(...v))).toBeLessThan(1e-5);
+      }
     }
   });
 

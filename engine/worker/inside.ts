@@ -25,6 +25,8 @@ export interface InsideModel {
 export const MAX_THUMB = 128;
 export const MAX_LENS_POSITIONS = 512;
 export const MAX_LENS_K = 10;
+/** Multiply-adds a zoomed-out tile aims at (its rows are sampled past it). */
+const TILE_WORK = 3e7;
 /** Grid cells a tile may have. */
 export const MAX_TILE_CELLS = 4096 * 4096;
 
@@ -205,8 +207,11 @@ export class InsideSession {
     const a = this.layer(layer);
     if (g.rows * g.cols > MAX_TILE_CELLS) throw new RangeError(`a tile has at most ${MAX_TILE_CELLS} cells, got ${g.rows} × ${g.cols}`);
     const sel: HeadSelect = head === -1 ? 'mean' : head === -2 ? 'max' : head;
-    // a grid coarser than the rows reduces by max over sampled rows: exact when zoomed in
-    return attentionTile(a, { head: sel, ...g, maxRowsPerCell: 8 });
+    // A grid coarser than the rows pools sampled rows (exact when zoomed in): as many per
+    // grid row as keep the tile near TILE_WORK multiply-adds, between 1 and 8.
+    const work = g.rows * (g.c1 - g.c0) * a.headDim * (typeof sel === 'number' ? 1 : a.nHeads);
+    const maxRowsPerCell = Math.max(1, Math.min(8, Math.floor(TILE_WORK / work)));
+    return attentionTile(a, { r0: g.r0, r1: g.r1, c0: g.c0, c1: g.c1, rows: g.rows, cols: g.cols, head: sel, maxRowsPerCell });
   }
 
   /** Logit lens for positions p0..p1: top-k per layer and position ([L, P, k]) and the rank of `target`. */
