@@ -89,6 +89,13 @@ test('GpuModel: every fixture model matches HF (logits ≤ 1e-3, greedy_24 exact
     for (const g of m.greedy) expect(g.got, `${m.model} greedy_24`).toEqual(g.want);
     expect(m.pipelineExact, `${m.model}: greedy through other decode pipelines, stops mid-block`).toBe(true);
     expect(m.f16VsCpu, `${m.model} f16 weights`).toBeLessThanOrEqual(F16_TOL);
+    console.log(`${m.model} inside: ${JSON.stringify(m.inside)}`);
+    expect(m.inside!.rowsVsHf, `${m.model}: attention tiles through the Inside worker requests`).toBeLessThanOrEqual(1e-4);
+    expect(m.inside!.lensVsHf, `${m.model}: logit lens`).toBeLessThanOrEqual(1e-4);
+    if (m.model === 'tiny-mixtral-moe') {
+      expect(m.inside!.routerLogitsVsHf, 'router logits').toBeLessThanOrEqual(1e-5);
+      expect(m.inside!.routerExpertsExact, 'router experts').toBe(true);
+    }
     if (m.extra) {
       expect(m.extra.loraVsHf, 'LoRA prefill').toBeLessThanOrEqual(1e-3);
       expect(m.extra.loraDecodeVsHf, 'LoRA decode').toBeLessThanOrEqual(1e-3);
