@@ -19,6 +19,8 @@ export interface InsideModel {
   tokenizer?: Tokenizer;
   /** The final norm and head on the host, for the logit lens (undefined: no lens). */
   lens?: LensWeights;
+  /** Why the backend cannot run a forward now (a generation holds it). */
+  busy?: string;
 }
 
 /** Largest thumbnail side, lens width (positions) and top-k the worker answers. */
@@ -128,6 +130,7 @@ export class InsideSession {
     const b = model.backend;
     const c = b.config;
     if (!b.capabilities.captures.qk) throw new Error(`The ${b.label} backend cannot capture queries and keys, so attention cannot be shown for this model.`);
+    if (model.busy) throw new Error(model.busy);
     const ids = this.inputIds(text, model);
     if (ids.length > b.contextLength) throw new Error(`The input is ${ids.length} tokens; the context holds ${b.contextLength}. Shorten it or raise the context length.`);
     this.clear();

@@ -50,7 +50,15 @@ export class ModelSession {
   /** The Inside panel's forward and views (engine/worker/inside.ts). */
   private readonly inside = new InsideSession(
     (m) => this.post(m),
-    () => (this.model ? { backend: this.model, tokenizer: this.tokenizer, lens: this.lens } : undefined),
+    () =>
+      this.model
+        ? {
+            backend: this.model,
+            tokenizer: this.tokenizer,
+            lens: this.lens,
+            busy: this.generating ? 'The model is generating (Generate tab); stop it or wait, then run again.' : undefined,
+          }
+        : undefined,
   );
 
   constructor(
