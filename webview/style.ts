@@ -51,6 +51,8 @@ table.inside-grid { border-collapse: collapse; font-family: var(--vscode-editor-
 table.inside-grid th, table.inside-grid td { border: 1px solid var(--vscode-widget-border, var(--vscode-panel-border, transparent)); padding: 1px 4px; white-space: nowrap; }
 table.inside-grid th { font-weight: normal; color: var(--vscode-descriptionForeground); cursor: pointer; }
 table.inside-grid .sel, table.inside-grid tr.sel th { outline: 2px solid var(--vscode-focusBorder); outline-offset: -2px; }
+table.inside-grid td.long { font-style: italic; color: var(--vscode-descriptionForeground); }
+#inside-rope-angles { display: block; margin: 4px 0; max-height: 512px; }
 table.inside-grid .rank { color: var(--vscode-descriptionForeground); font-size: 0.85em; }
 input[type=text] { color: var(--vscode-input-foreground); background: var(--vscode-input-background); border: 1px solid var(--vscode-input-border, var(--vscode-widget-border, transparent)); padding: 3px 6px; }
 `;

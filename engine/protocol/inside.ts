@@ -6,6 +6,7 @@
  * so no message carries L × H × T × T floats.
  */
 import type { HeadSummary } from '../model/attention-rows';
+import type { RopeScaling } from '../model/types';
 import { num, str, ProtocolError, type MessageParsers, type Raw, type ReplyTable } from './validate';
 
 export type { HeadSummary };
@@ -39,6 +40,22 @@ export interface InsideRunInfo {
   /** Bytes the worker keeps for the views (queries, keys, residuals, routing). */
   keptBytes: number;
   forwardMs: number;
+  /** Rotary positions: theta, the trained context and the scaling (absent for learned positions). */
+  rope?: { theta: number; maxPositions: number; scaling: RopeScaling };
+}
+
+const ROPE_TYPES: readonly RopeScaling['type'][] = ['default', 'linear', 'dynamic', 'llama3'];
+
+function rope(v: unknown): InsideRunInfo['rope'] {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null) throw new ProtocolError('field "rope" must be an object');
+  const r = v as Raw;
+  const sc = r.scaling as Raw;
+  if (typeof sc !== 'object' || sc === null || !ROPE_TYPES.includes(sc.type as RopeScaling['type']))
+    throw new ProtocolError(`field "rope.scaling.type" must be one of ${ROPE_TYPES.join(', ')}`);
+  const scaling: RopeScaling = { type: sc.type as RopeScaling['type'] };
+  for (const k of ['factor', 'lowFreqFactor', 'highFreqFactor', 'originalMaxPositions'] as const) if (sc[k] !== undefined) scaling[k] = num(sc, k);
+  return { theta: num(r, 'theta')!, maxPositions: num(r, 'maxPositions')!, scaling };
 }
 
 /** Worker -> webview. */
@@ -142,6 +159,7 @@ export const insideWorkerParsers: MessageParsers<InsideWorkerMessage> = {
     backend: str(raw, 'backend')!,
     keptBytes: num(raw, 'keptBytes')!,
     forwardMs: num(raw, 'forwardMs')!,
+    rope: rope(raw.rope),
   }),
   insideHeadGrid: (raw) => ({
     type: 'insideHeadGrid',

@@ -174,6 +174,7 @@ export class InsideSession {
       backend: b.label,
       keptBytes,
       forwardMs,
+      rope: c.positions === 'rope' && c.rope ? { theta: c.rope.theta, maxPositions: c.maxPositions, scaling: c.rope.scaling } : undefined,
     };
   }
 

@@ -38,7 +38,13 @@ beforeAll(async () => {
     '/gpu.js': { body: js },
   };
   for (const m of TINY) addTree(files, `models/${m}`);
-  for (const r of [...TINY.map((m) => `refs/${m}.shared.json`), 'refs/tiny-llama.lora.shared.json', 'refs/stories260K.greedy.shared.json', 'llama2c/stories260K.bin'])
+  for (const r of [
+    ...TINY.map((m) => `refs/${m}.shared.json`),
+    ...TINY.map((m) => `refs/${m}.internals.shared.json`),
+    'refs/tiny-llama.lora.shared.json',
+    'refs/stories260K.greedy.shared.json',
+    'llama2c/stories260K.bin',
+  ])
     addTree(files, r);
   server = await serve(files);
   browser = await launchBrowser();

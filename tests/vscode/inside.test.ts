@@ -105,6 +105,17 @@ describe('Inside tab (code-server)', () => {
         expect(Math.abs(Number(await cell.getAttribute('data-prob')) - 1 / sum)).toBeLessThan(1e-5);
       }
     await shot('lens');
+
+    // RoPE: the default wavelengths 2π·theta^(2i/d) of the model's pairs, beside the other scalings
+    const rope = doc.locator('#inside-rope');
+    await rope.scrollIntoViewIfNeeded();
+    const theta = c.rope!.theta;
+    for (let i = 0; i < c.headDim / 2; i++) {
+      const w = Number(await rope.locator(`td[data-variant="1"][data-pair="${i}"]`).getAttribute('data-wavelength'));
+      expect(w / (2 * Math.PI * Math.pow(theta, (2 * i) / c.headDim))).toBeCloseTo(1, 5);
+    }
+    expect(await rope.locator('tr').count()).toBe(6);
+    await shot('rope');
   }, 600_000);
 
   it('tiny-mixtral-moe: the router view shows the reference experts', async () => {

@@ -16,6 +16,7 @@ import { getState, setState } from '../host';
 import { activeSummary, initModels, modelsState, onModelsState } from '../models';
 import { download, drawMasks, gridBitmap, gridCsv, themeRamp, type Ramp, type View } from '../inside-draw';
 import { insideLensSection, insideRouterSection, lensState, refreshLens, refreshRouter, routerState } from './inside-lens';
+import { insideRopeSection, refreshRope } from './inside-rope';
 import type { Panel } from './panel';
 
 /** Canvas side of the heatmap and of one thumbnail, in CSS pixels. */
@@ -548,6 +549,7 @@ function build(): HTMLElement {
   const headLine = el('p', { id: 'inside-head-line' });
   const lens = insideLensSection();
   const router = insideRouterSection();
+  const rope = insideRopeSection();
   const body = el(
     'div',
     { id: 'inside-body' },
@@ -581,6 +583,7 @@ function build(): HTMLElement {
     links,
     lens,
     router,
+    rope,
   );
   box.append(empty, body);
   els = { empty, body, text, go, why, status, error, grid, gqa, headLine, layerSel, headSel, heat, readout, links, lens, router };
@@ -605,12 +608,14 @@ function refresh(): void {
   const info = data.info;
   for (const e of [els.grid, els.heat, els.lens, els.router, els.layerSel, els.headSel]) e.hidden = !info;
   if (!info) {
+    refreshRope(undefined, 0);
     els.status.textContent = data.running ? 'Running…' : 'Run the model on an input to see inside it.';
     return;
   }
   els.status.textContent = `${info.tokens.length} tokens · ${info.layers} layers × ${info.heads} heads (${info.kvHeads} KV heads, head dim ${info.headDim}) · ${info.backend} · forward ${info.forwardMs} ms · the worker keeps ${(info.keptBytes / 1048576).toFixed(1)} MiB for these views`;
   els.status.dataset.tokens = String(info.tokens.length);
   els.router.hidden = info.experts === 0;
+  refreshRope(info, info.headDim);
   syncSelects();
   drawGrid();
   drawHeat();
