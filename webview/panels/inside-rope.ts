@@ -13,7 +13,8 @@ import { gridBitmap, themeRamp } from '../inside-draw';
 
 /** Most positions drawn in the angle picture. */
 const MAX_ROWS = 512;
-const PAIR_PX = 8;
+/** The picture is at least this wide and tall (CSS pixels), short inputs and few pairs scaled up. */
+const MIN_PX = 256;
 
 let els: { box: HTMLElement; canvas: HTMLCanvasElement; table: HTMLTableElement; note: HTMLElement } | undefined;
 
@@ -43,11 +44,13 @@ export function refreshRope(info: InsideRunInfo | undefined, headDim: number): v
   const half = headDim >> 1;
   const angles = ropeAngles(c, 0, T); // [T, hd/2]
   const shade = angles.map((a) => (Math.cos(a) + 1) / 2);
-  els.canvas.width = half * PAIR_PX;
-  els.canvas.height = Math.max(T, 32);
+  const w = half * Math.max(1, Math.ceil(MIN_PX / half));
+  const h = T * Math.max(1, Math.ceil(MIN_PX / T));
+  els.canvas.width = w;
+  els.canvas.height = h;
   const ctx = els.canvas.getContext('2d')!;
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(gridBitmap(shade, T, half, themeRamp()), 0, 0, half * PAIR_PX, Math.max(T, 32));
+  ctx.drawImage(gridBitmap(shade, T, half, themeRamp()), 0, 0, w, h);
   const seqLen = 2 * c.maxPositions;
   const rows = ropeScalings(c, seqLen);
   const step = Math.max(1, Math.ceil(half / 16));
