@@ -6,4 +6,4 @@ import { modelPanel } from './model';
 import { tokenizerPanel } from './tokenizer';
 
 /** The playground's tabs, in order. */
-export const PANELS: Panel[] = [generatePanel, insidePanel, modelPanel, tokenizerPanel, enginePanel];
+export const PANELS: Panel[] = [generatePanel, modelPanel, tokenizerPanel, insidePanel, enginePanel];
