@@ -16,13 +16,12 @@ import { getState, setState } from '../host';
 import { activeSummary, initModels, modelsState, onModelsState } from '../models';
 import { download, drawMasks, gridBitmap, gridCsv, themeRamp, type Ramp, type View } from '../inside-draw';
 import { insideLensSection, insideRouterSection, lensState, refreshLens, refreshRouter, routerState } from './inside-lens';
+import { drawHeadGrid, gqaText, gridHit, headSummaryText, THUMB } from './inside-grid';
 import { insideRopeSection, refreshRope } from './inside-rope';
 import type { Panel } from './panel';
 
-/** Canvas side of the heatmap and of one thumbnail, in CSS pixels. */
+/** Canvas side of the heatmap, in CSS pixels. */
 export const HEATMAP_PX = 480;
-const THUMB = 32;
-const GAP = 4;
 
 interface Form {
   text: string;
@@ -138,89 +137,13 @@ function run(): void {
 
 // ------------------------------------------------------------------ head grid
 
-function gridGeometry() {
-  const info = data.info!;
-  const group = info.heads / info.kvHeads;
-  const x = (h: number) => 28 + h * (THUMB + 2) + Math.floor(h / group) * GAP;
-  const y = (l: number) => 16 + l * (THUMB + 2);
-  return { group, x, y, w: x(info.heads - 1) + THUMB + 2, h: y(info.layers - 1) + THUMB + 2 };
-}
-
 function drawGrid(): void {
   if (!els || !data.info) return;
-  const info = data.info;
-  const g = gridGeometry();
-  const cv = els.grid;
-  cv.width = g.w;
-  cv.height = g.h;
-  const ctx = cv.getContext('2d')!;
   ramp ??= themeRamp();
-  ctx.clearRect(0, 0, g.w, g.h);
-  ctx.fillStyle = `rgb(${ramp.fg.join(',')})`;
-  ctx.font = '10px sans-serif';
-  for (let h = 0; h < info.heads; h++) ctx.fillText(String(h), g.x(h) + THUMB / 2 - 3, 11);
-  for (let l = 0; l < info.layers; l++) ctx.fillText(`L${l}`, 2, g.y(l) + THUMB / 2 + 3);
-  if (data.grid) {
-    const n = Math.min(THUMB, T());
-    for (let l = 0; l < info.layers; l++)
-      for (let h = 0; h < info.heads; h++) {
-        const o = (l * info.heads + h) * THUMB * THUMB;
-        const vals = new Float32Array(n * n);
-        for (let r = 0; r < n; r++) vals.set(data.grid.thumbs.subarray(o + r * THUMB, o + r * THUMB + n), r * n);
-        ctx.imageSmoothingEnabled = false;
-        ctx.drawImage(gridBitmap(vals, n, n, ramp), g.x(h), g.y(l), THUMB, THUMB);
-      }
-  }
-  if (form.head >= 0) {
-    ctx.strokeStyle = `rgb(${ramp.hi.join(',')})`;
-    ctx.lineWidth = 2;
-    ctx.strokeRect(g.x(form.head) - 1, g.y(form.layer) - 1, THUMB + 2, THUMB + 2);
-  }
-  refreshHeadLine();
-}
-
-function gridHit(ev: MouseEvent): { l: number; h: number } | undefined {
-  if (!data.info) return undefined;
-  const g = gridGeometry();
-  const rect = els!.grid.getBoundingClientRect();
-  const px = ev.clientX - rect.left;
-  const py = ev.clientY - rect.top;
-  for (let l = 0; l < data.info.layers; l++)
-    for (let h = 0; h < data.info.heads; h++) if (px >= g.x(h) && px < g.x(h) + THUMB && py >= g.y(l) && py < g.y(l) + THUMB) return { l, h };
-  return undefined;
-}
-
-function summaryText(l: number, h: number): string {
-  const info = data.info!;
-  const s = data.grid?.summaries[l * info.heads + h];
-  const group = info.heads / info.kvHeads;
-  const kv = Math.floor(h / group);
-  const mates = Array.from({ length: group }, (_, i) => kv * group + i).filter((x) => x !== h);
-  const pct = (v: number) => `${(100 * v).toFixed(0)}%`;
-  const parts = [`Layer ${l}, head ${h}`];
-  if (s) parts.push(`entropy ${s.entropy.toFixed(2)} nats`, `BOS ${pct(s.bos)}`, `previous ${pct(s.prev)}`, `itself ${pct(s.self)}`);
-  if (s) {
-    const top = [
-      ['the first token', s.bos],
-      ['the previous token', s.prev],
-      ['itself', s.self],
-    ].sort((a, b) => (b[1] as number) - (a[1] as number))[0];
-    if ((top[1] as number) > 0.5) parts.push(`attends mostly to ${top[0]}`);
-  }
-  parts.push(mates.length ? `KV head ${kv}, shared with head${mates.length > 1 ? 's' : ''} ${mates.join(', ')}` : `KV head ${kv}`);
-  if (info.windows[l]) parts.push(`sliding window ${info.windows[l]}`);
-  return parts.join(' · ');
-}
-
-function refreshHeadLine(): void {
-  if (!els || !data.info) return;
-  els.headLine.textContent = form.head >= 0 ? summaryText(form.layer, form.head) : `Layer ${form.layer}, ${form.head === -1 ? 'mean' : 'max'} over ${data.info.heads} heads`;
-  const info = data.info;
-  const group = info.heads / info.kvHeads;
-  els.gqa.textContent =
-    group > 1
-      ? `Grouped-query attention: ${info.heads} query heads read ${info.kvHeads} KV heads, ${group} each (${Array.from({ length: info.kvHeads }, (_, k) => `KV ${k} ← ${k * group}–${k * group + group - 1}`).join(', ')}).`
-      : `Every query head has its own KV head (${info.heads} heads).`;
+  drawHeadGrid(els.grid, data.info, data.grid, form.layer, form.head, ramp);
+  els.headLine.textContent =
+    form.head >= 0 ? headSummaryText(data.info, data.grid, form.layer, form.head) : `Layer ${form.layer}, ${form.head === -1 ? 'mean' : 'max'} over ${data.info.heads} heads`;
+  els.gqa.textContent = gqaText(data.info);
 }
 
 function pick(l: number, h: number): void {
@@ -475,12 +398,12 @@ function build(): HTMLElement {
   const error = el('div', { id: 'inside-error', class: 'error', role: 'alert' });
   const grid = el('canvas', { id: 'inside-grid', tabindex: '0', 'aria-label': 'All heads of all layers: arrow keys move, Enter opens the head' }) as HTMLCanvasElement;
   grid.addEventListener('click', (ev) => {
-    const hit = gridHit(ev);
+    const hit = data.info && gridHit(grid, data.info, ev);
     if (hit) pick(hit.l, hit.h);
   });
   grid.addEventListener('mousemove', (ev) => {
-    const hit = gridHit(ev);
-    grid.title = hit ? summaryText(hit.l, hit.h) : '';
+    const hit = data.info && gridHit(grid, data.info, ev);
+    grid.title = hit && data.info ? headSummaryText(data.info, data.grid, hit.l, hit.h) : '';
   });
   grid.addEventListener('keydown', (ev) => {
     if (!data.info) return;
