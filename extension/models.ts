@@ -373,7 +373,7 @@ export class ModelManager implements vscode.Disposable {
 /** The model's details as Markdown (tooltip). */
 export function detailsMarkdown(s: ModelSummary, active: boolean): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
-  md.appendMarkdown(`**${s.name}**${active ? ' — active' : ''}\n\n`);
+  md.appendMarkdown(`**${escapeMd(s.name)}**${active ? ' — active' : ''}\n\n`);
   md.appendText(s.path);
   md.appendMarkdown('\n\n');
   if (s.problem) md.appendMarkdown(`${s.status === 'error' ? '$(error)' : '$(warning)'} ${escapeMd(s.problem.message)}\n\n`);
@@ -387,13 +387,17 @@ export function detailsMarkdown(s: ModelSummary, active: boolean): vscode.Markdo
     );
   if (s.problem) {
     md.appendMarkdown('\n');
-    md.appendCodeblock(s.problem.detail, 'text');
+    md.appendCodeblock(
+      s.problem.detail.replace(/`{3,}/g, (f) => "'".repeat(f.length)),
+      'text',
+    ); // a fence inside would end the block early
   }
   return md;
 }
 
-function escapeMd(s: string): string {
-  return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, (c) => `\\${c}`);
+/** Text from a model file or folder name as literal Markdown: every syntax character escaped, `$(…)` theme icons too. */
+export function escapeMd(s: string): string {
+  return s.replace(/[\\`*_{}[\]()#+\-.!|<>$~&:]/g, (c) => `\\${c}`);
 }
 
 export class ModelTreeProvider implements vscode.TreeDataProvider<string> {

@@ -22,6 +22,7 @@ import { log } from './log';
 import { modelManager, type ModelManager } from './models';
 import { describeEnv, setBackend } from './status';
 import { answerTokenizerRequest, attachTokenizerWebview } from './tokenizer-panel';
+import { exportLabRun } from './lab-export';
 
 export const VIEW_ID = 'llmPlayground.playground';
 export const PANEL_TYPE = 'llmPlayground.playgroundPanel';
@@ -149,6 +150,9 @@ export function attachPlayground(ctx: vscode.ExtensionContext, webview: vscode.W
           case 'cancelTrainBpe':
           case 'exportBpe':
             void answer(msg, answerTokenizerRequest(msg), false);
+            break;
+          case 'exportLab':
+            void answer(msg, exportLabRun(msg), true);
             break;
         }
         break;

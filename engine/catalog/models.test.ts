@@ -13,7 +13,7 @@ import { discoverModels, discoveryAllowed } from './discover-node';
 import { inspectHf, memoryDir, type ModelInfo } from '../formats/inspect';
 import { memoryPlan } from './inspect';
 import { inspectPath } from './inspect-node';
-import { ModelRangeServer, RangeRefused } from './range-node';
+import { MAX_CONCURRENT_READS, ModelRangeServer, RangeRefused } from './range-node';
 import { ModelSession } from '../worker/session';
 import { StopStringFilter } from '../generate/stopping';
 
@@ -259,6 +259,14 @@ describe('range server', () => {
     await expect(server.read('m', 'tok512.bin', -1, 1)).rejects.toThrow(/bad range/);
     await expect(server.read('m', 'stories260K.bin', 0, 64 * 1024 * 1024)).rejects.toThrow(/limit per request/);
     await server.closeAll();
+  });
+  test('a flood of concurrent reads is served a few at a time, every one answered', async () => {
+    const flood = new ModelRangeServer((id) => (id === 'm' ? { root: path.dirname(BIN), files: ['stories260K.bin'] } : undefined));
+    const want = readFileSync(BIN);
+    const got = await Promise.all(Array.from({ length: 50 }, (_, i) => flood.read('m', 'stories260K.bin', i * 1000, 1000)));
+    got.forEach((b, i) => expect(Buffer.from(b).equals(want.subarray(i * 1000, i * 1000 + 1000))).toBe(true));
+    expect(flood.peakConcurrent).toBeLessThanOrEqual(MAX_CONCURRENT_READS);
+    await flood.closeAll();
   });
 });
 

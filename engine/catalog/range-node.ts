@@ -4,8 +4,9 @@
  * anything else, or a range outside the file, is refused. Never reads a whole
  * file into memory: each request reads its own range (at most MAX_RANGE_BYTES).
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { openRegularFile, resolveInside } from '../formats/confine-node';
 
 export const MAX_RANGE_BYTES = 16 * 1024 * 1024;
 
@@ -22,8 +23,15 @@ interface Handle {
   lastUsed: number;
 }
 
+/** Reads served at once; more wait their turn, so a flood of requests holds at most this many buffers of MAX_RANGE_BYTES. */
+export const MAX_CONCURRENT_READS = 4;
+
 export class ModelRangeServer {
   private readonly handles = new Map<string, Promise<Handle>>();
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  /** The most reads that were in flight at once (tests read it). */
+  peakConcurrent = 0;
 
   /** `filesOf(modelId)`: the model's folder and the names of its files, or undefined for an unknown model. */
   constructor(
@@ -39,8 +47,19 @@ export class ModelRangeServer {
       throw new RangeRefused(`bad range: offset ${offset}, length ${length}`);
     }
     if (length > MAX_RANGE_BYTES) throw new RangeRefused(`a range of ${length} bytes is over the ${MAX_RANGE_BYTES}-byte limit per request`);
-    const p = path.join(m.root, file);
-    const h = await this.handle(p);
+    if (this.running >= MAX_CONCURRENT_READS) await new Promise<void>((r) => this.waiting.push(r));
+    this.running++;
+    this.peakConcurrent = Math.max(this.peakConcurrent, this.running);
+    try {
+      return await this.readRange(m.root, file, offset, length);
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private async readRange(root: string, file: string, offset: number, length: number): Promise<Uint8Array> {
+    const h = await this.handle(root, file);
     if (offset + length > h.size) throw new RangeRefused(`${file}: ${length} bytes at offset ${offset} lie outside the file (size ${h.size})`);
     h.lastUsed = Date.now();
     const buf = new Uint8Array(length);
@@ -53,12 +72,22 @@ export class ModelRangeServer {
     return buf;
   }
 
-  private handle(p: string): Promise<Handle> {
+  /** The open handle of a model's file: a regular file inside the model's folder (confine-node.ts), else refused. */
+  private handle(root: string, file: string): Promise<Handle> {
+    const p = path.join(root, file);
     let h = this.handles.get(p);
     if (!h) {
       h = (async () => {
-        const fh = await open(p, 'r');
-        const { size } = await fh.stat();
+        let real: string | null;
+        try {
+          real = await resolveInside(root, file);
+        } catch (e) {
+          throw new RangeRefused(`${file}: ${(e as Error).message}`);
+        }
+        if (real === null) throw new RangeRefused(`${file}: no such file`);
+        const { fh, size } = await openRegularFile(real).catch((e: Error) => {
+          throw new RangeRefused(`${file}: ${e.message}`);
+        });
         return { fh, size, lastUsed: Date.now() };
       })();
       this.handles.set(p, h);

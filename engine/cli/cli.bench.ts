@@ -25,8 +25,8 @@ async function vocabOf(gguf: string) {
   await src.close?.();
   return {
     tokens: f.metadata.get('tokenizer.ggml.tokens') as string[],
-    scores: f.metadata.get('tokenizer.ggml.scores') as number[],
-    types: f.metadata.get('tokenizer.ggml.token_type') as number[],
+    scores: Array.from(f.metadata.get('tokenizer.ggml.scores') as Float32Array),
+    types: Array.from(f.metadata.get('tokenizer.ggml.token_type') as Int32Array),
   };
 }
 

@@ -21,7 +21,7 @@ import { generate } from '../generate/generate';
 import { processorsFromOptions, samplerFromOptions, SAMPLING_OPTIONS, type ProcessorOptions } from '../generate/options';
 import { ParameterRangeError, type LogitsProcessor } from '../generate/processors';
 import { Rng } from '../generate/rng';
-import { argmax } from '../generate/samplers';
+import { argmax, GreedySampler, MultinomialSampler } from '../generate/samplers';
 import { lensWeights, logitLens } from '../model/logit-lens';
 import type { LoadedModel } from '../model/types';
 import { openNodeGpu } from '../gpu/gpu-node';
@@ -31,8 +31,10 @@ import { BUILTIN_TOKENIZERS, isBuiltinTokenizerId } from '../tokenizer/builtin';
 import { loadBuiltinTokenizer } from '../tokenizer/builtin-node';
 import { cmdTrainBpe, TrainUsageError } from './train-bpe';
 import { describeModel, type ModelDescription } from './describe';
+import { UsageError } from './errors';
+import { beamFlags, cmdCompare, cmdProcess, inspectOption, LAB_FLAGS, LAB_USAGE, labDecoding, openDraft, runBeam, runSpeculative, traceRecord } from './lab';
 
-export class UsageError extends Error {}
+export { UsageError };
 /** --backend webgpu asked for, but no adapter or device (exit code 1: the environment, not the usage). */
 export class GpuUnavailableError extends Error {}
 
@@ -48,6 +50,7 @@ commands:
            [--weights auto|f32|f16] [--ignore-eos] [--json]
            [--top-k K] [--top-p P] [--min-p P] [--typical-p P] [--epsilon E] [--eta E]
            [--repetition-penalty R] [--no-repeat-ngram N]
+${LAB_USAGE}
   forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions] [--logit-lens] [--router] [--backend cpu|webgpu] [--json]
 
 A model path is an HF folder, a .safetensors file beside its config.json, a .gguf,
@@ -75,6 +78,7 @@ export function bundledModelPath(): string {
 function parseIds(s: string | undefined, what: string): number[] {
   if (s === undefined || s.trim() === '') throw new UsageError(`${what} needs a comma-separated list of token ids, e.g. 1,2,3`);
   return s.split(',').map((x) => {
+    if (x.trim() === '') throw new UsageError(`${what}: an empty entry in "${s.length > 40 ? `${s.slice(0, 40)}…` : s}" (ids are separated by single commas)`);
     const n = Number(x.trim());
     if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${what}: "${x}" is not a token id (a non-negative integer)`);
     return n;
@@ -237,6 +241,7 @@ function decodingOptions(values: Record<string, string | undefined>): { options:
     if (!Number.isFinite(n)) throw new UsageError(`--${flag} must be a number, got "${s}"`);
     o[key] = n;
   }
+  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new UsageError(`--top-p must be a number in (0, 1], got ${values['top-p']}`);
   const sampling = SAMPLING_OPTIONS.filter((k) => o[k] !== undefined);
   o.temperature = floatOpt(values.temperature, 'temperature', sampling.length ? 1 : 0);
   if (o.temperature === 0 && sampling.length) throw new UsageError(`--${flagOf.get(sampling[0])} samples, but --temperature 0 decodes greedily; give a temperature > 0 or drop it`);
@@ -262,6 +267,7 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
     weights: { type: 'string' },
     'ignore-eos': { type: 'boolean' },
     trace: { type: 'boolean' },
+    ...LAB_FLAGS,
     ...Object.fromEntries(Object.keys(PROCESSOR_FLAGS).map((f) => [f, { type: 'string' as const }])),
   });
   if (values.prompt !== undefined && values.ids !== undefined) throw new UsageError('give --prompt or --ids, not both');
@@ -283,26 +289,65 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   if (promptIds.length === 0) throw new UsageError('the prompt encodes to no tokens');
   checkIds(promptIds, c.vocabSize, 'prompt');
   const context = intOpt(values.context as string | undefined, 'context', Math.min(c.maxPositions, promptIds.length + maxTokens), 1);
+  if (context > c.maxPositions) throw new UsageError(`--context ${context} is beyond the model's ${c.maxPositions} positions`);
   if (promptIds.length + maxTokens > context) throw new UsageError(`prompt (${promptIds.length} tokens) + --max-tokens ${maxTokens} exceed the context ${context}`);
   const weights = weightsOpt(values.weights as string | undefined, m.loaded);
   const backend = await openBackend(backendOpt(values.backend as string | undefined), m.loaded, context, weights);
   if (backendKind(backend.id).needsGpuDevice) releaseHostWeights(m.loaded);
-  const sampler = samplerFromOptions(decoding, new Rng(seed));
+  const eosIds = values['ignore-eos'] ? [] : (c.stopTokenIds ?? c.eosTokenIds);
+  const lab = labDecoding(values, decoding, { vocabSize: c.vocabSize, eosIds, promptLength: promptIds.length, seed });
+  const chain = lab?.processors ?? processors;
+  const sampler = lab ? (lab.sampling ? new MultinomialSampler(new Rng(seed)) : new GreedySampler()) : samplerFromOptions(decoding, new Rng(seed));
+  const beams = beamFlags(values);
+  const labRun = { backend, promptIds, maxTokens, eosIds, processors: chain, sampling: !sampler.greedy, seed };
+  if (beams || values['draft-model'] !== undefined) {
+    // Beam search and speculative decoding: whole results rather than a stream of steps.
+    try {
+      const head = { prompt_ids: promptIds, processors: chain.map((p) => p.name) };
+      if (beams && values['draft-model'] !== undefined) throw new UsageError('give --num-beams or --draft-model, not both');
+      if (beams) {
+        const { json, result } = await runBeam(labRun, beams);
+        if (values.json)
+          return out(
+            JSON.stringify({ ...head, ...json, text: m.tokenizer?.decode(result.sequences[0] ?? []) ?? '', sampler: 'beam', ...(values.trace ? { beam_tree: result.tree } : {}) }),
+          );
+        result.sequences.forEach((ids, i) => out(`[${result.scores[i].toFixed(4)}] ${m.tokenizer ? JSON.stringify(m.tokenizer.decode(ids)) : ids.join(',')}`));
+        return;
+      }
+      const d = await openDraft(values['draft-model'] as string, c.vocabSize, m.tokenizer);
+      const draft = await openBackend(backend.id, d.loaded, context, weights);
+      try {
+        const k = intOpt(values['draft-tokens'] as string | undefined, 'draft-tokens', 4, 1);
+        const { summary, json } = await runSpeculative(labRun, draft, k);
+        const text = m.tokenizer ? m.tokenizer.decode(summary.ids) : '';
+        if (values.json) return out(JSON.stringify({ ...head, generated_ids: summary.ids, text, stop_reason: summary.stopReason, sampler: sampler.name, ...json }));
+        out(m.tokenizer ? text : summary.ids.join(','));
+        const sp = json.speculative as { drafted: number; accepted: number };
+        process.stderr.write(`[${summary.ids.length} tokens; drafted ${sp.drafted}, accepted ${sp.accepted}]\n`);
+        return;
+      } finally {
+        draft.dispose();
+      }
+    } finally {
+      backend.dispose();
+    }
+  }
   const steps = generate(backend, {
     promptIds,
     maxNewTokens: maxTokens,
-    eosIds: values['ignore-eos'] ? [] : (c.stopTokenIds ?? c.eosTokenIds),
-    processors,
+    eosIds,
+    processors: chain,
     sampler,
     tokenizer: m.tokenizer,
+    inspect: inspectOption(values, c.vocabSize),
   });
-  const trace: { step: number; id: number; ms: number }[] = [];
+  const trace: Record<string, unknown>[] = [];
   let r;
   try {
     for (;;) {
       r = await steps.next();
       if (r.done) break;
-      if (values.trace) trace.push({ step: r.value.step, id: r.value.id, ms: +r.value.ms.toFixed(3) });
+      if (values.trace) trace.push(traceRecord(r.value));
       if (!values.json && m.tokenizer) process.stdout.write(r.value.text);
     }
   } finally {
@@ -319,7 +364,7 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
         prefill_ms: +g.prefillMs.toFixed(3),
         decode_tokens_per_s: +g.decodeTokensPerSec.toFixed(2),
         decode_path: g.path,
-        processors: processors.map((p) => p.name),
+        processors: chain.map((p) => p.name),
         sampler: sampler.name,
         ...(values.trace ? { steps: trace } : {}),
       }),
@@ -359,6 +404,7 @@ async function cmdForward(argv: string[], out: Out): Promise<void> {
   const m: OpenedModel = await openModel(values.model as string);
   const c = m.loaded.config;
   checkIds(ids, c.vocabSize, '--ids');
+  if (ids.length > c.maxPositions) throw new UsageError(`--ids: ${ids.length} ids are more than the model's ${c.maxPositions} positions`);
   const adapter = values.lora ? await loadLoraAdapterFromPath(values.lora as string, c) : undefined;
   if (values.router && !c.moe) throw new UsageError(`--router: ${values.model as string} is not a mixture-of-experts model (no router)`);
   const capture = { attentions: Boolean(values.attentions), residuals: Boolean(values['logit-lens']), router: Boolean(values.router) };
@@ -417,8 +463,17 @@ export async function main(argv: string[], out: Out = (s) => console.log(s)): Pr
       case 'forward':
         await cmdForward(rest, out);
         return 0;
+      case 'process':
+        await cmdProcess(parse(rest, { input: { type: 'string' } }).values, out);
+        return 0;
+      case 'compare':
+        await cmdCompare(parse(rest, { config: { type: 'string' } }).values, out, {
+          bundledModel: bundledModelPath,
+          openBackend: (m, context) => openBackend('cpu', m.loaded, context),
+        });
+        return 0;
       default:
-        throw new UsageError(`unknown command "${cmd}" (expected inspect, tokenize, train-bpe, generate or forward)`);
+        throw new UsageError(`unknown command "${cmd}" (expected inspect, tokenize, train-bpe, generate, forward, process or compare)`);
     }
   } catch (e) {
     if (e instanceof UsageError || e instanceof TrainUsageError) {

@@ -1,5 +1,5 @@
 /** CLI: tokenize with the built-in vocabularies; train-bpe writes a tokenizer.json that loads back. */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test, vi } from 'vitest';
@@ -59,6 +59,22 @@ describe('train-bpe', () => {
     const r = await run('train-bpe', '--input', dir, '--vocab-size', '300', '--out', path.join(tmp, 't2.json'), '--json');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ files: 1, skipped: 1 });
+  });
+
+  test('a dangling symlink in the folder is skipped, not fatal; an empty corpus is an error', async () => {
+    const dir = path.join(tmp, 'dangling');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'a.txt'), 'hello hello hello world world');
+    symlinkSync(path.join(tmp, 'gone.txt'), path.join(dir, 'b.txt'));
+    const r = await run('train-bpe', '--input', dir, '--vocab-size', '300', '--out', path.join(tmp, 't3.json'), '--json');
+    expect(r.err).toBe('');
+    expect(JSON.parse(r.out)).toMatchObject({ files: 1, skipped: 1 });
+    const empty = path.join(tmp, 'empty.txt');
+    writeFileSync(empty, '');
+    const e = await run('train-bpe', '--input', empty, '--vocab-size', '300', '--out', path.join(tmp, 't4.json'));
+    expect(e.code).toBe(2);
+    expect(e.err).toMatch(/the text is empty/);
+    expect(existsSync(path.join(tmp, 't4.json'))).toBe(false);
   });
 
   test('bad input: clear messages', async () => {

@@ -13,15 +13,24 @@ export class TrainUsageError extends Error {}
 const SKIP_DIRS = new Set(['node_modules', '.git', 'dist', '.cache']);
 const MAX_CHARS = 256 * 1024 * 1024;
 
-function textFiles(p: string, out: string[] = []): string[] {
-  const st = statSync(p);
+/** Regular files under `p` (the input itself must exist; entries that vanish or dangle, FIFOs and devices are counted in `unreadable`). */
+function textFiles(p: string, out: string[] = [], unreadable = { n: 0 }, top = true): string[] {
+  let st;
+  try {
+    st = statSync(p);
+  } catch (e) {
+    if (top) throw e;
+    unreadable.n++; // a dangling symlink, or a file removed while listing
+    return out;
+  }
   if (st.isFile()) out.push(p);
   else if (st.isDirectory()) {
     for (const e of readdirSync(p).sort()) {
       if (SKIP_DIRS.has(e) || e.startsWith('.')) continue;
-      textFiles(path.join(p, e), out);
+      textFiles(path.join(p, e), out, unreadable, false);
     }
-  }
+  } else if (!top) unreadable.n++;
+  else throw new TrainUsageError(`${p}: not a regular file or folder`);
   return out;
 }
 
@@ -48,9 +57,11 @@ export async function cmdTrainBpe(argv: string[], out: (s: string) => void): Pro
     throw e;
   }
   let files: string[];
+  const unreadable = { n: 0 };
   try {
-    files = textFiles(values.input);
-  } catch {
+    files = textFiles(values.input, [], unreadable);
+  } catch (e) {
+    if (e instanceof TrainUsageError) throw e;
     throw new TrainUsageError(`${values.input}: no such file or folder`);
   }
   const dec = new TextDecoder('utf-8', { fatal: true });
@@ -75,7 +86,9 @@ export async function cmdTrainBpe(argv: string[], out: (s: string) => void): Pro
     trainer.addText(s);
     used++;
   }
-  if (used === 0) throw new TrainUsageError(`${values.input}: no UTF-8 text file to train on${skipped ? ` (${skipped} binary or non-UTF-8 files skipped)` : ''}`);
+  skipped += unreadable.n;
+  if (used === 0) throw new TrainUsageError(`${values.input}: no UTF-8 text file to train on${skipped ? ` (${skipped} binary, non-UTF-8 or unreadable files skipped)` : ''}`);
+  if (chars === 0) throw new TrainUsageError(`${values.input}: the text is empty; there is nothing to learn merges from`);
   const t0 = performance.now();
   const target = trainer.targetMerges;
   for (let s = trainer.step(); s; s = trainer.step()) {

@@ -8,7 +8,7 @@ function typeError(file: GgufFile, key: string, expected: string): FormatError {
     file: file.name,
     key,
     expected,
-    found: `${file.metadataTypes.get(key)} ${Array.isArray(v) ? `[${v.length} items]` : String(v)}`,
+    found: `${file.metadataTypes.get(key)} ${Array.isArray(v) || ArrayBuffer.isView(v) ? `[${v.length} items]` : String(v)}`,
   });
 }
 
@@ -26,6 +26,13 @@ export function ggufFloat(file: GgufFile, key: string): number | undefined {
   const v = file.metadata.get(key);
   if (v === undefined) return undefined;
   if (typeof v !== 'number') throw typeError(file, key, 'a number');
+  return v;
+}
+
+/** A finite float > 0 (a RoPE base, a scale factor, an epsilon); undefined when absent. 0, a negative value or NaN would make NaN logits. */
+export function ggufPositiveFloat(file: GgufFile, key: string): number | undefined {
+  const v = ggufFloat(file, key);
+  if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new FormatError('bad value', { file: file.name, key, expected: 'a finite number > 0', found: String(v) });
   return v;
 }
 

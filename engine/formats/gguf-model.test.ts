@@ -369,6 +369,11 @@ describe('synthetic GGUF models', () => {
     expect(m.source.dtypes).toContain(_name);
   });
 
+  test.each([0, -1, NaN, Infinity])('rope.freq_base %d: a FormatError naming the key (it would make NaN logits)', async (theta) => {
+    const e = await expectError(loadSynth(synthGguf({ theta }).bytes), FormatError, /bad value/);
+    expect(e.key).toBe('llama.rope.freq_base');
+  });
+
   test('qwen2: q/k/v biases, tied head, half RoPE', async () => {
     const m = await loadSynth(synthGguf({ arch: 'qwen2', qkvBias: true, tied: true }).bytes);
     expect(m.config).toMatchObject({ architecture: 'qwen2', qkvBias: true, tieEmbeddings: true, qkNorm: false, rope: { style: 'half' } });

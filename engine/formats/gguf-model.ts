@@ -36,7 +36,7 @@ import { FormatError, UnsupportedError } from '../errors';
 import type { Architecture, LoadedModel, ModelConfig, RopeScaling, Tensor, WeightMap } from '../model/types';
 import type { ByteSource } from './source';
 import { readGguf, readGgufTensorBytes, readGgufTensorF32, type GgufFile, type ReadGgufOptions } from './gguf';
-import { ggufFloat, ggufString, ggufUint } from './gguf-metadata';
+import { ggufFloat, ggufPositiveFloat, ggufString, ggufUint } from './gguf-metadata';
 
 const SUPPORTED: Record<string, { arch: Architecture; ropeStyle: 'half' | 'interleaved' }> = {
   llama: { arch: 'llama', ropeStyle: 'interleaved' },
@@ -116,9 +116,9 @@ export function recogniseLlama3RopeFactors(factors: Float32Array, theta: number,
 /** RoPE scaling from `<arch>.rope.scaling.*` / `<arch>.rope.scale_linear` (rope_freqs is handled by the loader). */
 function ropeScaling(file: GgufFile, a: string): RopeScaling {
   const type = ggufString(file, `${a}.rope.scaling.type`);
-  const factor = ggufFloat(file, `${a}.rope.scaling.factor`);
+  const factor = ggufPositiveFloat(file, `${a}.rope.scaling.factor`);
   if (type === undefined || type === 'none') {
-    const linear = ggufFloat(file, `${a}.rope.scale_linear`);
+    const linear = ggufPositiveFloat(file, `${a}.rope.scale_linear`);
     return linear !== undefined && linear !== 1 ? { type: 'linear', factor: linear } : { type: 'default' };
   }
   if (type === 'linear' && factor !== undefined) return { type: 'linear', factor };
@@ -223,7 +223,7 @@ export function ggufModelConfig(file: GgufFile): ModelConfig {
     maxPositions: positive(file, `${a}.context_length`, requireUint(file, `${a}.context_length`)),
     norm: { kind: 'rms', eps },
     positions: 'rope',
-    rope: { theta: ggufFloat(file, `${a}.rope.freq_base`) ?? 10000, scaling: ropeScaling(file, a), style: ropeStyle },
+    rope: { theta: ggufPositiveFloat(file, `${a}.rope.freq_base`) ?? 10000, scaling: ropeScaling(file, a), style: ropeStyle },
     mlp: 'gated',
     activation: 'silu',
     qkvBias: tensor('blk.0.attn_q.bias') !== undefined,

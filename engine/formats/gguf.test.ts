@@ -91,7 +91,7 @@ describe('stories260K.gguf', () => {
       const scores = f.metadata.get('tokenizer.ggml.scores') as number[];
       expect(scores).toHaveLength(512);
       expect(scores.every((s) => typeof s === 'number')).toBe(true);
-      expect((f.metadata.get('tokenizer.ggml.token_type') as number[]).slice(0, 4)).toEqual([2, 3, 3, 6]);
+      expect([...(f.metadata.get('tokenizer.ggml.token_type') as Int32Array).slice(0, 4)]).toEqual([2, 3, 3, 6]);
       expect(f.metadataTypes.get('tokenizer.ggml.tokens')).toBe('array<string>');
       expect(f.metadataTypes.get('tokenizer.ggml.scores')).toBe('array<f32>');
       expect(f.metadataTypes.get('tokenizer.ggml.token_type')).toBe('array<i32>');
@@ -199,10 +199,10 @@ describe('metadata values (writer round trip)', () => {
       't.i64.small': -5,
       't.empty': [],
       't.strings': ['a', '', 'ß'],
-      't.floats': [0.5, -1.25],
+      't.floats': Float32Array.from([0.5, -1.25]),
       't.bools': [true, false],
       't.u64s': [1, big],
-      't.nested': [[1, 2, 3], []],
+      't.nested': [Int32Array.from([1, 2, 3]), new Int32Array(0)],
     });
     expect(f.metadataTypes.get('t.nested')).toBe('array<array<i32>>');
     expect(f.metadataTypes.get('t.u64.big')).toBe('u64');
@@ -412,5 +412,33 @@ describe('fuzz: truncations and byte flips of the real file', () => {
       }),
       { numRuns: 400 },
     );
+  });
+});
+
+describe('large numeric metadata arrays', () => {
+  test('a 64 MiB u8 array is read as one Uint8Array (not 67 million JS numbers)', async () => {
+    const n = 64 * 1024 * 1024;
+    const key = new TextEncoder().encode('junk.bytes');
+    const head = new Uint8Array(4 + 4 + 8 + 8 + 8 + key.length + 4 + 4 + 8);
+    const dv = new DataView(head.buffer);
+    head.set(new TextEncoder().encode('GGUF'), 0);
+    let o = 4;
+    dv.setUint32(o, 3, true); // version
+    dv.setBigUint64((o += 4), 0n, true); // tensors
+    dv.setBigUint64((o += 8), 1n, true); // metadata entries
+    dv.setBigUint64((o += 8), BigInt(key.length), true);
+    head.set(key, (o += 8));
+    dv.setUint32((o += key.length), 9, true); // array
+    dv.setUint32((o += 4), 0, true); // of u8
+    dv.setBigUint64((o += 4), BigInt(n), true);
+    const bytes = new Uint8Array(head.length + n + 32);
+    bytes.set(head);
+    bytes[head.length + 5] = 7;
+    const f = await readGguf(memorySource(bytes, 'junk.gguf'));
+    const v = f.metadata.get('junk.bytes');
+    expect(v).toBeInstanceOf(Uint8Array);
+    expect((v as Uint8Array).length).toBe(n);
+    expect((v as Uint8Array)[5]).toBe(7);
+    expect(f.metadataTypes.get('junk.bytes')).toBe('array<u8>');
   });
 });

@@ -22,8 +22,27 @@ import { FormatError, UnsupportedError } from '../errors';
 import type { ByteSource } from './source';
 import { DEQUANTISABLE, dequantize, ggmlTypeName, ggmlTypeSize } from './quant';
 
-/** A metadata value: u64/i64 beyond ±(2^53-1) stay bigint; arrays of strings are string[], numeric arrays number[]. */
-export type GgufValue = number | bigint | boolean | string | GgufValue[];
+/** An array of 8-, 16- or 32-bit numbers as stored (a token-type or score table): one typed array, not a JS number per entry. */
+export type GgufNumericArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array;
+
+/**
+ * A metadata value: u64/i64 beyond ±(2^53-1) stay bigint; arrays of strings are string[];
+ * arrays of u8…i32, f32 and f64 are typed arrays (GgufNumericArray); arrays of u64, i64,
+ * bool and nested arrays are JS arrays.
+ */
+export type GgufValue = number | bigint | boolean | string | GgufNumericArray | GgufValue[];
+
+/** Typed-array constructors for the fixed-size numeric element types. */
+const TYPED_ARRAYS: Partial<Record<number, { new (n: number): GgufNumericArray; BYTES_PER_ELEMENT: number }>> = {
+  0: Uint8Array,
+  1: Int8Array,
+  2: Uint16Array,
+  3: Int16Array,
+  4: Uint32Array,
+  5: Int32Array,
+  6: Float32Array,
+  12: Float64Array,
+};
 
 /** gguf_type numbers of metadata values. */
 export const GgufValueType = {
@@ -241,6 +260,8 @@ class Cursor {
   }
 }
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 function isSafe(v: bigint): boolean {
   return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER);
 }
@@ -297,7 +318,7 @@ function readValueType(c: Cursor, key: string, what: string): number {
   return t;
 }
 
-function readArray(c: Cursor, key: string, depth: number): { value: GgufValue[]; typeName: string } {
+function readArray(c: Cursor, key: string, depth: number): { value: GgufValue[] | GgufNumericArray; typeName: string } {
   if (depth > MAX_ARRAY_DEPTH) {
     throw new FormatError('arrays nested too deeply', { file: c.file, offset: c.pos, key, expected: `at most ${MAX_ARRAY_DEPTH} levels`, found: `${depth}` });
   }
@@ -305,6 +326,15 @@ function readArray(c: Cursor, key: string, depth: number): { value: GgufValue[];
   const n = c.count(`array length of "${key}"`, minValueSize(elemType));
   // Fixed-size elements: buffer them all before allocating the result.
   if (elemType !== GgufValueType.string && elemType !== GgufValueType.array) c.need(n * FIXED_SIZE[elemType], `array of "${key}"`);
+  const Typed = TYPED_ARRAYS[elemType];
+  if (Typed) {
+    // copied out of the header buffer (little-endian, as GGUF stores it), whatever its alignment
+    const bytes = c.bytes(n * Typed.BYTES_PER_ELEMENT, `array of "${key}"`);
+    const out = new Typed(n);
+    new Uint8Array(out.buffer).set(bytes);
+    if (!LITTLE_ENDIAN_HOST) throw new UnsupportedError('GGUF numeric arrays need a little-endian host', { file: c.file, key });
+    return { value: out, typeName: `array<${VALUE_TYPE_NAMES.get(elemType)!}>` };
+  }
   const out: GgufValue[] = new Array(n);
   let elemName: string = VALUE_TYPE_NAMES.get(elemType)!;
   for (let i = 0; i < n; i++) {

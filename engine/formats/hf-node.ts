@@ -1,6 +1,7 @@
 /** Node-only entry points for Hugging Face checkpoints on disk (never import from browser code). */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { isRegularFile, resolveInside } from './confine-node';
 import { fileSource } from './source-node';
 import { loadHfModel, type HfFolder } from './hf';
 import type { ModelDir } from './inspect';
@@ -12,12 +13,8 @@ export function nodeFolder(dir: string): HfFolder {
   return {
     name: dir,
     async open(file) {
-      const p = path.join(dir, file);
-      try {
-        if (!(await stat(p)).isFile()) return null;
-      } catch {
-        return null;
-      }
+      const p = await resolveInside(dir, file);
+      if (p === null || !(await isRegularFile(p))) return null;
       return fileSource(p);
     },
   };
@@ -30,8 +27,8 @@ export function nodeModelDir(dir: string): ModelDir {
     name: dir,
     async open(file) {
       if (!inside(file)) return null;
-      const p = path.join(dir, file);
-      if (!(await stat(p).catch(() => null))?.isFile()) return null;
+      const p = await resolveInside(dir, file);
+      if (p === null || !(await isRegularFile(p))) return null;
       return fileSource(p);
     },
     async list() {

@@ -12,11 +12,12 @@
  * Browser-safe: files come through an `HfFolder` (Node: `hf-node.ts`).
  */
 import { FormatError } from '../errors';
-import { expectedShapes, sameShape, shapeText, validateWeights } from '../model/shapes';
+import { checkDeclaredCounts, expectedShapes, sameShape, shapeText, validateWeights } from '../model/shapes';
 import type { LoadedModel, ModelConfig, Tensor, WeightMap } from '../model/types';
 import { parseHfConfig } from './hfconfig';
 import { openSafetensors, openShardedSafetensors, type TensorStore } from './safetensors';
 import { blobSource, memorySource, type ByteSource } from './source';
+import { checkJsonDepth } from './json-depth';
 
 /** A folder of files, opened by name (null when the file is absent). */
 export interface HfFolder {
@@ -68,11 +69,14 @@ export async function readJsonFile(folder: HfFolder, file: string, required: boo
     } catch {
       throw new FormatError('not valid UTF-8', { file: src.name, offset: 0, expected: 'UTF-8 JSON' });
     }
+    let json: unknown;
     try {
-      return JSON.parse(text);
+      json = JSON.parse(text);
     } catch (e) {
       throw new FormatError('not valid JSON', { file: src.name, offset: 0, expected: 'JSON', found: (e as Error).message });
     }
+    checkJsonDepth(text, src.name);
+    return json;
   } finally {
     await src.close?.();
   }
@@ -245,6 +249,7 @@ export async function loadHfModel(folder: HfFolder, opts: LoadHfOptions = {}): P
   const store = await openWeights(folder, opts.weightsFile);
   try {
     const names = new Set(store.entries.keys());
+    checkDeclaredCounts(config, names.size, `${folder.name}/config.json`);
     const plan = config.architecture === 'gpt2' ? gpt2Plan(config, names) : llamaLikePlan(config);
     // Check every shape from the headers before reading any data.
     for (const item of plan) {

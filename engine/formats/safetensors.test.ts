@@ -184,6 +184,21 @@ describe('safetensors bad input → FormatError with file and offset/key', () =>
     }
   });
 
+  it('a header length one byte short (or long), a gap, trailing bytes: refused, not shifted into NaN logits', async () => {
+    const n = Number(new DataView(llamaBytes.buffer, llamaBytes.byteOffset).getBigUint64(0, true));
+    for (const delta of [-1, 1, -8]) {
+      const bytes = llamaBytes.slice();
+      new DataView(bytes.buffer).setBigUint64(0, BigInt(n + delta), true);
+      const e = await formatError(read(bytes));
+      expect(e.file).toBe('bad.safetensors');
+      expect(e.offset).toBeTypeOf('number');
+    }
+    const gap = await formatError(read(rawFile({ t: { dtype: 'F32', shape: [4], data_offsets: [16, 32] } }, new Uint8Array(32))));
+    expect(gap.message).toMatch(/a gap in the tensor data/);
+    const tail = await formatError(read(rawFile({ t: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, new Uint8Array(20))));
+    expect(tail.message).toMatch(/4 bytes after it/);
+  });
+
   it('truncated at many points', async () => {
     const h = await readSafetensorsHeader(memorySource(llamaBytes));
     const cuts = new Set<number>();

@@ -14,6 +14,7 @@ import { f32ToF16 } from './quant';
 import { FormatError, UnsupportedError } from '../errors';
 import type { Tensor } from '../model/types';
 import type { ByteSource } from './source';
+import { checkJsonDepth } from './json-depth';
 
 /** Bytes per element of every dtype in the safetensors spec. */
 const ITEM_SIZE: Record<string, number> = {
@@ -114,6 +115,7 @@ export async function readSafetensorsHeader(src: ByteSource): Promise<Safetensor
   } catch (e) {
     return fail(file, 'header is not valid JSON', { offset: 8, expected: 'a JSON object', found: (e as Error).message });
   }
+  checkJsonDepth(text, file, 8);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     fail(file, 'header is not a JSON object', { offset: 8, expected: 'a JSON object', found: describe(json) });
   }
@@ -166,16 +168,29 @@ export async function readSafetensorsHeader(src: ByteSource): Promise<Safetensor
     }
     tensors.set(name, { name, dtype, shape: (shape as number[]).slice(), begin: dataStart + begin, end: dataStart + end });
   }
-  // Tensors must not overlap.
+  // The tensors tile the data exactly, as the safetensors format requires (and its reference
+  // library checks): no overlap, no hole, nothing after the last. A header length that is off
+  // by a byte or more shows up here, instead of shifting every tensor into garbage.
   const sorted = [...tensors.values()].sort((a, b) => a.begin - b.begin || a.end - b.end);
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i].begin < sorted[i - 1].end) {
-      fail(file, 'tensor data overlaps another tensor', {
-        offset: sorted[i].begin,
-        key: sorted[i].name,
-        expected: `to start at or after ${sorted[i - 1].end} (end of "${sorted[i - 1].name}")`,
+  let at = dataStart;
+  for (const t of sorted) {
+    if (t.begin !== at) {
+      fail(file, t.begin < at ? 'tensor data overlaps another tensor' : 'a gap in the tensor data', {
+        offset: t.begin,
+        key: t.name,
+        expected: `to start at ${at}${at === dataStart ? ' (the start of the data)' : ' (the end of the tensor before it)'}`,
+        found: `${t.begin}`,
       });
     }
+    at = t.end;
+  }
+  if (sorted.length && at !== src.size) {
+    fail(file, 'bytes after the last tensor (is the header length right?)', {
+      offset: at,
+      key: 'header length',
+      expected: `the last tensor to end at the end of the file (${src.size})`,
+      found: `${src.size - at} bytes after it`,
+    });
   }
   return { file, headerSize: n, dataStart, tensors, metadata };
 }

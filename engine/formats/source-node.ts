@@ -1,10 +1,10 @@
 /** Node-only ByteSource over a file handle (never import this from browser code). */
-import { open } from 'node:fs/promises';
+import { openRegularFile } from './confine-node';
 import type { ByteSource } from './source';
 
+/** A regular file as a ByteSource (FIFOs, devices and folders are refused: confine-node.ts). */
 export async function fileSource(path: string): Promise<ByteSource> {
-  const fh = await open(path, 'r');
-  const { size } = await fh.stat();
+  const { fh, size } = await openRegularFile(path);
   return {
     name: path,
     size,

@@ -15,6 +15,7 @@
  */
 import type { Backend, CaptureOptions, DecodePipeline, ForwardResult } from '../backend/contract';
 import type { StreamDecoder, Tokenizer } from '../tokenizer/types';
+import { inspectStages, type InspectOptions, type StepInspection } from './inspect';
 import { applyProcessors, type LogitsProcessor } from './processors';
 import { GreedySampler, softmax, type Sampler } from './samplers';
 import { StopStringFilter, type StoppingCriterion, type StopReason } from './stopping';
@@ -42,6 +43,8 @@ export interface GenerateRequest {
   topCandidates?: number;
   /** Record these captures at each step (host-logits path). */
   capture?: CaptureOptions;
+  /** Record each step's stages, the chosen id's place and the named ids (step debugger; host-logits path). */
+  inspect?: InspectOptions;
   /** Read-back batching for the pipelined path. */
   pipeline?: DecodePipeline;
   /** Do not use the pipelined path even where it could run (tests, comparisons). */
@@ -66,6 +69,8 @@ export interface StepRecord {
   ms: number;
   top?: Candidate[];
   captures?: Omit<ForwardResult, 'logits' | 'top'>;
+  /** With `inspect`: what each processor did to this step's distribution. */
+  inspection?: StepInspection;
 }
 
 export interface GenerateSummary {
@@ -89,8 +94,8 @@ export interface GenerateSummary {
 }
 
 /** Which path a request takes on a backend. */
-export function decodePath(backend: Backend, req: Pick<GenerateRequest, 'processors' | 'sampler' | 'topCandidates' | 'capture' | 'noPipeline'>): DecodePath {
-  const greedy = (req.sampler?.greedy ?? true) && !req.processors?.length && !req.topCandidates && !hasCapture(req.capture);
+export function decodePath(backend: Backend, req: Pick<GenerateRequest, 'processors' | 'sampler' | 'topCandidates' | 'capture' | 'noPipeline' | 'inspect'>): DecodePath {
+  const greedy = (req.sampler?.greedy ?? true) && !req.processors?.length && !req.topCandidates && !hasCapture(req.capture) && !req.inspect;
   if (!greedy) return 'host-logits';
   if (backend.capabilities.pipelinedGreedy && backend.decodeGreedy && !req.noPipeline) return 'pipelined';
   return backend.capabilities.onDevice.argmax ? 'device-argmax' : 'host-logits';
@@ -136,7 +141,7 @@ export async function* generate(backend: Backend, req: GenerateRequest): AsyncGe
   let stopId: number | undefined;
 
   // Takes an id: returns the record to yield, or undefined when the id ends generation unseen (EOS).
-  const accept = (id: number, extra: Pick<StepRecord, 'top' | 'captures'>): StepRecord | undefined => {
+  const accept = (id: number, extra: Pick<StepRecord, 'top' | 'captures' | 'inspection'>): StepRecord | undefined => {
     const now = performance.now();
     if (ids.length === 0) tFirst = now;
     if (eos.has(id)) {
@@ -197,14 +202,22 @@ export async function* generate(backend: Backend, req: GenerateRequest): AsyncGe
     for (;;) {
       const out = await backend.forward(tokens, undefined, onDevice ? { lastOnly: true, topK: 1, logits: false } : { lastOnly: true, capture });
       let id: number;
-      const extra: Pick<StepRecord, 'top' | 'captures'> = {};
+      const extra: Pick<StepRecord, 'top' | 'captures' | 'inspection'> = {};
       if (onDevice) {
         id = out.top!.ids[0];
       } else {
         const row = out.logits.subarray((out.rows - 1) * V, out.rows * V); // [V]
-        const scores = processors.length ? row.slice() : row;
-        applyProcessors(processors, all, scores);
-        id = sampler.sample(scores);
+        let scores: Float32Array;
+        if (req.inspect) {
+          const ins = inspectStages(all, row, processors, req.inspect);
+          scores = ins.scores;
+          id = sampler.sample(scores);
+          extra.inspection = ins.finish(id);
+        } else {
+          scores = processors.length ? row.slice() : row;
+          applyProcessors(processors, all, scores);
+          id = sampler.sample(scores);
+        }
         if (k > 0) extra.top = candidates(row, scores, k);
         if (capture) {
           const { logits: _l, top: _t, ...caps } = out;

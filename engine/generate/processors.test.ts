@@ -296,10 +296,12 @@ describe('invariants (fast-check)', () => {
   });
 
   test('order independence where the math says so', () => {
-    // Temperatures that are powers of two scale exactly, so ties and order survive in f32.
+    // Temperatures that are powers of two scale exactly, so ties and order survive in f32 ...
     const temp = fc.constantFrom(0.25, 0.5, 2, 4);
     fc.assert(
       fc.property(rowArb, temp, fc.integer({ min: 1, max: 10 }), fc.double({ min: 0, max: 1, noNaN: true }), (s, t, k, m) => {
+        // ... except near f32's smallest values, where a power of two rounds (2^-149 / 2 is 0): keep rows clear of them.
+        fc.pre(s.every((v) => v === 0 || !Number.isFinite(v) || Math.abs(v) >= 2 ** -120));
         const T = new TemperatureProcessor(t);
         const K = new TopKProcessor(k);
         const M = new MinPProcessor(m);

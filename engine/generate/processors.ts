@@ -62,7 +62,7 @@ export class TemperatureProcessor implements LogitsProcessor {
     this.name = `temperature ${temperature}`;
   }
   process(_ids: readonly number[], scores: Float32Array): void {
-    const t = this.temperature;
+    const t = Math.fround(this.temperature); // Hugging Face divides by the f32 value: the same quotient to the bit
     for (let i = 0; i < scores.length; i++) scores[i] = scores[i] / t;
   }
 }
@@ -87,7 +87,8 @@ export class RepetitionPenaltyProcessor implements LogitsProcessor {
       if (seen[id]) continue;
       seen[id] = 1;
       const s = scores[id];
-      scores[id] = s < 0 ? s * this.penalty : s / this.penalty;
+      const r = Math.fround(this.penalty); // the f32 value, as Hugging Face's torch.where
+      scores[id] = s < 0 ? s * r : s / r;
     }
   }
 }

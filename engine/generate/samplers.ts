@@ -32,7 +32,7 @@ export function softmax(scores: Float32Array): Float64Array {
   const p = new Float64Array(scores.length);
   if (max === -Infinity) return p;
   let sum = 0;
-  for (let i = 0; i < scores.length; i++) sum += p[i] = Math.exp(scores[i] - max);
+  for (let i = 0; i < scores.length; i++) if (scores[i] !== -Infinity) sum += p[i] = Math.exp(scores[i] - max); // masked: 0, no exp call
   for (let i = 0; i < p.length; i++) p[i] /= sum;
   return p;
 }

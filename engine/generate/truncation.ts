@@ -33,7 +33,7 @@ function maxOf(s: Float32Array): number {
 function probs(s: Float32Array, max: number): { p: Float64Array; logZ: number } {
   const p = new Float64Array(s.length);
   let sum = 0;
-  for (let i = 0; i < s.length; i++) sum += p[i] = Math.exp(s[i] - max);
+  for (let i = 0; i < s.length; i++) if (s[i] !== -Infinity) sum += p[i] = Math.exp(s[i] - max); // masked: 0, no exp call
   for (let i = 0; i < p.length; i++) p[i] /= sum;
   return { p, logZ: max + Math.log(sum) };
 }
@@ -170,10 +170,14 @@ export class MinPProcessor implements LogitsProcessor {
     if (max === -Infinity) return;
     const saved = new Uint8Array(s.length);
     const m = Math.min(this.minTokensToKeep, s.length);
-    orderedHead(negated(s), null, m, 0)
-      .subarray(0, m)
-      .forEach((i) => (saved[i] = 1));
-    maskWhere(s, (i) => !saved[i] && Math.exp(s[i] - max) < this.minP);
+    if (m === 1)
+      saved[s.indexOf(max)] = 1; // the head of the order: the first id with the best score
+    else
+      orderedHead(negated(s), null, m, 0)
+        .subarray(0, m)
+        .forEach((i) => (saved[i] = 1));
+    const minP = this.minP;
+    for (let i = 0; i < s.length; i++) if (s[i] !== -Infinity && !saved[i] && Math.exp(s[i] - max) < minP) s[i] = -Infinity;
   }
 }
 

@@ -200,8 +200,20 @@ describe('bad adapters', () => {
     );
     await expect(loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({}) }), c)).rejects.toBeInstanceOf(FormatError);
     await expect(loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({ r: 0 }), 'adapter_model.safetensors': w }), c)).rejects.toThrow(/key "r"/);
+    await expect(loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({ use_rslora: 'yes' }), 'adapter_model.safetensors': w }), c)).rejects.toThrow(
+      /key "use_rslora".*true or false/,
+    );
     const half = writeSafetensors(pair('model.layers.0.self_attn.q_proj', [2, 64], [64, 2]).slice(0, 1));
     await expect(loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({}), 'adapter_model.safetensors': half }), c)).rejects.toThrow(/incomplete/);
+  });
+
+  it('a rank_pattern key that can backtrack catastrophically is refused, naming the key', async () => {
+    const c = await llamaConfig();
+    const w = writeSafetensors(pair('model.layers.0.self_attn.q_proj', [2, 64], [64, 2]));
+    const err = await loadLoraAdapter(memoryFolder('a', { 'adapter_config.json': cfg({ rank_pattern: { '(a+)+$': 3 } }), 'adapter_model.safetensors': w }), c).catch((e) => e);
+    expect(err).toBeInstanceOf(FormatError);
+    expect(err.key).toBe('rank_pattern.(a+)+$');
+    expect(err.message).toMatch(/unsafe module pattern/);
   });
 
   it('rank_pattern / alpha_pattern and rsLoRA set the scale', async () => {

@@ -16,6 +16,7 @@ import { loraMerged } from '../ops/lora/lora';
 import type { Linear, LoraSlot, Model } from './model';
 import { expectedShapes, shapeText } from './shapes';
 import type { ModelConfig, Tensor } from './types';
+import { checkPatternSafety, UnsafePatternError } from '../tokenizer/regex-safety';
 
 export interface LoraTarget {
   /** Canonical weight name of the adapted linear layer. */
@@ -45,6 +46,13 @@ function patternValue(pattern: unknown, module: string, file: string, key: strin
   for (const [k, v] of Object.entries(pattern as Json)) {
     let re: RegExp;
     try {
+      checkPatternSafety(k);
+    } catch (e) {
+      if (e instanceof UnsafePatternError)
+        throw new FormatError(`unsafe module pattern: ${e.message}`, { file, key: `${key}.${k}`, expected: 'a regular expression without nested or overlapping repetition' });
+      throw e;
+    }
+    try {
       re = new RegExp(`^(.*\\.)?(${k})$`);
     } catch {
       throw new FormatError('bad module pattern', { file, key: `${key}.${k}`, expected: 'a regular expression' });
@@ -70,6 +78,8 @@ export async function loadLoraAdapter(folder: HfFolder, config: ModelConfig): Pr
     throw new FormatError(r === undefined ? 'missing key' : 'bad value', { file: cfgFile, key: 'r', expected: 'an integer ≥ 1', found: JSON.stringify(r) });
   const alpha = ac.lora_alpha ?? 8;
   if (typeof alpha !== 'number' || !(alpha > 0)) throw new FormatError('bad value', { file: cfgFile, key: 'lora_alpha', expected: 'a number > 0', found: JSON.stringify(alpha) });
+  if (ac.use_rslora !== undefined && ac.use_rslora !== null && typeof ac.use_rslora !== 'boolean')
+    throw new FormatError('bad value', { file: cfgFile, key: 'use_rslora', expected: 'true or false', found: JSON.stringify(ac.use_rslora) });
   const useRslora = ac.use_rslora === true;
   if (ac.use_dora === true) throw new UnsupportedError('DoRA adapters are not supported', { file: cfgFile, key: 'use_dora', expected: 'false' });
   if (ac.bias !== undefined && ac.bias !== null && ac.bias !== 'none')

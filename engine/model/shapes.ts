@@ -6,6 +6,28 @@
 import { FormatError } from '../errors';
 import type { ModelConfig, WeightMap } from './types';
 
+/**
+ * Refuses a config that declares more layers (or experts) than the weights can hold, before
+ * anything is built per layer: every layer has at least one tensor, every expert of every
+ * layer at least one. Without it a small config.json declaring 10⁹ layers would allocate
+ * a shape list per declared layer before any comparison with the file.
+ */
+export function checkDeclaredCounts(c: ModelConfig, tensorsInFile: number, configFile: string): void {
+  const layersKey = c.architecture === 'gpt2' ? 'n_layer' : 'num_hidden_layers';
+  if (c.numLayers > tensorsInFile)
+    throw new FormatError(`config.json declares ${c.numLayers.toLocaleString('en-US')} layers; the weights hold ${tensorsInFile.toLocaleString('en-US')} tensors`, {
+      file: configFile,
+      key: layersKey,
+      expected: `at most ${tensorsInFile} (one tensor or more per layer)`,
+      found: String(c.numLayers),
+    });
+  if (c.moe && c.numLayers * c.moe.numExperts > tensorsInFile)
+    throw new FormatError(
+      `config.json declares ${c.moe.numExperts.toLocaleString('en-US')} experts in each of ${c.numLayers} layers; the weights hold ${tensorsInFile.toLocaleString('en-US')} tensors`,
+      { file: configFile, key: 'num_local_experts', expected: `at most ${Math.floor(tensorsInFile / c.numLayers)}`, found: String(c.moe.numExperts) },
+    );
+}
+
 /** canonical name → shape, in a stable order (embeddings, layers, final norm, head). */
 export function expectedShapes(c: ModelConfig): Map<string, number[]> {
   const m = new Map<string, number[]>();

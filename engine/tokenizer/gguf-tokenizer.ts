@@ -21,7 +21,7 @@ import { SpmTokenizer, toByteString } from './spm';
 import type { Tokenizer } from './types';
 
 /** A GGUF metadata value as the GGUF reader produces it. */
-export type GgufValue = number | bigint | boolean | string | GgufValue[];
+export type GgufValue = number | bigint | boolean | string | ArrayLike<number> | GgufValue[];
 
 const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
 
@@ -113,13 +113,17 @@ class Meta {
   numArray(key: string, length: number): number[] | undefined {
     const v = this.md.get(key);
     if (v === undefined) return undefined;
-    if (!Array.isArray(v)) throw this.err('wrong type', key, 'an array of numbers', describe(v));
-    if (v.length !== length) throw this.err('wrong length', key, `${length} entries (one per token)`, `${v.length}`);
-    return v.map((x, i) => {
+    const list: ArrayLike<unknown> | undefined = Array.isArray(v) ? v : ArrayBuffer.isView(v) ? (v as unknown as ArrayLike<number>) : undefined;
+    if (!list) throw this.err('wrong type', key, 'an array of numbers', describe(v));
+    if (list.length !== length) throw this.err('wrong length', key, `${length} entries (one per token)`, `${list.length}`);
+    const out = new Array<number>(length);
+    for (let i = 0; i < length; i++) {
+      const x = list[i];
       const n = typeof x === 'bigint' ? Number(x) : x;
-      if (typeof n !== 'number' || Number.isNaN(n)) throw this.err('wrong element type', `${key}[${i}]`, 'a number', describe(x));
-      return n;
-    });
+      if (typeof n !== 'number' || Number.isNaN(n)) throw this.err('wrong element type', `${key}[${i}]`, 'a number', describe(x as GgufValue));
+      out[i] = n;
+    }
+    return out;
   }
   optId(key: string, nTokens: number): number | undefined {
     const v = this.md.get(key);
@@ -141,6 +145,7 @@ class Meta {
 function describe(v: GgufValue | undefined): string {
   if (v === undefined) return 'nothing';
   if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (ArrayBuffer.isView(v)) return `an array of ${(v as unknown as ArrayLike<number>).length}`;
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
   return `${typeof v} ${String(v)}`;
 }

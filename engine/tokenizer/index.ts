@@ -14,6 +14,7 @@ export { parseLlama2cTokenizer, type Llama2cTokenizerOptions } from './llama2c';
 export { tokenizerFromGgufMetadata, type GgufValue, type GgufTokenizerOptions } from './gguf-tokenizer';
 export { SpmTokenizer } from './spm';
 export { translateOnigRegex, compileOnigRegex, RegexTranslationError } from './regex';
+export { checkPatternSafety, UnsafePatternError } from './regex-safety';
 
 export interface TokenizerBytesOptions extends SpecialTokenOverrides, Llama2cTokenizerOptions {}
 

@@ -1,5 +1,6 @@
 /** Typed access to parsed JSON with FormatErrors that name the file and the key path. */
 import { FormatError, UnsupportedError } from '../errors';
+import { checkJsonDepth } from '../formats/json-depth';
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type JsonObject = { [k: string]: Json };
@@ -25,8 +26,11 @@ export class JsonReader {
 
   parse(text: string): Json {
     try {
-      return JSON.parse(text) as Json;
+      const json = JSON.parse(text) as Json;
+      checkJsonDepth(text, this.file);
+      return json;
     } catch (e) {
+      if (e instanceof FormatError) throw e;
       const msg = e instanceof Error ? e.message : String(e);
       const m = /position (\d+)/.exec(msg);
       throw new FormatError('not valid JSON', {

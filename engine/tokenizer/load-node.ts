@@ -1,9 +1,13 @@
 /** Node-only: load a tokenizer from a path (never import this from browser/worker code). */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../errors';
 import { type TokenizerBytesOptions, tokenizerFromBytes } from './index';
 import type { Tokenizer } from './types';
+import { readRegularFile } from '../formats/confine-node';
+
+/** The largest tokenizer file read (the biggest real tokenizer.json files are tens of MB). */
+const MAX_TOKENIZER_BYTES = 512 * 1024 * 1024;
 
 /**
  * Accepts a tokenizer.json, a llama2.c tokenizer.bin, or a folder containing tokenizer.json
@@ -29,6 +33,6 @@ export async function loadTokenizerFromPath(path: string, opts: TokenizerBytesOp
     if (!found) throw new FormatError('no tokenizer in this folder', { file: path, expected: 'tokenizer.json or tokenizer.bin inside' });
     file = found;
   }
-  const bytes = new Uint8Array(await readFile(file));
+  const bytes = await readRegularFile(file, MAX_TOKENIZER_BYTES);
   return tokenizerFromBytes(bytes, file, opts);
 }

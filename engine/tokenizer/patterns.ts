@@ -2,6 +2,7 @@
 import { type Json, JsonReader } from './json';
 import { type Matches, literalMatches, regexMatches } from './piece';
 import { RegexTranslationError, compileOnigRegex } from './regex';
+import { UnsafePatternError } from './regex-safety';
 
 export type PatternSpec = { kind: 'string'; s: string } | { kind: 'regex'; re: RegExp };
 
@@ -13,6 +14,7 @@ export function readPattern(r: JsonReader, v: Json | undefined, key: string): Pa
     try {
       return { kind: 'regex', re: compileOnigRegex(o.Regex) };
     } catch (e) {
+      if (e instanceof UnsafePatternError) throw r.error(`unsafe regex: ${e.message}`, `${key}.Regex`, 'a pattern without nested or overlapping repetition', o.Regex);
       if (e instanceof RegexTranslationError || e instanceof SyntaxError) {
         throw r.unsupported(`regex cannot be used here: ${e.message}`, `${key}.Regex`, o.Regex);
       }

@@ -17,6 +17,8 @@
  * Anything else Oniguruma-specific throws (the caller turns it into an UnsupportedError).
  */
 
+import { checkPatternSafety } from './regex-safety';
+
 export class RegexTranslationError extends Error {}
 
 const WORD_CLASS_BODY = '\\p{L}\\p{M}\\p{Nd}\\p{Pc}';
@@ -552,8 +554,12 @@ function classChar(ch: string): string {
   return ch;
 }
 
-/** Compiles an Oniguruma pattern into a global, Unicode JS RegExp. */
+/**
+ * Compiles an Oniguruma pattern into a global, Unicode JS RegExp. Patterns whose shape can
+ * backtrack catastrophically are refused first (UnsafePatternError, regex-safety.ts).
+ */
 export function compileOnigRegex(src: string): RegExp {
+  checkPatternSafety(src);
   return new RegExp(translateOnigRegex(src), 'gu');
 }
 

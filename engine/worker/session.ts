@@ -17,11 +17,15 @@ import { createBackend } from '../backend/registry';
 import { generate } from '../generate/generate';
 import type { GpuWeights, ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol/index';
 import type { Tokenizer } from '../tokenizer/index';
+import type { LoadedModel } from '../model/types';
+import { LabRunner } from './lab';
 import { lensWeights, type LensWeights } from '../model/logit-lens';
 import { InsideSession } from './inside';
 
 /** Bytes per range request (the host refuses more than 16 MiB). */
 export const RANGE_CHUNK = 8 * 1024 * 1024;
+/** A GPU model's weights stay in memory for the lab's draft model up to this size. */
+const DRAFT_KEEP_BYTES = 256 * 1024 * 1024;
 
 class Cancelled extends Error {
   constructor() {
@@ -45,6 +49,13 @@ export class ModelSession {
   private stopIds: number[] = [];
   private modelId: string | undefined;
   private generating: { id: number; stop: boolean } | undefined;
+  /**
+   * The loaded weights, kept for the decoding lab's early-exit draft model when that costs
+   * no extra memory (the CPU backend holds them anyway) or little (at most DRAFT_KEEP_BYTES).
+   */
+  private loaded: LoadedModel | undefined;
+  /** The decoding lab (lab.ts) runs on this session's model. */
+  private readonly lab: LabRunner;
   /** The final norm and head on the host, for the Inside panel's logit lens. */
   private lens: LensWeights | undefined;
   /** The Inside panel's forward and views (engine/worker/inside.ts). */
@@ -65,7 +76,15 @@ export class ModelSession {
     private readonly post: (m: WorkerToWebview) => void,
     /** Lets other messages in between tokens (a Stop). */
     private readonly yieldNow: () => Promise<void> = () => new Promise((r) => setTimeout(r, 0)),
-  ) {}
+  ) {
+    const model = () =>
+      !this.model || !this.modelId
+        ? 'No model is loaded yet.'
+        : !this.tokenizer
+          ? 'This model has no tokenizer, so text cannot be turned into tokens.'
+          : { backend: this.model, tokenizer: this.tokenizer, stopIds: this.stopIds, loaded: this.loaded };
+    this.lab = new LabRunner(post, model, yieldNow);
+  }
 
   /** The device the WebGPU backend runs on (undefined: none, "gpu" loads run on the CPU with a note). */
   setGpuDevice(device: GPUDevice | undefined): void {
@@ -77,10 +96,12 @@ export class ModelSession {
     this.model?.dispose();
     this.model = undefined;
     this.modelId = undefined;
+    this.loaded = undefined;
   }
 
   /** True when the message was the session's. */
   handle(msg: WebviewToWorker): boolean {
+    if (msg.type === 'insideRun') this.lab.handle({ type: 'labStop', id: 0 }); // one backend: an Inside run ends a lab run
     if (this.inside.handle(msg)) return true;
     switch (msg.type) {
       case 'loadModel':
@@ -99,8 +120,14 @@ export class ModelSession {
         return true;
       }
       case 'generate':
+        this.lab.handle({ type: 'labStop', id: 0 }); // one backend: a generation ends a lab run
         void this.generate(msg.id, msg.prompt, msg.maxTokens, msg.stop);
         return true;
+      case 'labRun':
+        if (this.generating) this.generating.stop = true; // one backend: a lab run ends a generation
+        return this.lab.handle(msg);
+      case 'labStop':
+        return this.lab.handle(msg);
       case 'stopGenerate':
         if (this.generating && (this.generating.id === msg.id || msg.id === 0)) this.generating.stop = true;
         return true;
@@ -150,6 +177,7 @@ export class ModelSession {
     this.model = undefined;
     this.tokenizer = undefined;
     this.modelId = undefined;
+    this.loaded = undefined;
     this.inside.clear();
     const t0 = Date.now();
     const total = spec.files.reduce((s, f) => s + f.size, 0);
@@ -191,6 +219,7 @@ export class ModelSession {
       this.modelId = spec.modelId;
       let parameters = 0;
       for (const t of loaded.weights.values()) parameters += t.data.length;
+      this.loaded = !gpuDevice || parameters * 4 <= DRAFT_KEEP_BYTES ? loaded : undefined;
       this.post({
         type: 'loaded',
         id,

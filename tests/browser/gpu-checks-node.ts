@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openNodeGpu } from '../../engine/gpu/gpu-node';
-import { checkStories, checkTinyModel, TINY } from './gpu-checks';
+import { checkSameSeed, checkStories, checkTinyModel, TINY } from './gpu-checks';
 
 async function main(): Promise<number> {
   const dir = path.resolve(process.env.FIXTURES ?? '../shared/fixtures');
@@ -40,6 +40,10 @@ async function main(): Promise<number> {
     if (!ok) bad++;
     console.log(JSON.stringify({ stories: c.prompt, ok, f16Exact: c.f16.join(',') === c.want.join(','), n: c.got.length }));
   }
+  const same = await checkSameSeed(g.device, read);
+  const sameOk = same.gpu.join(',') === same.cpu.join(',') && same.gpu.length === 200;
+  if (!sameOk) bad++;
+  console.log(JSON.stringify({ sameSeed: 'stories260K, 200 tokens, temperature 0.8, top-p 0.9, seed 7', ok: sameOk, n: same.gpu.length }));
   console.log(bad ? `FAILED: ${bad}` : 'ALL OK');
   g.device.destroy();
   return bad ? 1 : 0;

@@ -2,7 +2,8 @@
  * GpuModel against the fixtures, environment-neutral (the browser page fetches files,
  * the Node/H200 runner reads them from disk): every tiny HF model's logits and
  * attentions vs the HF references and the CPU Model, its greedy_24 ids, f16 weights,
- * the LoRA adapter, a row-split vocabulary table, and stories260K greedy vs run.c.
+ * the LoRA adapter, a row-split vocabulary table, stories260K greedy vs run.c, and
+ * stories260K sampled with one seed on the GPU and the CPU.
  */
 import type { DecodePipeline } from '../../engine/backend/contract';
 import { generateAll, greedy, type GenerateRequest } from '../../engine/generate/generate';
@@ -15,6 +16,10 @@ import { applyLora } from '../../engine/model/lora';
 import { Model } from '../../engine/model/model';
 import type { LoadedModel } from '../../engine/model/types';
 import { maxAbsDiff } from '../max-abs-diff';
+import { CpuBackend } from '../../engine/backend/cpu';
+import { processorsFromSpecs } from '../../engine/generate/chain';
+import { Rng } from '../../engine/generate/rng';
+import { MultinomialSampler } from '../../engine/generate/samplers';
 import { checkInside, type InsideCheck } from './inside-checks';
 
 export const TINY = ['tiny-llama', 'tiny-llama3-rope', 'tiny-qwen2', 'tiny-qwen3', 'tiny-mistral-swa', 'tiny-mixtral-moe', 'tiny-gpt2'];
@@ -314,4 +319,34 @@ export async function checkStories(device: GPUDevice, read: Read, opts: { f16?: 
     g16?.destroy();
   }
   return out;
+}
+
+/**
+ * Same seed, same ids: stories260K sampled at temperature 0.8, top-p 0.9 for `n` tokens
+ * on the GPU model and on the CPU backend (the sampler runs on the host from each one's logits).
+ */
+export async function checkSameSeed(device: GPUDevice, read: Read, n = 200, seed = 7): Promise<{ gpu: number[]; cpu: number[] }> {
+  const loaded = await loadLlama2cModel(memorySource(await read('llama2c/stories260K.bin'), 'stories260K.bin'));
+  const prompt = [1, 403, 407, 261, 378];
+  const req = (): GenerateRequest => ({
+    promptIds: prompt,
+    maxNewTokens: n,
+    eosIds: [],
+    processors: processorsFromSpecs(
+      [
+        { name: 'temperature', value: 0.8 },
+        { name: 'top_p', value: 0.9 },
+      ],
+      { vocabSize: loaded.config.vocabSize, eosIds: [], promptLength: prompt.length },
+    ),
+    sampler: new MultinomialSampler(new Rng(seed)),
+  });
+  const gm = await GpuModel.create(device, loaded, { contextLength: prompt.length + n });
+  try {
+    const gpu = (await generateAll(gm, req())).ids;
+    const cpu = (await generateAll(new CpuBackend(loaded, { contextLength: prompt.length + n }), req())).ids;
+    return { gpu, cpu };
+  } finally {
+    gm.destroy();
+  }
 }

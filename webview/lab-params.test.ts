@@ -1,0 +1,86 @@
+/** The decoding lab's field checks and exports (pure): messages name the parameter and its range. */
+import { describe, expect, it } from 'vitest';
+import { checkParam, item, PRESETS, presetForm, PROCESSORS, strategyFromForm } from './lab-params';
+import { CSV_HEADER, labCsv, labJson, type LabRunExport } from './lab-export';
+
+describe('lab parameters', () => {
+  it('checks a value against its range, naming the parameter and the range', () => {
+    expect(checkParam('top_p', '0.9', PROCESSORS.top_p.value)).toEqual({ ok: true, value: 0.9 });
+    expect(checkParam('top_p', '1', PROCESSORS.top_p.value)).toEqual({ ok: true, value: 1 });
+    expect(checkParam('top_p', '0', PROCESSORS.top_p.value)).toEqual({ ok: false, message: 'top_p must be a number in (0, 1]; 0 is too small.' });
+    expect(checkParam('top_p', '1.5', PROCESSORS.top_p.value)).toEqual({ ok: false, message: 'top_p must be a number in (0, 1]; 1.5 is too large.' });
+    expect(checkParam('temperature', '-1', PROCESSORS.temperature.value)).toEqual({ ok: false, message: 'temperature must be a number in (0, 100]; -1 is too small.' });
+    expect(checkParam('top_k', '2.5', PROCESSORS.top_k.value)).toEqual({ ok: false, message: 'top_k must be a whole number from 1 to 1,000,000, not 2.5.' });
+    expect(checkParam('min_p', '', PROCESSORS.min_p.value)).toEqual({ ok: false, message: 'min_p: enter a number in [0, 1].' });
+    expect(checkParam('eta_cutoff', 'abc', PROCESSORS.eta_cutoff.value)).toEqual({ ok: false, message: 'eta_cutoff must be a number in (0, 1); "abc" is not a number.' });
+  });
+
+  it('builds the strategy of every preset; the first bad field stops it', () => {
+    for (const p of PRESETS) expect(strategyFromForm(presetForm(p.id)).ok, p.id).toBe(true);
+    const topP = strategyFromForm(presetForm('top-p'));
+    expect(topP).toEqual({ ok: true, strategy: { label: 'Top-p (p = 0.9)', processors: [{ name: 'top_p', value: 0.9 }], sampler: { kind: 'sample' } } });
+    const beam = strategyFromForm(presetForm('beam'));
+    expect(beam.ok && beam.strategy.sampler).toEqual({ kind: 'beam', numBeams: 4, numReturnSequences: 4, lengthPenalty: 1, earlyStopping: true });
+    const f = presetForm('custom');
+    f.chain = [item('temperature', 0.7), item('xtc'), { name: 'top_p', value: '2' }];
+    expect(strategyFromForm(f)).toEqual({ ok: false, message: 'top_p must be a number in (0, 1]; 2 is too large.' });
+    f.chain[2].value = '0.95';
+    const s = strategyFromForm(f);
+    expect(s.ok && s.strategy.processors).toEqual([
+      { name: 'temperature', value: 0.7 },
+      { name: 'xtc', value: 0.1, probability: 0.5 },
+      { name: 'top_p', value: 0.95 },
+    ]);
+    const b = presetForm('beam');
+    b.beam.numBeams = '600';
+    expect(strategyFromForm(b, 512)).toEqual({ ok: false, message: 'num_beams must be a whole number from 1 to 16; 600 is too large.' });
+    expect(strategyFromForm({ ...presetForm('custom'), chain: [{ name: 'nucleus', value: '1' }] })).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/^Unknown processor "nucleus"; known: .*top_p/),
+    });
+  });
+});
+
+describe('lab export', () => {
+  const run: LabRunExport = {
+    prompt: 'Hi',
+    promptIds: [1, 5],
+    seed: 3,
+    maxTokens: 2,
+    named: { text: ' a', id: 9 },
+    pieces: { '7': ' a,"b"', '8': 'c', '9': ' a' },
+    columns: [
+      {
+        strategy: { label: 'greedy', processors: [], sampler: { kind: 'greedy' } },
+        steps: [
+          {
+            step: 0,
+            token: 7,
+            text: ' a,"b"',
+            inspection: {
+              stages: [{ name: 'logits', top: [{ id: 7, prob: 0.75, score: 2 }], surviving: 10, entropy: 0.5 }],
+              chosen: { id: 7, rank: 0, prob: 0.75 },
+              named: [{ id: 9, before: { rank: 3, prob: 0.01 }, after: null }],
+            },
+          },
+          { step: 1, token: 8, text: 'c', forced: true },
+        ],
+      },
+    ],
+  };
+
+  it('CSV: one row per step, quoted where needed, masked named token left empty', () => {
+    const lines = labCsv(run).trimEnd().split('\n');
+    expect(lines[0]).toBe(CSV_HEADER.join(','));
+    expect(lines[1]).toBe('1,greedy,0,7," a,""b""",0,0,0.75,0.5,0.5,9,3,0.01,,');
+    expect(lines[2]).toBe('1,greedy,1,8,c,1,,,,,,,,,');
+    expect(lines).toHaveLength(3);
+  });
+
+  it('JSON: the whole run, -Infinity as null', () => {
+    const j = JSON.parse(labJson({ ...run, columns: [{ ...run.columns[0], beam: { sequences: [[7]], scores: [-Infinity], texts: ['a'], tree: [] } }] }));
+    expect(j.format).toBe('llm-playground decoding lab');
+    expect(j.columns[0].steps[0].inspection.chosen).toEqual({ id: 7, rank: 0, prob: 0.75 });
+    expect(j.columns[0].beam.scores).toEqual([null]);
+  });
+});
