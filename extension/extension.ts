@@ -34,6 +34,7 @@ export function activate(ctx: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('llmPlayground.openLab', () => {
       openPlaygroundTab(ctx, 'lab');
     }),
+    vscode.commands.registerCommand('llmPlayground.openInside', () => openPlaygroundTab(ctx, 'inside')),
     registerTokenizerFeatures(ctx, () => openPlaygroundPanel(ctx)),
     // The active model's tokenizer serves the hover, the status bar and the Tokenizer tab.
     onDidChangeActiveModel((m) => {

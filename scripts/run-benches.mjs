@@ -29,7 +29,16 @@ let failed = 0;
 for (const b of benches) {
   const rel = path.relative(root, b);
   const outfile = path.join(root, 'dist/bench', rel.replace(/[\\/]/g, '__').replace(/\.ts$/, '.cjs'));
-  await build({ entryPoints: [b], outfile, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['webgpu', 'node-llama-cpp'], logLevel: 'warning' });
+  await build({
+    entryPoints: [b],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['webgpu', 'node-llama-cpp', 'playwright-core', 'esbuild'],
+    logLevel: 'warning',
+  });
   console.log(`\n=== ${rel}`);
   try {
     execFileSync(process.execPath, ['--expose-gc', outfile], { stdio: 'inherit', cwd: root });

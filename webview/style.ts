@@ -43,4 +43,16 @@ progress::-moz-progress-bar { background: var(--vscode-progressBar-background); 
 .field-error { color: var(--vscode-errorForeground); margin-left: 4px; }
 input[aria-invalid="true"] { border-color: var(--vscode-inputValidation-errorBorder, var(--vscode-errorForeground)); }
 .why { color: var(--vscode-descriptionForeground); }
+/* Inside panel */
+#inside-grid, #inside-heat { display: block; margin: 4px 0; border: 1px solid var(--vscode-widget-border, transparent); }
+#inside-heat { cursor: crosshair; }
+.inside-scroll { overflow-x: auto; max-width: 100%; }
+table.inside-grid { border-collapse: collapse; font-family: var(--vscode-editor-font-family); font-size: 0.9em; }
+table.inside-grid th, table.inside-grid td { border: 1px solid var(--vscode-widget-border, var(--vscode-panel-border, transparent)); padding: 1px 4px; white-space: nowrap; }
+table.inside-grid th { font-weight: normal; color: var(--vscode-descriptionForeground); cursor: pointer; }
+table.inside-grid .sel, table.inside-grid tr.sel th { outline: 2px solid var(--vscode-focusBorder); outline-offset: -2px; }
+table.inside-grid td.long { font-style: italic; color: var(--vscode-descriptionForeground); }
+#inside-rope-angles { display: block; margin: 4px 0; max-height: 512px; }
+table.inside-grid .rank { color: var(--vscode-descriptionForeground); font-size: 0.85em; }
+input[type=text] { color: var(--vscode-input-foreground); background: var(--vscode-input-background); border: 1px solid var(--vscode-input-border, var(--vscode-widget-border, transparent)); padding: 3px 6px; }
 `;

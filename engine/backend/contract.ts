@@ -30,6 +30,8 @@ export interface CaptureOptions {
   router?: boolean;
   /** KV cache size per layer after this pass. */
   kvBytes?: boolean;
+  /** Queries and keys as attention sees them (after q/k norm and RoPE): [L] × [T, H, hd] and [L] × [T, Kv, hd]. */
+  qk?: boolean;
 }
 
 export interface ForwardOptions {
@@ -48,6 +50,8 @@ export interface RouterChoice {
   experts: Int32Array; // [T, k] expert ids, best first
   weights: Float32Array; // [T, k] mixing weights (renormalised when the config says so)
   probs: Float32Array; // [T, E] router softmax
+  /** The router's raw logits, where the backend records them. */
+  logits?: Float32Array; // [T, E]
 }
 
 export interface KvCacheBytes {
@@ -81,11 +85,18 @@ export interface ForwardResult {
   finalHidden?: Float32Array; // [T, D]
   router?: RouterChoice[]; // one per MoE layer
   kvBytes?: KvCacheBytes[]; // [L]
+  qk?: QueriesKeys[]; // [L]
+}
+
+/** One layer's queries and keys as attention saw them (CaptureOptions.qk). */
+export interface QueriesKeys {
+  q: Float32Array; // [T, H, hd]
+  k: Float32Array; // [T, Kv, hd]
 }
 
 /** What a backend can record and what it can compute on its device. */
 export interface BackendCapabilities {
-  captures: { attentions: boolean; residuals: boolean; finalHidden: boolean; router: boolean; kvBytes: boolean };
+  captures: { attentions: boolean; residuals: boolean; finalHidden: boolean; router: boolean; kvBytes: boolean; qk?: boolean };
   onDevice: {
     /** The argmax of the last row without reading the logits back. */
     argmax: boolean;

@@ -9,7 +9,7 @@ import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
 import type { Backend, BackendCapabilities, ForwardOptions, ForwardResult, KvCacheBytes, TopK } from './contract';
 
 const CPU_CAPABILITIES: BackendCapabilities = {
-  captures: { attentions: true, residuals: true, finalHidden: true, router: true, kvBytes: true },
+  captures: { attentions: true, residuals: true, finalHidden: true, router: true, kvBytes: true, qk: true },
   onDevice: { argmax: false, topK: 0, sampling: false },
   pipelinedGreedy: false,
   lora: true,

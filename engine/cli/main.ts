@@ -5,7 +5,7 @@
  *   tokenize --tokenizer <file|model|builtin> --text <s>  ids, tokens, offsets
  *   train-bpe --input <file|folder> --vocab-size N --out tokenizer.json
  *   generate [--model <path>] (--prompt <s> | --ids 1,2,3) --max-tokens N --temperature 0
- *   forward  --model <path> --ids 1,2,3 [--lora <dir>] [--attentions]
+ *   forward  --model <path> --ids 1,2,3 [--lora <dir>] [--attentions] [--logit-lens] [--router]
  *
  * Every command takes --json: one object on stdout with stable keys.
  */
@@ -15,13 +15,14 @@ import path from 'node:path';
 import { FormatError } from '../errors';
 import { looksLikeModel, openModel, type OpenedModel } from '../formats/load-node';
 import { loadLoraAdapterFromPath } from '../formats/hf-node';
-import type { Backend, BackendId, WeightPrecision } from '../backend/contract';
+import type { Backend, BackendId, RouterChoice, WeightPrecision } from '../backend/contract';
 import { backendIds, backendKind } from '../backend/registry';
 import { generate } from '../generate/generate';
 import { processorsFromOptions, samplerFromOptions, SAMPLING_OPTIONS, type ProcessorOptions } from '../generate/options';
 import { ParameterRangeError, type LogitsProcessor } from '../generate/processors';
 import { Rng } from '../generate/rng';
 import { argmax, GreedySampler, MultinomialSampler } from '../generate/samplers';
+import { lensWeights, logitLens } from '../model/logit-lens';
 import type { LoadedModel } from '../model/types';
 import { openNodeGpu } from '../gpu/gpu-node';
 import { loadTokenizerFromPath } from '../tokenizer/load-node';
@@ -50,7 +51,7 @@ commands:
            [--top-k K] [--top-p P] [--min-p P] [--typical-p P] [--epsilon E] [--eta E]
            [--repetition-penalty R] [--no-repeat-ngram N]
 ${LAB_USAGE}
-  forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions] [--backend cpu|webgpu] [--json]
+  forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions] [--logit-lens] [--router] [--backend cpu|webgpu] [--json]
 
 A model path is an HF folder, a .safetensors file beside its config.json, a .gguf,
 or a llama2.c .bin (its tokenizer: --tokenizer, or tokenizer.bin / tok*.bin beside it).
@@ -375,8 +376,28 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   process.stderr.write(`[${g.ids.length} tokens, ${g.decodeTokensPerSec.toFixed(1)} tok/s decode, stop: ${g.stopReason}]\n`);
 }
 
+/** router_logits [L, T, E] and router_topk_experts [L][T][k] (best first), the fixtures' names. */
+function routerJson(router: RouterChoice[], T: number): { router_logits: ReturnType<typeof encodeArray>; router_topk_experts: number[][][] } {
+  const E = router[0].probs.length / T;
+  const all = new Float32Array(router.length * T * E); // [L, T, E]
+  router.forEach((rc, l) => {
+    if (!rc.logits) throw new Error(`--router: the backend did not record layer ${rc.layer}'s router logits`);
+    all.set(rc.logits, l * T * E);
+  });
+  const experts = router.map((rc) => Array.from({ length: T }, (_, t) => Array.from(rc.experts.subarray(t * rc.topK, (t + 1) * rc.topK))));
+  return { router_logits: encodeArray(all, [router.length, T, E]), router_topk_experts: experts };
+}
+
 async function cmdForward(argv: string[], out: Out): Promise<void> {
-  const { values } = parse(argv, { model: { type: 'string' }, ids: { type: 'string' }, lora: { type: 'string' }, attentions: { type: 'boolean' }, backend: { type: 'string' } });
+  const { values } = parse(argv, {
+    model: { type: 'string' },
+    ids: { type: 'string' },
+    lora: { type: 'string' },
+    attentions: { type: 'boolean' },
+    'logit-lens': { type: 'boolean' },
+    router: { type: 'boolean' },
+    backend: { type: 'string' },
+  });
   const backend = backendOpt(values.backend as string | undefined);
   if (!values.model) throw new UsageError('forward needs --model <path>');
   const ids = parseIds(values.ids as string | undefined, '--ids');
@@ -385,7 +406,8 @@ async function cmdForward(argv: string[], out: Out): Promise<void> {
   checkIds(ids, c.vocabSize, '--ids');
   if (ids.length > c.maxPositions) throw new UsageError(`--ids: ${ids.length} ids are more than the model's ${c.maxPositions} positions`);
   const adapter = values.lora ? await loadLoraAdapterFromPath(values.lora as string, c) : undefined;
-  const capture = { attentions: Boolean(values.attentions) };
+  if (values.router && !c.moe) throw new UsageError(`--router: ${values.model as string} is not a mixture-of-experts model (no router)`);
+  const capture = { attentions: Boolean(values.attentions), residuals: Boolean(values['logit-lens']), router: Boolean(values.router) };
   const model = await openBackend(backend, m.loaded, Math.max(ids.length, 1));
   let r;
   try {
@@ -406,7 +428,11 @@ async function cmdForward(argv: string[], out: Out): Promise<void> {
     attentions = encodeArray(all, [L, c.numHeads, T, T]);
   }
   const logits = encodeArray(r.logits, [T, c.vocabSize]);
-  if (values.json) return out(JSON.stringify(attentions ? { logits, attentions } : { logits }));
+  const extra: Record<string, unknown> = {};
+  if (attentions) extra.attentions = attentions;
+  if (r.residuals) extra.logit_lens = encodeArray(logitLens(c, lensWeights(c, m.loaded.weights), r.residuals), [c.numLayers, T, c.vocabSize]);
+  if (r.router) Object.assign(extra, routerJson(r.router, T));
+  if (values.json) return out(JSON.stringify({ logits, ...extra }));
   for (let t = 0; t < T; t++) {
     const row = r.logits.subarray(t * c.vocabSize, (t + 1) * c.vocabSize);
     const top = argmax(row);

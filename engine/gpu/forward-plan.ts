@@ -15,7 +15,7 @@ import { moeCombineWgsl, moeRouteWgsl } from '../ops/moe/moe.wgsl';
 import { rmsnormRowsWgsl } from '../ops/rmsnorm/rmsnorm.wgsl';
 import { ROPE_STYLE, ropeQkvWgsl } from '../ops/rope/rope.wgsl';
 import { TOPK_CHUNK, topkFinalWgsl, topkPartialWgsl } from '../ops/topk/topk.wgsl';
-import type { CaptureOptions, ForwardOptions, ForwardResult, RouterChoice } from '../backend/contract';
+import type { CaptureOptions, ForwardOptions, ForwardResult, QueriesKeys, RouterChoice } from '../backend/contract';
 import { kvCacheReport } from '../model/model';
 import { M_FROM_HEAD, M_FROM_T, M_STATIC, type KernelSource } from '../wgsl/kernel-source';
 import { createStorage, Dispatch } from './kernel';
@@ -115,6 +115,7 @@ export interface ForwardCaptures {
   residuals?: Float32Array[];
   finalHidden?: Float32Array;
   router?: RouterChoice[];
+  qk?: QueriesKeys[];
 }
 
 export class ForwardPlan implements KernelBuilder {
@@ -212,6 +213,7 @@ export class ForwardPlan implements KernelBuilder {
     if (captures.residuals) result.residuals = captures.residuals;
     if (captures.finalHidden) result.finalHidden = captures.finalHidden;
     if (captures.router) result.router = captures.router;
+    if (captures.qk) result.qk = captures.qk;
     if (cap.kvBytes) result.kvBytes = kvCacheReport(this.core.config, this.core.contextLength, this.core.len);
     return result;
   }
@@ -537,11 +539,11 @@ export class ForwardPlan implements KernelBuilder {
       ts && ts.n < ts.cap
         ? enc.beginComputePass({ timestampWrites: { querySet: ts.set, beginningOfPassWriteIndex: 2 * ts.n, endOfPassWriteIndex: 2 * ts.n++ + 1 } })
         : enc.beginComputePass();
-    const copyOut = (src: GPUBuffer, size: number, then: (b: ArrayBuffer) => void) => {
+    const copyOut = (src: GPUBuffer, size: number, then: (b: ArrayBuffer) => void, offset = 0) => {
       pass.end();
       const tmp = createStorage(this.core.device, size, 'capture');
       out.free.push(tmp);
-      enc.copyBufferToBuffer(src, 0, tmp, 0, Math.ceil(size / 4) * 4);
+      enc.copyBufferToBuffer(src, offset, tmp, 0, Math.ceil(size / 4) * 4);
       reads.push({ src: tmp, size, then });
       pass = enc.beginComputePass();
     };
@@ -554,6 +556,7 @@ export class ForwardPlan implements KernelBuilder {
     }
     if (cap.attentions) out.attentions = new Array(c.numLayers);
     if (cap.router && c.moe) out.router = [];
+    if (cap.qk) out.qk = [];
     const useRows = T <= MATVEC_MAX_ROWS;
     const { BQ } = flashTile(c.headDim);
     const { nSplit: stepSplit, gqa } = this.inputs.splitKeys(Tk, T);
@@ -575,6 +578,13 @@ export class ForwardPlan implements KernelBuilder {
         if (stepSplit > 1) op.combine.encode(pass, H, T);
       } else {
         op.flash.encode(pass, Math.ceil(T / BQ), H);
+      }
+      if (out.qk) {
+        const kvRow = c.numKvHeads * c.headDim;
+        const layer: QueriesKeys = { q: new Float32Array(T * H * c.headDim), k: new Float32Array(T * kvRow) };
+        out.qk.push(layer);
+        copyOut(a.q, T * H * c.headDim * 4, (b) => layer.q.set(new Float32Array(b))); // [T, H, hd] rotated
+        copyOut(L.kc, T * kvRow * 4, (b) => layer.k.set(new Float32Array(b)), start * kvRow * 4); // cache slots [start, start+T)
       }
       if (cap.attentions) {
         const probs = createStorage(this.core.device, H * T * Tk * 4, 'attn-probs');
@@ -603,8 +613,16 @@ export class ForwardPlan implements KernelBuilder {
         op.router.encode(pass, T);
         op.route!.encode(pass, Math.ceil(T / 64));
         if (out.router) {
-          const rc: RouterChoice = { layer: li, topK: k, experts: new Int32Array(T * k), weights: new Float32Array(T * k), probs: new Float32Array(T * E) };
+          const rc: RouterChoice = {
+            layer: li,
+            topK: k,
+            experts: new Int32Array(T * k),
+            weights: new Float32Array(T * k),
+            probs: new Float32Array(T * E),
+            logits: new Float32Array(T * E),
+          };
           out.router.push(rc);
+          copyOut(a.rl, T * E * 4, (b) => rc.logits!.set(new Float32Array(b)));
           copyOut(a.rIds, T * k * 4, (b) => rc.experts.set(new Int32Array(b)));
           copyOut(a.rWk, T * k * 4, (b) => rc.weights.set(new Float32Array(b)));
           copyOut(a.rProbs, T * E * 4, (b) => rc.probs.set(new Float32Array(b)));

@@ -47,7 +47,7 @@ export type GpuForwardOptions = ForwardOptions;
 export type GpuForwardResult = ForwardResult;
 
 const GPU_CAPABILITIES: BackendCapabilities = {
-  captures: { attentions: true, residuals: true, finalHidden: true, router: true, kvBytes: true },
+  captures: { attentions: true, residuals: true, finalHidden: true, router: true, kvBytes: true, qk: true },
   onDevice: { argmax: true, topK: TOPK_MAX, sampling: false },
   pipelinedGreedy: true,
   lora: true,

@@ -20,7 +20,7 @@ import { expertTokens, gatherRows, routeTopK, scatterAddRows } from '../ops/moe/
 import { rmsnorm } from '../ops/rmsnorm/rmsnorm';
 import { applyRope, ropeCosSin, ropeInvFreq, type RopeParams } from '../ops/rope/rope';
 import { validateWeights } from './shapes';
-import type { CaptureOptions, ForwardResult, KvCacheBytes, RouterChoice } from '../backend/contract';
+import type { CaptureOptions, ForwardResult, KvCacheBytes, QueriesKeys, RouterChoice } from '../backend/contract';
 import type { LoadedModel, ModelConfig, WeightMap } from './types';
 
 /** An unmerged low-rank adapter on a linear layer: y += scale · (x·Aᵀ)·Bᵀ. */
@@ -353,6 +353,7 @@ export class Model {
     const residuals = cap.residuals ? [x.slice()] : undefined;
     const attentions: Float32Array[] | undefined = cap.attentions ? [] : undefined;
     const router: RouterChoice[] | undefined = cap.router && c.moe ? [] : undefined;
+    const qk: QueriesKeys[] | undefined = cap.qk ? [] : undefined;
 
     let cos: Float32Array | undefined;
     let sin: Float32Array | undefined;
@@ -385,6 +386,7 @@ export class Model {
         applyRope(q, cos, sin, T, H, hd, hd, c.rope!.style);
         applyRope(k, cos, sin, T, Kv, hd, hd, c.rope!.style);
       }
+      if (qk) qk.push({ q: q.slice(), k: k.slice() }); // [T, H, hd], [T, Kv, hd]
       L.kCache.set(k, start * Kv * hd); // slots [start, start+T)
       L.vCache.set(v, start * Kv * hd);
       const probs = attentions ? new Float32Array(H * T * Tk) : undefined; // [H, T, Tk]
@@ -451,6 +453,7 @@ export class Model {
     if (finalHidden) result.finalHidden = finalHidden;
     if (router) result.router = router;
     if (cap.kvBytes) result.kvBytes = this.kvCacheBytes();
+    if (qk) result.qk = qk;
     return result;
   }
 
@@ -466,7 +469,7 @@ export class Model {
     const weights = new Float32Array(T * k); // [T, k]
     const probs = new Float32Array(T * E); // [T, E]
     routeTopK(ids, weights, rl, T, E, k, normTopKProb, probs);
-    if (capture) capture.push({ layer, topK: k, experts: ids, weights, probs });
+    if (capture) capture.push({ layer, topK: k, experts: ids, weights, probs, logits: rl.slice() });
     m.fill(0);
     const groups = expertTokens(ids, weights, T, k, E);
     for (let e = 0; e < E; e++) {

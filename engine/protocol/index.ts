@@ -9,7 +9,8 @@
  * Split by feature, each file with its messages, its request -> answer map and
  * its validators: shell.ts (init, settings, logs, errors), engine.ts (probe, env,
  * fatal), models.ts (model list, load, byte ranges), generate.ts, tokenizer.ts
- * (Tokenizer panel, BPE trainer), lab.ts (the decoding lab); validate.ts holds the shared checks. This file
+ * (Tokenizer panel, BPE trainer), lab.ts (the decoding lab), inside.ts (attention, logit lens,
+ * routing views); validate.ts holds the shared checks. This file
  * joins them into the unions, the request -> answer maps and the parse entry points.
  *
  * Types the engine produces (EngineEnv, TokenView, ModelInfo...) are defined by
@@ -27,6 +28,7 @@ import {
   type EngineWorkerReplies,
   type EngineWorkerRequest,
 } from './engine';
+import { INSIDE_REPLIES, insideWorkerParsers, type InsideWorkerMessage, type InsideWorkerReplies, type InsideWorkerRequest } from './inside';
 import { LAB_REPLIES, labRequestParsers, labWorkerParsers, type LabRequest, type LabResults, type LabWorkerMessage, type LabWorkerReplies, type LabWorkerRequest } from './lab';
 import { GENERATE_REPLIES, generateWorkerParsers, type GenerateWorkerMessage, type GenerateWorkerReplies, type GenerateWorkerRequest } from './generate';
 import {
@@ -51,6 +53,7 @@ export { decideBackend, softwareWarning, type BackendDecision, type DeviceChoice
 export type { GenerateStopReason } from './generate';
 export { MAX_LAB_COLUMNS, MAX_LAB_TOKENS, MAX_LAB_TOP, LAB_SAMPLER_KINDS } from './lab';
 export type { LabColumn, LabExportFormat, LabPieces, LabSampler, LabSamplerKind, LabStepMessage, LabStrategy, LabWorkerMessage } from './lab';
+export { MAX_INSIDE_TEXT, type HeadSummary, type InsideRunInfo } from './inside';
 export type { GpuWeights, LoadedSummary, ModelLoadSpec, ModelRef, ModelRequest, ModelSummary } from './models';
 export type { LogLevel, PlaygroundSettings, PlaygroundTab } from './shell';
 export { MAX_TOKENIZE_TEXT } from './tokenizer';
@@ -83,16 +86,16 @@ export type ResultOf<M extends WebviewRequestMethod> = RequestResults[M];
 
 // ---------------------------------------------------------------- webview <-> worker
 
-export type WebviewToWorker = EngineWorkerRequest | ModelWorkerRequest | GenerateWorkerRequest | LabWorkerRequest;
-export type WorkerToWebview = EngineWorkerMessage | ModelWorkerMessage | GenerateWorkerMessage | LabWorkerMessage;
+export type WebviewToWorker = EngineWorkerRequest | ModelWorkerRequest | GenerateWorkerRequest | LabWorkerRequest | InsideWorkerRequest;
+export type WorkerToWebview = EngineWorkerMessage | ModelWorkerMessage | GenerateWorkerMessage | LabWorkerMessage | InsideWorkerMessage;
 
 /** For each webview -> worker request, the types of the worker messages that answer it (by its id). */
-export interface WorkerReplies extends EngineWorkerReplies, ModelWorkerReplies, GenerateWorkerReplies, LabWorkerReplies {}
+export interface WorkerReplies extends EngineWorkerReplies, ModelWorkerReplies, GenerateWorkerReplies, LabWorkerReplies, InsideWorkerReplies {}
 export type ReplyOf<T extends WebviewToWorker['type']> = Extract<WorkerToWebview, { type: WorkerReplies[T] }>;
 /** The requests that get answers of their own (the others are answered through another request's). */
 export type AnsweredRequest = { [T in keyof WorkerReplies]: [WorkerReplies[T]] extends [never] ? never : T }[keyof WorkerReplies];
 /** WorkerReplies at run time: for each request, its answers and the ones after which no more come for its id. */
-export const WORKER_REPLIES: ReplyTable<WorkerReplies> = { ...ENGINE_REPLIES, ...MODEL_REPLIES, ...GENERATE_REPLIES, ...LAB_REPLIES };
+export const WORKER_REPLIES: ReplyTable<WorkerReplies> = { ...ENGINE_REPLIES, ...MODEL_REPLIES, ...GENERATE_REPLIES, ...LAB_REPLIES, ...INSIDE_REPLIES };
 
 /** For each worker -> webview request, the webview message that answers it (by its reqId). */
 export type WebviewReplies = ModelWebviewReplies;
@@ -111,7 +114,7 @@ function parseRequest(raw: Raw): WebviewRequest {
 }
 
 const WEBVIEW_PARSERS: MessageParsers<WebviewToHost> = { ...shellWebviewParsers, ...engineWebviewParsers, request: parseRequest };
-const WORKER_PARSERS: MessageParsers<WorkerToWebview> = { ...engineWorkerParsers, ...modelWorkerParsers, ...generateWorkerParsers, ...labWorkerParsers };
+const WORKER_PARSERS: MessageParsers<WorkerToWebview> = { ...engineWorkerParsers, ...modelWorkerParsers, ...generateWorkerParsers, ...labWorkerParsers, ...insideWorkerParsers };
 
 /**
  * Checks a message that arrived from the webview. Returns it typed, or throws a

@@ -19,6 +19,8 @@ import type { GpuWeights, ModelLoadSpec, WebviewToWorker, WorkerToWebview } from
 import type { Tokenizer } from '../tokenizer/index';
 import type { LoadedModel } from '../model/types';
 import { LabRunner } from './lab';
+import { lensWeights, type LensWeights } from '../model/logit-lens';
+import { InsideSession } from './inside';
 
 /** Bytes per range request (the host refuses more than 16 MiB). */
 export const RANGE_CHUNK = 8 * 1024 * 1024;
@@ -54,6 +56,21 @@ export class ModelSession {
   private loaded: LoadedModel | undefined;
   /** The decoding lab (lab.ts) runs on this session's model. */
   private readonly lab: LabRunner;
+  /** The final norm and head on the host, for the Inside panel's logit lens. */
+  private lens: LensWeights | undefined;
+  /** The Inside panel's forward and views (engine/worker/inside.ts). */
+  private readonly inside = new InsideSession(
+    (m) => this.post(m),
+    () =>
+      this.model
+        ? {
+            backend: this.model,
+            tokenizer: this.tokenizer,
+            lens: this.lens,
+            busy: this.generating ? 'The model is generating (Generate tab); stop it or wait, then run again.' : undefined,
+          }
+        : undefined,
+  );
 
   constructor(
     private readonly post: (m: WorkerToWebview) => void,
@@ -84,6 +101,8 @@ export class ModelSession {
 
   /** True when the message was the session's. */
   handle(msg: WebviewToWorker): boolean {
+    if (msg.type === 'insideRun') this.lab.handle({ type: 'labStop', id: 0 }); // one backend: an Inside run ends a lab run
+    if (this.inside.handle(msg)) return true;
     switch (msg.type) {
       case 'loadModel':
         void this.load(msg.id, msg.spec, msg.contextLength, msg.device, msg.weights ?? 'f32');
@@ -159,6 +178,7 @@ export class ModelSession {
     this.tokenizer = undefined;
     this.modelId = undefined;
     this.loaded = undefined;
+    this.inside.clear();
     const t0 = Date.now();
     const total = spec.files.reduce((s, f) => s + f.size, 0);
     let bytes = 0;
@@ -194,6 +214,7 @@ export class ModelSession {
       }
       this.model = model;
       this.tokenizer = tokenizer;
+      this.lens = lensWeights(loaded.config, loaded.weights);
       this.stopIds = loaded.config.stopTokenIds ?? loaded.config.eosTokenIds;
       this.modelId = spec.modelId;
       let parameters = 0;

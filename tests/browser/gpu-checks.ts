@@ -20,6 +20,7 @@ import { CpuBackend } from '../../engine/backend/cpu';
 import { processorsFromSpecs } from '../../engine/generate/chain';
 import { Rng } from '../../engine/generate/rng';
 import { MultinomialSampler } from '../../engine/generate/samplers';
+import { checkInside, type InsideCheck } from './inside-checks';
 
 export const TINY = ['tiny-llama', 'tiny-llama3-rope', 'tiny-qwen2', 'tiny-qwen3', 'tiny-mistral-swa', 'tiny-mixtral-moe', 'tiny-gpt2'];
 
@@ -62,6 +63,8 @@ export interface ModelCheck {
   f16NativeVsPacked?: number;
   f16Greedy: boolean[];
   maxLogit: number;
+  /** The Inside panel's worker requests on this backend (inside-checks.ts). */
+  inside?: InsideCheck;
   extra?: Record<string, number>;
 }
 
@@ -209,6 +212,7 @@ export async function checkTinyModel(device: GPUDevice, read: Read, name: string
         out.f16Greedy.push(got16.every((id, i) => id === c.greedy_24![i]));
       }
     }
+    out.inside = await checkInside(gm, loaded, read, name);
     if (name === 'tiny-llama') {
       // LoRA (unmerged) against HF's PEFT logits, and top-k on the GPU against the logits
       const lref = JSON.parse(text(await read('refs/tiny-llama.lora.shared.json'))) as { cases: RefCase[] };

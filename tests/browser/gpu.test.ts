@@ -38,7 +38,13 @@ beforeAll(async () => {
     '/gpu.js': { body: js },
   };
   for (const m of TINY) addTree(files, `models/${m}`);
-  for (const r of [...TINY.map((m) => `refs/${m}.shared.json`), 'refs/tiny-llama.lora.shared.json', 'refs/stories260K.greedy.shared.json', 'llama2c/stories260K.bin'])
+  for (const r of [
+    ...TINY.map((m) => `refs/${m}.shared.json`),
+    ...TINY.map((m) => `refs/${m}.internals.shared.json`),
+    'refs/tiny-llama.lora.shared.json',
+    'refs/stories260K.greedy.shared.json',
+    'llama2c/stories260K.bin',
+  ])
     addTree(files, r);
   server = await serve(files);
   browser = await launchBrowser();
@@ -89,6 +95,13 @@ test('GpuModel: every fixture model matches HF (logits ≤ 1e-3, greedy_24 exact
     for (const g of m.greedy) expect(g.got, `${m.model} greedy_24`).toEqual(g.want);
     expect(m.pipelineExact, `${m.model}: greedy through other decode pipelines, stops mid-block`).toBe(true);
     expect(m.f16VsCpu, `${m.model} f16 weights`).toBeLessThanOrEqual(F16_TOL);
+    console.log(`${m.model} inside: ${JSON.stringify(m.inside)}`);
+    expect(m.inside!.rowsVsHf, `${m.model}: attention tiles through the Inside worker requests`).toBeLessThanOrEqual(1e-4);
+    expect(m.inside!.lensVsHf, `${m.model}: logit lens`).toBeLessThanOrEqual(1e-4);
+    if (m.model === 'tiny-mixtral-moe') {
+      expect(m.inside!.routerLogitsVsHf, 'router logits').toBeLessThanOrEqual(1e-5);
+      expect(m.inside!.routerExpertsExact, 'router experts').toBe(true);
+    }
     if (m.extra) {
       expect(m.extra.loraVsHf, 'LoRA prefill').toBeLessThanOrEqual(1e-3);
       expect(m.extra.loraDecodeVsHf, 'LoRA decode').toBeLessThanOrEqual(1e-3);
