@@ -23,100 +23,14 @@ import type { ModelCore } from './lifecycle';
 import { LinearOp, MATVEC_MAX_ROWS, type KernelBuilder } from './linear-op';
 import type { StepTimestamps } from './profiling';
 import type { ReadBack, ReadRequest } from './readback';
+import type { Act, ForwardCaptures, LayerOps, Ops } from './forward-types';
 import type { StepInputs } from './step-inputs';
 import type { LayerWeights, ModelWeights } from './weights';
 
+export type { Act, ForwardCaptures } from './forward-types';
+
 /** Most candidates GPU top-k returns. */
 export const TOPK_MAX = 256;
-
-/** The activation buffers of a forward, sized for `rows` rows and `headRows` logits rows. */
-export interface Act {
-  rows: number; // activation row capacity
-  headRows: number; // logits row capacity
-  x: GPUBuffer; // [rows, D]
-  h: GPUBuffer; // [max(rows, headRows), D]: normed rows
-  qkv: GPUBuffer; // [rows, (H+2Kv)·hd]
-  q: GPUBuffer; // [rows, H·hd]
-  att: GPUBuffer; // [rows, H·hd]
-  gu: GPUBuffer; // [max(rows,k), 2I]
-  act: GPUBuffer; // [max(rows,k), I]
-  Y: GPUBuffer; // MoE [E, rows, D] (dense) or [k, D] (sparse, decode)
-  rl: GPUBuffer; // [rows, E]
-  rIds: GPUBuffer; // [rows, k] u32
-  rWk: GPUBuffer; // [rows, k]
-  rWd: GPUBuffer; // [rows, E]
-  rProbs: GPUBuffer; // [rows, E]
-  loraTmp: GPUBuffer; // [rows, rMax]
-  ids: GPUBuffer; // [rows] u32 tokens
-  pos: GPUBuffer; // [rows] u32 positions
-  cs: GPUBuffer; // [rows, hd] cos | sin
-  part: GPUBuffer; // [MATVEC_MAX_ROWS, H, maxSplit, hd + 2]
-  logits: GPUBuffer; // [headRows, V]
-  cand: GPUBuffer; // [G, TOPK_MAX, 2]
-  res: GPUBuffer; // [TOPK_MAX, 2]
-}
-
-/** The dispatches of one layer. */
-interface LayerOps {
-  attnNorm: Dispatch;
-  qkv: LinearOp;
-  /**
-   * Decode (T ≤ MATVEC_MAX_ROWS) fusions, where the layer allows them: RMSNorm into the
-   * q|k|v and gate|up matvecs, RoPE + the KV write after q|k|v (`qkvRope`: no rope
-   * dispatch), SwiGLU after gate|up (`guAct`: no activation dispatch).
-   */
-  qkvF?: LinearOp;
-  qkvRope?: boolean;
-  guF?: LinearOp;
-  guAct?: boolean;
-  lora: { a: LinearOp; b: LinearOp }[]; // before rope (q, k, v)
-  rope: Dispatch;
-  rows: Dispatch;
-  /** decode attention, the grouped-query kernel (when the model allows it) */
-  rowsGqa?: Dispatch;
-  combine: Dispatch;
-  flash: Dispatch;
-  o: LinearOp;
-  oLora: { a: LinearOp; b: LinearOp }[];
-  mlpNorm: Dispatch;
-  gu?: LinearOp;
-  guLora: { a: LinearOp; b: LinearOp }[];
-  act?: Dispatch;
-  down?: LinearOp;
-  downLora: { a: LinearOp; b: LinearOp }[];
-  router?: LinearOp;
-  route?: Dispatch;
-  expDense?: { gu: LinearOp; down: LinearOp }[];
-  actDense?: Dispatch;
-  combineDense?: Dispatch;
-  expGuSparse?: LinearOp;
-  actSparse?: Dispatch;
-  expDownSparse?: LinearOp;
-  combineSparse?: Dispatch;
-}
-
-/** Every dispatch of a forward. */
-interface Ops {
-  embed: Dispatch[];
-  posEmbed: Dispatch[];
-  layers: LayerOps[];
-  finalNorm: Dispatch;
-  head: LinearOp;
-  /** Decode: the final RMSNorm fused into the head matvec. */
-  headF?: LinearOp;
-  topkPartial: Dispatch;
-  topkFinal: Dispatch;
-}
-
-/** What encodeForward captured: buffers to free after the read-back, and the arrays the read-backs fill. */
-export interface ForwardCaptures {
-  free: GPUBuffer[];
-  attentions?: Float32Array[];
-  residuals?: Float32Array[];
-  finalHidden?: Float32Array;
-  router?: RouterChoice[];
-  qk?: QueriesKeys[];
-}
 
 export class ForwardPlan implements KernelBuilder {
   /** The activations (undefined until the first ensureCapacity, and after free). */
