@@ -298,9 +298,17 @@ export class Model {
     return this.linearsByName.values();
   }
 
-  /** KV cache bytes per layer: K and V, f32, [ctx, nKvHeads, headDim] each. */
+  /** KV cache bytes per layer, read from the K and V arrays this model allocated. */
   kvCacheBytes(): KvCacheBytes[] {
-    return kvCacheReport(this.config, this.contextLength, this.len);
+    return this.layers.map((L, layer) => {
+      const allocated = L.kCache.byteLength + L.vCache.byteLength;
+      return { layer, allocated, used: (allocated / this.contextLength) * this.len, tokens: this.len, capacity: this.contextLength };
+    });
+  }
+
+  /** The K and V arrays of each layer (tests check that decoding never replaces them). */
+  kvCacheArrays(): { k: Float32Array; v: Float32Array }[] {
+    return this.layers.map((L) => ({ k: L.kCache, v: L.vCache }));
   }
 
   private scratchFor(T: number): Scratch {
