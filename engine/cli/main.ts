@@ -30,6 +30,7 @@ import { BUILTIN_TOKENIZERS, isBuiltinTokenizerId } from '../tokenizer/builtin';
 import { loadBuiltinTokenizer } from '../tokenizer/builtin-node';
 import { cmdTrainBpe, TrainUsageError } from './train-bpe';
 import { describeModel, type ModelDescription } from './describe';
+import { cmdKv, KvUsageError } from './kv';
 
 export class UsageError extends Error {}
 /** --backend webgpu asked for, but no adapter or device (exit code 1: the environment, not the usage). */
@@ -48,6 +49,10 @@ commands:
            [--top-k K] [--top-p P] [--min-p P] [--typical-p P] [--epsilon E] [--eta E]
            [--repetition-penalty R] [--no-repeat-ngram N]
   forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions] [--backend cpu|webgpu] [--json]
+  kv --model <path> --context N [--backend cpu|webgpu] [--json]      the engine's KV cache: predicted and allocated
+  kv --config <config.json|built-in> [--context N] [--batch B] [--kv-dtype f32|f16|int8|int4]
+     [--attention config|mha|gqa|mqa|mla] [--kv-heads K] [--window W] [--window-layers config|all|alternate]
+     [--block-size B] [--weight-dtype f32|f16|int8|int4] [--gpu <name>|<GiB>] [--json]   what-ifs; kv --list
 
 A model path is an HF folder, a .safetensors file beside its config.json, a .gguf,
 or a llama2.c .bin (its tokenizer: --tokenizer, or tokenizer.bin / tok*.bin beside it).
@@ -391,11 +396,14 @@ export async function main(argv: string[], out: Out = (s) => console.log(s)): Pr
       case 'forward':
         await cmdForward(rest, out);
         return 0;
+      case 'kv':
+        await cmdKv(rest, out, (id, loaded, ctx) => openBackend(id, loaded, ctx));
+        return 0;
       default:
-        throw new UsageError(`unknown command "${cmd}" (expected inspect, tokenize, train-bpe, generate or forward)`);
+        throw new UsageError(`unknown command "${cmd}" (expected inspect, tokenize, train-bpe, generate, forward or kv)`);
     }
   } catch (e) {
-    if (e instanceof UsageError || e instanceof TrainUsageError) {
+    if (e instanceof UsageError || e instanceof TrainUsageError || e instanceof KvUsageError) {
       process.stderr.write(`llm-playground: ${e.message}\nRun "llm-playground --help" for usage.\n`);
       return 2;
     }
