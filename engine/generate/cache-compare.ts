@@ -39,7 +39,7 @@ export async function compareWithAndWithoutCache(backend: Backend, ids: number[]
     backend.reset();
     if (p > 0) await backend.forward(ids.slice(0, p), undefined, { lastOnly: true });
     const withTimes: number[] = [];
-    let cached = new Float32Array(0);
+    let cached: Float32Array = new Float32Array(0);
     for (let r = 0; r < reps; r++) {
       backend.truncate(p);
       const t = now();
@@ -47,7 +47,7 @@ export async function compareWithAndWithoutCache(backend: Backend, ids: number[]
       withTimes.push(now() - t);
     }
     const withoutTimes: number[] = [];
-    let fresh = new Float32Array(0);
+    let fresh: Float32Array = new Float32Array(0);
     for (let r = 0; r < reps; r++) {
       backend.reset();
       const t = now();

@@ -27,6 +27,7 @@ import {
   type EngineWorkerReplies,
   type EngineWorkerRequest,
 } from './engine';
+import { KV_REPLIES, kvWorkerParsers, type KvWorkerMessage, type KvWorkerReplies, type KvWorkerRequest } from './kv';
 import { GENERATE_REPLIES, generateWorkerParsers, type GenerateWorkerMessage, type GenerateWorkerReplies, type GenerateWorkerRequest } from './generate';
 import {
   MODEL_REPLIES,
@@ -48,6 +49,7 @@ export { ProtocolError } from './validate';
 export type { EngineEnv } from './engine';
 export { decideBackend, softwareWarning, type BackendDecision, type DeviceChoice } from './backend';
 export type { GenerateStopReason } from './generate';
+export type { KvCompareRow, KvProfileHeader, KvStepView } from './kv';
 export type { GpuWeights, LoadedSummary, ModelLoadSpec, ModelRef, ModelRequest, ModelSummary } from './models';
 export type { LogLevel, PlaygroundSettings, PlaygroundTab } from './shell';
 export { MAX_TOKENIZE_TEXT } from './tokenizer';
@@ -80,16 +82,16 @@ export type ResultOf<M extends WebviewRequestMethod> = RequestResults[M];
 
 // ---------------------------------------------------------------- webview <-> worker
 
-export type WebviewToWorker = EngineWorkerRequest | ModelWorkerRequest | GenerateWorkerRequest;
-export type WorkerToWebview = EngineWorkerMessage | ModelWorkerMessage | GenerateWorkerMessage;
+export type WebviewToWorker = EngineWorkerRequest | ModelWorkerRequest | GenerateWorkerRequest | KvWorkerRequest;
+export type WorkerToWebview = EngineWorkerMessage | ModelWorkerMessage | GenerateWorkerMessage | KvWorkerMessage;
 
 /** For each webview -> worker request, the types of the worker messages that answer it (by its id). */
-export interface WorkerReplies extends EngineWorkerReplies, ModelWorkerReplies, GenerateWorkerReplies {}
+export interface WorkerReplies extends EngineWorkerReplies, ModelWorkerReplies, GenerateWorkerReplies, KvWorkerReplies {}
 export type ReplyOf<T extends WebviewToWorker['type']> = Extract<WorkerToWebview, { type: WorkerReplies[T] }>;
 /** The requests that get answers of their own (the others are answered through another request's). */
 export type AnsweredRequest = { [T in keyof WorkerReplies]: [WorkerReplies[T]] extends [never] ? never : T }[keyof WorkerReplies];
 /** WorkerReplies at run time: for each request, its answers and the ones after which no more come for its id. */
-export const WORKER_REPLIES: ReplyTable<WorkerReplies> = { ...ENGINE_REPLIES, ...MODEL_REPLIES, ...GENERATE_REPLIES };
+export const WORKER_REPLIES: ReplyTable<WorkerReplies> = { ...ENGINE_REPLIES, ...MODEL_REPLIES, ...GENERATE_REPLIES, ...KV_REPLIES };
 
 /** For each worker -> webview request, the webview message that answers it (by its reqId). */
 export type WebviewReplies = ModelWebviewReplies;
@@ -108,7 +110,7 @@ function parseRequest(raw: Raw): WebviewRequest {
 }
 
 const WEBVIEW_PARSERS: MessageParsers<WebviewToHost> = { ...shellWebviewParsers, ...engineWebviewParsers, request: parseRequest };
-const WORKER_PARSERS: MessageParsers<WorkerToWebview> = { ...engineWorkerParsers, ...modelWorkerParsers, ...generateWorkerParsers };
+const WORKER_PARSERS: MessageParsers<WorkerToWebview> = { ...engineWorkerParsers, ...modelWorkerParsers, ...generateWorkerParsers, ...kvWorkerParsers };
 
 /**
  * Checks a message that arrived from the webview. Returns it typed, or throws a

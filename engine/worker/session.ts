@@ -17,6 +17,7 @@ import { createBackend } from '../backend/registry';
 import { generate } from '../generate/generate';
 import type { GpuWeights, ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol/index';
 import type { Tokenizer } from '../tokenizer/index';
+import { KvWorker } from './kv';
 
 /** Bytes per range request (the host refuses more than 16 MiB). */
 export const RANGE_CHUNK = 8 * 1024 * 1024;
@@ -43,12 +44,20 @@ export class ModelSession {
   private stopIds: number[] = [];
   private modelId: string | undefined;
   private generating: { id: number; stop: boolean } | undefined;
+  /** The KV-cache panel's requests on the loaded model (engine/worker/kv.ts). */
+  private readonly kv: KvWorker;
 
   constructor(
     private readonly post: (m: WorkerToWebview) => void,
     /** Lets other messages in between tokens (a Stop). */
     private readonly yieldNow: () => Promise<void> = () => new Promise((r) => setTimeout(r, 0)),
-  ) {}
+  ) {
+    this.kv = new KvWorker(
+      post,
+      () => (this.model && this.modelId && !this.generating ? { backend: this.model, tokenizer: this.tokenizer, stopIds: this.stopIds } : undefined),
+      yieldNow,
+    );
+  }
 
   /** The device the WebGPU backend runs on (undefined: none, "gpu" loads run on the CPU with a note). */
   setGpuDevice(device: GPUDevice | undefined): void {
@@ -87,7 +96,7 @@ export class ModelSession {
         if (this.generating && (this.generating.id === msg.id || msg.id === 0)) this.generating.stop = true;
         return true;
       default:
-        return false;
+        return this.kv.handle(msg);
     }
   }
 

@@ -71,11 +71,11 @@ describe('GpuModel KV cache and buffer accounts', () => {
   it('memory (bytes and live buffers) is back to its baseline after 100 generations', async () => {
     if (!device) return console.warn(`skipped: ${why}`);
     const m = await GpuModel.create(device, await load(fixturePath('llama2c', 'stories260K.bin')), { contextLength: 64 });
-    await generateAll(m, { promptIds: [1, 403], maxNewTokens: 4 });
+    await generateAll(m, { promptIds: [1, 403], maxNewTokens: 2 });
     const base = m.memory();
     for (let i = 0; i < 100; i++) {
       m.reset();
-      await generateAll(m, { promptIds: [1, 403 + (i % 9)], maxNewTokens: 4 });
+      await generateAll(m, { promptIds: [1, 403 + (i % 9)], maxNewTokens: 2 });
     }
     const after = m.memory();
     expect({ ...after, created: 0 }).toEqual({ ...base, created: 0 });
