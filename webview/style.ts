@@ -43,4 +43,7 @@ progress::-moz-progress-bar { background: var(--vscode-progressBar-background); 
 .field-error { color: var(--vscode-errorForeground); margin-left: 4px; }
 input[aria-invalid="true"] { border-color: var(--vscode-inputValidation-errorBorder, var(--vscode-errorForeground)); }
 .why { color: var(--vscode-descriptionForeground); }
+/* KV cache panel */
+.kv-figure { margin: 6px 0; max-width: 640px; }
+.kv-chart { border: 1px solid var(--vscode-widget-border, transparent); background: var(--vscode-editor-background); }
 `;

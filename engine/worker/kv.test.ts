@@ -10,7 +10,11 @@ async function setup() {
   const m = await openModel(fixturePath('llama2c', 'stories260K.bin'));
   const backend = new CpuBackend(m.loaded, { contextLength: 64 });
   const got: WorkerToWebview[] = [];
-  const w = new KvWorker((msg) => got.push(parseWorkerMessage(JSON.parse(JSON.stringify(msg)))), () => ({ backend, tokenizer: m.tokenizer, stopIds: [] }), async () => {});
+  const w = new KvWorker(
+    (msg) => got.push(parseWorkerMessage(JSON.parse(JSON.stringify(msg)))),
+    () => ({ backend, tokenizer: m.tokenizer, stopIds: [] }),
+    async () => {},
+  );
   return { backend, got, w, config: m.loaded.config };
 }
 
