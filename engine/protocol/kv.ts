@@ -71,11 +71,12 @@ function record(o: Raw, key: string): Raw {
 
 export const kvWorkerParsers: MessageParsers<KvWorkerMessage> = {
   kvHeader: (raw) => {
+    const id = num(raw, 'id')!;
     const h = record(raw, 'header');
     const g = h.gpu === undefined ? undefined : record(h, 'gpu');
     return {
       type: 'kvHeader',
-      id: num(raw, 'id')!,
+      id,
       header: {
         backend: str(h, 'backend')!,
         capacity: num(h, 'capacity')!,
@@ -86,10 +87,11 @@ export const kvWorkerParsers: MessageParsers<KvWorkerMessage> = {
     };
   },
   kvStep: (raw) => {
+    const id = num(raw, 'id')!;
     const s = record(raw, 'step');
     return {
       type: 'kvStep',
-      id: num(raw, 'id')!,
+      id,
       step: {
         step: num(s, 'step')!,
         phase: s.phase === 'prefill' ? 'prefill' : 'decode',
@@ -102,11 +104,12 @@ export const kvWorkerParsers: MessageParsers<KvWorkerMessage> = {
   },
   kvDone: (raw) => ({ type: 'kvDone', id: num(raw, 'id')!, text: str(raw, 'text')! }),
   kvCompareResult: (raw) => {
+    const id = num(raw, 'id')!;
     const rows = raw.rows;
     if (!Array.isArray(rows)) throw new ProtocolError('field "rows" must be an array');
     return {
       type: 'kvCompareResult',
-      id: num(raw, 'id')!,
+      id,
       rows: rows.map((r: Raw) => ({
         position: num(r, 'position')!,
         withCacheMs: num(r, 'withCacheMs')!,
