@@ -73,6 +73,18 @@ describe('KV cache tab (code-server)', () => {
     expect((await status()).tokens).toBe(s.tokens);
   }, 600_000);
 
+  it('with and without the cache: one row per context up to the loaded one, the same logits both ways', async () => {
+    await expect.poll(async () => doc.locator('#kv-compare').getAttribute('disabled'), { timeout: 30_000 }).toBeNull();
+    await doc.locator('#kv-compare').click();
+    await doc.locator('#kv-compare-table').waitFor({ state: 'visible', timeout: 240_000 });
+    const rows = await doc.locator('#kv-compare-table vscode-table-row').allInnerTexts();
+    expect(rows.length).toBeGreaterThanOrEqual(5);
+    expect(rows[0]).toMatch(/^context 16/);
+    for (const r of rows) expect(Number(/max \|Δ logits\| ([\d.e+-]+)/.exec(r)?.[1])).toBeLessThan(1e-4);
+    await doc.locator('#kv-compare-chart').scrollIntoViewIfNeeded();
+    await shot('compare');
+  }, 300_000);
+
   it('what-if: Llama-3.1-8B at 128k is 16 GiB with GQA, 64 GiB with MHA', async () => {
     await doc.locator('#kv-source').selectOption('Llama-3.1-8B');
     await doc.locator('#kv-context').fill('131072');
