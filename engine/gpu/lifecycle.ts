@@ -132,7 +132,7 @@ export class ModelCore {
     this.throttleMapWait = (opts.throttleMapWait ?? false) && canThrottle();
     this.maxBinding = Math.min(opts.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxSplit = Math.ceil(ctx / 32) + 1;
-    this.cache = new PipelineCache(device);
+    this.cache = PipelineCache.of(device);
     this.step = this.device.createBuffer({ label: 'step', size: STEP_FIELDS.length * 4, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     this.dummy = this.own(createStorage(this.device, 16, 'dummy'));
     this.dummyU32 = this.own(createStorage(this.device, 16, 'dummy-u32'));
