@@ -3,20 +3,32 @@
  * prefix without it, at contexts 64…2048, on stories260K (CPU backend, WebAssembly SIMD). The
  * two curves: with the cache the step grows slowly with the position (attention over p keys),
  * without it the whole prefix runs again (p + 1 tokens of matmuls and p² attention).
+ * On the GPU machine, BENCH_CACHE_GGUF=<file> runs the same on WebGPU for that GGUF (f16 weights
+ * read as f16): the Llama-3.2-1B shape that ../shared/gpu/peers/make_gguf_1b.py writes.
  */
 import path from 'node:path';
+import type { Backend } from '../backend/contract';
 import { CpuBackend } from '../backend/cpu';
+import { GpuModel } from '../gpu/gpu-model';
+import { openNodeGpu } from '../gpu/gpu-node';
 import { openModel } from '../formats/load-node';
 import { compareWithAndWithoutCache } from './cache-compare';
 
 async function main(): Promise<void> {
-  const loaded = (await openModel(path.resolve(__dirname, '../../models/stories260K.bin'))).loaded;
+  const gguf = process.env.BENCH_CACHE_GGUF;
+  const loaded = (await openModel(gguf ?? path.resolve(__dirname, '../../models/stories260K.bin'))).loaded;
   const positions = [64, 128, 256, 512, 1024, 2048].map((n) => n - 1);
-  const b = new CpuBackend(loaded, { contextLength: 2048 });
+  let b: Backend = new CpuBackend(loaded, { contextLength: 2048 });
+  if (gguf) {
+    const g = await openNodeGpu();
+    if (!('device' in g)) throw new Error(`BENCH_CACHE_GGUF needs a WebGPU device: ${g.env.reason}`);
+    b = await GpuModel.create(g.device, loaded, { contextLength: 2048, weights: 'f16' });
+  }
+  const name = gguf ? path.basename(gguf) : 'stories260K';
   const ids = Array.from({ length: 2048 }, (_, i) => (i * 37 + 5) % loaded.config.vocabSize);
   await compareWithAndWithoutCache(b, ids, [2047], { reps: 1 }); // warm-up: the scratch grows to 2048 rows once
   const r = await compareWithAndWithoutCache(b, ids, positions, { reps: 3 });
-  console.log(`stories260K on ${b.label}: one decode step at context n (median of 3)`);
+  console.log(`${name} on ${b.id}: one decode step at context n (median of 3)`);
   console.log('context | with cache (ms) | without cache (ms) | without / with | max |Δ logits|');
   for (const x of r)
     console.log(
