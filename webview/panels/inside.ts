@@ -7,14 +7,16 @@
  * query, the key and the probability; the logit lens (layer × position top-1 pieces
  * coloured by probability, the rank of a named token); for mixture-of-experts models the
  * router's choices, expert load and router entropy. A token picked in any view is
- * selected in all of them. PNG / CSV export of the heatmap.
+ * selected in all of them. The heatmap exports as PNG and its values as CSV / JSON, saved
+ * through the host's save dialog.
  */
 import type { InsideRunInfo, ReplyOf } from '../../engine/protocol/index';
 import { button, el } from '../dom';
 import { askWorker } from '../engine';
-import { getState, setState } from '../host';
+import { getState, request, setState } from '../host';
 import { activeSummary, initModels, modelsState, onModelsState } from '../models';
-import { download, drawMasks, gridBitmap, gridCsv, themeRamp, type Ramp, type View } from '../inside-draw';
+import { drawMasks, gridBitmap, themeRamp, type Ramp, type View } from '../inside-draw';
+import { dataUrlBase64, exportName, headName, tileCsv, tileJson } from '../inside-export';
 import { insideLensSection, insideRouterSection, lensState, refreshLens, refreshRouter, routerState } from './inside-lens';
 import { drawHeadGrid, gqaText, gridHit, headSummaryText, THUMB } from './inside-grid';
 import { insideRopeSection, refreshRope } from './inside-rope';
@@ -70,6 +72,7 @@ let els:
       heat: HTMLCanvasElement;
       readout: HTMLElement;
       links: HTMLElement;
+      exportNote: HTMLElement;
       lens: HTMLElement;
       router: HTMLElement;
     }
@@ -337,21 +340,28 @@ function showLinks(): void {
   els.links.textContent = `Token ${i} “${piece(i)}” attends to ${fmt(data.attendsTo)}. Attended to by ${fmt(data.attendedBy)}.`;
 }
 
-function exportPng(): void {
-  if (els) download(els.heat.toDataURL('image/png'), `attention-L${form.layer}-${form.head >= 0 ? `H${form.head}` : form.head === -1 ? 'mean' : 'max'}.png`);
-}
-
-function exportCsv(): void {
+/** Saves the heatmap (PNG) or the values on screen (CSV / JSON) through the host's save dialog. */
+async function exportHeat(format: 'png' | 'csv' | 'json'): Promise<void> {
   const t = data.tile;
-  if (!t) return;
-  const csv = gridCsv(
-    t.values,
-    t.rows,
-    t.cols,
-    (r) => (t.rows === t.r1 - t.r0 ? `${t.r0 + r} ${piece(t.r0 + r)}` : `rows ${t.r0 + Math.floor(((t.r1 - t.r0) * r) / t.rows)}…`),
-    (c) => (t.cols === t.c1 - t.c0 ? `${t.c0 + c} ${piece(t.c0 + c)}` : `cols ${t.c0 + Math.floor(((t.c1 - t.c0) * c) / t.cols)}…`),
-  );
-  download(`data:text/csv;charset=utf-8,${encodeURIComponent(csv)}`, `attention-L${form.layer}-${form.head}.csv`);
+  if (!els) return;
+  if (!t || t.layer !== form.layer || t.head !== form.head) {
+    els.exportNote.textContent = 'Run the model and wait for the heatmap: the export is what it shows.';
+    return;
+  }
+  const content = format === 'png' ? dataUrlBase64(els.heat.toDataURL('image/png')) : format === 'csv' ? tileCsv(t, piece) : tileJson(t, piece, activeSummary()?.name);
+  const what = format === 'png' ? 'heatmap' : 'attention values';
+  try {
+    const where = await request({
+      method: 'exportFile',
+      format,
+      content,
+      suggestedName: exportName(t, format),
+      title: `Export the ${what} (layer ${t.layer}, ${headName(t.head)})`,
+    });
+    els.exportNote.textContent = where ? `Saved ${where}` : 'Export cancelled.';
+  } catch (e) {
+    els.exportNote.textContent = `Export failed: ${e instanceof Error ? e.message : String(e)}`;
+  }
 }
 
 // ------------------------------------------------------------------ the panel
@@ -466,6 +476,13 @@ function build(): HTMLElement {
       f();
     }
   });
+  const exportPng = button('Export PNG', 'device-camera', () => void exportHeat('png'));
+  exportPng.id = 'inside-export-png';
+  const exportCsv = button('Export CSV', 'table', () => void exportHeat('csv'));
+  exportCsv.id = 'inside-export-csv';
+  const exportJson = button('Export JSON', 'json', () => void exportHeat('json'));
+  exportJson.id = 'inside-export-json';
+  const exportNote = el('span', { id: 'inside-export-note', class: 'muted', 'aria-live': 'polite' });
   const readout = el('p', { id: 'inside-readout', class: 'muted', 'aria-live': 'polite' }, 'Hover a cell for its probability.');
   const links = el('p', { id: 'inside-links', class: 'muted' });
   const gqa = el('p', { id: 'inside-gqa', class: 'muted' });
@@ -497,9 +514,8 @@ function build(): HTMLElement {
         form.view = { row0: 0, col0: 0, span: T() };
         requestTile();
       }),
-      button('Export PNG', 'device-camera', exportPng),
-      button('Export CSV', 'table', exportCsv),
     ),
+    el('div', { class: 'row' }, exportPng, exportCsv, exportJson, exportNote),
     headLine,
     heat,
     readout,
@@ -509,7 +525,7 @@ function build(): HTMLElement {
     rope,
   );
   box.append(empty, body);
-  els = { empty, body, text, go, why, status, error, grid, gqa, headLine, layerSel, headSel, heat, readout, links, lens, router };
+  els = { empty, body, text, go, why, status, error, grid, gqa, headLine, layerSel, headSel, heat, readout, links, exportNote, lens, router };
   return box;
 }
 
