@@ -30,7 +30,7 @@ describe.each(MODELS)('%s: attention rollout', (name) => {
       window: c.slidingWindow !== undefined && (c.slidingWindowLayers?.[l] ?? true) ? c.slidingWindow : undefined,
     }));
     // direct: dense matrices from the full capture [H, T, T] per layer
-    let R = Array.from({ length: T }, (_, i) => Array.from({ length: T }, (_, j) => (i === j ? 1 : 0)));
+    let R: number[][] = Array.from({ length: T }, (_, i) => Array.from({ length: T }, (_, j) => (i === j ? 1 : 0)));
     for (let l = 0; l < c.numLayers; l++) {
       const A = Array.from({ length: T }, (_, i) => {
         const row = Array.from({ length: T }, (_, j) => {

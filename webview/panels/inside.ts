@@ -6,7 +6,8 @@
  * worker from the kept queries and keys for the part on screen; hovering a cell names the
  * query, the key and the probability; the logit lens (layer × position top-1 pieces
  * coloured by probability, the rank of a named token); for mixture-of-experts models the
- * router's choices, expert load and router entropy. A token picked in any view is
+ * router's choices, expert load and router entropy; the attention rollout beside mean / max
+ * over heads; the flash kernel's online softmax of one row (inside-flash.ts). A token picked in any view is
  * selected in all of them. The heatmap exports as PNG and its values as CSV / JSON, saved
  * through the host's save dialog.
  */
@@ -19,6 +20,7 @@ import { drawMasks, gridBitmap, themeRamp, type Ramp, type View } from '../insid
 import { dataUrlBase64, exportName, headName, tileCsv, tileJson } from '../inside-export';
 import { insideLensSection, insideRouterSection, lensState, refreshLens, refreshRouter, routerState } from './inside-lens';
 import { drawHeadGrid, gqaText, gridHit, headSummaryText, THUMB } from './inside-grid';
+import { insideFlashSection, refreshFlash, syncFlash } from './inside-flash';
 import { insideRopeSection, refreshRope } from './inside-rope';
 import type { Panel } from './panel';
 
@@ -28,7 +30,7 @@ export const HEATMAP_PX = 480;
 interface Form {
   text: string;
   layer: number;
-  /** A head, or -1 the mean over heads, -2 the max. */
+  /** A head, or -1 the mean over heads, -2 the max, -3 the attention rollout through the layer. */
   head: number;
   view?: View;
   /** The token picked in any view (linked selection). */
@@ -129,6 +131,7 @@ function run(): void {
     requestTile();
     refreshLens(true);
     refreshRouter(true);
+    syncFlash(true);
     refresh();
   });
   if (id === undefined) {
@@ -145,7 +148,11 @@ function drawGrid(): void {
   ramp ??= themeRamp();
   drawHeadGrid(els.grid, data.info, data.grid, form.layer, form.head, ramp);
   els.headLine.textContent =
-    form.head >= 0 ? headSummaryText(data.info, data.grid, form.layer, form.head) : `Layer ${form.layer}, ${form.head === -1 ? 'mean' : 'max'} over ${data.info.heads} heads`;
+    form.head >= 0
+      ? headSummaryText(data.info, data.grid, form.layer, form.head)
+      : form.head === -3
+        ? `Attention rollout through layers 0–${form.layer}: how much of each input token reaches each position (per layer ½·mean over heads + ½·identity, rows renormalised, multiplied).`
+        : `Layer ${form.layer}, ${form.head === -1 ? 'mean' : 'max'} over ${data.info.heads} heads`;
   els.gqa.textContent = gqaText(data.info);
 }
 
@@ -157,6 +164,7 @@ function pick(l: number, h: number): void {
   syncSelects();
   requestTile();
   requestLinks();
+  refreshFlash();
 }
 
 // ------------------------------------------------------------------ heatmap
@@ -258,7 +266,8 @@ function showReadout(): void {
     els.readout.textContent = `“${piece(r)}” (${r}) cannot see “${piece(c)}” (${c}): masked`;
     d.value = '0';
   } else if (cell) {
-    els.readout.textContent = `“${piece(r)}” (${r}) → “${piece(c)}” (${c}): ${cell.exact ? 'p' : 'max p in this block'} = ${cell.value.toFixed(4)}`;
+    const what = form.head === -3 ? 'rollout share' : 'p';
+    els.readout.textContent = `“${piece(r)}” (${r}) → “${piece(c)}” (${c}): ${cell.exact ? what : `max ${what} in this block`} = ${cell.value.toFixed(4)}`;
     d.value = String(cell.value);
     d.exact = String(cell.exact);
   }
@@ -302,10 +311,16 @@ export function selectToken(i: number | undefined): void {
   requestLinks();
   refreshLens(false);
   refreshRouter(false);
+  syncFlash(false);
 }
 
 export function selectedToken(): number | undefined {
   return form.selected;
+}
+
+/** The layer and head selection the heatmap shows. */
+export function currentHead(): { layer: number; head: number } {
+  return { layer: form.layer, head: form.head };
 }
 
 /** The selected token's strongest keys (its row) and strongest queries (its column). */
@@ -370,11 +385,12 @@ function syncSelects(): void {
   if (!els || !data.info) return;
   const info = data.info;
   if (els.layerSel.options.length !== info.layers) els.layerSel.replaceChildren(...Array.from({ length: info.layers }, (_, l) => el('option', { value: String(l) }, `Layer ${l}`)));
-  if (els.headSel.options.length !== info.heads + 2) {
+  if (els.headSel.options.length !== info.heads + 3) {
     els.headSel.replaceChildren(
       ...Array.from({ length: info.heads }, (_, h) => el('option', { value: String(h) }, `Head ${h} (KV ${Math.floor(h / (info.heads / info.kvHeads))})`)),
       el('option', { value: '-1' }, 'Mean over heads'),
       el('option', { value: '-2' }, 'Max over heads'),
+      el('option', { value: '-3' }, 'Attention rollout (layers 0 to this one)'),
     );
   }
   els.layerSel.value = String(form.layer);
@@ -490,6 +506,7 @@ function build(): HTMLElement {
   const lens = insideLensSection();
   const router = insideRouterSection();
   const rope = insideRopeSection();
+  const flash = insideFlashSection();
   const body = el(
     'div',
     { id: 'inside-body' },
@@ -522,6 +539,7 @@ function build(): HTMLElement {
     links,
     lens,
     router,
+    flash,
     rope,
   );
   box.append(empty, body);
@@ -548,6 +566,7 @@ function refresh(): void {
   for (const e of [els.grid, els.heat, els.lens, els.router, els.layerSel, els.headSel]) e.hidden = !info;
   if (!info) {
     refreshRope(undefined, 0);
+    refreshFlash();
     els.status.textContent = data.running ? 'Running…' : 'Run the model on an input to see inside it.';
     return;
   }
@@ -555,6 +574,7 @@ function refresh(): void {
   els.status.dataset.tokens = String(info.tokens.length);
   els.router.hidden = info.experts === 0;
   refreshRope(info, info.headDim);
+  refreshFlash();
   syncSelects();
   drawGrid();
   drawHeat();

@@ -4,13 +4,13 @@
  * tile's values exactly and the reference attentions of refs/tiny-qwen3.shared.json (1e-5).
  */
 import { describe, expect, it } from 'vitest';
-import { loadHfModelFromPath } from '../engine/formats/hf-node';
-import { CpuBackend } from '../engine/backend/cpu';
-import { parseWorkerMessage, type WorkerToWebview } from '../engine/protocol/index';
-import type { InsideWorkerRequest } from '../engine/protocol/inside';
-import { InsideSession } from '../engine/worker/inside';
-import { decodeArray, fixturePath, loadRef } from '../tests/unit/fixtures';
-import { dataUrlBase64, exportName, tileCsv, tileJson, type ExportTile } from './inside-export';
+import { loadHfModelFromPath } from '../../engine/formats/hf-node';
+import { CpuBackend } from '../../engine/backend/cpu';
+import { parseWorkerMessage, type WorkerToWebview } from '../../engine/protocol/index';
+import type { InsideWorkerRequest } from '../../engine/protocol/inside';
+import { InsideSession } from '../../engine/worker/inside';
+import { decodeArray, fixturePath, loadRef } from './fixtures';
+import { dataUrlBase64, exportName, tileCsv, tileJson, type ExportTile } from '../../webview/inside-export';
 
 async function tiles(name: string) {
   const loaded = await loadHfModelFromPath(fixturePath('models', name));
