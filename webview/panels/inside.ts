@@ -230,7 +230,7 @@ export function drawHeat(): void {
 /** The value shown for a cell: exact from the tile at full resolution, else the block's max. */
 export function cellValue(r: number, c: number): { value: number; exact: boolean } | undefined {
   const t = data.tile;
-  if (!t || r < t.r0 || r >= t.r1 || c < t.c0 || c >= t.c1) return undefined;
+  if (!t || t.layer !== form.layer || t.head !== form.head || r < t.r0 || r >= t.r1 || c < t.c0 || c >= t.c1) return undefined;
   const gr = Math.floor(((r - t.r0) * t.rows) / (t.r1 - t.r0));
   const gc = Math.floor(((c - t.c0) * t.cols) / (t.c1 - t.c0));
   return { value: t.values[gr * t.cols + gc], exact: t.exact && t.rows === t.r1 - t.r0 && t.cols === t.c1 - t.c0 };
