@@ -40,9 +40,10 @@ function labels(a0: number, a1: number, n: number, piece: (i: number) => string)
 
 const num = (v: number) => String(v);
 
-/** CSV: a header of key labels, then a row per query label with its values. */
+/** CSV: a header of key labels, then a row per query label with its values, one line each. */
 export function tileCsv(t: ExportTile, piece: (i: number) => string): string {
-  const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
+  // labels quoted; a piece's line breaks written as \n so that each CSV row is one line
+  const q = (s: string) => `"${s.replace(/"/g, '""').replace(/\r/g, '\\r').replace(/\n/g, '\\n')}"`;
   const rowL = labels(t.r0, t.r1, t.rows, piece);
   const colL = labels(t.c0, t.c1, t.cols, piece);
   const lines = [['query \\ key', ...colL.map(q)].join(',')];

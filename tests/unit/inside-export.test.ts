@@ -29,7 +29,7 @@ async function tiles(name: string) {
   return { ask, config: loaded.config };
 }
 
-const piece = (i: number) => `tok"${i}`;
+const piece = (i: number) => `tok"${i}${i === 0 ? '\n' : ''}`;
 
 describe('Inside export', () => {
   it('CSV and JSON of a tile carry the worker’s values exactly (full resolution and pooled)', async () => {
@@ -60,7 +60,7 @@ describe('Inside export', () => {
       );
       expect(csvValues).toEqual(Array.from(t.values));
       if (rows === T) {
-        expect(lines[1].startsWith('"0 tok""0",')).toBe(true);
+        expect(lines[1].startsWith('"0 tok""0\\n",')).toBe(true);
         // full resolution: the exported values are the reference attentions
         let d = 0;
         for (let r = 0; r < T; r++)
