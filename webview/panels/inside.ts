@@ -14,12 +14,12 @@
 import type { InsideRunInfo, ReplyOf } from '../../engine/protocol/index';
 import { button, el } from '../dom';
 import { askWorker } from '../engine';
-import { getState, request, setState } from '../host';
+import { getState, setState } from '../host';
 import { activeSummary, initModels, modelsState, onModelsState } from '../models';
 import { drawMasks, gridBitmap, themeRamp, type Ramp, type View } from '../inside-draw';
-import { dataUrlBase64, exportName, headName, tileCsv, tileJson } from '../inside-export';
 import { insideLensSection, insideRouterSection, lensState, refreshLens, refreshRouter, routerState } from './inside-lens';
 import { drawHeadGrid, gqaText, gridHit, headSummaryText, THUMB } from './inside-grid';
+import { insideExportRow } from './inside-export-row';
 import { insideFlashSection, refreshFlash, syncFlash } from './inside-flash';
 import { insideRopeSection, refreshRope } from './inside-rope';
 import type { Panel } from './panel';
@@ -74,7 +74,6 @@ let els:
       heat: HTMLCanvasElement;
       readout: HTMLElement;
       links: HTMLElement;
-      exportNote: HTMLElement;
       lens: HTMLElement;
       router: HTMLElement;
     }
@@ -190,6 +189,11 @@ export function requestTile(): void {
       return refresh();
     }
     data.tile = m;
+    if (data.error && data.info) {
+      // a tile came: an earlier tile's error (the rollout's token limit) no longer applies
+      data.error = undefined;
+      refresh();
+    }
     ramp ??= themeRamp();
     data.tileBitmap = gridBitmap(m.values, m.rows, m.cols, ramp);
     drawHeat();
@@ -355,30 +359,6 @@ function showLinks(): void {
   els.links.textContent = `Token ${i} “${piece(i)}” attends to ${fmt(data.attendsTo)}. Attended to by ${fmt(data.attendedBy)}.`;
 }
 
-/** Saves the heatmap (PNG) or the values on screen (CSV / JSON) through the host's save dialog. */
-async function exportHeat(format: 'png' | 'csv' | 'json'): Promise<void> {
-  const t = data.tile;
-  if (!els) return;
-  if (!t || t.layer !== form.layer || t.head !== form.head) {
-    els.exportNote.textContent = 'Run the model and wait for the heatmap: the export is what it shows.';
-    return;
-  }
-  const content = format === 'png' ? dataUrlBase64(els.heat.toDataURL('image/png')) : format === 'csv' ? tileCsv(t, piece) : tileJson(t, piece, activeSummary()?.name);
-  const what = format === 'png' ? 'heatmap' : 'attention values';
-  try {
-    const where = await request({
-      method: 'exportFile',
-      format,
-      content,
-      suggestedName: exportName(t, format),
-      title: `Export the ${what} (layer ${t.layer}, ${headName(t.head)})`,
-    });
-    els.exportNote.textContent = where ? `Saved ${where}` : 'Export cancelled.';
-  } catch (e) {
-    els.exportNote.textContent = `Export failed: ${e instanceof Error ? e.message : String(e)}`;
-  }
-}
-
 // ------------------------------------------------------------------ the panel
 
 function syncSelects(): void {
@@ -492,13 +472,6 @@ function build(): HTMLElement {
       f();
     }
   });
-  const exportPng = button('Export PNG', 'device-camera', () => void exportHeat('png'));
-  exportPng.id = 'inside-export-png';
-  const exportCsv = button('Export CSV', 'table', () => void exportHeat('csv'));
-  exportCsv.id = 'inside-export-csv';
-  const exportJson = button('Export JSON', 'json', () => void exportHeat('json'));
-  exportJson.id = 'inside-export-json';
-  const exportNote = el('span', { id: 'inside-export-note', class: 'muted', 'aria-live': 'polite' });
   const readout = el('p', { id: 'inside-readout', class: 'muted', 'aria-live': 'polite' }, 'Hover a cell for its probability.');
   const links = el('p', { id: 'inside-links', class: 'muted' });
   const gqa = el('p', { id: 'inside-gqa', class: 'muted' });
@@ -532,7 +505,7 @@ function build(): HTMLElement {
         requestTile();
       }),
     ),
-    el('div', { class: 'row' }, exportPng, exportCsv, exportJson, exportNote),
+    insideExportRow(heat),
     headLine,
     heat,
     readout,
@@ -543,7 +516,7 @@ function build(): HTMLElement {
     rope,
   );
   box.append(empty, body);
-  els = { empty, body, text, go, why, status, error, grid, gqa, headLine, layerSel, headSel, heat, readout, links, exportNote, lens, router };
+  els = { empty, body, text, go, why, status, error, grid, gqa, headLine, layerSel, headSel, heat, readout, links, lens, router };
   return box;
 }
 
