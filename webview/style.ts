@@ -55,4 +55,7 @@ table.inside-grid td.long { font-style: italic; color: var(--vscode-descriptionF
 #inside-rope-angles { display: block; margin: 4px 0; max-height: 512px; }
 table.inside-grid .rank { color: var(--vscode-descriptionForeground); font-size: 0.85em; }
 input[type=text] { color: var(--vscode-input-foreground); background: var(--vscode-input-background); border: 1px solid var(--vscode-input-border, var(--vscode-widget-border, transparent)); padding: 3px 6px; }
+/* KV cache panel */
+.kv-figure { margin: 6px 0; max-width: 640px; }
+.kv-chart { border: 1px solid var(--vscode-widget-border, transparent); background: var(--vscode-editor-background); }
 `;

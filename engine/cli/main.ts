@@ -33,6 +33,7 @@ import { cmdTrainBpe, TrainUsageError } from './train-bpe';
 import { describeModel, type ModelDescription } from './describe';
 import { UsageError } from './errors';
 import { beamFlags, cmdCompare, cmdProcess, inspectOption, LAB_FLAGS, LAB_USAGE, labDecoding, openDraft, runBeam, runSpeculative, traceRecord } from './lab';
+import { cmdKv, KvUsageError } from './kv';
 
 export { UsageError };
 /** --backend webgpu asked for, but no adapter or device (exit code 1: the environment, not the usage). */
@@ -52,6 +53,10 @@ commands:
            [--repetition-penalty R] [--no-repeat-ngram N]
 ${LAB_USAGE}
   forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions] [--logit-lens] [--router] [--backend cpu|webgpu] [--json]
+  kv --model <path> --context N [--backend cpu|webgpu] [--json]      the engine's KV cache: predicted and allocated
+  kv --config <config.json|built-in> [--context N] [--batch B] [--kv-dtype f32|f16|int8|int4]
+     [--attention config|mha|gqa|mqa|mla] [--kv-heads K] [--window W] [--window-layers config|all|alternate]
+     [--block-size B] [--weight-dtype f32|f16|int8|int4] [--gpu <name>|<GiB>] [--json]   what-ifs; kv --list
 
 A model path is an HF folder, a .safetensors file beside its config.json, a .gguf,
 or a llama2.c .bin (its tokenizer: --tokenizer, or tokenizer.bin / tok*.bin beside it).
@@ -472,11 +477,14 @@ export async function main(argv: string[], out: Out = (s) => console.log(s)): Pr
           openBackend: (m, context) => openBackend('cpu', m.loaded, context),
         });
         return 0;
+      case 'kv':
+        await cmdKv(rest, out, (id, loaded, ctx) => openBackend(id, loaded, ctx));
+        return 0;
       default:
-        throw new UsageError(`unknown command "${cmd}" (expected inspect, tokenize, train-bpe, generate, forward, process or compare)`);
+        throw new UsageError(`unknown command "${cmd}" (expected inspect, tokenize, train-bpe, generate, forward, process, compare or kv)`);
     }
   } catch (e) {
-    if (e instanceof UsageError || e instanceof TrainUsageError) {
+    if (e instanceof UsageError || e instanceof TrainUsageError || e instanceof KvUsageError) {
       process.stderr.write(`llm-playground: ${e.message}\nRun "llm-playground --help" for usage.\n`);
       return 2;
     }

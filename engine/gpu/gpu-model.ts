@@ -27,7 +27,8 @@
  *   m.destroy();
  */
 import type { Backend, BackendCapabilities, ForwardOptions, ForwardResult, GreedyDecodeEnd, GreedyDecodeOptions, KvCacheBytes } from '../backend/contract';
-import { checkedTruncate, kvCacheReport } from '../model/model';
+import { checkedTruncate } from '../model/model';
+import type { GpuMemoryReport } from './ledger';
 import type { LoraAdapter } from '../model/lora';
 import { validateWeights } from '../model/shapes';
 import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
@@ -86,7 +87,9 @@ export class GpuModel implements Backend {
     this.subgroupMaxSize = core.subgroupMaxSize;
     this.shaderF16 = core.shaderF16;
     this.stats = core.stats;
+    core.ledger.kind = 'weights';
     const w = (this.weights = uploadModel(core, loaded));
+    core.ledger.kind = 'scratch';
     this.decodeWeightBytes = w.decodeWeightBytes;
     const inputs = new StepInputs(core);
     const readback = new ReadBack(core);
@@ -125,20 +128,37 @@ export class GpuModel implements Backend {
     this.core.len = checkedTruncate(n, this.core.len);
   }
 
-  /** KV cache bytes per layer: K and V, f32, [ctx, nKvHeads, headDim] each. */
+  /** KV cache bytes per layer, read from the sizes of the K and V buffers this model created. */
   kvCacheBytes(): KvCacheBytes[] {
-    return kvCacheReport(this.config, this.contextLength, this.core.len);
+    const ctx = this.contextLength;
+    const len = this.core.len;
+    const row = this.config.numKvHeads * this.config.headDim * 4; // bytes of one token of K (or V)
+    return this.weights.layers.map((L, layer) => ({ layer, allocated: L.kc.size + L.vc.size, used: 2 * len * row, tokens: len, capacity: ctx }));
   }
 
   /** The contract's KV cache report (the same as kvCacheBytes). */
   kvCache(): KvCacheBytes[] {
-    return kvCacheReport(this.config, this.contextLength, this.core.len);
+    return this.kvCacheBytes();
+  }
+
+  /**
+   * Bytes of every live buffer this model created, by kind (weights, KV cache, scratch), the
+   * live buffer count and how many it has created in all: WebGPU cannot report VRAM, so the
+   * model accounts its own buffers (ledger.ts).
+   */
+  memory(): GpuMemoryReport {
+    return this.core.ledger.report();
   }
 
   /** Attaches a LoRA adapter unmerged (y += scale·(x·Aᵀ)·Bᵀ); replaces any previous one. */
   setLora(adapter: LoraAdapter | undefined): void {
     this.core.alive();
-    uploadLora(this.core, this.weights.layers, adapter);
+    this.core.ledger.kind = 'weights';
+    try {
+      uploadLora(this.core, this.weights.layers, adapter);
+    } finally {
+      this.core.ledger.kind = 'scratch';
+    }
     this.plan.reallocate(); // the LoRA scratch is sized by the largest rank
   }
 

@@ -56,6 +56,17 @@ export function createUniform(device: GPUDevice, data: ArrayBuffer, label?: stri
 
 /** Pipelines by code text, shared by every dispatch of the same kernel variant. */
 export class PipelineCache {
+  private static readonly perDevice = new WeakMap<GPUDevice, PipelineCache>();
+  /**
+   * The device's one cache: a pipeline belongs to the device, not to a model, so a second
+   * model on the same device (another context length, the next model the user picks)
+   * reuses what the first compiled instead of compiling every kernel again.
+   */
+  static of(device: GPUDevice): PipelineCache {
+    let c = PipelineCache.perDevice.get(device);
+    if (!c) PipelineCache.perDevice.set(device, (c = new PipelineCache(device)));
+    return c;
+  }
   private readonly map = new Map<string, GPUComputePipeline>();
   constructor(private readonly device: GPUDevice) {}
   get(k: KernelSource): GPUComputePipeline {

@@ -10,6 +10,7 @@ import type { ModelConfig } from '../model/types';
 import { STEP_FIELDS } from '../wgsl/kernel-source';
 import type { WeightDtype, WeightRead } from '../wgsl/weight-read';
 import { createStorage, PipelineCache } from './kernel';
+import { accountedDevice, BufferLedger } from './ledger';
 import { canThrottle } from './map-wait';
 import { newDecodeStats, type DecodeStats } from './profiling';
 
@@ -105,11 +106,17 @@ export class ModelCore {
   /** Run by destroy() before the owned buffers are freed, in order (the activations, the LoRA weights). */
   readonly onDestroy: (() => void)[] = [];
 
+  /** The device, with every buffer the model creates recorded in `ledger`. */
+  readonly device: GPUDevice;
+  /** Every buffer the model has created and not destroyed: weights, KV cache, scratch. */
+  readonly ledger = new BufferLedger();
+
   constructor(
-    readonly device: GPUDevice,
+    device: GPUDevice,
     readonly config: ModelConfig,
     opts: GpuModelOptions,
   ) {
+    this.device = accountedDevice(device, this.ledger);
     const c = config;
     const ctx = opts.contextLength ?? Math.min(c.maxPositions, 2048);
     if (!Number.isSafeInteger(ctx) || ctx < 1) throw new RangeError(`contextLength ${ctx} must be a positive integer`);
@@ -125,10 +132,10 @@ export class ModelCore {
     this.throttleMapWait = (opts.throttleMapWait ?? false) && canThrottle();
     this.maxBinding = Math.min(opts.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxSplit = Math.ceil(ctx / 32) + 1;
-    this.cache = new PipelineCache(device);
-    this.step = device.createBuffer({ label: 'step', size: STEP_FIELDS.length * 4, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    this.dummy = this.own(createStorage(device, 16, 'dummy'));
-    this.dummyU32 = this.own(createStorage(device, 16, 'dummy-u32'));
+    this.cache = PipelineCache.of(device);
+    this.step = this.device.createBuffer({ label: 'step', size: STEP_FIELDS.length * 4, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.dummy = this.own(createStorage(this.device, 16, 'dummy'));
+    this.dummyU32 = this.own(createStorage(this.device, 16, 'dummy-u32'));
     device.lost.then((info) => {
       this.lost = `the WebGPU device was lost (${info.reason}): ${info.message || 'no details'}`;
     });

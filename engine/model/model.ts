@@ -16,6 +16,7 @@ import { layernorm } from '../ops/layernorm/layernorm';
 import { loraAdd } from '../ops/lora/lora';
 import { matmul } from '../ops/matmul/matmul';
 import { WasmMatmul } from '../ops/matmul/matmul.wasm';
+import { int8RoundTripRows } from '../ops/kvquant/kvquant';
 import { expertTokens, gatherRows, routeTopK, scatterAddRows } from '../ops/moe/moe';
 import { rmsnorm } from '../ops/rmsnorm/rmsnorm';
 import { applyRope, ropeCosSin, ropeInvFreq, type RopeParams } from '../ops/rope/rope';
@@ -88,6 +89,12 @@ export interface ModelOptions {
    * or 'js' (the plain-TypeScript reference, f64 accumulation).
    */
   kernel?: 'wasm' | 'js';
+  /**
+   * KV values as an int8 cache holds them: each (token, head) row of K and V is rounded to
+   * int8 with its own scale on write (ops/kvquant), so attention reads what an int8 cache
+   * would give back. The arrays stay f32: this measures the numerics, not the memory.
+   */
+  kvQuant?: 'int8';
 }
 
 /** The static KV cache's bytes per layer (K and V, f32, [ctx, nKvHeads, headDim] each) holding `len` tokens. */
@@ -167,6 +174,7 @@ export class Model {
   private readonly scores: Float64Array; // [ctx]
   private readonly acc: Float64Array; // [hd]
   private len = 0;
+  private readonly kvInt8: boolean;
 
   constructor(loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }, opts: ModelOptions = {}) {
     const c = loaded.config;
@@ -176,6 +184,7 @@ export class Model {
     if (!Number.isSafeInteger(ctx) || ctx < 1) throw new RangeError(`contextLength ${ctx} must be a positive integer`);
     if (c.positions === 'learned' && ctx > c.maxPositions) throw new RangeError(`contextLength ${ctx} exceeds the ${c.maxPositions} learned positions`);
     this.contextLength = ctx;
+    this.kvInt8 = opts.kvQuant === 'int8';
     const W = (name: string) => loaded.weights.get(name)!.data;
     const opt = (name: string) => loaded.weights.get(name)?.data;
     const lin = (name: string): Linear => {
@@ -298,9 +307,17 @@ export class Model {
     return this.linearsByName.values();
   }
 
-  /** KV cache bytes per layer: K and V, f32, [ctx, nKvHeads, headDim] each. */
+  /** KV cache bytes per layer, read from the K and V arrays this model allocated. */
   kvCacheBytes(): KvCacheBytes[] {
-    return kvCacheReport(this.config, this.contextLength, this.len);
+    return this.layers.map((L, layer) => {
+      const allocated = L.kCache.byteLength + L.vCache.byteLength;
+      return { layer, allocated, used: (allocated / this.contextLength) * this.len, tokens: this.len, capacity: this.contextLength };
+    });
+  }
+
+  /** The K and V arrays of each layer (tests check that decoding never replaces them). */
+  kvCacheArrays(): { k: Float32Array; v: Float32Array }[] {
+    return this.layers.map((L) => ({ k: L.kCache, v: L.vCache }));
   }
 
   private scratchFor(T: number): Scratch {
@@ -389,6 +406,10 @@ export class Model {
       if (qk) qk.push({ q: q.slice(), k: k.slice() }); // [T, H, hd], [T, Kv, hd]
       L.kCache.set(k, start * Kv * hd); // slots [start, start+T)
       L.vCache.set(v, start * Kv * hd);
+      if (this.kvInt8) {
+        int8RoundTripRows(L.kCache, start * Kv * hd, T * Kv, hd); // [T·Kv, hd] rows, one scale each
+        int8RoundTripRows(L.vCache, start * Kv * hd, T * Kv, hd);
+      }
       const probs = attentions ? new Float32Array(H * T * Tk) : undefined; // [H, T, Tk]
       attention({
         out: att,

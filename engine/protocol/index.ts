@@ -31,6 +31,7 @@ import {
 import { INSIDE_REPLIES, insideWorkerParsers, type InsideWorkerMessage, type InsideWorkerReplies, type InsideWorkerRequest } from './inside';
 import { LAB_REPLIES, labWorkerParsers, type LabWorkerMessage, type LabWorkerReplies, type LabWorkerRequest } from './lab';
 import { exportRequestParsers, type ExportRequest, type ExportResults } from './export';
+import { KV_REPLIES, kvWorkerParsers, type KvWorkerMessage, type KvWorkerReplies, type KvWorkerRequest } from './kv';
 import { GENERATE_REPLIES, generateWorkerParsers, type GenerateWorkerMessage, type GenerateWorkerReplies, type GenerateWorkerRequest } from './generate';
 import {
   MODEL_REPLIES,
@@ -56,6 +57,7 @@ export { MAX_LAB_COLUMNS, MAX_LAB_TOKENS, MAX_LAB_TOP, LAB_SAMPLER_KINDS } from 
 export type { LabColumn, LabPieces, LabSampler, LabSamplerKind, LabStepMessage, LabStrategy, LabWorkerMessage } from './lab';
 export { EXPORT_FORMATS, type ExportFormat } from './export';
 export { MAX_INSIDE_TEXT, type FlashStep, type FlashView, type HeadSummary, type InsideRunInfo } from './inside';
+export type { KvCompareRow, KvProfileHeader, KvStepView } from './kv';
 export type { GpuWeights, LoadedSummary, ModelLoadSpec, ModelRef, ModelRequest, ModelSummary } from './models';
 export type { LogLevel, PlaygroundSettings, PlaygroundTab } from './shell';
 export { MAX_TOKENIZE_TEXT } from './tokenizer';
@@ -88,16 +90,16 @@ export type ResultOf<M extends WebviewRequestMethod> = RequestResults[M];
 
 // ---------------------------------------------------------------- webview <-> worker
 
-export type WebviewToWorker = EngineWorkerRequest | ModelWorkerRequest | GenerateWorkerRequest | LabWorkerRequest | InsideWorkerRequest;
-export type WorkerToWebview = EngineWorkerMessage | ModelWorkerMessage | GenerateWorkerMessage | LabWorkerMessage | InsideWorkerMessage;
+export type WebviewToWorker = EngineWorkerRequest | ModelWorkerRequest | GenerateWorkerRequest | LabWorkerRequest | InsideWorkerRequest | KvWorkerRequest;
+export type WorkerToWebview = EngineWorkerMessage | ModelWorkerMessage | GenerateWorkerMessage | LabWorkerMessage | InsideWorkerMessage | KvWorkerMessage;
 
 /** For each webview -> worker request, the types of the worker messages that answer it (by its id). */
-export interface WorkerReplies extends EngineWorkerReplies, ModelWorkerReplies, GenerateWorkerReplies, LabWorkerReplies, InsideWorkerReplies {}
+export interface WorkerReplies extends EngineWorkerReplies, ModelWorkerReplies, GenerateWorkerReplies, LabWorkerReplies, InsideWorkerReplies, KvWorkerReplies {}
 export type ReplyOf<T extends WebviewToWorker['type']> = Extract<WorkerToWebview, { type: WorkerReplies[T] }>;
 /** The requests that get answers of their own (the others are answered through another request's). */
 export type AnsweredRequest = { [T in keyof WorkerReplies]: [WorkerReplies[T]] extends [never] ? never : T }[keyof WorkerReplies];
 /** WorkerReplies at run time: for each request, its answers and the ones after which no more come for its id. */
-export const WORKER_REPLIES: ReplyTable<WorkerReplies> = { ...ENGINE_REPLIES, ...MODEL_REPLIES, ...GENERATE_REPLIES, ...LAB_REPLIES, ...INSIDE_REPLIES };
+export const WORKER_REPLIES: ReplyTable<WorkerReplies> = { ...ENGINE_REPLIES, ...MODEL_REPLIES, ...GENERATE_REPLIES, ...LAB_REPLIES, ...INSIDE_REPLIES, ...KV_REPLIES };
 
 /** For each worker -> webview request, the webview message that answers it (by its reqId). */
 export type WebviewReplies = ModelWebviewReplies;
@@ -116,7 +118,14 @@ function parseRequest(raw: Raw): WebviewRequest {
 }
 
 const WEBVIEW_PARSERS: MessageParsers<WebviewToHost> = { ...shellWebviewParsers, ...engineWebviewParsers, request: parseRequest };
-const WORKER_PARSERS: MessageParsers<WorkerToWebview> = { ...engineWorkerParsers, ...modelWorkerParsers, ...generateWorkerParsers, ...labWorkerParsers, ...insideWorkerParsers };
+const WORKER_PARSERS: MessageParsers<WorkerToWebview> = {
+  ...engineWorkerParsers,
+  ...modelWorkerParsers,
+  ...generateWorkerParsers,
+  ...labWorkerParsers,
+  ...insideWorkerParsers,
+  ...kvWorkerParsers,
+};
 
 /**
  * Checks a message that arrived from the webview. Returns it typed, or throws a

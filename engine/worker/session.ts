@@ -21,6 +21,7 @@ import type { LoadedModel } from '../model/types';
 import { LabRunner } from './lab';
 import { lensWeights, type LensWeights } from '../model/logit-lens';
 import { InsideSession } from './inside';
+import { KvWorker } from './kv';
 
 /** Bytes per range request (the host refuses more than 16 MiB). */
 export const RANGE_CHUNK = 8 * 1024 * 1024;
@@ -71,6 +72,8 @@ export class ModelSession {
           }
         : undefined,
   );
+  /** The KV-cache panel's requests on the loaded model (engine/worker/kv.ts). */
+  private readonly kv: KvWorker;
 
   constructor(
     private readonly post: (m: WorkerToWebview) => void,
@@ -84,6 +87,11 @@ export class ModelSession {
           ? 'This model has no tokenizer, so text cannot be turned into tokens.'
           : { backend: this.model, tokenizer: this.tokenizer, stopIds: this.stopIds, loaded: this.loaded };
     this.lab = new LabRunner(post, model, yieldNow);
+    this.kv = new KvWorker(
+      post,
+      () => (this.model && this.modelId && !this.generating ? { backend: this.model, tokenizer: this.tokenizer, stopIds: this.stopIds } : undefined),
+      yieldNow,
+    );
   }
 
   /** The device the WebGPU backend runs on (undefined: none, "gpu" loads run on the CPU with a note). */
@@ -132,7 +140,7 @@ export class ModelSession {
         if (this.generating && (this.generating.id === msg.id || msg.id === 0)) this.generating.stop = true;
         return true;
       default:
-        return false;
+        return this.kv.handle(msg);
     }
   }
 

@@ -1,0 +1,80 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, test, vi } from 'vitest';
+import { fixturePath } from '../../tests/unit/fixtures';
+import { main } from './main';
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const lines: string[] = [];
+  const errs: string[] = [];
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (errs.push(String(s)), true));
+  try {
+    const code = await main(argv, (s) => lines.push(s));
+    return { code, out: lines.join('\n'), err: errs.join('') };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'kv-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('llm-playground kv', () => {
+  test('--model: predicted bytes equal the CPU arrays allocated (stories260K, context 17)', async () => {
+    const r = await run(['kv', '--model', fixturePath('llama2c', 'stories260K.bin'), '--context', '17', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    // 5 layers · 2 · 4 KV heads · 8 head dim · 4 bytes = 1280 bytes per token
+    expect(j).toMatchObject({ bytes_per_token: 1280, predicted_bytes: 1280 * 17, allocated_bytes: 1280 * 17, per_layer_bytes: Array(5).fill(256 * 17) });
+  });
+
+  test('--model on a sliding-window model says the cache holds the full context', async () => {
+    const j = JSON.parse((await run(['kv', '--model', fixturePath('models', 'tiny-mistral-swa'), '--context', '256', '--json'])).out);
+    expect(j.predicted_bytes).toBe(j.allocated_bytes);
+    expect(j.layout).toMatch(/full context/);
+  });
+
+  test('--config with a built-in: Llama-3.1-8B at 128k f16 is 16 GiB; GQA vs MHA', async () => {
+    const gqa = JSON.parse((await run(['kv', '--config', 'Llama-3.1-8B', '--context', '131072', '--json'])).out);
+    expect(gqa.cache_bytes).toBe(16 * 2 ** 30);
+    const mha = JSON.parse((await run(['kv', '--config', 'Llama-3.1-8B', '--context', '131072', '--attention', 'mha', '--json'])).out);
+    expect(mha.cache_bytes).toBe(64 * 2 ** 30);
+  });
+
+  test('--config with a pasted config.json; a missing field is named', async () => {
+    const good = path.join(tmp, 'config.json');
+    writeFileSync(
+      good,
+      JSON.stringify({
+        model_type: 'llama',
+        num_hidden_layers: 2,
+        hidden_size: 64,
+        num_attention_heads: 8,
+        num_key_value_heads: 4,
+        intermediate_size: 128,
+        vocab_size: 512,
+        max_position_embeddings: 256,
+      }),
+    );
+    const j = JSON.parse((await run(['kv', '--config', good, '--context', '10', '--kv-dtype', 'f32', '--json'])).out);
+    expect(j.cache_bytes).toBe(2 * 10 * 2 * 4 * 8 * 4);
+    const bad = path.join(tmp, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ num_hidden_layers: 2, hidden_size: 64, num_attention_heads: 8, vocab_size: 512 }));
+    const r = await run(['kv', '--config', bad]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/max_position_embeddings/);
+  });
+
+  test('absurd context: a number and a warning; bad flags name the flag', async () => {
+    const r = await run(['kv', '--config', 'Llama-3.1-8B', '--context', '1e12', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.cache_bytes).toBe(131072e12);
+    expect(j.warnings.length).toBeGreaterThan(0);
+    expect((await run(['kv', '--config', 'Llama-3.1-8B', '--context', '0'])).err).toMatch(/--context must be an integer ≥ 1/);
+    expect((await run(['kv', '--config', 'Llama-3.1-8B', '--kv-dtype', 'f8'])).err).toMatch(/--kv-dtype must be/);
+    expect((await run(['kv', '--model', fixturePath('llama2c', 'stories260K.bin'), '--context', '8', '--kv-dtype', 'int8'])).err).toMatch(/f32 on both backends/);
+    expect((await run(['kv', '--config', 'No-Such-Model'])).err).toMatch(/neither a readable config.json/);
+  });
+});
