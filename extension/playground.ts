@@ -22,7 +22,7 @@ import { log } from './log';
 import { modelManager, type ModelManager } from './models';
 import { describeEnv, setBackend } from './status';
 import { answerTokenizerRequest, attachTokenizerWebview } from './tokenizer-panel';
-import { exportLabRun } from './lab-export';
+import { exportFile } from './export-file';
 
 export const VIEW_ID = 'llmPlayground.playground';
 export const PANEL_TYPE = 'llmPlayground.playgroundPanel';
@@ -151,8 +151,8 @@ export function attachPlayground(ctx: vscode.ExtensionContext, webview: vscode.W
           case 'exportBpe':
             void answer(msg, answerTokenizerRequest(msg), false);
             break;
-          case 'exportLab':
-            void answer(msg, exportLabRun(msg), true);
+          case 'exportFile':
+            void answer(msg, exportFile(msg), true);
             break;
         }
         break;

@@ -103,21 +103,3 @@ export function drawMasks(ctx: CanvasRenderingContext2D, v: View, size: number, 
   }
   ctx.restore();
 }
-
-/** Triggers a download of `url` as `name` (PNG or CSV export). */
-export function download(url: string, name: string): void {
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-}
-
-/** A CSV of a values grid with its row and column labels. */
-export function gridCsv(values: Float32Array, rows: number, cols: number, rowLabel: (r: number) => string, colLabel: (c: number) => string): string {
-  const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
-  const lines = [['query \\ key', ...Array.from({ length: cols }, (_, c) => q(colLabel(c)))].join(',')];
-  for (let r = 0; r < rows; r++) lines.push([q(rowLabel(r)), ...Array.from(values.subarray(r * cols, (r + 1) * cols), (v) => v.toPrecision(6))].join(','));
-  return lines.join('\n');
-}

@@ -115,8 +115,12 @@ export interface Tile {
   exact: boolean;
 }
 
-/** A block of the attention matrix reduced to a rows × cols grid: exact cells when the grid is as fine as the block. */
-export function attentionTile(a: AttentionInputs, t: TileRequest): Tile {
+/**
+ * A block of the attention matrix reduced to a rows × cols grid: exact cells when the grid
+ * is as fine as the block. `rowOf`, when given, supplies row r of another T × T matrix
+ * (the attention rollout) in place of the head selection's.
+ */
+export function attentionTile(a: AttentionInputs, t: TileRequest, rowOf?: (r: number, out: Float32Array) => void): Tile {
   if (typeof t.head === 'number') checkHead(a, t.head);
   checkRows(a, t.r0, t.r1);
   if (!Number.isInteger(t.c0) || !Number.isInteger(t.c1) || t.c0 < 0 || t.c1 > a.T || t.c0 >= t.c1)
@@ -141,7 +145,8 @@ export function attentionTile(a: AttentionInputs, t: TileRequest): Tile {
     const out = values.subarray(gr * cols, (gr + 1) * cols);
     for (let s = 0; s < take; s++) {
       const r = take === n ? b0 + s : b0 + Math.floor(((s + 0.5) * n) / take);
-      selectedRow(a, t.head, r, row, tmp, scores);
+      if (rowOf) rowOf(r, row);
+      else selectedRow(a, t.head, r, row, tmp, scores);
       for (let gc = 0; gc < cols; gc++) {
         const j0 = t.c0 + Math.floor((span * gc) / cols);
         const j1 = t.c0 + Math.floor((span * (gc + 1)) / cols);

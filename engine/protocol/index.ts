@@ -9,7 +9,7 @@
  * Split by feature, each file with its messages, its request -> answer map and
  * its validators: shell.ts (init, settings, logs, errors), engine.ts (probe, env,
  * fatal), models.ts (model list, load, byte ranges), generate.ts, tokenizer.ts
- * (Tokenizer panel, BPE trainer), lab.ts (the decoding lab), inside.ts (attention, logit lens,
+ * (Tokenizer panel, BPE trainer), lab.ts (the decoding lab), export.ts (files saved through the host), inside.ts (attention, logit lens,
  * routing views); validate.ts holds the shared checks. This file
  * joins them into the unions, the request -> answer maps and the parse entry points.
  *
@@ -29,7 +29,8 @@ import {
   type EngineWorkerRequest,
 } from './engine';
 import { INSIDE_REPLIES, insideWorkerParsers, type InsideWorkerMessage, type InsideWorkerReplies, type InsideWorkerRequest } from './inside';
-import { LAB_REPLIES, labRequestParsers, labWorkerParsers, type LabRequest, type LabResults, type LabWorkerMessage, type LabWorkerReplies, type LabWorkerRequest } from './lab';
+import { LAB_REPLIES, labWorkerParsers, type LabWorkerMessage, type LabWorkerReplies, type LabWorkerRequest } from './lab';
+import { exportRequestParsers, type ExportRequest, type ExportResults } from './export';
 import { KV_REPLIES, kvWorkerParsers, type KvWorkerMessage, type KvWorkerReplies, type KvWorkerRequest } from './kv';
 import { GENERATE_REPLIES, generateWorkerParsers, type GenerateWorkerMessage, type GenerateWorkerReplies, type GenerateWorkerRequest } from './generate';
 import {
@@ -53,8 +54,9 @@ export type { EngineEnv } from './engine';
 export { decideBackend, softwareWarning, type BackendDecision, type DeviceChoice } from './backend';
 export type { GenerateStopReason } from './generate';
 export { MAX_LAB_COLUMNS, MAX_LAB_TOKENS, MAX_LAB_TOP, LAB_SAMPLER_KINDS } from './lab';
-export type { LabColumn, LabExportFormat, LabPieces, LabSampler, LabSamplerKind, LabStepMessage, LabStrategy, LabWorkerMessage } from './lab';
-export { MAX_INSIDE_TEXT, type HeadSummary, type InsideRunInfo } from './inside';
+export type { LabColumn, LabPieces, LabSampler, LabSamplerKind, LabStepMessage, LabStrategy, LabWorkerMessage } from './lab';
+export { EXPORT_FORMATS, type ExportFormat } from './export';
+export { MAX_INSIDE_TEXT, type FlashStep, type FlashView, type HeadSummary, type InsideRunInfo } from './inside';
 export type { KvCompareRow, KvProfileHeader, KvStepView } from './kv';
 export type { GpuWeights, LoadedSummary, ModelLoadSpec, ModelRef, ModelRequest, ModelSummary } from './models';
 export type { LogLevel, PlaygroundSettings, PlaygroundTab } from './shell';
@@ -76,14 +78,14 @@ export type {
 export type HostToWebview = ShellHostMessage | ModelsHostMessage | TokenizerHostMessage;
 
 /** The webview's requests to the host; the host answers each with one `response`. */
-export type WebviewRequest = ShellRequest | ModelRequest | TokenizerRequest | LabRequest;
+export type WebviewRequest = ShellRequest | ModelRequest | TokenizerRequest | ExportRequest;
 export type WebviewRequestMethod = WebviewRequest['method'];
 export type RequestOf<M extends WebviewRequestMethod> = Extract<WebviewRequest, { method: M }>;
 
 export type WebviewToHost = ShellWebviewMessage | EngineWebviewMessage | WebviewRequest;
 
 /** What the host's `response` to each request carries as its result. */
-export interface RequestResults extends ShellResults, ModelResults, TokenizerResults, LabResults {}
+export interface RequestResults extends ShellResults, ModelResults, TokenizerResults, ExportResults {}
 export type ResultOf<M extends WebviewRequestMethod> = RequestResults[M];
 
 // ---------------------------------------------------------------- webview <-> worker
@@ -104,7 +106,7 @@ export type WebviewReplies = ModelWebviewReplies;
 
 // ---------------------------------------------------------------- validation
 
-const REQUEST_PARSERS: RequestParsers<WebviewRequest> = { ...shellRequestParsers, ...modelRequestParsers, ...tokenizerRequestParsers, ...labRequestParsers };
+const REQUEST_PARSERS: RequestParsers<WebviewRequest> = { ...shellRequestParsers, ...modelRequestParsers, ...tokenizerRequestParsers, ...exportRequestParsers };
 const REQUEST_METHODS = Object.keys(REQUEST_PARSERS);
 
 function parseRequest(raw: Raw): WebviewRequest {

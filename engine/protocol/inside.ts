@@ -2,7 +2,8 @@
  * Inside the forward pass: the worker runs one forward of the active model on the
  * input, keeps the queries, keys, residual stream and router choices, then answers the
  * Inside panel's requests for head thumbnails, heatmap tiles, the logit lens grid and
- * the MoE routing (engine/worker/inside.ts). Attention rows are recomputed on request,
+ * the MoE routing, the attention rollout and the flash kernel's online softmax of a row
+ * (engine/worker/inside.ts). Attention rows are recomputed on request,
  * so no message carries L × H × T × T floats.
  */
 import type { HeadSummary } from '../model/attention-rows';
@@ -14,14 +15,49 @@ export type { HeadSummary };
 /** Longest input the panel sends (characters). */
 export const MAX_INSIDE_TEXT = 64 * 1024;
 
-/** Webview -> worker. `head`: a head index, -1 the mean over heads, -2 the max. */
+/** Webview -> worker. `head`: a head index, -1 the mean over heads, -2 the max, -3 the attention rollout through `layer`. */
 export type InsideWorkerRequest =
   | { type: 'insideRun'; id: number; text: string }
   | { type: 'insideHeads'; id: number; size: number }
   | { type: 'insideTile'; id: number; layer: number; head: number; r0: number; r1: number; c0: number; c1: number; rows: number; cols: number }
   /** target: a token (its piece, or text whose first token is taken) ranked at every layer. */
   | { type: 'insideLens'; id: number; p0: number; p1: number; k: number; target?: string }
-  | { type: 'insideRouter'; id: number };
+  | { type: 'insideRouter'; id: number }
+  /** The flash kernel's online softmax for query `row` of a head, beside the naive softmax; both paths timed over the head. */
+  | { type: 'insideFlash'; id: number; layer: number; head: number; row: number };
+
+/** One key tile of the online softmax (null: the mask hides every key of the tile from the row so far). */
+export interface FlashStep {
+  k0: number;
+  k1: number;
+  tileMax: number | null;
+  runningMax: number | null;
+  runningSum: number;
+  correction: number;
+}
+
+/** The flash view's answer: the row's walk over key tiles, both final rows, and both paths measured over the head. */
+export interface FlashView {
+  layer: number;
+  head: number;
+  row: number;
+  BQ: number;
+  BK: number;
+  q0: number;
+  q1: number;
+  tiles: FlashStep[];
+  flash: Float32Array; // [T]
+  naive: Float32Array; // [T]
+  naiveMax: number;
+  naiveSum: number;
+  /** Median milliseconds of each path over every row of the head, and the bytes of scores each allocated. */
+  naiveMs: number;
+  tiledMs: number;
+  naiveBytes: number;
+  tiledBytes: number;
+  /** Largest difference of a row's log-sum-exp between the paths. */
+  lseDiff: number;
+}
 
 /** What the forward found: the tokens and the model's shape. */
 export interface InsideRunInfo {
@@ -92,6 +128,7 @@ export type InsideWorkerMessage =
       targetProb?: Float32Array;
     }
   | { type: 'insideRouting'; id: number; experts: Int32Array; weights: Float32Array; probs: Float32Array; k: number; numExperts: number }
+  | ({ type: 'insideFlashTrace'; id: number } & FlashView)
   | { type: 'insideError'; id: number; message: string };
 
 export interface InsideWorkerReplies {
@@ -100,6 +137,7 @@ export interface InsideWorkerReplies {
   insideTile: 'insideTileData' | 'insideError';
   insideLens: 'insideLensGrid' | 'insideError';
   insideRouter: 'insideRouting' | 'insideError';
+  insideFlash: 'insideFlashTrace' | 'insideError';
 }
 
 export const INSIDE_REPLIES: ReplyTable<InsideWorkerReplies> = {
@@ -108,6 +146,7 @@ export const INSIDE_REPLIES: ReplyTable<InsideWorkerReplies> = {
   insideTile: { replies: ['insideTileData', 'insideError'], last: ['insideTileData', 'insideError'] },
   insideLens: { replies: ['insideLensGrid', 'insideError'], last: ['insideLensGrid', 'insideError'] },
   insideRouter: { replies: ['insideRouting', 'insideError'], last: ['insideRouting', 'insideError'] },
+  insideFlash: { replies: ['insideFlashTrace', 'insideError'], last: ['insideFlashTrace', 'insideError'] },
 };
 
 function int(o: Raw, key: string): number {
@@ -141,6 +180,22 @@ function strings(v: unknown, key: string): string[] {
 function ints(v: unknown, key: string): number[] {
   if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x))) throw new ProtocolError(`field "${key}" must be an array of integers`);
   return v as number[];
+}
+
+function nullable(o: Raw, key: string): number | null {
+  return o[key] === null ? null : num(o, key)!;
+}
+
+function flashSteps(v: unknown): FlashStep[] {
+  if (!Array.isArray(v)) throw new ProtocolError('field "tiles" must be an array');
+  return v.map((t: Raw) => ({
+    k0: int(t, 'k0'),
+    k1: int(t, 'k1'),
+    tileMax: nullable(t, 'tileMax'),
+    runningMax: nullable(t, 'runningMax'),
+    runningSum: num(t, 'runningSum')!,
+    correction: num(t, 'correction')!,
+  }));
 }
 
 export const insideWorkerParsers: MessageParsers<InsideWorkerMessage> = {
@@ -204,6 +259,27 @@ export const insideWorkerParsers: MessageParsers<InsideWorkerMessage> = {
     k: int(raw, 'k'),
     numExperts: int(raw, 'numExperts'),
   }),
+  insideFlashTrace: (raw) => ({
+    type: 'insideFlashTrace',
+    id: int(raw, 'id'),
+    layer: int(raw, 'layer'),
+    head: int(raw, 'head'),
+    row: int(raw, 'row'),
+    BQ: int(raw, 'BQ'),
+    BK: int(raw, 'BK'),
+    q0: int(raw, 'q0'),
+    q1: int(raw, 'q1'),
+    tiles: flashSteps(raw.tiles),
+    flash: typed(raw, 'flash', Float32Array)!,
+    naive: typed(raw, 'naive', Float32Array)!,
+    naiveMax: num(raw, 'naiveMax')!,
+    naiveSum: num(raw, 'naiveSum')!,
+    naiveMs: num(raw, 'naiveMs')!,
+    tiledMs: num(raw, 'tiledMs')!,
+    naiveBytes: num(raw, 'naiveBytes')!,
+    tiledBytes: num(raw, 'tiledBytes')!,
+    lseDiff: num(raw, 'lseDiff')!,
+  }),
   insideError: (raw) => ({ type: 'insideError', id: int(raw, 'id'), message: str(raw, 'message')! }),
 };
 
@@ -235,6 +311,8 @@ export function parseInsideRequest(raw: Raw): InsideWorkerRequest {
       return { type: 'insideLens', id, p0: int(raw, 'p0'), p1: int(raw, 'p1'), k: int(raw, 'k'), target: str(raw, 'target', true) };
     case 'insideRouter':
       return { type: 'insideRouter', id };
+    case 'insideFlash':
+      return { type: 'insideFlash', id, layer: int(raw, 'layer'), head: int(raw, 'head'), row: int(raw, 'row') };
     default:
       throw new ProtocolError(`unknown inside request ${String(raw.type)}`);
   }

@@ -41,17 +41,23 @@ describe('lab messages', () => {
   });
 
   it('checks the export request', () => {
-    expect(parseWebviewMessage({ type: 'request', id: 2, method: 'exportLab', format: 'csv', content: 'a,b\n', suggestedName: 'decoding-lab.csv' })).toEqual({
+    expect(parseWebviewMessage({ type: 'request', id: 2, method: 'exportFile', format: 'csv', content: 'a,b\n', suggestedName: 'decoding-lab.csv', title: 'Export' })).toEqual({
       type: 'request',
       id: 2,
-      method: 'exportLab',
+      method: 'exportFile',
       format: 'csv',
       content: 'a,b\n',
       suggestedName: 'decoding-lab.csv',
+      title: 'Export',
     });
-    expect(() => parseWebviewMessage({ type: 'request', id: 2, method: 'exportLab', format: 'xml', content: '', suggestedName: 'a.xml' })).toThrow(
-      /"format" must be "json" or "csv"/,
+    expect(() => parseWebviewMessage({ type: 'request', id: 2, method: 'exportFile', format: 'xml', content: '', suggestedName: 'a.xml', title: 'Export' })).toThrow(
+      /"format" must be one of json, csv, png/,
     );
-    expect(() => parseWebviewMessage({ type: 'request', id: 2, method: 'exportLab', format: 'json', content: '', suggestedName: '../x.json' })).toThrow(/plain file name/);
+    expect(() => parseWebviewMessage({ type: 'request', id: 2, method: 'exportFile', format: 'json', content: '', suggestedName: '../x.json', title: 'Export' })).toThrow(
+      /plain file name/,
+    );
+    expect(() => parseWebviewMessage({ type: 'request', id: 2, method: 'exportFile', format: 'png', content: 'not base64!', suggestedName: 'a.png', title: 'Export' })).toThrow(
+      /base64/,
+    );
   });
 });

@@ -3,12 +3,12 @@
  * (each a plain description: a processor chain in order and a sampler) and streams a record
  * per step with the step debugger's inspection (engine/generate/inspect.ts); a column may
  * start from forced ids (a branch from an alternative token); beam search answers with its
- * sequences and tree. The host saves an exported run (JSON or CSV) through a save dialog.
+ * sequences and tree. An exported run is saved through the host (export.ts).
  */
 import type { BeamTreeNode } from '../generate/beam';
 import type { ProcessorSpec } from '../generate/chain';
 import type { StageCandidate, StepInspection } from '../generate/inspect';
-import { ProtocolError, describe, isRecord, num, str, type MessageParsers, type Raw, type ReplyTable, type RequestParsers } from './validate';
+import { ProtocolError, describe, isRecord, num, str, type MessageParsers, type Raw, type ReplyTable } from './validate';
 
 /** At most this many columns run in one lab request. */
 export const MAX_LAB_COLUMNS = 4;
@@ -16,8 +16,6 @@ export const MAX_LAB_COLUMNS = 4;
 export const MAX_LAB_TOKENS = 512;
 /** Candidates per stage in the inspection. */
 export const MAX_LAB_TOP = 20;
-/** Longest exported text (characters). */
-export const MAX_LAB_EXPORT = 16 * 1024 * 1024;
 
 export type LabSampler =
   | { kind: 'greedy' }
@@ -238,29 +236,4 @@ export const labWorkerParsers: MessageParsers<LabWorkerMessage> = {
   }),
   labDone: (raw) => ({ type: 'labDone', id: num(raw, 'id')! }),
   labError: (raw) => ({ type: 'labError', id: num(raw, 'id')!, message: str(raw, 'message')! }),
-};
-
-// ---------------------------------------------------------------- export through the host
-
-export type LabExportFormat = 'json' | 'csv';
-
-/** Webview -> host: save an exported run (the host asks where, in a save dialog). */
-export type LabRequest = { type: 'request'; id: number; method: 'exportLab'; format: LabExportFormat; content: string; suggestedName: string };
-
-export interface LabResults {
-  /** Where the file was saved, or null when the dialog was cancelled. */
-  exportLab: string | null;
-}
-
-export const labRequestParsers: RequestParsers<LabRequest> = {
-  exportLab: (raw, id) => {
-    const format = raw.format;
-    if (format !== 'json' && format !== 'csv') throw new ProtocolError(`field "format" must be "json" or "csv", got ${describe(format)}`);
-    const content = raw.content;
-    if (typeof content !== 'string') throw new ProtocolError(`field "content" must be a string, got ${describe(content)}`);
-    if (content.length > MAX_LAB_EXPORT) throw new ProtocolError(`field "content" is longer than ${MAX_LAB_EXPORT} characters`);
-    const suggestedName = str(raw, 'suggestedName')!;
-    if (!/^[\w.-]{1,100}$/.test(suggestedName)) throw new ProtocolError('field "suggestedName" must be a plain file name (letters, digits, "_", "-", ".")');
-    return { type: 'request', id, method: 'exportLab', format, content, suggestedName };
-  },
 };

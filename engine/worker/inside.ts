@@ -3,14 +3,18 @@
  * captures the views need (queries and keys per layer, the residual stream, the MoE
  * router), kept until the next input or model; then answers for head thumbnails with
  * per-head summaries, heatmap tiles (rows recomputed from Q and K, engine/model/attention-rows.ts),
- * the logit lens over a range of positions and the router's choices.
+ * the logit lens over a range of positions, the router's choices, the attention rollout
+ * (engine/model/attention-rollout.ts, kept for the last layer asked) and the flash view of
+ * a row with both attention paths timed on this input (engine/model/flash-view.ts).
  */
 import type { Backend, RouterChoice } from '../backend/contract';
 import { attentionTile, headSummary, type AttentionInputs, type HeadSelect } from '../model/attention-rows';
+import { attentionRollout } from '../model/attention-rollout';
+import { flashTrace, naivePath, tiledPath } from '../model/flash-view';
 import { lensCell, lensLogits, type LensWeights } from '../model/logit-lens';
 import type { ModelConfig } from '../model/types';
 import type { Tokenizer } from '../tokenizer/types';
-import type { InsideRunInfo, InsideWorkerRequest } from '../protocol/inside';
+import type { FlashView, InsideRunInfo, InsideWorkerRequest } from '../protocol/inside';
 import type { WorkerToWebview } from '../protocol/index';
 
 /** What the session has loaded, when it has a model. */
@@ -42,7 +46,12 @@ interface Kept {
   layers: AttentionInputs[];
   residuals?: Float32Array[]; // [L + 1] × [T, D]
   router?: RouterChoice[];
+  /** The attention rollout through one layer, [T, T], computed when first asked for. */
+  rollout?: { layer: number; matrix: Float32Array };
 }
+
+/** Runs of each path timed for the flash view (the median is shown). */
+const FLASH_RUNS = 3;
 
 export class InsideSession {
   private kept: Kept | undefined;
@@ -96,6 +105,8 @@ export class InsideSession {
         return this.post({ type: 'insideLensGrid', id: m.id, p0: m.p0, p1: m.p1, k: m.k, ...this.lens(m.p0, m.p1, m.k, m.target) });
       case 'insideRouter':
         return this.post({ type: 'insideRouting', id: m.id, ...this.routing() });
+      case 'insideFlash':
+        return this.post({ type: 'insideFlashTrace', id: m.id, ...this.flash(m.layer, m.head, m.row) });
     }
   }
 
@@ -206,16 +217,60 @@ export class InsideSession {
     return { thumbs, summaries };
   }
 
-  /** A heatmap tile: head ≥ 0, or -1 for the mean over heads, -2 for the max. */
+  /** A heatmap tile: head ≥ 0, or -1 for the mean over heads, -2 for the max, -3 for the rollout through the layer. */
   tile(layer: number, head: number, g: { r0: number; r1: number; c0: number; c1: number; rows: number; cols: number }): ReturnType<typeof attentionTile> {
     const a = this.layer(layer);
     if (g.rows * g.cols > MAX_TILE_CELLS) throw new RangeError(`a tile has at most ${MAX_TILE_CELLS} cells, got ${g.rows} × ${g.cols}`);
+    if (head === -3) {
+      const m = this.rollout(layer);
+      const T = a.T;
+      return attentionTile(a, { r0: g.r0, r1: g.r1, c0: g.c0, c1: g.c1, rows: g.rows, cols: g.cols, head: 0 }, (r, out) => out.set(m.subarray(r * T, (r + 1) * T)));
+    }
+    if (head < -3) throw new RangeError(`head must be a head index, -1 (mean), -2 (max) or -3 (rollout), got ${head}`);
     const sel: HeadSelect = head === -1 ? 'mean' : head === -2 ? 'max' : head;
     // A grid coarser than the rows pools sampled rows (exact when zoomed in): as many per
     // grid row as keep the tile near TILE_WORK multiply-adds, between 1 and 8.
     const work = g.rows * (g.c1 - g.c0) * a.headDim * (typeof sel === 'number' ? 1 : a.nHeads);
     const maxRowsPerCell = Math.max(1, Math.min(8, Math.floor(TILE_WORK / work)));
     return attentionTile(a, { r0: g.r0, r1: g.r1, c0: g.c0, c1: g.c1, rows: g.rows, cols: g.cols, head: sel, maxRowsPerCell });
+  }
+
+  /** The rollout through `layer` ([T, T]), kept for the last layer asked. */
+  private rollout(layer: number): Float32Array {
+    const { kept } = this.current();
+    if (kept.rollout?.layer !== layer) kept.rollout = { layer, matrix: attentionRollout(kept.layers, layer) };
+    return kept.rollout.matrix;
+  }
+
+  /** Row `row` of a head through the flash kernel's tiles beside the naive softmax; both paths over the head, timed. */
+  flash(layer: number, head: number, row: number): FlashView {
+    const a = this.layer(layer);
+    const t = flashTrace(a, head, row);
+    const median = (xs: number[]) => xs.sort((x, y) => x - y)[xs.length >> 1];
+    const naive = Array.from({ length: FLASH_RUNS }, () => naivePath(a, head));
+    const tiled = Array.from({ length: FLASH_RUNS }, () => tiledPath(a, head));
+    let lseDiff = 0;
+    for (let r = 0; r < a.T; r++) lseDiff = Math.max(lseDiff, Math.abs(naive[0].lse[r] - tiled[0].lse[r]));
+    const fin = (x: number) => (Number.isFinite(x) ? x : null);
+    return {
+      layer,
+      head,
+      row,
+      BQ: t.BQ,
+      BK: t.BK,
+      q0: t.q0,
+      q1: t.q1,
+      tiles: t.tiles.map((s) => ({ ...s, tileMax: fin(s.tileMax), runningMax: fin(s.runningMax) })),
+      flash: t.flash,
+      naive: t.naive,
+      naiveMax: t.naiveMax,
+      naiveSum: t.naiveSum,
+      naiveMs: median(naive.map((p) => p.ms)),
+      tiledMs: median(tiled.map((p) => p.ms)),
+      naiveBytes: naive[0].scoreBytes,
+      tiledBytes: tiled[0].scoreBytes,
+      lseDiff,
+    };
   }
 
   /** Logit lens for positions p0..p1: top-k per layer and position ([L, P, k]) and the rank of `target`. */

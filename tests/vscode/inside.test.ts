@@ -4,7 +4,10 @@
  * (the CPU reference's attention capture, computed here), and the logit lens grid whose
  * top-1 pieces and probabilities equal lm_head(final_norm(h_l)) computed here; then
  * tiny-mixtral-moe (added by path, input as token ids) and its router view, whose experts
- * equal the transformers reference. Screenshots in test-results/.
+ * equal the transformers reference. Also on stories260K: the attention rollout's hovered
+ * value, the flash view's row (online softmax = naive = the capture) with its measured
+ * memory, and the heatmap's CSV / PNG export through the host's save dialog (the saved
+ * values equal the engine's). Screenshots in test-results/.
  *
  * Needs `node scripts/build.mjs` and `bash scripts/setup.sh` (code-server, chromium).
  */
@@ -16,6 +19,8 @@ import { repoRoot } from '../../scripts/code-server.mjs';
 import { openModel } from '../../engine/formats/load-node';
 import { CpuBackend } from '../../engine/backend/cpu';
 import { lensWeights, logitLens } from '../../engine/model/logit-lens';
+import { attentionRollout } from '../../engine/model/attention-rollout';
+import type { AttentionInputs } from '../../engine/model/attention-rows';
 import { findWebview, openWorkbench, RESULTS, runCommand, type Workbench } from './workbench';
 
 const FIX = path.resolve(repoRoot, '../shared/fixtures');
@@ -116,6 +121,114 @@ describe('Inside tab (code-server)', () => {
     }
     expect(await rope.locator('tr').count()).toBe(6);
     await shot('rope');
+  }, 600_000);
+
+  it('stories260K: the rollout, the flash view and the export through the save dialog equal the engine', async () => {
+    const m = await openModel(path.join(repoRoot, 'models/stories260K.bin'));
+    const ids = m.tokenizer!.encodeIds(TEXT);
+    const T = ids.length;
+    const c = m.loaded.config;
+    const backend = new CpuBackend(m.loaded, { contextLength: 64, kernel: 'js' });
+    const r = await backend.forward(ids, undefined, { capture: { attentions: true, qk: true } });
+    const layers: AttentionInputs[] = r.qk!.map(({ q, k }) => ({ q, k, T, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim, scale: 1 / Math.sqrt(c.headDim) }));
+    const rollout = attentionRollout(layers, 2); // [T, T]
+
+    // the rollout through layer 2, hovered at (row 9, column 4)
+    await doc.locator('#inside-layer').selectOption('2');
+    await doc.locator('#inside-head').selectOption('-3');
+    const heat = doc.locator('#inside-heat');
+    await heat.scrollIntoViewIfNeeded();
+    await expect.poll(async () => doc.locator('#inside-head-line').innerText(), { timeout: 10_000 }).toMatch(/^Attention rollout through layers 0–2/);
+    const readout = doc.locator('#inside-readout');
+    const box = (await heat.boundingBox())!;
+    const [row, col] = [9, 4];
+    const want = rollout[row * T + col];
+    await expect
+      .poll(
+        async () => {
+          await page.mouse.move(box.x + 3, box.y + 3);
+          await page.mouse.move(box.x + ((col + 0.5) * box.width) / T, box.y + ((row + 0.5) * box.height) / T);
+          return (await readout.innerText()).includes('rollout share') && Math.abs(Number(await readout.getAttribute('data-value')) - want) < 1e-6;
+        },
+        { timeout: 30_000 },
+      )
+      .toBe(true);
+    expect(await readout.getAttribute('data-exact')).toBe('true');
+    expect([await readout.getAttribute('data-row'), await readout.getAttribute('data-col')]).toEqual([String(row), String(col)]);
+    expect(Math.abs(Number(await readout.getAttribute('data-value')) - rollout[row * T + col])).toBeLessThan(1e-6);
+    expect(await readout.innerText()).toContain('rollout share');
+    await shot('rollout');
+
+    // export the rollout's values as CSV through the save dialog: the file holds the engine's values
+    const widget = page.locator('.quick-input-widget');
+    const input = widget.locator('.quick-input-box input');
+    const note = doc.locator('#inside-export-note');
+    await doc.locator('#inside-export-csv').click();
+    await input.waitFor({ state: 'visible', timeout: 15_000 });
+    await expect.poll(async () => input.inputValue(), { timeout: 15_000 }).toMatch(/attention-L2-rollout\.csv$/);
+    await input.press('Enter');
+    await expect.poll(async () => note.textContent(), { timeout: 15_000 }).toMatch(/^Saved .*attention-L2-rollout\.csv$/);
+    const csvPath = ((await note.textContent()) ?? '').replace(/^Saved /, '');
+    const lines = fs.readFileSync(csvPath, 'utf8').trimEnd().split('\n');
+    expect(lines.length).toBe(T + 1);
+    let d = 0;
+    lines.slice(1).forEach((l, i) =>
+      l
+        .slice(l.lastIndexOf('"') + 2)
+        .split(',')
+        .forEach((v, j) => (d = Math.max(d, Math.abs(Number(v) - rollout[i * T + j])))),
+    );
+    expect(d).toBeLessThan(1e-6);
+
+    // one head's heatmap as PNG: a PNG file; again: the dialog asks before replacing it
+    await doc.locator('#inside-head').selectOption('3');
+    await expect.poll(async () => heat.getAttribute('data-paint-ms'), { timeout: 30_000 }).not.toBeNull();
+    await page.waitForTimeout(500);
+    await doc.locator('#inside-export-png').click();
+    await input.waitFor({ state: 'visible', timeout: 15_000 });
+    await expect.poll(async () => input.inputValue(), { timeout: 15_000 }).toMatch(/attention-L2-H3\.png$/);
+    await input.press('Enter');
+    await expect.poll(async () => note.textContent(), { timeout: 15_000 }).toMatch(/^Saved .*attention-L2-H3\.png$/);
+    const pngPath = ((await note.textContent()) ?? '').replace(/^Saved /, '');
+    const png = fs.readFileSync(pngPath);
+    expect(Array.from(png.subarray(0, 8))).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    expect(png.readUInt32BE(16)).toBe(480); // IHDR width: the heatmap canvas
+    fs.writeFileSync(pngPath, 'keep me\n');
+    await doc.locator('#inside-export-png').click();
+    await input.waitFor({ state: 'visible', timeout: 15_000 });
+    await input.press('Enter');
+    await expect.poll(async () => widget.innerText(), { timeout: 15_000 }).toMatch(/attention-L2-H3\.png already exists\. Are you sure you want to overwrite it\?/);
+    await shot('export-replace');
+    await widget.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
+    await page.waitForTimeout(500);
+    for (let i = 0; i < 3 && (await input.isVisible()); i++) {
+      await input.press('Escape');
+      await page.waitForTimeout(300);
+    }
+    await expect.poll(async () => note.textContent(), { timeout: 15_000 }).toBe('Export cancelled.');
+    expect(fs.readFileSync(pngPath, 'utf8')).toBe('keep me\n');
+
+    // the flash view of row T−1, layer 2, head 3: the online row equals the naive row and the capture
+    const flashRow = doc.locator('#inside-flash-row');
+    await flashRow.scrollIntoViewIfNeeded();
+    await flashRow.fill(String(T - 1));
+    await doc.locator('#inside-flash-go').click();
+    const rows = doc.locator('#inside-flash-rows');
+    await expect.poll(async () => rows.getAttribute('data-max-diff'), { timeout: 30_000 }).not.toBeNull();
+    expect(Number(await rows.getAttribute('data-max-diff'))).toBeLessThan(1e-6);
+    for (const j of [0, Math.floor(T / 2), T - 1]) {
+      const want = r.attentions![2][(3 * T + T - 1) * T + j];
+      expect(Math.abs(Number(await rows.locator(`tr`).nth(1).locator(`td[data-key="${j}"]`).getAttribute('data-p')) - want)).toBeLessThan(1e-6);
+      expect(Math.abs(Number(await rows.locator(`tr`).nth(2).locator(`td[data-key="${j}"]`).getAttribute('data-p')) - want)).toBeLessThan(1e-6);
+    }
+    const tiles = doc.locator('#inside-flash-tiles tr[data-tile]');
+    expect(await tiles.count()).toBeGreaterThan(0);
+    expect(await tiles.first().getAttribute('data-k0')).toBe('0');
+    const measured = doc.locator('#inside-flash-measured');
+    expect(Number(await measured.getAttribute('data-naive-bytes'))).toBe(T * T * 4);
+    expect(await measured.innerText()).toMatch(/naive, \d+ × \d+ scores held = .* ms; tiled, one \d+ × \d+ tile/);
+    await doc.locator('#inside-flash-box').scrollIntoViewIfNeeded();
+    await shot('flash');
   }, 600_000);
 
   it('tiny-mixtral-moe: the router view shows the reference experts', async () => {

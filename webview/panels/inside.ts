@@ -6,17 +6,21 @@
  * worker from the kept queries and keys for the part on screen; hovering a cell names the
  * query, the key and the probability; the logit lens (layer × position top-1 pieces
  * coloured by probability, the rank of a named token); for mixture-of-experts models the
- * router's choices, expert load and router entropy. A token picked in any view is
- * selected in all of them. PNG / CSV export of the heatmap.
+ * router's choices, expert load and router entropy; the attention rollout beside mean / max
+ * over heads; the flash kernel's online softmax of one row (inside-flash.ts). A token picked in any view is
+ * selected in all of them. The heatmap exports as PNG and its values as CSV / JSON, saved
+ * through the host's save dialog.
  */
 import type { InsideRunInfo, ReplyOf } from '../../engine/protocol/index';
 import { button, el } from '../dom';
 import { askWorker } from '../engine';
 import { getState, setState } from '../host';
 import { activeSummary, initModels, modelsState, onModelsState } from '../models';
-import { download, drawMasks, gridBitmap, gridCsv, themeRamp, type Ramp, type View } from '../inside-draw';
+import { drawMasks, gridBitmap, themeRamp, type Ramp, type View } from '../inside-draw';
 import { insideLensSection, insideRouterSection, lensState, refreshLens, refreshRouter, routerState } from './inside-lens';
 import { drawHeadGrid, gqaText, gridHit, headSummaryText, THUMB } from './inside-grid';
+import { insideExportRow } from './inside-export-row';
+import { insideFlashSection, refreshFlash, syncFlash } from './inside-flash';
 import { insideRopeSection, refreshRope } from './inside-rope';
 import type { Panel } from './panel';
 
@@ -26,7 +30,7 @@ export const HEATMAP_PX = 480;
 interface Form {
   text: string;
   layer: number;
-  /** A head, or -1 the mean over heads, -2 the max. */
+  /** A head, or -1 the mean over heads, -2 the max, -3 the attention rollout through the layer. */
   head: number;
   view?: View;
   /** The token picked in any view (linked selection). */
@@ -126,6 +130,7 @@ function run(): void {
     requestTile();
     refreshLens(true);
     refreshRouter(true);
+    syncFlash(true);
     refresh();
   });
   if (id === undefined) {
@@ -142,7 +147,11 @@ function drawGrid(): void {
   ramp ??= themeRamp();
   drawHeadGrid(els.grid, data.info, data.grid, form.layer, form.head, ramp);
   els.headLine.textContent =
-    form.head >= 0 ? headSummaryText(data.info, data.grid, form.layer, form.head) : `Layer ${form.layer}, ${form.head === -1 ? 'mean' : 'max'} over ${data.info.heads} heads`;
+    form.head >= 0
+      ? headSummaryText(data.info, data.grid, form.layer, form.head)
+      : form.head === -3
+        ? `Attention rollout through layers 0–${form.layer}: how much of each input token reaches each position (per layer ½·mean over heads + ½·identity, rows renormalised, multiplied).`
+        : `Layer ${form.layer}, ${form.head === -1 ? 'mean' : 'max'} over ${data.info.heads} heads`;
   els.gqa.textContent = gqaText(data.info);
 }
 
@@ -154,6 +163,7 @@ function pick(l: number, h: number): void {
   syncSelects();
   requestTile();
   requestLinks();
+  refreshFlash();
 }
 
 // ------------------------------------------------------------------ heatmap
@@ -179,6 +189,11 @@ export function requestTile(): void {
       return refresh();
     }
     data.tile = m;
+    if (data.error && data.info) {
+      // a tile came: an earlier tile's error (the rollout's token limit) no longer applies
+      data.error = undefined;
+      refresh();
+    }
     ramp ??= themeRamp();
     data.tileBitmap = gridBitmap(m.values, m.rows, m.cols, ramp);
     drawHeat();
@@ -219,7 +234,7 @@ export function drawHeat(): void {
 /** The value shown for a cell: exact from the tile at full resolution, else the block's max. */
 export function cellValue(r: number, c: number): { value: number; exact: boolean } | undefined {
   const t = data.tile;
-  if (!t || r < t.r0 || r >= t.r1 || c < t.c0 || c >= t.c1) return undefined;
+  if (!t || t.layer !== form.layer || t.head !== form.head || r < t.r0 || r >= t.r1 || c < t.c0 || c >= t.c1) return undefined;
   const gr = Math.floor(((r - t.r0) * t.rows) / (t.r1 - t.r0));
   const gc = Math.floor(((c - t.c0) * t.cols) / (t.c1 - t.c0));
   return { value: t.values[gr * t.cols + gc], exact: t.exact && t.rows === t.r1 - t.r0 && t.cols === t.c1 - t.c0 };
@@ -255,7 +270,8 @@ function showReadout(): void {
     els.readout.textContent = `“${piece(r)}” (${r}) cannot see “${piece(c)}” (${c}): masked`;
     d.value = '0';
   } else if (cell) {
-    els.readout.textContent = `“${piece(r)}” (${r}) → “${piece(c)}” (${c}): ${cell.exact ? 'p' : 'max p in this block'} = ${cell.value.toFixed(4)}`;
+    const what = form.head === -3 ? 'rollout share' : 'p';
+    els.readout.textContent = `“${piece(r)}” (${r}) → “${piece(c)}” (${c}): ${cell.exact ? what : `max ${what} in this block`} = ${cell.value.toFixed(4)}`;
     d.value = String(cell.value);
     d.exact = String(cell.exact);
   }
@@ -299,10 +315,16 @@ export function selectToken(i: number | undefined): void {
   requestLinks();
   refreshLens(false);
   refreshRouter(false);
+  syncFlash(false);
 }
 
 export function selectedToken(): number | undefined {
   return form.selected;
+}
+
+/** The layer and head selection the heatmap shows. */
+export function currentHead(): { layer: number; head: number } {
+  return { layer: form.layer, head: form.head };
 }
 
 /** The selected token's strongest keys (its row) and strongest queries (its column). */
@@ -337,34 +359,18 @@ function showLinks(): void {
   els.links.textContent = `Token ${i} “${piece(i)}” attends to ${fmt(data.attendsTo)}. Attended to by ${fmt(data.attendedBy)}.`;
 }
 
-function exportPng(): void {
-  if (els) download(els.heat.toDataURL('image/png'), `attention-L${form.layer}-${form.head >= 0 ? `H${form.head}` : form.head === -1 ? 'mean' : 'max'}.png`);
-}
-
-function exportCsv(): void {
-  const t = data.tile;
-  if (!t) return;
-  const csv = gridCsv(
-    t.values,
-    t.rows,
-    t.cols,
-    (r) => (t.rows === t.r1 - t.r0 ? `${t.r0 + r} ${piece(t.r0 + r)}` : `rows ${t.r0 + Math.floor(((t.r1 - t.r0) * r) / t.rows)}…`),
-    (c) => (t.cols === t.c1 - t.c0 ? `${t.c0 + c} ${piece(t.c0 + c)}` : `cols ${t.c0 + Math.floor(((t.c1 - t.c0) * c) / t.cols)}…`),
-  );
-  download(`data:text/csv;charset=utf-8,${encodeURIComponent(csv)}`, `attention-L${form.layer}-${form.head}.csv`);
-}
-
 // ------------------------------------------------------------------ the panel
 
 function syncSelects(): void {
   if (!els || !data.info) return;
   const info = data.info;
   if (els.layerSel.options.length !== info.layers) els.layerSel.replaceChildren(...Array.from({ length: info.layers }, (_, l) => el('option', { value: String(l) }, `Layer ${l}`)));
-  if (els.headSel.options.length !== info.heads + 2) {
+  if (els.headSel.options.length !== info.heads + 3) {
     els.headSel.replaceChildren(
       ...Array.from({ length: info.heads }, (_, h) => el('option', { value: String(h) }, `Head ${h} (KV ${Math.floor(h / (info.heads / info.kvHeads))})`)),
       el('option', { value: '-1' }, 'Mean over heads'),
       el('option', { value: '-2' }, 'Max over heads'),
+      el('option', { value: '-3' }, 'Attention rollout (layers 0 to this one)'),
     );
   }
   els.layerSel.value = String(form.layer);
@@ -473,6 +479,7 @@ function build(): HTMLElement {
   const lens = insideLensSection();
   const router = insideRouterSection();
   const rope = insideRopeSection();
+  const flash = insideFlashSection();
   const body = el(
     'div',
     { id: 'inside-body' },
@@ -497,15 +504,15 @@ function build(): HTMLElement {
         form.view = { row0: 0, col0: 0, span: T() };
         requestTile();
       }),
-      button('Export PNG', 'device-camera', exportPng),
-      button('Export CSV', 'table', exportCsv),
     ),
+    insideExportRow(heat),
     headLine,
     heat,
     readout,
     links,
     lens,
     router,
+    flash,
     rope,
   );
   box.append(empty, body);
@@ -532,6 +539,7 @@ function refresh(): void {
   for (const e of [els.grid, els.heat, els.lens, els.router, els.layerSel, els.headSel]) e.hidden = !info;
   if (!info) {
     refreshRope(undefined, 0);
+    refreshFlash();
     els.status.textContent = data.running ? 'Running…' : 'Run the model on an input to see inside it.';
     return;
   }
@@ -539,6 +547,7 @@ function refresh(): void {
   els.status.dataset.tokens = String(info.tokens.length);
   els.router.hidden = info.experts === 0;
   refreshRope(info, info.headDim);
+  refreshFlash();
   syncSelects();
   drawGrid();
   drawHeat();

@@ -250,7 +250,7 @@ async function exportRun(format: 'json' | 'csv'): Promise<void> {
   if (!run) return;
   const content = format === 'json' ? labJson(run) : labCsv(run);
   try {
-    const where = await request({ method: 'exportLab', format, content, suggestedName: `decoding-lab.${format}` });
+    const where = await request({ method: 'exportFile', format, content, suggestedName: `decoding-lab.${format}`, title: 'Export the decoding lab run' });
     exportNote = where ? `Saved ${where}` : 'Export cancelled.';
   } catch (e) {
     exportNote = `Export failed: ${e instanceof Error ? e.message : String(e)}`;
