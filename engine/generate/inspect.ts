@@ -78,10 +78,9 @@ function sumsOf(s: Float32Array): Sums {
 function updateSums(m: Sums, changed: readonly number[], before: Float32Array, after: Float32Array): Sums | undefined {
   let { z, ez, surviving } = m;
   for (const i of changed) {
-    for (const [v, sign] of [
-      [before[i], -1],
-      [after[i], 1],
-    ] as const) {
+    for (let side = 0; side < 2; side++) {
+      const v = side ? after[i] : before[i];
+      const sign = side ? 1 : -1;
       if (v === -Infinity) continue;
       const d = v - m.ref;
       if (d > 600) return undefined; // would overflow against the old reference: recompute
@@ -168,13 +167,23 @@ function topIdsOf(s: Float32Array, live: Int32Array, n: number): number[] {
   return head.ids;
 }
 
-/** 0-based rank of `id` (ids with a higher score, or an equal score and a lower id, come first). */
-function rankOf(s: Float32Array, id: number): number {
+/**
+ * 0-based rank of `id` (ids with a higher score, or an equal score and a lower id, come
+ * first). With `live` (every other id masked) and `id` unmasked, only the live ids can rank above it.
+ */
+function rankOf(s: Float32Array, id: number, live?: Int32Array): number {
   const v = s[id];
   let r = 0;
+  if (live && v !== -Infinity) {
+    for (const i of live) if (s[i] > v || (s[i] === v && i < id)) r++;
+    return r;
+  }
   for (let i = 0; i < s.length; i++) if (s[i] > v || (s[i] === v && i < id)) r++;
   return r;
 }
+
+/** The row before the current stage, reused across updates of the same size (one update runs at a time). */
+let prevScratch = new Float32Array(0);
 
 /**
  * Runs `processors` over a copy of `logits` ([V]) in order, recording each stage, then
@@ -216,7 +225,9 @@ export function inspectStages(
   const raw = sumsOf(logits);
   record('logits', logits, raw);
   const s = logits.slice();
-  const prev = logits.slice();
+  if (prevScratch.length !== V) prevScratch = new Float32Array(V);
+  const prev = prevScratch;
+  prev.set(logits);
   const few = Math.max(64, V >> 6);
   let last = raw;
   let live: Int32Array | undefined;
@@ -243,16 +254,16 @@ export function inspectStages(
   }
   const rawLogZ = logZOf(raw);
   const lastLogZ = logZOf(last);
-  const place = (row: Float32Array, logZ: number, id: number) => (row[id] === -Infinity ? null : { rank: rankOf(row, id), prob: Math.exp(row[id] - logZ) });
+  const place = (row: Float32Array, logZ: number, id: number, ids?: Int32Array) => (row[id] === -Infinity ? null : { rank: rankOf(row, id, ids), prob: Math.exp(row[id] - logZ) });
   return {
     scores: s,
     finish(chosen: number): StepInspection {
       checkId(chosen);
-      const c = place(s, lastLogZ, chosen) ?? { rank: rankOf(s, chosen), prob: 0 };
+      const c = place(s, lastLogZ, chosen, live) ?? { rank: rankOf(s, chosen), prob: 0 };
       return {
         stages,
         chosen: { id: chosen, ...c },
-        named: named.map((id) => ({ id, before: place(logits, rawLogZ, id) ?? { rank: rankOf(logits, id), prob: 0 }, after: place(s, lastLogZ, id) })),
+        named: named.map((id) => ({ id, before: place(logits, rawLogZ, id) ?? { rank: rankOf(logits, id), prob: 0 }, after: place(s, lastLogZ, id, live) })),
       };
     },
   };
