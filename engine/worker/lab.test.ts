@@ -13,7 +13,7 @@ import { memorySource } from '../formats/source';
 import { generateAll } from '../generate/generate';
 import type { LabColumn, LabWorkerMessage, LabWorkerRequest } from '../protocol/lab';
 import { tokenizerFromBytes } from '../tokenizer/index';
-import { LabRunner, namedToken, type LabModel } from './lab';
+import { LabRunner, namedToken, withTokenTexts, type LabModel } from './lab';
 import { parseWorkerMessage } from '../protocol/index';
 
 const FIX = '../shared/fixtures';
@@ -68,6 +68,13 @@ describe('decoding lab worker handler (stories260K)', () => {
     expect(m.tokenizer.idToToken(start.named!.id)).toBe(' g');
     expect(namedToken(m.tokenizer, 'ir')).toBe(m.tokenizer.tokenToId('ir'));
     expect(namedToken(m.tokenizer, ' the')).toBe(m.tokenizer.tokenToId(' the') ?? m.tokenizer.tokenToId('▁the'));
+    // The panel's token texts become ids: a vocabulary piece alone, else the text's encoding (a sequence).
+    const ir = m.tokenizer.tokenToId('ir')!;
+    const girl = m.tokenizer.encodeIds(' girl', { addSpecialTokens: false });
+    expect(withTokenTexts([{ name: 'logit_bias', bias: { '5': 1 }, texts: [{ text: 'ir', bias: null }] }], m.tokenizer)).toEqual([
+      { name: 'logit_bias', bias: { '5': 1, [ir]: null } },
+    ]);
+    expect(withTokenTexts([{ name: 'bad_words_ids', ids: [[3]], words: [' girl'] }], m.tokenizer)).toEqual([{ name: 'bad_words_ids', ids: [[3], girl] }]);
     const g = steps(out, 0);
     expect(g.map((s) => s.token)).toEqual(c.generated_ids.slice(0, n).filter((id) => id !== BOS));
     expect(g.map((s) => s.step)).toEqual(g.map((_, i) => i));

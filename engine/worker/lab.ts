@@ -14,7 +14,7 @@
  */
 import type { Backend } from '../backend/contract';
 import { beamSearch } from '../generate/beam';
-import { processorsFromSpecs } from '../generate/chain';
+import { processorsFromSpecs, type ProcessorSpec } from '../generate/chain';
 import { generate } from '../generate/generate';
 import { speculative } from '../generate/speculative';
 import { createBackend } from '../backend/registry';
@@ -57,6 +57,42 @@ export function namedToken(tok: Tokenizer, text: string): number | undefined {
   }
   const ids = tok.encodeIds(text, { addSpecialTokens: false });
   return ids.find((id) => pieceText(tok, id).trim() !== '') ?? ids[0];
+}
+
+/**
+ * The ids of a word the user types for logit_bias / bad_words_ids: one vocabulary piece
+ * when the text is one (as namedToken reads it), else the text's encoding without special
+ * tokens (a sequence: the processor acts on its last id after the others).
+ */
+export function textIds(tok: Tokenizer, text: string, parameter: string): number[] {
+  for (const piece of [text, text.replace(/ /g, '▁'), text.replace(/ /g, 'Ġ')]) {
+    const id = tok.tokenToId(piece);
+    if (id !== undefined) return [id];
+  }
+  const ids = tok.encodeIds(text, { addSpecialTokens: false });
+  if (!ids.length) throw new RangeError(`${parameter}: "${text}" encodes to no tokens`);
+  return ids;
+}
+
+/**
+ * The panel's specs with their token texts turned into ids: logit_bias `texts` [{text, bias}]
+ * join `bias` (keyed "<id,id,…>"), bad_words_ids `words` join `ids`.
+ */
+export function withTokenTexts(specs: readonly ProcessorSpec[], tok: Tokenizer): ProcessorSpec[] {
+  return specs.map((spec) => {
+    if (spec.name === 'logit_bias' && Array.isArray(spec.texts)) {
+      const bias = { ...(spec.bias as Record<string, number | null>) };
+      for (const e of spec.texts as { text: string; bias: number | null }[]) bias[textIds(tok, String(e.text), 'logit_bias').join(',')] = e.bias;
+      const { texts: _t, ...rest } = spec;
+      return { ...rest, bias };
+    }
+    if (spec.name === 'bad_words_ids' && Array.isArray(spec.words)) {
+      const ids = [...((spec.ids as number[][]) ?? []), ...(spec.words as string[]).map((w) => textIds(tok, String(w), 'bad_words_ids'))];
+      const { words: _w, ...rest } = spec;
+      return { ...rest, ids };
+    }
+    return spec;
+  });
 }
 
 export class LabRunner {
@@ -152,9 +188,10 @@ export class LabRunner {
     });
     if (forced.length >= msg.maxTokens) throw new RangeError(`the branch starts at step ${forced.length}, past max new tokens (${msg.maxTokens})`);
     const ctx = { vocabSize: V, eosIds: m.stopIds, promptLength: promptIds.length, seed: msg.seed };
-    const processors = processorsFromSpecs(col.strategy.processors, ctx);
+    const specs = withTokenTexts(col.strategy.processors, tok);
+    const processors = processorsFromSpecs(specs, ctx);
     // A chain with fresh state (Mirostat keeps state across steps) for each replay.
-    const fresh = () => processorsFromSpecs(col.strategy.processors, ctx);
+    const fresh = () => processorsFromSpecs(specs, ctx);
     const opts = { top: msg.top, named: namedId === undefined ? [] : [namedId] };
     const decoder = tok.createStreamDecoder({ context: promptIds });
     const signal = {
