@@ -36,6 +36,8 @@ export interface ColumnFormHost {
   count: number;
   /** The loaded model's vocabulary size, when known (ids are checked against it). */
   vocabSize?: number;
+  /** The user's other loadable models, offered as speculative drafts. */
+  draftModels?: { id: string; name: string }[];
   /** A field changed; `rebuild`: the form's structure did (draw it again). */
   changed(rebuild: boolean): void;
   /** A preset replaced the whole form. */
@@ -170,6 +172,30 @@ export function columnForm(i: number, f: ColumnForm, host: ColumnFormHost): HTML
         DRAFT_TOKENS_RANGE,
         (v) => (sp.draftTokens = v),
         () => changed(),
+      ),
+    );
+    const others = host.draftModels ?? [];
+    const pick = el('select', { id: `lab-dm-${i}`, 'aria-label': `Column ${i + 1} draft model` }) as HTMLSelectElement;
+    pick.append(el('option', { value: '' }, 'early exit (the loaded model’s first draft_layers layers)'));
+    for (const o of others) pick.append(el('option', { value: o.id, ...(o.id === sp.draftModel ? { selected: '' } : {}) }, o.name));
+    if (sp.draftModel && !others.some((o) => o.id === sp.draftModel)) pick.append(el('option', { value: sp.draftModel, selected: '' }, `${sp.draftModel} (not available)`));
+    pick.addEventListener('change', () => {
+      sp.draftModel = pick.value || undefined;
+      changed(true);
+    });
+    box.append(
+      el(
+        'label',
+        {
+          class: 'field',
+          for: `lab-dm-${i}`,
+          title: others.length
+            ? 'Another model with the same vocabulary drafts; the worker refuses one whose vocabulary differs'
+            : 'Add another model (Models view) to draft with it',
+        },
+        'Draft ',
+        pick,
+        others.length ? '' : el('span', { class: 'muted' }, ' (no other model to offer: add one in the Models view)'),
       ),
     );
     const smp = el('input', { type: 'checkbox', id: `lab-sm-${i}`, ...(sp.sample ? { checked: '' } : {}) }) as HTMLInputElement;

@@ -99,6 +99,17 @@ describe('lab list fields and diverse beam search', () => {
     expect(strategyFromForm(f)).toEqual({ ok: false, message: 'diversity_penalty must be 0 unless num_beam_groups > 1 (it is 1).' });
     expect(item('logit_bias')).toEqual({ name: 'logit_bias', value: '' });
   });
+
+  it('speculative: a draft model the user has, or an error naming the field', () => {
+    const f = presetForm('speculative');
+    const load = { modelId: 'm2', name: 'm2.gguf', format: 'gguf' as const, files: [], weights: 'm2.gguf' };
+    f.speculative.draftModel = 'm2';
+    const s = strategyFromForm(f, undefined, (id) => (id === 'm2' ? load : undefined));
+    expect(s.ok && s.strategy.sampler).toEqual({ kind: 'speculative', draftLayers: 3, draftTokens: 4, sample: false, draftModel: load });
+    expect(strategyFromForm(f)).toMatchObject({ ok: false, message: expect.stringMatching(/^draft model: "m2" is not a model that can be loaded now/) });
+    f.speculative.draftModel = undefined;
+    expect(strategyFromForm(f)).toMatchObject({ ok: true, strategy: { sampler: { kind: 'speculative', draftLayers: 3 } } });
+  });
 });
 
 describe('lab export', () => {

@@ -4,7 +4,7 @@
  * their one-line explanations, and the checks of every field — the same ranges the engine's
  * processors check, said beside the field before anything runs. Pure (no DOM): unit-tested.
  */
-import type { LabSampler, LabStrategy } from '../engine/protocol/index';
+import type { LabSampler, LabStrategy, ModelLoadSpec } from '../engine/protocol/index';
 
 export interface ParamRange {
   min: number;
@@ -90,6 +90,8 @@ export interface SpeculativeFields {
   draftLayers: string;
   draftTokens: string;
   sample: boolean;
+  /** Another model's id as the draft; empty or absent: the early-exit draft (draft_layers). */
+  draftModel?: string;
 }
 
 export interface BeamFields {
@@ -312,7 +314,11 @@ export const DRAFT_LAYERS_RANGE: ParamRange = { min: 1, max: 256, integer: true 
 export const DRAFT_TOKENS_RANGE: ParamRange = { min: 1, max: 16, integer: true };
 
 /** A column's strategy from its form, or the first problem with it (naming the parameter and its range). */
-export function strategyFromForm(f: StrategyForm, vocabSize?: number): { ok: true; strategy: LabStrategy } | { ok: false; message: string } {
+export function strategyFromForm(
+  f: StrategyForm,
+  vocabSize?: number,
+  draftSpec?: (modelId: string) => ModelLoadSpec | undefined,
+): { ok: true; strategy: LabStrategy } | { ok: false; message: string } {
   const processors: LabStrategy['processors'] = [];
   for (const it of f.chain) {
     const info = PROCESSORS[it.name];
@@ -360,6 +366,12 @@ export function strategyFromForm(f: StrategyForm, vocabSize?: number): { ok: tru
     const dt = checkParam('draft_tokens', sp.draftTokens, DRAFT_TOKENS_RANGE);
     if (!dt.ok) return dt;
     sampler = { kind: 'speculative', draftLayers: dl.value, draftTokens: dt.value, sample: sp.sample };
+    if (sp.draftModel) {
+      const spec = draftSpec?.(sp.draftModel);
+      if (!spec)
+        return { ok: false, message: `draft model: "${sp.draftModel}" is not a model that can be loaded now (see the Models view); pick another or the early-exit draft.` };
+      sampler.draftModel = spec;
+    }
   } else {
     sampler = { kind: f.kind };
   }

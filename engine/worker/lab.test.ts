@@ -194,6 +194,45 @@ describe('decoding lab worker handler (stories260K)', () => {
     expect(bad.find((x) => x.type === 'labColumnDone')).toMatchObject({ error: 'draft_layers must be a whole number from 1 to 4 (the model has 5 layers), got 5' });
   });
 
+  test('speculative decoding with a second model as the draft: greedy equals the target greedy; another vocabulary is refused', async () => {
+    const m = await labModel();
+    const n = 24;
+    // The "other model": the same weights with their last layers dropped, read through the loader as a registered model would be.
+    const asked: string[] = [];
+    const other = async (vocabSize: number) => {
+      const d = await labModel();
+      return { ...d.loaded!, config: { ...d.loaded!.config, numLayers: 4, vocabSize } };
+    };
+    const draftSpec = { modelId: 'other', name: 'other.bin', format: 'llama2c' as const, files: [{ name: 'other.bin', size: 1, role: 'weights' as const }], weights: 'other.bin' };
+    const run = async (vocabSize: number) => {
+      const out: LabWorkerMessage[] = [];
+      const lab = new LabRunner(
+        (msg) => out.push(parseWorkerMessage(JSON.parse(JSON.stringify(msg))) as LabWorkerMessage),
+        () => m,
+        undefined,
+        async (spec) => (asked.push(spec.modelId), other(vocabSize)),
+      );
+      const col: LabColumn = {
+        strategy: { label: 'spec', processors: [], sampler: { kind: 'speculative', draftLayers: 3, draftTokens: 4, sample: false, draftModel: draftSpec } },
+      };
+      await lab.run({ type: 'labRun', id: 7, prompt: c.prompt, seed: 1, maxTokens: n, columns: [col], top: 3 });
+      return out;
+    };
+    const out = await run(512);
+    expect(asked).toEqual(['other']);
+    const want = c.generated_ids.slice(0, n).filter((id) => id !== BOS);
+    expect(
+      steps(out, 0)
+        .filter((x) => !x.inspection)
+        .map((x) => x.token),
+    ).toEqual(want);
+    expect(steps(out, 0).some((x) => x.drafted && x.drafted.accepted > 0)).toBe(true);
+    const bad = await run(600);
+    expect(bad.find((x) => x.type === 'labColumnDone')).toMatchObject({
+      error: 'The draft model other.bin has a vocabulary of 600 tokens and the loaded model has 512: speculative decoding needs the same vocabulary.',
+    });
+  });
+
   test('bad input: a clear error naming the parameter and its range', async () => {
     const m = await labModel();
     const bad = async (col: LabColumn) => {
