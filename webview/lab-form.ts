@@ -7,7 +7,11 @@
 import { el, fieldError, setFieldError } from './dom';
 import {
   BEAM_RANGE,
+  checkBeamGroups,
+  checkDiversity,
+  checkList,
   checkParam,
+  DIVERSITY_PENALTY_RANGE,
   DRAFT_LAYERS_RANGE,
   DRAFT_TOKENS_RANGE,
   item,
@@ -30,6 +34,10 @@ export interface ColumnForm extends StrategyForm {
 export interface ColumnFormHost {
   /** How many columns there are (the last one cannot be removed). */
   count: number;
+  /** The loaded model's vocabulary size, when known (ids are checked against it). */
+  vocabSize?: number;
+  /** The user's other loadable models, offered as speculative drafts. */
+  draftModels?: { id: string; name: string }[];
   /** A field changed; `rebuild`: the form's structure did (draw it again). */
   changed(rebuild: boolean): void;
   /** A preset replaced the whole form. */
@@ -108,7 +116,34 @@ export function columnForm(i: number, f: ColumnForm, host: ColumnFormHost): HTML
       f.beam.earlyStopping = es.checked;
       changed();
     });
-    box.append(el('div', {}, nb, lp, el('label', { class: 'field', for: `lab-es-${i}` }, es, ' early_stopping')));
+    const beams = () => Number(f.beam.numBeams) || 1;
+    const ng = el(
+      'label',
+      { class: 'field', for: `lab-ng-${i}`, title: 'Diverse beam search: the beams split into this many groups (a divisor of num_beams)' },
+      'num_beam_groups ',
+      checkedInput(
+        `lab-ng-${i}`,
+        `num_beam_groups, a whole number dividing num_beams`,
+        f.beam.numBeamGroups ?? '1',
+        (text) => checkBeamGroups(text, beams()),
+        (v) => (f.beam.numBeamGroups = v),
+        () => changed(),
+      ),
+    );
+    const dp = el(
+      'label',
+      { class: 'field', for: `lab-dp-${i}`, title: "Subtracted per earlier group's pick of the same token at the same step" },
+      'diversity_penalty ',
+      checkedInput(
+        `lab-dp-${i}`,
+        `diversity_penalty, ${rangeText(DIVERSITY_PENALTY_RANGE)}`,
+        f.beam.diversityPenalty ?? '0',
+        (text) => checkDiversity(text, Number(f.beam.numBeamGroups ?? '1') || 1),
+        (v) => (f.beam.diversityPenalty = v),
+        () => changed(),
+      ),
+    );
+    box.append(el('div', {}, nb, lp, el('label', { class: 'field', for: `lab-es-${i}` }, es, ' early_stopping')), el('div', {}, ng, dp));
   }
   if (f.kind === 'speculative') {
     f.speculative ??= { draftLayers: '3', draftTokens: '4', sample: false };
@@ -139,6 +174,30 @@ export function columnForm(i: number, f: ColumnForm, host: ColumnFormHost): HTML
         () => changed(),
       ),
     );
+    const others = host.draftModels ?? [];
+    const pick = el('select', { id: `lab-dm-${i}`, 'aria-label': `Column ${i + 1} draft model` }) as HTMLSelectElement;
+    pick.append(el('option', { value: '' }, 'early exit (the loaded model’s first draft_layers layers)'));
+    for (const o of others) pick.append(el('option', { value: o.id, ...(o.id === sp.draftModel ? { selected: '' } : {}) }, o.name));
+    if (sp.draftModel && !others.some((o) => o.id === sp.draftModel)) pick.append(el('option', { value: sp.draftModel, selected: '' }, `${sp.draftModel} (not available)`));
+    pick.addEventListener('change', () => {
+      sp.draftModel = pick.value || undefined;
+      changed(true);
+    });
+    box.append(
+      el(
+        'label',
+        {
+          class: 'field',
+          for: `lab-dm-${i}`,
+          title: others.length
+            ? 'Another model with the same vocabulary drafts; the worker refuses one whose vocabulary differs'
+            : 'Add another model (Models view) to draft with it',
+        },
+        'Draft ',
+        pick,
+        others.length ? '' : el('span', { class: 'muted' }, ' (no other model to offer: add one in the Models view)'),
+      ),
+    );
     const smp = el('input', { type: 'checkbox', id: `lab-sm-${i}`, ...(sp.sample ? { checked: '' } : {}) }) as HTMLInputElement;
     smp.addEventListener('change', () => {
       sp.sample = smp.checked;
@@ -159,7 +218,20 @@ export function columnForm(i: number, f: ColumnForm, host: ColumnFormHost): HTML
     const info = PROCESSORS[it.name];
     const li = el('li', { 'data-name': it.name, title: info?.explain ?? '' });
     li.append(el('span', { class: 'name' }, `${j + 1}. ${it.name}`));
-    if (info) {
+    if (info?.list) {
+      const kind = info.list;
+      li.append(
+        checkedInput(
+          `lab-p-${i}-${j}`,
+          kind === 'bias' ? 'logit_bias, "token or id: bias" pairs' : 'bad_words_ids, words or id sequences',
+          it.value,
+          (text) => checkList(kind, text, host.vocabSize),
+          (v) => (it.value = v),
+          () => changed(),
+          kind === 'bias' ? 'the: -5, 42: 2' : 'hello, 13, 7 8',
+        ),
+      );
+    } else if (info) {
       li.append(
         paramInput(
           `lab-p-${i}-${j}`,
@@ -225,11 +297,24 @@ export function columnForm(i: number, f: ColumnForm, host: ColumnFormHost): HTML
 
 /** A parameter field checked as it is typed: the message beside it names the parameter and its range. */
 export function paramInput(id: string, name: string, value: string, range: ParamRange, set: (v: string) => void, onInput: () => void): HTMLElement {
-  const input = el('input', { id, type: 'text', 'aria-label': `${name}, ${rangeText(range)}`, title: `${name}: ${rangeText(range)}` }) as HTMLInputElement;
+  return checkedInput(id, `${name}, ${rangeText(range)}`, value, (text) => checkParam(name, text, range), set, onInput);
+}
+
+/** A text field with its own check: `label` names it and what it takes; the check's message shows beside it. */
+export function checkedInput(
+  id: string,
+  label: string,
+  value: string,
+  test: (text: string) => { ok: true } | { ok: false; message: string },
+  set: (v: string) => void,
+  onInput: () => void,
+  placeholder?: string,
+): HTMLElement {
+  const input = el('input', { id, type: 'text', 'aria-label': label, title: label, ...(placeholder ? { placeholder } : {}) }) as HTMLInputElement;
   input.value = value;
   const err = fieldError(`${id}-error`);
   const check = () => {
-    const c = checkParam(name, input.value, range);
+    const c = test(input.value);
     setFieldError(input, err, c.ok ? undefined : c.message);
   };
   input.addEventListener('input', () => {

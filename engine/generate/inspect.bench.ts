@@ -70,6 +70,22 @@ function timeUpdate(specs: ProcessorSpec[], rows: Float32Array[], history: numbe
   return median(times);
 }
 
+/** Median ms of one pass of Math.exp over a row (the entropy of a stage that changes every score costs one). */
+function timeExpPass(rows: Float32Array[]): number {
+  const times: number[] = [];
+  let sink = 0;
+  for (let i = 0; i < rows.length + 2; i++) {
+    const row = rows[i % rows.length];
+    const t0 = performance.now();
+    let z = 0;
+    for (let j = 0; j < row.length; j++) z += Math.exp(row[j] - 16);
+    sink += z;
+    if (i >= 2) times.push(performance.now() - t0);
+  }
+  if (sink === -1) console.log(sink);
+  return median(times);
+}
+
 async function main() {
   const rng = new Rng(1);
   const history = Array.from({ length: 256 }, () => Math.floor(rng.next() * V));
@@ -77,6 +93,7 @@ async function main() {
   const usual = timeUpdate(USUAL, rows, history);
   const all = fullChain();
   const every = timeUpdate(all, rows, history);
+  const exp = timeExpPass(rows);
   const root = process.cwd();
   const bin = new Uint8Array(readFileSync(path.resolve(root, '../shared/fixtures/llama2c/stories260K.bin')));
   const backend = new CpuBackend(await loadLlama2cModel(memorySource(bin, 'stories260K.bin')), { contextLength: 64 });
@@ -94,7 +111,9 @@ async function main() {
   const line = (what: string, ms: number) => console.log(`${what.padEnd(50)}${ms.toFixed(2).padStart(8)}   ${(ms / FRAME_MS).toFixed(2)}`);
   line(`update, usual chain (${USUAL.length} stages)`, usual);
   line(`update, every processor (${all.length} stages)`, every);
+  line('one Math.exp pass over the row (a dense stage)', exp);
   line('the forward it follows (stories260K, CPU decode)', f);
+  console.log(`usual chain = ${(usual / exp).toFixed(1)} exp passes; every processor = ${(every / exp).toFixed(1)} (the raw and temperature stages need one each)`);
 }
 
 main().catch((e) => {

@@ -52,13 +52,15 @@ interface Sums {
   surviving: number;
 }
 
-/** One pass over a row (ref: its maximum). */
-function sumsOf(s: Float32Array): Sums {
+/** One pass over a row (ref: its maximum); with `head`, that pass also collects the best ids. */
+function sumsOf(s: Float32Array, head?: TopList): Sums {
   let max = -Infinity;
   let surviving = 0;
   for (let i = 0; i < s.length; i++) {
-    if (s[i] > max) max = s[i];
-    if (s[i] !== -Infinity) surviving++;
+    const v = s[i];
+    if (v > max) max = v;
+    if (v !== -Infinity) surviving++;
+    if (head && v > head.floor) head.add(i);
   }
   let z = 0;
   let ez = 0;
@@ -78,10 +80,9 @@ function sumsOf(s: Float32Array): Sums {
 function updateSums(m: Sums, changed: readonly number[], before: Float32Array, after: Float32Array): Sums | undefined {
   let { z, ez, surviving } = m;
   for (const i of changed) {
-    for (const [v, sign] of [
-      [before[i], -1],
-      [after[i], 1],
-    ] as const) {
+    for (let side = 0; side < 2; side++) {
+      const v = side ? after[i] : before[i];
+      const sign = side ? 1 : -1;
       if (v === -Infinity) continue;
       const d = v - m.ref;
       if (d > 600) return undefined; // would overflow against the old reference: recompute
@@ -168,13 +169,23 @@ function topIdsOf(s: Float32Array, live: Int32Array, n: number): number[] {
   return head.ids;
 }
 
-/** 0-based rank of `id` (ids with a higher score, or an equal score and a lower id, come first). */
-function rankOf(s: Float32Array, id: number): number {
+/**
+ * 0-based rank of `id` (ids with a higher score, or an equal score and a lower id, come
+ * first). With `live` (every other id masked) and `id` unmasked, only the live ids can rank above it.
+ */
+function rankOf(s: Float32Array, id: number, live?: Int32Array): number {
   const v = s[id];
   let r = 0;
+  if (live && v !== -Infinity) {
+    for (const i of live) if (s[i] > v || (s[i] === v && i < id)) r++;
+    return r;
+  }
   for (let i = 0; i < s.length; i++) if (s[i] > v || (s[i] === v && i < id)) r++;
   return r;
 }
+
+/** The row before the current stage, reused across updates of the same size (one update runs at a time). */
+let prevScratch = new Float32Array(0);
 
 /**
  * Runs `processors` over a copy of `logits` ([V]) in order, recording each stage, then
@@ -205,18 +216,25 @@ export function inspectStages(
   };
   named.forEach(checkId);
   const stages: StageRecord[] = [];
-  const record = (name: string, row: Float32Array, m: Sums) => {
+  const push = (name: string, row: Float32Array, m: Sums, head: number[]) => {
     const logZ = logZOf(m);
-    const head = m.surviving ? topIds(row, Math.min(top, m.surviving)) : [];
     stages.push({ name, top: head.map((id) => ({ id, prob: Math.exp(row[id] - logZ), score: row[id] })), surviving: m.surviving, entropy: entropyOf(m) });
+  };
+  // A dense pass collects the best ids on the way (a masked id never enters a TopList, so it holds min(top, surviving)).
+  const denseSums = (row: Float32Array): { m: Sums; head: TopList | undefined } => {
+    const head = top > 0 ? new TopList(row, top) : undefined;
+    return { m: sumsOf(row, head), head };
   };
   // A stage that changes few entries (penalties, biases, bans) updates the sums instead of
   // passing over the row again; `prev` holds the row before the stage to find them. Once
   // most ids are masked, only the live ones are visited (a processor never unmasks one).
-  const raw = sumsOf(logits);
-  record('logits', logits, raw);
+  const first = denseSums(logits);
+  const raw = first.m;
+  push('logits', logits, raw, raw.surviving ? (first.head?.ids ?? topIds(logits, Math.min(top, raw.surviving))) : []);
   const s = logits.slice();
-  const prev = logits.slice();
+  if (prevScratch.length !== V) prevScratch = new Float32Array(V);
+  const prev = prevScratch;
+  prev.set(logits);
   const few = Math.max(64, V >> 6);
   let last = raw;
   let live: Int32Array | undefined;
@@ -228,31 +246,36 @@ export function inspectStages(
     } else {
       for (let i = 0; i < V && changed.length <= few; i++) if (s[i] !== prev[i]) changed.push(i);
     }
+    let fused: TopList | undefined;
+    const dense = () => {
+      const d = denseSums(s);
+      fused = d.head;
+      return d.m;
+    };
     if (changed.length <= few) {
-      last = updateSums(last, changed, prev, s) ?? (live ? sumsOfLive(s, live) : sumsOf(s));
+      last = updateSums(last, changed, prev, s) ?? (live ? sumsOfLive(s, live) : dense());
       for (const i of changed) prev[i] = s[i];
     } else {
-      last = live ? sumsOfLive(s, live) : sumsOf(s);
+      last = live ? sumsOfLive(s, live) : dense();
       if (live) for (const i of live) prev[i] = s[i];
       else prev.set(s);
     }
     if (last.surviving < V >> 3 && (!live || last.surviving < live.length)) live = liveIds(s, live, last.surviving);
-    const head = last.surviving ? (live ? topIdsOf(s, live, Math.min(top, last.surviving)) : topIds(s, Math.min(top, last.surviving))) : [];
-    const logZ = logZOf(last);
-    stages.push({ name: p.name, top: head.map((id) => ({ id, prob: Math.exp(s[id] - logZ), score: s[id] })), surviving: last.surviving, entropy: entropyOf(last) });
+    const head = !last.surviving ? [] : fused ? (fused as TopList).ids : live ? topIdsOf(s, live, Math.min(top, last.surviving)) : topIds(s, Math.min(top, last.surviving));
+    push(p.name, s, last, head);
   }
   const rawLogZ = logZOf(raw);
   const lastLogZ = logZOf(last);
-  const place = (row: Float32Array, logZ: number, id: number) => (row[id] === -Infinity ? null : { rank: rankOf(row, id), prob: Math.exp(row[id] - logZ) });
+  const place = (row: Float32Array, logZ: number, id: number, ids?: Int32Array) => (row[id] === -Infinity ? null : { rank: rankOf(row, id, ids), prob: Math.exp(row[id] - logZ) });
   return {
     scores: s,
     finish(chosen: number): StepInspection {
       checkId(chosen);
-      const c = place(s, lastLogZ, chosen) ?? { rank: rankOf(s, chosen), prob: 0 };
+      const c = place(s, lastLogZ, chosen, live) ?? { rank: rankOf(s, chosen), prob: 0 };
       return {
         stages,
         chosen: { id: chosen, ...c },
-        named: named.map((id) => ({ id, before: place(logits, rawLogZ, id) ?? { rank: rankOf(logits, id), prob: 0 }, after: place(s, lastLogZ, id) })),
+        named: named.map((id) => ({ id, before: place(logits, rawLogZ, id) ?? { rank: rankOf(logits, id), prob: 0 }, after: place(s, lastLogZ, id, live) })),
       };
     },
   };

@@ -11,6 +11,7 @@
 import { checkInteger, checkNumber, type LogitsProcessor } from './processors';
 import { Rng } from './rng';
 import { softmax } from './samplers';
+import { liveProbs, sparseLive, type LiveIds } from './sparse';
 
 /**
  * Top-nσ: keeps the tokens whose score is ≥ max − n·σ, σ the standard deviation of the
@@ -23,6 +24,8 @@ export class TopNSigmaProcessor implements LogitsProcessor {
     this.name = `top-n-sigma ${n}`;
   }
   process(_ids: readonly number[], s: Float32Array): void {
+    const live = sparseLive(s);
+    if (live) return this.processLive(s, live.ids);
     let max = -Infinity;
     let sum = 0;
     let k = 0;
@@ -38,6 +41,22 @@ export class TopNSigmaProcessor implements LogitsProcessor {
     for (let i = 0; i < s.length; i++) if (s[i] !== -Infinity) v += (s[i] - mean) ** 2;
     const cut = max - this.n * Math.sqrt(v / k);
     for (let i = 0; i < s.length; i++) if (s[i] < cut) s[i] = -Infinity;
+  }
+  /** The same sums over the live ids of a mostly masked row, in id order. */
+  private processLive(s: Float32Array, ids: Int32Array): void {
+    let max = -Infinity;
+    let sum = 0;
+    for (const i of ids) {
+      if (s[i] > max) max = s[i];
+      sum += s[i];
+    }
+    const k = ids.length;
+    if (k <= 1) return;
+    const mean = sum / k;
+    let v = 0;
+    for (const i of ids) v += (s[i] - mean) ** 2;
+    const cut = max - this.n * Math.sqrt(v / k);
+    for (const i of ids) if (s[i] < cut) s[i] = -Infinity;
   }
 }
 
@@ -64,6 +83,8 @@ export class XtcProcessor implements LogitsProcessor {
   process(_ids: readonly number[], s: Float32Array): void {
     if (this.probability <= 0 || this.threshold > 0.5) return;
     if (this.rng.next() > this.probability) return;
+    const sparse = sparseLive(s);
+    if (sparse) return this.processLive(s, sparse);
     let live = 0;
     for (let i = 0; i < s.length; i++) if (s[i] !== -Infinity) live++;
     if (live < 2) return;
@@ -73,6 +94,18 @@ export class XtcProcessor implements LogitsProcessor {
     for (let i = 0; i < s.length; i++) if (p[i] >= this.threshold && s[i] !== -Infinity) above.push(i);
     above.sort((a, b) => s[b] - s[a] || a - b);
     const last = above.length - 1; // the least probable one above the threshold stays
+    if (last > 0 && live - last >= this.minTokensToKeep) for (let r = 0; r < last; r++) s[above[r]] = -Infinity;
+  }
+  /** The same over the live ids of a mostly masked row (after the draw). */
+  private processLive(s: Float32Array, sparse: LiveIds): void {
+    const { ids } = sparse;
+    const live = ids.length;
+    if (live < 2) return;
+    const { p } = liveProbs(s, sparse);
+    const above: number[] = [];
+    for (let k = 0; k < live; k++) if (p[k] >= this.threshold) above.push(ids[k]);
+    above.sort((a, b) => s[b] - s[a] || a - b);
+    const last = above.length - 1;
     if (last > 0 && live - last >= this.minTokensToKeep) for (let r = 0; r < last; r++) s[above[r]] = -Infinity;
   }
 }
@@ -154,6 +187,8 @@ export class MirostatV2Processor implements LogitsProcessor {
     } else if (this.prev) {
       this.reset();
     }
+    const sparse = sparseLive(s);
+    if (sparse) return this.cutLive(ids, s, sparse);
     // Surprise −log2 p ≤ mu is p ≥ 2^−mu: llama.cpp's sorted prefix, found without a sort.
     const p = softmax(s);
     const floor = 2 ** -this.mu;
@@ -174,6 +209,30 @@ export class MirostatV2Processor implements LogitsProcessor {
         if (s[i] === -Infinity) continue;
         if (p[i] >= floor) kept.set(i, p[i] / mass);
         else s[i] = -Infinity;
+      }
+    }
+    this.prev = { length: ids.length, p: kept };
+  }
+  /** The same cut over the live ids of a mostly masked row, in id order. */
+  private cutLive(ids: readonly number[], s: Float32Array, sparse: LiveIds): void {
+    const live = sparse.ids;
+    if (!live.length) return;
+    const { p } = liveProbs(s, sparse);
+    const floor = 2 ** -this.mu;
+    let best = -1;
+    let mass = 0;
+    for (let k = 0; k < live.length; k++) {
+      if (best < 0 || s[live[k]] > s[live[best]]) best = k;
+      if (p[k] >= floor) mass += p[k];
+    }
+    const kept = new Map<number, number>();
+    if (mass === 0) {
+      kept.set(live[best], 1);
+      for (let k = 0; k < live.length; k++) if (k !== best) s[live[k]] = -Infinity;
+    } else {
+      for (let k = 0; k < live.length; k++) {
+        if (p[k] >= floor) kept.set(live[k], p[k] / mass);
+        else s[live[k]] = -Infinity;
       }
     }
     this.prev = { length: ids.length, p: kept };

@@ -67,6 +67,8 @@ export class TemperatureProcessor implements LogitsProcessor {
   }
 }
 
+let seenScratch = new Uint8Array(0);
+
 /**
  * Hugging Face's repetition penalty (CTRL): every id already in `ids` (the prompt
  * included), once however often it occurs, has its score divided by `penalty` when it is
@@ -81,15 +83,18 @@ export class RepetitionPenaltyProcessor implements LogitsProcessor {
   }
   process(ids: readonly number[], scores: Float32Array): void {
     const V = scores.length;
-    const seen = new Uint8Array(V);
+    for (const id of ids) if (!(id >= 0 && id < V)) throw new RangeError(`repetition penalty: id ${id} is outside the vocabulary [0, ${V})`);
+    // Marks in a buffer kept across calls, cleared again after: no vocabulary-sized allocation per step.
+    if (seenScratch.length < V) seenScratch = new Uint8Array(V);
+    const seen = seenScratch;
+    const r = Math.fround(this.penalty); // the f32 value, as Hugging Face's torch.where
     for (const id of ids) {
-      if (!(id >= 0 && id < V)) throw new RangeError(`repetition penalty: id ${id} is outside the vocabulary [0, ${V})`);
       if (seen[id]) continue;
       seen[id] = 1;
       const s = scores[id];
-      const r = Math.fround(this.penalty); // the f32 value, as Hugging Face's torch.where
       scores[id] = s < 0 ? s * r : s / r;
     }
+    for (const id of ids) seen[id] = 0;
   }
 }
 

@@ -3,6 +3,7 @@
  * multinomial draws from softmax(scores) with the engine's seeded Rng.
  */
 import { Rng } from './rng';
+import { liveProbs, sparseLive, type LiveIds } from './sparse';
 
 export interface Sampler {
   readonly name: string;
@@ -50,6 +51,8 @@ export class MultinomialSampler implements Sampler {
   readonly greedy = false;
   constructor(private readonly rng: Rng = new Rng(1)) {}
   sample(scores: Float32Array): number {
+    const live = sparseLive(scores);
+    if (live) return this.sampleLive(scores, live);
     const p = softmax(scores);
     let r = this.rng.next();
     let last = -1;
@@ -60,5 +63,18 @@ export class MultinomialSampler implements Sampler {
     }
     if (last < 0) throw new RangeError('sample: every token is masked (all scores are -Infinity)');
     return last; // rounding left a sliver of r
+  }
+  /** The same walk over the live ids of a mostly masked row (their probabilities are the same to the bit). */
+  private sampleLive(scores: Float32Array, live: LiveIds): number {
+    const p = live.max === -Infinity ? new Float64Array(0) : liveProbs(scores, live).p;
+    let r = this.rng.next();
+    let last = -1;
+    for (let k = 0; k < p.length; k++) {
+      if (p[k] === 0) continue;
+      last = live.ids[k];
+      if ((r -= p[k]) < 0) return live.ids[k];
+    }
+    if (last < 0) throw new RangeError('sample: every token is masked (all scores are -Infinity)');
+    return last;
   }
 }

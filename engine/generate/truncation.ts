@@ -15,6 +15,7 @@
  * probable (as argmax picks the first), so it is kept first.
  */
 import { checkInteger, checkNumber, type LogitsProcessor } from './processors';
+import { byScore, kthLargest, liveProbs, sparseLive, type LiveIds } from './sparse';
 
 /** Buckets of the head search: 1/8 nat wide, the last one open-ended. */
 const BUCKETS = 512;
@@ -80,11 +81,31 @@ function negated(s: Float32Array): Float64Array {
   return k;
 }
 
+/** Up to this many best, a heap finds the n-th best score in one pass; past it the bucketed head does. */
+const HEAP_MAX = 4096;
+
 /** The score of the n-th best token (n ≥ 1, clamped to V). */
 function nthBestScore(s: Float32Array, n: number): number {
   const m = Math.min(n, s.length);
+  const fast = m <= HEAP_MAX ? kthLargest(s, m) : undefined;
+  if (fast !== undefined) return fast;
   const head = orderedHead(negated(s), null, m, 0);
   return s[head[m - 1]];
+}
+
+/** The n-th best score among the live ids (-Infinity when fewer are live). */
+function nthBestLive(s: Float32Array, ids: Int32Array, n: number): number {
+  if (n > ids.length) return -Infinity;
+  const v = new Float32Array(ids.length);
+  for (let k = 0; k < ids.length; k++) v[k] = s[ids[k]];
+  return nthBestScore(v, n);
+}
+
+/** The entropy of softmax over the live ids, summed in id order. */
+function liveEntropy(s: Float32Array, ids: Int32Array, p: Float64Array, logZ: number): number {
+  let h = 0;
+  for (let k = 0; k < ids.length; k++) if (p[k] > 0) h -= p[k] * (s[ids[k]] - logZ);
+  return h;
 }
 
 /** Masks every token for which `drop(i)` holds. */
@@ -114,7 +135,7 @@ export class TopKProcessor implements LogitsProcessor {
   }
   process(_ids: readonly number[], s: Float32Array): void {
     const t = nthBestScore(s, this.k);
-    maskWhere(s, (i) => s[i] < t);
+    for (let i = 0; i < s.length; i++) if (s[i] < t) s[i] = -Infinity;
   }
 }
 
@@ -135,6 +156,8 @@ export class TopPProcessor implements LogitsProcessor {
     this.name = `top-p ${topP}${keepName(minTokensToKeep)}`;
   }
   process(_ids: readonly number[], s: Float32Array): void {
+    const live = sparseLive(s);
+    if (live) return this.processLive(s, live);
     const max = maxOf(s);
     if (max === -Infinity) return;
     const { p } = probs(s, max);
@@ -147,6 +170,21 @@ export class TopPProcessor implements LogitsProcessor {
       above += p[i];
     }
     maskWhere(s, (i) => !keep[i]);
+  }
+  /** The same over the live ids of a mostly masked row: the whole order is the head's order continued. */
+  private processLive(s: Float32Array, live: LiveIds): void {
+    if (live.max === -Infinity) return;
+    const { ids } = live;
+    const { p } = liveProbs(s, live);
+    const order = byScore(s, ids);
+    const keep = new Uint8Array(ids.length);
+    let above = 0;
+    for (let r = 0; r < order.length; r++) {
+      const k = order[r];
+      if (r < this.minTokensToKeep || above < this.topP) keep[k] = 1;
+      above += p[k];
+    }
+    for (let k = 0; k < ids.length; k++) if (!keep[k]) s[ids[k]] = -Infinity;
   }
 }
 
@@ -166,6 +204,8 @@ export class MinPProcessor implements LogitsProcessor {
     this.name = `min-p ${minP}${keepName(minTokensToKeep)}`;
   }
   process(_ids: readonly number[], s: Float32Array): void {
+    const live = sparseLive(s);
+    if (live) return this.processLive(s, live);
     const max = maxOf(s);
     if (max === -Infinity) return;
     const saved = new Uint8Array(s.length);
@@ -178,6 +218,21 @@ export class MinPProcessor implements LogitsProcessor {
         .forEach((i) => (saved[i] = 1));
     const minP = this.minP;
     for (let i = 0; i < s.length; i++) if (s[i] !== -Infinity && !saved[i] && Math.exp(s[i] - max) < minP) s[i] = -Infinity;
+  }
+  private processLive(s: Float32Array, { ids, max }: LiveIds): void {
+    if (max === -Infinity) return;
+    const saved = new Uint8Array(ids.length);
+    const m = Math.min(this.minTokensToKeep, ids.length);
+    if (m === 1) {
+      let k = 0;
+      while (s[ids[k]] !== max) k++;
+      saved[k] = 1;
+    } else
+      byScore(s, ids)
+        .subarray(0, m)
+        .forEach((k) => (saved[k] = 1));
+    const minP = this.minP;
+    for (let k = 0; k < ids.length; k++) if (!saved[k] && Math.exp(s[ids[k]] - max) < minP) s[ids[k]] = -Infinity;
   }
 }
 
@@ -198,6 +253,8 @@ export class TypicalProcessor implements LogitsProcessor {
     this.name = `typical-p ${typicalP}${keepName(minTokensToKeep)}`;
   }
   process(_ids: readonly number[], s: Float32Array): void {
+    const live = sparseLive(s);
+    if (live) return this.processLive(s, live);
     const max = maxOf(s);
     if (max === -Infinity) return;
     const { p, logZ } = probs(s, max);
@@ -221,12 +278,43 @@ export class TypicalProcessor implements LogitsProcessor {
     for (let r = 0; r < Math.min(this.minTokensToKeep, order.length); r++) saved[order[r]] = 1;
     maskWhere(s, (i) => !saved[i] && dist[i] > limit);
   }
+  /** The same over the live ids (a masked id's distance is Infinity: it is never in the cut or the keep). */
+  private processLive(s: Float32Array, live: LiveIds): void {
+    if (live.max === -Infinity) return;
+    const { ids } = live;
+    const { p, logZ } = liveProbs(s, live);
+    const h = liveEntropy(s, ids, p, logZ);
+    const dist = new Float64Array(ids.length);
+    for (let k = 0; k < ids.length; k++) dist[k] = Math.abs(logZ - s[ids[k]] - h);
+    const order = new Int32Array(ids.length);
+    for (let k = 0; k < order.length; k++) order[k] = k;
+    order.sort((a, b) => (dist[a] < dist[b] ? -1 : dist[a] > dist[b] ? 1 : ids[a] - ids[b]));
+    let cut = order.length - 1;
+    let cum = 0;
+    for (let r = 0; r < order.length; r++) {
+      cum += p[order[r]];
+      if (cum >= this.typicalP) {
+        cut = r;
+        break;
+      }
+    }
+    const limit = dist[order[cut]];
+    const saved = new Uint8Array(ids.length);
+    for (let r = 0; r < Math.min(this.minTokensToKeep, order.length); r++) saved[order[r]] = 1;
+    for (let k = 0; k < ids.length; k++) if (!saved[k] && dist[k] > limit) s[ids[k]] = -Infinity;
+  }
 }
 
 /** Masks tokens with probability < `cutoff`, except those scoring ≥ the minTokensToKeep-th best. */
 function maskBelow(s: Float32Array, p: Float64Array, cutoff: number, minTokensToKeep: number): void {
   const floor = nthBestScore(s, minTokensToKeep);
   maskWhere(s, (i) => p[i] < cutoff && s[i] < floor);
+}
+
+/** maskBelow over the live ids (p[k] for ids[k]). */
+function maskBelowLive(s: Float32Array, ids: Int32Array, p: Float64Array, cutoff: number, minTokensToKeep: number): void {
+  const floor = nthBestLive(s, ids, minTokensToKeep);
+  for (let k = 0; k < ids.length; k++) if (p[k] < cutoff && s[ids[k]] < floor) s[ids[k]] = -Infinity;
 }
 
 /** Epsilon sampling: masks tokens with probability < epsilon (keeping the minTokensToKeep best). */
@@ -241,6 +329,11 @@ export class EpsilonProcessor implements LogitsProcessor {
     this.name = `epsilon ${epsilon}${keepName(minTokensToKeep)}`;
   }
   process(_ids: readonly number[], s: Float32Array): void {
+    const live = sparseLive(s);
+    if (live) {
+      if (live.max !== -Infinity) maskBelowLive(s, live.ids, liveProbs(s, live).p, this.epsilon, this.minTokensToKeep);
+      return;
+    }
     const max = maxOf(s);
     if (max === -Infinity) return;
     maskBelow(s, probs(s, max).p, this.epsilon, this.minTokensToKeep);
@@ -263,6 +356,14 @@ export class EtaProcessor implements LogitsProcessor {
     this.name = `eta ${eta}${keepName(minTokensToKeep)}`;
   }
   process(_ids: readonly number[], s: Float32Array): void {
+    const live = sparseLive(s);
+    if (live) {
+      if (live.max === -Infinity) return;
+      const { p, logZ } = liveProbs(s, live);
+      const h = liveEntropy(s, live.ids, p, logZ);
+      maskBelowLive(s, live.ids, p, Math.min(this.eta, Math.sqrt(this.eta) * Math.exp(-h)), this.minTokensToKeep);
+      return;
+    }
     const max = maxOf(s);
     if (max === -Infinity) return;
     const { p, logZ } = probs(s, max);

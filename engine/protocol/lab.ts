@@ -8,6 +8,7 @@
 import type { BeamTreeNode } from '../generate/beam';
 import type { ProcessorSpec } from '../generate/chain';
 import type { StageCandidate, StepInspection } from '../generate/inspect';
+import type { ModelLoadSpec } from './models';
 import { ProtocolError, describe, isRecord, num, str, type MessageParsers, type Raw, type ReplyTable } from './validate';
 
 /** At most this many columns run in one lab request. */
@@ -24,11 +25,13 @@ export type LabSampler =
   /** Hugging Face beam search (engine/generate/beam.ts). */
   | { kind: 'beam'; numBeams: number; numReturnSequences?: number; lengthPenalty?: number; earlyStopping?: boolean; numBeamGroups?: number; diversityPenalty?: number }
   /**
-   * Speculative decoding (engine/generate/speculative.ts) with an early-exit draft: the loaded
-   * model cut after its first `draftLayers` layers (same vocabulary, same head) proposes
-   * `draftTokens` ids per target pass; greedy, or sampled with the accept/reject rule.
+   * Speculative decoding (engine/generate/speculative.ts): the draft proposes `draftTokens`
+   * ids per target pass; greedy, or sampled with the accept/reject rule. The draft is another
+   * registered model (`draftModel`, same vocabulary; the worker reads it through the host like
+   * the loaded one and keeps it on the CPU), or else an early-exit one: the loaded model cut
+   * after its first `draftLayers` layers.
    */
-  | { kind: 'speculative'; draftLayers: number; draftTokens: number; sample: boolean };
+  | { kind: 'speculative'; draftLayers: number; draftTokens: number; sample: boolean; draftModel?: ModelLoadSpec };
 
 export type LabSamplerKind = LabSampler['kind'];
 export const LAB_SAMPLER_KINDS: readonly LabSamplerKind[] = ['greedy', 'sample', 'beam', 'speculative'];

@@ -13,7 +13,7 @@ import { memorySource } from '../formats/source';
 import { generateAll } from '../generate/generate';
 import type { LabColumn, LabWorkerMessage, LabWorkerRequest } from '../protocol/lab';
 import { tokenizerFromBytes } from '../tokenizer/index';
-import { LabRunner, namedToken, type LabModel } from './lab';
+import { LabRunner, namedToken, withTokenTexts, type LabModel } from './lab';
 import { parseWorkerMessage } from '../protocol/index';
 
 const FIX = '../shared/fixtures';
@@ -68,6 +68,13 @@ describe('decoding lab worker handler (stories260K)', () => {
     expect(m.tokenizer.idToToken(start.named!.id)).toBe(' g');
     expect(namedToken(m.tokenizer, 'ir')).toBe(m.tokenizer.tokenToId('ir'));
     expect(namedToken(m.tokenizer, ' the')).toBe(m.tokenizer.tokenToId(' the') ?? m.tokenizer.tokenToId('▁the'));
+    // The panel's token texts become ids: a vocabulary piece alone, else the text's encoding (a sequence).
+    const ir = m.tokenizer.tokenToId('ir')!;
+    const girl = m.tokenizer.encodeIds(' girl', { addSpecialTokens: false });
+    expect(withTokenTexts([{ name: 'logit_bias', bias: { '5': 1 }, texts: [{ text: 'ir', bias: null }] }], m.tokenizer)).toEqual([
+      { name: 'logit_bias', bias: { '5': 1, [ir]: null } },
+    ]);
+    expect(withTokenTexts([{ name: 'bad_words_ids', ids: [[3]], words: [' girl'] }], m.tokenizer)).toEqual([{ name: 'bad_words_ids', ids: [[3], girl] }]);
     const g = steps(out, 0);
     expect(g.map((s) => s.token)).toEqual(c.generated_ids.slice(0, n).filter((id) => id !== BOS));
     expect(g.map((s) => s.step)).toEqual(g.map((_, i) => i));
@@ -185,6 +192,45 @@ describe('decoding lab worker handler (stories260K)', () => {
       top: 3,
     });
     expect(bad.find((x) => x.type === 'labColumnDone')).toMatchObject({ error: 'draft_layers must be a whole number from 1 to 4 (the model has 5 layers), got 5' });
+  });
+
+  test('speculative decoding with a second model as the draft: greedy equals the target greedy; another vocabulary is refused', async () => {
+    const m = await labModel();
+    const n = 24;
+    // The "other model": the same weights with their last layers dropped, read through the loader as a registered model would be.
+    const asked: string[] = [];
+    const other = async (vocabSize: number) => {
+      const d = await labModel();
+      return { ...d.loaded!, config: { ...d.loaded!.config, numLayers: 4, vocabSize } };
+    };
+    const draftSpec = { modelId: 'other', name: 'other.bin', format: 'llama2c' as const, files: [{ name: 'other.bin', size: 1, role: 'weights' as const }], weights: 'other.bin' };
+    const run = async (vocabSize: number) => {
+      const out: LabWorkerMessage[] = [];
+      const lab = new LabRunner(
+        (msg) => out.push(parseWorkerMessage(JSON.parse(JSON.stringify(msg))) as LabWorkerMessage),
+        () => m,
+        undefined,
+        async (spec) => (asked.push(spec.modelId), other(vocabSize)),
+      );
+      const col: LabColumn = {
+        strategy: { label: 'spec', processors: [], sampler: { kind: 'speculative', draftLayers: 3, draftTokens: 4, sample: false, draftModel: draftSpec } },
+      };
+      await lab.run({ type: 'labRun', id: 7, prompt: c.prompt, seed: 1, maxTokens: n, columns: [col], top: 3 });
+      return out;
+    };
+    const out = await run(512);
+    expect(asked).toEqual(['other']);
+    const want = c.generated_ids.slice(0, n).filter((id) => id !== BOS);
+    expect(
+      steps(out, 0)
+        .filter((x) => !x.inspection)
+        .map((x) => x.token),
+    ).toEqual(want);
+    expect(steps(out, 0).some((x) => x.drafted && x.drafted.accepted > 0)).toBe(true);
+    const bad = await run(600);
+    expect(bad.find((x) => x.type === 'labColumnDone')).toMatchObject({
+      error: 'The draft model other.bin has a vocabulary of 600 tokens and the loaded model has 512: speculative decoding needs the same vocabulary.',
+    });
   });
 
   test('bad input: a clear error naming the parameter and its range', async () => {

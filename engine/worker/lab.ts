@@ -6,15 +6,15 @@
  * (a branch) first replays them — the prompt and the forced ids through the model, each
  * step inspected with the forced id as the chosen one — then generates on from there.
  * Beam search answers with its sequences and tree, then the best sequence's steps.
- * Speculative decoding drafts with an early-exit copy of the loaded model (its first layers,
- * on the CPU) and streams each target pass's ids with what was drafted and accepted, then
+ * Speculative decoding drafts with another registered model of the same vocabulary, or an
+ * early-exit copy of the loaded model (its first layers), both on the CPU, and streams each target pass's ids with what was drafted and accepted, then
  * the steps again with their inspection (the target's distribution).
  *
  * Pure TypeScript (no DOM, no Node): the session (session.ts) hands it lab messages.
  */
 import type { Backend } from '../backend/contract';
 import { beamSearch } from '../generate/beam';
-import { processorsFromSpecs } from '../generate/chain';
+import { processorsFromSpecs, type ProcessorSpec } from '../generate/chain';
 import { generate } from '../generate/generate';
 import { speculative } from '../generate/speculative';
 import { createBackend } from '../backend/registry';
@@ -24,6 +24,7 @@ import type { LogitsProcessor } from '../generate/processors';
 import { Rng } from '../generate/rng';
 import { GreedySampler, MultinomialSampler } from '../generate/samplers';
 import type { LabColumn, LabPieces, LabWorkerMessage, LabWorkerRequest } from '../protocol/lab';
+import type { ModelLoadSpec } from '../protocol/models';
 import { MAX_LAB_COLUMNS, MAX_LAB_TOKENS, MAX_LAB_TOP } from '../protocol/lab';
 import type { Tokenizer } from '../tokenizer/types';
 
@@ -59,16 +60,90 @@ export function namedToken(tok: Tokenizer, text: string): number | undefined {
   return ids.find((id) => pieceText(tok, id).trim() !== '') ?? ids[0];
 }
 
+/**
+ * The ids of a word the user types for logit_bias / bad_words_ids: one vocabulary piece
+ * when the text is one (as namedToken reads it), else the text's encoding without special
+ * tokens (a sequence: the processor acts on its last id after the others).
+ */
+export function textIds(tok: Tokenizer, text: string, parameter: string): number[] {
+  for (const piece of [text, text.replace(/ /g, '▁'), text.replace(/ /g, 'Ġ')]) {
+    const id = tok.tokenToId(piece);
+    if (id !== undefined) return [id];
+  }
+  const ids = tok.encodeIds(text, { addSpecialTokens: false });
+  if (!ids.length) throw new RangeError(`${parameter}: "${text}" encodes to no tokens`);
+  return ids;
+}
+
+/**
+ * The panel's specs with their token texts turned into ids: logit_bias `texts` [{text, bias}]
+ * join `bias` (keyed "<id,id,…>"), bad_words_ids `words` join `ids`.
+ */
+export function withTokenTexts(specs: readonly ProcessorSpec[], tok: Tokenizer): ProcessorSpec[] {
+  return specs.map((spec) => {
+    if (spec.name === 'logit_bias' && Array.isArray(spec.texts)) {
+      const bias = { ...(spec.bias as Record<string, number | null>) };
+      for (const e of spec.texts as { text: string; bias: number | null }[]) bias[textIds(tok, String(e.text), 'logit_bias').join(',')] = e.bias;
+      const { texts: _t, ...rest } = spec;
+      return { ...rest, bias };
+    }
+    if (spec.name === 'bad_words_ids' && Array.isArray(spec.words)) {
+      const ids = [...((spec.ids as number[][]) ?? []), ...(spec.words as string[]).map((w) => textIds(tok, String(w), 'bad_words_ids'))];
+      const { words: _w, ...rest } = spec;
+      return { ...rest, ids };
+    }
+    return spec;
+  });
+}
+
 export class LabRunner {
   private running: { id: number; stop: boolean } | undefined;
   /** The early-exit draft model: the loaded weights with fewer layers, on the CPU (kept while the same weights are loaded). */
   private draft: { loaded: LoadedModel; layers: number; backend: Backend } | undefined;
+  /** A second registered model as the draft, on the CPU (kept while the same model and context are asked for). */
+  private other: { modelId: string; contextLength: number; backend: Backend } | undefined;
 
   constructor(
     private readonly post: (m: LabWorkerMessage) => void,
     private readonly model: () => LabModel | string,
     private readonly yieldNow: () => Promise<void> = () => new Promise((r) => setTimeout(r, 0)),
+    /** Reads another registered model's weights (the session's bridge to the host); absent: only early-exit drafts. */
+    private readonly loadWeights?: (spec: ModelLoadSpec) => Promise<LoadedModel>,
   ) {}
+
+  /** The early-exit draft: the loaded weights cut after their first `layers` layers, on the CPU. */
+  private async earlyExitDraft(m: LabModel, layers: number): Promise<Backend> {
+    const L = m.backend.config.numLayers;
+    if (!Number.isSafeInteger(layers) || layers < 1 || layers >= L)
+      throw new RangeError(`draft_layers must be a whole number from 1 to ${L - 1} (the model has ${L} layers), got ${layers}`);
+    if (!m.loaded)
+      throw new Error(
+        'Speculative decoding here drafts with the loaded model cut to its first layers; this model is too large to keep a second copy of its weights beside the GPU one. Run it on the CPU (Model tab), or pick a draft model.',
+      );
+    if (this.draft?.loaded !== m.loaded || this.draft.layers !== layers) {
+      this.draft?.backend.dispose();
+      const cut = { ...m.loaded, config: { ...m.loaded.config, numLayers: layers } };
+      this.draft = { loaded: m.loaded, layers, backend: await createBackend('cpu', cut, { contextLength: m.backend.contextLength }) };
+    }
+    return this.draft.backend;
+  }
+
+  /** The draft backend for a second model: same vocabulary as the target, or an error naming both sizes. */
+  private async otherDraft(spec: ModelLoadSpec, target: Backend): Promise<Backend> {
+    if (this.other?.modelId === spec.modelId && this.other.contextLength === target.contextLength) return this.other.backend;
+    if (!this.loadWeights) throw new Error('This worker cannot load a second model as the draft; use the early-exit draft.');
+    const loaded = await this.loadWeights(spec);
+    const V = target.config.vocabSize;
+    if (loaded.config.vocabSize !== V)
+      throw new RangeError(
+        `The draft model ${spec.name} has a vocabulary of ${loaded.config.vocabSize.toLocaleString('en-US')} tokens and the loaded model has ${V.toLocaleString('en-US')}: speculative decoding needs the same vocabulary.`,
+      );
+    this.other?.backend.dispose();
+    this.other = undefined;
+    const backend = await createBackend('cpu', loaded, { contextLength: Math.min(target.contextLength, loaded.config.maxPositions) });
+    this.other = { modelId: spec.modelId, contextLength: target.contextLength, backend };
+    return backend;
+  }
 
   /** True when the message was the lab's. */
   handle(msg: LabWorkerRequest): boolean {
@@ -152,9 +227,10 @@ export class LabRunner {
     });
     if (forced.length >= msg.maxTokens) throw new RangeError(`the branch starts at step ${forced.length}, past max new tokens (${msg.maxTokens})`);
     const ctx = { vocabSize: V, eosIds: m.stopIds, promptLength: promptIds.length, seed: msg.seed };
-    const processors = processorsFromSpecs(col.strategy.processors, ctx);
+    const specs = withTokenTexts(col.strategy.processors, tok);
+    const processors = processorsFromSpecs(specs, ctx);
     // A chain with fresh state (Mirostat keeps state across steps) for each replay.
-    const fresh = () => processorsFromSpecs(col.strategy.processors, ctx);
+    const fresh = () => processorsFromSpecs(specs, ctx);
     const opts = { top: msg.top, named: namedId === undefined ? [] : [namedId] };
     const decoder = tok.createStreamDecoder({ context: promptIds });
     const signal = {
@@ -213,21 +289,10 @@ export class LabRunner {
     }
 
     if (s.kind === 'speculative') {
-      const L = m.backend.config.numLayers;
-      if (!Number.isSafeInteger(s.draftLayers) || s.draftLayers < 1 || s.draftLayers >= L)
-        throw new RangeError(`draft_layers must be a whole number from 1 to ${L - 1} (the model has ${L} layers), got ${s.draftLayers}`);
-      if (!m.loaded)
-        throw new Error(
-          'Speculative decoding here drafts with the loaded model cut to its first layers; this model is too large to keep a second copy of its weights beside the GPU one. Run it on the CPU (Model tab) to use it.',
-        );
-      if (this.draft?.loaded !== m.loaded || this.draft.layers !== s.draftLayers) {
-        this.draft?.backend.dispose();
-        const cut = { ...m.loaded, config: { ...m.loaded.config, numLayers: s.draftLayers } };
-        this.draft = { loaded: m.loaded, layers: s.draftLayers, backend: await createBackend('cpu', cut, { contextLength: backend.contextLength }) };
-      }
+      const draft = s.draftModel ? await this.otherDraft(s.draftModel, backend) : await this.earlyExitDraft(m, s.draftLayers);
       const rng = new Rng(msg.seed);
       const passes: { step: number; drafted: { tokens: number[]; accepted: number } }[] = [];
-      const it = speculative(backend, this.draft.backend, {
+      const it = speculative(backend, draft, {
         promptIds: start,
         maxNewTokens: left,
         eosIds: m.stopIds,

@@ -86,7 +86,7 @@ export class ModelSession {
         : !this.tokenizer
           ? 'This model has no tokenizer, so text cannot be turned into tokens.'
           : { backend: this.model, tokenizer: this.tokenizer, stopIds: this.stopIds, loaded: this.loaded };
-    this.lab = new LabRunner(post, model, yieldNow);
+    this.lab = new LabRunner(post, model, yieldNow, (spec) => this.loadWeights(spec));
     this.kv = new KvWorker(
       post,
       () => (this.model && this.modelId && !this.generating ? { backend: this.model, tokenizer: this.tokenizer, stopIds: this.stopIds } : undefined),
@@ -175,6 +175,16 @@ export class ModelSession {
         return out;
       },
     };
+  }
+
+  /** Another registered model's weights (the lab's draft model), read through the same bridge; the session's model stays as it is. */
+  async loadWeights(spec: ModelLoadSpec): Promise<LoadedModel> {
+    const job: Loading = { id: 0, cancelled: false };
+    const open = (name: string): ByteSource | null => {
+      const size = spec.files.find((f) => f.name === name)?.size;
+      return size === undefined ? null : this.source(spec, name, size, job, () => {});
+    };
+    return loadModel(spec.format, { name: spec.name, open: async (f) => open(f) }, spec.weights);
   }
 
   async load(id: number, spec: ModelLoadSpec, contextLength: number, device: 'cpu' | 'gpu', weights: GpuWeights = 'f32'): Promise<void> {

@@ -181,6 +181,16 @@ describe('Decoding tab (code-server)', () => {
     await expect.poll(async () => doc.locator('#lab-col-3').count()).toBe(0);
     await doc.locator('#lab-preset-2').selectOption('speculative');
     expect(await doc.locator('#lab-explain-2').textContent()).toMatch(/first layers drafts 4 tokens/);
+    // the draft list starts on the early-exit draft
+    expect(await doc.locator('#lab-dm-2').inputValue()).toBe('');
+    expect(await doc.locator('#lab-dm-2 option').first().textContent()).toMatch(/^early exit/);
+    // a list field: logit_bias pairs checked as typed, the message naming the parameter
+    await doc.locator('#lab-addp-2').selectOption('logit_bias');
+    await doc.locator('#lab-p-2-0').fill('the -5');
+    expect(await doc.locator('#lab-p-2-0-error').textContent()).toMatch(/^logit_bias: "the -5" has no ": bias"/);
+    await doc.locator('#lab-p-2-0').fill('the: -5');
+    expect(await doc.locator('#lab-p-2-0-error').textContent()).toBe('');
+    await doc.locator('#lab-col-2 button[aria-label="Remove logit_bias"]').click();
     await doc.locator('#lab-dl-2').fill('9');
     expect(await doc.locator('#lab-dl-2-error').textContent()).toBe('');
     await doc.locator('#lab-dt-2').fill('0');

@@ -103,7 +103,7 @@ function formProblem(): string | undefined {
     if (!c.ok) return c.message;
   }
   for (const [i, f] of form.columns.entries()) {
-    const s = strategyFromForm(f);
+    const s = strategyFromForm(f, undefined, draftSpec);
     if (!s.ok) return `Column ${i + 1}: ${s.message}`;
     if (f.forced && f.forced.length >= Number(form.maxTokens)) return `Column ${i + 1} branches at step ${f.forced.length}, past Max new tokens (${form.maxTokens}).`;
   }
@@ -129,7 +129,7 @@ function blockedReason(): { code: string; text: string } | undefined {
 
 function strategies() {
   return form.columns.map((f) => {
-    const s = strategyFromForm(f);
+    const s = strategyFromForm(f, undefined, draftSpec);
     if (!s.ok) throw new Error(s.message);
     return { strategy: s.strategy, ...(f.forced ? { forced: f.forced } : {}) };
   });
@@ -387,12 +387,20 @@ function build(): HTMLElement {
   return box;
 }
 
+/** A model the user has, other than the active one, that the worker can load as a speculative draft. */
+function draftSpec(modelId: string) {
+  return modelsState().models.find((x) => x.id === modelId && x.id !== activeSummary()?.id)?.load;
+}
+
 function rebuildColumns(): void {
   if (!els) return;
   els.cols.replaceChildren();
   colEls = form.columns.map((_, i) => {
     const f = columnForm(i, form.columns[i], {
       count: form.columns.length,
+      draftModels: modelsState()
+        .models.filter((x) => x.load && x.id !== activeSummary()?.id)
+        .map((x) => ({ id: x.id, name: x.name })),
       changed: (rebuild) => {
         save();
         if (rebuild) rebuildColumns();
