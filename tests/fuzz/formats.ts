@@ -116,7 +116,23 @@ function typed(t: string, v: unknown): GgufTypedValue {
   return { type: t as Exclude<GgufValueTypeName, 'array' | 'string' | 'bool'>, value: v as number };
 }
 
-const GGUF_KEYS = ['llama.block_count', 'llama.context_length', 'llama.embedding_length', 'llama.feed_forward_length', 'llama.attention.head_count', 'llama.attention.head_count_kv', 'llama.rope.freq_base', 'llama.rope.dimension_count', 'llama.attention.layer_norm_rms_epsilon', 'tokenizer.ggml.bos_token_id', 'tokenizer.ggml.eos_token_id', 'general.alignment', 'llama.vocab_size', 'llama.expert_count', 'llama.expert_used_count'];
+const GGUF_KEYS = [
+  'llama.block_count',
+  'llama.context_length',
+  'llama.embedding_length',
+  'llama.feed_forward_length',
+  'llama.attention.head_count',
+  'llama.attention.head_count_kv',
+  'llama.rope.freq_base',
+  'llama.rope.dimension_count',
+  'llama.attention.layer_norm_rms_epsilon',
+  'tokenizer.ggml.bos_token_id',
+  'tokenizer.ggml.eos_token_id',
+  'general.alignment',
+  'llama.vocab_size',
+  'llama.expert_count',
+  'llama.expert_used_count',
+];
 const SCALAR_TYPES: GgufValueTypeName[] = ['u8', 'i8', 'u16', 'i16', 'u32', 'i32', 'f32', 'u64', 'i64', 'f64'];
 
 function scalar(rng: Rng): GgufTypedValue {
@@ -155,7 +171,11 @@ function mutateGgufSpec(base: GgufWriteSpec, rng: Rng): GgufWriteSpec {
         const items = op === 0 ? v.items.slice(0, rng.int(v.items.length + 1)) : op === 1 ? [...v.items, ...v.items.slice(0, rng.pick([1, 100, 5000]))] : v.items;
         const itemType = op === 2 ? rng.pick(SCALAR_TYPES) : op === 3 ? 'array' : v.itemType;
         const conv = (x: GgufTypedValue): GgufTypedValue =>
-          op === 3 ? { type: 'array', itemType: 'u8', items: [{ type: 'u8', value: 1 }] } : op === 2 ? ({ type: itemType, value: itemType.endsWith('64') && itemType[0] !== 'f' ? 1n : 1 } as GgufTypedValue) : x;
+          op === 3
+            ? { type: 'array', itemType: 'u8', items: [{ type: 'u8', value: 1 }] }
+            : op === 2
+              ? ({ type: itemType, value: itemType.endsWith('64') && itemType[0] !== 'f' ? 1n : 1 } as GgufTypedValue)
+              : x;
         s.metadata[i] = [key, { type: 'array', itemType, items: items.map(conv) }];
         break;
       }
@@ -197,7 +217,10 @@ function mutateGgufSpec(base: GgufWriteSpec, rng: Rng): GgufWriteSpec {
         const v = s.metadata[i][1];
         if (v.type !== 'array') break;
         const items = v.items.slice();
-        items[rng.int(items.length)] = { type: 'string', value: rng.pick(['', '\ud800', 'x'.repeat(100000), '<0xZZ>', '<0x100>', items[0].type === 'string' ? items[0].value : '']) };
+        items[rng.int(items.length)] = {
+          type: 'string',
+          value: rng.pick(['', '\ud800', 'x'.repeat(100000), '<0xZZ>', '<0x100>', items[0].type === 'string' ? items[0].value : '']),
+        };
         s.metadata[i] = [s.metadata[i][0], { type: 'array', itemType: 'string', items }];
         break;
       }
@@ -223,8 +246,10 @@ const gguf: FuzzFormat = {
       b = encodeGguf(ggufBase!);
     }
     const r = rng.int(10);
-    if (r === 0) u64le(b, 8, rng.pick([0n, 2n ** 32n, 2n ** 40n, 2n ** 63n])); // n_tensors
-    else if (r === 1) u64le(b, 16, rng.pick([0n, 2n ** 32n, 2n ** 40n, 2n ** 63n])); // n_kv
+    if (r === 0)
+      u64le(b, 8, rng.pick([0n, 2n ** 32n, 2n ** 40n, 2n ** 63n])); // n_tensors
+    else if (r === 1)
+      u64le(b, 16, rng.pick([0n, 2n ** 32n, 2n ** 40n, 2n ** 63n])); // n_kv
     else if (r === 2) b = byteNoise(b, rng, 4096);
     else if (r === 3) b = b.slice(0, rng.int(b.length));
     return { 'model.gguf': b };
@@ -330,7 +355,15 @@ const sharded: FuzzFormat = {
     else if (r === 2) {
       const wm = { ...weightMap };
       const k = rng.pick(Object.keys(wm));
-      wm[rng.chance(0.5) ? k : `extra.${rng.int(9)}.weight`] = rng.pick(['../config.json', 'config.json', 'nope.safetensors', '', '/etc/passwd', 'model.safetensors.index.json', SHARDS[0]]);
+      wm[rng.chance(0.5) ? k : `extra.${rng.int(9)}.weight`] = rng.pick([
+        '../config.json',
+        'config.json',
+        'nope.safetensors',
+        '',
+        '/etc/passwd',
+        'model.safetensors.index.json',
+        SHARDS[0],
+      ]);
       files['model.safetensors.index.json'] = enc.encode(JSON.stringify({ ...index, weight_map: wm }));
     } else if (r === 3) {
       delete files[rng.pick(SHARDS)];
@@ -351,9 +384,34 @@ const sharded: FuzzFormat = {
 // ---------------------------------------------------------------------------- HF config.json / generation_config.json
 
 const CONFIG_KEYS = [
-  'num_hidden_layers', 'n_layer', 'num_local_experts', 'num_experts_per_tok', 'hidden_size', 'n_embd', 'intermediate_size', 'num_attention_heads', 'n_head',
-  'num_key_value_heads', 'head_dim', 'vocab_size', 'max_position_embeddings', 'n_positions', 'rope_theta', 'rms_norm_eps', 'layer_norm_epsilon', 'sliding_window',
-  'tie_word_embeddings', 'model_type', 'architectures', 'rope_scaling', 'rope_parameters', 'bos_token_id', 'eos_token_id', 'torch_dtype', 'hidden_act', 'attention_bias',
+  'num_hidden_layers',
+  'n_layer',
+  'num_local_experts',
+  'num_experts_per_tok',
+  'hidden_size',
+  'n_embd',
+  'intermediate_size',
+  'num_attention_heads',
+  'n_head',
+  'num_key_value_heads',
+  'head_dim',
+  'vocab_size',
+  'max_position_embeddings',
+  'n_positions',
+  'rope_theta',
+  'rms_norm_eps',
+  'layer_norm_epsilon',
+  'sliding_window',
+  'tie_word_embeddings',
+  'model_type',
+  'architectures',
+  'rope_scaling',
+  'rope_parameters',
+  'bos_token_id',
+  'eos_token_id',
+  'torch_dtype',
+  'hidden_act',
+  'attention_bias',
 ];
 const hfConfig: FuzzFormat = {
   name: 'hf-config',
@@ -363,7 +421,13 @@ const hfConfig: FuzzFormat = {
     const value = JSON.parse(new TextDecoder().decode(files[which])) as Record<string, unknown>;
     const text =
       which === 'config.json' && rng.chance(0.5)
-        ? setKey(value, CONFIG_KEYS, rng, [...NUMBERISH, { rope_type: rng.pick(['llama3', 'linear', 'yarn', 'dynamic', 7]), factor: rng.pick(NUMBERISH) }, 'llama', 'gpt2', 'mixtral'])
+        ? setKey(value, CONFIG_KEYS, rng, [
+            ...NUMBERISH,
+            { rope_type: rng.pick(['llama3', 'linear', 'yarn', 'dynamic', 7]), factor: rng.pick(NUMBERISH) },
+            'llama',
+            'gpt2',
+            'mixtral',
+          ])
         : mutateDoc(value, rng);
     files[which] = enc.encode(text);
     return files;
@@ -376,7 +440,7 @@ const hfConfig: FuzzFormat = {
 const llama2c: FuzzFormat = {
   name: 'llama2c',
   make(rng) {
-    let b = fixture('llama2c/stories260K.bin').slice();
+    let b: Uint8Array = fixture('llama2c/stories260K.bin').slice();
     const r = rng.int(8);
     if (r <= 3) {
       const n = 1 + rng.int(3);
@@ -402,7 +466,7 @@ const llama2c: FuzzFormat = {
 function tokenRecords(b: Uint8Array): number[] {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const out: number[] = [];
-  for (let o = 4; o + 8 <= b.length; ) {
+  for (let o = 4; o + 8 <= b.length;) {
     out.push(o);
     o += 8 + dv.getInt32(o + 4, true);
   }
@@ -413,7 +477,7 @@ const llama2cTok: FuzzFormat = {
   make(rng) {
     const seed = fixture('llama2c/tok512.bin');
     const recs = tokenRecords(seed);
-    let b = seed.slice();
+    let b: Uint8Array = seed.slice();
     const r = rng.int(9);
     const at = rng.pick(recs);
     if (r === 0) i32le(b, 0, interestingInt(rng));
@@ -458,31 +522,37 @@ const tokJson: FuzzFormat = {
       // a catastrophic or odd pattern where the format takes one
       const pattern = rng.pick(EVIL_PATTERNS);
       const v = structuredClone(value);
-      v[rng.pick(['normalizer', 'pre_tokenizer'])] =
-        rng.chance(0.5)
-          ? { type: 'Split', pattern: { Regex: pattern }, behavior: rng.pick(['Isolated', 'Removed', 'MergedWithPrevious', 'Contiguous', 'nope']), invert: rng.chance(0.5) }
-          : { type: 'Sequence', [rng.chance(0.5) ? 'normalizers' : 'pretokenizers']: [{ type: 'Replace', pattern: { Regex: pattern }, content: 'x' }] };
+      v[rng.pick(['normalizer', 'pre_tokenizer'])] = rng.chance(0.5)
+        ? { type: 'Split', pattern: { Regex: pattern }, behavior: rng.pick(['Isolated', 'Removed', 'MergedWithPrevious', 'Contiguous', 'nope']), invert: rng.chance(0.5) }
+        : { type: 'Sequence', [rng.chance(0.5) ? 'normalizers' : 'pretokenizers']: [{ type: 'Replace', pattern: { Regex: pattern }, content: 'x' }] };
       text = JSON.stringify(v);
     } else if (r === 2) {
       // deep Sequence nesting
       let inner: unknown = { type: 'NFC' };
       for (let i = 0, n = rng.pick([10, 100, 100_000]); i < n; i++) inner = { type: 'Sequence', normalizers: [inner] };
       const head = JSON.stringify({ ...value, normalizer: null }).replace('"normalizer":null', '"normalizer":\u0002');
-      text = head.replace('\u0002', (() => {
-        // serialise without recursion (JSON.stringify would overflow the fuzzer's own stack)
-        const n = (function depth(x: unknown): number {
-          let d = 0;
-          for (let o = x as { normalizers?: unknown[] }; o.normalizers; o = o.normalizers[0] as { normalizers?: unknown[] }) d++;
-          return d;
-        })(inner);
-        return '{"type":"Sequence","normalizers":['.repeat(n) + '{"type":"NFC"}' + ']}'.repeat(n);
-      })());
+      text = head.replace(
+        '\u0002',
+        (() => {
+          // serialise without recursion (JSON.stringify would overflow the fuzzer's own stack)
+          const n = (function depth(x: unknown): number {
+            let d = 0;
+            for (let o = x as { normalizers?: unknown[] }; o.normalizers; o = o.normalizers[0] as { normalizers?: unknown[] }) d++;
+            return d;
+          })(inner);
+          return '{"type":"Sequence","normalizers":['.repeat(n) + '{"type":"NFC"}' + ']}'.repeat(n);
+        })(),
+      );
     } else if (r === 3) {
       const v = structuredClone(value) as { model: Record<string, unknown> };
       const k = rng.pick(['unk_token', 'byte_fallback', 'fuse_unk', 'dropout', 'continuing_subword_prefix', 'end_of_word_suffix', 'ignore_merges', 'type']);
       v.model[k] = rng.pick([...NUMBERISH, 'BPE', 'WordPiece', 'Unigram', '<unk>', '']);
       text = JSON.stringify(v);
-    } else text = mutateDoc(value, rng, [['model', 'vocab'], ['model', 'merges']]);
+    } else
+      text = mutateDoc(value, rng, [
+        ['model', 'vocab'],
+        ['model', 'merges'],
+      ]);
     void TOKENIZER_KEYS;
     return { 'tokenizer.json': enc.encode(text) };
   },

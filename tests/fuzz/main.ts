@@ -51,7 +51,12 @@ function rssOf(pid: number): number {
 }
 
 /** Runs cases [from, to) of a format in one child; calls back per verdict; resolves with how the child stopped. */
-function runBatch(format: string, from: number, to: number, onDone: (index: number, v: Verdict, ms: number) => void): Promise<{ next: number; stopped?: { index: number; reason: string; message: string } }> {
+function runBatch(
+  format: string,
+  from: number,
+  to: number,
+  onDone: (index: number, v: Verdict, ms: number) => void,
+): Promise<{ next: number; stopped?: { index: number; reason: string; message: string } }> {
   return new Promise((resolve) => {
     const child: ChildProcess = fork(childScript, [], { execArgv: ['--max-old-space-size=1024'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     let next = from;
@@ -115,7 +120,7 @@ async function fuzzFormat(format: string, findings: Finding[]): Promise<{ ok: nu
     else void record(index, v.reason, v.message);
     if (single !== undefined) console.log(`${format} #${index}: ${JSON.stringify(v)}`);
   };
-  for (let from = first; from < end; ) {
+  for (let from = first; from < end;) {
     const to = Math.min(end, from + BATCH);
     const r = await runBatch(format, from, to, onDone);
     from = r.next;
@@ -132,7 +137,9 @@ async function fuzzFormat(format: string, findings: Finding[]): Promise<{ ok: nu
 
 async function main(): Promise<void> {
   const formats = FORMATS.map((f) => f.name).filter((n) => !only || only.includes(n));
-  console.log(`fuzz: seed ${seed}, ${single !== undefined ? `case ${single}` : `${cases} cases`} per format, limits ${TIME_LIMIT_MS / 1000} s and ${MEMORY_LIMIT_BYTES / 2 ** 30} GiB per case`);
+  console.log(
+    `fuzz: seed ${seed}, ${single !== undefined ? `case ${single}` : `${cases} cases`} per format, limits ${TIME_LIMIT_MS / 1000} s and ${MEMORY_LIMIT_BYTES / 2 ** 30} GiB per case`,
+  );
   const findings: Finding[] = [];
   const rows: string[][] = [];
   for (const f of formats) {
