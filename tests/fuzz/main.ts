@@ -111,7 +111,7 @@ async function fuzzFormat(format: string, findings: Finding[]): Promise<{ ok: nu
   const record = async (index: number, reason: string, message: string) => {
     stats.findings++;
     const f: Finding = { format, index, reason, message };
-    f.folder = await writeReproducer(format, index, f);
+    f.folder = await writeReproducer(format, index, f).catch((e) => `(not written: ${(e as Error).message})`);
     findings.push(f);
   };
   const onDone = (index: number, v: Verdict) => {
