@@ -252,6 +252,7 @@ const gguf: FuzzFormat = {
       u64le(b, 16, rng.pick([0n, 2n ** 32n, 2n ** 40n, 2n ** 63n])); // n_kv
     else if (r === 2) b = byteNoise(b, rng, 4096);
     else if (r === 3) b = b.slice(0, rng.int(b.length));
+    else if (r === 4) patchArrayHeader(b, rng);
     return { 'model.gguf': b };
   },
   async run(files) {
@@ -262,6 +263,23 @@ const gguf: FuzzFormat = {
     if (tok) exercise(tok);
   },
 };
+
+/** Declares a huge item count (or first string length) for one of the GGUF's metadata arrays, found by its key. */
+function patchArrayHeader(b: Uint8Array, rng: Rng): void {
+  const key = enc.encode(rng.pick(['tokenizer.ggml.tokens', 'tokenizer.ggml.scores', 'tokenizer.ggml.token_type', 'tokenizer.ggml.merges']));
+  let at = -1;
+  for (let i = 0; i + key.length <= Math.min(b.length, 1 << 20) && at < 0; i++) {
+    let k = 0;
+    while (k < key.length && b[i + k] === key[k]) k++;
+    if (k === key.length) at = i + key.length;
+  }
+  if (at < 0) return;
+  // key, then u32 value type (array), u32 item type, u64 count, then the first item
+  const huge = rng.pick([2n ** 20n, 2n ** 26n, 2n ** 32n, 2n ** 40n, 2n ** 62n, 2n ** 64n - 1n]);
+  if (rng.chance(0.6)) u64le(b, at + 8, huge);
+  else if (rng.chance(0.5)) u32le(b, at + 4, rng.pick([0, 4, 6, 8, 9, 10, 12, 13, 2 ** 31]));
+  else u64le(b, at + 16, huge);
+}
 
 /** inspect catches errors into a problem; one that was not a typed error (kind "io" over memory files) is rethrown. */
 function checkInspect(c: { status: string; problem?: { kind: string; detail: string } }): void {
@@ -595,4 +613,3 @@ export async function prepare(): Promise<void> {
 }
 
 void GgufValueType;
-void u32le;
