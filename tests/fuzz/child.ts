@@ -42,6 +42,8 @@ async function runJob(job: Job): Promise<void> {
 process.on('unhandledRejection', (e) => {
   void send({ type: 'done', index: current, verdict: { kind: 'finding', reason: 'unhandled rejection', message: String(e) }, ms: 0 }).then(() => process.exit(3));
 });
+// the parent gone (killed, interrupted): stop too, instead of running the batch to its end
+process.on('disconnect', () => process.exit(0));
 process.on('message', (job: Job) => {
   runJob(job).then(
     () => process.exit(0),
