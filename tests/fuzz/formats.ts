@@ -79,7 +79,11 @@ function mutateDoc(value: unknown, rng: Rng, bulky: string[][] = []): string {
     }
   });
   let text = mutateJson(clone, rng);
-  for (const [mark, real] of held) text = text.split(mark).join(real);
+  // the bulky part goes back once; copies of it that the mutator made stay small (null)
+  for (const [mark, real] of held) {
+    const parts = text.split(mark);
+    text = parts.length === 1 ? text : parts[0] + real + parts.slice(1).join('null');
+  }
   return text;
 }
 
