@@ -25,7 +25,14 @@ async function runJob(job: Job): Promise<void> {
   const format = FORMATS.find((f) => f.name === job.format)!;
   for (let i = job.from; i < job.to; i++) {
     current = i;
-    const files = format.make(new Rng(caseSeed(job.seed, format.name, i)));
+    let files;
+    try {
+      files = format.make(new Rng(caseSeed(job.seed, format.name, i)));
+    } catch (e) {
+      // a bug of the fuzzer's own mutator, told apart from the engine's findings
+      await send({ type: 'done', index: i, verdict: { kind: 'finding', reason: 'fuzzer: the case could not be built', message: String(e) }, ms: 0 });
+      continue;
+    }
     const t0 = performance.now();
     let verdict: Verdict;
     try {
