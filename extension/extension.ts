@@ -43,7 +43,8 @@ export function activate(ctx: vscode.ExtensionContext): void {
           label: m.name,
           load: async () => {
             const t = await m.tokenizer();
-            if (!t) throw new Error(`${m.name} has no tokenizer`);
+            // the loader's own error (file, key, what was expected) where there was one
+            if (!t) throw new Error(m.tokenizerError() ?? `${m.name} has no tokenizer`);
             return t;
           },
         },

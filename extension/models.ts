@@ -45,6 +45,8 @@ export interface ActiveModel {
   summary: ModelSummary;
   /** The model's tokenizer, loaded in the host on first use (undefined when it has none). */
   tokenizer(): Promise<Tokenizer | undefined>;
+  /** Why its tokenizer could not be loaded (the loader's error), once a load has failed. */
+  tokenizerError(): string | undefined;
 }
 
 function idFor(p: string): string {
@@ -72,6 +74,7 @@ export class ModelManager implements vscode.Disposable {
   private readonly watchers = new Map<string, vscode.FileSystemWatcher>();
   private readonly recheckTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly tokenizers = new Map<string, Promise<Tokenizer | undefined>>();
+  private readonly tokenizerErrors = new Map<string, string>();
   private readonly disposables: vscode.Disposable[] = [];
   readonly ranges: ModelRangeServer;
   /** Fires when the list or any model's check changes. */
@@ -200,6 +203,7 @@ export class ModelManager implements vscode.Disposable {
     if (!this.entries.has(e.id)) return;
     e.check = result;
     this.tokenizers.delete(e.id);
+    this.tokenizerErrors.delete(e.id);
     if (result.problem) {
       const level = result.status === 'error' ? 'error' : 'warn';
       log()[level](`Model ${e.name}: ${result.problem.message}\n  ${result.problem.detail}`);
@@ -312,7 +316,15 @@ export class ModelManager implements vscode.Disposable {
     const id = this.activeId;
     const e = id ? this.entries.get(id) : undefined;
     if (!e) return undefined;
-    return { id: e.id, name: e.name, path: e.path, format: e.check?.info?.format ?? 'unknown', summary: this.summary(e), tokenizer: () => this.tokenizerOf(e) };
+    return {
+      id: e.id,
+      name: e.name,
+      path: e.path,
+      format: e.check?.info?.format ?? 'unknown',
+      summary: this.summary(e),
+      tokenizer: () => this.tokenizerOf(e),
+      tokenizerError: () => this.tokenizerErrors.get(e.id),
+    };
   }
 
   private tokenizerOf(e: ModelEntry): Promise<Tokenizer | undefined> {
@@ -325,7 +337,9 @@ export class ModelManager implements vscode.Disposable {
         // The format registry reads it: embedded in the weights file (GGUF) or a file beside it.
         return loadModelTokenizer(info.format, nodeModelDir(root), info.files[0].name, info.tokenizer.source);
       })().catch((err) => {
-        log().error(`Model ${e.name}: its tokenizer could not be loaded: ${err instanceof Error ? err.message : String(err)}`);
+        const why = err instanceof Error ? err.message : String(err);
+        this.tokenizerErrors.set(e.id, why);
+        log().error(`Model ${e.name}: its tokenizer could not be loaded: ${why}`);
         return undefined;
       });
       this.tokenizers.set(e.id, t);

@@ -286,13 +286,14 @@ export async function openShardedSafetensors(indexFile: string, indexJson: unkno
   if (typeof wm !== 'object' || wm === null || Array.isArray(wm)) {
     throw new FormatError('index has no weight_map', { file: indexFile, key: 'weight_map', expected: 'an object mapping tensor names to shard files', found: describe(wm) });
   }
-  const shardNames: string[] = [];
+  const shardSet = new Set<string>(); // a Set, so that an index naming many shards is checked in linear time
   for (const [name, shard] of Object.entries(wm as Record<string, unknown>)) {
     if (typeof shard !== 'string' || shard === '' || shard.split(/[\\/]/).includes('..')) {
       throw new FormatError('bad shard file name', { file: indexFile, key: `weight_map.${name}`, expected: 'a file name beside the index', found: describe(shard) });
     }
-    if (!shardNames.includes(shard)) shardNames.push(shard);
+    shardSet.add(shard);
   }
+  const shardNames = [...shardSet];
   const sources = new Map<string, ByteSource>();
   const headers = new Map<string, SafetensorsHeader>();
   const closeAll = async () => {

@@ -68,6 +68,18 @@ describe('tokenizer.json: bad input gives typed errors', () => {
     expect(errorOf(() => fromTokenizerJsonValue(j, 't.json')).key).toBe('model.merges[5]');
   });
 
+  it('a vocabulary id far above the number of entries: FormatError naming the token (no allocation for it)', () => {
+    const j = tiny();
+    const vocab = (j.model as { vocab: Record<string, number> }).vocab;
+    const n = Object.keys(vocab).length;
+    vocab.Ġ = 2 ** 32 - 1;
+    const e = errorOf(() => fromTokenizerJsonValue(j, 't.json'));
+    expect(e.key).toBe('model.vocab.Ġ');
+    expect(e.expected).toContain(`an id below ${n + 65_536}`);
+    vocab.Ġ = n + 100; // a gap that added tokens may fill is fine
+    expect(() => fromTokenizerJsonValue(j, 't.json')).not.toThrow();
+  });
+
   it('an unknown token missing from the vocabulary fails (as in HF) when a character needs it', () => {
     const j = JSON.parse(readFileSync(HF_TOKENIZERS['tiny-sentencepiece-llama2']!, 'utf8')) as { model: Record<string, unknown> };
     j.model.unk_token = '<nope>';

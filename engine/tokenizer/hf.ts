@@ -310,12 +310,20 @@ function readAdded(r: JsonReader, v: Json | undefined): AddedTokenSpec[] {
   });
 }
 
+/** How far above the number of vocabulary entries an id may be (room for ids left to added tokens). */
+const MAX_VOCAB_ID_GAP = 65_536;
+
 function readBpe(r: JsonReader, m: JsonObject): BpeModel {
   const vocabObj = r.obj(m.vocab, 'model.vocab');
   const vocab = new Map<string, number>();
+  // ids index arrays of the vocabulary's size: one far above the number of entries would allocate for it
+  const idLimit = Object.keys(vocabObj).length + MAX_VOCAB_ID_GAP;
   for (const tok in vocabObj) {
     const id = vocabObj[tok];
     if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) r.int(id, `model.vocab.${tok}`);
+    if ((id as number) >= idLimit) {
+      throw r.error('token id is far above the size of the vocabulary', `model.vocab.${tok}`, `an id below ${idLimit} (the number of entries + ${MAX_VOCAB_ID_GAP})`, id);
+    }
     vocab.set(tok, id as number);
   }
   const mergesJson = r.arr(m.merges, 'model.merges');
