@@ -44,6 +44,8 @@ describe('files are opened only as regular files inside what the user chose', ()
     }
     const m = await loadHfModelFromPath(snap);
     expect(m.config.numLayers).toBeGreaterThan(0);
+    // files are named by their place in the snapshot, not by the blob they lead to
+    expect(m.source.files).toEqual([path.join(snap, 'model.safetensors')]);
     // a link from the snapshot to another repository's blob is not the cache's layout
     const other = path.join(root, 'hub', 'models--org--other', 'blobs');
     mkdirSync(other, { recursive: true });

@@ -15,7 +15,7 @@ export function nodeFolder(dir: string): HfFolder {
     async open(file) {
       const p = await resolveInside(dir, file);
       if (p === null || !(await isRegularFile(p))) return null;
-      return fileSource(p);
+      return fileSource(p, path.join(dir, file));
     },
   };
 }
@@ -29,7 +29,7 @@ export function nodeModelDir(dir: string): ModelDir {
       if (!inside(file)) return null;
       const p = await resolveInside(dir, file);
       if (p === null || !(await isRegularFile(p))) return null;
-      return fileSource(p);
+      return fileSource(p, path.join(dir, file));
     },
     async list() {
       return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isFile() || d.isSymbolicLink()).map((d) => d.name);
