@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import { decodeArray, fixturePath, loadRef } from '../../tests/unit/fixtures';
-import { main } from './main';
+import { checkForwardOutput, main } from './main';
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const lines: string[] = [];
@@ -224,5 +224,15 @@ describe('bad input: clear messages and exit codes, never a stack trace', () => 
     const r = await run(...(argv as string[]));
     expect(r.code).toBe(2);
     expect(r.err).toMatch(why);
+  });
+});
+
+describe('forward refuses an output too big for one JSON string, before running', () => {
+  test('a Llama-3.2-1B shape with --attentions on 3,000 ids: the sizes and the limit', () => {
+    const c = { vocabSize: 128256, numLayers: 16, numHeads: 32 } as Parameters<typeof checkForwardOutput>[0];
+    expect(() => checkForwardOutput(c, 3000, { attentions: true, residuals: false })).toThrow(
+      /the output would hold 19046 MiB of float32 \(logits 3000×128256, attentions 16×32×3000×3000\); the limit is 256 MiB/,
+    );
+    expect(() => checkForwardOutput(c, 100, { attentions: true, residuals: false })).not.toThrow();
   });
 });

@@ -23,7 +23,7 @@ import { ParameterRangeError, type LogitsProcessor } from '../generate/processor
 import { Rng } from '../generate/rng';
 import { argmax, GreedySampler, MultinomialSampler } from '../generate/samplers';
 import { lensWeights, logitLens } from '../model/logit-lens';
-import type { LoadedModel } from '../model/types';
+import type { LoadedModel, ModelConfig } from '../model/types';
 import { openNodeGpu } from '../gpu/gpu-node';
 import { loadTokenizerFromPath } from '../tokenizer/load-node';
 import type { Tokenizer } from '../tokenizer/types';
@@ -393,6 +393,22 @@ function routerJson(router: RouterChoice[], T: number): { router_logits: ReturnT
   return { router_logits: encodeArray(all, [router.length, T, E]), router_topk_experts: experts };
 }
 
+/** The most float32 bytes `forward --json` puts in its output (base64 makes it 4/3 as long; a JS string holds at most ~512 MiB). */
+export const MAX_FORWARD_JSON_BYTES = 256 * 2 ** 20;
+
+/** Refuses (a UsageError with the sizes) a forward whose JSON output would not fit, before anything runs. */
+export function checkForwardOutput(c: ModelConfig, T: number, capture: { attentions: boolean; residuals: boolean }): void {
+  const parts: [string, number][] = [[`logits ${T}×${c.vocabSize}`, T * c.vocabSize]];
+  if (capture.attentions) parts.push([`attentions ${c.numLayers}×${c.numHeads}×${T}×${T}`, c.numLayers * c.numHeads * T * T]);
+  if (capture.residuals) parts.push([`logit lens ${c.numLayers}×${T}×${c.vocabSize}`, c.numLayers * T * c.vocabSize]);
+  const bytes = 4 * parts.reduce((a, [, n]) => a + n, 0);
+  if (bytes > MAX_FORWARD_JSON_BYTES)
+    throw new UsageError(
+      `forward: the output would hold ${(bytes / 2 ** 20).toFixed(0)} MiB of float32 (${parts.map(([what]) => what).join(', ')}); ` +
+        `the limit is ${MAX_FORWARD_JSON_BYTES / 2 ** 20} MiB: pass fewer --ids, or leave out --attentions / --logit-lens`,
+    );
+}
+
 async function cmdForward(argv: string[], out: Out): Promise<void> {
   const { values } = parse(argv, {
     model: { type: 'string' },
@@ -413,6 +429,7 @@ async function cmdForward(argv: string[], out: Out): Promise<void> {
   const adapter = values.lora ? await loadLoraAdapterFromPath(values.lora as string, c) : undefined;
   if (values.router && !c.moe) throw new UsageError(`--router: ${values.model as string} is not a mixture-of-experts model (no router)`);
   const capture = { attentions: Boolean(values.attentions), residuals: Boolean(values['logit-lens']), router: Boolean(values.router) };
+  checkForwardOutput(c, ids.length, capture);
   const model = await openBackend(backend, m.loaded, Math.max(ids.length, 1));
   let r;
   try {
