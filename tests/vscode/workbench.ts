@@ -179,7 +179,8 @@ function findLogs(userDataDir: string): string[] {
 /**
  * Runs a command from the command palette: F1, type its title, Enter on the matching row.
  * Extension commands join the palette a few seconds after the workbench shows, so it
- * closes and reopens the palette until the row is there. With `waitHidden` (the default)
+ * closes and reopens the palette until the row is there (also when the palette closes while
+ * the title is typed). With `waitHidden` (the default)
  * it then waits for the palette to close; a command that asks for input keeps it open.
  */
 export async function runCommand(page: Page, title: string, { timeoutMs = 90_000, waitHidden = true }: { timeoutMs?: number; waitHidden?: boolean } = {}): Promise<void> {
@@ -190,8 +191,12 @@ export async function runCommand(page: Page, title: string, { timeoutMs = 90_000
   for (;;) {
     await page.keyboard.press('F1');
     if (await visibleWithin(input, 10_000)) {
-      await input.fill(`>${title}`);
-      if (await visibleWithin(row, 3_000)) break;
+      // the palette can close under us (a notification or a view taking focus): then try again
+      const filled = await input.fill(`>${title}`, { timeout: 5_000 }).then(
+        () => true,
+        () => false,
+      );
+      if (filled && (await visibleWithin(row, 3_000))) break;
       await page.keyboard.press('Escape');
     }
     if (Date.now() > deadline) throw new Error(`the command palette did not offer "${title}" within ${timeoutMs} ms`);
