@@ -42,3 +42,9 @@ export function fieldError(id: string): HTMLElement {
   e.hidden = true;
   return e;
 }
+
+/** Enables or disables a control (the `disabled` attribute vscode-elements read). */
+export function setDisabled(b: HTMLElement, disabled: boolean): void {
+  if (disabled) b.setAttribute('disabled', '');
+  else b.removeAttribute('disabled');
+}

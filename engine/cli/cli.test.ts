@@ -2,26 +2,12 @@
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, test, vi } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { decodeArray, fixturePath, loadRef } from '../../tests/unit/fixtures';
-import { checkForwardOutput, main } from './main';
+import { checkForwardOutput } from './main';
+import { runCli } from './run-cli.test-util';
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const lines: string[] = [];
-  let err = '';
-  const spyErr = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  const spyOut = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  try {
-    const code = await main(argv, (s) => lines.push(s));
-    return { code, out: lines.join('\n'), err };
-  } finally {
-    spyErr.mockRestore();
-    spyOut.mockRestore();
-  }
-}
+const run = runCli;
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'llmp-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

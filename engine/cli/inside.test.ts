@@ -3,24 +3,11 @@
  * (refs/<model>.internals.shared.json, made with transformers).
  */
 import { existsSync } from 'node:fs';
-import { describe, expect, test, vi } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { decodeArray, fixturePath, loadRef, maxAbsDiff, type EncodedArray } from '../../tests/unit/fixtures';
-import { main } from './main';
+import { runCli } from './run-cli.test-util';
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const lines: string[] = [];
-  let err = '';
-  const spyErr = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await main(argv, (s) => lines.push(s));
-    return { code, out: lines.join('\n'), err };
-  } finally {
-    spyErr.mockRestore();
-  }
-}
+const run = runCli;
 
 interface InternalsCase {
   input_ids: number[];

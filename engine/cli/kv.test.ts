@@ -1,21 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, test, vi } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { fixturePath } from '../../tests/unit/fixtures';
-import { main } from './main';
+import { runCli } from './run-cli.test-util';
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const lines: string[] = [];
-  const errs: string[] = [];
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (errs.push(String(s)), true));
-  try {
-    const code = await main(argv, (s) => lines.push(s));
-    return { code, out: lines.join('\n'), err: errs.join('') };
-  } finally {
-    spy.mockRestore();
-  }
-}
+const run = (argv: string[]) => runCli(...argv);
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'kv-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -6,29 +6,14 @@
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { fixturePath, loadRef } from '../../tests/unit/fixtures';
 import { readGguf } from '../formats/gguf';
 import { fileSource } from '../formats/source-node';
 import { randomLlamaGguf, type LlamaShape } from '../model/random';
-import { main } from './main';
+import { runCli } from './run-cli.test-util';
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const lines: string[] = [];
-  let err = '';
-  const spyErr = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  const spyOut = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  try {
-    const code = await main(argv, (s) => lines.push(s));
-    return { code, out: lines.join('\n'), err };
-  } finally {
-    spyErr.mockRestore();
-    spyOut.mockRestore();
-  }
-}
+const run = runCli;
 async function json(...argv: string[]) {
   const r = await run(...argv);
   expect(r.code, r.err).toBe(0);

@@ -2,26 +2,13 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, test, vi } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { encode as gptO200k } from 'gpt-tokenizer/encoding/o200k_base';
 import { fromTokenizerJson } from '../tokenizer/hf';
 import { shakespeare } from '../tokenizer/test-corpus-node';
-import { main } from './main';
+import { runCli } from './run-cli.test-util';
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const lines: string[] = [];
-  let err = '';
-  const spyErr = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await main(argv, (s) => lines.push(s));
-    return { code, out: lines.join('\n'), err };
-  } finally {
-    spyErr.mockRestore();
-  }
-}
+const run = runCli;
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'llmp-bpe-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

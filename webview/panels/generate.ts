@@ -7,7 +7,7 @@
  * always has its reason beside it.
  */
 import type { GenerateStopReason, ReplyOf } from '../../engine/protocol/index';
-import { button, el, fieldError, setFieldError } from '../dom';
+import { button, el, fieldError, setDisabled, setFieldError } from '../dom';
 import { askWorker, postToWorker } from '../engine';
 import { getState, setState } from '../host';
 import { activeSummary, currentBackend, initModels, modelsState, onModelsState, showModelsView, useModel } from '../models';
@@ -325,8 +325,8 @@ function refresh(): void {
   els.modelLine.dataset.ready = String(ready);
   const running = !!run?.running;
   const blocked = blockedReason();
-  toggle(els.go, !!blocked);
-  toggle(els.halt, !running);
+  setDisabled(els.go, !!blocked);
+  setDisabled(els.halt, !running);
   els.why.textContent = blocked && blocked.code !== 'running' ? blocked.text : '';
   if (blocked) els.why.dataset.reason = blocked.code;
   else delete els.why.dataset.reason;
@@ -345,11 +345,6 @@ function refresh(): void {
   }
   els.outPrompt.parentElement!.hidden = !run;
   refreshStats();
-}
-
-function toggle(b: HTMLElement, disabled: boolean): void {
-  if (disabled) b.setAttribute('disabled', '');
-  else b.removeAttribute('disabled');
 }
 
 export const generatePanel: Panel = {

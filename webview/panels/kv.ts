@@ -10,7 +10,7 @@ import type { KvCompareRow, KvProfileHeader, KvStepView, ReplyOf } from '../../e
 import { BUILTIN_NAMES, builtinSpec } from '../../engine/model/kv/builtins';
 import { specFromHfConfig, type KvSpec } from '../../engine/model/kv/spec';
 import { GPUS, kvWhatIf, type AttentionKind, type KvDtype, type WhatIfResult } from '../../engine/model/kv/whatif';
-import { button, el, fmtBytes, kvTable } from '../dom';
+import { button, el, fmtBytes, kvTable, setDisabled } from '../dom';
 import { askWorker } from '../engine';
 import { getState, setState } from '../host';
 import { activeSummary, modelsState, onModelsState } from '../models';
@@ -227,8 +227,7 @@ function blocked(): string | undefined {
 }
 
 function toggle(b: HTMLElement, disabled: boolean, reason?: string): void {
-  if (disabled) b.setAttribute('disabled', '');
-  else b.removeAttribute('disabled');
+  setDisabled(b, disabled);
   b.title = reason ?? '';
 }
 

@@ -10,7 +10,7 @@
  */
 import type { ReplyOf } from '../../engine/protocol/index';
 import { MAX_LAB_COLUMNS, MAX_LAB_TOKENS, MAX_LAB_TOP } from '../../engine/protocol/index';
-import { button, el, fieldError, setFieldError } from '../dom';
+import { button, el, fieldError, setDisabled, setFieldError } from '../dom';
 import { askWorker, postToWorker } from '../engine';
 import { getState, request, setState } from '../host';
 import { labCsv, labJson, type LabColumnRun, type LabRunExport } from '../lab-export';
@@ -503,18 +503,18 @@ function refresh(): void {
     save(true);
   }
   const blocked = blockedReason();
-  toggle(els.go, !!blocked);
+  setDisabled(els.go, !!blocked);
   els.go.title = blocked && blocked.code !== 'running' ? blocked.text : 'Run every column (Ctrl+Enter / Cmd+Enter)';
   els.why.textContent = blocked && blocked.code !== 'running' ? blocked.text : '';
   if (blocked) els.why.dataset.reason = blocked.code;
   else delete els.why.dataset.reason;
-  toggle(els.halt, !run?.running);
-  toggle(els.add, form.columns.length >= MAX_LAB_COLUMNS);
+  setDisabled(els.halt, !run?.running);
+  setDisabled(els.add, form.columns.length >= MAX_LAB_COLUMNS);
   els.add.title = form.columns.length >= MAX_LAB_COLUMNS ? `At most ${MAX_LAB_COLUMNS} columns` : 'Add a column';
   els.addWhy.textContent = form.columns.length >= MAX_LAB_COLUMNS ? `At most ${MAX_LAB_COLUMNS} columns: remove one (its ✕) to add or branch.` : '';
   const noRun = !run || run.running || run.columns.every((c) => c.steps.length === 0);
-  toggle(els.exportJson, noRun);
-  toggle(els.exportCsv, noRun);
+  setDisabled(els.exportJson, noRun);
+  setDisabled(els.exportCsv, noRun);
   els.note.textContent =
     noRun && !exportNote
       ? run?.running
@@ -527,15 +527,10 @@ function refresh(): void {
   selected = Math.max(0, Math.min(selected, longest - 1));
   els.scrub.max = String(Math.max(0, longest - 1));
   els.scrub.value = String(selected);
-  toggle(els.scrub, longest === 0);
+  setDisabled(els.scrub, longest === 0);
   els.scrubLabel.textContent = longest ? `${selected + 1} of ${longest} (←/→ move)` : 'Run first: then pick a step here, or click a token.';
   els.scrubLabel.dataset.step = String(selected);
   colEls.forEach((c, i) => c.out.replaceChildren(...columnOutput(i)));
-}
-
-function toggle(b: HTMLElement, disabled: boolean): void {
-  if (disabled) b.setAttribute('disabled', '');
-  else b.removeAttribute('disabled');
 }
 
 export const labPanel: Panel = {
