@@ -27,6 +27,11 @@ const DECODE_BLOCK_MS = 16;
  */
 const DECODE_AHEAD_BLOCKS = 3;
 
+/** Staging buffers a decode reads ids back into: unread blocks hold at most `ahead` steps (one or more each), plus the open one. */
+function stagingRingSize(maxK: number, ahead?: number): number {
+  return Math.max(maxK, Math.floor(ahead ?? Math.max(DECODE_READ_BLOCK, DECODE_AHEAD_BLOCKS * maxK))) + 2;
+}
+
 interface DecodeBlock {
   n: number;
   staging: GPUBuffer;
@@ -47,6 +52,11 @@ export class DecodeScheduler {
     private readonly plan: ForwardPlan,
     private readonly readback: ReadBack,
   ) {}
+
+  /** Creates the `ringSize` staging buffers of `maxK` ids a decode reads back into (those not made yet). */
+  private reserveStaging(maxK: number, ringSize: number): void {
+    for (let i = 0; i < ringSize; i++) this.readback.buffer(maxK * 8, i);
+  }
 
   /**
    * Greedy decoding from a fresh cache (the contract's decodeGreedy): prefill, then one
@@ -75,8 +85,7 @@ export class DecodeScheduler {
     // a stop right after the prefill leaves little speculative work queued on a slow device
     const first = this.lastStepMs > 0 ? Math.min(DECODE_READ_BLOCK, Math.max(2, Math.floor((2 * DECODE_BLOCK_MS) / this.lastStepMs))) : 4;
     const ahead = () => Math.max(K, Math.floor(opts.ahead ?? (stepMs > 0 ? DECODE_AHEAD_BLOCKS * K : first)));
-    // staging buffers: unread blocks hold at most `ahead` steps (one or more each), plus the open one
-    const ringSize = Math.max(maxK, Math.floor(opts.ahead ?? Math.max(DECODE_READ_BLOCK, DECODE_AHEAD_BLOCKS * maxK))) + 2;
+    const ringSize = stagingRingSize(maxK, opts.ahead);
     const base = promptIds.length; // the prefill fills slots [0, base)
     const limit = Math.min(this.core.contextLength, base + maxNew - 1); // slots that may be submitted: [base, limit)
     let cached = 0; // slots whose tokens are final (the prefill's once it has run)
@@ -130,6 +139,9 @@ export class DecodeScheduler {
       // (the GPU goes from the prefill into decode with no host round trip; a host stall there is covered)
       const prefill = await this.plan.run(promptIds, undefined, { lastOnly: true, topK: 1, logits: false }, () => {
         cached = base;
+        // the whole staging ring, made while the GPU runs the prefill, so no decode step creates a buffer
+        // (engine/gpu/BENCH.md, "Staging ring made during the prefill")
+        this.reserveStaging(maxK, ringSize);
         submitAhead();
       });
       let id = prefill.top!.ids[0];
