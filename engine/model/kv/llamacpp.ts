@@ -72,8 +72,6 @@ export function llamaCppCells(context: number, window: number | undefined, ubatc
   return window === undefined ? { full } : { full, swa: pad256(Math.min(full, window + ubatch)) };
 }
 
-export const LLAMA_CPP_TYPE: Record<string, KvDtype> = { f32: 'f32', f16: 'f16', q8_0: 'q8_0' };
-
 export interface KvLineCheck {
   line: LlamaCppKvLine;
   whatIf: { kBytes: number; vBytes: number; totalBytes: number; kMiB: string; vMiB: string; totalMiB: string };
