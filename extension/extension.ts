@@ -35,6 +35,7 @@ export function activate(ctx: vscode.ExtensionContext): void {
       openPlaygroundTab(ctx, 'lab');
     }),
     vscode.commands.registerCommand('llmPlayground.openInside', () => openPlaygroundTab(ctx, 'inside')),
+    vscode.commands.registerCommand('llmPlayground.openKv', () => openPlaygroundTab(ctx, 'kv')),
     registerTokenizerFeatures(ctx, () => openPlaygroundPanel(ctx)),
     // The active model's tokenizer serves the hover, the status bar and the Tokenizer tab.
     onDidChangeActiveModel((m) => {

@@ -2,10 +2,11 @@
 # npm run bench — benchmarks, not tests: each prints figures as ratios against a
 # peer measured in the same run. Usage: npm run bench [-- <filter>]
 #   filter: a substring of the bench file path (e.g. "cli", "matmul").
+#   Opt-in (only when named): "llamacpp-kv", the KV what-ifs against llama.cpp's own KV-size log lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# llama.cpp (node-llama-cpp) is the CPU peer of the decode benchmark. It is large
+# llama.cpp (node-llama-cpp) is the CPU peer of the decode benchmark and the reference of the KV check. It is large
 # (prebuilt binaries), so it lives in a cache folder rather than in devDependencies.
 CACHE="${LLM_PLAYGROUND_CACHE:-$HOME/.cache/llm-playground}"
 NLC_VERSION=3.21.1

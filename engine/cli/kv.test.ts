@@ -32,6 +32,12 @@ describe('llm-playground kv', () => {
     expect(mha.cache_bytes).toBe(64 * 2 ** 30);
   });
 
+  test("--kv-dtype q8_0 is llama.cpp's 34 bytes per 32 values: Llama-3.1-8B at 4096 is llama.cpp's 272.00 MiB", async () => {
+    const j = JSON.parse((await run(['kv', '--config', 'Llama-3.1-8B', '--context', '4096', '--kv-dtype', 'q8_0', '--json'])).out);
+    expect(j.cache_bytes).toBe(272 * 2 ** 20);
+    expect(j.per_layer_k_bytes[0] * 2).toBe(j.per_layer_bytes[0]);
+  });
+
   test('--config with a pasted config.json; a missing field is named', async () => {
     const good = path.join(tmp, 'config.json');
     writeFileSync(
@@ -49,6 +55,10 @@ describe('llm-playground kv', () => {
     );
     const j = JSON.parse((await run(['kv', '--config', good, '--context', '10', '--kv-dtype', 'f32', '--json'])).out);
     expect(j.cache_bytes).toBe(2 * 10 * 2 * 4 * 8 * 4);
+    // head width 8: q8_0's blocks of 32 do not fit, as llama.cpp says
+    const q = await run(['kv', '--config', good, '--context', '10', '--kv-dtype', 'q8_0']);
+    expect(q.code).toBe(1);
+    expect(q.err).toMatch(/kv dtype: q8_0 .* head width of 8/);
     const bad = path.join(tmp, 'bad.json');
     writeFileSync(bad, JSON.stringify({ num_hidden_layers: 2, hidden_size: 64, num_attention_heads: 8, vocab_size: 512 }));
     const r = await run(['kv', '--config', bad]);

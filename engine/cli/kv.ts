@@ -2,7 +2,7 @@
  * llm-playground kv: what a KV cache costs.
  *   kv --model <path> --context N [--backend cpu|webgpu] [--kv-dtype f32]    the engine's own cache:
  *      predicted from the config beside the bytes the backend really allocated
- *   kv --config <config.json | built-in name> [--context N] [--batch B] [--kv-dtype f32|f16|int8|int4]
+ *   kv --config <config.json | built-in name> [--context N] [--batch B] [--kv-dtype f32|f16|int8|int4|q8_0]
  *      [--attention config|mha|gqa|mqa|mla] [--kv-heads K] [--window W] [--window-layers config|all|alternate]
  *      [--block-size B] [--weight-dtype f32|f16|int8|int4] [--gpu <name>|<GiB>]   what-ifs for any model
  */
@@ -96,7 +96,7 @@ export async function cmdKv(argv: string[], out: Out, openBackend: OpenBackend):
   const opts: WhatIfOptions = {
     context: count(str('context'), 'context') ?? spec.maxPositions,
     batch: count(str('batch'), 'batch'),
-    kvDtype: oneOf<KvDtype>(str('kv-dtype'), 'kv-dtype', ['f32', 'f16', 'int8', 'int4']),
+    kvDtype: oneOf<KvDtype>(str('kv-dtype'), 'kv-dtype', ['f32', 'f16', 'int8', 'int4', 'q8_0']),
     attention: oneOf<AttentionKind>(str('attention'), 'attention', ['config', 'mha', 'gqa', 'mqa', 'mla']),
     kvHeads: count(str('kv-heads'), 'kv-heads'),
     window: count(str('window'), 'window', true),

@@ -1,5 +1,6 @@
 /**
- * The KV cache tab in real VS Code (code-server): a profiled generation on the bundled
+ * The KV cache tab in real VS Code (code-server): the palette's Open KV Cache Profiler brings
+ * it to the front; a profiled generation on the bundled
  * stories260K (CPU path) shows the cache filling token by token, with the bytes the engine
  * allocated and used (checked against the engine's own numbers for the same model and
  * context) and zero allocations per decode step; the what-if for Llama-3.1-8B at 128k shows
@@ -32,6 +33,16 @@ describe('KV cache tab (code-server)', () => {
   });
 
   afterAll(() => wb?.close());
+
+  it('the palette command opens the playground on the KV tab', async () => {
+    await runCommand(page, 'LLM Playground: Open KV Cache Profiler');
+    doc = await findWebview(page, '#kv', { minWidth: 600 });
+    const tabs = await doc.locator('vscode-tab-header').evaluateAll((hs) => hs.map((h) => h.getAttribute('data-tab')));
+    // no click: the command alone brings the tab to the front
+    await expect.poll(async () => doc.locator('#tabs').getAttribute('selected-index'), { timeout: 30_000 }).toBe(String(tabs.indexOf('kv')));
+    await doc.locator('#kv-run').waitFor({ state: 'visible', timeout: 30_000 });
+    await shot('command');
+  }, 300_000);
 
   it('shows the cache filling during a generation, with the engine’s bytes and zero allocations per step', async () => {
     await runCommand(page, 'LLM Playground: Open Playground');

@@ -475,6 +475,7 @@ function build(): HTMLElement {
             ['f16', 'f16'],
             ['int8', 'int8 (+ scales)'],
             ['int4', 'int4 (+ scales)'],
+            ['q8_0', "q8_0 (llama.cpp's, 34 B per 32)"],
           ],
           form.dtype,
           (v) => ((form.dtype = v as KvDtype), onForm()),

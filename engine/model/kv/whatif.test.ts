@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FormatError } from '../../errors';
 import { BUILTIN_CONFIGS, builtinSpec } from './builtins';
-import { specFromHfConfig } from './spec';
+import { estimateParams, specFromHfConfig } from './spec';
 import { GPUS, kvWhatIf, megatronActivationBytes, WhatIfError } from './whatif';
 
 const GiB = 2 ** 30;
@@ -77,6 +77,20 @@ describe('what-ifs for the built-in configs, against hand-computed numbers', () 
     expect(r.fits).toBe(true);
     expect(r.maxContextThatFits).toBe(Math.floor((h100 - 8_030_261_248 * 2) / 131072));
     expect(kvWhatIf(spec('Llama-3.1-70B'), { context: 1, gpuMemoryBytes: h100 }).maxContextThatFits).toBe(0);
+  });
+
+  it("the built-ins' shapes reproduce the model cards' parameter counts (dense: exactly, but for norms the estimate leaves out)", () => {
+    const norms: Record<string, number> = {
+      'Qwen3-0.6B': 28 * 2 * 128, // q_norm and k_norm of head_dim per layer
+      'Qwen3-8B': 36 * 2 * 128,
+      'Qwen3-32B': 64 * 2 * 128,
+      'Gemma-2-9B': 42 * 2 * 3584, // post-attention and post-feed-forward norms
+    };
+    for (const b of BUILTIN_CONFIGS) {
+      if (b.name === 'DeepSeek-V3') continue; // 671B is the card's round figure; MLA's projections are estimated
+      const s = spec(b.name);
+      expect(estimateParams({ ...s, params: undefined }) + (norms[b.name] ?? 0)).toBe(b.params);
+    }
   });
 
   it('every built-in reads as a spec and gives finite numbers at its maximum context', () => {

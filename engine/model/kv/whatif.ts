@@ -8,19 +8,22 @@
  *             = kvLoraRank + ropeHeadDim                   (MLA: one latent for K and V)
  *   bytes_l   = batch · tokens_l · (elems_l · dtypeBytes + groups_l · 2)
  *
- * dtypeBytes: f32 4, f16 2, int8 1, int4 ½; groups_l: the f16 scales of int8/int4, one per
- * head per token for K and for V (2 · kvHeads; MLA: 1), else 0. Paged: tokens_l is rounded
+ * dtypeBytes: f32 4, f16 2, int8 1, int4 ½, q8_0 1; groups_l: the f16 scales of int8/int4, one
+ * per head per token for K and for V (2 · kvHeads; MLA: 1); of q8_0 (llama.cpp's block of 32
+ * int8 and one f16 scale, 34 bytes per 32 values), one per 32 values (elems_l / 32; each head
+ * width must be a multiple of 32, as llama.cpp requires); else 0. Paged: tokens_l is rounded
  * up to whole blocks, and what the rounding adds is the fragmentation. Weights: parameters ·
  * weight bytes. Numbers are f64: absurd inputs give a number and a warning, never a hang.
  */
 import { estimateParams, type KvSpec } from './spec';
 
-export type KvDtype = 'f32' | 'f16' | 'int8' | 'int4';
+export type KvDtype = 'f32' | 'f16' | 'int8' | 'int4' | 'q8_0';
 export type WeightDtypeWhatIf = 'f32' | 'f16' | 'int8' | 'int4';
 /** As the config says, or one of the attention kinds applied to the same model. */
 export type AttentionKind = 'config' | 'mha' | 'gqa' | 'mqa' | 'mla';
 
-export const KV_DTYPE_BYTES: Record<KvDtype, number> = { f32: 4, f16: 2, int8: 1, int4: 0.5 };
+export const KV_DTYPE_BYTES: Record<KvDtype, number> = { f32: 4, f16: 2, int8: 1, int4: 0.5, q8_0: 1 };
+const WEIGHT_DTYPES = ['f32', 'f16', 'int8', 'int4'];
 
 export interface WhatIfOptions {
   context: number;
@@ -55,6 +58,8 @@ export interface WhatIfResult {
   bytesPerToken: number;
   /** Cache bytes of each layer for the whole batch (paged blocks included). */
   perLayerBytes: number[];
+  /** Of perLayerBytes: K's share (V is the rest; MLA's latent counts as K, as llama.cpp keeps it). */
+  perLayerKBytes: number[];
   /** Of cacheBytes: the int8/int4 scales. */
   scaleBytes: number;
   /** Of cacheBytes: block slots allocated but not holding a token (paged). */
@@ -105,9 +110,9 @@ export function kvWhatIf(spec: KvSpec, opts: WhatIfOptions): WhatIfResult {
   const context = positiveInt('context', opts.context);
   const batch = positiveInt('batch', opts.batch, 1);
   const kvDtype = opts.kvDtype ?? 'f16';
-  if (!(kvDtype in KV_DTYPE_BYTES)) throw new WhatIfError('kv dtype', `must be f32, f16, int8 or int4, got ${String(kvDtype)}`);
+  if (!(kvDtype in KV_DTYPE_BYTES)) throw new WhatIfError('kv dtype', `must be f32, f16, int8, int4 or q8_0, got ${String(kvDtype)}`);
   const weightDtype = opts.weightDtype ?? 'f16';
-  if (!(weightDtype in KV_DTYPE_BYTES)) throw new WhatIfError('weight dtype', `must be f32, f16, int8 or int4, got ${String(weightDtype)}`);
+  if (!WEIGHT_DTYPES.includes(weightDtype)) throw new WhatIfError('weight dtype', `must be f32, f16, int8 or int4, got ${String(weightDtype)}`);
   const blockSize = positiveInt('block size', opts.blockSize, 0, true);
   const H = spec.numHeads;
   let attention: Exclude<AttentionKind, 'config'>;
@@ -125,10 +130,21 @@ export function kvWhatIf(spec: KvSpec, opts: WhatIfOptions): WhatIfResult {
   // K and V widths per head: MLA models without MLA keep K of nope + rope and V of v_head_dim
   const kWidth = spec.mla ? spec.mla.nopeHeadDim + spec.mla.ropeHeadDim : spec.headDim;
   const vWidth = spec.mla ? spec.mla.vHeadDim : spec.headDim;
-  const elems = attention === 'mla' ? spec.mla!.kvLoraRank + spec.mla!.ropeHeadDim : kvHeads * (kWidth + vWidth);
-  const groups = kvDtype === 'int8' || kvDtype === 'int4' ? (attention === 'mla' ? 1 : 2 * kvHeads) : 0;
+  const kElems = attention === 'mla' ? spec.mla!.kvLoraRank + spec.mla!.ropeHeadDim : kvHeads * kWidth;
+  const vElems = attention === 'mla' ? 0 : kvHeads * vWidth;
+  const elems = kElems + vElems;
+  if (kvDtype === 'q8_0') {
+    const widths = attention === 'mla' ? [kElems] : [kWidth, vWidth];
+    const bad = widths.find((w) => w % 32);
+    if (bad !== undefined) throw new WhatIfError('kv dtype', `q8_0 packs blocks of 32 values; a head width of ${bad} is not a multiple of 32 (llama.cpp refuses it too)`);
+  }
+  // f16 scales: int8/int4 one per head per token for K and V (MLA: one); q8_0 one per 32 values
+  const groupsOf = (e: number, heads: number) => (kvDtype === 'q8_0' ? e / 32 : kvDtype === 'int8' || kvDtype === 'int4' ? (e ? heads : 0) : 0);
+  const kGroups = groupsOf(kElems, attention === 'mla' ? 1 : kvHeads);
+  const groups = kGroups + groupsOf(vElems, kvHeads);
   const dtypeBytes = KV_DTYPE_BYTES[kvDtype];
   const tokenBytes = elems * dtypeBytes + groups * 2; // one token, one layer
+  const kTokenBytes = kElems * dtypeBytes + kGroups * 2;
   const window = opts.window === undefined ? spec.slidingWindow : positiveInt('window', opts.window, 0, true) || undefined;
   const which = opts.windowLayers ?? 'config';
   const slides = (l: number) => {
@@ -141,6 +157,7 @@ export function kvWhatIf(spec: KvSpec, opts: WhatIfOptions): WhatIfResult {
   const tokensPerLayer = Array.from({ length: L }, (_, l) => (slides(l) ? Math.min(context, window!) : context));
   const slots = (t: number) => (blockSize ? Math.ceil(t / blockSize) * blockSize : t);
   const perLayerBytes = tokensPerLayer.map((t) => batch * slots(t) * tokenBytes);
+  const perLayerKBytes = tokensPerLayer.map((t) => batch * slots(t) * kTokenBytes);
   const cacheBytes = perLayerBytes.reduce((a, b) => a + b, 0);
   const fragmentationBytes = batch * tokensPerLayer.reduce((a, t) => a + (slots(t) - t), 0) * tokenBytes;
   const scaleBytes = batch * tokensPerLayer.reduce((a, t) => a + slots(t), 0) * groups * 2;
@@ -159,6 +176,7 @@ export function kvWhatIf(spec: KvSpec, opts: WhatIfOptions): WhatIfResult {
     tokensPerLayer,
     bytesPerToken: L * tokenBytes,
     perLayerBytes,
+    perLayerKBytes,
     scaleBytes,
     fragmentationBytes,
     cacheBytes,
