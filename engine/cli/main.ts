@@ -54,7 +54,7 @@ commands:
 ${LAB_USAGE}
   forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions] [--logit-lens] [--router] [--backend cpu|webgpu] [--json]
   kv --model <path> --context N [--backend cpu|webgpu] [--json]      the engine's KV cache: predicted and allocated
-  kv --config <config.json|built-in> [--context N] [--batch B] [--kv-dtype f32|f16|int8|int4]
+  kv --config <config.json|built-in> [--context N] [--batch B] [--kv-dtype f32|f16|int8|int4|q8_0]
      [--attention config|mha|gqa|mqa|mla] [--kv-heads K] [--window W] [--window-layers config|all|alternate]
      [--block-size B] [--weight-dtype f32|f16|int8|int4] [--gpu <name>|<GiB>] [--json]   what-ifs; kv --list
 
