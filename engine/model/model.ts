@@ -422,15 +422,33 @@ export class Model {
       if (qk) qk.push({ q: q.slice(), k: k.slice() }); // [T, H, hd], [T, Kv, hd]
       const kv = L.kv;
       const probs = attentions ? new Float32Array(H * T * Tk) : undefined; // [H, T, Tk]
-      const args = { out: att, q, T, start, nHeads: H, nKvHeads: Kv, headDim: hd, scale: 1 / Math.sqrt(hd), window: L.window, probs, scores: this.scores, acc: this.acc };
+      const scale = 1 / Math.sqrt(hd);
       if (kv.dtype === 'f32') {
         kv.k.set(k, start * Kv * hd); // slots [start, start+T)
         kv.v.set(v, start * Kv * hd);
-        attention({ ...args, kCache: kv.k, vCache: kv.v });
+        attention({ out: att, q, kCache: kv.k, vCache: kv.v, T, start, nHeads: H, nKvHeads: Kv, headDim: hd, scale, window: L.window, probs, scores: this.scores, acc: this.acc });
       } else {
         quantizeInt8Rows(k, 0, T * Kv, hd, kv.k, kv.kScale, start * Kv); // [T·Kv, hd] rows into slots [start, start+T), one scale each
         quantizeInt8Rows(v, 0, T * Kv, hd, kv.v, kv.vScale, start * Kv);
-        attentionInt8({ ...args, kCache: kv.k, vCache: kv.v, kScale: kv.kScale, vScale: kv.vScale });
+        const { kScale, vScale } = kv;
+        attentionInt8({
+          out: att,
+          q,
+          kCache: kv.k,
+          vCache: kv.v,
+          kScale,
+          vScale,
+          T,
+          start,
+          nHeads: H,
+          nKvHeads: Kv,
+          headDim: hd,
+          scale,
+          window: L.window,
+          probs,
+          scores: this.scores,
+          acc: this.acc,
+        });
       }
       if (attentions && probs) attentions.push(probs);
       this.linear(o, att, T, L.o, s);
