@@ -77,7 +77,7 @@ interface Layer {
 
 /**
  * One layer's static KV cache: f32 rows, or int8 rows with one f32 scale per (token, KV head)
- * (symmetric, s = max|row| / 127: ops/kvquant).
+ * (symmetric, s = max|row| / 127, quantised on write: ops/kvquant).
  */
 export type LayerKv =
   | { dtype: 'f32'; k: Float32Array; v: Float32Array } // [ctx, nKvHeads, headDim] each
