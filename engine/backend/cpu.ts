@@ -46,7 +46,7 @@ export class CpuBackend implements Backend {
 
   constructor(loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }, opts: ModelOptions = {}) {
     this.model = new Model(loaded, opts);
-    this.label = this.model.wasm ? 'CPU (WebAssembly SIMD)' : 'CPU (TypeScript reference)';
+    this.label = `${this.model.wasm ? 'CPU (WebAssembly SIMD)' : 'CPU (TypeScript reference)'}${this.model.kvDtype === 'int8' ? ', int8 KV cache' : ''}`;
   }
 
   get config(): ModelConfig {

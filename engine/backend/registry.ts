@@ -4,6 +4,7 @@
  * worker's probed device, or Dawn's in Node), so this file imports no platform code.
  */
 import { GpuModel } from '../gpu/gpu-model';
+import type { KvCacheDtype } from '../model/kv/layout';
 import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
 import { CpuBackend } from './cpu';
 import type { Backend, BackendId, WeightPrecision } from './contract';
@@ -11,6 +12,8 @@ import type { Backend, BackendId, WeightPrecision } from './contract';
 export interface BackendCreateOptions {
   /** KV cache capacity in tokens. */
   contextLength: number;
+  /** The KV cache's element type (default f32; int8: per token and head scales, ops/kvquant). */
+  kvDtype?: KvCacheDtype;
   /** Device backends: how weights live on the device (default f32). */
   weights?: WeightPrecision;
   /** Device backends: the GPU device to run on. */
@@ -39,7 +42,7 @@ registerBackend({
   id: 'cpu',
   label: 'CPU',
   needsGpuDevice: false,
-  create: async (loaded, opts) => new CpuBackend(loaded, { contextLength: opts.contextLength }),
+  create: async (loaded, opts) => new CpuBackend(loaded, { contextLength: opts.contextLength, kvQuant: opts.kvDtype }),
 });
 
 registerBackend({
@@ -48,7 +51,7 @@ registerBackend({
   needsGpuDevice: true,
   create: async (loaded, opts) => {
     if (!opts.device) throw new RangeError('the webgpu backend needs a GPU device (BackendCreateOptions.device)');
-    return GpuModel.create(opts.device, loaded, { contextLength: opts.contextLength, weights: opts.weights, throttleMapWait: opts.throttleMapWait });
+    return GpuModel.create(opts.device, loaded, { contextLength: opts.contextLength, weights: opts.weights, throttleMapWait: opts.throttleMapWait, kvDtype: opts.kvDtype });
   },
 });
 

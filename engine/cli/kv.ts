@@ -1,6 +1,6 @@
 /**
  * llm-playground kv: what a KV cache costs.
- *   kv --model <path> --context N [--backend cpu|webgpu] [--kv-dtype f32]    the engine's own cache:
+ *   kv --model <path> --context N [--backend cpu|webgpu] [--kv-dtype f32|int8]    the engine's own cache:
  *      predicted from the config beside the bytes the backend really allocated
  *   kv --config <config.json | built-in name> [--context N] [--batch B] [--kv-dtype f32|f16|int8|int4|q8_0]
  *      [--attention config|mha|gqa|mqa|mla] [--kv-heads K] [--window W] [--window-layers config|all|alternate]
@@ -12,14 +12,14 @@ import type { Backend, BackendId } from '../backend/contract';
 import { openModel } from '../formats/load-node';
 import type { LoadedModel } from '../model/types';
 import { BUILTIN_NAMES, builtinSpec } from '../model/kv/builtins';
-import { predictEngineKv } from '../model/kv/layout';
+import { predictEngineKv, type KvCacheDtype } from '../model/kv/layout';
 import { specFromHfConfig } from '../model/kv/spec';
 import { GPUS, kvWhatIf, type AttentionKind, type KvDtype, type WhatIfOptions } from '../model/kv/whatif';
 
 export class KvUsageError extends Error {}
 
 type Out = (s: string) => void;
-export type OpenBackend = (id: BackendId, loaded: LoadedModel, contextLength: number) => Promise<Backend>;
+export type OpenBackend = (id: BackendId, loaded: LoadedModel, contextLength: number, kvDtype: KvCacheDtype) => Promise<Backend>;
 
 const OPTIONS = {
   json: { type: 'boolean' },
@@ -126,11 +126,12 @@ async function engineKv(p: string, values: Record<string, string | boolean | und
   if (context === undefined) throw new KvUsageError('kv --model needs --context N (the cache capacity in tokens)');
   const backendId = oneOf<BackendId>(values.backend as string | undefined, 'backend', ['cpu', 'webgpu']) ?? 'cpu';
   const dtype = (values['kv-dtype'] as string | undefined) ?? 'f32';
-  if (dtype !== 'f32') throw new KvUsageError(`--kv-dtype ${dtype}: the engine keeps its KV cache in f32 on both backends; for other dtypes use the what-ifs (kv --config)`);
+  if (dtype !== 'f32' && dtype !== 'int8')
+    throw new KvUsageError(`--kv-dtype ${dtype}: the engine's KV cache is f32 or int8 (on both backends); for other dtypes use the what-ifs (kv --config)`);
   const m = await openModel(p);
   const c = m.loaded.config;
-  const predicted = predictEngineKv(c, context, backendId);
-  const backend = await openBackend(backendId, m.loaded, context);
+  const predicted = predictEngineKv(c, context, backendId, dtype);
+  const backend = await openBackend(backendId, m.loaded, context, dtype);
   let perLayer: number[];
   let memory: unknown;
   try {
@@ -149,10 +150,12 @@ async function engineKv(p: string, values: Record<string, string | boolean | und
     predicted_per_layer_bytes: predicted.perLayer,
     context,
     backend: backendId,
-    kv_dtype: 'f32',
-    layout: c.slidingWindow
-      ? `f32 K and V of [${context}, ${c.numKvHeads}, ${c.headDim}] per layer; sliding-window layers hold the full context (the window masks attention; no ring)`
-      : `f32 K and V of [${context}, ${c.numKvHeads}, ${c.headDim}] per layer`,
+    kv_dtype: dtype,
+    layout: `${
+      dtype === 'int8'
+        ? `int8 K and V of [${context}, ${c.numKvHeads}, ${c.headDim}]${backendId === 'webgpu' ? ' (4 per u32 word)' : ''} and f32 scales of [${context}, ${c.numKvHeads}] each per layer`
+        : `f32 K and V of [${context}, ${c.numKvHeads}, ${c.headDim}] per layer`
+    }${c.slidingWindow ? '; sliding-window layers hold the full context (the window masks attention; no ring)' : ''}`,
     ...(memory ? { gpu_buffers: snake(memory as Record<string, unknown>) } : {}),
   };
   if (values.json) return out(JSON.stringify(result));

@@ -23,6 +23,7 @@ import { ParameterRangeError, type LogitsProcessor } from '../generate/processor
 import { Rng } from '../generate/rng';
 import { argmax, GreedySampler, MultinomialSampler } from '../generate/samplers';
 import { lensWeights, logitLens } from '../model/logit-lens';
+import type { KvCacheDtype } from '../model/kv/layout';
 import type { LoadedModel, ModelConfig } from '../model/types';
 import { openNodeGpu } from '../gpu/gpu-node';
 import { loadTokenizerFromPath } from '../tokenizer/load-node';
@@ -48,12 +49,13 @@ commands:
   train-bpe --input <file|folder> [--vocab-size N] --out <tokenizer.json> [--json]
   generate [--model <path>] [--tokenizer <file>] (--prompt <s> | --ids 1,2,3)
            [--max-tokens N] [--temperature T] [--seed S] [--context N] [--backend cpu|webgpu]
-           [--weights auto|f32|f16] [--ignore-eos] [--json]
+           [--weights auto|f32|f16] [--kv-dtype f32|int8] [--ignore-eos] [--json]
            [--top-k K] [--top-p P] [--min-p P] [--typical-p P] [--epsilon E] [--eta E]
            [--repetition-penalty R] [--no-repeat-ngram N]
 ${LAB_USAGE}
-  forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions] [--logit-lens] [--router] [--backend cpu|webgpu] [--json]
-  kv --model <path> --context N [--backend cpu|webgpu] [--json]      the engine's KV cache: predicted and allocated
+  forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions] [--logit-lens] [--router] [--backend cpu|webgpu]
+          [--kv-dtype f32|int8] [--json]
+  kv --model <path> --context N [--backend cpu|webgpu] [--kv-dtype f32|int8] [--json]   the engine's KV cache: predicted and allocated
   kv --config <config.json|built-in> [--context N] [--batch B] [--kv-dtype f32|f16|int8|int4|q8_0]
      [--attention config|mha|gqa|mqa|mla] [--kv-heads K] [--window W] [--window-layers config|all|alternate]
      [--block-size B] [--weight-dtype f32|f16|int8|int4] [--gpu <name>|<GiB>] [--json]   what-ifs; kv --list
@@ -126,6 +128,12 @@ function backendOpt(s: string | undefined): BackendId {
   }
 }
 
+/** --kv-dtype: the engine's KV cache, f32 (the default) or int8 (per token and head scales), on either backend. */
+function kvDtypeOpt(s: string | undefined): KvCacheDtype {
+  if (s === undefined || s === 'f32' || s === 'int8') return s ?? 'f32';
+  throw new UsageError(`--kv-dtype must be f32 or int8, got "${s}"`);
+}
+
 /** After a device backend has uploaded the weights, the host's f32 copies are not needed: drop them. */
 function releaseHostWeights(loaded: LoadedModel): void {
   loaded.weights.clear();
@@ -142,7 +150,7 @@ function weightsOpt(s: string | undefined, loaded: LoadedModel): WeightPrecision
  * A backend from the registry; a device backend runs on the first WebGPU adapter (the
  * webgpu package, Dawn), with read-backs awaited without Dawn's per-turn polling.
  */
-async function openBackend(id: BackendId, loaded: LoadedModel, contextLength: number, weights?: WeightPrecision): Promise<Backend> {
+async function openBackend(id: BackendId, loaded: LoadedModel, contextLength: number, weights?: WeightPrecision, kvDtype?: KvCacheDtype): Promise<Backend> {
   const kind = backendKind(id);
   let device: GPUDevice | undefined;
   if (kind.needsGpuDevice) {
@@ -157,7 +165,7 @@ async function openBackend(id: BackendId, loaded: LoadedModel, contextLength: nu
     }
     device = g.device;
   }
-  return kind.create(loaded, { contextLength, device, weights, throttleMapWait: true });
+  return kind.create(loaded, { contextLength, device, weights, throttleMapWait: true, kvDtype });
 }
 
 const COMMON: ParseArgsConfig['options'] = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } };
@@ -270,6 +278,7 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
     context: { type: 'string' },
     backend: { type: 'string' },
     weights: { type: 'string' },
+    'kv-dtype': { type: 'string' },
     'ignore-eos': { type: 'boolean' },
     trace: { type: 'boolean' },
     ...LAB_FLAGS,
@@ -297,7 +306,8 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   if (context > c.maxPositions) throw new UsageError(`--context ${context} is beyond the model's ${c.maxPositions} positions`);
   if (promptIds.length + maxTokens > context) throw new UsageError(`prompt (${promptIds.length} tokens) + --max-tokens ${maxTokens} exceed the context ${context}`);
   const weights = weightsOpt(values.weights as string | undefined, m.loaded);
-  const backend = await openBackend(backendOpt(values.backend as string | undefined), m.loaded, context, weights);
+  const kvDtype = kvDtypeOpt(values['kv-dtype'] as string | undefined);
+  const backend = await openBackend(backendOpt(values.backend as string | undefined), m.loaded, context, weights, kvDtype);
   if (backendKind(backend.id).needsGpuDevice) releaseHostWeights(m.loaded);
   const eosIds = values['ignore-eos'] ? [] : (c.stopTokenIds ?? c.eosTokenIds);
   const lab = labDecoding(values, decoding, { vocabSize: c.vocabSize, eosIds, promptLength: promptIds.length, seed });
@@ -320,7 +330,7 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
         return;
       }
       const d = await openDraft(values['draft-model'] as string, c.vocabSize, m.tokenizer);
-      const draft = await openBackend(backend.id, d.loaded, context, weights);
+      const draft = await openBackend(backend.id, d.loaded, context, weights, kvDtype);
       try {
         const k = intOpt(values['draft-tokens'] as string | undefined, 'draft-tokens', 4, 1);
         const { summary, json } = await runSpeculative(labRun, draft, k);
@@ -418,8 +428,10 @@ async function cmdForward(argv: string[], out: Out): Promise<void> {
     'logit-lens': { type: 'boolean' },
     router: { type: 'boolean' },
     backend: { type: 'string' },
+    'kv-dtype': { type: 'string' },
   });
   const backend = backendOpt(values.backend as string | undefined);
+  const kvDtype = kvDtypeOpt(values['kv-dtype'] as string | undefined);
   if (!values.model) throw new UsageError('forward needs --model <path>');
   const ids = parseIds(values.ids as string | undefined, '--ids');
   const m: OpenedModel = await openModel(values.model as string);
@@ -430,7 +442,7 @@ async function cmdForward(argv: string[], out: Out): Promise<void> {
   if (values.router && !c.moe) throw new UsageError(`--router: ${values.model as string} is not a mixture-of-experts model (no router)`);
   const capture = { attentions: Boolean(values.attentions), residuals: Boolean(values['logit-lens']), router: Boolean(values.router) };
   checkForwardOutput(c, ids.length, capture);
-  const model = await openBackend(backend, m.loaded, Math.max(ids.length, 1));
+  const model = await openBackend(backend, m.loaded, Math.max(ids.length, 1), undefined, kvDtype);
   let r;
   try {
     if (adapter) {
@@ -495,7 +507,7 @@ export async function main(argv: string[], out: Out = (s) => console.log(s)): Pr
         });
         return 0;
       case 'kv':
-        await cmdKv(rest, out, (id, loaded, ctx) => openBackend(id, loaded, ctx));
+        await cmdKv(rest, out, (id, loaded, ctx, kvDtype) => openBackend(id, loaded, ctx, undefined, kvDtype));
         return 0;
       default:
         throw new UsageError(`unknown command "${cmd}" (expected inspect, tokenize, train-bpe, generate, forward, process, compare or kv)`);

@@ -7,17 +7,17 @@
  * matvec paths and split-K attention; longer forwards the tiled matmul and flash attention.
  */
 import { ACT_ID, activationWgsl } from '../ops/activations/activations.wgsl';
-import { attnCombineWgsl, attnDecodeGqaWgsl, attnDecodeWgsl, attnRowsWgsl } from '../ops/attention/attention-decode.wgsl';
-import { attnFlashWgsl, attnProbsWgsl, flashTile } from '../ops/attention/attention.wgsl';
+import { flashTile } from '../ops/attention/attention.wgsl';
 import { embeddingWgsl } from '../ops/embedding/embedding.wgsl';
 import { layernormRowsWgsl } from '../ops/layernorm/layernorm.wgsl';
 import { moeCombineWgsl, moeRouteWgsl } from '../ops/moe/moe.wgsl';
 import { rmsnormRowsWgsl } from '../ops/rmsnorm/rmsnorm.wgsl';
-import { ROPE_STYLE, ropeQkvWgsl } from '../ops/rope/rope.wgsl';
+import { ROPE_STYLE } from '../ops/rope/rope.wgsl';
 import { TOPK_CHUNK, topkFinalWgsl, topkPartialWgsl } from '../ops/topk/topk.wgsl';
 import type { CaptureOptions, ForwardOptions, ForwardResult, QueriesKeys, RouterChoice } from '../backend/contract';
 import { kvCacheReport } from '../model/model';
 import { M_FROM_HEAD, M_FROM_T, M_STATIC, type KernelSource } from '../wgsl/kernel-source';
+import { attentionOps, attnProbsDispatch, forwardKeys } from './attention-ops';
 import { createStorage, Dispatch } from './kernel';
 import type { ModelCore } from './lifecycle';
 import { LinearOp, MATVEC_MAX_ROWS, type KernelBuilder } from './linear-op';
@@ -128,7 +128,7 @@ export class ForwardPlan implements KernelBuilder {
     if (captures.finalHidden) result.finalHidden = captures.finalHidden;
     if (captures.router) result.router = captures.router;
     if (captures.qk) result.qk = captures.qk;
-    if (cap.kvBytes) result.kvBytes = kvCacheReport(this.core.config, this.core.contextLength, this.core.len);
+    if (cap.kvBytes) result.kvBytes = kvCacheReport(this.core.config, this.core.contextLength, this.core.len, this.core.kvDtype);
     return result;
   }
 
@@ -191,6 +191,8 @@ export class ForwardPlan implements KernelBuilder {
       ids: f(rows, 'ids'),
       pos: f(rows, 'pos'),
       cs: f(rows * hd, 'cos-sin'),
+      kNew: f(this.core.kvDtype === 'int8' ? rows * Kv * hd : 1, 'k-new'),
+      vNew: f(this.core.kvDtype === 'int8' ? rows * Kv * hd : 1, 'v-new'),
       part: f(MATVEC_MAX_ROWS * H * this.core.maxSplit * (hd + 2), 'attn-partials'),
       logits: f(headRows * c.vocabSize, 'logits'),
       cand: f(G * TOPK_MAX * 2, 'topk-cand'),
@@ -227,7 +229,6 @@ export class ForwardPlan implements KernelBuilder {
           },
         ];
       });
-    const attnVals = (L: LayerWeights) => ({ H, Kv, hd, window: L.window, scale: 1 / Math.sqrt(hd) });
     const actVals = (rowsSel: number, mFixed: number, gated: boolean) => ({
       I,
       mSel: rowsSel,
@@ -242,17 +243,7 @@ export class ForwardPlan implements KernelBuilder {
         attnNorm: norm(L.attnNorm, L.attnNormB, a.x, a.h, M_FROM_T, false),
         qkv: new LinearOp(this, { w: L.qkv, bias: L.qkvBias, x: a.h, y: a.qkv, N: QKV, K: D, mSel: M_FROM_T, xRowStride: D, yRowStride: QKV }),
         lora: loraOps(L, ['q', 'k', 'v'], a.h, D, a.qkv, QKV, [0, H * hd, (H + Kv) * hd]),
-        rope: this.dispatch(
-          ropeQkvWgsl(),
-          { H, Kv, hd, qkvStride: QKV, style: c.positions === 'rope' ? ROPE_STYLE[c.rope!.style] : ROPE_STYLE.none, qkNorm: c.qkNorm ? 1 : 0, eps },
-          { qkv: a.qkv, cs: a.cs, qn: L.qNorm ?? this.core.dummy, kn: L.kNorm ?? this.core.dummy, q: a.q, kc: L.kc, vc: L.vc },
-        ),
-        rows: this.dispatch(this.inputs.vecAttn ? attnDecodeWgsl(hd, this.core.subgroups) : attnRowsWgsl(), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att, part: a.part }),
-        rowsGqa: this.inputs.gqaAttn
-          ? this.dispatch(attnDecodeGqaWgsl(hd, H / Kv, this.core.subgroups), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att, part: a.part })
-          : undefined,
-        combine: this.dispatch(attnCombineWgsl(c.headDim), attnVals(L), { part: a.part, o: a.att }),
-        flash: this.dispatch(attnFlashWgsl(hd), attnVals(L), { q: a.q, kc: L.kc, vc: L.vc, o: a.att }),
+        ...attentionOps(this.core, this.inputs, (k, v, b) => this.dispatch(k, v, b), a, L),
         o: new LinearOp(this, { w: L.o, bias: L.oBias, x: a.att, y: a.x, N: D, K: H * hd, mSel: M_FROM_T, xRowStride: H * hd, yRowStride: D, accumulate: true }),
         oLora: loraOps(L, ['o'], a.att, H * hd, a.x, D, [0]),
         mlpNorm: norm(L.mlpNormIn ? this.ones() : L.mlpNorm, L.mlpNormB, a.x, a.h, M_FROM_T, false),
@@ -348,8 +339,8 @@ export class ForwardPlan implements KernelBuilder {
         }
       }
       if (c.norm.kind === 'rms' && !L.attnNormB && L.lora.size === 0) {
-        // RoPE + KV write fused after the matvec (not with Qwen3's per-head q/k norm)
-        ops.qkvRope = c.positions === 'rope' && !c.qkNorm && L.qkv.parts.length === 1;
+        // RoPE + KV write fused after the matvec (not with Qwen3's per-head q/k norm; not into the int8 cache, which kvQuant writes)
+        ops.qkvRope = c.positions === 'rope' && !c.qkNorm && L.qkv.parts.length === 1 && this.core.kvDtype === 'f32';
         const rope = ops.qkvRope ? { H, Kv, hd, style: ROPE_STYLE[c.rope!.style], cs: a.cs, q: a.q, kc: L.kc, vc: L.vc } : undefined;
         ops.qkvF = new LinearOp(this, {
           w: L.qkv,
@@ -486,6 +477,7 @@ export class ForwardPlan implements KernelBuilder {
         l.b.encode(pass, T);
       }
       if (!(useRows && op.qkvF && op.qkvRope)) op.rope.encode(pass, Math.ceil(((H + 2 * c.numKvHeads) * c.headDim) / 2 / 64), T);
+      op.kvQuant?.encode(pass, Math.ceil((T * 2 * c.numKvHeads) / 64));
       if (useRows) {
         if (gqa) op.rowsGqa!.encode(pass, c.numKvHeads, T, stepSplit);
         else op.rows.encode(pass, H, T, stepSplit);
@@ -498,19 +490,13 @@ export class ForwardPlan implements KernelBuilder {
         const layer: QueriesKeys = { q: new Float32Array(T * H * c.headDim), k: new Float32Array(T * kvRow) };
         out.qk.push(layer);
         copyOut(a.q, T * H * c.headDim * 4, (b) => layer.q.set(new Float32Array(b))); // [T, H, hd] rotated
-        copyOut(L.kc, T * kvRow * 4, (b) => layer.k.set(new Float32Array(b)), start * kvRow * 4); // cache slots [start, start+T)
+        const keys = forwardKeys(this.core, a, L, start); // cache slots [start, start+T), or the int8 cache's scratch rows
+        copyOut(keys.src, T * kvRow * 4, (b) => layer.k.set(new Float32Array(b)), keys.offset);
       }
       if (cap.attentions) {
         const probs = createStorage(this.core.device, H * T * Tk * 4, 'attn-probs');
         out.free.push(probs);
-        const d = new Dispatch(
-          this.core.device,
-          this.core.cache,
-          attnProbsWgsl(),
-          this.core.step,
-          { H, Kv: c.numKvHeads, hd: c.headDim, window: L.window, scale: 1 / Math.sqrt(c.headDim) },
-          { q: a.q, kc: L.kc, probs },
-        );
+        const d = attnProbsDispatch(this.core, a, L, probs);
         d.encode(pass, T, H);
         out.free.push(d.params);
         copyOut(probs, H * T * Tk * 4, (b) => (out.attentions![li] = new Float32Array(b)));

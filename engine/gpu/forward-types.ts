@@ -27,6 +27,8 @@ export interface Act {
   ids: GPUBuffer; // [rows] u32 tokens
   pos: GPUBuffer; // [rows] u32 positions
   cs: GPUBuffer; // [rows, hd] cos | sin
+  kNew: GPUBuffer; // int8 cache: [rows, Kv, hd] this forward's keys before quantisation (else 1 float)
+  vNew: GPUBuffer; // int8 cache: [rows, Kv, hd] values
   part: GPUBuffer; // [MATVEC_MAX_ROWS, H, maxSplit, hd + 2]
   logits: GPUBuffer; // [headRows, V]
   cand: GPUBuffer; // [G, TOPK_MAX, 2]
@@ -48,6 +50,8 @@ export interface LayerOps {
   guAct?: boolean;
   lora: { a: LinearOp; b: LinearOp }[]; // before rope (q, k, v)
   rope: Dispatch;
+  /** int8 cache: quantises the forward's K and V rows (kNew, vNew) into the cache. */
+  kvQuant?: Dispatch;
   rows: Dispatch;
   /** decode attention, the grouped-query kernel (when the model allows it) */
   rowsGqa?: Dispatch;

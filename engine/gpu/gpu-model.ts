@@ -28,6 +28,8 @@
  */
 import type { Backend, BackendCapabilities, ForwardOptions, ForwardResult, GreedyDecodeEnd, GreedyDecodeOptions, KvCacheBytes } from '../backend/contract';
 import { checkedTruncate } from '../model/model';
+import { kvRowBytes } from '../model/kv/layout';
+import type { GpuKvDtype } from '../ops/kvquant/kvquant.wgsl';
 import type { GpuMemoryReport } from './ledger';
 import type { LoraAdapter } from '../model/lora';
 import { validateWeights } from '../model/shapes';
@@ -59,6 +61,8 @@ export class GpuModel implements Backend {
   readonly config: ModelConfig;
   readonly contextLength: number;
   readonly weightDtype: WeightDtype;
+  /** The KV cache's element type (GpuModelOptions.kvDtype). */
+  readonly kvDtype: GpuKvDtype;
   readonly subgroups: boolean;
   readonly subgroupMaxSize: number;
   /** f16 weights are read with `shader-f16` (GpuModelOptions.shaderF16). */
@@ -83,6 +87,7 @@ export class GpuModel implements Backend {
     const core = (this.core = new ModelCore(device, c, opts));
     this.contextLength = core.contextLength;
     this.weightDtype = core.weightDtype;
+    this.kvDtype = core.kvDtype;
     this.subgroups = core.subgroups;
     this.subgroupMaxSize = core.subgroupMaxSize;
     this.shaderF16 = core.shaderF16;
@@ -128,12 +133,18 @@ export class GpuModel implements Backend {
     this.core.len = checkedTruncate(n, this.core.len);
   }
 
-  /** KV cache bytes per layer, read from the sizes of the K and V buffers this model created. */
+  /** KV cache bytes per layer, read from the sizes of the K and V buffers (and the int8 cache's scales) this model created. */
   kvCacheBytes(): KvCacheBytes[] {
     const ctx = this.contextLength;
     const len = this.core.len;
-    const row = this.config.numKvHeads * this.config.headDim * 4; // bytes of one token of K (or V)
-    return this.weights.layers.map((L, layer) => ({ layer, allocated: L.kc.size + L.vc.size, used: 2 * len * row, tokens: len, capacity: ctx }));
+    const row = kvRowBytes(this.config, this.kvDtype); // bytes of one token of K (or V)
+    return this.weights.layers.map((L, layer) => ({
+      layer,
+      allocated: L.kc.size + L.vc.size + (L.kScale?.size ?? 0) + (L.vScale?.size ?? 0),
+      used: 2 * len * row,
+      tokens: len,
+      capacity: ctx,
+    }));
   }
 
   /** The contract's KV cache report (the same as kvCacheBytes). */
@@ -164,7 +175,7 @@ export class GpuModel implements Backend {
 
   /** For people: which path runs and how the weights are read. */
   get label(): string {
-    return `WebGPU, ${this.weightDtype} weights${this.weightDtype === 'f16' ? (this.shaderF16 ? ' (shader-f16)' : ' (unpacked from u32)') : ''}`;
+    return `WebGPU, ${this.weightDtype} weights${this.weightDtype === 'f16' ? (this.shaderF16 ? ' (shader-f16)' : ' (unpacked from u32)') : ''}${this.kvDtype === 'int8' ? ', int8 KV cache' : ''}`;
   }
 
   get capabilities(): BackendCapabilities {
@@ -230,6 +241,6 @@ export class GpuModel implements Backend {
   /** @internal exposed for the benchmark: buffers in use, by role. */
   memoryBytes(): { weights: number; kvCache: number } {
     const c = this.config;
-    return { weights: this.decodeWeightBytes, kvCache: this.weights.layers.length * 2 * this.contextLength * c.numKvHeads * c.headDim * 4 };
+    return { weights: this.decodeWeightBytes, kvCache: this.weights.layers.length * 2 * this.contextLength * kvRowBytes(c, this.kvDtype) };
   }
 }

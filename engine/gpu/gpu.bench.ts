@@ -21,7 +21,8 @@
  * at every context (default: split contexts), gqawg<N> = its split workgroups, single<N> = one attention split up to N keys (≤ 1024),
  * headnorm = final norm fused into the head,
  * gate|up=256x128r4+qkv=… = launch shapes forced per matrix, block<K> / ahead<N> =
- * the pipelined decode's read-back block and steps run ahead, packed = f16 weights unpacked from u32 even where shader-f16 is present),
+ * the pipelined decode's read-back block and steps run ahead, packed = f16 weights unpacked from u32 even where shader-f16 is present,
+ * kv8 = the int8 KV cache),
  * BENCH_THROTTLE (1, the default, as in the CLI / 0: GpuModelOptions.throttleMapWait), BENCH_DIAG (N: decode
  * diagnosis runs, below; BENCH_DIAG_STAMPS=1 adds GPU timestamps at every decode step),
  * BENCH_PROFILE (1: GPU time of each kernel of one decode step at each context, each
@@ -49,6 +50,7 @@ import { M_FROM_T, packParams, STEP_FIELDS } from '../wgsl/kernel-source';
 import { rowStrideWords, type WeightDtype } from '../wgsl/weight-read';
 import { matvecRows, matvecShape, matvecWgsl, type MatvecShape } from '../ops/matmul/matmul.wgsl';
 import { openNodeGpu } from './gpu-node';
+import type { GpuKvDtype } from '../ops/kvquant/kvquant.wgsl';
 
 if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync('/usr/lib/chromium/vk_swiftshader_icd.json')) {
   process.env.VK_ICD_FILENAMES = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -474,10 +476,11 @@ async function benchGpu(
   decodeOnly = false,
   pipe: DecodePipeline = {},
   shaderF16?: boolean,
+  kvDtype?: GpuKvDtype,
 ): Promise<Row> {
   const V = loaded.config.vocabSize;
   const ctx = benchContext(loaded);
-  const gm = await GpuModel.create(device, loaded, { contextLength: ctx, weights: dtype, tuning, shaderF16, throttleMapWait: THROTTLE });
+  const gm = await GpuModel.create(device, loaded, { contextLength: ctx, weights: dtype, tuning, shaderF16, throttleMapWait: THROTTLE, kvDtype });
   try {
     if (decodeOnly) {
       const { median: gpuDecode, runs: decodeRuns } = await timeDecode(gm, V, ctx, pipe);
@@ -603,7 +606,7 @@ async function main() {
         if (blk) pipe.block = Number(blk[1]);
         const ahd = /ahead(\d+)/.exec(v);
         if (ahd) pipe.ahead = Number(ahd[1]);
-        const rv = await benchGpu(g.device, loaded, name, dtype, tuning, true, pipe, v.includes('packed') ? false : undefined);
+        const rv = await benchGpu(g.device, loaded, name, dtype, tuning, true, pipe, v.includes('packed') ? false : undefined, v.includes('kv8') ? 'int8' : undefined);
         rv.model = `${name} (${v})`;
         rows.push(rv);
         console.log(JSON.stringify(rv));

@@ -5,6 +5,8 @@
  * which every call raises GpuError; and `createInErrorScopes`, which turns an upload that
  * runs out of memory or fails validation into a GpuError with everything freed.
  */
+import { UnsupportedError } from '../errors';
+import type { GpuKvDtype } from '../ops/kvquant/kvquant.wgsl';
 import { matvecShape, type MatvecEpilogue, type MatvecShape } from '../ops/matmul/matmul.wgsl';
 import type { ModelConfig } from '../model/types';
 import { STEP_FIELDS } from '../wgsl/kernel-source';
@@ -30,6 +32,12 @@ export interface GpuModelOptions {
   contextLength?: number;
   /** How linear weights and embedding tables live on the GPU (default f32). Norms, biases, LoRA stay f32. */
   weights?: WeightDtype;
+  /**
+   * The KV cache's element type (default f32). 'int8': K and V packed four int8 to a u32 word
+   * with one f32 scale per (token, KV head) each, quantised when written and dequantised by
+   * the attention kernels (ops/kvquant); needs a head dim that is a multiple of 4.
+   */
+  kvDtype?: GpuKvDtype;
   /** Split tensors above this many bytes per binding (default: the device's limit). Tests force splits with it. */
   maxBindingBytes?: number;
   /** Use subgroup reductions in the decode matvec (default: when the device has `subgroups`). */
@@ -78,6 +86,7 @@ export interface GpuTuning {
 export class ModelCore {
   readonly contextLength: number;
   readonly weightDtype: WeightDtype;
+  readonly kvDtype: GpuKvDtype;
   readonly subgroups: boolean;
   readonly subgroupMaxSize: number;
   /** f16 weights are read with `shader-f16` (GpuModelOptions.shaderF16). */
@@ -124,6 +133,16 @@ export class ModelCore {
     if (c.headDim > 512 || c.headDim % 2) throw new RangeError(`GpuModel: head dim ${c.headDim} is not supported (even, ≤ 512)`);
     this.contextLength = ctx;
     this.weightDtype = opts.weights ?? 'f32';
+    this.kvDtype = opts.kvDtype ?? 'f32';
+    if (this.kvDtype !== 'f32' && this.kvDtype !== 'int8')
+      throw new UnsupportedError('unknown KV cache dtype', { file: 'GpuModel options', key: 'kvDtype', expected: 'f32 or int8', found: String(this.kvDtype) });
+    if (this.kvDtype === 'int8' && c.headDim % 4)
+      throw new UnsupportedError('the int8 KV cache packs four values to a u32 word', {
+        file: 'GpuModel options',
+        key: 'kvDtype',
+        expected: 'a head dim that is a multiple of 4',
+        found: `head dim ${c.headDim}`,
+      });
     this.subgroups = opts.subgroups ?? device.features.has('subgroups');
     this.subgroupMaxSize = opts.subgroupMaxSize ?? (device as GPUDevice & { adapterInfo?: { subgroupMaxSize?: number } }).adapterInfo?.subgroupMaxSize ?? 128;
     this.shaderF16 = this.weightDtype === 'f16' && (opts.shaderF16 ?? device.features.has('shader-f16'));

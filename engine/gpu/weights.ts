@@ -52,8 +52,11 @@ export interface LayerWeights {
   router?: GpuWeight; // [E, D]
   expGu?: GpuWeight; // [E·2I, D]
   expDown?: GpuWeight; // [E·D, I]
-  kc: GPUBuffer; // [ctx, Kv, hd]
-  vc: GPUBuffer; // [ctx, Kv, hd]
+  kc: GPUBuffer; // [ctx, Kv, hd] f32, or int8: [ctx, Kv, hd/4] u32 words of four int8
+  vc: GPUBuffer; // [ctx, Kv, hd] (int8: [ctx, Kv, hd/4] u32)
+  /** int8 cache: the scales of K and V, f32 [ctx, Kv] each (one per token and KV head). */
+  kScale?: GPUBuffer;
+  vScale?: GPUBuffer;
   window: number; // 0 = none
   lora: Map<string, LoraOnGpu>; // q, k, v, o, gate, up, down
 }
@@ -97,6 +100,8 @@ export function uploadModel(core: ModelCore, loaded: LoadedModel | { config: Mod
   const hd = c.headDim;
   const I = c.intermediateSize;
   const dt = core.weightDtype;
+  const int8 = core.kvDtype === 'int8';
+  const kvBytes = int8 ? 1 : 4; // bytes per cached value
   const cat = (names: string[]) => {
     const ts = names.map(W);
     const out = new Float32Array(ts.reduce((a, t) => a + t.data.length, 0));
@@ -128,8 +133,10 @@ export function uploadModel(core: ModelCore, loaded: LoadedModel | { config: Mod
       oBias: opt(`${a}o_proj.bias`),
       qNorm: c.qkNorm ? vec(`${a}q_norm.weight`) : undefined,
       kNorm: c.qkNorm ? vec(`${a}k_norm.weight`) : undefined,
-      kc: core.own(createStorage(device, ctx * Kv * hd * 4, `${p}k_cache`)),
-      vc: core.own(createStorage(device, ctx * Kv * hd * 4, `${p}v_cache`)),
+      kc: core.own(createStorage(device, ctx * Kv * hd * kvBytes, `${p}k_cache`)),
+      vc: core.own(createStorage(device, ctx * Kv * hd * kvBytes, `${p}v_cache`)),
+      kScale: int8 ? core.own(createStorage(device, ctx * Kv * 4, `${p}k_scale_cache`)) : undefined,
+      vScale: int8 ? core.own(createStorage(device, ctx * Kv * 4, `${p}v_scale_cache`)) : undefined,
       window: c.slidingWindow !== undefined && (c.slidingWindowLayers?.[i] ?? true) ? c.slidingWindow : 0,
       lora: new Map(),
     };

@@ -10,19 +10,22 @@
  * (JavaScript numbers) and are rounded to f32 on store.
  */
 import { activate, swiglu } from '../ops/activations/activations';
-import { attention } from '../ops/attention/attention';
+import { attention, attentionInt8 } from '../ops/attention/attention';
 import { embedding, embeddingAdd } from '../ops/embedding/embedding';
 import { layernorm } from '../ops/layernorm/layernorm';
 import { loraAdd } from '../ops/lora/lora';
 import { matmul } from '../ops/matmul/matmul';
 import { WasmMatmul } from '../ops/matmul/matmul.wasm';
-import { int8RoundTripRows } from '../ops/kvquant/kvquant';
+import { quantizeInt8Rows } from '../ops/kvquant/kvquant';
 import { expertTokens, gatherRows, routeTopK, scatterAddRows } from '../ops/moe/moe';
 import { rmsnorm } from '../ops/rmsnorm/rmsnorm';
 import { applyRope, ropeCosSin, ropeInvFreq, type RopeParams } from '../ops/rope/rope';
 import { validateWeights } from './shapes';
+import { kvRowBytes, type KvCacheDtype } from './kv/layout';
 import type { CaptureOptions, ForwardResult, KvCacheBytes, QueriesKeys, RouterChoice } from '../backend/contract';
 import type { LoadedModel, ModelConfig, WeightMap } from './types';
+
+export type { KvCacheDtype } from './kv/layout';
 
 /** An unmerged low-rank adapter on a linear layer: y += scale · (x·Aᵀ)·Bᵀ. */
 export interface LoraSlot {
@@ -69,9 +72,16 @@ interface Layer {
   router?: Linear; // MoE [E, D]
   experts?: Expert[];
   window?: number;
-  kCache: Float32Array; // [ctx, nKvHeads, headDim]
-  vCache: Float32Array; // [ctx, nKvHeads, headDim]
+  kv: LayerKv;
 }
+
+/**
+ * One layer's static KV cache: f32 rows, or int8 rows with one f32 scale per (token, KV head)
+ * (symmetric, s = max|row| / 127, quantised on write: ops/kvquant).
+ */
+export type LayerKv =
+  | { dtype: 'f32'; k: Float32Array; v: Float32Array } // [ctx, nKvHeads, headDim] each
+  | { dtype: 'int8'; k: Int8Array; v: Int8Array; kScale: Float32Array; vScale: Float32Array }; // [ctx, nKvHeads, headDim], scales [ctx, nKvHeads]
 
 /** The CPU model's forward options: the contract's, less the device-side top-k. */
 export interface ForwardOptions {
@@ -90,16 +100,16 @@ export interface ModelOptions {
    */
   kernel?: 'wasm' | 'js';
   /**
-   * KV values as an int8 cache holds them: each (token, head) row of K and V is rounded to
-   * int8 with its own scale on write (ops/kvquant), so attention reads what an int8 cache
-   * would give back. The arrays stay f32: this measures the numerics, not the memory.
+   * 'int8': the KV cache is int8, K and V of [ctx, nKvHeads, headDim] per layer plus one f32
+   * scale per (token, KV head) each; every row is quantised when written (ops/kvquant) and
+   * attention reads q · s. Default 'f32'.
    */
-  kvQuant?: 'int8';
+  kvQuant?: KvCacheDtype;
 }
 
-/** The static KV cache's bytes per layer (K and V, f32, [ctx, nKvHeads, headDim] each) holding `len` tokens. */
-export function kvCacheReport(c: ModelConfig, contextLength: number, len: number): KvCacheBytes[] {
-  const perToken = 2 * c.numKvHeads * c.headDim * 4;
+/** The static KV cache's bytes per layer (K and V of [ctx, nKvHeads, headDim] each, and int8's scales) holding `len` tokens. */
+export function kvCacheReport(c: ModelConfig, contextLength: number, len: number, dtype: KvCacheDtype = 'f32'): KvCacheBytes[] {
+  const perToken = 2 * kvRowBytes(c, dtype);
   return Array.from({ length: c.numLayers }, (_, layer) => ({
     layer,
     allocated: contextLength * perToken,
@@ -174,7 +184,8 @@ export class Model {
   private readonly scores: Float64Array; // [ctx]
   private readonly acc: Float64Array; // [hd]
   private len = 0;
-  private readonly kvInt8: boolean;
+  /** The KV cache's element type. */
+  readonly kvDtype: KvCacheDtype;
 
   constructor(loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }, opts: ModelOptions = {}) {
     const c = loaded.config;
@@ -184,7 +195,9 @@ export class Model {
     if (!Number.isSafeInteger(ctx) || ctx < 1) throw new RangeError(`contextLength ${ctx} must be a positive integer`);
     if (c.positions === 'learned' && ctx > c.maxPositions) throw new RangeError(`contextLength ${ctx} exceeds the ${c.maxPositions} learned positions`);
     this.contextLength = ctx;
-    this.kvInt8 = opts.kvQuant === 'int8';
+    const kvDtype = opts.kvQuant ?? 'f32';
+    if (kvDtype !== 'f32' && kvDtype !== 'int8') throw new RangeError(`kvQuant must be 'f32' or 'int8', got ${String(kvDtype)}`);
+    this.kvDtype = kvDtype;
     const W = (name: string) => loaded.weights.get(name)!.data;
     const opt = (name: string) => loaded.weights.get(name)?.data;
     const lin = (name: string): Linear => {
@@ -208,8 +221,10 @@ export class Model {
         kNorm: c.qkNorm ? W(`${p}self_attn.k_norm.weight`) : undefined,
         mlpNorm: norm(`${p}post_attention_layernorm`),
         window: c.slidingWindow !== undefined && (c.slidingWindowLayers?.[i] ?? true) ? c.slidingWindow : undefined,
-        kCache: new Float32Array(kvSize),
-        vCache: new Float32Array(kvSize),
+        kv:
+          kvDtype === 'int8'
+            ? { dtype: 'int8', k: new Int8Array(kvSize), v: new Int8Array(kvSize), kScale: new Float32Array(ctx * c.numKvHeads), vScale: new Float32Array(ctx * c.numKvHeads) }
+            : { dtype: 'f32', k: new Float32Array(kvSize), v: new Float32Array(kvSize) },
       };
       if (c.moe) {
         layer.router = lin(`${p}mlp.router`);
@@ -307,17 +322,18 @@ export class Model {
     return this.linearsByName.values();
   }
 
-  /** KV cache bytes per layer, read from the K and V arrays this model allocated. */
+  /** KV cache bytes per layer, read from the K and V arrays (and int8's scales) this model allocated. */
   kvCacheBytes(): KvCacheBytes[] {
     return this.layers.map((L, layer) => {
-      const allocated = L.kCache.byteLength + L.vCache.byteLength;
+      const kv = L.kv;
+      const allocated = kv.k.byteLength + kv.v.byteLength + (kv.dtype === 'int8' ? kv.kScale.byteLength + kv.vScale.byteLength : 0);
       return { layer, allocated, used: (allocated / this.contextLength) * this.len, tokens: this.len, capacity: this.contextLength };
     });
   }
 
-  /** The K and V arrays of each layer (tests check that decoding never replaces them). */
-  kvCacheArrays(): { k: Float32Array; v: Float32Array }[] {
-    return this.layers.map((L) => ({ k: L.kCache, v: L.vCache }));
+  /** The K and V arrays (and int8's scales) of each layer (tests check that decoding never replaces them). */
+  kvCacheArrays(): LayerKv[] {
+    return this.layers.map((L) => L.kv);
   }
 
   private scratchFor(T: number): Scratch {
@@ -404,29 +420,36 @@ export class Model {
         applyRope(k, cos, sin, T, Kv, hd, hd, c.rope!.style);
       }
       if (qk) qk.push({ q: q.slice(), k: k.slice() }); // [T, H, hd], [T, Kv, hd]
-      L.kCache.set(k, start * Kv * hd); // slots [start, start+T)
-      L.vCache.set(v, start * Kv * hd);
-      if (this.kvInt8) {
-        int8RoundTripRows(L.kCache, start * Kv * hd, T * Kv, hd); // [T·Kv, hd] rows, one scale each
-        int8RoundTripRows(L.vCache, start * Kv * hd, T * Kv, hd);
-      }
+      const kv = L.kv;
       const probs = attentions ? new Float32Array(H * T * Tk) : undefined; // [H, T, Tk]
-      attention({
-        out: att,
-        q,
-        kCache: L.kCache,
-        vCache: L.vCache,
-        T,
-        start,
-        nHeads: H,
-        nKvHeads: Kv,
-        headDim: hd,
-        scale: 1 / Math.sqrt(hd),
-        window: L.window,
-        probs,
-        scores: this.scores,
-        acc: this.acc,
-      });
+      const scale = 1 / Math.sqrt(hd);
+      if (kv.dtype === 'f32') {
+        kv.k.set(k, start * Kv * hd); // slots [start, start+T)
+        kv.v.set(v, start * Kv * hd);
+        attention({ out: att, q, kCache: kv.k, vCache: kv.v, T, start, nHeads: H, nKvHeads: Kv, headDim: hd, scale, window: L.window, probs, scores: this.scores, acc: this.acc });
+      } else {
+        quantizeInt8Rows(k, 0, T * Kv, hd, kv.k, kv.kScale, start * Kv); // [T·Kv, hd] rows into slots [start, start+T), one scale each
+        quantizeInt8Rows(v, 0, T * Kv, hd, kv.v, kv.vScale, start * Kv);
+        const { kScale, vScale } = kv;
+        attentionInt8({
+          out: att,
+          q,
+          kCache: kv.k,
+          vCache: kv.v,
+          kScale,
+          vScale,
+          T,
+          start,
+          nHeads: H,
+          nKvHeads: Kv,
+          headDim: hd,
+          scale,
+          window: L.window,
+          probs,
+          scores: this.scores,
+          acc: this.acc,
+        });
+      }
       if (attentions && probs) attentions.push(probs);
       this.linear(o, att, T, L.o, s);
       for (let i = 0; i < T * D; i++) x[i] += o[i];

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openNodeGpu } from '../../engine/gpu/gpu-node';
 import { checkSameSeed, checkStories, checkTinyModel, TINY } from './gpu-checks';
+import { checkInt8Stories, checkInt8Tiny, int8Ok } from './kv-int8-checks';
 
 async function main(): Promise<number> {
   const dir = path.resolve(process.env.FIXTURES ?? '../shared/fixtures');
@@ -44,6 +45,15 @@ async function main(): Promise<number> {
   const sameOk = same.gpu.join(',') === same.cpu.join(',') && same.gpu.length === 200;
   if (!sameOk) bad++;
   console.log(JSON.stringify({ sameSeed: 'stories260K, 200 tokens, temperature 0.8, top-p 0.9, seed 7', ok: sameOk, n: same.gpu.length }));
+  // the int8 KV cache: GPU against the CPU Model's (kv-int8-checks.ts)
+  for (const name of (process.env.MODELS ?? TINY.join(',')).split(',')) {
+    const r = await checkInt8Tiny(g.device, read, name);
+    if (!int8Ok(r)) bad++;
+    console.log(JSON.stringify({ int8Kv: name, ok: int8Ok(r), ...r }));
+  }
+  const s8 = await checkInt8Stories(g.device, read);
+  if (!int8Ok(s8)) bad++;
+  console.log(JSON.stringify({ int8Kv: 'stories260K', ok: int8Ok(s8), ...s8 }));
   console.log(bad ? `FAILED: ${bad}` : 'ALL OK');
   g.device.destroy();
   return bad ? 1 : 0;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { attention } from './attention';
+import { attention, attentionInt8 } from './attention';
+import { int8RoundTripRows, quantizeInt8Rows } from '../kvquant/kvquant';
 
 function rand(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
@@ -123,5 +124,33 @@ describe('attention vs a naive masked softmax', () => {
 
   it('rejects heads that do not group', () => {
     expect(() => run(2, 0, 6, 4, 4)).toThrow(RangeError);
+  });
+});
+
+describe('attention over an int8 cache', () => {
+  it.each([
+    { T: 5, start: 0, H: 4, Kv: 2, d: 8, window: undefined },
+    { T: 1, start: 9, H: 6, Kv: 2, d: 16, window: 4 },
+    { T: 3, start: 4, H: 2, Kv: 2, d: 12, window: undefined },
+  ])('gives the same bits as attention over the f32 cache after an int8 round trip (T=$T, start=$start, H=$H, Kv=$Kv, d=$d)', ({ T, start, H, Kv, d, window }) => {
+    const Tk = start + T;
+    const q = rand(T * H * d, 1);
+    const K = rand(Tk * Kv * d, 2);
+    const V = rand(Tk * Kv * d, 3);
+    const kq = new Int8Array(K.length);
+    const vq = new Int8Array(V.length);
+    const ks = new Float32Array(Tk * Kv);
+    const vs = new Float32Array(Tk * Kv);
+    quantizeInt8Rows(K, 0, Tk * Kv, d, kq, ks);
+    quantizeInt8Rows(V, 0, Tk * Kv, d, vq, vs);
+    int8RoundTripRows(K, 0, Tk * Kv, d);
+    int8RoundTripRows(V, 0, Tk * Kv, d);
+    const common = { T, start, nHeads: H, nKvHeads: Kv, headDim: d, scale: 1 / Math.sqrt(d), window, scores: new Float64Array(Tk), acc: new Float64Array(d) };
+    const a = { out: new Float32Array(T * H * d), probs: new Float32Array(H * T * Tk) };
+    const b = { out: new Float32Array(T * H * d), probs: new Float32Array(H * T * Tk) };
+    attention({ ...common, ...a, q, kCache: K, vCache: V });
+    attentionInt8({ ...common, ...b, q, kCache: kq, vCache: vq, kScale: ks, vScale: vs });
+    expect([...b.out]).toEqual([...a.out]);
+    expect([...b.probs]).toEqual([...a.probs]);
   });
 });

@@ -13,7 +13,11 @@ import { paramsWgsl, STEP_WGSL, type KernelSource } from '../../wgsl/kernel-sour
 export const ROPE_FIELDS = ['H', 'Kv', 'hd', 'qkvStride', 'style', 'qkNorm', 'eps'] as const;
 export const ROPE_STYLE = { half: 0, interleaved: 1, none: 2 } as const;
 
-export function ropeQkvWgsl(): KernelSource {
+/**
+ * `kvAt`: 'slot' writes k and v into the cache at slots start + t; 'row' writes them to rows t
+ * of [T, Kv, hd] buffers instead (the int8 cache quantises them from there: ops/kvquant).
+ */
+export function ropeQkvWgsl(kvAt: 'slot' | 'row' = 'slot'): KernelSource {
   const code = /* wgsl */ `
 ${STEP_WGSL}
 ${paramsWgsl(ROPE_FIELDS)}
@@ -22,13 +26,13 @@ ${paramsWgsl(ROPE_FIELDS)}
 @group(0) @binding(4) var<storage, read> qn: array<f32>;         // [hd] q_norm weight
 @group(0) @binding(5) var<storage, read> kn: array<f32>;         // [hd] k_norm weight
 @group(0) @binding(6) var<storage, read_write> q: array<f32>;    // [T, H, hd]
-@group(0) @binding(7) var<storage, read_write> kc: array<f32>;   // [ctx, Kv, hd]
-@group(0) @binding(8) var<storage, read_write> vc: array<f32>;   // [ctx, Kv, hd]
+@group(0) @binding(7) var<storage, read_write> kc: array<f32>;   // ${kvAt === 'slot' ? '[ctx, Kv, hd]' : '[T, Kv, hd]'}
+@group(0) @binding(8) var<storage, read_write> vc: array<f32>;   // ${kvAt === 'slot' ? '[ctx, Kv, hd]' : '[T, Kv, hd]'}
 
 fn put(j: u32, t: u32, i: u32, val: f32) {
   let hd = p.hd;
   if (j < p.H) { q[(t * p.H + j) * hd + i] = val; return; }
-  let slot = s.start + t;
+  let slot = ${kvAt === 'slot' ? 's.start + t' : 't'};
   if (j < p.H + p.Kv) { kc[(slot * p.Kv + (j - p.H)) * hd + i] = val; return; }
   vc[(slot * p.Kv + (j - p.H - p.Kv)) * hd + i] = val;
 }
@@ -72,5 +76,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   put(j, t, ib, b * c + a * sn);
 }
 `;
-  return { label: 'rope-qkv', code, bindings: ['qkv', 'cs', 'qn', 'kn', 'q', 'kc', 'vc'], fields: ROPE_FIELDS, floats: ['eps'] };
+  return { label: kvAt === 'slot' ? 'rope-qkv' : 'rope-qkv-rows', code, bindings: ['qkv', 'cs', 'qn', 'kn', 'q', 'kc', 'vc'], fields: ROPE_FIELDS, floats: ['eps'] };
 }
