@@ -13,7 +13,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { FormatError } from '../errors';
-import { looksLikeModel, openModel, type OpenedModel } from '../formats/load-node';
+import { looksLikeModel, openModel, openModelTokenizer, type OpenedModel } from '../formats/load-node';
 import { loadLoraAdapterFromPath } from '../formats/hf-node';
 import type { Backend, BackendId, RouterChoice, WeightPrecision } from '../backend/contract';
 import { backendIds, backendKind } from '../backend/registry';
@@ -174,8 +174,7 @@ async function cmdInspect(argv: string[], out: Out): Promise<void> {
   const { values, positionals } = parse(argv, { tokenizer: { type: 'string' }, model: { type: 'string' } });
   const p = (values.model as string | undefined) ?? positionals[0];
   if (!p) throw new UsageError('inspect needs a model path');
-  const m = await openModel(p, { tokenizer: values.tokenizer as string | undefined });
-  const d: ModelDescription = await describeModel(m);
+  const d: ModelDescription = await describeModel(p, { tokenizer: values.tokenizer as string | undefined });
   if (values.json) return out(JSON.stringify(d));
   out(
     [
@@ -200,7 +199,7 @@ async function tokenizerFor(p: string): Promise<{ tokenizer: Tokenizer; source: 
   // A built-in vocabulary, a tokenizer file or folder, or a model whose tokenizer comes with it.
   if (isBuiltinTokenizerId(p) && !existsSync(p)) return { tokenizer: await loadBuiltinTokenizer(p), source: p };
   if (await looksLikeModel(p)) {
-    const m = await openModel(p);
+    const m = await openModelTokenizer(p);
     if (!m.tokenizer) throw new UsageError(`${p}: no tokenizer comes with this model; pass a tokenizer file`);
     return { tokenizer: m.tokenizer, source: m.tokenizerSource ?? p };
   }
