@@ -1,8 +1,8 @@
 /**
  * Runs the CLI in a child process for tests that measure it: the CLI bundled once (esbuild,
  * into a temp folder), started with a preload that writes the process's peak resident memory
- * (process.resourceUsage().maxRSS) to a file on exit. Gives exit code, stdout, stderr, wall time
- * and peak RSS; `onStart` sees the child (to send it a signal).
+ * and CPU time (process.resourceUsage()) to a file on exit. Gives exit code, stdout, stderr, wall time,
+ * CPU time and peak RSS; `onStart` sees the child (to send it a signal).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,7 +31,7 @@ export async function bundleCli(): Promise<void> {
   const preload = path.join(dir, 'peak-rss.cjs');
   writeFileSync(
     preload,
-    `process.on('exit', () => { if (process.env.PEAK_RSS_FILE) require('fs').writeFileSync(process.env.PEAK_RSS_FILE, String(process.resourceUsage().maxRSS * 1024)); });\n`,
+    `process.on('exit', () => { const u = process.resourceUsage(); if (process.env.PEAK_RSS_FILE) require('fs').writeFileSync(process.env.PEAK_RSS_FILE, JSON.stringify({ rss: u.maxRSS * 1024, cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 })); });\n`,
   );
   bundled = { dir, cli, preload };
 }
@@ -49,6 +49,8 @@ export interface ChildRun {
   ms: number;
   /** Peak resident memory of the child, bytes. */
   peakRss: number;
+  /** CPU time of the child (user + system), ms: a time limit that does not depend on how busy the machine is. */
+  cpuMs: number;
 }
 
 export async function runCliChild(
@@ -73,7 +75,7 @@ export async function runCliChild(
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
   clearTimeout(timer);
   const ms = performance.now() - t0;
-  const peakRss = existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8')) : NaN;
+  const usage = existsSync(rssFile) ? (JSON.parse(readFileSync(rssFile, 'utf8')) as { rss: number; cpuMs: number }) : { rss: NaN, cpuMs: NaN };
   rmSync(rssFile, { force: true });
-  return { code, signal, out, err, ms, peakRss };
+  return { code, signal, out, err, ms, peakRss: usage.rss, cpuMs: usage.cpuMs };
 }

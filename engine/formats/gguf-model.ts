@@ -44,6 +44,13 @@ const SUPPORTED: Record<string, { arch: Architecture; ropeStyle: 'half' | 'inter
   qwen3: { arch: 'qwen3', ropeStyle: 'half' },
 };
 
+/** The metadata keys the engine reads: general.*, tokenizer.* and those of the architectures it runs. Others are skipped undecoded. */
+export function ggufKeyForEngine(key: string): boolean {
+  const dot = key.indexOf('.');
+  const ns = dot < 0 ? key : key.slice(0, dot);
+  return ns === 'general' || ns === 'tokenizer' || Object.hasOwn(SUPPORTED, ns);
+}
+
 export interface LoadGgufOptions extends ReadGgufOptions {
   /**
    * 'as-stored' (default): keep Q/K rows as in the file and report the file's
@@ -364,7 +371,7 @@ export async function ggufModelConfigFromFile(file: GgufFile, maxDuplicateCheckB
  * FormatError/UnsupportedError naming it.
  */
 export async function loadGgufModel(src: ByteSource, opts: LoadGgufOptions = {}): Promise<LoadedModel> {
-  const file = await readGguf(src, opts);
+  const file = await readGguf(src, { keep: ggufKeyForEngine, ...opts });
   const config = await ggufModelConfigFromFile(file);
 
   const expected = expectedGgufTensors(config);

@@ -7,7 +7,7 @@
  * registry (registry.ts) picks the check for a path.
  */
 import { FormatError, UnsupportedError } from '../errors';
-import { GGUF_CONFIG_TENSORS, ggufModelConfigFromFile } from './gguf-model';
+import { GGUF_CONFIG_TENSORS, ggufKeyForEngine, ggufModelConfigFromFile } from './gguf-model';
 import { readGguf } from './gguf';
 import { ggufString } from './gguf-metadata';
 import { applyGenerationConfig, readJsonFile, type HfFolder } from './hf';
@@ -228,7 +228,7 @@ export async function inspectLlama2c(dir: ModelDir, weights: string): Promise<Mo
 const DUPLICATE_CHECK_BYTES = 32 * 1024 * 1024;
 
 async function ggufHeader(weights: string, src: ByteSource): Promise<ModelHeader> {
-  const file = await readGguf(src);
+  const file = await readGguf(src, { keep: ggufKeyForEngine });
   // A head written twice (llama.cpp's llama2.c converter) is one tied matrix, as the loader reads it: counted once.
   // Compared only when small (DUPLICATE_CHECK_BYTES), so the check stays a header read for large files.
   const c = await ggufModelConfigFromFile(file, DUPLICATE_CHECK_BYTES);

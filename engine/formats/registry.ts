@@ -177,7 +177,7 @@ const gguf: ModelFormat = {
   tokenizer: {
     where: 'embedded',
     async read(src) {
-      const file = await readGguf(src);
+      const file = await readGguf(src, { keep: (key) => key.startsWith('tokenizer.') || key.startsWith('general.') });
       return file.metadata.has('tokenizer.ggml.model') ? tokenizerFromGgufMetadata(file.metadata, { fileName: src.name }) : undefined;
     },
   },
