@@ -299,7 +299,7 @@ function readAdded(r: JsonReader, v: Json | undefined): AddedTokenSpec[] {
     const content = r.str(o.content, `${k}.content`);
     const special = r.bool(o.special, `${k}.special`, false);
     return {
-      id: r.int(o.id, `${k}.id`),
+      id: r.tokenId(o.id, `${k}.id`),
       content,
       singleWord: r.bool(o.single_word, `${k}.single_word`, false),
       lstrip: r.bool(o.lstrip, `${k}.lstrip`, false),
@@ -317,15 +317,9 @@ function readBpe(r: JsonReader, m: JsonObject): BpeModel {
   const vocabObj = r.obj(m.vocab, 'model.vocab');
   const vocab = new Map<string, number>();
   // ids index arrays of the vocabulary's size: one far above the number of entries would allocate for it
-  const idLimit = Object.keys(vocabObj).length + MAX_VOCAB_ID_GAP;
-  for (const tok in vocabObj) {
-    const id = vocabObj[tok];
-    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) r.int(id, `model.vocab.${tok}`);
-    if ((id as number) >= idLimit) {
-      throw r.error('token id is far above the size of the vocabulary', `model.vocab.${tok}`, `an id below ${idLimit} (the number of entries + ${MAX_VOCAB_ID_GAP})`, id);
-    }
-    vocab.set(tok, id as number);
-  }
+  r.idLimit = Object.keys(vocabObj).length + MAX_VOCAB_ID_GAP;
+  r.idLimitWhy = `the number of entries of model.vocab + ${MAX_VOCAB_ID_GAP}`;
+  for (const tok in vocabObj) vocab.set(tok, r.tokenId(vocabObj[tok], `model.vocab.${tok}`));
   const mergesJson = r.arr(m.merges, 'model.merges');
   const merges: [string, string][] = new Array(mergesJson.length);
   for (let i = 0; i < mergesJson.length; i++) {
@@ -375,11 +369,12 @@ export function assignAddedTokenIds(added: AddedTokenSpec[], model: BpeModel): A
   const out: AddedTokenSpec[] = [];
   const vocabSize = model.size;
   let maxAdded = -1;
-  const same = (a: AddedTokenSpec, b: AddedTokenSpec): boolean =>
-    a.content === b.content && a.singleWord === b.singleWord && a.lstrip === b.lstrip && a.rstrip === b.rstrip && a.normalized === b.normalized && a.special === b.special;
+  const seen = new Set<string>();
   for (const t of added) {
     if (t.content.length === 0) continue;
-    if (out.some((o) => same(o, t))) continue;
+    const sig = `${+t.singleWord}${+t.lstrip}${+t.rstrip}${+t.normalized}${+t.special}${t.content}`;
+    if (seen.has(sig)) continue;
+    seen.add(sig);
     let id = byContent.get(t.content) ?? model.vocab.get(t.content);
     if (id === undefined) id = maxAdded < 0 ? vocabSize : maxAdded >= vocabSize || vocabSize === 0 ? maxAdded + 1 : vocabSize;
     byContent.set(t.content, id);
@@ -403,6 +398,11 @@ export function fromTokenizerJsonValue(json: unknown, fileName: string, override
   else type = 'WordLevel';
   if (type !== 'BPE') throw r.unsupported(`model type "${type}" is not supported (only BPE)`, 'model.type', type);
   const model = readBpe(r, m);
+  // ids of added tokens and of the post-processor's special tokens may also lie past the vocabulary, one per added token
+  if (Array.isArray(root.added_tokens) && root.added_tokens.length > 0) {
+    r.idLimit += root.added_tokens.length;
+    r.idLimitWhy = `the number of entries of model.vocab and added_tokens + ${MAX_VOCAB_ID_GAP}`;
+  }
   const normalizer = buildNormalizer(r, root.normalizer, 'normalizer');
   const preTokenizer = buildPreTokenizer(r, root.pre_tokenizer, 'pre_tokenizer');
   const postProcessor = buildPostProcessor(r, root.post_processor, 'post_processor');
