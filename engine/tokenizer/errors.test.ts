@@ -92,14 +92,14 @@ describe('tokenizer.json: bad input gives typed errors', () => {
     const added = structuredClone(j);
     added.added_tokens.push({ id: huge, content: '<huge>', special: true } as never);
     writeFileSync(file, JSON.stringify(added));
-    const e = await loadTokenizerFromPath(file).catch((x: unknown) => x as FormatError);
+    const e = (await loadTokenizerFromPath(file).catch((x: unknown) => x)) as FormatError;
     expect(e).toBeInstanceOf(FormatError);
     expect(e.message).toContain(`${file} (key "added_tokens[${added.added_tokens.length - 1}].id"): token id is far above the size of the vocabulary`);
     expect(e.expected).toBe(`an id below ${n + added.added_tokens.length + 65_536} (the number of entries of model.vocab and added_tokens + 65536)`);
     const post = structuredClone(j);
     post.post_processor.special_tokens['<|begin_of_text|>'].ids = [huge];
     writeFileSync(file, JSON.stringify(post));
-    const p = await loadTokenizerFromPath(file).catch((x: unknown) => x as FormatError);
+    const p = (await loadTokenizerFromPath(file).catch((x: unknown) => x)) as FormatError;
     expect(p).toBeInstanceOf(FormatError);
     expect(p.key).toBe('post_processor.special_tokens.<|begin_of_text|>.ids[0]');
   });
