@@ -55,14 +55,14 @@ export interface ChildRun {
 
 export async function runCliChild(
   argv: string[],
-  opts: { onStart?: (child: ChildProcess, err: () => string) => void; timeoutMs?: number; input?: string } = {},
+  opts: { onStart?: (child: ChildProcess, err: () => string) => void; timeoutMs?: number; input?: string; env?: Record<string, string> } = {},
 ): Promise<ChildRun> {
   await bundleCli();
   const b = bundled!;
   const rssFile = path.join(b.dir, `rss-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
   const t0 = performance.now();
   const child = spawn(process.execPath, ['--require', b.preload, b.cli, ...argv], {
-    env: { ...process.env, PEAK_RSS_FILE: rssFile },
+    env: { ...process.env, ...opts.env, PEAK_RSS_FILE: rssFile },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';

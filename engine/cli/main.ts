@@ -12,17 +12,14 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { FormatError } from '../errors';
-import { looksLikeModel, openModel, openModelTokenizer } from '../formats/load-node';
+import { openModel } from '../formats/load-node';
 import { backendKind } from '../backend/registry';
 import { generate } from '../generate/generate';
 import { processorsFromOptions, samplerFromOptions, SAMPLING_OPTIONS, type ProcessorOptions } from '../generate/options';
 import { ParameterRangeError, type LogitsProcessor } from '../generate/processors';
 import { Rng } from '../generate/rng';
 import { GreedySampler, MultinomialSampler } from '../generate/samplers';
-import { loadTokenizerFromPath } from '../tokenizer/load-node';
-import type { Tokenizer } from '../tokenizer/types';
-import { BUILTIN_TOKENIZERS, isBuiltinTokenizerId } from '../tokenizer/builtin';
-import { loadBuiltinTokenizer } from '../tokenizer/builtin-node';
+import { BUILTIN_TOKENIZERS } from '../tokenizer/builtin';
 import { cmdTrainBpe, TrainUsageError } from './train-bpe';
 import { describeModel, type ModelDescription } from './describe';
 import { UsageError } from './errors';
@@ -30,6 +27,7 @@ import { beamFlags, cmdCompare, cmdProcess, inspectOption, LAB_FLAGS, LAB_USAGE,
 import { cmdKv, KvUsageError } from './kv';
 import { backendOpt, checkIds, floatOpt, GpuUnavailableError, intOpt, openBackend, parse, parseIds, releaseHostWeights, weightsOpt, type Out } from './common';
 import { cmdForward } from './forward';
+import { cmdTokenize } from './tokenize';
 import { Interrupted, interruptible, PREFILL_CHUNK, prefillProgress } from './interrupt';
 
 export { checkForwardOutput, MAX_FORWARD_JSON_BYTES } from './forward';
@@ -39,7 +37,7 @@ const USAGE = `usage: llm-playground <command> [options]
 
 commands:
   inspect <model> [--tokenizer <file>] [--json]
-  tokenize --tokenizer <file|model|builtin> --text <s> [--no-special] [--json]
+  tokenize --tokenizer <file|model|builtin> (--text <s> | --file <text file>) [--no-special] [--json]
            builtin: ${BUILTIN_TOKENIZERS.map((b) => b.id).join(', ')}
   train-bpe --input <file|folder> [--vocab-size N] --out <tokenizer.json> [--json]
   generate [--model <path>] [--tokenizer <file>] (--prompt <s> | --ids 1,2,3)
@@ -103,28 +101,6 @@ async function cmdInspect(argv: string[], out: Out): Promise<void> {
       .filter(Boolean)
       .join('\n'),
   );
-}
-
-async function tokenizerFor(p: string): Promise<{ tokenizer: Tokenizer; source: string }> {
-  // A built-in vocabulary, a tokenizer file or folder, or a model whose tokenizer comes with it.
-  if (isBuiltinTokenizerId(p) && !existsSync(p)) return { tokenizer: await loadBuiltinTokenizer(p), source: p };
-  if (await looksLikeModel(p)) {
-    const m = await openModelTokenizer(p);
-    if (!m.tokenizer) throw new UsageError(`${p}: no tokenizer comes with this model; pass a tokenizer file`);
-    return { tokenizer: m.tokenizer, source: m.tokenizerSource ?? p };
-  }
-  return { tokenizer: await loadTokenizerFromPath(p), source: p };
-}
-
-async function cmdTokenize(argv: string[], out: Out): Promise<void> {
-  const { values } = parse(argv, { tokenizer: { type: 'string' }, text: { type: 'string' }, 'no-special': { type: 'boolean' } });
-  if (!values.tokenizer) throw new UsageError('tokenize needs --tokenizer <file|model>');
-  if (values.text === undefined) throw new UsageError('tokenize needs --text <string>');
-  const { tokenizer } = await tokenizerFor(values.tokenizer as string);
-  const enc = tokenizer.encode(values.text as string, { addSpecialTokens: !values['no-special'] });
-  if (values.json) return out(JSON.stringify({ ids: enc.ids, tokens: enc.tokens, offsets: enc.offsets, offsets_utf16: enc.offsetsUtf16 }));
-  out(`${enc.ids.length} tokens`);
-  enc.ids.forEach((id, i) => out(`${String(id).padStart(7)}  ${JSON.stringify(enc.tokens[i])}  [${enc.offsets[i].join(', ')})`));
 }
 
 /** generate's processor flags and the ProcessorOptions each sets. */

@@ -15,6 +15,7 @@ import { type Normalizer, buildNormalizer } from './normalizers';
 import { type Piece, initialPiece } from './piece';
 import { type PostProcessor, type WorkEncoding, buildPostProcessor } from './post-processors';
 import { type PreTokenizerStep, buildPreTokenizer } from './pre-tokenizers';
+import type { FlatEncoding } from './flat';
 import { WindowStreamDecoder } from './stream';
 import type { DecodeOptions, EncodeOptions, Encoding, StreamDecoder, StreamDecoderOptions, Tokenizer, TokenizerKind } from './types';
 import { byteUnits, wellFormed } from './unicode';
@@ -128,6 +129,16 @@ export class HfTokenizer implements Tokenizer {
 
   encodeIds(text: string, opts: EncodeOptions = {}): number[] {
     return this.run(wellFormed(text), opts.addSpecialTokens ?? true, false).ids;
+  }
+
+  encodeFlat(text: string, opts: EncodeOptions = {}): FlatEncoding {
+    const src = wellFormed(text);
+    const w = this.run(src, opts.addSpecialTokens ?? true, true);
+    const offsets = Int32Array.from(w.offsets);
+    w.offsets = []; // the flat copy replaces it before the UTF-16 one is made
+    const toUnit = codePointToUnit(src);
+    const offsetsUtf16 = toUnit ? offsets.map((o) => toUnit[o] ?? src.length) : offsets.slice();
+    return { ids: Int32Array.from(w.ids), tokens: w.tokens, offsets, offsetsUtf16 };
   }
 
   /** Pieces after added-token extraction, normalization and pre-tokenization. */
