@@ -117,7 +117,7 @@ export interface ReadGgufOptions {
   maxHeaderBytes?: number;
   /** Size of the first read of the header region (later reads grow with the header read so far, and hold at least one value). Default 64 KiB. */
   initialReadBytes?: number;
-  /** Which metadata keys to keep; the values of the others are skipped, not decoded. Default: all. */
+  /** Which metadata keys to keep (general.alignment always is); the values of the others are skipped, not decoded. Default: all. */
   keep?: (key: string) => boolean;
 }
 
@@ -702,7 +702,8 @@ async function parseHeader(src: ByteSource, opts: ReadGgufOptions): Promise<Head
   };
   // Tensor count comes before the metadata; each info is at least 8 + 4 + 8 + 4 + 8 bytes.
   const tensorCount = await w.step(() => c.count('tensor count', 32));
-  await readMetadata(w, c, h, opts.keep ?? (() => true));
+  const keep = opts.keep;
+  await readMetadata(w, c, h, keep ? (key) => key === 'general.alignment' || keep(key) : () => true);
   h.alignment = readAlignment(c, h);
   const seen = new Set<string>();
   const relOffsetAt: number[] = [];
