@@ -12,7 +12,7 @@ import { BpeBuildError, BpeModel } from './bpe';
 import { type Decoder, buildDecoder } from './decoders';
 import { type Json, type JsonObject, JsonReader } from './json';
 import { type Normalizer, buildNormalizer } from './normalizers';
-import { type Piece, initialPiece } from './piece';
+import { type Piece, initialPiece, slicePiece } from './piece';
 import { type PostProcessor, type WorkEncoding, buildPostProcessor } from './post-processors';
 import { type PreTokenizerStep, buildPreTokenizer } from './pre-tokenizers';
 import type { FlatEncoding } from './flat';
@@ -38,6 +38,10 @@ export interface HfParts {
   decoder: Decoder | null;
   added: AddedTokenSpec[];
 }
+
+/** Inputs longer than this (UTF-16 units) are pre-tokenized in batches of words where that is exact (piecesInBatches). */
+const LONG_INPUT = 1 << 16;
+const WORDS_PER_BATCH = 4096;
 
 export class HfTokenizer implements Tokenizer {
   readonly kind: Extract<TokenizerKind, 'hf-bpe' | 'gguf-gpt2'>;
@@ -159,6 +163,58 @@ export class HfTokenizer implements Tokenizer {
     return pieces.filter((p) => p.text.length > 0);
   }
 
+  /**
+   * The pipeline's pieces for a long input, passed to `emit` a batch of words at a time so
+   * that the pieces of the whole input never exist at once. Taken only where it provably gives
+   * the pieces of `pieces()`: the pre-tokenizer's words (its text-only split) must tile each
+   * normalized piece, and pre-tokenizing each batch's slice must give exactly that batch's
+   * words. False when not (a word changed, a prefix added…): the caller then drops what was
+   * emitted and takes `pieces()`.
+   */
+  private piecesInBatches(text: string, align: boolean, emit: (p: Piece) => void): boolean {
+    const pre = this.pre;
+    if (!pre) return false;
+    const first: Piece[] = [];
+    this.rawMatcher.split(initialPiece(text, align), first);
+    for (const p of first) {
+      if (p.tokenId !== undefined) {
+        emit(p); // the pre-tokenizer passes token pieces through
+        continue;
+      }
+      const parts: Piece[] = [];
+      this.normMatcher.split(this.normalizer ? this.normalizer(p) : p, parts);
+      for (const q of parts) {
+        if (q.tokenId !== undefined) {
+          emit(q);
+          continue;
+        }
+        const words: string[] = [];
+        pre.splitText(q.text, words);
+        let at = 0;
+        for (const w of words) {
+          if (!q.text.startsWith(w, at)) return false;
+          at += w.length;
+        }
+        if (at !== q.text.length) return false;
+        let start = 0;
+        for (let i = 0; i < words.length;) {
+          // a batch ends between a word ending in a non-space and one starting with at most one
+          // space (a regex's view of whitespace runs and of the end of its text would differ there)
+          let j = Math.min(words.length, i + WORDS_PER_BATCH);
+          while (j < words.length && !(/\S$/.test(words[j - 1]!) && /^ ?\S/.test(words[j]!))) j++;
+          const batch = words.slice(i, j).filter((w) => w.length > 0);
+          const end = start + batch.reduce((n, w) => n + w.length, 0);
+          const got = pre.run([slicePiece(q, start, end)]).filter((x) => x.text.length > 0);
+          if (got.length !== batch.length || got.some((g, k) => g.text !== batch[k])) return false;
+          for (const g of got) emit(g);
+          start = end;
+          i = j;
+        }
+      }
+    }
+    return true;
+  }
+
   /** ids only, on plain strings (no alignments): the hot path of `encodeIds`. */
   private runIds(text: string): number[] {
     const ids: number[] = [];
@@ -202,12 +258,12 @@ export class HfTokenizer implements Tokenizer {
       const ids = this.runIds(text);
       return { ids: this.post ? this.post.processIds(ids, addSpecial) : ids, tokens: [], offsets: [] };
     }
-    const pieces = this.pieces(text, withOffsets || this.alwaysAlign);
     const ids: number[] = [];
     const tokens: string[] = [];
     const offsets: number[] = [];
     const vocabR = this.model.vocabR;
-    for (const p of pieces) {
+    const emit = (p: Piece): void => {
+      if (p.text.length === 0) return;
       if (p.tokenId !== undefined) {
         ids.push(p.tokenId);
         if (withOffsets) {
@@ -215,12 +271,12 @@ export class HfTokenizer implements Tokenizer {
           const a = p.align!;
           offsets.push(a[0]!, a[a.length - 1]!);
         }
-        continue;
+        return;
       }
       const res = this.byteLevelModelInput ? this.model.tokenizeByteLevel(p.text) : this.model.tokenize(p.text);
       if (!withOffsets) {
         for (let k = 0; k < res.length; k += 3) ids.push(res[k]!);
-        continue;
+        return;
       }
       const a = p.align!;
       const unitOfByte = this.byteLevelModelInput ? byteUnits(p.text) : null;
@@ -236,6 +292,11 @@ export class HfTokenizer implements Tokenizer {
         }
         offsets.push(a[2 * s]!, a[2 * e + 1]!);
       }
+    };
+    const align = withOffsets || this.alwaysAlign;
+    if (!(text.length > LONG_INPUT && this.piecesInBatches(text, align, emit))) {
+      ids.length = tokens.length = offsets.length = 0;
+      for (const p of this.pieces(text, align)) emit(p);
     }
     if (!withOffsets) return { ids: this.post ? this.post.processIds(ids, addSpecial) : ids, tokens: [], offsets: [] };
     const enc: WorkEncoding = { ids, tokens, offsets };
