@@ -1,9 +1,6 @@
-/** A model's vital statistics, for `inspect`, the tree view's tooltip and the details page. */
-import { stat, readdir } from 'node:fs/promises';
-import path from 'node:path';
+/** A model's vital statistics for `inspect`, from its headers (no weights read). */
 import type { RunnableFormatId } from '../formats/ids';
-import { kvBytesPerToken } from '../formats/inspect';
-import type { OpenedModel } from '../formats/load-node';
+import { readModelHeaderAt } from '../formats/load-node';
 import type { ModelConfig } from '../model/types';
 
 export interface ModelDescription {
@@ -18,32 +15,18 @@ export interface ModelDescription {
   tokenizer?: { kind: string; source: string; vocabSize: number };
 }
 
-async function sizeOnDisk(p: string): Promise<number> {
-  const st = await stat(p);
-  if (!st.isDirectory()) return st.size;
-  let total = 0;
-  for (const f of await readdir(p)) {
-    if (/\.(safetensors|json)$/.test(f)) total += (await stat(path.join(p, f))).size;
-  }
-  return total;
-}
-
-export async function describeModel(m: OpenedModel): Promise<ModelDescription> {
-  let parameters = 0;
-  for (const t of m.loaded.weights.values()) parameters += t.data.length;
-  const files = m.loaded.source.files.length ? m.loaded.source.files : [m.path];
-  let fileBytes = 0;
-  for (const f of files) fileBytes += await sizeOnDisk(path.isAbsolute(f) || f.includes(path.sep) ? f : path.join(m.path, f)).catch(() => 0);
-  if (fileBytes === 0) fileBytes = await sizeOnDisk(m.path);
+/** Describes the model at `p` from its headers and its tokenizer (`opts.tokenizer`, else the one that comes with it). */
+export async function describeModel(p: string, opts: { tokenizer?: string } = {}): Promise<ModelDescription> {
+  const h = await readModelHeaderAt(p, opts);
   return {
-    path: m.path,
-    format: m.format,
-    architecture: m.loaded.config.architecture,
-    parameters,
-    dtypes: m.loaded.source.dtypes,
-    fileBytes,
-    config: m.loaded.config,
-    kvBytesPerToken: kvBytesPerToken(m.loaded.config),
-    tokenizer: m.tokenizer ? { kind: m.tokenizer.kind, source: m.tokenizerSource ?? '', vocabSize: m.tokenizer.vocabSize } : undefined,
+    path: h.path,
+    format: h.format,
+    architecture: h.config.architecture,
+    parameters: h.info.parameters,
+    dtypes: h.info.dtypes,
+    fileBytes: h.info.fileBytes,
+    config: h.config,
+    kvBytesPerToken: h.info.kvBytesPerToken,
+    tokenizer: h.tokenizer ? { kind: h.tokenizer.kind, source: h.tokenizerSource ?? '', vocabSize: h.tokenizer.vocabSize } : undefined,
   };
 }

@@ -9,42 +9,35 @@
  *
  * Every command takes --json: one object on stdout with stable keys.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { FormatError } from '../errors';
-import { looksLikeModel, openModel, type OpenedModel } from '../formats/load-node';
-import { loadLoraAdapterFromPath } from '../formats/hf-node';
-import type { Backend, BackendId, RouterChoice, WeightPrecision } from '../backend/contract';
-import { backendIds, backendKind } from '../backend/registry';
+import { openModel } from '../formats/load-node';
+import { backendKind } from '../backend/registry';
 import { generate } from '../generate/generate';
 import { processorsFromOptions, samplerFromOptions, SAMPLING_OPTIONS, type ProcessorOptions } from '../generate/options';
 import { ParameterRangeError, type LogitsProcessor } from '../generate/processors';
 import { Rng } from '../generate/rng';
-import { argmax, GreedySampler, MultinomialSampler } from '../generate/samplers';
-import { lensWeights, logitLens } from '../model/logit-lens';
-import type { KvCacheDtype } from '../model/kv/layout';
-import type { LoadedModel, ModelConfig } from '../model/types';
-import { openNodeGpu } from '../gpu/gpu-node';
-import { loadTokenizerFromPath } from '../tokenizer/load-node';
-import type { Tokenizer } from '../tokenizer/types';
-import { BUILTIN_TOKENIZERS, isBuiltinTokenizerId } from '../tokenizer/builtin';
-import { loadBuiltinTokenizer } from '../tokenizer/builtin-node';
+import { GreedySampler, MultinomialSampler } from '../generate/samplers';
+import { BUILTIN_TOKENIZERS } from '../tokenizer/builtin';
 import { cmdTrainBpe, TrainUsageError } from './train-bpe';
 import { describeModel, type ModelDescription } from './describe';
 import { UsageError } from './errors';
 import { beamFlags, cmdCompare, cmdProcess, inspectOption, LAB_FLAGS, LAB_USAGE, labDecoding, openDraft, runBeam, runSpeculative, traceRecord } from './lab';
 import { cmdKv, KvUsageError } from './kv';
+import { backendOpt, checkIds, floatOpt, GpuUnavailableError, intOpt, kvDtypeOpt, openBackend, parse, parseIds, releaseHostWeights, weightsOpt, type Out } from './common';
+import { cmdForward } from './forward';
+import { cmdTokenize } from './tokenize';
+import { Interrupted, interruptible, PREFILL_CHUNK, prefillProgress } from './interrupt';
 
+export { checkForwardOutput, MAX_FORWARD_JSON_BYTES } from './forward';
+export { encodeArray, GpuUnavailableError } from './common';
 export { UsageError };
-/** --backend webgpu asked for, but no adapter or device (exit code 1: the environment, not the usage). */
-export class GpuUnavailableError extends Error {}
-
 const USAGE = `usage: llm-playground <command> [options]
 
 commands:
   inspect <model> [--tokenizer <file>] [--json]
-  tokenize --tokenizer <file|model|builtin> --text <s> [--no-special] [--json]
+  tokenize --tokenizer <file|model|builtin> (--text <s> | --file <text file>) [--no-special] [--json]
            builtin: ${BUILTIN_TOKENIZERS.map((b) => b.id).join(', ')}
   train-bpe --input <file|folder> [--vocab-size N] --out <tokenizer.json> [--json]
   generate [--model <path>] [--tokenizer <file>] (--prompt <s> | --ids 1,2,3)
@@ -53,8 +46,8 @@ commands:
            [--top-k K] [--top-p P] [--min-p P] [--typical-p P] [--epsilon E] [--eta E]
            [--repetition-penalty R] [--no-repeat-ngram N]
 ${LAB_USAGE}
-  forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions] [--logit-lens] [--router] [--backend cpu|webgpu]
-          [--kv-dtype f32|int8] [--json]
+  forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions [--out <file.npy|file.safetensors>]] [--logit-lens] [--router]
+          [--backend cpu|webgpu] [--kv-dtype f32|int8] [--json]
   kv --model <path> --context N [--backend cpu|webgpu] [--kv-dtype f32|int8] [--json]   the engine's KV cache: predicted and allocated
   kv --config <config.json|built-in> [--context N] [--batch B] [--kv-dtype f32|f16|int8|int4|q8_0]
      [--attention config|mha|gqa|mqa|mla] [--kv-heads K] [--window W] [--window-layers config|all|alternate]
@@ -65,7 +58,10 @@ or a llama2.c .bin (its tokenizer: --tokenizer, or tokenizer.bin / tok*.bin besi
 generate without --model runs the bundled stories260K. --backend webgpu runs the WGSL
 engine through the webgpu package (Dawn), weights as f16 on the GPU when the file's are
 16-bit or quantised (--weights); greedy decoding there keeps steps queued on the GPU.
---ignore-eos generates --max-tokens tokens whatever comes. Without a GPU set
+--ignore-eos generates --max-tokens tokens whatever comes. forward --attentions --out writes the
+attention probabilities [L, H, T, T] (float32) to a .npy or .safetensors file instead of the JSON.
+A prompt of more than ${PREFILL_CHUNK} ids runs in chunks of ${PREFILL_CHUNK}, with progress on stderr; Ctrl-C
+stops at the end of a chunk (exit code 130). Without a GPU set
 VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json.
 
 generate decodes greedily by default. --temperature T > 0 samples (seeded by --seed, default 1);
@@ -82,108 +78,11 @@ export function bundledModelPath(): string {
   return found;
 }
 
-function parseIds(s: string | undefined, what: string): number[] {
-  if (s === undefined || s.trim() === '') throw new UsageError(`${what} needs a comma-separated list of token ids, e.g. 1,2,3`);
-  return s.split(',').map((x) => {
-    if (x.trim() === '') throw new UsageError(`${what}: an empty entry in "${s.length > 40 ? `${s.slice(0, 40)}…` : s}" (ids are separated by single commas)`);
-    const n = Number(x.trim());
-    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${what}: "${x}" is not a token id (a non-negative integer)`);
-    return n;
-  });
-}
-
-function intOpt(s: string | undefined, name: string, dflt: number, min = 0): number {
-  if (s === undefined) return dflt;
-  const n = Number(s);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${s}"`);
-  return n;
-}
-
-function floatOpt(s: string | undefined, name: string, dflt: number): number {
-  if (s === undefined) return dflt;
-  const n = Number(s);
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number ≥ 0, got "${s}"`);
-  return n;
-}
-
-function checkIds(ids: number[], vocab: number, what: string): void {
-  const bad = ids.find((i) => i >= vocab);
-  if (bad !== undefined) throw new UsageError(`${what}: token id ${bad} is outside the vocabulary (0..${vocab - 1})`);
-}
-
-/** {"dtype","shape","b64"}: the fixtures' array format (little-endian f32, row-major). */
-export function encodeArray(data: Float32Array, shape: number[]): { dtype: 'float32'; shape: number[]; b64: string } {
-  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return { dtype: 'float32', shape, b64: bytes.toString('base64') };
-}
-
-type Out = (s: string) => void;
-
-function backendOpt(s: string | undefined): BackendId {
-  if (s === undefined) return 'cpu';
-  try {
-    return backendKind(s).id;
-  } catch {
-    throw new UsageError(`--backend must be ${backendIds().join(' or ')}, got "${s}"`);
-  }
-}
-
-/** --kv-dtype: the engine's KV cache, f32 (the default) or int8 (per token and head scales), on either backend. */
-function kvDtypeOpt(s: string | undefined): KvCacheDtype {
-  if (s === undefined || s === 'f32' || s === 'int8') return s ?? 'f32';
-  throw new UsageError(`--kv-dtype must be f32 or int8, got "${s}"`);
-}
-
-/** After a device backend has uploaded the weights, the host's f32 copies are not needed: drop them. */
-function releaseHostWeights(loaded: LoadedModel): void {
-  loaded.weights.clear();
-}
-
-/** --weights: f32 or f16 on a device backend; auto (the default) keeps 16-bit or quantised files at f16. */
-function weightsOpt(s: string | undefined, loaded: LoadedModel): WeightPrecision {
-  if (s === 'f32' || s === 'f16') return s;
-  if (s !== undefined && s !== 'auto') throw new UsageError(`--weights must be auto, f32 or f16, got "${s}"`);
-  return loaded.source.dtypes.some((d) => !/^F(32|64)$/i.test(d)) ? 'f16' : 'f32';
-}
-
-/**
- * A backend from the registry; a device backend runs on the first WebGPU adapter (the
- * webgpu package, Dawn), with read-backs awaited without Dawn's per-turn polling.
- */
-async function openBackend(id: BackendId, loaded: LoadedModel, contextLength: number, weights?: WeightPrecision, kvDtype?: KvCacheDtype): Promise<Backend> {
-  const kind = backendKind(id);
-  let device: GPUDevice | undefined;
-  if (kind.needsGpuDevice) {
-    const g = await openNodeGpu();
-    if (!('device' in g)) {
-      const why = (g.env.reason ?? 'no WebGPU adapter').replace(/;? ?the CPU path will be used\.?$/, '');
-      const hint =
-        process.platform === 'linux' && !process.env.VK_ICD_FILENAMES
-          ? ' Without a GPU, Dawn can run on SwiftShader: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (Debian package chromium).'
-          : '';
-      throw new GpuUnavailableError(`--backend ${id}: ${why}. Use --backend cpu.${hint}`);
-    }
-    device = g.device;
-  }
-  return kind.create(loaded, { contextLength, device, weights, throttleMapWait: true, kvDtype });
-}
-
-const COMMON: ParseArgsConfig['options'] = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } };
-
-function parse(argv: string[], options: ParseArgsConfig['options']) {
-  try {
-    return parseArgs({ args: argv, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
-
 async function cmdInspect(argv: string[], out: Out): Promise<void> {
   const { values, positionals } = parse(argv, { tokenizer: { type: 'string' }, model: { type: 'string' } });
   const p = (values.model as string | undefined) ?? positionals[0];
   if (!p) throw new UsageError('inspect needs a model path');
-  const m = await openModel(p, { tokenizer: values.tokenizer as string | undefined });
-  const d: ModelDescription = await describeModel(m);
+  const d: ModelDescription = await describeModel(p, { tokenizer: values.tokenizer as string | undefined });
   if (values.json) return out(JSON.stringify(d));
   out(
     [
@@ -202,28 +101,6 @@ async function cmdInspect(argv: string[], out: Out): Promise<void> {
       .filter(Boolean)
       .join('\n'),
   );
-}
-
-async function tokenizerFor(p: string): Promise<{ tokenizer: Tokenizer; source: string }> {
-  // A built-in vocabulary, a tokenizer file or folder, or a model whose tokenizer comes with it.
-  if (isBuiltinTokenizerId(p) && !existsSync(p)) return { tokenizer: await loadBuiltinTokenizer(p), source: p };
-  if (await looksLikeModel(p)) {
-    const m = await openModel(p);
-    if (!m.tokenizer) throw new UsageError(`${p}: no tokenizer comes with this model; pass a tokenizer file`);
-    return { tokenizer: m.tokenizer, source: m.tokenizerSource ?? p };
-  }
-  return { tokenizer: await loadTokenizerFromPath(p), source: p };
-}
-
-async function cmdTokenize(argv: string[], out: Out): Promise<void> {
-  const { values } = parse(argv, { tokenizer: { type: 'string' }, text: { type: 'string' }, 'no-special': { type: 'boolean' } });
-  if (!values.tokenizer) throw new UsageError('tokenize needs --tokenizer <file|model>');
-  if (values.text === undefined) throw new UsageError('tokenize needs --text <string>');
-  const { tokenizer } = await tokenizerFor(values.tokenizer as string);
-  const enc = tokenizer.encode(values.text as string, { addSpecialTokens: !values['no-special'] });
-  if (values.json) return out(JSON.stringify({ ids: enc.ids, tokens: enc.tokens, offsets: enc.offsets, offsets_utf16: enc.offsetsUtf16 }));
-  out(`${enc.ids.length} tokens`);
-  enc.ids.forEach((id, i) => out(`${String(id).padStart(7)}  ${JSON.stringify(enc.tokens[i])}  [${enc.offsets[i].join(', ')})`));
 }
 
 /** generate's processor flags and the ProcessorOptions each sets. */
@@ -347,6 +224,8 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
       backend.dispose();
     }
   }
+  const intr = interruptible();
+  const progress = prefillProgress(promptIds.length);
   const steps = generate(backend, {
     promptIds,
     maxNewTokens: maxTokens,
@@ -355,6 +234,14 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
     sampler,
     tokenizer: m.tokenizer,
     inspect: inspectOption(values, c.vocabSize),
+    signal: intr.signal,
+    prefill: {
+      chunk: PREFILL_CHUNK,
+      onChunk: async (done) => {
+        progress(done);
+        await intr.breathe();
+      },
+    },
   });
   const trace: Record<string, unknown>[] = [];
   let r;
@@ -364,9 +251,19 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
       if (r.done) break;
       if (values.trace) trace.push(traceRecord(r.value));
       if (!values.json && m.tokenizer) process.stdout.write(r.value.text);
+      await intr.breathe();
     }
   } finally {
+    intr.dispose();
     backend.dispose();
+  }
+  if (r.value.stopReason === 'cancelled') {
+    if (!values.json && m.tokenizer) process.stdout.write('\n');
+    throw new Interrupted(
+      r.value.ids.length
+        ? `stopped by Ctrl-C after ${r.value.ids.length} generated tokens`
+        : `stopped by Ctrl-C during the prefill of ${promptIds.length.toLocaleString('en')} prompt tokens`,
+    );
   }
   const g = r.value;
   if (values.json) {
@@ -389,89 +286,6 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   else out(g.ids.join(','));
   out('');
   process.stderr.write(`[${g.ids.length} tokens, ${g.decodeTokensPerSec.toFixed(1)} tok/s decode, stop: ${g.stopReason}]\n`);
-}
-
-/** router_logits [L, T, E] and router_topk_experts [L][T][k] (best first), the fixtures' names. */
-function routerJson(router: RouterChoice[], T: number): { router_logits: ReturnType<typeof encodeArray>; router_topk_experts: number[][][] } {
-  const E = router[0].probs.length / T;
-  const all = new Float32Array(router.length * T * E); // [L, T, E]
-  router.forEach((rc, l) => {
-    if (!rc.logits) throw new Error(`--router: the backend did not record layer ${rc.layer}'s router logits`);
-    all.set(rc.logits, l * T * E);
-  });
-  const experts = router.map((rc) => Array.from({ length: T }, (_, t) => Array.from(rc.experts.subarray(t * rc.topK, (t + 1) * rc.topK))));
-  return { router_logits: encodeArray(all, [router.length, T, E]), router_topk_experts: experts };
-}
-
-/** The most float32 bytes `forward --json` puts in its output (base64 makes it 4/3 as long; a JS string holds at most ~512 MiB). */
-export const MAX_FORWARD_JSON_BYTES = 256 * 2 ** 20;
-
-/** Refuses (a UsageError with the sizes) a forward whose JSON output would not fit, before anything runs. */
-export function checkForwardOutput(c: ModelConfig, T: number, capture: { attentions: boolean; residuals: boolean }): void {
-  const parts: [string, number][] = [[`logits ${T}×${c.vocabSize}`, T * c.vocabSize]];
-  if (capture.attentions) parts.push([`attentions ${c.numLayers}×${c.numHeads}×${T}×${T}`, c.numLayers * c.numHeads * T * T]);
-  if (capture.residuals) parts.push([`logit lens ${c.numLayers}×${T}×${c.vocabSize}`, c.numLayers * T * c.vocabSize]);
-  const bytes = 4 * parts.reduce((a, [, n]) => a + n, 0);
-  if (bytes > MAX_FORWARD_JSON_BYTES)
-    throw new UsageError(
-      `forward: the output would hold ${(bytes / 2 ** 20).toFixed(0)} MiB of float32 (${parts.map(([what]) => what).join(', ')}); ` +
-        `the limit is ${MAX_FORWARD_JSON_BYTES / 2 ** 20} MiB: pass fewer --ids, or leave out --attentions / --logit-lens`,
-    );
-}
-
-async function cmdForward(argv: string[], out: Out): Promise<void> {
-  const { values } = parse(argv, {
-    model: { type: 'string' },
-    ids: { type: 'string' },
-    lora: { type: 'string' },
-    attentions: { type: 'boolean' },
-    'logit-lens': { type: 'boolean' },
-    router: { type: 'boolean' },
-    backend: { type: 'string' },
-    'kv-dtype': { type: 'string' },
-  });
-  const backend = backendOpt(values.backend as string | undefined);
-  const kvDtype = kvDtypeOpt(values['kv-dtype'] as string | undefined);
-  if (!values.model) throw new UsageError('forward needs --model <path>');
-  const ids = parseIds(values.ids as string | undefined, '--ids');
-  const m: OpenedModel = await openModel(values.model as string);
-  const c = m.loaded.config;
-  checkIds(ids, c.vocabSize, '--ids');
-  if (ids.length > c.maxPositions) throw new UsageError(`--ids: ${ids.length} ids are more than the model's ${c.maxPositions} positions`);
-  const adapter = values.lora ? await loadLoraAdapterFromPath(values.lora as string, c) : undefined;
-  if (values.router && !c.moe) throw new UsageError(`--router: ${values.model as string} is not a mixture-of-experts model (no router)`);
-  const capture = { attentions: Boolean(values.attentions), residuals: Boolean(values['logit-lens']), router: Boolean(values.router) };
-  checkForwardOutput(c, ids.length, capture);
-  const model = await openBackend(backend, m.loaded, Math.max(ids.length, 1), undefined, kvDtype);
-  let r;
-  try {
-    if (adapter) {
-      if (!model.setLora) throw new UsageError(`--lora: the ${model.id} backend cannot apply LoRA adapters`);
-      model.setLora(adapter);
-    }
-    r = await model.forward(ids, undefined, { capture });
-  } finally {
-    model.dispose();
-  }
-  const T = ids.length;
-  let attentions: ReturnType<typeof encodeArray> | undefined;
-  if (r.attentions) {
-    const L = r.attentions.length;
-    const all = new Float32Array(L * c.numHeads * T * T); // [L, H, T, T]
-    r.attentions.forEach((a, l) => all.set(a, l * c.numHeads * T * T));
-    attentions = encodeArray(all, [L, c.numHeads, T, T]);
-  }
-  const logits = encodeArray(r.logits, [T, c.vocabSize]);
-  const extra: Record<string, unknown> = {};
-  if (attentions) extra.attentions = attentions;
-  if (r.residuals) extra.logit_lens = encodeArray(logitLens(c, lensWeights(c, m.loaded.weights), r.residuals), [c.numLayers, T, c.vocabSize]);
-  if (r.router) Object.assign(extra, routerJson(r.router, T));
-  if (values.json) return out(JSON.stringify({ logits, ...extra }));
-  for (let t = 0; t < T; t++) {
-    const row = r.logits.subarray(t * c.vocabSize, (t + 1) * c.vocabSize);
-    const top = argmax(row);
-    out(`position ${t} (id ${ids[t]}): argmax ${top} logit ${row[top].toFixed(5)}`);
-  }
 }
 
 export async function main(argv: string[], out: Out = (s) => console.log(s)): Promise<number> {
@@ -513,6 +327,10 @@ export async function main(argv: string[], out: Out = (s) => console.log(s)): Pr
         throw new UsageError(`unknown command "${cmd}" (expected inspect, tokenize, train-bpe, generate, forward, process, compare or kv)`);
     }
   } catch (e) {
+    if (e instanceof Interrupted) {
+      process.stderr.write(`llm-playground: ${e.message}\n`);
+      return 130;
+    }
     if (e instanceof UsageError || e instanceof TrainUsageError || e instanceof KvUsageError) {
       process.stderr.write(`llm-playground: ${e.message}\nRun "llm-playground --help" for usage.\n`);
       return 2;

@@ -44,6 +44,13 @@ const SUPPORTED: Record<string, { arch: Architecture; ropeStyle: 'half' | 'inter
   qwen3: { arch: 'qwen3', ropeStyle: 'half' },
 };
 
+/** The metadata keys the engine reads: general.*, tokenizer.* and those of the architectures it runs. Others are skipped undecoded. */
+export function ggufKeyForEngine(key: string): boolean {
+  const dot = key.indexOf('.');
+  const ns = dot < 0 ? key : key.slice(0, dot);
+  return ns === 'general' || ns === 'tokenizer' || Object.hasOwn(SUPPORTED, ns);
+}
+
 export interface LoadGgufOptions extends ReadGgufOptions {
   /**
    * 'as-stored' (default): keep Q/K rows as in the file and report the file's
@@ -329,17 +336,15 @@ export async function outputDuplicatesEmbedding(file: GgufFile, maxBytes = Infin
 }
 
 /** Tensors consumed by the config rather than loaded as weights. */
-const CONFIG_TENSORS = new Set(['rope_freqs.weight']);
+export const GGUF_CONFIG_TENSORS: ReadonlySet<string> = new Set(['rope_freqs.weight']);
 
 /**
- * Loads a GGUF model: config from metadata, every tensor dequantised to f32
- * under its canonical name. A missing, misshapen or unknown tensor is a
- * FormatError/UnsupportedError naming it.
+ * The config the loader runs: the metadata's (ggufModelConfig), with Llama-3 RoPE scaling read
+ * from rope_freqs and a head that duplicates the embedding taken as tied (compared only when
+ * it is at most `maxDuplicateCheckBytes`, so a header check stays cheap on large files).
  */
-export async function loadGgufModel(src: ByteSource, opts: LoadGgufOptions = {}): Promise<LoadedModel> {
-  const file = await readGguf(src, opts);
+export async function ggufModelConfigFromFile(file: GgufFile, maxDuplicateCheckBytes = Infinity): Promise<ModelConfig> {
   const config = ggufModelConfig(file);
-
   const ropeFreqs = file.tensorsByName.get('rope_freqs.weight');
   if (ropeFreqs && config.rope) {
     const factors = await readGgufTensorF32(file, ropeFreqs);
@@ -355,10 +360,22 @@ export async function loadGgufModel(src: ByteSource, opts: LoadGgufOptions = {})
     }
     config.rope.scaling = scaling;
   }
-  if (!config.tieEmbeddings && (await outputDuplicatesEmbedding(file))) config.tieEmbeddings = true;
+  if (!config.tieEmbeddings && (await outputDuplicatesEmbedding(file, maxDuplicateCheckBytes))) config.tieEmbeddings = true;
+
+  return config;
+}
+
+/**
+ * Loads a GGUF model: config from metadata, every tensor dequantised to f32
+ * under its canonical name. A missing, misshapen or unknown tensor is a
+ * FormatError/UnsupportedError naming it.
+ */
+export async function loadGgufModel(src: ByteSource, opts: LoadGgufOptions = {}): Promise<LoadedModel> {
+  const file = await readGguf(src, { keep: ggufKeyForEngine, ...opts });
+  const config = await ggufModelConfigFromFile(file);
 
   const expected = expectedGgufTensors(config);
-  const known = new Set([...expected.map((e) => e.gguf), ...CONFIG_TENSORS, 'output.weight']);
+  const known = new Set([...expected.map((e) => e.gguf), ...GGUF_CONFIG_TENSORS, 'output.weight']);
   const unknown = file.tensors.filter((t) => !known.has(t.name));
   if (unknown.length) {
     throw new UnsupportedError(

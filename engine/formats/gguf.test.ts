@@ -132,6 +132,29 @@ describe('stories260K.gguf', () => {
     expect(src.reads.length).toBeGreaterThan(3);
     expect(Math.max(...src.reads.map(([o, l]) => o + l))).toBeLessThanOrEqual(2 * f.dataOffset);
   });
+
+  test('the window moves forward: any first-read size gives the same header, and bytes are read about once', async () => {
+    const whole = await readGguf(memorySource(REAL, NAME));
+    for (const first of [16, 100, 4096]) {
+      const src = recordingSource(REAL);
+      const f = await readGguf(src, { initialReadBytes: first });
+      expect(f.metadata).toEqual(whole.metadata);
+      expect(f.tensors).toEqual(whole.tensors);
+      const read = src.reads.reduce((s, [, l]) => s + l, 0);
+      expect(read).toBeLessThan(2 * f.dataOffset + 4096);
+    }
+  });
+
+  test('keys not kept are skipped undecoded (general.alignment always kept); the tensors are the same', async () => {
+    const base = await readGguf(memorySource(REAL, NAME));
+    const keep = (k: string) => k.startsWith('tokenizer.');
+    const f = await readGguf(memorySource(REAL, NAME), { keep, initialReadBytes: 64 });
+    expect([...f.metadata.keys()].every((k) => keep(k) || k === 'general.alignment')).toBe(true);
+    expect(f.metadata.get('tokenizer.ggml.tokens')).toEqual(base.metadata.get('tokenizer.ggml.tokens'));
+    expect(f.skippedKeys).toBe([...base.metadata.keys()].filter((k) => !keep(k) && k !== 'general.alignment').length);
+    expect(f.tensors).toEqual(base.tensors);
+    expect(f.dataOffset).toBe(base.dataOffset);
+  });
 });
 
 describe('metadata values (writer round trip)', () => {

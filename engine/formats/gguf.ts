@@ -10,11 +10,15 @@
  *   string = u64 length + UTF-8 bytes; array = u32 element type + u64 count + elements.
  *   ne[0] is the innermost (row) length: the row-major shape is ne reversed.
  *
- * Only the header region is read (in growing chunks), never the tensor data;
- * tensors are read later by byte range. Every length and count is checked
- * against the bytes left in the file before anything is allocated, and every
- * bad input becomes a FormatError (or UnsupportedError) naming file, offset
- * and what was expected.
+ * Only the header region is read, never the tensor data; tensors are read later
+ * by byte range. The header is parsed in one pass through a window of the file
+ * that moves forward (a key/value or tensor info that runs past the window is
+ * parsed again from its start once the window holds it), so time is linear in
+ * the header and memory bounded by its largest value the caller keeps. Values of
+ * keys the caller does not keep (`ReadGgufOptions.keep`) are skipped without
+ * being decoded. Every length and count is checked against the bytes left in the
+ * file before anything is allocated, and every bad input becomes a FormatError
+ * (or UnsupportedError) naming file, offset and what was expected.
  *
  * Typed metadata access (ggufUint, ggufString…) is in gguf-metadata.ts, the writer in gguf-writer.ts.
  */
@@ -104,14 +108,23 @@ export interface GgufFile {
   alignment: number;
   /** Absolute file offset where tensor data starts. */
   dataOffset: number;
+  /** Metadata keys skipped (not kept, values not decoded: ReadGgufOptions.keep). */
+  skippedKeys: number;
 }
 
 export interface ReadGgufOptions {
   /** Give up (FormatError) when the metadata + tensor-info region exceeds this many bytes. Default 256 MiB. */
   maxHeaderBytes?: number;
-  /** First read size (then doubled as needed). Default 64 KiB. */
+  /** Size of the first read of the header region (later reads grow with the header read so far, and hold at least one value). Default 64 KiB. */
   initialReadBytes?: number;
+  /** Which metadata keys to keep (general.alignment always is); the values of the others are skipped, not decoded. Default: all. */
+  keep?: (key: string) => boolean;
 }
+
+/** The most metadata keys kept from one file (real files have tens): more is a FormatError, not a giant map. */
+export const MAX_GGUF_KEPT_KEYS = 65_536;
+/** The longest string array kept (a vocabulary or merge list: real ones hold up to a few hundred thousand). */
+export const MAX_GGUF_STRING_ARRAY = 1 << 22;
 
 export const GGUF_MAGIC = [0x47, 0x47, 0x55, 0x46]; // "GGUF"
 export const GGUF_DEFAULT_ALIGNMENT = 32;
@@ -124,17 +137,31 @@ class NeedMore {
   constructor(readonly upTo: number) {}
 }
 
-/** Synchronous little-endian reader over the buffered prefix of the file. */
+/**
+ * Synchronous little-endian reader over a window of the file: `buf` holds the bytes from file
+ * offset `base`; `pos` is a file offset. Reading past the window throws NeedMore (the caller
+ * moves the window and parses that step again); reading past the file is a FormatError.
+ */
 class Cursor {
   pos = 0;
-  private readonly dv: DataView;
+  base = 0;
+  private buf: Uint8Array = new Uint8Array(0);
+  private dv: DataView = new DataView(this.buf.buffer);
   private readonly utf8 = new TextDecoder('utf-8');
 
   constructor(
-    private readonly buf: Uint8Array,
     readonly fileSize: number,
     readonly file: string,
-  ) {
+  ) {}
+
+  /** The window's bytes (from `base`). */
+  get window(): Uint8Array {
+    return this.buf;
+  }
+
+  setWindow(base: number, buf: Uint8Array): void {
+    this.base = base;
+    this.buf = buf;
     this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
@@ -142,9 +169,14 @@ class Cursor {
     return this.fileSize - this.pos;
   }
 
-  /** Ensures `n` bytes at the cursor are buffered; FormatError when the file itself is shorter. */
+  /** Whether `n` bytes at the cursor are in the window. */
+  has(n: number): boolean {
+    return this.pos + n <= this.base + this.buf.length;
+  }
+
+  /** Ensures `n` bytes at the cursor are in the window; FormatError when the file itself is shorter. */
   need(n: number, what: string): void {
-    if (this.pos + n <= this.buf.length) return;
+    if (this.has(n)) return;
     if (this.pos + n > this.fileSize) {
       throw new FormatError(`file is truncated inside ${what}`, {
         file: this.file,
@@ -156,78 +188,67 @@ class Cursor {
     throw new NeedMore(this.pos + n);
   }
 
+  /** Moves past `n` bytes without reading them (they need not be in the window). */
+  skip(n: number, what: string): void {
+    if (n > this.remaining) this.need(n, what);
+    this.pos += n;
+  }
+
   bytes(n: number, what: string): Uint8Array {
     this.need(n, what);
-    const b = this.buf.subarray(this.pos, this.pos + n);
+    const at = this.pos - this.base;
     this.pos += n;
-    return b;
+    return this.buf.subarray(at, at + n);
+  }
+
+  private at(n: number, what: string): number {
+    this.need(n, what);
+    const at = this.pos - this.base;
+    this.pos += n;
+    return at;
   }
 
   u8(what: string): number {
-    this.need(1, what);
-    return this.dv.getUint8(this.pos++);
+    return this.dv.getUint8(this.at(1, what));
   }
   i8(what: string): number {
-    this.need(1, what);
-    return this.dv.getInt8(this.pos++);
+    return this.dv.getInt8(this.at(1, what));
   }
   u16(what: string): number {
-    this.need(2, what);
-    const v = this.dv.getUint16(this.pos, true);
-    this.pos += 2;
-    return v;
+    return this.dv.getUint16(this.at(2, what), true);
   }
   i16(what: string): number {
-    this.need(2, what);
-    const v = this.dv.getInt16(this.pos, true);
-    this.pos += 2;
-    return v;
+    return this.dv.getInt16(this.at(2, what), true);
   }
   u32(what: string): number {
-    this.need(4, what);
-    const v = this.dv.getUint32(this.pos, true);
-    this.pos += 4;
-    return v;
+    return this.dv.getUint32(this.at(4, what), true);
   }
   i32(what: string): number {
-    this.need(4, what);
-    const v = this.dv.getInt32(this.pos, true);
-    this.pos += 4;
-    return v;
+    return this.dv.getInt32(this.at(4, what), true);
   }
   f32(what: string): number {
-    this.need(4, what);
-    const v = this.dv.getFloat32(this.pos, true);
-    this.pos += 4;
-    return v;
+    return this.dv.getFloat32(this.at(4, what), true);
   }
   f64(what: string): number {
-    this.need(8, what);
-    const v = this.dv.getFloat64(this.pos, true);
-    this.pos += 8;
-    return v;
+    return this.dv.getFloat64(this.at(8, what), true);
   }
   u64(what: string): bigint {
-    this.need(8, what);
-    const v = this.dv.getBigUint64(this.pos, true);
-    this.pos += 8;
-    return v;
+    return this.dv.getBigUint64(this.at(8, what), true);
   }
   i64(what: string): bigint {
-    this.need(8, what);
-    const v = this.dv.getBigInt64(this.pos, true);
-    this.pos += 8;
-    return v;
+    return this.dv.getBigInt64(this.at(8, what), true);
   }
 
-  /** A u64 count or length that must fit in a JS number. */
+  /** A u64 count or length that must fit in a JS number (read as two u32: no bigint per length). */
   u64Number(what: string): number {
-    const at = this.pos;
-    const v = this.u64(what);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new FormatError(`${what} is impossibly large`, { file: this.file, offset: at, expected: `at most ${this.fileSize}`, found: v.toString() });
+    const at = this.at(8, what);
+    const lo = this.dv.getUint32(at, true);
+    const hi = this.dv.getUint32(at + 4, true);
+    if (hi >= 2 ** 21) {
+      const v = (BigInt(hi) << 32n) | BigInt(lo);
+      throw new FormatError(`${what} is impossibly large`, { file: this.file, offset: this.pos - 8, expected: `at most ${this.fileSize}`, found: v.toString() });
     }
-    return Number(v);
+    return hi * 2 ** 32 + lo;
   }
 
   /** A count of items, each at least `minItemBytes` long, checked against the bytes left before anything is allocated. */
@@ -245,7 +266,8 @@ class Cursor {
     return n;
   }
 
-  string(what: string): string {
+  /** A string's u64 length, checked against the bytes left. */
+  stringLength(what: string): number {
     const at = this.pos;
     const len = this.u64Number(`${what} length`);
     if (len > this.remaining) {
@@ -256,7 +278,62 @@ class Cursor {
         found: `${len} bytes`,
       });
     }
-    return this.utf8.decode(this.bytes(len, what));
+    return len;
+  }
+
+  string(what: string): string {
+    return this.utf8.decode(this.bytes(this.stringLength(what), what));
+  }
+}
+
+/**
+ * Feeds a Cursor from the file: `step` runs a synchronous parse step and, when it runs past
+ * the window, moves the window to the step's start (holding at least what the step asked
+ * for, twice as much as last time when the same step runs out again) and runs it again.
+ */
+class Window {
+  constructor(
+    private readonly src: ByteSource,
+    private readonly c: Cursor,
+    private readonly maxHeader: number,
+    private readonly chunk: number,
+  ) {}
+
+  /** Moves the window to start at the cursor and reach at least `upTo`. */
+  async fill(upTo: number): Promise<void> {
+    const c = this.c;
+    if (upTo > this.maxHeader) {
+      throw new FormatError('GGUF metadata region is larger than this reader allows', {
+        file: c.file,
+        offset: c.pos,
+        expected: `at most ${this.maxHeader} bytes of metadata and tensor infos`,
+        found: `at least ${upTo}`,
+      });
+    }
+    const start = c.pos;
+    const oldEnd = c.base + c.window.length;
+    // reads grow with the header read so far (up to 4 MiB), so a large header takes few reads and a small one reads little past its end
+    const chunk = Math.max(this.chunk, Math.min(4 * 1024 * 1024, start >> 1));
+    const end = Math.min(c.fileSize, this.maxHeader, Math.max(upTo, start + chunk, start + 2 * (oldEnd - start)));
+    const keep = start < oldEnd ? c.window.subarray(start - c.base, Math.min(oldEnd, end) - c.base) : new Uint8Array(0);
+    const more = await readRange(this.src, start + keep.length, end - start - keep.length, 'GGUF header');
+    const buf = new Uint8Array(end - start);
+    buf.set(keep);
+    buf.set(more, keep.length);
+    c.setWindow(start, buf);
+  }
+
+  async step<T>(parse: () => T): Promise<T> {
+    const start = this.c.pos;
+    for (;;) {
+      try {
+        return parse();
+      } catch (e) {
+        if (!(e instanceof NeedMore)) throw e;
+        this.c.pos = start;
+        await this.fill(e.upTo);
+      }
+    }
   }
 }
 
@@ -335,6 +412,15 @@ function readArray(c: Cursor, key: string, depth: number): { value: GgufValue[] 
     if (!LITTLE_ENDIAN_HOST) throw new UnsupportedError('GGUF numeric arrays need a little-endian host', { file: c.file, key });
     return { value: out, typeName: `array<${VALUE_TYPE_NAMES.get(elemType)!}>` };
   }
+  if (n > MAX_GGUF_STRING_ARRAY) {
+    throw new FormatError('array is longer than this reader keeps', {
+      file: c.file,
+      offset: c.pos - 8,
+      key,
+      expected: `at most ${MAX_GGUF_STRING_ARRAY.toLocaleString('en')} ${VALUE_TYPE_NAMES.get(elemType)} items`,
+      found: n.toLocaleString('en'),
+    });
+  }
   const out: GgufValue[] = new Array(n);
   let elemName: string = VALUE_TYPE_NAMES.get(elemType)!;
   for (let i = 0; i < n; i++) {
@@ -354,6 +440,38 @@ interface Header {
   tensors: GgufTensorInfo[];
   alignment: number;
   dataOffset: number;
+  skippedKeys: number;
+}
+
+/** Moves past one value without decoding it (a key the caller does not keep); checks its structure only. */
+async function skipValue(w: Window, c: Cursor, type: number, key: string, depth: number): Promise<void> {
+  const what = `value of "${key}"`;
+  if (type === GgufValueType.string) {
+    c.skip(await w.step(() => c.stringLength(what)), what);
+    return;
+  }
+  if (type !== GgufValueType.array) {
+    c.skip(FIXED_SIZE[type], what);
+    return;
+  }
+  if (depth + 1 > MAX_ARRAY_DEPTH) {
+    throw new FormatError('arrays nested too deeply', { file: c.file, offset: c.pos, key, expected: `at most ${MAX_ARRAY_DEPTH} levels`, found: `${depth + 1}` });
+  }
+  const [elemType, n] = await w.step(() => {
+    const t = readValueType(c, key, 'array element type');
+    return [t, c.count(`array length of "${key}"`, minValueSize(t))] as const;
+  });
+  if (elemType !== GgufValueType.string && elemType !== GgufValueType.array) {
+    c.skip(n * FIXED_SIZE[elemType], `array of "${key}"`);
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    if (elemType === GgufValueType.array) await skipValue(w, c, elemType, key, depth + 1);
+    else {
+      if (!c.has(8)) await w.fill(c.pos + 8);
+      c.skip(c.stringLength(what), what);
+    }
+  }
 }
 
 function readMagicAndVersion(c: Cursor): number {
@@ -375,19 +493,83 @@ function readMagicAndVersion(c: Cursor): number {
   throw new UnsupportedError(why, { file: c.file, offset: 4, expected: 'version 2 or 3 (little-endian)', found: String(version) });
 }
 
-function readMetadata(c: Cursor, h: Header): void {
-  const kvCount = c.count('metadata key/value count', 8 + 4 + 1);
+/** One key/value as parsed: kept (its value decoded) or skipped. */
+type Kv = { key: string; keyAt: number; valueAt: number; kept: false } | { key: string; keyAt: number; valueAt: number; kept: true; value: GgufValue; typeName: string };
+
+/** Key #i and its value (or its skip), synchronously from the window (NeedMore when it runs past it). */
+function readKv(c: Cursor, i: number, keep: (key: string) => boolean): Kv {
+  const keyAt = c.pos;
+  const key = c.string(`metadata key #${i}`);
+  const type = readValueType(c, key, 'metadata value type');
+  const valueAt = c.pos;
+  if (!keep(key)) {
+    skipValueInWindow(c, type, key, 0);
+    return { key, keyAt, valueAt, kept: false };
+  }
+  const { value, typeName } = readValue(c, type, key, 0);
+  return { key, keyAt, valueAt, kept: true, value, typeName };
+}
+
+/** skipValue within the window (NeedMore past it). */
+function skipValueInWindow(c: Cursor, type: number, key: string, depth: number): void {
+  const what = `value of "${key}"`;
+  if (type === GgufValueType.string) return c.skip(c.stringLength(what), what);
+  if (type !== GgufValueType.array) return c.skip(FIXED_SIZE[type], what);
+  if (depth + 1 > MAX_ARRAY_DEPTH) {
+    throw new FormatError('arrays nested too deeply', { file: c.file, offset: c.pos, key, expected: `at most ${MAX_ARRAY_DEPTH} levels`, found: `${depth + 1}` });
+  }
+  const t = readValueType(c, key, 'array element type');
+  const n = c.count(`array length of "${key}"`, minValueSize(t));
+  if (t !== GgufValueType.string && t !== GgufValueType.array) return c.skip(n * FIXED_SIZE[t], `array of "${key}"`);
+  for (let i = 0; i < n; i++) skipValueInWindow(c, t, key, depth + 1);
+}
+
+/** Key #i when it runs past the window: step by step, a skipped value element by element (never all of it in memory). */
+async function readKvStepwise(w: Window, c: Cursor, i: number, keep: (key: string) => boolean): Promise<Kv> {
+  const keyAt = c.pos;
+  const key = await w.step(() => c.string(`metadata key #${i}`));
+  const type = await w.step(() => readValueType(c, key, 'metadata value type'));
+  const valueAt = c.pos;
+  if (!keep(key)) {
+    await skipValue(w, c, type, key, 0);
+    return { key, keyAt, valueAt, kept: false };
+  }
+  const { value, typeName } = await w.step(() => readValue(c, type, key, 0));
+  return { key, keyAt, valueAt, kept: true, value, typeName };
+}
+
+async function readMetadata(w: Window, c: Cursor, h: Header, keep: (key: string) => boolean): Promise<void> {
+  const kvCount = await w.step(() => c.count('metadata key/value count', 8 + 4 + 1));
   for (let i = 0; i < kvCount; i++) {
-    const keyAt = c.pos;
-    const key = c.string(`metadata key #${i}`);
+    const start = c.pos;
+    let kv: Kv;
+    try {
+      kv = readKv(c, i, keep);
+    } catch (e) {
+      if (!(e instanceof NeedMore)) throw e;
+      c.pos = start;
+      kv = await readKvStepwise(w, c, i, keep);
+    }
+    if (!kv.kept) {
+      h.skippedKeys++;
+      continue;
+    }
+    const { key, keyAt } = kv;
     if (h.metadata.has(key)) {
       throw new FormatError('duplicate metadata key', { file: c.file, offset: keyAt, key, expected: 'each key once', found: 'a second entry' });
     }
-    const type = readValueType(c, key, 'metadata value type');
-    h.valueOffsets.set(key, c.pos);
-    const { value, typeName } = readValue(c, type, key, 0);
-    h.metadata.set(key, value);
-    h.metadataTypes.set(key, typeName);
+    if (h.metadata.size >= MAX_GGUF_KEPT_KEYS) {
+      throw new FormatError('too many metadata keys', {
+        file: c.file,
+        offset: keyAt,
+        key,
+        expected: `at most ${MAX_GGUF_KEPT_KEYS.toLocaleString('en')} keys that the engine reads`,
+        found: `key #${i.toLocaleString('en')}`,
+      });
+    }
+    h.valueOffsets.set(key, kv.valueAt);
+    h.metadata.set(key, kv.value);
+    h.metadataTypes.set(key, kv.typeName);
   }
 }
 
@@ -407,11 +589,9 @@ function readAlignment(c: Cursor, h: Header): number {
   return v;
 }
 
-function readTensorInfo(c: Cursor, index: number, seen: Set<string>): { info: GgufTensorInfo; relOffsetAt: number } {
+function readTensorInfo(c: Cursor, index: number): { info: GgufTensorInfo; relOffsetAt: number } {
   const infoOffset = c.pos;
   const name = c.string(`name of tensor #${index}`);
-  if (seen.has(name)) throw new FormatError('duplicate tensor name', { file: c.file, offset: infoOffset, key: name, expected: 'unique tensor names', found: 'a second tensor' });
-  seen.add(name);
   const nDimsAt = c.pos;
   const nDims = c.u32(`n_dims of tensor "${name}"`);
   if (nDims < 1 || nDims > MAX_DIMS) {
@@ -506,26 +686,32 @@ function placeTensors(c: Cursor, h: Header, relOffsetAt: number[]): void {
   }
 }
 
-/** Parses the whole header from the buffered prefix, or throws NeedMore. */
-function parseHeader(buf: Uint8Array, fileSize: number, file: string): Header {
-  const c = new Cursor(buf, fileSize, file);
+/** Parses the header through a window that moves forward over the file. */
+async function parseHeader(src: ByteSource, opts: ReadGgufOptions): Promise<Header> {
+  const c = new Cursor(src.size, src.name);
+  const w = new Window(src, c, opts.maxHeaderBytes ?? 256 * 1024 * 1024, opts.initialReadBytes ?? 64 * 1024);
   const h: Header = {
-    version: readMagicAndVersion(c),
+    version: await w.step(() => readMagicAndVersion(c)),
     metadata: new Map(),
     metadataTypes: new Map(),
     valueOffsets: new Map(),
     tensors: [],
     alignment: GGUF_DEFAULT_ALIGNMENT,
     dataOffset: 0,
+    skippedKeys: 0,
   };
   // Tensor count comes before the metadata; each info is at least 8 + 4 + 8 + 4 + 8 bytes.
-  const tensorCount = c.count('tensor count', 32);
-  readMetadata(c, h);
+  const tensorCount = await w.step(() => c.count('tensor count', 32));
+  const keep = opts.keep;
+  await readMetadata(w, c, h, keep ? (key) => key === 'general.alignment' || keep(key) : () => true);
   h.alignment = readAlignment(c, h);
   const seen = new Set<string>();
   const relOffsetAt: number[] = [];
   for (let i = 0; i < tensorCount; i++) {
-    const { info, relOffsetAt: at } = readTensorInfo(c, i, seen);
+    const { info, relOffsetAt: at } = await w.step(() => readTensorInfo(c, i));
+    if (seen.has(info.name))
+      throw new FormatError('duplicate tensor name', { file: c.file, offset: info.infoOffset, key: info.name, expected: 'unique tensor names', found: 'a second tensor' });
+    seen.add(info.name);
     h.tensors.push(info);
     relOffsetAt.push(at);
   }
@@ -548,43 +734,22 @@ export async function readRange(src: ByteSource, offset: number, length: number,
 
 /**
  * Reads a GGUF header: metadata and tensor infos, reading only the header
- * region (in growing chunks). Tensor data stays in the file.
+ * region. Tensor data stays in the file.
  */
 export async function readGguf(src: ByteSource, opts: ReadGgufOptions = {}): Promise<GgufFile> {
-  const maxHeader = opts.maxHeaderBytes ?? 256 * 1024 * 1024;
-  let buf = await readRange(src, 0, Math.min(src.size, opts.initialReadBytes ?? 64 * 1024), 'GGUF header');
-  for (;;) {
-    try {
-      const h = parseHeader(buf, src.size, src.name);
-      return {
-        name: src.name,
-        source: src,
-        version: h.version,
-        metadata: h.metadata,
-        metadataTypes: h.metadataTypes,
-        tensors: h.tensors,
-        tensorsByName: new Map(h.tensors.map((t) => [t.name, t])),
-        alignment: h.alignment,
-        dataOffset: h.dataOffset,
-      };
-    } catch (e) {
-      if (!(e instanceof NeedMore)) throw e;
-      if (e.upTo > maxHeader) {
-        throw new FormatError('GGUF metadata region is larger than this reader allows', {
-          file: src.name,
-          offset: buf.length,
-          expected: `at most ${maxHeader} bytes of metadata and tensor infos`,
-          found: `at least ${e.upTo}`,
-        });
-      }
-      const want = Math.min(src.size, maxHeader, Math.max(e.upTo, buf.length * 2));
-      const more = await readRange(src, buf.length, want - buf.length, 'GGUF header');
-      const grown = new Uint8Array(want);
-      grown.set(buf);
-      grown.set(more, buf.length);
-      buf = grown;
-    }
-  }
+  const h = await parseHeader(src, opts);
+  return {
+    name: src.name,
+    source: src,
+    version: h.version,
+    metadata: h.metadata,
+    metadataTypes: h.metadataTypes,
+    tensors: h.tensors,
+    tensorsByName: new Map(h.tensors.map((t) => [t.name, t])),
+    alignment: h.alignment,
+    dataOffset: h.dataOffset,
+    skippedKeys: h.skippedKeys,
+  };
 }
 
 /** A tensor's raw (possibly quantised) bytes, as stored. */

@@ -285,7 +285,7 @@ export async function loadHfModel(folder: HfFolder, opts: LoadHfOptions = {}): P
 }
 
 /** generation_config.json's eos/bos take precedence (it is what HF generate() uses). */
-function applyGenerationConfig(config: ModelConfig, gen: unknown, file: string): void {
+export function applyGenerationConfig(config: ModelConfig, gen: unknown, file: string): void {
   if (typeof gen !== 'object' || gen === null || Array.isArray(gen)) {
     throw new FormatError('generation config is not a JSON object', { file, expected: 'a JSON object' });
   }

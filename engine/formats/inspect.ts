@@ -7,10 +7,10 @@
  * registry (registry.ts) picks the check for a path.
  */
 import { FormatError, UnsupportedError } from '../errors';
-import { ggufModelConfig, outputDuplicatesEmbedding } from './gguf-model';
+import { GGUF_CONFIG_TENSORS, ggufKeyForEngine, ggufModelConfigFromFile } from './gguf-model';
 import { readGguf } from './gguf';
 import { ggufString } from './gguf-metadata';
-import { readJsonFile, type HfFolder } from './hf';
+import { applyGenerationConfig, readJsonFile, type HfFolder } from './hf';
 import { parseHfConfig } from './hfconfig';
 import { llama2cConfig } from './llama2c-model';
 import { readLlama2cHeader } from './llama2c';
@@ -64,6 +64,12 @@ export interface ModelCheck {
   status: 'ready' | 'warning' | 'error';
   info?: ModelInfo;
   problem?: ModelProblem;
+}
+
+/** A header read: the model's statistics and its full config (what the loader would run), no weights read. */
+export interface ModelHeader {
+  info: ModelInfo;
+  config: ModelConfig;
 }
 
 export function kvBytesPerToken(c: ModelConfig): number {
@@ -152,30 +158,59 @@ function missingTokenizer(check: ModelCheck, message: string, detail: string): M
   return { ...check, status: 'warning', problem: { kind: 'tokenizer', message, detail } };
 }
 
+/** A weights file of `dir`, or the typed error that says it is missing. */
+async function openOrThrow(dir: ModelDir, name: string): Promise<ByteSource> {
+  const src = await dir.open(name);
+  if (!src) throw new FormatError('no such file', { file: `${dir.name}/${name}`, expected: 'the model file' });
+  return src;
+}
+
+function fileNotFound(dir: ModelDir, name: string): ModelCheck {
+  return { status: 'error', problem: { kind: 'missing', message: `File not found: ${name}`, detail: `${dir.name}/${name}: no such file` } };
+}
+
+/** A header read over a file of `dir` (opened and closed here); throws the reader's typed error. */
+async function withHeaderFile(dir: ModelDir, name: string, read: (src: ByteSource) => Promise<ModelHeader>): Promise<ModelHeader> {
+  const src = await openOrThrow(dir, name);
+  try {
+    return await read(src);
+  } finally {
+    await src.close?.();
+  }
+}
+
+async function llama2cHeader(dir: ModelDir, weights: string, src: ByteSource): Promise<ModelHeader> {
+  const { header, layout } = await readLlama2cHeader(src);
+  const c = llama2cConfig(header);
+  const blocks = Object.entries(layout).filter(([k]) => k !== 'freqCis' && k !== 'totalBytes') as [string, { count: number }][];
+  const parameters = blocks.reduce((s, [, b]) => s + b.count, 0);
+  const largest = Math.max(layout.embed.count, header.hiddenDim * header.dim, header.nHeads * header.headSize * header.dim);
+  const files: ModelInfo['files'] = [{ name: weights, size: src.size, role: 'weights' }];
+  const tok = llama2cTokenizerName(await dir.list(), weights);
+  const tokSize = tok ? await sizeOf(dir, tok) : undefined;
+  if (tok && tokSize !== undefined) files.push({ name: tok, size: tokSize, role: 'tokenizer' });
+  const info = infoFromConfig(c, {
+    format: 'llama2c',
+    parameters,
+    dtypes: ['F32'],
+    fileBytes: files.reduce((s, f) => s + f.size, 0),
+    tokenizer: tok ? { kind: 'llama2c', source: tok } : undefined,
+    largestTensorBytes: largest * 4,
+    files,
+  });
+  return { info, config: c };
+}
+
+/** The llama2.c header read (no weights); throws the reader's typed error. */
+export const readLlama2cModelHeader = (dir: ModelDir, weights: string) => withHeaderFile(dir, weights, (src) => llama2cHeader(dir, weights, src));
+
 export async function inspectLlama2c(dir: ModelDir, weights: string): Promise<ModelCheck> {
   const src = await dir.open(weights);
-  if (!src) return { status: 'error', problem: { kind: 'missing', message: `File not found: ${weights}`, detail: `${dir.name}/${weights}: no such file` } };
+  if (!src) return fileNotFound(dir, weights);
   try {
-    const { header, layout } = await readLlama2cHeader(src);
-    const c = llama2cConfig(header);
-    const blocks = Object.entries(layout).filter(([k]) => k !== 'freqCis' && k !== 'totalBytes') as [string, { count: number }][];
-    const parameters = blocks.reduce((s, [, b]) => s + b.count, 0);
-    const largest = Math.max(layout.embed.count, header.hiddenDim * header.dim, header.nHeads * header.headSize * header.dim);
-    const files: ModelInfo['files'] = [{ name: weights, size: src.size, role: 'weights' }];
-    const tok = llama2cTokenizerName(await dir.list(), weights);
-    const tokSize = tok ? await sizeOf(dir, tok) : undefined;
-    if (tok && tokSize !== undefined) files.push({ name: tok, size: tokSize, role: 'tokenizer' });
-    const info = infoFromConfig(c, {
-      format: 'llama2c',
-      parameters,
-      dtypes: ['F32'],
-      fileBytes: files.reduce((s, f) => s + f.size, 0),
-      tokenizer: tok ? { kind: 'llama2c', source: tok } : undefined,
-      largestTensorBytes: largest * 4,
-      files,
-    });
+    const { info } = await llama2cHeader(dir, weights, src);
     const ok: ModelCheck = { status: 'ready', info };
-    if (!tok)
+    if (!info.tokenizer)
       return missingTokenizer(
         ok,
         'Missing tokenizer: no tokenizer.bin (or one tok*.bin) beside it',
@@ -192,34 +227,43 @@ export async function inspectLlama2c(dir: ModelDir, weights: string): Promise<Mo
 /** The largest GGUF head the header check reads to see whether it duplicates the embedding. */
 const DUPLICATE_CHECK_BYTES = 32 * 1024 * 1024;
 
+async function ggufHeader(weights: string, src: ByteSource): Promise<ModelHeader> {
+  const file = await readGguf(src, { keep: ggufKeyForEngine });
+  // A head written twice (llama.cpp's llama2.c converter) is one tied matrix, as the loader reads it: counted once.
+  // Compared only when small (DUPLICATE_CHECK_BYTES), so the check stays a header read for large files.
+  const c = await ggufModelConfigFromFile(file, DUPLICATE_CHECK_BYTES);
+  const shared = c.tieEmbeddings && file.tensorsByName.has('output.weight');
+  let parameters = 0;
+  let largest = 0;
+  const dtypes = new Set<string>();
+  for (const t of file.tensors) {
+    if (!(shared && t.name === 'output.weight') && !GGUF_CONFIG_TENSORS.has(t.name)) parameters += t.nElements;
+    largest = Math.max(largest, t.nElements);
+    dtypes.add(t.typeName);
+  }
+  const tokModel = ggufString(file, 'tokenizer.ggml.model');
+  const info = infoFromConfig(c, {
+    format: 'gguf',
+    architecture: ggufString(file, 'general.architecture') ?? c.architecture,
+    parameters,
+    dtypes: [...dtypes],
+    fileBytes: src.size,
+    tokenizer: tokModel ? { kind: `gguf-${tokModel}`, source: 'embedded' } : undefined,
+    largestTensorBytes: largest * 4,
+    files: [{ name: weights, size: src.size, role: 'weights' }],
+  });
+  return { info, config: c };
+}
+
+/** The GGUF header read (metadata and tensor infos, no weights); throws the reader's typed error. */
+export const readGgufModelHeader = (dir: ModelDir, weights: string) => withHeaderFile(dir, weights, (src) => ggufHeader(weights, src));
+
 export async function inspectGguf(dir: ModelDir, weights: string): Promise<ModelCheck> {
   const src = await dir.open(weights);
-  if (!src) return { status: 'error', problem: { kind: 'missing', message: `File not found: ${weights}`, detail: `${dir.name}/${weights}: no such file` } };
+  if (!src) return fileNotFound(dir, weights);
   try {
-    const file = await readGguf(src);
-    const c = ggufModelConfig(file);
-    let parameters = 0;
-    let largest = 0;
-    const dtypes = new Set<string>();
-    // A head written twice (llama.cpp's llama2.c converter) is one tied matrix, as the loader reads it: counted once.
-    // Compared only when small (DUPLICATE_CHECK_BYTES), so the check stays a header read for large files.
-    const shared = await outputDuplicatesEmbedding(file, DUPLICATE_CHECK_BYTES);
-    for (const t of file.tensors) {
-      if (!(shared && t.name === 'output.weight')) parameters += t.nElements;
-      largest = Math.max(largest, t.nElements);
-      dtypes.add(t.typeName);
-    }
-    const tokModel = ggufString(file, 'tokenizer.ggml.model');
-    const info = infoFromConfig(c, {
-      format: 'gguf',
-      architecture: ggufString(file, 'general.architecture') ?? c.architecture,
-      parameters,
-      dtypes: [...dtypes],
-      fileBytes: src.size,
-      tokenizer: tokModel ? { kind: `gguf-${tokModel}`, source: 'embedded' } : undefined,
-      largestTensorBytes: largest * 4,
-      files: [{ name: weights, size: src.size, role: 'weights' }],
-    });
+    const { info } = await ggufHeader(weights, src);
+    const tokModel = info.tokenizer?.kind.replace(/^gguf-/, '');
     const ok: ModelCheck = { status: 'ready', info };
     if (!tokModel) return missingTokenizer(ok, 'Missing tokenizer: the GGUF has no tokenizer.ggml.model', `${src.name}: no embedded tokenizer (metadata key tokenizer.ggml.model)`);
     if (tokModel !== 'llama' && tokModel !== 'gpt2') {
@@ -233,13 +277,14 @@ export async function inspectGguf(dir: ModelDir, weights: string): Promise<Model
   }
 }
 
-/** An HF folder: config.json + model.safetensors (or an index + shards), tokenizer.json beside. */
-export async function inspectHf(dir: ModelDir, weightsFile?: string): Promise<ModelCheck> {
+/** An HF folder's header read: config.json (+ generation_config.json), the safetensors headers; `seen` hears each weights file's size. */
+async function hfHeader(dir: ModelDir, weightsFile: string | undefined, seen: (size: number) => void): Promise<ModelHeader> {
   let store: TensorStore | undefined;
-  let lastSize: number | undefined;
   try {
     const configJson = await readJsonFile(dir, 'config.json', true);
     const c = parseHfConfig(configJson, `${dir.name}/config.json`);
+    const gen = await readJsonFile(dir, 'generation_config.json', false);
+    if (gen !== undefined) applyGenerationConfig(c, gen, `${dir.name}/generation_config.json`);
     const names = await dir.list();
     const weights = weightsFile ?? (names.includes('model.safetensors.index.json') ? 'model.safetensors.index.json' : 'model.safetensors');
     const shardFiles: string[] = [];
@@ -247,7 +292,7 @@ export async function inspectHf(dir: ModelDir, weightsFile?: string): Promise<Mo
       const s = await dir.open(name);
       if (s) {
         shardFiles.push(name);
-        lastSize = s.size;
+        seen(s.size);
       }
       return s;
     };
@@ -299,8 +344,22 @@ export async function inspectHf(dir: ModelDir, weightsFile?: string): Promise<Mo
       largestTensorBytes: largest * 4,
       files,
     });
+    return { info, config: c };
+  } finally {
+    await store?.close();
+  }
+}
+
+/** The HF folder's header read (configs and safetensors headers, no weights); throws the reader's typed error. */
+export const readHfModelHeader = (dir: ModelDir, weightsFile?: string) => hfHeader(dir, weightsFile, () => {});
+
+/** An HF folder: config.json + model.safetensors (or an index + shards), tokenizer.json beside. */
+export async function inspectHf(dir: ModelDir, weightsFile?: string): Promise<ModelCheck> {
+  let lastSize: number | undefined;
+  try {
+    const { info } = await hfHeader(dir, weightsFile, (size) => (lastSize = size));
     const ok: ModelCheck = { status: 'ready', info };
-    if (!tok)
+    if (!info.tokenizer)
       return missingTokenizer(
         ok,
         'Missing tokenizer: no tokenizer.json in the folder',
@@ -311,8 +370,6 @@ export async function inspectHf(dir: ModelDir, weightsFile?: string): Promise<Mo
     const p = describeProblem(e, lastSize);
     if (e instanceof UnsupportedError && /dtype/.test(e.message)) Object.assign(p, { kind: 'dtype', message: `Unsupported dtype ${e.found}${e.key ? ` (tensor ${e.key})` : ''}` });
     return { status: 'error', problem: p };
-  } finally {
-    await store?.close();
   }
 }
 

@@ -12,6 +12,7 @@ import { loadTokenizerFromPath } from '../tokenizer/load-node';
 import type { Tokenizer } from '../tokenizer/types';
 import { nodeFolder, nodeModelDir } from './hf-node';
 import type { FormatId, RunnableFormatId } from './ids';
+import type { ModelHeader } from './inspect';
 import { fileSource } from './source-node';
 import {
   detectFile,
@@ -23,6 +24,7 @@ import {
   LOADABLE_PATHS,
   loadModel,
   loadModelTokenizer,
+  readModelHeader,
   whyNotListable,
   type Detected,
   type Entry,
@@ -104,20 +106,41 @@ export async function looksLikeModel(p: string): Promise<boolean> {
   }
 }
 
+/** The tokenizer of a located model: `opts.tokenizer` when given, else the one that comes with it (embedded or beside it). */
+async function tokenizerOf(
+  loc: ModelLocation & { format: RunnableFormatId },
+  p: string,
+  opts: { tokenizer?: string },
+): Promise<{ tokenizer?: Tokenizer; tokenizerSource?: string }> {
+  if (opts.tokenizer) return { tokenizer: await loadTokenizerFromPath(opts.tokenizer), tokenizerSource: opts.tokenizer };
+  const source = findTokenizer(loc.format, await filesIn(loc.root), loc.main);
+  const tokenizer = await loadModelTokenizer(loc.format, nodeFolder(loc.root), loc.main, source);
+  return { tokenizer, tokenizerSource: tokenizer ? (source === 'embedded' ? `embedded in ${p}` : path.join(loc.root, source!)) : undefined };
+}
+
 /** Opens a model path with the registry's loader, and the tokenizer that comes with it unless `opts.tokenizer` names one. */
 export async function openModel(p: string, opts: { tokenizer?: string } = {}): Promise<OpenedModel> {
   const loc = await locateLoadable(p);
-  const files = nodeFolder(loc.root);
-  const loaded = await loadModel(loc.format, files, loc.main);
-  let tokenizer: Tokenizer | undefined;
-  let tokenizerSource: string | undefined;
-  if (opts.tokenizer) {
-    tokenizerSource = opts.tokenizer;
-    tokenizer = await loadTokenizerFromPath(opts.tokenizer);
-  } else {
-    const source = findTokenizer(loc.format, await filesIn(loc.root), loc.main);
-    tokenizer = await loadModelTokenizer(loc.format, files, loc.main, source);
-    if (tokenizer) tokenizerSource = source === 'embedded' ? `embedded in ${p}` : path.join(loc.root, source!);
-  }
-  return { format: loc.format, path: loc.main === undefined ? loc.root : p, loaded, tokenizer, tokenizerSource };
+  const loaded = await loadModel(loc.format, nodeFolder(loc.root), loc.main);
+  return { format: loc.format, path: loc.main === undefined ? loc.root : p, loaded, ...(await tokenizerOf(loc, p, opts)) };
+}
+
+/** A model path's headers and tokenizer, no weights read: what `inspect` describes. */
+export interface ModelHeaderAtPath extends ModelHeader {
+  format: RunnableFormatId;
+  path: string;
+  tokenizer?: Tokenizer;
+  tokenizerSource?: string;
+}
+
+/** Reads a model path's headers (statistics, full config) and its tokenizer, without the weights. */
+export async function readModelHeaderAt(p: string, opts: { tokenizer?: string } = {}): Promise<ModelHeaderAtPath> {
+  const loc = await locateLoadable(p);
+  const header = await readModelHeader(loc.format, nodeModelDir(loc.root), loc.main);
+  return { ...header, format: loc.format, path: loc.main === undefined ? loc.root : p, ...(await tokenizerOf(loc, p, opts)) };
+}
+
+/** The tokenizer that comes with a model path (embedded or beside it), without reading the weights; undefined when none. */
+export async function openModelTokenizer(p: string): Promise<{ tokenizer?: Tokenizer; tokenizerSource?: string }> {
+  return tokenizerOf(await locateLoadable(p), p, {});
 }

@@ -21,7 +21,20 @@ import { readGguf } from './gguf';
 import { loadGgufModel } from './gguf-model';
 import { loadHfModel, type HfFolder } from './hf';
 import type { FormatId, RunnableFormatId } from './ids';
-import { hfTokenizerName, inspectGguf, inspectHf, inspectLlama2c, inspectOnnx, llama2cTokenizerName, type ModelCheck, type ModelDir } from './inspect';
+import {
+  hfTokenizerName,
+  inspectGguf,
+  inspectHf,
+  inspectLlama2c,
+  inspectOnnx,
+  llama2cTokenizerName,
+  readGgufModelHeader,
+  readHfModelHeader,
+  readLlama2cModelHeader,
+  type ModelCheck,
+  type ModelDir,
+  type ModelHeader,
+} from './inspect';
 import { readLlama2cHeader } from './llama2c';
 import { loadLlama2cModel } from './llama2c-model';
 import type { ByteSource } from './source';
@@ -69,6 +82,8 @@ export interface ModelFormat {
   inspect(dir: ModelDir, main: string | undefined): Promise<ModelCheck>;
   /** Loads the weights (runnable formats). `main`: the weights file; undefined: the folder's default. */
   load?(dir: HfFolder, main: string | undefined): Promise<LoadedModel>;
+  /** The header read behind `inspect` with the full config, throwing the reader's typed error (runnable formats; no weights read). */
+  header?(dir: ModelDir, main: string | undefined): Promise<ModelHeader>;
   readonly tokenizer: TokenizerRule;
 }
 
@@ -102,6 +117,12 @@ async function withFile<T>(dir: HfFolder, name: string | undefined, use: (src: B
   } finally {
     await src.close?.();
   }
+}
+
+/** The file a one-file format's header read needs: it must be named. */
+function namedFile(dir: HfFolder, main: string | undefined): string {
+  if (main === undefined) throw new Error(`${dir.name}: a folder is not a model of this format; name its file`);
+  return main;
 }
 
 /** A header check of a one-file format: the file must be named. */
@@ -139,6 +160,7 @@ const llama2c: ModelFormat = {
     }
   },
   inspect: fileCheck(inspectLlama2c),
+  header: (dir, main) => readLlama2cModelHeader(dir, namedFile(dir, main)),
   load: (dir, main) => withFile(dir, main, loadLlama2cModel),
   tokenizer: { where: 'beside', find: (names, main) => llama2cTokenizerName(names, main ?? '') },
 };
@@ -150,11 +172,12 @@ const gguf: ModelFormat = {
   magic: 'GGUF',
   discover: async (name) => endsWithAny(name, gguf.extensions),
   inspect: fileCheck(inspectGguf),
+  header: (dir, main) => readGgufModelHeader(dir, namedFile(dir, main)),
   load: (dir, main) => withFile(dir, main, loadGgufModel),
   tokenizer: {
     where: 'embedded',
     async read(src) {
-      const file = await readGguf(src);
+      const file = await readGguf(src, { keep: (key) => key.startsWith('tokenizer.') || key.startsWith('general.') });
       return file.metadata.has('tokenizer.ggml.model') ? tokenizerFromGgufMetadata(file.metadata, { fileName: src.name }) : undefined;
     },
   },
@@ -167,6 +190,7 @@ const safetensors: ModelFormat = {
   extensions: ['.safetensors', '.safetensors.index.json'],
   folder: { marker: 'config.json', weights: '.safetensors' },
   inspect: (dir, main) => inspectHf(dir, main),
+  header: (dir, main) => readHfModelHeader(dir, main),
   load: (dir, main) => loadHfModel(dir, main === undefined ? {} : { weightsFile: main }),
   tokenizer: { where: 'beside', find: (names) => hfTokenizerName(names) },
 };
@@ -294,6 +318,13 @@ export async function modelsAmong(names: readonly string[], dir: HfFolder): Prom
     }
   }
   return { folder, files };
+}
+
+/** A runnable model's header read (statistics and full config, no weights): `main` names the weights file (undefined: the folder's default). */
+export async function readModelHeader(id: RunnableFormatId, dir: ModelDir, main: string | undefined): Promise<ModelHeader> {
+  const f = formatById(id);
+  if (!f.header) throw new UnsupportedError(f.notRunnable?.reason ?? `${f.label} models cannot be loaded`, { file: dir.name });
+  return f.header(dir, main);
 }
 
 /** Loads a model of a runnable format from its folder: `main` names the weights file (undefined: the folder's default). */

@@ -37,8 +37,14 @@ export interface GenerateRequest {
   stopping?: readonly StoppingCriterion[];
   /** Streams text with each record (a streaming detokenizer that never splits a character). */
   tokenizer?: Tokenizer;
-  /** Checked after each id: when aborted, generation ends with 'cancelled'. */
+  /** Checked after each id (and each prefill chunk): when aborted, generation ends with 'cancelled'. */
   signal?: { readonly aborted: boolean };
+  /**
+   * Runs a prompt longer than `chunk` ids in chunks of that many (the host-logits and
+   * device-argmax paths, without captures): `onChunk` hears the ids done after each (awaited,
+   * so a caller can let other work run), and `signal` is checked between chunks.
+   */
+  prefill?: { chunk: number; onChunk?: (done: number, total: number) => void | Promise<void> };
   /** Record the n most likely next ids (with probabilities) at each step. */
   topCandidates?: number;
   /** Record these captures at each step (host-logits path). */
@@ -199,7 +205,20 @@ export async function* generate(backend: Backend, req: GenerateRequest): AsyncGe
     const k = req.topCandidates ?? 0;
     const capture = hasCapture(req.capture) ? req.capture : undefined;
     let tokens = req.promptIds;
-    for (;;) {
+    const chunk = req.prefill?.chunk ?? Infinity;
+    if (tokens.length > chunk && !capture) {
+      // all but the last chunk fill the cache; the last one gives the first id's logits below
+      let done = 0;
+      while (tokens.length - done > chunk) {
+        await backend.forward(tokens.slice(done, done + chunk), undefined, { lastOnly: true, logits: false });
+        done += chunk;
+        await req.prefill!.onChunk?.(done, tokens.length);
+        if (req.signal?.aborted) break;
+      }
+      if (req.signal?.aborted) stopReason = 'cancelled';
+      tokens = tokens.slice(done);
+    }
+    while (stopReason !== 'cancelled') {
       const out = await backend.forward(tokens, undefined, onDevice ? { lastOnly: true, topK: 1, logits: false } : { lastOnly: true, capture });
       let id: number;
       const extra: Pick<StepRecord, 'top' | 'captures' | 'inspection'> = {};

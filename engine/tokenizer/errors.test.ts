@@ -80,6 +80,37 @@ describe('tokenizer.json: bad input gives typed errors', () => {
     expect(() => fromTokenizerJsonValue(j, 't.json')).not.toThrow();
   });
 
+  it.each([2 ** 31, 1e9])('added_tokens and the template with id %d: FormatError naming the file and key', async (huge) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tok-huge-'));
+    const j = JSON.parse(readFileSync(HF_TOKENIZERS['tiny-bytelevel-llama3']!, 'utf8')) as {
+      model: { vocab: object };
+      added_tokens: { id: number }[];
+      post_processor: { special_tokens: Record<string, { ids: number[] }> };
+    };
+    const n = Object.keys(j.model.vocab).length;
+    const file = join(dir, 'tokenizer.json');
+    const added = structuredClone(j);
+    added.added_tokens.push({ id: huge, content: '<huge>', special: true } as never);
+    writeFileSync(file, JSON.stringify(added));
+    const e = (await loadTokenizerFromPath(file).catch((x: unknown) => x)) as FormatError;
+    expect(e).toBeInstanceOf(FormatError);
+    expect(e.message).toContain(`${file} (key "added_tokens[${added.added_tokens.length - 1}].id"): token id is far above the size of the vocabulary`);
+    expect(e.expected).toBe(`an id below ${n + added.added_tokens.length + 65_536} (the number of entries of model.vocab and added_tokens + 65536)`);
+    const post = structuredClone(j);
+    post.post_processor.special_tokens['<|begin_of_text|>'].ids = [huge];
+    writeFileSync(file, JSON.stringify(post));
+    const p = (await loadTokenizerFromPath(file).catch((x: unknown) => x)) as FormatError;
+    expect(p).toBeInstanceOf(FormatError);
+    expect(p.key).toBe('post_processor.special_tokens.<|begin_of_text|>.ids[0]');
+  });
+
+  it('100,000 added tokens load in linear time', () => {
+    const j = tiny() as { added_tokens: unknown[] };
+    for (let i = 0; i < 100_000; i++) j.added_tokens.push({ id: 1000 + i, content: `<t${i}>`, special: true });
+    const tok = fromTokenizerJsonValue(j, 't.json');
+    expect(tok.encode('a<t99999>', { addSpecialTokens: false }).tokens).toContain('<t99999>');
+  });
+
   it('an unknown token missing from the vocabulary fails (as in HF) when a character needs it', () => {
     const j = JSON.parse(readFileSync(HF_TOKENIZERS['tiny-sentencepiece-llama2']!, 'utf8')) as { model: Record<string, unknown> };
     j.model.unk_token = '<nope>';

@@ -12,9 +12,10 @@ import { BpeBuildError, BpeModel } from './bpe';
 import { type Decoder, buildDecoder } from './decoders';
 import { type Json, type JsonObject, JsonReader } from './json';
 import { type Normalizer, buildNormalizer } from './normalizers';
-import { type Piece, initialPiece } from './piece';
+import { type Piece, initialPiece, slicePiece } from './piece';
 import { type PostProcessor, type WorkEncoding, buildPostProcessor } from './post-processors';
 import { type PreTokenizerStep, buildPreTokenizer } from './pre-tokenizers';
+import type { FlatEncoding } from './flat';
 import { WindowStreamDecoder } from './stream';
 import type { DecodeOptions, EncodeOptions, Encoding, StreamDecoder, StreamDecoderOptions, Tokenizer, TokenizerKind } from './types';
 import { byteUnits, wellFormed } from './unicode';
@@ -37,6 +38,10 @@ export interface HfParts {
   decoder: Decoder | null;
   added: AddedTokenSpec[];
 }
+
+/** Inputs longer than this (UTF-16 units) are pre-tokenized in batches of words where that is exact (piecesInBatches). */
+const LONG_INPUT = 1 << 16;
+const WORDS_PER_BATCH = 4096;
 
 export class HfTokenizer implements Tokenizer {
   readonly kind: Extract<TokenizerKind, 'hf-bpe' | 'gguf-gpt2'>;
@@ -130,6 +135,16 @@ export class HfTokenizer implements Tokenizer {
     return this.run(wellFormed(text), opts.addSpecialTokens ?? true, false).ids;
   }
 
+  encodeFlat(text: string, opts: EncodeOptions = {}): FlatEncoding {
+    const src = wellFormed(text);
+    const w = this.run(src, opts.addSpecialTokens ?? true, true);
+    const offsets = Int32Array.from(w.offsets);
+    w.offsets = []; // the flat copy replaces it before the UTF-16 one is made
+    const toUnit = codePointToUnit(src);
+    const offsetsUtf16 = toUnit ? offsets.map((o) => toUnit[o] ?? src.length) : offsets.slice();
+    return { ids: Int32Array.from(w.ids), tokens: w.tokens, offsets, offsetsUtf16 };
+  }
+
   /** Pieces after added-token extraction, normalization and pre-tokenization. */
   private pieces(text: string, align: boolean): Piece[] {
     if (text.length === 0) return [];
@@ -146,6 +161,58 @@ export class HfTokenizer implements Tokenizer {
     }
     if (this.pre) pieces = this.pre.run(pieces);
     return pieces.filter((p) => p.text.length > 0);
+  }
+
+  /**
+   * The pipeline's pieces for a long input, passed to `emit` a batch of words at a time so
+   * that the pieces of the whole input never exist at once. Taken only where it provably gives
+   * the pieces of `pieces()`: the pre-tokenizer's words (its text-only split) must tile each
+   * normalized piece, and pre-tokenizing each batch's slice must give exactly that batch's
+   * words. False when not (a word changed, a prefix added…): the caller then drops what was
+   * emitted and takes `pieces()`.
+   */
+  private piecesInBatches(text: string, align: boolean, emit: (p: Piece) => void): boolean {
+    const pre = this.pre;
+    if (!pre) return false;
+    const first: Piece[] = [];
+    this.rawMatcher.split(initialPiece(text, align), first);
+    for (const p of first) {
+      if (p.tokenId !== undefined) {
+        emit(p); // the pre-tokenizer passes token pieces through
+        continue;
+      }
+      const parts: Piece[] = [];
+      this.normMatcher.split(this.normalizer ? this.normalizer(p) : p, parts);
+      for (const q of parts) {
+        if (q.tokenId !== undefined) {
+          emit(q);
+          continue;
+        }
+        const words: string[] = [];
+        pre.splitText(q.text, words);
+        let at = 0;
+        for (const w of words) {
+          if (!q.text.startsWith(w, at)) return false;
+          at += w.length;
+        }
+        if (at !== q.text.length) return false;
+        let start = 0;
+        for (let i = 0; i < words.length;) {
+          // a batch ends between a word ending in a non-space and one starting with at most one
+          // space (a regex's view of whitespace runs and of the end of its text would differ there)
+          let j = Math.min(words.length, i + WORDS_PER_BATCH);
+          while (j < words.length && !(/\S$/.test(words[j - 1]!) && /^ ?\S/.test(words[j]!))) j++;
+          const batch = words.slice(i, j).filter((w) => w.length > 0);
+          const end = start + batch.reduce((n, w) => n + w.length, 0);
+          const got = pre.run([slicePiece(q, start, end)]).filter((x) => x.text.length > 0);
+          if (got.length !== batch.length || got.some((g, k) => g.text !== batch[k])) return false;
+          for (const g of got) emit(g);
+          start = end;
+          i = j;
+        }
+      }
+    }
+    return true;
   }
 
   /** ids only, on plain strings (no alignments): the hot path of `encodeIds`. */
@@ -191,12 +258,12 @@ export class HfTokenizer implements Tokenizer {
       const ids = this.runIds(text);
       return { ids: this.post ? this.post.processIds(ids, addSpecial) : ids, tokens: [], offsets: [] };
     }
-    const pieces = this.pieces(text, withOffsets || this.alwaysAlign);
     const ids: number[] = [];
     const tokens: string[] = [];
     const offsets: number[] = [];
     const vocabR = this.model.vocabR;
-    for (const p of pieces) {
+    const emit = (p: Piece): void => {
+      if (p.text.length === 0) return;
       if (p.tokenId !== undefined) {
         ids.push(p.tokenId);
         if (withOffsets) {
@@ -204,12 +271,12 @@ export class HfTokenizer implements Tokenizer {
           const a = p.align!;
           offsets.push(a[0]!, a[a.length - 1]!);
         }
-        continue;
+        return;
       }
       const res = this.byteLevelModelInput ? this.model.tokenizeByteLevel(p.text) : this.model.tokenize(p.text);
       if (!withOffsets) {
         for (let k = 0; k < res.length; k += 3) ids.push(res[k]!);
-        continue;
+        return;
       }
       const a = p.align!;
       const unitOfByte = this.byteLevelModelInput ? byteUnits(p.text) : null;
@@ -225,6 +292,11 @@ export class HfTokenizer implements Tokenizer {
         }
         offsets.push(a[2 * s]!, a[2 * e + 1]!);
       }
+    };
+    const align = withOffsets || this.alwaysAlign;
+    if (!(text.length > LONG_INPUT && this.piecesInBatches(text, align, emit))) {
+      ids.length = tokens.length = offsets.length = 0;
+      for (const p of this.pieces(text, align)) emit(p);
     }
     if (!withOffsets) return { ids: this.post ? this.post.processIds(ids, addSpecial) : ids, tokens: [], offsets: [] };
     const enc: WorkEncoding = { ids, tokens, offsets };
@@ -299,7 +371,7 @@ function readAdded(r: JsonReader, v: Json | undefined): AddedTokenSpec[] {
     const content = r.str(o.content, `${k}.content`);
     const special = r.bool(o.special, `${k}.special`, false);
     return {
-      id: r.int(o.id, `${k}.id`),
+      id: r.tokenId(o.id, `${k}.id`),
       content,
       singleWord: r.bool(o.single_word, `${k}.single_word`, false),
       lstrip: r.bool(o.lstrip, `${k}.lstrip`, false),
@@ -317,15 +389,9 @@ function readBpe(r: JsonReader, m: JsonObject): BpeModel {
   const vocabObj = r.obj(m.vocab, 'model.vocab');
   const vocab = new Map<string, number>();
   // ids index arrays of the vocabulary's size: one far above the number of entries would allocate for it
-  const idLimit = Object.keys(vocabObj).length + MAX_VOCAB_ID_GAP;
-  for (const tok in vocabObj) {
-    const id = vocabObj[tok];
-    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) r.int(id, `model.vocab.${tok}`);
-    if ((id as number) >= idLimit) {
-      throw r.error('token id is far above the size of the vocabulary', `model.vocab.${tok}`, `an id below ${idLimit} (the number of entries + ${MAX_VOCAB_ID_GAP})`, id);
-    }
-    vocab.set(tok, id as number);
-  }
+  r.idLimit = Object.keys(vocabObj).length + MAX_VOCAB_ID_GAP;
+  r.idLimitWhy = `the number of entries of model.vocab + ${MAX_VOCAB_ID_GAP}`;
+  for (const tok in vocabObj) vocab.set(tok, r.tokenId(vocabObj[tok], `model.vocab.${tok}`));
   const mergesJson = r.arr(m.merges, 'model.merges');
   const merges: [string, string][] = new Array(mergesJson.length);
   for (let i = 0; i < mergesJson.length; i++) {
@@ -375,11 +441,12 @@ export function assignAddedTokenIds(added: AddedTokenSpec[], model: BpeModel): A
   const out: AddedTokenSpec[] = [];
   const vocabSize = model.size;
   let maxAdded = -1;
-  const same = (a: AddedTokenSpec, b: AddedTokenSpec): boolean =>
-    a.content === b.content && a.singleWord === b.singleWord && a.lstrip === b.lstrip && a.rstrip === b.rstrip && a.normalized === b.normalized && a.special === b.special;
+  const seen = new Set<string>();
   for (const t of added) {
     if (t.content.length === 0) continue;
-    if (out.some((o) => same(o, t))) continue;
+    const sig = `${+t.singleWord}${+t.lstrip}${+t.rstrip}${+t.normalized}${+t.special}${t.content}`;
+    if (seen.has(sig)) continue;
+    seen.add(sig);
     let id = byContent.get(t.content) ?? model.vocab.get(t.content);
     if (id === undefined) id = maxAdded < 0 ? vocabSize : maxAdded >= vocabSize || vocabSize === 0 ? maxAdded + 1 : vocabSize;
     byContent.set(t.content, id);
@@ -403,6 +470,11 @@ export function fromTokenizerJsonValue(json: unknown, fileName: string, override
   else type = 'WordLevel';
   if (type !== 'BPE') throw r.unsupported(`model type "${type}" is not supported (only BPE)`, 'model.type', type);
   const model = readBpe(r, m);
+  // ids of added tokens and of the post-processor's special tokens may also lie past the vocabulary, one per added token
+  if (Array.isArray(root.added_tokens) && root.added_tokens.length > 0) {
+    r.idLimit += root.added_tokens.length;
+    r.idLimitWhy = `the number of entries of model.vocab and added_tokens + ${MAX_VOCAB_ID_GAP}`;
+  }
   const normalizer = buildNormalizer(r, root.normalizer, 'normalizer');
   const preTokenizer = buildPreTokenizer(r, root.pre_tokenizer, 'pre_tokenizer');
   const postProcessor = buildPostProcessor(r, root.post_processor, 'post_processor');

@@ -78,6 +78,22 @@ export class JsonReader {
     return v;
   }
 
+  /**
+   * Token ids must lie below this once the vocabulary is read (its number of entries plus room
+   * for added tokens): an id far above would make tables the size of the id.
+   */
+  idLimit = Number.MAX_SAFE_INTEGER;
+  /** How `idLimit` was set, for the error ("the number of entries + 65536"). */
+  idLimitWhy = '';
+
+  /** A token id: a non-negative integer below `idLimit`. */
+  tokenId(v: Json | undefined, key: string): number {
+    const id = this.int(v, key);
+    if (id >= this.idLimit)
+      throw this.error('token id is far above the size of the vocabulary', key, `an id below ${this.idLimit}${this.idLimitWhy ? ` (${this.idLimitWhy})` : ''}`, id);
+    return id;
+  }
+
   /** A single character (Rust `char`). */
   char(v: Json | undefined, key: string): string {
     const s = this.str(v, key);

@@ -9,6 +9,8 @@ import { fixturePath } from '../../tests/unit/fixtures';
 import { loadBuiltinTokenizer } from './builtin-node';
 import type { BpeModel } from './bpe';
 import { parseLlama2cTokenizer } from './llama2c';
+import { HF_TOKENIZERS } from './fixtures-node';
+import { loadTokenizerFromPath } from './load-node';
 
 const alphabet = fc.constantFrom(...'aeiou tnrsl  \n.,Lily was  é漢🦙'.split(''), 'the ', ' once', '  ', 'upon');
 const text = fc.array(alphabet, { minLength: 0, maxLength: 600 }).map((a) => a.join(''));
@@ -38,5 +40,32 @@ describe('long inputs merged a word at a time equal merging them whole', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('long inputs pre-tokenized in batches of words equal pre-tokenizing them whole (HF tokenizer.json)', () => {
+  const corpus = readFileSync(fixturePath('corpus/tinyshakespeare.txt'), 'utf8');
+  const text = `${corpus.slice(0, 120_000)}  naïve café 漢字 🦙🦙 e\u0301\n\n  tabs\tand   spaces  ${corpus.slice(120_000, 200_000)}`;
+  test.each([
+    ['tiny-bytelevel-llama3', true],
+    ['tiny-bytelevel-gpt2', true],
+    ['tiny-sentencepiece-llama2', false],
+    ['llama3', true],
+    ['qwen3', true],
+    ['llama2', false],
+  ] as const)('%s', async (name, batched) => {
+    const t = name === 'llama3' || name === 'qwen3' || name === 'llama2' ? await loadBuiltinTokenizer(name) : await loadTokenizerFromPath(HF_TOKENIZERS[name]!);
+    const inner = t as unknown as { piecesInBatches: (...a: unknown[]) => boolean };
+    const orig = inner.piecesInBatches;
+    let took = false;
+    try {
+      inner.piecesInBatches = (...a) => (took = orig.apply(t, a));
+      const batchedEnc = t.encode(text);
+      inner.piecesInBatches = () => false;
+      expect(batchedEnc).toEqual(t.encode(text));
+    } finally {
+      inner.piecesInBatches = orig;
+    }
+    expect(took).toBe(batched);
   });
 });

@@ -87,7 +87,7 @@ export function fixedPostProcessor(before: [number, string][], after: [number, s
 
 function readTokIdPair(r: JsonReader, v: Json | undefined, key: string): [number, string] {
   const a = r.arr(v, key);
-  return [r.int(a[1], `${key}[1]`), r.str(a[0], `${key}[0]`)];
+  return [r.tokenId(a[1], `${key}[1]`), r.str(a[0], `${key}[0]`)];
 }
 
 export function buildPostProcessor(r: JsonReader, v: Json | undefined, key: string): PostProcessor | null {
@@ -125,7 +125,7 @@ export function buildPostProcessor(r: JsonReader, v: Json | undefined, key: stri
           const spec = specials[name];
           if (spec === undefined) throw r.error('special token used by the template is not defined', `${key}.special_tokens`, `an entry "${name}"`);
           const so = r.obj(spec, `${key}.special_tokens.${name}`);
-          const ids = r.arr(so.ids, `${key}.special_tokens.${name}.ids`).map((x, j) => r.int(x, `${key}.special_tokens.${name}.ids[${j}]`));
+          const ids = r.arr(so.ids, `${key}.special_tokens.${name}.ids`).map((x, j) => r.tokenId(x, `${key}.special_tokens.${name}.ids[${j}]`));
           const toks = r.arr(so.tokens, `${key}.special_tokens.${name}.tokens`).map((x, j) => r.str(x, `${key}.special_tokens.${name}.tokens[${j}]`));
           if (ids.length !== toks.length) throw r.error('ids and tokens differ in length', `${key}.special_tokens.${name}`);
           return { kind: 'special', ids, tokens: toks };

@@ -13,6 +13,7 @@
  */
 import { AddedTokenMatcher } from './added';
 import { type Piece, initialPiece } from './piece';
+import { type FlatEncoding, Int32Builder, pairs } from './flat';
 import { WindowStreamDecoder } from './stream';
 import type { DecodeOptions, EncodeOptions, Encoding, StreamDecoder, StreamDecoderOptions, Tokenizer, TokenizerKind } from './types';
 import { utf8DecodeLossy, utf8Encode, utf8Put, wellFormed } from './unicode';
@@ -55,6 +56,15 @@ export function byteStringBytes(s: string): Uint8Array {
 function isCtrlByte(b: number): boolean {
   // run.c's safe_printf drops single-byte pieces that are neither printable nor whitespace
   return b < 0x20 ? !(b >= 0x09 && b <= 0x0d) : b === 0x7f;
+}
+
+/** Where encodeFragment puts the tokens when offsets are wanted (ids go to `ids` otherwise). */
+interface FragmentOut {
+  ids: Int32Builder;
+  tokens: string[];
+  offsets: Int32Builder;
+  offsetsUtf16: Int32Builder;
+  cpOfUnit: Int32Array;
 }
 
 export class SpmTokenizer implements Tokenizer {
@@ -120,60 +130,58 @@ export class SpmTokenizer implements Tokenizer {
   }
 
   encode(text: string, opts: EncodeOptions = {}): Encoding {
-    return this.run(wellFormed(text), opts.addSpecialTokens ?? true, true) as Encoding;
+    const f = this.encodeFlat(text, opts);
+    return { ids: Array.from(f.ids), tokens: f.tokens, offsets: pairs(f.offsets), offsetsUtf16: pairs(f.offsetsUtf16) };
+  }
+
+  encodeFlat(text: string, opts: EncodeOptions = {}): FlatEncoding {
+    return this.run(wellFormed(text), opts.addSpecialTokens ?? true, true) as FlatEncoding;
   }
 
   encodeIds(text: string, opts: EncodeOptions = {}): number[] {
-    return this.run(wellFormed(text), opts.addSpecialTokens ?? true, false).ids;
+    return this.run(wellFormed(text), opts.addSpecialTokens ?? true, false).ids as number[];
   }
 
-  private run(text: string, addSpecial: boolean, withOffsets: boolean): Encoding | { ids: number[] } {
+  private run(text: string, addSpecial: boolean, withOffsets: boolean): FlatEncoding | { ids: number[] } {
     const ids: number[] = [];
-    const tokens: string[] = [];
-    const offsets: [number, number][] = [];
-    const offsetsUtf16: [number, number][] = [];
+    const out: FragmentOut | null = withOffsets
+      ? { ids: new Int32Builder(), tokens: [], offsets: new Int32Builder(), offsetsUtf16: new Int32Builder(), cpOfUnit: new Int32Array(0) }
+      : null;
     const special = (id: number, s: number, e: number, su: number, eu: number): void => {
-      ids.push(id);
-      if (withOffsets) {
-        tokens.push(this.display[id] ?? '');
-        offsets.push([s, e]);
-        offsetsUtf16.push([su, eu]);
-      }
+      if (!out) return void ids.push(id);
+      out.ids.push(id);
+      out.tokens.push(this.display[id] ?? '');
+      out.offsets.push(s);
+      out.offsets.push(e);
+      out.offsetsUtf16.push(su);
+      out.offsetsUtf16.push(eu);
     };
     if (addSpecial && this.cfg.addBos && this.cfg.bosId !== null) special(this.cfg.bosId, 0, 0, 0, 0);
     // fragments: [unitStart, unitEnd, tokenId or -1]
     const fragments: [number, number, number][] = this.matcher ? this.matcher.findMatches(text) : text.length > 0 ? [[0, text.length, -1]] : [];
     // code point index of each unit start (for offsets)
-    let cpOfUnit: Int32Array | null = null;
-    if (withOffsets) {
+    if (out) {
       const p: Piece = initialPiece(text, true);
-      cpOfUnit = new Int32Array(text.length + 1);
-      for (let u = 0; u < text.length; u++) cpOfUnit[u] = p.align![2 * u]!;
-      cpOfUnit[text.length] = text.length === 0 ? 0 : p.align![2 * text.length - 1]!;
+      out.cpOfUnit = new Int32Array(text.length + 1);
+      for (let u = 0; u < text.length; u++) out.cpOfUnit[u] = p.align![2 * u]!;
+      out.cpOfUnit[text.length] = text.length === 0 ? 0 : p.align![2 * text.length - 1]!;
     }
     let prevSpecial = true;
     for (const [us, ue, tid] of fragments) {
       if (tid >= 0) {
-        special(tid, cpOfUnit ? cpOfUnit[us]! : 0, cpOfUnit ? cpOfUnit[ue]! : 0, us, ue);
+        special(tid, out ? out.cpOfUnit[us]! : 0, out ? out.cpOfUnit[ue]! : 0, us, ue);
         prevSpecial = true;
         continue;
       }
-      this.encodeFragment(text, us, ue, prevSpecial && this.cfg.addSpacePrefix, ids, withOffsets ? { tokens, offsets, offsetsUtf16, cpOfUnit: cpOfUnit! } : null);
+      this.encodeFragment(text, us, ue, prevSpecial && this.cfg.addSpacePrefix, ids, out);
       prevSpecial = false;
     }
     if (addSpecial && this.cfg.addEos && this.cfg.eosIds.length > 0) special(this.cfg.eosIds[0]!, 0, 0, 0, 0);
-    if (!withOffsets) return { ids };
-    return { ids, tokens, offsets, offsetsUtf16 };
+    if (!out) return { ids };
+    return { ids: out.ids.finish(), tokens: out.tokens, offsets: out.offsets.finish(), offsetsUtf16: out.offsetsUtf16.finish() };
   }
 
-  private encodeFragment(
-    text: string,
-    us: number,
-    ue: number,
-    prefix: boolean,
-    ids: number[],
-    out: { tokens: string[]; offsets: [number, number][]; offsetsUtf16: [number, number][]; cpOfUnit: Int32Array } | null,
-  ): void {
+  private encodeFragment(text: string, us: number, ue: number, prefix: boolean, ids: number[], out: FragmentOut | null): void {
     // The fragment's bytes (spaces as cfg.space), with each byte's source UTF-16 range, are
     // merged a word at a time where the vocabulary allows it (splitsAtSpace): the buffers
     // hold one word, so memory stays proportional to the longest word, not to the input.
@@ -206,14 +214,16 @@ export class SpmTokenizer implements Tokenizer {
       const syms = this.merge(s);
       for (let k = 0; k < syms.length; k += 3) {
         const id = syms[k]!;
-        ids.push(id);
         if (out) {
           const u0 = srcStart[syms[k + 1]!]!;
           const u1 = srcEnd[syms[k + 2]! - 1]!;
+          out.ids.push(id);
           out.tokens.push(this.display[id] ?? '');
-          out.offsets.push([out.cpOfUnit[u0]!, out.cpOfUnit[u1]!]);
-          out.offsetsUtf16.push([u0, u1]);
-        }
+          out.offsets.push(out.cpOfUnit[u0]!);
+          out.offsets.push(out.cpOfUnit[u1]!);
+          out.offsetsUtf16.push(u0);
+          out.offsetsUtf16.push(u1);
+        } else ids.push(id);
       }
       n = 0;
     };

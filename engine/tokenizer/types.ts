@@ -14,6 +14,8 @@
  * `decode(encode(s).ids)` gives `s.toWellFormed()` for byte-level tokenizers.
  */
 
+import type { FlatEncoding } from './flat';
+
 export type TokenizerKind = 'hf-bpe' | 'llama2c' | 'gguf-llama' | 'gguf-gpt2' | 'tiktoken';
 
 /** One encoded text. All four arrays have the same length (one entry per token). */
@@ -71,6 +73,8 @@ export interface Tokenizer {
   encode(text: string, opts?: EncodeOptions): Encoding;
   /** Same ids as `encode(text, opts).ids`, without computing tokens and offsets (faster). */
   encodeIds(text: string, opts?: EncodeOptions): number[];
+  /** The same encoding as `encode` in flat arrays (long inputs: a few tens of bytes a token); flat.ts's encodeFlat falls back on encode. */
+  encodeFlat?(text: string, opts?: EncodeOptions): FlatEncoding;
   decode(ids: readonly number[], opts?: DecodeOptions): string;
   idToToken(id: number): string | undefined;
   tokenToId(token: string): number | undefined;

@@ -1,0 +1,107 @@
+/** What the CLI's commands share: argument parsing, id lists, the array format of --json, opening a backend. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Backend, BackendId, WeightPrecision } from '../backend/contract';
+import { backendIds, backendKind } from '../backend/registry';
+import { openNodeGpu } from '../gpu/gpu-node';
+import type { KvCacheDtype } from '../model/kv/layout';
+import type { LoadedModel } from '../model/types';
+import { UsageError } from './errors';
+
+/** --backend webgpu asked for, but no adapter or device (exit code 1: the environment, not the usage). */
+export class GpuUnavailableError extends Error {}
+
+export const COMMON: ParseArgsConfig['options'] = { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } };
+
+export function parse(argv: string[], options: ParseArgsConfig['options']) {
+  try {
+    return parseArgs({ args: argv, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+export function parseIds(s: string | undefined, what: string): number[] {
+  if (s === undefined || s.trim() === '') throw new UsageError(`${what} needs a comma-separated list of token ids, e.g. 1,2,3`);
+  return s.split(',').map((x) => {
+    if (x.trim() === '') throw new UsageError(`${what}: an empty entry in "${s.length > 40 ? `${s.slice(0, 40)}…` : s}" (ids are separated by single commas)`);
+    const n = Number(x.trim());
+    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${what}: "${x}" is not a token id (a non-negative integer)`);
+    return n;
+  });
+}
+
+export function intOpt(s: string | undefined, name: string, dflt: number, min = 0): number {
+  if (s === undefined) return dflt;
+  const n = Number(s);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${s}"`);
+  return n;
+}
+
+export function floatOpt(s: string | undefined, name: string, dflt: number): number {
+  if (s === undefined) return dflt;
+  const n = Number(s);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number ≥ 0, got "${s}"`);
+  return n;
+}
+
+export function checkIds(ids: number[], vocab: number, what: string): void {
+  const bad = ids.find((i) => i >= vocab);
+  if (bad !== undefined) throw new UsageError(`${what}: token id ${bad} is outside the vocabulary (0..${vocab - 1})`);
+}
+
+/** {"dtype","shape","b64"}: the fixtures' array format (little-endian f32, row-major). */
+export function encodeArray(data: Float32Array, shape: number[]): { dtype: 'float32'; shape: number[]; b64: string } {
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return { dtype: 'float32', shape, b64: bytes.toString('base64') };
+}
+
+export type Out = (s: string) => void;
+
+export function backendOpt(s: string | undefined): BackendId {
+  if (s === undefined) return 'cpu';
+  try {
+    return backendKind(s).id;
+  } catch {
+    throw new UsageError(`--backend must be ${backendIds().join(' or ')}, got "${s}"`);
+  }
+}
+
+/** After a device backend has uploaded the weights, the host's f32 copies are not needed: drop them. */
+/** --kv-dtype: the engine's KV cache, f32 (the default) or int8 (per token and head scales), on either backend. */
+export function kvDtypeOpt(s: string | undefined): KvCacheDtype {
+  if (s === undefined || s === 'f32' || s === 'int8') return s ?? 'f32';
+  throw new UsageError(`--kv-dtype must be f32 or int8, got "${s}"`);
+}
+
+export function releaseHostWeights(loaded: LoadedModel): void {
+  loaded.weights.clear();
+}
+
+/** --weights: f32 or f16 on a device backend; auto (the default) keeps 16-bit or quantised files at f16. */
+export function weightsOpt(s: string | undefined, loaded: LoadedModel): WeightPrecision {
+  if (s === 'f32' || s === 'f16') return s;
+  if (s !== undefined && s !== 'auto') throw new UsageError(`--weights must be auto, f32 or f16, got "${s}"`);
+  return loaded.source.dtypes.some((d) => !/^F(32|64)$/i.test(d)) ? 'f16' : 'f32';
+}
+
+/**
+ * A backend from the registry; a device backend runs on the first WebGPU adapter (the
+ * webgpu package, Dawn), with read-backs awaited without Dawn's per-turn polling.
+ */
+export async function openBackend(id: BackendId, loaded: LoadedModel, contextLength: number, weights?: WeightPrecision, kvDtype?: KvCacheDtype): Promise<Backend> {
+  const kind = backendKind(id);
+  let device: GPUDevice | undefined;
+  if (kind.needsGpuDevice) {
+    const g = await openNodeGpu();
+    if (!('device' in g)) {
+      const why = (g.env.reason ?? 'no WebGPU adapter').replace(/;? ?the CPU path will be used\.?$/, '');
+      const hint =
+        process.platform === 'linux' && !process.env.VK_ICD_FILENAMES
+          ? ' Without a GPU, Dawn can run on SwiftShader: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (Debian package chromium).'
+          : '';
+      throw new GpuUnavailableError(`--backend ${id}: ${why}. Use --backend cpu.${hint}`);
+    }
+    device = g.device;
+  }
+  return kind.create(loaded, { contextLength, device, weights, throttleMapWait: true, kvDtype });
+}
