@@ -14,7 +14,12 @@ import { inspectHf, memoryDir, type ModelInfo } from '../formats/inspect';
 import { memoryPlan } from './inspect';
 import { inspectPath } from './inspect-node';
 import { MAX_CONCURRENT_READS, ModelRangeServer, RangeRefused } from './range-node';
-import { ModelSession } from '../worker/session';
+import { GENERATE_PREFILL_CHUNK, ModelSession } from '../worker/session';
+import { CpuBackend } from '../backend/cpu';
+import { loadLlama2cModel } from '../formats/llama2c-model';
+import { memorySource } from '../formats/source';
+import { generateAll } from '../generate/generate';
+import { tokenizerFromBytes } from '../tokenizer/index';
 import { StopStringFilter } from '../generate/stopping';
 
 const FIX = path.resolve('../shared/fixtures');
@@ -368,6 +373,43 @@ describe('worker session', () => {
     await Promise.all([first, second]);
     expect(out.find((m) => m.type === 'loadFailed' && m.id === 1)).toMatchObject({ cancelled: true });
     expect(out.find((m) => (m.type === 'loaded' || m.type === 'loadFailed') && m.id === 2)).toMatchObject({ type: 'loaded' });
+  });
+
+  test('a long prompt is read in chunks with progress, gives the unchunked continuation, and Stop ends it between chunks', async () => {
+    const bytes = { 'stories260K.bin': new Uint8Array(readFileSync(BIN)), 'tok512.bin': new Uint8Array(readFileSync(TOK)) };
+    const spec: ModelLoadSpec = {
+      modelId: 'bin',
+      name: 'bin',
+      format: 'llama2c',
+      weights: 'stories260K.bin',
+      tokenizer: 'tok512.bin',
+      files: Object.entries(bytes).map(([n, b]) => ({ name: n, size: b.length, role: 'weights' })),
+    };
+    const { s, out } = session(bytes);
+    await s.load(1, spec, 512, 'cpu');
+    const prompt = 'Once upon a time, there was a little girl named Lily. She loved to play outside. '.repeat(12);
+    await s.generate(2, prompt, 8, []);
+    const progress = out.filter((m): m is Extract<WorkerToWebview, { type: 'genProgress' }> => m.type === 'genProgress' && m.id === 2);
+    const done = out.find((m) => m.type === 'genDone' && m.id === 2) as Extract<WorkerToWebview, { type: 'genDone' }>;
+    expect(done.promptTokens).toBeGreaterThan(GENERATE_PREFILL_CHUNK);
+    expect(progress.map((m) => m.done)).toEqual(Array.from({ length: Math.ceil(done.promptTokens / GENERATE_PREFILL_CHUNK) - 1 }, (_, i) => (i + 1) * GENERATE_PREFILL_CHUNK));
+    expect(progress.every((m) => m.total === done.promptTokens)).toBe(true);
+    // the same ids as one unchunked prefill on the same weights
+    const loaded = await loadLlama2cModel(memorySource(bytes['stories260K.bin'], 'stories260K.bin'));
+    const tok = tokenizerFromBytes(bytes['tok512.bin'], 'tok512.bin');
+    const whole = await generateAll(new CpuBackend(loaded, { contextLength: 512 }), { promptIds: tok.encodeIds(prompt), maxNewTokens: 8, eosIds: [] });
+    expect(done.text).toBe(tok.decode(whole.ids));
+    // Stop as the first chunk is reported: the run ends before reading the rest, with no token
+    const s2 = new ModelSession((m) => {
+      if (m.type === 'readRange')
+        queueMicrotask(() => s2.handle({ type: 'rangeData', reqId: m.reqId, bytes: bytes[m.file as keyof typeof bytes].slice(m.offset, m.offset + m.length) }));
+      if (m.type === 'genProgress') s2.handle({ type: 'stopGenerate', id: m.id });
+      out.push(m);
+    });
+    await s2.load(3, spec, 512, 'cpu');
+    await s2.generate(4, prompt, 8, []);
+    expect(out.filter((m) => m.type === 'genProgress' && m.id === 4).length).toBe(1);
+    expect(out.find((m) => m.type === 'genDone' && m.id === 4)).toMatchObject({ stopReason: 'cancelled', tokens: 0 });
   });
 
   test('stop strings end the text before them; Stop ends generation; cancel ends a load', async () => {

@@ -18,23 +18,26 @@ export type GenerateWorkerRequest =
 
 /** Worker -> webview. */
 export type GenerateWorkerMessage =
+  /** A long prompt is read in chunks: `done` of its `total` ids are in the cache (Stop is honoured between chunks). */
+  | { type: 'genProgress'; id: number; done: number; total: number }
   | { type: 'genText'; id: number; text: string; tokens: number; tokensPerSec: number }
   | { type: 'genDone'; id: number; text: string; tokens: number; promptTokens: number; tokensPerSec: number; stopReason: GenerateStopReason }
   | { type: 'genError'; id: number; message: string };
 
 /** The worker's answers to each request. */
 export interface GenerateWorkerReplies {
-  generate: 'genText' | 'genDone' | 'genError';
+  generate: 'genProgress' | 'genText' | 'genDone' | 'genError';
   /** Answered by the generation's own `genDone` (stopReason 'cancelled'). */
   stopGenerate: never;
 }
 
 export const GENERATE_REPLIES: ReplyTable<GenerateWorkerReplies> = {
-  generate: { replies: ['genText', 'genDone', 'genError'], last: ['genDone', 'genError'] },
+  generate: { replies: ['genProgress', 'genText', 'genDone', 'genError'], last: ['genDone', 'genError'] },
   stopGenerate: { replies: [], last: [] },
 };
 
 export const generateWorkerParsers: MessageParsers<GenerateWorkerMessage> = {
+  genProgress: (raw) => ({ type: 'genProgress', id: num(raw, 'id')!, done: num(raw, 'done')!, total: num(raw, 'total')! }),
   genText: (raw) => ({ type: 'genText', id: num(raw, 'id')!, text: str(raw, 'text')!, tokens: num(raw, 'tokens')!, tokensPerSec: num(raw, 'tokensPerSec')! }),
   genDone: (raw) => {
     const stopReason = STOP_REASONS.includes(raw.stopReason as GenerateStopReason) ? (raw.stopReason as GenerateStopReason) : 'length';

@@ -63,6 +63,11 @@ describe('parseWorkerMessage', () => {
     expect(() => parseWorkerMessage({ type: 'x' })).toThrow(/unknown worker message type/);
   });
 
+  test("a long prompt's progress is a reply to generate, its counts validated", () => {
+    expect(parseWorkerMessage({ type: 'genProgress', id: 1, done: 256, total: 300 })).toEqual({ type: 'genProgress', id: 1, done: 256, total: 300 });
+    expect(() => parseWorkerMessage({ type: 'genProgress', id: 1, done: '256', total: 300 })).toThrow(/done/);
+  });
+
   test('an odd log level reads as info, an odd stop reason as length', () => {
     expect(parseWorkerMessage({ type: 'log', level: 'loud', message: 'x' })).toEqual({ type: 'log', level: 'info', message: 'x' });
     expect(parseWorkerMessage({ type: 'genDone', id: 1, text: '', tokens: 0, promptTokens: 1, tokensPerSec: 0, stopReason: 'criterion' })).toMatchObject({ stopReason: 'length' });

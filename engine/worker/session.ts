@@ -25,6 +25,9 @@ import { KvWorker } from './kv';
 
 /** Bytes per range request (the host refuses more than 16 MiB). */
 export const RANGE_CHUNK = 8 * 1024 * 1024;
+
+/** Prompt ids per forward when a prompt is longer (Generate tab): progress and Stop between chunks. */
+export const GENERATE_PREFILL_CHUNK = 256;
 /** A GPU model's weights stay in memory for the lab's draft model up to this size. */
 const DRAFT_KEEP_BYTES = 256 * 1024 * 1024;
 
@@ -289,7 +292,22 @@ export class ModelSession {
       let n = 0;
       let t0 = 0;
       const rate = () => (n > 1 && t0 ? ((n - 1) * 1000) / Math.max(1, Date.now() - t0) : 0);
-      const steps = generate(model, { promptIds, maxNewTokens: maxTokens, eosIds: this.stopIds, stopStrings: stop, tokenizer: tok, signal: job });
+      const steps = generate(model, {
+        promptIds,
+        maxNewTokens: maxTokens,
+        eosIds: this.stopIds,
+        stopStrings: stop,
+        tokenizer: tok,
+        signal: job,
+        // a long prompt is read a chunk at a time, with progress, and Stop is honoured between chunks
+        prefill: {
+          chunk: GENERATE_PREFILL_CHUNK,
+          onChunk: async (done, total) => {
+            this.post({ type: 'genProgress', id, done, total });
+            await this.yieldNow();
+          },
+        },
+      });
       for (;;) {
         const r = await steps.next();
         if (r.done) {

@@ -42,6 +42,8 @@ interface Run {
   cut?: boolean;
   /** The run was going when the webview went away; it ended there. */
   interrupted?: boolean;
+  /** A long prompt being read in chunks: ids in the cache so far, of the prompt's. */
+  prefill?: { done: number; total: number };
 }
 
 /** The last run as the state kept it: a run that was going then ended with the webview. */
@@ -151,7 +153,11 @@ function stop(): void {
 
 function onReply(msg: ReplyOf<'generate'>): void {
   if (!run || msg.id !== run.id) return;
-  if (msg.type === 'genText') {
+  if (msg.type === 'genProgress') {
+    run.prefill = { done: msg.done, total: msg.total };
+    refreshStats();
+  } else if (msg.type === 'genText') {
+    run.prefill = undefined;
     run.text += msg.text;
     run.tokens = msg.tokens;
     run.tps = msg.tokensPerSec;
@@ -178,7 +184,8 @@ function refreshStats(): void {
   }
   const parts = [`${run.tokens} token${run.tokens === 1 ? '' : 's'}`];
   if (run.tps > 0) parts.push(`${run.tps.toFixed(1)} tokens/s`);
-  if (run.running) parts.push('generating…');
+  if (run.running && run.prefill) parts.push(`reading the prompt: ${run.prefill.done.toLocaleString('en')} of ${run.prefill.total.toLocaleString('en')} tokens`);
+  else if (run.running) parts.push('generating…');
   else if (run.reason) parts.push(REASONS[run.reason]);
   else if (run.interrupted) parts.push('ended when the playground was closed or reloaded');
   els.stats.textContent = parts.join(' · ');
@@ -188,6 +195,13 @@ function refreshStats(): void {
   d.state = run.running ? 'running' : run.error ? 'error' : 'done';
   d.tokens = String(run.tokens);
   d.tokensPerSec = run.tps.toFixed(1);
+  if (run.running && run.prefill) {
+    d.prefillDone = String(run.prefill.done);
+    d.prefillTotal = String(run.prefill.total);
+  } else {
+    delete d.prefillDone;
+    delete d.prefillTotal;
+  }
   if (run.reason && !run.running) d.stopReason = run.reason;
   else delete d.stopReason;
 }
