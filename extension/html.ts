@@ -13,7 +13,9 @@ export function nonce(): string {
 }
 
 /**
- * default-src 'none'; scripts only by nonce; 'wasm-unsafe-eval' for onnxruntime-web;
+ * default-src 'none'; scripts only by nonce; 'wasm-unsafe-eval' for onnxruntime-web; styles
+ * only from the webview's resources (no inline styles: the playground's CSS is adopted as
+ * constructed stylesheets, webview/dom.ts adoptStyle, and elements are styled through the CSSOM);
  * worker-src blob: because a webview may start workers only from blob:/data: URLs;
  * connect-src limited to the webview's own resource origin (the worker script and model files).
  */
@@ -21,7 +23,7 @@ export function csp(cspSource: string, n: string): string {
   return [
     "default-src 'none'",
     `script-src 'nonce-${n}' 'wasm-unsafe-eval'`,
-    `style-src ${cspSource} 'unsafe-inline'`,
+    `style-src ${cspSource}`,
     `font-src ${cspSource}`,
     `img-src ${cspSource} data:`,
     `connect-src ${cspSource}`,

@@ -48,3 +48,18 @@ export function setDisabled(b: HTMLElement, disabled: boolean): void {
   if (disabled) b.setAttribute('disabled', '');
   else b.removeAttribute('disabled');
 }
+
+const adopted = new Set<string>();
+
+/**
+ * Adds CSS to the document as a constructed stylesheet (document.adoptedStyleSheets), not a
+ * <style> element: the webview's CSP allows no inline styles, and constructed sheets are not
+ * inline markup (the UI toolkit's components style themselves the same way).
+ */
+export function adoptStyle(css: string): void {
+  if (adopted.has(css)) return; // once per text, however often a panel is built
+  adopted.add(css);
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(css);
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+}

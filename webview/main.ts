@@ -12,7 +12,7 @@ import '@vscode-elements/elements/dist/vscode-table/index.js';
 import '@vscode-elements/elements/dist/vscode-table-body/index.js';
 import '@vscode-elements/elements/dist/vscode-table-row/index.js';
 import '@vscode-elements/elements/dist/vscode-table-cell/index.js';
-import { el } from './dom';
+import { adoptStyle, el } from './dom';
 import { configureEngine, engineBusy, engineSettings, onEngineState, releaseEngine, startEngine, updateEngineSettings } from './engine';
 import { getState, onHostMessage, send, setState } from './host';
 import { currentBackend, forgetLoad, onModelsState } from './models';
@@ -136,8 +136,6 @@ onHostMessage((msg) => {
   }
 });
 
-const style = document.createElement('style');
-style.textContent = STYLE;
-document.head.append(style);
+adoptStyle(STYLE);
 shell();
 send({ type: 'ready' });

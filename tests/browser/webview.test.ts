@@ -50,6 +50,9 @@ async function open(p: string): Promise<Page> {
   const pg = await browser.newPage();
   const errors: string[] = [];
   pg.on('pageerror', (e) => errors.push(String(e)));
+  pg.on('console', (m) => {
+    if (/Content Security Policy/.test(m.text())) errors.push(m.text());
+  });
   await pg.goto(server.url + p);
   await pg.waitForFunction(() => (window as unknown as { __sent: { type: string }[] }).__sent.some((m) => m.type === 'ready'));
   (pg as unknown as { errors: string[] }).errors = errors;
@@ -68,6 +71,19 @@ function init(pg: Page, workerUri: string, backend = 'auto'): Promise<void> {
     [workerUri, backend],
   );
 }
+
+test('every tab renders under the CSP with no inline style or script refused', async () => {
+  const pg = await open('/');
+  await init(pg, server.url + '/worker.js', 'cpu');
+  for (const tab of await pg.locator('vscode-tab-header[data-tab]').evaluateAll((hs) => hs.map((h) => h.getAttribute('data-tab')!))) {
+    await pg.locator(`vscode-tab-header[data-tab=${tab}]`).click();
+    await pg.waitForTimeout(300);
+  }
+  // the playground's own CSS applies (adopted stylesheets): a field is laid out inline
+  expect(await pg.evaluate(() => getComputedStyle(document.querySelector('.field')!).display)).toBe('inline-block');
+  expect((pg as unknown as { errors: string[] }).errors).toEqual([]);
+  await pg.close();
+});
 
 test('starts the worker from a blob: URL under the CSP and shows the WebGPU adapter', async () => {
   const pg = await open('/');

@@ -10,7 +10,7 @@
  */
 import type { ReplyOf } from '../../engine/protocol/index';
 import { MAX_LAB_COLUMNS, MAX_LAB_TOKENS, MAX_LAB_TOP } from '../../engine/protocol/index';
-import { button, el, fieldError, setDisabled, setFieldError } from '../dom';
+import { adoptStyle, button, el, fieldError, setDisabled, setFieldError } from '../dom';
 import { askWorker, postToWorker } from '../engine';
 import { getState, request, setState } from '../host';
 import { labCsv, labJson, type LabColumnRun, type LabRunExport } from '../lab-export';
@@ -301,8 +301,8 @@ function numberInput(id: string, label: string, key: 'seed' | 'maxTokens' | 'top
 }
 
 function build(): HTMLElement {
-  const style = el('style', {}, LAB_STYLE);
-  const box = el('section', { id: 'lab', 'aria-labelledby': 'lab-h' }, style);
+  adoptStyle(LAB_STYLE);
+  const box = el('section', { id: 'lab', 'aria-labelledby': 'lab-h' });
   box.append(el('h2', { id: 'lab-h' }, 'Decoding lab'));
   const empty = el(
     'div',

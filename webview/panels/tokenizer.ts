@@ -5,7 +5,7 @@
  * export tokenizer.json. Tokenizing and training run in the extension host (extension/tokenizer-panel.ts).
  */
 import type { BpeMergeView, BpeSource, HostToWebview, TokenizeResultEntry, TokenizerInfo, TokenView } from '../../engine/protocol/index';
-import { el, fieldError, setFieldError } from '../dom';
+import { adoptStyle, el, fieldError, setFieldError } from '../dom';
 import { getState, onHostMessage, request, setState } from '../host';
 import type { Panel } from './panel';
 import { visibleText } from '../../engine/tokenizer/visible';
@@ -574,9 +574,7 @@ export const tokenizerPanel: Panel = {
   id: 'tokenizer',
   title: 'Tokenizer',
   init() {
-    const style = document.createElement('style');
-    style.textContent = TOKENIZER_STYLE;
-    document.head.append(style);
+    adoptStyle(TOKENIZER_STYLE);
     onHostMessage((msg) => {
       switch (msg.type) {
         case 'init':
