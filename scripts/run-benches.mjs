@@ -1,5 +1,6 @@
 // Finds every `*.bench.ts` (beside the code it measures), bundles it for Node and
 // runs it, one after another (benchmarks never run in parallel). Optional filter args.
+// Opt-in benches (the hour-long soak) run only when a filter names them.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync, mkdirSync } from 'node:fs';
@@ -19,7 +20,10 @@ function find(dir, out = []) {
   return out;
 }
 
-const benches = ['engine', 'extension', 'tests'].flatMap((d) => find(path.join(root, d))).filter((p) => filters.length === 0 || filters.some((f) => p.includes(f)));
+const OPT_IN = ['soak.bench.ts'];
+const benches = ['engine', 'extension', 'tests']
+  .flatMap((d) => find(path.join(root, d)))
+  .filter((p) => (filters.length === 0 ? !OPT_IN.includes(path.basename(p)) : filters.some((f) => path.relative(root, p).includes(f))));
 if (benches.length === 0) {
   console.error(`bench: nothing matches ${filters.join(', ')}`);
   process.exit(1);
