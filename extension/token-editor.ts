@@ -63,7 +63,7 @@ class TokenHover implements vscode.HoverProvider {
       return new vscode.Hover(new vscode.MarkdownString('LLM Playground: this looks like binary content (NUL characters); not tokenized.'), range);
     let h;
     try {
-      h = await tok.hover(text, tokenizerLabel(id), { focus, maxChars: 2000, maxTokens: 300 });
+      h = await tok.hover(text, tokenizerLabel(id), { focus, maxChars: 2000, maxTokens: 300 }, token);
     } catch (e) {
       if (e instanceof JobCancelledError) return undefined;
       return new vscode.Hover(new vscode.MarkdownString(`LLM Playground: ${e instanceof Error ? e.message : String(e)}`), range);

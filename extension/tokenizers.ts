@@ -98,7 +98,8 @@ export function editorTokenizerId(): string {
 
 /** A tokenizer as the editor and the Tokenizer panel use it: every call may run in the worker. */
 export interface EditorTokenizer {
-  hover(text: string, label: string, opts: HoverOptions): Promise<HoverContent>;
+  /** The hover's content (rejects with JobCancelledError when `cancel` was set before the job started). */
+  hover(text: string, label: string, opts: HoverOptions, cancel?: CancelToken): Promise<HoverContent>;
   /** The tokens of each text. */
   inspect(texts: string[]): Promise<TokenView[][]>;
   /** LineTokenCounter.count (undefined: cancelled). */
@@ -139,8 +140,8 @@ class WorkerTokenizer implements EditorTokenizer {
     private readonly jobs: TokenizerJobs,
     private readonly spec: TokenizerSpec,
   ) {}
-  hover(text: string, label: string, opts: HoverOptions): Promise<HoverContent> {
-    return this.jobs.run(this.spec, { op: 'hover', text, label, opts });
+  hover(text: string, label: string, opts: HoverOptions, cancel?: CancelToken): Promise<HoverContent> {
+    return this.jobs.run(this.spec, { op: 'hover', text, label, opts }, cancel);
   }
   inspect(texts: string[]): Promise<TokenView[][]> {
     return this.jobs.run(this.spec, { op: 'inspect', texts });
