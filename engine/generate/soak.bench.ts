@@ -61,7 +61,10 @@ interface Sample {
   s: number;
   rssMiB: number;
   heapUsedMiB: number;
+  /** V8's heap as reserved from the system (RSS grows with it even when heapUsed does not). */
+  heapTotalMiB: number;
   externalMiB: number;
+  arrayBuffersMiB: number;
   listeners: number;
   handles: number;
   gpuBuffers?: number;
@@ -188,7 +191,9 @@ async function main(): Promise<void> {
       s: Math.round(elapsed()),
       rssMiB: MiB(m.rss),
       heapUsedMiB: MiB(m.heapUsed),
+      heapTotalMiB: MiB(m.heapTotal),
       externalMiB: MiB(m.external),
+      arrayBuffersMiB: MiB(m.arrayBuffers),
       listeners: listenerCount(),
       handles: activeHandles(),
       generations: totals.generations,
@@ -282,10 +287,10 @@ async function main(): Promise<void> {
   backend.dispose();
 
   const rows = samples.filter((s, i) => i === 0 || s === warm || i === samples.length - 1 || Math.floor(s.s / 60) !== Math.floor(samples[i - 1].s / 60));
-  console.log('\n     s | RSS MiB | heap MiB | ext MiB | listeners | handles | GPU buffers | generations | tokens');
+  console.log('\n     s | RSS MiB | heap used / total MiB | ext / arrayBuffers MiB | listeners | handles | GPU buffers | generations | tokens');
   for (const s of rows)
     console.log(
-      `${String(s.s).padStart(6)} | ${s.rssMiB.toFixed(1).padStart(7)} | ${s.heapUsedMiB.toFixed(1).padStart(8)} | ${s.externalMiB.toFixed(1).padStart(7)} | ${String(s.listeners).padStart(9)} | ${String(s.handles).padStart(7)} | ${String(s.gpuBuffers ?? '-').padStart(11)} | ${String(s.generations).padStart(11)} | ${s.tokens}${s === warm ? '   ← after warm-up' : ''}`,
+      `${String(s.s).padStart(6)} | ${s.rssMiB.toFixed(1).padStart(7)} | ${`${s.heapUsedMiB.toFixed(1)} / ${s.heapTotalMiB.toFixed(1)}`.padStart(21)} | ${`${s.externalMiB.toFixed(1)} / ${s.arrayBuffersMiB.toFixed(1)}`.padStart(22)} | ${String(s.listeners).padStart(9)} | ${String(s.handles).padStart(7)} | ${String(s.gpuBuffers ?? '-').padStart(11)} | ${String(s.generations).padStart(11)} | ${s.tokens}${s === warm ? '   ← after warm-up' : ''}`,
     );
 
   const rssGrowth = last.rssMiB / warm.rssMiB - 1;
