@@ -2,12 +2,20 @@
  * The editor features' latency on the tokenizer bench's mixed corpus
  * (engine/tokenizer/test-corpus-node.ts) repeated to a 5 MB file: the token hover (p50/p99 of
  * tokenHoverMarkdown on random lines) and the status-bar count of the whole document, then
- * again after a one-line edit. Run with `npm run bench -- editor`.
+ * again after a one-line edit. Then the active model's path: the same hovers and count with the
+ * bundled tok512.bin in the tokenizer worker (tokenizer-jobs.ts, the worker bundled here),
+ * beside the same tokenizer on this thread. Run with `npm run bench -- editor`.
  */
+import { build } from 'esbuild';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { loadBuiltinTokenizer } from '../engine/tokenizer/builtin-node';
 import { LineTokenCounter } from '../engine/tokenizer/line-counter';
+import { parseLlama2cTokenizer } from '../engine/tokenizer/llama2c';
 import { mixedCorpus } from '../engine/tokenizer/test-corpus-node';
 import { tokenHoverMarkdown } from './token-markdown';
+import { TokenizerJobs, type TokenizerSpec } from './tokenizer-jobs';
 
 function pct(a: number[], p: number): number {
   const s = [...a].sort((x, y) => x - y);
@@ -67,6 +75,51 @@ async function main(): Promise<void> {
   console.log(
     `status bar o200k_base, 5 MB document: first count ${cold.toFixed(0)} ms (${first!.tokens} tokens, run in 8 ms slices), recount after a one-line edit ${warm.toFixed(1)} ms (${again!.tokens} tokens)`,
   );
+
+  // ---- the active model's tokenizer (tok512.bin) in the worker, beside it on this thread
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'editor-bench-'));
+  try {
+    await build({
+      entryPoints: [path.resolve('extension/tokenizer-worker.ts')],
+      outfile: path.join(dir, 'w.js'),
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      logLevel: 'warning',
+    });
+    const tokPath = path.resolve('models/tok512.bin');
+    const local = parseLlama2cTokenizer(new Uint8Array(readFileSync(tokPath)), 'tok512.bin');
+    const jobs = new TokenizerJobs(path.join(dir, 'w.js'), () => 2000);
+    const spec: TokenizerSpec = { key: 'tok512', file: tokPath, source: { kind: 'llama2c', path: tokPath } };
+    await jobs.run(spec, { op: 'load' });
+    const r = rng(7);
+    const inThread: number[] = [];
+    const inWorker: number[] = [];
+    for (let k = 0; k < 2000; k++) {
+      const line = fileLines[Math.floor(r() * fileLines.length)]!;
+      const opts = { focus: Math.floor(r() * (line.length + 1)) };
+      let t1 = performance.now();
+      tokenHoverMarkdown(local, 'tok512', line, opts);
+      inThread.push(performance.now() - t1);
+      t1 = performance.now();
+      await jobs.run(spec, { op: 'hover', text: line, label: 'tok512', opts });
+      inWorker.push(performance.now() - t1);
+    }
+    console.log(
+      `hover tok512 in the worker p50 ${pct(inWorker, 50).toFixed(3)} ms  p99 ${pct(inWorker, 99).toFixed(3)} ms; on this thread p50 ${pct(inThread, 50).toFixed(3)} ms  p99 ${pct(inThread, 99).toFixed(3)} ms (worker / thread p99 ${(pct(inWorker, 99) / pct(inThread, 99)).toFixed(2)}×)`,
+    );
+    const all = fileLines.map((l) => `${l}\n`);
+    t0 = performance.now();
+    const c1 = await jobs.run(spec, { op: 'countLines', lines: all });
+    const wCold = performance.now() - t0;
+    t0 = performance.now();
+    await jobs.run(spec, { op: 'countLines', lines: all });
+    const wWarm = performance.now() - t0;
+    console.log(`status bar tok512 in the worker, 5 MB document: first count ${wCold.toFixed(0)} ms (${c1.tokens} tokens), recount ${wWarm.toFixed(1)} ms (the lines sent again)`);
+    jobs.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 void main();

@@ -39,17 +39,7 @@ export function activate(ctx: vscode.ExtensionContext): void {
     registerTokenizerFeatures(ctx, () => openPlaygroundPanel(ctx)),
     // The active model's tokenizer serves the hover, the status bar and the Tokenizer tab.
     onDidChangeActiveModel((m) => {
-      setActiveModelTokenizer(
-        m && {
-          label: m.name,
-          load: async () => {
-            const t = await m.tokenizer();
-            // the loader's own error (file, key, what was expected) where there was one
-            if (!t) throw new Error(m.tokenizerError() ?? `${m.name} has no tokenizer`);
-            return t;
-          },
-        },
-      );
+      setActiveModelTokenizer(m && { label: m.name, spec: m.tokenizerSpec() });
     }),
   );
 }

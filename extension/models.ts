@@ -12,15 +12,15 @@
 import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { formatById, isRunnableFormat, LISTED_PATHS, loadModelTokenizer } from '../engine/formats/registry';
+import { formatById, isRunnableFormat, LISTED_PATHS } from '../engine/formats/registry';
 import { discoverModels, discoveryAllowed, DEFAULT_DISCOVER_LIMITS } from '../engine/catalog/discover-node';
 import { fmtCount, modelDetailRows } from '../engine/catalog/describe';
 import type { ModelCheck } from '../engine/catalog/inspect';
-import { inspectPath, nodeModelDir, whyNotListablePath, type ModelLocation } from '../engine/catalog/inspect-node';
+import { inspectPath, whyNotListablePath, type ModelLocation } from '../engine/catalog/inspect-node';
 import { ModelRangeServer } from '../engine/catalog/range-node';
 import type { ModelLoadSpec, ModelSummary } from '../engine/protocol/index';
-import type { Tokenizer } from '../engine/tokenizer/types';
 import { log } from './log';
+import type { TokenizerSpec } from './tokenizer-jobs';
 
 const STATE_MODELS = 'llmPlayground.models';
 const STATE_ACTIVE = 'llmPlayground.activeModel';
@@ -43,10 +43,8 @@ export interface ActiveModel {
   path: string;
   format: string;
   summary: ModelSummary;
-  /** The model's tokenizer, loaded in the host on first use (undefined when it has none). */
-  tokenizer(): Promise<Tokenizer | undefined>;
-  /** Why its tokenizer could not be loaded (the loader's error), once a load has failed. */
-  tokenizerError(): string | undefined;
+  /** Where the host's tokenizer worker (tokenizer-jobs.ts) reads the model's tokenizer; undefined when it has none. */
+  tokenizerSpec(): TokenizerSpec | undefined;
 }
 
 function idFor(p: string): string {
@@ -73,8 +71,9 @@ export class ModelManager implements vscode.Disposable {
   private readonly activeChanged = new vscode.EventEmitter<ActiveModel | undefined>();
   private readonly watchers = new Map<string, vscode.FileSystemWatcher>();
   private readonly recheckTimers = new Map<string, ReturnType<typeof setTimeout>>();
-  private readonly tokenizers = new Map<string, Promise<Tokenizer | undefined>>();
-  private readonly tokenizerErrors = new Map<string, string>();
+  /** Each check of a model gives its tokenizer a new key (the file may have changed). */
+  private readonly tokenizerKeys = new Map<string, string>();
+  private checks = 0;
   private readonly disposables: vscode.Disposable[] = [];
   readonly ranges: ModelRangeServer;
   /** Fires when the list or any model's check changes. */
@@ -202,8 +201,7 @@ export class ModelManager implements vscode.Disposable {
     const result = await inspectPath(e.path);
     if (!this.entries.has(e.id)) return;
     e.check = result;
-    this.tokenizers.delete(e.id);
-    this.tokenizerErrors.delete(e.id);
+    this.tokenizerKeys.set(e.id, `${e.id}#${++this.checks}`);
     if (result.problem) {
       const level = result.status === 'error' ? 'error' : 'warn';
       log()[level](`Model ${e.name}: ${result.problem.message}\n  ${result.problem.detail}`);
@@ -322,29 +320,21 @@ export class ModelManager implements vscode.Disposable {
       path: e.path,
       format: e.check?.info?.format ?? 'unknown',
       summary: this.summary(e),
-      tokenizer: () => this.tokenizerOf(e),
-      tokenizerError: () => this.tokenizerErrors.get(e.id),
+      tokenizerSpec: () => this.tokenizerSpecOf(e),
     };
   }
 
-  private tokenizerOf(e: ModelEntry): Promise<Tokenizer | undefined> {
-    let t = this.tokenizers.get(e.id);
-    if (!t) {
-      t = (async () => {
-        const info = e.check?.info;
-        const root = e.check?.location?.root;
-        if (!info?.tokenizer || !root) return undefined;
-        // The format registry reads it: embedded in the weights file (GGUF) or a file beside it.
-        return loadModelTokenizer(info.format, nodeModelDir(root), info.files[0].name, info.tokenizer.source);
-      })().catch((err) => {
-        const why = err instanceof Error ? err.message : String(err);
-        this.tokenizerErrors.set(e.id, why);
-        log().error(`Model ${e.name}: its tokenizer could not be loaded: ${why}`);
-        return undefined;
-      });
-      this.tokenizers.set(e.id, t);
-    }
-    return t;
+  private tokenizerSpecOf(e: ModelEntry): TokenizerSpec | undefined {
+    const info = e.check?.info;
+    const root = e.check?.location?.root;
+    if (!info?.tokenizer || !root) return undefined;
+    const source = info.tokenizer.source;
+    // The format registry reads it in the worker: embedded in the weights file (GGUF) or a file beside it.
+    return {
+      key: this.tokenizerKeys.get(e.id) ?? e.id,
+      file: source === 'embedded' ? path.join(root, info.files[0].name) : path.join(root, source),
+      source: { kind: 'model', format: info.format, root, main: info.files[0].name, source },
+    };
   }
 
   // ------------------------------------------------------------ for the webview

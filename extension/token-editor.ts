@@ -5,19 +5,21 @@
  *
  * Nothing here blocks typing: the hover tokenizes one line (a window of long lines); the
  * document count is per line with a cache keyed by line text, debounced, in slices, and dropped
- * when a newer request comes.
+ * when a newer request comes. The active model's tokenizer runs in the tokenizer worker under
+ * a deadline (tokenizer-jobs.ts): a job past it shows its error in the hover or the status bar.
  */
 import * as vscode from 'vscode';
-import { inspectTokens } from '../engine/tokenizer/inspect';
-import { LineTokenCounter } from '../engine/tokenizer/line-counter';
-import type { Tokenizer } from '../engine/tokenizer/types';
+import type { CountResult } from '../engine/tokenizer/line-counter';
 import { log } from './log';
-import { tokenHoverMarkdown, windowAround } from './token-markdown';
+import { windowAround } from './token-markdown';
+import { JobCancelledError } from './tokenizer-jobs';
 import { showTextInPanels } from './tokenizer-panel';
-import { editorTokenizerId, getTokenizer, listTokenizers, onTokenizersChanged, tokenizerLabel } from './tokenizers';
+import { editorTokenizerId, getEditorTokenizer, listTokenizers, onTokenizersChanged, tokenizerLabel, type EditorTokenizer } from './tokenizers';
 
 const SKIP_SCHEMES = new Set(['output', 'vscode-settings', 'debug', 'vscode-scm', 'comment', 'git']);
 const pause = () => new Promise<void>((r) => setImmediate(r));
+/** Documents up to this many characters are counted exactly in one go (LineTokenCounter's default exactBelow). */
+const EXACT_BELOW = 65_536;
 
 function hoverEnabled(): boolean {
   return vscode.workspace.getConfiguration('llmPlayground').get<boolean>('tokenHover.enabled', true);
@@ -31,9 +33,9 @@ class TokenHover implements vscode.HoverProvider {
   async provideHover(doc: vscode.TextDocument, pos: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
     if (!hoverEnabled() || SKIP_SCHEMES.has(doc.uri.scheme)) return undefined;
     const id = editorTokenizerId();
-    let tok: Tokenizer;
+    let tok: EditorTokenizer;
     try {
-      tok = await getTokenizer(id);
+      tok = await getEditorTokenizer(id);
     } catch (e) {
       return new vscode.Hover(new vscode.MarkdownString(`LLM Playground: the tokenizer ${tokenizerLabel(id)} could not be loaded: ${e instanceof Error ? e.message : String(e)}`));
     }
@@ -59,7 +61,14 @@ class TokenHover implements vscode.HoverProvider {
     if (text.length === 0) return undefined;
     if (looksBinary(text.slice(0, 4096)))
       return new vscode.Hover(new vscode.MarkdownString('LLM Playground: this looks like binary content (NUL characters); not tokenized.'), range);
-    const h = tokenHoverMarkdown(tok, tokenizerLabel(id), text, { focus, maxChars: 2000, maxTokens: 300 });
+    let h;
+    try {
+      h = await tok.hover(text, tokenizerLabel(id), { focus, maxChars: 2000, maxTokens: 300 }, token);
+    } catch (e) {
+      if (e instanceof JobCancelledError) return undefined;
+      return new vscode.Hover(new vscode.MarkdownString(`LLM Playground: ${e instanceof Error ? e.message : String(e)}`), range);
+    }
+    if (token.isCancellationRequested) return undefined;
     const md = new vscode.MarkdownString(h.markdown);
     md.supportHtml = true;
     md.isTrusted = false;
@@ -75,7 +84,7 @@ class TokenHover implements vscode.HoverProvider {
 /** The status-bar token count. */
 class TokenStatus implements vscode.Disposable {
   readonly item = vscode.window.createStatusBarItem('llmPlayground.tokens', vscode.StatusBarAlignment.Right, 99);
-  private counters = new Map<string, LineTokenCounter>();
+  private counters = new Map<string, EditorTokenizer>();
   private timer: NodeJS.Timeout | undefined;
   private cts: vscode.CancellationTokenSource | undefined;
   private subs: vscode.Disposable[] = [];
@@ -115,7 +124,7 @@ class TokenStatus implements vscode.Disposable {
       if (!counter) {
         this.item.text = '$(loading~spin) tokens';
         this.item.show();
-        counter = new LineTokenCounter(await getTokenizer(id));
+        counter = await getEditorTokenizer(id);
         this.counters.set(id, counter);
       }
     } catch (e) {
@@ -127,36 +136,43 @@ class TokenStatus implements vscode.Disposable {
     if (cts.token.isCancellationRequested) return;
     const doc = ed.document;
     const sels = ed.selections.filter((s) => !s.isEmpty);
-    let what: string;
-    let res: { tokens: number; exact: boolean } | undefined;
-    if (sels.length > 0) {
-      what = sels.length === 1 ? 'selection' : `${sels.length} selections`;
-      let total = 0;
-      let exact = true;
-      for (const s of sels) {
-        const r = await counter.count(doc.getText(s), cts.token, pause);
-        if (!r) return;
-        total += r.tokens;
-        exact &&= r.exact;
-      }
-      res = { tokens: total, exact };
-    } else {
-      what = 'document';
-      if (doc.lineCount < 2000 && doc.offsetAt(doc.lineAt(doc.lineCount - 1).range.end) <= counter.exactBelow) {
-        res = await counter.count(doc.getText(), cts.token, pause);
-      } else {
-        const eol = doc.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n';
-        const last = doc.lineCount - 1;
-        const r = await counter.countLines(doc.lineCount, (i) => doc.lineAt(i).text + (i < last ? eol : ''), cts.token, pause);
-        res = r && { tokens: r.tokens, exact: false };
-      }
+    let res: CountResult | undefined;
+    try {
+      res = await this.countIn(counter, doc, sels, cts.token);
+    } catch (e) {
+      if (e instanceof JobCancelledError || cts.token.isCancellationRequested) return;
+      this.item.text = '$(warning) tokens';
+      this.item.tooltip = `LLM Playground: ${e instanceof Error ? e.message : String(e)}`;
+      this.item.show();
+      return;
     }
+    const what = sels.length === 0 ? 'document' : sels.length === 1 ? 'selection' : `${sels.length} selections`;
     if (!res || cts.token.isCancellationRequested) return;
     const n = res.tokens.toLocaleString('en-US');
     this.item.text = `$(symbol-text) ${res.exact ? '' : '≈'}${n} token${res.tokens === 1 ? '' : 's'}`;
     this.item.tooltip = `LLM Playground: ${res.exact ? '' : 'about '}${n} tokens in the ${what} (${label}).${res.exact ? '' : ' Counted line by line: a token that spans a line break counts twice.'} Click to choose the tokenizer.`;
     this.item.accessibilityInformation = { label: `${n} tokens in the ${what}, ${label}` };
     this.item.show();
+  }
+
+  /** The selections' count, or the document's (undefined: cancelled). */
+  private async countIn(counter: EditorTokenizer, doc: vscode.TextDocument, sels: readonly vscode.Selection[], cancel: vscode.CancellationToken): Promise<CountResult | undefined> {
+    if (sels.length > 0) {
+      let total = 0;
+      let exact = true;
+      for (const s of sels) {
+        const r = await counter.count(doc.getText(s), cancel, pause);
+        if (!r) return undefined;
+        total += r.tokens;
+        exact &&= r.exact;
+      }
+      return { tokens: total, exact };
+    }
+    if (doc.lineCount < 2000 && doc.offsetAt(doc.lineAt(doc.lineCount - 1).range.end) <= EXACT_BELOW) return counter.count(doc.getText(), cancel, pause);
+    const eol = doc.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n';
+    const last = doc.lineCount - 1;
+    const r = await counter.countLines(doc.lineCount, (i) => doc.lineAt(i).text + (i < last ? eol : ''), cancel, pause);
+    return r && { tokens: r.tokens, exact: false };
   }
 
   dispose(): void {
@@ -203,26 +219,31 @@ class Boundaries implements vscode.Disposable {
   }
 
   private async paint(): Promise<void> {
-    const tok = await getTokenizer(editorTokenizerId());
+    const tok = await getEditorTokenizer(editorTokenizerId());
     for (const ed of vscode.window.visibleTextEditors) {
       if (SKIP_SCHEMES.has(ed.document.uri.scheme)) continue;
-      const even: vscode.Range[] = [];
-      const odd: vscode.Range[] = [];
-      let lines = 0;
+      // the visible lines (at most 500), each a window of at most 4000 characters
+      const lines: { ln: number; ws: number; text: string }[] = [];
       for (const vr of ed.visibleRanges) {
-        for (let ln = vr.start.line; ln <= vr.end.line && lines < 500; ln++, lines++) {
+        for (let ln = vr.start.line; ln <= vr.end.line && lines.length < 500; ln++) {
           const text = ed.document.lineAt(ln).text;
           if (text.length === 0 || looksBinary(text)) continue;
           const [ws, we] = windowAround(text, 4000, 0);
-          let k = 0;
-          let lastEnd = -1;
-          for (const t of inspectTokens(tok, text.slice(ws, we))) {
-            if (t.start < lastEnd) continue; // bytes of one character: one range
-            lastEnd = t.end;
-            (k++ % 2 ? odd : even).push(new vscode.Range(ln, ws + t.start, ln, ws + t.end));
-          }
+          lines.push({ ln, ws, text: text.slice(ws, we) });
         }
       }
+      const tokens = await tok.inspect(lines.map((l) => l.text));
+      const even: vscode.Range[] = [];
+      const odd: vscode.Range[] = [];
+      lines.forEach(({ ln, ws }, i) => {
+        let k = 0;
+        let lastEnd = -1;
+        for (const t of tokens[i]!) {
+          if (t.start < lastEnd) continue; // bytes of one character: one range
+          lastEnd = t.end;
+          (k++ % 2 ? odd : even).push(new vscode.Range(ln, ws + t.start, ln, ws + t.end));
+        }
+      });
       ed.setDecorations(this.a, even);
       ed.setDecorations(this.b, odd);
     }

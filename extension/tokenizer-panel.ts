@@ -6,10 +6,10 @@
 import * as vscode from 'vscode';
 import type { BpeMergeView, BpeSource, HostToWebview, ResultOf, TokenizeResult, TokenizeResultEntry, TokenizerListResult, TokenizerRequest } from '../engine/protocol/index';
 import { fromTokenizerJsonValue } from '../engine/tokenizer/hf';
-import { countText, inspectTokens } from '../engine/tokenizer/inspect';
+import { countText } from '../engine/tokenizer/inspect';
 import { BpeTrainer } from '../engine/tokenizer/train-bpe';
 import { log } from './log';
-import { editorTokenizerId, getTokenizer, listTokenizers, readShakespeare, setTrainedTokenizer, tokenizerLabel } from './tokenizers';
+import { editorTokenizerId, getEditorTokenizer, listTokenizers, readShakespeare, setTrainedTokenizer, tokenizerLabel } from './tokenizers';
 
 type Post = (m: HostToWebview) => Thenable<boolean>;
 
@@ -52,10 +52,10 @@ export async function answerTokenizerRequest(msg: TokenizerRequest): Promise<Res
         const label = tokenizerLabel(id);
         const t0 = performance.now();
         try {
-          const t = await getTokenizer(id);
-          const tokens = inspectTokens(t, msg.text);
-          const counts = countText(msg.text, tokens.length);
-          results.push({ tokenizer: id, label, tokens: tokens.slice(0, MAX_LISTED), counts, truncated: tokens.length > MAX_LISTED, ms: performance.now() - t0 });
+          const t = await getEditorTokenizer(id);
+          const { tokens, total } = await t.tokenize(msg.text, MAX_LISTED);
+          const counts = countText(msg.text, total);
+          results.push({ tokenizer: id, label, tokens, counts, truncated: total > tokens.length, ms: performance.now() - t0 });
         } catch (e) {
           results.push({
             tokenizer: id,

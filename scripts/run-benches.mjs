@@ -1,6 +1,6 @@
 // Finds every `*.bench.ts` (beside the code it measures), bundles it for Node and
-// runs it, one after another (benchmarks never run in parallel). Optional filter args;
-// the opt-in ones (OPT_IN) run only when a filter names them.
+// runs it, one after another (benchmarks never run in parallel). Optional filter args.
+// Opt-in benches (the hour-long soak) run only when a filter names them.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync, mkdirSync } from 'node:fs';
@@ -20,12 +20,16 @@ function find(dir, out = []) {
   return out;
 }
 
-// Opt-in benches run only when a filter names them: the llama.cpp KV comparison allocates
-// several GiB of caches and checks figures rather than timing anything.
-const OPT_IN = ['engine/model/kv/llamacpp-kv.bench.ts'];
+// Opt-in benches run only when a filter names them: the hour-long soak, and the llama.cpp KV
+// comparison (it allocates several GiB of caches and checks figures rather than timing anything).
+const OPT_IN = ['soak.bench.ts', 'llamacpp-kv.bench.ts'];
+// Node flags a bench needs beyond --expose-gc. The soak pins V8's young generation at its
+// largest (16 MiB semi-spaces) so that V8 growing it once (a step of ~17 MiB of RSS) is not
+// read as a leak by its RSS check (engine/generate/soak.bench.ts).
+const NODE_FLAGS = { 'soak.bench.ts': ['--min-semi-space-size=16', '--max-semi-space-size=16'] };
 const benches = ['engine', 'extension', 'tests']
   .flatMap((d) => find(path.join(root, d)))
-  .filter((p) => (filters.length === 0 ? !OPT_IN.some((o) => p.endsWith(o)) : filters.some((f) => p.includes(f))));
+  .filter((p) => (filters.length === 0 ? !OPT_IN.includes(path.basename(p)) : filters.some((f) => path.relative(root, p).includes(f))));
 if (benches.length === 0) {
   console.error(`bench: nothing matches ${filters.join(', ')}`);
   process.exit(1);
@@ -47,7 +51,7 @@ for (const b of benches) {
   });
   console.log(`\n=== ${rel}`);
   try {
-    execFileSync(process.execPath, ['--expose-gc', outfile], { stdio: 'inherit', cwd: root });
+    execFileSync(process.execPath, ['--expose-gc', ...(NODE_FLAGS[path.basename(b)] ?? []), outfile], { stdio: 'inherit', cwd: root });
   } catch {
     failed++;
     console.error(`bench: ${rel} failed`);
