@@ -57,7 +57,7 @@ export { MAX_LAB_COLUMNS, MAX_LAB_TOKENS, MAX_LAB_TOP, LAB_SAMPLER_KINDS } from 
 export type { LabColumn, LabPieces, LabSampler, LabSamplerKind, LabStepMessage, LabStrategy, LabWorkerMessage } from './lab';
 export { EXPORT_FORMATS, type ExportFormat } from './export';
 export { MAX_INSIDE_TEXT, type FlashStep, type FlashView, type HeadSummary, type InsideRunInfo } from './inside';
-export type { KvCompareRow, KvProfileHeader, KvStepView } from './kv';
+export type { KvCompareRow, KvProfileHeader, KvQuantEffectView, KvStepView } from './kv';
 export type { GpuWeights, LoadedSummary, ModelLoadSpec, ModelRef, ModelRequest, ModelSummary } from './models';
 export type { LogLevel, PlaygroundSettings, PlaygroundTab } from './shell';
 export { MAX_TOKENIZE_TEXT } from './tokenizer';

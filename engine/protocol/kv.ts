@@ -1,13 +1,18 @@
 /**
  * KV cache: the worker profiles a greedy generation of the active model (the cache filling
  * token by token: bytes per layer, prefill and per-step time, allocations per step) and times
- * the same steps with the cache and recomputing without it. The what-ifs are pure functions
+ * the same steps with the cache and recomputing without it; `kvQuantEffect` runs a text with
+ * the f32 cache and with the int8 one and compares the logits (engine/model/kv/quant-effect.ts)
+ * beside the bytes each cache takes. The what-ifs are pure functions
  * (engine/model/kv/) that the webview runs itself.
  */
 import { num, str, ProtocolError, type MessageParsers, type Raw, type ReplyTable } from './validate';
 
 /** Webview -> worker. */
-export type KvWorkerRequest = { type: 'kvProfile'; id: number; prompt: string; maxTokens: number } | { type: 'kvCompare'; id: number; positions: number[] };
+export type KvWorkerRequest =
+  | { type: 'kvProfile'; id: number; prompt: string; maxTokens: number }
+  | { type: 'kvCompare'; id: number; positions: number[] }
+  | { type: 'kvQuantEffect'; id: number; text: string };
 
 /** One step of a profiled generation: after the prefill (step 0) or one decode step. */
 export interface KvStepView {
@@ -39,22 +44,50 @@ export interface KvCompareRow {
   maxAbsDiff: number;
 }
 
+/** The int8 cache against the f32 one on a text: accuracy and bytes. */
+export interface KvQuantEffectView {
+  backend: string;
+  /** Tokens run (BOS included where the tokenizer has one); at most the context. */
+  tokens: number;
+  /** Tokens the text had before it was cut to the context (equal to tokens when it was not). */
+  textTokens: number;
+  maxAbsPerPosition: number[];
+  /** KL(f32 ‖ int8) of each position's next-token distribution, nats. */
+  klPerPosition: number[];
+  maxAbs: number;
+  maxKl: number;
+  meanKl: number;
+  /** Largest |logit| of the f32 run. */
+  logitScale: number;
+  perplexityF32: number;
+  perplexityInt8: number;
+  /** (int8 − f32) / f32. */
+  perplexityChange: number;
+  /** The model's context (the cache's capacity) and its cache bytes with each dtype (predictEngineKv on this backend). */
+  context: number;
+  bytesF32: number;
+  bytesInt8: number;
+}
+
 /** Worker -> webview. */
 export type KvWorkerMessage =
   | { type: 'kvHeader'; id: number; header: KvProfileHeader }
   | { type: 'kvStep'; id: number; step: KvStepView }
   | { type: 'kvDone'; id: number; text: string }
   | { type: 'kvCompareResult'; id: number; rows: KvCompareRow[] }
+  | { type: 'kvQuantEffectResult'; id: number; result: KvQuantEffectView }
   | { type: 'kvError'; id: number; message: string };
 
 export interface KvWorkerReplies {
   kvProfile: 'kvHeader' | 'kvStep' | 'kvDone' | 'kvError';
   kvCompare: 'kvCompareResult' | 'kvError';
+  kvQuantEffect: 'kvQuantEffectResult' | 'kvError';
 }
 
 export const KV_REPLIES: ReplyTable<KvWorkerReplies> = {
   kvProfile: { replies: ['kvHeader', 'kvStep', 'kvDone', 'kvError'], last: ['kvDone', 'kvError'] },
   kvCompare: { replies: ['kvCompareResult', 'kvError'], last: ['kvCompareResult', 'kvError'] },
+  kvQuantEffect: { replies: ['kvQuantEffectResult', 'kvError'], last: ['kvQuantEffectResult', 'kvError'] },
 };
 
 function nums(o: Raw, key: string): number[] {
@@ -117,6 +150,31 @@ export const kvWorkerParsers: MessageParsers<KvWorkerMessage> = {
         maxAbsDiff: num(r, 'maxAbsDiff')!,
       })),
     };
+  },
+  kvQuantEffectResult: (raw) => {
+    const id = num(raw, 'id')!;
+    const r = record(raw, 'result');
+    const n = (k: keyof KvQuantEffectView) => num(r, k)!;
+    const result: KvQuantEffectView = {
+      backend: str(r, 'backend')!,
+      tokens: n('tokens'),
+      textTokens: n('textTokens'),
+      maxAbsPerPosition: nums(r, 'maxAbsPerPosition'),
+      klPerPosition: nums(r, 'klPerPosition'),
+      maxAbs: n('maxAbs'),
+      maxKl: n('maxKl'),
+      meanKl: n('meanKl'),
+      logitScale: n('logitScale'),
+      perplexityF32: n('perplexityF32'),
+      perplexityInt8: n('perplexityInt8'),
+      perplexityChange: n('perplexityChange'),
+      context: n('context'),
+      bytesF32: n('bytesF32'),
+      bytesInt8: n('bytesInt8'),
+    };
+    if (result.klPerPosition.length !== result.tokens || result.maxAbsPerPosition.length !== result.tokens)
+      throw new ProtocolError(`fields "klPerPosition" and "maxAbsPerPosition" must hold one value per token (${result.tokens})`);
+    return { type: 'kvQuantEffectResult', id, result };
   },
   kvError: (raw) => ({ type: 'kvError', id: num(raw, 'id')!, message: str(raw, 'message')! }),
 };

@@ -12,12 +12,13 @@
 import type { HfFolder } from '../formats/hf';
 import { loadModel, loadModelTokenizer } from '../formats/registry';
 import type { ByteSource } from '../formats/source';
-import type { Backend } from '../backend/contract';
-import { createBackend } from '../backend/registry';
+import type { Backend, BackendId } from '../backend/contract';
+import { createBackend, type BackendCreateOptions } from '../backend/registry';
 import { generate } from '../generate/generate';
 import type { GpuWeights, ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol/index';
 import type { Tokenizer } from '../tokenizer/index';
 import type { LoadedModel } from '../model/types';
+import type { KvCacheDtype } from '../model/kv/layout';
 import { LabRunner } from './lab';
 import { lensWeights, type LensWeights } from '../model/logit-lens';
 import { InsideSession } from './inside';
@@ -77,6 +78,8 @@ export class ModelSession {
   );
   /** The KV-cache panel's requests on the loaded model (engine/worker/kv.ts). */
   private readonly kv: KvWorker;
+  /** How the loaded model's backend was created, to build a second one of the same kind (the KV tab's int8 cache). */
+  private backendSpec: { id: BackendId; opts: BackendCreateOptions } | undefined;
 
   constructor(
     private readonly post: (m: WorkerToWebview) => void,
@@ -92,9 +95,19 @@ export class ModelSession {
     this.lab = new LabRunner(post, model, yieldNow, (spec) => this.loadWeights(spec));
     this.kv = new KvWorker(
       post,
-      () => (this.model && this.modelId && !this.generating ? { backend: this.model, tokenizer: this.tokenizer, stopIds: this.stopIds } : undefined),
+      () =>
+        this.model && this.modelId && !this.generating ? { backend: this.model, tokenizer: this.tokenizer, stopIds: this.stopIds, createBackend: this.secondBackend() } : undefined,
       yieldNow,
     );
+  }
+
+  /** Builds a backend like the loaded one with another KV dtype, or says why it cannot. */
+  private secondBackend(): ((kvDtype: KvCacheDtype) => Promise<Backend>) | string {
+    const loaded = this.loaded;
+    const spec = this.backendSpec;
+    if (!loaded || !spec)
+      return 'The weights of this GPU model are not kept on the host (they are too large), so a second model with the int8 cache cannot be built: load it on the CPU or pick a smaller model.';
+    return (kvDtype) => createBackend(spec.id, loaded, { ...spec.opts, kvDtype });
   }
 
   /** The device the WebGPU backend runs on (undefined: none, "gpu" loads run on the CPU with a note). */
@@ -228,12 +241,14 @@ export class ModelSession {
       const ctx = Math.max(16, Math.min(contextLength, loaded.config.maxPositions));
       const gpuDevice = device === 'gpu' ? this.gpuDevice : undefined;
       const note = device === 'gpu' && !gpuDevice ? 'WebGPU is not available in this worker: running on the CPU.' : undefined;
-      const model = await createBackend(gpuDevice ? 'webgpu' : 'cpu', loaded, { contextLength: ctx, weights, device: gpuDevice });
+      const backendSpec = { id: gpuDevice ? ('webgpu' as const) : ('cpu' as const), opts: { contextLength: ctx, weights, device: gpuDevice } };
+      const model = await createBackend(backendSpec.id, loaded, backendSpec.opts);
       if (job.cancelled) {
         model.dispose();
         throw new Cancelled();
       }
       this.model = model;
+      this.backendSpec = backendSpec;
       this.tokenizer = tokenizer;
       this.lens = lensWeights(loaded.config, loaded.weights);
       this.stopIds = loaded.config.stopTokenIds ?? loaded.config.eosTokenIds;

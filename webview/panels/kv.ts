@@ -3,7 +3,8 @@
  * (engine/worker/kv.ts), the cache filling token by token (bytes per layer, per token and in
  * total, read from the arrays or buffers the backend allocated), prefill and per-step decode
  * time on one plot, and the allocations of each decode step. With and without the cache: the
- * same steps timed both ways against position. What-ifs: the formula of engine/model/kv/ for
+ * same steps timed both ways against position. The int8 cache's cost in accuracy on a text
+ * (kv-quant.ts). What-ifs: the formula of engine/model/kv/ for
  * the active model, a built-in config or a pasted config.json. State survives hide/show.
  */
 import type { KvCompareRow, KvProfileHeader, KvStepView, ReplyOf } from '../../engine/protocol/index';
@@ -15,6 +16,7 @@ import { askWorker } from '../engine';
 import { getState, setState } from '../host';
 import { activeSummary, modelsState, onModelsState } from '../models';
 import type { Panel } from './panel';
+import { quantRunning, quantSection, refreshQuant } from './kv-quant';
 
 interface WhatIfForm {
   source: string; // 'active' | 'pasted' | a built-in name
@@ -222,7 +224,7 @@ function blocked(): string | undefined {
   if (load.phase !== 'ready' || load.modelId !== m.id)
     return load.phase === 'loading' ? 'The model is still loading.' : 'The active model is not loaded (open the Generate tab to load it).';
   if (!load.summary?.tokenizerKind) return 'This model has no tokenizer, so a prompt cannot be run.';
-  if (profile?.running || comparing) return 'A measurement is running.';
+  if (profile?.running || comparing || quantRunning()) return 'A measurement is running.';
   return undefined;
 }
 
@@ -371,6 +373,7 @@ function refresh(): void {
   toggle(runBtn, !!b, b);
   toggle(cmpBtn, !!b, b);
   why.textContent = b ?? '';
+  refreshQuant(b);
   renderLive();
   renderCompare();
   renderWhatIf();
@@ -425,6 +428,7 @@ function build(): HTMLElement {
     el('h3', {}, 'With and without the cache'),
     el('p', { class: 'muted' }, 'The same step timed with the cache (one token against the cached ones) and recomputing the whole prefix without it, at each context.'),
     cmp,
+    quantSection(refresh),
   );
   // what-ifs
   const onForm = () => {

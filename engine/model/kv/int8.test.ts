@@ -13,37 +13,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openModel } from '../../formats/load-node';
 import { Model } from '../model';
+import { QuantEffectMeter } from './quant-effect';
 import { fixturePath, loadRef } from '../../../tests/unit/fixtures';
 
 const MODELS = ['tiny-llama', 'tiny-llama3-rope', 'tiny-qwen2', 'tiny-qwen3', 'tiny-mistral-swa', 'tiny-mixtral-moe', 'tiny-gpt2'];
-
-function logSoftmax(row: Float32Array): Float64Array {
-  let m = -Infinity;
-  for (const v of row) m = Math.max(m, v);
-  let s = 0;
-  for (const v of row) s += Math.exp(v - m);
-  const ls = Math.log(s) + m;
-  return Float64Array.from(row, (v) => v - ls);
-}
-
-/** max |Δ| of the logits and the largest KL(f32 ‖ int8) over the positions. */
-function compare(a: Float32Array, b: Float32Array, V: number): { maxAbs: number; maxKl: number; scale: number } {
-  let maxAbs = 0;
-  let scale = 0;
-  for (const v of a) scale = Math.max(scale, Math.abs(v));
-  let maxKl = 0;
-  for (let t = 0; t < a.length / V; t++) {
-    const p = logSoftmax(a.subarray(t * V, (t + 1) * V));
-    const q = logSoftmax(b.subarray(t * V, (t + 1) * V));
-    let kl = 0;
-    for (let i = 0; i < V; i++) {
-      kl += Math.exp(p[i]) * (p[i] - q[i]);
-      maxAbs = Math.max(maxAbs, Math.abs(a[t * V + i] - b[t * V + i]));
-    }
-    maxKl = Math.max(maxKl, kl);
-  }
-  return { maxAbs, maxKl, scale };
-}
 
 const measured: Record<string, string> = {};
 
@@ -52,13 +25,14 @@ describe('int8 KV cache against f32 on the CPU', () => {
     const loaded = (await openModel(fixturePath('models', name))).loaded;
     const f32 = new Model(loaded, { contextLength: 64, kernel: 'js' });
     const int8 = new Model(loaded, { contextLength: 64, kernel: 'js', kvQuant: 'int8' });
-    let worst = { maxAbs: 0, maxKl: 0, scale: 0 };
+    const meter = new QuantEffectMeter(loaded.config.vocabSize);
     for (const c of loadRef(`${name}.shared`).cases) {
       f32.reset();
       int8.reset();
-      const r = compare(f32.forward(c.input_ids).logits, int8.forward(c.input_ids).logits, loaded.config.vocabSize);
-      worst = { maxAbs: Math.max(worst.maxAbs, r.maxAbs), maxKl: Math.max(worst.maxKl, r.maxKl), scale: Math.max(worst.scale, r.scale) };
+      meter.add(f32.forward(c.input_ids).logits, int8.forward(c.input_ids).logits);
     }
+    const r = meter.result();
+    const worst = { maxAbs: r.maxAbs, maxKl: r.maxKl, scale: r.logitScale };
     measured[name] = `max |Δ logits| ${worst.maxAbs.toExponential(2)} (max |logit| ${worst.scale.toFixed(2)}), max KL ${worst.maxKl.toExponential(2)}`;
     expect(worst.maxAbs).toBeGreaterThan(0); // the int8 path really ran
     expect(worst.maxAbs).toBeLessThan(0.05 * worst.scale);
@@ -69,24 +43,17 @@ describe('int8 KV cache against f32 on the CPU', () => {
     const m = await openModel(fixturePath('llama2c', 'stories260K.bin'));
     const text = readFileSync(fixturePath('corpus', 'tinyshakespeare.txt'), 'utf8').slice(0, 6000);
     const ids = [1, ...m.tokenizer!.encodeIds(text)].slice(0, 4 * 256 + 1);
-    const ppl = (quant: boolean) => {
-      const model = new Model(m.loaded, { contextLength: 256, kvQuant: quant ? 'int8' : undefined });
-      let nll = 0;
-      let n = 0;
-      for (let s = 0; s + 1 < ids.length; s += 255) {
-        const chunk = ids.slice(s, s + 256);
-        model.reset();
-        const logits = model.forward(chunk.slice(0, -1)).logits;
-        const V = m.loaded.config.vocabSize;
-        for (let t = 0; t + 1 < chunk.length; t++) {
-          nll -= logSoftmax(logits.subarray(t * V, (t + 1) * V))[chunk[t + 1]];
-          n++;
-        }
-      }
-      return Math.exp(nll / n);
-    };
-    const a = ppl(false);
-    const b = ppl(true);
+    const V = m.loaded.config.vocabSize;
+    const f32 = new Model(m.loaded, { contextLength: 256 });
+    const int8 = new Model(m.loaded, { contextLength: 256, kvQuant: 'int8' });
+    const meter = new QuantEffectMeter(V);
+    for (let s = 0; s + 1 < ids.length; s += 255) {
+      const chunk = ids.slice(s, s + 256);
+      f32.reset();
+      int8.reset();
+      meter.add(f32.forward(chunk.slice(0, -1)).logits, int8.forward(chunk.slice(0, -1)).logits, chunk.slice(1));
+    }
+    const { perplexityF32: a, perplexityQuant: b } = meter.result();
     measured['stories260K Shakespeare perplexity'] = `f32 ${a.toFixed(3)}, int8 ${b.toFixed(3)} (${(((b - a) / a) * 100).toFixed(3)} %)`;
     console.log(JSON.stringify(measured, null, 1));
     expect(Math.abs(b - a) / a).toBeLessThan(0.01);
