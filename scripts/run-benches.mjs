@@ -1,6 +1,6 @@
 // Finds every `*.bench.ts` (beside the code it measures), bundles it for Node and
 // runs it, one after another (benchmarks never run in parallel). Optional filter args.
-// Opt-in benches (the hour-long soak) run only when a filter names them.
+// Opt-in benches (the hour-long soak, the llama.cpp KV check) run only when a filter names them.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync, mkdirSync } from 'node:fs';
