@@ -58,7 +58,7 @@ export const BUILTIN_CONFIGS: readonly Builtin[] = [
   { name: 'Qwen3-8B', params: 8_190_735_360, config: qwen3(36, 4096, 32, 12288, false) },
   { name: 'Qwen3-32B', params: 32_762_123_264, config: qwen3(64, 5120, 64, 25600, false) },
   // mistralai/Mistral-7B-v0.1: shapes and window in sumitdotml/transformers mistral-7b-v0.1/README.md; config.json's
-  // max_position_embeddings 32768 as quoted in mistralai/mistral-inference issue 53
+  // max_position_embeddings 32768 (sources: README, the built-in configs table)
   {
     name: 'Mistral-7B-v0.1',
     params: 7_241_732_096,
@@ -75,7 +75,7 @@ export const BUILTIN_CONFIGS: readonly Builtin[] = [
       tie_word_embeddings: false,
     },
   },
-  // mistralai/Mixtral-8x7B-v0.1: shapes and experts in vllm-project/vllm issue 1991 (from Mistral's params.json);
+  // mistralai/Mixtral-8x7B-v0.1: shapes and experts from Mistral's params.json (sources: README's table);
   // context 32768 in xorbitsai/inference doc/source/models/builtin/llm/mixtral-v0.1.rst; its config.json has no window
   {
     name: 'Mixtral-8x7B',
@@ -95,7 +95,7 @@ export const BUILTIN_CONFIGS: readonly Builtin[] = [
       tie_word_embeddings: false,
     },
   },
-  // google/gemma-2-9b(-it) config.json, quoted whole in vllm-project/vllm issue 10548
+  // google/gemma-2-9b(-it) config.json (sources: README's table)
   {
     name: 'Gemma-2-9B',
     params: 9_241_705_984,
