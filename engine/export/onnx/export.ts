@@ -1,0 +1,121 @@
+/**
+ * Exports a loaded model as an ONNX decoder with a KV cache (graph.ts), serialised by our own
+ * protobuf writer (protobuf.ts) as a stream of byte chunks: weights are converted one tensor at
+ * a time while the chunks are consumed. One protobuf message is limited to 2 GiB, so a larger
+ * model is refused (it would need ONNX external data, which this exporter does not write).
+ */
+import { UnsupportedError } from '../../errors';
+import { validateWeights } from '../../model/shapes';
+import type { LoadedModel, Tensor } from '../../model/types';
+import { decoderGraph, type WeightBytes } from './graph';
+import { graph, model as modelProto, type Lazy } from './protobuf';
+
+export const ONNX_OPSET = 17;
+/** IR version 8 is the one that goes with opset 17. */
+export const ONNX_IR_VERSION = 8;
+/** protobuf's limit on one serialised message. */
+export const PROTOBUF_MAX_BYTES = 2 ** 31 - 1;
+
+export interface OnnxExportProgress {
+  /** Weight bytes converted so far and in all (the rest of the file is small). */
+  bytes: number;
+  total: number;
+}
+
+export interface OnnxExportOptions {
+  /** Called after each weight tensor is converted. */
+  onProgress?: (p: OnnxExportProgress) => void;
+  /** Checked before each weight tensor; when set, the export stops with an AbortError. */
+  signal?: { readonly aborted: boolean };
+}
+
+/** Throws an UnsupportedError naming what the exporter cannot express for this model. */
+export function checkExportable(m: LoadedModel): void {
+  const c = m.config;
+  const file = m.source.files.join(', ') || 'model';
+  validateWeights(c, m.weights, file);
+  if (c.positions === 'rope') {
+    if (!c.rope) throw new UnsupportedError('rotary positions without rope settings cannot be exported to ONNX', { file, key: 'rope' });
+    if (c.rope.scaling.type === 'dynamic')
+      throw new UnsupportedError('ONNX export: rope scaling "dynamic" (NTK) is not supported, its frequencies change with the sequence length', {
+        file,
+        key: 'rope_scaling.rope_type',
+        expected: 'default, linear or llama3',
+        found: 'dynamic',
+      });
+    if (c.headDim % 2 !== 0) throw new UnsupportedError('ONNX export: rotary embeddings need an even head dimension', { file, key: 'head_dim', found: String(c.headDim) });
+  }
+  if (c.numHeads % c.numKvHeads !== 0)
+    throw new UnsupportedError(`ONNX export: ${c.numHeads} query heads do not group over ${c.numKvHeads} KV heads`, {
+      file,
+      key: 'num_key_value_heads',
+      found: String(c.numKvHeads),
+    });
+  if (c.moe && c.mlp !== 'gated')
+    throw new UnsupportedError('ONNX export: mixture-of-experts layers with a plain (non-gated) MLP are not supported', { file, key: 'mlp', found: c.mlp });
+  if (c.slidingWindow !== undefined && !(Number.isSafeInteger(c.slidingWindow) && c.slidingWindow >= 1))
+    throw new UnsupportedError('ONNX export: the sliding window must be a positive integer', { file, key: 'sliding_window', found: String(c.slidingWindow) });
+}
+
+/** The f32 bytes of a tensor (transposed [rows, cols] → [cols, rows] when asked), made on demand. */
+function weightBytes(opts: OnnxExportOptions, done: { bytes: number; total: number }): WeightBytes {
+  return (name: string, t: Tensor, transpose: boolean): Lazy => {
+    done.total += t.data.length * 4;
+    return {
+      size: t.data.length * 4,
+      bytes: () => {
+        if (opts.signal?.aborted) {
+          const e = new Error(`ONNX export cancelled before ${name}`);
+          e.name = 'AbortError';
+          throw e;
+        }
+        let data = t.data;
+        if (transpose) {
+          const [rows, cols] = t.shape;
+          data = new Float32Array(rows * cols); // [cols, rows]
+          for (let r = 0; r < rows; r++) for (let col = 0; col < cols; col++) data[col * rows + r] = t.data[r * cols + col];
+        }
+        const out = new Uint8Array(data.length * 4);
+        new Float32Array(out.buffer).set(data); // little-endian on every platform the engine runs on
+        done.bytes += out.length;
+        opts.onProgress?.({ bytes: done.bytes, total: done.total });
+        return out;
+      },
+    };
+  };
+}
+
+/**
+ * The model as an ONNX file, chunk by chunk (concatenated, they are the file). Checks first that
+ * the model can be expressed and fits in one protobuf message; weights are converted as the
+ * chunks are taken.
+ */
+export function* onnxChunks(m: LoadedModel, opts: OnnxExportOptions = {}): Generator<Uint8Array> {
+  checkExportable(m);
+  const progress = { bytes: 0, total: 0 };
+  const g = decoderGraph(m, weightBytes(opts, progress));
+  const proto = modelProto(graph({ name: `${m.config.architecture} decoder`, ...g, initializers: g.initializers }), {
+    irVersion: ONNX_IR_VERSION,
+    opset: ONNX_OPSET,
+    producer: 'llm-playground',
+    producerVersion: '0.1.0',
+    docString: `${m.config.architecture} decoder with a KV cache (Optimum layout), exported from ${m.source.files.join(', ') || 'a loaded model'}`,
+    metadata: { architecture: m.config.architecture },
+  });
+  const total = proto.size;
+  if (total > PROTOBUF_MAX_BYTES)
+    throw new UnsupportedError(
+      `ONNX export: the model is ${total.toLocaleString('en-US')} bytes, over protobuf's 2 GiB limit (it would need ONNX external data, which is not written)`,
+      {
+        file: m.source.files.join(', ') || 'model',
+        expected: `at most ${PROTOBUF_MAX_BYTES.toLocaleString('en-US')} bytes`,
+        found: `${total.toLocaleString('en-US')} bytes`,
+      },
+    );
+  yield* proto.chunks();
+}
+
+/** The model as an ONNX file in byte chunks (see onnxChunks). */
+export function exportOnnx(m: LoadedModel, opts: OnnxExportOptions = {}): Uint8Array[] {
+  return [...onnxChunks(m, opts)];
+}
