@@ -83,3 +83,57 @@ export async function compareWithEngine(onnx: Uint8Array, loaded: LoadedModel, p
     await session.release();
   }
 }
+
+/**
+ * A batch of two in one ONNX run: row 0 the prompt, row 1 the prompt less its last `pad` tokens,
+ * left-padded with `pad` masked slots (attention_mask 0, position_ids restarting at 0 after
+ * the padding); then one decode step for both rows. Returns max |ONNX − engine| of each row's
+ * real positions against an engine run of that row alone.
+ */
+export async function compareBatchPadded(onnx: Uint8Array, loaded: () => Promise<LoadedModel>, prompt: number[], pad: number): Promise<number> {
+  const session = await ort.InferenceSession.create(onnx);
+  try {
+    const first = await loaded();
+    const c = first.config;
+    const V = c.vocabSize;
+    const T = prompt.length;
+    const rows = [prompt, prompt.slice(0, T - pad)];
+    const engines = [new Model(first, { contextLength: T + 2, kernel: 'js' }), new Model(await loaded(), { contextLength: T + 2, kernel: 'js' })];
+    const tensor2 = (a: number[], b: number[]) => new ort.Tensor('int64', BigInt64Array.from([...a, ...b].map(BigInt)), [2, a.length]);
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: tensor2(prompt, [...new Array<number>(pad).fill(0), ...rows[1]]),
+      attention_mask: tensor2(new Array<number>(T).fill(1), [...new Array<number>(pad).fill(0), ...new Array<number>(T - pad).fill(1)]),
+      position_ids: tensor2(
+        prompt.map((_, t) => t),
+        prompt.map((_, t) => Math.max(0, t - pad)),
+      ),
+    };
+    for (let i = 0; i < c.numLayers; i++)
+      for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [2, c.numKvHeads, 0, c.headDim]);
+    const out = await session.run(feeds);
+    const logits = out.logits.data as Float32Array; // [2, T, V]
+    let d = 0;
+    const next: number[] = [];
+    rows.forEach((ids, r) => {
+      const ref = engines[r].forward(ids).logits; // [n, V]
+      const off = (r * T + (T - ids.length)) * V;
+      d = Math.max(d, maxDiff(logits.subarray(off, off + ids.length * V), ref));
+      next.push(argmax(ref, (ids.length - 1) * V, V));
+    });
+    // one decode step for both rows, the padding still masked
+    const step: Record<string, ort.Tensor> = {
+      input_ids: tensor2([next[0]], [next[1]]),
+      attention_mask: tensor2(new Array<number>(T + 1).fill(1), [...new Array<number>(pad).fill(0), ...new Array<number>(T + 1 - pad).fill(1)]),
+      position_ids: tensor2([T], [T - pad]),
+    };
+    for (let i = 0; i < c.numLayers; i++) for (const kv of ['key', 'value']) step[`past_key_values.${i}.${kv}`] = out[`present.${i}.${kv}`];
+    const o2 = (await session.run(step)).logits.data as Float32Array; // [2, 1, V]
+    rows.forEach((_, r) => {
+      const ref = engines[r].forward([next[r]], undefined, { lastOnly: true }).logits; // [1, V]
+      d = Math.max(d, maxDiff(o2.subarray(r * V, (r + 1) * V), ref));
+    });
+    return d;
+  } finally {
+    await session.release();
+  }
+}

@@ -7,7 +7,7 @@ import { loadLlama2cModel } from '../../formats/llama2c-model';
 import { memorySource } from '../../formats/source';
 import type { LoadedModel } from '../../model/types';
 import { fixturePath, loadRef } from '../../../tests/unit/fixtures';
-import { compareWithEngine } from '../../../tests/unit/onnx-harness';
+import { compareBatchPadded, compareWithEngine } from '../../../tests/unit/onnx-harness';
 import { exportOnnx, onnxChunks, type OnnxExportProgress } from './export';
 import { concat } from './protobuf';
 
@@ -58,6 +58,24 @@ describe('ONNX export matches the engine in onnxruntime-web (prompt logits, then
     for (const c of ref.cases) await check('fixture onnx/tiny-llama', onnx, await loadHfModelFromPath(fixturePath('models', 'tiny-llama')), c.input_ids);
   });
 
+  it('dynamic NTK rope scaling (frequencies from the largest position) matches the engine past the original context', async () => {
+    const load = async () => {
+      const m = await loadHfModelFromPath(fixturePath('models', 'tiny-llama'));
+      m.config.rope!.scaling = { type: 'dynamic', factor: 2, originalMaxPositions: 8 };
+      return m;
+    };
+    const prompt = loadRef('tiny-llama.shared').cases[0].input_ids; // 16 tokens, past the 8 of the original context
+    await check('tiny-llama, dynamic NTK', concat(exportOnnx(await load())), await load(), prompt);
+  });
+
+  it.each(['tiny-llama', 'tiny-mistral-swa', 'tiny-gpt2'])('%s: a batch of two with left padding masked by attention_mask', async (name) => {
+    const load = () => loadHfModelFromPath(fixturePath('models', name));
+    const prompt = loadRef(`${name}.shared`).cases[0].input_ids;
+    const d = await compareBatchPadded(concat(exportOnnx(await load())), load, prompt, 3);
+    report[`${name}, padded batch`] = { prefill: d, steps: d };
+    expect(d).toBeLessThan(TOL);
+  });
+
   it('prints the measured differences', () => {
     console.log(
       Object.entries(report)
@@ -81,11 +99,24 @@ describe('ONNX export: progress, cancel, refusals', () => {
     expect(() => [...it]).toThrow(/cancelled/);
   });
 
-  it('refuses dynamic NTK rope scaling by name', async () => {
+  it('refuses an activation it cannot express, by name', async () => {
     const m = await loadHfModelFromPath(fixturePath('models', 'tiny-llama'));
-    m.config.rope!.scaling = { type: 'dynamic', factor: 2 };
+    (m.config as { activation: string }).activation = 'relu';
     expect(() => exportOnnx(m)).toThrow(UnsupportedError);
-    expect(() => exportOnnx(m)).toThrow(/rope scaling "dynamic"/);
+    expect(() => exportOnnx(m)).toThrow(/activation "relu" is not supported/);
+  });
+
+  it("refuses a model over protobuf's 2 GiB limit before converting anything", async () => {
+    const m = await loadHfModelFromPath(fixturePath('models', 'tiny-llama'));
+    // a vocabulary of 2^23 makes the embedding and the head 2 GiB each; their data is never read
+    const V = 2 ** 23;
+    const D = m.config.hiddenSize;
+    m.config.vocabSize = V;
+    const huge = { length: V * D } as unknown as Float32Array;
+    for (const name of ['model.embed_tokens.weight', 'lm_head.weight']) m.weights.set(name, { shape: [V, D], data: huge });
+    let converted = 0;
+    expect(() => exportOnnx(m, { onProgress: () => converted++ })).toThrow(/over protobuf's 2 GiB limit.*external data/);
+    expect(converted).toBe(0);
   });
 
   it('refuses a model whose weights disagree with its config, naming the tensor', async () => {

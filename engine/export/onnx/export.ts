@@ -34,15 +34,18 @@ export function checkExportable(m: LoadedModel): void {
   const c = m.config;
   const file = m.source.files.join(', ') || 'model';
   validateWeights(c, m.weights, file);
+  const known = (what: string, key: string, v: string, allowed: readonly string[]) => {
+    if (!allowed.includes(v)) throw new UnsupportedError(`ONNX export: ${what} "${v}" is not supported`, { file, key, expected: allowed.join(', '), found: v });
+  };
+  known('architecture', 'architecture', c.architecture, ['llama', 'qwen2', 'qwen3', 'mistral', 'mixtral', 'gpt2']);
+  known('activation', 'activation', c.activation, ['silu', 'gelu_new', 'gelu']);
+  known('norm', 'norm.kind', c.norm.kind, ['rms', 'layer']);
+  known('MLP', 'mlp', c.mlp, ['gated', 'plain']);
+  known('positions', 'positions', c.positions, ['rope', 'learned']);
   if (c.positions === 'rope') {
-    if (!c.rope) throw new UnsupportedError('rotary positions without rope settings cannot be exported to ONNX', { file, key: 'rope' });
-    if (c.rope.scaling.type === 'dynamic')
-      throw new UnsupportedError('ONNX export: rope scaling "dynamic" (NTK) is not supported, its frequencies change with the sequence length', {
-        file,
-        key: 'rope_scaling.rope_type',
-        expected: 'default, linear or llama3',
-        found: 'dynamic',
-      });
+    if (!c.rope) throw new UnsupportedError('ONNX export: rotary positions without rope settings', { file, key: 'rope' });
+    known('rope scaling', 'rope.scaling.type', c.rope.scaling.type, ['default', 'linear', 'dynamic', 'llama3']);
+    known('rope style', 'rope.style', c.rope.style, ['half', 'interleaved']);
     if (c.headDim % 2 !== 0) throw new UnsupportedError('ONNX export: rotary embeddings need an even head dimension', { file, key: 'head_dim', found: String(c.headDim) });
   }
   if (c.numHeads % c.numKvHeads !== 0)

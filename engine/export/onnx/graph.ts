@@ -6,8 +6,9 @@
  *           position_ids [batch, seq] int64, past_key_values.{i}.key|value [batch, kv_heads, past, head_dim] f32
  *   outputs logits [batch, seq, vocab] f32, present.{i}.key|value [batch, kv_heads, past+seq, head_dim] f32
  * The causal mask is aligned bottom-right: query row t sits at cache slot past + t, as in the
- * engine. attention_mask is read for its shape only (every slot is attended, as the engine's
- * cache does; left padding is not masked). position_ids drive RoPE or the learned positions.
+ * engine; a slot whose attention_mask is 0 (padding) is masked too. Masked scores are set to
+ * f32's lowest value rather than −∞, so that a row with every slot masked (a padding query)
+ * gives a uniform softmax, not NaN. position_ids drive RoPE or the learned positions.
  */
 import type { LoadedModel, Tensor } from '../../model/types';
 import { ropeInvFreq } from '../../ops/rope/rope';
@@ -30,6 +31,8 @@ const PAST = 'past_sequence_length';
 const TOTAL = 'total_sequence_length';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+/** The largest finite f32. */
+const F32_MAX = 3.4028234663852886e38;
 
 export function decoderGraph(m: LoadedModel, bytes: WeightBytes): DecoderGraph {
   const c = m.config;
@@ -122,13 +125,34 @@ export function decoderGraph(m: LoadedModel, bytes: WeightBytes): DecoderGraph {
   let cos: string | undefined; // [B, 1, S, hd/2] ('half') or [B, 1, S, hd/2, 1] ('interleaved')
   let sin: string | undefined;
   if (c.positions === 'rope') {
-    const inv = ropeInvFreq({ rotaryDim: hd, theta: c.rope!.theta, scaling: c.rope!.scaling, maxPositions: c.maxPositions }); // [hd/2]
-    const pos = g.op('Unsqueeze', [g.op('Cast', ['position_ids'], 'rope', { to: DT.FLOAT }), axisLast], 'rope'); // [B, S, 1]
-    const angle = g.op('Mul', [pos, g.f32(Array.from(inv))], 'rope'); // [B, S, hd/2]
+    const posf = g.op('Cast', ['position_ids'], 'rope', { to: DT.FLOAT }); // [B, S]
+    const pos = g.op('Unsqueeze', [posf, axisLast], 'rope'); // [B, S, 1]
+    const angle = g.op('Mul', [pos, invFreq(posf)], 'rope'); // [B, S, hd/2]
     const axes = c.rope!.style === 'half' ? g.i64([1]) : g.i64([1, 4]);
     cos = g.op('Unsqueeze', [g.op('Cos', [angle], 'rope'), axes], 'rope');
     sin = g.op('Unsqueeze', [g.op('Sin', [angle], 'rope'), axes], 'rope');
   }
+  /**
+   * The inverse frequencies [hd/2]: a constant (default, linear and llama3 scalings folded in),
+   * or for dynamic NTK computed from the forward's largest position as the engine does: while
+   * L = max(position_ids) + 1 exceeds the original context L₀, theta becomes
+   * theta · ((factor · L / L₀) − (factor − 1))^(d / (d − 2)).
+   */
+  function invFreq(posf: string): string {
+    const r = c.rope!;
+    const params = { rotaryDim: hd, theta: r.theta, scaling: r.scaling, maxPositions: c.maxPositions };
+    const fixed = g.f32(Array.from(ropeInvFreq(params))); // [hd/2]
+    if (r.scaling.type !== 'dynamic') return fixed;
+    const factor = r.scaling.factor ?? 1;
+    const orig = r.scaling.originalMaxPositions ?? c.maxPositions;
+    const len = g.op('Add', [g.op('ReduceMax', [posf], 'rope', { keepdims: 0 }), g.f32(1)], 'rope'); // []
+    const ratio = g.op('Sub', [g.op('Div', [g.op('Mul', [len, g.f32(factor)], 'rope'), g.f32(orig)], 'rope'), g.f32(factor - 1)], 'rope'); // []
+    const base = g.op('Mul', [g.op('Pow', [ratio, g.f32(hd / (hd - 2))], 'rope'), g.f32(r.theta)], 'rope'); // []
+    const exps = Array.from({ length: half }, (_, i) => Math.fround((2 * i) / hd)); // [hd/2]
+    const scaled = g.op('Reciprocal', [g.op('Pow', [base, g.f32(exps)], 'rope')], 'rope'); // [hd/2]
+    return g.op('Where', [g.op('Greater', [len, g.f32(orig)], 'rope'), scaled, fixed], 'rope');
+  }
+
   /** Rotates every head: x [B, n, S, hd] → [B, n, S, hd] */
   const rope = (xh: string, scope: string): string => {
     const rot = (a: string, b: string): [string, string] => [
@@ -165,7 +189,16 @@ export function decoderGraph(m: LoadedModel, bytes: WeightBytes): DecoderGraph {
     }
     return mk;
   };
-  const negInf = g.f32(-Infinity);
+  // padding: slot j of row b is masked where attention_mask[b, j] = 0
+  const padding = g.op('Unsqueeze', [g.op('Equal', ['attention_mask', g.i64([0], true)], 'mask'), g.i64([1, 2, 3])], 'mask'); // [B, 1, 1, 1, T]
+  const withPadding = new Map<string, string>();
+  const fullMask = (window: number | undefined): string => {
+    const causal = maskFor(window);
+    let mk = withPadding.get(causal);
+    if (!mk) withPadding.set(causal, (mk = g.op('Or', [causal, padding], 'mask'))); // [B, 1, 1, S, T]
+    return mk;
+  };
+  const lowest = g.f32(-F32_MAX);
   const scale = g.f32(1 / Math.sqrt(hd));
 
   // ---- layers
@@ -195,7 +228,7 @@ export function decoderGraph(m: LoadedModel, bytes: WeightBytes): DecoderGraph {
     const qg = g.op('Reshape', [q, g.i64([0, Kv, group, -1, hd])], sc); // [B, Kv, group, S, hd]
     const kT = g.op('Unsqueeze', [g.op('Transpose', [kAll], sc, { perm: [0, 1, 3, 2] }), g.i64([2])], sc); // [B, Kv, 1, hd, T]
     const scores = g.op('Mul', [g.op('MatMul', [qg, kT], sc), scale], sc); // [B, Kv, group, S, T]
-    const masked = g.op('Where', [maskFor(window), negInf, scores], sc); // [B, Kv, group, S, T]
+    const masked = g.op('Where', [fullMask(window), lowest, scores], sc); // [B, Kv, group, S, T]
     const probs = g.op('Softmax', [masked], sc, { axis: -1 }); // [B, Kv, group, S, T]
     const ctx = g.op('MatMul', [probs, g.op('Unsqueeze', [vAll, g.i64([2])], sc)], sc); // [B, Kv, group, S, hd]
     const heads = g.op('Transpose', [g.op('Reshape', [ctx, g.i64([0, H, -1, hd])], sc)], sc, { perm: [0, 2, 1, 3] }); // [B, S, H, hd]
