@@ -36,8 +36,14 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 const i64 = (xs: number[]) => new ort.Tensor('int64', BigInt64Array.from(xs.map(BigInt)), [1, xs.length]);
 
 /** Runs `steps` greedy tokens after `prompt` in both, the engine on a fresh Model of `loaded`. */
-export async function compareWithEngine(onnx: Uint8Array, loaded: LoadedModel, prompt: number[], steps: number): Promise<HarnessResult> {
-  const session = await ort.InferenceSession.create(onnx);
+export async function compareWithEngine(
+  onnx: Uint8Array,
+  loaded: LoadedModel,
+  prompt: number[],
+  steps: number,
+  options: ort.InferenceSession.SessionOptions = {},
+): Promise<HarnessResult> {
+  const session = await ort.InferenceSession.create(onnx, options);
   try {
     const c = loaded.config;
     const V = c.vocabSize;

@@ -2,13 +2,22 @@
  * A small graph builder over the ONNX messages of protobuf.ts: nodes get unique output names,
  * constants become initializers (shared by value), weights become lazy f32 initializers.
  */
-import { DT, node, tensor, type AttrValue, type Lazy, type Message } from './protobuf';
+import { DT, externalTensor, node, tensor, type AttrValue, type Lazy, type Message } from './protobuf';
+
+/** Where weights go when they are written to an external data file: `place` returns their byte offset there. */
+export interface ExternalData {
+  location: string;
+  place(data: Lazy): number;
+}
 
 export class GraphBuilder {
   readonly nodes: Message[] = [];
   readonly initializers: Message[] = [];
   private count = 0;
   private readonly consts = new Map<string, string>();
+
+  /** With `external`, weights go to that file; constants stay inline. */
+  constructor(private readonly external?: ExternalData) {}
 
   /** Adds a node; returns its output names (named `${scope}/${op}_${n}` unless `outs` names them). */
   opN(op: string, inputs: readonly string[], nOut: number, scope: string, attrs: Record<string, AttrValue> = {}, outs?: readonly string[]): string[] {
@@ -50,9 +59,10 @@ export class GraphBuilder {
     return name;
   }
 
-  /** An f32 initializer whose bytes are made when written. */
+  /** An f32 initializer whose bytes are made when written (inline, or into the external data file). */
   weight(name: string, dims: readonly number[], data: Lazy): string {
-    this.initializers.push(tensor(name, DT.FLOAT, dims, data));
+    const ext = this.external;
+    this.initializers.push(ext ? externalTensor(name, DT.FLOAT, dims, ext.location, ext.place(data), data.size) : tensor(name, DT.FLOAT, dims, data));
     return name;
   }
 }

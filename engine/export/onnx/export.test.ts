@@ -8,7 +8,7 @@ import { memorySource } from '../../formats/source';
 import type { LoadedModel } from '../../model/types';
 import { fixturePath, loadRef } from '../../../tests/unit/fixtures';
 import { compareBatchPadded, compareWithEngine } from '../../../tests/unit/onnx-harness';
-import { exportOnnx, onnxChunks, type OnnxExportProgress } from './export';
+import { exportOnnx, exportOnnxExternal, onnxChunks, type OnnxExportProgress } from './export';
 import { concat } from './protobuf';
 
 const HF = ['tiny-llama', 'tiny-llama3-rope', 'tiny-qwen2', 'tiny-qwen3', 'tiny-mistral-swa', 'tiny-mixtral-moe', 'tiny-gpt2'];
@@ -22,8 +22,8 @@ const storiesPrompt = stories.cases.find((c) => c.prompt_ids.length > 3)!.prompt
 /** Measured diffs, printed at the end. */
 const report: Record<string, { prefill: number; steps: number }> = {};
 
-async function check(label: string, onnx: Uint8Array, loaded: LoadedModel, prompt: number[]) {
-  const r = await compareWithEngine(onnx, loaded, prompt, STEPS);
+async function check(label: string, onnx: Uint8Array, loaded: LoadedModel, prompt: number[], options = {}) {
+  const r = await compareWithEngine(onnx, loaded, prompt, STEPS, options);
   report[label] = { prefill: Math.max(report[label]?.prefill ?? 0, r.prefillDiff), steps: Math.max(report[label]?.steps ?? 0, r.stepDiff) };
   expect(r.prefillDiff).toBeLessThan(TOL);
   expect(r.stepDiff).toBeLessThan(TOL);
@@ -76,6 +76,17 @@ describe('ONNX export matches the engine in onnxruntime-web (prompt logits, then
     expect(d).toBeLessThan(TOL);
   });
 
+  it.each(['tiny-mixtral-moe', 'tiny-gpt2'])('%s with its weights in an external data file', async (name) => {
+    const load = () => loadHfModelFromPath(fixturePath('models', name));
+    const out = exportOnnxExternal(await load(), { dataFile: 'model.onnx.data' });
+    const data = concat([...out.data]);
+    expect(data.length).toBe(out.dataBytes);
+    const model = concat(out.model);
+    expect(model.length).toBeLessThan(64 * 1024); // the graph and small constants only
+    const prompt = loadRef(`${name}.shared`).cases[0].input_ids;
+    await check(`${name}, external data`, model, await load(), prompt, { externalData: [{ path: 'model.onnx.data', data }] });
+  });
+
   it('prints the measured differences', () => {
     console.log(
       Object.entries(report)
@@ -117,6 +128,12 @@ describe('ONNX export: progress, cancel, refusals', () => {
     let converted = 0;
     expect(() => exportOnnx(m, { onProgress: () => converted++ })).toThrow(/over protobuf's 2 GiB limit.*external data/);
     expect(converted).toBe(0);
+    // with external data the .onnx file stays small and the data file holds the 4 GiB
+    const ext = exportOnnxExternal(m, { dataFile: 'big.onnx.data', onProgress: () => converted++ });
+    expect(ext.dataBytes).toBeGreaterThan(2 * V * D * 4);
+    expect(concat(ext.model).length).toBeLessThan(64 * 1024);
+    expect(converted).toBe(0);
+    expect(() => exportOnnxExternal(m, { dataFile: '../x.data' })).toThrow(/plain file name/);
   });
 
   it('refuses a model whose weights disagree with its config, naming the tensor', async () => {

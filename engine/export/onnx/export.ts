@@ -1,14 +1,14 @@
 /**
  * Exports a loaded model as an ONNX decoder with a KV cache (graph.ts), serialised by our own
  * protobuf writer (protobuf.ts) as a stream of byte chunks: weights are converted one tensor at
- * a time while the chunks are consumed. One protobuf message is limited to 2 GiB, so a larger
- * model is refused (it would need ONNX external data, which this exporter does not write).
+ * a time while the chunks are consumed. One protobuf message is limited to 2 GiB: a larger
+ * model goes out with its weights in an ONNX external data file (exportOnnxExternal).
  */
 import { UnsupportedError } from '../../errors';
 import { validateWeights } from '../../model/shapes';
 import type { LoadedModel, Tensor } from '../../model/types';
-import { decoderGraph, type WeightBytes } from './graph';
-import { graph, model as modelProto, type Lazy } from './protobuf';
+import { decoderGraph, type DecoderGraph, type WeightBytes } from './graph';
+import { graph, model as onnxModel, type Lazy } from './protobuf';
 
 export const ONNX_OPSET = 17;
 /** IR version 8 is the one that goes with opset 17. */
@@ -88,16 +88,8 @@ function weightBytes(opts: OnnxExportOptions, done: { bytes: number; total: numb
   };
 }
 
-/**
- * The model as an ONNX file, chunk by chunk (concatenated, they are the file). Checks first that
- * the model can be expressed and fits in one protobuf message; weights are converted as the
- * chunks are taken.
- */
-export function* onnxChunks(m: LoadedModel, opts: OnnxExportOptions = {}): Generator<Uint8Array> {
-  checkExportable(m);
-  const progress = { bytes: 0, total: 0 };
-  const g = decoderGraph(m, weightBytes(opts, progress));
-  const proto = modelProto(graph({ name: `${m.config.architecture} decoder`, ...g, initializers: g.initializers }), {
+function modelProto(m: LoadedModel, g: DecoderGraph) {
+  return onnxModel(graph({ name: `${m.config.architecture} decoder`, ...g }), {
     irVersion: ONNX_IR_VERSION,
     opset: ONNX_OPSET,
     producer: 'llm-playground',
@@ -105,20 +97,81 @@ export function* onnxChunks(m: LoadedModel, opts: OnnxExportOptions = {}): Gener
     docString: `${m.config.architecture} decoder with a KV cache (Optimum layout), exported from ${m.source.files.join(', ') || 'a loaded model'}`,
     metadata: { architecture: m.config.architecture },
   });
-  const total = proto.size;
+}
+
+function checkSize(m: LoadedModel, total: number, hint: string): void {
   if (total > PROTOBUF_MAX_BYTES)
-    throw new UnsupportedError(
-      `ONNX export: the model is ${total.toLocaleString('en-US')} bytes, over protobuf's 2 GiB limit (it would need ONNX external data, which is not written)`,
-      {
-        file: m.source.files.join(', ') || 'model',
-        expected: `at most ${PROTOBUF_MAX_BYTES.toLocaleString('en-US')} bytes`,
-        found: `${total.toLocaleString('en-US')} bytes`,
-      },
-    );
+    throw new UnsupportedError(`ONNX export: the model is ${total.toLocaleString('en-US')} bytes, over protobuf's 2 GiB limit (${hint})`, {
+      file: m.source.files.join(', ') || 'model',
+      expected: `at most ${PROTOBUF_MAX_BYTES.toLocaleString('en-US')} bytes`,
+      found: `${total.toLocaleString('en-US')} bytes`,
+    });
+}
+
+/**
+ * The model as one ONNX file, chunk by chunk (concatenated, they are the file). Checks first that
+ * the model can be expressed and fits in one protobuf message (else: exportOnnxExternal);
+ * weights are converted as the chunks are taken.
+ */
+export function* onnxChunks(m: LoadedModel, opts: OnnxExportOptions = {}): Generator<Uint8Array> {
+  checkExportable(m);
+  const progress = { bytes: 0, total: 0 };
+  const proto = modelProto(m, decoderGraph(m, weightBytes(opts, progress)));
+  checkSize(m, proto.size, 'it needs its weights in an external data file: exportOnnxExternal');
   yield* proto.chunks();
 }
 
-/** The model as an ONNX file in byte chunks (see onnxChunks). */
+/** The model as one ONNX file in byte chunks (see onnxChunks). */
 export function exportOnnx(m: LoadedModel, opts: OnnxExportOptions = {}): Uint8Array[] {
   return [...onnxChunks(m, opts)];
+}
+
+/** Each weight's offset in the external data file is a multiple of this. */
+export const EXTERNAL_ALIGNMENT = 64;
+
+export interface OnnxExternalExport {
+  /** The .onnx file: the graph and small constants, with each weight's place in the data file. */
+  model: Uint8Array[];
+  /** The data file (named `dataFile`, beside the .onnx file), made one weight at a time as it is taken. */
+  data: Generator<Uint8Array>;
+  /** The data file's length in bytes. */
+  dataBytes: number;
+}
+
+/**
+ * The model as an ONNX file with its weights in an external data file (ONNX external data:
+ * each weight's TensorProto names `dataFile`, its offset and length), for models past
+ * protobuf's 2 GiB limit. `dataFile` is a plain file name: the runtime looks for it beside the
+ * .onnx file.
+ */
+export function exportOnnxExternal(m: LoadedModel, opts: OnnxExportOptions & { dataFile: string }): OnnxExternalExport {
+  const name = opts.dataFile;
+  if (!name || /[/\\]/.test(name) || name === '.' || name === '..')
+    throw new RangeError(`exportOnnxExternal: dataFile must be a plain file name (it is looked for beside the .onnx file), got ${JSON.stringify(name)}`);
+  checkExportable(m);
+  const progress = { bytes: 0, total: 0 };
+  const placed: { offset: number; data: Lazy }[] = [];
+  let end = 0;
+  const external = {
+    location: name,
+    place(data: Lazy): number {
+      const offset = Math.ceil(end / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
+      placed.push({ offset, data });
+      end = offset + data.size;
+      return offset;
+    },
+  };
+  const proto = modelProto(m, decoderGraph(m, weightBytes(opts, progress), external));
+  checkSize(m, proto.size, 'even without its weights');
+  function* data(): Generator<Uint8Array> {
+    let at = 0;
+    for (const p of placed) {
+      if (p.offset > at) yield new Uint8Array(p.offset - at);
+      const b = p.data.bytes();
+      if (b.length !== p.data.size) throw new Error(`external data: a weight made ${b.length} bytes, ${p.data.size} announced`);
+      yield b;
+      at = p.offset + b.length;
+    }
+  }
+  return { model: [...proto.chunks()], data: data(), dataBytes: end };
 }

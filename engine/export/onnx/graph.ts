@@ -13,7 +13,7 @@
 import type { LoadedModel, Tensor } from '../../model/types';
 import { ropeInvFreq } from '../../ops/rope/rope';
 import { DT, valueInfo, type Lazy, type Message } from './protobuf';
-import { GraphBuilder } from './builder';
+import { GraphBuilder, type ExternalData } from './builder';
 
 /** Makes a weight's bytes on demand; `transpose` turns a [rows, cols] tensor into [cols, rows]. */
 export type WeightBytes = (name: string, t: Tensor, transpose: boolean) => Lazy;
@@ -34,10 +34,11 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 /** The largest finite f32. */
 const F32_MAX = 3.4028234663852886e38;
 
-export function decoderGraph(m: LoadedModel, bytes: WeightBytes): DecoderGraph {
+/** The graph of `m`; with `external`, its weights are placed in that external data file. */
+export function decoderGraph(m: LoadedModel, bytes: WeightBytes, external?: ExternalData): DecoderGraph {
   const c = m.config;
   const W = m.weights;
-  const g = new GraphBuilder();
+  const g = new GraphBuilder(external);
   const D = c.hiddenSize;
   const H = c.numHeads;
   const Kv = c.numKvHeads;

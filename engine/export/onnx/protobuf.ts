@@ -210,6 +210,21 @@ export function tensor(name: string, dataType: DataType, dims: readonly number[]
   return data instanceof Uint8Array ? m.bytes(9, data) : m.lazyBytes(9, data);
 }
 
+/**
+ * TensorProto whose bytes live in an external data file: external_data holds the file's
+ * relative `location`, the byte `offset` and `length`; data_location is EXTERNAL (1).
+ */
+export function externalTensor(name: string, dataType: DataType, dims: readonly number[], location: string, offset: number, length: number): Message {
+  const m = new Message().repeatedInts(1, dims).int(2, dataType).string(8, name);
+  for (const [k, v] of [
+    ['location', location],
+    ['offset', String(offset)],
+    ['length', String(length)],
+  ])
+    m.message(13, new Message().string(1, k).string(2, v));
+  return m.int(14, 1);
+}
+
 /** A dimension: a fixed size or a symbolic name. */
 export type Dim = number | string;
 
