@@ -72,14 +72,16 @@ function weightBytes(opts: OnnxExportOptions, done: { bytes: number; total: numb
           e.name = 'AbortError';
           throw e;
         }
-        let data = t.data;
+        let out: Uint8Array; // f32 little-endian (the byte order of every platform the engine runs on)
         if (transpose) {
           const [rows, cols] = t.shape;
-          data = new Float32Array(rows * cols); // [cols, rows]
-          for (let r = 0; r < rows; r++) for (let col = 0; col < cols; col++) data[col * rows + r] = t.data[r * cols + col];
+          out = new Uint8Array(rows * cols * 4);
+          const f = new Float32Array(out.buffer); // [cols, rows]
+          for (let r = 0; r < rows; r++) for (let col = 0; col < cols; col++) f[col * rows + r] = t.data[r * cols + col];
+        } else {
+          // a copy: the tensor may be a view into memory that can move (the WebAssembly kernel's)
+          out = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength).slice();
         }
-        const out = new Uint8Array(data.length * 4);
-        new Float32Array(out.buffer).set(data); // little-endian on every platform the engine runs on
         done.bytes += out.length;
         opts.onProgress?.({ bytes: done.bytes, total: done.total });
         return out;

@@ -66,12 +66,13 @@ export function decoderGraph(m: LoadedModel, bytes: WeightBytes, external?: Exte
     return W.has(`${name}.bias`) ? g.op('Add', [y, weight(`${name}.bias`)], scope) : y;
   };
 
-  /** RMSNorm or LayerNorm over the last axis: x [..., n] → [..., n] */
+  /** RMSNorm over the last axis, weight w [n]: x [..., n] → [..., n] */
   const rms = (x: string, w: string, scope: string): string => {
     const ms = g.op('ReduceMean', [g.op('Mul', [x, x], scope)], scope, { axes: [-1], keepdims: 1 }); // [..., 1]
     const inv = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [ms, g.f32(c.norm.eps)], scope)], scope)], scope); // [..., 1]
     return g.op('Mul', [g.op('Mul', [x, inv], scope), w], scope);
   };
+  /** The config's norm (RMSNorm, or LayerNorm with its bias) with the weights under `name`: x [B, S, D] → [B, S, D] */
   const norm = (x: string, name: string, scope: string): string => {
     if (c.norm.kind === 'rms') return rms(x, weight(`${name}.weight`), scope);
     const bias = W.has(`${name}.bias`) ? weight(`${name}.bias`) : g.f32(new Array<number>(D).fill(0));
