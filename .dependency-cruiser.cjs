@@ -5,6 +5,7 @@
 // engine/ layers, lowest first; a layer imports only layers below it (peers in one line may
 // import each other):
 //   errors, wgsl < ops < formats, tokenizer, model < backend < gpu < generate < catalog < protocol < worker, cli
+// and export (model exporters) on model: it imports only model, ops and errors.
 // catalog/ holds the model files the user has; worker/ is the engine worker app.
 //
 // Where each rule applies: the rules about environments (vscode, extension/, webview/, Node
@@ -55,16 +56,19 @@ module.exports = {
     rule('ops-only-wgsl-errors', 'engine/ops/ imports only engine/wgsl, engine/errors and other ops.', lib('^engine/ops/'), { path: `${ENGINE}(?!ops/|wgsl/|errors\\.ts$)` }),
     rule(
       'formats-tokenizer-below-backend',
-      'engine/formats and engine/tokenizer never import backend, gpu, generate, catalog, protocol, worker or cli.',
+      'engine/formats and engine/tokenizer never import backend, gpu, generate, catalog, export, protocol, worker or cli.',
       lib('^engine/(formats|tokenizer)/'),
-      { path: ['^engine/(backend|gpu|generate|catalog|models|cli)/', PROTOCOL, WORKER] },
+      { path: ['^engine/(backend|gpu|generate|catalog|models|cli|export)/', PROTOCOL, WORKER] },
     ),
     rule(
       'model-below-backend',
-      'engine/model may name the backend contract (engine/backend/contract.ts); it never imports the rest of backend, gpu, generate, catalog, protocol, worker or cli.',
+      'engine/model may name the backend contract (engine/backend/contract.ts); it never imports the rest of backend, gpu, generate, catalog, export, protocol, worker or cli.',
       lib('^engine/model/'),
-      { path: ['^engine/backend/(?!contract\\.ts$)', '^engine/(gpu|generate|catalog|models|cli)/', PROTOCOL, WORKER] },
+      { path: ['^engine/backend/(?!contract\\.ts$)', '^engine/(gpu|generate|catalog|models|cli|export)/', PROTOCOL, WORKER] },
     ),
+    rule('export-reads-model', 'engine/export (model exporters) reads a LoadedModel: it imports only engine/model, engine/ops, engine/errors and itself.', lib('^engine/export/'), {
+      path: `${ENGINE}(?!export/|model/|ops/|errors\\.ts$)`,
+    }),
     rule(
       'contract-types-only',
       'engine/backend/contract.ts is types only: it imports nothing but types.',
