@@ -242,6 +242,11 @@ export class OrtBackend implements Backend {
     this.kv = undefined;
   }
 
+  /** Where the cache's tensors are ('cpu', or 'gpu-buffer' on the WebGPU execution provider); undefined when empty. */
+  get cacheLocation(): string | undefined {
+    return this.kv?.[0].key.location;
+  }
+
   reset(): void {
     this.disposeKv();
     this.len = 0;
