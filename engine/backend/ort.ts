@@ -52,7 +52,7 @@ function halfToFloat(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
-function toFloat32(data: Ort.Tensor['data'], type: string): Float32Array {
+function toFloat32(data: Ort.Tensor['data'], type: string, file: string): Float32Array {
   if (data instanceof Float32Array) return data;
   if (type === 'float16') {
     const src = data as ArrayLike<number>;
@@ -60,7 +60,7 @@ function toFloat32(data: Ort.Tensor['data'], type: string): Float32Array {
     if (src instanceof Uint16Array) return Float32Array.from(src, halfToFloat);
     return Float32Array.from(src);
   }
-  throw new UnsupportedError(`logits of type ${type}`, { file: 'ort', expected: 'float32 or float16' });
+  throw new UnsupportedError(`logits of type ${type}`, { file, key: 'logits', expected: 'float32 or float16' });
 }
 
 /** The session's metadata as the decoder check reads it. */
@@ -156,7 +156,7 @@ export class OrtBackend implements Backend {
     if (pos.length !== T || !pos.every((p) => Number.isSafeInteger(p) && p >= 0)) throw new RangeError('forward: positions must be T non-negative integers');
     const k = opts.topK ?? 0;
     if (!Number.isInteger(k) || k < 0 || k > V) throw new RangeError(`topK must be an integer in [0, ${V}], got ${k}`);
-    refuseCaptures(opts.capture);
+    refuseCaptures(opts.capture, this.file);
 
     const ort = this.ort;
     const io = this.io;
@@ -185,7 +185,7 @@ export class OrtBackend implements Backend {
       throw new Error(`${this.file}: onnxruntime-web failed to run the graph (${start} cached + ${T} tokens): ${(e as Error).message}`);
     }
     const logitsT = out[io.logits]; // [1, T, V]
-    const all = toFloat32(logitsT.data, logitsT.type);
+    const all = toFloat32(logitsT.data, logitsT.type, this.file);
     if (all.length !== T * V)
       throw new FormatError('logits have an unexpected shape', { file: this.file, key: io.logits, expected: `[1, ${T}, ${V}]`, found: `[${logitsT.dims.join(', ')}]` });
     const rows = opts.lastOnly ? 1 : T;
@@ -274,9 +274,8 @@ export class OrtBackend implements Backend {
 }
 
 /** Asking for what the ort backend cannot record is an error that says so (capabilities.captures). */
-function refuseCaptures(cap: CaptureOptions | undefined): void {
+function refuseCaptures(cap: CaptureOptions | undefined, file: string): void {
   if (!cap) return;
   const asked = (Object.keys(cap) as (keyof CaptureOptions)[]).filter((k) => cap[k] && k !== 'kvBytes');
-  if (asked.length > 0)
-    throw new UnsupportedError(`the ort backend runs the ONNX graph whole: it records no ${asked.join(', ')}`, { file: 'ort', expected: 'capture: { kvBytes } only' });
+  if (asked.length > 0) throw new UnsupportedError(`the ort backend runs the ONNX graph whole: it records no ${asked.join(', ')}`, { file, expected: 'capture: { kvBytes } only' });
 }
