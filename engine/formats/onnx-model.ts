@@ -60,6 +60,6 @@ export async function loadOnnxModel(dir: HfFolder, main: string | undefined): Pr
     config: r.config,
     weights: new Map(),
     source: { format: 'onnx', files: [main, ...r.configFiles], dtypes: r.dtypes },
-    onnx: { file: `${dir.name}/${main}`, bytes: r.bytes },
+    onnx: { file: `${dir.name}/${main}`, bytes: r.bytes, parameters: [...r.graph.weightElements.values()].reduce((a, b) => a + b, 0) },
   };
 }

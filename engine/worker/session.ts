@@ -266,7 +266,7 @@ export class ModelSession {
       this.lens = loaded.onnx ? undefined : lensWeights(loaded.config, loaded.weights);
       this.stopIds = loaded.config.stopTokenIds ?? loaded.config.eosTokenIds;
       this.modelId = spec.modelId;
-      let parameters = 0;
+      let parameters = loaded.onnx?.parameters ?? 0;
       for (const t of loaded.weights.values()) parameters += t.data.length;
       this.loaded = !loaded.onnx && (!gpuDevice || parameters * 4 <= DRAFT_KEEP_BYTES) ? loaded : undefined;
       this.post({
