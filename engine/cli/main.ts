@@ -318,7 +318,7 @@ export async function main(argv: string[], out: Out = (s) => console.log(s)): Pr
       case 'compare':
         await cmdCompare(parse(rest, { config: { type: 'string' } }).values, out, {
           bundledModel: bundledModelPath,
-          openBackend: (m, context) => openBackend('cpu', m.loaded, context),
+          openBackend: (m, context) => openBackend(backendOpt(undefined, m.loaded), m.loaded, context),
         });
         return 0;
       case 'kv':

@@ -1,5 +1,5 @@
 /** The CLI on an ONNX decoder: generate and forward through --backend ort (onnxruntime-web, wasm). */
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -32,6 +32,30 @@ describe('CLI --backend ort', () => {
     const want = decodeArray(c.logits);
     expect(got.shape).toEqual(want.shape);
     expect(maxAbsDiff(got.data, want.data)).toBeLessThan(1e-5);
+  });
+
+  test('compare (the decoding lab): greedy equals greedy_24, and beam search runs on the ort backend', async () => {
+    const c = ref.cases[0];
+    const f = path.join(tmp, 'compare.json');
+    writeFileSync(f, JSON.stringify({ model: MODEL, ids: c.input_ids, max_tokens: 24, ignore_eos: true, strategies: [{ name: 'greedy' }, { name: 'beam 2', num_beams: 2 }] }));
+    const r = await run('compare', '--config', f);
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out) as { results: { name: string; generated_ids?: number[]; sequences?: unknown[] }[] };
+    expect(j.results.map((x) => x.name)).toEqual(['greedy', 'beam 2']);
+    expect(j.results[0].generated_ids).toEqual(c.greedy_24);
+    expect(j.results[1].sequences!.length).toBeGreaterThan(0);
+  });
+
+  test('beam search on the ort backend: beam4_12 and its scores', async () => {
+    const cases = ref.cases.filter((x) => x.beam4_12);
+    expect(cases.length).toBeGreaterThan(0);
+    for (const c of cases) {
+      const r = await run('generate', '--model', MODEL, '--ids', c.input_ids.join(','), '--max-tokens', '12', '--num-beams', '4', '--num-return-sequences', '4', '--json');
+      expect(r.code, r.err).toBe(0);
+      const j = JSON.parse(r.out) as { sequences: number[][]; sequence_scores: number[] };
+      expect(j.sequences).toEqual(c.beam4_12);
+      j.sequence_scores.forEach((s, i) => expect(Math.abs(s - c.beam4_12_scores![i])).toBeLessThanOrEqual(1e-4));
+    }
   });
 
   test('what ort cannot do, and ort on a model of another format, are refused with the reason', async () => {

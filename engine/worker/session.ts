@@ -251,7 +251,9 @@ export class ModelSession {
         // an ONNX graph runs on onnxruntime-web: its WebGPU execution provider where the worker has WebGPU, else its wasm build
         const opened = await this.openOnnx(loaded, ctx, gpuDevice ? 'webgpu' : 'wasm');
         ({ model, backendSpec } = opened);
-        note = opened.note ?? (device === 'gpu' && !gpuDevice ? 'WebGPU is not available in this worker: running on onnxruntime-web (WebAssembly).' : undefined);
+        const where = opened.note ?? (device === 'gpu' && !gpuDevice ? 'WebGPU is not available in this worker: running on onnxruntime-web (WebAssembly).' : undefined);
+        const whole = `${opened.model.label} runs this ONNX graph whole: the views that need the engine's captures (Inside, attention) cannot show it.`;
+        note = where ? `${where} ${whole}` : whole;
       } else {
         backendSpec = { id: gpuDevice ? 'webgpu' : 'cpu', opts: { contextLength: ctx, weights, device: gpuDevice } };
         model = await createBackend(backendSpec.id, loaded, backendSpec.opts);
