@@ -7,8 +7,9 @@
  * Pure TypeScript (no DOM, no Node): engine/worker/worker.ts feeds it messages.
  * The model runs behind the backend contract (engine/backend/): the CPU backend, or the
  * WebGPU one on the device the worker probed (setGpuDevice); an ONNX model runs on the ort
- * backend (onnxruntime-web: WebGPU execution provider where the worker has WebGPU, else wasm). Generation is the engine's
- * one decode loop (engine/generate/), so greedy decoding on the GPU is pipelined.
+ * backend (onnxruntime-web: its WebGPU execution provider where the worker has WebGPU, else
+ * wasm). Generation is the engine's one decode loop (engine/generate/), so greedy decoding on
+ * the GPU is pipelined.
  */
 import type { HfFolder } from '../formats/hf';
 import { loadModel, loadModelTokenizer } from '../formats/registry';
