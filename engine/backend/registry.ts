@@ -6,8 +6,10 @@
 import { GpuModel } from '../gpu/gpu-model';
 import type { KvCacheDtype } from '../model/kv/layout';
 import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
+import { UnsupportedError } from '../errors';
 import { CpuBackend } from './cpu';
 import type { Backend, BackendId, WeightPrecision } from './contract';
+import { OrtBackend, type OrtExecutionProvider } from './ort';
 
 export interface BackendCreateOptions {
   /** KV cache capacity in tokens. */
@@ -20,6 +22,8 @@ export interface BackendCreateOptions {
   device?: GPUDevice;
   /** WebGPU in Node: wait on read-backs without Dawn's per-turn polling (engine/gpu/map-wait.ts). */
   throttleMapWait?: boolean;
+  /** The ort backend: onnxruntime-web's execution provider (default wasm; webgpu in a browser). */
+  ortProvider?: OrtExecutionProvider;
 }
 
 export interface BackendKind {
@@ -28,6 +32,8 @@ export interface BackendKind {
   label: string;
   /** create() needs opts.device. */
   needsGpuDevice: boolean;
+  /** Runs ONNX graphs (LoadedModel.onnx) and nothing else; the other backends run the engine's own weights. */
+  runsOnnx: boolean;
   create(loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }, opts: BackendCreateOptions): Promise<Backend>;
 }
 
@@ -42,6 +48,7 @@ registerBackend({
   id: 'cpu',
   label: 'CPU',
   needsGpuDevice: false,
+  runsOnnx: false,
   create: async (loaded, opts) => new CpuBackend(loaded, { contextLength: opts.contextLength, kvQuant: opts.kvDtype }),
 });
 
@@ -49,11 +56,23 @@ registerBackend({
   id: 'webgpu',
   label: 'WebGPU',
   needsGpuDevice: true,
+  runsOnnx: false,
   create: async (loaded, opts) => {
     if (!opts.device) throw new RangeError('the webgpu backend needs a GPU device (BackendCreateOptions.device)');
     return GpuModel.create(opts.device, loaded, { contextLength: opts.contextLength, weights: opts.weights, throttleMapWait: opts.throttleMapWait, kvDtype: opts.kvDtype });
   },
 });
+
+registerBackend({
+  id: 'ort',
+  label: 'ONNX Runtime Web',
+  needsGpuDevice: false,
+  runsOnnx: true,
+  create: (loaded, opts) => OrtBackend.create(loaded, { contextLength: opts.contextLength, executionProvider: opts.ortProvider }),
+});
+
+/** The backend an ONNX model runs on; the others run the engine's own weights. */
+export const ONNX_BACKEND: BackendId = 'ort';
 
 /** Every registered backend id, in registration order. */
 export function backendIds(): BackendId[] {
@@ -68,6 +87,11 @@ export function backendKind(id: string): BackendKind {
 }
 
 /** Creates a backend by id. */
-export function createBackend(id: string, loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }, opts: BackendCreateOptions): Promise<Backend> {
-  return backendKind(id).create(loaded, opts);
+export async function createBackend(id: string, loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }, opts: BackendCreateOptions): Promise<Backend> {
+  const kind = backendKind(id);
+  const onnx = 'onnx' in loaded ? loaded.onnx : undefined;
+  if (onnx && !kind.runsOnnx) throw new UnsupportedError(`an ONNX model runs on the ${ONNX_BACKEND} backend, not ${id}`, { file: onnx.file, expected: `backend ${ONNX_BACKEND}` });
+  if (!onnx && kind.runsOnnx)
+    throw new UnsupportedError(`the ${id} backend runs ONNX models only`, { file: 'source' in loaded ? loaded.source.files.join(', ') : 'model', expected: 'a .onnx decoder' });
+  return kind.create(loaded, opts);
 }

@@ -41,20 +41,21 @@ commands:
            builtin: ${BUILTIN_TOKENIZERS.map((b) => b.id).join(', ')}
   train-bpe --input <file|folder> [--vocab-size N] --out <tokenizer.json> [--json]
   generate [--model <path>] [--tokenizer <file>] (--prompt <s> | --ids 1,2,3)
-           [--max-tokens N] [--temperature T] [--seed S] [--context N] [--backend cpu|webgpu]
+           [--max-tokens N] [--temperature T] [--seed S] [--context N] [--backend cpu|webgpu|ort]
            [--weights auto|f32|f16] [--kv-dtype f32|int8] [--ignore-eos] [--json]
            [--top-k K] [--top-p P] [--min-p P] [--typical-p P] [--epsilon E] [--eta E]
            [--repetition-penalty R] [--no-repeat-ngram N]
 ${LAB_USAGE}
   forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions [--out <file.npy|file.safetensors>]] [--logit-lens] [--router]
-          [--backend cpu|webgpu] [--kv-dtype f32|int8] [--json]
+          [--backend cpu|webgpu|ort] [--kv-dtype f32|int8] [--json]
   kv --model <path> --context N [--backend cpu|webgpu] [--kv-dtype f32|int8] [--json]   the engine's KV cache: predicted and allocated
   kv --config <config.json|built-in> [--context N] [--batch B] [--kv-dtype f32|f16|int8|int4|q8_0]
      [--attention config|mha|gqa|mqa|mla] [--kv-heads K] [--window W] [--window-layers config|all|alternate]
      [--block-size B] [--weight-dtype f32|f16|int8|int4] [--gpu <name>|<GiB>] [--json]   what-ifs; kv --list
 
 A model path is an HF folder, a .safetensors file beside its config.json, a .gguf,
-or a llama2.c .bin (its tokenizer: --tokenizer, or tokenizer.bin / tok*.bin beside it).
+or a llama2.c .bin (its tokenizer: --tokenizer, or tokenizer.bin / tok*.bin beside it),
+or a .onnx decoder (run by onnxruntime-web, --backend ort, the default for it).
 generate without --model runs the bundled stories260K. --backend webgpu runs the WGSL
 engine through the webgpu package (Dawn), weights as f16 on the GPU when the file's are
 16-bit or quantised (--weights); greedy decoding there keeps steps queued on the GPU.
@@ -184,7 +185,7 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   if (promptIds.length + maxTokens > context) throw new UsageError(`prompt (${promptIds.length} tokens) + --max-tokens ${maxTokens} exceed the context ${context}`);
   const weights = weightsOpt(values.weights as string | undefined, m.loaded);
   const kvDtype = kvDtypeOpt(values['kv-dtype'] as string | undefined);
-  const backend = await openBackend(backendOpt(values.backend as string | undefined), m.loaded, context, weights, kvDtype);
+  const backend = await openBackend(backendOpt(values.backend as string | undefined, m.loaded), m.loaded, context, weights, kvDtype);
   if (backendKind(backend.id).needsGpuDevice) releaseHostWeights(m.loaded);
   const eosIds = values['ignore-eos'] ? [] : (c.stopTokenIds ?? c.eosTokenIds);
   const lab = labDecoding(values, decoding, { vocabSize: c.vocabSize, eosIds, promptLength: promptIds.length, seed });
@@ -317,7 +318,7 @@ export async function main(argv: string[], out: Out = (s) => console.log(s)): Pr
       case 'compare':
         await cmdCompare(parse(rest, { config: { type: 'string' } }).values, out, {
           bundledModel: bundledModelPath,
-          openBackend: (m, context) => openBackend('cpu', m.loaded, context),
+          openBackend: (m, context) => openBackend(backendOpt(undefined, m.loaded), m.loaded, context),
         });
         return 0;
       case 'kv':

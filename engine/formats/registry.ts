@@ -31,12 +31,14 @@ import {
   readGgufModelHeader,
   readHfModelHeader,
   readLlama2cModelHeader,
+  readOnnxModelHeader,
   type ModelCheck,
   type ModelDir,
   type ModelHeader,
 } from './inspect';
 import { readLlama2cHeader } from './llama2c';
 import { loadLlama2cModel } from './llama2c-model';
+import { loadOnnxModel } from './onnx-model';
 import type { ByteSource } from './source';
 
 export { FORMAT_IDS, RUNNABLE_FORMAT_IDS, isFormatId, isRunnableFormat, type FormatId, type RunnableFormatId } from './ids';
@@ -88,7 +90,7 @@ export interface ModelFormat {
 }
 
 /** What the engine loads (the CLI's model argument), for "expected …" in its errors. */
-export const LOADABLE_PATHS = 'an HF folder (config.json + *.safetensors), a .safetensors file, a .gguf file or a llama2.c .bin checkpoint';
+export const LOADABLE_PATHS = 'an HF folder (config.json + *.safetensors), a .safetensors file, a .gguf file, a llama2.c .bin checkpoint or a .onnx decoder';
 /** What the model manager lists (Add Model), for its prompts and errors. */
 export const LISTED_PATHS = 'a .gguf, a llama2.c .bin, a .onnx, or a folder with config.json and *.safetensors';
 
@@ -199,18 +201,12 @@ const onnx: ModelFormat = {
   id: 'onnx',
   label: 'ONNX',
   extensions: ['.onnx'],
-  notRunnable: {
-    reason: 'ONNX models run on onnxruntime-web in the playground; the reference engine reads safetensors, GGUF and llama2.c files',
-    editor: 'an ONNX model: it needs the onnxruntime backend, which is not there yet',
-  },
   discover: async (name) => endsWithAny(name, onnx.extensions),
-  inspect: fileCheck(async (dir, main) => {
-    const src = await dir.open(main);
-    if (!src) return { status: 'error', problem: { kind: 'missing', message: `File not found: ${main}`, detail: `${dir.name}/${main}: no such file` } };
-    await src.close?.();
-    return inspectOnnx(src.size, main);
-  }),
-  tokenizer: { where: 'none' },
+  inspect: fileCheck(inspectOnnx),
+  header: (dir, main) => readOnnxModelHeader(dir, namedFile(dir, main)),
+  // the weights stay in the graph: the ort backend runs it (engine/backend/ort.ts)
+  load: (dir, main) => loadOnnxModel(dir, main),
+  tokenizer: { where: 'beside', find: (names) => hfTokenizerName(names) },
 };
 
 /**

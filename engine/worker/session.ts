@@ -6,14 +6,17 @@
  *
  * Pure TypeScript (no DOM, no Node): engine/worker/worker.ts feeds it messages.
  * The model runs behind the backend contract (engine/backend/): the CPU backend, or the
- * WebGPU one on the device the worker probed (setGpuDevice). Generation is the engine's
- * one decode loop (engine/generate/), so greedy decoding on the GPU is pipelined.
+ * WebGPU one on the device the worker probed (setGpuDevice); an ONNX model runs on the ort
+ * backend (onnxruntime-web: its WebGPU execution provider where the worker has WebGPU, else
+ * wasm). Generation is the engine's one decode loop (engine/generate/), so greedy decoding on
+ * the GPU is pipelined.
  */
 import type { HfFolder } from '../formats/hf';
 import { loadModel, loadModelTokenizer } from '../formats/registry';
 import type { ByteSource } from '../formats/source';
 import type { Backend, BackendId } from '../backend/contract';
-import { createBackend, type BackendCreateOptions } from '../backend/registry';
+import { backendKind, createBackend, ONNX_BACKEND, type BackendCreateOptions } from '../backend/registry';
+import type { OrtExecutionProvider } from '../backend/ort';
 import { generate } from '../generate/generate';
 import type { GpuWeights, ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol/index';
 import type { Tokenizer } from '../tokenizer/index';
@@ -105,6 +108,8 @@ export class ModelSession {
   private secondBackend(): ((kvDtype: KvCacheDtype) => Promise<Backend>) | string {
     const loaded = this.loaded;
     const spec = this.backendSpec;
+    if (spec && backendKind(spec.id).runsOnnx)
+      return "The int8 cache is the engine's own: an ONNX model keeps its graph's cache (the present tensors onnxruntime-web returns), so it has no int8 variant.";
     if (!loaded || !spec)
       return 'The weights of this GPU model are not kept on the host (they are too large), so a second model with the int8 cache cannot be built: load it on the CPU or pick a smaller model.';
     return (kvDtype) => createBackend(spec.id, loaded, { ...spec.opts, kvDtype });
@@ -240,9 +245,20 @@ export class ModelSession {
       this.post({ type: 'loadProgress', id, bytes: total, total, phase: 'preparing the model' });
       const ctx = Math.max(16, Math.min(contextLength, loaded.config.maxPositions));
       const gpuDevice = device === 'gpu' ? this.gpuDevice : undefined;
-      const note = device === 'gpu' && !gpuDevice ? 'WebGPU is not available in this worker: running on the CPU.' : undefined;
-      const backendSpec = { id: gpuDevice ? ('webgpu' as const) : ('cpu' as const), opts: { contextLength: ctx, weights, device: gpuDevice } };
-      const model = await createBackend(backendSpec.id, loaded, backendSpec.opts);
+      let note = device === 'gpu' && !gpuDevice ? 'WebGPU is not available in this worker: running on the CPU.' : undefined;
+      let model: Backend;
+      let backendSpec: { id: BackendId; opts: BackendCreateOptions };
+      if (loaded.onnx) {
+        // an ONNX graph runs on onnxruntime-web: its WebGPU execution provider where the worker has WebGPU, else its wasm build
+        const opened = await this.openOnnx(loaded, ctx, gpuDevice ? 'webgpu' : 'wasm');
+        ({ model, backendSpec } = opened);
+        const where = opened.note ?? (device === 'gpu' && !gpuDevice ? 'WebGPU is not available in this worker: running on onnxruntime-web (WebAssembly).' : undefined);
+        const whole = `${opened.model.label} runs this ONNX graph whole: the views that need the engine's captures (Inside, attention) cannot show it.`;
+        note = where ? `${where} ${whole}` : whole;
+      } else {
+        backendSpec = { id: gpuDevice ? 'webgpu' : 'cpu', opts: { contextLength: ctx, weights, device: gpuDevice } };
+        model = await createBackend(backendSpec.id, loaded, backendSpec.opts);
+      }
       if (job.cancelled) {
         model.dispose();
         throw new Cancelled();
@@ -250,19 +266,19 @@ export class ModelSession {
       this.model = model;
       this.backendSpec = backendSpec;
       this.tokenizer = tokenizer;
-      this.lens = lensWeights(loaded.config, loaded.weights);
+      this.lens = loaded.onnx ? undefined : lensWeights(loaded.config, loaded.weights);
       this.stopIds = loaded.config.stopTokenIds ?? loaded.config.eosTokenIds;
       this.modelId = spec.modelId;
-      let parameters = 0;
+      let parameters = loaded.onnx?.parameters ?? 0;
       for (const t of loaded.weights.values()) parameters += t.data.length;
-      this.loaded = !gpuDevice || parameters * 4 <= DRAFT_KEEP_BYTES ? loaded : undefined;
+      this.loaded = !loaded.onnx && (!gpuDevice || parameters * 4 <= DRAFT_KEEP_BYTES) ? loaded : undefined;
       this.post({
         type: 'loaded',
         id,
         modelId: spec.modelId,
         summary: {
-          device: gpuDevice ? 'gpu' : 'cpu',
-          ...(gpuDevice ? { weights } : {}),
+          device: backendSpec.id === 'webgpu' || backendSpec.opts.ortProvider === 'webgpu' ? 'gpu' : 'cpu',
+          ...(model.id === 'webgpu' ? { weights } : {}),
           contextLength: model.contextLength,
           parameters,
           tokenizerKind: tokenizer?.kind,
@@ -283,6 +299,28 @@ export class ModelSession {
         }
       }
     }
+  }
+
+  /** The ort backend on `provider`; a WebGPU execution provider that fails to open falls back to wasm, with a note saying why. */
+  private async openOnnx(
+    loaded: LoadedModel,
+    contextLength: number,
+    provider: OrtExecutionProvider,
+  ): Promise<{ model: Backend; backendSpec: { id: BackendId; opts: BackendCreateOptions }; note?: string }> {
+    const spec = (p: OrtExecutionProvider) => ({ id: ONNX_BACKEND, opts: { contextLength, ortProvider: p } });
+    if (provider === 'webgpu') {
+      try {
+        return { model: await createBackend(ONNX_BACKEND, loaded, spec('webgpu').opts), backendSpec: spec('webgpu') };
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        return {
+          model: await createBackend(ONNX_BACKEND, loaded, spec('wasm').opts),
+          backendSpec: spec('wasm'),
+          note: `onnxruntime-web's WebGPU execution provider did not open (${why}): running on its WebAssembly build.`,
+        };
+      }
+    }
+    return { model: await createBackend(ONNX_BACKEND, loaded, spec('wasm').opts), backendSpec: spec('wasm') };
   }
 
   async generate(id: number, prompt: string, maxTokens: number, stop: string[]): Promise<void> {
