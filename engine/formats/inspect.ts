@@ -375,9 +375,9 @@ export async function inspectHf(dir: ModelDir, weightsFile?: string): Promise<Mo
 }
 
 async function onnxHeader(dir: ModelDir, main: string): Promise<ModelHeader> {
-  const r = await readOnnxModel(dir, main);
+  const r = await readOnnxModel(dir, main, { structureOnly: true });
   const names = await dir.list();
-  const files: ModelInfo['files'] = [{ name: main, size: r.bytes.length, role: 'weights' }];
+  const files: ModelInfo['files'] = [{ name: main, size: r.size, role: 'weights' }];
   for (const f of r.configFiles) files.push({ name: f, size: (await sizeOf(dir, f)) ?? 0, role: 'config' });
   const tok = hfTokenizerName(names);
   if (tok) files.push({ name: tok, size: (await sizeOf(dir, tok)) ?? 0, role: 'tokenizer' });

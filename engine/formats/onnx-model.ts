@@ -8,12 +8,16 @@ import { FormatError } from '../errors';
 import type { LoadedModel, ModelConfig } from '../model/types';
 import { applyGenerationConfig, readJsonFile, type HfFolder } from './hf';
 import { onnxConfig, onnxDecoder, readOnnxGraph, type DecoderIo, type OnnxGraph } from './onnx';
+import { skimOnnx } from './onnx-skim';
 
 /** ort's element type names → the dtype names the model manager shows. */
 const DTYPE_LABELS: Record<string, string> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16', float64: 'F64', int8: 'I8', uint8: 'U8', int32: 'I32', int64: 'I64' };
 
 export interface OnnxRead {
+  /** The whole file (empty when read with `structureOnly`). */
   bytes: Uint8Array;
+  /** The .onnx file's size in bytes. */
+  size: number;
   graph: OnnxGraph;
   io: DecoderIo;
   config: ModelConfig;
@@ -23,18 +27,26 @@ export interface OnnxRead {
   dtypes: string[];
 }
 
-/** Reads and checks `main` of `dir` as an ONNX decoder, with config.json and generation_config.json beside it when present. */
-export async function readOnnxModel(dir: HfFolder, main: string): Promise<OnnxRead> {
+/**
+ * Reads and checks `main` of `dir` as an ONNX decoder, with config.json and generation_config.json beside it when
+ * present. With `structureOnly` (the model manager's header check) the weights' bytes are skipped, not read (onnx-skim.ts).
+ */
+export async function readOnnxModel(dir: HfFolder, main: string, opts: { structureOnly?: boolean } = {}): Promise<OnnxRead> {
   const src = await dir.open(main);
   const file = `${dir.name}/${main}`;
   if (!src) throw new FormatError('no such file', { file, expected: 'the .onnx model file' });
-  let bytes: Uint8Array;
+  let bytes = new Uint8Array(0);
+  let graph: OnnxGraph;
+  const size = src.size;
   try {
-    bytes = await src.read(0, src.size);
+    if (opts.structureOnly) graph = await skimOnnx(src, file);
+    else {
+      bytes = await src.read(0, src.size);
+      graph = readOnnxGraph(bytes, file);
+    }
   } finally {
     await src.close?.();
   }
-  const graph = readOnnxGraph(bytes, file);
   const io = onnxDecoder(graph, file);
   const configFiles: string[] = [];
   const json = await readJsonFile(dir, 'config.json', false);
@@ -49,7 +61,7 @@ export async function readOnnxModel(dir: HfFolder, main: string): Promise<OnnxRe
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1])
     .map(([t]) => DTYPE_LABELS[t] ?? t.toUpperCase());
-  return { bytes, graph, io, config, configFiles, dtypes };
+  return { bytes, size, graph, io, config, configFiles, dtypes };
 }
 
 /** An ONNX decoder as a LoadedModel: no weights of the engine's, the graph's bytes for the ort backend. */
