@@ -27,6 +27,7 @@ import { mergedWeights, withRopeStyle } from './weights';
 /** GGUF architectures written, and the RoPE layout llama.cpp uses for each. */
 const GGUF_ARCH: Partial<Record<ModelConfig['architecture'], { name: string; rope: 'half' | 'interleaved' }>> = {
   llama: { name: 'llama', rope: 'interleaved' },
+  mistral: { name: 'llama', rope: 'interleaved' }, // convert_hf_to_gguf.py writes Mistral as llama
   qwen2: { name: 'qwen2', rope: 'half' },
   qwen3: { name: 'qwen3', rope: 'half' },
 };

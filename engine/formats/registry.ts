@@ -178,7 +178,9 @@ const gguf: ModelFormat = {
     where: 'embedded',
     async read(src) {
       const file = await readGguf(src, { keep: (key) => key.startsWith('tokenizer.') || key.startsWith('general.') });
-      return file.metadata.has('tokenizer.ggml.model') ? tokenizerFromGgufMetadata(file.metadata, { fileName: src.name }) : undefined;
+      // no_vocab: the file says it has no tokenizer (llama.cpp's spelling)
+      const model = file.metadata.get('tokenizer.ggml.model');
+      return model !== undefined && model !== 'no_vocab' ? tokenizerFromGgufMetadata(file.metadata, { fileName: src.name }) : undefined;
     },
   },
 };

@@ -1,0 +1,54 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openModel } from '../formats/load-node';
+import { fixturePath } from '../../tests/unit/fixtures';
+import { runCli } from './run-cli.test-util';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'llmp-cli-export-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('export', () => {
+  it('writes a GGUF and says what it wrote', async () => {
+    const out = path.join(dir, 's.gguf');
+    const r = await runCli('export', '--model', fixturePath('llama2c', 'stories260K.bin'), '--format', 'gguf', '--dtype', 'q8_0', '--out', out, '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j).toMatchObject({ format: 'gguf', dtype: 'q8_0', files: [out] });
+    expect(j.notes.join(' ')).toMatch(/written F16, not Q8_0/);
+    expect((await openModel(out)).loaded.source.dtypes.sort()).toEqual(['F16', 'F32', 'Q8_0']);
+    const again = await runCli('export', '--model', fixturePath('llama2c', 'stories260K.bin'), '--format', 'gguf', '--out', out);
+    expect(again.code).toBe(2);
+    expect(again.err).toMatch(/already exists \(pass --force/);
+    expect((await runCli('export', '--model', fixturePath('llama2c', 'stories260K.bin'), '--format', 'gguf', '--out', out, '--force')).code).toBe(0);
+  });
+
+  it('merges a LoRA adapter into a safetensors folder', async () => {
+    const out = path.join(dir, 'lora');
+    const m = fixturePath('models', 'tiny-llama');
+    const r = await runCli('export', '--model', m, '--format', 'safetensors', '--out', out, '--lora', path.join(m, 'lora'), '--merge');
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/LoRA adapter .* merged/);
+    expect(existsSync(path.join(out, 'config.json'))).toBe(true);
+  });
+
+  it.each([
+    [['--format', 'onnx', '--out', 'x.onnx'], /ONNX exporter is not built yet/],
+    [['--format', 'gguff', '--out', 'x'], /--format must be gguf, safetensors, onnx, got "gguff"/],
+    [['--format', 'safetensors', '--dtype', 'q8_0', '--out', 'x'], /--dtype for safetensors must be f32, f16, got "q8_0"/],
+    [['--format', 'gguf', '--out', 'x', '--lora', 'a'], /--lora is exported merged.*--merge/],
+    [['--format', 'gguf'], /export needs --out/],
+  ])('refuses %j', async (args, message) => {
+    const r = await runCli('export', '--model', fixturePath('models', 'tiny-llama'), ...args);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message);
+  });
+
+  it('names the architecture a format cannot hold', async () => {
+    const r = await runCli('export', '--model', fixturePath('models', 'tiny-gpt2'), '--format', 'gguf', '--out', path.join(dir, 'g.gguf'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/GGUF export of gpt2 is not built/);
+    expect(existsSync(path.join(dir, 'g.gguf'))).toBe(false);
+  });
+});
