@@ -1,8 +1,7 @@
 /** `export`: writes a model the engine loads as GGUF, an HF safetensors folder or (later) ONNX. */
-import { exportGguf } from '../export/gguf-export';
-import { exportSafetensors } from '../export/hf-export';
+import { EXPORT_FORMAT_DTYPES, EXPORTERS } from '../export/exporters';
 import { openExportSource } from '../export/source-node';
-import { EXPORT_DTYPES, EXPORT_FORMATS, type ExportDtype, type ExportFormat, type ExportOptions, type ExportResult, type ExportSource } from '../export/types';
+import { EXPORT_DTYPES, EXPORT_FORMATS, type ExportDtype, type ExportFormat } from '../export/types';
 import { ExportExistsError, writeExport } from '../export/write-node';
 import { parse, type Out } from './common';
 import { UsageError } from './errors';
@@ -11,18 +10,6 @@ import { Interrupted } from './interrupt';
 export const EXPORT_USAGE = `  export --model <path> --format gguf|safetensors|onnx --out <path> [--dtype f32|f16|q8_0]
          [--lora <adapter folder> --merge] [--force] [--json]
          gguf: --out is the .gguf file; safetensors: --out is a folder (config.json, model.safetensors, tokenizer)`;
-
-/** The exporter of each format: the one table `export` dispatches on. */
-export const EXPORTERS: Record<ExportFormat, (src: ExportSource, opts: ExportOptions) => ExportResult> = {
-  gguf: exportGguf,
-  safetensors: exportSafetensors,
-  onnx: () => {
-    throw new UsageError('--format onnx: the ONNX exporter is not built yet');
-  },
-};
-
-/** The dtypes each format writes. */
-const DTYPES: Record<ExportFormat, readonly ExportDtype[]> = { gguf: ['f32', 'f16', 'q8_0'], safetensors: ['f32', 'f16'], onnx: ['f32'] };
 
 export async function cmdExport(argv: string[], out: Out): Promise<void> {
   const { values } = parse(argv, {
@@ -44,12 +31,14 @@ export async function cmdExport(argv: string[], out: Out): Promise<void> {
   if (!dest) throw new UsageError('export needs --out <path>');
   const f = format as ExportFormat;
   const dtype = (values.dtype as string | undefined) ?? 'f32';
-  if (!(EXPORT_DTYPES as readonly string[]).includes(dtype) || !DTYPES[f].includes(dtype as ExportDtype))
-    throw new UsageError(`--dtype for ${f} must be ${DTYPES[f].join(', ')}, got "${dtype}"`);
+  if (!(EXPORT_DTYPES as readonly string[]).includes(dtype) || !EXPORT_FORMAT_DTYPES[f].includes(dtype as ExportDtype))
+    throw new UsageError(`--dtype for ${f} must be ${EXPORT_FORMAT_DTYPES[f].join(', ')}, got "${dtype}"`);
   if (values.merge && !values.lora) throw new UsageError('--merge needs --lora <adapter folder>');
   if (values.lora && !values.merge) throw new UsageError('--lora is exported merged into the weights: add --merge (unmerged adapters are not exported)');
+  const exporter = EXPORTERS[f];
+  if (!exporter) throw new UsageError(`--format ${f}: the ${f.toUpperCase()} exporter is not built yet`);
   const src = await openExportSource(model, { lora: values.lora as string | undefined, tokenizer: values.tokenizer as string | undefined });
-  const result = EXPORTERS[f](src, { dtype: dtype as ExportDtype });
+  const result = exporter(src, { dtype: dtype as ExportDtype });
   // Ctrl-C stops the write between pieces; the temporaries are removed and nothing is left behind.
   const ac = new AbortController();
   const onSigint = () => ac.abort();
