@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readGguf, readGgufTensorF32 } from '../formats/gguf';
 import { loadGgufModel } from '../formats/gguf-model';
 import { openModel } from '../formats/load-node';
 import { decodeF16, dequantizeQ8_0, encodeF16, quantizeQ8_0 } from '../formats/quant';
@@ -165,9 +166,40 @@ describe('GGUF export reloads in the engine', () => {
     expect(back.tokenizer!.encodeIds(text)).toEqual(ref.tokenizer!.encodeIds(text));
   });
 
-  it.each(['tiny-mistral-swa', 'tiny-mixtral-moe', 'tiny-gpt2'])('refuses %s, saying why', async (n) => {
+  it('refuses a sliding window, saying why', async () => {
+    const src = await openExportSource(fixturePath('models', 'tiny-mistral-swa'));
+    expect(() => exportGguf(src)).toThrow(/llama.cpp's llama architecture has no sliding window: it would attend beyond 6 positions/);
+  });
+
+  it.each([
+    ['tiny-mixtral-moe', 'llama', ['blk.0.ffn_gate_inp.weight', 'blk.0.ffn_gate_exps.weight', 'blk.0.ffn_up_exps.weight', 'blk.0.ffn_down_exps.weight']],
+    ['tiny-gpt2', 'gpt2', ['position_embd.weight', 'blk.0.attn_qkv.weight', 'blk.0.attn_qkv.bias', 'output_norm.bias']],
+  ])('writes %s for llama.cpp (architecture %s) and says the engine does not read it back', async (n, arch, names) => {
     const src = await openExportSource(fixturePath('models', n));
-    expect(() => exportGguf(src)).toThrow(n === 'tiny-mistral-swa' ? /no sliding window/ : /GGUF export of (mixtral|gpt2) is not built/);
+    const file = path.join(dir, `${n}.gguf`);
+    const r = exportGguf(src, { dtype: 'q8_0' });
+    expect(r.notes.join(' ')).toMatch(/for llama\.cpp: the engine does not read it back yet/);
+    await writeExport(r, file);
+    const f = await readGguf(await fileSource(file));
+    expect(f.metadata.get('general.architecture')).toBe(arch);
+    for (const name of names) expect(f.tensorsByName.has(name), name).toBe(true);
+    // the router and learned positions stay F32 (convert_hf_to_gguf.py), norms too
+    for (const t of f.tensors) if (/ffn_gate_inp|position_embd|norm/.test(t.name)) expect(t.typeName, t.name).toBe('F32');
+    if (arch === 'llama') {
+      // experts stacked [E, out, in]: expert 1's up_proj rows follow expert 0's
+      const up = f.tensorsByName.get('blk.0.ffn_up_exps.weight')!;
+      expect(up.shape).toEqual([4, 96, 64]);
+      const bytes = await readGgufTensorF32(f, up);
+      const e1 = src.loaded.weights.get('model.layers.0.mlp.experts.1.up_proj.weight')!.data;
+      const got = bytes.subarray(96 * 64, 2 * 96 * 64);
+      expect(maxAbsDiff(got, rounded('q8_0', [96, 64])(e1))).toBe(0);
+    } else {
+      // q, k, v stacked into attn_qkv [3D, D]
+      const qkv = await readGgufTensorF32(f, f.tensorsByName.get('blk.1.attn_qkv.weight')!);
+      const k = src.loaded.weights.get('model.layers.1.self_attn.k_proj.weight')!.data;
+      expect(maxAbsDiff(qkv.subarray(64 * 64, 2 * 64 * 64), rounded('q8_0', [64, 64])(k))).toBe(0);
+    }
+    await f.source.close?.();
   });
 });
 
