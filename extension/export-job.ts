@@ -7,6 +7,7 @@ export interface ExportJob {
   dtype: ExportDtype;
   out: string;
   force: boolean;
+  /** A PEFT adapter folder to merge into the weights. */
   lora?: string;
 }
 

@@ -1,8 +1,10 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadLoraAdapterFromPath } from '../formats/hf-node';
 import { openModel } from '../formats/load-node';
+import { maxAbsDiff } from '../../tests/max-abs-diff';
 import { fixturePath } from '../../tests/unit/fixtures';
 import { runCli } from './run-cli.test-util';
 
@@ -33,11 +35,28 @@ describe('export', () => {
     expect(existsSync(path.join(out, 'config.json'))).toBe(true);
   });
 
+  it('copies an unmerged adapter beside the weights (safetensors), refuses one in a GGUF', async () => {
+    const m = fixturePath('models', 'tiny-llama');
+    const lora = path.join(m, 'lora');
+    const out = path.join(dir, 'unmerged');
+    const r = await runCli('export', '--model', m, '--format', 'safetensors', '--out', out, '--lora', lora, '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).notes.join(' ')).toMatch(/written unmerged/);
+    const base = await openModel(m);
+    const back = await openModel(out);
+    expect(maxAbsDiff(back.loaded.weights.get('model.layers.0.self_attn.q_proj.weight')!.data, base.loaded.weights.get('model.layers.0.self_attn.q_proj.weight')!.data)).toBe(0);
+    expect(readFileSync(path.join(out, 'adapter_model.safetensors')).equals(readFileSync(path.join(lora, 'adapter_model.safetensors')))).toBe(true);
+    const adapter = await loadLoraAdapterFromPath(out, back.loaded.config); // the folder is also an adapter folder
+    expect(adapter.targets.length).toBe(6);
+    const g = await runCli('export', '--model', m, '--format', 'gguf', '--out', path.join(dir, 'u.gguf'), '--lora', lora);
+    expect(g.code).toBe(1);
+    expect(g.err).toMatch(/unmerged LoRA adapter has no place in a model GGUF/);
+  });
+
   it.each([
     [['--format', 'onnx', '--out', 'x.onnx'], /ONNX exporter is not built yet/],
     [['--format', 'gguff', '--out', 'x'], /--format must be gguf, safetensors, onnx, got "gguff"/],
     [['--format', 'safetensors', '--dtype', 'q8_0', '--out', 'x'], /--dtype for safetensors must be f32, f16, got "q8_0"/],
-    [['--format', 'gguf', '--out', 'x', '--lora', 'a'], /--lora is exported merged.*--merge/],
     [['--format', 'gguf'], /export needs --out/],
   ])('refuses %j', async (args, message) => {
     const r = await runCli('export', '--model', fixturePath('models', 'tiny-llama'), ...args);

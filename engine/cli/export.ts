@@ -8,8 +8,9 @@ import { UsageError } from './errors';
 import { Interrupted } from './interrupt';
 
 export const EXPORT_USAGE = `  export --model <path> --format gguf|safetensors|onnx --out <path> [--dtype f32|f16|q8_0]
-         [--lora <adapter folder> --merge] [--force] [--json]
-         gguf: --out is the .gguf file; safetensors: --out is a folder (config.json, model.safetensors, tokenizer)`;
+         [--lora <adapter folder> [--merge]] [--tokenizer <file>] [--force] [--json]
+         gguf: --out is the .gguf file; safetensors: --out is a folder (config.json, model.safetensors, tokenizer);
+         --lora --merge bakes the adapter into the weights; --lora alone copies it beside them (safetensors)`;
 
 export async function cmdExport(argv: string[], out: Out): Promise<void> {
   const { values } = parse(argv, {
@@ -34,10 +35,13 @@ export async function cmdExport(argv: string[], out: Out): Promise<void> {
   if (!(EXPORT_DTYPES as readonly string[]).includes(dtype) || !EXPORT_FORMAT_DTYPES[f].includes(dtype as ExportDtype))
     throw new UsageError(`--dtype for ${f} must be ${EXPORT_FORMAT_DTYPES[f].join(', ')}, got "${dtype}"`);
   if (values.merge && !values.lora) throw new UsageError('--merge needs --lora <adapter folder>');
-  if (values.lora && !values.merge) throw new UsageError('--lora is exported merged into the weights: add --merge (unmerged adapters are not exported)');
   const exporter = EXPORTERS[f];
   if (!exporter) throw new UsageError(`--format ${f}: the ${f.toUpperCase()} exporter is not built yet`);
-  const src = await openExportSource(model, { lora: values.lora as string | undefined, tokenizer: values.tokenizer as string | undefined });
+  const src = await openExportSource(model, {
+    lora: values.lora as string | undefined,
+    merge: values.merge as boolean | undefined,
+    tokenizer: values.tokenizer as string | undefined,
+  });
   const result = exporter(src, { dtype: dtype as ExportDtype });
   // Ctrl-C stops the write between pieces; the temporaries are removed and nothing is left behind.
   const ac = new AbortController();

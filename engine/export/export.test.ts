@@ -207,7 +207,7 @@ describe('LoRA merged into the export', () => {
   const base = fixturePath('models', 'tiny-llama');
   const adapter = fixturePath('models', 'tiny-llama', 'lora');
   it.each(['safetensors', 'gguf'] as const)('%s equals the engine with the adapter attached', async (format) => {
-    const src = await openExportSource(base, { lora: adapter });
+    const src = await openExportSource(base, { lora: adapter, merge: true });
     const out = path.join(dir, `lora-${format}${format === 'gguf' ? '.gguf' : ''}`);
     await writeExport(format === 'gguf' ? exportGguf(src) : exportSafetensors(src), out);
     const back = (await openModel(out)).loaded;

@@ -252,6 +252,13 @@ export function exportGguf(src: ExportSource, opts: ExportOptions = {}): ExportR
   const dtype = opts.dtype ?? 'f32';
   const refusal = ggufRefusal(src.loaded.config);
   if (refusal) throw new UnsupportedError(refusal.message, { file: src.name, key: refusal.key, expected: refusal.expected, found: refusal.found });
+  if (src.adapterFiles)
+    throw new UnsupportedError('an unmerged LoRA adapter has no place in a model GGUF: merge it into the weights', {
+      file: src.name,
+      key: 'lora',
+      expected: 'a merged adapter (--merge) or none',
+      found: 'an unmerged adapter',
+    });
   const arch = GGUF_ARCH[src.loaded.config.architecture];
   const { config: c, weights } = withRopeStyle(src.loaded.config, mergedWeights(src.loaded.weights, src.lora), arch.rope);
   const tensors: GgufTensor[] = [];

@@ -1,7 +1,7 @@
 /**
  * Export to a Hugging Face folder: `model.safetensors` under the names transformers uses
  * for the architecture, a `config.json` its Auto classes read, `generation_config.json`,
- * and the tokenizer when there is one to write:
+ * a PEFT adapter's files when one is exported unmerged, and the tokenizer when there is one to write:
  *   - an HF folder's own tokenizer files are copied as they are;
  *   - a SentencePiece vocabulary (llama2.c tokenizer.bin, GGUF `llama`) becomes a
  *     tokenizer.json (tokenizer-json.ts);
@@ -221,5 +221,9 @@ export function exportSafetensors(src: ExportSource, opts: ExportOptions = {}): 
     notes.push('tokenizer not written: the model came without one');
   }
   if (src.lora) notes.push(`LoRA adapter ${src.lora.name} merged into the weights`);
+  if (src.adapterFiles) {
+    for (const [name, bytes] of Object.entries(src.adapterFiles)) files.push(bytesFile(name, bytes));
+    notes.push('LoRA adapter written unmerged beside the weights (PEFT: PeftModel.from_pretrained(model, folder))');
+  }
   return { target: 'folder', files, notes };
 }

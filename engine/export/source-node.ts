@@ -1,7 +1,8 @@
 /**
  * Node-only: an ExportSource from a model path — the model as the engine opens it, its
  * tokenizer, an HF folder's tokenizer files (copied as they are into a safetensors export),
- * a GGUF's tokenizer.* metadata (copied as it is into a GGUF export), and a LoRA adapter.
+ * a GGUF's tokenizer.* metadata (copied as it is into a GGUF export), and a LoRA adapter
+ * (to merge, or its files to copy).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -40,8 +41,9 @@ async function ggufTokenizerMetadata(file: string): Promise<[string, GgufTypedVa
 }
 
 export interface OpenExportSourceOptions {
-  /** A PEFT LoRA adapter folder to merge into the weights. */
+  /** A PEFT LoRA adapter folder: checked against the model, then merged into the weights (`merge`) or written beside them. */
   lora?: string;
+  merge?: boolean;
   /** A tokenizer file to use instead of the one that comes with the model. */
   tokenizer?: string;
 }
@@ -60,6 +62,13 @@ export async function openExportSource(modelPath: string, opts: OpenExportSource
     src.tokenizerFiles = files;
   }
   if (m.format === 'gguf' && !opts.tokenizer) src.ggufTokenizer = await ggufTokenizerMetadata(m.path);
-  if (opts.lora) src.lora = await loadLoraAdapterFromPath(opts.lora, m.loaded.config);
+  if (opts.lora) {
+    const adapter = await loadLoraAdapterFromPath(opts.lora, m.loaded.config);
+    if (opts.merge) src.lora = adapter;
+    else {
+      src.adapterFiles = {};
+      for (const name of ['adapter_config.json', 'adapter_model.safetensors']) src.adapterFiles[name] = new Uint8Array(await readFile(path.join(opts.lora, name)));
+    }
+  }
   return src;
 }

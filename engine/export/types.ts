@@ -26,6 +26,8 @@ export interface ExportSource {
   ggufTokenizer?: [string, GgufTypedValue][];
   /** An adapter to merge into the weights (W + scale·B·A) before writing. */
   lora?: LoraAdapter;
+  /** A PEFT adapter's files (adapter_config.json, adapter_model.safetensors), written unmerged beside the weights. */
+  adapterFiles?: Record<string, Uint8Array>;
 }
 
 export interface ExportOptions {
