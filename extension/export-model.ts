@@ -14,7 +14,7 @@ import type { ExportJob, ExportReply } from './export-job';
 import { log } from './log';
 
 const FORMAT_ITEMS: { format: ExportFormat; label: string; detail: string }[] = [
-  { format: 'gguf', label: 'GGUF', detail: 'one .gguf file for llama.cpp, Ollama, LM Studio (llama, Mistral without a window, Qwen2, Qwen3)' },
+  { format: 'gguf', label: 'GGUF', detail: 'one .gguf file for llama.cpp, Ollama, LM Studio (Llama, Mistral without a window, Mixtral, Qwen2, Qwen3, GPT-2)' },
   { format: 'safetensors', label: 'safetensors (Hugging Face folder)', detail: 'model.safetensors, config.json and the tokenizer, for transformers' },
   { format: 'onnx', label: 'ONNX', detail: 'not built yet' },
 ];

@@ -40,7 +40,7 @@ def decode(a):
 
 
 def load(folder):
-    m = AutoModelForCausalLM.from_pretrained(folder, torch_dtype=torch.float32, attn_implementation="eager")
+    m = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager")
     return m.eval()
 
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -66,7 +66,11 @@ describe('writeExport', () => {
   ])('leaves nothing behind when writing %s', async (_what, abort) => {
     const out = path.join(dir, `partial-${abort ? 'abort' : 'fail'}`);
     await expect(writeExport(failing(abort), out, { signal: abort?.signal })).rejects.toThrow(abort ? /abort/i : /disk full/);
-    expect(readdirSync(out)).toEqual([]); // not even a.bin, which was complete: the export is all or nothing
+    expect(existsSync(out)).toBe(false); // not even a.bin, which was complete, nor the folder: the export is all or nothing
+    // into a folder that exists: it stays, empty
+    mkdirSync(out);
+    await expect(writeExport(failing(), out)).rejects.toThrow(/disk full/);
+    expect(readdirSync(out)).toEqual([]);
   });
 
   it('an already aborted signal writes nothing', async () => {

@@ -1,12 +1,13 @@
 /**
  * Node-only: writes an export (types.ts) to disk without ever leaving a partial file.
  * Each file is written to a temporary name in the target folder, then every one is moved
- * into place at the end; a failure or an abort removes the temporaries. An existing file is
+ * into place at the end; a failure or an abort removes the temporaries (and the output folder
+ * when the export created it). An existing file is
  * replaced only with `force` (checked before writing and again when moving: without force a
  * file is linked into place, which fails if the name was taken meanwhile).
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExportResult } from './types';
 
@@ -41,7 +42,8 @@ export function exportPaths(result: ExportResult, out: string): string[] {
 export async function writeExport(result: ExportResult, out: string, opts: WriteExportOptions = {}): Promise<string[]> {
   const finals = exportPaths(result, out);
   if (!opts.force) for (const f of finals) if (await exists(f)) throw new ExportExistsError(f);
-  if (result.target === 'folder') await mkdir(out, { recursive: true });
+  const createdFolder = result.target === 'folder' && !(await exists(out));
+  if (createdFolder) await mkdir(out, { recursive: true });
   const total = result.files.reduce((n, f) => n + f.size, 0);
   const temps: string[] = [];
   let written = 0;
@@ -80,6 +82,13 @@ export async function writeExport(result: ExportResult, out: string, opts: Write
       }
     }
     return finals;
+  } catch (e) {
+    // a folder this export made is taken back too (rmdir: only while it is empty)
+    if (createdFolder) {
+      for (const t of temps) await rm(t, { force: true });
+      await rmdir(out).catch(() => {});
+    }
+    throw e;
   } finally {
     for (const t of temps) await rm(t, { force: true });
   }
