@@ -16,6 +16,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { openModel } from '../formats/load-node';
 import { Model } from '../model/model';
+import { randomFill } from '../model/random';
+import { fromTokenizerJson } from '../tokenizer/hf';
 import type { LoadedModel } from '../model/types';
 import { exportGguf } from './gguf-export';
 import { openExportSource } from './source-node';
@@ -31,7 +33,11 @@ interface NlcContext {
   dispose(): Promise<void>;
 }
 interface Llama {
-  loadModel(o: { modelPath: string; gpuLayers?: number }): Promise<{ createContext(o: object): Promise<NlcContext>; dispose(): Promise<void> }>;
+  loadModel(o: { modelPath: string; gpuLayers?: number }): Promise<{
+    createContext(o: object): Promise<NlcContext>;
+    tokenize(text: string, specialTokens?: boolean): ArrayLike<number>;
+    dispose(): Promise<void>;
+  }>;
 }
 
 /** Greedy ids of the engine (CPU, f32) and the smallest top-1/top-2 gap along the way. */
@@ -117,6 +123,32 @@ async function main() {
         );
         if (a.same !== STEPS) console.log(`    llama.cpp    ${l.join(',')}\n    ours         ${base.ids.join(',')}${re ? `\n    ours(export) ${re.ids.join(',')}` : ''}`);
       }
+    }
+    // Tokenizers converted from tokenizer.json (byte-level BPE → tokenizer.ggml.model gpt2): llama.cpp's ids against the HF tokenizer's.
+    console.log('\ntokenizer.json embedded as GGUF gpt2 vocabulary: llama.cpp tokenize() = tokenizer.json, lines of tinyshakespeare');
+    const lines = readFileSync(path.join(fixtures, 'corpus', 'tinyshakespeare.txt'), 'utf8')
+      .split('\n')
+      .slice(0, 500)
+      .filter(Boolean);
+    for (const name of ['tiny-bytelevel-gpt2', 'tiny-bytelevel-llama3']) {
+      const bytes = readFileSync(path.join(fixtures, 'tokenizers', name, 'tokenizer.json'));
+      const loaded = (await openModel(path.join(fixtures, 'models', 'tiny-llama'))).loaded;
+      const V = 1024;
+      loaded.config.vocabSize = V;
+      loaded.weights.set('model.embed_tokens.weight', { shape: [V, 64], data: randomFill(V * 64, 1, 0.2) });
+      loaded.weights.set('lm_head.weight', { shape: [V, 64], data: randomFill(V * 64, 2, 0.2) });
+      const file = path.join(dir, `${name}.gguf`);
+      await writeExport(exportGguf({ loaded, name, tokenizerFiles: { 'tokenizer.json': new Uint8Array(bytes) } }), file);
+      const hf = fromTokenizerJson(bytes.toString('utf8'), name);
+      const m = await llama.loadModel({ modelPath: file, gpuLayers: 0 });
+      let same = 0;
+      for (const line of lines) {
+        const a = Array.from(m.tokenize(line, false) as ArrayLike<number>);
+        const b = hf.encodeIds(line, { addSpecialTokens: false });
+        if (a.length === b.length && a.every((x, i) => x === b[i])) same++;
+      }
+      await m.dispose();
+      console.log(`${name.padEnd(24)}${same}/${lines.length} lines alike`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

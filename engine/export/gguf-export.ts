@@ -13,8 +13,9 @@
  * keeps 1-D tensors (norms, biases, rope_freqs) F32. q8_0 writes a weight Q8_0 when its rows are
  * whole 32-value blocks, else F16 (convert_hf_to_gguf.py's fallback when quantising fails), 1-D F32.
  *
- * The tokenizer is embedded: a GGUF source's tokenizer.* metadata is copied as it is; a
- * SentencePiece vocabulary (llama2.c) becomes `tokenizer.ggml.model = llama`; a model without
+ * The tokenizer is embedded: a GGUF source's tokenizer.* metadata is copied as it is; a byte-level
+ * BPE tokenizer.json becomes `gpt2` (tokenizer-gguf.ts); a SentencePiece vocabulary (llama2.c)
+ * becomes `tokenizer.ggml.model = llama`; a model without
  * a tokenizer the exporter can write gets `tokenizer.ggml.model = no_vocab` and a note (the
  * engine reads it; llama.cpp's runtime asserts on a missing tokenizer, so give one with --tokenizer).
  */
@@ -24,6 +25,7 @@ import { encodeGgufHeader, ggufPadding, type GgufTensorHeader, type GgufTypedVal
 import { encodeF16, encodeF32, ggmlByteSize, GgmlType, quantizeQ8_0 } from '../formats/quant';
 import type { ModelConfig, WeightMap } from '../model/types';
 import { ropeInvFreq } from '../ops/rope/rope';
+import { ggufVocabFromTokenizerJson } from './tokenizer-gguf';
 import { spmVocab } from './tokenizer-vocab';
 import type { ExportDtype, ExportFile, ExportOptions, ExportResult, ExportSource } from './types';
 import { mergedWeights, withRopeStyle } from './weights';
@@ -183,8 +185,19 @@ const bool = (value: boolean): GgufTypedValue => ({ type: 'bool', value });
 /** tokenizer.* metadata for the source's tokenizer, or no_vocab and why. */
 function tokenizerMetadata(src: ExportSource, c: ModelConfig): { md: [string, GgufTypedValue][]; note?: string } {
   if (src.ggufTokenizer?.length) return { md: src.ggufTokenizer };
-  const why = !src.tokenizer ? 'the model came without one' : undefined;
-  const r = src.tokenizer ? spmVocab(src.tokenizer) : { why: why! };
+  const tj = src.tokenizerFiles?.['tokenizer.json'];
+  if (tj) {
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder().decode(tj));
+    } catch {
+      json = undefined;
+    }
+    const r = ggufVocabFromTokenizerJson(json, c);
+    if ('md' in r) return r;
+    return { md: [['tokenizer.ggml.model', str('no_vocab')]], note: `tokenizer not embedded (tokenizer.ggml.model = no_vocab): tokenizer.json: ${r.why}` };
+  }
+  const r = src.tokenizer ? spmVocab(src.tokenizer) : { why: 'the model came without one' };
   if ('why' in r) {
     return {
       md: [['tokenizer.ggml.model', str('no_vocab')]],

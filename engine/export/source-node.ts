@@ -62,6 +62,8 @@ export async function openExportSource(modelPath: string, opts: OpenExportSource
     src.tokenizerFiles = files;
   }
   if (m.format === 'gguf' && !opts.tokenizer) src.ggufTokenizer = await ggufTokenizerMetadata(m.path);
+  // a tokenizer.json given instead travels as a file too (copied into a folder, converted for a GGUF)
+  if (opts.tokenizer && path.basename(opts.tokenizer).endsWith('.json')) src.tokenizerFiles = { 'tokenizer.json': new Uint8Array(await readFile(opts.tokenizer)) };
   if (opts.lora) {
     const adapter = await loadLoraAdapterFromPath(opts.lora, m.loaded.config);
     if (opts.merge) src.lora = adapter;
