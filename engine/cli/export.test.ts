@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,18 @@ describe('export', () => {
     const r = await runCli('export', '--model', fixturePath('models', 'tiny-llama'), ...args);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(message);
+  });
+
+  it('says when the output path is the wrong kind', async () => {
+    const m = fixturePath('llama2c', 'stories260K.bin');
+    const file = path.join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const r = await runCli('export', '--model', m, '--format', 'safetensors', '--out', file);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/is a file: this format is written as a folder/);
+    const g = await runCli('export', '--model', m, '--format', 'gguf', '--out', dir);
+    expect(g.code).toBe(2);
+    expect(g.err).toMatch(/is a folder: this format is written as one file/);
   });
 
   it('names what a format cannot hold', async () => {

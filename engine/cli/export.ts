@@ -2,7 +2,7 @@
 import { EXPORT_FORMAT_DTYPES, EXPORTERS } from '../export/exporters';
 import { openExportSource } from '../export/source-node';
 import { EXPORT_DTYPES, EXPORT_FORMATS, type ExportDtype, type ExportFormat } from '../export/types';
-import { ExportExistsError, writeExport } from '../export/write-node';
+import { ExportExistsError, ExportPathError, writeExport } from '../export/write-node';
 import { parse, type Out } from './common';
 import { UsageError } from './errors';
 import { Interrupted } from './interrupt';
@@ -60,7 +60,7 @@ export async function cmdExport(argv: string[], out: Out): Promise<void> {
       },
     });
   } catch (e) {
-    if (e instanceof ExportExistsError) throw new UsageError(e.message);
+    if (e instanceof ExportExistsError || e instanceof ExportPathError) throw new UsageError(e.message);
     if (ac.signal.aborted) throw new Interrupted(`export stopped by Ctrl-C; nothing was written to ${dest}`);
     throw e;
   } finally {

@@ -27,6 +27,14 @@ export class ExportExistsError extends Error {
   }
 }
 
+/** The output path is the wrong kind: a file where the export writes a folder, or a folder where it writes a file. */
+export class ExportPathError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExportPathError';
+  }
+}
+
 const exists = (p: string) =>
   stat(p).then(
     () => true,
@@ -40,6 +48,9 @@ export function exportPaths(result: ExportResult, out: string): string[] {
 
 /** Writes the export at `out` (a file path, or a folder created when missing); returns the paths written. */
 export async function writeExport(result: ExportResult, out: string, opts: WriteExportOptions = {}): Promise<string[]> {
+  const st = await stat(out).catch(() => null);
+  if (result.target === 'folder' && st && !st.isDirectory()) throw new ExportPathError(`${out} is a file: this format is written as a folder of files (give a folder path)`);
+  if (result.target === 'file' && st?.isDirectory()) throw new ExportPathError(`${out} is a folder: this format is written as one file (give a file path)`);
   const finals = exportPaths(result, out);
   if (!opts.force) for (const f of finals) if (await exists(f)) throw new ExportExistsError(f);
   const createdFolder = result.target === 'folder' && !(await exists(out));
