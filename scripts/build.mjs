@@ -4,6 +4,7 @@
 //   dist/worker.js     engine worker (browser IIFE; the webview wraps it in a blob: URL)
 //   dist/cli.js        llm-playground CLI (Node, CommonJS)
 //   dist/tokenizer-worker.js  the host's tokenizer worker thread (Node, CommonJS; extension/tokenizer-jobs.ts)
+//   dist/export-worker.js     the host's export worker thread (Node, CommonJS; extension/export-model.ts)
 // and assets: dist/codicons, dist/vocab, dist/corpus, dist/ort (onnxruntime-web's wasm files).
 // The type check (scripts/typecheck.mjs: every tsconfig) runs first unless --no-typecheck is given.
 import { build, context } from 'esbuild';
@@ -39,6 +40,7 @@ const common = {
 export const bundles = [
   { ...common, entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] },
   { ...common, entryPoints: ['extension/tokenizer-worker.ts'], outfile: 'dist/tokenizer-worker.js', platform: 'node', format: 'cjs', target: 'node20' },
+  { ...common, entryPoints: ['extension/export-worker.ts'], outfile: 'dist/export-worker.js', platform: 'node', format: 'cjs', target: 'node20' },
   { ...common, entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'esm', target: 'chrome120' },
   { ...common, entryPoints: ['engine/worker/worker.ts'], outfile: 'dist/worker.js', platform: 'browser', format: 'iife', target: 'chrome120' },
   {

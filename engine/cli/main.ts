@@ -6,6 +6,7 @@
  *   train-bpe --input <file|folder> --vocab-size N --out tokenizer.json
  *   generate [--model <path>] (--prompt <s> | --ids 1,2,3) --max-tokens N --temperature 0
  *   forward  --model <path> --ids 1,2,3 [--lora <dir>] [--attentions] [--logit-lens] [--router]
+ *   export   --model <path> --format gguf|safetensors|onnx --out <path> [--dtype f32|f16|q8_0]
  *
  * Every command takes --json: one object on stdout with stable keys.
  */
@@ -27,6 +28,7 @@ import { beamFlags, cmdCompare, cmdProcess, inspectOption, LAB_FLAGS, LAB_USAGE,
 import { cmdKv, KvUsageError } from './kv';
 import { backendOpt, checkIds, floatOpt, GpuUnavailableError, intOpt, kvDtypeOpt, openBackend, parse, parseIds, releaseHostWeights, weightsOpt, type Out } from './common';
 import { cmdForward } from './forward';
+import { cmdExport, EXPORT_USAGE } from './export';
 import { cmdTokenize } from './tokenize';
 import { Interrupted, interruptible, PREFILL_CHUNK, prefillProgress } from './interrupt';
 
@@ -52,6 +54,7 @@ ${LAB_USAGE}
   kv --config <config.json|built-in> [--context N] [--batch B] [--kv-dtype f32|f16|int8|int4|q8_0]
      [--attention config|mha|gqa|mqa|mla] [--kv-heads K] [--window W] [--window-layers config|all|alternate]
      [--block-size B] [--weight-dtype f32|f16|int8|int4] [--gpu <name>|<GiB>] [--json]   what-ifs; kv --list
+${EXPORT_USAGE}
 
 A model path is an HF folder, a .safetensors file beside its config.json, a .gguf,
 or a llama2.c .bin (its tokenizer: --tokenizer, or tokenizer.bin / tok*.bin beside it),
@@ -321,11 +324,14 @@ export async function main(argv: string[], out: Out = (s) => console.log(s)): Pr
           openBackend: (m, context) => openBackend(backendOpt(undefined, m.loaded), m.loaded, context),
         });
         return 0;
+      case 'export':
+        await cmdExport(rest, out);
+        return 0;
       case 'kv':
         await cmdKv(rest, out, (id, loaded, ctx, kvDtype) => openBackend(id, loaded, ctx, undefined, kvDtype));
         return 0;
       default:
-        throw new UsageError(`unknown command "${cmd}" (expected inspect, tokenize, train-bpe, generate, forward, process, compare or kv)`);
+        throw new UsageError(`unknown command "${cmd}" (expected inspect, tokenize, train-bpe, generate, forward, process, compare, kv or export)`);
     }
   } catch (e) {
     if (e instanceof Interrupted) {

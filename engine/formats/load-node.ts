@@ -64,7 +64,7 @@ async function detectPath<T>(p: string, isDir: boolean, detect: (entry: Entry) =
 }
 
 function location(p: string, isDir: boolean, d: Detected): ModelLocation {
-  return isDir ? { root: p, format: d.format.id } : { root: path.dirname(p), main: d.main, format: d.format.id };
+  return isDir ? { root: p, main: d.main, format: d.format.id } : { root: path.dirname(p), main: d.main, format: d.format.id };
 }
 
 /** The format of a path from its name and first bytes (a folder: HF); undefined when it is not a model we know. */

@@ -180,7 +180,9 @@ const gguf: ModelFormat = {
     where: 'embedded',
     async read(src) {
       const file = await readGguf(src, { keep: (key) => key.startsWith('tokenizer.') || key.startsWith('general.') });
-      return file.metadata.has('tokenizer.ggml.model') ? tokenizerFromGgufMetadata(file.metadata, { fileName: src.name }) : undefined;
+      // no_vocab: the file says it has no tokenizer (llama.cpp's spelling)
+      const model = file.metadata.get('tokenizer.ggml.model');
+      return model !== undefined && model !== 'no_vocab' ? tokenizerFromGgufMetadata(file.metadata, { fileName: src.name }) : undefined;
     },
   },
 };
@@ -245,8 +247,10 @@ export async function detectFile(name: string, src?: ByteSource | null): Promise
   return undefined;
 }
 
-/** The format of a folder from its file names: the folder format whose marker it holds (HF: config.json); undefined when none. */
+/** The format of a folder from its file names: an ONNX export's model.onnx, else the folder format whose marker it holds (HF: config.json); undefined when none. */
 export function detectFolder(names: readonly string[]): Detected | undefined {
+  // An ONNX export folder (model.onnx beside config.json and the tokenizer, no safetensors) is its model.onnx.
+  if (names.includes('model.onnx') && !names.some((n) => endsWithAny(n.toLowerCase(), safetensors.extensions))) return { format: onnx, main: 'model.onnx' };
   const f = FORMATS.find((x) => x.folder && names.includes(x.folder.marker));
   return f && { format: f };
 }

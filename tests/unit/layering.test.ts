@@ -72,7 +72,7 @@ describe('import rules (.dependency-cruiser.cjs)', () => {
         'engine-node-builtins: engine/formats/read.ts -> fs',
         'generate-not-gpu-or-formats: engine/generate/g.ts -> engine/gpu/kernel.ts',
         'model-below-backend: engine/model/m.ts -> engine/generate/g.ts',
-        'export-reads-model: engine/export/bad.ts -> engine/gpu/kernel.ts',
+        'export-below-backend: engine/export/bad.ts -> engine/gpu/kernel.ts',
         'contract-types-only: engine/backend/contract.ts -> engine/model/m2.ts',
         'contract-only-model: engine/backend/contract.ts -> engine/errors.ts',
         'library-not-protocol: engine/tokenizer/t.ts -> engine/protocol/messages.ts',

@@ -123,6 +123,16 @@ export function* onnxChunks(m: LoadedModel, opts: OnnxExportOptions = {}): Gener
   yield* proto.chunks();
 }
 
+/**
+ * The model as one ONNX file: its size, known before any weight is converted, and its chunks
+ * (weights converted as they are taken). The caller checks the size against PROTOBUF_MAX_BYTES.
+ */
+export function onnxFile(m: LoadedModel, opts: OnnxExportOptions = {}): { size: number; chunks(): Generator<Uint8Array> } {
+  checkExportable(m);
+  const proto = modelProto(m, decoderGraph(m, weightBytes(opts, { bytes: 0, total: 0 })));
+  return { size: proto.size, chunks: () => proto.chunks() };
+}
+
 /** The model as one ONNX file in byte chunks (see onnxChunks). */
 export function exportOnnx(m: LoadedModel, opts: OnnxExportOptions = {}): Uint8Array[] {
   return [...onnxChunks(m, opts)];
