@@ -35,7 +35,7 @@ export async function readOnnxModel(dir: HfFolder, main: string, opts: { structu
   const src = await dir.open(main);
   const file = `${dir.name}/${main}`;
   if (!src) throw new FormatError('no such file', { file, expected: 'the .onnx model file' });
-  let bytes = new Uint8Array(0);
+  let bytes: Uint8Array = new Uint8Array(0);
   let graph: OnnxGraph;
   const size = src.size;
   try {

@@ -23,7 +23,7 @@ const CHUNK = 4 << 10;
 /** A forward reader over a ByteSource with a small window: varints and byte runs at the cursor. */
 class Cursor {
   pos = 0;
-  private buf = new Uint8Array(0);
+  private buf: Uint8Array = new Uint8Array(0);
   private bufAt = 0;
   constructor(
     private readonly src: ByteSource,
