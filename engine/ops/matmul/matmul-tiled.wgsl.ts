@@ -1,0 +1,350 @@
+/**
+ * Prefill linear layers y = α·(x·Wᵀ) (+ bias) for many rows, as WGSL (CPU reference
+ * `matmul.ts` beside this file; parameters: LINEAR_FIELDS, shared with the decode matvec).
+ *
+ *   tiled    — a BM×BN output tile per workgroup, K in steps of BK: x and W both go through
+ *              workgroup memory as f32 (f16 weights unpacked once, when the tile is loaded,
+ *              from 16-byte vectors of packed halves), each thread keeps a TM×TN register
+ *              tile and reads its operands from workgroup memory as vec4s; f32 accumulate.
+ *   sgmatrix — the same tiling on subgroup matrices (`chromium_experimental_subgroup_matrix`:
+ *              tensor cores): x rounded to f16 and W as f16 in workgroup memory, each
+ *              subgroup multiplies FM×FN fragments of the device's f16 → f32 configuration,
+ *              the result staged through workgroup memory for the epilogue.
+ *
+ * Epilogues (both kernels): α, bias, accumulate (y += result, the residual add), and 'act'
+ * — W is gate|up [2I, K] and y[m, i] = act(gate_i)·up_i (SwiGLU fused; `half` = I): a tile
+ * holds BN/2 gate rows and the matching BN/2 up rows, and writes BN/2 outputs.
+ */
+import { actFnWgsl } from '../activations/activations.wgsl';
+import { M_WGSL, paramsWgsl, STEP_WGSL, type KernelSource } from '../../wgsl/kernel-source';
+import type { WeightDtype } from '../../wgsl/weight-read';
+import { LINEAR_FIELDS } from './matmul.wgsl';
+
+/** What a prefill matmul does after the dot products (see the file comment). */
+export type MatmulEpilogue = { kind: 'act'; act: number };
+
+/** Register-tiled launch shape: BM×BN outputs per workgroup, TM×TN per thread, K steps of BK. */
+export interface TiledShape {
+  BM: number;
+  BN: number;
+  TM: number;
+  TN: number;
+  BK: number;
+}
+
+/** The default tiles: 128×128 (8×8 per thread) for large products, 64×64 (4×8, 128 threads) where that leaves too few workgroups. */
+export const TILED_LARGE: TiledShape = { BM: 128, BN: 128, TM: 8, TN: 8, BK: 16 };
+export const TILED_SMALL: TiledShape = { BM: 64, BN: 64, TM: 4, TN: 8, BK: 16 };
+
+/** Workgroups a product of M rows and N weight rows needs with `shape` (with 'act', N counts gate and up rows). */
+export function tiledGroups(M: number, N: number, shape: { BM: number; BN: number }): [number, number] {
+  return [Math.ceil(N / shape.BN), Math.ceil(M / shape.BM)];
+}
+
+function checkShape(s: TiledShape, epi?: MatmulEpilogue): void {
+  const ints = [s.BM, s.BN, s.TM, s.TN, s.BK].every((v) => Number.isInteger(v) && v > 0);
+  const wg = (s.BM / s.TM) * (s.BN / s.TN);
+  if (!ints || s.TM % 4 || s.TN % 4 || s.BM % s.TM || s.BN % s.TN || s.BK % 8 || wg > 1024 || (epi && s.TN % 8))
+    throw new RangeError(
+      `matmulTiled: shape ${JSON.stringify(s)} is not supported (TM, TN multiples of 4 dividing BM, BN; TN a multiple of 8 with an epilogue; BK of 8; at most 1024 threads)`,
+    );
+}
+
+/** WGSL shared by both kernels: bindings, α / bias / accumulate and the SwiGLU pair. */
+function commonWgsl(epi?: MatmulEpilogue): string {
+  return `${STEP_WGSL}
+${paramsWgsl(LINEAR_FIELDS)}
+${M_WGSL}
+@group(0) @binding(2) var<storage, read> x: array<f32>;        // [M, ≥K] rows at xOffset + m·xRowStride
+@group(0) @binding(3) var<storage, read> w: array<vec4<u32>>;  // [N, rowStride u32 words] as 16-byte vectors
+@group(0) @binding(4) var<storage, read> b: array<f32>;        // [N]
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;  // [M, ≥N] rows at yOffset + m·yRowStride
+
+fn value(n: u32, v: f32) -> f32 {
+  var o = v * bitcast<f32>(p.alpha);
+  if (p.hasBias != 0u) { o += b[n]; }
+  return o;
+}
+
+fn store(m: u32, n: u32, o: f32) {
+  let idx = p.yOffset + m * p.yRowStride + n;
+  if (p.accumulate != 0u) { y[idx] = y[idx] + o; } else { y[idx] = o; }
+}
+${epi ? actFnWgsl(epi.act) : ''}
+// x[m, k], 0 past K (the weights' row padding is 0 too, but x past K may be anything)
+fn xAt(m: u32, k: u32) -> f32 {
+  if (k >= p.K) { return 0.0; }
+  var xr = m;
+  if (p.xHead != 0u) { xr += s.headFirst; }
+  return x[p.xOffset + xr * p.xRowStride + k];
+}
+
+// the first u32 word of weight row n (per-row expert dispatch, expertStride, is the matvec's alone)
+fn wRowWord(n: u32) -> u32 { return p.wOffset + n * p.rowStride; }
+
+// the tile's local weight row r → the weight row: n0 + r, or with 'act' gate row o0 + r for
+// r < BN/2 and up row half + o0 + r − BN/2 (o0 = the tile's first output)
+fn wRow(tile: u32, r: u32) -> u32 {${
+    epi
+      ? `
+  let o0 = tile * (BN / 2u);
+  if (r < BN / 2u) { return o0 + r; }
+  return p.half + o0 + r - BN / 2u;`
+      : `
+  return tile * BN + r;`
+  }
+}
+
+// is local weight row r a real row (inside N, or inside the gate / up half)?
+fn wRowOk(tile: u32, r: u32) -> bool {${
+    epi
+      ? `
+  return tile * (BN / 2u) + (r % (BN / 2u)) < p.half;`
+      : `
+  return tile * BN + r < p.N;`
+  }
+}
+`;
+}
+
+/** WGSL `wVec(rw, k)`: the 16-byte vector of weight values k… of the row at word `rw`, as f32 (4 f32, or 8 halves unpacked; rows are padded with zeros to whole vectors). */
+function wVecWgsl(dtype: WeightDtype): string {
+  return dtype === 'f32'
+    ? `fn wVec(rw: u32, k: u32) -> array<f32, 4> { let v = bitcast<vec4<f32>>(w[(rw + k) / 4u]); return array<f32, 4>(v.x, v.y, v.z, v.w); }`
+    : `fn wVec(rw: u32, k: u32) -> array<f32, 8> {
+  let v = w[(rw + k / 2u) / 4u];
+  let a = unpack2x16float(v.x);
+  let b2 = unpack2x16float(v.y);
+  let c = unpack2x16float(v.z);
+  let d = unpack2x16float(v.w);
+  return array<f32, 8>(a.x, a.y, b2.x, b2.y, c.x, c.y, d.x, d.y);
+}`;
+}
+
+/**
+ * The register-tiled prefill matmul (see the file comment). Rows M from the Step uniform;
+ * dispatch tiledGroups(M, N, shape) workgroups ([N tiles, M tiles]). Tiles are loaded in
+ * blocks of 4 rows, so every workgroup-memory write is a whole vec4 along m or n.
+ */
+export function matmulTiledWgsl(dtype: WeightDtype, shape: TiledShape = TILED_LARGE, epi?: MatmulEpilogue): KernelSource {
+  checkShape(shape, epi);
+  const { BM, BN, TM, TN, BK } = shape;
+  const WG = (BM / TM) * (BN / TN);
+  const TX = BN / TN; // threads along n
+  const EPV = dtype === 'f32' ? 4 : 8; // weight values per 16-byte vector
+  const SM = (BM + 4) / 4; // vec4 per row of xs (padded by one)
+  const SN = (BN + 4) / 4;
+  const qm = TM / 4;
+  const qn = TN / 4;
+  const ii = [...Array(TM).keys()];
+  const jq = [...Array(qn).keys()];
+  const e4 = [0, 1, 2, 3];
+  const acc = (i: number, q: number) => `acc${i}_${q}`;
+  // vec4 column of the thread's q: tx·TN/4 + q, or with 'act' gate columns tx·TN/8 + q for the
+  // first half of q and the matching up columns BN/8 + … for the second
+  const colOf = (q: number) => (epi ? (q < qn / 2 ? `tx * ${qn / 2}u + ${q}u` : `${BN / 8}u + tx * ${qn / 2}u + ${q - qn / 2}u`) : `tx * ${qn}u + ${q}u`);
+  const store = epi
+    ? ii
+        .map((i) =>
+          [...Array(qn / 2).keys()]
+            .map((q) =>
+              e4
+                .map(
+                  (c) =>
+                    `    { let o = o0 + ${q * 4 + c}u; if (mr${i} < M && o < p.half) { store(mr${i}, o, actFn(value(o, ${acc(i, q)}[${c}])) * value(p.half + o, ${acc(i, q + qn / 2)}[${c}])); } }`,
+                )
+                .join('\n'),
+            )
+            .join('\n'),
+        )
+        .join('\n')
+    : ii
+        .map((i) =>
+          jq.map((q) => e4.map((c) => `    { let n = nb + ${q * 4 + c}u; if (mr${i} < M && n < p.N) { store(mr${i}, n, value(n, ${acc(i, q)}[${c}])); } }`).join('\n')).join('\n'),
+        )
+        .join('\n');
+  const code = /* wgsl */ `${commonWgsl(epi)}
+const BM: u32 = ${BM}u;
+const BN: u32 = ${BN}u;
+const BK: u32 = ${BK}u;
+const EPV: u32 = ${EPV}u;
+var<workgroup> xs: array<vec4<f32>, ${BK * SM}>; // [BK][BM/4 + 1] vec4 along m: x tile, transposed
+var<workgroup> ws: array<vec4<f32>, ${BK * SN}>; // [BK][BN/4 + 1] vec4 along n: weight tile, transposed, as f32
+${wVecWgsl(dtype)}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let M = rowsOf(p.mSel, p.mFixed);
+  let m0 = wg.y * BM;
+  if (m0 >= M) { return; }
+  let tx = li % ${TX}u;
+  let ty = li / ${TX}u;
+${ii.map((i) => jq.map((q) => `  var ${acc(i, q)} = vec4<f32>(0.0);`).join('\n')).join('\n')}
+  for (var k0 = 0u; k0 < p.K; k0 += BK) {
+    // x tile: blocks of 4 rows × 4 values, written transposed as 4 vec4 along m
+    for (var idx = li; idx < ${(BM / 4) * (BK / 4)}u; idx += ${WG}u) {
+      let rb = idx / (BK / 4u);
+      let kq = (idx % (BK / 4u)) * 4u;
+${e4.map((i) => `      let r${i} = min(m0 + rb * 4u + ${i}u, M - 1u);`).join('\n')}
+${e4.map((j) => `      xs[(kq + ${j}u) * ${SM}u + rb] = vec4<f32>(${e4.map((i) => `xAt(r${i}, k0 + kq + ${j}u)`).join(', ')});`).join('\n')}
+    }
+    // weight tile: blocks of 4 rows × one 16-byte vector (EPV values, unpacked here, once)
+    for (var idx = li; idx < ${(BN / 4) * (BK / EPV)}u; idx += ${WG}u) {
+      let rb = idx / (BK / EPV);
+      let kq = (idx % (BK / EPV)) * EPV;
+      let k = k0 + kq;
+${e4
+  .map(
+    (i) => `      var v${i} = array<f32, ${EPV}>();
+      if (k < p.K && wRowOk(wg.x, rb * 4u + ${i}u)) { v${i} = wVec(wRowWord(wRow(wg.x, rb * 4u + ${i}u)), k); }`,
+  )
+  .join('\n')}
+      for (var j = 0u; j < EPV; j++) { ws[(kq + j) * ${SN}u + rb] = vec4<f32>(v0[j], v1[j], v2[j], v3[j]); }
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < BK; kk++) {
+${[...Array(qm).keys()].map((q) => `      let a${q} = xs[kk * ${SM}u + ty * ${qm}u + ${q}u];`).join('\n')}
+${jq.map((q) => `      let b${q} = ws[kk * ${SN}u + ${colOf(q)}];`).join('\n')}
+${ii.map((i) => jq.map((q) => `      ${acc(i, q)} += a${i >> 2}[${i & 3}] * b${q};`).join('\n')).join('\n')}
+    }
+    workgroupBarrier();
+  }
+${ii.map((i) => `  let mr${i} = m0 + ty * ${TM}u + ${i}u;`).join('\n')}
+${epi ? `  let o0 = wg.x * (BN / 2u) + tx * ${TN / 2}u; // outputs: gate in the first half of the thread's columns, up in the second` : `  let nb = wg.x * BN + tx * ${TN}u;`}
+${store}
+}
+`;
+  return {
+    label: `matmul-tiled-${dtype}-${BM}x${BN}t${TM}x${TN}k${BK}${epi ? '-act' : ''}`,
+    code,
+    bindings: ['x', 'w', 'b', 'y'],
+    fields: LINEAR_FIELDS,
+    floats: ['alpha', 'eps'],
+  };
+}
+
+/** A subgroup-matrix configuration of the device (GPUSubgroupMatrixConfig): f16 operands, f32 result. */
+export interface SgMatrixConfig {
+  M: number;
+  N: number;
+  K: number;
+}
+
+/** Subgroup-matrix launch shape: SGM×SGN subgroups per workgroup, each FM×FN fragments of the config; BK a multiple of its K. */
+export interface SgShape {
+  SGM: number;
+  SGN: number;
+  FM: number;
+  FN: number;
+  BK: number;
+}
+
+export const SG_DEFAULT: SgShape = { SGM: 2, SGN: 2, FM: 2, FN: 4, BK: 32 };
+
+/** The output tile of a subgroup-matrix shape. */
+export function sgTile(cfg: SgMatrixConfig, s: SgShape): { BM: number; BN: number } {
+  return { BM: s.SGM * s.FM * cfg.M, BN: s.SGN * s.FN * cfg.N };
+}
+
+/**
+ * The subgroup-matrix prefill matmul (see the file comment). `sgSize`: the device's largest
+ * subgroup size (the workgroup is SGM·SGN subgroups of it; the WGSL extension asks for a
+ * workgroup x size that is a multiple of it). Needs the features `shader-f16`, `subgroups` and
+ * `chromium-experimental-subgroup-matrix`; only for f16 weights. Dispatch
+ * tiledGroups(M, N, sgTile(cfg, shape)) workgroups.
+ */
+export function matmulSgWgsl(cfg: SgMatrixConfig, sgSize: number, shape: SgShape = SG_DEFAULT, epi?: MatmulEpilogue): KernelSource {
+  const { SGM, SGN, FM, FN, BK } = shape;
+  const { BM, BN } = sgTile(cfg, shape);
+  const NSG = SGM * SGN;
+  const WG = NSG * sgSize;
+  if (BK % cfg.K || BK % 8 || WG > 1024 || (epi && BN % 2))
+    throw new RangeError(`matmulSg: shape ${JSON.stringify(shape)} does not fit the ${cfg.M}×${cfg.N}×${cfg.K} configuration`);
+  const SK = BK + 8; // padded row of the operand tiles (halves; rows stay 16-byte aligned)
+  const SC = BN + 4; // padded row of the result tile (floats)
+  const L = `subgroup_matrix_left<f16, ${cfg.K}, ${cfg.M}>`;
+  const R = `subgroup_matrix_right<f16, ${cfg.N}, ${cfg.K}>`;
+  const C = `subgroup_matrix_result<f32, ${cfg.N}, ${cfg.M}>`;
+  const fm = [...Array(FM).keys()];
+  const fn = [...Array(FN).keys()];
+  const code = /* wgsl */ `enable f16;
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+${commonWgsl(epi)}
+const BM: u32 = ${BM}u;
+const BN: u32 = ${BN}u;
+const BK: u32 = ${BK}u;
+const SK: u32 = ${SK}u;
+const SC: u32 = ${SC}u;
+var<workgroup> xs: array<f16, ${BM * SK}>; // [BM][BK + 8]: x tile as f16, row-major (left operand)
+var<workgroup> ws: array<f16, ${BN * SK}>; // [BN][BK + 8]: weight rows as f16 (Wᵀ column-major: right operand)
+var<workgroup> cs: array<f32, ${BM * SC}>; // [BM][BN + 4]: the result tile, for the epilogue
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(subgroup_id) sg: u32) {
+  let M = rowsOf(p.mSel, p.mFixed);
+  let m0 = wg.y * BM;
+  if (m0 >= M) { return; }
+  let sm = (sg / ${SGN}u) * ${FM * cfg.M}u; // the subgroup's first row in the tile
+  let sn = (sg % ${SGN}u) * ${FN * cfg.N}u; // its first column
+${fm.map((i) => fn.map((j) => `  var c${i}_${j} = ${C}();`).join('\n')).join('\n')}
+  for (var k0 = 0u; k0 < p.K; k0 += BK) {
+    // x tile: BM rows × BK values, f32 → f16
+    for (var idx = li; idx < ${(BM * BK) / 4}u; idx += ${WG}u) {
+      let r = idx / (BK / 4u);
+      let kq = (idx % (BK / 4u)) * 4u;
+      let m = min(m0 + r, M - 1u);
+      for (var j = 0u; j < 4u; j++) { xs[r * SK + kq + j] = f16(xAt(m, k0 + kq + j)); }
+    }
+    // weight tile: BN rows × BK halves, 8 per 16-byte vector, reinterpreted (no conversion)
+    for (var idx = li; idx < ${(BN * BK) / 8}u; idx += ${WG}u) {
+      let r = idx / (BK / 8u);
+      let kq = (idx % (BK / 8u)) * 8u;
+      let k = k0 + kq;
+      var v = vec4<u32>(0u);
+      if (k < p.K && wRowOk(wg.x, r)) { v = w[(wRowWord(wRow(wg.x, r)) + k / 2u) / 4u]; }
+      let o = r * SK + kq;
+      for (var j = 0u; j < 4u; j++) {
+        let h = bitcast<vec2<f16>>(v[j]);
+        ws[o + 2u * j] = h.x;
+        ws[o + 2u * j + 1u] = h.y;
+      }
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < BK; kk += ${cfg.K}u) {
+${fm.map((i) => `      let a${i} = subgroupMatrixLoad<${L}>(&xs, (sm + ${i * cfg.M}u) * SK + kk, false, SK);`).join('\n')}
+${fn.map((j) => `      let b${j} = subgroupMatrixLoad<${R}>(&ws, (sn + ${j * cfg.N}u) * SK + kk, true, SK);`).join('\n')}
+${fm.map((i) => fn.map((j) => `      c${i}_${j} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, c${i}_${j});`).join('\n')).join('\n')}
+    }
+    workgroupBarrier();
+  }
+${fm.map((i) => fn.map((j) => `  subgroupMatrixStore(&cs, (sm + ${i * cfg.M}u) * SC + sn + ${j * cfg.N}u, c${i}_${j}, false, SC);`).join('\n')).join('\n')}
+  workgroupBarrier();
+${
+  epi
+    ? `  // gate columns [0, BN/2) and up columns [BN/2, BN) of the tile → BN/2 outputs
+  for (var idx = li; idx < BM * (BN / 2u); idx += ${WG}u) {
+    let r = idx / (BN / 2u);
+    let c = idx % (BN / 2u);
+    let m = m0 + r;
+    let o = wg.x * (BN / 2u) + c;
+    if (m < M && o < p.half) { store(m, o, actFn(value(o, cs[r * SC + c])) * value(p.half + o, cs[r * SC + BN / 2u + c])); }
+  }`
+    : `  for (var idx = li; idx < BM * BN; idx += ${WG}u) {
+    let r = idx / BN;
+    let c = idx % BN;
+    let m = m0 + r;
+    let n = wg.x * BN + c;
+    if (m < M && n < p.N) { store(m, n, value(n, cs[r * SC + c])); }
+  }`
+}
+}
+`;
+  return {
+    label: `matmul-sg-f16-${cfg.M}x${cfg.N}x${cfg.K}-${SGM}x${SGN}f${FM}x${FN}k${BK}${epi ? '-act' : ''}`,
+    code,
+    bindings: ['x', 'w', 'b', 'y'],
+    fields: LINEAR_FIELDS,
+    floats: ['alpha', 'eps'],
+  };
+}
