@@ -7,7 +7,18 @@
  * any other device keeps the tiled kernel, so a wrong tensor-core kernel never gives answers.
  */
 import { f16ToF32, f32ToF16 } from '../formats/quant';
-import { matmulSgWgsl, matmulTiledWgsl, SG_DEFAULT, sgTile, tiledGroups, TILED_SMALL, type MatmulEpilogue, type SgMatrixConfig } from '../ops/matmul/matmul-tiled.wgsl';
+import {
+  matmulSgWgsl,
+  matmulTiledWgsl,
+  SG_DEFAULT,
+  SG_DIALECTS,
+  sgTile,
+  tiledGroups,
+  TILED_SMALL,
+  type MatmulEpilogue,
+  type SgDialect,
+  type SgMatrixConfig,
+} from '../ops/matmul/matmul-tiled.wgsl';
 import { randomFill } from '../model/random';
 import { M_FROM_T, packParams, STEP_FIELDS, type KernelSource, type StepValues } from '../wgsl/kernel-source';
 import { rowStrideWords, type WeightDtype } from '../wgsl/weight-read';
@@ -106,12 +117,21 @@ export interface SgMatrixCheck {
   maxRelDiff: number;
   /** Why it was not used (no f16 → f32 configuration, a compile or validation error, a mismatch). */
   why?: string;
+  /** The spelling the device compiled. */
+  dialect?: SgDialect;
 }
 
-const checked = new WeakMap<GPUDevice, { config: SgMatrixConfig; sgSize: number }>();
+/** What a device passed checkSubgroupMatrix with: the kernel's configuration, subgroup size and spelling. */
+export interface SgMatrixUse {
+  config: SgMatrixConfig;
+  sgSize: number;
+  dialect: SgDialect;
+}
 
-/** The subgroup-matrix configuration and subgroup size `device` passed checkSubgroupMatrix with (undefined: use the tiled kernel). */
-export function subgroupMatrixOf(device: GPUDevice): { config: SgMatrixConfig; sgSize: number } | undefined {
+const checked = new WeakMap<GPUDevice, SgMatrixUse>();
+
+/** How `device` passed checkSubgroupMatrix (undefined: use the tiled kernel). */
+export function subgroupMatrixOf(device: GPUDevice): SgMatrixUse | undefined {
   return checked.get(device);
 }
 
@@ -141,39 +161,56 @@ export function pickSgConfig(configs: readonly ConfigLike[]): SgMatrixConfig | u
 export async function checkSubgroupMatrix(device: GPUDevice, configs: readonly ConfigLike[], sgSize: number): Promise<SgMatrixCheck> {
   const config = pickSgConfig(configs);
   if (!config) return { ok: false, maxRelDiff: NaN, why: 'no f16 × f16 → f32 subgroup-matrix configuration' };
-  let maxRelDiff = 0;
-  device.pushErrorScope('validation');
-  try {
-    for (const [M, N, K, epi] of [
-      [37, 70, 100, undefined],
-      [70, 2 * 45, 72, { kind: 'act', act: 0 }],
-    ] as [number, number, number, MatmulEpilogue | undefined][]) {
-      const x = randomFill(M * K, 11 + M, 1).map((v) => f16ToF32(f32ToF16(v))); // [M, K], exact in f16
-      const w = randomFill(N * K, 12 + N, 1 / Math.sqrt(K)); // [N, K]
-      const bias = randomFill(N, 13, 0.1);
-      const yRowStride = (epi ? N / 2 : N) + 3;
-      const y0 = randomFill(M * yRowStride + 5, 14, 1);
-      const c: MatmulCase = { M, N, K, dtype: 'f16', x, w, bias, alpha: 0.75, yRowStride, yOffset: 5, y0, accumulate: !epi, epi };
-      const sg = matmulSgWgsl(config, sgSize, undefined, epi);
-      const got = await runMatmul(device, sg, tiledGroups(M, N, sgTile(config, SG_DEFAULT)), c);
-      const want = await runMatmul(device, matmulTiledWgsl('f16', TILED_SMALL, epi), tiledGroups(M, N, TILED_SMALL), c);
-      let scale = 0;
-      let diff = 0;
-      for (let i = 0; i < want.length; i++) {
-        scale = Math.max(scale, Math.abs(want[i]));
-        diff = Math.max(diff, Math.abs(got[i] - want[i]));
-        if (!Number.isFinite(got[i])) diff = Infinity;
-      }
-      maxRelDiff = Math.max(maxRelDiff, diff / Math.max(scale, 1e-30));
+  const errors: string[] = [];
+  for (const dialect of SG_DIALECTS) {
+    const r = await checkDialect(device, config, sgSize, dialect);
+    if (r.compiled === false) {
+      errors.push(`${dialect.syntax}/${dialect.index}: ${r.why}`);
+      continue; // this Dawn spells it otherwise: try the next
     }
-  } catch (e) {
-    await device.popErrorScope();
-    return { config, ok: false, maxRelDiff: NaN, why: e instanceof Error ? e.message : String(e) };
+    if (r.ok) checked.set(device, { config, sgSize, dialect });
+    return { config, ok: r.ok, maxRelDiff: r.maxRelDiff, dialect, why: r.ok ? undefined : `differs from the tiled kernel by ${r.maxRelDiff} (relative)` };
   }
-  const err = await device.popErrorScope();
-  if (err) return { config, ok: false, maxRelDiff: NaN, why: err.message };
+  return { config, ok: false, maxRelDiff: NaN, why: `no spelling compiled (${errors.join('; ')})` };
+}
+
+/** One spelling of the kernel against the tiled one; compiled: false when the device rejected the WGSL. */
+async function checkDialect(
+  device: GPUDevice,
+  config: SgMatrixConfig,
+  sgSize: number,
+  dialect: SgDialect,
+): Promise<{ compiled: boolean; ok: boolean; maxRelDiff: number; why?: string }> {
+  let maxRelDiff = 0;
+  for (const [M, N, K, epi] of [
+    [37, 70, 100, undefined],
+    [70, 2 * 45, 72, { kind: 'act', act: 0 }],
+  ] as [number, number, number, MatmulEpilogue | undefined][]) {
+    const x = randomFill(M * K, 11 + M, 1).map((v) => f16ToF32(f32ToF16(v))); // [M, K], exact in f16
+    const w = randomFill(N * K, 12 + N, 1 / Math.sqrt(K)); // [N, K]
+    const bias = randomFill(N, 13, 0.1);
+    const yRowStride = (epi ? N / 2 : N) + 3;
+    const y0 = randomFill(M * yRowStride + 5, 14, 1);
+    const c: MatmulCase = { M, N, K, dtype: 'f16', x, w, bias, alpha: 0.75, yRowStride, yOffset: 5, y0, accumulate: !epi, epi };
+    let got: Float32Array;
+    device.pushErrorScope('validation');
+    try {
+      got = await runMatmul(device, matmulSgWgsl(config, sgSize, SG_DEFAULT, epi, dialect), tiledGroups(M, N, sgTile(config, SG_DEFAULT)), c, new PipelineCache(device));
+    } catch (e) {
+      await device.popErrorScope();
+      return { compiled: false, ok: false, maxRelDiff: NaN, why: e instanceof Error ? e.message : String(e) };
+    }
+    const err = await device.popErrorScope();
+    if (err) return { compiled: false, ok: false, maxRelDiff: NaN, why: err.message };
+    const want = await runMatmul(device, matmulTiledWgsl('f16', TILED_SMALL, epi), tiledGroups(M, N, TILED_SMALL), c);
+    let scale = 0;
+    let diff = 0;
+    for (let i = 0; i < want.length; i++) {
+      scale = Math.max(scale, Math.abs(want[i]));
+      diff = Math.max(diff, Number.isFinite(got[i]) ? Math.abs(got[i] - want[i]) : Infinity);
+    }
+    maxRelDiff = Math.max(maxRelDiff, diff / Math.max(scale, 1e-30));
+  }
   // the same f16 products summed in another order, in f32: a wrong kernel misses by ≫ 1e-3
-  const ok = maxRelDiff <= 1e-3;
-  if (ok) checked.set(device, { config, sgSize });
-  return { config, ok, maxRelDiff, why: ok ? undefined : `differs from the tiled kernel by ${maxRelDiff} (relative)` };
+  return { compiled: true, ok: maxRelDiff <= 1e-3, maxRelDiff };
 }

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { f16ToF32, f32ToF16 } from '../../formats/quant';
 import { openNodeGpu } from '../../gpu/gpu-node';
-import { runMatmul, subgroupMatrixOf, type MatmulCase } from '../../gpu/prefill-matmul';
+import { checkSubgroupMatrix, pickSgConfig, runMatmul, subgroupMatrixOf, type MatmulCase } from '../../gpu/prefill-matmul';
 import { randomFill } from '../../model/random';
 import { silu } from '../activations/activations';
 import { matmul } from './matmul';
@@ -119,6 +119,23 @@ describe('prefill matmul, subgroup matrices (WGSL)', () => {
     }
   });
 
+  it('picks the f16 → f32 configuration, 16×16×16 first', () => {
+    const f = (componentType: string, resultComponentType: string, M: number, N: number, K: number) => ({ componentType, resultComponentType, M, N, K });
+    expect(pickSgConfig([f('f16', 'f16', 16, 16, 16), f('f16', 'f32', 16, 8, 16), f('f16', 'f32', 16, 16, 16)])).toEqual({ M: 16, N: 16, K: 16 });
+    expect(pickSgConfig([f('f32', 'f32', 8, 8, 8), f('f16', 'f32', 8, 8, 8)])).toEqual({ M: 8, N: 8, K: 8 });
+    expect(pickSgConfig([f('i8', 'i32', 16, 16, 32), f('f16', 'f16', 16, 16, 16)])).toBeUndefined();
+  });
+
+  it('the device check fails cleanly, and records nothing, where the kernel cannot run', async () => {
+    if (!device) return console.warn(`skipped: ${why}`);
+    if (device.features.has('chromium-experimental-subgroup-matrix' as GPUFeatureName)) return console.warn('skipped: this device has subgroup matrices');
+    const r = await checkSubgroupMatrix(device, [{ componentType: 'f16', resultComponentType: 'f32', M: 16, N: 16, K: 16 }], 32);
+    expect(r.ok).toBe(false);
+    expect(r.why).toBeTruthy();
+    expect(subgroupMatrixOf(device)).toBeUndefined();
+    expect((await checkSubgroupMatrix(device, [], 32)).why).toMatch(/no f16/);
+  });
+
   it('matches the CPU reference where the device has subgroup matrices', async () => {
     if (!device) return console.warn(`skipped: ${why}`);
     const sg = subgroupMatrixOf(device);
@@ -128,7 +145,7 @@ describe('prefill matmul, subgroup matrices (WGSL)', () => {
       makeCase(66, 150, 37, 'f16', { bias: randomFill(150, 5, 0.3), epi: { kind: 'act', act: 0 } }),
     ]) {
       c.x = f16(c.x); // the kernel rounds x to f16
-      const got = await runMatmul(device, matmulSgWgsl(sg.config, sg.sgSize, SG_DEFAULT, c.epi), tiledGroups(c.M, c.N, sgTile(sg.config, SG_DEFAULT)), c);
+      const got = await runMatmul(device, matmulSgWgsl(sg.config, sg.sgSize, SG_DEFAULT, c.epi, sg.dialect), tiledGroups(c.M, c.N, sgTile(sg.config, SG_DEFAULT)), c);
       expectClose(got, reference(c), 1e-4);
     }
   });

@@ -241,6 +241,44 @@ export interface SgShape {
 
 export const SG_DEFAULT: SgShape = { SGM: 2, SGN: 2, FM: 2, FN: 4, BK: 32 };
 
+/**
+ * How the load / store builtins name the memory layout: 'layout' — a template argument
+ * (`subgroupMatrixLoad<T, row_major>(p, offset, stride)`, Dawn's current spelling); 'bool' — the
+ * earlier `col_major` argument (`subgroupMatrixLoad<T>(p, offset, false, stride)`), which older
+ * Dawn builds take and newer ones warn about. checkSubgroupMatrix finds the one the device takes.
+ */
+export type SgSyntax = 'layout' | 'bool';
+
+/**
+ * Which subgroup an invocation is in: the `subgroup_id` builtin, or local_invocation_index /
+ * the subgroup size (the same where subgroups are full and laid out in order, as on NVIDIA;
+ * for Dawn builds without `subgroup_id`). checkSubgroupMatrix finds the one that works.
+ */
+export type SgIndex = 'id' | 'li';
+
+/** The spelling a device takes (see SgSyntax, SgIndex). */
+export interface SgDialect {
+  syntax: SgSyntax;
+  index: SgIndex;
+}
+
+export const SG_DIALECTS: readonly SgDialect[] = [
+  { syntax: 'layout', index: 'id' },
+  { syntax: 'bool', index: 'id' },
+  { syntax: 'layout', index: 'li' },
+  { syntax: 'bool', index: 'li' },
+];
+
+function sgLoad(syntax: SgSyntax, T: string, ptr: string, offset: string, colMajor: boolean, stride: string): string {
+  return syntax === 'layout'
+    ? `subgroupMatrixLoad<${T}, ${colMajor ? 'col_major' : 'row_major'}>(${ptr}, ${offset}, ${stride})`
+    : `subgroupMatrixLoad<${T}>(${ptr}, ${offset}, ${colMajor}, ${stride})`;
+}
+
+function sgStore(syntax: SgSyntax, ptr: string, offset: string, value: string, stride: string): string {
+  return syntax === 'layout' ? `subgroupMatrixStore<row_major>(${ptr}, ${offset}, ${value}, ${stride})` : `subgroupMatrixStore(${ptr}, ${offset}, ${value}, false, ${stride})`;
+}
+
 /** The output tile of a subgroup-matrix shape. */
 export function sgTile(cfg: SgMatrixConfig, s: SgShape): { BM: number; BN: number } {
   return { BM: s.SGM * s.FM * cfg.M, BN: s.SGN * s.FN * cfg.N };
@@ -253,7 +291,8 @@ export function sgTile(cfg: SgMatrixConfig, s: SgShape): { BM: number; BN: numbe
  * `chromium-experimental-subgroup-matrix`; only for f16 weights. Dispatch
  * tiledGroups(M, N, sgTile(cfg, shape)) workgroups.
  */
-export function matmulSgWgsl(cfg: SgMatrixConfig, sgSize: number, shape: SgShape = SG_DEFAULT, epi?: MatmulEpilogue): KernelSource {
+export function matmulSgWgsl(cfg: SgMatrixConfig, sgSize: number, shape: SgShape = SG_DEFAULT, epi?: MatmulEpilogue, dialect: SgDialect = SG_DIALECTS[0]): KernelSource {
+  const { syntax, index } = dialect;
   const { SGM, SGN, FM, FN, BK } = shape;
   const { BM, BN } = sgTile(cfg, shape);
   const NSG = SGM * SGN;
@@ -267,9 +306,12 @@ export function matmulSgWgsl(cfg: SgMatrixConfig, sgSize: number, shape: SgShape
   const C = `subgroup_matrix_result<f32, ${cfg.N}, ${cfg.M}>`;
   const fm = [...Array(FM).keys()];
   const fn = [...Array(FN).keys()];
+  // the operands' addresses depend on subgroup_id, which WGSL's (workgroup) uniformity analysis
+  // cannot prove subgroup-uniform: that diagnostic is off (every call is in uniform control flow)
   const code = /* wgsl */ `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
+diagnostic(off, chromium_experimental.subgroup_matrix_uniformity);
 ${commonWgsl(epi)}
 const BM: u32 = ${BM}u;
 const BN: u32 = ${BN}u;
@@ -281,8 +323,13 @@ var<workgroup> ws: array<f16, ${BN * SK}>; // [BN][BK + 8]: weight rows as f16 (
 var<workgroup> cs: array<f32, ${BM * SC}>; // [BM][BN + 4]: the result tile, for the epilogue
 
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(subgroup_id) sg: u32) {
-  let M = rowsOf(p.mSel, p.mFixed);
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32${index === 'id' ? ', @builtin(subgroup_id) sg: u32' : ''}) {
+  let M = rowsOf(p.mSel, p.mFixed);${
+    index === 'li'
+      ? `
+  let sg = li / ${sgSize}u;`
+      : ''
+  }
   let m0 = wg.y * BM;
   if (m0 >= M) { return; }
   let sm = (sg / ${SGN}u) * ${FM * cfg.M}u; // the subgroup's first row in the tile
@@ -312,13 +359,13 @@ ${fm.map((i) => fn.map((j) => `  var c${i}_${j} = ${C}();`).join('\n')).join('\n
     }
     workgroupBarrier();
     for (var kk = 0u; kk < BK; kk += ${cfg.K}u) {
-${fm.map((i) => `      let a${i} = subgroupMatrixLoad<${L}>(&xs, (sm + ${i * cfg.M}u) * SK + kk, false, SK);`).join('\n')}
-${fn.map((j) => `      let b${j} = subgroupMatrixLoad<${R}>(&ws, (sn + ${j * cfg.N}u) * SK + kk, true, SK);`).join('\n')}
+${fm.map((i) => `      let a${i} = ${sgLoad(syntax, L, '&xs', `(sm + ${i * cfg.M}u) * SK + kk`, false, 'SK')};`).join('\n')}
+${fn.map((j) => `      let b${j} = ${sgLoad(syntax, R, '&ws', `(sn + ${j * cfg.N}u) * SK + kk`, true, 'SK')};`).join('\n')}
 ${fm.map((i) => fn.map((j) => `      c${i}_${j} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, c${i}_${j});`).join('\n')).join('\n')}
     }
     workgroupBarrier();
   }
-${fm.map((i) => fn.map((j) => `  subgroupMatrixStore(&cs, (sm + ${i * cfg.M}u) * SC + sn + ${j * cfg.N}u, c${i}_${j}, false, SC);`).join('\n')).join('\n')}
+${fm.map((i) => fn.map((j) => `  ${sgStore(syntax, '&cs', `(sm + ${i * cfg.M}u) * SC + sn + ${j * cfg.N}u`, `c${i}_${j}`, 'SC')};`).join('\n')).join('\n')}
   workgroupBarrier();
 ${
   epi
@@ -341,7 +388,7 @@ ${
 }
 `;
   return {
-    label: `matmul-sg-f16-${cfg.M}x${cfg.N}x${cfg.K}-${SGM}x${SGN}f${FM}x${FN}k${BK}${epi ? '-act' : ''}`,
+    label: `matmul-sg-f16-${cfg.M}x${cfg.N}x${cfg.K}-${SGM}x${SGN}f${FM}x${FN}k${BK}${epi ? '-act' : ''}-${syntax}-${index}`,
     code,
     bindings: ['x', 'w', 'b', 'y'],
     fields: LINEAR_FIELDS,
