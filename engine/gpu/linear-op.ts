@@ -8,7 +8,18 @@
  */
 import { ROPE_STYLE } from '../ops/rope/rope.wgsl';
 import { matmulWgsl, matvecRows, matvecSlots, matvecWgsl, MATMUL_TILE, type MatvecEpilogue, type MatvecPrologue } from '../ops/matmul/matmul.wgsl';
-import { matmulSgWgsl, matmulTiledWgsl, SG_DEFAULT, sgTile, tiledGroups, TILED_LARGE, TILED_SMALL, type MatmulEpilogue } from '../ops/matmul/matmul-tiled.wgsl';
+import {
+  matmulSgWgsl,
+  matmulTiledWgsl,
+  SG_DEFAULT,
+  sgBytes,
+  sgTile,
+  tiledBytes,
+  tiledGroups,
+  TILED_LARGE,
+  TILED_SMALL,
+  type MatmulEpilogue,
+} from '../ops/matmul/matmul-tiled.wgsl';
 import type { KernelSource } from '../wgsl/kernel-source';
 import { grid2, type Dispatch } from './kernel';
 import type { ModelCore } from './lifecycle';
@@ -132,13 +143,15 @@ export class LinearOp {
         // the tiled kernels read 16-byte weight vectors: rows (and expert offsets) 4-word aligned
         const aligned = spec.w.rowStride % 4 === 0 && (spec.wOffset ?? 0) % 4 === 0;
         let launches: MatmulLaunch[];
-        if (core.prefill === 'sgmatrix' && core.sgMatrix && spec.w.dtype === 'f16' && aligned) {
-          const s = t.sgShape ?? SG_DEFAULT;
-          launches = [launch(matmulSgWgsl(core.sgMatrix.config, core.sgMatrix.sgSize, s, epi, core.sgMatrix.dialect), sgTile(core.sgMatrix.config, s))];
-        } else if (core.prefill !== 'tile64' && aligned) {
-          const large = t.tiledLarge ?? TILED_LARGE;
-          const small = t.tiledSmall ?? TILED_SMALL;
-          launches = [launch(matmulTiledWgsl(spec.w.dtype, large, epi), large), launch(matmulTiledWgsl(spec.w.dtype, small, epi), small)];
+        // tiles that fit the device's workgroup memory (WebGPU guarantees 16 KiB; most GPUs give 32 or more)
+        const room = core.device.limits.maxComputeWorkgroupStorageSize;
+        const sgm = core.sgMatrix;
+        const sgShape = t.sgShape ?? SG_DEFAULT;
+        const tiles = [t.tiledLarge ?? TILED_LARGE, t.tiledSmall ?? TILED_SMALL].filter((s) => tiledBytes(s) <= room);
+        if (core.prefill === 'sgmatrix' && sgm && spec.w.dtype === 'f16' && aligned && sgBytes(sgm.config, sgShape) <= room) {
+          launches = [launch(matmulSgWgsl(sgm.config, sgm.sgSize, sgShape, epi, sgm.dialect), sgTile(sgm.config, sgShape))];
+        } else if (core.prefill !== 'tile64' && aligned && tiles.length > 0) {
+          launches = tiles.map((s) => launch(matmulTiledWgsl(spec.w.dtype, s, epi), s));
         } else {
           if (epi) throw new RangeError('LinearOp: the 64×64 prefill kernel has no epilogue');
           launches = [launch(matmulWgsl(core.read(spec.w.dtype)), { BM: MATMUL_TILE, BN: MATMUL_TILE })];

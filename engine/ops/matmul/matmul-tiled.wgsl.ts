@@ -36,6 +36,11 @@ export interface TiledShape {
 export const TILED_LARGE: TiledShape = { BM: 128, BN: 128, TM: 8, TN: 8, BK: 16 };
 export const TILED_SMALL: TiledShape = { BM: 64, BN: 64, TM: 4, TN: 8, BK: 16 };
 
+/** Workgroup memory bytes of the tiled kernel with `s` (x and W tiles, each row padded by one vec4). */
+export function tiledBytes(s: TiledShape): number {
+  return s.BK * (s.BM + 4) * 4 + s.BK * (s.BN + 4) * 4;
+}
+
 /** Workgroups a product of M rows and N weight rows needs with `shape` (with 'act', N counts gate and up rows). */
 export function tiledGroups(M: number, N: number, shape: { BM: number; BN: number }): [number, number] {
   return [Math.ceil(N / shape.BN), Math.ceil(M / shape.BM)];
@@ -140,9 +145,10 @@ export function matmulTiledWgsl(dtype: WeightDtype, shape: TiledShape = TILED_LA
   const jq = [...Array(qn).keys()];
   const e4 = [0, 1, 2, 3];
   const acc = (i: number, q: number) => `acc${i}_${q}`;
-  // vec4 column of the thread's q: tx·TN/4 + q, or with 'act' gate columns tx·TN/8 + q for the
-  // first half of q and the matching up columns BN/8 + … for the second
-  const colOf = (q: number) => (epi ? (q < qn / 2 ? `tx * ${qn / 2}u + ${q}u` : `${BN / 8}u + tx * ${qn / 2}u + ${q - qn / 2}u`) : `tx * ${qn}u + ${q}u`);
+  // vec4 column of the thread's q, interleaved so that neighbouring threads read (and write)
+  // neighbouring vec4s: q·TX + tx, or with 'act' gate columns q·TX + tx for the first half of
+  // q and the matching up columns BN/8 + … for the second
+  const colOf = (q: number) => (epi && q >= qn / 2 ? `${BN / 8 + (q - qn / 2) * TX}u + tx` : `${q * TX}u + tx`);
   const store = epi
     ? ii
         .map((i) =>
@@ -151,7 +157,7 @@ export function matmulTiledWgsl(dtype: WeightDtype, shape: TiledShape = TILED_LA
               e4
                 .map(
                   (c) =>
-                    `    { let o = o0 + ${q * 4 + c}u; if (mr${i} < M && o < p.half) { store(mr${i}, o, actFn(value(o, ${acc(i, q)}[${c}])) * value(p.half + o, ${acc(i, q + qn / 2)}[${c}])); } }`,
+                    `    { let o = o0 + ${q * TX * 4 + c}u; if (mr${i} < M && o < p.half) { store(mr${i}, o, actFn(value(o, ${acc(i, q)}[${c}])) * value(p.half + o, ${acc(i, q + qn / 2)}[${c}])); } }`,
                 )
                 .join('\n'),
             )
@@ -160,7 +166,9 @@ export function matmulTiledWgsl(dtype: WeightDtype, shape: TiledShape = TILED_LA
         .join('\n')
     : ii
         .map((i) =>
-          jq.map((q) => e4.map((c) => `    { let n = nb + ${q * 4 + c}u; if (mr${i} < M && n < p.N) { store(mr${i}, n, value(n, ${acc(i, q)}[${c}])); } }`).join('\n')).join('\n'),
+          jq
+            .map((q) => e4.map((c) => `    { let n = nb + ${q * TX * 4 + c}u; if (mr${i} < M && n < p.N) { store(mr${i}, n, value(n, ${acc(i, q)}[${c}])); } }`).join('\n'))
+            .join('\n'),
         )
         .join('\n');
   const code = /* wgsl */ `${commonWgsl(epi)}
@@ -210,7 +218,7 @@ ${ii.map((i) => jq.map((q) => `      ${acc(i, q)} += a${i >> 2}[${i & 3}] * b${q
     workgroupBarrier();
   }
 ${ii.map((i) => `  let mr${i} = m0 + ty * ${TM}u + ${i}u;`).join('\n')}
-${epi ? `  let o0 = wg.x * (BN / 2u) + tx * ${TN / 2}u; // outputs: gate in the first half of the thread's columns, up in the second` : `  let nb = wg.x * BN + tx * ${TN}u;`}
+${epi ? `  let o0 = wg.x * (BN / 2u) + tx * 4u; // outputs: gate in the first half of the thread's vec4s, up in the second` : `  let nb = wg.x * BN + tx * 4u;`}
 ${store}
 }
 `;
@@ -277,6 +285,12 @@ function sgLoad(syntax: SgSyntax, T: string, ptr: string, offset: string, colMaj
 
 function sgStore(syntax: SgSyntax, ptr: string, offset: string, value: string, stride: string): string {
   return syntax === 'layout' ? `subgroupMatrixStore<row_major>(${ptr}, ${offset}, ${value}, ${stride})` : `subgroupMatrixStore(${ptr}, ${offset}, ${value}, false, ${stride})`;
+}
+
+/** Workgroup memory bytes of the subgroup-matrix kernel with `s` (f16 x and W tiles, the f32 result tile). */
+export function sgBytes(cfg: SgMatrixConfig, s: SgShape): number {
+  const { BM, BN } = sgTile(cfg, s);
+  return (BM + BN) * (s.BK + 8) * 2 + BM * (BN + 4) * 4;
 }
 
 /** The output tile of a subgroup-matrix shape. */
