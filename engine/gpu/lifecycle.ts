@@ -87,11 +87,12 @@ export interface GpuTuning {
    * the weights are f16, else 'tiled'); 'tile64' is the earlier 64×64 kernel (benchmarks compare).
    */
   prefill?: PrefillKernel;
-  /** Prefill tiles: the tiled kernel's large and small shapes, the subgroup-matrix shape (benchmarks sweep them). */
+  /** Prefill tiles: the tiled and the subgroup-matrix kernels' large and small shapes (benchmarks sweep them). */
   tiledLarge?: TiledShape;
   tiledSmall?: TiledShape;
   sgShape?: SgShape;
-  /** The tiled kernel takes its large tile when that still gives at least this many workgroups (default 256). */
+  sgSmall?: SgShape;
+  /** A prefill matmul takes its large tile when that still gives at least this many workgroups (default 256). */
   tiledLargeMinGroups?: number;
 }
 

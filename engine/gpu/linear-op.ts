@@ -146,10 +146,10 @@ export class LinearOp {
         // tiles that fit the device's workgroup memory (WebGPU guarantees 16 KiB; most GPUs give 32 or more)
         const room = core.device.limits.maxComputeWorkgroupStorageSize;
         const sgm = core.sgMatrix;
-        const sgShape = t.sgShape ?? SG_DEFAULT;
+        const sgShapes = sgm ? [t.sgShape ?? SG_DEFAULT, t.sgSmall ?? SG_SMALL].filter((s) => sgBytes(sgm.config, s, epi) <= room) : [];
         const tiles = [t.tiledLarge ?? TILED_LARGE, t.tiledSmall ?? TILED_SMALL].filter((s) => tiledBytes(s) <= room);
-        if (core.prefill === 'sgmatrix' && sgm && spec.w.dtype === 'f16' && aligned && sgBytes(sgm.config, sgShape) <= room) {
-          launches = [launch(matmulSgWgsl(sgm.config, sgm.sgSize, sgShape, epi, sgm.dialect), sgTile(sgm.config, sgShape))];
+        if (core.prefill === 'sgmatrix' && sgm && spec.w.dtype === 'f16' && aligned && sgShapes.length > 0) {
+          launches = sgShapes.map((s) => launch(matmulSgWgsl(sgm.config, sgm.sgSize, s, epi, sgm.dialect), sgTile(sgm.config, s)));
         } else if (core.prefill !== 'tile64' && aligned && tiles.length > 0) {
           launches = tiles.map((s) => launch(matmulTiledWgsl(spec.w.dtype, s, epi), s));
         } else {
@@ -170,7 +170,7 @@ export class LinearOp {
       }
     } else {
       for (const { N, launches } of this.mm) {
-        // the first launch that still gives enough workgroups (the tiled kernel's large tile), else the last
+        // the first launch that still gives enough workgroups (the large tile), else the last
         const l = launches.find((l, i) => i === launches.length - 1 || tiledGroups(M, N, l).reduce((a, b) => a * b) >= this.largeMin)!;
         const [gx, gy] = tiledGroups(M, N, l);
         l.d.encode(pass, gx, gy);

@@ -14,7 +14,7 @@ import { checkSubgroupMatrix, pickSgConfig, runMatmul, subgroupMatrixOf, type Ma
 import { randomFill } from '../../model/random';
 import { silu } from '../activations/activations';
 import { matmul } from './matmul';
-import { matmulSgWgsl, matmulTiledWgsl, SG_DEFAULT, sgTile, tiledGroups, TILED_LARGE, TILED_SMALL, type TiledShape } from './matmul-tiled.wgsl';
+import { matmulSgWgsl, matmulTiledWgsl, SG_DEFAULT, SG_SMALL, sgTile, tiledGroups, TILED_LARGE, TILED_SMALL, type TiledShape } from './matmul-tiled.wgsl';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
@@ -118,6 +118,26 @@ describe('prefill matmul, subgroup matrices (WGSL)', () => {
       expect(k.code).toContain('@workgroup_size(128)');
     }
   });
+
+  it.each([
+    ['16×16×16, 2×2 subgroups of 2×2 fragments', { M: 16, N: 16, K: 16 }, SG_SMALL],
+    ['8×8×8, 2×2 subgroups of 2×4 fragments, K steps of 16', { M: 8, N: 8, K: 8 }, { ...SG_DEFAULT, BK: 16 }],
+  ])(
+    'emulated (%s): tiling, staging and epilogues against the CPU reference',
+    async (_, cfg, shape) => {
+      if (!device) return console.warn(`skipped: ${why}`);
+      const dialect = { syntax: 'layout', index: 'li', emulate: true } as const;
+      for (const c of [
+        makeCase(37, 70, 100, 'f16', { bias: randomFill(70, 3, 0.5), alpha: 0.5, yRowStride: 75, yOffset: 3, accumulate: true, y0: randomFill(3 + 37 * 75, 4, 1) }),
+        makeCase(45, 2 * 41, 24, 'f16', { bias: randomFill(82, 5, 0.3), epi: { kind: 'act', act: 0 } }),
+      ]) {
+        c.x = f16(c.x); // the kernel rounds x to f16
+        const got = await runMatmul(device, matmulSgWgsl(cfg, 32, shape, c.epi, dialect), tiledGroups(c.M, c.N, sgTile(cfg, shape)), c);
+        expectClose(got, reference(c), 1e-5);
+      }
+    },
+    300_000,
+  );
 
   it('picks the f16 → f32 configuration, 16×16×16 first', () => {
     const f = (componentType: string, resultComponentType: string, M: number, N: number, K: number) => ({ componentType, resultComponentType, M, N, K });

@@ -8,8 +8,8 @@
  *              tile and reads its operands from workgroup memory as vec4s; f32 accumulate.
  *   sgmatrix — the same tiling on subgroup matrices (`chromium_experimental_subgroup_matrix`:
  *              tensor cores): x rounded to f16 and W as f16 in workgroup memory, each
- *              subgroup multiplies FM×FN fragments of the device's f16 → f32 configuration,
- *              the result staged through workgroup memory for the epilogue.
+ *              subgroup multiplies FM×FN fragments of the device's f16 → f32 configuration
+ *              and writes them out one fragment at a time through workgroup memory.
  *
  * Epilogues (both kernels): α, bias, accumulate (y += result, the residual add), and 'act'
  * — W is gate|up [2I, K] and y[m, i] = act(gate_i)·up_i (SwiGLU fused; `half` = I): a tile
@@ -87,14 +87,17 @@ fn xAt(m: u32, k: u32) -> f32 {
 // the first u32 word of weight row n (per-row expert dispatch, expertStride, is the matvec's alone)
 fn wRowWord(n: u32) -> u32 { return p.wOffset + n * p.rowStride; }
 
-// the tile's local weight row r → the weight row: n0 + r, or with 'act' gate row o0 + r for
-// r < BN/2 and up row half + o0 + r − BN/2 (o0 = the tile's first output)
+// the tile's local weight row r → the weight row: n0 + r, or with 'act' rows in groups of SPAN
+// (SPAN = BN in the tiled kernel, a subgroup's columns in the subgroup-matrix one), each group's
+// first half gate rows and its second half the matching up rows: output outOf(tile, r)
+fn outOf(tile: u32, r: u32) -> u32 { return tile * (BN / 2u) + (r / SPAN) * (SPAN / 2u) + (r % SPAN) % (SPAN / 2u); }
+
 fn wRow(tile: u32, r: u32) -> u32 {${
     epi
       ? `
-  let o0 = tile * (BN / 2u);
-  if (r < BN / 2u) { return o0 + r; }
-  return p.half + o0 + r - BN / 2u;`
+  let o = outOf(tile, r);
+  if (r % SPAN < SPAN / 2u) { return o; }
+  return p.half + o;`
       : `
   return tile * BN + r;`
   }
@@ -104,7 +107,7 @@ fn wRow(tile: u32, r: u32) -> u32 {${
 fn wRowOk(tile: u32, r: u32) -> bool {${
     epi
       ? `
-  return tile * (BN / 2u) + (r % (BN / 2u)) < p.half;`
+  return outOf(tile, r) < p.half;`
       : `
   return tile * BN + r < p.N;`
   }
@@ -176,6 +179,7 @@ const BM: u32 = ${BM}u;
 const BN: u32 = ${BN}u;
 const BK: u32 = ${BK}u;
 const EPV: u32 = ${EPV}u;
+const SPAN: u32 = BN;
 var<workgroup> xs: array<vec4<f32>, ${BK * SM}>; // [BK][BM/4 + 1] vec4 along m: x tile, transposed
 var<workgroup> ws: array<vec4<f32>, ${BK * SN}>; // [BK][BN/4 + 1] vec4 along n: weight tile, transposed, as f32
 ${wVecWgsl(dtype)}
@@ -247,7 +251,9 @@ export interface SgShape {
   BK: number;
 }
 
+/** The default shapes: 4 subgroups of 2×4 fragments (64×128 with 16×16×16), or of 2×2 (64×64) where that leaves too few workgroups. */
 export const SG_DEFAULT: SgShape = { SGM: 2, SGN: 2, FM: 2, FN: 4, BK: 32 };
+export const SG_SMALL: SgShape = { SGM: 2, SGN: 2, FM: 2, FN: 2, BK: 32 };
 
 /**
  * How the load / store builtins name the memory layout: 'layout' — a template argument
@@ -264,10 +270,17 @@ export type SgSyntax = 'layout' | 'bool';
  */
 export type SgIndex = 'id' | 'li';
 
-/** The spelling a device takes (see SgSyntax, SgIndex). */
+/**
+ * The spelling a device takes (see SgSyntax, SgIndex). `emulate` (tests only): the same kernel
+ * with every fragment held whole by each invocation in plain arrays, f16 values as f32 rounded
+ * to f16 (pack2x16float), and the load / store / multiply builtins written out in WGSL, so a
+ * device without subgroup matrices or shader-f16 (SwiftShader) checks the kernel's tiling,
+ * staging and epilogues; the builtins' own semantics are what the device check covers.
+ */
 export interface SgDialect {
   syntax: SgSyntax;
   index: SgIndex;
+  emulate?: boolean;
 }
 
 export const SG_DIALECTS: readonly SgDialect[] = [
@@ -287,10 +300,10 @@ function sgStore(syntax: SgSyntax, ptr: string, offset: string, value: string, s
   return syntax === 'layout' ? `subgroupMatrixStore<row_major>(${ptr}, ${offset}, ${value}, ${stride})` : `subgroupMatrixStore(${ptr}, ${offset}, ${value}, false, ${stride})`;
 }
 
-/** Workgroup memory bytes of the subgroup-matrix kernel with `s` (f16 x and W tiles, the f32 result tile). */
-export function sgBytes(cfg: SgMatrixConfig, s: SgShape): number {
+/** Workgroup memory bytes of the subgroup-matrix kernel with `s` (f16 x and W tiles, each subgroup's result scratch). */
+export function sgBytes(cfg: SgMatrixConfig, s: SgShape, epi?: MatmulEpilogue): number {
   const { BM, BN } = sgTile(cfg, s);
-  return (BM + BN) * (s.BK + 8) * 2 + BM * (BN + 4) * 4;
+  return (BM + BN) * (s.BK + 8) * 2 + s.SGM * s.SGN * cfg.M * cfg.N * (epi ? 2 : 1) * 4;
 }
 
 /** The output tile of a subgroup-matrix shape. */
@@ -302,52 +315,109 @@ export function sgTile(cfg: SgMatrixConfig, s: SgShape): { BM: number; BN: numbe
  * The subgroup-matrix prefill matmul (see the file comment). `sgSize`: the device's largest
  * subgroup size (the workgroup is SGM·SGN subgroups of it; the WGSL extension asks for a
  * workgroup x size that is a multiple of it). Needs the features `shader-f16`, `subgroups` and
- * `chromium-experimental-subgroup-matrix`; only for f16 weights. Dispatch
- * tiledGroups(M, N, sgTile(cfg, shape)) workgroups.
+ * `chromium-experimental-subgroup-matrix`; only for f16 weights. Each subgroup writes its
+ * results one fragment at a time through a fragment of workgroup memory (with 'act', a gate
+ * fragment and its up fragment: a subgroup's FN·N weight rows are FN/2 fragments of gate rows,
+ * then the matching up rows). Dispatch tiledGroups(M, N, sgTile(cfg, shape)) workgroups.
  */
 export function matmulSgWgsl(cfg: SgMatrixConfig, sgSize: number, shape: SgShape = SG_DEFAULT, epi?: MatmulEpilogue, dialect: SgDialect = SG_DIALECTS[0]): KernelSource {
-  const { syntax, index } = dialect;
+  const { syntax, index, emulate } = dialect;
   const { SGM, SGN, FM, FN, BK } = shape;
   const { BM, BN } = sgTile(cfg, shape);
   const NSG = SGM * SGN;
   const WG = NSG * sgSize;
-  if (BK % cfg.K || BK % 8 || WG > 1024 || (epi && BN % 2))
-    throw new RangeError(`matmulSg: shape ${JSON.stringify(shape)} does not fit the ${cfg.M}×${cfg.N}×${cfg.K} configuration`);
+  if (BK % cfg.K || BK % 8 || WG > 1024 || (epi && FN % 2))
+    throw new RangeError(
+      `matmulSg: shape ${JSON.stringify(shape)} does not fit the ${cfg.M}×${cfg.N}×${cfg.K} configuration (BK a multiple of K and of 8, FN even with an epilogue)`,
+    );
   const SK = BK + 8; // padded row of the operand tiles (halves; rows stay 16-byte aligned)
-  const SC = BN + 4; // padded row of the result tile (floats)
-  const L = `subgroup_matrix_left<f16, ${cfg.K}, ${cfg.M}>`;
-  const R = `subgroup_matrix_right<f16, ${cfg.N}, ${cfg.K}>`;
-  const C = `subgroup_matrix_result<f32, ${cfg.N}, ${cfg.M}>`;
+  const SCN = epi ? 2 * cfg.N : cfg.N; // row of a subgroup's result scratch: a fragment, or gate | up
+  const FRAG = cfg.M * SCN; // floats of scratch per subgroup
+  const L = emulate ? `array<f32, ${cfg.M * cfg.K}>` : `subgroup_matrix_left<f16, ${cfg.K}, ${cfg.M}>`;
+  const R = emulate ? `array<f32, ${cfg.K * cfg.N}>` : `subgroup_matrix_right<f16, ${cfg.N}, ${cfg.K}>`;
+  const C = emulate ? `array<f32, ${cfg.M * cfg.N}>` : `subgroup_matrix_result<f32, ${cfg.N}, ${cfg.M}>`;
+  const H = emulate ? 'f32' : 'f16';
+  const load = (T: string, arr: string, offset: string, colMajor: boolean) =>
+    emulate ? `${arr === '&xs' ? 'emuLeft' : 'emuRight'}(${offset})` : sgLoad(syntax, T, arr, offset, colMajor, 'SK');
+  const storeFrag = (offset: string, value: string) => (emulate ? `emuStore(${offset}, ${value})` : sgStore(syntax, '&cs', offset, value, `${SCN}u`));
+  const mma = (a: string, b: string, c: string) => (emulate ? `emuMma(${a}, ${b}, ${c})` : `subgroupMatrixMultiplyAccumulate(${a}, ${b}, ${c})`);
   const fm = [...Array(FM).keys()];
   const fn = [...Array(FN).keys()];
-  // the operands' addresses depend on subgroup_id, which WGSL's (workgroup) uniformity analysis
-  // cannot prove subgroup-uniform: that diagnostic is off (every call is in uniform control flow)
-  const code = /* wgsl */ `enable f16;
+  const out = [...Array(epi ? FN / 2 : FN).keys()];
+  // one fragment (pair) out: into this subgroup's scratch, then each lane writes its values
+  const emit = (i: number, j: number) => `  ${storeFrag('sg * FRAG', `c${i}_${j}`)};${epi ? `\n  ${storeFrag(`sg * FRAG + ${cfg.N}u`, `c${i}_${j + FN / 2}`)};` : ''}
+  workgroupBarrier();
+  for (var e = lane; e < ${cfg.M * cfg.N}u; e += ${sgSize}u) {
+    let r = e / ${cfg.N}u;
+    let c = e % ${cfg.N}u;
+    let m = m0 + sm + ${i * cfg.M}u + r;
+    let v = cs[sg * FRAG + r * ${SCN}u + c];${
+      epi
+        ? `
+    let o = wg.x * (BN / 2u) + (sg % ${SGN}u) * (SPAN / 2u) + ${j * cfg.N}u + c;
+    if (m < M && o < p.half) { store(m, o, actFn(value(o, v)) * value(p.half + o, cs[sg * FRAG + r * ${SCN}u + ${cfg.N}u + c])); }`
+        : `
+    let n = wg.x * BN + sn + ${j * cfg.N}u + c;
+    if (m < M && n < p.N) { store(m, n, value(n, v)); }`
+    }
+  }
+  workgroupBarrier();`;
+  // the operands' addresses depend on the subgroup index, which WGSL's (workgroup) uniformity
+  // analysis cannot prove subgroup-uniform: that diagnostic is off (every call is in uniform control flow)
+  const emulation = `
+// emulated subgroup matrices (tests): row-major left [M][K] from xs, right [K][N] from ws (column-major there)
+fn emuLeft(o: u32) -> ${L} {
+  var a: ${L};
+  for (var r = 0u; r < ${cfg.M}u; r++) { for (var c = 0u; c < ${cfg.K}u; c++) { a[r * ${cfg.K}u + c] = xs[o + r * SK + c]; } }
+  return a;
+}
+fn emuRight(o: u32) -> ${R} {
+  var b: ${R};
+  for (var r = 0u; r < ${cfg.K}u; r++) { for (var c = 0u; c < ${cfg.N}u; c++) { b[r * ${cfg.N}u + c] = ws[o + c * SK + r]; } }
+  return b;
+}
+fn emuMma(a: ${L}, b: ${R}, c0: ${C}) -> ${C} {
+  var c = c0;
+  for (var r = 0u; r < ${cfg.M}u; r++) { for (var n = 0u; n < ${cfg.N}u; n++) {
+    var t = c[r * ${cfg.N}u + n];
+    for (var k = 0u; k < ${cfg.K}u; k++) { t += a[r * ${cfg.K}u + k] * b[k * ${cfg.N}u + n]; }
+    c[r * ${cfg.N}u + n] = t;
+  } }
+  return c;
+}
+fn emuStore(o: u32, v: ${C}) {
+  for (var r = 0u; r < ${cfg.M}u; r++) { for (var c = 0u; c < ${cfg.N}u; c++) { cs[o + r * ${SCN}u + c] = v[r * ${cfg.N}u + c]; } }
+}
+fn toH(v: f32) -> f32 { return unpack2x16float(pack2x16float(vec2<f32>(v, 0.0))).x; }
+`;
+  const code = /* wgsl */ `${
+    emulate
+      ? ''
+      : `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 diagnostic(off, chromium_experimental.subgroup_matrix_uniformity);
-${commonWgsl(epi)}
+`
+  }${commonWgsl(epi)}
 const BM: u32 = ${BM}u;
 const BN: u32 = ${BN}u;
 const BK: u32 = ${BK}u;
 const SK: u32 = ${SK}u;
-const SC: u32 = ${SC}u;
-var<workgroup> xs: array<f16, ${BM * SK}>; // [BM][BK + 8]: x tile as f16, row-major (left operand)
-var<workgroup> ws: array<f16, ${BN * SK}>; // [BN][BK + 8]: weight rows as f16 (Wᵀ column-major: right operand)
-var<workgroup> cs: array<f32, ${BM * SC}>; // [BM][BN + 4]: the result tile, for the epilogue
-
+const SPAN: u32 = ${FN * cfg.N}u; // a subgroup's weight rows (with 'act': gate | up)
+const FRAG: u32 = ${FRAG}u;
+var<workgroup> xs: array<${H}, ${BM * SK}>; // [BM][BK + 8]: x tile as f16, row-major (left operand)
+var<workgroup> ws: array<${H}, ${BN * SK}>; // [BN][BK + 8]: weight rows as f16 (Wᵀ column-major: right operand)
+var<workgroup> cs: array<f32, ${NSG * FRAG}>; // per subgroup [${cfg.M}][${SCN}]: a result fragment${epi ? ' | its up fragment' : ''}
+${emulate ? emulation : ''}
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32${index === 'id' ? ', @builtin(subgroup_id) sg: u32' : ''}) {
-  let M = rowsOf(p.mSel, p.mFixed);${
-    index === 'li'
-      ? `
-  let sg = li / ${sgSize}u;`
-      : ''
-  }
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32${
+    index === 'id' && !emulate ? ', @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) lane: u32' : ''
+  }) {
+  let M = rowsOf(p.mSel, p.mFixed);
   let m0 = wg.y * BM;
-  if (m0 >= M) { return; }
+  if (m0 >= M) { return; }${index === 'li' || emulate ? `\n  let sg = li / ${sgSize}u;\n  let lane = li % ${sgSize}u;` : ''}
   let sm = (sg / ${SGN}u) * ${FM * cfg.M}u; // the subgroup's first row in the tile
-  let sn = (sg % ${SGN}u) * ${FN * cfg.N}u; // its first column
+  let sn = (sg % ${SGN}u) * SPAN; // its first weight row
 ${fm.map((i) => fn.map((j) => `  var c${i}_${j} = ${C}();`).join('\n')).join('\n')}
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
     // x tile: BM rows × BK values, f32 → f16
@@ -355,7 +425,7 @@ ${fm.map((i) => fn.map((j) => `  var c${i}_${j} = ${C}();`).join('\n')).join('\n
       let r = idx / (BK / 4u);
       let kq = (idx % (BK / 4u)) * 4u;
       let m = min(m0 + r, M - 1u);
-      for (var j = 0u; j < 4u; j++) { xs[r * SK + kq + j] = f16(xAt(m, k0 + kq + j)); }
+      for (var j = 0u; j < 4u; j++) { xs[r * SK + kq + j] = ${emulate ? 'toH' : 'f16'}(xAt(m, k0 + kq + j)); }
     }
     // weight tile: BN rows × BK halves, 8 per 16-byte vector, reinterpreted (no conversion)
     for (var idx = li; idx < ${(BN * BK) / 8}u; idx += ${WG}u) {
@@ -366,43 +436,24 @@ ${fm.map((i) => fn.map((j) => `  var c${i}_${j} = ${C}();`).join('\n')).join('\n
       if (k < p.K && wRowOk(wg.x, r)) { v = w[(wRowWord(wRow(wg.x, r)) + k / 2u) / 4u]; }
       let o = r * SK + kq;
       for (var j = 0u; j < 4u; j++) {
-        let h = bitcast<vec2<f16>>(v[j]);
+        let h = ${emulate ? 'unpack2x16float(v[j])' : 'bitcast<vec2<f16>>(v[j])'};
         ws[o + 2u * j] = h.x;
         ws[o + 2u * j + 1u] = h.y;
       }
     }
     workgroupBarrier();
     for (var kk = 0u; kk < BK; kk += ${cfg.K}u) {
-${fm.map((i) => `      let a${i} = ${sgLoad(syntax, L, '&xs', `(sm + ${i * cfg.M}u) * SK + kk`, false, 'SK')};`).join('\n')}
-${fn.map((j) => `      let b${j} = ${sgLoad(syntax, R, '&ws', `(sn + ${j * cfg.N}u) * SK + kk`, true, 'SK')};`).join('\n')}
-${fm.map((i) => fn.map((j) => `      c${i}_${j} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, c${i}_${j});`).join('\n')).join('\n')}
+${fm.map((i) => `      let a${i} = ${load(L, '&xs', `(sm + ${i * cfg.M}u) * SK + kk`, false)};`).join('\n')}
+${fn.map((j) => `      let b${j} = ${load(R, '&ws', `(sn + ${j * cfg.N}u) * SK + kk`, true)};`).join('\n')}
+${fm.map((i) => fn.map((j) => `      c${i}_${j} = ${mma(`a${i}`, `b${j}`, `c${i}_${j}`)};`).join('\n')).join('\n')}
     }
     workgroupBarrier();
   }
-${fm.map((i) => fn.map((j) => `  ${sgStore(syntax, '&cs', `(sm + ${i * cfg.M}u) * SC + sn + ${j * cfg.N}u`, `c${i}_${j}`, 'SC')};`).join('\n')).join('\n')}
-  workgroupBarrier();
-${
-  epi
-    ? `  // gate columns [0, BN/2) and up columns [BN/2, BN) of the tile → BN/2 outputs
-  for (var idx = li; idx < BM * (BN / 2u); idx += ${WG}u) {
-    let r = idx / (BN / 2u);
-    let c = idx % (BN / 2u);
-    let m = m0 + r;
-    let o = wg.x * (BN / 2u) + c;
-    if (m < M && o < p.half) { store(m, o, actFn(value(o, cs[r * SC + c])) * value(p.half + o, cs[r * SC + BN / 2u + c])); }
-  }`
-    : `  for (var idx = li; idx < BM * BN; idx += ${WG}u) {
-    let r = idx / BN;
-    let c = idx % BN;
-    let m = m0 + r;
-    let n = wg.x * BN + c;
-    if (m < M && n < p.N) { store(m, n, value(n, cs[r * SC + c])); }
-  }`
-}
+${fm.map((i) => out.map((j) => emit(i, j)).join('\n')).join('\n')}
 }
 `;
   return {
-    label: `matmul-sg-f16-${cfg.M}x${cfg.N}x${cfg.K}-${SGM}x${SGN}f${FM}x${FN}k${BK}${epi ? '-act' : ''}-${syntax}-${index}`,
+    label: `matmul-sg-f16-${cfg.M}x${cfg.N}x${cfg.K}-${SGM}x${SGN}f${FM}x${FN}k${BK}${epi ? '-act' : ''}-${emulate ? 'emulated' : `${syntax}-${index}`}`,
     code,
     bindings: ['x', 'w', 'b', 'y'],
     fields: LINEAR_FIELDS,
