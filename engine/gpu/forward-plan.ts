@@ -23,7 +23,7 @@ import { createStorage, Dispatch } from './kernel';
 import type { ModelCore } from './lifecycle';
 import { LinearOp, MATVEC_MAX_ROWS, type KernelBuilder } from './linear-op';
 import type { StepTimestamps } from './profiling';
-import type { ReadBack, ReadRequest } from './readback';
+import { decodeTop, type ReadBack, type ReadRequest } from './readback';
 import type { Act, ForwardCaptures, LayerOps, Ops } from './forward-types';
 import type { StepInputs } from './step-inputs';
 import type { LayerWeights, ModelWeights } from './weights';
@@ -594,18 +594,4 @@ export class ForwardPlan implements KernelBuilder {
     pass.end();
     return out;
   }
-}
-
-/** Top-k read-back [k, 2] (value bits, id) → ids and values, up to the first empty slot. */
-function decodeTop(b: ArrayBuffer, k: number): { ids: number[]; values: number[] } {
-  const u = new Uint32Array(b);
-  const f = new Float32Array(b);
-  const ids: number[] = [];
-  const values: number[] = [];
-  for (let i = 0; i < k; i++) {
-    if (u[2 * i + 1] === 0xffffffff) break;
-    ids.push(u[2 * i + 1]);
-    values.push(f[2 * i]);
-  }
-  return { ids, values };
 }
