@@ -396,7 +396,7 @@ fn toH(v: f32) -> f32 { return unpack2x16float(pack2x16float(vec2<f32>(v, 0.0)))
       : `enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
-diagnostic(off, chromium_experimental.subgroup_matrix_uniformity);
+diagnostic(off, chromium.subgroup_matrix_uniformity);
 `
   }${commonWgsl(epi)}
 const BM: u32 = ${BM}u;
