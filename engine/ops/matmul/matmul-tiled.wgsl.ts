@@ -115,12 +115,11 @@ fn wRowOk(tile: u32, r: u32) -> bool {${
 `;
 }
 
-/** WGSL `wVec(rw, k)`: the 16-byte vector of weight values k… of the row at word `rw`, as f32 (4 f32, or 8 halves unpacked; rows are padded with zeros to whole vectors). */
-function wVecWgsl(dtype: WeightDtype): string {
+/** WGSL `wUnpack(v)`: a 16-byte vector of weights as f32 values (4 f32, or 8 halves). */
+function wUnpackWgsl(dtype: WeightDtype): string {
   return dtype === 'f32'
-    ? `fn wVec(rw: u32, k: u32) -> array<f32, 4> { let v = bitcast<vec4<f32>>(w[(rw + k) / 4u]); return array<f32, 4>(v.x, v.y, v.z, v.w); }`
-    : `fn wVec(rw: u32, k: u32) -> array<f32, 8> {
-  let v = w[(rw + k / 2u) / 4u];
+    ? `fn wUnpack(v: vec4<u32>) -> array<f32, 4> { let f = bitcast<vec4<f32>>(v); return array<f32, 4>(f.x, f.y, f.z, f.w); }`
+    : `fn wUnpack(v: vec4<u32>) -> array<f32, 8> {
   let a = unpack2x16float(v.x);
   let b2 = unpack2x16float(v.y);
   let c = unpack2x16float(v.z);
@@ -148,6 +147,10 @@ export function matmulTiledWgsl(dtype: WeightDtype, shape: TiledShape = TILED_LA
   const jq = [...Array(qn).keys()];
   const e4 = [0, 1, 2, 3];
   const acc = (i: number, q: number) => `acc${i}_${q}`;
+  const XB = (BM / 4) * (BK / 4); // x blocks per K step
+  const WBn = (BN / 4) * (BK / EPV); // weight blocks per K step
+  const xb = [...Array(Math.ceil(XB / WG)).keys()]; // a thread's x blocks
+  const wb = [...Array(Math.ceil(WBn / WG)).keys()];
   // vec4 column of the thread's q, interleaved so that neighbouring threads read (and write)
   // neighbouring vec4s: q·TX + tx, or with 'act' gate columns q·TX + tx for the first half of
   // q and the matching up columns BN/8 + … for the second
@@ -182,7 +185,48 @@ const EPV: u32 = ${EPV}u;
 const SPAN: u32 = BN;
 var<workgroup> xs: array<vec4<f32>, ${BK * SM}>; // [BK][BM/4 + 1] vec4 along m: x tile, transposed
 var<workgroup> ws: array<vec4<f32>, ${BK * SN}>; // [BK][BN/4 + 1] vec4 along n: weight tile, transposed, as f32
-${wVecWgsl(dtype)}
+${wUnpackWgsl(dtype)}
+const XB: u32 = ${XB}u; // x blocks (4 rows × 4 values) per K step
+const WB: u32 = ${WBn}u; // weight blocks (4 rows × one 16-byte vector) per K step
+
+// x block idx of the K step at k0: its 4 values k…k+3 of 4 rows, as 4 vec4 along m (0 past M or K)
+fn loadX(idx: u32, k0: u32, m0: u32, M: u32) -> array<vec4<f32>, 4> {
+  var v: array<vec4<f32>, 4>;
+  if (idx < XB) {
+    let rb = idx / (BK / 4u);
+    let k = k0 + (idx % (BK / 4u)) * 4u;
+${e4.map((i) => `    let r${i} = min(m0 + rb * 4u + ${i}u, M - 1u);`).join('\n')}
+${e4.map((j) => `    v[${j}] = vec4<f32>(${e4.map((i) => `xAt(r${i}, k + ${j}u)`).join(', ')});`).join('\n')}
+  }
+  return v;
+}
+
+fn storeX(idx: u32, v: array<vec4<f32>, 4>) {
+  if (idx >= XB) { return; }
+  let rb = idx / (BK / 4u);
+  let kq = (idx % (BK / 4u)) * 4u;
+${e4.map((j) => `  xs[(kq + ${j}u) * ${SM}u + rb] = v[${j}];`).join('\n')}
+}
+
+// weight block idx of the K step at k0: one 16-byte vector of each of 4 rows, as stored (0 past the rows or K)
+fn loadW(idx: u32, k0: u32, tile: u32) -> array<vec4<u32>, 4> {
+  var v: array<vec4<u32>, 4>;
+  if (idx < WB) {
+    let rb = idx / (BK / EPV);
+    let k = k0 + (idx % (BK / EPV)) * EPV;
+${e4.map((i) => `    if (k < p.K && wRowOk(tile, rb * 4u + ${i}u)) { v[${i}] = w[(wRowWord(wRow(tile, rb * 4u + ${i}u)) + k * 4u / EPV) / 4u]; }`).join('\n')}
+  }
+  return v;
+}
+
+// unpacked once here, into 4-row vec4 columns of the transposed tile
+fn storeW(idx: u32, v: array<vec4<u32>, 4>) {
+  if (idx >= WB) { return; }
+  let rb = idx / (BK / EPV);
+  let kq = (idx % (BK / EPV)) * EPV;
+${e4.map((i) => `  let u${i} = wUnpack(v[${i}]);`).join('\n')}
+  for (var j = 0u; j < EPV; j++) { ws[(kq + j) * ${SN}u + rb] = vec4<f32>(u0[j], u1[j], u2[j], u3[j]); }
+}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -192,28 +236,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let tx = li % ${TX}u;
   let ty = li / ${TX}u;
 ${ii.map((i) => jq.map((q) => `  var ${acc(i, q)} = vec4<f32>(0.0);`).join('\n')).join('\n')}
+  // the first K step's operands; each step stores what was loaded, then loads the next step's
+  // operands into registers while it multiplies (their latency hidden behind the arithmetic)
+${xb.map((b) => `  var px${b} = loadX(li + ${b * WG}u, 0u, m0, M);`).join('\n')}
+${wb.map((b) => `  var pw${b} = loadW(li + ${b * WG}u, 0u, wg.x);`).join('\n')}
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
-    // x tile: blocks of 4 rows × 4 values, written transposed as 4 vec4 along m
-    for (var idx = li; idx < ${(BM / 4) * (BK / 4)}u; idx += ${WG}u) {
-      let rb = idx / (BK / 4u);
-      let kq = (idx % (BK / 4u)) * 4u;
-${e4.map((i) => `      let r${i} = min(m0 + rb * 4u + ${i}u, M - 1u);`).join('\n')}
-${e4.map((j) => `      xs[(kq + ${j}u) * ${SM}u + rb] = vec4<f32>(${e4.map((i) => `xAt(r${i}, k0 + kq + ${j}u)`).join(', ')});`).join('\n')}
-    }
-    // weight tile: blocks of 4 rows × one 16-byte vector (EPV values, unpacked here, once)
-    for (var idx = li; idx < ${(BN / 4) * (BK / EPV)}u; idx += ${WG}u) {
-      let rb = idx / (BK / EPV);
-      let kq = (idx % (BK / EPV)) * EPV;
-      let k = k0 + kq;
-${e4
-  .map(
-    (i) => `      var v${i} = array<f32, ${EPV}>();
-      if (k < p.K && wRowOk(wg.x, rb * 4u + ${i}u)) { v${i} = wVec(wRowWord(wRow(wg.x, rb * 4u + ${i}u)), k); }`,
-  )
-  .join('\n')}
-      for (var j = 0u; j < EPV; j++) { ws[(kq + j) * ${SN}u + rb] = vec4<f32>(v0[j], v1[j], v2[j], v3[j]); }
-    }
+${xb.map((b) => `    storeX(li + ${b * WG}u, px${b});`).join('\n')}
+${wb.map((b) => `    storeW(li + ${b * WG}u, pw${b});`).join('\n')}
     workgroupBarrier();
+    if (k0 + BK < p.K) {
+${xb.map((b) => `      px${b} = loadX(li + ${b * WG}u, k0 + BK, m0, M);`).join('\n')}
+${wb.map((b) => `      pw${b} = loadW(li + ${b * WG}u, k0 + BK, wg.x);`).join('\n')}
+    }
     for (var kk = 0u; kk < BK; kk++) {
 ${[...Array(qm).keys()].map((q) => `      let a${q} = xs[kk * ${SM}u + ty * ${qm}u + ${q}u];`).join('\n')}
 ${jq.map((q) => `      let b${q} = ws[kk * ${SN}u + ${colOf(q)}];`).join('\n')}
