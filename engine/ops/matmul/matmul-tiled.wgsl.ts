@@ -129,6 +129,60 @@ function wUnpackWgsl(dtype: WeightDtype): string {
 }
 
 /**
+ * WGSL `loadX` / `loadW`: one block of the K step at k0 into registers — x: 4 rows × 4 values as
+ * 4 vec4 (v[j] = value k + j of the 4 rows); W: one 16-byte vector (EPV values) of each of 4
+ * rows, as stored — 0 past M, the weight rows or K. Each kernel stores them into its own tiles.
+ */
+function loadersWgsl(XB: number, WB: number): string {
+  const e4 = [0, 1, 2, 3];
+  return `const XB: u32 = ${XB}u; // x blocks per K step
+const WB: u32 = ${WB}u; // weight blocks per K step
+
+fn loadX(idx: u32, k0: u32, m0: u32, M: u32) -> array<vec4<f32>, 4> {
+  var v: array<vec4<f32>, 4>;
+  if (idx < XB) {
+    let rb = idx / (BK / 4u);
+    let k = k0 + (idx % (BK / 4u)) * 4u;
+${e4.map((i) => `    let r${i} = min(m0 + rb * 4u + ${i}u, M - 1u);`).join('\n')}
+${e4.map((j) => `    v[${j}] = vec4<f32>(${e4.map((i) => `xAt(r${i}, k + ${j}u)`).join(', ')});`).join('\n')}
+  }
+  return v;
+}
+
+fn loadW(idx: u32, k0: u32, tile: u32) -> array<vec4<u32>, 4> {
+  var v: array<vec4<u32>, 4>;
+  if (idx < WB) {
+    let rb = idx / (BK / EPV);
+    let k = k0 + (idx % (BK / EPV)) * EPV;
+${e4.map((i) => `    if (k < p.K && wRowOk(tile, rb * 4u + ${i}u)) { v[${i}] = w[(wRowWord(wRow(tile, rb * 4u + ${i}u)) + k * 4u / EPV) / 4u]; }`).join('\n')}
+  }
+  return v;
+}
+`;
+}
+
+/**
+ * The K loop's operand traffic: `init` loads the first step's blocks into registers; `step`
+ * (at the top of each step) stores them into the tiles, waits at the barrier, and loads the
+ * next step's blocks, whose latency the step's multiplies then hide.
+ */
+function pipelinedLoadsWgsl(nx: number, nw: number, WG: number): { init: string; step: string } {
+  const xb = [...Array(nx).keys()];
+  const wb = [...Array(nw).keys()];
+  return {
+    init: `${xb.map((b) => `  var px${b} = loadX(li + ${b * WG}u, 0u, m0, M);`).join('\n')}
+${wb.map((b) => `  var pw${b} = loadW(li + ${b * WG}u, 0u, wg.x);`).join('\n')}`,
+    step: `${xb.map((b) => `    storeX(li + ${b * WG}u, px${b});`).join('\n')}
+${wb.map((b) => `    storeW(li + ${b * WG}u, pw${b});`).join('\n')}
+    workgroupBarrier();
+    if (k0 + BK < p.K) {
+${xb.map((b) => `      px${b} = loadX(li + ${b * WG}u, k0 + BK, m0, M);`).join('\n')}
+${wb.map((b) => `      pw${b} = loadW(li + ${b * WG}u, k0 + BK, wg.x);`).join('\n')}
+    }`,
+  };
+}
+
+/**
  * The register-tiled prefill matmul (see the file comment). Rows M from the Step uniform;
  * dispatch tiledGroups(M, N, shape) workgroups ([N tiles, M tiles]). Tiles are loaded in
  * blocks of 4 rows, so every workgroup-memory write is a whole vec4 along m or n.
@@ -149,8 +203,7 @@ export function matmulTiledWgsl(dtype: WeightDtype, shape: TiledShape = TILED_LA
   const acc = (i: number, q: number) => `acc${i}_${q}`;
   const XB = (BM / 4) * (BK / 4); // x blocks per K step
   const WBn = (BN / 4) * (BK / EPV); // weight blocks per K step
-  const xb = [...Array(Math.ceil(XB / WG)).keys()]; // a thread's x blocks
-  const wb = [...Array(Math.ceil(WBn / WG)).keys()];
+  const pipe = pipelinedLoadsWgsl(Math.ceil(XB / WG), Math.ceil(WBn / WG), WG);
   // vec4 column of the thread's q, interleaved so that neighbouring threads read (and write)
   // neighbouring vec4s: q·TX + tx, or with 'act' gate columns q·TX + tx for the first half of
   // q and the matching up columns BN/8 + … for the second
@@ -186,37 +239,12 @@ const SPAN: u32 = BN;
 var<workgroup> xs: array<vec4<f32>, ${BK * SM}>; // [BK][BM/4 + 1] vec4 along m: x tile, transposed
 var<workgroup> ws: array<vec4<f32>, ${BK * SN}>; // [BK][BN/4 + 1] vec4 along n: weight tile, transposed, as f32
 ${wUnpackWgsl(dtype)}
-const XB: u32 = ${XB}u; // x blocks (4 rows × 4 values) per K step
-const WB: u32 = ${WBn}u; // weight blocks (4 rows × one 16-byte vector) per K step
-
-// x block idx of the K step at k0: its 4 values k…k+3 of 4 rows, as 4 vec4 along m (0 past M or K)
-fn loadX(idx: u32, k0: u32, m0: u32, M: u32) -> array<vec4<f32>, 4> {
-  var v: array<vec4<f32>, 4>;
-  if (idx < XB) {
-    let rb = idx / (BK / 4u);
-    let k = k0 + (idx % (BK / 4u)) * 4u;
-${e4.map((i) => `    let r${i} = min(m0 + rb * 4u + ${i}u, M - 1u);`).join('\n')}
-${e4.map((j) => `    v[${j}] = vec4<f32>(${e4.map((i) => `xAt(r${i}, k + ${j}u)`).join(', ')});`).join('\n')}
-  }
-  return v;
-}
-
+${loadersWgsl(XB, WBn)}
 fn storeX(idx: u32, v: array<vec4<f32>, 4>) {
   if (idx >= XB) { return; }
   let rb = idx / (BK / 4u);
   let kq = (idx % (BK / 4u)) * 4u;
 ${e4.map((j) => `  xs[(kq + ${j}u) * ${SM}u + rb] = v[${j}];`).join('\n')}
-}
-
-// weight block idx of the K step at k0: one 16-byte vector of each of 4 rows, as stored (0 past the rows or K)
-fn loadW(idx: u32, k0: u32, tile: u32) -> array<vec4<u32>, 4> {
-  var v: array<vec4<u32>, 4>;
-  if (idx < WB) {
-    let rb = idx / (BK / EPV);
-    let k = k0 + (idx % (BK / EPV)) * EPV;
-${e4.map((i) => `    if (k < p.K && wRowOk(tile, rb * 4u + ${i}u)) { v[${i}] = w[(wRowWord(wRow(tile, rb * 4u + ${i}u)) + k * 4u / EPV) / 4u]; }`).join('\n')}
-  }
-  return v;
 }
 
 // unpacked once here, into 4-row vec4 columns of the transposed tile
@@ -236,18 +264,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let tx = li % ${TX}u;
   let ty = li / ${TX}u;
 ${ii.map((i) => jq.map((q) => `  var ${acc(i, q)} = vec4<f32>(0.0);`).join('\n')).join('\n')}
-  // the first K step's operands; each step stores what was loaded, then loads the next step's
-  // operands into registers while it multiplies (their latency hidden behind the arithmetic)
-${xb.map((b) => `  var px${b} = loadX(li + ${b * WG}u, 0u, m0, M);`).join('\n')}
-${wb.map((b) => `  var pw${b} = loadW(li + ${b * WG}u, 0u, wg.x);`).join('\n')}
+  // the first K step's operands into registers; each step stores them and loads the next step's
+${pipe.init}
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
-${xb.map((b) => `    storeX(li + ${b * WG}u, px${b});`).join('\n')}
-${wb.map((b) => `    storeW(li + ${b * WG}u, pw${b});`).join('\n')}
-    workgroupBarrier();
-    if (k0 + BK < p.K) {
-${xb.map((b) => `      px${b} = loadX(li + ${b * WG}u, k0 + BK, m0, M);`).join('\n')}
-${wb.map((b) => `      pw${b} = loadW(li + ${b * WG}u, k0 + BK, wg.x);`).join('\n')}
-    }
+${pipe.step}
     for (var kk = 0u; kk < BK; kk++) {
 ${[...Array(qm).keys()].map((q) => `      let a${q} = xs[kk * ${SM}u + ty * ${qm}u + ${q}u];`).join('\n')}
 ${jq.map((q) => `      let b${q} = ws[kk * ${SN}u + ${colOf(q)}];`).join('\n')}
@@ -378,6 +398,10 @@ export function matmulSgWgsl(cfg: SgMatrixConfig, sgSize: number, shape: SgShape
   const fm = [...Array(FM).keys()];
   const fn = [...Array(FN).keys()];
   const out = [...Array(epi ? FN / 2 : FN).keys()];
+  const e4 = [0, 1, 2, 3];
+  const XB = (BM / 4) * (BK / 4); // x blocks per K step
+  const WB = (BN / 4) * (BK / 8); // weight blocks per K step
+  const pipe = pipelinedLoadsWgsl(Math.ceil(XB / WG), Math.ceil(WB / WG), WG);
   // one fragment (pair) out: into this subgroup's scratch, then each lane writes its values
   const emit = (i: number, j: number) => `  ${storeFrag('sg * FRAG', `c${i}_${j}`)};${epi ? `\n  ${storeFrag(`sg * FRAG + ${cfg.N}u`, `c${i}_${j + FN / 2}`)};` : ''}
   workgroupBarrier();
@@ -437,12 +461,33 @@ const BM: u32 = ${BM}u;
 const BN: u32 = ${BN}u;
 const BK: u32 = ${BK}u;
 const SK: u32 = ${SK}u;
+const EPV: u32 = 8u; // halves per 16-byte weight vector
 const SPAN: u32 = ${FN * cfg.N}u; // a subgroup's weight rows (with 'act': gate | up)
 const FRAG: u32 = ${FRAG}u;
 var<workgroup> xs: array<${H}, ${BM * SK}>; // [BM][BK + 8]: x tile as f16, row-major (left operand)
 var<workgroup> ws: array<${H}, ${BN * SK}>; // [BN][BK + 8]: weight rows as f16 (Wᵀ column-major: right operand)
 var<workgroup> cs: array<f32, ${NSG * FRAG}>; // per subgroup [${cfg.M}][${SCN}]: a result fragment${epi ? ' | its up fragment' : ''}
-${emulate ? emulation : ''}
+${emulate ? emulation : ''}${loadersWgsl(XB, WB)}
+// x block → the row-major f16 tile: rows rb·4 + i, values kq + j
+fn storeX(idx: u32, v: array<vec4<f32>, 4>) {
+  if (idx >= XB) { return; }
+  let o = (idx / (BK / 4u)) * 4u * SK + (idx % (BK / 4u)) * 4u;
+${e4.map((i) => e4.map((j) => `  xs[o + ${i}u * SK + ${j}u] = ${emulate ? 'toH' : 'f16'}(v[${j}][${i}]);`).join('\n')).join('\n')}
+}
+
+// weight block → the f16 tile, the halves as they are: rows rb·4 + i, values kq…kq + 7
+fn storeW(idx: u32, v: array<vec4<u32>, 4>) {
+  if (idx >= WB) { return; }
+  let o = (idx / (BK / 8u)) * 4u * SK + (idx % (BK / 8u)) * 8u;
+  for (var i = 0u; i < 4u; i++) {
+    for (var q = 0u; q < 4u; q++) {
+      let h = ${emulate ? 'unpack2x16float(v[i][q])' : 'bitcast<vec2<f16>>(v[i][q])'};
+      ws[o + i * SK + 2u * q] = h.x;
+      ws[o + i * SK + 2u * q + 1u] = h.y;
+    }
+  }
+}
+
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32${
     index === 'id' && !emulate ? ', @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) lane: u32' : ''
@@ -453,29 +498,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let sm = (sg / ${SGN}u) * ${FM * cfg.M}u; // the subgroup's first row in the tile
   let sn = (sg % ${SGN}u) * SPAN; // its first weight row
 ${fm.map((i) => fn.map((j) => `  var c${i}_${j} = ${C}();`).join('\n')).join('\n')}
+  // the first K step's operands into registers; each step stores them and loads the next step's
+${pipe.init}
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
-    // x tile: BM rows × BK values, f32 → f16
-    for (var idx = li; idx < ${(BM * BK) / 4}u; idx += ${WG}u) {
-      let r = idx / (BK / 4u);
-      let kq = (idx % (BK / 4u)) * 4u;
-      let m = min(m0 + r, M - 1u);
-      for (var j = 0u; j < 4u; j++) { xs[r * SK + kq + j] = ${emulate ? 'toH' : 'f16'}(xAt(m, k0 + kq + j)); }
-    }
-    // weight tile: BN rows × BK halves, 8 per 16-byte vector, reinterpreted (no conversion)
-    for (var idx = li; idx < ${(BN * BK) / 8}u; idx += ${WG}u) {
-      let r = idx / (BK / 8u);
-      let kq = (idx % (BK / 8u)) * 8u;
-      let k = k0 + kq;
-      var v = vec4<u32>(0u);
-      if (k < p.K && wRowOk(wg.x, r)) { v = w[(wRowWord(wRow(wg.x, r)) + k / 2u) / 4u]; }
-      let o = r * SK + kq;
-      for (var j = 0u; j < 4u; j++) {
-        let h = ${emulate ? 'unpack2x16float(v[j])' : 'bitcast<vec2<f16>>(v[j])'};
-        ws[o + 2u * j] = h.x;
-        ws[o + 2u * j + 1u] = h.y;
-      }
-    }
-    workgroupBarrier();
+${pipe.step}
     for (var kk = 0u; kk < BK; kk += ${cfg.K}u) {
 ${fm.map((i) => `      let a${i} = ${load(L, '&xs', `(sm + ${i * cfg.M}u) * SK + kk`, false)};`).join('\n')}
 ${fn.map((j) => `      let b${j} = ${load(R, '&ws', `(sn + ${j * cfg.N}u) * SK + kk`, true)};`).join('\n')}
