@@ -6,6 +6,8 @@
  *              workgroup memory as f32 (f16 weights unpacked once, when the tile is loaded,
  *              from 16-byte vectors of packed halves), each thread keeps a TM×TN register
  *              tile and reads its operands from workgroup memory as vec4s; f32 accumulate.
+ *              Both kernels load the next K step's x and W into registers while the current
+ *              step multiplies (pipelinedLoadsWgsl).
  *   sgmatrix — the same tiling on subgroup matrices (`chromium_experimental_subgroup_matrix`:
  *              tensor cores): x rounded to f16 and W as f16 in workgroup memory, each
  *              subgroup multiplies FM×FN fragments of the device's f16 → f32 configuration
@@ -13,7 +15,8 @@
  *
  * Epilogues (both kernels): α, bias, accumulate (y += result, the residual add), and 'act'
  * — W is gate|up [2I, K] and y[m, i] = act(gate_i)·up_i (SwiGLU fused; `half` = I): a tile
- * holds BN/2 gate rows and the matching BN/2 up rows, and writes BN/2 outputs.
+ * holds BN/2 gate rows and the matching BN/2 up rows (in groups of SPAN rows: gate half, up
+ * half), and writes BN/2 outputs.
  */
 import { actFnWgsl } from '../activations/activations.wgsl';
 import { M_WGSL, paramsWgsl, STEP_WGSL, type KernelSource } from '../../wgsl/kernel-source';
