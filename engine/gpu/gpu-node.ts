@@ -38,7 +38,13 @@ export async function openNodeGpu(): Promise<GpuHandle | { env: EngineEnv }> {
     pinned.push(h.adapter, h.device);
     if (h.device.features.has(SUBGROUP_MATRIX)) {
       const info = h.adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: readonly object[]; subgroupMaxSize?: number };
-      const check = await checkSubgroupMatrix(h.device, info.subgroupMatrixConfigs ?? [], info.subgroupMaxSize ?? 32);
+      const check = await checkSubgroupMatrix(h.device, info.subgroupMatrixConfigs ?? [], info.subgroupMaxSize ?? 32).catch((e: unknown) => ({
+        ok: false,
+        maxRelDiff: NaN,
+        why: e instanceof Error ? e.message : String(e),
+        config: undefined,
+        dialect: undefined,
+      }));
       const cfg = check.config ? `${check.config.M}×${check.config.N}×${check.config.K}` : undefined;
       h.env.subgroupMatrix = {
         config: cfg,
