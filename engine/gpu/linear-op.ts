@@ -12,6 +12,7 @@ import {
   matmulSgWgsl,
   matmulTiledWgsl,
   SG_DEFAULT,
+  SG_SMALL,
   sgBytes,
   sgTile,
   tiledBytes,
