@@ -130,6 +130,16 @@ export interface SgMatrixUse {
 
 const checked = new WeakMap<GPUDevice, SgMatrixUse>();
 
+/**
+ * Records (or with undefined clears) how `device` runs subgroup matrices without the check:
+ * tests only, with the emulated dialect, to run whole models through the subgroup-matrix
+ * path on a device without the feature.
+ */
+export function recordSubgroupMatrix(device: GPUDevice, use: SgMatrixUse | undefined): void {
+  if (use) checked.set(device, use);
+  else checked.delete(device);
+}
+
 /** How `device` passed checkSubgroupMatrix (undefined: use the tiled kernel). */
 export function subgroupMatrixOf(device: GPUDevice): SgMatrixUse | undefined {
   return checked.get(device);

@@ -4,8 +4,9 @@
  * register-tiled kernel (the default without subgroup matrices) equal the CPU reference
  * within the GPU tolerance (1e-4 f32; f16 weights within 0.05 of the f32 CPU path, as in
  * tests/browser/gpu.test.ts) and the earlier 64×64 kernel's within 1e-5, and the forward runs
- * the tiled kernels (SwiGLU fused into gate|up) for T > MATVEC_MAX_ROWS. Skipped where no
- * WebGPU device opens.
+ * the tiled kernels (SwiGLU fused into gate|up) for T > MATVEC_MAX_ROWS; and an f16 prefill
+ * through the subgroup-matrix path (LinearOp's launches, the SwiGLU epilogue) with the kernel's
+ * builtins emulated. Skipped where no WebGPU device opens.
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import { openModel } from '../../engine/formats/load-node';
 import { GpuModel } from '../../engine/gpu/gpu-model';
 import { openNodeGpu } from '../../engine/gpu/gpu-node';
 import { Dispatch } from '../../engine/gpu/kernel';
+import { recordSubgroupMatrix } from '../../engine/gpu/prefill-matmul';
 import type { PrefillKernel } from '../../engine/gpu/lifecycle';
 import { Model } from '../../engine/model/model';
 import type { WeightDtype } from '../../engine/wgsl/weight-read';
@@ -63,4 +65,30 @@ describe('GpuModel prefill kernels', () => {
     },
     300_000,
   );
+
+  it('tiny-llama, f16: prefill through the subgroup-matrix path (its builtins emulated) matches the tiled kernel', async () => {
+    if (!device) return console.warn(`skipped: ${why}`);
+    const { loaded } = await openModel(fixturePath('models', 'tiny-llama'));
+    const ids = Array.from({ length: 13 }, (_, i) => (i * 37 + 5) % loaded.config.vocabSize); // [T]
+    const run = async (prefill: PrefillKernel) => {
+      const m = await GpuModel.create(device!, loaded, { contextLength: 16, weights: 'f16', tuning: { prefill } });
+      Dispatch.trace = [];
+      const logits = (await m.forward(ids)).logits;
+      const labels = new Set(Dispatch.trace.map((t) => t.d.kernel.label));
+      Dispatch.trace = undefined;
+      m.destroy();
+      return { logits, labels };
+    };
+    const tiled = await run('tiled');
+    recordSubgroupMatrix(device, { config: { M: 8, N: 8, K: 8 }, sgSize: 32, dialect: { syntax: 'layout', index: 'li', emulate: true } });
+    try {
+      const sg = await run('sgmatrix');
+      expect([...sg.labels].some((l) => l.startsWith('matmul-sg') && l.endsWith('-act-emulated'))).toBe(true);
+      expect([...sg.labels].some((l) => l.startsWith('matmul-tiled'))).toBe(false);
+      // x rounded to f16 in the subgroup-matrix kernel: within the f16 tolerance of the tiled kernel's logits
+      expect(maxDiff(sg.logits, tiled.logits)).toBeLessThan(0.05);
+    } finally {
+      recordSubgroupMatrix(device, undefined);
+    }
+  }, 600_000);
 });
