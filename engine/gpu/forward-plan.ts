@@ -4,7 +4,8 @@
  * capacity grows or a LoRA adapter changes), and the encoding of one forward (embedding →
  * layers → final norm → head) with its captures, plus GPU top-k so a decode step reads
  * back only what the sampler needs. Decode rows (T ≤ MATVEC_MAX_ROWS) take the fused
- * matvec paths and split-K attention; longer forwards the tiled matmul and flash attention.
+ * matvec paths and split-K attention; longer forwards the prefill matmul (SwiGLU fused into
+ * gate|up where the layer allows) and flash attention.
  */
 import { ACT_ID, activationWgsl } from '../ops/activations/activations.wgsl';
 import { flashTile } from '../ops/attention/attention.wgsl';
@@ -22,7 +23,7 @@ import { createStorage, Dispatch } from './kernel';
 import type { ModelCore } from './lifecycle';
 import { LinearOp, MATVEC_MAX_ROWS, type KernelBuilder } from './linear-op';
 import type { StepTimestamps } from './profiling';
-import type { ReadBack, ReadRequest } from './readback';
+import { decodeTop, type ReadBack, type ReadRequest } from './readback';
 import type { Act, ForwardCaptures, LayerOps, Ops } from './forward-types';
 import type { StepInputs } from './step-inputs';
 import type { LayerWeights, ModelWeights } from './weights';
@@ -301,6 +302,20 @@ export class ForwardPlan implements KernelBuilder {
         ops.act = this.dispatch(activationWgsl(), actVals(M_FROM_T, 0, gated), { gu: a.gu, o: a.act });
         ops.down = new LinearOp(this, { w: L.down!, bias: L.downBias, x: a.act, y: a.x, N: D, K: I, mSel: M_FROM_T, xRowStride: I, yRowStride: D, accumulate: true });
         ops.downLora = loraOps(L, ['down'], a.act, I, a.x, D, [0]);
+        if (gated && L.gu!.parts.length === 1 && ops.guLora.length === 0 && this.core.prefill !== 'tile64')
+          ops.guMM = new LinearOp(this, {
+            w: L.gu!,
+            bias: L.guBias,
+            x: a.h,
+            y: a.act,
+            N: guN,
+            K: D,
+            mSel: M_FROM_T,
+            xRowStride: D,
+            yRowStride: I,
+            matmulOnly: true,
+            epi: { kind: 'act', act: ACT_ID[c.activation] },
+          });
         if (c.norm.kind === 'rms' && !L.mlpNormB && L.lora.size === 0) {
           // gated: gate|up → act(gate)·up straight into a.act (the down projection's x)
           ops.guAct = gated && L.gu!.parts.length === 1;
@@ -541,12 +556,13 @@ export class ForwardPlan implements KernelBuilder {
           op.combineDense!.encode(pass, Math.ceil(D / 64), T);
         }
       } else {
-        (guFused ? op.guF! : op.gu!).encode(pass, T);
+        const guMM = !useRows && op.guMM;
+        (guMM ? op.guMM! : guFused ? op.guF! : op.gu!).encode(pass, T);
         for (const l of op.guLora) {
           l.a.encode(pass, T);
           l.b.encode(pass, T);
         }
-        if (!(guFused && op.guAct)) op.act!.encode(pass, Math.ceil(I / 256), T);
+        if (!guMM && !(guFused && op.guAct)) op.act!.encode(pass, Math.ceil(I / 256), T);
         op.down!.encode(pass, T);
         for (const l of op.downLora) {
           l.a.encode(pass, T);
@@ -578,18 +594,4 @@ export class ForwardPlan implements KernelBuilder {
     pass.end();
     return out;
   }
-}
-
-/** Top-k read-back [k, 2] (value bits, id) → ids and values, up to the first empty slot. */
-function decodeTop(b: ArrayBuffer, k: number): { ids: number[]; values: number[] } {
-  const u = new Uint32Array(b);
-  const f = new Float32Array(b);
-  const ids: number[] = [];
-  const values: number[] = [];
-  for (let i = 0; i < k; i++) {
-    if (u[2 * i + 1] === 0xffffffff) break;
-    ids.push(u[2 * i + 1]);
-    values.push(f[2 * i]);
-  }
-  return { ids, values };
 }

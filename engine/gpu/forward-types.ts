@@ -61,6 +61,8 @@ export interface LayerOps {
   oLora: { a: LinearOp; b: LinearOp }[];
   mlpNorm: Dispatch;
   gu?: LinearOp;
+  /** Prefill (T > MATVEC_MAX_ROWS): gate|up with SwiGLU fused, normed rows → the down projection's x (no activation dispatch). */
+  guMM?: LinearOp;
   guLora: { a: LinearOp; b: LinearOp }[];
   act?: Dispatch;
   down?: LinearOp;

@@ -8,12 +8,14 @@
 import { UnsupportedError } from '../errors';
 import type { GpuKvDtype } from '../ops/kvquant/kvquant.wgsl';
 import { matvecShape, type MatvecEpilogue, type MatvecShape } from '../ops/matmul/matmul.wgsl';
+import type { SgShape, TiledShape } from '../ops/matmul/matmul-tiled.wgsl';
 import type { ModelConfig } from '../model/types';
 import { STEP_FIELDS } from '../wgsl/kernel-source';
 import type { WeightDtype, WeightRead } from '../wgsl/weight-read';
 import { createStorage, PipelineCache } from './kernel';
 import { accountedDevice, BufferLedger } from './ledger';
 import { canThrottle } from './map-wait';
+import { subgroupMatrixOf, type SgMatrixUse } from './prefill-matmul';
 import { newDecodeStats, type DecodeStats } from './profiling';
 
 /** A GPU failure the caller can act on: device lost, out of memory, model destroyed. */
@@ -80,7 +82,21 @@ export interface GpuTuning {
   gqaSplitWorkgroups?: number;
   /** Decode: fuse the final RMSNorm into the head matvec (default false: slower; engine/gpu/BENCH.md, "Final norm outside the head"). */
   fuseHeadNorm?: boolean;
+  /**
+   * Prefill matmul kernel (default: 'sgmatrix' where the device passed checkSubgroupMatrix and
+   * the weights are f16, else 'tiled'); 'tile64' is the earlier 64×64 kernel (benchmarks compare).
+   */
+  prefill?: PrefillKernel;
+  /** Prefill tiles: the tiled and the subgroup-matrix kernels' large and small shapes (benchmarks sweep them). */
+  tiledLarge?: TiledShape;
+  tiledSmall?: TiledShape;
+  sgShape?: SgShape;
+  sgSmall?: SgShape;
+  /** A prefill matmul takes its large tile when that still gives at least this many workgroups (default 256). */
+  tiledLargeMinGroups?: number;
 }
+
+export type PrefillKernel = 'sgmatrix' | 'tiled' | 'tile64';
 
 /** The device, config and resolved options a GpuModel's parts share, and the model's state. */
 export class ModelCore {
@@ -92,6 +108,9 @@ export class ModelCore {
   /** f16 weights are read with `shader-f16` (GpuModelOptions.shaderF16). */
   readonly shaderF16: boolean;
   readonly tuning: GpuTuning;
+  /** The prefill matmul kernel (GpuTuning.prefill) and, for 'sgmatrix', the device's checked configuration. */
+  readonly prefill: PrefillKernel;
+  readonly sgMatrix?: SgMatrixUse;
   readonly throttleMapWait: boolean;
   /** Most bytes of one storage binding (tensors above it are split by rows). */
   readonly maxBinding: number;
@@ -148,6 +167,12 @@ export class ModelCore {
     this.shaderF16 = this.weightDtype === 'f16' && (opts.shaderF16 ?? device.features.has('shader-f16'));
     if (this.shaderF16 && !device.features.has('shader-f16')) throw new RangeError('GpuModel: shaderF16 asked for, but the device was created without the shader-f16 feature');
     this.tuning = opts.tuning ?? {};
+    const sgm = subgroupMatrixOf(device);
+    const want = this.tuning.prefill ?? (sgm && this.weightDtype === 'f16' ? 'sgmatrix' : 'tiled');
+    if (want === 'sgmatrix' && !(sgm && this.weightDtype === 'f16'))
+      throw new RangeError('GpuModel: the subgroup-matrix prefill needs f16 weights and a device that passed checkSubgroupMatrix (Node, allow_unsafe_apis)');
+    this.prefill = want;
+    if (want === 'sgmatrix') this.sgMatrix = sgm;
     this.throttleMapWait = (opts.throttleMapWait ?? false) && canThrottle();
     this.maxBinding = Math.min(opts.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
     this.maxSplit = Math.ceil(ctx / 32) + 1;

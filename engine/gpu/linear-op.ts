@@ -1,10 +1,26 @@
 /**
  * A linear layer y = x·Wᵀ (+ bias) prepared for both launch paths: the decode matvec (few
  * rows, optionally with a fused RMSNorm prologue and a SwiGLU or RoPE + KV-write
- * epilogue) and the tiled matmul (prefill), one dispatch of each per weight part.
+ * epilogue) and the prefill matmul (with the SwiGLU epilogue where asked), one dispatch of
+ * each per weight part. The prefill kernel is the model's (ModelCore.prefill): subgroup
+ * matrices, or the register-tiled kernel in two tile sizes (the large one where it still
+ * gives enough workgroups), or the earlier 64×64 kernel.
  */
 import { ROPE_STYLE } from '../ops/rope/rope.wgsl';
 import { matmulWgsl, matvecRows, matvecSlots, matvecWgsl, MATMUL_TILE, type MatvecEpilogue, type MatvecPrologue } from '../ops/matmul/matmul.wgsl';
+import {
+  matmulSgWgsl,
+  matmulTiledWgsl,
+  SG_DEFAULT,
+  SG_SMALL,
+  sgBytes,
+  sgTile,
+  tiledBytes,
+  tiledGroups,
+  TILED_LARGE,
+  TILED_SMALL,
+  type MatmulEpilogue,
+} from '../ops/matmul/matmul-tiled.wgsl';
 import type { KernelSource } from '../wgsl/kernel-source';
 import { grid2, type Dispatch } from './kernel';
 import type { ModelCore } from './lifecycle';
@@ -40,6 +56,8 @@ export interface LinearSpec {
   expertStride?: number; // words
   ids?: GPUBuffer; // [M] u32
   matvecOnly?: boolean;
+  /** Prefill only: no matvec is built (encode needs more than MATVEC_MAX_ROWS rows). */
+  matmulOnly?: boolean;
   /** Decode matvec prologue (RMSNorm with weight `nw` and `eps`) and epilogue (SwiGLU of gate|up, or RoPE + KV write). */
   pro?: MatvecPrologue;
   nw?: GPUBuffer; // [K]
@@ -51,13 +69,25 @@ export interface LinearSpec {
   rope?: { H: number; Kv: number; hd: number; style: number; cs: GPUBuffer; q: GPUBuffer; kc: GPUBuffer; vc: GPUBuffer };
 }
 
-/** A linear layer prepared twice: matvec (few rows) and tiled matmul (prefill), per weight part. */
+/** A prefill dispatch and the tile it covers (grid: [N tiles, M tiles]). */
+interface MatmulLaunch {
+  d: Dispatch;
+  BM: number;
+  BN: number;
+}
+
+/** A linear layer prepared twice: matvec (few rows) and matmul (prefill), per weight part. */
 export class LinearOp {
   private readonly mv: { d: Dispatch; groups: number }[] = [];
-  private readonly mm: { d: Dispatch; N: number }[] = [];
+  /** Per weight part: its rows and the prefill launches (the tiled kernel's large tile first). */
+  private readonly mm: { N: number; launches: MatmulLaunch[] }[] = [];
+  private readonly largeMin: number;
   constructor(g: KernelBuilder, spec: LinearSpec) {
     const core = g.core;
     if (spec.epi && spec.w.parts.length > 1) throw new RangeError('LinearOp: a matvec epilogue needs the weight in one binding');
+    if (spec.epi?.kind === 'rope' && !spec.matvecOnly) throw new RangeError("LinearOp: the RoPE epilogue is the matvec's alone");
+    if (spec.epi && !spec.matvecOnly && core.prefill === 'tile64') throw new RangeError('LinearOp: the 64×64 prefill kernel has no epilogue');
+    this.largeMin = core.tuning.tiledLargeMinGroups ?? 256;
     const shape = core.matvecShape(spec.K, spec.w.dtype, spec.N, spec.epi);
     for (const part of spec.w.parts) {
       const N = spec.w.parts.length > 1 ? part.rows : spec.N;
@@ -97,22 +127,55 @@ export class LinearOp {
         nw: spec.nw ?? core.dummy,
         ...(r ? { cs: r.cs, q: r.q, kc: r.kc, vc: r.vc } : {}),
       };
-      const k = matvecWgsl(core.read(spec.w.dtype), core.subgroups, spec.K, { pro: spec.pro, epi: spec.epi, subgroupMaxSize: core.subgroupMaxSize, shape });
-      const d = g.dispatch(k, values, bufs);
-      d.note = `[${N}, ${spec.K}]`;
-      this.mv.push({ d, groups });
-      if (!spec.matvecOnly) this.mm.push({ d: g.dispatch(matmulWgsl(core.read(spec.w.dtype)), values, bufs), N });
+      if (!spec.matmulOnly) {
+        const k = matvecWgsl(core.read(spec.w.dtype), core.subgroups, spec.K, { pro: spec.pro, epi: spec.epi, subgroupMaxSize: core.subgroupMaxSize, shape });
+        const d = g.dispatch(k, values, bufs);
+        d.note = `[${N}, ${spec.K}]`;
+        this.mv.push({ d, groups });
+      }
+      if (!spec.matvecOnly) {
+        const epi: MatmulEpilogue | undefined = spec.epi?.kind === 'act' ? spec.epi : undefined;
+        const launch = (k: KernelSource, tile: { BM: number; BN: number }): MatmulLaunch => {
+          const d = g.dispatch(k, values, bufs);
+          d.note = `[${N}, ${spec.K}]`;
+          return { d, ...tile };
+        };
+        const t = core.tuning;
+        // the tiled kernels read 16-byte weight vectors: rows (and expert offsets) 4-word aligned
+        const aligned = spec.w.rowStride % 4 === 0 && (spec.wOffset ?? 0) % 4 === 0;
+        let launches: MatmulLaunch[];
+        // tiles that fit the device's workgroup memory (WebGPU guarantees 16 KiB; most GPUs give 32 or more)
+        const room = core.device.limits.maxComputeWorkgroupStorageSize;
+        const sgm = core.sgMatrix;
+        const sgShapes = sgm ? [t.sgShape ?? SG_DEFAULT, t.sgSmall ?? SG_SMALL].filter((s) => sgBytes(sgm.config, s, epi) <= room) : [];
+        const tiles = [t.tiledLarge ?? TILED_LARGE, t.tiledSmall ?? TILED_SMALL].filter((s) => tiledBytes(s) <= room);
+        if (core.prefill === 'sgmatrix' && sgm && spec.w.dtype === 'f16' && aligned && sgShapes.length > 0) {
+          launches = sgShapes.map((s) => launch(matmulSgWgsl(sgm.config, sgm.sgSize, s, epi, sgm.dialect), sgTile(sgm.config, s)));
+        } else if (core.prefill !== 'tile64' && aligned && tiles.length > 0) {
+          launches = tiles.map((s) => launch(matmulTiledWgsl(spec.w.dtype, s, epi), s));
+        } else {
+          if (epi) throw new RangeError('LinearOp: the 64×64 prefill kernel has no epilogue');
+          launches = [launch(matmulWgsl(core.read(spec.w.dtype)), { BM: MATMUL_TILE, BN: MATMUL_TILE })];
+        }
+        this.mm.push({ N, launches });
+      }
     }
   }
   /** Encodes y for M rows: the matvec up to MATVEC_MAX_ROWS rows (or when there is no matmul), else the matmul. */
   encode(pass: GPUComputePassEncoder, M: number): void {
     if (M <= MATVEC_MAX_ROWS || this.mm.length === 0) {
+      if (this.mv.length === 0) throw new RangeError(`LinearOp: ${M} rows, but only the prefill matmul was built`);
       for (const { d, groups } of this.mv) {
         const [gx, gy] = grid2(groups);
         d.encode(pass, gx, gy, M);
       }
     } else {
-      for (const { d, N } of this.mm) d.encode(pass, Math.ceil(N / MATMUL_TILE), Math.ceil(M / MATMUL_TILE));
+      for (const { N, launches } of this.mm) {
+        // the first launch that still gives enough workgroups (the large tile), else the last
+        const l = launches.find((l, i) => i === launches.length - 1 || tiledGroups(M, N, l).reduce((a, b) => a * b) >= this.largeMin)!;
+        const [gx, gy] = tiledGroups(M, N, l);
+        l.d.encode(pass, gx, gy);
+      }
     }
   }
 }

@@ -26,6 +26,11 @@ export interface EngineEnv {
     maxStorageBuffersPerShaderStage: number;
   };
   features?: string[];
+  /**
+   * Node with `chromium-experimental-subgroup-matrix`: the prefill's subgroup-matrix kernel
+   * checked against the tiled one at device open (engine/gpu/prefill-matmul.ts); used only when ok.
+   */
+  subgroupMatrix?: { config?: string; ok: boolean; maxRelDiff: number; why?: string; dialect?: string };
   /** Result of an engine kernel run at start-up against its CPU reference (engine/gpu/self-test.ts). */
   selfTest?: { op: string; maxAbsDiff: number; ok: boolean };
   userAgent?: string;
@@ -45,8 +50,8 @@ const LIMIT_KEYS = [
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
-/** Opens a device with the adapter's real limits, or says why it cannot. */
-export async function openGpu(gpu: GPU | undefined): Promise<GpuHandle | { env: EngineEnv }> {
+/** Opens a device with the adapter's real limits, or says why it cannot; `more`: features to ask for beside the engine's own, where the adapter has them. */
+export async function openGpu(gpu: GPU | undefined, more: GPUFeatureName[] = []): Promise<GpuHandle | { env: EngineEnv }> {
   if (!gpu) {
     return { env: { backend: 'cpu', reason: 'WebGPU is not available here (navigator.gpu is missing); the CPU path will be used.' } };
   }
@@ -61,7 +66,7 @@ export async function openGpu(gpu: GPU | undefined): Promise<GpuHandle | { env: 
   }
   const requiredLimits: Record<string, number> = {};
   for (const k of LIMIT_KEYS) requiredLimits[k] = adapter.limits[k];
-  const wanted: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+  const wanted: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query', ...more];
   const requiredFeatures = wanted.filter((f) => adapter!.features.has(f));
   let device: GPUDevice;
   try {

@@ -64,3 +64,17 @@ export class ReadBack {
     });
   }
 }
+
+/** Top-k read-back [k, 2] (value bits, id) → ids and values, up to the first empty slot. */
+export function decodeTop(b: ArrayBuffer, k: number): { ids: number[]; values: number[] } {
+  const u = new Uint32Array(b);
+  const f = new Float32Array(b);
+  const ids: number[] = [];
+  const values: number[] = [];
+  for (let i = 0; i < k; i++) {
+    if (u[2 * i + 1] === 0xffffffff) break;
+    ids.push(u[2 * i + 1]);
+    values.push(f[2 * i]);
+  }
+  return { ids, values };
+}
