@@ -5,11 +5,16 @@
  */
 import { GpuModel } from '../gpu/gpu-model';
 import type { KvCacheDtype } from '../model/kv/layout';
-import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
+import type { LoadControl } from '../gpu/upload';
+import { materialise } from '../model/lazy';
+import type { LazyModel, LoadedModel, ModelConfig, WeightMap } from '../model/types';
 import { CpuBackend } from './cpu';
 import type { Backend, BackendId, WeightPrecision } from './contract';
 
-export interface BackendCreateOptions {
+/** What a backend is created from: weights in memory, or a LazyModel (weights read from the file as they are uploaded). */
+export type BackendWeights = LoadedModel | LazyModel | { config: ModelConfig; weights: WeightMap };
+
+export interface BackendCreateOptions extends LoadControl {
   /** KV cache capacity in tokens. */
   contextLength: number;
   /** The KV cache's element type (default f32; int8: per token and head scales, ops/kvquant). */
@@ -28,7 +33,8 @@ export interface BackendKind {
   label: string;
   /** create() needs opts.device. */
   needsGpuDevice: boolean;
-  create(loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }, opts: BackendCreateOptions): Promise<Backend>;
+  /** LoadControl (progress, cancel) follows a device upload; a LazyModel is not closed here. */
+  create(loaded: BackendWeights, opts: BackendCreateOptions): Promise<Backend>;
 }
 
 const kinds = new Map<BackendId, BackendKind>();
@@ -42,7 +48,8 @@ registerBackend({
   id: 'cpu',
   label: 'CPU',
   needsGpuDevice: false,
-  create: async (loaded, opts) => new CpuBackend(loaded, { contextLength: opts.contextLength, kvQuant: opts.kvDtype }),
+  create: async (loaded, opts) =>
+    new CpuBackend('lazy' in loaded ? { config: loaded.config, weights: await materialise(loaded.lazy) } : loaded, { contextLength: opts.contextLength, kvQuant: opts.kvDtype }),
 });
 
 registerBackend({
@@ -51,7 +58,14 @@ registerBackend({
   needsGpuDevice: true,
   create: async (loaded, opts) => {
     if (!opts.device) throw new RangeError('the webgpu backend needs a GPU device (BackendCreateOptions.device)');
-    return GpuModel.create(opts.device, loaded, { contextLength: opts.contextLength, weights: opts.weights, throttleMapWait: opts.throttleMapWait, kvDtype: opts.kvDtype });
+    return GpuModel.create(opts.device, loaded, {
+      contextLength: opts.contextLength,
+      weights: opts.weights,
+      throttleMapWait: opts.throttleMapWait,
+      kvDtype: opts.kvDtype,
+      onProgress: opts.onProgress,
+      signal: opts.signal,
+    });
   },
 });
 
@@ -68,6 +82,6 @@ export function backendKind(id: string): BackendKind {
 }
 
 /** Creates a backend by id. */
-export function createBackend(id: string, loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }, opts: BackendCreateOptions): Promise<Backend> {
+export function createBackend(id: string, loaded: BackendWeights, opts: BackendCreateOptions): Promise<Backend> {
   return backendKind(id).create(loaded, opts);
 }

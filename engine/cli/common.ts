@@ -1,11 +1,14 @@
 /** What the CLI's commands share: argument parsing, id lists, the array format of --json, opening a backend. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Backend, BackendId, WeightPrecision } from '../backend/contract';
-import { backendIds, backendKind } from '../backend/registry';
+import { backendIds, backendKind, type BackendWeights } from '../backend/registry';
+import { GpuError } from '../gpu/lifecycle';
+import type { LoadControl } from '../gpu/upload';
 import { openNodeGpu } from '../gpu/gpu-node';
 import type { KvCacheDtype } from '../model/kv/layout';
 import type { LoadedModel } from '../model/types';
 import { UsageError } from './errors';
+import { Interrupted } from './interrupt';
 
 /** --backend webgpu asked for, but no adapter or device (exit code 1: the environment, not the usage). */
 export class GpuUnavailableError extends Error {}
@@ -66,19 +69,19 @@ export function backendOpt(s: string | undefined): BackendId {
   }
 }
 
-/** After a device backend has uploaded the weights, the host's f32 copies are not needed: drop them. */
 /** --kv-dtype: the engine's KV cache, f32 (the default) or int8 (per token and head scales), on either backend. */
 export function kvDtypeOpt(s: string | undefined): KvCacheDtype {
   if (s === undefined || s === 'f32' || s === 'int8') return s ?? 'f32';
   throw new UsageError(`--kv-dtype must be f32 or int8, got "${s}"`);
 }
 
+/** After a device backend has uploaded the weights, the host's f32 copies are not needed: drop them. */
 export function releaseHostWeights(loaded: LoadedModel): void {
   loaded.weights.clear();
 }
 
 /** --weights: f32 or f16 on a device backend; auto (the default) keeps 16-bit or quantised files at f16. */
-export function weightsOpt(s: string | undefined, loaded: LoadedModel): WeightPrecision {
+export function weightsOpt(s: string | undefined, loaded: Pick<LoadedModel, 'source'>): WeightPrecision {
   if (s === 'f32' || s === 'f16') return s;
   if (s !== undefined && s !== 'auto') throw new UsageError(`--weights must be auto, f32 or f16, got "${s}"`);
   return loaded.source.dtypes.some((d) => !/^F(32|64)$/i.test(d)) ? 'f16' : 'f32';
@@ -86,9 +89,18 @@ export function weightsOpt(s: string | undefined, loaded: LoadedModel): WeightPr
 
 /**
  * A backend from the registry; a device backend runs on the first WebGPU adapter (the
- * webgpu package, Dawn), with read-backs awaited without Dawn's per-turn polling.
+ * webgpu package, Dawn), with read-backs awaited without Dawn's per-turn polling. `loaded`
+ * may be a LazyModel (weights read from the file as they are uploaded; the caller closes it);
+ * `control` follows the upload, and a cancel through it ends in Interrupted.
  */
-export async function openBackend(id: BackendId, loaded: LoadedModel, contextLength: number, weights?: WeightPrecision, kvDtype?: KvCacheDtype): Promise<Backend> {
+export async function openBackend(
+  id: BackendId,
+  loaded: BackendWeights,
+  contextLength: number,
+  weights?: WeightPrecision,
+  kvDtype?: KvCacheDtype,
+  control: LoadControl = {},
+): Promise<Backend> {
   const kind = backendKind(id);
   let device: GPUDevice | undefined;
   if (kind.needsGpuDevice) {
@@ -103,5 +115,10 @@ export async function openBackend(id: BackendId, loaded: LoadedModel, contextLen
     }
     device = g.device;
   }
-  return kind.create(loaded, { contextLength, device, weights, throttleMapWait: true, kvDtype });
+  try {
+    return await kind.create(loaded, { contextLength, device, weights, throttleMapWait: true, kvDtype, ...control });
+  } catch (e) {
+    if (e instanceof GpuError && e.kind === 'cancelled') throw new Interrupted('interrupted while loading the weights');
+    throw e;
+  }
 }

@@ -12,8 +12,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { FormatError } from '../errors';
-import { openModel } from '../formats/load-node';
+import { openModel, openModelLazily } from '../formats/load-node';
 import { backendKind } from '../backend/registry';
+import type { Backend } from '../backend/contract';
 import { generate } from '../generate/generate';
 import { processorsFromOptions, samplerFromOptions, SAMPLING_OPTIONS, type ProcessorOptions } from '../generate/options';
 import { ParameterRangeError, type LogitsProcessor } from '../generate/processors';
@@ -25,10 +26,10 @@ import { describeModel, type ModelDescription } from './describe';
 import { UsageError } from './errors';
 import { beamFlags, cmdCompare, cmdProcess, inspectOption, LAB_FLAGS, LAB_USAGE, labDecoding, openDraft, runBeam, runSpeculative, traceRecord } from './lab';
 import { cmdKv, KvUsageError } from './kv';
-import { backendOpt, checkIds, floatOpt, GpuUnavailableError, intOpt, kvDtypeOpt, openBackend, parse, parseIds, releaseHostWeights, weightsOpt, type Out } from './common';
+import { backendOpt, checkIds, floatOpt, GpuUnavailableError, intOpt, kvDtypeOpt, openBackend, parse, parseIds, weightsOpt, type Out } from './common';
 import { cmdForward } from './forward';
 import { cmdTokenize } from './tokenize';
-import { Interrupted, interruptible, PREFILL_CHUNK, prefillProgress } from './interrupt';
+import { Interrupted, interruptible, loadProgress, PREFILL_CHUNK, prefillProgress } from './interrupt';
 
 export { checkForwardOutput, MAX_FORWARD_JSON_BYTES } from './forward';
 export { encodeArray, GpuUnavailableError } from './common';
@@ -167,8 +168,13 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   const maxTokens = intOpt(values['max-tokens'] as string | undefined, 'max-tokens', 64);
   const { options: decoding, processors } = decodingOptions(values as Record<string, string | undefined>);
   const seed = intOpt(values.seed as string | undefined, 'seed', 1);
-  const m = await openModel(modelPath, { tokenizer: values.tokenizer as string | undefined });
-  const c = m.loaded.config;
+  const backendId = backendOpt(values.backend as string | undefined);
+  // A device backend reads the weights from the file as it uploads them: no f32 copy on the host.
+  const m = backendKind(backendId).needsGpuDevice
+    ? await openModelLazily(modelPath, { tokenizer: values.tokenizer as string | undefined })
+    : await openModel(modelPath, { tokenizer: values.tokenizer as string | undefined });
+  const model = 'lazy' in m ? m.lazy : m.loaded;
+  const c = model.config;
   let promptIds: number[];
   if (values.ids !== undefined) {
     promptIds = parseIds(values.ids as string, '--ids');
@@ -182,10 +188,18 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   const context = intOpt(values.context as string | undefined, 'context', Math.min(c.maxPositions, promptIds.length + maxTokens), 1);
   if (context > c.maxPositions) throw new UsageError(`--context ${context} is beyond the model's ${c.maxPositions} positions`);
   if (promptIds.length + maxTokens > context) throw new UsageError(`prompt (${promptIds.length} tokens) + --max-tokens ${maxTokens} exceed the context ${context}`);
-  const weights = weightsOpt(values.weights as string | undefined, m.loaded);
+  const weights = weightsOpt(values.weights as string | undefined, model);
   const kvDtype = kvDtypeOpt(values['kv-dtype'] as string | undefined);
-  const backend = await openBackend(backendOpt(values.backend as string | undefined), m.loaded, context, weights, kvDtype);
-  if (backendKind(backend.id).needsGpuDevice) releaseHostWeights(m.loaded);
+  let backend: Backend;
+  if ('lazy' in m) {
+    const load = interruptible();
+    try {
+      backend = await openBackend(backendId, m.lazy, context, weights, kvDtype, { onProgress: loadProgress(), signal: load.signal });
+    } finally {
+      load.dispose();
+      await m.lazy.close();
+    }
+  } else backend = await openBackend(backendId, m.loaded, context, weights, kvDtype);
   const eosIds = values['ignore-eos'] ? [] : (c.stopTokenIds ?? c.eosTokenIds);
   const lab = labDecoding(values, decoding, { vocabSize: c.vocabSize, eosIds, promptLength: promptIds.length, seed });
   const chain = lab?.processors ?? processors;

@@ -16,11 +16,11 @@ import { accountedDevice, BufferLedger } from './ledger';
 import { canThrottle } from './map-wait';
 import { newDecodeStats, type DecodeStats } from './profiling';
 
-/** A GPU failure the caller can act on: device lost, out of memory, model destroyed. */
+/** A GPU failure the caller can act on: device lost, out of memory, model destroyed, load cancelled. */
 export class GpuError extends Error {
   constructor(
     message: string,
-    readonly kind: 'device-lost' | 'out-of-memory' | 'validation' | 'destroyed',
+    readonly kind: 'device-lost' | 'out-of-memory' | 'validation' | 'destroyed' | 'cancelled',
   ) {
     super(message);
     this.name = 'GpuError';
@@ -212,16 +212,17 @@ export class ModelCore {
 
 /**
  * Builds a model inside out-of-memory and validation error scopes: `construct` uploads its
- * weights, `init` allocates what the first forward needs. Rejects with GpuError
- * ('out-of-memory' or 'validation'), or what either threw, after destroying what was built.
+ * weights (freeing what it built when it throws), `init` allocates what the first forward
+ * needs. Rejects with GpuError ('out-of-memory' or 'validation'), or what either threw, after
+ * destroying what was built.
  */
-export async function createInErrorScopes<T extends { destroy(): void }>(device: GPUDevice, construct: () => T, init: (m: T) => void): Promise<T> {
+export async function createInErrorScopes<T extends { destroy(): void }>(device: GPUDevice, construct: () => T | Promise<T>, init: (m: T) => void): Promise<T> {
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
   let m: T | undefined;
   let thrown: unknown;
   try {
-    m = construct();
+    m = await construct();
     init(m);
   } catch (e) {
     thrown = e;

@@ -1,0 +1,212 @@
+/**
+ * Streams weights from lazy tensors (model/types.ts: LazyTensor, read by row ranges from their
+ * file) into GPU buffers in the layout the kernels read (kernel.ts: packRows): a bounded chunk
+ * of rows at a time through one reused staging array, written with queue.writeBuffer. f16
+ * weights stored as f16 are copied as their half bits, unconverted; everything else is read as
+ * f32 (dequantised per chunk) and packed as packRows packs it, so a tensor uploads the same
+ * bits whether it comes from memory (lazyView) or from its file. Every so many bytes the queue
+ * is flushed and the previous flush awaited, so what the driver stages for the copies stays
+ * bounded too. Progress counts the bytes read from the file(s); a cancel is seen between chunks.
+ */
+import { f32ToF16 } from '../formats/quant';
+import { rowCount, rowLength } from '../model/lazy';
+import type { LazyTensor, LazyWeightMap } from '../model/types';
+import { rowStrideWords, type WeightDtype } from '../wgsl/weight-read';
+import { createStorage } from './kernel';
+import { GpuError, type ModelCore } from './lifecycle';
+import type { GpuWeight } from './weights';
+
+/** Load progress and cancel, from the caller through to the upload. */
+export interface LoadControl {
+  /** Bytes of the model's tensors read so far, of `bytesTotal`; called after each chunk. */
+  onProgress?(bytesDone: number, bytesTotal: number): void;
+  /** Set `aborted` (an AbortSignal, or the CLI's Ctrl-C flag) to stop the load between chunks: it rejects with GpuError('cancelled'), every buffer freed. */
+  signal?: { readonly aborted: boolean };
+}
+
+/** Most bytes of rows packed per chunk (the one staging array). */
+export const STAGING_BYTES = 16 << 20;
+/** Bytes written between queue flushes (at most two flushes' worth are in flight). */
+const FLUSH_BYTES = 64 << 20;
+
+/** Rows of one lazy tensor inside a weight made of several stacked along rows (q | k | v). */
+interface Segment {
+  t: LazyTensor;
+  row0: number; // first row of the weight it fills
+  rows: number;
+}
+
+export class WeightUploader {
+  private staging = new Uint32Array(0);
+  private scratch = new Float32Array(0);
+  private pending = 0;
+  private inFlight?: Promise<unknown>;
+  private done = 0;
+
+  constructor(
+    private readonly core: ModelCore,
+    private readonly lazy: LazyWeightMap,
+    private readonly total: number,
+    private readonly control: LoadControl = {},
+  ) {}
+
+  has(name: string): boolean {
+    return this.lazy.has(name);
+  }
+
+  private get(name: string): LazyTensor {
+    const t = this.lazy.get(name);
+    if (!t) throw new RangeError(`GpuModel: the weights have no ${name}`);
+    return t;
+  }
+
+  /** A small tensor (norm, bias) read whole as f32: kept on the host or uploaded as it is. */
+  async f32(name: string): Promise<Float32Array> {
+    const t = this.get(name);
+    const data = await t.rowsF32(0, rowCount(t.shape));
+    this.count(t.byteSize);
+    return data;
+  }
+
+  /** Tensors concatenated as one f32 storage buffer (norms, biases). */
+  async vector(names: string[], label: string): Promise<GPUBuffer> {
+    const parts = [];
+    for (const n of names) parts.push(await this.f32(n));
+    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return this.core.own(createStorage(this.core.device, out, label));
+  }
+
+  /**
+   * Tensors stacked along rows as one [rows, cols] weight stored as `dtype` (split by rows where
+   * one binding cannot hold it, as uploadWeight splits), with column j scaled by fold[j] when
+   * given (weights.ts: foldColumns).
+   */
+  async weight(names: string[], cols: number, dtype: WeightDtype, label: string, fold?: Float32Array): Promise<GpuWeight> {
+    const segs: Segment[] = [];
+    let rows = 0;
+    for (const n of names) {
+      const t = this.get(n);
+      if (rowLength(t.shape) !== cols) throw new RangeError(`GpuModel: ${n} has rows of ${rowLength(t.shape)} values, expected ${cols}`);
+      segs.push({ t, row0: rows, rows: rowCount(t.shape) });
+      rows += rowCount(t.shape);
+    }
+    const stride = rowStrideWords(cols, dtype);
+    const rowBytes = stride * 4;
+    let per = Math.max(1, Math.floor(this.core.maxBinding / rowBytes));
+    if (per < rows) per = Math.max(1, per - (per % 8));
+    const parts: GpuWeight['parts'] = [];
+    const chunkRows = Math.max(1, Math.floor(STAGING_BYTES / rowBytes));
+    for (let r0 = 0; r0 < rows; r0 += per) {
+      const r1 = Math.min(rows, r0 + per);
+      const buffer = this.core.own(createStorage(this.core.device, (r1 - r0) * rowBytes, `${label}[${r0}:${r1}]`));
+      parts.push({ buffer, rowStart: r0, rows: r1 - r0 });
+      for (let a = r0; a < r1; a += chunkRows) {
+        const b = Math.min(r1, a + chunkRows);
+        await this.chunk(segs, a, b, cols, stride, dtype, fold, buffer, (a - r0) * rowBytes);
+      }
+    }
+    return { rows, cols, dtype, rowStride: stride, parts };
+  }
+
+  /** Rows [a, b) of the stacked weight, packed and written at byte `at` of `buffer`. */
+  private async chunk(
+    segs: Segment[],
+    a: number,
+    b: number,
+    cols: number,
+    stride: number,
+    dtype: WeightDtype,
+    fold: Float32Array | undefined,
+    buffer: GPUBuffer,
+    at: number,
+  ): Promise<void> {
+    if (this.control.signal?.aborted) throw new GpuError('GpuModel: the load was cancelled', 'cancelled');
+    const words = (b - a) * stride;
+    const dense = dtype === 'f32' ? stride === cols : stride * 2 === cols; // rows need no padding
+    const one = segs.find((s) => s.row0 <= a && b <= s.row0 + s.rows);
+    // The file's bytes are already what the kernels read: write them as they are.
+    if (one && dense && !fold && (dtype === 'f16' ? one.t.rowsF16 : one.t.dtype === 'F32')) {
+      const r0 = a - one.row0;
+      const data = dtype === 'f16' ? await one.t.rowsF16!(r0, r0 + b - a) : await one.t.rowsF32(r0, r0 + b - a);
+      this.write(buffer, at, data);
+      this.count((one.t.byteSize * (b - a)) / one.rows);
+      await this.flush();
+      return;
+    }
+    if (this.staging.length < words) this.staging = new Uint32Array(words);
+    const out = this.staging.subarray(0, words);
+    if (!dense) out.fill(0);
+    for (const s of segs) {
+      const s0 = Math.max(a, s.row0);
+      const s1 = Math.min(b, s.row0 + s.rows);
+      if (s0 >= s1) continue;
+      const o = (s0 - a) * stride; // first word of these rows in the chunk
+      if (dtype === 'f16' && !fold && s.t.rowsF16) {
+        const h = await s.t.rowsF16(s0 - s.row0, s1 - s.row0);
+        const o16 = new Uint16Array(out.buffer, out.byteOffset, out.length * 2);
+        for (let r = 0; r < s1 - s0; r++) o16.set(h.subarray(r * cols, (r + 1) * cols), (o + r * stride) * 2);
+      } else {
+        let x = await s.t.rowsF32(s0 - s.row0, s1 - s.row0);
+        if (fold) x = this.folded(x, cols, fold);
+        if (dtype === 'f32') {
+          const f = new Float32Array(out.buffer, out.byteOffset, out.length);
+          for (let r = 0; r < s1 - s0; r++) f.set(x.subarray(r * cols, (r + 1) * cols), o + r * stride);
+        } else {
+          for (let r = 0; r < s1 - s0; r++) {
+            const w = o + r * stride;
+            const base = r * cols;
+            for (let c = 0; c < cols; c += 2) {
+              const lo = f32ToF16(x[base + c]);
+              const hi = c + 1 < cols ? f32ToF16(x[base + c + 1]) : 0;
+              out[w + (c >> 1)] = lo | (hi << 16);
+            }
+          }
+        }
+      }
+      this.count((s.t.byteSize * (s1 - s0)) / s.rows);
+    }
+    this.write(buffer, at, out);
+    await this.flush();
+  }
+
+  /** `x` with column j scaled by w[j], in the scratch array (x may be the caller's own memory). */
+  private folded(x: Float32Array, cols: number, w: Float32Array): Float32Array {
+    if (this.scratch.length < x.length) this.scratch = new Float32Array(x.length);
+    const out = this.scratch.subarray(0, x.length);
+    for (let i = 0; i < x.length; i += cols) for (let j = 0; j < cols; j++) out[i + j] = x[i + j] * w[j];
+    return out;
+  }
+
+  private write(buffer: GPUBuffer, at: number, data: ArrayBufferView): void {
+    this.core.device.queue.writeBuffer(buffer, at, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    this.pending += data.byteLength;
+  }
+
+  private count(bytes: number): void {
+    this.done += bytes;
+    this.control.onProgress?.(Math.round(this.done), this.total);
+  }
+
+  /** Past FLUSH_BYTES since the last flush: submits the queued writes and waits for the flush before. */
+  private async flush(force = false): Promise<void> {
+    if (this.pending < FLUSH_BYTES && !force) return;
+    this.pending = 0;
+    const q = this.core.device.queue;
+    q.submit([]);
+    const prev = this.inFlight;
+    this.inFlight = q.onSubmittedWorkDone();
+    await prev;
+  }
+
+  /** Submits what is queued and waits until the GPU has it. */
+  async finish(): Promise<void> {
+    await this.flush(true);
+    await this.inFlight;
+    this.inFlight = undefined;
+  }
+}
