@@ -40,6 +40,8 @@ export interface GpuModelOptions {
   kvDtype?: GpuKvDtype;
   /** Split tensors above this many bytes per binding (default: the device's limit). Tests force splits with it. */
   maxBindingBytes?: number;
+  /** Most bytes of packed rows per upload chunk (default upload.ts STAGING_BYTES). Tests force chunks smaller than a tensor with it. */
+  uploadChunkBytes?: number;
   /** Use subgroup reductions in the decode matvec (default: when the device has `subgroups`). */
   subgroups?: boolean;
   /** The device's largest subgroup size (default: the adapter's, else 128). */
@@ -95,6 +97,8 @@ export class ModelCore {
   readonly throttleMapWait: boolean;
   /** Most bytes of one storage binding (tensors above it are split by rows). */
   readonly maxBinding: number;
+  /** GpuModelOptions.uploadChunkBytes (undefined: the uploader's default). */
+  readonly uploadChunkBytes?: number;
   /** Most decode-attention splits at this context length (sizes the partials buffer). */
   readonly maxSplit: number;
   readonly cache: PipelineCache;
@@ -150,6 +154,7 @@ export class ModelCore {
     this.tuning = opts.tuning ?? {};
     this.throttleMapWait = (opts.throttleMapWait ?? false) && canThrottle();
     this.maxBinding = Math.min(opts.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+    this.uploadChunkBytes = opts.uploadChunkBytes;
     this.maxSplit = Math.ceil(ctx / 32) + 1;
     this.cache = PipelineCache.of(device);
     this.step = this.device.createBuffer({ label: 'step', size: STEP_FIELDS.length * 4, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });

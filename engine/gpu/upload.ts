@@ -42,6 +42,7 @@ export class WeightUploader {
   private pending = 0;
   private inFlight?: Promise<unknown>;
   private done = 0;
+  private readonly whole = new Set<string>();
 
   constructor(
     private readonly core: ModelCore,
@@ -60,11 +61,12 @@ export class WeightUploader {
     return t;
   }
 
-  /** A small tensor (norm, bias) read whole as f32: kept on the host or uploaded as it is. */
+  /** A small tensor (norm, bias) read whole as f32: kept on the host or uploaded as it is (progress counts it once). */
   async f32(name: string): Promise<Float32Array> {
     const t = this.get(name);
     const data = await t.rowsF32(0, rowCount(t.shape));
-    this.count(t.byteSize);
+    if (!this.whole.has(name)) this.count(t.byteSize);
+    this.whole.add(name);
     return data;
   }
 
@@ -100,7 +102,7 @@ export class WeightUploader {
     let per = Math.max(1, Math.floor(this.core.maxBinding / rowBytes));
     if (per < rows) per = Math.max(1, per - (per % 8));
     const parts: GpuWeight['parts'] = [];
-    const chunkRows = Math.max(1, Math.floor(STAGING_BYTES / rowBytes));
+    const chunkRows = Math.max(1, Math.floor((this.core.uploadChunkBytes ?? STAGING_BYTES) / rowBytes));
     for (let r0 = 0; r0 < rows; r0 += per) {
       const r1 = Math.min(rows, r0 + per);
       const buffer = this.core.own(createStorage(this.core.device, (r1 - r0) * rowBytes, `${label}[${r0}:${r1}]`));
