@@ -130,16 +130,29 @@ export class GpuModel implements Backend {
       async () => {
         const core = new ModelCore(device, c, opts);
         try {
+          const up = new WeightUploader(core, lazy, total, opts);
           core.ledger.kind = 'weights';
-          const w = await uploadModel(core, new WeightUploader(core, lazy, total, opts));
+          const w = await uploadModel(core, up);
           core.ledger.kind = 'scratch';
-          return new GpuModel(device, core, w);
+          // the dispatches are built first, so that their pipelines compile while the weights upload
+          core.cache.deferring = true;
+          let m: GpuModel;
+          try {
+            m = new GpuModel(device, core, w);
+            m.plan.ensureCapacity(1, 1);
+          } finally {
+            core.cache.deferring = false;
+          }
+          await up.run();
+          await core.cache.settle();
+          return m;
         } catch (e) {
           core.destroy();
+          await core.cache.abandon();
           throw e;
         }
       },
-      (m) => m.plan.ensureCapacity(1, 1),
+      () => {},
     );
   }
 

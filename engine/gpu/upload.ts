@@ -8,7 +8,7 @@
  * is flushed and the previous flush awaited, so what the driver stages for the copies stays
  * bounded too. Progress counts the bytes read from the file(s); a cancel is seen between chunks.
  */
-import { f32ToF16 } from '../formats/quant';
+import { f32BitsToF16 } from '../formats/quant';
 import { rowCount, rowLength } from '../model/lazy';
 import type { LazyTensor, LazyWeightMap } from '../model/types';
 import { rowStrideWords, type WeightDtype } from '../wgsl/weight-read';
@@ -25,9 +25,9 @@ export interface LoadControl {
 }
 
 /** Most bytes of rows packed per chunk (the one staging array). */
-export const STAGING_BYTES = 16 << 20;
+export const STAGING_BYTES = 8 << 20;
 /** Bytes written between queue flushes (at most two flushes' worth are in flight). */
-const FLUSH_BYTES = 64 << 20;
+const FLUSH_BYTES = 32 << 20;
 
 /** Rows of one lazy tensor inside a weight made of several stacked along rows (q | k | v). */
 interface Segment {
@@ -43,6 +43,7 @@ export class WeightUploader {
   private inFlight?: Promise<unknown>;
   private done = 0;
   private readonly whole = new Set<string>();
+  private readonly jobs: (() => Promise<void>)[] = [];
 
   constructor(
     private readonly core: ModelCore,
@@ -86,9 +87,10 @@ export class WeightUploader {
   /**
    * Tensors stacked along rows as one [rows, cols] weight stored as `dtype` (split by rows where
    * one binding cannot hold it, as uploadWeight splits), with column j scaled by fold[j] when
-   * given (weights.ts: foldColumns).
+   * given (weights.ts: foldColumns). The buffers are made now and filled by run(), so that
+   * the model can build its dispatches (and compile their pipelines) before the upload.
    */
-  async weight(names: string[], cols: number, dtype: WeightDtype, label: string, fold?: Float32Array): Promise<GpuWeight> {
+  weight(names: string[], cols: number, dtype: WeightDtype, label: string, fold?: Float32Array): GpuWeight {
     const segs: Segment[] = [];
     let rows = 0;
     for (const n of names) {
@@ -102,17 +104,29 @@ export class WeightUploader {
     let per = Math.max(1, Math.floor(this.core.maxBinding / rowBytes));
     if (per < rows) per = Math.max(1, per - (per % 8));
     const parts: GpuWeight['parts'] = [];
-    const chunkRows = Math.max(1, Math.floor((this.core.uploadChunkBytes ?? STAGING_BYTES) / rowBytes));
     for (let r0 = 0; r0 < rows; r0 += per) {
       const r1 = Math.min(rows, r0 + per);
-      const buffer = this.core.own(createStorage(this.core.device, (r1 - r0) * rowBytes, `${label}[${r0}:${r1}]`));
-      parts.push({ buffer, rowStart: r0, rows: r1 - r0 });
-      for (let a = r0; a < r1; a += chunkRows) {
-        const b = Math.min(r1, a + chunkRows);
-        await this.chunk(segs, a, b, cols, stride, dtype, fold, buffer, (a - r0) * rowBytes);
-      }
+      parts.push({ buffer: this.core.own(createStorage(this.core.device, (r1 - r0) * rowBytes, `${label}[${r0}:${r1}]`)), rowStart: r0, rows: r1 - r0 });
     }
+    const chunkRows = Math.max(1, Math.floor((this.core.uploadChunkBytes ?? STAGING_BYTES) / rowBytes));
+    this.jobs.push(async () => {
+      for (const { buffer, rowStart: r0, rows: n } of parts) {
+        for (let a = r0; a < r0 + n; a += chunkRows) {
+          const b = Math.min(r0 + n, a + chunkRows);
+          await this.chunk(segs, a, b, cols, stride, dtype, fold, buffer, (a - r0) * rowBytes);
+        }
+      }
+    });
     return { rows, cols, dtype, rowStride: stride, parts };
+  }
+
+  /** Fills every weight made by weight(), in order, and waits until the GPU has the last write. */
+  async run(): Promise<void> {
+    for (const job of this.jobs) await job();
+    this.jobs.length = 0;
+    await this.flush(true);
+    await this.inFlight;
+    this.inFlight = undefined;
   }
 
   /** Rows [a, b) of the stacked weight, packed and written at byte `at` of `buffer`. */
@@ -148,9 +162,9 @@ export class WeightUploader {
       const s1 = Math.min(b, s.row0 + s.rows);
       if (s0 >= s1) continue;
       const o = (s0 - a) * stride; // first word of these rows in the chunk
+      const o16 = new Uint16Array(out.buffer, out.byteOffset, out.length * 2);
       if (dtype === 'f16' && !fold && s.t.rowsF16) {
         const h = await s.t.rowsF16(s0 - s.row0, s1 - s.row0);
-        const o16 = new Uint16Array(out.buffer, out.byteOffset, out.length * 2);
         for (let r = 0; r < s1 - s0; r++) o16.set(h.subarray(r * cols, (r + 1) * cols), (o + r * stride) * 2);
       } else {
         let x = await s.t.rowsF32(s0 - s.row0, s1 - s.row0);
@@ -159,15 +173,8 @@ export class WeightUploader {
           const f = new Float32Array(out.buffer, out.byteOffset, out.length);
           for (let r = 0; r < s1 - s0; r++) f.set(x.subarray(r * cols, (r + 1) * cols), o + r * stride);
         } else {
-          for (let r = 0; r < s1 - s0; r++) {
-            const w = o + r * stride;
-            const base = r * cols;
-            for (let c = 0; c < cols; c += 2) {
-              const lo = f32ToF16(x[base + c]);
-              const hi = c + 1 < cols ? f32ToF16(x[base + c + 1]) : 0;
-              out[w + (c >> 1)] = lo | (hi << 16);
-            }
-          }
+          const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+          for (let r = 0; r < s1 - s0; r++) f32BitsToF16(bits, r * cols, o16, (o + r * stride) * 2, cols);
         }
       }
       this.count((s.t.byteSize * (s1 - s0)) / s.rows);
@@ -203,12 +210,5 @@ export class WeightUploader {
     const prev = this.inFlight;
     this.inFlight = q.onSubmittedWorkDone();
     await prev;
-  }
-
-  /** Submits what is queued and waits until the GPU has it. */
-  async finish(): Promise<void> {
-    await this.flush(true);
-    await this.inFlight;
-    this.inFlight = undefined;
   }
 }

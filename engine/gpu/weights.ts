@@ -87,8 +87,9 @@ export function uploadWeight(core: ModelCore, data: Float32Array, rows: number, 
 }
 
 /**
- * Uploads every weight of the model (shapes validated already) through `up` (upload.ts: by
- * row ranges, in bounded chunks) and allocates the KV cache.
+ * Makes the buffers of every weight of the model (shapes validated already) and allocates the
+ * KV cache; norms and biases are uploaded now, the linear weights and tables when `up.run()`
+ * streams them (upload.ts: by row ranges, in bounded chunks).
  */
 export async function uploadModel(core: ModelCore, up: WeightUploader): Promise<ModelWeights> {
   const c = core.config;
@@ -105,8 +106,8 @@ export async function uploadModel(core: ModelCore, up: WeightUploader): Promise<
   const int8 = core.kvDtype === 'int8';
   const kvBytes = int8 ? 1 : 4; // bytes per cached value
   let wBytes = 0;
-  const lin = async (names: string[], cols: number, label: string, fold?: Float32Array, count = true) => {
-    const w = await up.weight(names, cols, dt, label, fold);
+  const lin = (names: string[], cols: number, label: string, fold?: Float32Array, count = true) => {
+    const w = up.weight(names, cols, dt, label, fold);
     if (count) wBytes += w.rows * w.rowStride * 4;
     return w;
   };
@@ -120,9 +121,9 @@ export async function uploadModel(core: ModelCore, up: WeightUploader): Promise<
       attnNormB: await opt(`${p}input_layernorm.bias`),
       mlpNorm: await vec(`${p}post_attention_layernorm.weight`),
       mlpNormB: await opt(`${p}post_attention_layernorm.bias`),
-      qkv: await lin([`${a}q_proj.weight`, `${a}k_proj.weight`, `${a}v_proj.weight`], D, `${p}qkv`), // [(H + 2Kv)·hd, D]
+      qkv: lin([`${a}q_proj.weight`, `${a}k_proj.weight`, `${a}v_proj.weight`], D, `${p}qkv`), // [(H + 2Kv)·hd, D]
       qkvBias: c.qkvBias ? await up.vector([`${a}q_proj.bias`, `${a}k_proj.bias`, `${a}v_proj.bias`], `${p}qkv.bias`) : undefined,
-      o: await lin([`${a}o_proj.weight`], H * hd, `${a}o_proj`), // [D, H·hd]
+      o: lin([`${a}o_proj.weight`], H * hd, `${a}o_proj`), // [D, H·hd]
       oBias: await opt(`${a}o_proj.bias`),
       qNorm: c.qkNorm ? await vec(`${a}q_norm.weight`) : undefined,
       kNorm: c.qkNorm ? await vec(`${a}k_norm.weight`) : undefined,
@@ -137,37 +138,36 @@ export async function uploadModel(core: ModelCore, up: WeightUploader): Promise<
     if (!c.moe && c.norm.kind === 'rms' && !L.mlpNormB) L.mlpNormIn = await up.f32(`${p}post_attention_layernorm.weight`);
     if (c.moe) {
       const E = c.moe.numExperts;
-      L.router = await lin([`${m}router.weight`], D, `${m}router`); // [E, D]
+      L.router = lin([`${m}router.weight`], D, `${m}router`); // [E, D]
       const gu: string[] = [];
       const dn: string[] = [];
       for (let e = 0; e < E; e++) {
         gu.push(`${m}experts.${e}.gate_proj.weight`, `${m}experts.${e}.up_proj.weight`);
         dn.push(`${m}experts.${e}.down_proj.weight`);
       }
-      L.expGu = await lin(gu, D, `${m}experts.gate_up`, undefined, false); // [E·2I, D]
-      L.expDown = await lin(dn, I, `${m}experts.down`, undefined, false); // [E·D, I]
+      L.expGu = lin(gu, D, `${m}experts.gate_up`, undefined, false); // [E·2I, D]
+      L.expDown = lin(dn, I, `${m}experts.down`, undefined, false); // [E·D, I]
       // a decode step reads k of the E experts
       wBytes += c.moe.topK * (2 * I * L.expGu.rowStride + D * L.expDown.rowStride) * 4;
     } else if (c.mlp === 'gated') {
-      L.gu = await lin([`${m}gate_proj.weight`, `${m}up_proj.weight`], D, `${m}gate_up`, L.mlpNormIn); // [2I, D]
+      L.gu = lin([`${m}gate_proj.weight`, `${m}up_proj.weight`], D, `${m}gate_up`, L.mlpNormIn); // [2I, D]
       if (c.mlpBias) L.guBias = await up.vector([`${m}gate_proj.bias`, `${m}up_proj.bias`], `${m}gate_up.bias`);
-      L.down = await lin([`${m}down_proj.weight`], I, `${m}down_proj`); // [D, I]
+      L.down = lin([`${m}down_proj.weight`], I, `${m}down_proj`); // [D, I]
       L.downBias = await opt(`${m}down_proj.bias`);
     } else {
-      L.gu = await lin([`${m}up_proj.weight`], D, `${m}up_proj`, L.mlpNormIn); // [I, D]
+      L.gu = lin([`${m}up_proj.weight`], D, `${m}up_proj`, L.mlpNormIn); // [I, D]
       L.guBias = await opt(`${m}up_proj.bias`);
-      L.down = await lin([`${m}down_proj.weight`], I, `${m}down_proj`); // [D, I]
+      L.down = lin([`${m}down_proj.weight`], I, `${m}down_proj`); // [D, I]
       L.downBias = await opt(`${m}down_proj.bias`);
     }
     layers.push(L);
   }
-  const embed = await up.weight(['model.embed_tokens.weight'], D, dt, 'embed'); // [V, D]
-  const posEmbed = c.positions === 'learned' ? await up.weight(['model.embed_positions.weight'], D, 'f32', 'positions') : undefined; // [P, D]
+  const embed = up.weight(['model.embed_tokens.weight'], D, dt, 'embed'); // [V, D]
+  const posEmbed = c.positions === 'learned' ? up.weight(['model.embed_positions.weight'], D, 'f32', 'positions') : undefined; // [P, D]
   const finalNorm = await vec('model.norm.weight');
   const finalNormB = await opt('model.norm.bias');
-  const head = c.tieEmbeddings ? embed : await up.weight(['lm_head.weight'], D, dt, 'lm_head'); // [V, D]
+  const head = c.tieEmbeddings ? embed : up.weight(['lm_head.weight'], D, dt, 'lm_head'); // [V, D]
   wBytes += c.vocabSize * head.rowStride * 4;
-  await up.finish();
   return { layers, embed, posEmbed, finalNorm, finalNormB, head, decodeWeightBytes: wBytes };
 }
 
