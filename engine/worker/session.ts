@@ -10,14 +10,16 @@
  * one decode loop (engine/generate/), so greedy decoding on the GPU is pipelined.
  */
 import type { HfFolder } from '../formats/hf';
-import { loadModel, loadModelTokenizer } from '../formats/registry';
+import { loadModel, loadModelTokenizer, openLazyModel } from '../formats/registry';
 import type { ByteSource } from '../formats/source';
 import type { Backend, BackendId } from '../backend/contract';
 import { createBackend, type BackendCreateOptions } from '../backend/registry';
 import { generate } from '../generate/generate';
 import type { GpuWeights, ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol/index';
 import type { Tokenizer } from '../tokenizer/index';
-import type { LoadedModel } from '../model/types';
+import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
+import { materialise } from '../model/lazy';
+import { GpuError } from '../gpu/lifecycle';
 import type { KvCacheDtype } from '../model/kv/layout';
 import { LabRunner } from './lab';
 import { lensWeights, type LensWeights } from '../model/logit-lens';
@@ -31,6 +33,17 @@ export const RANGE_CHUNK = 8 * 1024 * 1024;
 export const GENERATE_PREFILL_CHUNK = 256;
 /** A GPU model's weights stay in memory for the lab's draft model up to this size. */
 const DRAFT_KEEP_BYTES = 256 * 1024 * 1024;
+
+/** The tensors the logit lens reads (final norm, head), read whole from a lazily opened model. */
+async function lensTensors(c: ModelConfig, spec: ModelLoadSpec, folder: HfFolder): Promise<WeightMap> {
+  const m = await openLazyModel(spec.format, folder, spec.weights);
+  try {
+    const names = ['model.norm.weight', 'model.norm.bias', c.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'];
+    return materialise(new Map(names.filter((n) => m.lazy.has(n)).map((n) => [n, m.lazy.get(n)!])));
+  } finally {
+    await m.close();
+  }
+}
 
 class Cancelled extends Error {
   constructor() {
@@ -217,12 +230,13 @@ export class ModelSession {
     const total = spec.files.reduce((s, f) => s + f.size, 0);
     let bytes = 0;
     let lastPost = 0;
+    let phase = 'reading weights';
     const progress = (n: number) => {
       bytes += n;
       const now = Date.now();
       if (now - lastPost > 100 || bytes >= total) {
         lastPost = now;
-        this.post({ type: 'loadProgress', id, bytes, total, phase: 'reading weights' });
+        this.post({ type: 'loadProgress', id, bytes, total, phase });
       }
     };
     const sizeOf = (name: string) => spec.files.find((f) => f.name === name)?.size;
@@ -234,15 +248,43 @@ export class ModelSession {
       this.post({ type: 'loadProgress', id, bytes: 0, total, phase: 'reading headers' });
       // The format registry loads the weights and the tokenizer the spec names ("embedded", a file, or none).
       const folder: HfFolder = { name: spec.name, open: async (f) => open(f) };
-      const loaded = await loadModel(spec.format, folder, spec.weights);
+      const gpuDevice = device === 'gpu' ? this.gpuDevice : undefined;
+      // On the GPU the weights stay in their files until the upload reads them by ranges (no f32 copy here).
+      const lazy = gpuDevice ? await openLazyModel(spec.format, folder, spec.weights) : undefined;
+      if (lazy) phase = 'uploading weights to the GPU';
+      const loaded = lazy ? undefined : await loadModel(spec.format, folder, spec.weights);
+      const config = (lazy ?? loaded)!.config;
       const tokenizer = await loadModelTokenizer(spec.format, folder, spec.weights, spec.tokenizer);
       if (job.cancelled) throw new Cancelled();
-      this.post({ type: 'loadProgress', id, bytes: total, total, phase: 'preparing the model' });
-      const ctx = Math.max(16, Math.min(contextLength, loaded.config.maxPositions));
-      const gpuDevice = device === 'gpu' ? this.gpuDevice : undefined;
+      if (!lazy) this.post({ type: 'loadProgress', id, bytes: total, total, phase: 'preparing the model' });
+      const ctx = Math.max(16, Math.min(contextLength, config.maxPositions));
       const note = device === 'gpu' && !gpuDevice ? 'WebGPU is not available in this worker: running on the CPU.' : undefined;
       const backendSpec = { id: gpuDevice ? ('webgpu' as const) : ('cpu' as const), opts: { contextLength: ctx, weights, device: gpuDevice } };
-      const model = await createBackend(backendSpec.id, loaded, backendSpec.opts);
+      const signal = {
+        get aborted() {
+          return job.cancelled;
+        },
+      };
+      let model: Backend;
+      try {
+        model = await createBackend(backendSpec.id, lazy ?? loaded!, { ...backendSpec.opts, signal });
+      } catch (e) {
+        if (e instanceof GpuError && e.kind === 'cancelled') throw new Cancelled();
+        throw e;
+      } finally {
+        await lazy?.close();
+      }
+      if (job.cancelled) {
+        model.dispose();
+        throw new Cancelled();
+      }
+      let parameters = 0;
+      for (const t of (lazy?.lazy ?? loaded!.weights).values()) parameters += t.shape.reduce((a, b) => a * b, 1);
+      // What stays on the host: the lens's final norm and head, and every weight when small (a second backend is built from them).
+      const quiet: HfFolder = { name: spec.name, open: async (f) => (sizeOf(f) === undefined ? null : this.source(spec, f, sizeOf(f)!, job, () => {})) };
+      let kept = loaded;
+      if (lazy && parameters * 4 <= DRAFT_KEEP_BYTES) kept = await loadModel(spec.format, quiet, spec.weights);
+      const lens = kept?.weights ?? (await lensTensors(config, spec, quiet));
       if (job.cancelled) {
         model.dispose();
         throw new Cancelled();
@@ -250,12 +292,10 @@ export class ModelSession {
       this.model = model;
       this.backendSpec = backendSpec;
       this.tokenizer = tokenizer;
-      this.lens = lensWeights(loaded.config, loaded.weights);
-      this.stopIds = loaded.config.stopTokenIds ?? loaded.config.eosTokenIds;
+      this.lens = lensWeights(config, lens);
+      this.stopIds = config.stopTokenIds ?? config.eosTokenIds;
       this.modelId = spec.modelId;
-      let parameters = 0;
-      for (const t of loaded.weights.values()) parameters += t.data.length;
-      this.loaded = !gpuDevice || parameters * 4 <= DRAFT_KEEP_BYTES ? loaded : undefined;
+      this.loaded = !gpuDevice || parameters * 4 <= DRAFT_KEEP_BYTES ? kept : undefined;
       this.post({
         type: 'loaded',
         id,
