@@ -1,8 +1,8 @@
 /**
  * The worker's GPU load (ModelSession) through Dawn in Node (SwiftShader without a GPU), its
  * files read through the range bridge as the webview serves them: the weights are uploaded
- * from their file by ranges (progress in phase "uploading weights to the GPU"), the
- * load is reported on the GPU), and a cancel mid-upload ends in loadFailed (cancelled).
+ * from their file by ranges (progress in phase "uploading weights to the GPU"), the load is
+ * reported on the GPU, and a cancel mid-upload ends in loadFailed (cancelled).
  * Skipped where no WebGPU device opens.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
