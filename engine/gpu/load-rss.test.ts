@@ -42,7 +42,7 @@ beforeAll(async () => {
   writeFileSync(model, randomLlamaGguf(SHAPE, vocab, 11, 'F16'));
   child = path.join(tmp, 'child.js');
   await build({
-    entryPoints: [path.join(__dirname, 'load-rss.child.test-util.ts')],
+    entryPoints: [path.join(__dirname, 'load-rss-child-node.ts')],
     outfile: child,
     bundle: true,
     platform: 'node',
@@ -55,7 +55,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 it('a ~200 MB f16 GGUF streams to the device with host memory bounded by its device bytes + 128 MiB (its f32 copy: ~400 MB)', () => {
-  const env = { ...process.env, NODE_PATH: path.join(root, 'node_modules') };
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_PATH: path.join(root, 'node_modules') };
   if (!env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) env.VK_ICD_FILENAMES = SWIFTSHADER;
   const r = spawnSync(process.execPath, [child, model], { env, encoding: 'utf8', timeout: 240_000 });
   expect(r.status, r.stderr).toBe(0);

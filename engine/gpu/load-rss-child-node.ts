@@ -1,8 +1,9 @@
 /**
- * Child process of load-rss.test.ts: opens the GGUF named by argv[2] lazily, makes the model's
+ * Node only: the child process of load-rss.test.ts: opens the GGUF named by argv[2] lazily, makes the model's
  * buffers, streams the weights into them (upload.ts) and prints RSS figures as one JSON line:
  * before, after the buffers are made (on SwiftShader the device memory is host memory), and the
- * peak after the upload (process.resourceUsage().maxRSS), with the weight bytes on the device.
+ * highest RSS seen during the upload (sampled every 2 ms and after each flush; the process's
+ * maxRSS would include Dawn's start-up), with the weight bytes on the device.
  */
 import { openModelLazily } from '../formats/load-node';
 import { openNodeGpu } from './gpu-node';
@@ -11,7 +12,6 @@ import { WeightUploader } from './upload';
 import { uploadModel } from './weights';
 
 const rss = () => process.memoryUsage().rss;
-const peak = () => process.resourceUsage().maxRSS * 1024;
 
 (async () => {
   const g = await openNodeGpu();
@@ -20,14 +20,19 @@ const peak = () => process.resourceUsage().maxRSS * 1024;
     return;
   }
   const m = await openModelLazily(process.argv[2]);
-  const before = Math.max(rss(), peak());
+  const before = rss();
   const core = new ModelCore(g.device, m.lazy.config, { weights: 'f16', contextLength: 16 });
   core.ledger.kind = 'weights';
-  const up = new WeightUploader(core, m.lazy.lazy, m.lazy.totalBytes);
+  let high = 0;
+  const sample = () => void (high = Math.max(high, rss()));
+  const up = new WeightUploader(core, m.lazy.lazy, m.lazy.totalBytes, { onProgress: sample });
   await uploadModel(core, up);
   const allocated = rss();
+  const timer = setInterval(sample, 2);
   await up.run();
-  const after = peak();
+  clearInterval(timer);
+  sample();
+  const after = high;
   console.log(JSON.stringify({ before, allocated, peak: after, weights: core.ledger.report().weights, fileBytes: m.lazy.totalBytes }));
   await m.lazy.close();
   core.destroy();
