@@ -2,8 +2,9 @@
  * Host memory of the streaming load (upload.ts), in a child process through Dawn (SwiftShader
  * on a machine without a GPU): a generated f16 GGUF of ~200 MB (engine/model/random.ts; its
  * f32 copy would be ~400 MB) uploads with a peak RSS growth of at most its bytes on the device
- * (SwiftShader keeps device memory in host memory) plus 128 MiB, and the upload itself (beyond
- * the buffers it fills) adds at most 128 MiB: no f32 copy of the model, no whole-tensor copy.
+ * (SwiftShader keeps device memory in host memory) plus 160 MiB, and the upload itself (beyond
+ * the buffers it fills: two chunks being read, the staging array, Dawn's copies in flight) adds
+ * at most 160 MiB: no f32 copy of the model, no whole-tensor copy.
  * Skipped where no WebGPU device opens.
  */
 import { spawnSync } from 'node:child_process';
@@ -54,7 +55,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-it('a ~200 MB f16 GGUF streams to the device with host memory bounded by its device bytes + 128 MiB (its f32 copy: ~400 MB)', () => {
+it('a ~200 MB f16 GGUF streams to the device with host memory bounded by its device bytes + 160 MiB (its f32 copy: ~400 MB)', () => {
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_PATH: path.join(root, 'node_modules') };
   if (!env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) env.VK_ICD_FILENAMES = SWIFTSHADER;
   const r = spawnSync(process.execPath, [child, model], { env, encoding: 'utf8', timeout: 240_000 });
@@ -68,7 +69,7 @@ it('a ~200 MB f16 GGUF streams to the device with host memory bounded by its dev
       `growth ${((m.peak - m.before) / MiB).toFixed(0)} MiB, upload beyond the buffers ${((m.peak - m.allocated) / MiB).toFixed(0)} MiB`,
   );
   expect(m.fileBytes).toBeGreaterThan(180 * MiB);
-  expect(m.peak - m.allocated).toBeLessThan(128 * MiB);
-  expect(m.peak - m.before).toBeLessThan(m.weights + 128 * MiB);
-  expect(m.weights + 128 * MiB).toBeLessThan(f32Bytes);
+  expect(m.peak - m.allocated).toBeLessThan(160 * MiB);
+  expect(m.peak - m.before).toBeLessThan(m.weights + 160 * MiB);
+  expect(m.weights + 160 * MiB).toBeLessThan(f32Bytes);
 }, 300_000);

@@ -29,6 +29,15 @@ export const STAGING_BYTES = 8 << 20;
 /** Bytes written between queue flushes (at most two flushes' worth are in flight). */
 const FLUSH_BYTES = 32 << 20;
 
+/** Rows [s0, s1) of the stacked weight as read from segment `s`: half bits, or f32. */
+interface Read {
+  s: Segment;
+  s0: number;
+  s1: number;
+  data: Uint16Array | Float32Array;
+  half: boolean;
+}
+
 /** Rows of one lazy tensor inside a weight made of several stacked along rows (q | k | v). */
 interface Segment {
   t: LazyTensor;
@@ -109,12 +118,23 @@ export class WeightUploader {
       parts.push({ buffer: this.core.own(createStorage(this.core.device, (r1 - r0) * rowBytes, `${label}[${r0}:${r1}]`)), rowStart: r0, rows: r1 - r0 });
     }
     const chunkRows = Math.max(1, Math.floor((this.core.uploadChunkBytes ?? STAGING_BYTES) / rowBytes));
+    const chunks: { buffer: GPUBuffer; a: number; b: number; at: number }[] = [];
+    for (const { buffer, rowStart: r0, rows: n } of parts) {
+      for (let a = r0; a < r0 + n; a += chunkRows) chunks.push({ buffer, a, b: Math.min(r0 + n, a + chunkRows), at: (a - r0) * rowBytes });
+    }
+    const half = (s: Segment) => dtype === 'f16' && !fold && s.t.rowsF16 !== undefined;
     this.jobs.push(async () => {
-      for (const { buffer, rowStart: r0, rows: n } of parts) {
-        for (let a = r0; a < r0 + n; a += chunkRows) {
-          const b = Math.min(r0 + n, a + chunkRows);
-          await this.chunk(segs, a, b, cols, stride, dtype, fold, buffer, (a - r0) * rowBytes);
+      // the next chunk is read while this one is packed and written
+      let next = this.read(segs, chunks[0], half);
+      for (let i = 0; i < chunks.length; i++) {
+        const got = await next;
+        if (i + 1 < chunks.length) {
+          next = this.read(segs, chunks[i + 1], half);
+          next.catch(() => {}); // awaited next turn; a failure there is thrown there
         }
+        const { buffer, a, b, at } = chunks[i];
+        this.pack(got, a, b, cols, stride, dtype, fold, buffer, at);
+        await this.flush();
       }
     });
     return { rows, cols, dtype, rowStride: stride, parts };
@@ -129,46 +149,44 @@ export class WeightUploader {
     this.inFlight = undefined;
   }
 
-  /** Rows [a, b) of the stacked weight, packed and written at byte `at` of `buffer`. */
-  private async chunk(
-    segs: Segment[],
-    a: number,
-    b: number,
-    cols: number,
-    stride: number,
-    dtype: WeightDtype,
-    fold: Float32Array | undefined,
-    buffer: GPUBuffer,
-    at: number,
-  ): Promise<void> {
+  /** Reads rows [a, b) of the stacked weight: each overlapping segment's rows, as half bits where `half` says, else as f32. */
+  private read(segs: Segment[], c: { a: number; b: number }, half: (s: Segment) => boolean): Promise<Read[]> {
+    if (this.control.signal?.aborted) return Promise.reject(new GpuError('GpuModel: the load was cancelled', 'cancelled'));
+    const parts = [];
+    for (const s of segs) {
+      const s0 = Math.max(c.a, s.row0);
+      const s1 = Math.min(c.b, s.row0 + s.rows);
+      if (s0 >= s1) continue;
+      const h = half(s);
+      const r0 = s0 - s.row0;
+      const r1 = s1 - s.row0;
+      parts.push((h ? s.t.rowsF16!(r0, r1) : s.t.rowsF32(r0, r1)).then((data) => ({ s, s0, s1, data, half: h })));
+    }
+    return Promise.all(parts);
+  }
+
+  /** Packs what read() gave for rows [a, b) and writes it at byte `at` of `buffer`. */
+  private pack(got: Read[], a: number, b: number, cols: number, stride: number, dtype: WeightDtype, fold: Float32Array | undefined, buffer: GPUBuffer, at: number): void {
     if (this.control.signal?.aborted) throw new GpuError('GpuModel: the load was cancelled', 'cancelled');
-    const words = (b - a) * stride;
     const dense = dtype === 'f32' ? stride === cols : stride * 2 === cols; // rows need no padding
-    const one = segs.find((s) => s.row0 <= a && b <= s.row0 + s.rows);
+    const only = got.length === 1 && got[0].s0 === a && got[0].s1 === b ? got[0] : undefined;
     // The file's bytes are already what the kernels read: write them as they are.
-    if (one && dense && !fold && (dtype === 'f16' ? one.t.rowsF16 : one.t.dtype === 'F32')) {
-      const r0 = a - one.row0;
-      const data = dtype === 'f16' ? await one.t.rowsF16!(r0, r0 + b - a) : await one.t.rowsF32(r0, r0 + b - a);
-      this.write(buffer, at, data);
-      this.count((one.t.byteSize * (b - a)) / one.rows);
-      await this.flush();
+    if (only && dense && !fold && (only.half || (dtype === 'f32' && only.s.t.dtype === 'F32'))) {
+      this.write(buffer, at, only.data);
+      this.count((only.s.t.byteSize * (b - a)) / only.s.rows);
       return;
     }
+    const words = (b - a) * stride;
     if (this.staging.length < words) this.staging = new Uint32Array(words);
     const out = this.staging.subarray(0, words);
     if (!dense) out.fill(0);
-    for (const s of segs) {
-      const s0 = Math.max(a, s.row0);
-      const s1 = Math.min(b, s.row0 + s.rows);
-      if (s0 >= s1) continue;
+    const o16 = new Uint16Array(out.buffer, out.byteOffset, out.length * 2);
+    for (const { s, s0, s1, data, half } of got) {
       const o = (s0 - a) * stride; // first word of these rows in the chunk
-      const o16 = new Uint16Array(out.buffer, out.byteOffset, out.length * 2);
-      if (dtype === 'f16' && !fold && s.t.rowsF16) {
-        const h = await s.t.rowsF16(s0 - s.row0, s1 - s.row0);
-        for (let r = 0; r < s1 - s0; r++) o16.set(h.subarray(r * cols, (r + 1) * cols), (o + r * stride) * 2);
+      if (half) {
+        for (let r = 0; r < s1 - s0; r++) o16.set(data.subarray(r * cols, (r + 1) * cols) as Uint16Array, (o + r * stride) * 2);
       } else {
-        let x = await s.t.rowsF32(s0 - s.row0, s1 - s.row0);
-        if (fold) x = this.folded(x, cols, fold);
+        const x = fold ? this.folded(data as Float32Array, cols, fold) : (data as Float32Array);
         if (dtype === 'f32') {
           const f = new Float32Array(out.buffer, out.byteOffset, out.length);
           for (let r = 0; r < s1 - s0; r++) f.set(x.subarray(r * cols, (r + 1) * cols), o + r * stride);
@@ -180,7 +198,6 @@ export class WeightUploader {
       this.count((s.t.byteSize * (s1 - s0)) / s.rows);
     }
     this.write(buffer, at, out);
-    await this.flush();
   }
 
   /** `x` with column j scaled by w[j], in the scratch array (x may be the caller's own memory). */
