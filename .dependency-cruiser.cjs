@@ -4,7 +4,7 @@
 //
 // engine/ layers, lowest first; a layer imports only layers below it (peers in one line may
 // import each other):
-//   errors, wgsl < ops < formats, tokenizer, model < backend < gpu < generate < catalog < protocol < worker, cli
+//   errors, wgsl < ops < formats, tokenizer, model < export, backend < gpu < generate < catalog < protocol < worker, cli
 // catalog/ holds the model files the user has; worker/ is the engine worker app.
 //
 // Where each rule applies: the rules about environments (vscode, extension/, webview/, Node
@@ -55,15 +55,15 @@ module.exports = {
     rule('ops-only-wgsl-errors', 'engine/ops/ imports only engine/wgsl, engine/errors and other ops.', lib('^engine/ops/'), { path: `${ENGINE}(?!ops/|wgsl/|errors\\.ts$)` }),
     rule(
       'formats-tokenizer-below-backend',
-      'engine/formats and engine/tokenizer never import backend, gpu, generate, catalog, protocol, worker or cli.',
+      'engine/formats and engine/tokenizer never import backend, gpu, generate, catalog, export, protocol, worker or cli.',
       lib('^engine/(formats|tokenizer)/'),
-      { path: ['^engine/(backend|gpu|generate|catalog|models|cli)/', PROTOCOL, WORKER] },
+      { path: ['^engine/(backend|gpu|generate|catalog|models|cli|export)/', PROTOCOL, WORKER] },
     ),
     rule(
       'model-below-backend',
-      'engine/model may name the backend contract (engine/backend/contract.ts); it never imports the rest of backend, gpu, generate, catalog, protocol, worker or cli.',
+      'engine/model may name the backend contract (engine/backend/contract.ts); it never imports the rest of backend, gpu, generate, catalog, export, protocol, worker or cli.',
       lib('^engine/model/'),
-      { path: ['^engine/backend/(?!contract\\.ts$)', '^engine/(gpu|generate|catalog|models|cli)/', PROTOCOL, WORKER] },
+      { path: ['^engine/backend/(?!contract\\.ts$)', '^engine/(gpu|generate|catalog|models|cli|export)/', PROTOCOL, WORKER] },
     ),
     rule(
       'contract-types-only',
@@ -72,6 +72,12 @@ module.exports = {
       { dependencyTypesNot: ['type-only'] },
     ),
     rule('contract-only-model', 'engine/backend/contract.ts imports types from engine/model only.', { path: '^engine/backend/contract\\.ts$' }, { path: `${ENGINE}(?!model/)` }),
+    rule(
+      'export-below-backend',
+      'engine/export writes models the formats, tokenizer and model layers describe: it never imports backend, gpu, generate, catalog, protocol, worker or cli.',
+      lib('^engine/export/'),
+      { path: ['^engine/(backend|gpu|generate|catalog|models|cli)/', PROTOCOL, WORKER] },
+    ),
     rule('backend-below-generate', 'engine/backend never imports generate, catalog, protocol, worker or cli.', lib('^engine/backend/'), {
       path: ['^engine/(generate|catalog|models|cli)/', PROTOCOL, WORKER],
     }),

@@ -19,6 +19,7 @@ import type { ModelCheck } from '../engine/catalog/inspect';
 import { inspectPath, whyNotListablePath, type ModelLocation } from '../engine/catalog/inspect-node';
 import { ModelRangeServer } from '../engine/catalog/range-node';
 import type { ModelLoadSpec, ModelSummary } from '../engine/protocol/index';
+import { exportModel } from './export-model';
 import { log } from './log';
 import type { TokenizerSpec } from './tokenizer-jobs';
 
@@ -574,6 +575,10 @@ export function registerModels(ctx: vscode.ExtensionContext): vscode.Disposable 
       }
       await m.setActive(e.id);
       await vscode.commands.executeCommand('llmPlayground.openPlayground');
+    }),
+    cmd('llmPlayground.exportModel', async (arg) => {
+      const e = await pickModel(arg, 'Export which model?');
+      if (e) await exportModel(ctx, e.path, e.name);
     }),
     cmd('llmPlayground.revealModel', async (arg) => {
       const e = await pickModel(arg, 'Reveal which model?');

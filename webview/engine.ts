@@ -4,7 +4,7 @@
  * restarted on demand. Panels subscribe to its state.
  */
 import type { AnsweredRequest, EngineEnv, PlaygroundSettings, ReplyOf, WebviewToWorker, WorkerToWebview } from '../engine/protocol/index';
-import { parseWorkerMessage, WORKER_REPLIES } from '../engine/protocol/index';
+import { ORT_WASM_FILE, parseWorkerMessage, WORKER_REPLIES } from '../engine/protocol/index';
 import { getState, send, setState } from './host';
 
 export interface EngineState {
@@ -156,5 +156,7 @@ export async function startEngine(): Promise<void> {
     answerAsked(msg);
     for (const fn of workerListeners) fn(msg);
   };
-  postToWorker({ type: 'probe', id: newRequestId(), backend: settings.backend });
+  // onnxruntime-web's wasm (ONNX models) is shipped beside the worker script (scripts/build.mjs)
+  const ortWasm = new URL(ORT_WASM_FILE, workerUri).href;
+  postToWorker({ type: 'probe', id: newRequestId(), backend: settings.backend, ortWasm });
 }

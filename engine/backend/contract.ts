@@ -1,6 +1,6 @@
 /**
  * The backend contract: what every engine that runs a model implements (the CPU
- * reference, the WebGPU engine, later ONNX), and what the generate pipeline, the worker,
+ * reference, the WebGPU engine, onnxruntime-web for ONNX graphs), and what the generate pipeline, the worker,
  * the CLI and the views program against. Types only: no backend is imported here.
  *
  * A backend holds one model and its KV cache. `forward` runs tokens at the next cache
@@ -13,7 +13,7 @@ import type { LoraAdapter } from '../model/lora';
 import type { ModelConfig } from '../model/types';
 
 /** The backends the registry knows (engine/backend/registry.ts). */
-export type BackendId = 'cpu' | 'webgpu';
+export type BackendId = 'cpu' | 'webgpu' | 'ort';
 
 /** How weights live on a device backend. */
 export type WeightPrecision = 'f32' | 'f16';

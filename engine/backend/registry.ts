@@ -8,8 +8,10 @@ import type { KvCacheDtype } from '../model/kv/layout';
 import type { LoadControl } from '../gpu/upload';
 import { materialise } from '../model/lazy';
 import type { LazyModel, LoadedModel, ModelConfig, WeightMap } from '../model/types';
+import { UnsupportedError } from '../errors';
 import { CpuBackend } from './cpu';
 import type { Backend, BackendId, WeightPrecision } from './contract';
+import { OrtBackend, type OrtExecutionProvider } from './ort';
 
 /** What a backend is created from: weights in memory, or a LazyModel (weights read from the file as they are uploaded). */
 export type BackendWeights = LoadedModel | LazyModel | { config: ModelConfig; weights: WeightMap };
@@ -25,6 +27,8 @@ export interface BackendCreateOptions extends LoadControl {
   device?: GPUDevice;
   /** WebGPU in Node: wait on read-backs without Dawn's per-turn polling (engine/gpu/map-wait.ts). */
   throttleMapWait?: boolean;
+  /** The ort backend: onnxruntime-web's execution provider (default wasm; webgpu in a browser). */
+  ortProvider?: OrtExecutionProvider;
 }
 
 export interface BackendKind {
@@ -33,6 +37,8 @@ export interface BackendKind {
   label: string;
   /** create() needs opts.device. */
   needsGpuDevice: boolean;
+  /** Runs ONNX graphs (LoadedModel.onnx) and nothing else; the other backends run the engine's own weights. */
+  runsOnnx: boolean;
   /** LoadControl (progress, cancel) follows a device upload; a LazyModel is not closed here. */
   create(loaded: BackendWeights, opts: BackendCreateOptions): Promise<Backend>;
 }
@@ -48,6 +54,7 @@ registerBackend({
   id: 'cpu',
   label: 'CPU',
   needsGpuDevice: false,
+  runsOnnx: false,
   create: async (loaded, opts) =>
     new CpuBackend('lazy' in loaded ? { config: loaded.config, weights: await materialise(loaded.lazy) } : loaded, { contextLength: opts.contextLength, kvQuant: opts.kvDtype }),
 });
@@ -56,6 +63,7 @@ registerBackend({
   id: 'webgpu',
   label: 'WebGPU',
   needsGpuDevice: true,
+  runsOnnx: false,
   create: async (loaded, opts) => {
     if (!opts.device) throw new RangeError('the webgpu backend needs a GPU device (BackendCreateOptions.device)');
     return GpuModel.create(opts.device, loaded, {
@@ -68,6 +76,20 @@ registerBackend({
     });
   },
 });
+
+registerBackend({
+  id: 'ort',
+  label: 'ONNX Runtime Web',
+  needsGpuDevice: false,
+  runsOnnx: true,
+  create: async (loaded, opts) => {
+    if ('lazy' in loaded) throw new RangeError('the ort backend runs an ONNX graph loaded whole, not a lazily opened model');
+    return OrtBackend.create(loaded, { contextLength: opts.contextLength, executionProvider: opts.ortProvider });
+  },
+});
+
+/** The backend an ONNX model runs on; the others run the engine's own weights. */
+export const ONNX_BACKEND: BackendId = 'ort';
 
 /** Every registered backend id, in registration order. */
 export function backendIds(): BackendId[] {
@@ -82,6 +104,11 @@ export function backendKind(id: string): BackendKind {
 }
 
 /** Creates a backend by id. */
-export function createBackend(id: string, loaded: BackendWeights, opts: BackendCreateOptions): Promise<Backend> {
-  return backendKind(id).create(loaded, opts);
+export async function createBackend(id: string, loaded: BackendWeights, opts: BackendCreateOptions): Promise<Backend> {
+  const kind = backendKind(id);
+  const onnx = 'onnx' in loaded ? loaded.onnx : undefined;
+  if (onnx && !kind.runsOnnx) throw new UnsupportedError(`an ONNX model runs on the ${ONNX_BACKEND} backend, not ${id}`, { file: onnx.file, expected: `backend ${ONNX_BACKEND}` });
+  if (!onnx && kind.runsOnnx)
+    throw new UnsupportedError(`the ${id} backend runs ONNX models only`, { file: 'source' in loaded ? loaded.source.files.join(', ') : 'model', expected: 'a .onnx decoder' });
+  return kind.create(loaded, opts);
 }

@@ -27,7 +27,7 @@ export function fmtBytes(n: number | undefined): string {
   return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
 }
 
-/** [label, value] rows describing a model (a format the engine does not run, such as ONNX: its format and size only). */
+/** [label, value] rows describing a model (a format listed but not run: its format and size only). */
 export function modelDetailRows(i: ModelInfo): [string, string][] {
   if (!isRunnableFormat(i.format))
     return [

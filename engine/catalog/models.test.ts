@@ -144,10 +144,11 @@ describe('header checks', () => {
     expect(r.problem!.message).toMatch(/^No weights found/);
   });
 
-  test('ONNX is listed but needs the onnxruntime backend', async () => {
+  test('ONNX runs on the ort backend: the graph is read; without a tokenizer.json beside it, a warning', async () => {
     const r = await inspectPath(`${FIX}/onnx/tiny-llama/model.onnx`);
     expect(r.status).toBe('warning');
-    expect(r.problem).toMatchObject({ kind: 'onnx', message: 'ONNX: needs the onnxruntime backend (not yet)' });
+    expect(r.info).toMatchObject({ format: 'onnx', numLayers: 2, numKvHeads: 4, headDim: 8, vocabSize: 512 });
+    expect(r.problem).toMatchObject({ kind: 'tokenizer', message: 'Missing tokenizer: no tokenizer.json beside the .onnx' });
   });
 
   test('a path that is gone, and a file that is no model', async () => {
@@ -182,14 +183,12 @@ describe('model details', () => {
     expect(fmtCount(260_032)).toBe('260.0K');
     expect(fmtCount(1_235_814_400)).toBe('1.24B');
   });
-  test('one table for the tree tooltip and the Model tab; ONNX: format and size only', async () => {
+  test('one table for the tree tooltip and the Model tab, ONNX included', async () => {
     const info = await inspectPath(BIN);
     const rows = Object.fromEntries(modelDetailRows(info.info!));
     expect(rows).toMatchObject({ Format: 'llama2c', Architecture: 'llama', 'Context length': '512', Vocabulary: '512', 'Layers / heads / KV heads / head size': '5 / 8 / 4 / 8' });
-    expect(modelDetailRows({ format: 'onnx', fileBytes: 2048 } as ModelInfo)).toEqual([
-      ['Format', 'onnx'],
-      ['File size', '2 KiB'],
-    ]);
+    const onnx = Object.fromEntries(modelDetailRows((await inspectPath(`${FIX}/onnx/tiny-llama/model.onnx`)).info!));
+    expect(onnx).toMatchObject({ Format: 'onnx', Architecture: 'onnx', Dtypes: 'F32', Vocabulary: '512', Tokenizer: 'none' });
   });
 });
 

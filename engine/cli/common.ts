@@ -1,7 +1,11 @@
 /** What the CLI's commands share: argument parsing, id lists, the array format of --json, opening a backend. */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Backend, BackendId, WeightPrecision } from '../backend/contract';
-import { backendIds, backendKind, type BackendWeights } from '../backend/registry';
+import { backendIds, backendKind, ONNX_BACKEND, type BackendWeights } from '../backend/registry';
+import { setupOrt } from '../backend/ort-env';
 import { GpuError } from '../gpu/lifecycle';
 import type { LoadControl } from '../gpu/upload';
 import { openNodeGpu } from '../gpu/gpu-node';
@@ -60,8 +64,9 @@ export function encodeArray(data: Float32Array, shape: number[]): { dtype: 'floa
 
 export type Out = (s: string) => void;
 
-export function backendOpt(s: string | undefined): BackendId {
-  if (s === undefined) return 'cpu';
+/** --backend: a registered id; without it, cpu (ort for an ONNX model, the only backend that runs one). */
+export function backendOpt(s: string | undefined, loaded?: LoadedModel): BackendId {
+  if (s === undefined) return loaded?.onnx ? ONNX_BACKEND : 'cpu';
   try {
     return backendKind(s).id;
   } catch {
@@ -88,6 +93,15 @@ export function weightsOpt(s: string | undefined, loaded: Pick<LoadedModel, 'sou
 }
 
 /**
+ * onnxruntime-web in the CLI: its node_modules copy finds its wasm files itself; the bundled
+ * CLI (dist/cli.js) has them in dist/ort (scripts/build.mjs). One wasm thread.
+ */
+function cliOrtSetup(): { wasmPaths?: string; numThreads: number } {
+  const bundled = path.join(__dirname, 'ort');
+  return { numThreads: 1, ...(existsSync(path.join(bundled, 'ort-wasm-simd-threaded.wasm')) ? { wasmPaths: `${pathToFileURL(bundled).href}/` } : {}) };
+}
+
+/**
  * A backend from the registry; a device backend runs on the first WebGPU adapter (the
  * webgpu package, Dawn), with read-backs awaited without Dawn's per-turn polling. `loaded`
  * may be a LazyModel (weights read from the file as they are uploaded; the caller closes it);
@@ -102,6 +116,12 @@ export async function openBackend(
   control: LoadControl = {},
 ): Promise<Backend> {
   const kind = backendKind(id);
+  const onnx = 'onnx' in loaded && Boolean(loaded.onnx);
+  if (kind.runsOnnx !== onnx) throw new UsageError(onnx ? `--backend ${id}: an ONNX model runs on --backend ${ONNX_BACKEND}` : `--backend ${id} runs .onnx models only`);
+  if (kind.runsOnnx) {
+    if (kvDtype === 'int8') throw new UsageError(`--kv-dtype int8: the ${id} backend keeps the graph's own KV cache (its present tensors)`);
+    setupOrt(cliOrtSetup());
+  }
   let device: GPUDevice | undefined;
   if (kind.needsGpuDevice) {
     const g = await openNodeGpu();

@@ -86,7 +86,7 @@ export async function cmdForward(argv: string[], out: Out): Promise<void> {
     'kv-dtype': { type: 'string' },
     out: { type: 'string' },
   });
-  const backend = backendOpt(values.backend as string | undefined);
+  backendOpt(values.backend as string | undefined); // a bad --backend is refused before the model is read
   const kvDtype = kvDtypeOpt(values['kv-dtype'] as string | undefined);
   if (!values.model) throw new UsageError('forward needs --model <path>');
   const outFile = values.out as string | undefined;
@@ -96,6 +96,7 @@ export async function cmdForward(argv: string[], out: Out): Promise<void> {
   }
   const ids = parseIds(values.ids as string | undefined, '--ids');
   const m: OpenedModel = await openModel(values.model as string);
+  const backend = backendOpt(values.backend as string | undefined, m.loaded);
   const c = m.loaded.config;
   checkIds(ids, c.vocabSize, '--ids');
   if (ids.length > c.maxPositions) throw new UsageError(`--ids: ${ids.length} ids are more than the model's ${c.maxPositions} positions`);

@@ -124,7 +124,7 @@ export async function cmdKv(argv: string[], out: Out, openBackend: OpenBackend):
 async function engineKv(p: string, values: Record<string, string | boolean | undefined>, out: Out, openBackend: OpenBackend): Promise<void> {
   const context = count(values.context as string | undefined, 'context');
   if (context === undefined) throw new KvUsageError('kv --model needs --context N (the cache capacity in tokens)');
-  const backendId = oneOf<BackendId>(values.backend as string | undefined, 'backend', ['cpu', 'webgpu']) ?? 'cpu';
+  const backendId = oneOf<'cpu' | 'webgpu'>(values.backend as string | undefined, 'backend', ['cpu', 'webgpu']) ?? 'cpu';
   const dtype = (values['kv-dtype'] as string | undefined) ?? 'f32';
   if (dtype !== 'f32' && dtype !== 'int8')
     throw new KvUsageError(`--kv-dtype ${dtype}: the engine's KV cache is f32 or int8 (on both backends); for other dtypes use the what-ifs (kv --config)`);

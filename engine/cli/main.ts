@@ -6,13 +6,14 @@
  *   train-bpe --input <file|folder> --vocab-size N --out tokenizer.json
  *   generate [--model <path>] (--prompt <s> | --ids 1,2,3) --max-tokens N --temperature 0
  *   forward  --model <path> --ids 1,2,3 [--lora <dir>] [--attentions] [--logit-lens] [--router]
+ *   export   --model <path> --format gguf|safetensors|onnx --out <path> [--dtype f32|f16|q8_0]
  *
  * Every command takes --json: one object on stdout with stable keys.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { FormatError } from '../errors';
-import { openModel, openModelLazily } from '../formats/load-node';
+import { openModel, openModelLazily, opensLazily } from '../formats/load-node';
 import { backendKind } from '../backend/registry';
 import type { Backend } from '../backend/contract';
 import { generate } from '../generate/generate';
@@ -26,8 +27,9 @@ import { describeModel, type ModelDescription } from './describe';
 import { UsageError } from './errors';
 import { beamFlags, cmdCompare, cmdProcess, inspectOption, LAB_FLAGS, LAB_USAGE, labDecoding, openDraft, runBeam, runSpeculative, traceRecord } from './lab';
 import { cmdKv, KvUsageError } from './kv';
-import { backendOpt, checkIds, floatOpt, GpuUnavailableError, intOpt, kvDtypeOpt, openBackend, parse, parseIds, weightsOpt, type Out } from './common';
+import { backendOpt, checkIds, floatOpt, GpuUnavailableError, intOpt, kvDtypeOpt, openBackend, parse, parseIds, releaseHostWeights, weightsOpt, type Out } from './common';
 import { cmdForward } from './forward';
+import { cmdExport, EXPORT_USAGE } from './export';
 import { cmdTokenize } from './tokenize';
 import { Interrupted, interruptible, loadProgress, PREFILL_CHUNK, prefillProgress } from './interrupt';
 
@@ -42,20 +44,22 @@ commands:
            builtin: ${BUILTIN_TOKENIZERS.map((b) => b.id).join(', ')}
   train-bpe --input <file|folder> [--vocab-size N] --out <tokenizer.json> [--json]
   generate [--model <path>] [--tokenizer <file>] (--prompt <s> | --ids 1,2,3)
-           [--max-tokens N] [--temperature T] [--seed S] [--context N] [--backend cpu|webgpu]
+           [--max-tokens N] [--temperature T] [--seed S] [--context N] [--backend cpu|webgpu|ort]
            [--weights auto|f32|f16] [--kv-dtype f32|int8] [--ignore-eos] [--json]
            [--top-k K] [--top-p P] [--min-p P] [--typical-p P] [--epsilon E] [--eta E]
            [--repetition-penalty R] [--no-repeat-ngram N]
 ${LAB_USAGE}
   forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions [--out <file.npy|file.safetensors>]] [--logit-lens] [--router]
-          [--backend cpu|webgpu] [--kv-dtype f32|int8] [--json]
+          [--backend cpu|webgpu|ort] [--kv-dtype f32|int8] [--json]
   kv --model <path> --context N [--backend cpu|webgpu] [--kv-dtype f32|int8] [--json]   the engine's KV cache: predicted and allocated
   kv --config <config.json|built-in> [--context N] [--batch B] [--kv-dtype f32|f16|int8|int4|q8_0]
      [--attention config|mha|gqa|mqa|mla] [--kv-heads K] [--window W] [--window-layers config|all|alternate]
      [--block-size B] [--weight-dtype f32|f16|int8|int4] [--gpu <name>|<GiB>] [--json]   what-ifs; kv --list
+${EXPORT_USAGE}
 
 A model path is an HF folder, a .safetensors file beside its config.json, a .gguf,
-or a llama2.c .bin (its tokenizer: --tokenizer, or tokenizer.bin / tok*.bin beside it).
+or a llama2.c .bin (its tokenizer: --tokenizer, or tokenizer.bin / tok*.bin beside it),
+or a .onnx decoder (run by onnxruntime-web, --backend ort, the default for it).
 generate without --model runs the bundled stories260K. --backend webgpu runs the WGSL
 engine through the webgpu package (Dawn), weights as f16 on the GPU when the file's are
 16-bit or quantised (--weights); greedy decoding there keeps steps queued on the GPU.
@@ -168,9 +172,10 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   const maxTokens = intOpt(values['max-tokens'] as string | undefined, 'max-tokens', 64);
   const { options: decoding, processors } = decodingOptions(values as Record<string, string | undefined>);
   const seed = intOpt(values.seed as string | undefined, 'seed', 1);
-  const backendId = backendOpt(values.backend as string | undefined);
-  // A device backend reads the weights from the file as it uploads them: no f32 copy on the host.
-  const m = backendKind(backendId).needsGpuDevice
+  const asked = values.backend as string | undefined;
+  // A device backend reads the weights from the file as it uploads them (no f32 copy on the host), where the format opens lazily.
+  const lazily = asked !== undefined && backendKind(backendOpt(asked)).needsGpuDevice && (await opensLazily(modelPath));
+  const m = lazily
     ? await openModelLazily(modelPath, { tokenizer: values.tokenizer as string | undefined })
     : await openModel(modelPath, { tokenizer: values.tokenizer as string | undefined });
   const model = 'lazy' in m ? m.lazy : m.loaded;
@@ -190,6 +195,7 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   if (promptIds.length + maxTokens > context) throw new UsageError(`prompt (${promptIds.length} tokens) + --max-tokens ${maxTokens} exceed the context ${context}`);
   const weights = weightsOpt(values.weights as string | undefined, model);
   const kvDtype = kvDtypeOpt(values['kv-dtype'] as string | undefined);
+  const backendId = backendOpt(asked, 'lazy' in m ? undefined : m.loaded);
   let backend: Backend;
   if ('lazy' in m) {
     const load = interruptible();
@@ -199,7 +205,10 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
       load.dispose();
       await m.lazy.close();
     }
-  } else backend = await openBackend(backendId, m.loaded, context, weights, kvDtype);
+  } else {
+    backend = await openBackend(backendId, m.loaded, context, weights, kvDtype);
+    if (backendKind(backend.id).needsGpuDevice) releaseHostWeights(m.loaded);
+  }
   const eosIds = values['ignore-eos'] ? [] : (c.stopTokenIds ?? c.eosTokenIds);
   const lab = labDecoding(values, decoding, { vocabSize: c.vocabSize, eosIds, promptLength: promptIds.length, seed });
   const chain = lab?.processors ?? processors;
@@ -331,14 +340,17 @@ export async function main(argv: string[], out: Out = (s) => console.log(s)): Pr
       case 'compare':
         await cmdCompare(parse(rest, { config: { type: 'string' } }).values, out, {
           bundledModel: bundledModelPath,
-          openBackend: (m, context) => openBackend('cpu', m.loaded, context),
+          openBackend: (m, context) => openBackend(backendOpt(undefined, m.loaded), m.loaded, context),
         });
+        return 0;
+      case 'export':
+        await cmdExport(rest, out);
         return 0;
       case 'kv':
         await cmdKv(rest, out, (id, loaded, ctx, kvDtype) => openBackend(id, loaded, ctx, undefined, kvDtype));
         return 0;
       default:
-        throw new UsageError(`unknown command "${cmd}" (expected inspect, tokenize, train-bpe, generate, forward, process, compare or kv)`);
+        throw new UsageError(`unknown command "${cmd}" (expected inspect, tokenize, train-bpe, generate, forward, process, compare, kv or export)`);
     }
   } catch (e) {
     if (e instanceof Interrupted) {

@@ -96,7 +96,10 @@ export function ggufArchitecture(file: GgufFile): { name: string; arch: Architec
  */
 export function recogniseLlama3RopeFactors(factors: Float32Array, theta: number, headDim: number): RopeScaling | undefined {
   const maxFactor = factors.reduce((m, f) => Math.max(m, f), 1);
-  for (const originalMaxPositions of [8192, 4096, 2048, 16384, 32768, 65536, 131072]) {
+  // The published models' original lengths first, then every other power of two (small test models).
+  const usual = [8192, 4096, 2048, 16384, 32768, 65536, 131072];
+  const others = Array.from({ length: 16 }, (_, i) => 2 ** (i + 5)).filter((n) => !usual.includes(n));
+  for (const originalMaxPositions of [...usual, ...others]) {
     for (const lowFreqFactor of [1, 2]) {
       for (const highFreqFactor of [4, 8, 2]) {
         if (highFreqFactor <= lowFreqFactor) continue;

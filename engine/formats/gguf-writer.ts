@@ -1,4 +1,9 @@
-/** GGUF writer: builds GGUF files (tests, tools). Values carry their GGUF type. The reader is gguf.ts. */
+/**
+ * GGUF writer: builds GGUF files (tests, tools, the exporter). Values carry their GGUF type.
+ * The reader is gguf.ts. `encodeGgufHeader` lays out everything before the tensor data from the
+ * tensors' byte sizes alone, so a large file can be streamed tensor by tensor after it
+ * (each tensor's bytes followed by `ggufPadding` zero bytes); `encodeGguf` builds a whole file in memory.
+ */
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgufValueType, type GgufValueTypeName } from './gguf';
 
 export type GgufTypedValue =
@@ -20,6 +25,27 @@ export interface GgufWriteSpec {
   alignment?: number;
   metadata: [string, GgufTypedValue][];
   tensors: GgufWriteTensor[];
+}
+
+/** A tensor's header entry: its data's size instead of the data. */
+export interface GgufTensorHeader {
+  name: string;
+  /** GGML dims, innermost first. */
+  ne: number[];
+  type: number;
+  byteLength: number;
+}
+
+export interface GgufHeaderSpec {
+  version?: number;
+  alignment?: number;
+  metadata: [string, GgufTypedValue][];
+  tensors: GgufTensorHeader[];
+}
+
+/** Zero bytes that follow `length` bytes to reach the next multiple of `alignment`. */
+export function ggufPadding(length: number, alignment = GGUF_DEFAULT_ALIGNMENT): number {
+  return (alignment - (length % alignment)) % alignment;
 }
 
 class Writer {
@@ -96,8 +122,8 @@ class Writer {
   }
 }
 
-/** Serialises a GGUF file: header, metadata, tensor infos, aligned tensor data. */
-export function encodeGguf(spec: GgufWriteSpec): Uint8Array {
+/** Header, metadata and tensor infos, padded to the alignment: the file up to its first tensor's data. */
+export function encodeGgufHeader(spec: GgufHeaderSpec): Uint8Array {
   const alignment = spec.alignment ?? GGUF_DEFAULT_ALIGNMENT;
   const w = new Writer();
   w.bytes(new Uint8Array(GGUF_MAGIC));
@@ -110,19 +136,23 @@ export function encodeGguf(spec: GgufWriteSpec): Uint8Array {
     w.value(v);
   }
   let rel = 0;
-  const offsets: number[] = [];
   for (const t of spec.tensors) {
-    offsets.push(rel);
-    rel += Math.ceil(t.data.length / alignment) * alignment;
-  }
-  spec.tensors.forEach((t, i) => {
     w.string(t.name);
     w.u32(t.ne.length);
     for (const n of t.ne) w.u64(n);
     w.u32(t.type);
-    w.u64(offsets[i]);
-  });
+    w.u64(rel);
+    rel += t.byteLength + ggufPadding(t.byteLength, alignment);
+  }
   w.pad(alignment);
+  return w.concat();
+}
+
+/** Serialises a GGUF file: header, metadata, tensor infos, aligned tensor data. */
+export function encodeGguf(spec: GgufWriteSpec): Uint8Array {
+  const alignment = spec.alignment ?? GGUF_DEFAULT_ALIGNMENT;
+  const w = new Writer();
+  w.bytes(encodeGgufHeader({ ...spec, tensors: spec.tensors.map((t) => ({ name: t.name, ne: t.ne, type: t.type, byteLength: t.data.length })) }));
   for (const t of spec.tensors) {
     w.bytes(t.data);
     w.pad(alignment);

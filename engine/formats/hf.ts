@@ -154,7 +154,7 @@ function splitRows(t: Tensor, parts: number): Tensor[] {
 }
 
 /** Mixtral's HF name for a canonical MoE tensor (others: unchanged). */
-function mixtralName(canonical: string): string {
+export function mixtralName(canonical: string): string {
   return canonical
     .replace(/\.mlp\.router\.weight$/, '.block_sparse_moe.gate.weight')
     .replace(/\.mlp\.experts\.(\d+)\.gate_proj\./, '.block_sparse_moe.experts.$1.w1.')

@@ -7,8 +7,8 @@
 export const FORMAT_IDS = ['llama2c', 'gguf', 'safetensors', 'onnx'] as const;
 export type FormatId = (typeof FORMAT_IDS)[number];
 
-/** The formats the engine loads; ONNX is listed (header check, details) but needs onnxruntime, which is not there yet. */
-export const RUNNABLE_FORMAT_IDS = ['llama2c', 'gguf', 'safetensors'] as const satisfies readonly FormatId[];
+/** The formats the engine loads (ONNX runs on the ort backend only: engine/backend/ort.ts). */
+export const RUNNABLE_FORMAT_IDS = ['llama2c', 'gguf', 'safetensors', 'onnx'] as const satisfies readonly FormatId[];
 export type RunnableFormatId = (typeof RUNNABLE_FORMAT_IDS)[number];
 
 export function isFormatId(id: unknown): id is FormatId {

@@ -13,6 +13,7 @@ import { ggufString } from './gguf-metadata';
 import { applyGenerationConfig, readJsonFile, type HfFolder } from './hf';
 import { parseHfConfig } from './hfconfig';
 import { llama2cConfig } from './llama2c-model';
+import { readOnnxModel } from './onnx-model';
 import { readLlama2cHeader } from './llama2c';
 import { openSafetensors, openShardedSafetensors, SUPPORTED_DTYPES, type TensorStore } from './safetensors';
 import { memorySource, type ByteSource } from './source';
@@ -373,32 +374,50 @@ export async function inspectHf(dir: ModelDir, weightsFile?: string): Promise<Mo
   }
 }
 
-export function inspectOnnx(size: number, name: string): ModelCheck {
-  return {
-    status: 'warning',
-    info: {
-      format: 'onnx',
-      architecture: 'onnx',
-      parameters: 0,
-      dtypes: [],
-      fileBytes: size,
-      contextLength: 0,
-      vocabSize: 0,
-      hiddenSize: 0,
-      numLayers: 0,
-      numHeads: 0,
-      numKvHeads: 0,
-      headDim: 0,
-      kvBytesPerToken: 0,
-      largestTensorBytes: 0,
-      files: [{ name, size, role: 'weights' }],
-    },
-    problem: {
-      kind: 'onnx',
-      message: 'ONNX: needs the onnxruntime backend (not yet)',
-      detail: `${name}: ONNX models will run on onnxruntime-web; the engine reads GGUF, safetensors and llama2.c files today`,
-    },
-  };
+async function onnxHeader(dir: ModelDir, main: string): Promise<ModelHeader> {
+  const r = await readOnnxModel(dir, main, { structureOnly: true });
+  const names = await dir.list();
+  const files: ModelInfo['files'] = [{ name: main, size: r.size, role: 'weights' }];
+  for (const f of r.configFiles) files.push({ name: f, size: (await sizeOf(dir, f)) ?? 0, role: 'config' });
+  const tok = hfTokenizerName(names);
+  if (tok) files.push({ name: tok, size: (await sizeOf(dir, tok)) ?? 0, role: 'tokenizer' });
+  let parameters = 0;
+  for (const n of r.graph.weightElements.values()) parameters += n;
+  const info = infoFromConfig(r.config, {
+    format: 'onnx',
+    architecture: r.configFiles.includes('config.json') ? `onnx (${r.config.architecture})` : 'onnx',
+    parameters,
+    dtypes: r.dtypes,
+    fileBytes: files.reduce((s, f) => s + f.size, 0),
+    tokenizer: tok ? { kind: 'hf-bpe', source: tok } : undefined,
+    largestTensorBytes: r.graph.largestInitializer * 4,
+    files,
+  });
+  return { info, config: r.config };
+}
+
+/** An ONNX decoder's header read (the graph's inputs, outputs and opsets; config.json beside it when present); throws the reader's typed error. */
+export const readOnnxModelHeader = (dir: ModelDir, main: string) => onnxHeader(dir, main);
+
+/** An ONNX decoder (run by the ort backend), tokenizer.json and config.json beside it. */
+export async function inspectOnnx(dir: ModelDir, main: string): Promise<ModelCheck> {
+  const size = await sizeOf(dir, main);
+  if (size === undefined) return fileNotFound(dir, main);
+  try {
+    const { info } = await onnxHeader(dir, main);
+    const ok: ModelCheck = { status: 'ready', info };
+    if (!info.tokenizer)
+      return missingTokenizer(
+        ok,
+        'Missing tokenizer: no tokenizer.json beside the .onnx',
+        `${dir.name}: no tokenizer.json; the model can run on token ids but cannot turn text into tokens`,
+      );
+    return ok;
+  } catch (e) {
+    const p = describeProblem(e, size);
+    if (e instanceof FormatError && !(e instanceof UnsupportedError) && p.kind === 'format') p.kind = 'onnx';
+    return { status: 'error', problem: p };
+  }
 }
 
 /** A ModelDir over in-memory files (tests; drag-and-drop). */

@@ -19,6 +19,7 @@ import {
   detectFolder,
   detectLoadable,
   findTokenizer,
+  formatById,
   FOLDER_FORMAT,
   isLoadableFile,
   LOADABLE_PATHS,
@@ -65,7 +66,7 @@ async function detectPath<T>(p: string, isDir: boolean, detect: (entry: Entry) =
 }
 
 function location(p: string, isDir: boolean, d: Detected): ModelLocation {
-  return isDir ? { root: p, format: d.format.id } : { root: path.dirname(p), main: d.main, format: d.format.id };
+  return isDir ? { root: p, main: d.main, format: d.format.id } : { root: path.dirname(p), main: d.main, format: d.format.id };
 }
 
 /** The format of a path from its name and first bytes (a folder: HF); undefined when it is not a model we know. */
@@ -133,6 +134,12 @@ export interface OpenedLazyModel {
   lazy: LazyModel;
   tokenizer?: Tokenizer;
   tokenizerSource?: string;
+}
+
+/** True when the model at a path is of a format that opens lazily (its record has `open`); false when it is not (ONNX) or not a model. */
+export async function opensLazily(p: string): Promise<boolean> {
+  const loc = await locateLoadable(p).catch(() => undefined);
+  return loc !== undefined && formatById(loc.format).open !== undefined;
 }
 
 /** Opens a model path without reading its weights (openLazyModel), and the tokenizer that comes with it unless `opts.tokenizer` names one. */

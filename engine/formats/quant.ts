@@ -412,3 +412,53 @@ export function dequantize(type: number, src: Uint8Array, nElements: number, out
   decode(src, out);
   return out;
 }
+
+// ---------------------------------------------------------------------------
+// Encoders (the exporter): f32 → the bytes of a GGML/safetensors type.
+
+/** f32 → F32 little-endian bytes. */
+export function encodeF32(data: Float32Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  const out = new Uint8Array(data.length * 4);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < data.length; i++) dv.setFloat32(i * 4, data[i], true);
+  return out;
+}
+
+/** f32 → F16 little-endian bytes (round to nearest even, as numpy's astype(float16)). */
+export function encodeF16(data: Float32Array): Uint8Array {
+  const out = new Uint8Array(data.length * 2);
+  for (let i = 0; i < data.length; i++) {
+    const h = f32ToF16(data[i]);
+    out[2 * i] = h & 0xff;
+    out[2 * i + 1] = h >>> 8;
+  }
+  return out;
+}
+
+/**
+ * f32 → Q8_0 blocks, as llama.cpp's quantize_row_q8_0_ref (and gguf-py's quantize_q8_0):
+ * per 32 values d = max|x| / 127 stored as f16, q = round(x / d) half away from zero, with
+ * the f32 reciprocal of the unrounded d. `data.length` must be a multiple of 32.
+ */
+export function quantizeQ8_0(data: Float32Array): Uint8Array {
+  if (data.length % 32 !== 0) throw new RangeError(`Q8_0: ${data.length} values is not a whole number of 32-value blocks`);
+  const nb = data.length / 32;
+  const out = new Uint8Array(nb * 34);
+  for (let i = 0; i < nb; i++) {
+    let amax = 0;
+    for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(data[i * 32 + j]));
+    const d = Math.fround(amax / 127);
+    const id = d ? Math.fround(1 / d) : 0;
+    const h = f32ToF16(d);
+    const b = i * 34;
+    out[b] = h & 0xff;
+    out[b + 1] = h >>> 8;
+    for (let j = 0; j < 32; j++) {
+      const x = Math.fround(data[i * 32 + j] * id);
+      const q = Math.sign(x) * Math.round(Math.abs(x)); // roundf: half away from zero
+      out[b + 2 + j] = q & 0xff;
+    }
+  }
+  return out;
+}

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, expectTypeOf, test } from 'vitest';
 import { fixturePath } from '../../tests/unit/fixtures';
-import { FormatError, UnsupportedError } from '../errors';
+import { FormatError } from '../errors';
 import type { LoadedModel } from '../model/types';
 import type { ModelLoadSpec, ModelRef } from '../protocol';
 import { memoryFolder } from './hf';
@@ -56,7 +56,7 @@ describe('one list of format ids', () => {
     ).toEqual([...RUNNABLE_FORMAT_IDS].sort());
     for (const f of FORMATS) expect(f.notRunnable === undefined).toBe(isRunnable(f));
     expect(FORMAT_IDS.filter(isRunnableFormat)).toEqual([...RUNNABLE_FORMAT_IDS]);
-    expect(isRunnableFormat('onnx')).toBe(false);
+    expect(isRunnableFormat('onnx')).toBe(true);
     expect(isRunnableFormat('pickle')).toBe(false);
   });
 
@@ -124,15 +124,32 @@ describe('every format from a real fixture', () => {
     expect((await loadModel('safetensors', memoryFolder('tiny-llama', HF), d!.main)).source.files).toEqual(['tiny-llama/model.safetensors']);
   });
 
-  test('ONNX: listed with a warning, never loaded', async () => {
+  test('ONNX: runnable on the ort backend; its header check reads the graph; tokenizer.json and config.json beside it', async () => {
     const d = await detectFile('model.onnx', memorySource(ONNX));
     expect(d).toMatchObject({ format: { id: 'onnx' }, main: 'model.onnx' });
-    expect(isRunnable(d!.format)).toBe(false);
-    const check = await d!.format.inspect(memoryDir('onnx', { 'model.onnx': ONNX }), 'model.onnx');
-    expect(check).toMatchObject({ status: 'warning', info: { format: 'onnx', fileBytes: ONNX.length }, problem: { kind: 'onnx' } });
-    expect(await isLoadableFile('model.onnx', memorySource(ONNX))).toBe(false);
-    await expect(detectLoadable({ name: 'model.onnx', src: memorySource(ONNX) }, 'x/model.onnx')).rejects.toThrow(UnsupportedError);
-    await expect(detectLoadable({ name: 'model.onnx' }, 'x/model.onnx')).rejects.toThrow(/onnxruntime-web/);
+    expect(isRunnable(d!.format)).toBe(true);
+    // alone: ready with what the graph says, but no tokenizer
+    const alone = await d!.format.inspect(memoryDir('onnx', { 'model.onnx': ONNX }), 'model.onnx');
+    expect(alone).toMatchObject({
+      status: 'warning',
+      info: { format: 'onnx', architecture: 'onnx', fileBytes: ONNX.length, numLayers: 2, numKvHeads: 4, headDim: 8, vocabSize: 512, dtypes: ['F32'] },
+      problem: { kind: 'tokenizer' },
+    });
+    expect(alone.info!.parameters).toBeGreaterThan(0);
+    // with the HF config of the same weights and a tokenizer.json: ready
+    const files = { 'model.onnx': ONNX, 'config.json': HF['config.json'], 'tokenizer.json': HF_TOKENIZER };
+    const check = await d!.format.inspect(memoryDir('onnx', files), 'model.onnx');
+    expect(check).toMatchObject({ status: 'ready', info: { architecture: 'onnx (llama)', numHeads: 8, tokenizer: { source: 'tokenizer.json' } } });
+    expect(check.info!.files.map((f) => f.role)).toEqual(['weights', 'config', 'tokenizer']);
+    expect(findTokenizer('onnx', Object.keys(files), 'model.onnx')).toBe('tokenizer.json');
+    expect(await isLoadableFile('model.onnx', memorySource(ONNX))).toBe(true);
+    expect(await detectLoadable({ name: 'model.onnx', src: memorySource(ONNX) }, 'x/model.onnx')).toMatchObject({ format: { id: 'onnx' } });
+    const loaded = await loadModel('onnx', memoryFolder('onnx', files), 'model.onnx');
+    expect(loaded).toMatchObject({ source: { format: 'onnx', files: ['model.onnx', 'config.json'] }, onnx: { file: 'onnx/model.onnx' } });
+    expect(loaded.weights.size).toBe(0);
+    // a file that is no decoder: listed with its problem
+    const broken = await d!.format.inspect(memoryDir('onnx', { 'model.onnx': new Uint8Array(16) }), 'model.onnx');
+    expect(broken).toMatchObject({ status: 'error', problem: { kind: 'onnx' } });
   });
 
   test('discovery lists each kind from one folder listing (a lone tokenizer is not a model)', async () => {

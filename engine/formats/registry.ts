@@ -31,12 +31,14 @@ import {
   readGgufModelHeader,
   readHfModelHeader,
   readLlama2cModelHeader,
+  readOnnxModelHeader,
   type ModelCheck,
   type ModelDir,
   type ModelHeader,
 } from './inspect';
 import { readLlama2cHeader } from './llama2c';
 import { loadLlama2cModel, openLlama2cModel } from './llama2c-model';
+import { loadOnnxModel } from './onnx-model';
 import type { ByteSource } from './source';
 
 export { FORMAT_IDS, RUNNABLE_FORMAT_IDS, isFormatId, isRunnableFormat, type FormatId, type RunnableFormatId } from './ids';
@@ -90,7 +92,7 @@ export interface ModelFormat {
 }
 
 /** What the engine loads (the CLI's model argument), for "expected …" in its errors. */
-export const LOADABLE_PATHS = 'an HF folder (config.json + *.safetensors), a .safetensors file, a .gguf file or a llama2.c .bin checkpoint';
+export const LOADABLE_PATHS = 'an HF folder (config.json + *.safetensors), a .safetensors file, a .gguf file, a llama2.c .bin checkpoint or a .onnx decoder';
 /** What the model manager lists (Add Model), for its prompts and errors. */
 export const LISTED_PATHS = 'a .gguf, a llama2.c .bin, a .onnx, or a folder with config.json and *.safetensors';
 
@@ -194,7 +196,9 @@ const gguf: ModelFormat = {
     where: 'embedded',
     async read(src) {
       const file = await readGguf(src, { keep: (key) => key.startsWith('tokenizer.') || key.startsWith('general.') });
-      return file.metadata.has('tokenizer.ggml.model') ? tokenizerFromGgufMetadata(file.metadata, { fileName: src.name }) : undefined;
+      // no_vocab: the file says it has no tokenizer (llama.cpp's spelling)
+      const model = file.metadata.get('tokenizer.ggml.model');
+      return model !== undefined && model !== 'no_vocab' ? tokenizerFromGgufMetadata(file.metadata, { fileName: src.name }) : undefined;
     },
   },
 };
@@ -216,18 +220,12 @@ const onnx: ModelFormat = {
   id: 'onnx',
   label: 'ONNX',
   extensions: ['.onnx'],
-  notRunnable: {
-    reason: 'ONNX models run on onnxruntime-web in the playground; the reference engine reads safetensors, GGUF and llama2.c files',
-    editor: 'an ONNX model: it needs the onnxruntime backend, which is not there yet',
-  },
   discover: async (name) => endsWithAny(name, onnx.extensions),
-  inspect: fileCheck(async (dir, main) => {
-    const src = await dir.open(main);
-    if (!src) return { status: 'error', problem: { kind: 'missing', message: `File not found: ${main}`, detail: `${dir.name}/${main}: no such file` } };
-    await src.close?.();
-    return inspectOnnx(src.size, main);
-  }),
-  tokenizer: { where: 'none' },
+  inspect: fileCheck(inspectOnnx),
+  header: (dir, main) => readOnnxModelHeader(dir, namedFile(dir, main)),
+  // the weights stay in the graph: the ort backend runs it (engine/backend/ort.ts)
+  load: (dir, main) => loadOnnxModel(dir, main),
+  tokenizer: { where: 'beside', find: (names) => hfTokenizerName(names) },
 };
 
 /**
@@ -266,8 +264,10 @@ export async function detectFile(name: string, src?: ByteSource | null): Promise
   return undefined;
 }
 
-/** The format of a folder from its file names: the folder format whose marker it holds (HF: config.json); undefined when none. */
+/** The format of a folder from its file names: an ONNX export's model.onnx, else the folder format whose marker it holds (HF: config.json); undefined when none. */
 export function detectFolder(names: readonly string[]): Detected | undefined {
+  // An ONNX export folder (model.onnx beside config.json and the tokenizer, no safetensors) is its model.onnx.
+  if (names.includes('model.onnx') && !names.some((n) => endsWithAny(n.toLowerCase(), safetensors.extensions))) return { format: onnx, main: 'model.onnx' };
   const f = FORMATS.find((x) => x.folder && names.includes(x.folder.marker));
   return f && { format: f };
 }

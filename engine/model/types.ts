@@ -93,6 +93,8 @@ export interface LoadedModel {
   weights: WeightMap;
   /** Where it came from, for display: format and file(s), and the on-disk dtypes seen. */
   source: { format: RunnableFormatId; files: string[]; dtypes: string[] };
+  /** An ONNX decoder (format onnx): the graph's bytes, run by the ort backend; `weights` is then empty. */
+  onnx?: { file: string; bytes: Uint8Array; /** elements of the graph's initializers */ parameters: number };
 }
 
 /**

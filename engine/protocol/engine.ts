@@ -14,8 +14,11 @@ export type { BackendDecision };
 /** Webview -> host: what the worker found; which backend runs and why (backend.ts decides, the status bar shows it). */
 export type EngineWebviewMessage = { type: 'env'; env: EngineEnv } | { type: 'backend'; decision: BackendDecision };
 
-/** Webview -> worker. */
-export type EngineWorkerRequest = { type: 'probe'; id: number; backend: PlaygroundSettings['backend'] };
+/** onnxruntime-web's WebAssembly build with its WebGPU execution provider, relative to the worker script (dist/; copied there by scripts/build.mjs). */
+export const ORT_WASM_FILE = 'ort/ort-wasm-simd-threaded.jsep.wasm';
+
+/** Webview -> worker. `ortWasm`: the URL of onnxruntime-web's WebAssembly file (dist/ort), for ONNX models. */
+export type EngineWorkerRequest = { type: 'probe'; id: number; backend: PlaygroundSettings['backend']; ortWasm?: string };
 
 /** Worker -> webview. */
 export type EngineWorkerMessage = { type: 'env'; id: number; env: EngineEnv } | { type: 'log'; level: LogLevel; message: string } | { type: 'fatal'; message: string };

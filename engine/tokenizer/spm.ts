@@ -121,6 +121,11 @@ export class SpmTokenizer implements Tokenizer {
         : null;
   }
 
+  /** The vocabulary and settings it was built from (what an exporter writes out). */
+  get spmConfig(): Readonly<SpmConfig> {
+    return this.cfg;
+  }
+
   idToToken(id: number): string | undefined {
     return this.display[id];
   }

@@ -116,6 +116,10 @@ export class LabRunner {
     const L = m.backend.config.numLayers;
     if (!Number.isSafeInteger(layers) || layers < 1 || layers >= L)
       throw new RangeError(`draft_layers must be a whole number from 1 to ${L - 1} (the model has ${L} layers), got ${layers}`);
+    if (m.backend.id === 'ort')
+      throw new Error(
+        'Speculative decoding here drafts with the loaded model cut to its first layers; an ONNX graph runs whole on onnxruntime-web and cannot be cut. Pick a draft model.',
+      );
     if (!m.loaded)
       throw new Error(
         'Speculative decoding here drafts with the loaded model cut to its first layers; this model is too large to keep a second copy of its weights beside the GPU one. Run it on the CPU (Model tab), or pick a draft model.',

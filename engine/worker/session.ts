@@ -6,14 +6,17 @@
  *
  * Pure TypeScript (no DOM, no Node): engine/worker/worker.ts feeds it messages.
  * The model runs behind the backend contract (engine/backend/): the CPU backend, or the
- * WebGPU one on the device the worker probed (setGpuDevice). Generation is the engine's
- * one decode loop (engine/generate/), so greedy decoding on the GPU is pipelined.
+ * WebGPU one on the device the worker probed (setGpuDevice); an ONNX model runs on the ort
+ * backend (onnxruntime-web: its WebGPU execution provider where the worker has WebGPU, else
+ * wasm). Generation is the engine's one decode loop (engine/generate/), so greedy decoding on
+ * the GPU is pipelined.
  */
 import type { HfFolder } from '../formats/hf';
-import { loadModel, loadModelTokenizer, openLazyModel } from '../formats/registry';
+import { formatById, loadModel, loadModelTokenizer, openLazyModel } from '../formats/registry';
 import type { ByteSource } from '../formats/source';
 import type { Backend, BackendId } from '../backend/contract';
-import { createBackend, type BackendCreateOptions } from '../backend/registry';
+import { backendKind, createBackend, ONNX_BACKEND, type BackendCreateOptions } from '../backend/registry';
+import type { OrtExecutionProvider } from '../backend/ort';
 import { generate } from '../generate/generate';
 import type { GpuWeights, ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol/index';
 import type { Tokenizer } from '../tokenizer/index';
@@ -118,6 +121,8 @@ export class ModelSession {
   private secondBackend(): ((kvDtype: KvCacheDtype) => Promise<Backend>) | string {
     const loaded = this.loaded;
     const spec = this.backendSpec;
+    if (spec && backendKind(spec.id).runsOnnx)
+      return "The int8 cache is the engine's own: an ONNX model keeps its graph's cache (the present tensors onnxruntime-web returns), so it has no int8 variant.";
     if (!loaded || !spec)
       return 'The weights of this GPU model are not kept on the host (they are too large), so a second model with the int8 cache cannot be built: load it on the CPU or pick a smaller model.';
     return (kvDtype) => createBackend(spec.id, loaded, { ...spec.opts, kvDtype });
@@ -250,7 +255,7 @@ export class ModelSession {
       const folder: HfFolder = { name: spec.name, open: async (f) => open(f) };
       const gpuDevice = device === 'gpu' ? this.gpuDevice : undefined;
       // On the GPU the weights stay in their files until the upload reads them by ranges (no f32 copy here).
-      const lazy = gpuDevice ? await openLazyModel(spec.format, folder, spec.weights) : undefined;
+      const lazy = gpuDevice && formatById(spec.format).open ? await openLazyModel(spec.format, folder, spec.weights) : undefined;
       if (lazy) phase = 'uploading weights to the GPU';
       const loaded = lazy ? undefined : await loadModel(spec.format, folder, spec.weights);
       const config = (lazy ?? loaded)!.config;
@@ -258,33 +263,43 @@ export class ModelSession {
       if (job.cancelled) throw new Cancelled();
       if (!lazy) this.post({ type: 'loadProgress', id, bytes: total, total, phase: 'preparing the model' });
       const ctx = Math.max(16, Math.min(contextLength, config.maxPositions));
-      const note = device === 'gpu' && !gpuDevice ? 'WebGPU is not available in this worker: running on the CPU.' : undefined;
-      const backendSpec = { id: gpuDevice ? ('webgpu' as const) : ('cpu' as const), opts: { contextLength: ctx, weights, device: gpuDevice } };
-      const signal = {
-        get aborted() {
-          return job.cancelled;
-        },
-      };
+      let note = device === 'gpu' && !gpuDevice ? 'WebGPU is not available in this worker: running on the CPU.' : undefined;
       let model: Backend;
-      try {
-        model = await createBackend(backendSpec.id, lazy ?? loaded!, { ...backendSpec.opts, signal });
-      } catch (e) {
-        if (e instanceof GpuError && e.kind === 'cancelled') throw new Cancelled();
-        throw e;
-      } finally {
-        await lazy?.close();
+      let backendSpec: { id: BackendId; opts: BackendCreateOptions };
+      if (loaded?.onnx) {
+        // an ONNX graph runs on onnxruntime-web: its WebGPU execution provider where the worker has WebGPU, else its wasm build
+        const opened = await this.openOnnx(loaded, ctx, gpuDevice ? 'webgpu' : 'wasm');
+        ({ model, backendSpec } = opened);
+        const where = opened.note ?? (device === 'gpu' && !gpuDevice ? 'WebGPU is not available in this worker: running on onnxruntime-web (WebAssembly).' : undefined);
+        const whole = `${opened.model.label} runs this ONNX graph whole: the views that need the engine's captures (Inside, attention) cannot show it.`;
+        note = where ? `${where} ${whole}` : whole;
+      } else {
+        backendSpec = { id: gpuDevice ? 'webgpu' : 'cpu', opts: { contextLength: ctx, weights, device: gpuDevice } };
+        const signal = {
+          get aborted() {
+            return job.cancelled;
+          },
+        };
+        try {
+          model = await createBackend(backendSpec.id, lazy ?? loaded!, { ...backendSpec.opts, signal });
+        } catch (e) {
+          if (e instanceof GpuError && e.kind === 'cancelled') throw new Cancelled();
+          throw e;
+        } finally {
+          await lazy?.close();
+        }
       }
       if (job.cancelled) {
         model.dispose();
         throw new Cancelled();
       }
-      let parameters = 0;
+      let parameters = loaded?.onnx?.parameters ?? 0;
       for (const t of (lazy?.lazy ?? loaded!.weights).values()) parameters += t.shape.reduce((a, b) => a * b, 1);
       // What stays on the host: the lens's final norm and head, and every weight when small (a second backend is built from them).
       const quiet: HfFolder = { name: spec.name, open: async (f) => (sizeOf(f) === undefined ? null : this.source(spec, f, sizeOf(f)!, job, () => {})) };
       let kept = loaded;
       if (lazy && parameters * 4 <= DRAFT_KEEP_BYTES) kept = await loadModel(spec.format, quiet, spec.weights);
-      const lens = kept?.weights ?? (await lensTensors(config, spec, quiet));
+      const lens = loaded?.onnx ? undefined : lensWeights(config, kept?.weights ?? (await lensTensors(config, spec, quiet)));
       if (job.cancelled) {
         model.dispose();
         throw new Cancelled();
@@ -292,17 +307,17 @@ export class ModelSession {
       this.model = model;
       this.backendSpec = backendSpec;
       this.tokenizer = tokenizer;
-      this.lens = lensWeights(config, lens);
+      this.lens = lens;
       this.stopIds = config.stopTokenIds ?? config.eosTokenIds;
       this.modelId = spec.modelId;
-      this.loaded = !gpuDevice || parameters * 4 <= DRAFT_KEEP_BYTES ? kept : undefined;
+      this.loaded = !loaded?.onnx && (!gpuDevice || parameters * 4 <= DRAFT_KEEP_BYTES) ? kept : undefined;
       this.post({
         type: 'loaded',
         id,
         modelId: spec.modelId,
         summary: {
-          device: gpuDevice ? 'gpu' : 'cpu',
-          ...(gpuDevice ? { weights } : {}),
+          device: backendSpec.id === 'webgpu' || backendSpec.opts.ortProvider === 'webgpu' ? 'gpu' : 'cpu',
+          ...(model.id === 'webgpu' ? { weights } : {}),
           contextLength: model.contextLength,
           parameters,
           tokenizerKind: tokenizer?.kind,
@@ -323,6 +338,28 @@ export class ModelSession {
         }
       }
     }
+  }
+
+  /** The ort backend on `provider`; a WebGPU execution provider that fails to open falls back to wasm, with a note saying why. */
+  private async openOnnx(
+    loaded: LoadedModel,
+    contextLength: number,
+    provider: OrtExecutionProvider,
+  ): Promise<{ model: Backend; backendSpec: { id: BackendId; opts: BackendCreateOptions }; note?: string }> {
+    const spec = (p: OrtExecutionProvider) => ({ id: ONNX_BACKEND, opts: { contextLength, ortProvider: p } });
+    if (provider === 'webgpu') {
+      try {
+        return { model: await createBackend(ONNX_BACKEND, loaded, spec('webgpu').opts), backendSpec: spec('webgpu') };
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        return {
+          model: await createBackend(ONNX_BACKEND, loaded, spec('wasm').opts),
+          backendSpec: spec('wasm'),
+          note: `onnxruntime-web's WebGPU execution provider did not open (${why}): running on its WebAssembly build.`,
+        };
+      }
+    }
+    return { model: await createBackend(ONNX_BACKEND, loaded, spec('wasm').opts), backendSpec: spec('wasm') };
   }
 
   async generate(id: number, prompt: string, maxTokens: number, stop: string[]): Promise<void> {

@@ -6,6 +6,7 @@
 import type { EngineEnv, PlaygroundSettings, WebviewToWorker, WorkerToWebview } from '../protocol/index';
 import { errorText, openGpu, selfTest } from '../gpu/probe';
 import { ModelSession } from './session';
+import { setupOrt } from '../backend/ort-env';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -66,6 +67,8 @@ self.onmessage = (ev: MessageEvent<WebviewToWorker>) => {
   if (session.handle(msg)) return;
   switch (msg.type) {
     case 'probe':
+      // onnxruntime-web (ONNX models): its wasm file from the extension's dist, one thread (this worker is the thread)
+      if (msg.ortWasm) setupOrt({ wasmPaths: { wasm: msg.ortWasm }, numThreads: 1 });
       probe(msg.id, msg.backend).catch((e) => post({ type: 'fatal', message: `Engine probe failed: ${errorText(e)}` }));
       break;
     default:

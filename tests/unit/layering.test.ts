@@ -45,7 +45,9 @@ describe('import rules (.dependency-cruiser.cjs)', () => {
       'engine/protocol/messages.ts': "import type { M2 } from '../model/m2';\nexport type Message = M2;\n",
       'engine/worker/main.ts': "import type { Message } from '../protocol/messages';\nimport { k } from '../gpu/kernel';\nexport const w: Message | number = k;\n",
       'webview/ok.ts': "import type { Message } from '../engine/protocol/messages';\nexport type W = Message;\n",
+      'engine/export/ok.ts': "import { m2 } from '../model/m2';\nimport { bar } from '../ops/bar/bar';\nexport const e = [m2, bar];\n",
       // planted
+      'engine/export/bad.ts': "import { k } from '../gpu/kernel';\nexport const e = k;\n",
       'engine/gpu/kernel.ts': 'export const k = 1;\n',
       'engine/ops/foo/foo.ts': "import { k } from '../../gpu/kernel';\nexport const f = k;\n",
       'engine/wgsl/bad.ts': "import { bar } from '../ops/bar/bar';\nexport const b = bar;\n",
@@ -70,6 +72,7 @@ describe('import rules (.dependency-cruiser.cjs)', () => {
         'engine-node-builtins: engine/formats/read.ts -> fs',
         'generate-not-gpu-or-formats: engine/generate/g.ts -> engine/gpu/kernel.ts',
         'model-below-backend: engine/model/m.ts -> engine/generate/g.ts',
+        'export-below-backend: engine/export/bad.ts -> engine/gpu/kernel.ts',
         'contract-types-only: engine/backend/contract.ts -> engine/model/m2.ts',
         'contract-only-model: engine/backend/contract.ts -> engine/errors.ts',
         'library-not-protocol: engine/tokenizer/t.ts -> engine/protocol/messages.ts',

@@ -71,13 +71,19 @@ describe.skipIf(!fs.existsSync(VSIX))('the packaged .vsix (dist-vsix/llm-playgro
       'dist/vocab/llama3.tokenizer.json.br',
       'dist/vocab/qwen3.tokenizer.json.br',
       'dist/corpus/tinyshakespeare.txt.br',
+      'dist/ort/ort-wasm-simd-threaded.jsep.wasm',
+      'dist/ort/ort-wasm-simd-threaded.wasm',
+      'dist/ort/ort-wasm-simd-threaded.mjs',
     ]) {
       expect(files, f).toContain(f);
     }
   });
 
   it('holds nothing else: no sources, tests, maps, fixtures, scripts, node_modules or configs', () => {
+    // onnxruntime-web's wasm files and the CLI's glue for them (scripts/build.mjs ortAssets) are built assets
+    const ort = (f: string) => /^dist\/ort\/ort-wasm-simd-threaded(\.jsep)?\.wasm$|^dist\/ort\/ort-wasm-simd-threaded\.mjs$/.test(f);
     const allowed = (f: string) =>
+      ort(f) ||
       ['package.json', 'readme.md', 'LICENSE.txt', 'NOTICE'].includes(f) ||
       /^dist\/[^/]+\.js$/.test(f) ||
       /^dist\/codicons\/codicon\.(css|ttf)$/.test(f) ||
@@ -85,7 +91,7 @@ describe.skipIf(!fs.existsSync(VSIX))('the packaged .vsix (dist-vsix/llm-playgro
       f.startsWith('media/') ||
       ['models/stories260K.bin', 'models/tok512.bin'].includes(f);
     expect(files.filter((f) => !allowed(f))).toEqual([]);
-    expect(files.filter((f) => /\.(ts|map|mjs|sh)$|(^|\/)(node_modules|tests?|engine|extension|webview|scripts|fixtures|\.ci)\//.test(f))).toEqual([]);
+    expect(files.filter((f) => !ort(f) && /\.(ts|map|mjs|sh)$|(^|\/)(node_modules|tests?|engine|extension|webview|scripts|fixtures|\.ci)\//.test(f))).toEqual([]);
   });
 
   it('carries the package.json it was built from', () => {
