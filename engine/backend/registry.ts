@@ -5,13 +5,18 @@
  */
 import { GpuModel } from '../gpu/gpu-model';
 import type { KvCacheDtype } from '../model/kv/layout';
-import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
+import type { LoadControl } from '../gpu/upload';
+import { materialise } from '../model/lazy';
+import type { LazyModel, LoadedModel, ModelConfig, WeightMap } from '../model/types';
 import { UnsupportedError } from '../errors';
 import { CpuBackend } from './cpu';
 import type { Backend, BackendId, WeightPrecision } from './contract';
 import { OrtBackend, type OrtExecutionProvider } from './ort';
 
-export interface BackendCreateOptions {
+/** What a backend is created from: weights in memory, or a LazyModel (weights read from the file as they are uploaded). */
+export type BackendWeights = LoadedModel | LazyModel | { config: ModelConfig; weights: WeightMap };
+
+export interface BackendCreateOptions extends LoadControl {
   /** KV cache capacity in tokens. */
   contextLength: number;
   /** The KV cache's element type (default f32; int8: per token and head scales, ops/kvquant). */
@@ -34,7 +39,8 @@ export interface BackendKind {
   needsGpuDevice: boolean;
   /** Runs ONNX graphs (LoadedModel.onnx) and nothing else; the other backends run the engine's own weights. */
   runsOnnx: boolean;
-  create(loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }, opts: BackendCreateOptions): Promise<Backend>;
+  /** LoadControl (progress, cancel) follows a device upload; a LazyModel is not closed here. */
+  create(loaded: BackendWeights, opts: BackendCreateOptions): Promise<Backend>;
 }
 
 const kinds = new Map<BackendId, BackendKind>();
@@ -49,7 +55,8 @@ registerBackend({
   label: 'CPU',
   needsGpuDevice: false,
   runsOnnx: false,
-  create: async (loaded, opts) => new CpuBackend(loaded, { contextLength: opts.contextLength, kvQuant: opts.kvDtype }),
+  create: async (loaded, opts) =>
+    new CpuBackend('lazy' in loaded ? { config: loaded.config, weights: await materialise(loaded.lazy) } : loaded, { contextLength: opts.contextLength, kvQuant: opts.kvDtype }),
 });
 
 registerBackend({
@@ -59,7 +66,14 @@ registerBackend({
   runsOnnx: false,
   create: async (loaded, opts) => {
     if (!opts.device) throw new RangeError('the webgpu backend needs a GPU device (BackendCreateOptions.device)');
-    return GpuModel.create(opts.device, loaded, { contextLength: opts.contextLength, weights: opts.weights, throttleMapWait: opts.throttleMapWait, kvDtype: opts.kvDtype });
+    return GpuModel.create(opts.device, loaded, {
+      contextLength: opts.contextLength,
+      weights: opts.weights,
+      throttleMapWait: opts.throttleMapWait,
+      kvDtype: opts.kvDtype,
+      onProgress: opts.onProgress,
+      signal: opts.signal,
+    });
   },
 });
 
@@ -68,7 +82,10 @@ registerBackend({
   label: 'ONNX Runtime Web',
   needsGpuDevice: false,
   runsOnnx: true,
-  create: (loaded, opts) => OrtBackend.create(loaded, { contextLength: opts.contextLength, executionProvider: opts.ortProvider }),
+  create: async (loaded, opts) => {
+    if ('lazy' in loaded) throw new RangeError('the ort backend runs an ONNX graph loaded whole, not a lazily opened model');
+    return OrtBackend.create(loaded, { contextLength: opts.contextLength, executionProvider: opts.ortProvider });
+  },
 });
 
 /** The backend an ONNX model runs on; the others run the engine's own weights. */
@@ -87,7 +104,7 @@ export function backendKind(id: string): BackendKind {
 }
 
 /** Creates a backend by id. */
-export async function createBackend(id: string, loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }, opts: BackendCreateOptions): Promise<Backend> {
+export async function createBackend(id: string, loaded: BackendWeights, opts: BackendCreateOptions): Promise<Backend> {
   const kind = backendKind(id);
   const onnx = 'onnx' in loaded ? loaded.onnx : undefined;
   if (onnx && !kind.runsOnnx) throw new UnsupportedError(`an ONNX model runs on the ${ONNX_BACKEND} backend, not ${id}`, { file: onnx.file, expected: `backend ${ONNX_BACKEND}` });

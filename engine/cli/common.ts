@@ -4,12 +4,15 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Backend, BackendId, WeightPrecision } from '../backend/contract';
-import { backendIds, backendKind, ONNX_BACKEND } from '../backend/registry';
+import { backendIds, backendKind, ONNX_BACKEND, type BackendWeights } from '../backend/registry';
 import { setupOrt } from '../backend/ort-env';
+import { GpuError } from '../gpu/lifecycle';
+import type { LoadControl } from '../gpu/upload';
 import { openNodeGpu } from '../gpu/gpu-node';
 import type { KvCacheDtype } from '../model/kv/layout';
 import type { LoadedModel } from '../model/types';
 import { UsageError } from './errors';
+import { Interrupted } from './interrupt';
 
 /** --backend webgpu asked for, but no adapter or device (exit code 1: the environment, not the usage). */
 export class GpuUnavailableError extends Error {}
@@ -71,19 +74,19 @@ export function backendOpt(s: string | undefined, loaded?: LoadedModel): Backend
   }
 }
 
-/** After a device backend has uploaded the weights, the host's f32 copies are not needed: drop them. */
 /** --kv-dtype: the engine's KV cache, f32 (the default) or int8 (per token and head scales), on either backend. */
 export function kvDtypeOpt(s: string | undefined): KvCacheDtype {
   if (s === undefined || s === 'f32' || s === 'int8') return s ?? 'f32';
   throw new UsageError(`--kv-dtype must be f32 or int8, got "${s}"`);
 }
 
+/** After a device backend has uploaded the weights, the host's f32 copies are not needed: drop them. */
 export function releaseHostWeights(loaded: LoadedModel): void {
   loaded.weights.clear();
 }
 
 /** --weights: f32 or f16 on a device backend; auto (the default) keeps 16-bit or quantised files at f16. */
-export function weightsOpt(s: string | undefined, loaded: LoadedModel): WeightPrecision {
+export function weightsOpt(s: string | undefined, loaded: Pick<LoadedModel, 'source'>): WeightPrecision {
   if (s === 'f32' || s === 'f16') return s;
   if (s !== undefined && s !== 'auto') throw new UsageError(`--weights must be auto, f32 or f16, got "${s}"`);
   return loaded.source.dtypes.some((d) => !/^F(32|64)$/i.test(d)) ? 'f16' : 'f32';
@@ -100,12 +103,21 @@ function cliOrtSetup(): { wasmPaths?: string; numThreads: number } {
 
 /**
  * A backend from the registry; a device backend runs on the first WebGPU adapter (the
- * webgpu package, Dawn), with read-backs awaited without Dawn's per-turn polling.
+ * webgpu package, Dawn), with read-backs awaited without Dawn's per-turn polling. `loaded`
+ * may be a LazyModel (weights read from the file as they are uploaded; the caller closes it);
+ * `control` follows the upload, and a cancel through it ends in Interrupted.
  */
-export async function openBackend(id: BackendId, loaded: LoadedModel, contextLength: number, weights?: WeightPrecision, kvDtype?: KvCacheDtype): Promise<Backend> {
+export async function openBackend(
+  id: BackendId,
+  loaded: BackendWeights,
+  contextLength: number,
+  weights?: WeightPrecision,
+  kvDtype?: KvCacheDtype,
+  control: LoadControl = {},
+): Promise<Backend> {
   const kind = backendKind(id);
-  if (kind.runsOnnx !== Boolean(loaded.onnx))
-    throw new UsageError(loaded.onnx ? `--backend ${id}: an ONNX model runs on --backend ${ONNX_BACKEND}` : `--backend ${id} runs .onnx models only`);
+  const onnx = 'onnx' in loaded && Boolean(loaded.onnx);
+  if (kind.runsOnnx !== onnx) throw new UsageError(onnx ? `--backend ${id}: an ONNX model runs on --backend ${ONNX_BACKEND}` : `--backend ${id} runs .onnx models only`);
   if (kind.runsOnnx) {
     if (kvDtype === 'int8') throw new UsageError(`--kv-dtype int8: the ${id} backend keeps the graph's own KV cache (its present tensors)`);
     setupOrt(cliOrtSetup());
@@ -123,5 +135,10 @@ export async function openBackend(id: BackendId, loaded: LoadedModel, contextLen
     }
     device = g.device;
   }
-  return kind.create(loaded, { contextLength, device, weights, throttleMapWait: true, kvDtype });
+  try {
+    return await kind.create(loaded, { contextLength, device, weights, throttleMapWait: true, kvDtype, ...control });
+  } catch (e) {
+    if (e instanceof GpuError && e.kind === 'cancelled') throw new Interrupted('interrupted while loading the weights');
+    throw e;
+  }
 }

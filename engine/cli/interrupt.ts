@@ -52,3 +52,20 @@ export function prefillProgress(total: number): (done: number) => void {
     process.stderr.write(`llm-playground: prefill ${done.toLocaleString('en')}/${total.toLocaleString('en')} tokens (${((now - t0) / 1000).toFixed(1)} s)\n`);
   };
 }
+
+/**
+ * Load progress for a terminal: "loading weights 1.2/2.5 GB (1.3 s)" on stderr at most twice a
+ * second and at the end, only when stderr is a TTY (scripts and tests read stderr).
+ */
+export function loadProgress(): ((done: number, total: number) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  const t0 = performance.now();
+  let last = t0;
+  return (done, total) => {
+    const now = performance.now();
+    if (now - last < 500 && done < total) return;
+    last = now;
+    const gb = (n: number) => (n / 1e9).toFixed(2);
+    process.stderr.write(`llm-playground: loading weights ${gb(done)}/${gb(total)} GB (${((now - t0) / 1000).toFixed(1)} s)\n`);
+  };
+}

@@ -13,8 +13,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { FormatError } from '../errors';
-import { openModel } from '../formats/load-node';
+import { openModel, openModelLazily, opensLazily } from '../formats/load-node';
 import { backendKind } from '../backend/registry';
+import type { Backend } from '../backend/contract';
 import { generate } from '../generate/generate';
 import { processorsFromOptions, samplerFromOptions, SAMPLING_OPTIONS, type ProcessorOptions } from '../generate/options';
 import { ParameterRangeError, type LogitsProcessor } from '../generate/processors';
@@ -30,7 +31,7 @@ import { backendOpt, checkIds, floatOpt, GpuUnavailableError, intOpt, kvDtypeOpt
 import { cmdForward } from './forward';
 import { cmdExport, EXPORT_USAGE } from './export';
 import { cmdTokenize } from './tokenize';
-import { Interrupted, interruptible, PREFILL_CHUNK, prefillProgress } from './interrupt';
+import { Interrupted, interruptible, loadProgress, PREFILL_CHUNK, prefillProgress } from './interrupt';
 
 export { checkForwardOutput, MAX_FORWARD_JSON_BYTES } from './forward';
 export { encodeArray, GpuUnavailableError } from './common';
@@ -171,8 +172,14 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   const maxTokens = intOpt(values['max-tokens'] as string | undefined, 'max-tokens', 64);
   const { options: decoding, processors } = decodingOptions(values as Record<string, string | undefined>);
   const seed = intOpt(values.seed as string | undefined, 'seed', 1);
-  const m = await openModel(modelPath, { tokenizer: values.tokenizer as string | undefined });
-  const c = m.loaded.config;
+  const asked = values.backend as string | undefined;
+  // A device backend reads the weights from the file as it uploads them (no f32 copy on the host), where the format opens lazily.
+  const lazily = asked !== undefined && backendKind(backendOpt(asked)).needsGpuDevice && (await opensLazily(modelPath));
+  const m = lazily
+    ? await openModelLazily(modelPath, { tokenizer: values.tokenizer as string | undefined })
+    : await openModel(modelPath, { tokenizer: values.tokenizer as string | undefined });
+  const model = 'lazy' in m ? m.lazy : m.loaded;
+  const c = model.config;
   let promptIds: number[];
   if (values.ids !== undefined) {
     promptIds = parseIds(values.ids as string, '--ids');
@@ -186,10 +193,22 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   const context = intOpt(values.context as string | undefined, 'context', Math.min(c.maxPositions, promptIds.length + maxTokens), 1);
   if (context > c.maxPositions) throw new UsageError(`--context ${context} is beyond the model's ${c.maxPositions} positions`);
   if (promptIds.length + maxTokens > context) throw new UsageError(`prompt (${promptIds.length} tokens) + --max-tokens ${maxTokens} exceed the context ${context}`);
-  const weights = weightsOpt(values.weights as string | undefined, m.loaded);
+  const weights = weightsOpt(values.weights as string | undefined, model);
   const kvDtype = kvDtypeOpt(values['kv-dtype'] as string | undefined);
-  const backend = await openBackend(backendOpt(values.backend as string | undefined, m.loaded), m.loaded, context, weights, kvDtype);
-  if (backendKind(backend.id).needsGpuDevice) releaseHostWeights(m.loaded);
+  const backendId = backendOpt(asked, 'lazy' in m ? undefined : m.loaded);
+  let backend: Backend;
+  if ('lazy' in m) {
+    const load = interruptible();
+    try {
+      backend = await openBackend(backendId, m.lazy, context, weights, kvDtype, { onProgress: loadProgress(), signal: load.signal });
+    } finally {
+      load.dispose();
+      await m.lazy.close();
+    }
+  } else {
+    backend = await openBackend(backendId, m.loaded, context, weights, kvDtype);
+    if (backendKind(backend.id).needsGpuDevice) releaseHostWeights(m.loaded);
+  }
   const eosIds = values['ignore-eos'] ? [] : (c.stopTokenIds ?? c.eosTokenIds);
   const lab = labDecoding(values, decoding, { vocabSize: c.vocabSize, eosIds, promptLength: promptIds.length, seed });
   const chain = lab?.processors ?? processors;

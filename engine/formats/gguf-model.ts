@@ -33,9 +33,11 @@
  * llama2.c converter writes the shared classifier twice) is read as a tied head.
  */
 import { FormatError, UnsupportedError } from '../errors';
-import type { Architecture, LoadedModel, ModelConfig, RopeScaling, Tensor, WeightMap } from '../model/types';
+import { fromWhole, materialise, rowCount, rowLength } from '../model/lazy';
+import type { Architecture, LazyModel, LazyTensor, LazyWeightMap, LoadedModel, ModelConfig, RopeScaling, Tensor } from '../model/types';
 import type { ByteSource } from './source';
-import { readGguf, readGgufTensorBytes, readGgufTensorF32, type GgufFile, type ReadGgufOptions } from './gguf';
+import { readGguf, readGgufTensorBytes, readGgufTensorF32, readRange, type GgufFile, type GgufTensorInfo, type ReadGgufOptions } from './gguf';
+import { DEQUANTISABLE, dequantize, GgmlType, ggmlByteSize, ggmlTypeSize } from './quant';
 import { ggufFloat, ggufPositiveFloat, ggufString, ggufUint } from './gguf-metadata';
 
 const SUPPORTED: Record<string, { arch: Architecture; ropeStyle: 'half' | 'interleaved' }> = {
@@ -369,11 +371,13 @@ export async function ggufModelConfigFromFile(file: GgufFile, maxDuplicateCheckB
 }
 
 /**
- * Loads a GGUF model: config from metadata, every tensor dequantised to f32
- * under its canonical name. A missing, misshapen or unknown tensor is a
- * FormatError/UnsupportedError naming it.
+ * Opens a GGUF model without reading its weights: config from metadata, every expected tensor
+ * checked (present, shaped as the config says, a type this engine dequantises) and left in the
+ * file as a LazyTensor under its canonical name, read by row ranges (F16 also as its raw half
+ * bits). A missing, misshapen or unknown tensor is a FormatError/UnsupportedError naming it.
+ * `src` stays open: the caller closes it after the last read (LazyModel.close does nothing here).
  */
-export async function loadGgufModel(src: ByteSource, opts: LoadGgufOptions = {}): Promise<LoadedModel> {
+export async function openGgufModel(src: ByteSource, opts: LoadGgufOptions = {}): Promise<LazyModel> {
   const file = await readGguf(src, { keep: ggufKeyForEngine, ...opts });
   const config = await ggufModelConfigFromFile(file);
 
@@ -397,8 +401,9 @@ export async function loadGgufModel(src: ByteSource, opts: LoadGgufOptions = {})
   }
 
   const unpermute = opts.ropeLayout === 'half' && config.rope?.style === 'interleaved';
-  const weights: WeightMap = new Map();
+  const lazy: LazyWeightMap = new Map();
   const dtypes = new Set<string>();
+  let totalBytes = 0;
   for (const e of expected) {
     const info = file.tensorsByName.get(e.gguf);
     if (!info) throw new FormatError('tensor is missing', { file: file.name, key: e.gguf, expected: `a tensor of shape [${e.shape.join(', ')}]` });
@@ -411,13 +416,65 @@ export async function loadGgufModel(src: ByteSource, opts: LoadGgufOptions = {})
         found: `[${info.shape.join(', ')}] (ne [${info.ne.join(', ')}])`,
       });
     }
-    let t: Tensor = { shape: e.shape, data: await readGgufTensorF32(file, info) };
-    if (unpermute && /\.self_attn\.q_proj\./.test(e.canonical)) t = permuteRopeRows(t, config.numHeads, 'toHalf');
-    if (unpermute && /\.self_attn\.k_proj\./.test(e.canonical)) t = permuteRopeRows(t, config.numKvHeads, 'toHalf');
-    weights.set(e.canonical, t);
+    let t = ggufLazyTensor(file, info, e.shape);
+    const heads = /\.self_attn\.q_proj\./.test(e.canonical) ? config.numHeads : /\.self_attn\.k_proj\./.test(e.canonical) ? config.numKvHeads : 0;
+    if (unpermute && heads) {
+      const stored = t;
+      t = fromWhole(e.shape, info.typeName, info.byteSize, async () => permuteRopeRows({ shape: e.shape, data: await stored.rowsF32(0, rowCount(e.shape)) }, heads, 'toHalf').data);
+    }
+    lazy.set(e.canonical, t);
     dtypes.add(info.typeName);
+    totalBytes += info.byteSize;
   }
   if (unpermute && config.rope) config.rope.style = 'half';
 
-  return { config, weights, source: { format: 'gguf', files: [file.name], dtypes: [...dtypes] } };
+  return { config, lazy, source: { format: 'gguf', files: [file.name], dtypes: [...dtypes] }, totalBytes, close: async () => {} };
+}
+
+/** One GGUF tensor as a LazyTensor: rows [r0, r1) are one byte range (a row is a whole number of blocks). */
+function ggufLazyTensor(file: GgufFile, info: GgufTensorInfo, shape: number[]): LazyTensor {
+  if (!DEQUANTISABLE.has(info.type)) {
+    throw new UnsupportedError(`tensor "${info.name}" has ggml type ${info.typeName} (${info.type}), which this engine cannot dequantise`, {
+      file: file.name,
+      offset: info.infoOffset,
+      key: info.name,
+      expected: 'F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K',
+      found: `${info.typeName} (${info.type})`,
+    });
+  }
+  const rowElems = rowLength(shape);
+  const { blockSize } = ggmlTypeSize(info.type)!;
+  if (rowElems % blockSize !== 0) {
+    throw new FormatError('a row is not a whole number of blocks', {
+      file: file.name,
+      offset: info.infoOffset,
+      key: info.name,
+      expected: `a row length that is a multiple of ${blockSize} (${info.typeName})`,
+      found: String(rowElems),
+    });
+  }
+  const rowBytes = ggmlByteSize(info.type, rowElems);
+  const bytes = (r0: number, r1: number) => readRange(file.source, info.offset + r0 * rowBytes, (r1 - r0) * rowBytes, `data of tensor "${info.name}"`);
+  const t: LazyTensor = {
+    shape,
+    dtype: info.typeName,
+    byteSize: info.byteSize,
+    rowsF32: async (r0, r1) => dequantize(info.type, await bytes(r0, r1), (r1 - r0) * rowElems),
+  };
+  if (info.type === GgmlType.F16) {
+    t.rowsF16 = async (r0, r1) => {
+      const b = await bytes(r0, r1);
+      return b.byteOffset % 2 === 0 ? new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2) : new Uint16Array(b.slice().buffer);
+    };
+  }
+  return t;
+}
+
+/**
+ * Loads a GGUF model: config from metadata, every tensor dequantised to f32
+ * under its canonical name (openGgufModel, then every tensor read whole).
+ */
+export async function loadGgufModel(src: ByteSource, opts: LoadGgufOptions = {}): Promise<LoadedModel> {
+  const m = await openGgufModel(src, opts);
+  return { config: m.config, weights: await materialise(m.lazy), source: m.source };
 }

@@ -11,11 +11,12 @@
  * Every tensor's on-disk shape is checked against the config before any tensor is read.
  * Browser-safe: files come through an `HfFolder` (Node: `hf-node.ts`).
  */
-import { FormatError } from '../errors';
-import { checkDeclaredCounts, expectedShapes, sameShape, shapeText, validateWeights } from '../model/shapes';
-import type { LoadedModel, ModelConfig, Tensor, WeightMap } from '../model/types';
+import { FormatError, UnsupportedError } from '../errors';
+import { fromWhole, materialise, rowLength } from '../model/lazy';
+import { checkDeclaredCounts, expectedShapes, sameShape, shapeText, validateShapes, validateWeights } from '../model/shapes';
+import type { LazyModel, LazyTensor, LazyWeightMap, LoadedModel, ModelConfig, Tensor } from '../model/types';
 import { parseHfConfig } from './hfconfig';
-import { openSafetensors, openShardedSafetensors, type TensorStore } from './safetensors';
+import { decodeToF32, openSafetensors, openShardedSafetensors, SUPPORTED_DTYPES, type SafetensorsDtype, type TensorStore } from './safetensors';
 import { blobSource, memorySource, type ByteSource } from './source';
 import { checkJsonDepth } from './json-depth';
 
@@ -121,11 +122,18 @@ interface PlanItem {
   hf: string;
   shape: number[];
   emit: (t: Tensor) => [string, Tensor][];
+  /** Stored as the canonical tensor itself (read by row ranges, nothing computed). */
+  canonical?: string;
+  /** The canonical tensors `emit` makes (when `canonical` is absent). */
+  outputs?: string[];
 }
 
 const same =
   (canonical: string) =>
   (t: Tensor): [string, Tensor][] => [[canonical, t]];
+
+/** A plan item's mapping for a tensor stored as the canonical one. */
+const direct = (canonical: string) => ({ emit: same(canonical), canonical });
 
 /** [rows, cols] → [cols, rows]. */
 export function transpose2d(t: Tensor): Tensor {
@@ -157,7 +165,7 @@ export function mixtralName(canonical: string): string {
 function llamaLikePlan(c: ModelConfig): PlanItem[] {
   const plan: PlanItem[] = [];
   for (const [canonical, shape] of expectedShapes(c)) {
-    plan.push({ hf: c.architecture === 'mixtral' ? mixtralName(canonical) : canonical, shape, emit: same(canonical) });
+    plan.push({ hf: c.architecture === 'mixtral' ? mixtralName(canonical) : canonical, shape, emit: same(canonical), canonical });
   }
   return plan;
 }
@@ -167,12 +175,13 @@ function gpt2Plan(c: ModelConfig, names: Set<string>): PlanItem[] {
   const D = c.hiddenSize;
   const I = c.intermediateSize;
   const plan: PlanItem[] = [
-    { hf: `${p}wte.weight`, shape: [c.vocabSize, D], emit: same('model.embed_tokens.weight') },
-    { hf: `${p}wpe.weight`, shape: [c.maxPositions, D], emit: same('model.embed_positions.weight') },
+    { hf: `${p}wte.weight`, shape: [c.vocabSize, D], ...direct('model.embed_tokens.weight') },
+    { hf: `${p}wpe.weight`, shape: [c.maxPositions, D], ...direct('model.embed_positions.weight') },
   ];
   for (let i = 0; i < c.numLayers; i++) {
     const h = `${p}h.${i}.`;
     const m = `model.layers.${i}.`;
+    const qkvNames = (kind: string) => (['q', 'k', 'v'] as const).map((n) => `${m}self_attn.${n}_proj.${kind}`);
     const qkv =
       (kind: string) =>
       (t: Tensor): [string, Tensor][] => {
@@ -180,22 +189,22 @@ function gpt2Plan(c: ModelConfig, names: Set<string>): PlanItem[] {
         return (['q', 'k', 'v'] as const).map((n, j) => [`${m}self_attn.${n}_proj.${kind}`, parts[j]]);
       };
     plan.push(
-      { hf: `${h}ln_1.weight`, shape: [D], emit: same(`${m}input_layernorm.weight`) },
-      { hf: `${h}ln_1.bias`, shape: [D], emit: same(`${m}input_layernorm.bias`) },
-      { hf: `${h}attn.c_attn.weight`, shape: [D, 3 * D], emit: qkv('weight') },
-      { hf: `${h}attn.c_attn.bias`, shape: [3 * D], emit: qkv('bias') },
-      { hf: `${h}attn.c_proj.weight`, shape: [D, D], emit: (t) => [[`${m}self_attn.o_proj.weight`, transpose2d(t)]] },
-      { hf: `${h}attn.c_proj.bias`, shape: [D], emit: same(`${m}self_attn.o_proj.bias`) },
-      { hf: `${h}ln_2.weight`, shape: [D], emit: same(`${m}post_attention_layernorm.weight`) },
-      { hf: `${h}ln_2.bias`, shape: [D], emit: same(`${m}post_attention_layernorm.bias`) },
-      { hf: `${h}mlp.c_fc.weight`, shape: [D, I], emit: (t) => [[`${m}mlp.up_proj.weight`, transpose2d(t)]] },
-      { hf: `${h}mlp.c_fc.bias`, shape: [I], emit: same(`${m}mlp.up_proj.bias`) },
-      { hf: `${h}mlp.c_proj.weight`, shape: [I, D], emit: (t) => [[`${m}mlp.down_proj.weight`, transpose2d(t)]] },
-      { hf: `${h}mlp.c_proj.bias`, shape: [D], emit: same(`${m}mlp.down_proj.bias`) },
+      { hf: `${h}ln_1.weight`, shape: [D], ...direct(`${m}input_layernorm.weight`) },
+      { hf: `${h}ln_1.bias`, shape: [D], ...direct(`${m}input_layernorm.bias`) },
+      { hf: `${h}attn.c_attn.weight`, shape: [D, 3 * D], emit: qkv('weight'), outputs: qkvNames('weight') },
+      { hf: `${h}attn.c_attn.bias`, shape: [3 * D], emit: qkv('bias'), outputs: qkvNames('bias') },
+      { hf: `${h}attn.c_proj.weight`, shape: [D, D], emit: (t) => [[`${m}self_attn.o_proj.weight`, transpose2d(t)]], outputs: [`${m}self_attn.o_proj.weight`] },
+      { hf: `${h}attn.c_proj.bias`, shape: [D], ...direct(`${m}self_attn.o_proj.bias`) },
+      { hf: `${h}ln_2.weight`, shape: [D], ...direct(`${m}post_attention_layernorm.weight`) },
+      { hf: `${h}ln_2.bias`, shape: [D], ...direct(`${m}post_attention_layernorm.bias`) },
+      { hf: `${h}mlp.c_fc.weight`, shape: [D, I], emit: (t) => [[`${m}mlp.up_proj.weight`, transpose2d(t)]], outputs: [`${m}mlp.up_proj.weight`] },
+      { hf: `${h}mlp.c_fc.bias`, shape: [I], ...direct(`${m}mlp.up_proj.bias`) },
+      { hf: `${h}mlp.c_proj.weight`, shape: [I, D], emit: (t) => [[`${m}mlp.down_proj.weight`, transpose2d(t)]], outputs: [`${m}mlp.down_proj.weight`] },
+      { hf: `${h}mlp.c_proj.bias`, shape: [D], ...direct(`${m}mlp.down_proj.bias`) },
     );
   }
-  plan.push({ hf: `${p}ln_f.weight`, shape: [D], emit: same('model.norm.weight') }, { hf: `${p}ln_f.bias`, shape: [D], emit: same('model.norm.bias') });
-  if (!c.tieEmbeddings) plan.push({ hf: 'lm_head.weight', shape: [c.vocabSize, D], emit: same('lm_head.weight') });
+  plan.push({ hf: `${p}ln_f.weight`, shape: [D], ...direct('model.norm.weight') }, { hf: `${p}ln_f.bias`, shape: [D], ...direct('model.norm.bias') });
+  if (!c.tieEmbeddings) plan.push({ hf: 'lm_head.weight', shape: [c.vocabSize, D], ...direct('lm_head.weight') });
   return plan;
 }
 
@@ -237,11 +246,35 @@ export interface LoadHfOptions {
   weightsFile?: string;
 }
 
+/** A stored tensor read by row ranges (F32, F16, BF16; F16 also as its raw half bits). */
+function storedTensor(store: TensorStore, hf: string, shape: number[]): LazyTensor {
+  const e = store.entries.get(hf)!;
+  if (!(SUPPORTED_DTYPES as readonly string[]).includes(e.dtype)) {
+    throw new UnsupportedError('tensor dtype is not supported', { file: e.file, offset: e.begin, key: hf, expected: SUPPORTED_DTYPES.join(', '), found: e.dtype });
+  }
+  const dtype = e.dtype as SafetensorsDtype;
+  const row = rowLength(shape);
+  const size = dtype === 'F32' ? 4 : 2;
+  const bytes = (r0: number, r1: number) => store.readBytes(hf, r0 * row * size, (r1 - r0) * row * size);
+  const t: LazyTensor = { shape, dtype, byteSize: e.end - e.begin, rowsF32: async (r0, r1) => decodeToF32(await bytes(r0, r1), dtype, (r1 - r0) * row) };
+  if (dtype === 'F16') {
+    t.rowsF16 = async (r0, r1) => {
+      const b = await bytes(r0, r1);
+      return b.byteOffset % 2 === 0 ? new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2) : new Uint16Array(b.slice().buffer);
+    };
+  }
+  return t;
+}
+
 /**
- * Loads an HF checkpoint folder into the canonical form. Throws FormatError /
+ * Opens an HF checkpoint folder without reading its weights: config.json (and
+ * generation_config.json), every tensor's shape checked against the config, and each canonical
+ * tensor left in the file as a LazyTensor. Tensors stored as named read by row ranges; those
+ * the mapping transforms (GPT-2's transposes and q/k/v split) are computed from the stored
+ * tensor when first read. close() closes the weights files. Throws FormatError /
  * UnsupportedError naming the file and key for anything malformed or unsupported.
  */
-export async function loadHfModel(folder: HfFolder, opts: LoadHfOptions = {}): Promise<LoadedModel> {
+export async function openHfModel(folder: HfFolder, opts: LoadHfOptions = {}): Promise<LazyModel> {
   const config = parseHfConfig(await readJsonFile(folder, 'config.json', true), `${folder.name}/config.json`);
   const gen = await readJsonFile(folder, 'generation_config.json', false);
   if (gen !== undefined) applyGenerationConfig(config, gen, `${folder.name}/generation_config.json`);
@@ -270,17 +303,55 @@ export async function loadHfModel(folder: HfFolder, opts: LoadHfOptions = {}): P
         });
       }
     }
-    const weights: WeightMap = new Map();
+    const shapes = expectedShapes(config);
+    const lazy: LazyWeightMap = new Map();
     const dtypes = new Set<string>();
+    let totalBytes = 0;
     for (const item of plan) {
-      dtypes.add(store.entries.get(item.hf)!.dtype);
-      const t = await store.read(item.hf);
-      for (const [name, tensor] of item.emit(t)) weights.set(name, tensor);
+      const e = store.entries.get(item.hf)!;
+      dtypes.add(e.dtype);
+      totalBytes += e.end - e.begin;
+      if (item.canonical !== undefined) {
+        lazy.set(item.canonical, storedTensor(store, item.hf, item.shape));
+        continue;
+      }
+      // computed tensors: the stored one is read and mapped once, and dropped when every output has taken its part
+      const outs = item.outputs!;
+      let emitted: Promise<Map<string, Tensor>> | undefined;
+      let left = outs.length;
+      const part = async (name: string) => {
+        emitted ??= store.read(item.hf).then((t) => new Map(item.emit(t)));
+        const m = await emitted;
+        if (--left === 0) emitted = undefined;
+        return m.get(name)!.data;
+      };
+      for (const name of outs)
+        lazy.set(
+          name,
+          fromWhole(shapes.get(name)!, e.dtype, (e.end - e.begin) / outs.length, () => part(name)),
+        );
     }
-    validateWeights(config, weights, folder.name);
-    return { config, weights, source: { format: 'safetensors', files: store.files.slice(), dtypes: [...dtypes] } };
-  } finally {
+    validateShapes(config, lazy, folder.name);
+    return { config, lazy, source: { format: 'safetensors', files: store.files.slice(), dtypes: [...dtypes] }, totalBytes, close: () => store.close() };
+  } catch (e) {
     await store.close();
+    throw e;
+  }
+}
+
+/**
+ * Loads an HF checkpoint folder into the canonical form (openHfModel, every tensor read
+ * whole). Throws FormatError / UnsupportedError naming the file and key for anything
+ * malformed or unsupported.
+ */
+export async function loadHfModel(folder: HfFolder, opts: LoadHfOptions = {}): Promise<LoadedModel> {
+  const m = await openHfModel(folder, opts);
+  try {
+    const weights = await materialise(m.lazy);
+    validateWeights(m.config, weights, folder.name);
+    return { config: m.config, weights, source: m.source };
+  } finally {
+    await m.close();
   }
 }
 

@@ -12,7 +12,8 @@
  * is the real end of a text for these checkpoints. That rule is
  * `stopTokenIds: [1]`.
  */
-import type { LoadedModel, ModelConfig, Tensor, WeightMap } from '../model/types';
+import { materialise, rowLength } from '../model/lazy';
+import type { LazyModel, LazyTensor, LazyWeightMap, LoadedModel, ModelConfig } from '../model/types';
 import type { ByteSource } from './source';
 import { readF32Block, readLlama2cHeader, type Llama2cBlock, type Llama2cHeader } from './llama2c';
 
@@ -53,39 +54,53 @@ function layerSlice(block: Llama2cBlock, i: number, nLayers: number): Llama2cBlo
   return { offset: block.offset + i * per * 4, count: per };
 }
 
-/** Loads every weight of a llama2.c checkpoint, one layer slice per read. */
-export async function loadLlama2cModel(src: ByteSource): Promise<LoadedModel> {
+/** A block of f32 in the file as a LazyTensor of `shape` (rows are consecutive byte ranges). */
+function blockTensor(src: ByteSource, name: string, shape: number[], block: Llama2cBlock): LazyTensor {
+  const row = rowLength(shape);
+  return {
+    shape,
+    dtype: 'F32',
+    byteSize: block.count * 4,
+    rowsF32: (r0, r1) => readF32Block(src, { offset: block.offset + r0 * row * 4, count: (r1 - r0) * row }, name),
+  };
+}
+
+/** Opens a llama2.c checkpoint: the header checked, every weight left in the file as a LazyTensor (`src` stays open). */
+export async function openLlama2cModel(src: ByteSource): Promise<LazyModel> {
   const { header: h, layout } = await readLlama2cHeader(src);
-  const weights: WeightMap = new Map();
-  const put = async (name: string, shape: number[], block: Llama2cBlock): Promise<void> => {
-    const t: Tensor = { shape, data: await readF32Block(src, block, name) };
-    weights.set(name, t);
+  const lazy: LazyWeightMap = new Map();
+  let totalBytes = 0;
+  const put = (name: string, shape: number[], block: Llama2cBlock): void => {
+    lazy.set(name, blockTensor(src, name, shape, block));
+    totalBytes += block.count * 4;
   };
   const D = h.dim;
   const F = h.hiddenDim;
   const qDim = h.nHeads * h.headSize;
   const kvDim = h.nKvHeads * h.headSize;
 
-  await put('model.embed_tokens.weight', [h.vocabSize, D], layout.embed); // [V, D]
+  put('model.embed_tokens.weight', [h.vocabSize, D], layout.embed); // [V, D]
   for (let i = 0; i < h.nLayers; i++) {
     const p = `model.layers.${i}`;
     const L = (b: Llama2cBlock) => layerSlice(b, i, h.nLayers);
-    await put(`${p}.input_layernorm.weight`, [D], L(layout.rmsAtt)); // [D]
-    await put(`${p}.self_attn.q_proj.weight`, [qDim, D], L(layout.wq)); // [H*hd, D]
-    await put(`${p}.self_attn.k_proj.weight`, [kvDim, D], L(layout.wk)); // [KV*hd, D]
-    await put(`${p}.self_attn.v_proj.weight`, [kvDim, D], L(layout.wv)); // [KV*hd, D]
-    await put(`${p}.self_attn.o_proj.weight`, [D, qDim], L(layout.wo)); // [D, H*hd]
-    await put(`${p}.post_attention_layernorm.weight`, [D], L(layout.rmsFfn)); // [D]
-    await put(`${p}.mlp.gate_proj.weight`, [F, D], L(layout.w1)); // [F, D]
-    await put(`${p}.mlp.down_proj.weight`, [D, F], L(layout.w2)); // [D, F]
-    await put(`${p}.mlp.up_proj.weight`, [F, D], L(layout.w3)); // [F, D]
+    put(`${p}.input_layernorm.weight`, [D], L(layout.rmsAtt)); // [D]
+    put(`${p}.self_attn.q_proj.weight`, [qDim, D], L(layout.wq)); // [H*hd, D]
+    put(`${p}.self_attn.k_proj.weight`, [kvDim, D], L(layout.wk)); // [KV*hd, D]
+    put(`${p}.self_attn.v_proj.weight`, [kvDim, D], L(layout.wv)); // [KV*hd, D]
+    put(`${p}.self_attn.o_proj.weight`, [D, qDim], L(layout.wo)); // [D, H*hd]
+    put(`${p}.post_attention_layernorm.weight`, [D], L(layout.rmsFfn)); // [D]
+    put(`${p}.mlp.gate_proj.weight`, [F, D], L(layout.w1)); // [F, D]
+    put(`${p}.mlp.down_proj.weight`, [D, F], L(layout.w2)); // [D, F]
+    put(`${p}.mlp.up_proj.weight`, [F, D], L(layout.w3)); // [F, D]
   }
-  await put('model.norm.weight', [D], layout.rmsFinal); // [D]
-  if (layout.wcls) await put('lm_head.weight', [h.vocabSize, D], layout.wcls); // [V, D]
+  put('model.norm.weight', [D], layout.rmsFinal); // [D]
+  if (layout.wcls) put('lm_head.weight', [h.vocabSize, D], layout.wcls); // [V, D]
 
-  return {
-    config: llama2cConfig(h),
-    weights,
-    source: { format: 'llama2c', files: [src.name], dtypes: ['F32'] },
-  };
+  return { config: llama2cConfig(h), lazy, source: { format: 'llama2c', files: [src.name], dtypes: ['F32'] }, totalBytes, close: async () => {} };
+}
+
+/** Loads every weight of a llama2.c checkpoint (openLlama2cModel, each tensor read whole). */
+export async function loadLlama2cModel(src: ByteSource): Promise<LoadedModel> {
+  const m = await openLlama2cModel(src);
+  return { config: m.config, weights: await materialise(m.lazy), source: m.source };
 }

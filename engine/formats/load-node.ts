@@ -7,7 +7,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FormatError } from '../errors';
-import type { LoadedModel } from '../model/types';
+import type { LazyModel, LoadedModel } from '../model/types';
 import { loadTokenizerFromPath } from '../tokenizer/load-node';
 import type { Tokenizer } from '../tokenizer/types';
 import { nodeFolder, nodeModelDir } from './hf-node';
@@ -19,10 +19,12 @@ import {
   detectFolder,
   detectLoadable,
   findTokenizer,
+  formatById,
   FOLDER_FORMAT,
   isLoadableFile,
   LOADABLE_PATHS,
   loadModel,
+  openLazyModel,
   loadModelTokenizer,
   readModelHeader,
   whyNotListable,
@@ -123,6 +125,33 @@ export async function openModel(p: string, opts: { tokenizer?: string } = {}): P
   const loc = await locateLoadable(p);
   const loaded = await loadModel(loc.format, nodeFolder(loc.root), loc.main);
   return { format: loc.format, path: loc.main === undefined ? loc.root : p, loaded, ...(await tokenizerOf(loc, p, opts)) };
+}
+
+/** A model path opened with its weights left in the file(s) (device backends read them by ranges); close `lazy` after. */
+export interface OpenedLazyModel {
+  format: RunnableFormatId;
+  path: string;
+  lazy: LazyModel;
+  tokenizer?: Tokenizer;
+  tokenizerSource?: string;
+}
+
+/** True when the model at a path is of a format that opens lazily (its record has `open`); false when it is not (ONNX) or not a model. */
+export async function opensLazily(p: string): Promise<boolean> {
+  const loc = await locateLoadable(p).catch(() => undefined);
+  return loc !== undefined && formatById(loc.format).open !== undefined;
+}
+
+/** Opens a model path without reading its weights (openLazyModel), and the tokenizer that comes with it unless `opts.tokenizer` names one. */
+export async function openModelLazily(p: string, opts: { tokenizer?: string } = {}): Promise<OpenedLazyModel> {
+  const loc = await locateLoadable(p);
+  const lazy = await openLazyModel(loc.format, nodeFolder(loc.root), loc.main);
+  try {
+    return { format: loc.format, path: loc.main === undefined ? loc.root : p, lazy, ...(await tokenizerOf(loc, p, opts)) };
+  } catch (e) {
+    await lazy.close();
+    throw e;
+  }
 }
 
 /** A model path's headers and tokenizer, no weights read: what `inspect` describes. */

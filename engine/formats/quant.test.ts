@@ -1,6 +1,21 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { bf16ToF32, BLOCK_Q4_0, BLOCK_Q4_K, BLOCK_Q6_K, BLOCK_Q8_0, dequantize, f16ToF32, f32ToF16, getScaleMinK4, GgmlType, ggmlByteSize, ggmlTypeName, QK_K } from './quant';
+import {
+  bf16ToF32,
+  BLOCK_Q4_0,
+  BLOCK_Q4_K,
+  BLOCK_Q6_K,
+  BLOCK_Q8_0,
+  dequantize,
+  f16ToF32,
+  f32BitsToF16,
+  f32ToF16,
+  getScaleMinK4,
+  GgmlType,
+  ggmlByteSize,
+  ggmlTypeName,
+  QK_K,
+} from './quant';
 
 const f = Math.fround;
 
@@ -514,5 +529,30 @@ describe('round trip against reference quantisers (ggml algorithm)', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('f32BitsToF16', () => {
+  test('equals f32ToF16 for every value: random bits, the edges of the normal range and every rounding tie near 1', () => {
+    const bits: number[] = [];
+    let x = 12345;
+    for (let i = 0; i < 1 << 18; i++) {
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      bits.push(x);
+    }
+    for (const base of [0x38800000, 0x47800000, 0x477fe000, 0x33000000, 0x3f800000])
+      for (let d = -3000; d < 3000; d++) bits.push((base + d) >>> 0, ((base + d) | 0x80000000) >>> 0);
+    for (let m = 0; m < 1 << 16; m++) bits.push((0x3f800000 | (m << 7)) >>> 0);
+    const src = Uint32Array.from(bits);
+    const f = new Float32Array(src.buffer);
+    const out = new Uint16Array(src.length);
+    f32BitsToF16(src, 0, out, 0, src.length);
+    let bad = 0;
+    for (let i = 0; i < src.length; i++) if (out[i] !== f32ToF16(f[i])) bad++;
+    expect(bad).toBe(0);
   });
 });

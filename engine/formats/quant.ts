@@ -215,6 +215,23 @@ export function f32ToF16(x: number): number {
   return sign | (e << 10) | r;
 }
 
+/**
+ * f32 values (as their bits, `src`) → IEEE half bits, round to nearest even: f32ToF16 for each,
+ * with the normal range (the bulk of any weight) converted by integer arithmetic in the loop.
+ * `dst[d0 + i]` for i < n from `src[s0 + i]`.
+ */
+export function f32BitsToF16(src: Uint32Array, s0: number, dst: Uint16Array, d0: number, n: number): void {
+  const f = new Float32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < n; i++) {
+    const u = src[s0 + i];
+    const a = u & 0x7fffffff;
+    if (a >= 0x38800000 && a < 0x47800000) {
+      // exponent in f16's normal range: drop 13 mantissa bits rounding to nearest even, rebias 127 → 15
+      dst[d0 + i] = ((u >>> 16) & 0x8000) | (((a + 0xfff + ((a >>> 13) & 1)) >>> 13) - 0x1c000);
+    } else dst[d0 + i] = f32ToF16(f[s0 + i]);
+  }
+}
+
 /** bfloat16 bits → number (the top half of an f32). */
 export function bf16ToF32(h: number): number {
   BITS_SCRATCH[0] = (h & 0xffff) << 16;

@@ -13,13 +13,13 @@
  * use the same records.
  */
 import { FormatError, UnsupportedError } from '../errors';
-import type { LoadedModel } from '../model/types';
+import type { LazyModel, LoadedModel } from '../model/types';
 import { tokenizerFromBytes } from '../tokenizer/index';
 import { tokenizerFromGgufMetadata } from '../tokenizer/gguf-tokenizer';
 import type { Tokenizer } from '../tokenizer/types';
 import { readGguf } from './gguf';
-import { loadGgufModel } from './gguf-model';
-import { loadHfModel, type HfFolder } from './hf';
+import { loadGgufModel, openGgufModel } from './gguf-model';
+import { loadHfModel, openHfModel, type HfFolder } from './hf';
 import type { FormatId, RunnableFormatId } from './ids';
 import {
   hfTokenizerName,
@@ -37,7 +37,7 @@ import {
   type ModelHeader,
 } from './inspect';
 import { readLlama2cHeader } from './llama2c';
-import { loadLlama2cModel } from './llama2c-model';
+import { loadLlama2cModel, openLlama2cModel } from './llama2c-model';
 import { loadOnnxModel } from './onnx-model';
 import type { ByteSource } from './source';
 
@@ -84,6 +84,8 @@ export interface ModelFormat {
   inspect(dir: ModelDir, main: string | undefined): Promise<ModelCheck>;
   /** Loads the weights (runnable formats). `main`: the weights file; undefined: the folder's default. */
   load?(dir: HfFolder, main: string | undefined): Promise<LoadedModel>;
+  /** Opens the model with its weights left in the file(s), read on demand (LazyModel; its close() closes the files). Runnable formats. */
+  open?(dir: HfFolder, main: string | undefined): Promise<LazyModel>;
   /** The header read behind `inspect` with the full config, throwing the reader's typed error (runnable formats; no weights read). */
   header?(dir: ModelDir, main: string | undefined): Promise<ModelHeader>;
   readonly tokenizer: TokenizerRule;
@@ -118,6 +120,18 @@ async function withFile<T>(dir: HfFolder, name: string | undefined, use: (src: B
     return await use(src);
   } finally {
     await src.close?.();
+  }
+}
+
+/** Opens the file a lazy model reads and leaves it open until the model's close(). */
+async function withOpenFile(dir: HfFolder, name: string | undefined, open: (src: ByteSource) => Promise<LazyModel>): Promise<LazyModel> {
+  const src = name === undefined ? null : await dir.open(name);
+  if (!src) throw new Error(name === undefined ? `${dir.name}: no weights file was named` : `${name} is not among the model's files`);
+  try {
+    return { ...(await open(src)), close: async () => src.close?.() };
+  } catch (e) {
+    await src.close?.();
+    throw e;
   }
 }
 
@@ -164,6 +178,7 @@ const llama2c: ModelFormat = {
   inspect: fileCheck(inspectLlama2c),
   header: (dir, main) => readLlama2cModelHeader(dir, namedFile(dir, main)),
   load: (dir, main) => withFile(dir, main, loadLlama2cModel),
+  open: (dir, main) => withOpenFile(dir, main, openLlama2cModel),
   tokenizer: { where: 'beside', find: (names, main) => llama2cTokenizerName(names, main ?? '') },
 };
 
@@ -176,6 +191,7 @@ const gguf: ModelFormat = {
   inspect: fileCheck(inspectGguf),
   header: (dir, main) => readGgufModelHeader(dir, namedFile(dir, main)),
   load: (dir, main) => withFile(dir, main, loadGgufModel),
+  open: (dir, main) => withOpenFile(dir, main, openGgufModel),
   tokenizer: {
     where: 'embedded',
     async read(src) {
@@ -196,6 +212,7 @@ const safetensors: ModelFormat = {
   inspect: (dir, main) => inspectHf(dir, main),
   header: (dir, main) => readHfModelHeader(dir, main),
   load: (dir, main) => loadHfModel(dir, main === undefined ? {} : { weightsFile: main }),
+  open: (dir, main) => openHfModel(dir, main === undefined ? {} : { weightsFile: main }),
   tokenizer: { where: 'beside', find: (names) => hfTokenizerName(names) },
 };
 
@@ -332,6 +349,16 @@ export async function loadModel(id: RunnableFormatId, dir: HfFolder, main: strin
   const f = formatById(id);
   if (!isRunnable(f)) throw new UnsupportedError(f.notRunnable?.reason ?? `${f.label} models cannot be loaded`, { file: dir.name });
   return f.load(dir, main);
+}
+
+/**
+ * Opens a model of a runnable format with its weights left in the file(s) (device backends
+ * upload from it by ranges); close() it after. `main` as for loadModel.
+ */
+export async function openLazyModel(id: RunnableFormatId, dir: HfFolder, main: string | undefined): Promise<LazyModel> {
+  const f = formatById(id);
+  if (!isRunnable(f) || !f.open) throw new UnsupportedError(f.notRunnable?.reason ?? `${f.label} models cannot be loaded`, { file: dir.name });
+  return f.open(dir, main);
 }
 
 /** Where a model's own tokenizer is: "embedded" (in `main`), a file of its folder, or undefined (none). */

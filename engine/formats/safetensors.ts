@@ -251,7 +251,17 @@ export interface TensorStore {
   /** The files involved, in order. */
   readonly files: string[];
   read(name: string): Promise<Tensor>;
+  /** `length` bytes of a tensor's data from byte `offset` within it (a range of its rows). */
+  readBytes(name: string, offset: number, length: number): Promise<Uint8Array>;
   close(): Promise<void>;
+}
+
+/** Bytes [offset, offset + length) of one entry's data, checked to lie inside the entry. */
+function entryBytes(src: ByteSource, e: SafetensorsEntry, offset: number, length: number): Promise<Uint8Array> {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || e.begin + offset + length > e.end) {
+    throw new RangeError(`${src.name}: tensor "${e.name}": bytes ${offset}..${offset + length} are outside its ${e.end - e.begin} bytes`);
+  }
+  return readRange(src, e.begin + offset, length, `tensor "${e.name}"`);
 }
 
 /** One safetensors file as a TensorStore (the source stays open until close()). */
@@ -266,6 +276,11 @@ export async function openSafetensors(src: ByteSource): Promise<TensorStore> {
       const e = header.tensors.get(name);
       if (!e) throw new FormatError('tensor not found', { file: src.name, key: name, expected: 'a tensor of that name' });
       return readSafetensorsTensor(src, e);
+    },
+    async readBytes(name, offset, length) {
+      const e = header.tensors.get(name);
+      if (!e) throw new FormatError('tensor not found', { file: src.name, key: name, expected: 'a tensor of that name' });
+      return entryBytes(src, e, offset, length);
     },
     async close() {
       await src.close?.();
@@ -321,6 +336,12 @@ export async function openShardedSafetensors(indexFile: string, indexJson: unkno
         const e = entries.get(name);
         if (shard === undefined || !e) throw new FormatError('tensor not found', { file: indexFile, key: name, expected: 'a tensor listed in weight_map' });
         return readSafetensorsTensor(sources.get(shard)!, e);
+      },
+      async readBytes(name, offset, length) {
+        const shard = (wm as Record<string, string>)[name];
+        const e = entries.get(name);
+        if (shard === undefined || !e) throw new FormatError('tensor not found', { file: indexFile, key: name, expected: 'a tensor listed in weight_map' });
+        return entryBytes(sources.get(shard)!, e, offset, length);
       },
       close: closeAll,
     };

@@ -32,18 +32,21 @@ import { kvRowBytes } from '../model/kv/layout';
 import type { GpuKvDtype } from '../ops/kvquant/kvquant.wgsl';
 import type { GpuMemoryReport } from './ledger';
 import type { LoraAdapter } from '../model/lora';
-import { validateWeights } from '../model/shapes';
-import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
+import { lazyView } from '../model/lazy';
+import { validateShapes, validateWeights } from '../model/shapes';
+import type { LazyModel, LoadedModel, ModelConfig, WeightMap } from '../model/types';
 import type { WeightDtype, WeightRead } from '../wgsl/weight-read';
 import { DecodeScheduler } from './decode-scheduler';
 import { ForwardPlan, TOPK_MAX } from './forward-plan';
 import { createInErrorScopes, ModelCore, type GpuModelOptions } from './lifecycle';
 import { profileHost, traceDecodeStep, type DecodeStats, type StepTimestamps, type TracedDispatch } from './profiling';
 import { ReadBack } from './readback';
+import { WeightUploader, type LoadControl } from './upload';
 import { StepInputs } from './step-inputs';
 import { freeLora, uploadLora, uploadModel, type ModelWeights } from './weights';
 
 export { GpuError, type GpuModelOptions, type GpuTuning } from './lifecycle';
+export type { LoadControl } from './upload';
 
 /** The contract's forward options (kept as a name for callers of GpuModel). */
 export type GpuForwardOptions = ForwardOptions;
@@ -78,13 +81,11 @@ export class GpuModel implements Backend {
 
   private constructor(
     readonly device: GPUDevice,
-    loaded: LoadedModel | { config: ModelConfig; weights: WeightMap },
-    opts: GpuModelOptions,
+    core: ModelCore,
+    w: ModelWeights,
   ) {
-    const c = loaded.config;
-    this.config = c;
-    validateWeights(c, loaded.weights, 'source' in loaded ? loaded.source.files.join(', ') : 'weights');
-    const core = (this.core = new ModelCore(device, c, opts));
+    this.core = core;
+    this.config = core.config;
     this.contextLength = core.contextLength;
     this.weightDtype = core.weightDtype;
     this.kvDtype = core.kvDtype;
@@ -92,9 +93,7 @@ export class GpuModel implements Backend {
     this.subgroupMaxSize = core.subgroupMaxSize;
     this.shaderF16 = core.shaderF16;
     this.stats = core.stats;
-    core.ledger.kind = 'weights';
-    const w = (this.weights = uploadModel(core, loaded));
-    core.ledger.kind = 'scratch';
+    this.weights = w;
     this.decodeWeightBytes = w.decodeWeightBytes;
     const inputs = new StepInputs(core);
     const readback = new ReadBack(core);
@@ -107,14 +106,53 @@ export class GpuModel implements Backend {
   }
 
   /**
-   * Uploads the weights, allocates the KV cache and builds the pipelines. Rejects with
-   * GpuError('out-of-memory') (everything freed) when the device cannot hold the model.
+   * Uploads the weights, allocates the KV cache and builds the pipelines. `loaded`: weights in
+   * memory, or a LazyModel whose tensors are read from their file by row ranges in bounded
+   * chunks and uploaded in their stored dtype where the kernels read it (upload.ts), never as
+   * a whole f32 copy on the host (the caller closes it after). `opts.onProgress` and
+   * `opts.signal` follow the upload (LoadControl). Rejects with GpuError('out-of-memory') when
+   * the device cannot hold the model and GpuError('cancelled') when the signal is set, with
+   * everything freed either way.
    */
-  static create(device: GPUDevice, loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }, opts: GpuModelOptions = {}): Promise<GpuModel> {
+  static async create(
+    device: GPUDevice,
+    loaded: LoadedModel | LazyModel | { config: ModelConfig; weights: WeightMap },
+    opts: GpuModelOptions & LoadControl = {},
+  ): Promise<GpuModel> {
+    const c = loaded.config;
+    const file = 'source' in loaded ? loaded.source.files.join(', ') : 'weights';
+    const lazy = 'lazy' in loaded ? loaded.lazy : lazyView(loaded.weights);
+    if ('lazy' in loaded) validateShapes(c, lazy, file);
+    else validateWeights(c, loaded.weights, file);
+    const total = 'lazy' in loaded ? loaded.totalBytes : [...lazy.values()].reduce((a, t) => a + t.byteSize, 0);
     return createInErrorScopes(
       device,
-      () => new GpuModel(device, loaded, opts),
-      (m) => m.plan.ensureCapacity(1, 1),
+      async () => {
+        const core = new ModelCore(device, c, opts);
+        try {
+          const up = new WeightUploader(core, lazy, total, opts);
+          core.ledger.kind = 'weights';
+          const w = await uploadModel(core, up);
+          core.ledger.kind = 'scratch';
+          // the dispatches are built first, so that their pipelines compile while the weights upload
+          core.cache.deferring = true;
+          let m: GpuModel;
+          try {
+            m = new GpuModel(device, core, w);
+            m.plan.ensureCapacity(1, 1);
+          } finally {
+            core.cache.deferring = false;
+          }
+          await up.run();
+          await core.cache.settle();
+          return m;
+        } catch (e) {
+          core.destroy();
+          await core.cache.abandon();
+          throw e;
+        }
+      },
+      () => {},
     );
   }
 

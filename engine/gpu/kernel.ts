@@ -68,32 +68,73 @@ export class PipelineCache {
     return c;
   }
   private readonly map = new Map<string, GPUComputePipeline>();
+  private readonly compiling = new Map<string, Promise<GPUComputePipeline>>();
+  private waiting: Dispatch[] = [];
+  /**
+   * While set, a dispatch whose pipeline is not compiled yet starts compiling it
+   * (createComputePipelineAsync) and waits to be bound until `settle()`: a model builds its
+   * dispatches before it uploads its weights, so the kernels compile during the upload.
+   */
+  deferring = false;
   constructor(private readonly device: GPUDevice) {}
+  private module(k: KernelSource) {
+    return this.device.createShaderModule({ code: k.code, label: k.label });
+  }
   get(k: KernelSource): GPUComputePipeline {
     let p = this.map.get(k.code);
     if (!p) {
-      const module = this.device.createShaderModule({ code: k.code, label: k.label });
-      p = this.device.createComputePipeline({ label: k.label, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      p = this.device.createComputePipeline({ label: k.label, layout: 'auto', compute: { module: this.module(k), entryPoint: 'main' } });
       this.map.set(k.code, p);
     }
     return p;
+  }
+  /** The pipeline when compiled; otherwise undefined, with its compile started and `d` bound by settle(). */
+  request(k: KernelSource, d: Dispatch): GPUComputePipeline | undefined {
+    const p = this.map.get(k.code);
+    if (p) return p;
+    if (!this.compiling.has(k.code)) {
+      const c = this.device.createComputePipelineAsync({ label: k.label, layout: 'auto', compute: { module: this.module(k), entryPoint: 'main' } });
+      this.compiling.set(
+        k.code,
+        c.then((x) => (this.map.set(k.code, x), x)),
+      );
+    }
+    this.waiting.push(d);
+    return undefined;
+  }
+  /** Waits for the compiles started while deferring and binds the dispatches that wait on them. */
+  async settle(): Promise<void> {
+    try {
+      await Promise.all(this.compiling.values());
+      for (const d of this.waiting) d.bind(this.map.get(d.kernel.code)!);
+    } finally {
+      this.compiling.clear();
+      this.waiting = [];
+    }
+  }
+  /** Forgets the dispatches waiting to be bound (their model failed to load) and waits for the compiles in flight to end. */
+  async abandon(): Promise<void> {
+    this.waiting = [];
+    await Promise.allSettled(this.compiling.values());
+    this.compiling.clear();
   }
 }
 
 /** One prepared dispatch: pipeline + bind group (static params and buffers fixed), grid chosen at encode time. */
 export class Dispatch {
   readonly params: GPUBuffer;
-  readonly bindGroup: GPUBindGroup;
-  readonly pipeline: GPUComputePipeline;
+  /** Set when the pipeline is compiled (at once, or by PipelineCache.settle while it defers). */
+  bindGroup!: GPUBindGroup;
+  pipeline!: GPUComputePipeline;
+  private readonly entries: GPUBindGroupEntry[];
   constructor(
-    device: GPUDevice,
+    private readonly device: GPUDevice,
     cache: PipelineCache,
     readonly kernel: KernelSource,
     step: GPUBuffer,
     values: Record<string, number>,
     buffers: Record<string, GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number }>,
   ) {
-    this.pipeline = cache.get(kernel);
     this.params = createUniform(device, packParams(kernel.fields, values, kernel.floats), `${kernel.label} params`);
     // 'auto' layouts drop bindings a shader never reads: bind the Step uniform only where it is used.
     const entries: GPUBindGroupEntry[] = /[^\w.]s\.[A-Za-z]/.test(kernel.code) ? [{ binding: 0, resource: { buffer: step } }] : [];
@@ -103,7 +144,14 @@ export class Dispatch {
       if (!b) throw new Error(`${kernel.label}: buffer "${name}" not given`);
       entries.push({ binding: kernel.bindingNumbers?.[i] ?? i + 2, resource: 'buffer' in b ? b : { buffer: b } });
     });
-    this.bindGroup = device.createBindGroup({ label: kernel.label, layout: this.pipeline.getBindGroupLayout(0), entries });
+    this.entries = entries;
+    const p = cache.deferring ? cache.request(kernel, this) : cache.get(kernel);
+    if (p) this.bind(p);
+  }
+  /** Binds the buffers to the compiled pipeline. */
+  bind(p: GPUComputePipeline): void {
+    this.pipeline = p;
+    this.bindGroup = this.device.createBindGroup({ label: this.kernel.label, layout: p.getBindGroupLayout(0), entries: this.entries });
   }
   /** What this dispatch computes when its kernel's label does not say (profiles print it). */
   note = '';

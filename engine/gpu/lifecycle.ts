@@ -18,11 +18,11 @@ import { canThrottle } from './map-wait';
 import { subgroupMatrixOf, type SgMatrixUse } from './prefill-matmul';
 import { newDecodeStats, type DecodeStats } from './profiling';
 
-/** A GPU failure the caller can act on: device lost, out of memory, model destroyed. */
+/** A GPU failure the caller can act on: device lost, out of memory, model destroyed, load cancelled. */
 export class GpuError extends Error {
   constructor(
     message: string,
-    readonly kind: 'device-lost' | 'out-of-memory' | 'validation' | 'destroyed',
+    readonly kind: 'device-lost' | 'out-of-memory' | 'validation' | 'destroyed' | 'cancelled',
   ) {
     super(message);
     this.name = 'GpuError';
@@ -42,6 +42,8 @@ export interface GpuModelOptions {
   kvDtype?: GpuKvDtype;
   /** Split tensors above this many bytes per binding (default: the device's limit). Tests force splits with it. */
   maxBindingBytes?: number;
+  /** Most bytes of packed rows per upload chunk (default upload.ts STAGING_BYTES). Tests force chunks smaller than a tensor with it. */
+  uploadChunkBytes?: number;
   /** Use subgroup reductions in the decode matvec (default: when the device has `subgroups`). */
   subgroups?: boolean;
   /** The device's largest subgroup size (default: the adapter's, else 128). */
@@ -114,6 +116,8 @@ export class ModelCore {
   readonly throttleMapWait: boolean;
   /** Most bytes of one storage binding (tensors above it are split by rows). */
   readonly maxBinding: number;
+  /** GpuModelOptions.uploadChunkBytes (undefined: the uploader's default). */
+  readonly uploadChunkBytes?: number;
   /** Most decode-attention splits at this context length (sizes the partials buffer). */
   readonly maxSplit: number;
   readonly cache: PipelineCache;
@@ -175,6 +179,7 @@ export class ModelCore {
     if (want === 'sgmatrix') this.sgMatrix = sgm;
     this.throttleMapWait = (opts.throttleMapWait ?? false) && canThrottle();
     this.maxBinding = Math.min(opts.maxBindingBytes ?? Infinity, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+    this.uploadChunkBytes = opts.uploadChunkBytes;
     this.maxSplit = Math.ceil(ctx / 32) + 1;
     this.cache = PipelineCache.of(device);
     this.step = this.device.createBuffer({ label: 'step', size: STEP_FIELDS.length * 4, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
@@ -237,16 +242,17 @@ export class ModelCore {
 
 /**
  * Builds a model inside out-of-memory and validation error scopes: `construct` uploads its
- * weights, `init` allocates what the first forward needs. Rejects with GpuError
- * ('out-of-memory' or 'validation'), or what either threw, after destroying what was built.
+ * weights (freeing what it built when it throws), `init` allocates what the first forward
+ * needs. Rejects with GpuError ('out-of-memory' or 'validation'), or what either threw, after
+ * destroying what was built.
  */
-export async function createInErrorScopes<T extends { destroy(): void }>(device: GPUDevice, construct: () => T, init: (m: T) => void): Promise<T> {
+export async function createInErrorScopes<T extends { destroy(): void }>(device: GPUDevice, construct: () => T | Promise<T>, init: (m: T) => void): Promise<T> {
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
   let m: T | undefined;
   let thrown: unknown;
   try {
-    m = construct();
+    m = await construct();
     init(m);
   } catch (e) {
     thrown = e;

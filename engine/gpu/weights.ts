@@ -5,10 +5,10 @@
  * uploaded unmerged. Also counts the bytes one decode step reads, for roofline figures.
  */
 import type { LoraAdapter } from '../model/lora';
-import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
 import { rowStrideWords, type WeightDtype } from '../wgsl/weight-read';
 import { createStorage, packRows } from './kernel';
 import type { ModelCore } from './lifecycle';
+import type { WeightUploader } from './upload';
 
 /** A [rows, cols] weight on the GPU, split by rows into parts of at most one binding each. */
 export interface GpuWeight {
@@ -86,14 +86,17 @@ export function uploadWeight(core: ModelCore, data: Float32Array, rows: number, 
   return { rows, cols, dtype, rowStride, parts };
 }
 
-/** Uploads every weight of the model (validated already) and allocates the KV cache. */
-export function uploadModel(core: ModelCore, loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }): ModelWeights {
+/**
+ * Makes the buffers of every weight of the model (shapes validated already) and allocates the
+ * KV cache; norms and biases are uploaded now, the linear weights and tables when `up.run()`
+ * streams them (upload.ts: by row ranges, in bounded chunks).
+ */
+export async function uploadModel(core: ModelCore, up: WeightUploader): Promise<ModelWeights> {
   const c = core.config;
   const device = core.device;
   const ctx = core.contextLength;
-  const W = (n: string) => loaded.weights.get(n)!;
-  const vec = (n: string) => core.own(createStorage(device, W(n).data, n));
-  const opt = (n: string) => (loaded.weights.has(n) ? vec(n) : undefined);
+  const vec = (n: string) => up.vector([n], n);
+  const opt = (n: string) => (up.has(n) ? vec(n) : undefined);
   const D = c.hiddenSize;
   const H = c.numHeads;
   const Kv = c.numKvHeads;
@@ -102,37 +105,28 @@ export function uploadModel(core: ModelCore, loaded: LoadedModel | { config: Mod
   const dt = core.weightDtype;
   const int8 = core.kvDtype === 'int8';
   const kvBytes = int8 ? 1 : 4; // bytes per cached value
-  const cat = (names: string[]) => {
-    const ts = names.map(W);
-    const out = new Float32Array(ts.reduce((a, t) => a + t.data.length, 0));
-    let o = 0;
-    for (const t of ts) {
-      out.set(t.data, o);
-      o += t.data.length;
-    }
-    return out;
-  };
   let wBytes = 0;
-  const lin = (data: Float32Array, rows: number, cols: number, label: string, count = true) => {
-    const w = uploadWeight(core, data, rows, cols, dt, label);
-    if (count) wBytes += rows * w.rowStride * 4;
+  const lin = (names: string[], cols: number, label: string, fold?: Float32Array, count = true) => {
+    const w = up.weight(names, cols, dt, label, fold);
+    if (count) wBytes += w.rows * w.rowStride * 4;
     return w;
   };
   const layers: LayerWeights[] = [];
   for (let i = 0; i < c.numLayers; i++) {
     const p = `model.layers.${i}.`;
     const a = `${p}self_attn.`;
+    const m = `${p}mlp.`;
     const L: LayerWeights = {
-      attnNorm: vec(`${p}input_layernorm.weight`),
-      attnNormB: opt(`${p}input_layernorm.bias`),
-      mlpNorm: vec(`${p}post_attention_layernorm.weight`),
-      mlpNormB: opt(`${p}post_attention_layernorm.bias`),
-      qkv: lin(cat([`${a}q_proj.weight`, `${a}k_proj.weight`, `${a}v_proj.weight`]), (H + 2 * Kv) * hd, D, `${p}qkv`),
-      qkvBias: c.qkvBias ? core.own(createStorage(device, cat([`${a}q_proj.bias`, `${a}k_proj.bias`, `${a}v_proj.bias`]), `${p}qkv.bias`)) : undefined,
-      o: lin(W(`${a}o_proj.weight`).data, D, H * hd, `${a}o_proj`),
-      oBias: opt(`${a}o_proj.bias`),
-      qNorm: c.qkNorm ? vec(`${a}q_norm.weight`) : undefined,
-      kNorm: c.qkNorm ? vec(`${a}k_norm.weight`) : undefined,
+      attnNorm: await vec(`${p}input_layernorm.weight`),
+      attnNormB: await opt(`${p}input_layernorm.bias`),
+      mlpNorm: await vec(`${p}post_attention_layernorm.weight`),
+      mlpNormB: await opt(`${p}post_attention_layernorm.bias`),
+      qkv: lin([`${a}q_proj.weight`, `${a}k_proj.weight`, `${a}v_proj.weight`], D, `${p}qkv`), // [(H + 2Kv)·hd, D]
+      qkvBias: c.qkvBias ? await up.vector([`${a}q_proj.bias`, `${a}k_proj.bias`, `${a}v_proj.bias`], `${p}qkv.bias`) : undefined,
+      o: lin([`${a}o_proj.weight`], H * hd, `${a}o_proj`), // [D, H·hd]
+      oBias: await opt(`${a}o_proj.bias`),
+      qNorm: c.qkNorm ? await vec(`${a}q_norm.weight`) : undefined,
+      kNorm: c.qkNorm ? await vec(`${a}k_norm.weight`) : undefined,
       kc: core.own(createStorage(device, ctx * Kv * hd * kvBytes, `${p}k_cache`)),
       vc: core.own(createStorage(device, ctx * Kv * hd * kvBytes, `${p}v_cache`)),
       kScale: int8 ? core.own(createStorage(device, ctx * Kv * 4, `${p}k_scale_cache`)) : undefined,
@@ -140,40 +134,39 @@ export function uploadModel(core: ModelCore, loaded: LoadedModel | { config: Mod
       window: c.slidingWindow !== undefined && (c.slidingWindowLayers?.[i] ?? true) ? c.slidingWindow : 0,
       lora: new Map(),
     };
-    const m = `${p}mlp.`;
     // a dense RMSNorm MLP gets its norm weight folded into gate|up (LayerWeights.mlpNormIn)
-    if (!c.moe && c.norm.kind === 'rms' && !L.mlpNormB) L.mlpNormIn = W(`${p}post_attention_layernorm.weight`).data;
+    if (!c.moe && c.norm.kind === 'rms' && !L.mlpNormB) L.mlpNormIn = await up.f32(`${p}post_attention_layernorm.weight`);
     if (c.moe) {
       const E = c.moe.numExperts;
-      L.router = lin(W(`${m}router.weight`).data, E, D, `${m}router`);
+      L.router = lin([`${m}router.weight`], D, `${m}router`); // [E, D]
       const gu: string[] = [];
       const dn: string[] = [];
       for (let e = 0; e < E; e++) {
         gu.push(`${m}experts.${e}.gate_proj.weight`, `${m}experts.${e}.up_proj.weight`);
         dn.push(`${m}experts.${e}.down_proj.weight`);
       }
-      L.expGu = lin(cat(gu), E * 2 * I, D, `${m}experts.gate_up`, false);
-      L.expDown = lin(cat(dn), E * D, I, `${m}experts.down`, false);
+      L.expGu = lin(gu, D, `${m}experts.gate_up`, undefined, false); // [E·2I, D]
+      L.expDown = lin(dn, I, `${m}experts.down`, undefined, false); // [E·D, I]
       // a decode step reads k of the E experts
       wBytes += c.moe.topK * (2 * I * L.expGu.rowStride + D * L.expDown.rowStride) * 4;
     } else if (c.mlp === 'gated') {
-      L.gu = lin(foldColumns(cat([`${m}gate_proj.weight`, `${m}up_proj.weight`]), D, L.mlpNormIn, true), 2 * I, D, `${m}gate_up`);
-      if (c.mlpBias) L.guBias = core.own(createStorage(device, cat([`${m}gate_proj.bias`, `${m}up_proj.bias`]), `${m}gate_up.bias`));
-      L.down = lin(W(`${m}down_proj.weight`).data, D, I, `${m}down_proj`);
-      L.downBias = opt(`${m}down_proj.bias`);
+      L.gu = lin([`${m}gate_proj.weight`, `${m}up_proj.weight`], D, `${m}gate_up`, L.mlpNormIn); // [2I, D]
+      if (c.mlpBias) L.guBias = await up.vector([`${m}gate_proj.bias`, `${m}up_proj.bias`], `${m}gate_up.bias`);
+      L.down = lin([`${m}down_proj.weight`], I, `${m}down_proj`); // [D, I]
+      L.downBias = await opt(`${m}down_proj.bias`);
     } else {
-      L.gu = lin(foldColumns(W(`${m}up_proj.weight`).data, D, L.mlpNormIn), I, D, `${m}up_proj`);
-      L.guBias = opt(`${m}up_proj.bias`);
-      L.down = lin(W(`${m}down_proj.weight`).data, D, I, `${m}down_proj`);
-      L.downBias = opt(`${m}down_proj.bias`);
+      L.gu = lin([`${m}up_proj.weight`], D, `${m}up_proj`, L.mlpNormIn); // [I, D]
+      L.guBias = await opt(`${m}up_proj.bias`);
+      L.down = lin([`${m}down_proj.weight`], I, `${m}down_proj`); // [D, I]
+      L.downBias = await opt(`${m}down_proj.bias`);
     }
     layers.push(L);
   }
-  const embed = uploadWeight(core, W('model.embed_tokens.weight').data, c.vocabSize, D, dt, 'embed');
-  const posEmbed = c.positions === 'learned' ? uploadWeight(core, W('model.embed_positions.weight').data, c.maxPositions, D, 'f32', 'positions') : undefined;
-  const finalNorm = vec('model.norm.weight');
-  const finalNormB = opt('model.norm.bias');
-  const head = c.tieEmbeddings ? embed : uploadWeight(core, W('lm_head.weight').data, c.vocabSize, D, dt, 'lm_head');
+  const embed = up.weight(['model.embed_tokens.weight'], D, dt, 'embed'); // [V, D]
+  const posEmbed = c.positions === 'learned' ? up.weight(['model.embed_positions.weight'], D, 'f32', 'positions') : undefined; // [P, D]
+  const finalNorm = await vec('model.norm.weight');
+  const finalNormB = await opt('model.norm.bias');
+  const head = c.tieEmbeddings ? embed : up.weight(['lm_head.weight'], D, dt, 'lm_head'); // [V, D]
   wBytes += c.vocabSize * head.rowStride * 4;
   return { layers, embed, posEmbed, finalNorm, finalNormB, head, decodeWeightBytes: wBytes };
 }

@@ -94,6 +94,15 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
  * Checks that a weight map holds every tensor the config needs, with the right
  * shape and data length. Throws FormatError naming the tensor and the expected shape.
  */
+/** Every tensor the config needs is there with its shape (no data read: lazy tensors too). */
+export function validateShapes(c: ModelConfig, weights: ReadonlyMap<string, { shape: number[] }>, file: string): void {
+  for (const [name, shape] of expectedShapes(c)) {
+    const t = weights.get(name);
+    if (!t) throw new FormatError('tensor is missing', { file, key: name, expected: shapeText(shape) });
+    if (!sameShape(t.shape, shape)) throw new FormatError('tensor shape disagrees with the config', { file, key: name, expected: shapeText(shape), found: shapeText(t.shape) });
+  }
+}
+
 export function validateWeights(c: ModelConfig, weights: WeightMap, file: string): void {
   for (const [name, shape] of expectedShapes(c)) {
     const t = weights.get(name);

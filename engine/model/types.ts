@@ -96,3 +96,33 @@ export interface LoadedModel {
   /** An ONNX decoder (format onnx): the graph's bytes, run by the ort backend; `weights` is then empty. */
   onnx?: { file: string; bytes: Uint8Array; /** elements of the graph's initializers */ parameters: number };
 }
+
+/**
+ * A tensor left in its file and read on demand, a range of rows at a time (row-major, rows
+ * along shape[0]; a vector is one row). Device backends upload from it in bounded chunks,
+ * so a model never needs a whole f32 copy on the host.
+ */
+export interface LazyTensor {
+  shape: number[];
+  /** The stored dtype as the file names it: F32, F16, BF16, Q8_0, … */
+  dtype: string;
+  /** Bytes the whole tensor takes in its file (load progress counts them). */
+  byteSize: number;
+  /** Rows [r0, r1) as f32: the values the eager loader gives (dequantised where stored quantised). */
+  rowsF32(r0: number, r1: number): Promise<Float32Array>;
+  /** Rows [r0, r1) as IEEE half bits: only for tensors stored as f16, the file's bytes unconverted. */
+  rowsF16?(r0: number, r1: number): Promise<Uint16Array>;
+}
+
+/** Canonical name → lazy tensor (the names of WeightMap). */
+export type LazyWeightMap = Map<string, LazyTensor>;
+
+/** A model whose weights stay in their file(s) until read (LazyTensor); close() closes the file(s). */
+export interface LazyModel {
+  config: ModelConfig;
+  lazy: LazyWeightMap;
+  source: LoadedModel['source'];
+  /** Bytes of every tensor in the file(s), for load progress. */
+  totalBytes: number;
+  close(): Promise<void>;
+}

@@ -12,7 +12,7 @@
  * the GPU is pipelined.
  */
 import type { HfFolder } from '../formats/hf';
-import { loadModel, loadModelTokenizer } from '../formats/registry';
+import { formatById, loadModel, loadModelTokenizer, openLazyModel } from '../formats/registry';
 import type { ByteSource } from '../formats/source';
 import type { Backend, BackendId } from '../backend/contract';
 import { backendKind, createBackend, ONNX_BACKEND, type BackendCreateOptions } from '../backend/registry';
@@ -20,7 +20,9 @@ import type { OrtExecutionProvider } from '../backend/ort';
 import { generate } from '../generate/generate';
 import type { GpuWeights, ModelLoadSpec, WebviewToWorker, WorkerToWebview } from '../protocol/index';
 import type { Tokenizer } from '../tokenizer/index';
-import type { LoadedModel } from '../model/types';
+import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
+import { materialise } from '../model/lazy';
+import { GpuError } from '../gpu/lifecycle';
 import type { KvCacheDtype } from '../model/kv/layout';
 import { LabRunner } from './lab';
 import { lensWeights, type LensWeights } from '../model/logit-lens';
@@ -34,6 +36,17 @@ export const RANGE_CHUNK = 8 * 1024 * 1024;
 export const GENERATE_PREFILL_CHUNK = 256;
 /** A GPU model's weights stay in memory for the lab's draft model up to this size. */
 const DRAFT_KEEP_BYTES = 256 * 1024 * 1024;
+
+/** The tensors the logit lens reads (final norm, head), read whole from a lazily opened model. */
+async function lensTensors(c: ModelConfig, spec: ModelLoadSpec, folder: HfFolder): Promise<WeightMap> {
+  const m = await openLazyModel(spec.format, folder, spec.weights);
+  try {
+    const names = ['model.norm.weight', 'model.norm.bias', c.tieEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'];
+    return materialise(new Map(names.filter((n) => m.lazy.has(n)).map((n) => [n, m.lazy.get(n)!])));
+  } finally {
+    await m.close();
+  }
+}
 
 class Cancelled extends Error {
   constructor() {
@@ -222,12 +235,13 @@ export class ModelSession {
     const total = spec.files.reduce((s, f) => s + f.size, 0);
     let bytes = 0;
     let lastPost = 0;
+    let phase = 'reading weights';
     const progress = (n: number) => {
       bytes += n;
       const now = Date.now();
       if (now - lastPost > 100 || bytes >= total) {
         lastPost = now;
-        this.post({ type: 'loadProgress', id, bytes, total, phase: 'reading weights' });
+        this.post({ type: 'loadProgress', id, bytes, total, phase });
       }
     };
     const sizeOf = (name: string) => spec.files.find((f) => f.name === name)?.size;
@@ -239,16 +253,20 @@ export class ModelSession {
       this.post({ type: 'loadProgress', id, bytes: 0, total, phase: 'reading headers' });
       // The format registry loads the weights and the tokenizer the spec names ("embedded", a file, or none).
       const folder: HfFolder = { name: spec.name, open: async (f) => open(f) };
-      const loaded = await loadModel(spec.format, folder, spec.weights);
+      const gpuDevice = device === 'gpu' ? this.gpuDevice : undefined;
+      // On the GPU the weights stay in their files until the upload reads them by ranges (no f32 copy here).
+      const lazy = gpuDevice && formatById(spec.format).open ? await openLazyModel(spec.format, folder, spec.weights) : undefined;
+      if (lazy) phase = 'uploading weights to the GPU';
+      const loaded = lazy ? undefined : await loadModel(spec.format, folder, spec.weights);
+      const config = (lazy ?? loaded)!.config;
       const tokenizer = await loadModelTokenizer(spec.format, folder, spec.weights, spec.tokenizer);
       if (job.cancelled) throw new Cancelled();
-      this.post({ type: 'loadProgress', id, bytes: total, total, phase: 'preparing the model' });
-      const ctx = Math.max(16, Math.min(contextLength, loaded.config.maxPositions));
-      const gpuDevice = device === 'gpu' ? this.gpuDevice : undefined;
+      if (!lazy) this.post({ type: 'loadProgress', id, bytes: total, total, phase: 'preparing the model' });
+      const ctx = Math.max(16, Math.min(contextLength, config.maxPositions));
       let note = device === 'gpu' && !gpuDevice ? 'WebGPU is not available in this worker: running on the CPU.' : undefined;
       let model: Backend;
       let backendSpec: { id: BackendId; opts: BackendCreateOptions };
-      if (loaded.onnx) {
+      if (loaded?.onnx) {
         // an ONNX graph runs on onnxruntime-web: its WebGPU execution provider where the worker has WebGPU, else its wasm build
         const opened = await this.openOnnx(loaded, ctx, gpuDevice ? 'webgpu' : 'wasm');
         ({ model, backendSpec } = opened);
@@ -257,8 +275,31 @@ export class ModelSession {
         note = where ? `${where} ${whole}` : whole;
       } else {
         backendSpec = { id: gpuDevice ? 'webgpu' : 'cpu', opts: { contextLength: ctx, weights, device: gpuDevice } };
-        model = await createBackend(backendSpec.id, loaded, backendSpec.opts);
+        const signal = {
+          get aborted() {
+            return job.cancelled;
+          },
+        };
+        try {
+          model = await createBackend(backendSpec.id, lazy ?? loaded!, { ...backendSpec.opts, signal });
+        } catch (e) {
+          if (e instanceof GpuError && e.kind === 'cancelled') throw new Cancelled();
+          throw e;
+        } finally {
+          await lazy?.close();
+        }
       }
+      if (job.cancelled) {
+        model.dispose();
+        throw new Cancelled();
+      }
+      let parameters = loaded?.onnx?.parameters ?? 0;
+      for (const t of (lazy?.lazy ?? loaded!.weights).values()) parameters += t.shape.reduce((a, b) => a * b, 1);
+      // What stays on the host: the lens's final norm and head, and every weight when small (a second backend is built from them).
+      const quiet: HfFolder = { name: spec.name, open: async (f) => (sizeOf(f) === undefined ? null : this.source(spec, f, sizeOf(f)!, job, () => {})) };
+      let kept = loaded;
+      if (lazy && parameters * 4 <= DRAFT_KEEP_BYTES) kept = await loadModel(spec.format, quiet, spec.weights);
+      const lens = loaded?.onnx ? undefined : lensWeights(config, kept?.weights ?? (await lensTensors(config, spec, quiet)));
       if (job.cancelled) {
         model.dispose();
         throw new Cancelled();
@@ -266,12 +307,10 @@ export class ModelSession {
       this.model = model;
       this.backendSpec = backendSpec;
       this.tokenizer = tokenizer;
-      this.lens = loaded.onnx ? undefined : lensWeights(loaded.config, loaded.weights);
-      this.stopIds = loaded.config.stopTokenIds ?? loaded.config.eosTokenIds;
+      this.lens = lens;
+      this.stopIds = config.stopTokenIds ?? config.eosTokenIds;
       this.modelId = spec.modelId;
-      let parameters = loaded.onnx?.parameters ?? 0;
-      for (const t of loaded.weights.values()) parameters += t.data.length;
-      this.loaded = !loaded.onnx && (!gpuDevice || parameters * 4 <= DRAFT_KEEP_BYTES) ? loaded : undefined;
+      this.loaded = !loaded?.onnx && (!gpuDevice || parameters * 4 <= DRAFT_KEEP_BYTES) ? kept : undefined;
       this.post({
         type: 'loaded',
         id,
