@@ -99,6 +99,11 @@ export class BpeModel {
   tokenize(word: string): Int32Array {
     if (word.length === 0) return EMPTY;
     if (word.length > LONG_WORD && this.wordStart !== undefined) return this.tokenizeByWords(word, this.wordStart);
+    return this.tokenizeWord(word);
+  }
+
+  /** tokenize() of one word, merged whole (cached when short). */
+  private tokenizeWord(word: string): Int32Array {
     if (this.opts.ignoreMerges) {
       const id = this.vocab.get(word);
       if (id !== undefined) return Int32Array.of(id, 0, word.length);
@@ -113,14 +118,36 @@ export class BpeModel {
     return res;
   }
 
+  /** The ids of tokenize(word), appended to `ids` (encodeIds' path: no offsets, no triples copied). */
+  tokenizeIds(word: string, ids: number[]): void {
+    const sep = this.wordStart;
+    if (word.length <= LONG_WORD || sep === undefined) {
+      const r = this.tokenize(word);
+      for (let k = 0; k < r.length; k += 3) ids.push(r[k]!);
+      return;
+    }
+    const code = sep.charCodeAt(0);
+    let from = 0;
+    for (let j = word.indexOf(sep, 1); ; j = word.indexOf(sep, j + 1)) {
+      if (j >= 0 && word.charCodeAt(j - 1) === code) continue;
+      const end = j < 0 ? word.length : j;
+      const r = this.tokenizeWord(word.slice(from, end));
+      for (let k = 0; k < r.length; k += 3) ids.push(r[k]!);
+      if (j < 0) return;
+      from = end;
+    }
+  }
+
   /** tokenize() of a long input, split before every `sep` that follows another character (see wordStart). */
   private tokenizeByWords(text: string, sep: string): Int32Array {
     let out = new Int32Array(Math.max(64, text.length)); // [id, start, end] triples; grown if needed
     let at = 0;
     let from = 0;
-    for (let i = 1; i <= text.length; i++) {
-      if (i < text.length && !(text[i] === sep && text[i - 1] !== sep)) continue;
-      const r = this.tokenize(text.slice(from, i));
+    const code = sep.charCodeAt(0);
+    for (let j = text.indexOf(sep, 1); ; j = text.indexOf(sep, j + 1)) {
+      if (j >= 0 && text.charCodeAt(j - 1) === code) continue;
+      const end = j < 0 ? text.length : j;
+      const r = this.tokenizeWord(text.slice(from, end));
       if (at + r.length > out.length) {
         const g = new Int32Array(Math.max(out.length * 2, at + r.length));
         g.set(out.subarray(0, at));
@@ -131,9 +158,9 @@ export class BpeModel {
         out[at++] = r[k + 1]! + from;
         out[at++] = r[k + 2]! + from;
       }
-      from = i;
+      if (j < 0) return out.slice(0, at);
+      from = end;
     }
-    return out.slice(0, at);
   }
 
   /**

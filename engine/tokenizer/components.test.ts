@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildDecoder } from './decoders';
 import { fromTokenizerJsonValue } from './hf';
@@ -144,6 +145,34 @@ describe('normalizers keep HF alignments', () => {
         [1, 2],
       ],
     ]);
+  });
+});
+
+describe('normalizers without alignments (encodeIds) give the text of the aligned path', () => {
+  const specs: unknown[] = [
+    { type: 'Prepend', prepend: '▁' },
+    { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+    { type: 'Replace', pattern: { String: 'ab' }, content: '$&$1$$' },
+    { type: 'Replace', pattern: { String: 'aa' }, content: 'a' },
+    { type: 'Replace', pattern: { String: ' ' }, content: '' },
+    {
+      type: 'Sequence',
+      normalizers: [
+        { type: 'Prepend', prepend: '▁' },
+        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+      ],
+    },
+  ];
+  it.each(specs.map((n) => [JSON.stringify(n), n]))('%s', (_name, n) => {
+    const norm = buildNormalizer(r, n as never, 'n')!;
+    const alphabet = fc.constantFrom(...'ab a$ 漢🦙'.split(''), 'aaa', '  ', 'ab');
+    fc.assert(
+      fc.property(fc.array(alphabet, { maxLength: 40 }), (a) => {
+        const s = a.join('');
+        expect(norm(initialPiece(s, false)).text).toBe(norm(initialPiece(s, true)).text);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
