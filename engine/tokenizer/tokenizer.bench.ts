@@ -1,8 +1,9 @@
 /**
  * Tokenizer speed, beside gpt-tokenizer and js-tiktoken on the same text in the same run:
  * encoding throughput (MB/s of UTF-8) on o200k_base and cl100k_base over the > 1 MB mixed
- * corpus (test-corpus-node.ts), our Llama 3 / Qwen3 for reference. The editor's hover and
- * status-bar count on the same corpus: extension/editor.bench.ts.
+ * corpus (test-corpus-node.ts); our Llama 3, Qwen3 and Llama 2 (tokenizer.json, HF's ids) on
+ * the same text. The editor's hover and status-bar count on the same corpus:
+ * extension/editor.bench.ts.
  * Run with `npm run bench -- tokenizer`.
  */
 import { encode as gptCl100k } from 'gpt-tokenizer/encoding/cl100k_base';
