@@ -39,6 +39,8 @@ export class AddedTokenMatcher {
   private readonly root: TrieNode = { next: new Map(), tok: -1 };
   private readonly first = new Uint8Array(65536);
   private readonly tokens: { id: number; singleWord: boolean; lstrip: boolean; rstrip: boolean }[] = [];
+  /** The first unit of every token when they all share it, else null. */
+  private readonly onlyFirst: string | null;
 
   /** `patterns[i]` is the text to look for (the normalized content for normalized tokens). */
   constructor(entries: { pattern: string; spec: AddedTokenSpec }[]) {
@@ -59,6 +61,8 @@ export class AddedTokenMatcher {
       this.tokens.push({ id: spec.id, singleWord: spec.singleWord, lstrip: spec.lstrip, rstrip: spec.rstrip });
       this.first[pattern.charCodeAt(0)] = 1;
     }
+    const firsts = new Set(entries.filter((e) => e.pattern.length > 0).map((e) => e.pattern[0]!));
+    this.onlyFirst = firsts.size === 1 ? [...firsts][0]! : null;
   }
 
   get empty(): boolean {
@@ -75,8 +79,13 @@ export class AddedTokenMatcher {
     let startOffset = 0;
     let i = 0;
     const n = text.length;
+    const only = this.onlyFirst;
     while (i < n) {
-      if (this.first[text.charCodeAt(i)] === 0) {
+      if (only !== null) {
+        // one UTF-16 unit starts every token (Llama 2's "<"): jump to its next occurrence
+        i = text.indexOf(only, i);
+        if (i < 0) break;
+      } else if (this.first[text.charCodeAt(i)] === 0) {
         i++;
         continue;
       }

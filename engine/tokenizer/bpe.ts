@@ -6,7 +6,7 @@
  * as in HF's `Word::merge_all`). Results are cached per word.
  */
 import { FormatError } from '../errors';
-import { toByteLevel, utf8Put } from './unicode';
+import { toByteLevel, utf8Encode, utf8Put } from './unicode';
 
 export interface BpeOptions {
   unkToken: string | null;
@@ -43,6 +43,17 @@ export class BpeModel {
   private readonly byteIds: Int32Array; // byte -> id of <0xNN>, or -1
   private readonly unkId: number;
   private cache = new Map<string, Int32Array>();
+  /** BMP character -> id of its one-character token, or -1; null when a subword prefix or word suffix changes the lookup. */
+  private readonly charIds: Int32Array | null;
+  /** UTF-8 length of the continuing-subword prefix / end-of-word suffix (room for their byte-fallback tokens). */
+  private readonly prefixBytes: number;
+  private readonly suffixBytes: number;
+  /** mergeWord's reused buffers: symbol ids, source ranges, pair ranks (grown as needed), one character's UTF-8. */
+  private sIds = new Int32Array(256);
+  private sSt = new Int32Array(256);
+  private sEn = new Int32Array(256);
+  private sRank = new Int32Array(256);
+  private readonly bytes4 = new Uint8Array(4);
   private byteLevelCache = new Map<string, Int32Array>();
 
   constructor(vocab: Map<string, number>, merges: [string, string][], opts: BpeOptions) {
@@ -78,6 +89,13 @@ export class BpeModel {
       if (u !== undefined) unk = u;
     }
     this.unkId = unk;
+    this.prefixBytes = opts.continuingSubwordPrefix ? utf8Encode(opts.continuingSubwordPrefix).length : 0;
+    this.suffixBytes = opts.endOfWordSuffix ? utf8Encode(opts.endOfWordSuffix).length : 0;
+    if (opts.continuingSubwordPrefix || opts.endOfWordSuffix) this.charIds = null;
+    else {
+      this.charIds = new Int32Array(0x10000).fill(-1);
+      for (const [tok, id] of vocab) if (tok.length === 1) this.charIds[tok.charCodeAt(0)] = id;
+    }
     if (prefixLen === 0) this.wordStart = ['\u2581', ' '].find((c) => merges.some(([a]) => a.startsWith(c)) && !merges.some(([a, b]) => b.startsWith(c) && !a.endsWith(c)));
   }
 
@@ -99,6 +117,11 @@ export class BpeModel {
   tokenize(word: string): Int32Array {
     if (word.length === 0) return EMPTY;
     if (word.length > LONG_WORD && this.wordStart !== undefined) return this.tokenizeByWords(word, this.wordStart);
+    return this.tokenizeWord(word);
+  }
+
+  /** tokenize() of one word, merged whole (cached when short). */
+  private tokenizeWord(word: string): Int32Array {
     if (this.opts.ignoreMerges) {
       const id = this.vocab.get(word);
       if (id !== undefined) return Int32Array.of(id, 0, word.length);
@@ -113,14 +136,36 @@ export class BpeModel {
     return res;
   }
 
+  /** The ids of tokenize(word), appended to `ids` (encodeIds' path: no offsets, no triples copied). */
+  tokenizeIds(word: string, ids: number[]): void {
+    const sep = this.wordStart;
+    if (word.length <= LONG_WORD || sep === undefined) {
+      const r = this.tokenize(word);
+      for (let k = 0; k < r.length; k += 3) ids.push(r[k]!);
+      return;
+    }
+    const code = sep.charCodeAt(0);
+    let from = 0;
+    for (let j = word.indexOf(sep, 1); ; j = word.indexOf(sep, j + 1)) {
+      if (j >= 0 && word.charCodeAt(j - 1) === code) continue;
+      const end = j < 0 ? word.length : j;
+      const r = this.tokenizeWord(word.slice(from, end));
+      for (let k = 0; k < r.length; k += 3) ids.push(r[k]!);
+      if (j < 0) return;
+      from = end;
+    }
+  }
+
   /** tokenize() of a long input, split before every `sep` that follows another character (see wordStart). */
   private tokenizeByWords(text: string, sep: string): Int32Array {
     let out = new Int32Array(Math.max(64, text.length)); // [id, start, end] triples; grown if needed
     let at = 0;
     let from = 0;
-    for (let i = 1; i <= text.length; i++) {
-      if (i < text.length && !(text[i] === sep && text[i - 1] !== sep)) continue;
-      const r = this.tokenize(text.slice(from, i));
+    const code = sep.charCodeAt(0);
+    for (let j = text.indexOf(sep, 1); ; j = text.indexOf(sep, j + 1)) {
+      if (j >= 0 && text.charCodeAt(j - 1) === code) continue;
+      const end = j < 0 ? text.length : j;
+      const r = this.tokenizeWord(text.slice(from, end));
       if (at + r.length > out.length) {
         const g = new Int32Array(Math.max(out.length * 2, at + r.length));
         g.set(out.subarray(0, at));
@@ -131,9 +176,9 @@ export class BpeModel {
         out[at++] = r[k + 1]! + from;
         out[at++] = r[k + 2]! + from;
       }
-      from = i;
+      if (j < 0) return out.slice(0, at);
+      from = end;
     }
-    return out.slice(0, at);
   }
 
   /**
@@ -167,67 +212,66 @@ export class BpeModel {
   private strategy: 'auto' | 'scan' | 'heap' = 'auto';
 
   private mergeWord(w: string): Int32Array {
-    const ids: number[] = [];
-    const st: number[] = [];
-    const en: number[] = [];
     const { continuingSubwordPrefix: prefix, endOfWordSuffix: suffix, fuseUnk } = this.opts;
+    // at most 3 symbols a UTF-16 unit (byte fallback of a BMP character), plus the bytes of a prefix / suffix
+    const cap = w.length * (3 + this.prefixBytes) + this.suffixBytes;
+    if (this.sIds.length < cap) {
+      const c = Math.max(cap, 2 * this.sIds.length);
+      this.sIds = new Int32Array(c);
+      this.sSt = new Int32Array(c);
+      this.sEn = new Int32Array(c);
+    }
+    const ids = this.sIds;
+    const st = this.sSt;
+    const en = this.sEn;
+    const charIds = this.charIds;
+    let n = 0;
     let unkStart = -1;
     let unkEnd = -1;
     let unkPending = false;
-    const bytes = [0, 0, 0, 0];
+    const bytes = this.bytes4;
     for (let u = 0; u < w.length;) {
       const cp = w.codePointAt(u)!;
       const cw = cp > 0xffff ? 2 : 1;
-      const isFirst = u === 0;
-      const isLast = u + cw >= w.length;
-      let s = w.slice(u, u + cw);
-      if (!isFirst && prefix) s = prefix + s;
-      if (isLast && suffix) s = s + suffix;
-      const id = this.vocab.get(s);
+      let id: number | undefined;
+      let s = '';
+      if (charIds !== null && cw === 1) {
+        const c = charIds[cp]!;
+        id = c >= 0 ? c : undefined;
+      } else {
+        s = w.slice(u, u + cw);
+        if (u > 0 && prefix) s = prefix + s;
+        if (u + cw >= w.length && suffix) s = s + suffix;
+        id = this.vocab.get(s);
+      }
       if (id !== undefined) {
         if (unkPending) {
-          ids.push(this.unkId);
-          st.push(unkStart);
-          en.push(unkEnd);
+          ids[n] = this.unkId;
+          st[n] = unkStart;
+          en[n++] = unkEnd;
           unkPending = false;
         }
-        ids.push(id);
-        st.push(u);
-        en.push(u + cw);
+        ids[n] = id;
+        st[n] = u;
+        en[n++] = u + cw;
         u += cw;
         continue;
       }
       if (this.opts.byteFallback) {
-        // HF uses the bytes of `s` (prefix/suffix included)
-        const n = prefix || suffix ? -1 : utf8Put(cp, bytes, 0);
-        let all: number[] | null = null;
-        if (n > 0) {
-          all = [];
-          for (let k = 0; k < n; k++) {
-            const b = this.byteIds[bytes[k]!]!;
-            if (b < 0) {
-              all = null;
-              break;
-            }
-            all.push(b);
-          }
-        } else {
-          const enc = new TextEncoder().encode(s);
-          all = [];
-          for (const byte of enc) {
-            const b = this.byteIds[byte]!;
-            if (b < 0) {
-              all = null;
-              break;
-            }
-            all.push(b);
-          }
-        }
+        // HF uses the bytes of the character's string, prefix / suffix included, and only if all have tokens
+        let src: ArrayLike<number> = bytes;
+        let nb: number;
+        if (prefix || suffix) {
+          src = new TextEncoder().encode(s); // (charIds is null then, so `s` was built above)
+          nb = src.length;
+        } else nb = utf8Put(cp, bytes, 0);
+        let all = true;
+        for (let k = 0; k < nb; k++) if (this.byteIds[src[k]!]! < 0) all = false;
         if (all) {
-          for (const b of all) {
-            ids.push(b);
-            st.push(u);
-            en.push(u + cw);
+          for (let k = 0; k < nb; k++) {
+            ids[n] = this.byteIds[src[k]!]!;
+            st[n] = u;
+            en[n++] = u + cw;
           }
           u += cw;
           continue;
@@ -238,9 +282,9 @@ export class BpeModel {
           unkEnd = u + cw;
         } else {
           if (unkPending) {
-            ids.push(this.unkId);
-            st.push(unkStart);
-            en.push(unkEnd);
+            ids[n] = this.unkId;
+            st[n] = unkStart;
+            en[n++] = unkEnd;
           }
           unkPending = true;
           unkStart = u;
@@ -258,18 +302,16 @@ export class BpeModel {
       u += cw;
     }
     if (unkPending) {
-      ids.push(this.unkId);
-      st.push(unkStart);
-      en.push(unkEnd);
+      ids[n] = this.unkId;
+      st[n] = unkStart;
+      en[n++] = unkEnd;
     }
-    const n = ids.length;
     if (n >= 2) {
       const scan = this.strategy === 'scan' || (this.strategy === 'auto' && n <= SCAN_LIMIT);
-      if (scan) this.mergeScan(ids, st, en);
-      else return this.mergeHeap(ids, st, en);
+      n = scan ? this.mergeScan(ids, st, en, n) : this.mergeHeap(ids, st, en, n);
     }
-    const out = new Int32Array(3 * ids.length);
-    for (let k = 0; k < ids.length; k++) {
+    const out = new Int32Array(3 * n);
+    for (let k = 0; k < n; k++) {
       out[3 * k] = ids[k]!;
       out[3 * k + 1] = st[k]!;
       out[3 * k + 2] = en[k]!;
@@ -277,37 +319,44 @@ export class BpeModel {
     return out;
   }
 
-  /** Repeatedly merges the lowest-rank adjacent pair (leftmost on ties): same result as the heap. */
-  private mergeScan(ids: number[], st: number[], en: number[]): void {
+  /**
+   * Repeatedly merges the lowest-rank adjacent pair (leftmost on ties), in place; returns the
+   * new symbol count. Same result as the heap. Each pair's merge slot is kept, so a merge
+   * looks up only the two pairs it changes.
+   */
+  private mergeScan(ids: Int32Array, st: Int32Array, en: Int32Array, n: number): number {
     const pt = this.merges;
+    if (this.sRank.length < n) this.sRank = new Int32Array(Math.max(n, 2 * this.sRank.length));
+    const rank = this.sRank; // rank[k]: rank of the pair (k, k + 1), or NONE
+    for (let k = 0; k + 1 < n; k++) rank[k] = pt.rankOf(ids[k]!, ids[k + 1]!);
     for (;;) {
-      let bestRank = 0x7fffffff;
-      let bestSlot = -1;
-      let bestAt = -1;
-      for (let k = 0; k + 1 < ids.length; k++) {
-        const slot = pt.find(ids[k]!, ids[k + 1]!);
-        // strict < keeps the leftmost place where the same rule applies
-        if (slot >= 0 && pt.rank[slot]! < bestRank) {
-          bestRank = pt.rank[slot]!;
-          bestSlot = slot;
-          bestAt = k;
+      let best = NONE;
+      let at = -1;
+      // strict < keeps the leftmost place where the same rule applies
+      for (let k = 0; k + 1 < n; k++) {
+        if (rank[k]! < best) {
+          best = rank[k]!;
+          at = k;
         }
       }
-      if (bestAt < 0) return;
-      ids[bestAt] = pt.newId[bestSlot]!;
-      en[bestAt] = en[bestAt + 1]!;
-      ids.splice(bestAt + 1, 1);
-      st.splice(bestAt + 1, 1);
-      en.splice(bestAt + 1, 1);
+      if (at < 0) return n;
+      ids[at] = pt.newId(pt.find(ids[at]!, ids[at + 1]!));
+      en[at] = en[at + 1]!;
+      for (let k = at + 1; k + 1 < n; k++) {
+        ids[k] = ids[k + 1]!;
+        st[k] = st[k + 1]!;
+        en[k] = en[k + 1]!;
+        rank[k] = rank[k + 1]!;
+      }
+      n--;
+      if (at > 0) rank[at - 1] = pt.rankOf(ids[at - 1]!, ids[at]!);
+      if (at + 1 < n) rank[at] = pt.rankOf(ids[at]!, ids[at + 1]!);
     }
   }
 
-  private mergeHeap(ids0: number[], st0: number[], en0: number[]): Int32Array {
-    const n = ids0.length;
+  /** The same merges with a binary heap over a linked list (long words), compacted in place; returns the new count. */
+  private mergeHeap(c: Int32Array, s: Int32Array, e: Int32Array, n: number): number {
     const pt = this.merges;
-    const c = Int32Array.from(ids0);
-    const s = Int32Array.from(st0);
-    const e = Int32Array.from(en0);
     const prev = new Int32Array(n);
     const next = new Int32Array(n);
     const alive = new Uint8Array(n).fill(1);
@@ -318,7 +367,7 @@ export class BpeModel {
     const heap = new MinHeap(n);
     for (let k = 0; k + 1 < n; k++) {
       const slot = pt.find(c[k]!, c[k + 1]!);
-      if (slot >= 0) heap.push(pt.rank[slot]!, k, pt.newId[slot]!);
+      if (slot >= 0) heap.push(pt.rank(slot), k, pt.newId(slot));
     }
     while (heap.size > 0) {
       const pos = heap.topPos();
@@ -329,7 +378,7 @@ export class BpeModel {
       if (right < 0) continue;
       // skip entries made stale by earlier merges
       const cur = pt.find(c[pos]!, c[right]!);
-      if (cur < 0 || pt.newId[cur] !== newId) continue;
+      if (cur < 0 || pt.newId(cur) !== newId) continue;
       c[pos] = newId;
       e[pos] = e[right]!;
       alive[right] = 0;
@@ -339,24 +388,21 @@ export class BpeModel {
       const p = prev[pos]!;
       if (p >= 0) {
         const slot = pt.find(c[p]!, newId);
-        if (slot >= 0) heap.push(pt.rank[slot]!, p, pt.newId[slot]!);
+        if (slot >= 0) heap.push(pt.rank(slot), p, pt.newId(slot));
       }
       if (rn >= 0) {
         const slot = pt.find(newId, c[rn]!);
-        if (slot >= 0) heap.push(pt.rank[slot]!, pos, pt.newId[slot]!);
+        if (slot >= 0) heap.push(pt.rank(slot), pos, pt.newId(slot));
       }
     }
-    let count = 0;
-    for (let k = 0; k < n; k++) if (alive[k]) count++;
-    const out = new Int32Array(3 * count);
     let j = 0;
     for (let k = 0; k < n; k++) {
       if (!alive[k]) continue;
-      out[j++] = c[k]!;
-      out[j++] = s[k]!;
-      out[j++] = e[k]!;
+      c[j] = c[k]!;
+      s[j] = s[k]!;
+      e[j++] = e[k]!;
     }
-    return out;
+    return j;
   }
 }
 
@@ -366,49 +412,59 @@ export class BpeModel {
  * A later duplicate rule overwrites an earlier one, as HF's HashMap collect does.
  */
 class PairTable {
-  readonly a: Int32Array;
-  readonly b: Int32Array;
-  readonly rank: Int32Array;
-  readonly newId: Int32Array;
+  /** Entries of four: a, b, rank, newId (one cache line holds a whole entry; a = -1: empty). */
+  private readonly t: Int32Array;
   private readonly mask: number;
   constructor(n: number) {
     let cap = 16;
     while (cap < n * 2) cap *= 2;
     this.mask = cap - 1;
-    this.a = new Int32Array(cap).fill(-1);
-    this.b = new Int32Array(cap);
-    this.rank = new Int32Array(cap);
-    this.newId = new Int32Array(cap);
+    this.t = new Int32Array(4 * cap).fill(-1);
   }
   private hash(a: number, b: number): number {
     return (Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca6b)) & this.mask;
   }
   set(a: number, b: number, rank: number, newId: number): void {
+    const t = this.t;
     let i = this.hash(a, b);
     for (;;) {
-      const ka = this.a[i]!;
-      if (ka === -1 || (ka === a && this.b[i] === b)) break;
+      const ka = t[4 * i]!;
+      if (ka === -1 || (ka === a && t[4 * i + 1] === b)) break;
       i = (i + 1) & this.mask;
     }
-    this.a[i] = a;
-    this.b[i] = b;
-    this.rank[i] = rank;
-    this.newId[i] = newId;
+    t[4 * i] = a;
+    t[4 * i + 1] = b;
+    t[4 * i + 2] = rank;
+    t[4 * i + 3] = newId;
+  }
+  /** Rank of the rule (a, b), or NONE. */
+  rankOf(a: number, b: number): number {
+    const slot = this.find(a, b);
+    return slot >= 0 ? this.t[slot + 2]! : NONE;
   }
   /** Slot of (a, b), or -1. */
   find(a: number, b: number): number {
+    const t = this.t;
     let i = this.hash(a, b);
     for (;;) {
-      const ka = this.a[i]!;
+      const ka = t[4 * i]!;
       if (ka === -1) return -1;
-      if (ka === a && this.b[i] === b) return i;
+      if (ka === a && t[4 * i + 1] === b) return 4 * i;
       i = (i + 1) & this.mask;
     }
+  }
+  rank(slot: number): number {
+    return this.t[slot + 2]!;
+  }
+  newId(slot: number): number {
+    return this.t[slot + 3]!;
   }
 }
 
 /** Inputs longer than this (UTF-16 units) are merged a word at a time where the vocabulary allows (tokenizeByWords). */
 const LONG_WORD = 256;
+/** No merge rule (above every rank). */
+const NONE = 0x7fffffff;
 const EMPTY = new Int32Array(0);
 
 /** Binary min-heap on (rank, pos) with a payload. */

@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { AddedTokenMatcher, type AddedTokenSpec } from './added';
 import { buildDecoder } from './decoders';
 import { fromTokenizerJsonValue } from './hf';
 import { JsonReader } from './json';
@@ -147,6 +149,34 @@ describe('normalizers keep HF alignments', () => {
   });
 });
 
+describe('normalizers without alignments (encodeIds) give the text of the aligned path', () => {
+  const specs: unknown[] = [
+    { type: 'Prepend', prepend: '▁' },
+    { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+    { type: 'Replace', pattern: { String: 'ab' }, content: '$&$1$$' },
+    { type: 'Replace', pattern: { String: 'aa' }, content: 'a' },
+    { type: 'Replace', pattern: { String: ' ' }, content: '' },
+    {
+      type: 'Sequence',
+      normalizers: [
+        { type: 'Prepend', prepend: '▁' },
+        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+      ],
+    },
+  ];
+  it.each(specs.map((n) => [JSON.stringify(n), n]))('%s', (_name, n) => {
+    const norm = buildNormalizer(r, n as never, 'n')!;
+    const alphabet = fc.constantFrom(...'ab a$ 漢🦙'.split(''), 'aaa', '  ', 'ab');
+    fc.assert(
+      fc.property(fc.array(alphabet, { maxLength: 40 }), (a) => {
+        const s = a.join('');
+        expect(norm(initialPiece(s, false)).text).toBe(norm(initialPiece(s, true)).text);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('decoders (HF test cases)', () => {
   const dec = (d: unknown, tokens: string[]): string[] => buildDecoder(r, d as never, 'd')!(tokens);
   it('Strip, ByteFallback, Fuse, Replace, Metaspace, BPEDecoder', () => {
@@ -204,5 +234,27 @@ describe('a small pipeline end to end', () => {
     // decode uses the token's content ("<mask>"), not the stripped spaces it matched
     expect(tok.decode(e.ids, { skipSpecialTokens: false })).toBe('<s> hi <unk><mask> hi</s>');
     expect(tok.bosId).toBe(1);
+  });
+});
+
+describe('added tokens sharing one first character (found by indexOf) match as the general scan does', () => {
+  const spec = (id: number, content: string, strip = false): { pattern: string; spec: AddedTokenSpec } => ({
+    pattern: content,
+    spec: { id, content, singleWord: false, lstrip: strip, rstrip: strip, normalized: false, special: true },
+  });
+  const shared = [spec(0, '<unk>'), spec(1, '<s>'), spec(2, '</s>'), spec(3, '<s><s>'), spec(4, '<m>', true)];
+  // one more token whose first character never occurs in the text turns the shortcut off
+  const general = [...shared, spec(5, '\u0001never')];
+  it('on random text', () => {
+    const a = new AddedTokenMatcher(shared);
+    const b = new AddedTokenMatcher(general);
+    const alphabet = fc.constantFrom('<', '>', '/', 's', 'unk', '<s>', '</s>', '<unk>', '<m>', ' ', 'x', '漢');
+    fc.assert(
+      fc.property(fc.array(alphabet, { maxLength: 40 }), (parts) => {
+        const s = parts.join('');
+        expect(a.findMatches(s)).toEqual(b.findMatches(s));
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -228,7 +228,11 @@ export class HfTokenizer implements Tokenizer {
       else words.push(s);
       for (const w of words) {
         if (w.length === 0) continue;
-        const res = byteLevel ? model.tokenizeByteLevel(w) : model.tokenize(w);
+        if (!byteLevel) {
+          model.tokenizeIds(w, ids);
+          continue;
+        }
+        const res = model.tokenizeByteLevel(w);
         for (let k = 0; k < res.length; k += 3) ids.push(res[k]!);
       }
     };

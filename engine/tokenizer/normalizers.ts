@@ -9,6 +9,7 @@ export type Normalizer = (p: Piece) => Piece;
 /** HF `NormalizedString::prepend`. */
 export function prependPiece(p: Piece, s: string): Piece {
   if (p.text.length === 0) return p;
+  if (!p.align) return { text: s + p.text, align: null, base: p.base, tokenId: p.tokenId };
   const tr = new Transformer(p);
   const chars = [...s];
   const first = p.text.slice(0, unitLen(p.text, 0));
@@ -36,6 +37,13 @@ function appendPiece(p: Piece, s: string): Piece {
 
 /** HF `NormalizedString::replace`. */
 export function replacePiece(p: Piece, pat: PatternSpec, content: string): Piece {
+  // Without alignments, a literal pattern is a plain replace (non-overlapping, left to right, as HF).
+  if (!p.align && pat.kind === 'string' && pat.s.length > 0) {
+    if (!p.text.includes(pat.s)) return p;
+    // replaceAll reads `$` in its replacement string as a pattern: split and join then
+    const text = content.includes('$') ? p.text.split(pat.s).join(content) : p.text.replaceAll(pat.s, content);
+    return { text, align: null, base: p.base, tokenId: p.tokenId };
+  }
   const matches = patternMatches(pat, p.text, false);
   if (!matches.some((m) => m[2])) return p;
   // Without alignments, a plain replace is enough.

@@ -6,7 +6,9 @@
  * `<0xNN>` byte tokens.
  *
  * run.c merges with an O(n²) scan per step; here a heap gives the same merges in O(n log n):
- * the best pair among the current neighbours is always the heap's first live entry.
+ * the best pair among the current neighbours is always the heap's first live entry. Where the
+ * vocabulary lets the text be merged a word at a time (splitsAtSpace), each word's merge is
+ * cached, so repeated words cost a lookup.
  *
  * Works on "byte strings" (one char per byte, code 0–255) so that pieces that are not valid
  * UTF-8 on their own (possible in tokenizer.bin) are handled exactly like run.c's C strings.
@@ -53,6 +55,9 @@ export function byteStringBytes(s: string): Uint8Array {
   return b;
 }
 
+const CACHE_MAX_ENTRIES = 100_000;
+const CACHE_MAX_WORD = 256;
+
 function isCtrlByte(b: number): boolean {
   // run.c's safe_printf drops single-byte pieces that are neither printable nor whitespace
   return b < 0x20 ? !(b >= 0x09 && b <= 0x0d) : b === 0x7f;
@@ -85,6 +90,8 @@ export class SpmTokenizer implements Tokenizer {
    * one word at a time with the same result as all at once.
    */
   private readonly splitsAtSpace: boolean;
+  /** merge() results by byte string (a pure function of it), for words up to CACHE_MAX_WORD bytes. */
+  private readonly cache = new Map<string, number[]>();
   /** Reused buffers for one word's bytes and their source ranges (grown as needed). */
   private readonly scratch = { bytes: new Uint8Array(256), srcStart: new Int32Array(256), srcEnd: new Int32Array(256) };
 
@@ -215,7 +222,8 @@ export class SpmTokenizer implements Tokenizer {
     const flush = (): void => {
       if (n === 0) return;
       let s = '';
-      for (let i = 0; i < n; i += 8192) s += String.fromCharCode(...bytes.subarray(i, Math.min(n, i + 8192)));
+      // (apply takes the typed array as is; a spread would iterate it)
+      for (let i = 0; i < n; i += 8192) s += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(n, i + 8192)) as unknown as number[]);
       const syms = this.merge(s);
       for (let k = 0; k < syms.length; k += 3) {
         const id = syms[k]!;
@@ -253,8 +261,19 @@ export class SpmTokenizer implements Tokenizer {
     flush();
   }
 
-  /** SPM merge over a byte string; returns triples [id, byteStart, byteEnd]. */
+  /** SPM merge over a byte string (cached when short); returns triples [id, byteStart, byteEnd]. */
   private merge(s: string): number[] {
+    const hit = this.cache.get(s);
+    if (hit) return hit;
+    const res = this.mergeUncached(s);
+    if (s.length < CACHE_MAX_WORD) {
+      if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
+      this.cache.set(s, res);
+    }
+    return res;
+  }
+
+  private mergeUncached(s: string): number[] {
     // initial symbols: UTF-8 characters (lead byte + continuation bytes, at most 4)
     const starts: number[] = [];
     for (let i = 0; i < s.length;) {
