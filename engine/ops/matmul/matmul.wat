@@ -1,6 +1,7 @@
 ;; Linear layer on the CPU with WebAssembly SIMD: out = x·Wᵀ.
-;; x [T, K], W [N, K] (nn.Linear layout), out [T, N]; all f32, byte pointers into
-;; the imported memory.
+;; x [T, K], W [N, K] (nn.Linear layout), out [T, N] with rows ldo floats apart (ldo ≥ N: a
+;; thread computing rows j0 … j0+N−1 of a wider output passes out + 4·j0 and the full width);
+;; all f32, byte pointers into the imported memory.
 ;;
 ;; The outer loop walks the rows of W in order, so W is read once, front to back, as one
 ;; sequential stream: at decode (T = 1) the kernel is bound by memory bandwidth, and a single
@@ -15,7 +16,7 @@
 (module
   (memory (import "env" "memory") 1)
   (func (export "matmul")
-    (param $w i32) (param $x i32) (param $out i32) (param $T i32) (param $K i32) (param $N i32)
+    (param $w i32) (param $x i32) (param $out i32) (param $T i32) (param $K i32) (param $N i32) (param $ldo i32)
     (local $t i32) (local $j i32) (local $kb i32) (local $kb4 i32) (local $row i32) (local $wrow i32)
     (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32) (local $o i32) (local $ostride i32)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $wv v128)
@@ -23,7 +24,7 @@
     (local $s0 f32) (local $s1 f32) (local $s2 f32) (local $s3 f32) (local $ws f32)
     (local.set $row (i32.shl (local.get $K) (i32.const 2)))                      ;; bytes per row
     (local.set $kb4 (i32.shl (i32.and (local.get $K) (i32.const -4)) (i32.const 2)))
-    (local.set $ostride (i32.shl (local.get $N) (i32.const 2)))                  ;; bytes per output row
+    (local.set $ostride (i32.shl (local.get $ldo) (i32.const 2)))                ;; bytes per output row
     (local.set $j (i32.const 0))
     (block $jdone
       (loop $jloop
