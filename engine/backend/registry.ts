@@ -7,7 +7,7 @@ import { GpuModel } from '../gpu/gpu-model';
 import type { KvCacheDtype } from '../model/kv/layout';
 import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
 import { UnsupportedError } from '../errors';
-import { CpuBackend } from './cpu';
+import { CpuBackend, type CpuThreads } from './cpu';
 import type { Backend, BackendId, WeightPrecision } from './contract';
 import { OrtBackend, type OrtExecutionProvider } from './ort';
 
@@ -24,6 +24,8 @@ export interface BackendCreateOptions {
   throttleMapWait?: boolean;
   /** The ort backend: onnxruntime-web's execution provider (default wasm; webgpu in a browser). */
   ortProvider?: OrtExecutionProvider;
+  /** The CPU backend: run the linear layers over threads (the CLI's --threads). */
+  cpuThreads?: CpuThreads;
 }
 
 export interface BackendKind {
@@ -49,7 +51,7 @@ registerBackend({
   label: 'CPU',
   needsGpuDevice: false,
   runsOnnx: false,
-  create: async (loaded, opts) => new CpuBackend(loaded, { contextLength: opts.contextLength, kvQuant: opts.kvDtype }),
+  create: async (loaded, opts) => new CpuBackend(loaded, { contextLength: opts.contextLength, kvQuant: opts.kvDtype, threads: opts.cpuThreads }),
 });
 
 registerBackend({

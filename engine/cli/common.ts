@@ -1,5 +1,6 @@
 /** What the CLI's commands share: argument parsing, id lists, the array format of --json, opening a backend. */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -9,7 +10,9 @@ import { setupOrt } from '../backend/ort-env';
 import { openNodeGpu } from '../gpu/gpu-node';
 import type { KvCacheDtype } from '../model/kv/layout';
 import type { LoadedModel } from '../model/types';
+import type { WasmMatmul } from '../ops/matmul/matmul.wasm';
 import { UsageError } from './errors';
+import { MatmulThreads } from './threads';
 
 /** --backend webgpu asked for, but no adapter or device (exit code 1: the environment, not the usage). */
 export class GpuUnavailableError extends Error {}
@@ -102,7 +105,7 @@ function cliOrtSetup(): { wasmPaths?: string; numThreads: number } {
  * A backend from the registry; a device backend runs on the first WebGPU adapter (the
  * webgpu package, Dawn), with read-backs awaited without Dawn's per-turn polling.
  */
-export async function openBackend(id: BackendId, loaded: LoadedModel, contextLength: number, weights?: WeightPrecision, kvDtype?: KvCacheDtype): Promise<Backend> {
+export async function openBackend(id: BackendId, loaded: LoadedModel, contextLength: number, weights?: WeightPrecision, kvDtype?: KvCacheDtype, threads = 1): Promise<Backend> {
   const kind = backendKind(id);
   if (kind.runsOnnx !== Boolean(loaded.onnx))
     throw new UsageError(loaded.onnx ? `--backend ${id}: an ONNX model runs on --backend ${ONNX_BACKEND}` : `--backend ${id} runs .onnx models only`);
@@ -123,5 +126,18 @@ export async function openBackend(id: BackendId, loaded: LoadedModel, contextLen
     }
     device = g.device;
   }
-  return kind.create(loaded, { contextLength, device, weights, throttleMapWait: true, kvDtype });
+  const cpuThreads = threads > 1 ? { count: threads, start: (mm: WasmMatmul) => new MatmulThreads(mm, threads) } : undefined;
+  return kind.create(loaded, { contextLength, device, weights, throttleMapWait: true, kvDtype, cpuThreads });
+}
+
+/**
+ * --threads N: threads for the CPU backend's linear layers (default 1: one process, one core,
+ * as the tests and benchmarks compare; the CLI's runs in parallel would otherwise crowd each other).
+ */
+export function threadsOpt(s: string | undefined, backend: BackendId): number {
+  const n = intOpt(s, 'threads', 1, 1);
+  const max = availableParallelism();
+  if (n > max) throw new UsageError(`--threads ${n} is more than this machine's ${max} hardware threads`);
+  if (n > 1 && backend !== 'cpu') throw new UsageError(`--threads is for --backend cpu (the ${backend} backend runs on its device)`);
+  return n;
 }

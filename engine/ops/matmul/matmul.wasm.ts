@@ -33,7 +33,8 @@ export function matmulKernel(memory: WasmMemory, shared: boolean): MatmulFn | un
 }
 
 export class WasmMatmul {
-  private readonly fn: MatmulFn;
+  /** The kernel itself, on this arena (a thread runner runs its own share of rows with it). */
+  readonly kernel: MatmulFn;
   private readonly inPtr: number;
   private readonly outPtr: number;
   /** Set by the CLI's thread pool: runs each call's rows of W over its threads. */
@@ -46,7 +47,7 @@ export class WasmMatmul {
     maxN: number,
     private readonly chunk: number,
   ) {
-    this.fn = fn;
+    this.kernel = fn;
     this.inPtr = arena.allocBytes(chunk * maxK * 4, 'matmul input rows');
     this.outPtr = arena.allocBytes(chunk * maxN * 4, 'matmul output rows');
   }
@@ -103,7 +104,7 @@ export class WasmMatmul {
       const rows = Math.min(this.chunk, T - t0);
       new Float32Array(buf, this.inPtr, rows * K).set(x.subarray(t0 * K, (t0 + rows) * K));
       if (this.runner) this.runner.matmul(w.byteOffset, this.inPtr, this.outPtr, rows, K, N);
-      else this.fn(w.byteOffset, this.inPtr, this.outPtr, rows, K, N, N);
+      else this.kernel(w.byteOffset, this.inPtr, this.outPtr, rows, K, N, N);
       const res = new Float32Array(buf, this.outPtr, rows * N);
       const o = out.subarray(t0 * N, (t0 + rows) * N);
       if (bias === undefined) {
