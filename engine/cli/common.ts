@@ -10,9 +10,10 @@ import { setupOrt } from '../backend/ort-env';
 import { openNodeGpu } from '../gpu/gpu-node';
 import type { KvCacheDtype } from '../model/kv/layout';
 import type { LoadedModel } from '../model/types';
+import type { WasmAttention } from '../ops/attention/attention.wasm';
 import type { WasmMatmul } from '../ops/matmul/matmul.wasm';
 import { UsageError } from './errors';
-import { MatmulThreads } from './threads';
+import { KernelThreads } from './threads';
 
 /** --backend webgpu asked for, but no adapter or device (exit code 1: the environment, not the usage). */
 export class GpuUnavailableError extends Error {}
@@ -126,7 +127,7 @@ export async function openBackend(id: BackendId, loaded: LoadedModel, contextLen
     }
     device = g.device;
   }
-  const cpuThreads = threads > 1 ? { count: threads, start: (mm: WasmMatmul) => new MatmulThreads(mm, threads) } : undefined;
+  const cpuThreads = threads > 1 ? { count: threads, start: (mm: WasmMatmul, attention?: WasmAttention) => new KernelThreads(mm, threads, attention) } : undefined;
   return kind.create(loaded, { contextLength, device, weights, throttleMapWait: true, kvDtype, cpuThreads });
 }
 

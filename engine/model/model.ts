@@ -17,7 +17,7 @@ import { layernorm } from '../ops/layernorm/layernorm';
 import { loraAdd } from '../ops/lora/lora';
 import { matmul } from '../ops/matmul/matmul';
 import { WasmMatmul } from '../ops/matmul/matmul.wasm';
-import { align16, WasmArena } from '../ops/wasm';
+import { align16, sharedMemoryAvailable, WasmArena } from '../ops/wasm';
 import { quantizeInt8Rows } from '../ops/kvquant/kvquant';
 import { expertTokens, gatherRows, routeTopK, scatterAddRows } from '../ops/moe/moe';
 import { rmsnorm } from '../ops/rmsnorm/rmsnorm';
@@ -104,10 +104,11 @@ export interface ModelOptions {
    */
   kernel?: 'wasm' | 'js';
   /**
-   * Put the WebAssembly memory on a SharedArrayBuffer, so that worker threads can run the
-   * kernels on it (engine/cli/threads.ts). Default false.
+   * How many threads will run the WebAssembly kernels (default 1). Above 1 the memory is put
+   * on a SharedArrayBuffer, so that worker threads can run the kernels on it, and attention
+   * keeps a scratch set per thread; the threads themselves are the caller's (engine/cli/threads.ts).
    */
-  sharedMemory?: boolean;
+  threads?: number;
   /**
    * 'int8': the KV cache is int8, K and V of [ctx, nKvHeads, headDim] per layer plus one f32
    * scale per (token, KV head) each; every row is quantised when written (ops/kvquant) and
@@ -258,11 +259,13 @@ export class Model {
     }
     this.scores = new Float64Array(ctx);
     this.acc = new Float64Array(c.headDim);
-    const kvInArena = kvDtype === 'f32' ? c.numLayers * 2 * align16(kvSize * 4) + WasmAttention.stagingBytes(ctx, c.numHeads, c.headDim) : 0;
-    const arena = (opts.kernel ?? 'wasm') === 'wasm' ? this.moveWeightsToWasm(loaded.weights, kvInArena, opts.sharedMemory ?? false) : undefined;
+    const threads = opts.threads ?? 1;
+    if (!Number.isSafeInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+    const kvInArena = kvDtype === 'f32' ? c.numLayers * 2 * align16(kvSize * 4) + WasmAttention.stagingBytes(ctx, c.numHeads, c.headDim, undefined, threads) : 0;
+    const arena = (opts.kernel ?? 'wasm') === 'wasm' ? this.moveWeightsToWasm(loaded.weights, kvInArena, threads > 1 && sharedMemoryAvailable()) : undefined;
     if (arena) {
       this.wasm = arena.mm;
-      if (arena.withKv) this.wasmAttention = WasmAttention.create(this.wasm.arena, ctx, c.numHeads, c.headDim);
+      if (arena.withKv) this.wasmAttention = WasmAttention.create(this.wasm.arena, ctx, c.numHeads, c.headDim, undefined, threads);
     }
     const kvArena = this.wasmAttention ? this.wasm!.arena : undefined;
     this.layers = layers.map((l, i): Layer => ({

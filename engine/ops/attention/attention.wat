@@ -1,6 +1,7 @@
 ;; Attention over an f32 KV cache with WebAssembly SIMD: the same arithmetic as attention() in
 ;; attention.ts, to the bit. Causal, grouped-query (query head h reads KV head floor(h / group)),
-;; optional sliding window (0: none). Query row t sits at cache slot start + t.
+;; optional sliding window (0: none). Query row t sits at cache slot start + t. Only query heads
+;; h0 … h1−1 are computed (a thread takes a slice of the heads; the scratch is its own).
 ;;
 ;; Layouts (byte pointers into the imported memory):
 ;;   q, out  f32 [T, nHeads, headDim]       k, v  f32 [ctx, nKvHeads, headDim]
@@ -18,7 +19,7 @@
   (import "env" "exp" (func $exp (param f64) (result f64)))
   (func (export "attention")
     (param $q i32) (param $k i32) (param $v i32) (param $out i32) (param $scores i32) (param $qs i32)
-    (param $T i32) (param $start i32) (param $H i32) (param $Kv i32) (param $hd i32)
+    (param $T i32) (param $start i32) (param $H i32) (param $h0 i32) (param $h1 i32) (param $Kv i32) (param $hd i32)
     (param $scale f64) (param $window i32)
     (local $t i32) (local $h i32) (local $j i32) (local $slot i32) (local $lo i32) (local $end i32)
     (local $hdb i32) (local $hd4b i32) (local $kvStride i32) (local $group i32) (local $kvoff i32)
@@ -42,10 +43,10 @@
         (if (i32.and (i32.ne (local.get $window) (i32.const 0))
                      (i32.gt_s (i32.sub (local.get $end) (local.get $window)) (i32.const 0)))
           (then (local.set $lo (i32.sub (local.get $end) (local.get $window)))))
-        (local.set $h (i32.const 0))
+        (local.set $h (local.get $h0))
         (block $hdone
           (loop $hloop
-            (br_if $hdone (i32.ge_u (local.get $h) (local.get $H)))
+            (br_if $hdone (i32.ge_u (local.get $h) (local.get $h1)))
             (local.set $qo (i32.add (local.get $q) (i32.mul (i32.add (i32.mul (local.get $t) (local.get $H)) (local.get $h)) (local.get $hdb))))
             (local.set $oo (i32.add (local.get $out) (i32.sub (local.get $qo) (local.get $q))))
             (local.set $kvoff (i32.mul (i32.div_u (local.get $h) (local.get $group)) (local.get $hdb)))
