@@ -5,6 +5,8 @@
  */
 import { applyLora, loraStatus, unloadLora, type LoraAdapter } from '../model/lora';
 import { Model, type ModelOptions } from '../model/model';
+import type { AttentionRunner, WasmAttention } from '../ops/attention/attention.wasm';
+import type { MatmulRunner, WasmMatmul } from '../ops/matmul/matmul.wasm';
 import type { LoadedModel, ModelConfig, WeightMap } from '../model/types';
 import type { Backend, BackendCapabilities, ForwardOptions, ForwardResult, KvCacheBytes, TopK } from './contract';
 
@@ -38,15 +40,38 @@ export function topKOf(row: Float32Array, k: number): TopK {
   return { ids, values: ids.map((i) => row[i]) };
 }
 
+/**
+ * Threads for the linear layers: `count` in all, the runner started on the model's kernel
+ * (in Node, engine/cli/threads.ts; it needs SharedArrayBuffer, so the webview keeps one thread).
+ */
+export interface CpuThreads {
+  count: number;
+  start(mm: WasmMatmul, attention?: WasmAttention): MatmulRunner & AttentionRunner & { close(): void };
+}
+
+export interface CpuBackendOptions extends Omit<ModelOptions, 'threads'> {
+  threads?: CpuThreads;
+}
+
 export class CpuBackend implements Backend {
   readonly id = 'cpu' as const;
   readonly label: string;
   readonly capabilities = CPU_CAPABILITIES;
   readonly model: Model;
+  private runner?: MatmulRunner & AttentionRunner & { close(): void };
 
-  constructor(loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }, opts: ModelOptions = {}) {
-    this.model = new Model(loaded, opts);
-    this.label = `${this.model.wasm ? 'CPU (WebAssembly SIMD)' : 'CPU (TypeScript reference)'}${this.model.kvDtype === 'int8' ? ', int8 KV cache' : ''}`;
+  constructor(loaded: LoadedModel | { config: ModelConfig; weights: WeightMap }, opts: CpuBackendOptions = {}) {
+    const { threads, ...modelOpts } = opts;
+    const n = threads?.count ?? 1;
+    this.model = new Model(loaded, { ...modelOpts, threads: n });
+    const mm = this.model.wasm;
+    if (threads && n > 1 && mm?.arena.shared) {
+      this.runner = threads.start(mm, this.model.wasmAttention);
+      mm.runner = this.runner;
+      if (this.model.wasmAttention) this.model.wasmAttention.runner = this.runner;
+    }
+    const kernel = mm ? `CPU (WebAssembly SIMD${this.runner ? `, ${n} threads` : ''})` : 'CPU (TypeScript reference)';
+    this.label = `${kernel}${this.model.kvDtype === 'int8' ? ', int8 KV cache' : ''}`;
   }
 
   get config(): ModelConfig {
@@ -89,6 +114,10 @@ export class CpuBackend implements Backend {
   }
 
   dispose(): void {
-    // the model's arrays (and its WebAssembly memory) are garbage-collected
+    // the model's arrays (and its WebAssembly memory) are garbage-collected; threads are stopped
+    this.runner?.close();
+    if (this.model.wasm) this.model.wasm.runner = undefined;
+    if (this.model.wasmAttention) this.model.wasmAttention.runner = undefined;
+    this.runner = undefined;
   }
 }

@@ -9,7 +9,7 @@ import type { LoadControl } from '../gpu/upload';
 import { materialise } from '../model/lazy';
 import type { LazyModel, LoadedModel, ModelConfig, WeightMap } from '../model/types';
 import { UnsupportedError } from '../errors';
-import { CpuBackend } from './cpu';
+import { CpuBackend, type CpuThreads } from './cpu';
 import type { Backend, BackendId, WeightPrecision } from './contract';
 import { OrtBackend, type OrtExecutionProvider } from './ort';
 
@@ -29,6 +29,8 @@ export interface BackendCreateOptions extends LoadControl {
   throttleMapWait?: boolean;
   /** The ort backend: onnxruntime-web's execution provider (default wasm; webgpu in a browser). */
   ortProvider?: OrtExecutionProvider;
+  /** The CPU backend: run the linear layers over threads (the CLI's --threads). */
+  cpuThreads?: CpuThreads;
 }
 
 export interface BackendKind {
@@ -56,7 +58,11 @@ registerBackend({
   needsGpuDevice: false,
   runsOnnx: false,
   create: async (loaded, opts) =>
-    new CpuBackend('lazy' in loaded ? { config: loaded.config, weights: await materialise(loaded.lazy) } : loaded, { contextLength: opts.contextLength, kvQuant: opts.kvDtype }),
+    new CpuBackend('lazy' in loaded ? { config: loaded.config, weights: await materialise(loaded.lazy) } : loaded, {
+      contextLength: opts.contextLength,
+      kvQuant: opts.kvDtype,
+      threads: opts.cpuThreads,
+    }),
 });
 
 registerBackend({

@@ -1,8 +1,9 @@
 /**
- * CLI decode speed beside llama.cpp (node-llama-cpp, CPU, the same thread count: 1),
+ * CLI decode speed beside llama.cpp (node-llama-cpp, CPU, the same thread count: 1, then 2),
  * on the same GGUF files: stories260K and a generated random-weight Llama of ~15M
  * parameters (vocabulary borrowed from stories260K). Prints tokens/s and the ratio.
  * Run with `npm run bench -- cli` (needs NODE_LLAMA_CPP_DIR, set by scripts/bench.sh).
+ * BENCH_THREADS=1 (or "1,2,4") picks the thread counts.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ const fixtures = path.resolve(root, '../shared/fixtures');
 const DECODE = Number(process.env.BENCH_DECODE_TOKENS ?? 256);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const PROMPT = [1, 403, 407, 261, 378]; // "Once upon a time" with BOS
+const THREADS = (process.env.BENCH_THREADS ?? '1,2').split(',').map(Number);
 
 async function vocabOf(gguf: string) {
   const src = await fileSource(gguf);
@@ -30,8 +32,8 @@ async function vocabOf(gguf: string) {
   };
 }
 
-function ours(model: string): number {
-  const args = [path.join(root, 'dist/cli.js'), 'generate', '--model', model, '--ids', PROMPT.join(','), '--max-tokens', String(DECODE), '--json'];
+function ours(model: string, threads: number): number {
+  const args = [path.join(root, 'dist/cli.js'), 'generate', '--model', model, '--ids', PROMPT.join(','), '--max-tokens', String(DECODE), '--threads', String(threads), '--json'];
   // Random weights may meet EOS early: stop ids do not apply when --ids is given? They do; pick a long run and report what ran.
   const out = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20 }));
   if (out.generated_ids.length < DECODE / 2) throw new Error(`only ${out.generated_ids.length} tokens generated (stopped early)`);
@@ -49,9 +51,9 @@ interface Llama {
   }>;
 }
 
-async function llamaCpp(llama: Llama, model: string): Promise<number> {
+async function llamaCpp(llama: Llama, model: string, threads: number): Promise<number> {
   const m = await llama.loadModel({ modelPath: model });
-  const ctx = await m.createContext({ contextSize: PROMPT.length + DECODE + 8, threads: 1 });
+  const ctx = await m.createContext({ contextSize: PROMPT.length + DECODE + 8, threads });
   const seq = ctx.getSequence();
   let n = 0;
   let tFirst = 0;
@@ -96,22 +98,27 @@ async function main() {
     } else {
       console.log('NODE_LLAMA_CPP_DIR is not set: llama.cpp columns skipped (run through `npm run bench`)');
     }
-    console.log(`decode tokens/s, ${DECODE} tokens after a ${PROMPT.length}-token prompt, median of ${REPEATS}, 1 thread each`);
-    console.log('model                       params      ours (CLI)   llama.cpp   ours / llama.cpp');
+    console.log(`decode tokens/s, ${DECODE} tokens after a ${PROMPT.length}-token prompt, ${REPEATS} runs each alternating, the same thread count each`);
+    console.log("(median, and the best run: on a busy machine the best is the nearer to each side's unloaded speed)");
+    console.log('model                       params   threads  ours median  llama.cpp  ratio | ours best  llama.cpp  ratio');
+    const f = (x: number, w = 10) => (Number.isNaN(x) ? '—' : x.toFixed(1)).padStart(w);
+    const r = (a: number, b: number) => (Number.isNaN(b) ? '—' : (a / b).toFixed(2)).padStart(6);
     for (const [name, file, params] of [
       ['stories260K (f32 GGUF)', stories, 260_032],
       ['random Llama ~15M (f32 GGUF)', rand, llamaParamCount(shape)],
     ] as const) {
-      const o = median(Array.from({ length: REPEATS }, () => ours(file)));
-      let l = NaN;
-      if (llama) {
-        const runs: number[] = [];
-        for (let i = 0; i < REPEATS; i++) runs.push(await llamaCpp(llama, file));
-        l = median(runs);
+      for (const threads of THREADS) {
+        // alternate the two so that a change in the machine's load falls on both
+        const o: number[] = [];
+        const l: number[] = [];
+        for (let i = 0; i < REPEATS; i++) {
+          o.push(ours(file, threads));
+          if (llama) l.push(await llamaCpp(llama, file, threads));
+        }
+        const [om, ob] = [median(o), Math.max(...o)];
+        const [lm, lb] = llama ? [median(l), Math.max(...l)] : [NaN, NaN];
+        console.log(`${name.padEnd(28)}${String(params).padStart(9)}  ${String(threads).padStart(7)} ${f(om, 12)} ${f(lm)} ${r(om, lm)} | ${f(ob)} ${f(lb)} ${r(ob, lb)}`);
       }
-      console.log(
-        `${name.padEnd(28)}${String(params).padStart(10)}  ${o.toFixed(1).padStart(11)}  ${Number.isNaN(l) ? '—'.padStart(10) : l.toFixed(1).padStart(10)}   ${Number.isNaN(l) ? '—' : (o / l).toFixed(2)}`,
-      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

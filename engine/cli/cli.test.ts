@@ -44,6 +44,13 @@ describe('generate', () => {
     expect(j.steps.every((s) => s.ms >= 0)).toBe(true);
   });
 
+  test('--threads 2: the same ids', async () => {
+    const c = greedy.cases[1];
+    const r = await run('generate', '--model', fixturePath('gguf/stories260K.gguf'), '--ids', c.prompt_ids.join(','), '--max-tokens', '40', '--threads', '2', '--json');
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).generated_ids).toEqual(c.generated_ids.slice(0, 40));
+  });
+
   test('an HF checkpoint with --ids (no tokenizer needed) gives greedy_24', async () => {
     const ref = loadRef('tiny-qwen3.shared') as { cases: { input_ids: number[]; greedy_24: number[] }[] };
     const c = ref.cases[0];
@@ -206,6 +213,9 @@ describe('bad input: clear messages and exit codes, never a stack trace', () => 
     [['generate', '--ids', '1', '--no-repeat-ngram=-1'], /--no-repeat-ngram must be an integer ≥ 1/],
     [['generate', '--ids', '1', '--temperature', '0', '--top-k', '5'], /--top-k samples, but --temperature 0 decodes greedily/],
     [['generate', '--ids', '1', '--temperature=-1'], /--temperature must be a number ≥ 0/],
+    [['generate', '--ids', '1', '--threads', '0'], /--threads must be an integer ≥ 1, got "0"/],
+    [['generate', '--ids', '1', '--threads', '100000'], /--threads 100000 is more than this machine's \d+ hardware threads/],
+    [['forward', '--model', fixturePath('llama2c/stories260K.bin'), '--ids', '1', '--threads', '2', '--backend', 'webgpu'], /--threads is for --backend cpu/],
   ])('%j', async (argv, why) => {
     const r = await run(...(argv as string[]));
     expect(r.code).toBe(2);

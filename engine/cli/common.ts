@@ -1,5 +1,6 @@
 /** What the CLI's commands share: argument parsing, id lists, the array format of --json, opening a backend. */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -11,8 +12,11 @@ import type { LoadControl } from '../gpu/upload';
 import { openNodeGpu } from '../gpu/gpu-node';
 import type { KvCacheDtype } from '../model/kv/layout';
 import type { LoadedModel } from '../model/types';
+import type { WasmAttention } from '../ops/attention/attention.wasm';
+import type { WasmMatmul } from '../ops/matmul/matmul.wasm';
 import { UsageError } from './errors';
 import { Interrupted } from './interrupt';
+import { KernelThreads } from './threads';
 
 /** --backend webgpu asked for, but no adapter or device (exit code 1: the environment, not the usage). */
 export class GpuUnavailableError extends Error {}
@@ -114,6 +118,7 @@ export async function openBackend(
   weights?: WeightPrecision,
   kvDtype?: KvCacheDtype,
   control: LoadControl = {},
+  threads = 1,
 ): Promise<Backend> {
   const kind = backendKind(id);
   const onnx = 'onnx' in loaded && Boolean(loaded.onnx);
@@ -135,10 +140,23 @@ export async function openBackend(
     }
     device = g.device;
   }
+  const cpuThreads = threads > 1 ? { count: threads, start: (mm: WasmMatmul, attention?: WasmAttention) => new KernelThreads(mm, threads, attention) } : undefined;
   try {
-    return await kind.create(loaded, { contextLength, device, weights, throttleMapWait: true, kvDtype, ...control });
+    return await kind.create(loaded, { contextLength, device, weights, throttleMapWait: true, kvDtype, cpuThreads, ...control });
   } catch (e) {
     if (e instanceof GpuError && e.kind === 'cancelled') throw new Interrupted('interrupted while loading the weights');
     throw e;
   }
+}
+
+/**
+ * --threads N: threads for the CPU backend's linear layers (default 1: one process, one core,
+ * as the tests and benchmarks compare; the CLI's runs in parallel would otherwise crowd each other).
+ */
+export function threadsOpt(s: string | undefined, backend: BackendId): number {
+  const n = intOpt(s, 'threads', 1, 1);
+  const max = availableParallelism();
+  if (n > max) throw new UsageError(`--threads ${n} is more than this machine's ${max} hardware threads`);
+  if (n > 1 && backend !== 'cpu') throw new UsageError(`--threads is for --backend cpu (the ${backend} backend runs on its device)`);
+  return n;
 }

@@ -5,7 +5,7 @@ import type { Backend, ForwardResult, RouterChoice } from '../backend/contract';
 import { argmax } from '../generate/samplers';
 import { lensWeights, logitLens } from '../model/logit-lens';
 import type { ModelConfig } from '../model/types';
-import { backendOpt, checkIds, encodeArray, kvDtypeOpt, openBackend, parse, parseIds, type Out } from './common';
+import { backendOpt, checkIds, encodeArray, kvDtypeOpt, openBackend, parse, parseIds, threadsOpt, type Out } from './common';
 import { UsageError } from './errors';
 import { attentionFileKind, writeAttentions } from './attention-file';
 import { Interrupted, interruptible, PREFILL_CHUNK, prefillProgress } from './interrupt';
@@ -84,9 +84,11 @@ export async function cmdForward(argv: string[], out: Out): Promise<void> {
     router: { type: 'boolean' },
     backend: { type: 'string' },
     'kv-dtype': { type: 'string' },
+    threads: { type: 'string' },
     out: { type: 'string' },
   });
-  backendOpt(values.backend as string | undefined); // a bad --backend is refused before the model is read
+  // a bad --backend or --threads is refused before the model is read
+  threadsOpt(values.threads as string | undefined, backendOpt(values.backend as string | undefined));
   const kvDtype = kvDtypeOpt(values['kv-dtype'] as string | undefined);
   if (!values.model) throw new UsageError('forward needs --model <path>');
   const outFile = values.out as string | undefined;
@@ -97,6 +99,7 @@ export async function cmdForward(argv: string[], out: Out): Promise<void> {
   const ids = parseIds(values.ids as string | undefined, '--ids');
   const m: OpenedModel = await openModel(values.model as string);
   const backend = backendOpt(values.backend as string | undefined, m.loaded);
+  const threads = threadsOpt(values.threads as string | undefined, backend);
   const c = m.loaded.config;
   checkIds(ids, c.vocabSize, '--ids');
   if (ids.length > c.maxPositions) throw new UsageError(`--ids: ${ids.length} ids are more than the model's ${c.maxPositions} positions`);
@@ -104,7 +107,7 @@ export async function cmdForward(argv: string[], out: Out): Promise<void> {
   if (values.router && !c.moe) throw new UsageError(`--router: ${values.model as string} is not a mixture-of-experts model (no router)`);
   const capture = { attentions: Boolean(values.attentions), residuals: Boolean(values['logit-lens']), router: Boolean(values.router) };
   checkForwardOutput(c, ids.length, { ...capture, toFile: outFile !== undefined });
-  const model = await openBackend(backend, m.loaded, Math.max(ids.length, 1), undefined, kvDtype);
+  const model = await openBackend(backend, m.loaded, Math.max(ids.length, 1), undefined, kvDtype, {}, threads);
   let r: ForwardResult;
   try {
     if (adapter) {

@@ -27,7 +27,21 @@ import { describeModel, type ModelDescription } from './describe';
 import { UsageError } from './errors';
 import { beamFlags, cmdCompare, cmdProcess, inspectOption, LAB_FLAGS, LAB_USAGE, labDecoding, openDraft, runBeam, runSpeculative, traceRecord } from './lab';
 import { cmdKv, KvUsageError } from './kv';
-import { backendOpt, checkIds, floatOpt, GpuUnavailableError, intOpt, kvDtypeOpt, openBackend, parse, parseIds, releaseHostWeights, weightsOpt, type Out } from './common';
+import {
+  backendOpt,
+  checkIds,
+  floatOpt,
+  GpuUnavailableError,
+  intOpt,
+  kvDtypeOpt,
+  openBackend,
+  parse,
+  parseIds,
+  releaseHostWeights,
+  threadsOpt,
+  weightsOpt,
+  type Out,
+} from './common';
 import { cmdForward } from './forward';
 import { cmdExport, EXPORT_USAGE } from './export';
 import { cmdTokenize } from './tokenize';
@@ -45,12 +59,12 @@ commands:
   train-bpe --input <file|folder> [--vocab-size N] --out <tokenizer.json> [--json]
   generate [--model <path>] [--tokenizer <file>] (--prompt <s> | --ids 1,2,3)
            [--max-tokens N] [--temperature T] [--seed S] [--context N] [--backend cpu|webgpu|ort]
-           [--weights auto|f32|f16] [--kv-dtype f32|int8] [--ignore-eos] [--json]
+           [--weights auto|f32|f16] [--kv-dtype f32|int8] [--threads N] [--ignore-eos] [--json]
            [--top-k K] [--top-p P] [--min-p P] [--typical-p P] [--epsilon E] [--eta E]
            [--repetition-penalty R] [--no-repeat-ngram N]
 ${LAB_USAGE}
   forward --model <path> --ids 1,2,3 [--lora <adapter folder>] [--attentions [--out <file.npy|file.safetensors>]] [--logit-lens] [--router]
-          [--backend cpu|webgpu|ort] [--kv-dtype f32|int8] [--json]
+          [--backend cpu|webgpu|ort] [--kv-dtype f32|int8] [--threads N] [--json]
   kv --model <path> --context N [--backend cpu|webgpu] [--kv-dtype f32|int8] [--json]   the engine's KV cache: predicted and allocated
   kv --config <config.json|built-in> [--context N] [--batch B] [--kv-dtype f32|f16|int8|int4|q8_0]
      [--attention config|mha|gqa|mqa|mla] [--kv-heads K] [--window W] [--window-layers config|all|alternate]
@@ -161,6 +175,7 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
     backend: { type: 'string' },
     weights: { type: 'string' },
     'kv-dtype': { type: 'string' },
+    threads: { type: 'string' },
     'ignore-eos': { type: 'boolean' },
     trace: { type: 'boolean' },
     ...LAB_FLAGS,
@@ -196,17 +211,18 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   const weights = weightsOpt(values.weights as string | undefined, model);
   const kvDtype = kvDtypeOpt(values['kv-dtype'] as string | undefined);
   const backendId = backendOpt(asked, 'lazy' in m ? undefined : m.loaded);
+  const threads = threadsOpt(values.threads as string | undefined, backendId);
   let backend: Backend;
   if ('lazy' in m) {
     const load = interruptible();
     try {
-      backend = await openBackend(backendId, m.lazy, context, weights, kvDtype, { onProgress: loadProgress(), signal: load.signal });
+      backend = await openBackend(backendId, m.lazy, context, weights, kvDtype, { onProgress: loadProgress(), signal: load.signal }, threads);
     } finally {
       load.dispose();
       await m.lazy.close();
     }
   } else {
-    backend = await openBackend(backendId, m.loaded, context, weights, kvDtype);
+    backend = await openBackend(backendId, m.loaded, context, weights, kvDtype, {}, threads);
     if (backendKind(backend.id).needsGpuDevice) releaseHostWeights(m.loaded);
   }
   const eosIds = values['ignore-eos'] ? [] : (c.stopTokenIds ?? c.eosTokenIds);
@@ -230,7 +246,7 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
         return;
       }
       const d = await openDraft(values['draft-model'] as string, c.vocabSize, m.tokenizer);
-      const draft = await openBackend(backend.id, d.loaded, context, weights, kvDtype);
+      const draft = await openBackend(backend.id, d.loaded, context, weights, kvDtype, {}, threads);
       try {
         const k = intOpt(values['draft-tokens'] as string | undefined, 'draft-tokens', 4, 1);
         const { summary, json } = await runSpeculative(labRun, draft, k);

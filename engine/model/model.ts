@@ -10,12 +10,14 @@
  * (JavaScript numbers) and are rounded to f32 on store.
  */
 import { activate, swiglu } from '../ops/activations/activations';
-import { attention, attentionInt8 } from '../ops/attention/attention';
+import { attention, attentionInt8, type AttentionArgs } from '../ops/attention/attention';
+import { WasmAttention } from '../ops/attention/attention.wasm';
 import { embedding, embeddingAdd } from '../ops/embedding/embedding';
 import { layernorm } from '../ops/layernorm/layernorm';
 import { loraAdd } from '../ops/lora/lora';
 import { matmul } from '../ops/matmul/matmul';
 import { WasmMatmul } from '../ops/matmul/matmul.wasm';
+import { align16, sharedMemoryAvailable, WasmArena } from '../ops/wasm';
 import { quantizeInt8Rows } from '../ops/kvquant/kvquant';
 import { expertTokens, gatherRows, routeTopK, scatterAddRows } from '../ops/moe/moe';
 import { rmsnorm } from '../ops/rmsnorm/rmsnorm';
@@ -96,9 +98,17 @@ export interface ModelOptions {
   /**
    * Linear-layer kernel: 'wasm' (WebAssembly SIMD, f32 accumulation, weights copied
    * once into its memory; the default where available and the weights fit in 2 GiB)
-   * or 'js' (the plain-TypeScript reference, f64 accumulation).
+   * or 'js' (the plain-TypeScript reference, f64 accumulation). With 'wasm' an f32 KV cache
+   * lives in the same memory and attention runs in WebAssembly too (the reference's bits),
+   * when it fits.
    */
   kernel?: 'wasm' | 'js';
+  /**
+   * How many threads will run the WebAssembly kernels (default 1). Above 1 the memory is put
+   * on a SharedArrayBuffer, so that worker threads can run the kernels on it, and attention
+   * keeps a scratch set per thread; the threads themselves are the caller's (engine/cli/threads.ts).
+   */
+  threads?: number;
   /**
    * 'int8': the KV cache is int8, K and V of [ctx, nKvHeads, headDim] per layer plus one f32
    * scale per (token, KV head) each; every row is quantised when written (ops/kvquant) and
@@ -178,6 +188,8 @@ export class Model {
   private lmHead: Float32Array; // [V, D]
   /** The WebAssembly SIMD kernel and the memory holding the weights, when used. */
   readonly wasm?: WasmMatmul;
+  /** Attention in WebAssembly over the f32 cache in the same memory, when it fits there. */
+  readonly wasmAttention?: WasmAttention;
   private readonly ropeParams?: RopeParams;
   private readonly staticInvFreq?: Float64Array; // [hd/2]
   private scratch?: Scratch;
@@ -208,10 +220,10 @@ export class Model {
     };
     const norm = (name: string): Norm => ({ w: W(`${name}.weight`), b: opt(`${name}.bias`) });
     const kvSize = ctx * c.numKvHeads * c.headDim;
-    this.layers = [];
+    const layers: Omit<Layer, 'kv'>[] = [];
     for (let i = 0; i < c.numLayers; i++) {
       const p = `model.layers.${i}.`;
-      const layer: Layer = {
+      const layer: Omit<Layer, 'kv'> = {
         attnNorm: norm(`${p}input_layernorm`),
         q: lin(`${p}self_attn.q_proj`),
         k: lin(`${p}self_attn.k_proj`),
@@ -221,10 +233,6 @@ export class Model {
         kNorm: c.qkNorm ? W(`${p}self_attn.k_norm.weight`) : undefined,
         mlpNorm: norm(`${p}post_attention_layernorm`),
         window: c.slidingWindow !== undefined && (c.slidingWindowLayers?.[i] ?? true) ? c.slidingWindow : undefined,
-        kv:
-          kvDtype === 'int8'
-            ? { dtype: 'int8', k: new Int8Array(kvSize), v: new Int8Array(kvSize), kScale: new Float32Array(ctx * c.numKvHeads), vScale: new Float32Array(ctx * c.numKvHeads) }
-            : { dtype: 'f32', k: new Float32Array(kvSize), v: new Float32Array(kvSize) },
       };
       if (c.moe) {
         layer.router = lin(`${p}mlp.router`);
@@ -238,7 +246,7 @@ export class Model {
         layer.up = lin(`${p}mlp.up_proj`);
         layer.down = lin(`${p}mlp.down_proj`);
       }
-      this.layers.push(layer);
+      layers.push(layer);
     }
     this.embed = W('model.embed_tokens.weight');
     this.posEmbed = c.positions === 'learned' ? W('model.embed_positions.weight') : undefined;
@@ -251,27 +259,52 @@ export class Model {
     }
     this.scores = new Float64Array(ctx);
     this.acc = new Float64Array(c.headDim);
-    if ((opts.kernel ?? 'wasm') === 'wasm') this.wasm = this.moveWeightsToWasm(loaded.weights);
+    const threads = opts.threads ?? 1;
+    if (!Number.isSafeInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+    const kvInArena = kvDtype === 'f32' ? c.numLayers * 2 * align16(kvSize * 4) + WasmAttention.stagingBytes(ctx, c.numHeads, c.headDim, undefined, threads) : 0;
+    const arena = (opts.kernel ?? 'wasm') === 'wasm' ? this.moveWeightsToWasm(loaded.weights, kvInArena, threads > 1 && sharedMemoryAvailable()) : undefined;
+    if (arena) {
+      this.wasm = arena.mm;
+      if (arena.withKv) this.wasmAttention = WasmAttention.create(this.wasm.arena, ctx, c.numHeads, c.headDim, undefined, threads);
+    }
+    const kvArena = this.wasmAttention ? this.wasm!.arena : undefined;
+    this.layers = layers.map((l, i): Layer => ({
+      ...l,
+      kv:
+        kvDtype === 'int8'
+          ? { dtype: 'int8', k: new Int8Array(kvSize), v: new Int8Array(kvSize), kScale: new Float32Array(ctx * c.numKvHeads), vScale: new Float32Array(ctx * c.numKvHeads) }
+          : kvArena
+            ? { dtype: 'f32', k: kvArena.alloc(kvSize, `layer ${i} K cache`), v: kvArena.alloc(kvSize, `layer ${i} V cache`) }
+            : { dtype: 'f32', k: new Float32Array(kvSize), v: new Float32Array(kvSize) },
+    }));
   }
 
   /**
    * Copies every linear weight (and the logits head) into one WebAssembly memory
    * for the SIMD kernel, and points the model — and the caller's weight map, so the
-   * originals can be collected — at those copies. Undefined when SIMD is missing or
-   * the weights do not fit.
+   * originals can be collected — at those copies. The memory also gets `kvBytes` for the
+   * KV cache and attention's staging when it can hold them (withKv). Undefined when SIMD is
+   * missing or the weights do not fit.
    */
-  private moveWeightsToWasm(weights: WeightMap): WasmMatmul | undefined {
+  private moveWeightsToWasm(weights: WeightMap, kvBytes: number, shared: boolean): { mm: WasmMatmul; withKv: boolean } | undefined {
     const c = this.config;
     const lins = [...this.linearsByName.values()];
-    let floats = this.lmHead.length;
+    let bytes = align16(this.lmHead.length * 4);
     let maxK = c.hiddenSize;
     let maxN = c.vocabSize;
     for (const l of lins) {
-      floats += l.w.length;
+      bytes += align16(l.w.length * 4);
       maxK = Math.max(maxK, l.in);
       maxN = Math.max(maxN, l.out);
     }
-    const mm = WasmMatmul.create(floats, maxK, maxN);
+    bytes += WasmMatmul.stagingBytes(maxK, maxN);
+    let withKv = kvBytes > 0;
+    let arena = withKv ? WasmArena.create(bytes + kvBytes, shared) : undefined;
+    if (!arena) {
+      withKv = false;
+      arena = WasmArena.create(bytes, shared);
+    }
+    const mm = arena && WasmMatmul.on(arena, maxK, maxN);
     if (!mm) return undefined;
     for (const l of lins) {
       l.w = mm.adopt(l.w);
@@ -288,7 +321,7 @@ export class Model {
       weights.set('lm_head.weight', { shape: t.shape, data: head });
     }
     this.lmHead = head;
-    return mm;
+    return { mm, withKv };
   }
 
   /** out = x·Wᵀ (+ bias): the SIMD kernel when W lives in its memory, else the reference. */
@@ -426,7 +459,24 @@ export class Model {
       if (kv.dtype === 'f32') {
         kv.k.set(k, start * Kv * hd); // slots [start, start+T)
         kv.v.set(v, start * Kv * hd);
-        attention({ out: att, q, kCache: kv.k, vCache: kv.v, T, start, nHeads: H, nKvHeads: Kv, headDim: hd, scale, window: L.window, probs, scores: this.scores, acc: this.acc });
+        const args: AttentionArgs = {
+          out: att,
+          q,
+          kCache: kv.k,
+          vCache: kv.v,
+          T,
+          start,
+          nHeads: H,
+          nKvHeads: Kv,
+          headDim: hd,
+          scale,
+          window: L.window,
+          probs,
+          scores: this.scores,
+          acc: this.acc,
+        };
+        if (this.wasmAttention?.accepts(args)) this.wasmAttention.run(args);
+        else attention(args);
       } else {
         quantizeInt8Rows(k, 0, T * Kv, hd, kv.k, kv.kScale, start * Kv); // [T·Kv, hd] rows into slots [start, start+T), one scale each
         quantizeInt8Rows(v, 0, T * Kv, hd, kv.v, kv.vScale, start * Kv);

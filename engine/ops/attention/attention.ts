@@ -8,7 +8,8 @@
  * Query row t sits at cache slot `start + t` and sees slots
  * [max(0, start + t − window + 1), start + t] (window = ∞ when absent).
  * attentionInt8 is the same over an int8 cache (ops/kvquant); a function of its own so the
- * f32 loops stay as they are.
+ * f32 loops stay as they are. attention.wasm.ts runs the f32 case in WebAssembly SIMD with the
+ * same arithmetic (equal bits).
  */
 export interface AttentionArgs {
   out: Float32Array; // [T, nHeads, headDim]
@@ -32,12 +33,19 @@ export interface AttentionArgs {
   acc: Float64Array; // [headDim]
 }
 
-export function attention(a: AttentionArgs): void {
-  const { out, q, kCache, vCache, T, start, nHeads, nKvHeads, headDim, scale, window, probs, scores, acc } = a;
+/** The checks every attention kernel makes on its arguments (the scratch ones are the reference's). */
+export function checkAttentionArgs(a: Pick<AttentionArgs, 'kCache' | 'vCache' | 'T' | 'start' | 'nHeads' | 'nKvHeads' | 'headDim'>): void {
+  const { kCache, vCache, T, start, nHeads, nKvHeads, headDim } = a;
   if (nHeads % nKvHeads !== 0) throw new RangeError(`attention: ${nHeads} query heads do not group over ${nKvHeads} KV heads`);
   const Tk = start + T;
-  if (scores.length < Tk || acc.length < headDim) throw new RangeError('attention: scratch too small');
   if (kCache.length < Tk * nKvHeads * headDim || vCache.length < Tk * nKvHeads * headDim) throw new RangeError('attention: cache too small');
+}
+
+export function attention(a: AttentionArgs): void {
+  const { out, q, kCache, vCache, T, start, nHeads, nKvHeads, headDim, scale, window, probs, scores, acc } = a;
+  checkAttentionArgs(a);
+  const Tk = start + T;
+  if (scores.length < Tk || acc.length < headDim) throw new RangeError('attention: scratch too small');
   if (probs !== undefined) {
     if (probs.length < nHeads * T * Tk) throw new RangeError('attention: probs too small');
     probs.fill(0, 0, nHeads * T * Tk);
