@@ -96,6 +96,8 @@ export interface GpuTuning {
   sgSmall?: SgShape;
   /** A prefill matmul takes its large tile when that still gives at least this many workgroups (default 256). */
   tiledLargeMinGroups?: number;
+  /** The same for the subgroup-matrix kernel (default 96: Llama-3.2-1B's q|k|v at 512 rows takes the 128×128 tile, o and down the 64×128). */
+  sgLargeMinGroups?: number;
 }
 
 export type PrefillKernel = 'sgmatrix' | 'tiled' | 'tile64';

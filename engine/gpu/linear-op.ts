@@ -80,14 +80,12 @@ interface MatmulLaunch {
 export class LinearOp {
   private readonly mv: { d: Dispatch; groups: number }[] = [];
   /** Per weight part: its rows and the prefill launches (the tiled kernel's large tile first). */
-  private readonly mm: { N: number; launches: MatmulLaunch[] }[] = [];
-  private readonly largeMin: number;
+  private readonly mm: { N: number; launches: MatmulLaunch[]; largeMin: number }[] = [];
   constructor(g: KernelBuilder, spec: LinearSpec) {
     const core = g.core;
     if (spec.epi && spec.w.parts.length > 1) throw new RangeError('LinearOp: a matvec epilogue needs the weight in one binding');
     if (spec.epi?.kind === 'rope' && !spec.matvecOnly) throw new RangeError("LinearOp: the RoPE epilogue is the matvec's alone");
     if (spec.epi && !spec.matvecOnly && core.prefill === 'tile64') throw new RangeError('LinearOp: the 64×64 prefill kernel has no epilogue');
-    this.largeMin = core.tuning.tiledLargeMinGroups ?? 256;
     const shape = core.matvecShape(spec.K, spec.w.dtype, spec.N, spec.epi);
     for (const part of spec.w.parts) {
       const N = spec.w.parts.length > 1 ? part.rows : spec.N;
@@ -144,6 +142,8 @@ export class LinearOp {
         // the tiled kernels read 16-byte weight vectors: rows (and expert offsets) 4-word aligned
         const aligned = spec.w.rowStride % 4 === 0 && (spec.wOffset ?? 0) % 4 === 0;
         let launches: MatmulLaunch[];
+        // the large tile while it still gives this many workgroups (the subgroup-matrix tiles fill the H200 with fewer)
+        let largeMin = t.tiledLargeMinGroups ?? 256;
         // tiles that fit the device's workgroup memory (WebGPU guarantees 16 KiB; most GPUs give 32 or more)
         const room = core.device.limits.maxComputeWorkgroupStorageSize;
         const sgm = core.sgMatrix;
@@ -151,13 +151,14 @@ export class LinearOp {
         const tiles = [t.tiledLarge ?? TILED_LARGE, t.tiledSmall ?? TILED_SMALL].filter((s) => tiledBytes(s) <= room);
         if (core.prefill === 'sgmatrix' && sgm && spec.w.dtype === 'f16' && aligned && sgShapes.length > 0) {
           launches = sgShapes.map((s) => launch(matmulSgWgsl(sgm.config, sgm.sgSize, s, epi, sgm.dialect), sgTile(sgm.config, s)));
+          largeMin = t.sgLargeMinGroups ?? 96;
         } else if (core.prefill !== 'tile64' && aligned && tiles.length > 0) {
           launches = tiles.map((s) => launch(matmulTiledWgsl(spec.w.dtype, s, epi), s));
         } else {
           if (epi) throw new RangeError('LinearOp: the 64×64 prefill kernel has no epilogue');
           launches = [launch(matmulWgsl(core.read(spec.w.dtype)), { BM: MATMUL_TILE, BN: MATMUL_TILE })];
         }
-        this.mm.push({ N, launches });
+        this.mm.push({ N, launches, largeMin });
       }
     }
   }
@@ -170,9 +171,9 @@ export class LinearOp {
         d.encode(pass, gx, gy, M);
       }
     } else {
-      for (const { N, launches } of this.mm) {
+      for (const { N, launches, largeMin } of this.mm) {
         // the first launch that still gives enough workgroups (the large tile), else the last
-        const l = launches.find((l, i) => i === launches.length - 1 || tiledGroups(M, N, l).reduce((a, b) => a * b) >= this.largeMin)!;
+        const l = launches.find((l, i) => i === launches.length - 1 || tiledGroups(M, N, l).reduce((a, b) => a * b) >= largeMin)!;
         const [gx, gy] = tiledGroups(M, N, l);
         l.d.encode(pass, gx, gy);
       }

@@ -11,6 +11,8 @@ import {
   matmulSgWgsl,
   matmulTiledWgsl,
   SG_DEFAULT,
+  SG_SMALL,
+  sgBytes,
   SG_DIALECTS,
   sgTile,
   tiledGroups,
@@ -18,6 +20,7 @@ import {
   type MatmulEpilogue,
   type SgDialect,
   type SgMatrixConfig,
+  type SgShape,
 } from '../ops/matmul/matmul-tiled.wgsl';
 import { randomFill } from '../model/random';
 import { M_FROM_T, packParams, STEP_FIELDS, type KernelSource, type StepValues } from '../wgsl/kernel-source';
@@ -192,10 +195,14 @@ async function checkDialect(
   dialect: SgDialect,
 ): Promise<{ compiled: boolean; ok: boolean; maxRelDiff: number; why?: string }> {
   let maxRelDiff = 0;
-  for (const [M, N, K, epi] of [
-    [37, 70, 100, undefined],
-    [70, 2 * 45, 72, { kind: 'act', act: 0 }],
-  ] as [number, number, number, MatmulEpilogue | undefined][]) {
+  // both launch shapes the engine uses, each with and without the SwiGLU epilogue
+  for (const [M, N, K, epi, shape] of [
+    [37, 70, 100, undefined, SG_DEFAULT],
+    [70, 2 * 45, 72, { kind: 'act', act: 0 }, SG_DEFAULT],
+    [37, 70, 100, undefined, SG_SMALL],
+    [70, 2 * 45, 136, { kind: 'act', act: 0 }, SG_SMALL],
+  ] as [number, number, number, MatmulEpilogue | undefined, SgShape][]) {
+    if (sgBytes(config, shape, epi) > device.limits.maxComputeWorkgroupStorageSize) continue; // LinearOp does not use a shape that does not fit
     const x = randomFill(M * K, 11 + M, 1).map((v) => f16ToF32(f32ToF16(v))); // [M, K], exact in f16
     const w = randomFill(N * K, 12 + N, 1 / Math.sqrt(K)); // [N, K]
     const bias = randomFill(N, 13, 0.1);
@@ -205,7 +212,7 @@ async function checkDialect(
     let got: Float32Array;
     device.pushErrorScope('validation');
     try {
-      got = await runMatmul(device, matmulSgWgsl(config, sgSize, SG_DEFAULT, epi, dialect), tiledGroups(M, N, sgTile(config, SG_DEFAULT)), c, new PipelineCache(device));
+      got = await runMatmul(device, matmulSgWgsl(config, sgSize, shape, epi, dialect), tiledGroups(M, N, sgTile(config, shape)), c, new PipelineCache(device));
     } catch (e) {
       await device.popErrorScope();
       return { compiled: false, ok: false, maxRelDiff: NaN, why: e instanceof Error ? e.message : String(e) };

@@ -14,7 +14,11 @@ import { checkSubgroupMatrix, pickSgConfig, runMatmul, subgroupMatrixOf, type Ma
 import { randomFill } from '../../model/random';
 import { silu } from '../activations/activations';
 import { matmul } from './matmul';
-import { matmulSgWgsl, matmulTiledWgsl, SG_DEFAULT, SG_SMALL, sgTile, tiledGroups, TILED_LARGE, TILED_SMALL, type TiledShape } from './matmul-tiled.wgsl';
+import { matmulSgWgsl, matmulTiledWgsl, SG_DEFAULT, SG_SMALL, sgTile, tiledGroups, TILED_LARGE, TILED_SMALL, type SgShape, type TiledShape } from './matmul-tiled.wgsl';
+
+// Shapes named in the case titles (the engine's defaults, SG_DEFAULT and SG_SMALL, are cases of their own).
+const SG_2X2_F2X4: SgShape = { SGM: 2, SGN: 2, FM: 2, FN: 4, BK: 32 };
+const SG_2X2_F2X2: SgShape = { SGM: 2, SGN: 2, FM: 2, FN: 2, BK: 32 };
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
@@ -113,15 +117,18 @@ describe('prefill matmul, subgroup matrices (WGSL)', () => {
       { M: 16, N: 16, K: 16 },
       { M: 8, N: 8, K: 8 },
     ]) {
-      const k = matmulSgWgsl(cfg, 32, SG_DEFAULT, { kind: 'act', act: 0 });
+      const k = matmulSgWgsl(cfg, 32, SG_2X2_F2X4, { kind: 'act', act: 0 });
       expect(k.code).toContain(`subgroup_matrix_left<f16, ${cfg.K}, ${cfg.M}>`);
       expect(k.code).toContain('@workgroup_size(128)');
     }
   });
 
   it.each([
-    ['16×16×16, 2×2 subgroups of 2×2 fragments', { M: 16, N: 16, K: 16 }, SG_SMALL],
-    ['8×8×8, 2×2 subgroups of 2×4 fragments, K steps of 16', { M: 8, N: 8, K: 8 }, { ...SG_DEFAULT, BK: 16 }],
+    ['16×16×16, 2×2 subgroups of 2×2 fragments', { M: 16, N: 16, K: 16 }, SG_2X2_F2X2],
+    ['8×8×8, 2×2 subgroups of 2×4 fragments, K steps of 16', { M: 8, N: 8, K: 8 }, { ...SG_2X2_F2X4, BK: 16 }],
+    // the defaults' subgroup layouts with 8×8×8 fragments: with 16×16×16 their tiles need more workgroup memory than SwiftShader has
+    ['8×8×8, the default: 4×2 subgroups of 2×4 fragments', { M: 8, N: 8, K: 8 }, SG_DEFAULT],
+    ['8×8×8, the default small: 2×4 subgroups of 2×2 fragments, K steps of 64', { M: 8, N: 8, K: 8 }, SG_SMALL],
   ])(
     'emulated (%s): tiling, staging and epilogues against the CPU reference',
     async (_, cfg, shape) => {

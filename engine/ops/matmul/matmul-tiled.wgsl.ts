@@ -308,9 +308,14 @@ export interface SgShape {
   BK: number;
 }
 
-/** The default shapes: 4 subgroups of 2×4 fragments (64×128 with 16×16×16), or of 2×2 (64×64) where that leaves too few workgroups. */
-export const SG_DEFAULT: SgShape = { SGM: 2, SGN: 2, FM: 2, FN: 4, BK: 32 };
-export const SG_SMALL: SgShape = { SGM: 2, SGN: 2, FM: 2, FN: 2, BK: 32 };
+/**
+ * The default shapes, the fastest per layer shape in prefill.bench on the H200 (engine/gpu/BENCH.md,
+ * "Prefill kernels on the H200"): 4×2 subgroups of 2×4 fragments (128×128 with 16×16×16, K steps
+ * of 32) for wide outputs, and 2×4 subgroups of 2×2 fragments with K steps of 64 (64×128) where the
+ * large tile leaves too few workgroups (GpuTuning.sgLargeMinGroups).
+ */
+export const SG_DEFAULT: SgShape = { SGM: 4, SGN: 2, FM: 2, FN: 4, BK: 32 };
+export const SG_SMALL: SgShape = { SGM: 2, SGN: 4, FM: 2, FN: 2, BK: 64 };
 
 /**
  * How the load / store builtins name the memory layout: 'layout' — a template argument
