@@ -51,7 +51,14 @@ export function parseEnv(v: unknown): EngineEnv {
 export function parseDecision(v: unknown): BackendDecision {
   if (!isRecord(v)) throw new ProtocolError(`field "decision" must be an object, got ${describe(v)}`);
   if (v.backend !== 'webgpu' && v.backend !== 'cpu') throw new ProtocolError(`field "decision.backend" must be "webgpu" or "cpu", got ${describe(v.backend)}`);
-  return { backend: v.backend, label: str(v, 'label')!, reason: str(v, 'reason')!, adapter: str(v, 'adapter', true), software: v.software === true };
+  return {
+    backend: v.backend,
+    label: str(v, 'label')!,
+    reason: str(v, 'reason')!,
+    adapter: str(v, 'adapter', true),
+    software: v.software === true,
+    ...(v.ort === 'wasm' || v.ort === 'webgpu' ? { ort: v.ort } : {}),
+  };
 }
 
 export const engineWebviewParsers: MessageParsers<EngineWebviewMessage> = {

@@ -53,7 +53,7 @@ import { ProtocolError, describe, isRecord, lookup, num, type ReplyTable, type M
 export { ProtocolError } from './validate';
 export type { EngineEnv } from './engine';
 export { ORT_WASM_FILE } from './engine';
-export { decideBackend, softwareWarning, type BackendDecision, type DeviceChoice } from './backend';
+export { decideBackend, ortLabel, softwareWarning, type BackendDecision, type DeviceChoice, type OrtProvider } from './backend';
 export type { GenerateStopReason } from './generate';
 export { MAX_LAB_COLUMNS, MAX_LAB_TOKENS, MAX_LAB_TOP, LAB_SAMPLER_KINDS } from './lab';
 export type { LabColumn, LabPieces, LabSampler, LabSamplerKind, LabStepMessage, LabStrategy, LabWorkerMessage } from './lab';

@@ -297,6 +297,7 @@ export class ModelSession {
         modelId: spec.modelId,
         summary: {
           device: backendSpec.id === 'webgpu' || backendSpec.opts.ortProvider === 'webgpu' ? 'gpu' : 'cpu',
+          ...(backendSpec.id === ONNX_BACKEND ? { ort: backendSpec.opts.ortProvider ?? 'wasm' } : {}),
           ...(model.id === 'webgpu' ? { weights } : {}),
           contextLength: model.contextLength,
           parameters,
