@@ -97,7 +97,7 @@ export function engineSettings(): PlaygroundSettings {
 
 /** Whether the worker is loading a model or generating (answers still to come). */
 export function engineBusy(): boolean {
-  return [...asked.values()].some((a) => a.type === 'loadModel' || a.type === 'generate');
+  return [...asked.values()].some((a) => a.type === 'loadModel' || a.type === 'generate' || a.type === 'xcheckRun');
 }
 
 /**

@@ -60,7 +60,7 @@ export type { LabColumn, LabPieces, LabSampler, LabSamplerKind, LabStepMessage, 
 export { EXPORT_FORMATS, type ExportFormat } from './export';
 export { MAX_INSIDE_TEXT, type FlashStep, type FlashView, type HeadSummary, type InsideRunInfo } from './inside';
 export type { KvCompareRow, KvProfileHeader, KvQuantEffectView, KvStepView } from './kv';
-export { MAX_XCHECK_STEPS, MAX_XCHECK_TEXT, type XcheckSide, type XcheckView } from './xcheck';
+export { MAX_XCHECK_STEPS, MAX_XCHECK_TEXT, XCHECK_ONNX_REFUSAL, type XcheckSide, type XcheckView } from './xcheck';
 export type { GpuWeights, LoadedSummary, ModelLoadSpec, ModelRef, ModelRequest, ModelSummary } from './models';
 export type { LogLevel, PlaygroundSettings, PlaygroundTab } from './shell';
 export { MAX_TOKENIZE_TEXT } from './tokenizer';

@@ -11,6 +11,10 @@ export const MAX_XCHECK_STEPS = 256;
 /** Longest text a cross-check accepts, in characters. */
 export const MAX_XCHECK_TEXT = 20_000;
 
+/** Why an active ONNX model is not cross-checked (the worker's refusal, and the view's reason). */
+export const XCHECK_ONNX_REFUSAL =
+  'The active model is an ONNX file: comparing it needs an engine-loadable model of the same weights (a .safetensors folder, GGUF or llama2.c file), which this view cannot pick yet. Make that model active to compare the engine with its ONNX export.';
+
 /** Webview -> worker. */
 export type XcheckWorkerRequest =
   | { type: 'xcheckRun'; id: number; text: string; steps: number }

@@ -10,7 +10,8 @@ import { generateAll } from '../generate/generate';
 import { parseWorkerMessage, type WorkerToWebview } from '../protocol/index';
 import { tokenizerFromBytes } from '../tokenizer/index';
 import { fixturePath } from '../../tests/unit/fixtures';
-import { XCHECK_ONNX_REFUSAL, XcheckWorker, type XcheckSessionModel } from './xcheck';
+import { XCHECK_ONNX_REFUSAL } from '../protocol/xcheck';
+import { XcheckWorker, type XcheckSessionModel } from './xcheck';
 
 const tok = tokenizerFromBytes(new Uint8Array(readFileSync(fixturePath('tokenizers/tiny-bytelevel-gpt2/tokenizer.json'))), 'tokenizer.json');
 const TEXT = 'a b c d';

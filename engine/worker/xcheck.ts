@@ -16,7 +16,7 @@ import { concat } from '../export/onnx/protobuf';
 import { crossCheck } from '../generate/cross-check';
 import type { LoadedModel } from '../model/types';
 import type { WebviewToWorker, WorkerToWebview } from '../protocol/index';
-import { MAX_XCHECK_STEPS, MAX_XCHECK_TEXT, type XcheckSide, type XcheckView } from '../protocol/xcheck';
+import { MAX_XCHECK_STEPS, MAX_XCHECK_TEXT, XCHECK_ONNX_REFUSAL, type XcheckSide, type XcheckView } from '../protocol/xcheck';
 import type { Tokenizer } from '../tokenizer/index';
 
 /** What the cross-check runs on: the session's model, or why there is none to run. */
@@ -30,10 +30,6 @@ export interface XcheckSessionModel {
   /** The worker has WebGPU: try ort's WebGPU execution provider first. */
   webgpu: boolean;
 }
-
-/** Why the active ONNX model is not cross-checked (shown in the view and the README). */
-export const XCHECK_ONNX_REFUSAL =
-  'The active model is an ONNX file: comparing it needs an engine-loadable model of the same weights (a .safetensors folder, GGUF or llama2.c file), which this view cannot pick yet. Make that model active to compare the engine with its ONNX export.';
 
 class Cancelled extends Error {
   constructor() {
