@@ -15,7 +15,7 @@ import { onnxChunks } from '../export/onnx/export';
 import { concat } from '../export/onnx/protobuf';
 import { crossCheck } from '../generate/cross-check';
 import type { LoadedModel } from '../model/types';
-import type { WebviewToWorker, WorkerToWebview } from '../protocol/index';
+import { ortLabel, type WebviewToWorker, type WorkerToWebview } from '../protocol/index';
 import { MAX_XCHECK_STEPS, MAX_XCHECK_TEXT, XCHECK_ONNX_REFUSAL, type XcheckSide, type XcheckView } from '../protocol/xcheck';
 import type { Tokenizer } from '../tokenizer/index';
 
@@ -148,7 +148,7 @@ export class XcheckWorker {
         maxAbs: r.maxAbs,
         logitScale: r.logitScale,
         engine: side(b.label, r.a),
-        ort: side(`onnxruntime-web (${provider} EP)`, r.b),
+        ort: side(ortLabel(provider), r.b),
         firstDivergence: r.firstDivergence,
       };
       this.post({ type: 'xcheckResult', id, result });
