@@ -105,9 +105,10 @@ function side(o: Raw, key: string): XcheckSide {
 
 export const xcheckWorkerParsers: MessageParsers<XcheckWorkerMessage> = {
   xcheckProgress: (raw) => {
+    const id = num(raw, 'id')!;
     const phase = raw.phase;
     if (phase !== 'exporting' && phase !== 'opening' && phase !== 'running') throw new ProtocolError(`field "phase" must be exporting, opening or running, got ${describe(phase)}`);
-    return { type: 'xcheckProgress', id: num(raw, 'id')!, phase, done: num(raw, 'done')!, total: num(raw, 'total')! };
+    return { type: 'xcheckProgress', id, phase, done: num(raw, 'done')!, total: num(raw, 'total')! };
   },
   xcheckResult: (raw) => {
     const id = num(raw, 'id')!;
