@@ -36,6 +36,7 @@ export function activate(ctx: vscode.ExtensionContext): void {
     }),
     vscode.commands.registerCommand('llmPlayground.openInside', () => openPlaygroundTab(ctx, 'inside')),
     vscode.commands.registerCommand('llmPlayground.openKv', () => openPlaygroundTab(ctx, 'kv')),
+    vscode.commands.registerCommand('llmPlayground.openCrossCheck', () => openPlaygroundTab(ctx, 'xcheck')),
     registerTokenizerFeatures(ctx, () => openPlaygroundPanel(ctx)),
     // The active model's tokenizer serves the hover, the status bar and the Tokenizer tab.
     onDidChangeActiveModel((m) => {

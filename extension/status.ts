@@ -26,7 +26,7 @@ export function describeEnv(env: EngineEnv): string {
 /** Shows the webview's answer to "which backend runs and why" (engine/protocol/backend.ts), word for word. */
 export function setBackend(d: BackendDecision): void {
   if (!item) return;
-  item.text = d.backend === 'webgpu' ? '$(zap) LLM: WebGPU' : '$(chip) LLM: CPU';
+  item.text = d.ort ? `${d.ort === 'webgpu' ? '$(zap)' : '$(chip)'} LLM: ${d.label}` : d.backend === 'webgpu' ? '$(zap) LLM: WebGPU' : '$(chip) LLM: CPU';
   item.tooltip = `LLM Playground runs on: ${d.label}. ${d.reason}`;
   item.backgroundColor = d.backend === 'webgpu' && d.software ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
 }

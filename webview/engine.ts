@@ -97,7 +97,7 @@ export function engineSettings(): PlaygroundSettings {
 
 /** Whether the worker is loading a model or generating (answers still to come). */
 export function engineBusy(): boolean {
-  return [...asked.values()].some((a) => a.type === 'loadModel' || a.type === 'generate');
+  return [...asked.values()].some((a) => a.type === 'loadModel' || a.type === 'generate' || a.type === 'xcheckRun');
 }
 
 /**
@@ -150,6 +150,9 @@ export async function startEngine(): Promise<void> {
       case 'fatal':
         fail(msg.message);
         break;
+      case 'ortWasmRequest':
+        void sendOrtWasm(msg.reqId);
+        break;
       default:
         break;
     }
@@ -158,5 +161,19 @@ export async function startEngine(): Promise<void> {
   };
   // onnxruntime-web's wasm (ONNX models) is shipped beside the worker script (scripts/build.mjs)
   const ortWasm = new URL(ORT_WASM_FILE, workerUri).href;
-  postToWorker({ type: 'probe', id: newRequestId(), backend: settings.backend, ortWasm });
+  postToWorker({ type: 'probe', id: newRequestId(), backend: settings.backend, ortWasm, ortWasmFromPage: true });
+}
+
+/** The worker's first ONNX session wants onnxruntime-web's wasm: this document can fetch the webview's resources, its worker cannot. */
+async function sendOrtWasm(reqId: number): Promise<void> {
+  const w = worker;
+  if (!w || !workerUri) return;
+  try {
+    const res = await fetch(new URL(ORT_WASM_FILE, workerUri).href);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const bytes = await res.arrayBuffer();
+    w.postMessage({ type: 'ortWasmData', reqId, bytes } satisfies WebviewToWorker, [bytes]);
+  } catch (e) {
+    w.postMessage({ type: 'ortWasmData', reqId, error: e instanceof Error ? e.message : String(e) } satisfies WebviewToWorker);
+  }
 }

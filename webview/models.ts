@@ -76,8 +76,9 @@ export function chosenDevice(): DeviceChoice {
 /** Which backend runs the model and why (the loaded model's device once one is loaded): shown in every tab and the status bar. */
 export function currentBackend(): BackendDecision | undefined {
   const load = state.load;
-  const loaded = load.phase === 'ready' && load.modelId === state.activeId ? (load.summary?.device ?? 'cpu') : undefined;
-  return decideBackend({ env: engineState().env, setting: engineSettings().backend, choice: explicitDevice(), loaded });
+  const ready = load.phase === 'ready' && load.modelId === state.activeId;
+  const loaded = ready ? (load.summary?.device ?? 'cpu') : undefined;
+  return decideBackend({ env: engineState().env, setting: engineSettings().backend, choice: explicitDevice(), loaded, ort: ready ? load.summary?.ort : undefined });
 }
 
 /** GPU weights: f32, or f16 packed in u32 (half the memory and bandwidth, logits within ~1e-2). */

@@ -97,7 +97,7 @@ export class OrtBackend implements Backend {
     const ep = opts.executionProvider ?? 'wasm';
     if (ep === 'webgpu' && !ortWebGpuAvailable())
       throw new UnsupportedError('the WebGPU execution provider needs navigator.gpu (a browser)', { file: onnx.file, expected: 'executionProvider wasm' });
-    const ort = ortStarting();
+    const ort = await ortStarting();
     // present.* stay where the graph ran them: on the GPU, they are fed back without a read-back
     const presentOnGpu =
       ep === 'webgpu'

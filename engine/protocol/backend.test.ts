@@ -79,4 +79,15 @@ describe('decideBackend', () => {
     expect(parseWebviewMessage({ type: 'backend', decision })).toEqual({ type: 'backend', decision });
     expect(() => parseWebviewMessage({ type: 'backend', decision: { backend: 'tpu', label: 'x', reason: 'y' } })).toThrow(/decision\.backend/);
   });
+
+  test('a loaded ONNX model names onnxruntime-web and its execution provider; the host keeps it', () => {
+    const wasm = decideBackend({ env: cpuOnly, setting: 'auto', loaded: 'cpu', ort: 'wasm' })!;
+    expect(wasm).toMatchObject({ backend: 'cpu', label: 'onnxruntime-web (wasm EP)', ort: 'wasm' });
+    expect(wasm.reason).toMatch(/ONNX graph: onnxruntime-web runs it on its WebAssembly \(wasm\) execution provider/);
+    const gpu = decideBackend({ env: hardware, setting: 'auto', loaded: 'gpu', ort: 'webgpu' })!;
+    expect(gpu).toMatchObject({ backend: 'webgpu', label: 'onnxruntime-web (WebGPU EP)', ort: 'webgpu', software: false });
+    expect(parseWebviewMessage({ type: 'backend', decision: gpu })).toEqual({ type: 'backend', decision: gpu });
+    // before a model is loaded, or for the engine's own models: no ort
+    expect(decideBackend({ env: hardware, setting: 'auto', ort: 'webgpu' })!.ort).toBeUndefined();
+  });
 });

@@ -23,6 +23,16 @@ export interface BackendDecision {
   adapter?: string;
   /** The adapter is a software one (SwiftShader, llvmpipe…): far slower than the CPU path. */
   software: boolean;
+  /** The loaded model is an ONNX graph run by onnxruntime-web, on this execution provider. */
+  ort?: OrtProvider;
+}
+
+/** onnxruntime-web's execution provider for a loaded ONNX model. */
+export type OrtProvider = 'wasm' | 'webgpu';
+
+/** For people: "onnxruntime-web (wasm EP)", "onnxruntime-web (WebGPU EP)". */
+export function ortLabel(p: OrtProvider): string {
+  return `onnxruntime-web (${p === 'webgpu' ? 'WebGPU' : 'wasm'} EP)`;
 }
 
 /** How much slower the engine runs on a software WebGPU adapter than on the CPU path (engine/gpu/BENCH.md). */
@@ -56,11 +66,21 @@ export interface BackendInputs {
   choice?: DeviceChoice;
   /** The device the loaded model is on; undefined when none is loaded. */
   loaded?: DeviceChoice;
+  /** The loaded model runs on onnxruntime-web with this execution provider (an ONNX model). */
+  ort?: OrtProvider;
 }
 
 /** Which backend runs and why; undefined before the engine was probed. */
-export function decideBackend({ env, setting, choice, loaded }: BackendInputs): BackendDecision | undefined {
+export function decideBackend({ env, setting, choice, loaded, ort }: BackendInputs): BackendDecision | undefined {
   if (!env) return undefined;
+  if (loaded && ort) {
+    const adapter = adapterName(env);
+    const reason =
+      ort === 'webgpu'
+        ? `The active model is an ONNX graph: onnxruntime-web runs it on its WebGPU execution provider${adapter ? ` (${adapter})` : ''}.`
+        : `The active model is an ONNX graph: onnxruntime-web runs it on its WebAssembly (wasm) execution provider${loaded === 'gpu' || env.backend !== 'webgpu' ? '' : ' (the Model tab\'s "Run on" is the CPU)'}.`;
+    return { backend: ort === 'webgpu' ? 'webgpu' : 'cpu', label: ortLabel(ort), reason, adapter, software: ort === 'webgpu' && isSoftwareAdapter(env), ort };
+  }
   if (env.backend === 'cpu') {
     const reason = env.reason ?? 'No WebGPU adapter was found.';
     return { backend: 'cpu', label: 'CPU', reason, software: false };

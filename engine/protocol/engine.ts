@@ -17,18 +17,32 @@ export type EngineWebviewMessage = { type: 'env'; env: EngineEnv } | { type: 'ba
 /** onnxruntime-web's WebAssembly build with its WebGPU execution provider, relative to the worker script (dist/; copied there by scripts/build.mjs). */
 export const ORT_WASM_FILE = 'ort/ort-wasm-simd-threaded.jsep.wasm';
 
-/** Webview -> worker. `ortWasm`: the URL of onnxruntime-web's WebAssembly file (dist/ort), for ONNX models. */
-export type EngineWorkerRequest = { type: 'probe'; id: number; backend: PlaygroundSettings['backend']; ortWasm?: string };
+/**
+ * Webview -> worker. `ortWasm`: the URL of onnxruntime-web's WebAssembly file (dist/ort), for ONNX
+ * models. `ortWasmFromPage`: the worker asks the page for the file's bytes (`ortWasmRequest`,
+ * answered by `ortWasmData`) the first time it opens an ONNX session, instead of fetching the URL
+ * itself: in VS Code a webview's resources are served to its document only, not to a worker.
+ */
+export type EngineWorkerRequest =
+  | { type: 'probe'; id: number; backend: PlaygroundSettings['backend']; ortWasm?: string; ortWasmFromPage?: boolean }
+  | { type: 'ortWasmData'; reqId: number; bytes?: ArrayBuffer; error?: string };
 
 /** Worker -> webview. */
-export type EngineWorkerMessage = { type: 'env'; id: number; env: EngineEnv } | { type: 'log'; level: LogLevel; message: string } | { type: 'fatal'; message: string };
+export type EngineWorkerMessage =
+  | { type: 'env'; id: number; env: EngineEnv }
+  | { type: 'log'; level: LogLevel; message: string }
+  | { type: 'fatal'; message: string }
+  /** The worker wants onnxruntime-web's wasm bytes (probe's ortWasmFromPage). */
+  | { type: 'ortWasmRequest'; reqId: number };
 
 /** The worker's answers to each request (a probe that cannot honour the settings ends in `fatal`, which has no id). */
 export interface EngineWorkerReplies {
   probe: 'env';
+  /** Answers the worker's ortWasmRequest, by its reqId. */
+  ortWasmData: never;
 }
 
-export const ENGINE_REPLIES: ReplyTable<EngineWorkerReplies> = { probe: { replies: ['env'], last: ['env'] } };
+export const ENGINE_REPLIES: ReplyTable<EngineWorkerReplies> = { probe: { replies: ['env'], last: ['env'] }, ortWasmData: { replies: [], last: [] } };
 
 export function parseEnv(v: unknown): EngineEnv {
   if (!isRecord(v)) throw new ProtocolError(`field "env" must be an object, got ${describe(v)}`);
@@ -51,7 +65,14 @@ export function parseEnv(v: unknown): EngineEnv {
 export function parseDecision(v: unknown): BackendDecision {
   if (!isRecord(v)) throw new ProtocolError(`field "decision" must be an object, got ${describe(v)}`);
   if (v.backend !== 'webgpu' && v.backend !== 'cpu') throw new ProtocolError(`field "decision.backend" must be "webgpu" or "cpu", got ${describe(v.backend)}`);
-  return { backend: v.backend, label: str(v, 'label')!, reason: str(v, 'reason')!, adapter: str(v, 'adapter', true), software: v.software === true };
+  return {
+    backend: v.backend,
+    label: str(v, 'label')!,
+    reason: str(v, 'reason')!,
+    adapter: str(v, 'adapter', true),
+    software: v.software === true,
+    ...(v.ort === 'wasm' || v.ort === 'webgpu' ? { ort: v.ort } : {}),
+  };
 }
 
 export const engineWebviewParsers: MessageParsers<EngineWebviewMessage> = {
@@ -67,4 +88,5 @@ export const engineWorkerParsers: MessageParsers<EngineWorkerMessage> = {
     return { type: 'log', level, message: str(raw, 'message')! };
   },
   fatal: (raw) => ({ type: 'fatal', message: str(raw, 'message')! }),
+  ortWasmRequest: (raw) => ({ type: 'ortWasmRequest', reqId: num(raw, 'reqId')! }),
 };

@@ -10,7 +10,7 @@
  * its validators: shell.ts (init, settings, logs, errors), engine.ts (probe, env,
  * fatal), models.ts (model list, load, byte ranges), generate.ts, tokenizer.ts
  * (Tokenizer panel, BPE trainer), lab.ts (the decoding lab), export.ts (files saved through the host), inside.ts (attention, logit lens,
- * routing views); validate.ts holds the shared checks. This file
+ * routing views), kv.ts (KV cache), xcheck.ts (cross-check against onnxruntime-web); validate.ts holds the shared checks. This file
  * joins them into the unions, the request -> answer maps and the parse entry points.
  *
  * Types the engine produces (EngineEnv, TokenView, ModelInfo...) are defined by
@@ -32,6 +32,7 @@ import { INSIDE_REPLIES, insideWorkerParsers, type InsideWorkerMessage, type Ins
 import { LAB_REPLIES, labWorkerParsers, type LabWorkerMessage, type LabWorkerReplies, type LabWorkerRequest } from './lab';
 import { exportRequestParsers, type ExportRequest, type ExportResults } from './export';
 import { KV_REPLIES, kvWorkerParsers, type KvWorkerMessage, type KvWorkerReplies, type KvWorkerRequest } from './kv';
+import { XCHECK_REPLIES, xcheckWorkerParsers, type XcheckWorkerMessage, type XcheckWorkerReplies, type XcheckWorkerRequest } from './xcheck';
 import { GENERATE_REPLIES, generateWorkerParsers, type GenerateWorkerMessage, type GenerateWorkerReplies, type GenerateWorkerRequest } from './generate';
 import {
   MODEL_REPLIES,
@@ -52,13 +53,14 @@ import { ProtocolError, describe, isRecord, lookup, num, type ReplyTable, type M
 export { ProtocolError } from './validate';
 export type { EngineEnv } from './engine';
 export { ORT_WASM_FILE } from './engine';
-export { decideBackend, softwareWarning, type BackendDecision, type DeviceChoice } from './backend';
+export { decideBackend, ortLabel, softwareWarning, type BackendDecision, type DeviceChoice, type OrtProvider } from './backend';
 export type { GenerateStopReason } from './generate';
 export { MAX_LAB_COLUMNS, MAX_LAB_TOKENS, MAX_LAB_TOP, LAB_SAMPLER_KINDS } from './lab';
 export type { LabColumn, LabPieces, LabSampler, LabSamplerKind, LabStepMessage, LabStrategy, LabWorkerMessage } from './lab';
 export { EXPORT_FORMATS, type ExportFormat } from './export';
 export { MAX_INSIDE_TEXT, type FlashStep, type FlashView, type HeadSummary, type InsideRunInfo } from './inside';
 export type { KvCompareRow, KvProfileHeader, KvQuantEffectView, KvStepView } from './kv';
+export { MAX_XCHECK_STEPS, MAX_XCHECK_TEXT, XCHECK_ONNX_REFUSAL, type XcheckSide, type XcheckView } from './xcheck';
 export type { GpuWeights, LoadedSummary, ModelLoadSpec, ModelRef, ModelRequest, ModelSummary } from './models';
 export type { LogLevel, PlaygroundSettings, PlaygroundTab } from './shell';
 export { MAX_TOKENIZE_TEXT } from './tokenizer';
@@ -91,16 +93,25 @@ export type ResultOf<M extends WebviewRequestMethod> = RequestResults[M];
 
 // ---------------------------------------------------------------- webview <-> worker
 
-export type WebviewToWorker = EngineWorkerRequest | ModelWorkerRequest | GenerateWorkerRequest | LabWorkerRequest | InsideWorkerRequest | KvWorkerRequest;
-export type WorkerToWebview = EngineWorkerMessage | ModelWorkerMessage | GenerateWorkerMessage | LabWorkerMessage | InsideWorkerMessage | KvWorkerMessage;
+export type WebviewToWorker = EngineWorkerRequest | ModelWorkerRequest | GenerateWorkerRequest | LabWorkerRequest | InsideWorkerRequest | KvWorkerRequest | XcheckWorkerRequest;
+export type WorkerToWebview = EngineWorkerMessage | ModelWorkerMessage | GenerateWorkerMessage | LabWorkerMessage | InsideWorkerMessage | KvWorkerMessage | XcheckWorkerMessage;
 
 /** For each webview -> worker request, the types of the worker messages that answer it (by its id). */
-export interface WorkerReplies extends EngineWorkerReplies, ModelWorkerReplies, GenerateWorkerReplies, LabWorkerReplies, InsideWorkerReplies, KvWorkerReplies {}
+export interface WorkerReplies
+  extends EngineWorkerReplies, ModelWorkerReplies, GenerateWorkerReplies, LabWorkerReplies, InsideWorkerReplies, KvWorkerReplies, XcheckWorkerReplies {}
 export type ReplyOf<T extends WebviewToWorker['type']> = Extract<WorkerToWebview, { type: WorkerReplies[T] }>;
 /** The requests that get answers of their own (the others are answered through another request's). */
 export type AnsweredRequest = { [T in keyof WorkerReplies]: [WorkerReplies[T]] extends [never] ? never : T }[keyof WorkerReplies];
 /** WorkerReplies at run time: for each request, its answers and the ones after which no more come for its id. */
-export const WORKER_REPLIES: ReplyTable<WorkerReplies> = { ...ENGINE_REPLIES, ...MODEL_REPLIES, ...GENERATE_REPLIES, ...LAB_REPLIES, ...INSIDE_REPLIES, ...KV_REPLIES };
+export const WORKER_REPLIES: ReplyTable<WorkerReplies> = {
+  ...ENGINE_REPLIES,
+  ...MODEL_REPLIES,
+  ...GENERATE_REPLIES,
+  ...LAB_REPLIES,
+  ...INSIDE_REPLIES,
+  ...KV_REPLIES,
+  ...XCHECK_REPLIES,
+};
 
 /** For each worker -> webview request, the webview message that answers it (by its reqId). */
 export type WebviewReplies = ModelWebviewReplies;
@@ -126,6 +137,7 @@ const WORKER_PARSERS: MessageParsers<WorkerToWebview> = {
   ...labWorkerParsers,
   ...insideWorkerParsers,
   ...kvWorkerParsers,
+  ...xcheckWorkerParsers,
 };
 
 /**

@@ -53,6 +53,8 @@ export type GpuWeights = WeightPrecision;
 
 export interface LoadedSummary {
   device: 'cpu' | 'gpu';
+  /** An ONNX model: onnxruntime-web's execution provider that runs it. */
+  ort?: 'wasm' | 'webgpu';
   /** On the GPU: f32 or f16 weights. */
   weights?: GpuWeights;
   contextLength: number;

@@ -37,7 +37,7 @@ export type ShellHostMessage =
   | { type: 'showTab'; tab: PlaygroundTab };
 
 /** The playground's tabs (webview/panels/index.ts). */
-export type PlaygroundTab = 'generate' | 'lab' | 'inside' | 'kv' | 'model' | 'tokenizer' | 'engine';
+export type PlaygroundTab = 'generate' | 'lab' | 'inside' | 'kv' | 'model' | 'tokenizer' | 'engine' | 'xcheck';
 
 /** Webview -> host. */
 export type ShellWebviewMessage = { type: 'ready' } | { type: 'log'; level: LogLevel; message: string } | { type: 'error'; message: string; stack?: string };

@@ -42,7 +42,7 @@ describe('ModelSession with an ONNX model', () => {
     };
     await s.load(1, spec, 64, 'gpu');
     const loaded = out.find((m) => m.type === 'loaded' || m.type === 'loadFailed');
-    expect(loaded, JSON.stringify(loaded)).toMatchObject({ type: 'loaded', summary: { device: 'cpu', contextLength: 64 } });
+    expect(loaded, JSON.stringify(loaded)).toMatchObject({ type: 'loaded', summary: { device: 'cpu', ort: 'wasm', contextLength: 64 } });
     expect((loaded as Extract<WorkerToWebview, { type: 'loaded' }>).summary.note).toMatch(/onnxruntime-web \(WebAssembly\)/);
     await s.generate(2, PROMPT, 12, []);
     const done = out.find((m) => m.type === 'genDone' || m.type === 'genError') as Extract<WorkerToWebview, { type: 'genDone' }>;

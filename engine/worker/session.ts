@@ -28,6 +28,7 @@ import { LabRunner } from './lab';
 import { lensWeights, type LensWeights } from '../model/logit-lens';
 import { InsideSession } from './inside';
 import { KvWorker } from './kv';
+import { XcheckWorker } from './xcheck';
 
 /** Bytes per range request (the host refuses more than 16 MiB). */
 export const RANGE_CHUNK = 8 * 1024 * 1024;
@@ -94,6 +95,8 @@ export class ModelSession {
   );
   /** The KV-cache panel's requests on the loaded model (engine/worker/kv.ts). */
   private readonly kv: KvWorker;
+  /** The cross-check against onnxruntime-web (engine/worker/xcheck.ts). */
+  private readonly xcheck: XcheckWorker;
   /** How the loaded model's backend was created, to build a second one of the same kind (the KV tab's int8 cache). */
   private backendSpec: { id: BackendId; opts: BackendCreateOptions } | undefined;
 
@@ -113,6 +116,22 @@ export class ModelSession {
       post,
       () =>
         this.model && this.modelId && !this.generating ? { backend: this.model, tokenizer: this.tokenizer, stopIds: this.stopIds, createBackend: this.secondBackend() } : undefined,
+      yieldNow,
+    );
+    this.xcheck = new XcheckWorker(
+      post,
+      () =>
+        !this.model || !this.modelId
+          ? 'No model is loaded yet.'
+          : this.generating
+            ? 'The model is generating (Generate tab); stop it or wait, then run again.'
+            : {
+                backend: this.model,
+                tokenizer: this.tokenizer,
+                loaded: this.loaded,
+                onnx: !!this.backendSpec && backendKind(this.backendSpec.id).runsOnnx,
+                webgpu: !!this.gpuDevice,
+              },
       yieldNow,
     );
   }
@@ -174,7 +193,7 @@ export class ModelSession {
         if (this.generating && (this.generating.id === msg.id || msg.id === 0)) this.generating.stop = true;
         return true;
       default:
-        return this.kv.handle(msg);
+        return this.xcheck.handle(msg) || this.kv.handle(msg);
     }
   }
 
@@ -317,6 +336,7 @@ export class ModelSession {
         modelId: spec.modelId,
         summary: {
           device: backendSpec.id === 'webgpu' || backendSpec.opts.ortProvider === 'webgpu' ? 'gpu' : 'cpu',
+          ...(backendSpec.id === ONNX_BACKEND ? { ort: backendSpec.opts.ortProvider ?? 'wasm' } : {}),
           ...(model.id === 'webgpu' ? { weights } : {}),
           contextLength: model.contextLength,
           parameters,

@@ -47,6 +47,19 @@ async function probe(id: number, backend: PlaygroundSettings['backend']): Promis
   post({ type: 'env', id, env });
 }
 
+/** The page's answers to ortWasmRequest, by reqId. */
+const ortWasmWaiting = new Map<number, (b: ArrayBuffer | undefined) => void>();
+let nextOrtReq = 1;
+
+/** onnxruntime-web's wasm bytes, from the page (which can fetch the webview's resources). */
+function askPageForOrtWasm(): Promise<ArrayBuffer | undefined> {
+  const reqId = nextOrtReq++;
+  return new Promise((resolve) => {
+    ortWasmWaiting.set(reqId, resolve);
+    post({ type: 'ortWasmRequest', reqId });
+  });
+}
+
 /** Loading the active model and generating with it (engine/worker/session.ts). */
 const session = new ModelSession(post, yieldToMessages);
 
@@ -68,9 +81,16 @@ self.onmessage = (ev: MessageEvent<WebviewToWorker>) => {
   switch (msg.type) {
     case 'probe':
       // onnxruntime-web (ONNX models): its wasm file from the extension's dist, one thread (this worker is the thread)
-      if (msg.ortWasm) setupOrt({ wasmPaths: { wasm: msg.ortWasm }, numThreads: 1 });
+      if (msg.ortWasm) setupOrt({ wasmPaths: { wasm: msg.ortWasm }, numThreads: 1, loadWasm: msg.ortWasmFromPage ? askPageForOrtWasm : undefined });
       probe(msg.id, msg.backend).catch((e) => post({ type: 'fatal', message: `Engine probe failed: ${errorText(e)}` }));
       break;
+    case 'ortWasmData': {
+      const p = ortWasmWaiting.get(msg.reqId);
+      ortWasmWaiting.delete(msg.reqId);
+      if (msg.error) post({ type: 'log', level: 'warn', message: `onnxruntime-web's wasm file did not come from the page (${msg.error}); fetching its URL instead` });
+      p?.(msg.bytes);
+      break;
+    }
     default:
       post({ type: 'log', level: 'warn', message: `Worker ignored unknown message ${JSON.stringify((msg as { type?: unknown }).type)}` });
   }

@@ -35,8 +35,8 @@ export const enginePanel: Panel = {
     box.append(
       el(
         'p',
-        { id: 'engine-status', 'data-backend': d.backend, 'data-adapter': env.backend, 'data-software': String(d.software) },
-        el('vscode-badge', { variant: 'counter' }, d.backend === 'webgpu' ? 'WebGPU' : 'CPU'),
+        { id: 'engine-status', 'data-backend': d.backend, 'data-adapter': env.backend, 'data-software': String(d.software), 'data-ort': d.ort ?? '' },
+        el('vscode-badge', { variant: 'counter' }, d.ort ? d.label : d.backend === 'webgpu' ? 'WebGPU' : 'CPU'),
         ` Runs on: ${d.label}`,
       ),
       el('p', { class: d.backend === 'webgpu' && d.software ? 'warning' : 'muted', id: 'engine-reason' }, d.reason),
