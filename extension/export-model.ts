@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as vscode from 'vscode';
-import { EXPORT_FORMAT_DTYPES, EXPORT_TARGET, EXPORTERS } from '../engine/export/exporters';
+import { EXPORT_FORMAT_DTYPES, EXPORT_TARGET } from '../engine/export/exporters';
 import type { ExportDtype, ExportFormat } from '../engine/export/types';
 import type { ExportJob, ExportReply } from './export-job';
 import { log } from './log';
@@ -61,15 +61,8 @@ function runExport(
 }
 
 export async function exportModel(ctx: vscode.ExtensionContext, modelPath: string, modelName: string): Promise<void> {
-  const fmt = await vscode.window.showQuickPick(
-    FORMAT_ITEMS.map((f) => ({ ...f, description: EXPORTERS[f.format] ? undefined : '(not built yet)' })),
-    { title: `Export ${modelName}: format` },
-  );
+  const fmt = await vscode.window.showQuickPick(FORMAT_ITEMS, { title: `Export ${modelName}: format` });
   if (!fmt) return;
-  if (!EXPORTERS[fmt.format]) {
-    void vscode.window.showInformationMessage(`LLM Playground: the ${fmt.label} exporter is not built yet.`);
-    return;
-  }
   const dt = await vscode.window.showQuickPick(
     EXPORT_FORMAT_DTYPES[fmt.format].map((d) => ({ label: d, detail: DTYPE_DETAIL[d] })),
     { title: `Export ${modelName} as ${fmt.label}: weight type` },
@@ -89,7 +82,7 @@ export async function exportModel(ctx: vscode.ExtensionContext, modelPath: strin
   // The save dialog has asked about replacing a file; a folder's files are asked about here.
   let force = target === 'file';
   if (target === 'folder') {
-    const taken = ['model.safetensors', 'config.json', 'generation_config.json', 'tokenizer.json'].filter((f) => existsSync(path.join(out, f)));
+    const taken = ['model.safetensors', 'model.onnx', 'model.onnx.data', 'config.json', 'generation_config.json', 'tokenizer.json'].filter((f) => existsSync(path.join(out, f)));
     if (taken.length) {
       const answer = await vscode.window.showWarningMessage(`${out} already holds ${taken.join(', ')}. Replace them?`, { modal: true }, 'Replace');
       if (answer !== 'Replace') return;

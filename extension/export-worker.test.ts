@@ -67,8 +67,10 @@ describe('export worker', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
-  it('says the ONNX exporter is not built yet', async () => {
-    const replies = await run({ model, format: 'onnx', dtype: 'f32', out: path.join(dir, 'x.onnx'), force: false });
-    expect(replies.at(-1)).toMatchObject({ type: 'error', message: expect.stringMatching(/ONNX exporter is not built yet/) });
+  it('writes an ONNX folder: the graph, its config and the tokenizer', async () => {
+    const out = path.join(dir, 'onnx');
+    const replies = await run({ model, format: 'onnx', dtype: 'f32', out, force: false });
+    expect(replies.at(-1)).toMatchObject({ type: 'done' });
+    expect(fs.readdirSync(out).sort()).toEqual(['config.json', 'generation_config.json', 'model.onnx', 'tokenizer.json']);
   });
 });

@@ -21,7 +21,6 @@ parentPort!.on('message', (m: { op: 'cancel' }) => {
 void (async () => {
   try {
     const exporter = EXPORTERS[job.format];
-    if (!exporter) throw new Error(`the ${job.format.toUpperCase()} exporter is not built yet`);
     const src = await openExportSource(job.model, { lora: job.lora, merge: true });
     ac.signal.throwIfAborted();
     const result = exporter(src, { dtype: job.dtype });

@@ -27,6 +27,9 @@ export async function bundleCli(): Promise<void> {
     target: 'node20',
     external: ['webgpu'],
     logLevel: 'warning',
+    // as scripts/build.mjs bundles it: onnxruntime-web's Node build reads import.meta.url (createRequire)
+    define: { 'import.meta.url': '__cliFileUrl' },
+    banner: { js: "const __cliFileUrl = require('node:url').pathToFileURL(__filename).href;" },
   });
   const preload = path.join(dir, 'peak-rss.cjs');
   writeFileSync(

@@ -37,7 +37,6 @@ export async function cmdExport(argv: string[], out: Out): Promise<void> {
     throw new UsageError(`--dtype for ${f} must be ${EXPORT_FORMAT_DTYPES[f].join(', ')}, got "${dtype}"`);
   if (values.merge && !values.lora) throw new UsageError('--merge needs --lora <adapter folder>');
   const exporter = EXPORTERS[f];
-  if (!exporter) throw new UsageError(`--format ${f}: the ${f.toUpperCase()} exporter is not built yet`);
   const src = await openExportSource(model, {
     lora: values.lora as string | undefined,
     merge: values.merge as boolean | undefined,

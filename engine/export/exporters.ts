@@ -6,8 +6,7 @@ import type { ExportDtype, ExportFormat, ExportOptions, ExportResult, ExportSour
 
 export type Exporter = (src: ExportSource, opts: ExportOptions) => ExportResult;
 
-/** undefined: the format's exporter is not built yet (callers say so). */
-export const EXPORTERS: Record<ExportFormat, Exporter | undefined> = {
+export const EXPORTERS: Record<ExportFormat, Exporter> = {
   gguf: exportGguf,
   safetensors: exportSafetensors,
   onnx: exportOnnxFolder,
