@@ -196,6 +196,8 @@ describe('Inside tab (code-server)', () => {
     fs.writeFileSync(pngPath, 'keep me\n');
     await doc.locator('#inside-export-png').click();
     await input.waitFor({ state: 'visible', timeout: 15_000 });
+    // Enter before the dialog has filled in the name would only open the folder
+    await expect.poll(async () => input.inputValue(), { timeout: 15_000 }).toMatch(/attention-L2-H3\.png$/);
     await input.press('Enter');
     await expect.poll(async () => widget.innerText(), { timeout: 15_000 }).toMatch(/attention-L2-H3\.png already exists\. Are you sure you want to overwrite it\?/);
     await shot('export-replace');
