@@ -196,10 +196,26 @@ describe('Inside tab (code-server)', () => {
     fs.writeFileSync(pngPath, 'keep me\n');
     await doc.locator('#inside-export-png').click();
     await input.waitFor({ state: 'visible', timeout: 15_000 });
-    // Enter before the dialog has filled in the name would only open the folder
+    // Enter before the dialog has filled in the name would only open the folder; with the name
+    // matching a listed file, code-server's dialog may take the first Enter as picking that item
+    // (the name stays in the box), so Enter is pressed again until the overwrite question shows.
     await expect.poll(async () => input.inputValue(), { timeout: 15_000 }).toMatch(/attention-L2-H3\.png$/);
+    const replaceAsked = /attention-L2-H3\.png already exists\. Are you sure you want to overwrite it\?/;
     await input.press('Enter');
-    await expect.poll(async () => widget.innerText(), { timeout: 15_000 }).toMatch(/attention-L2-H3\.png already exists\. Are you sure you want to overwrite it\?/);
+    let pressed = Date.now();
+    await expect
+      .poll(
+        async () => {
+          const text = await widget.innerText();
+          if (!replaceAsked.test(text) && Date.now() - pressed > 3_000 && (await input.isVisible()) && /attention-L2-H3\.png$/.test(await input.inputValue())) {
+            await input.press('Enter');
+            pressed = Date.now();
+          }
+          return text;
+        },
+        { timeout: 20_000, interval: 500 },
+      )
+      .toMatch(replaceAsked);
     await shot('export-replace');
     await widget.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
     await page.waitForTimeout(500);
