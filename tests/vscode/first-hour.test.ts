@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
-import { findWebview, hoverUntil, openWorkbench, RESULTS, runCommand, type Workbench } from './workbench';
+import { acceptFileDialog, findWebview, hoverUntil, openWorkbench, RESULTS, runCommand, type Workbench } from './workbench';
 
 let wb: Workbench | undefined;
 let page: Page;
@@ -286,10 +286,11 @@ describe('The first hour: walkthrough, which backend runs, Add Model refusals (c
     await runCommand(page, 'LLM Playground: Add Model…', { waitHidden: false });
     await input.waitFor({ state: 'visible', timeout: 15_000 });
     await input.fill(paths.readme);
+    // The dialog lists the typed path's folder before Enter can take the file in it.
+    await widget.locator('.monaco-list-row', { hasText: 'README.md' }).first().waitFor({ state: 'visible', timeout: 15_000 });
     await page.waitForTimeout(500);
-    await input.press('Enter');
-    const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'README.md is not a model file' }).first();
-    await toast.waitFor({ state: 'visible', timeout: 30_000 });
+    const toasts = page.locator('.notifications-toasts');
+    await acceptFileDialog(page, input, /README\.md$/, async () => toasts.innerText().catch(() => ''), /README\.md is not a model file/);
     await shot('refused-add-model-dialog');
     // The Model tab's list has neither.
     await showTab('model');

@@ -21,7 +21,7 @@ import { CpuBackend } from '../../engine/backend/cpu';
 import { lensWeights, logitLens } from '../../engine/model/logit-lens';
 import { attentionRollout } from '../../engine/model/attention-rollout';
 import type { AttentionInputs } from '../../engine/model/attention-rows';
-import { findWebview, openWorkbench, RESULTS, runCommand, type Workbench } from './workbench';
+import { acceptFileDialog, findWebview, openWorkbench, RESULTS, runCommand, type Workbench } from './workbench';
 
 const FIX = path.resolve(repoRoot, '../shared/fixtures');
 const TEXT = 'Once upon a time, there was a little girl named Lily.';
@@ -196,26 +196,9 @@ describe('Inside tab (code-server)', () => {
     fs.writeFileSync(pngPath, 'keep me\n');
     await doc.locator('#inside-export-png').click();
     await input.waitFor({ state: 'visible', timeout: 15_000 });
-    // Enter before the dialog has filled in the name would only open the folder; with the name
-    // matching a listed file, code-server's dialog may take the first Enter as picking that item
-    // (the name stays in the box), so Enter is pressed again until the overwrite question shows.
+    // Enter before the dialog has filled in the name would only open the folder.
     await expect.poll(async () => input.inputValue(), { timeout: 15_000 }).toMatch(/attention-L2-H3\.png$/);
-    const replaceAsked = /attention-L2-H3\.png already exists\. Are you sure you want to overwrite it\?/;
-    await input.press('Enter');
-    let pressed = Date.now();
-    await expect
-      .poll(
-        async () => {
-          const text = await widget.innerText();
-          if (!replaceAsked.test(text) && Date.now() - pressed > 3_000 && (await input.isVisible()) && /attention-L2-H3\.png$/.test(await input.inputValue())) {
-            await input.press('Enter');
-            pressed = Date.now();
-          }
-          return text;
-        },
-        { timeout: 20_000, interval: 500 },
-      )
-      .toMatch(replaceAsked);
+    await acceptFileDialog(page, input, /attention-L2-H3\.png$/, async () => widget.innerText(), /attention-L2-H3\.png already exists\. Are you sure you want to overwrite it\?/);
     await shot('export-replace');
     await widget.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
     await page.waitForTimeout(500);

@@ -208,6 +208,30 @@ export async function runCommand(page: Page, title: string, { timeoutMs = 90_000
   if (waitHidden) await widget.waitFor({ state: 'hidden', timeout: 10_000 });
 }
 
+/**
+ * Presses Enter in code-server's simple file dialog until `seen()` matches `want`. The dialog
+ * may take an Enter as picking the listed item whose name is in the box (the dialog stays
+ * open with the name still there), so while nothing has happened 3 s after an Enter and the
+ * box still holds `value`, Enter is pressed again. A failure shows what `seen()` last returned.
+ */
+export async function acceptFileDialog(page: Page, input: Locator, value: RegExp, seen: () => Promise<string>, want: RegExp, timeoutMs = 30_000): Promise<void> {
+  await input.press('Enter');
+  let pressed = Date.now();
+  await expect
+    .poll(
+      async () => {
+        const text = await seen();
+        if (!want.test(text) && Date.now() - pressed > 3_000 && (await input.isVisible()) && value.test(await input.inputValue().catch(() => ''))) {
+          await input.press('Enter');
+          pressed = Date.now();
+        }
+        return text;
+      },
+      { timeout: timeoutMs, interval: 500 },
+    )
+    .toMatch(want);
+}
+
 function visibleWithin(l: Locator, timeout: number): Promise<boolean> {
   return l.waitFor({ state: 'visible', timeout }).then(
     () => true,
