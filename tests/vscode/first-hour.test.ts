@@ -283,9 +283,23 @@ describe('The first hour: walkthrough, which backend runs, Add Model refusals (c
       await widget.waitFor({ state: 'hidden', timeout: 10_000 });
     }
     // "Add Model…" (the file dialog) refuses README.md the same way, in a notification.
+    // The palette's box is the dialog's box too: wait for the dialog's own title before typing,
+    // and for the box to hold the path (the dialog fills in its starting folder as it opens).
     await runCommand(page, 'LLM Playground: Add Model…', { waitHidden: false });
-    await input.waitFor({ state: 'visible', timeout: 15_000 });
-    await input.fill(paths.readme);
+    await widget
+      .locator('.quick-input-title', { hasText: /Add a model/ })
+      .first()
+      .waitFor({ state: 'visible', timeout: 15_000 });
+    await expect
+      .poll(
+        async () => {
+          if ((await input.inputValue()) !== paths.readme) await input.fill(paths.readme);
+          await page.waitForTimeout(300);
+          return input.inputValue();
+        },
+        { timeout: 15_000, interval: 500 },
+      )
+      .toBe(paths.readme);
     // The dialog lists the typed path's folder before Enter can take the file in it.
     await widget.locator('.monaco-list-row', { hasText: 'README.md' }).first().waitFor({ state: 'visible', timeout: 15_000 });
     await page.waitForTimeout(500);
