@@ -206,6 +206,9 @@ export async function runCommand(page: Page, title: string, { timeoutMs = 90_000
   await expect.poll(async () => (await widget.locator('.monaco-list-row').first().innerText()).split('\n')[0], { timeout: 5_000 }).toBe(title);
   await input.press('Enter');
   if (waitHidden) await widget.waitFor({ state: 'hidden', timeout: 10_000 });
+  // A command that asks for input reuses the palette's box: wait until the palette has let go
+  // of it, so that what the caller types goes to the command's own input.
+  else await expect.poll(async () => (await input.isVisible()) && (await input.inputValue().catch(() => '')) === `>${title}`, { timeout: 10_000 }).toBe(false);
 }
 
 /**
