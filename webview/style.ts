@@ -58,4 +58,9 @@ input[type=text] { color: var(--vscode-input-foreground); background: var(--vsco
 /* KV cache panel */
 .kv-figure { margin: 6px 0; max-width: 640px; }
 .kv-chart { border: 1px solid var(--vscode-widget-border, transparent); background: var(--vscode-editor-background); }
+/* Cross-check panel */
+.xcheck-pairing { border: 1px solid var(--vscode-widget-border, var(--vscode-panel-border, transparent)); padding: 4px 8px 6px; margin: 4px 0 8px; }
+.xcheck-pairing legend { color: var(--vscode-descriptionForeground); padding: 0 4px; }
+.xcheck-radio { margin-right: 16px; white-space: nowrap; }
+input[type=radio] { accent-color: var(--vscode-focusBorder); }
 `;

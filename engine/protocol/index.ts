@@ -10,7 +10,7 @@
  * its validators: shell.ts (init, settings, logs, errors), engine.ts (probe, env,
  * fatal), models.ts (model list, load, byte ranges), generate.ts, tokenizer.ts
  * (Tokenizer panel, BPE trainer), lab.ts (the decoding lab), export.ts (files saved through the host), inside.ts (attention, logit lens,
- * routing views), kv.ts (KV cache), xcheck.ts (cross-check against onnxruntime-web); validate.ts holds the shared checks. This file
+ * routing views), kv.ts (KV cache), xcheck.ts (cross-check against onnxruntime-web: an export, or a pair of listed models); validate.ts holds the shared checks. This file
  * joins them into the unions, the request -> answer maps and the parse entry points.
  *
  * Types the engine produces (EngineEnv, TokenView, ModelInfo...) are defined by
@@ -60,7 +60,7 @@ export type { LabColumn, LabPieces, LabSampler, LabSamplerKind, LabStepMessage, 
 export { EXPORT_FORMATS, type ExportFormat } from './export';
 export { MAX_INSIDE_TEXT, type FlashStep, type FlashView, type HeadSummary, type InsideRunInfo } from './inside';
 export type { KvCompareRow, KvProfileHeader, KvQuantEffectView, KvStepView } from './kv';
-export { MAX_XCHECK_STEPS, MAX_XCHECK_TEXT, XCHECK_ONNX_REFUSAL, type XcheckSide, type XcheckView } from './xcheck';
+export { MAX_XCHECK_STEPS, MAX_XCHECK_TEXT, XCHECK_ONNX_REFUSAL, xcheckPairProblem, type XcheckPair, type XcheckPairSide, type XcheckSide, type XcheckView } from './xcheck';
 export type { GpuWeights, LoadedSummary, ModelLoadSpec, ModelRef, ModelRequest, ModelSummary } from './models';
 export type { LogLevel, PlaygroundSettings, PlaygroundTab } from './shell';
 export { MAX_TOKENIZE_TEXT } from './tokenizer';

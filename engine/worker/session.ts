@@ -131,8 +131,10 @@ export class ModelSession {
                 loaded: this.loaded,
                 onnx: !!this.backendSpec && backendKind(this.backendSpec.id).runsOnnx,
                 webgpu: !!this.gpuDevice,
+                modelId: this.modelId,
               },
       yieldNow,
+      { load: (spec) => this.loadOther(spec), webgpu: () => !!this.gpuDevice },
     );
   }
 
@@ -230,14 +232,26 @@ export class ModelSession {
     };
   }
 
-  /** Another registered model's weights (the lab's draft model), read through the same bridge; the session's model stays as it is. */
-  async loadWeights(spec: ModelLoadSpec): Promise<LoadedModel> {
+  /** Another registered model's files, read through the same bridge (no progress; the session's model stays as it is). */
+  private otherFolder(spec: ModelLoadSpec): HfFolder {
     const job: Loading = { id: 0, cancelled: false };
     const open = (name: string): ByteSource | null => {
       const size = spec.files.find((f) => f.name === name)?.size;
       return size === undefined ? null : this.source(spec, name, size, job, () => {});
     };
-    return loadModel(spec.format, { name: spec.name, open: async (f) => open(f) }, spec.weights);
+    return { name: spec.name, open: async (f) => open(f) };
+  }
+
+  /** Another registered model's weights (the lab's draft model). */
+  async loadWeights(spec: ModelLoadSpec): Promise<LoadedModel> {
+    return loadModel(spec.format, this.otherFolder(spec), spec.weights);
+  }
+
+  /** Another registered model's weights (an ONNX model: its graph) and its tokenizer (the cross-check's pair). */
+  async loadOther(spec: ModelLoadSpec): Promise<{ loaded: LoadedModel; tokenizer?: Tokenizer }> {
+    const folder = this.otherFolder(spec);
+    const loaded = await loadModel(spec.format, folder, spec.weights);
+    return { loaded, tokenizer: await loadModelTokenizer(spec.format, folder, spec.weights, spec.tokenizer) };
   }
 
   async load(id: number, spec: ModelLoadSpec, contextLength: number, device: 'cpu' | 'gpu', weights: GpuWeights = 'f32'): Promise<void> {

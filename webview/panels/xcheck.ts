@@ -1,13 +1,14 @@
 /**
- * The Cross-check tab: the active model on the engine's backend and on onnxruntime-web, for a
- * text the user gives. The worker (engine/worker/xcheck.ts) exports the model to ONNX in
- * memory, opens it in onnxruntime-web (WebGPU execution provider where the worker has WebGPU,
- * else wasm; the view says which ran) and runs the text and N greedy steps on both. Shown: max
+ * The Cross-check tab: a model on the engine's backend against an ONNX graph on
+ * onnxruntime-web, for a text the user gives. Two pairings (xcheck-pair.ts, xcheck-pair-rules.ts): the active model
+ * and its ONNX export, which the worker (engine/worker/xcheck.ts) makes in memory; or a pair of
+ * models from the Models list, one ONNX and one the engine runs, which the worker reads through
+ * the host. onnxruntime-web runs its WebGPU execution provider where the worker has WebGPU,
+ * else wasm (the view says which ran); both run the text and N greedy steps. Shown: max
  * |Δ logit| per position (a bar chart: arrow keys move along it; every value as text too), the
  * overall max, both greedy paths side by side with the first divergence marked, and each
- * backend's time per token. An active ONNX model is not compared yet (the reason is shown).
- * The text, the steps and the last result survive hide/show; a run shows progress and can be
- * cancelled.
+ * backend's time per token. The pairing, the picks, the text, the steps and the last result
+ * survive hide/show; a run shows progress and can be cancelled.
  */
 import { MAX_XCHECK_STEPS, XCHECK_ONNX_REFUSAL, type ReplyOf, type XcheckView } from '../../engine/protocol/index';
 import { button, el, kvTable, setDisabled } from '../dom';
@@ -15,12 +16,16 @@ import { askWorker, postToWorker } from '../engine';
 import { getState, setState } from '../host';
 import { activeSummary, modelsState, onModelsState, showModelsView } from '../models';
 import type { Panel } from './panel';
+import { pairControls, type PairControls } from './xcheck-pair';
+import { pairBlocked, pairEmpty, resolvePair, type PairPicks } from './xcheck-pair-rules';
 
 interface Saved {
   text: string;
   steps: string;
+  /** The pairing and a pair's picks. */
+  picks?: PairPicks;
   result?: XcheckView;
-  /** The model the result is of. */
+  /** What the result is of: the model's id (export), or "pair:<onnx id>|<engine id>". */
   modelId?: string;
   error?: string;
   /** The position the chart's readout shows. */
@@ -35,10 +40,24 @@ let result = saved?.result;
 let resultModel = saved?.modelId;
 let error = saved?.error;
 let at = saved?.at ?? 0;
+let picks: PairPicks = saved?.picks ?? { pairing: 'export' };
 let running: { id: number; phase: string; done: number; total: number } | undefined;
 
 function save(): void {
-  setState('xcheck', { text, steps, result, modelId: resultModel, error, at } satisfies Saved);
+  setState('xcheck', { text, steps, picks, result, modelId: resultModel, error, at } satisfies Saved);
+}
+
+/** The pair the picks name now (defaults filled in). */
+function currentPair() {
+  const s = modelsState();
+  return resolvePair(s.models, s.activeId, picks);
+}
+
+/** What a result would be of if run now (compared with the shown one's to say it is stale). */
+function currentKey(): string | undefined {
+  if (picks.pairing === 'export') return activeSummary()?.id;
+  const p = currentPair();
+  return `pair:${p.onnx?.id ?? ''}|${p.engine?.id ?? ''}`;
 }
 
 let root: HTMLElement | undefined;
@@ -50,6 +69,7 @@ let why: HTMLElement;
 let cancelWhy: HTMLElement;
 let progress: HTMLElement;
 let out: HTMLElement;
+let pairUi: PairControls;
 
 function stepsValue(): number | undefined {
   const n = Number(steps);
@@ -58,6 +78,11 @@ function stepsValue(): number | undefined {
 
 /** Why a run cannot start now; undefined: it can. */
 function blocked(): string | undefined {
+  if (picks.pairing === 'pair') {
+    const b = pairBlocked(modelsState().models, currentPair());
+    if (b) return b;
+    return inputBlocked();
+  }
   const m = activeSummary();
   if (!m) return 'No active model: choose one in the Models view.';
   if (!m.load) return `${m.name} cannot be loaded: ${m.problem?.message ?? 'unknown problem'}.`;
@@ -66,6 +91,11 @@ function blocked(): string | undefined {
   if (load.phase === 'loading') return 'The model is loading (Model tab).';
   if (load.phase !== 'ready' || load.modelId !== m.id) return 'The model is not loaded: open the Generate or Model tab to load it.';
   if (!load.summary?.tokenizerKind) return 'This model has no tokenizer, so the text cannot be turned into tokens.';
+  return inputBlocked();
+}
+
+/** Why the text, the steps or a run in flight block a run (either pairing). */
+function inputBlocked(): string | undefined {
   if (running) return 'The cross-check is running.';
   if (!text.trim()) return 'The text is empty: type a text to run on both backends.';
   if (stepsValue() === undefined) return `Greedy steps must be a whole number from 2 to ${MAX_XCHECK_STEPS}.`;
@@ -76,8 +106,10 @@ function start(): void {
   const n = stepsValue();
   if (n === undefined || blocked()) return;
   error = undefined;
-  const modelId = activeSummary()?.id;
-  const id = askWorker({ type: 'xcheckRun', text, steps: n }, (m: ReplyOf<'xcheckRun'>) => {
+  const modelId = currentKey();
+  const p = currentPair();
+  const pair = picks.pairing === 'pair' && p.onnx?.load && p.engine?.load ? { onnx: p.onnx.load, engine: p.engine.load } : undefined;
+  const id = askWorker({ type: 'xcheckRun', text, steps: n, ...(pair ? { pair } : {}) }, (m: ReplyOf<'xcheckRun'>) => {
     if (m.type === 'xcheckProgress') {
       if (running) running = { ...running, phase: m.phase, done: m.done, total: m.total };
       renderProgress();
@@ -104,6 +136,7 @@ function cancel(): void {
 
 const PHASES: Record<string, string> = {
   starting: 'Starting…',
+  loading: 'Reading the models through the host: model',
   exporting: 'Exporting the model to ONNX in memory',
   opening: 'Opening the export in onnxruntime-web…',
   running: 'Running both backends: greedy step',
@@ -114,7 +147,11 @@ function renderProgress(): void {
   if (!running) return;
   const r = running;
   const detail =
-    r.phase === 'exporting' && r.total ? ` (${Math.round((100 * r.done) / r.total)} % of the weights)` : r.phase === 'running' && r.total ? ` ${r.done} of ${r.total}` : '';
+    r.phase === 'exporting' && r.total
+      ? ` (${Math.round((100 * r.done) / r.total)} % of the weights)`
+      : (r.phase === 'running' || r.phase === 'loading') && r.total
+        ? ` ${r.phase === 'loading' ? r.done + 1 : r.done} of ${r.total}`
+        : '';
   progress.append(el('vscode-progress-ring', { 'aria-label': 'running' }), ` ${PHASES[r.phase] ?? r.phase}${detail}`);
 }
 
@@ -229,7 +266,7 @@ function renderOut(): void {
     if (!error) out.append(el('p', { class: 'muted', id: 'xcheck-none' }, 'No cross-check yet: type a text and press Run on both.'));
     return;
   }
-  const stale = resultModel !== activeSummary()?.id;
+  const stale = resultModel !== currentKey();
   const agree = r.firstDivergence < 0;
   const ms = (x: number) => `${x.toFixed(2)} ms`;
   out.append(
@@ -243,18 +280,35 @@ function renderOut(): void {
         'data-steps': String(r.engine.ids.length),
         'data-first-divergence': String(r.firstDivergence),
         'data-provider': r.provider,
+        'data-source': r.source,
         'data-engine-ids': r.engine.ids.join(','),
         'data-ort-ids': r.ort.ids.join(','),
       },
-      `${r.engine.label} against ${r.ort.label} (the model exported to ONNX in memory, ${r.onnxBytes.toLocaleString('en')} B): max |Δ logit| ${fmt(r.maxAbs)} over ${r.maxAbsPerPosition.length} positions (largest |logit| ${r.logitScale.toFixed(2)}); ` +
+      `${what(r)}: max |Δ logit| ${fmt(r.maxAbs)} over ${r.maxAbsPerPosition.length} positions (largest |logit| ${r.logitScale.toFixed(2)}); ` +
         (agree ? `the greedy paths agree on all ${r.engine.ids.length} steps.` : `the greedy paths first differ at step ${r.firstDivergence + 1}.`),
     ),
   );
-  if (stale) out.append(el('p', { class: 'warning', id: 'xcheck-stale' }, 'This result is of another model than the active one: run again to compare the active model.'));
+  if (stale)
+    out.append(
+      el(
+        'p',
+        { class: 'warning', id: 'xcheck-stale' },
+        picks.pairing === 'pair'
+          ? 'This result is of another pairing or pair than the one chosen: run again to compare the chosen pair.'
+          : 'This result is of another model or pairing than the active model’s export: run again to compare the active model.',
+      ),
+    );
+  if (r.tokenizerNote) out.append(el('p', { class: 'warning', id: 'xcheck-tokenizer-note' }, r.tokenizerNote));
   if (r.providerNote) out.append(el('p', { class: 'muted', id: 'xcheck-provider-note' }, r.providerNote));
   out.append(
     kvTable(
       [
+        ...(r.models
+          ? ([
+              ['Engine model', `${r.models.engine} on ${r.engine.label}`],
+              ['ONNX model', `${r.models.onnx} on ${r.ort.label} (${r.onnxBytes.toLocaleString('en')} B)`],
+            ] as [string, string][])
+          : []),
         ['Overall max |Δ logit|', `${fmt(r.maxAbs)} (largest |logit| ${r.logitScale.toFixed(2)})`],
         ['Greedy path', agree ? `agree on all ${r.engine.ids.length} steps` : `first divergence at step ${r.firstDivergence + 1}`],
         [`Time per token, ${r.engine.label}`, `${ms(r.engine.msPerToken)} (prompt of ${r.promptTokens}: ${ms(r.engine.prefillMs)})`],
@@ -268,11 +322,20 @@ function renderOut(): void {
   );
 }
 
+/** What ran against what, for the status line. */
+function what(r: XcheckView): string {
+  if (r.models) return `${r.models.engine} on ${r.engine.label} against ${r.models.onnx} on ${r.ort.label} (a pair from the list, ONNX file ${r.onnxBytes.toLocaleString('en')} B)`;
+  return `${r.engine.label} against ${r.ort.label} (the model exported to ONNX in memory, ${r.onnxBytes.toLocaleString('en')} B)`;
+}
+
 function refresh(): void {
   if (!root) return;
   const m = activeSummary();
-  empty.hidden = !!m;
-  body.hidden = !m;
+  const s = modelsState();
+  pairUi.update(s.models, s.activeId, picks);
+  const exportEmpty = picks.pairing === 'export' && !m;
+  empty.hidden = !exportEmpty;
+  body.hidden = exportEmpty || (picks.pairing === 'pair' && !!pairEmpty(s.models));
   const b = blocked();
   setDisabled(runBtn, !!b);
   runBtn.title = b ?? '';
@@ -286,6 +349,11 @@ function refresh(): void {
 function build(): HTMLElement {
   const box = el('section', { id: 'xcheck', 'aria-labelledby': 'xcheck-h' });
   box.append(el('h2', { id: 'xcheck-h' }, 'Cross-check: our engine against onnxruntime-web'));
+  pairUi = pairControls((patch) => {
+    picks = { ...picks, ...patch };
+    save();
+    refresh();
+  }, showModelsView);
   const pick = button('Choose a model', 'list-selection', showModelsView, false);
   empty = el(
     'div',
@@ -322,14 +390,14 @@ function build(): HTMLElement {
     el(
       'p',
       { class: 'muted' },
-      'The active model runs on the engine and, exported to ONNX in memory, on onnxruntime-web (its WebGPU execution provider where this webview has WebGPU, else wasm). Both read the text, then each follows its own greedy path; the logits are compared wherever both have read the same ids. An active ONNX model is not compared yet: that needs an engine-loadable model of the same weights, which this view cannot pick.',
+      'The engine runs one model and onnxruntime-web an ONNX graph (its WebGPU execution provider where this webview has WebGPU, else wasm): the active model and its export to ONNX made in memory, or a pair picked from the Models list (a model other than the loaded one runs on the CPU engine). Both read the text — in the engine model tokenizer’s ids — then each follows its own greedy path; the logits are compared wherever both have read the same ids.',
     ),
     area,
     el('div', { class: 'row' }, el('label', {}, 'Greedy steps ', n), runBtn, cancelBtn, why, cancelWhy),
     progress,
     out,
   );
-  box.append(empty, body);
+  box.append(pairUi.pairing, pairUi.pair, empty, body);
   return box;
 }
 
