@@ -86,7 +86,7 @@ async function logits(m: GpuModel): Promise<Float32Array> {
   }
 }
 
-const CASES = [
+const CASES: { name: string; path: () => string; gpuFolds?: number }[] = [
   ...MODELS.map((p) => ({ name: path.basename(p), path: () => p })),
   { name: 'stories260K.gguf', path: () => path.join(FIXTURES, 'gguf/stories260K.gguf') },
   { name: 'stories260K.bin', path: () => path.join(FIXTURES, 'llama2c/stories260K.bin') },
