@@ -80,8 +80,9 @@ engine through the webgpu package (Dawn), weights as f16 on the GPU when the fil
 16-bit or quantised (--weights); greedy decoding there keeps steps queued on the GPU.
 --ignore-eos generates --max-tokens tokens whatever comes. --trace-load prints to stderr, one line
 each, the ms since the process started at each step of the load (file parsed, device opened,
-pipelines compiled, upload done with the host's split of it, first prefill submitted, first token). forward --attentions --out writes the
-attention probabilities [L, H, T, T] (float32) to a .npy or .safetensors file instead of the JSON.
+pipelines compiled, upload done with the host's split of it, first prefill submitted, first token).
+forward --attentions --out writes the attention probabilities [L, H, T, T] (float32) to a .npy
+or .safetensors file instead of the JSON.
 A prompt of more than ${PREFILL_CHUNK} ids runs in chunks of ${PREFILL_CHUNK}, with progress on stderr; Ctrl-C
 stops at the end of a chunk (exit code 130). Without a GPU set
 VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json.

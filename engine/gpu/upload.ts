@@ -14,6 +14,7 @@
 import { f32BitsToF16 } from '../formats/quant';
 import { rowCount, rowLength } from '../model/lazy';
 import type { LazyTensor, LazyWeightMap } from '../model/types';
+import { foldColumns } from '../ops/normfold/normfold';
 import { normFoldWgsl } from '../ops/normfold/normfold.wgsl';
 import { rowStrideWords, type WeightDtype } from '../wgsl/weight-read';
 import { createStorage, Dispatch, grid2 } from './kernel';
@@ -285,12 +286,10 @@ export class WeightUploader {
     this.split.foldMs += performance.now() - t0;
   }
 
-  /** `x` with column j scaled by w[j], in the scratch array (x may be the caller's own memory). */
+  /** `x` with column j scaled by w[j] (ops/normfold: foldColumns), in the scratch array (x may be the caller's own memory). */
   private folded(x: Float32Array, cols: number, w: Float32Array): Float32Array {
     if (this.scratch.length < x.length) this.scratch = new Float32Array(x.length);
-    const out = this.scratch.subarray(0, x.length);
-    for (let i = 0; i < x.length; i += cols) for (let j = 0; j < cols; j++) out[i + j] = x[i + j] * w[j];
-    return out;
+    return foldColumns(x, cols, w, this.scratch);
   }
 
   private write(buffer: GPUBuffer, at: number, data: ArrayBufferView): void {

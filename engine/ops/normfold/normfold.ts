@@ -8,12 +8,13 @@
  */
 
 /**
- * Row-major [rows, cols] `data` with column j scaled by w[j]: a copy, or `data` itself
- * when `inPlace` (an array the caller made) or when w is undefined (nothing to fold).
+ * Row-major [rows, cols] `data` with column j scaled by w[j], written to `out` (its first
+ * data.length values; `data` itself is allowed) or to a new array; `data` itself when w is
+ * undefined (nothing to fold).
  */
-export function foldColumns(data: Float32Array, cols: number, w: Float32Array | undefined, inPlace = false): Float32Array {
+export function foldColumns(data: Float32Array, cols: number, w: Float32Array | undefined, out?: Float32Array): Float32Array {
   if (!w) return data;
-  const out = inPlace ? data : new Float32Array(data.length);
+  out = out ? out.subarray(0, data.length) : new Float32Array(data.length);
   for (let i = 0; i < data.length; i += cols) for (let j = 0; j < cols; j++) out[i + j] = data[i + j] * w[j];
   return out;
 }
