@@ -41,7 +41,7 @@ export interface BackendKind {
   needsGpuDevice: boolean;
   /** Runs ONNX graphs (LoadedModel.onnx) and nothing else; the other backends run the engine's own weights. */
   runsOnnx: boolean;
-  /** LoadControl (progress, cancel) follows a device upload; a LazyModel is not closed here. */
+  /** LoadControl (progress, phases, cancel) follows a device upload; a LazyModel is not closed here. */
   create(loaded: BackendWeights, opts: BackendCreateOptions): Promise<Backend>;
 }
 
@@ -78,6 +78,7 @@ registerBackend({
       throttleMapWait: opts.throttleMapWait,
       kvDtype: opts.kvDtype,
       onProgress: opts.onProgress,
+      onPhase: opts.onPhase,
       signal: opts.signal,
     });
   },

@@ -139,6 +139,7 @@ export async function openBackend(
       throw new GpuUnavailableError(`--backend ${id}: ${why}. Use --backend cpu.${hint}`);
     }
     device = g.device;
+    control.onPhase?.('device');
   }
   const cpuThreads = threads > 1 ? { count: threads, start: (mm: WasmMatmul, attention?: WasmAttention) => new KernelThreads(mm, threads, attention) } : undefined;
   try {

@@ -46,6 +46,7 @@ import { cmdForward } from './forward';
 import { cmdExport, EXPORT_USAGE } from './export';
 import { cmdTokenize } from './tokenize';
 import { Interrupted, interruptible, loadProgress, PREFILL_CHUNK, prefillProgress } from './interrupt';
+import { loadTrace } from './trace-load';
 
 export { checkForwardOutput, MAX_FORWARD_JSON_BYTES } from './forward';
 export { encodeArray, GpuUnavailableError } from './common';
@@ -59,7 +60,7 @@ commands:
   train-bpe --input <file|folder> [--vocab-size N] --out <tokenizer.json> [--json]
   generate [--model <path>] [--tokenizer <file>] (--prompt <s> | --ids 1,2,3)
            [--max-tokens N] [--temperature T] [--seed S] [--context N] [--backend cpu|webgpu|ort]
-           [--weights auto|f32|f16] [--kv-dtype f32|int8] [--threads N] [--ignore-eos] [--json]
+           [--weights auto|f32|f16] [--kv-dtype f32|int8] [--threads N] [--ignore-eos] [--trace-load] [--json]
            [--top-k K] [--top-p P] [--min-p P] [--typical-p P] [--epsilon E] [--eta E]
            [--repetition-penalty R] [--no-repeat-ngram N]
 ${LAB_USAGE}
@@ -77,8 +78,11 @@ or a .onnx decoder (run by onnxruntime-web, --backend ort, the default for it).
 generate without --model runs the bundled stories260K. --backend webgpu runs the WGSL
 engine through the webgpu package (Dawn), weights as f16 on the GPU when the file's are
 16-bit or quantised (--weights); greedy decoding there keeps steps queued on the GPU.
---ignore-eos generates --max-tokens tokens whatever comes. forward --attentions --out writes the
-attention probabilities [L, H, T, T] (float32) to a .npy or .safetensors file instead of the JSON.
+--ignore-eos generates --max-tokens tokens whatever comes. --trace-load prints to stderr, one line
+each, the ms since the process started at each step of the load (file parsed, device opened,
+pipelines compiled, upload done with the host's split of it, first prefill submitted, first token).
+forward --attentions --out writes the attention probabilities [L, H, T, T] (float32) to a .npy
+or .safetensors file instead of the JSON.
 A prompt of more than ${PREFILL_CHUNK} ids runs in chunks of ${PREFILL_CHUNK}, with progress on stderr; Ctrl-C
 stops at the end of a chunk (exit code 130). Without a GPU set
 VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json.
@@ -177,6 +181,7 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
     'kv-dtype': { type: 'string' },
     threads: { type: 'string' },
     'ignore-eos': { type: 'boolean' },
+    'trace-load': { type: 'boolean' },
     trace: { type: 'boolean' },
     ...LAB_FLAGS,
     ...Object.fromEntries(Object.keys(PROCESSOR_FLAGS).map((f) => [f, { type: 'string' as const }])),
@@ -190,9 +195,11 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   const asked = values.backend as string | undefined;
   // A device backend reads the weights from the file as it uploads them (no f32 copy on the host), where the format opens lazily.
   const lazily = asked !== undefined && backendKind(backendOpt(asked)).needsGpuDevice && (await opensLazily(modelPath));
+  const loadTraced = loadTrace(Boolean(values['trace-load']));
   const m = lazily
     ? await openModelLazily(modelPath, { tokenizer: values.tokenizer as string | undefined })
     : await openModel(modelPath, { tokenizer: values.tokenizer as string | undefined });
+  loadTraced?.mark('file opened and parsed');
   const model = 'lazy' in m ? m.lazy : m.loaded;
   const c = model.config;
   let promptIds: number[];
@@ -216,13 +223,13 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
   if ('lazy' in m) {
     const load = interruptible();
     try {
-      backend = await openBackend(backendId, m.lazy, context, weights, kvDtype, { onProgress: loadProgress(), signal: load.signal }, threads);
+      backend = await openBackend(backendId, m.lazy, context, weights, kvDtype, { onProgress: loadProgress(), onPhase: loadTraced?.onPhase, signal: load.signal }, threads);
     } finally {
       load.dispose();
       await m.lazy.close();
     }
   } else {
-    backend = await openBackend(backendId, m.loaded, context, weights, kvDtype, {}, threads);
+    backend = await openBackend(backendId, m.loaded, context, weights, kvDtype, { onPhase: loadTraced?.onPhase }, threads);
     if (backendKind(backend.id).needsGpuDevice) releaseHostWeights(m.loaded);
   }
   const eosIds = values['ignore-eos'] ? [] : (c.stopTokenIds ?? c.eosTokenIds);
@@ -283,11 +290,16 @@ async function cmdGenerate(argv: string[], out: Out): Promise<void> {
     },
   });
   const trace: Record<string, unknown>[] = [];
+  let firstToken = false;
   let r;
   try {
     for (;;) {
       r = await steps.next();
       if (r.done) break;
+      if (!firstToken) {
+        firstToken = true;
+        loadTraced?.mark('first token');
+      }
       if (values.trace) trace.push(traceRecord(r.value));
       if (!values.json && m.tokenizer) process.stdout.write(r.value.text);
       await intr.breathe();

@@ -110,7 +110,9 @@ export class GpuModel implements Backend {
    * memory, or a LazyModel whose tensors are read from their file by row ranges in bounded
    * chunks and uploaded in their stored dtype where the kernels read it (upload.ts), never as
    * a whole f32 copy on the host (the caller closes it after). `opts.onProgress` and
-   * `opts.signal` follow the upload (LoadControl). Rejects with GpuError('out-of-memory') when
+   * `opts.signal` follow the upload, `opts.onPhase` hears when the pipelines are compiled, the
+   * upload is done (with its host-side split) and the first forward is submitted (LoadControl).
+   * Rejects with GpuError('out-of-memory') when
    * the device cannot hold the model and GpuError('cancelled') when the signal is set, with
    * everything freed either way.
    */
@@ -143,8 +145,12 @@ export class GpuModel implements Backend {
           } finally {
             core.cache.deferring = false;
           }
+          const compiled = core.cache.settle().then(() => opts.onPhase?.('pipelines'));
+          compiled.catch(() => {}); // awaited after the upload; a failure is thrown there
           await up.run();
-          await core.cache.settle();
+          opts.onPhase?.('upload', { ...up.split });
+          await compiled;
+          if (opts.onPhase) core.onFirstSubmit = () => opts.onPhase?.('first-submit');
           return m;
         } catch (e) {
           core.destroy();

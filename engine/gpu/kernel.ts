@@ -88,6 +88,13 @@ export class PipelineCache {
     }
     return p;
   }
+  /** The pipeline, compiled with createComputePipelineAsync when it is not in the cache yet. */
+  getAsync(k: KernelSource): Promise<GPUComputePipeline> {
+    const p = this.map.get(k.code);
+    if (p) return Promise.resolve(p);
+    const c = this.device.createComputePipelineAsync({ label: k.label, layout: 'auto', compute: { module: this.module(k), entryPoint: 'main' } });
+    return c.then((x) => (this.map.set(k.code, x), x));
+  }
   /** The pipeline when compiled; otherwise undefined, with its compile started and `d` bound by settle(). */
   request(k: KernelSource, d: Dispatch): GPUComputePipeline | undefined {
     const p = this.map.get(k.code);

@@ -192,6 +192,16 @@ export class ModelCore {
     });
   }
 
+  /** Called once, at the first forward's submission after the load (LoadControl.onPhase 'first-submit'). */
+  onFirstSubmit?: () => void;
+
+  /** A forward was submitted: calls onFirstSubmit the first time. */
+  submitted(): void {
+    const f = this.onFirstSubmit;
+    this.onFirstSubmit = undefined;
+    f?.();
+  }
+
   /** Frees `b` with the model. */
   own(b: GPUBuffer): GPUBuffer {
     this.owned.push(b);

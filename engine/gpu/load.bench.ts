@@ -5,7 +5,8 @@
  * spawning the process to the first token on stdout (to its exit when the model has no
  * tokenizer) and the process's peak RSS, beside an idle Node process's peak RSS; then the
  * median, as ratios to the targets (time: LLMP_LOAD_PEER_MS, e.g. llama.cpp's figure from
- * llamacpp_ttft.mjs; memory: 1 GB above idle Node).
+ * llamacpp_ttft.mjs; memory: 1 GB above idle Node). Each run's `--trace-load` lines (the steps of
+ * its load, ms since its start, and the host's split of the upload) are printed under it.
  * Env: LLMP_LOAD_GGUF (required), LLMP_CLI (default dist/cli.js, bundled here when absent),
  * LLMP_LOAD_REPEATS (default 3), LLMP_LOAD_WEIGHTS (auto, f16 or f32), LLMP_LOAD_PEER_MS.
  * Run: LLMP_LOAD_GGUF=model.gguf node scripts/run-benches.mjs load.bench
@@ -87,7 +88,7 @@ async function main(): Promise<void> {
     await src.close?.();
     const vocab = f.tensorsByName.get('token_embd.weight')?.shape[0] ?? 32000;
     const ids = Array.from({ length: 120 }, (_, i) => 300 + ((i * 7919) % Math.max(1, vocab - 300)));
-    const args = [cli, 'generate', '--model', MODEL, '--backend', 'webgpu', '--weights', WEIGHTS, '--ids', ids.join(','), '--max-tokens', '1', '--context', '512'];
+    const args = [cli, 'generate', '--model', MODEL, '--backend', 'webgpu', '--weights', WEIGHTS, '--ids', ids.join(','), '--max-tokens', '1', '--context', '512', '--trace-load'];
     const idle = await run(preload, ['-e', '0']);
     console.log(`load: ${path.basename(MODEL)} (${mb(src.size)}), weights ${WEIGHTS}; idle node peak RSS ${mb(idle.peakRss)}`);
     const runs: Run[] = [];
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
       console.log(
         `  run ${i + 1}: first token ${(r.firstMs / 1000).toFixed(2)} s, exit ${(r.exitMs / 1000).toFixed(2)} s, peak RSS ${mb(r.peakRss)} (+${mb(r.peakRss - idle.peakRss)} over idle node)`,
       );
+      for (const line of r.err.match(/^trace-load: .*$/gm) ?? []) console.log(`    ${line}`);
     }
     const first = median(runs.map((r) => r.firstMs));
     const above = median(runs.map((r) => r.peakRss)) - idle.peakRss;

@@ -5,16 +5,24 @@
  * from there (same device, same precision), with chunks smaller than a tensor and tensors
  * split over bindings; f16 GGUFs (rows padded and not) keep their half bits; progress counts
  * every byte; a cancel mid-load rejects with GpuError('cancelled') and frees every buffer.
+ * f16 files with the MLP norm folded into gate|up (tiny-llama and stories260K exported as f16,
+ * random norm weights) fold it on the GPU after a raw upload, and the logits equal those of the
+ * host fold (the same model from memory) bit for bit; onPhase reports the upload's split.
  * Skipped where no WebGPU device opens.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportGguf } from '../export/gguf-export';
+import { exportSafetensors } from '../export/hf-export';
+import { openExportSource } from '../export/source-node';
+import { writeExport } from '../export/write-node';
 import { openModel, openModelLazily } from '../formats/load-node';
 import { randomLlamaGguf, type LlamaShape } from '../model/random';
 import { openNodeGpu } from './gpu-node';
 import { GpuError, GpuModel } from './gpu-model';
+import type { LoadPhase, UploadSplit } from './upload';
 import { accountedDevice, BufferLedger } from './ledger';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -53,6 +61,12 @@ beforeAll(async () => {
   tmp = mkdtempSync(path.join(tmpdir(), 'llmp-load-'));
   generated.dense = f16Gguf('f16-dense.gguf', {}); // rows of 32 and 64 halves: the file's bytes go up as they are
   generated.padded = f16Gguf('f16-padded.gguf', { hiddenSize: 36, numHeads: 2, numKvHeads: 1, intermediateSize: 52, tieEmbeddings: true }); // rows padded to 8 halves
+  // real models with random norm weights, stored as f16: the MLP norm fold has something to do
+  const llama = await openExportSource(path.join(FIXTURES, 'models', 'tiny-llama'));
+  generated.llamaSt = path.join(tmp, 'tiny-llama-f16');
+  await writeExport(exportSafetensors(llama, { dtype: 'f16' }), generated.llamaSt);
+  generated.storiesGguf = path.join(tmp, 'stories260K-f16.gguf');
+  await writeExport(exportGguf(await openExportSource(path.join(FIXTURES, 'llama2c/stories260K.bin')), { dtype: 'f16' }), generated.storiesGguf);
   const g = await openNodeGpu();
   if ('device' in g) device = g.device;
   else why = g.env.reason ?? 'no adapter';
@@ -72,12 +86,14 @@ async function logits(m: GpuModel): Promise<Float32Array> {
   }
 }
 
-const CASES = [
+const CASES: { name: string; path: () => string; gpuFolds?: number }[] = [
   ...MODELS.map((p) => ({ name: path.basename(p), path: () => p })),
   { name: 'stories260K.gguf', path: () => path.join(FIXTURES, 'gguf/stories260K.gguf') },
   { name: 'stories260K.bin', path: () => path.join(FIXTURES, 'llama2c/stories260K.bin') },
   { name: 'f16-dense.gguf', path: () => generated.dense },
   { name: 'f16-padded.gguf', path: () => generated.padded },
+  { name: 'tiny-llama, f16 safetensors', path: () => generated.llamaSt, gpuFolds: 2 },
+  { name: 'stories260K, f16 GGUF', path: () => generated.storiesGguf, gpuFolds: 5 },
 ];
 
 describe('streaming load', () => {
@@ -94,14 +110,24 @@ describe('streaming load', () => {
           const lazy = await openModelLazily(c.path);
           let done = 0;
           let total = 0;
+          const phases: LoadPhase[] = [];
+          let split: UploadSplit | undefined;
           try {
-            const m = await GpuModel.create(device, lazy.lazy, { ...opts, uploadChunkBytes: 200, onProgress: (d, t) => ((done = d), (total = t)) });
+            const m = await GpuModel.create(device, lazy.lazy, {
+              ...opts,
+              uploadChunkBytes: 200,
+              onProgress: (d, t) => ((done = d), (total = t)),
+              onPhase: (p, s) => (phases.push(p), (split ??= s)),
+            });
             expect(await logits(m), `${c.name}, ${weights}`).toEqual(want);
           } finally {
             await lazy.lazy.close();
           }
           expect(total, c.name).toBe(lazy.lazy.totalBytes);
           expect(done, c.name).toBe(total);
+          expect([...phases].sort(), c.name).toEqual(['first-submit', 'pipelines', 'upload']);
+          expect(phases.at(-1)).toBe('first-submit');
+          if (weights === 'f16' && c0.gpuFolds) expect(split, c.name).toMatchObject({ gpuFolds: c0.gpuFolds, hostFolds: 0 });
         }
       }
     },

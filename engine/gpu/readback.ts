@@ -51,6 +51,7 @@ export class ReadBack {
       return b;
     });
     device.queue.submit([enc.finish()]);
+    this.core.submitted();
     onSubmitted?.();
     try {
       await this.mapped(Promise.all(bufs.map((b) => b.mapAsync(GPUMapMode.READ))));

@@ -4,22 +4,53 @@
  * of rows at a time through one reused staging array, written with queue.writeBuffer. f16
  * weights stored as f16 are copied as their half bits, unconverted; everything else is read as
  * f32 (dequantised per chunk) and packed as packRows packs it, so a tensor uploads the same
- * bits whether it comes from memory (lazyView) or from its file. Every so many bytes the queue
- * is flushed and the previous flush awaited, so what the driver stages for the copies stays
- * bounded too. Progress counts the bytes read from the file(s); a cancel is seen between chunks.
+ * bits whether it comes from memory (lazyView) or from its file. An f16 weight with the MLP norm
+ * folded into its columns (weights.ts: mlpNormIn) goes up as its half bits too, and a compute
+ * pass then folds it on the GPU (ops/normfold: the bits the host fold gives); from f32 it is
+ * folded on the host. Every so many bytes the queue is flushed and the previous flush awaited,
+ * so what the driver stages for the copies stays bounded too. Progress counts the bytes read
+ * from the file(s); a cancel is seen between chunks; `split` says where the host's time went.
  */
 import { f32BitsToF16 } from '../formats/quant';
 import { rowCount, rowLength } from '../model/lazy';
 import type { LazyTensor, LazyWeightMap } from '../model/types';
+import { foldColumns } from '../ops/normfold/normfold';
+import { normFoldWgsl } from '../ops/normfold/normfold.wgsl';
 import { rowStrideWords, type WeightDtype } from '../wgsl/weight-read';
-import { createStorage } from './kernel';
+import { createStorage, Dispatch, grid2 } from './kernel';
 import { GpuError, type ModelCore } from './lifecycle';
 import type { GpuWeight } from './weights';
 
-/** Load progress and cancel, from the caller through to the upload. */
+/**
+ * Steps of a load as they are reached: 'device' the device opened (the caller that opens it
+ * says so), 'pipelines' every kernel compiled, 'upload' the last weight on the GPU (with the
+ * host's split of the upload), 'first-submit' the model's first forward submitted.
+ */
+export type LoadPhase = 'device' | 'pipelines' | 'upload' | 'first-submit';
+
+/** Where the host's time went in an upload, ms (each a sum over the chunks; reads overlap packing, so `readMs` is the time spent waiting for them). */
+export interface UploadSplit {
+  /** Waiting for rows read from the file(s) (and decoded to f32 where they are). */
+  readMs: number;
+  /** Packing rows into the staging array and converting f32 to f16. */
+  packMs: number;
+  /** queue.writeBuffer. */
+  writeMs: number;
+  /** The MLP norm fold: on the host, the scaling and its rounding to f16; on the GPU, encoding and submitting its passes. */
+  foldMs: number;
+  /** Waiting for the queue's flushes (the copies to the device, and the GPU folds). */
+  flushMs: number;
+  /** Weights folded on the GPU and on the host. */
+  gpuFolds: number;
+  hostFolds: number;
+}
+
+/** Load progress, phases and cancel, from the caller through to the upload. */
 export interface LoadControl {
   /** Bytes of the model's tensors read so far, of `bytesTotal`; called after each chunk. */
   onProgress?(bytesDone: number, bytesTotal: number): void;
+  /** A step of the load reached (LoadPhase); 'upload' comes with the host's split of it. */
+  onPhase?(phase: LoadPhase, split?: UploadSplit): void;
   /** Set `aborted` (an AbortSignal, or the CLI's Ctrl-C flag) to stop the load between chunks: it rejects with GpuError('cancelled'), every buffer freed. */
   signal?: { readonly aborted: boolean };
 }
@@ -53,6 +84,9 @@ export class WeightUploader {
   private done = 0;
   private readonly whole = new Set<string>();
   private readonly jobs: (() => Promise<void>)[] = [];
+  /** Where the host's time went so far (UploadSplit). */
+  readonly split: UploadSplit = { readMs: 0, packMs: 0, writeMs: 0, foldMs: 0, flushMs: 0, gpuFolds: 0, hostFolds: 0 };
+  private foldPipeline?: Promise<unknown>;
 
   constructor(
     private readonly core: ModelCore,
@@ -74,7 +108,9 @@ export class WeightUploader {
   /** A small tensor (norm, bias) read whole as f32: kept on the host or uploaded as it is (progress counts it once). */
   async f32(name: string): Promise<Float32Array> {
     const t = this.get(name);
+    const t0 = performance.now();
     const data = await t.rowsF32(0, rowCount(t.shape));
+    this.split.readMs += performance.now() - t0;
     if (!this.whole.has(name)) this.count(t.byteSize);
     this.whole.add(name);
     return data;
@@ -96,8 +132,9 @@ export class WeightUploader {
   /**
    * Tensors stacked along rows as one [rows, cols] weight stored as `dtype` (split by rows where
    * one binding cannot hold it, as uploadWeight splits), with column j scaled by fold[j] when
-   * given (weights.ts: foldColumns). The buffers are made now and filled by run(), so that
-   * the model can build its dispatches (and compile their pipelines) before the upload.
+   * given (ops/normfold: on the GPU after a raw upload where every tensor of an f16 weight
+   * reads as half bits, else on the host). The buffers are made now and filled by run(), so
+   * that the model can build its dispatches (and compile their pipelines) before the upload.
    */
   weight(names: string[], cols: number, dtype: WeightDtype, label: string, fold?: Float32Array): GpuWeight {
     const segs: Segment[] = [];
@@ -122,22 +159,33 @@ export class WeightUploader {
     for (const { buffer, rowStart: r0, rows: n } of parts) {
       for (let a = r0; a < r0 + n; a += chunkRows) chunks.push({ buffer, a, b: Math.min(r0 + n, a + chunkRows), at: (a - r0) * rowBytes });
     }
-    const half = (s: Segment) => dtype === 'f16' && !fold && s.t.rowsF16 !== undefined;
+    const gpuFold = fold !== undefined && dtype === 'f16' && segs.every((s) => s.t.rowsF16 !== undefined);
+    const hostFold = gpuFold ? undefined : fold;
+    if (gpuFold && !this.foldPipeline) {
+      this.foldPipeline = this.core.cache.getAsync(normFoldWgsl());
+      this.foldPipeline.catch(() => {}); // awaited before the first fold; a failure is thrown there
+    }
+    const half = (s: Segment) => dtype === 'f16' && !hostFold && s.t.rowsF16 !== undefined;
+    const w: GpuWeight = { rows, cols, dtype, rowStride: stride, parts };
     this.jobs.push(async () => {
       // the next chunk is read while this one is packed and written
       let next = this.read(segs, chunks[0], half);
       for (let i = 0; i < chunks.length; i++) {
+        const t0 = performance.now();
         const got = await next;
+        this.split.readMs += performance.now() - t0;
         if (i + 1 < chunks.length) {
           next = this.read(segs, chunks[i + 1], half);
           next.catch(() => {}); // awaited next turn; a failure there is thrown there
         }
         const { buffer, a, b, at } = chunks[i];
-        this.pack(got, a, b, cols, stride, dtype, fold, buffer, at);
+        this.pack(got, a, b, cols, stride, dtype, hostFold, buffer, at);
         await this.flush();
       }
+      if (gpuFold) await this.foldOnGpu(w, fold);
+      else if (fold) this.split.hostFolds++;
     });
-    return { rows, cols, dtype, rowStride: stride, parts };
+    return w;
   }
 
   /** Fills every weight made by weight(), in order, and waits until the GPU has the last write. */
@@ -145,7 +193,9 @@ export class WeightUploader {
     for (const job of this.jobs) await job();
     this.jobs.length = 0;
     await this.flush(true);
+    const t0 = performance.now();
     await this.inFlight;
+    this.split.flushMs += performance.now() - t0;
     this.inFlight = undefined;
   }
 
@@ -168,10 +218,13 @@ export class WeightUploader {
   /** Packs what read() gave for rows [a, b) and writes it at byte `at` of `buffer`. */
   private pack(got: Read[], a: number, b: number, cols: number, stride: number, dtype: WeightDtype, fold: Float32Array | undefined, buffer: GPUBuffer, at: number): void {
     if (this.control.signal?.aborted) throw new GpuError('GpuModel: the load was cancelled', 'cancelled');
+    const t0 = performance.now();
+    let folding = 0; // ms of it spent folding
     const dense = dtype === 'f32' ? stride === cols : stride * 2 === cols; // rows need no padding
     const only = got.length === 1 && got[0].s0 === a && got[0].s1 === b ? got[0] : undefined;
     // The file's bytes are already what the kernels read: write them as they are.
     if (only && dense && !fold && (only.half || (dtype === 'f32' && only.s.t.dtype === 'F32'))) {
+      this.split.packMs += performance.now() - t0;
       this.write(buffer, at, only.data);
       this.count((only.s.t.byteSize * (b - a)) / only.s.rows);
       return;
@@ -186,6 +239,7 @@ export class WeightUploader {
       if (half) {
         for (let r = 0; r < s1 - s0; r++) o16.set(data.subarray(r * cols, (r + 1) * cols) as Uint16Array, (o + r * stride) * 2);
       } else {
+        const f0 = performance.now();
         const x = fold ? this.folded(data as Float32Array, cols, fold) : (data as Float32Array);
         if (dtype === 'f32') {
           const f = new Float32Array(out.buffer, out.byteOffset, out.length);
@@ -194,23 +248,55 @@ export class WeightUploader {
           const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
           for (let r = 0; r < s1 - s0; r++) f32BitsToF16(bits, r * cols, o16, (o + r * stride) * 2, cols);
         }
+        if (fold) folding += performance.now() - f0;
       }
       this.count((s.t.byteSize * (s1 - s0)) / s.rows);
     }
+    this.split.packMs += performance.now() - t0 - folding;
+    this.split.foldMs += folding;
     this.write(buffer, at, out);
   }
 
-  /** `x` with column j scaled by w[j], in the scratch array (x may be the caller's own memory). */
+  /**
+   * Folds `fold` into the columns of f16 weight `w`, uploaded as its half bits: one normfold
+   * pass per part, submitted after the part's writes (the queue runs them in order).
+   */
+  private async foldOnGpu(w: GpuWeight, fold: Float32Array): Promise<void> {
+    await this.foldPipeline; // compiled in the cache meanwhile: the Dispatches below bind at once
+    const t0 = performance.now();
+    const device = this.core.device;
+    const k = normFoldWgsl();
+    const nw = createStorage(device, fold, 'normfold weight');
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    const ds: Dispatch[] = [];
+    for (const { buffer, rows } of w.parts) {
+      const words = rows * w.rowStride;
+      const [nx, ny] = grid2(Math.ceil(words / 64));
+      const d = new Dispatch(device, this.core.cache, k, this.core.step, { words, stride: w.rowStride, cols: w.cols, nx }, { wt: buffer, nw });
+      d.encode(pass, nx, ny);
+      ds.push(d);
+    }
+    pass.end();
+    device.queue.submit([enc.finish()]);
+    // buffers destroyed after a submit stay alive for the work already submitted
+    for (const d of ds) d.destroy();
+    nw.destroy();
+    this.split.gpuFolds++;
+    this.split.foldMs += performance.now() - t0;
+  }
+
+  /** `x` with column j scaled by w[j] (ops/normfold: foldColumns), in the scratch array (x may be the caller's own memory). */
   private folded(x: Float32Array, cols: number, w: Float32Array): Float32Array {
     if (this.scratch.length < x.length) this.scratch = new Float32Array(x.length);
-    const out = this.scratch.subarray(0, x.length);
-    for (let i = 0; i < x.length; i += cols) for (let j = 0; j < cols; j++) out[i + j] = x[i + j] * w[j];
-    return out;
+    return foldColumns(x, cols, w, this.scratch);
   }
 
   private write(buffer: GPUBuffer, at: number, data: ArrayBufferView): void {
+    const t0 = performance.now();
     this.core.device.queue.writeBuffer(buffer, at, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     this.pending += data.byteLength;
+    this.split.writeMs += performance.now() - t0;
   }
 
   private count(bytes: number): void {
@@ -226,6 +312,8 @@ export class WeightUploader {
     q.submit([]);
     const prev = this.inFlight;
     this.inFlight = q.onSubmittedWorkDone();
+    const t0 = performance.now();
     await prev;
+    this.split.flushMs += performance.now() - t0;
   }
 }

@@ -5,6 +5,7 @@
  * uploaded unmerged. Also counts the bytes one decode step reads, for roofline figures.
  */
 import type { LoraAdapter } from '../model/lora';
+import { foldColumns } from '../ops/normfold/normfold';
 import { rowStrideWords, type WeightDtype } from '../wgsl/weight-read';
 import { createStorage, packRows } from './kernel';
 import type { ModelCore } from './lifecycle';
@@ -197,15 +198,4 @@ export function uploadLora(core: ModelCore, layers: LayerWeights[], adapter: Lor
       scale: t.scale,
     });
   }
-}
-
-/**
- * Row-major [rows, cols] `data` with column j scaled by w[j]: a copy, or `data` itself
- * when `inPlace` (an array the caller made) or when w is undefined (nothing to fold).
- */
-export function foldColumns(data: Float32Array, cols: number, w: Float32Array | undefined, inPlace = false): Float32Array {
-  if (!w) return data;
-  const out = inPlace ? data : new Float32Array(data.length);
-  for (let i = 0; i < data.length; i += cols) for (let j = 0; j < cols; j++) out[i + j] = data[i + j] * w[j];
-  return out;
 }
