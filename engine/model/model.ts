@@ -83,7 +83,7 @@ interface Layer {
  * WebAssembly memory is in the attention kernel's layout instead (WasmAttention.write).
  */
 export type LayerKv =
-  | { dtype: 'f32'; k: Float32Array; v: Float32Array } // [ctx, nKvHeads, headDim] each (the kernel's: K [nKvHeads, ctx/8, headDim, 8], V [nKvHeads, ctx, headDim])
+  | { dtype: 'f32'; k: Float32Array; v: Float32Array } // [ctx, nKvHeads, headDim] each (the kernel's: K [nKvHeads, ctx/8, headDim, 8], V [nKvHeads, headDim/16, ctx, 16]: attention.wat)
   | { dtype: 'int8'; k: Int8Array; v: Int8Array; kScale: Float32Array; vScale: Float32Array }; // [ctx, nKvHeads, headDim], scales [ctx, nKvHeads]
 
 /** The CPU model's forward options: the contract's, less the device-side top-k. */
