@@ -14,9 +14,9 @@
 ;;           kvHead·ctx·headDim + ctx·d0, and slot j's values in it at j·w
 ;;   scores  f64 [ctx + 8]                  qs    f64x2 [headDim] (scratch: q splatted)
 ;; So one KV head's keys are read front to back, one tile after another, and its values one
-;; block after another, each front to back. A narrow last tile is
-;; read eight lanes wide too (the extra lanes are dropped): up to 28 bytes past the cache's end,
-;; its slack, and up to 8 scores past ctx (WasmAttention allocates both).
+;; block after another, each front to back. A narrow last tile is read eight lanes wide too
+;; (the extra lanes are dropped): up to 28 bytes past the cache's end, its slack; and up to 8
+;; scores are written past ctx (WasmAttention allocates both).
 ;;
 ;; Every sum runs in f64 in the reference's order, so the results equal its bits:
 ;; - q·k_j sums over d in order. A tile's eight keys go side by side, two per f64x2 accumulator:
