@@ -24,7 +24,7 @@ const DONE = 1; // workers finished with the current call
 const FAIL = 2; // the index of a worker whose kernel threw
 const STOP = 3; // 1: workers exit
 const HEADER = 4;
-const SLOT = 18; // Int32s per worker: op, the kernel's i32 arguments (up to 14), then an f64 (attention's scale) at Int32s 16–17
+const SLOT = 18; // Int32s per worker: op, the kernel's i32 arguments (up to 15), then an f64 (attention's scale) at Int32s 16–17
 const OP_NONE = 0;
 const OP_MATMUL = 1;
 const OP_ATTENTION = 2;
@@ -64,7 +64,7 @@ for (;;) {
   try {
     const op = c[o];
     if (op === ${OP_MATMUL}) matmul(c[o + 1], c[o + 2], c[o + 3], c[o + 4], c[o + 5], c[o + 6], c[o + 7]);
-    else if (op === ${OP_ATTENTION}) attention(c[o + 1], c[o + 2], c[o + 3], c[o + 4], c[o + 5], c[o + 6], c[o + 7], c[o + 8], c[o + 9], c[o + 10], c[o + 11], c[o + 12], c[o + 13], f[0], c[o + 14]);
+    else if (op === ${OP_ATTENTION}) attention(c[o + 1], c[o + 2], c[o + 3], c[o + 4], c[o + 5], c[o + 6], c[o + 7], c[o + 8], c[o + 9], c[o + 10], c[o + 11], c[o + 12], c[o + 13], c[o + 14], f[0], c[o + 15]);
   } catch (e) {
     Atomics.store(c, ${FAIL}, index);
   }
@@ -189,8 +189,9 @@ export class KernelThreads implements MatmulRunner, AttentionRunner {
       c[o + 11] = h1;
       c[o + 12] = call.Kv;
       c[o + 13] = call.hd;
+      c[o + 14] = call.ctx;
       this.scale[i - 1][0] = call.scale;
-      c[o + 14] = call.window;
+      c[o + 15] = call.window;
     }
     this.dispatch(() => attn.runHeads(call, 0, 0, part));
   }

@@ -79,10 +79,11 @@ interface Layer {
 
 /**
  * One layer's static KV cache: f32 rows, or int8 rows with one f32 scale per (token, KV head)
- * (symmetric, s = max|row| / 127, quantised on write: ops/kvquant).
+ * (symmetric, s = max|row| / 127, quantised on write: ops/kvquant). An f32 cache in the
+ * WebAssembly memory is in the attention kernel's layout instead (WasmAttention.write).
  */
 export type LayerKv =
-  | { dtype: 'f32'; k: Float32Array; v: Float32Array } // [ctx, nKvHeads, headDim] each
+  | { dtype: 'f32'; k: Float32Array; v: Float32Array } // [ctx, nKvHeads, headDim] each (the kernel's: K [nKvHeads, ctx/8, headDim, 8], V [nKvHeads, headDim/16, ctx, 16]: attention.wat)
   | { dtype: 'int8'; k: Int8Array; v: Int8Array; kScale: Float32Array; vScale: Float32Array }; // [ctx, nKvHeads, headDim], scales [ctx, nKvHeads]
 
 /** The CPU model's forward options: the contract's, less the device-side top-k. */
@@ -261,20 +262,20 @@ export class Model {
     this.acc = new Float64Array(c.headDim);
     const threads = opts.threads ?? 1;
     if (!Number.isSafeInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
-    const kvInArena = kvDtype === 'f32' ? c.numLayers * 2 * align16(kvSize * 4) + WasmAttention.stagingBytes(ctx, c.numHeads, c.headDim, undefined, threads) : 0;
+    const kvInArena = kvDtype === 'f32' ? c.numLayers * WasmAttention.cacheBytes(kvSize) + WasmAttention.stagingBytes(ctx, c.numHeads, c.headDim, undefined, threads) : 0;
     const arena = (opts.kernel ?? 'wasm') === 'wasm' ? this.moveWeightsToWasm(loaded.weights, kvInArena, threads > 1 && sharedMemoryAvailable()) : undefined;
     if (arena) {
       this.wasm = arena.mm;
       if (arena.withKv) this.wasmAttention = WasmAttention.create(this.wasm.arena, ctx, c.numHeads, c.headDim, undefined, threads);
     }
-    const kvArena = this.wasmAttention ? this.wasm!.arena : undefined;
+    const wa = this.wasmAttention;
     this.layers = layers.map((l, i): Layer => ({
       ...l,
       kv:
         kvDtype === 'int8'
           ? { dtype: 'int8', k: new Int8Array(kvSize), v: new Int8Array(kvSize), kScale: new Float32Array(ctx * c.numKvHeads), vScale: new Float32Array(ctx * c.numKvHeads) }
-          : kvArena
-            ? { dtype: 'f32', k: kvArena.alloc(kvSize, `layer ${i} K cache`), v: kvArena.alloc(kvSize, `layer ${i} V cache`) }
+          : wa
+            ? { dtype: 'f32', ...wa.allocCache(c.numKvHeads, `layer ${i}`) }
             : { dtype: 'f32', k: new Float32Array(kvSize), v: new Float32Array(kvSize) },
     }));
   }
@@ -457,8 +458,13 @@ export class Model {
       const probs = attentions ? new Float32Array(H * T * Tk) : undefined; // [H, T, Tk]
       const scale = 1 / Math.sqrt(hd);
       if (kv.dtype === 'f32') {
-        kv.k.set(k, start * Kv * hd); // slots [start, start+T)
-        kv.v.set(v, start * Kv * hd);
+        const wa = this.wasmAttention;
+        if (wa)
+          wa.write(kv.k, kv.v, k, v, start, T, Kv); // slots [start, start+T), in the kernel's layout
+        else {
+          kv.k.set(k, start * Kv * hd); // slots [start, start+T)
+          kv.v.set(v, start * Kv * hd);
+        }
         const args: AttentionArgs = {
           out: att,
           q,
@@ -475,7 +481,7 @@ export class Model {
           scores: this.scores,
           acc: this.acc,
         };
-        if (this.wasmAttention?.accepts(args)) this.wasmAttention.run(args);
+        if (wa) wa.run(args);
         else attention(args);
       } else {
         quantizeInt8Rows(k, 0, T * Kv, hd, kv.k, kv.kScale, start * Kv); // [T·Kv, hd] rows into slots [start, start+T), one scale each

@@ -25,32 +25,62 @@ describe('WebAssembly SIMD attention', () => {
     [20, 0, 2, 2, 24, 1000], // a window wider than the cache
   ] as const)('T=%i start=%i H=%i Kv=%i hd=%i window=%s: the same bits as the reference', (T, start, H, Kv, hd, window) => {
     const ctx = start + T + 3;
-    const arena = WasmArena.create(2 * ctx * Kv * hd * 4 + WasmAttention.stagingBytes(ctx, H, hd) + 1024)!;
-    const kCache = arena.alloc(ctx * Kv * hd, 'k');
-    const vCache = arena.alloc(ctx * Kv * hd, 'v');
-    kCache.set(rand(kCache.length, 1));
-    vCache.set(rand(vCache.length, 2));
+    const arena = WasmArena.create(WasmAttention.cacheBytes(ctx * Kv * hd) + WasmAttention.stagingBytes(ctx, H, hd) + 1024)!;
+    // the reference reads [ctx, Kv, hd] rows; the kernel the same values written into its layout
+    const kRows = rand(ctx * Kv * hd, 1);
+    const vRows = rand(ctx * Kv * hd, 2);
     const q = rand(T * H * hd, 3);
-    const args = { q, kCache, vCache, T, start, nHeads: H, nKvHeads: Kv, headDim: hd, scale: 1 / Math.sqrt(hd), window };
+    const args = { q, T, start, nHeads: H, nKvHeads: Kv, headDim: hd, scale: 1 / Math.sqrt(hd), window };
     const want = new Float32Array(T * H * hd);
-    attention({ ...args, out: want, scores: new Float64Array(ctx), acc: new Float64Array(hd) });
+    const wantProbs = new Float32Array(H * T * (start + T));
+    attention({ ...args, kCache: kRows, vCache: vRows, out: want, scores: new Float64Array(ctx), acc: new Float64Array(hd), probs: wantProbs });
     const wa = WasmAttention.create(arena, ctx, H, hd)!;
+    const { k: kCache, v: vCache } = wa.allocCache(Kv, 'test');
+    wa.write(kCache, vCache, kRows, vRows, 0, ctx, Kv);
     const got = new Float32Array(T * H * hd);
-    const a = { ...args, out: got, scores: new Float64Array(0), acc: new Float64Array(0) };
+    const a = { ...args, kCache, vCache, out: got, scores: new Float64Array(0), acc: new Float64Array(0) };
     expect(wa.accepts(a)).toBe(true);
     wa.run(a);
     expect(Array.from(got)).toEqual(Array.from(want));
+    // with probabilities captured: the same output and the reference's probabilities
+    const got2 = new Float32Array(T * H * hd);
+    const probs = new Float32Array(H * T * (start + T)).fill(7);
+    wa.run({ ...a, out: got2, probs });
+    expect(Array.from(got2)).toEqual(Array.from(want));
+    expect(Array.from(probs)).toEqual(Array.from(wantProbs));
   });
 
-  test('declines what it cannot run: probabilities, a cache outside the arena, more slots than it holds', () => {
+  test('writes in slot order as the model does: a prefill then single rows give the same bits as the reference', () => {
+    const [H, Kv, hd, ctx] = [4, 2, 20, 23];
+    const arena = WasmArena.create(WasmAttention.cacheBytes(ctx * Kv * hd) + WasmAttention.stagingBytes(ctx, H, hd) + 1024)!;
+    const wa = WasmAttention.create(arena, ctx, H, hd)!;
+    const { k: kCache, v: vCache } = wa.allocCache(Kv, 'test');
+    const kRows = rand(ctx * Kv * hd, 4);
+    const vRows = rand(ctx * Kv * hd, 5);
+    const q = rand(ctx * H * hd, 6);
+    const R = Kv * hd;
+    const step = (start: number, T: number) => {
+      wa.write(kCache, vCache, kRows.subarray(start * R, (start + T) * R), vRows.subarray(start * R, (start + T) * R), start, T, Kv);
+      const args = { q: q.subarray(start * H * hd, (start + T) * H * hd), T, start, nHeads: H, nKvHeads: Kv, headDim: hd, scale: 0.3 };
+      const want = new Float32Array(T * H * hd);
+      attention({ ...args, kCache: kRows, vCache: vRows, out: want, scores: new Float64Array(ctx), acc: new Float64Array(hd) });
+      const got = new Float32Array(T * H * hd);
+      wa.run({ ...args, kCache, vCache, out: got, scores: new Float64Array(0), acc: new Float64Array(0) });
+      expect(Array.from(got)).toEqual(Array.from(want));
+    };
+    step(0, 5);
+    for (let s = 5; s < ctx; s++) step(s, 1);
+  });
+
+  test('declines what it cannot run: a cache outside the arena or not of its slots, more slots than it holds', () => {
     const arena = WasmArena.create(1 << 16)!;
     const wa = WasmAttention.create(arena, 8, 2, 4)!;
-    const k = arena.alloc(8 * 2 * 4, 'k');
+    const { k, v } = wa.allocCache(2, 'test');
     const base = {
       out: new Float32Array(8),
       q: new Float32Array(8),
       kCache: k,
-      vCache: k,
+      vCache: v,
       T: 1,
       start: 0,
       nHeads: 2,
@@ -61,8 +91,9 @@ describe('WebAssembly SIMD attention', () => {
       acc: new Float64Array(4),
     };
     expect(wa.accepts(base)).toBe(true);
-    expect(wa.accepts({ ...base, probs: new Float32Array(2) })).toBe(false);
     expect(wa.accepts({ ...base, vCache: new Float32Array(64) })).toBe(false);
+    expect(wa.accepts({ ...base, kCache: arena.alloc(7 * 2 * 4, 'k'), vCache: arena.alloc(7 * 2 * 4, 'v') })).toBe(false);
+    expect(() => wa.run({ ...base, probs: new Float32Array(1) })).toThrow(/probs too small/);
     expect(wa.accepts({ ...base, start: 8 })).toBe(false);
     expect(() => wa.run({ ...base, nKvHeads: 3 })).toThrow(/do not group/);
   });

@@ -1,16 +1,20 @@
 /**
  * attention() over an f32 KV cache in WebAssembly SIMD (attention.wat): the same sums in f64
  * in the same order, so the same bits as the TypeScript reference, several times faster. The
- * cache lives in the arena (the model allocates it there); the query rows and the output go
- * through staging rows, `chunk` query rows at a time. Probabilities are not captured here:
- * a caller that wants them runs the reference. A thread runner (engine/cli/threads.ts) may
- * split the query heads over threads, each with its own scratch set.
+ * cache lives in the arena in the kernel's own layout — K in tiles of eight slots transposed
+ * ([nKvHeads, capacity/8, headDim, 8]: eight keys' d-th values side by side, one KV head's
+ * keys front to back), V in column blocks of sixteen dimensions ([nKvHeads, headDim/16, capacity,
+ * 16]: each pass over the values reads one block front to back) — so it is allocated
+ * with allocCache() and filled with write(), never read as the reference's [slot, head, d].
+ * The query rows and the output go through staging rows, `chunk` query rows at a time.
+ * Probabilities (captures) come from the same kernel, one head at a time. A thread runner
+ * (engine/cli/threads.ts) may split the query heads over threads, each with its own scratch set.
  */
-import { compileWasm, instantiate, type WasmArena } from '../wasm';
+import { align16, compileWasm, instantiate, type WasmArena } from '../wasm';
 import { checkAttentionArgs, type AttentionArgs } from './attention';
 import { WASM_BASE64, WASM_SHARED_BASE64 } from './attention.wasm.gen';
 
-/** attention(q, k, v, out, scores, qs, T, start, H, h0, h1, Kv, hd, scale, window): query heads h0 … h1−1 (byte pointers). */
+/** attention(q, k, v, out, scores, qs, T, start, H, h0, h1, Kv, hd, ctx, scale, window): query heads h0 … h1−1 (byte pointers; ctx: the cache's slots). */
 export type AttentionFn = (
   q: number,
   k: number,
@@ -25,6 +29,7 @@ export type AttentionFn = (
   h1: number,
   Kv: number,
   hd: number,
+  ctx: number,
   scale: number,
   window: number,
 ) => void;
@@ -40,6 +45,8 @@ export interface AttentionCall {
   H: number;
   Kv: number;
   hd: number;
+  /** Slots of the cache (its layout's stride). */
+  ctx: number;
   scale: number;
   window: number;
 }
@@ -49,6 +56,11 @@ export interface AttentionRunner {
   attention(call: AttentionCall): void;
 }
 
+/** Bytes the kernel may read past the end of a K cache (its last keys' SIMD lanes). */
+const K_SLACK = 32;
+/** Slots the kernel may write past the last key in the scores scratch. */
+const SCORES_SLACK = 8;
+
 /** The compiled kernel for an arena of this kind (shared or not), or null. */
 export function attentionModule(shared: boolean) {
   return compileWasm(shared ? WASM_SHARED_BASE64 : WASM_BASE64);
@@ -57,15 +69,21 @@ export function attentionModule(shared: boolean) {
 export class WasmAttention {
   private readonly qPtr: number;
   private readonly oPtr: number;
-  /** Per scratch set: scores f64 [capacity] and q splats f64x2 [headDim]. */
+  /** Per scratch set: scores f64 [capacity + 8] and q splats f64x2 [headDim]. */
   private readonly scratchPtrs: { scores: number; qs: number }[] = [];
   /** Set by the CLI's thread pool: runs each call's heads over its threads. */
   runner?: AttentionRunner;
+  /**
+   * V's column blocks (attention.wat), sixteen dimensions wide, then eight, then the rest: for
+   * dimension d, the offset of its column in a KV head's blocks (ctx · d0 + d − d0) and its block's width.
+   */
+  private readonly vDimAt: Int32Array;
+  private readonly vDimWidth: Int32Array;
 
   private constructor(
     private readonly arena: WasmArena,
     private readonly fn: AttentionFn,
-    /** The most cache slots a call may read (the scores scratch). */
+    /** The slots of the caches it runs on (their layout's stride, and the scores scratch). */
     readonly capacity: number,
     /** nHeads · headDim of the model it was made for. */
     private readonly rowFloats: number,
@@ -73,15 +91,67 @@ export class WasmAttention {
     private readonly chunk: number,
     scratchSets: number,
   ) {
+    this.vDimAt = new Int32Array(headDim);
+    this.vDimWidth = new Int32Array(headDim);
+    for (let d0 = 0; d0 < headDim;) {
+      const w = headDim - d0 >= 16 ? 16 : headDim - d0 >= 8 ? 8 : headDim - d0;
+      for (let d = d0; d < d0 + w; d++) {
+        this.vDimAt[d] = capacity * d0 + d - d0;
+        this.vDimWidth[d] = w;
+      }
+      d0 += w;
+    }
     this.qPtr = arena.allocBytes(chunk * rowFloats * 4, 'attention query rows');
     this.oPtr = arena.allocBytes(chunk * rowFloats * 4, 'attention output rows');
     for (let i = 0; i < scratchSets; i++)
-      this.scratchPtrs.push({ scores: arena.allocBytes(capacity * 8, 'attention scores'), qs: arena.allocBytes(headDim * 16, 'attention query splats') });
+      this.scratchPtrs.push({
+        scores: arena.allocBytes((capacity + SCORES_SLACK) * 8, 'attention scores'),
+        qs: arena.allocBytes(headDim * 16, 'attention query splats'),
+      });
   }
 
   /** The arena bytes create() takes. */
   static stagingBytes(capacity: number, nHeads: number, headDim: number, chunk = 16, scratchSets = 1): number {
-    return 2 * chunk * nHeads * headDim * 4 + scratchSets * (capacity * 8 + headDim * 16 + 32) + 4 * 16;
+    return 2 * chunk * nHeads * headDim * 4 + scratchSets * ((capacity + SCORES_SLACK) * 8 + headDim * 16 + 32) + 4 * 16;
+  }
+
+  /** The arena bytes allocCache() takes for one layer (K and V of `floats` each, with the K slack). */
+  static cacheBytes(floats: number): number {
+    return align16(floats * 4 + K_SLACK) + align16(floats * 4) + 16;
+  }
+
+  /** One layer's K and V caches in the arena, [capacity · nKvHeads · headDim] each (zeroed), in the kernel's layout. */
+  allocCache(nKvHeads: number, what: string): { k: Float32Array; v: Float32Array } {
+    const n = this.capacity * nKvHeads * this.headDim;
+    const k = new Float32Array(this.arena.memory.buffer, this.arena.allocBytes(n * 4 + K_SLACK, `${what} K cache`), n);
+    return { k, v: this.arena.alloc(n, `${what} V cache`) };
+  }
+
+  /**
+   * Writes T rows of keys and values, k and v [T, nKvHeads, headDim], into slots
+   * start … start+T−1 of caches from allocCache().
+   */
+  write(kCache: Float32Array, vCache: Float32Array, k: Float32Array, v: Float32Array, start: number, T: number, nKvHeads: number): void {
+    const hd = this.headDim;
+    const ctx = this.capacity;
+    if (start < 0 || start + T > ctx || kCache.length !== ctx * nKvHeads * hd || vCache.length !== kCache.length || k.length < T * nKvHeads * hd || v.length < k.length)
+      throw new RangeError(`WasmAttention.write: ${T} rows at slot ${start} do not fit caches of ${ctx} slots × ${nKvHeads} KV heads × ${hd}`);
+    for (let t = 0; t < T; t++) {
+      const slot = start + t;
+      const tile = slot & ~7;
+      const w = Math.min(8, ctx - tile); // the tile's width (the last may be narrower)
+      for (let kvh = 0; kvh < nKvHeads; kvh++) {
+        const src = (t * nKvHeads + kvh) * hd; // row [hd]
+        const kt = (kvh * ctx + tile) * hd + (slot & 7); // column slot mod 8 of its tile [hd, w]
+        const vt = kvh * ctx * hd; // this KV head's blocks
+        const vo = this.vDimAt;
+        const vw = this.vDimWidth;
+        for (let d = 0; d < hd; d++) {
+          kCache[kt + d * w] = k[src + d];
+          vCache[vt + vo[d] + slot * vw[d]] = v[src + d]; // row `slot` of d's block [ctx, width]
+        }
+      }
+    }
   }
 
   /**
@@ -103,7 +173,7 @@ export class WasmAttention {
   /** Thread i's share of a call: query heads h0 … h1−1 with scratch set i. */
   runHeads(call: AttentionCall, i: number, h0: number, h1: number, fn: AttentionFn = this.fn): void {
     const sc = this.scratchPtrs[i];
-    fn(call.q, call.k, call.v, call.out, sc.scores, sc.qs, call.T, call.start, call.H, h0, h1, call.Kv, call.hd, call.scale, call.window);
+    fn(call.q, call.k, call.v, call.out, sc.scores, sc.qs, call.T, call.start, call.H, h0, h1, call.Kv, call.hd, call.ctx, call.scale, call.window);
   }
 
   /** Scratch set i's pointers (a worker thread runs the kernel with them). */
@@ -111,12 +181,13 @@ export class WasmAttention {
     return this.scratchPtrs[i];
   }
 
-  /** Whether run() can take these arguments: the cache in the arena, the shapes it was made for, no probabilities asked for. */
+  /** Whether run() can take these arguments: caches from allocCache(), the shapes it was made for. */
   accepts(a: AttentionArgs): boolean {
     return (
-      a.probs === undefined &&
       this.arena.owns(a.kCache) &&
       this.arena.owns(a.vCache) &&
+      a.kCache.length === this.capacity * a.nKvHeads * a.headDim &&
+      a.vCache.length === a.kCache.length &&
       a.nHeads * a.headDim === this.rowFloats &&
       a.headDim === this.headDim &&
       a.start + a.T <= this.capacity &&
@@ -124,22 +195,61 @@ export class WasmAttention {
     );
   }
 
-  /** attention(a), for arguments it accepts(); `scores` and `acc` are not used. */
+  /**
+   * attention(a), for arguments it accepts() (the cache written by write()); `scores` and
+   * `acc` are not used. With `probs`, each (row, head) runs on its own and its probabilities
+   * are copied out of the scores scratch.
+   */
   run(a: AttentionArgs): void {
-    const { out, q, kCache, vCache, T, start, nHeads, nKvHeads, headDim, scale, window } = a;
+    const { out, q, kCache, vCache, T, start, nHeads, nKvHeads, headDim, scale, window, probs } = a;
     checkAttentionArgs(a);
     if (!this.accepts(a)) throw new RangeError('WasmAttention: arguments it was not made for (see accepts())');
+    const Tk = start + T;
+    if (probs !== undefined) {
+      if (probs.length < nHeads * T * Tk) throw new RangeError('attention: probs too small');
+      probs.fill(0, 0, nHeads * T * Tk);
+    }
     const buf = this.arena.memory.buffer;
     const R = this.rowFloats;
+    const k = kCache.byteOffset;
+    const v = vCache.byteOffset;
+    const ctx = this.capacity;
     for (let t0 = 0; t0 < T; t0 += this.chunk) {
       const rows = Math.min(this.chunk, T - t0);
       const s = start + t0;
-      // a window covering every slot is no window (and keeps the i32 argument small)
-      const win = window === undefined || window >= s + rows ? 0 : window;
       new Float32Array(buf, this.qPtr, rows * R).set(q.subarray(t0 * R, (t0 + rows) * R));
-      const call = { q: this.qPtr, k: kCache.byteOffset, v: vCache.byteOffset, out: this.oPtr, T: rows, start: s, H: nHeads, Kv: nKvHeads, hd: headDim, scale, window: win };
-      if (this.runner) this.runner.attention(call);
-      else this.runHeads(call, 0, 0, nHeads);
+      if (probs === undefined) {
+        // a window covering every slot is no window (and keeps the i32 argument small)
+        const win = window === undefined || window >= s + rows ? 0 : window;
+        const call: AttentionCall = { q: this.qPtr, k, v, out: this.oPtr, T: rows, start: s, H: nHeads, Kv: nKvHeads, hd: headDim, ctx, scale, window: win };
+        if (this.runner) this.runner.attention(call);
+        else this.runHeads(call, 0, 0, nHeads);
+      } else {
+        const scores = this.scratchPtrs[0].scores;
+        for (let r = 0; r < rows; r++) {
+          const end = s + r + 1; // keys [lo, end)
+          const lo = window === undefined ? 0 : Math.max(0, end - window);
+          const win = window === undefined || window >= end ? 0 : window;
+          const call: AttentionCall = {
+            q: this.qPtr + r * R * 4,
+            k,
+            v,
+            out: this.oPtr + r * R * 4,
+            T: 1,
+            start: s + r,
+            H: nHeads,
+            Kv: nKvHeads,
+            hd: headDim,
+            ctx,
+            scale,
+            window: win,
+          };
+          for (let h = 0; h < nHeads; h++) {
+            this.runHeads(call, 0, h, h + 1);
+            probs.set(new Float64Array(buf, scores + lo * 8, end - lo), (h * T + t0 + r) * Tk + lo); // [H, T, Tk]
+          }
+        }
+      }
       out.set(new Float32Array(buf, this.oPtr, rows * R), t0 * R);
     }
   }
