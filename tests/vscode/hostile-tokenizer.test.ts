@@ -16,7 +16,7 @@ import type { Locator, Page } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../scripts/code-server.mjs';
-import { findWebview, hoverUntil, openWorkbench, RESULTS, runCommand, type Workbench } from './workbench';
+import { findWebview, hoverUntil, openWorkbench, RESULTS, runCommand, useModel as activate, type Workbench } from './workbench';
 
 const FIX = path.resolve(repoRoot, '../shared/fixtures');
 const EVIL = '(a+)+$';
@@ -45,11 +45,7 @@ async function useModel(dir: string, name: string): Promise<void> {
   await input.press('Enter');
   await widget.waitFor({ state: 'hidden', timeout: 15_000 });
 
-  await runCommand(page, 'LLM Playground: Use This Model', { waitHidden: false });
-  await widget.locator('.monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible', timeout: 30_000 });
-  await input.fill(name);
-  await expect.poll(async () => (await widget.locator('.monaco-list-row').first().innerText()).split('\n')[0], { timeout: 5_000 }).toMatch(new RegExp(`^${name}`));
-  await input.press('Enter');
+  await activate(page, name);
   await expect
     .poll(
       async () =>

@@ -21,7 +21,7 @@ import { CpuBackend } from '../../engine/backend/cpu';
 import { lensWeights, logitLens } from '../../engine/model/logit-lens';
 import { attentionRollout } from '../../engine/model/attention-rollout';
 import type { AttentionInputs } from '../../engine/model/attention-rows';
-import { acceptFileDialog, findWebview, openWorkbench, RESULTS, runCommand, type Workbench } from './workbench';
+import { acceptFileDialog, findWebview, openWorkbench, RESULTS, runCommand, useModel, type Workbench } from './workbench';
 
 const FIX = path.resolve(repoRoot, '../shared/fixtures');
 const TEXT = 'Once upon a time, there was a little girl named Lily.';
@@ -245,11 +245,7 @@ describe('Inside tab (code-server)', () => {
     await page.waitForTimeout(300);
     await input.press('Enter');
     await widget.waitFor({ state: 'hidden', timeout: 15_000 });
-    await runCommand(page, 'LLM Playground: Use This Model', { waitHidden: false });
-    await widget.locator('.monaco-list-row', { hasText: 'tiny-mixtral-moe' }).first().waitFor({ state: 'visible', timeout: 15_000 });
-    await input.fill('tiny-mixtral-moe');
-    await page.waitForTimeout(300);
-    await input.press('Enter');
+    await useModel(page, 'tiny-mixtral-moe');
     doc = await findWebview(page, '#inside', { minWidth: 600 });
     await doc.locator('vscode-tab-header[data-tab="inside"]').click();
     await doc.locator('#inside-text').fill(ids.join(', '));

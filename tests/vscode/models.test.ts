@@ -12,7 +12,7 @@ import type { Locator, Page } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../scripts/code-server.mjs';
-import { findWebview, hoverUntil, openWorkbench, RESULTS, runCommand, type Workbench } from './workbench';
+import { findWebview, hoverUntil, openWorkbench, RESULTS, runCommand, useModel, type Workbench } from './workbench';
 
 const FIX = path.resolve(repoRoot, '../shared/fixtures');
 const REF = JSON.parse(fs.readFileSync(path.join(FIX, 'refs/stories260K.greedy.shared.json'), 'utf8')) as { cases: { prompt: string; stdout: string }[] };
@@ -117,13 +117,7 @@ describe('Models view and Generate (code-server)', () => {
   });
 
   it("makes stories260K.gguf active and generates llama2.c's greedy continuation", async () => {
-    await runCommand(page, 'LLM Playground: Use This Model', { waitHidden: false });
-    const widget = page.locator('.quick-input-widget');
-    const input = widget.locator('.quick-input-box input');
-    await widget.locator('.monaco-list-row', { hasText: 'stories260K.gguf' }).first().waitFor({ state: 'visible', timeout: 15_000 });
-    await input.fill('stories260K.gguf');
-    await expect.poll(async () => (await widget.locator('.monaco-list-row').first().innerText()).split('\n')[0], { timeout: 5_000 }).toMatch(/^stories260K\.gguf/);
-    await input.press('Enter');
+    await useModel(page, 'stories260K.gguf');
     await expect.poll(async () => treeRow('stories260K.gguf').getAttribute('aria-label'), { timeout: 30_000 }).toMatch(/● active/);
     // The widest visible playground: the editor panel rather than the side view.
     const doc = await findWebview(page, '#generate', { minWidth: 600 });

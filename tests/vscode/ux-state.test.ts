@@ -14,7 +14,7 @@ import type { FrameLocator, Page } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../scripts/code-server.mjs';
-import { findWebview, openWorkbench, RESULTS, runCommand, type Workbench } from './workbench';
+import { findWebview, openWorkbench, RESULTS, runCommand, useModel, type Workbench } from './workbench';
 
 const FIX = path.resolve(repoRoot, '../shared/fixtures');
 
@@ -274,12 +274,7 @@ describe('The first hour in the playground (code-server)', () => {
   it('making a model without a tokenizer active says why Generate is unavailable and clears the old output', async () => {
     await page.mouse.move(700, 880);
     await addModel(qwen);
-    await runCommand(page, 'LLM Playground: Use This Model', { waitHidden: false });
-    const widget = page.locator('.quick-input-widget');
-    const input = widget.locator('.quick-input-box input');
-    await input.fill('tiny-qwen3');
-    await expect.poll(async () => await widget.locator('.monaco-list-row').first().innerText(), { timeout: 30_000 }).toMatch(/^tiny-qwen3/);
-    await input.press('Enter');
+    await useModel(page, 'tiny-qwen3');
     doc = await findWebview(page, '#generate', { minWidth: 600 });
     await tab(doc, 'generate');
     await expect.poll(async () => doc.locator('#generate-model').innerText(), { timeout: 120_000 }).toMatch(/^tiny-qwen3 — CPU, context \d+, no tokenizer$/);

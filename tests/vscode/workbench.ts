@@ -235,6 +235,33 @@ export async function acceptFileDialog(page: Page, input: Locator, value: RegExp
     .toMatch(want);
 }
 
+/**
+ * Makes the listed model `label` active through "Use This Model": types it into the quick pick
+ * and takes the first row once that row is it. The quick pick closes when something else takes
+ * focus while it is open (a webview updating as the model list changes), so a try whose pick
+ * went away is made again, up to three tries.
+ */
+export async function useModel(page: Page, label: string): Promise<void> {
+  const widget = page.locator('.quick-input-widget');
+  const input = widget.locator('.quick-input-box input');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await runCommand(page, 'LLM Playground: Use This Model', { waitHidden: false });
+      await widget.locator('.monaco-list-row', { hasText: label }).first().waitFor({ state: 'visible', timeout: 30_000 });
+      await input.fill(label, { timeout: 5_000 });
+      await expect.poll(async () => (await widget.locator('.monaco-list-row').first().innerText()).split('\n')[0], { timeout: 5_000 }).toContain(label);
+      await input.press('Enter', { timeout: 5_000 });
+      await widget.waitFor({ state: 'hidden', timeout: 15_000 });
+      return;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      console.log(`Use This Model ${label}: try ${attempt} lost its pick (${String(e).split('\n')[0]}); again`);
+      if (await input.isVisible()) await input.press('Escape');
+      await page.waitForTimeout(1_000);
+    }
+  }
+}
+
 function visibleWithin(l: Locator, timeout: number): Promise<boolean> {
   return l.waitFor({ state: 'visible', timeout }).then(
     () => true,

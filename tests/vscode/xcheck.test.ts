@@ -25,7 +25,7 @@ import { loadHfModelFromPath } from '../../engine/formats/hf-node';
 import { crossCheck } from '../../engine/generate/cross-check';
 import { XCHECK_ONNX_REFUSAL } from '../../engine/protocol/xcheck';
 import { tokenizerFromBytes } from '../../engine/tokenizer/index';
-import { findWebview, openWorkbench, RESULTS, runCommand, type Workbench } from './workbench';
+import { findWebview, openWorkbench, RESULTS, runCommand, useModel, type Workbench } from './workbench';
 
 const FIX = path.resolve(repoRoot, '../shared/fixtures');
 const TOKENIZER = path.join(FIX, 'tokenizers/tiny-bytelevel-gpt2/tokenizer.json');
@@ -54,32 +54,6 @@ async function addModel(p: string): Promise<void> {
   await page.waitForTimeout(300);
   await input.press('Enter');
   await widget.waitFor({ state: 'hidden', timeout: 15_000 });
-}
-
-/**
- * Makes `label` the active model through "Use This Model". The quick pick closes when something
- * else takes focus while it is open (a webview updating as the model list changes), so a try
- * whose pick went away is made again.
- */
-async function useModel(label: string): Promise<void> {
-  const widget = page.locator('.quick-input-widget');
-  const input = widget.locator('.quick-input-box input');
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await runCommand(page, 'LLM Playground: Use This Model', { waitHidden: false });
-      await widget.locator('.monaco-list-row', { hasText: label }).first().waitFor({ state: 'visible', timeout: 30_000 });
-      await input.fill(label, { timeout: 5_000 });
-      await expect.poll(async () => (await widget.locator('.monaco-list-row').first().innerText()).split('\n')[0], { timeout: 5_000 }).toContain(label);
-      await input.press('Enter', { timeout: 5_000 });
-      await widget.waitFor({ state: 'hidden', timeout: 15_000 });
-      return;
-    } catch (e) {
-      if (attempt >= 3) throw e;
-      console.log(`Use This Model ${label}: try ${attempt} lost its pick (${String(e).split('\n')[0]}); again`);
-      if (await input.isVisible()) await input.press('Escape');
-      await page.waitForTimeout(1_000);
-    }
-  }
 }
 
 describe('ONNX model and the Cross-check tab (code-server)', () => {
@@ -112,7 +86,7 @@ describe('ONNX model and the Cross-check tab (code-server)', () => {
 
   it('the ONNX fixture, made active, generates on onnxruntime-web; the status bar and the Engine tab name it', async () => {
     await addModel(paths.onnx);
-    await useModel('model.onnx');
+    await useModel(page, 'model.onnx');
     await runCommand(page, 'LLM Playground: Open Playground');
     doc = await findWebview(page, '#generate', { minWidth: 600 });
     await doc.locator('vscode-tab-header[data-tab="generate"]').click();
@@ -138,7 +112,7 @@ describe('ONNX model and the Cross-check tab (code-server)', () => {
 
   it('the tiny-llama folder cross-checked: the engine ids are the library’s, the differences and divergence consistent', async () => {
     await addModel(paths.llama);
-    await useModel('tiny-llama-st');
+    await useModel(page, 'tiny-llama-st');
     await doc.locator('vscode-tab-header[data-tab="generate"]').click();
     await expect.poll(async () => doc.locator('#generate-model').innerText(), { timeout: 180_000 }).toMatch(/^tiny-llama-st — CPU, context \d+/);
     await doc.locator('#generate-model[data-ready="true"]').waitFor({ state: 'visible', timeout: 180_000 });
