@@ -215,10 +215,12 @@ let pendingTimer: ReturnType<typeof setTimeout> | undefined;
 export function openPlaygroundTab(ctx: vscode.ExtensionContext, tab: PlaygroundTab): vscode.WebviewPanel {
   const p = openPlaygroundPanel(ctx);
   if (panelReady) void p.webview.postMessage({ type: 'showTab', tab } satisfies HostToWebview);
-  // a webview rebuilt on reveal says `ready` again: it gets the tab then (for a few seconds)
+  // A webview that has not said `ready` yet gets the tab when it does, however long it takes
+  // (a slow machine); a ready one rebuilt on reveal says `ready` again: it gets the tab then,
+  // for a few seconds.
   pendingTab = tab;
   clearTimeout(pendingTimer);
-  pendingTimer = setTimeout(() => (pendingTab = undefined), 5_000);
+  if (panelReady) pendingTimer = setTimeout(() => (pendingTab = undefined), 5_000);
   return p;
 }
 
@@ -242,6 +244,7 @@ export function openPlaygroundPanel(ctx: vscode.ExtensionContext): vscode.Webvie
     sub.dispose();
     panel = undefined;
     panelReady = false;
+    pendingTab = undefined;
   });
   panel = p;
   return p;
