@@ -39,7 +39,7 @@ import type { WeightDtype, WeightRead } from '../wgsl/weight-read';
 import { DecodeScheduler } from './decode-scheduler';
 import { ForwardPlan, TOPK_MAX } from './forward-plan';
 import { createInErrorScopes, ModelCore, type GpuModelOptions } from './lifecycle';
-import { profileHost, traceDecodeStep, type DecodeStats, type StepTimestamps, type TracedDispatch } from './profiling';
+import { profileHost, traceDecodeStep, tracePrefill, type DecodeStats, type StepTimestamps, type TracedDispatch } from './profiling';
 import { ReadBack } from './readback';
 import { WeightUploader, type LoadControl } from './upload';
 import { StepInputs } from './step-inputs';
@@ -275,6 +275,15 @@ export class GpuModel implements Backend {
   /** @internal benchmark: the dispatches of one decode step at `slot` (profiling.ts). */
   traceDecodeStep(slot: number): TracedDispatch[] {
     return traceDecodeStep(this.core, this.plan, this.decode, slot);
+  }
+
+  /** @internal benchmark: the dispatches of a prefill of `ids` from an empty cache, after running it once (profiling.ts). */
+  async tracePrefill(ids: number[]): Promise<TracedDispatch[]> {
+    this.reset();
+    await this.forward(ids, undefined, { lastOnly: true, topK: 1, logits: false });
+    const trace = tracePrefill(this.core, this.plan, ids.length);
+    this.reset();
+    return trace;
   }
 
   /** @internal benchmark: host encode / submit ms and chained GPU ms of a decode step at `slot` (profiling.ts). */

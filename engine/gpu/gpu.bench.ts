@@ -50,6 +50,7 @@ import { M_FROM_T, packParams, STEP_FIELDS } from '../wgsl/kernel-source';
 import { rowStrideWords, type WeightDtype } from '../wgsl/weight-read';
 import { matvecRows, matvecShape, matvecWgsl, type MatvecShape } from '../ops/matmul/matmul.wgsl';
 import { openNodeGpu } from './gpu-node';
+import { timeDispatches } from './profiling';
 import type { GpuKvDtype } from '../ops/kvquant/kvquant.wgsl';
 
 if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync('/usr/lib/chromium/vk_swiftshader_icd.json')) {
@@ -113,25 +114,6 @@ function matvecsOf(c: ModelConfig): [string, number, number][] {
 }
 
 const fmtShape = (m: MatvecShape) => `${m.WG}x${m.TPR}r${m.R}`;
-
-/**
- * µs per dispatch of `list` encoded `reps` times over in one pass, each after the one
- * before (the cost of a one-round submit taken out).
- */
-async function timeDispatches(device: GPUDevice, list: { d: Dispatch; grid: [number, number, number] }[], reps: number): Promise<number> {
-  const time = async (n: number) => {
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    for (let r = 0; r < n; r++) for (const t of list) t.d.encode(pass, ...t.grid);
-    pass.end();
-    const t0 = performance.now();
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    return performance.now() - t0;
-  };
-  await time(1); // warm-up
-  return (((await time(reps)) - (await time(1))) * 1000) / ((reps - 1) * list.length);
-}
 
 /** Times the plain decode matvec for each launch shape on [N, K] weights (copies rotated so L2 does not hold them). */
 async function sweepMatvec(device: GPUDevice, c: ModelConfig, dtype: WeightDtype, sg: boolean, sgMax: number): Promise<Map<string, MatvecShape>> {

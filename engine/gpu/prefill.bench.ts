@@ -9,12 +9,14 @@
  *      relative to its largest value.
  *   2. model — GpuModel prefill tok/s with each GpuTuning.prefill kernel ('tile64', 'tiled',
  *      'sgmatrix'), the last row's logits compared with tile64's.
+ *   3. profile — where the default kernel's whole-model prefill goes: each kind of dispatch of
+ *      one prefill (kernel, launch grid) timed on its own, µs each and summed per prefill.
  *
  *   node scripts/run-benches.mjs prefill.bench
  *   BENCH_PREFILL=512 node dist/bench/engine__gpu__prefill.bench.cjs       (the H200 run)
  *
  * Env: BENCH_MODELS (a name from bench-models.ts), BENCH_PREFILL (rows), BENCH_REPS (timed
- * repeats, the median printed), BENCH_STAGES (kernels,model).
+ * repeats, the median printed), BENCH_STAGES (kernels,model,profile).
  */
 import { existsSync } from 'node:fs';
 import { matmulWgsl, MATMUL_TILE } from '../ops/matmul/matmul.wgsl';
@@ -28,6 +30,7 @@ import { createStorage, Dispatch, packRows, PipelineCache } from './kernel';
 import type { PrefillKernel } from './lifecycle';
 import { openNodeGpu } from './gpu-node';
 import { subgroupMatrixOf } from './prefill-matmul';
+import { timeDispatches, type TracedDispatch } from './profiling';
 
 if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync('/usr/lib/chromium/vk_swiftshader_icd.json')) {
   process.env.VK_ICD_FILENAMES = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -37,7 +40,7 @@ const small = !process.env.VK_DRIVER_FILES; // SwiftShader: keep it small
 const MODEL = env('BENCH_MODELS', small ? 'smollm2-135m' : 'llama-3.2-1b');
 const P = Number(env('BENCH_PREFILL', small ? '32' : '512'));
 const REPS = Number(env('BENCH_REPS', small ? '1' : '5'));
-const STAGES = env('BENCH_STAGES', 'kernels,model').split(',');
+const STAGES = env('BENCH_STAGES', 'kernels,model,profile').split(',');
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 
@@ -217,6 +220,35 @@ async function benchModel(device: GPUDevice): Promise<void> {
   }
 }
 
+/** GPU time of each kind of dispatch in one whole-model prefill of P tokens with the default kernels. */
+async function profileModel(device: GPUDevice): Promise<void> {
+  const loaded = randomModel(MODEL);
+  const V = loaded.config.vocabSize;
+  const ids = Array.from({ length: P }, (_, i) => (i * 7919 + 13) % V);
+  const gm = await GpuModel.create(device, loaded, { contextLength: P + 2, weights: 'f16', throttleMapWait: true });
+  try {
+    const trace = await gm.tracePrefill(ids);
+    const kinds = new Map<string, TracedDispatch[]>();
+    for (const t of trace) {
+      const key = `${t.d.kernel.label} ${t.d.note} (${t.grid.join(',')})`;
+      kinds.set(key, [...(kinds.get(key) ?? []), t]);
+    }
+    const rows: [string, number, number][] = [];
+    for (const [key, list] of kinds) rows.push([key, list.length, await timeDispatches(device, list, Math.max(3, Math.ceil(32 / list.length)))]);
+    rows.sort((a, b) => b[1] * b[2] - a[1] * a[2]);
+    const total = rows.reduce((s, [, n, us]) => s + n * us, 0);
+    console.log(`\n${MODEL} f16, where a prefill of ${P} tokens goes (default kernels, each kind timed on its own):`);
+    for (const [key, n, us] of rows) {
+      console.log(
+        `  profile ${key.padEnd(64)} ×${String(n).padStart(3)}  ${us.toFixed(1).padStart(8)} µs each  ${((n * us) / 1000).toFixed(2).padStart(6)} ms  ${((100 * n * us) / total).toFixed(1).padStart(5)} %`,
+      );
+    }
+    console.log(`  profile total ${(total / 1000).toFixed(2)} ms per prefill (${trace.length} dispatches) → ${((P / total) * 1e6).toFixed(0)} tok/s if nothing else cost`);
+  } finally {
+    gm.destroy();
+  }
+}
+
 async function main(): Promise<void> {
   const g = await openNodeGpu();
   if (!('device' in g)) throw new Error(`no WebGPU device: ${g.env.reason}`);
@@ -233,6 +265,7 @@ async function main(): Promise<void> {
     await benchProduct(g.device, 'down', D, I);
   }
   if (STAGES.includes('model')) await benchModel(g.device);
+  if (STAGES.includes('profile')) await profileModel(g.device);
   g.device.destroy();
 }
 

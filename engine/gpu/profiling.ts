@@ -63,6 +63,45 @@ export function traceDecodeStep(core: ModelCore, plan: ForwardPlan, decode: Deco
 }
 
 /**
+ * The dispatches of a prefill of `T` tokens from slot 0, for timing each kernel on its own.
+ * The forward that ran just before (T tokens from an empty cache) left its inputs and step
+ * uniform in place; nothing is submitted here.
+ */
+export function tracePrefill(core: ModelCore, plan: ForwardPlan, T: number): TracedDispatch[] {
+  core.alive();
+  const trace: TracedDispatch[] = [];
+  Dispatch.trace = trace;
+  try {
+    const enc = core.device.createCommandEncoder();
+    plan.encodeForward(enc, T, 0, 1, {}, []);
+    plan.encodeTopK(enc, 1);
+    enc.finish();
+  } finally {
+    Dispatch.trace = undefined;
+  }
+  return trace;
+}
+
+/**
+ * GPU µs of one dispatch of `list` (each encoded in turn, the whole list `reps` times in one
+ * pass; a one-pass round trip taken out).
+ */
+export async function timeDispatches(device: GPUDevice, list: TracedDispatch[], reps: number): Promise<number> {
+  const time = async (n: number) => {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (let r = 0; r < n; r++) for (const t of list) t.d.encode(pass, ...t.grid);
+    pass.end();
+    const t0 = performance.now();
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    return performance.now() - t0;
+  };
+  await time(1); // warm-up
+  return (((await time(reps)) - (await time(1))) * 1000) / ((reps - 1) * list.length);
+}
+
+/**
  * Where a decode step's time goes at slot `slot`: host ms to encode + finish its commands
  * and to submit them, and GPU ms per step when `n` steps run chained in one submission
  * (no host in the way; a 1-step chain's round trip taken out).
