@@ -40,7 +40,10 @@ def decode(a):
 
 
 def load(folder):
-    m = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager")
+    try:
+        m = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager")
+    except TypeError:  # transformers before 4.56 names it torch_dtype
+        m = AutoModelForCausalLM.from_pretrained(folder, torch_dtype=torch.float32, attn_implementation="eager")
     return m.eval()
 
 
