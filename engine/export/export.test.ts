@@ -12,7 +12,7 @@ import { Model } from '../model/model';
 import type { LoadedModel, WeightMap } from '../model/types';
 import { fixturePath, maxAbsDiff } from '../../tests/unit/fixtures';
 import { exportGguf, ggufTensorType } from './gguf-export';
-import { exportSafetensors } from './hf-export';
+import { exportSafetensors, HF_FLOAT_KEYS, hfConfigJson } from './hf-export';
 import { openExportSource } from './source-node';
 import type { ExportDtype } from './types';
 import { withRopeStyle } from './weights';
@@ -78,6 +78,11 @@ describe('safetensors export reloads bit-exactly', () => {
     // Same weights in the same layout: the same logits, bit for bit (a GGUF llama compared in its 'half' loading).
     expect(maxAbsDiff(logits(back), logits(await halfLayout(p, src.loaded)))).toBe(0);
     if (src.tokenizer) expect(files.map((f) => path.basename(f))).toContain('tokenizer.json');
+    // transformers' typed config fields refuse an int where a float goes (router_jitter_noise: 0): floats keep a point
+    const text = readFileSync(path.join(out, 'config.json'), 'utf8');
+    for (const m of text.matchAll(/"(\w+)": (-?[\d.eE+-]+)/g)) if (HF_FLOAT_KEYS.has(m[1])) expect(m[2], m[1]).toMatch(/[.eE]/);
+    if (name === 'tiny-mixtral-moe') expect(text).toContain('"router_jitter_noise": 0.0');
+    expect(JSON.parse(text)).toEqual({ ...hfConfigJson(want.config, p), torch_dtype: 'float32' }); // the same values
   });
 
   it('f16 stores each weight rounded to half precision', async () => {

@@ -106,6 +106,17 @@ function unsupported(file: string, message: string, key: string, expected: strin
   throw new UnsupportedError(message, { file, key, expected, found });
 }
 
+/** config.json keys whose values transformers types as floats (written `0.0`, not `0`: jsonFile). */
+export const HF_FLOAT_KEYS: ReadonlySet<string> = new Set([
+  'rms_norm_eps',
+  'layer_norm_epsilon',
+  'rope_theta',
+  'router_jitter_noise',
+  'factor',
+  'low_freq_factor',
+  'high_freq_factor',
+]);
+
 /** A config.json transformers reads as this model (the inverse of formats/hfconfig.ts). */
 export function hfConfigJson(c: ModelConfig, file = 'config.json'): Record<string, unknown> {
   const ids = { bos_token_id: c.bosTokenId ?? null, eos_token_id: c.eosTokenIds.length === 1 ? c.eosTokenIds[0] : c.eosTokenIds.length ? c.eosTokenIds : null };
@@ -221,7 +232,7 @@ export function exportSafetensors(src: ExportSource, opts: ExportOptions = {}): 
   const notes: string[] = [];
   const files: ExportFile[] = [
     safetensorsFile('model.safetensors', hfTensors(config, weights), dtype === 'f16' ? 'F16' : 'F32'),
-    jsonFile('config.json', { ...hfConfigJson(config, src.name), torch_dtype: dtype === 'f16' ? 'float16' : 'float32' }),
+    jsonFile('config.json', { ...hfConfigJson(config, src.name), torch_dtype: dtype === 'f16' ? 'float16' : 'float32' }, HF_FLOAT_KEYS),
     jsonFile('generation_config.json', hfGenerationConfig(config)),
   ];
   files.push(...tokenizerFiles(src, notes));

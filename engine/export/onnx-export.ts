@@ -5,7 +5,7 @@
  * tokenizer beside it, chosen as the safetensors export chooses them.
  */
 import { UnsupportedError } from '../errors';
-import { hfConfigJson, hfGenerationConfig, tokenizerFiles } from './hf-export';
+import { HF_FLOAT_KEYS, hfConfigJson, hfGenerationConfig, tokenizerFiles } from './hf-export';
 import { exportOnnxExternal, onnxFile, PROTOBUF_MAX_BYTES } from './onnx/export';
 import { jsonFile, type ExportFile, type ExportOptions, type ExportResult, type ExportSource } from './types';
 import { mergedWeights, withRopeStyle } from './weights';
@@ -33,7 +33,7 @@ export function exportOnnxFolder(src: ExportSource, opts: ExportOptions = {}): E
   }
   // config.json describes the model for loaders that read it beside the graph (the ort backend: heads, positions, ids).
   const { config } = withRopeStyle(loaded.config, loaded.weights, 'half');
-  files.push(jsonFile('config.json', { ...hfConfigJson(config, src.name), torch_dtype: 'float32' }));
+  files.push(jsonFile('config.json', { ...hfConfigJson(config, src.name), torch_dtype: 'float32' }, HF_FLOAT_KEYS));
   files.push(jsonFile('generation_config.json', hfGenerationConfig(config)));
   files.push(...tokenizerFiles(src, notes));
   if (src.lora) notes.push(`LoRA adapter ${src.lora.name} merged into the weights`);

@@ -55,6 +55,14 @@ export function bytesFile(name: string, bytes: Uint8Array): ExportFile {
   return { name, size: bytes.length, parts: () => [bytes] };
 }
 
-export function jsonFile(name: string, value: unknown): ExportFile {
-  return bytesFile(name, new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`));
+/**
+ * A JSON file, two-space indented. Numbers under a key in `floatKeys` are written as floats even
+ * when whole (`0.0`, `10000.0`), as Python's json writes a float: readers that check a field's
+ * type (transformers' config classes) refuse `0` where the field is a float.
+ */
+export function jsonFile(name: string, value: unknown, floatKeys?: ReadonlySet<string>): ExportFile {
+  const mark = '\u2060float:';
+  const text = JSON.stringify(value, (key, v: unknown) => (floatKeys?.has(key) && typeof v === 'number' && Number.isInteger(v) ? `${mark}${v}` : v), 2);
+  const out = floatKeys ? text.replace(new RegExp(`"${mark}(-?\\d+)"`, 'g'), '$1.0') : text;
+  return bytesFile(name, new TextEncoder().encode(`${out}\n`));
 }
