@@ -277,10 +277,12 @@ export class GpuModel implements Backend {
     return traceDecodeStep(this.core, this.plan, this.decode, slot);
   }
 
-  /** @internal benchmark: the dispatches of a prefill of `ids` from an empty cache, after running it once (profiling.ts). */
-  async tracePrefill(ids: number[]): Promise<TracedDispatch[]> {
-    this.reset();
-    await this.forward(ids, undefined, { lastOnly: true, topK: 1, logits: false });
+  /** @internal benchmark: the dispatches of a prefill of `ids` from an empty cache, after running it `runs` times (profiling.ts). */
+  async tracePrefill(ids: number[], runs = 1): Promise<TracedDispatch[]> {
+    for (let r = 0; r < Math.max(1, runs); r++) {
+      this.reset();
+      await this.forward(ids, undefined, { lastOnly: true, topK: 1, logits: false });
+    }
     const trace = tracePrefill(this.core, this.plan, ids.length);
     this.reset();
     return trace;
