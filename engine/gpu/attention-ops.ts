@@ -5,10 +5,12 @@
  * K and V into the cache and the attention kernels read it as they are; with the int8 cache
  * the rope kernel writes this forward's K and V rows to scratch (kNew, vNew), kvQuant packs
  * them into the cache, and the attention kernels are their int8 variants (ops/kvquant:
- * withKvDtype), which read the packed words and the scales.
+ * withKvDtype), which read the packed words and the scales. The prefill kernel is
+ * GpuTuning.flashPrefill's (ops/attention/attention-flash.wgsl.ts: flashPrefill).
  */
 import { attnCombineWgsl, attnDecodeGqaWgsl, attnDecodeWgsl, attnRowsWgsl } from '../ops/attention/attention-decode.wgsl';
-import { attnFlashWgsl, attnProbsWgsl } from '../ops/attention/attention.wgsl';
+import { flashPrefill } from '../ops/attention/attention-flash.wgsl';
+import { attnProbsWgsl } from '../ops/attention/attention.wgsl';
 import { kvQuantWgsl, withKvDtype } from '../ops/kvquant/kvquant.wgsl';
 import { ROPE_STYLE, ropeQkvWgsl } from '../ops/rope/rope.wgsl';
 import type { KernelSource } from '../wgsl/kernel-source';
@@ -42,7 +44,7 @@ export function attentionOps(
   dispatch: MakeDispatch,
   a: Act,
   L: LayerWeights,
-): Pick<LayerOps, 'rope' | 'kvQuant' | 'rows' | 'rowsGqa' | 'combine' | 'flash'> {
+): Pick<LayerOps, 'rope' | 'kvQuant' | 'rows' | 'rowsGqa' | 'combine' | 'flash' | 'flashGrid'> {
   const c = core.config;
   const H = c.numHeads;
   const Kv = c.numKvHeads;
@@ -52,6 +54,7 @@ export function attentionOps(
   const vals = attnVals(core, L);
   const cache = cacheBuffers(L);
   const rows = { q: a.q, ...cache, o: a.att, part: a.part };
+  const fp = flashPrefill(core.tuning.flashPrefill ?? 'rows', hd, H, Kv);
   return {
     rope: dispatch(
       ropeQkvWgsl(int8 ? 'row' : 'slot'),
@@ -70,7 +73,8 @@ export function attentionOps(
     rows: dispatch(withKvDtype(inputs.vecAttn ? attnDecodeWgsl(hd, core.subgroups) : attnRowsWgsl(), kv), vals, rows),
     rowsGqa: inputs.gqaAttn ? dispatch(withKvDtype(attnDecodeGqaWgsl(hd, H / Kv, core.subgroups), kv), vals, rows) : undefined,
     combine: dispatch(attnCombineWgsl(hd), vals, { part: a.part, o: a.att }),
-    flash: dispatch(withKvDtype(attnFlashWgsl(hd), kv), vals, { q: a.q, ...cache, o: a.att }),
+    flash: dispatch(withKvDtype(fp.k, kv), vals, { q: a.q, ...cache, o: a.att }),
+    flashGrid: fp.grid,
   };
 }
 

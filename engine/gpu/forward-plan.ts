@@ -8,7 +8,6 @@
  * gate|up where the layer allows) and flash attention.
  */
 import { ACT_ID, activationWgsl } from '../ops/activations/activations.wgsl';
-import { flashTile } from '../ops/attention/attention.wgsl';
 import { embeddingWgsl } from '../ops/embedding/embedding.wgsl';
 import { layernormRowsWgsl } from '../ops/layernorm/layernorm.wgsl';
 import { moeCombineWgsl, moeRouteWgsl } from '../ops/moe/moe.wgsl';
@@ -478,7 +477,6 @@ export class ForwardPlan implements KernelBuilder {
     if (cap.router && c.moe) out.router = [];
     if (cap.qk) out.qk = [];
     const useRows = T <= MATVEC_MAX_ROWS;
-    const { BQ } = flashTile(c.headDim);
     const { nSplit: stepSplit, gqa } = this.inputs.splitKeys(Tk, T);
     this.w.layers.forEach((L, li) => {
       const op = o.layers[li];
@@ -498,7 +496,7 @@ export class ForwardPlan implements KernelBuilder {
         else op.rows.encode(pass, H, T, stepSplit);
         if (stepSplit > 1) op.combine.encode(pass, H, T);
       } else {
-        op.flash.encode(pass, Math.ceil(T / BQ), H);
+        op.flash.encode(pass, ...op.flashGrid(T));
       }
       if (out.qk) {
         const kvRow = c.numKvHeads * c.headDim;

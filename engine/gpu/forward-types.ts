@@ -56,7 +56,9 @@ export interface LayerOps {
   /** decode attention, the grouped-query kernel (when the model allows it) */
   rowsGqa?: Dispatch;
   combine: Dispatch;
+  /** Prefill attention (GpuTuning.flashPrefill's kernel) and its grid for T rows. */
   flash: Dispatch;
+  flashGrid: (T: number) => [number, number];
   o: LinearOp;
   oLora: { a: LinearOp; b: LinearOp }[];
   mlpNorm: Dispatch;

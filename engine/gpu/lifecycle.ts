@@ -6,6 +6,7 @@
  * runs out of memory or fails validation into a GpuError with everything freed.
  */
 import { UnsupportedError } from '../errors';
+import type { FlashKernel } from '../ops/attention/attention-flash.wgsl';
 import type { GpuKvDtype } from '../ops/kvquant/kvquant.wgsl';
 import { matvecShape, type MatvecEpilogue, type MatvecShape } from '../ops/matmul/matmul.wgsl';
 import type { SgShape, TiledShape } from '../ops/matmul/matmul-tiled.wgsl';
@@ -98,6 +99,12 @@ export interface GpuTuning {
   tiledLargeMinGroups?: number;
   /** The same for the subgroup-matrix kernel (default 96: Llama-3.2-1B's q|k|v at 512 rows takes the 128×128 tile, o and down the 64×128). */
   sgLargeMinGroups?: number;
+  /**
+   * Prefill attention kernel: 'rows' (default; one thread per query row, head widths that are
+   * multiples of 4 up to 256, else 'tile16') or 'tile16', the earlier 16-row tile kernel
+   * (benchmarks compare; engine/gpu/BENCH.md, "Flash attention for prefill").
+   */
+  flashPrefill?: FlashKernel;
 }
 
 export type PrefillKernel = 'sgmatrix' | 'tiled' | 'tile64';

@@ -8,7 +8,8 @@
  *      passed its check; ms per product, TFLOP/s, and the largest difference from tile64
  *      relative to its largest value.
  *   2. model — GpuModel prefill tok/s with each GpuTuning.prefill kernel ('tile64', 'tiled',
- *      'sgmatrix'), the last row's logits compared with tile64's.
+ *      'sgmatrix'), then the default matmul kernel with each GpuTuning.flashPrefill attention
+ *      kernel ('rows', 'tile16'); the last row's logits compared with the first run's.
  *   3. profile — where the default kernel's whole-model prefill goes: each kind of dispatch of
  *      one prefill (kernel, launch grid) timed on its own, µs each and summed per prefill.
  *
@@ -27,7 +28,7 @@ import { rowStrideWords } from '../wgsl/weight-read';
 import { randomModel, SHAPES } from './bench-models';
 import { GpuModel } from './gpu-model';
 import { createStorage, Dispatch, packRows, PipelineCache } from './kernel';
-import type { PrefillKernel } from './lifecycle';
+import type { GpuTuning, PrefillKernel } from './lifecycle';
 import { openNodeGpu } from './gpu-node';
 import { subgroupMatrixOf } from './prefill-matmul';
 import { timeDispatches, type TracedDispatch } from './profiling';
@@ -183,16 +184,21 @@ async function readBack(device: GPUDevice, src: GPUBuffer, n: number): Promise<F
   return out;
 }
 
-/** Whole-model prefill tok/s with each prefill kernel; the last row's logits against tile64's. */
+/** Whole-model prefill tok/s with each prefill matmul kernel, then each attention kernel; the last row's logits against the first run's. */
 async function benchModel(device: GPUDevice): Promise<void> {
   const loaded = randomModel(MODEL);
   const V = loaded.config.vocabSize;
   const ids = Array.from({ length: P }, (_, i) => (i * 7919 + 13) % V);
   const kernels: PrefillKernel[] = ['tile64', 'tiled', ...(subgroupMatrixOf(device) ? (['sgmatrix'] as const) : [])];
+  const best = kernels[kernels.length - 1];
+  const runs: [string, GpuTuning][] = [
+    ...kernels.map((prefill): [string, GpuTuning] => [prefill, { prefill }]),
+    [`${best} + attention tile16`, { prefill: best, flashPrefill: 'tile16' }],
+  ];
   let ref: Float32Array | undefined;
-  console.log(`\n${MODEL} f16, prefill of ${P} tokens (median of ${REPS}):`);
-  for (const prefill of kernels) {
-    const gm = await GpuModel.create(device, loaded, { contextLength: P + 2, weights: 'f16', tuning: { prefill }, throttleMapWait: true });
+  console.log(`\n${MODEL} f16, prefill of ${P} tokens (median of ${REPS}; attention 'rows' unless named):`);
+  for (const [name, tuning] of runs) {
+    const gm = await GpuModel.create(device, loaded, { contextLength: P + 2, weights: 'f16', tuning, throttleMapWait: true });
     try {
       const r0 = await gm.forward(ids, undefined, { lastOnly: true }); // warm-up (pipelines, capacity), and the logits
       const times: number[] = [];
@@ -212,7 +218,7 @@ async function benchModel(device: GPUDevice): Promise<void> {
       }
       const ms = median(times);
       console.log(
-        `  ${prefill.padEnd(9)} ${ms.toFixed(1).padStart(8)} ms  ${((P / ms) * 1000).toFixed(0).padStart(7)} tok/s  last-row logits |Δ| vs tile64 ${diff.toExponential(2)} (max |logit| ${scale.toFixed(2)})`,
+        `  ${name.padEnd(26)} ${ms.toFixed(1).padStart(8)} ms  ${((P / ms) * 1000).toFixed(0).padStart(7)} tok/s  last-row logits |Δ| vs ${runs[0][0]} ${diff.toExponential(2)} (max |logit| ${scale.toFixed(2)})`,
       );
     } finally {
       gm.destroy();

@@ -10,6 +10,7 @@ import { ACT_ID, activationWgsl } from '../../../engine/ops/activations/activati
 import { attention } from '../../../engine/ops/attention/attention';
 import { ATTN_GQA_MAX_GROUP, ATTN_GQA_SPLIT_MAX, attnCombineWgsl, attnDecodeGqaWgsl, attnDecodeWgsl, attnRowsWgsl } from '../../../engine/ops/attention/attention-decode.wgsl';
 import { attnFlashWgsl, attnProbsWgsl, flashTile } from '../../../engine/ops/attention/attention.wgsl';
+import { flashPrefill } from '../../../engine/ops/attention/attention-flash.wgsl';
 import { embedding } from '../../../engine/ops/embedding/embedding';
 import { embeddingWgsl } from '../../../engine/ops/embedding/embedding.wgsl';
 import { layernorm } from '../../../engine/ops/layernorm/layernorm';
@@ -480,6 +481,8 @@ async function attentionChecks(h: Harness, out: GpuKernelCheck[], subgroups: boo
     [1, 600, 12, 3, 128, 0],
     [4, 97, 6, 2, 32, 0],
     [1, 30, 8, 2, 32, 0],
+    [70, 3, 8, 1, 64, 0],
+    [41, 9, 6, 3, 8, 5],
   ];
   for (const [T, start, H, Kv, hd, window] of cases) {
     const Tk = start + T;
@@ -545,6 +548,13 @@ async function attentionChecks(h: Harness, out: GpuKernelCheck[], subgroups: boo
     const o = h.buf(T * H * hd);
     const got = await h.run([{ k: attnFlashWgsl(hd), values: vals, bufs: { q: bq, kc: bk, vc: bv, o }, grid: [Math.ceil(T / flashTile(hd).BQ), H] }], o, T * H * hd);
     out.push({ op: 'attention-flash', shape: [T, start, H, Kv, hd, window], maxAbsDiff: diff(got, want), tol: 1e-5 });
+    // the one-thread-per-row prefill kernel (GpuTuning.flashPrefill 'rows', the default) where it runs
+    const rowsK = flashPrefill('rows', hd, H, Kv);
+    if (rowsK.kind === 'rows') {
+      const or = h.buf(T * H * hd);
+      const gr = await h.run([{ k: rowsK.k, values: vals, bufs: { q: bq, kc: bk, vc: bv, o: or }, grid: rowsK.grid(T) }], or, T * H * hd);
+      out.push({ op: 'attention-flash-rows', shape: [T, start, H, Kv, hd, window], maxAbsDiff: diff(gr, want), tol: 1e-5 });
+    }
     const pb = h.buf(H * T * Tk);
     const gp = await h.run([{ k: attnProbsWgsl(), values: vals, bufs: { q: bq, kc: bk, probs: pb }, grid: [T, H] }], pb, H * T * Tk);
     out.push({ op: 'attention-probs', shape: [T, start, H, Kv, hd, window], maxAbsDiff: diff(gp, probs), tol: 1e-6 });
