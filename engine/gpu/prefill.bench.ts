@@ -17,7 +17,8 @@
  *   BENCH_PREFILL=512 node dist/bench/engine__gpu__prefill.bench.cjs       (the H200 run)
  *
  * Env: BENCH_MODELS (a name from bench-models.ts), BENCH_PREFILL (rows), BENCH_REPS (timed
- * repeats, the median printed), BENCH_STAGES (kernels,model,profile).
+ * repeats, the median printed), BENCH_STAGES (kernels,model,profile), BENCH_MODEL_RUNS (the model
+ * stage's runs by name, in order).
  */
 import { existsSync } from 'node:fs';
 import { matmulWgsl, MATMUL_TILE } from '../ops/matmul/matmul.wgsl';
@@ -191,10 +192,20 @@ async function benchModel(device: GPUDevice): Promise<void> {
   const ids = Array.from({ length: P }, (_, i) => (i * 7919 + 13) % V);
   const kernels: PrefillKernel[] = ['tile64', 'tiled', ...(subgroupMatrixOf(device) ? (['sgmatrix'] as const) : [])];
   const best = kernels[kernels.length - 1];
-  const runs: [string, GpuTuning][] = [
+  let runs: [string, GpuTuning][] = [
     ...kernels.map((prefill): [string, GpuTuning] => [prefill, { prefill }]),
     [`${best} + attention tile16`, { prefill: best, flashPrefill: 'tile16' }],
   ];
+  // BENCH_MODEL_RUNS: the runs by name, in order, repeats allowed (e.g. 'sgmatrix,sgmatrix + attention tile16,sgmatrix')
+  const pick = process.env.BENCH_MODEL_RUNS?.split(',').map((n) => n.trim());
+  if (pick)
+    runs = pick.map(
+      (n) =>
+        runs.find(([name]) => name === n) ??
+        (() => {
+          throw new Error(`BENCH_MODEL_RUNS: no run named '${n}' (${runs.map(([x]) => x).join(', ')})`);
+        })(),
+    );
   let ref: Float32Array | undefined;
   console.log(`\n${MODEL} f16, prefill of ${P} tokens (median of ${REPS}; attention 'rows' unless named):`);
   for (const [name, tuning] of runs) {

@@ -4,14 +4,16 @@
  *
  *   attnFlashRows — a workgroup holds BQ query rows × GW query heads that share one KV head
  *                   (GW divides H / Kv), one thread per (row, head). Each thread keeps its q
- *                   row and its output accumulator in registers (hd/4 vec4 each). The visible
- *                   keys are walked in tiles of BK: the workgroup stages the K and V rows of a
- *                   tile as vec4 in workgroup memory (two barriers per tile; every thread reads
- *                   the same element at a time, a broadcast), then each thread scores its BK
- *                   keys into registers, masks them (causal, sliding window), does the online
- *                   softmax update once per tile (new max, rescale of acc and l) and adds p·V.
- *                   A thread skips the tiles it sees nothing of. Grid (⌈T/BQ⌉, H/GW); the
- *                   first workgroups take the last query rows (the most keys).
+ *                   row and its output accumulator in registers: hd/4 vec4 variables each,
+ *                   every loop over them written out by the generator (a private array
+ *                   indexed in a loop can be placed in memory). The visible keys are walked
+ *                   in tiles of BK: the workgroup stages the K and V rows of a tile as vec4 in
+ *                   workgroup memory (two barriers per tile; every thread reads the same
+ *                   element at a time, a broadcast); each thread scores the tile's BK keys,
+ *                   masks them (causal, sliding window), does one online-softmax update
+ *                   (new max, rescale of acc and l), then adds p·V. A thread skips the
+ *                   tiles it sees nothing of. Grid (⌈T/BQ⌉, H/GW); the first workgroups take
+ *                   the last query rows (the most keys).
  *
  * flashPrefill picks the kernel and its launch for a model (GpuTuning.flashPrefill): 'rows'
  * (this kernel, where the head width is a multiple of 4 and at most FLASH_ROWS_MAX_HD) or
@@ -30,7 +32,7 @@ export const FLASH_ROWS_MAX_HD = 256;
 const ROWS_THREADS = 64;
 /** Most query heads of one KV head in one workgroup. */
 const ROWS_MAX_GW = 8;
-/** Most keys per tile (the score registers). */
+/** Most keys per tile. */
 const ROWS_MAX_BK = 32;
 
 /** attnFlashRows' tile for head width hd and G = H / Kv query heads per KV head. */
@@ -47,18 +49,23 @@ export function flashRowsTile(hd: number, G: number): { BQ: number; BK: number; 
 export function attnFlashRowsWgsl(hd: number, G: number): KernelSource {
   if (hd % 4 || hd > FLASH_ROWS_MAX_HD) throw new RangeError(`attnFlashRows: head dim ${hd} must be a multiple of 4, ≤ ${FLASH_ROWS_MAX_HD}`);
   const { BQ, BK, GW } = flashRowsTile(hd, G);
+  const V = hd / 4; // vec4 per head row
+  const idx = Array.from({ length: V }, (_, d) => d);
+  // The row's q and accumulator are separate vec4 variables (q0…, a0…), every loop over them
+  // written out: no private array holds them, so nothing of them leaves the registers. (The
+  // tile's keys stay a loop: written out too, SwiftShader's compiler runs out of memory.)
   const code = /* wgsl */ `${ATTN_COMMON}
 @group(0) @binding(2) var<storage, read> q: array<vec4<f32>>;        // [T, H, hd/4]
 @group(0) @binding(3) var<storage, read> kc: array<vec4<f32>>;       // [ctx, Kv, hd/4]
 @group(0) @binding(4) var<storage, read> vc: array<vec4<f32>>;       // [ctx, Kv, hd/4]
 @group(0) @binding(5) var<storage, read_write> o: array<vec4<f32>>;  // [T, H, hd/4]
-const HDV: u32 = ${hd / 4}u;  // vec4 per head row
+const HDV: u32 = ${V}u;  // vec4 per head row
 const BQ: u32 = ${BQ}u;       // query rows per workgroup
 const GW: u32 = ${GW}u;       // query heads per workgroup (of one KV head)
 const BK: u32 = ${BK}u;       // keys per tile
 const WG: u32 = ${BQ * GW}u;
-var<workgroup> kTile: array<vec4<f32>, ${BK * (hd / 4)}>;  // [BK, hd/4]
-var<workgroup> vTile: array<vec4<f32>, ${BK * (hd / 4)}>;  // [BK, hd/4]
+var<workgroup> kTile: array<vec4<f32>, ${BK * V}>;  // [BK, hd/4]
+var<workgroup> vTile: array<vec4<f32>, ${BK * V}>;  // [BK, hd/4]
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -73,13 +80,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let slot = s.start + t;
   let lo = lowSlot(slot);
   let scale = bitcast<f32>(p.scale);
-  var qr: array<vec4<f32>, HDV>;   // [hd/4] this thread's query row
-  var acc: array<vec4<f32>, HDV>;  // [hd/4] Σ p·v, scaled to the running max
-  for (var d = 0u; d < HDV; d++) { acc[d] = vec4<f32>(0.0); }
-  if (live) {
-    let qo = (t * p.H + h) * HDV;
-    for (var d = 0u; d < HDV; d++) { qr[d] = q[qo + d]; }
-  }
+  let qo = (min(t, s.T - 1u) * p.H + h) * HDV;
+  // this thread's query row [hd/4] and Σ p·v scaled to the running max [hd/4]
+${idx.map((d) => `  let q${d} = q[qo + ${d}u];\n  var a${d} = vec4<f32>(0.0);`).join('\n')}
   var m = ${ATTN_NEG};  // running max of the scores
   var l = 0.0;          // running Σ exp(score − m)
   let first = s.start + qb;
@@ -102,29 +105,30 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     workgroupBarrier();
     // a tile this row sees a key of: it starts at or before the row's slot and ends after its window's first slot
     if (live && kt <= slot && kt + BK > lo) {
-      var sc: array<f32, BK>;  // [BK] scores, then probabilities
+      // the tile's BK scores (masked: causal, sliding window), one online-softmax update, then p·v
+      var sc: array<f32, BK>;  // [BK] scores
       var mt = m;
       for (var jj = 0u; jj < BK; jj++) {
-        var dt = 0.0;
-        for (var d = 0u; d < HDV; d++) { dt += dot(qr[d], kTile[jj * HDV + d]); }
+        let b = jj * HDV;
+        var sv = dot(q0, kTile[b]);
+${idx
+  .slice(1)
+  .map((d) => `        sv += dot(q${d}, kTile[b + ${d}u]);`)
+  .join('\n')}
         let j = kt + jj;
-        var sv = ${ATTN_NEG};
-        if (j <= slot && j >= lo) { sv = dt * scale; }
+        sv = select(${ATTN_NEG}, sv * scale, j <= slot && j >= lo);
         sc[jj] = sv;
         mt = max(mt, sv);
       }
-      // mt is a real score here (the tile holds a visible key), so masked keys give exp(−3e38 − mt) = 0
+      // mt is a real score (the tile holds a visible key), so masked keys give exp(−3e38 − mt) = 0
       let c = exp(m - mt);
+${idx.map((d) => `      a${d} = a${d} * c;`).join('\n')}
       var ps = 0.0;
       for (var jj = 0u; jj < BK; jj++) {
         let pv = exp(sc[jj] - mt);
-        sc[jj] = pv;
         ps += pv;
-      }
-      for (var d = 0u; d < HDV; d++) { acc[d] = acc[d] * c; }
-      for (var jj = 0u; jj < BK; jj++) {
-        let pv = sc[jj];
-        for (var d = 0u; d < HDV; d++) { acc[d] += pv * vTile[jj * HDV + d]; }
+        let b = jj * HDV;
+${idx.map((d) => `        a${d} += pv * vTile[b + ${d}u];`).join('\n')}
       }
       l = l * c + ps;
       m = mt;
@@ -134,7 +138,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   if (live) {
     let oo = (t * p.H + h) * HDV;
     let inv = 1.0 / l;
-    for (var d = 0u; d < HDV; d++) { o[oo + d] = acc[d] * inv; }
+${idx.map((d) => `    o[oo + ${d}u] = a${d} * inv;`).join('\n')}
   }
 }
 `;
