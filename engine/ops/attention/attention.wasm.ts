@@ -1,6 +1,7 @@
 /**
- * attention() over an f32 KV cache in WebAssembly SIMD (attention.wat): the same sums in f64
- * in the same order, so the same bits as the TypeScript reference, several times faster. The
+ * attention() over an f32 KV cache in WebAssembly SIMD (attention.wat): the reference's
+ * arithmetic in f32x4 lanes (f32 sums, a polynomial exp), so within f32 rounding of the
+ * TypeScript reference rather than its bits (attention.wasm.test.ts states the tolerance). The
  * cache lives in the arena in the kernel's own layout — K in tiles of eight slots transposed
  * ([nKvHeads, capacity/8, headDim, 8]: eight keys' d-th values side by side, one KV head's
  * keys front to back), V in column blocks of sixteen dimensions ([nKvHeads, headDim/16, capacity,
@@ -14,14 +15,13 @@ import { align16, compileWasm, instantiate, type WasmArena } from '../wasm';
 import { checkAttentionArgs, type AttentionArgs } from './attention';
 import { WASM_BASE64, WASM_SHARED_BASE64 } from './attention.wasm.gen';
 
-/** attention(q, k, v, out, scores, qs, T, start, H, h0, h1, Kv, hd, ctx, scale, window): query heads h0 … h1−1 (byte pointers; ctx: the cache's slots). */
+/** attention(q, k, v, out, scores, T, start, H, h0, h1, Kv, hd, ctx, scale, window): query heads h0 … h1−1 (byte pointers; ctx: the cache's slots). */
 export type AttentionFn = (
   q: number,
   k: number,
   v: number,
   out: number,
   scores: number,
-  qs: number,
   T: number,
   start: number,
   H: number,
@@ -69,8 +69,8 @@ export function attentionModule(shared: boolean) {
 export class WasmAttention {
   private readonly qPtr: number;
   private readonly oPtr: number;
-  /** Per scratch set: scores f64 [capacity + 8] and q splats f64x2 [headDim]. */
-  private readonly scratchPtrs: { scores: number; qs: number }[] = [];
+  /** Per scratch set: scores f32 [capacity + 8]. */
+  private readonly scratchPtrs: { scores: number }[] = [];
   /** Set by the CLI's thread pool: runs each call's heads over its threads. */
   runner?: AttentionRunner;
   /**
@@ -105,14 +105,13 @@ export class WasmAttention {
     this.oPtr = arena.allocBytes(chunk * rowFloats * 4, 'attention output rows');
     for (let i = 0; i < scratchSets; i++)
       this.scratchPtrs.push({
-        scores: arena.allocBytes((capacity + SCORES_SLACK) * 8, 'attention scores'),
-        qs: arena.allocBytes(headDim * 16, 'attention query splats'),
+        scores: arena.allocBytes((capacity + SCORES_SLACK) * 4, 'attention scores'),
       });
   }
 
   /** The arena bytes create() takes. */
   static stagingBytes(capacity: number, nHeads: number, headDim: number, chunk = 16, scratchSets = 1): number {
-    return 2 * chunk * nHeads * headDim * 4 + scratchSets * ((capacity + SCORES_SLACK) * 8 + headDim * 16 + 32) + 4 * 16;
+    return 2 * chunk * nHeads * headDim * 4 + scratchSets * ((capacity + SCORES_SLACK) * 4 + 16) + 4 * 16;
   }
 
   /** The arena bytes allocCache() takes for one layer (K and V of `floats` each, with the K slack). */
@@ -161,7 +160,7 @@ export class WasmAttention {
   static create(arena: WasmArena, capacity: number, nHeads: number, headDim: number, chunk = 16, scratchSets = 1): WasmAttention | undefined {
     const mod = attentionModule(arena.shared);
     if (!mod) return undefined;
-    const fn = instantiate(mod, arena.memory, { exp: Math.exp }).attention as AttentionFn;
+    const fn = instantiate(mod, arena.memory).attention as AttentionFn;
     return new WasmAttention(arena, fn, capacity, nHeads * headDim, headDim, chunk, scratchSets);
   }
 
@@ -173,11 +172,11 @@ export class WasmAttention {
   /** Thread i's share of a call: query heads h0 … h1−1 with scratch set i. */
   runHeads(call: AttentionCall, i: number, h0: number, h1: number, fn: AttentionFn = this.fn): void {
     const sc = this.scratchPtrs[i];
-    fn(call.q, call.k, call.v, call.out, sc.scores, sc.qs, call.T, call.start, call.H, h0, h1, call.Kv, call.hd, call.ctx, call.scale, call.window);
+    fn(call.q, call.k, call.v, call.out, sc.scores, call.T, call.start, call.H, h0, h1, call.Kv, call.hd, call.ctx, call.scale, call.window);
   }
 
   /** Scratch set i's pointers (a worker thread runs the kernel with them). */
-  scratch(i: number): { scores: number; qs: number } {
+  scratch(i: number): { scores: number } {
     return this.scratchPtrs[i];
   }
 
@@ -246,7 +245,7 @@ export class WasmAttention {
           };
           for (let h = 0; h < nHeads; h++) {
             this.runHeads(call, 0, h, h + 1);
-            probs.set(new Float64Array(buf, scores + lo * 8, end - lo), (h * T + t0 + r) * Tk + lo); // [H, T, Tk]
+            probs.set(new Float32Array(buf, scores + lo * 4, end - lo), (h * T + t0 + r) * Tk + lo); // [H, T, Tk]
           }
         }
       }
