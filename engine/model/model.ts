@@ -10,6 +10,7 @@
  * (JavaScript numbers) and are rounded to f32 on store.
  */
 import { activate, swiglu } from '../ops/activations/activations';
+import { WasmSwiglu } from '../ops/activations/swiglu.wasm';
 import { attention, attentionInt8, type AttentionArgs } from '../ops/attention/attention';
 import { WasmAttention } from '../ops/attention/attention.wasm';
 import { embedding, embeddingAdd } from '../ops/embedding/embedding';
@@ -21,6 +22,7 @@ import { align16, sharedMemoryAvailable, WasmArena } from '../ops/wasm';
 import { quantizeInt8Rows } from '../ops/kvquant/kvquant';
 import { expertTokens, gatherRows, routeTopK, scatterAddRows } from '../ops/moe/moe';
 import { rmsnorm } from '../ops/rmsnorm/rmsnorm';
+import { WasmRmsnorm } from '../ops/rmsnorm/rmsnorm.wasm';
 import { applyRope, ropeCosSin, ropeInvFreq, type RopeParams } from '../ops/rope/rope';
 import { validateWeights } from './shapes';
 import { kvRowBytes, type KvCacheDtype } from './kv/layout';
@@ -136,7 +138,10 @@ export function checkedTruncate(n: number, len: number): number {
   return n;
 }
 
-/** Reusable activations for up to `cap` rows. */
+/** Rows of activations kept in the WebAssembly memory, when the kernels run there: a forward of up to this many tokens (decode) passes them between kernels in place. */
+const ARENA_ROWS = 16;
+
+/** Reusable activations for up to `cap` rows, as plain arrays or (`alloc`) inside a WasmArena. */
 class Scratch {
   x: Float32Array; // [cap, D] residual stream
   h: Float32Array; // [cap, D] normed
@@ -157,25 +162,41 @@ class Scratch {
   constructor(
     readonly cap: number,
     c: ModelConfig,
+    alloc: (n: number, what: string) => Float32Array = (n) => new Float32Array(n),
   ) {
     const D = c.hiddenSize;
     const I = c.intermediateSize;
-    this.x = new Float32Array(cap * D);
-    this.h = new Float32Array(cap * D);
-    this.q = new Float32Array(cap * c.numHeads * c.headDim);
-    this.k = new Float32Array(cap * c.numKvHeads * c.headDim);
-    this.v = new Float32Array(cap * c.numKvHeads * c.headDim);
-    this.att = new Float32Array(cap * c.numHeads * c.headDim);
-    this.o = new Float32Array(cap * D);
-    this.g = new Float32Array(cap * I);
-    this.u = new Float32Array(cap * I);
-    this.m = new Float32Array(cap * D);
-    this.xs = new Float32Array(c.moe ? cap * D : 0);
-    this.ys = new Float32Array(c.moe ? cap * D : 0);
-    this.rl = new Float32Array(c.moe ? cap * c.moe.numExperts : 0);
-    this.cos = new Float32Array(cap * (c.headDim >> 1));
-    this.sin = new Float32Array(cap * (c.headDim >> 1));
+    this.x = alloc(cap * D, 'residual stream');
+    this.h = alloc(cap * D, 'normed rows');
+    this.q = alloc(cap * c.numHeads * c.headDim, 'queries');
+    this.k = alloc(cap * c.numKvHeads * c.headDim, 'keys');
+    this.v = alloc(cap * c.numKvHeads * c.headDim, 'values');
+    this.att = alloc(cap * c.numHeads * c.headDim, 'attention output');
+    this.o = alloc(cap * D, 'attention projection');
+    this.g = alloc(cap * I, 'gate');
+    this.u = alloc(cap * I, 'up');
+    this.m = alloc(cap * D, 'MLP output');
+    this.xs = alloc(c.moe ? cap * D : 0, 'MoE rows');
+    this.ys = alloc(c.moe ? cap * D : 0, 'MoE expert output');
+    this.rl = alloc(c.moe ? cap * c.moe.numExperts : 0, 'router logits');
+    this.cos = alloc(cap * (c.headDim >> 1), 'RoPE cos');
+    this.sin = alloc(cap * (c.headDim >> 1), 'RoPE sin');
   }
+
+  /** The arena bytes a Scratch of `cap` rows takes there (each array 16-byte aligned). */
+  static arenaBytes(cap: number, c: ModelConfig): number {
+    let bytes = 0;
+    new Scratch(cap, c, (n) => {
+      bytes += align16(n * 4);
+      return new Float32Array(0);
+    });
+    return bytes;
+  }
+}
+
+/** x += r over x's length. */
+function addInto(x: Float32Array, r: Float32Array): void {
+  for (let i = 0; i < x.length; i++) x[i] += r[i];
 }
 
 export class Model {
@@ -191,6 +212,11 @@ export class Model {
   readonly wasm?: WasmMatmul;
   /** Attention in WebAssembly over the f32 cache in the same memory, when it fits there. */
   readonly wasmAttention?: WasmAttention;
+  /** RMSNorm (with the residual add before it) and SwiGLU in the same memory, on the rows there. */
+  private readonly wasmNorm?: WasmRmsnorm;
+  private readonly wasmSwiglu?: WasmSwiglu;
+  /** Activations for forwards of up to ARENA_ROWS tokens, in the same memory. */
+  private readonly arenaScratch?: Scratch;
   private readonly ropeParams?: RopeParams;
   private readonly staticInvFreq?: Float64Array; // [hd/2]
   private scratch?: Scratch;
@@ -266,7 +292,20 @@ export class Model {
     const arena = (opts.kernel ?? 'wasm') === 'wasm' ? this.moveWeightsToWasm(loaded.weights, kvInArena, threads > 1 && sharedMemoryAvailable()) : undefined;
     if (arena) {
       this.wasm = arena.mm;
-      if (arena.withKv) this.wasmAttention = WasmAttention.create(this.wasm.arena, ctx, c.numHeads, c.headDim, undefined, threads);
+      const a = this.wasm.arena;
+      if (arena.withKv) this.wasmAttention = WasmAttention.create(a, ctx, c.numHeads, c.headDim, undefined, threads);
+      this.arenaScratch = new Scratch(ARENA_ROWS, c, (n, what) => a.alloc(n, what));
+      this.wasmSwiglu = WasmSwiglu.create(a);
+      if (c.norm.kind === 'rms') {
+        this.wasmNorm = WasmRmsnorm.create(a);
+        for (const L of layers) {
+          L.attnNorm.w = a.adopt(L.attnNorm.w, 'norm weights');
+          L.mlpNorm.w = a.adopt(L.mlpNorm.w, 'norm weights');
+          if (L.qNorm) L.qNorm = a.adopt(L.qNorm, 'norm weights');
+          if (L.kNorm) L.kNorm = a.adopt(L.kNorm, 'norm weights');
+        }
+        this.finalNorm.w = a.adopt(this.finalNorm.w, 'norm weights');
+      }
     }
     const wa = this.wasmAttention;
     this.layers = layers.map((l, i): Layer => ({
@@ -299,6 +338,13 @@ export class Model {
       maxN = Math.max(maxN, l.out);
     }
     bytes += WasmMatmul.stagingBytes(maxK, maxN);
+    // the activations for short forwards, SwiGLU's staging, the norm weights
+    bytes +=
+      Scratch.arenaBytes(ARENA_ROWS, c) +
+      WasmSwiglu.stagingBytes() +
+      (2 * c.numLayers + 1) * align16(c.hiddenSize * 4) +
+      (c.qkNorm ? 2 * c.numLayers * align16(c.headDim * 4) : 0) +
+      64;
     let withKv = kvBytes > 0;
     let arena = withKv ? WasmArena.create(bytes + kvBytes, shared) : undefined;
     if (!arena) {
@@ -371,6 +417,7 @@ export class Model {
   }
 
   private scratchFor(T: number): Scratch {
+    if (this.arenaScratch && T <= this.arenaScratch.cap) return this.arenaScratch;
     if (!this.scratch || this.scratch.cap < T) this.scratch = new Scratch(T, this.config);
     return this.scratch;
   }
@@ -384,10 +431,25 @@ export class Model {
     }
   }
 
-  /** RMSNorm or LayerNorm over rows of width D, per the config. x, out: [rows, D] exactly. */
-  private norm(out: Float32Array, x: Float32Array, n: Norm, dim: number): void {
-    if (this.config.norm.kind === 'rms') rmsnorm(out, x, n.w, dim, this.config.norm.eps);
-    else layernorm(out, x, n.w, n.b, dim, this.config.norm.eps);
+  /** x += residual when given, then RMSNorm or LayerNorm over rows of width D, per the config. x, out: [rows, D] exactly. */
+  private norm(out: Float32Array, x: Float32Array, n: Norm, dim: number, residual?: Float32Array): void {
+    const eps = this.config.norm.eps;
+    if (this.config.norm.kind === 'rms' && this.wasmNorm) return this.wasmNorm.run(out, x, n.w, dim, eps, residual);
+    if (residual) addInto(x, residual);
+    if (this.config.norm.kind === 'rms') rmsnorm(out, x, n.w, dim, eps);
+    else layernorm(out, x, n.w, n.b, dim, eps);
+  }
+
+  /** RMSNorm over rows of width dim (the per-head q/k norms), in WebAssembly when it runs there. */
+  private rms(out: Float32Array, x: Float32Array, w: Float32Array, dim: number): void {
+    if (this.wasmNorm) this.wasmNorm.run(out, x, w, dim, this.config.norm.eps);
+    else rmsnorm(out, x, w, dim, this.config.norm.eps);
+  }
+
+  /** The gated MLP's product in place: g = act(g) · u over n entries (SiLU in WebAssembly when it runs there). */
+  private glu(g: Float32Array, u: Float32Array, n: number): void {
+    if (this.wasmSwiglu && this.config.activation === 'silu') this.wasmSwiglu.run(g, u, n);
+    else swiglu(g, u, n, this.config.activation);
   }
 
   /**
@@ -438,16 +500,18 @@ export class Model {
     const o = s.o.subarray(0, T * D); // [T, D]
     const m = s.m.subarray(0, T * D); // [T, D]
 
+    let pending: Float32Array | undefined; // the last MLP output, added into x by the next norm
     for (let li = 0; li < this.layers.length; li++) {
       const L = this.layers[li];
       // --- attention block
-      this.norm(h, x, L.attnNorm, D);
+      this.norm(h, x, L.attnNorm, D, pending); // x += pending; h = norm(x)
+      pending = undefined;
       this.linear(q, h, T, L.q, s);
       this.linear(k, h, T, L.k, s);
       this.linear(v, h, T, L.v, s);
       if (L.qNorm && L.kNorm) {
-        rmsnorm(q, q, L.qNorm, hd, c.norm.eps); // per head: [T·H, hd]
-        rmsnorm(k, k, L.kNorm, hd, c.norm.eps); // per head: [T·Kv, hd]
+        this.rms(q, q, L.qNorm, hd); // per head: [T·H, hd]
+        this.rms(k, k, L.kNorm, hd); // per head: [T·Kv, hd]
       }
       if (cos && sin) {
         applyRope(q, cos, sin, T, H, hd, hd, c.rope!.style);
@@ -508,9 +572,8 @@ export class Model {
       }
       if (attentions && probs) attentions.push(probs);
       this.linear(o, att, T, L.o, s);
-      for (let i = 0; i < T * D; i++) x[i] += o[i];
       // --- MLP block
-      this.norm(h, x, L.mlpNorm, D);
+      this.norm(h, x, L.mlpNorm, D, o); // x += o; h = norm(x)
       if (L.experts && L.router) {
         this.moe(m, h, T, L, s, li, router);
       } else if (L.gate) {
@@ -518,7 +581,7 @@ export class Model {
         const u = s.u.subarray(0, T * I); // [T, I]
         this.linear(g, h, T, L.gate, s);
         this.linear(u, h, T, L.up!, s);
-        swiglu(g, u, T * I, c.activation); // g = act(g)·u
+        this.glu(g, u, T * I); // g = act(g)·u
         this.linear(m, g, T, L.down!, s);
       } else {
         const u = s.u.subarray(0, T * I); // [T, I]
@@ -526,8 +589,10 @@ export class Model {
         activate(u, T * I, c.activation);
         this.linear(m, u, T, L.down!, s);
       }
-      for (let i = 0; i < T * D; i++) x[i] += m[i];
-      if (residuals) residuals.push(x.slice());
+      if (residuals) {
+        addInto(x, m);
+        residuals.push(x.slice());
+      } else pending = m;
     }
     this.len = start + T;
 
@@ -538,11 +603,15 @@ export class Model {
     let hid: Float32Array; // [rows, D]
     if (cap.finalHidden) {
       finalHidden = new Float32Array(T * D); // [T, D]
-      this.norm(finalHidden, x, this.finalNorm, D);
+      this.norm(finalHidden, x, this.finalNorm, D, pending);
       hid = finalHidden.subarray(first * D);
     } else {
+      if (pending && first > 0) {
+        addInto(x, pending);
+        pending = undefined;
+      }
       hid = h.subarray(0, rows * D);
-      this.norm(hid, x.subarray(first * D), this.finalNorm, D);
+      this.norm(hid, x.subarray(first * D), this.finalNorm, D, pending);
     }
     const logits = new Float32Array(rows * c.vocabSize); // [rows, V]
     this.mm(logits, hid, this.lmHead, rows, D, c.vocabSize);
@@ -583,7 +652,7 @@ export class Model {
       const u = s.u.subarray(0, n * I); // [n, I]
       this.linear(g, xs, n, ex.gate, s);
       this.linear(u, xs, n, ex.up, s);
-      swiglu(g, u, n * I, c.activation);
+      this.glu(g, u, n * I);
       const ys = s.ys.subarray(0, n * D); // [n, D]
       this.linear(ys, g, n, ex.down, s);
       scatterAddRows(m, ys, grp.rows, grp.weights, D);

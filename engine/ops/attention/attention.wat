@@ -1,9 +1,22 @@
-;; Attention over an f32 KV cache with WebAssembly SIMD, in f32x4 lanes: the arithmetic of
-;; attention() in attention.ts with f32 sums and a polynomial exp, so not its bits (within the
-;; tolerance attention.wasm.test.ts states). Causal, grouped-query (query head h reads KV head
-;; floor(h / group)), optional sliding window (0: none). Query row t sits at cache slot start + t.
-;; Only query heads h0 … h1−1 are computed (a thread takes a slice of the heads; the scratch is
-;; its own).
+;; Attention over an f32 KV cache with WebAssembly SIMD. Causal, grouped-query (query head h
+;; reads KV head floor(h / group)), optional sliding window (0: none). Query row t sits at cache
+;; slot start + t. Only query heads h0 … h1−1 are computed (a thread takes a slice of the heads;
+;; the scratch is its own). Not the bits of attention() in attention.ts, but within the
+;; tolerance attention.wasm.test.ts states:
+;; - scores: q·k_j summed in f64 over d in order, as the reference (the products of two f32 are
+;;   exact in f64, so the sum hardly depends on the order of d: a model whose q/k dimensions
+;;   are stored permuted gets the same scores), times scale in f64, rounded to f32. A tile's
+;;   eight keys side by side, two per f64x2 accumulator, one load of row d giving four keys.
+;; - softmax in f32x4 over the visible slots: the lanes outside [lo, end) set to −inf first, so
+;;   that they come out of exp as 0. exp is Cephes' expf (range reduction by ln 2 in two parts,
+;;   a degree-6 polynomial, the power of two put in the exponent bits): within 2 ulp.
+;; - out[d] = Σ_j p_j · v_j[d] in f32 over slots in order, sixteen d at a time (then eight, then
+;;   one), each pass reading one block of V front to back, two slots a step into two sets of
+;;   accumulators (even and odd slots) added at the end.
+;; Before the rows, one load per cache line of everything the last row reads (K and V of the
+;; KV heads of h0 … h1−1): those misses are then all in flight at once, where the passes
+;; themselves would wait on one line after another (the 57 MB of weights a 15 M-parameter model
+;; streams between two visits of a layer leave none of its cache in any cache level).
 ;;
 ;; Layouts (byte pointers into the imported memory; ctx = the cache's slots):
 ;;   q, out  f32 [T, nHeads, headDim]
@@ -15,19 +28,11 @@
 ;;           [ctx, headDim mod 8]): the block holding dimensions d0 … d0+w−1 starts at float
 ;;           kvHead·ctx·headDim + ctx·d0, and slot j's values in it at j·w
 ;;   scores  f32 [ctx + 8], 16-byte aligned (scratch)
-;; So one KV head's keys are read front to back, two tiles at a time, and its values one block
-;; after another, each front to back. A narrow last tile is read eight lanes wide too (the extra
-;; lanes are dropped): up to 28 bytes past the cache's end, its slack; and up to 8 scores are
-;; written past ctx (WasmAttention allocates both).
-;;
-;; - scores: q·k_j for sixteen keys at once (two tiles, four f32x4 accumulators, each lane one
-;;   key's sum over d in order), times scale.
-;; - softmax over the visible slots, four at a time: the lanes outside [lo, end) are set to −inf
-;;   first, so they come out of exp as 0. exp is Cephes' expf (range reduction by ln 2 in two
-;;   parts, a degree-6 polynomial, the power of two put in the exponent bits): within 2 ulp.
-;; - out[d] = Σ_j p_j · v_j[d] over slots in order, sixteen d at a time (then eight, then one),
-;;   each pass reading one block of V front to back, two slots a step into two sets of
-;;   accumulators (even and odd slots) added at the end.
+;; So one KV head's keys are read front to back, one tile after another, and its values one
+;; block after another, each front to back. A narrow last tile is read eight lanes wide too
+;; (the extra lanes are dropped): up to 28 bytes past the cache's end, its slack; and up to 8
+;; scores are written past ctx (WasmAttention allocates both).
+;; `write` puts rows of K and V into those layouts (the same copies as WasmAttention.write).
 ;; Assembled into attention.wasm.gen.ts by `node scripts/gen-wasm.mjs`.
 (module
   (memory (import "env" "memory") 1)
@@ -65,13 +70,77 @@
         (br $l)))
     (local.get $acc))
 
+  ;; write(kc, vc, k, v, start, T, Kv, hd, ctx): rows k, v f32 [T, Kv, headDim] into slots
+  ;; start … start+T−1 of caches in the layouts above (plain copies)
+  (func (export "write")
+    (param $kc i32) (param $vc i32) (param $kr i32) (param $vr i32) (param $start i32) (param $T i32) (param $Kv i32) (param $hd i32) (param $ctx i32)
+    (local $t i32) (local $slot i32) (local $kvh i32) (local $w4 i32) (local $kp i32) (local $vp i32) (local $src i32)
+    (local $d i32) (local $e i32) (local $hdb i32) (local $bw i32) (local $vb i32)
+    (local.set $hdb (i32.shl (local.get $hd) (i32.const 2)))
+    (local.set $t (i32.const 0))
+    (block $tdone
+      (loop $tloop
+        (br_if $tdone (i32.ge_u (local.get $t) (local.get $T)))
+        (local.set $slot (i32.add (local.get $start) (local.get $t)))
+        ;; bytes a row of the slot's tile: 32, or 4 · (ctx − tile) for the last, narrower one
+        (local.set $w4 (i32.const 32))
+        (if (i32.lt_u (i32.sub (local.get $ctx) (i32.and (local.get $slot) (i32.const -8))) (i32.const 8))
+          (then (local.set $w4 (i32.shl (i32.sub (local.get $ctx) (i32.and (local.get $slot) (i32.const -8))) (i32.const 2)))))
+        (local.set $kvh (i32.const 0))
+        (block $hdone
+          (loop $hloop
+            (br_if $hdone (i32.ge_u (local.get $kvh) (local.get $Kv)))
+            (local.set $src (i32.mul (i32.add (i32.mul (local.get $t) (local.get $Kv)) (local.get $kvh)) (local.get $hdb)))
+            ;; K: column slot mod 8 of the slot's tile [headDim, w]
+            (local.set $kp (i32.add (i32.add (local.get $kc) (i32.mul (i32.add (i32.mul (local.get $kvh) (local.get $ctx)) (i32.and (local.get $slot) (i32.const -8))) (local.get $hdb)))
+              (i32.shl (i32.and (local.get $slot) (i32.const 7)) (i32.const 2))))
+            (local.set $d (i32.const 0))
+            (block $kdone
+              (loop $kloop
+                (br_if $kdone (i32.ge_u (local.get $d) (local.get $hdb)))
+                (f32.store (local.get $kp) (f32.load (i32.add (local.get $kr) (i32.add (local.get $src) (local.get $d)))))
+                (local.set $kp (i32.add (local.get $kp) (local.get $w4)))
+                (local.set $d (i32.add (local.get $d) (i32.const 4)))
+                (br $kloop)))
+            ;; V: row `slot` of each block [ctx, w] of this KV head (w = 16, then 8, then the rest)
+            (local.set $vb (i32.add (local.get $vc) (i32.mul (i32.mul (local.get $kvh) (local.get $ctx)) (local.get $hdb))))
+            (local.set $d (i32.const 0))
+            (block $vdone
+              (loop $vloop
+                (br_if $vdone (i32.ge_u (local.get $d) (local.get $hdb)))
+                (local.set $bw (i32.sub (local.get $hdb) (local.get $d)))
+                (if (i32.ge_u (local.get $bw) (i32.const 64)) (then (local.set $bw (i32.const 64)))
+                  (else (if (i32.ge_u (local.get $bw) (i32.const 32)) (then (local.set $bw (i32.const 32))))))
+                (local.set $vp (i32.add (i32.add (local.get $vb) (i32.mul (local.get $ctx) (local.get $d))) (i32.mul (local.get $slot) (local.get $bw))))
+                (local.set $e (i32.const 0))
+                (block $cdone
+                  (loop $cloop
+                    (br_if $cdone (i32.gt_u (i32.add (local.get $e) (i32.const 16)) (local.get $bw)))
+                    (v128.store align=4 (i32.add (local.get $vp) (local.get $e))
+                      (v128.load align=4 (i32.add (local.get $vr) (i32.add (local.get $src) (i32.add (local.get $d) (local.get $e))))))
+                    (local.set $e (i32.add (local.get $e) (i32.const 16)))
+                    (br $cloop)))
+                (block $c1done
+                  (loop $c1loop
+                    (br_if $c1done (i32.ge_u (local.get $e) (local.get $bw)))
+                    (f32.store (i32.add (local.get $vp) (local.get $e))
+                      (f32.load (i32.add (local.get $vr) (i32.add (local.get $src) (i32.add (local.get $d) (local.get $e))))))
+                    (local.set $e (i32.add (local.get $e) (i32.const 4)))
+                    (br $c1loop)))
+                (local.set $d (i32.add (local.get $d) (local.get $bw)))
+                (br $vloop)))
+            (local.set $kvh (i32.add (local.get $kvh) (i32.const 1)))
+            (br $hloop)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $tloop))))
+
   (func (export "attention")
     (param $q i32) (param $k i32) (param $v i32) (param $out i32) (param $scores i32)
     (param $T i32) (param $start i32) (param $H i32) (param $h0 i32) (param $h1 i32) (param $Kv i32) (param $hd i32)
-    (param $ctx i32) (param $scale f32) (param $window i32)
+    (param $ctx i32) (param $scale f64) (param $window i32)
     (local $t i32) (local $h i32) (local $j i32) (local $slot i32) (local $lo i32) (local $end i32)
     (local $hdb i32) (local $w4 i32) (local $d0 i32) (local $r4 i32) (local $group i32) (local $kh i32) (local $vh i32)
-    (local $qo i32) (local $oo i32) (local $db i32) (local $kp i32) (local $kp2 i32) (local $vp i32) (local $sp i32)
+    (local $qo i32) (local $oo i32) (local $db i32) (local $kp i32) (local $vp i32) (local $sp i32)
     (local $qp i32) (local $qend i32) (local $send i32) (local $s4 i32) (local $e4 i32)
     (local $A v128) (local $B v128) (local $C v128) (local $D v128) (local $qv v128) (local $p v128) (local $p2 v128) (local $sc v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
@@ -79,7 +148,7 @@
     (local $s f32)
     (local.set $hdb (i32.shl (local.get $hd) (i32.const 2)))                               ;; bytes per head row
     (local.set $group (i32.div_u (local.get $H) (local.get $Kv)))
-    (local.set $sc (f32x4.splat (local.get $scale)))
+    (local.set $sc (f64x2.splat (local.get $scale)))
     ;; fetch what the last row reads of the KV heads of heads h0 … h1−1: K slots [lo, end) and each V block's
     (local.set $end (i32.add (local.get $start) (local.get $T)))
     (local.set $lo (i32.const 0))
@@ -142,63 +211,44 @@
             (local.set $kh (i32.mul (i32.div_u (local.get $h) (local.get $group)) (i32.mul (local.get $ctx) (local.get $hdb))))
             (local.set $vh (i32.add (local.get $v) (local.get $kh)))
             (local.set $kh (i32.add (local.get $k) (local.get $kh)))
-            ;; ---- scores[j … j+15] = scale · q·k_j, two tiles of eight keys at a time (lanes outside [lo, end) unused)
+            ;; ---- scores[j … j+7] = f32(scale · q·k_j), summed in f64, one tile of eight keys at a time
+            ;; (lanes outside [lo, end) unused)
             (local.set $j (i32.and (local.get $lo) (i32.const -8)))
-            (block $j16done
-              (loop $j16loop
-                (br_if $j16done (i32.ge_u (i32.add (local.get $j) (i32.const 8)) (local.get $end)))
-                ;; tile j is whole (j + 8 < end ≤ ctx); tile j + 8 may be the narrower last one
+            (block $j8done
+              (loop $j8loop
+                (br_if $j8done (i32.ge_u (local.get $j) (local.get $end)))
                 (local.set $kp (i32.add (local.get $kh) (i32.mul (local.get $j) (local.get $hdb))))
-                (local.set $kp2 (i32.add (local.get $kp) (i32.shl (local.get $hdb) (i32.const 3))))
+                ;; bytes per row of the tile: 32, or 4 · (ctx − j) for the last, narrower tile
                 (local.set $w4 (i32.const 32))
-                (if (i32.lt_u (i32.sub (local.get $ctx) (local.get $j)) (i32.const 16))
-                  (then (local.set $w4 (i32.shl (i32.sub (i32.sub (local.get $ctx) (local.get $j)) (i32.const 8)) (i32.const 2)))))
-                (local.set $a0 (v128.const f32x4 0 0 0 0))
-                (local.set $a1 (v128.const f32x4 0 0 0 0))
-                (local.set $a2 (v128.const f32x4 0 0 0 0))
-                (local.set $a3 (v128.const f32x4 0 0 0 0))
+                (if (i32.lt_u (i32.sub (local.get $ctx) (local.get $j)) (i32.const 8))
+                  (then (local.set $w4 (i32.shl (i32.sub (local.get $ctx) (local.get $j)) (i32.const 2)))))
+                (local.set $a0 (v128.const f64x2 0 0))
+                (local.set $a1 (v128.const f64x2 0 0))
+                (local.set $a2 (v128.const f64x2 0 0))
+                (local.set $a3 (v128.const f64x2 0 0))
                 (local.set $qp (local.get $qo))
                 (block $ddone
                   (loop $dloop
                     (br_if $ddone (i32.ge_u (local.get $qp) (local.get $qend)))
-                    (local.set $qv (v128.load32_splat (local.get $qp)))
-                    (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $qv) (v128.load align=4 (local.get $kp)))))
-                    (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $qv) (v128.load offset=16 align=4 (local.get $kp)))))
-                    (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $qv) (v128.load align=4 (local.get $kp2)))))
-                    (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $qv) (v128.load offset=16 align=4 (local.get $kp2)))))
-                    (local.set $kp (i32.add (local.get $kp) (i32.const 32)))
-                    (local.set $kp2 (i32.add (local.get $kp2) (local.get $w4)))
+                    (local.set $qv (f64x2.splat (f64.promote_f32 (f32.load (local.get $qp)))))
+                    (local.set $A (v128.load align=4 (local.get $kp)))
+                    (local.set $B (v128.load offset=16 align=4 (local.get $kp)))
+                    (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $qv) (f64x2.promote_low_f32x4 (local.get $A)))))
+                    (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $qv)
+                      (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $A) (local.get $A))))))
+                    (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $qv) (f64x2.promote_low_f32x4 (local.get $B)))))
+                    (local.set $a3 (f64x2.add (local.get $a3) (f64x2.mul (local.get $qv)
+                      (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $B) (local.get $B))))))
+                    (local.set $kp (i32.add (local.get $kp) (local.get $w4)))
                     (local.set $qp (i32.add (local.get $qp) (i32.const 4)))
                     (br $dloop)))
                 (local.set $sp (i32.add (local.get $scores) (i32.shl (local.get $j) (i32.const 2))))
-                (v128.store (local.get $sp) (f32x4.mul (local.get $a0) (local.get $sc)))
-                (v128.store offset=16 (local.get $sp) (f32x4.mul (local.get $a1) (local.get $sc)))
-                (v128.store offset=32 (local.get $sp) (f32x4.mul (local.get $a2) (local.get $sc)))
-                (v128.store offset=48 (local.get $sp) (f32x4.mul (local.get $a3) (local.get $sc)))
-                (local.set $j (i32.add (local.get $j) (i32.const 16)))
-                (br $j16loop)))
-            ;; the last tile on its own, when one is left
-            (if (i32.lt_u (local.get $j) (local.get $end))
-              (then
-                (local.set $kp (i32.add (local.get $kh) (i32.mul (local.get $j) (local.get $hdb))))
-                (local.set $w4 (i32.const 32))
-                (if (i32.lt_u (i32.sub (local.get $ctx) (local.get $j)) (i32.const 8))
-                  (then (local.set $w4 (i32.shl (i32.sub (local.get $ctx) (local.get $j)) (i32.const 2)))))
-                (local.set $a0 (v128.const f32x4 0 0 0 0))
-                (local.set $a1 (v128.const f32x4 0 0 0 0))
-                (local.set $qp (local.get $qo))
-                (block $d1done
-                  (loop $d1loop
-                    (br_if $d1done (i32.ge_u (local.get $qp) (local.get $qend)))
-                    (local.set $qv (v128.load32_splat (local.get $qp)))
-                    (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $qv) (v128.load align=4 (local.get $kp)))))
-                    (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $qv) (v128.load offset=16 align=4 (local.get $kp)))))
-                    (local.set $kp (i32.add (local.get $kp) (local.get $w4)))
-                    (local.set $qp (i32.add (local.get $qp) (i32.const 4)))
-                    (br $d1loop)))
-                (local.set $sp (i32.add (local.get $scores) (i32.shl (local.get $j) (i32.const 2))))
-                (v128.store (local.get $sp) (f32x4.mul (local.get $a0) (local.get $sc)))
-                (v128.store offset=16 (local.get $sp) (f32x4.mul (local.get $a1) (local.get $sc)))))
+                (v128.store (local.get $sp) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+                  (f32x4.demote_f64x2_zero (f64x2.mul (local.get $a0) (local.get $sc))) (f32x4.demote_f64x2_zero (f64x2.mul (local.get $a1) (local.get $sc)))))
+                (v128.store offset=16 (local.get $sp) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+                  (f32x4.demote_f64x2_zero (f64x2.mul (local.get $a2) (local.get $sc))) (f32x4.demote_f64x2_zero (f64x2.mul (local.get $a3) (local.get $sc)))))
+                (local.set $j (i32.add (local.get $j) (i32.const 8)))
+                (br $j8loop)))
             ;; ---- softmax over [lo, end): the span's other lanes to −inf, then four slots at a time
             (local.set $sp (local.get $s4))
             (local.set $send (i32.add (local.get $scores) (i32.shl (local.get $lo) (i32.const 2))))
