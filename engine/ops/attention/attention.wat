@@ -13,10 +13,12 @@
 ;; - out[d] = Σ_j p_j · v_j[d] in f32 over slots in order, sixteen d at a time (then eight, then
 ;;   one), each pass reading one block of V front to back, two slots a step into two sets of
 ;;   accumulators (even and odd slots) added at the end.
-;; Before the rows, one load per cache line of everything the last row reads (K and V of the
-;; KV heads of h0 … h1−1): those misses are then all in flight at once, where the passes
-;; themselves would wait on one line after another (the 57 MB of weights a 15 M-parameter model
-;; streams between two visits of a layer leave none of its cache in any cache level).
+;; The cache is fetched ahead of the passes: in decode they find none of it in any cache level
+;; (a 15 M-parameter model streams 57 MB of weights between two visits of a layer), and on their
+;; own they wait on one line after another. So before the rows, one load per line of what the
+;; last row reads of the first head's KV head, all those misses in flight at once; and every
+;; pass of a head also loads, beside each line it reads, the same line of the next head's KV
+;; head (when that is another one): those misses overlap the arithmetic.
 ;;
 ;; Layouts (byte pointers into the imported memory; ctx = the cache's slots):
 ;;   q, out  f32 [T, nHeads, headDim]
@@ -141,7 +143,7 @@
     (local $t i32) (local $h i32) (local $j i32) (local $slot i32) (local $lo i32) (local $end i32)
     (local $hdb i32) (local $w4 i32) (local $d0 i32) (local $r4 i32) (local $group i32) (local $kh i32) (local $vh i32)
     (local $qo i32) (local $oo i32) (local $db i32) (local $kp i32) (local $vp i32) (local $sp i32)
-    (local $qp i32) (local $qend i32) (local $send i32) (local $s4 i32) (local $e4 i32)
+    (local $qp i32) (local $qend i32) (local $acc i32) (local $nd i32) (local $send i32) (local $s4 i32) (local $e4 i32)
     (local $A v128) (local $B v128) (local $C v128) (local $D v128) (local $qv v128) (local $p v128) (local $p2 v128) (local $sc v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
@@ -149,7 +151,7 @@
     (local.set $hdb (i32.shl (local.get $hd) (i32.const 2)))                               ;; bytes per head row
     (local.set $group (i32.div_u (local.get $H) (local.get $Kv)))
     (local.set $sc (f64x2.splat (local.get $scale)))
-    ;; fetch what the last row reads of the KV heads of heads h0 … h1−1: K slots [lo, end) and each V block's
+    ;; fetch what the last row reads of the KV head of head h0: K slots [lo, end) and each V block's
     (local.set $end (i32.add (local.get $start) (local.get $T)))
     (local.set $lo (i32.const 0))
     (if (i32.and (i32.ne (local.get $window) (i32.const 0))
@@ -157,7 +159,7 @@
       (then (local.set $lo (i32.sub (local.get $end) (local.get $window)))))
     (local.set $t (i32.const 0))
     (local.set $h (i32.div_u (local.get $h0) (local.get $group)))
-    (local.set $j (i32.add (i32.div_u (i32.sub (local.get $h1) (i32.const 1)) (local.get $group)) (i32.const 1)))
+    (local.set $j (i32.add (local.get $h) (i32.const 1)))
     (block $kvdone
       (loop $kvloop
         (br_if $kvdone (i32.ge_u (local.get $h) (local.get $j)))
@@ -185,8 +187,7 @@
             (br $vbloop)))
         (local.set $h (i32.add (local.get $h) (i32.const 1)))
         (br $kvloop)))
-    ;; (kept: a load nothing uses could be dropped)
-    (i32.store (local.get $scores) (local.get $t))
+    (local.set $acc (local.get $t))
     (local.set $t (i32.const 0))
     (block $tdone
       (loop $tloop
@@ -211,6 +212,11 @@
             (local.set $kh (i32.mul (i32.div_u (local.get $h) (local.get $group)) (i32.mul (local.get $ctx) (local.get $hdb))))
             (local.set $vh (i32.add (local.get $v) (local.get $kh)))
             (local.set $kh (i32.add (local.get $k) (local.get $kh)))
+            ;; the next head's KV head, when another: its K and V are fetched along this head's passes
+            (local.set $nd (i32.const 0))
+            (if (i32.and (i32.lt_u (i32.add (local.get $h) (i32.const 1)) (local.get $h1))
+                         (i32.ne (i32.div_u (i32.add (local.get $h) (i32.const 1)) (local.get $group)) (i32.div_u (local.get $h) (local.get $group))))
+              (then (local.set $nd (i32.mul (local.get $ctx) (local.get $hdb)))))
             ;; ---- scores[j … j+7] = f32(scale · q·k_j), summed in f64, one tile of eight keys at a time
             ;; (lanes outside [lo, end) unused)
             (local.set $j (i32.and (local.get $lo) (i32.const -8)))
@@ -233,6 +239,7 @@
                     (local.set $qv (f64x2.splat (f64.promote_f32 (f32.load (local.get $qp)))))
                     (local.set $A (v128.load align=4 (local.get $kp)))
                     (local.set $B (v128.load offset=16 align=4 (local.get $kp)))
+                    (local.set $acc (i32.xor (local.get $acc) (i32.load (i32.add (local.get $kp) (local.get $nd)))))
                     (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $qv) (f64x2.promote_low_f32x4 (local.get $A)))))
                     (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $qv)
                       (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $A) (local.get $A))))))
@@ -317,6 +324,8 @@
                     (br_if $v16done (i32.ge_u (i32.add (local.get $sp) (i32.const 4)) (local.get $send)))
                     (local.set $p (v128.load32_splat (local.get $sp)))
                     (local.set $p2 (v128.load32_splat offset=4 (local.get $sp)))
+                    (local.set $acc (i32.xor (local.get $acc) (i32.xor (i32.load (i32.add (local.get $vp) (local.get $nd)))
+                      (i32.load offset=64 (i32.add (local.get $vp) (local.get $nd))))))
                     (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $p) (v128.load align=4 (local.get $vp)))))
                     (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $p) (v128.load offset=16 align=4 (local.get $vp)))))
                     (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $p) (v128.load offset=32 align=4 (local.get $vp)))))
@@ -356,6 +365,7 @@
                     (br_if $v8done (i32.ge_u (i32.add (local.get $sp) (i32.const 4)) (local.get $send)))
                     (local.set $p (v128.load32_splat (local.get $sp)))
                     (local.set $p2 (v128.load32_splat offset=4 (local.get $sp)))
+                    (local.set $acc (i32.xor (local.get $acc) (i32.load (i32.add (local.get $vp) (local.get $nd)))))
                     (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $p) (v128.load align=4 (local.get $vp)))))
                     (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $p) (v128.load offset=16 align=4 (local.get $vp)))))
                     (local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (local.get $p2) (v128.load offset=32 align=4 (local.get $vp)))))
@@ -395,5 +405,7 @@
             (br $hloop)))
         (local.set $t (i32.add (local.get $t) (i32.const 1)))
         (br $tloop)))
+    ;; the fetched lines' xor into the one scores slot nothing else writes (ctx + 7): a load nothing uses could be dropped
+    (i32.store (i32.add (local.get $scores) (i32.shl (i32.add (local.get $ctx) (i32.const 7)) (i32.const 2))) (local.get $acc))
   )
 )
