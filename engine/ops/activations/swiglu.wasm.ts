@@ -43,7 +43,7 @@ export class WasmSwiglu {
       this.fn(gate.byteOffset, up.byteOffset, n);
       return;
     }
-    const buf = this.arena.memory.buffer;
+    const buf = this.arena.buffer;
     for (let i0 = 0; i0 < n; i0 += this.chunk) {
       const m = Math.min(this.chunk, n - i0);
       const g = new Float32Array(buf, this.gPtr, m); // [m]

@@ -127,7 +127,7 @@ export class WasmAttention {
   /** One layer's K and V caches in the arena, [capacity · nKvHeads · headDim] each (zeroed), in the kernel's layout. */
   allocCache(nKvHeads: number, what: string): { k: Float32Array; v: Float32Array } {
     const n = this.capacity * nKvHeads * this.headDim;
-    const k = new Float32Array(this.arena.memory.buffer, this.arena.allocBytes(n * 4 + K_SLACK, `${what} K cache`), n);
+    const k = new Float32Array(this.arena.buffer, this.arena.allocBytes(n * 4 + K_SLACK, `${what} K cache`), n);
     return { k, v: this.arena.alloc(n, `${what} V cache`) };
   }
 
@@ -218,7 +218,7 @@ export class WasmAttention {
       if (probs.length < nHeads * T * Tk) throw new RangeError('attention: probs too small');
       probs.fill(0, 0, nHeads * T * Tk);
     }
-    const buf = this.arena.memory.buffer;
+    const buf = this.arena.buffer;
     const R = this.rowFloats;
     const k = kCache.byteOffset;
     const v = vCache.byteOffset;

@@ -109,7 +109,7 @@ export class WasmMatmul {
       if (bias !== undefined) for (let r = 0; r < T; r++) for (let j = 0; j < N; j++) out[r * N + j] += bias[j];
       return;
     }
-    const buf = this.arena.memory.buffer;
+    const buf = this.arena.buffer;
     for (let t0 = 0; t0 < T; t0 += this.chunk) {
       const rows = Math.min(this.chunk, T - t0);
       new Float32Array(buf, this.inPtr, rows * K).set(x.subarray(t0 * K, (t0 + rows) * K));
