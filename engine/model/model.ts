@@ -24,6 +24,7 @@ import { expertTokens, gatherRows, routeTopK, scatterAddRows } from '../ops/moe/
 import { rmsnorm } from '../ops/rmsnorm/rmsnorm';
 import { WasmRmsnorm } from '../ops/rmsnorm/rmsnorm.wasm';
 import { applyRope, ropeCosSin, ropeInvFreq, type RopeParams } from '../ops/rope/rope';
+import { WasmRope } from '../ops/rope/rope.wasm';
 import { validateWeights } from './shapes';
 import { kvRowBytes, type KvCacheDtype } from './kv/layout';
 import type { CaptureOptions, ForwardResult, KvCacheBytes, QueriesKeys, RouterChoice } from '../backend/contract';
@@ -212,8 +213,9 @@ export class Model {
   readonly wasm?: WasmMatmul;
   /** Attention in WebAssembly over the f32 cache in the same memory, when it fits there. */
   readonly wasmAttention?: WasmAttention;
-  /** RMSNorm (with the residual add before it) and SwiGLU in the same memory, on the rows there. */
+  /** RMSNorm (with the residual add before it), RoPE and SwiGLU in the same memory, on the rows there. */
   private readonly wasmNorm?: WasmRmsnorm;
+  private readonly wasmRope?: WasmRope;
   private readonly wasmSwiglu?: WasmSwiglu;
   /** Activations for forwards of up to ARENA_ROWS tokens, in the same memory. */
   private readonly arenaScratch?: Scratch;
@@ -296,6 +298,7 @@ export class Model {
       if (arena.withKv) this.wasmAttention = WasmAttention.create(a, ctx, c.numHeads, c.headDim, undefined, threads);
       this.arenaScratch = new Scratch(ARENA_ROWS, c, (n, what) => a.alloc(n, what));
       this.wasmSwiglu = WasmSwiglu.create(a);
+      this.wasmRope = WasmRope.create(a);
       if (c.norm.kind === 'rms') {
         this.wasmNorm = WasmRmsnorm.create(a);
         for (const L of layers) {
@@ -446,6 +449,13 @@ export class Model {
     else rmsnorm(out, x, w, dim, this.config.norm.eps);
   }
 
+  /** RoPE over rows [T, heads, headDim] in place, in WebAssembly when it runs there. */
+  private rope(x: Float32Array, cos: Float32Array, sin: Float32Array, T: number, heads: number): void {
+    const hd = this.config.headDim;
+    if (this.wasmRope) this.wasmRope.run(x, cos, sin, T, heads, hd, hd, this.config.rope!.style);
+    else applyRope(x, cos, sin, T, heads, hd, hd, this.config.rope!.style);
+  }
+
   /** The gated MLP's product in place: g = act(g) · u over n entries (SiLU in WebAssembly when it runs there). */
   private glu(g: Float32Array, u: Float32Array, n: number): void {
     if (this.wasmSwiglu && this.config.activation === 'silu') this.wasmSwiglu.run(g, u, n);
@@ -514,8 +524,8 @@ export class Model {
         this.rms(k, k, L.kNorm, hd); // per head: [T·Kv, hd]
       }
       if (cos && sin) {
-        applyRope(q, cos, sin, T, H, hd, hd, c.rope!.style);
-        applyRope(k, cos, sin, T, Kv, hd, hd, c.rope!.style);
+        this.rope(q, cos, sin, T, H); // [T, H, hd]
+        this.rope(k, cos, sin, T, Kv); // [T, Kv, hd]
       }
       if (qk) qk.push({ q: q.slice(), k: k.slice() }); // [T, H, hd], [T, Kv, hd]
       const kv = L.kv;
