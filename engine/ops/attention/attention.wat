@@ -13,12 +13,12 @@
 ;; - out[d] = Σ_j p_j · v_j[d] in f32 over slots in order, sixteen d at a time (then eight, then
 ;;   one), each pass reading one block of V front to back, two slots a step into two sets of
 ;;   accumulators (even and odd slots) added at the end.
-;; The cache is fetched ahead of the passes: in decode they find none of it in any cache level
+;; The cache is fetched before the passes: in decode they find none of it in any cache level
 ;; (a 15 M-parameter model streams 57 MB of weights between two visits of a layer), and on their
-;; own they wait on one line after another. So before the rows, one load per line of what the
-;; last row reads of the first head's KV head, all those misses in flight at once; and every
-;; pass of a head also loads, beside each line it reads, the same line of the next head's KV
-;; head (when that is another one): those misses overlap the arithmetic.
+;; own they wait on one line after another. So first one load per line of what the last row
+;; reads of the KV heads of h0 … h1−1, the ranges side by side (a stream per KV head for K, a
+;; stream per block of sixteen for V), so that their misses, and their pages' table walks, are
+;; in flight together.
 ;;
 ;; Layouts (byte pointers into the imported memory; ctx = the cache's slots):
 ;;   q, out  f32 [T, nHeads, headDim]
@@ -74,6 +74,26 @@
 
   ;; write(kc, vc, k, v, start, T, Kv, hd, ctx): rows k, v f32 [T, Kv, headDim] into slots
   ;; start … start+T−1 of caches in the layouts above (plain copies)
+  ;; $touch over `runs` ranges of len bytes, stride bytes apart, side by side: one load per line of
+  ;; each range in turn, so that the ranges' misses (and their pages' table walks) overlap
+  (func $touchn (param $p i32) (param $runs i32) (param $stride i32) (param $len i32) (param $acc i32) (result i32)
+    (local $off i32) (local $q i32) (local $r i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $off) (local.get $len)))
+        (local.set $q (i32.add (local.get $p) (local.get $off)))
+        (local.set $r (i32.const 0))
+        (block $rdone
+          (loop $rl
+            (br_if $rdone (i32.ge_u (local.get $r) (local.get $runs)))
+            (local.set $acc (i32.xor (local.get $acc) (i32.load (local.get $q))))
+            (local.set $q (i32.add (local.get $q) (local.get $stride)))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $rl)))
+        (local.set $off (i32.add (local.get $off) (i32.const 64)))
+        (br $l)))
+    (local.get $acc))
+
   (func (export "write")
     (param $kc i32) (param $vc i32) (param $kr i32) (param $vr i32) (param $start i32) (param $T i32) (param $Kv i32) (param $hd i32) (param $ctx i32)
     (local $t i32) (local $slot i32) (local $kvh i32) (local $w4 i32) (local $kp i32) (local $vp i32) (local $src i32)
@@ -143,7 +163,7 @@
     (local $t i32) (local $h i32) (local $j i32) (local $slot i32) (local $lo i32) (local $end i32)
     (local $hdb i32) (local $w4 i32) (local $d0 i32) (local $r4 i32) (local $group i32) (local $kh i32) (local $vh i32)
     (local $qo i32) (local $oo i32) (local $db i32) (local $kp i32) (local $vp i32) (local $sp i32)
-    (local $qp i32) (local $qend i32) (local $acc i32) (local $nd i32) (local $send i32) (local $s4 i32) (local $e4 i32)
+    (local $qp i32) (local $qend i32) (local $acc i32) (local $send i32) (local $s4 i32) (local $e4 i32)
     (local $A v128) (local $B v128) (local $C v128) (local $D v128) (local $qv v128) (local $p v128) (local $p2 v128) (local $sc v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
@@ -151,23 +171,35 @@
     (local.set $hdb (i32.shl (local.get $hd) (i32.const 2)))                               ;; bytes per head row
     (local.set $group (i32.div_u (local.get $H) (local.get $Kv)))
     (local.set $sc (f64x2.splat (local.get $scale)))
-    ;; fetch what the last row reads of the KV head of head h0: K slots [lo, end) and each V block's
+    ;; fetch what the last row reads of the KV heads of heads h0 … h1−1: the K tiles of slots [lo, end) and each V block's rows
     (local.set $end (i32.add (local.get $start) (local.get $T)))
     (local.set $lo (i32.const 0))
     (if (i32.and (i32.ne (local.get $window) (i32.const 0))
                  (i32.gt_s (i32.sub (local.get $end) (local.get $window)) (i32.const 0)))
       (then (local.set $lo (i32.sub (local.get $end) (local.get $window)))))
-    (local.set $t (i32.const 0))
+    ;; K: one stream per KV head, over whole tiles (slots lo & −8 to end rounded up to 8, at most
+    ;; ctx); V: one per block of sixteen when headDim is a multiple of 16 (every block then ctx·64
+    ;; bytes from the next), else the blocks one after another
     (local.set $h (i32.div_u (local.get $h0) (local.get $group)))
-    (local.set $j (i32.add (local.get $h) (i32.const 1)))
+    (local.set $j (i32.add (i32.div_u (i32.sub (local.get $h1) (i32.const 1)) (local.get $group)) (i32.const 1)))
+    (local.set $kh (i32.mul (local.get $h) (i32.mul (local.get $ctx) (local.get $hdb))))
+    (local.set $slot (i32.and (i32.add (local.get $end) (i32.const 7)) (i32.const -8)))
+    (if (i32.gt_u (local.get $slot) (local.get $ctx)) (then (local.set $slot (local.get $ctx))))
+    (local.set $t (call $touchn
+      (i32.add (i32.add (local.get $k) (local.get $kh)) (i32.mul (i32.and (local.get $lo) (i32.const -8)) (local.get $hdb)))
+      (i32.sub (local.get $j) (local.get $h)) (i32.mul (local.get $ctx) (local.get $hdb))
+      (i32.mul (i32.sub (local.get $slot) (i32.and (local.get $lo) (i32.const -8))) (local.get $hdb)) (i32.const 0)))
+    (if (i32.eqz (i32.and (local.get $hd) (i32.const 15)))
+      (then
+        (local.set $t (call $touchn
+          (i32.add (i32.add (local.get $v) (local.get $kh)) (i32.shl (local.get $lo) (i32.const 6)))
+          (i32.mul (i32.sub (local.get $j) (local.get $h)) (i32.shr_u (local.get $hd) (i32.const 4))) (i32.shl (local.get $ctx) (i32.const 6))
+          (i32.shl (i32.sub (local.get $end) (local.get $lo)) (i32.const 6)) (local.get $t))))
+      (else
     (block $kvdone
       (loop $kvloop
         (br_if $kvdone (i32.ge_u (local.get $h) (local.get $j)))
         (local.set $kh (i32.mul (local.get $h) (i32.mul (local.get $ctx) (local.get $hdb))))
-        (local.set $t (call $touch
-          (i32.add (i32.add (local.get $k) (local.get $kh)) (i32.mul (i32.and (local.get $lo) (i32.const -8)) (local.get $hdb)))
-          (i32.add (i32.add (local.get $k) (local.get $kh)) (i32.mul (local.get $end) (local.get $hdb)))
-          (local.get $t)))
         (local.set $db (i32.const 0))
         (block $vbdone
           (loop $vbloop
@@ -186,7 +218,7 @@
             (local.set $db (i32.add (local.get $db) (local.get $w4)))
             (br $vbloop)))
         (local.set $h (i32.add (local.get $h) (i32.const 1)))
-        (br $kvloop)))
+        (br $kvloop)))))
     (local.set $acc (local.get $t))
     (local.set $t (i32.const 0))
     (block $tdone
@@ -212,11 +244,6 @@
             (local.set $kh (i32.mul (i32.div_u (local.get $h) (local.get $group)) (i32.mul (local.get $ctx) (local.get $hdb))))
             (local.set $vh (i32.add (local.get $v) (local.get $kh)))
             (local.set $kh (i32.add (local.get $k) (local.get $kh)))
-            ;; the next head's KV head, when another: its K and V are fetched along this head's passes
-            (local.set $nd (i32.const 0))
-            (if (i32.and (i32.lt_u (i32.add (local.get $h) (i32.const 1)) (local.get $h1))
-                         (i32.ne (i32.div_u (i32.add (local.get $h) (i32.const 1)) (local.get $group)) (i32.div_u (local.get $h) (local.get $group))))
-              (then (local.set $nd (i32.mul (local.get $ctx) (local.get $hdb)))))
             ;; ---- scores[j … j+7] = f32(scale · q·k_j), summed in f64, one tile of eight keys at a time
             ;; (lanes outside [lo, end) unused)
             (local.set $j (i32.and (local.get $lo) (i32.const -8)))
@@ -239,7 +266,6 @@
                     (local.set $qv (f64x2.splat (f64.promote_f32 (f32.load (local.get $qp)))))
                     (local.set $A (v128.load align=4 (local.get $kp)))
                     (local.set $B (v128.load offset=16 align=4 (local.get $kp)))
-                    (local.set $acc (i32.xor (local.get $acc) (i32.load (i32.add (local.get $kp) (local.get $nd)))))
                     (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $qv) (f64x2.promote_low_f32x4 (local.get $A)))))
                     (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $qv)
                       (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $A) (local.get $A))))))
@@ -324,8 +350,6 @@
                     (br_if $v16done (i32.ge_u (i32.add (local.get $sp) (i32.const 4)) (local.get $send)))
                     (local.set $p (v128.load32_splat (local.get $sp)))
                     (local.set $p2 (v128.load32_splat offset=4 (local.get $sp)))
-                    (local.set $acc (i32.xor (local.get $acc) (i32.xor (i32.load (i32.add (local.get $vp) (local.get $nd)))
-                      (i32.load offset=64 (i32.add (local.get $vp) (local.get $nd))))))
                     (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $p) (v128.load align=4 (local.get $vp)))))
                     (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $p) (v128.load offset=16 align=4 (local.get $vp)))))
                     (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $p) (v128.load offset=32 align=4 (local.get $vp)))))
@@ -365,7 +389,6 @@
                     (br_if $v8done (i32.ge_u (i32.add (local.get $sp) (i32.const 4)) (local.get $send)))
                     (local.set $p (v128.load32_splat (local.get $sp)))
                     (local.set $p2 (v128.load32_splat offset=4 (local.get $sp)))
-                    (local.set $acc (i32.xor (local.get $acc) (i32.load (i32.add (local.get $vp) (local.get $nd)))))
                     (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $p) (v128.load align=4 (local.get $vp)))))
                     (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $p) (v128.load offset=16 align=4 (local.get $vp)))))
                     (local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (local.get $p2) (v128.load offset=32 align=4 (local.get $vp)))))
