@@ -6,8 +6,10 @@
  * stream, final hidden state, MoE routing, KV cache size). engine/backend/cpu.ts puts it
  * behind the backend contract; engine/generate/ decodes with it.
  *
- * Matches HF transformers (eager attention) to float32 rounding: sums run in f64
- * (JavaScript numbers) and are rounded to f32 on store.
+ * Matches HF transformers (eager attention) to float32 rounding: the TypeScript ops sum in f64
+ * (JavaScript numbers) and round to f32 on store; the WebAssembly kernels (the default) sum the
+ * linear layers, attention's softmax and weighted sum of V and SwiGLU in f32, each op within f32
+ * rounding of its reference (its `<op>.wasm.test.ts`), the same kernels for prefill and decode.
  */
 import { activate, swiglu } from '../ops/activations/activations';
 import { WasmSwiglu } from '../ops/activations/swiglu.wasm';
@@ -103,8 +105,8 @@ export interface ModelOptions {
    * Linear-layer kernel: 'wasm' (WebAssembly SIMD, f32 accumulation, weights copied
    * once into its memory; the default where available and the weights fit in 2 GiB)
    * or 'js' (the plain-TypeScript reference, f64 accumulation). With 'wasm' an f32 KV cache
-   * lives in the same memory and attention runs in WebAssembly too (the reference's bits),
-   * when it fits.
+   * lives in the same memory and attention runs in WebAssembly too, when it fits, and so do the
+   * activations of forwards of up to 16 tokens, with RMSNorm, RoPE and SwiGLU run on them there.
    */
   kernel?: 'wasm' | 'js';
   /**
