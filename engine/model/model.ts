@@ -11,23 +11,19 @@
  * linear layers, attention's softmax and weighted sum of V and SwiGLU in f32, each op within f32
  * rounding of its reference (its `<op>.wasm.test.ts`), the same kernels for prefill and decode.
  */
-import { activate, swiglu } from '../ops/activations/activations';
-import { WasmSwiglu } from '../ops/activations/swiglu.wasm';
+import { activate } from '../ops/activations/activations';
 import { attention, attentionInt8, type AttentionArgs } from '../ops/attention/attention';
 import { WasmAttention } from '../ops/attention/attention.wasm';
 import { embedding, embeddingAdd } from '../ops/embedding/embedding';
-import { layernorm } from '../ops/layernorm/layernorm';
 import { loraAdd } from '../ops/lora/lora';
 import { matmul } from '../ops/matmul/matmul';
 import { WasmMatmul } from '../ops/matmul/matmul.wasm';
 import { align16, sharedMemoryAvailable, WasmArena } from '../ops/wasm';
 import { quantizeInt8Rows } from '../ops/kvquant/kvquant';
 import { expertTokens, gatherRows, routeTopK, scatterAddRows } from '../ops/moe/moe';
-import { rmsnorm } from '../ops/rmsnorm/rmsnorm';
-import { WasmRmsnorm } from '../ops/rmsnorm/rmsnorm.wasm';
-import { applyRope, ropeCosSin, ropeInvFreq, type RopeParams } from '../ops/rope/rope';
-import { WasmRope } from '../ops/rope/rope.wasm';
+import { ropeCosSin, ropeInvFreq, type RopeParams } from '../ops/rope/rope';
 import { validateWeights } from './shapes';
+import { addInto, ARENA_ROWS, RowOps, Scratch } from './scratch';
 import { kvRowBytes, type KvCacheDtype } from './kv/layout';
 import type { CaptureOptions, ForwardResult, KvCacheBytes, QueriesKeys, RouterChoice } from '../backend/contract';
 import type { LoadedModel, ModelConfig, WeightMap } from './types';
@@ -141,67 +137,6 @@ export function checkedTruncate(n: number, len: number): number {
   return n;
 }
 
-/** Rows of activations kept in the WebAssembly memory, when the kernels run there: a forward of up to this many tokens (decode) passes them between kernels in place. */
-const ARENA_ROWS = 16;
-
-/** Reusable activations for up to `cap` rows, as plain arrays or (`alloc`) inside a WasmArena. */
-class Scratch {
-  x: Float32Array; // [cap, D] residual stream
-  h: Float32Array; // [cap, D] normed
-  q: Float32Array; // [cap, H·hd]
-  k: Float32Array; // [cap, Kv·hd]
-  v: Float32Array; // [cap, Kv·hd]
-  att: Float32Array; // [cap, H·hd]
-  o: Float32Array; // [cap, D]
-  g: Float32Array; // [cap, I]
-  u: Float32Array; // [cap, I]
-  m: Float32Array; // [cap, D]
-  xs: Float32Array; // [cap, D] MoE gathered rows
-  ys: Float32Array; // [cap, D] MoE expert output
-  rl: Float32Array; // [cap, E] router logits
-  cos: Float32Array; // [cap, hd/2]
-  sin: Float32Array; // [cap, hd/2]
-  lora = new Float32Array(0); // [cap, r]
-  constructor(
-    readonly cap: number,
-    c: ModelConfig,
-    alloc: (n: number, what: string) => Float32Array = (n) => new Float32Array(n),
-  ) {
-    const D = c.hiddenSize;
-    const I = c.intermediateSize;
-    this.x = alloc(cap * D, 'residual stream');
-    this.h = alloc(cap * D, 'normed rows');
-    this.q = alloc(cap * c.numHeads * c.headDim, 'queries');
-    this.k = alloc(cap * c.numKvHeads * c.headDim, 'keys');
-    this.v = alloc(cap * c.numKvHeads * c.headDim, 'values');
-    this.att = alloc(cap * c.numHeads * c.headDim, 'attention output');
-    this.o = alloc(cap * D, 'attention projection');
-    this.g = alloc(cap * I, 'gate');
-    this.u = alloc(cap * I, 'up');
-    this.m = alloc(cap * D, 'MLP output');
-    this.xs = alloc(c.moe ? cap * D : 0, 'MoE rows');
-    this.ys = alloc(c.moe ? cap * D : 0, 'MoE expert output');
-    this.rl = alloc(c.moe ? cap * c.moe.numExperts : 0, 'router logits');
-    this.cos = alloc(cap * (c.headDim >> 1), 'RoPE cos');
-    this.sin = alloc(cap * (c.headDim >> 1), 'RoPE sin');
-  }
-
-  /** The arena bytes a Scratch of `cap` rows takes there (each array 16-byte aligned). */
-  static arenaBytes(cap: number, c: ModelConfig): number {
-    let bytes = 0;
-    new Scratch(cap, c, (n) => {
-      bytes += align16(n * 4);
-      return new Float32Array(0);
-    });
-    return bytes;
-  }
-}
-
-/** x += r over x's length. */
-function addInto(x: Float32Array, r: Float32Array): void {
-  for (let i = 0; i < x.length; i++) x[i] += r[i];
-}
-
 export class Model {
   readonly config: ModelConfig;
   readonly contextLength: number;
@@ -215,10 +150,8 @@ export class Model {
   readonly wasm?: WasmMatmul;
   /** Attention in WebAssembly over the f32 cache in the same memory, when it fits there. */
   readonly wasmAttention?: WasmAttention;
-  /** RMSNorm (with the residual add before it), RoPE and SwiGLU in the same memory, on the rows there. */
-  private readonly wasmNorm?: WasmRmsnorm;
-  private readonly wasmRope?: WasmRope;
-  private readonly wasmSwiglu?: WasmSwiglu;
+  /** The norms (with the residual add before them), RoPE and SwiGLU: in the same memory, on the rows there, when it is used. */
+  private readonly ops: RowOps;
   /** Activations for forwards of up to ARENA_ROWS tokens, in the same memory. */
   private readonly arenaScratch?: Scratch;
   private readonly ropeParams?: RopeParams;
@@ -299,10 +232,8 @@ export class Model {
       const a = this.wasm.arena;
       if (arena.withKv) this.wasmAttention = WasmAttention.create(a, ctx, c.numHeads, c.headDim, undefined, threads);
       this.arenaScratch = new Scratch(ARENA_ROWS, c, (n, what) => a.alloc(n, what));
-      this.wasmSwiglu = WasmSwiglu.create(a);
-      this.wasmRope = WasmRope.create(a);
       if (c.norm.kind === 'rms') {
-        this.wasmNorm = WasmRmsnorm.create(a);
+        // the kernel reads its weight in the arena too
         for (const L of layers) {
           L.attnNorm.w = a.adopt(L.attnNorm.w, 'norm weights');
           L.mlpNorm.w = a.adopt(L.mlpNorm.w, 'norm weights');
@@ -312,6 +243,7 @@ export class Model {
         this.finalNorm.w = a.adopt(this.finalNorm.w, 'norm weights');
       }
     }
+    this.ops = new RowOps(c, this.wasm?.arena);
     const wa = this.wasmAttention;
     this.layers = layers.map((l, i): Layer => ({
       ...l,
@@ -345,11 +277,7 @@ export class Model {
     bytes += WasmMatmul.stagingBytes(maxK, maxN);
     // the activations for short forwards, SwiGLU's staging, the norm weights
     bytes +=
-      Scratch.arenaBytes(ARENA_ROWS, c) +
-      WasmSwiglu.stagingBytes() +
-      (2 * c.numLayers + 1) * align16(c.hiddenSize * 4) +
-      (c.qkNorm ? 2 * c.numLayers * align16(c.headDim * 4) : 0) +
-      64;
+      Scratch.arenaBytes(ARENA_ROWS, c) + RowOps.arenaBytes() + (2 * c.numLayers + 1) * align16(c.hiddenSize * 4) + (c.qkNorm ? 2 * c.numLayers * align16(c.headDim * 4) : 0) + 64;
     let withKv = kvBytes > 0;
     let arena = withKv ? WasmArena.create(bytes + kvBytes, shared) : undefined;
     if (!arena) {
@@ -436,32 +364,9 @@ export class Model {
     }
   }
 
-  /** x += residual when given, then RMSNorm or LayerNorm over rows of width D, per the config. x, out: [rows, D] exactly. */
+  /** x += residual when given, then the config's norm over rows of width dim. x, out: [rows, dim] exactly. */
   private norm(out: Float32Array, x: Float32Array, n: Norm, dim: number, residual?: Float32Array): void {
-    const eps = this.config.norm.eps;
-    if (this.config.norm.kind === 'rms' && this.wasmNorm) return this.wasmNorm.run(out, x, n.w, dim, eps, residual);
-    if (residual) addInto(x, residual);
-    if (this.config.norm.kind === 'rms') rmsnorm(out, x, n.w, dim, eps);
-    else layernorm(out, x, n.w, n.b, dim, eps);
-  }
-
-  /** RMSNorm over rows of width dim (the per-head q/k norms), in WebAssembly when it runs there. */
-  private rms(out: Float32Array, x: Float32Array, w: Float32Array, dim: number): void {
-    if (this.wasmNorm) this.wasmNorm.run(out, x, w, dim, this.config.norm.eps);
-    else rmsnorm(out, x, w, dim, this.config.norm.eps);
-  }
-
-  /** RoPE over rows [T, heads, headDim] in place, in WebAssembly when it runs there. */
-  private rope(x: Float32Array, cos: Float32Array, sin: Float32Array, T: number, heads: number): void {
-    const hd = this.config.headDim;
-    if (this.wasmRope) this.wasmRope.run(x, cos, sin, T, heads, hd, hd, this.config.rope!.style);
-    else applyRope(x, cos, sin, T, heads, hd, hd, this.config.rope!.style);
-  }
-
-  /** The gated MLP's product in place: g = act(g) · u over n entries (SiLU in WebAssembly when it runs there). */
-  private glu(g: Float32Array, u: Float32Array, n: number): void {
-    if (this.wasmSwiglu && this.config.activation === 'silu') this.wasmSwiglu.run(g, u, n);
-    else swiglu(g, u, n, this.config.activation);
+    this.ops.norm(out, x, n.w, n.b, dim, residual);
   }
 
   /**
@@ -522,12 +427,12 @@ export class Model {
       this.linear(k, h, T, L.k, s);
       this.linear(v, h, T, L.v, s);
       if (L.qNorm && L.kNorm) {
-        this.rms(q, q, L.qNorm, hd); // per head: [T·H, hd]
-        this.rms(k, k, L.kNorm, hd); // per head: [T·Kv, hd]
+        this.ops.rms(q, q, L.qNorm, hd); // per head: [T·H, hd]
+        this.ops.rms(k, k, L.kNorm, hd); // per head: [T·Kv, hd]
       }
       if (cos && sin) {
-        this.rope(q, cos, sin, T, H); // [T, H, hd]
-        this.rope(k, cos, sin, T, Kv); // [T, Kv, hd]
+        this.ops.rope(q, cos, sin, T, H); // [T, H, hd]
+        this.ops.rope(k, cos, sin, T, Kv); // [T, Kv, hd]
       }
       if (qk) qk.push({ q: q.slice(), k: k.slice() }); // [T, H, hd], [T, Kv, hd]
       const kv = L.kv;
@@ -593,7 +498,7 @@ export class Model {
         const u = s.u.subarray(0, T * I); // [T, I]
         this.linear(g, h, T, L.gate, s);
         this.linear(u, h, T, L.up!, s);
-        this.glu(g, u, T * I); // g = act(g)·u
+        this.ops.glu(g, u, T * I); // g = act(g)·u
         this.linear(m, g, T, L.down!, s);
       } else {
         const u = s.u.subarray(0, T * I); // [T, I]
@@ -664,7 +569,7 @@ export class Model {
       const u = s.u.subarray(0, n * I); // [n, I]
       this.linear(g, xs, n, ex.gate, s);
       this.linear(u, xs, n, ex.up, s);
-      this.glu(g, u, n * I);
+      this.ops.glu(g, u, n * I);
       const ys = s.ys.subarray(0, n * D); // [n, D]
       this.linear(ys, g, n, ex.down, s);
       scatterAddRows(m, ys, grp.rows, grp.weights, D);
