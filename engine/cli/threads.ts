@@ -24,7 +24,7 @@ const DONE = 1; // workers finished with the current call
 const FAIL = 2; // the index of a worker whose kernel threw
 const STOP = 3; // 1: workers exit
 const HEADER = 4;
-const SLOT = 18; // Int32s per worker: op, the kernel's i32 arguments (up to 15), then an f64 (attention's scale) at Int32s 16–17
+const SLOT = 18; // Int32s per worker: op, the kernel's i32 arguments (up to 14), then an f64 (attention's scale) at Int32s 16–17
 const OP_NONE = 0;
 const OP_MATMUL = 1;
 const OP_ATTENTION = 2;
@@ -46,7 +46,7 @@ const { workerData } = require('node:worker_threads');
 const { memory, matmulWasm, attentionWasm, ctrl, index } = workerData;
 const inst = (b64, imports) => new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(b64, 'base64')), { env: { memory, ...imports } }).exports;
 const matmul = inst(matmulWasm).matmul;
-const attention = attentionWasm ? inst(attentionWasm, { exp: Math.exp }).attention : undefined;
+const attention = attentionWasm ? inst(attentionWasm).attention : undefined;
 const c = new Int32Array(ctrl);
 const o = ${HEADER} + (index - 1) * ${SLOT};
 const f = new Float64Array(ctrl, (o + ${SLOT} - 2) * 4, 1);
@@ -64,7 +64,7 @@ for (;;) {
   try {
     const op = c[o];
     if (op === ${OP_MATMUL}) matmul(c[o + 1], c[o + 2], c[o + 3], c[o + 4], c[o + 5], c[o + 6], c[o + 7]);
-    else if (op === ${OP_ATTENTION}) attention(c[o + 1], c[o + 2], c[o + 3], c[o + 4], c[o + 5], c[o + 6], c[o + 7], c[o + 8], c[o + 9], c[o + 10], c[o + 11], c[o + 12], c[o + 13], c[o + 14], f[0], c[o + 15]);
+    else if (op === ${OP_ATTENTION}) attention(c[o + 1], c[o + 2], c[o + 3], c[o + 4], c[o + 5], c[o + 6], c[o + 7], c[o + 8], c[o + 9], c[o + 10], c[o + 11], c[o + 12], c[o + 13], f[0], c[o + 14]);
   } catch (e) {
     Atomics.store(c, ${FAIL}, index);
   }
@@ -181,17 +181,16 @@ export class KernelThreads implements MatmulRunner, AttentionRunner {
       c[o + 3] = call.v;
       c[o + 4] = call.out;
       c[o + 5] = sc.scores;
-      c[o + 6] = sc.qs;
-      c[o + 7] = call.T;
-      c[o + 8] = call.start;
-      c[o + 9] = call.H;
-      c[o + 10] = h0;
-      c[o + 11] = h1;
-      c[o + 12] = call.Kv;
-      c[o + 13] = call.hd;
-      c[o + 14] = call.ctx;
+      c[o + 6] = call.T;
+      c[o + 7] = call.start;
+      c[o + 8] = call.H;
+      c[o + 9] = h0;
+      c[o + 10] = h1;
+      c[o + 11] = call.Kv;
+      c[o + 12] = call.hd;
+      c[o + 13] = call.ctx;
       this.scale[i - 1][0] = call.scale;
-      c[o + 15] = call.window;
+      c[o + 14] = call.window;
     }
     this.dispatch(() => attn.runHeads(call, 0, 0, part));
   }

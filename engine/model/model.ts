@@ -6,23 +6,24 @@
  * stream, final hidden state, MoE routing, KV cache size). engine/backend/cpu.ts puts it
  * behind the backend contract; engine/generate/ decodes with it.
  *
- * Matches HF transformers (eager attention) to float32 rounding: sums run in f64
- * (JavaScript numbers) and are rounded to f32 on store.
+ * Matches HF transformers (eager attention) to float32 rounding: the TypeScript ops sum in f64
+ * (JavaScript numbers) and round to f32 on store; the WebAssembly kernels (the default) sum the
+ * linear layers, attention's softmax and weighted sum of V and SwiGLU in f32, each op within f32
+ * rounding of its reference (its `<op>.wasm.test.ts`), the same kernels for prefill and decode.
  */
-import { activate, swiglu } from '../ops/activations/activations';
+import { activate } from '../ops/activations/activations';
 import { attention, attentionInt8, type AttentionArgs } from '../ops/attention/attention';
 import { WasmAttention } from '../ops/attention/attention.wasm';
 import { embedding, embeddingAdd } from '../ops/embedding/embedding';
-import { layernorm } from '../ops/layernorm/layernorm';
 import { loraAdd } from '../ops/lora/lora';
 import { matmul } from '../ops/matmul/matmul';
 import { WasmMatmul } from '../ops/matmul/matmul.wasm';
 import { align16, sharedMemoryAvailable, WasmArena } from '../ops/wasm';
 import { quantizeInt8Rows } from '../ops/kvquant/kvquant';
 import { expertTokens, gatherRows, routeTopK, scatterAddRows } from '../ops/moe/moe';
-import { rmsnorm } from '../ops/rmsnorm/rmsnorm';
-import { applyRope, ropeCosSin, ropeInvFreq, type RopeParams } from '../ops/rope/rope';
+import { ropeCosSin, ropeInvFreq, type RopeParams } from '../ops/rope/rope';
 import { validateWeights } from './shapes';
+import { addInto, ARENA_ROWS, RowOps, Scratch } from './scratch';
 import { kvRowBytes, type KvCacheDtype } from './kv/layout';
 import type { CaptureOptions, ForwardResult, KvCacheBytes, QueriesKeys, RouterChoice } from '../backend/contract';
 import type { LoadedModel, ModelConfig, WeightMap } from './types';
@@ -100,8 +101,8 @@ export interface ModelOptions {
    * Linear-layer kernel: 'wasm' (WebAssembly SIMD, f32 accumulation, weights copied
    * once into its memory; the default where available and the weights fit in 2 GiB)
    * or 'js' (the plain-TypeScript reference, f64 accumulation). With 'wasm' an f32 KV cache
-   * lives in the same memory and attention runs in WebAssembly too (the reference's bits),
-   * when it fits.
+   * lives in the same memory and attention runs in WebAssembly too, when it fits, and so do the
+   * activations of forwards of up to 16 tokens, with RMSNorm, RoPE and SwiGLU run on them there.
    */
   kernel?: 'wasm' | 'js';
   /**
@@ -136,48 +137,6 @@ export function checkedTruncate(n: number, len: number): number {
   return n;
 }
 
-/** Reusable activations for up to `cap` rows. */
-class Scratch {
-  x: Float32Array; // [cap, D] residual stream
-  h: Float32Array; // [cap, D] normed
-  q: Float32Array; // [cap, H·hd]
-  k: Float32Array; // [cap, Kv·hd]
-  v: Float32Array; // [cap, Kv·hd]
-  att: Float32Array; // [cap, H·hd]
-  o: Float32Array; // [cap, D]
-  g: Float32Array; // [cap, I]
-  u: Float32Array; // [cap, I]
-  m: Float32Array; // [cap, D]
-  xs: Float32Array; // [cap, D] MoE gathered rows
-  ys: Float32Array; // [cap, D] MoE expert output
-  rl: Float32Array; // [cap, E] router logits
-  cos: Float32Array; // [cap, hd/2]
-  sin: Float32Array; // [cap, hd/2]
-  lora = new Float32Array(0); // [cap, r]
-  constructor(
-    readonly cap: number,
-    c: ModelConfig,
-  ) {
-    const D = c.hiddenSize;
-    const I = c.intermediateSize;
-    this.x = new Float32Array(cap * D);
-    this.h = new Float32Array(cap * D);
-    this.q = new Float32Array(cap * c.numHeads * c.headDim);
-    this.k = new Float32Array(cap * c.numKvHeads * c.headDim);
-    this.v = new Float32Array(cap * c.numKvHeads * c.headDim);
-    this.att = new Float32Array(cap * c.numHeads * c.headDim);
-    this.o = new Float32Array(cap * D);
-    this.g = new Float32Array(cap * I);
-    this.u = new Float32Array(cap * I);
-    this.m = new Float32Array(cap * D);
-    this.xs = new Float32Array(c.moe ? cap * D : 0);
-    this.ys = new Float32Array(c.moe ? cap * D : 0);
-    this.rl = new Float32Array(c.moe ? cap * c.moe.numExperts : 0);
-    this.cos = new Float32Array(cap * (c.headDim >> 1));
-    this.sin = new Float32Array(cap * (c.headDim >> 1));
-  }
-}
-
 export class Model {
   readonly config: ModelConfig;
   readonly contextLength: number;
@@ -191,6 +150,10 @@ export class Model {
   readonly wasm?: WasmMatmul;
   /** Attention in WebAssembly over the f32 cache in the same memory, when it fits there. */
   readonly wasmAttention?: WasmAttention;
+  /** The norms (with the residual add before them), RoPE and SwiGLU: in the same memory, on the rows there, when it is used. */
+  private readonly ops: RowOps;
+  /** Activations for forwards of up to ARENA_ROWS tokens, in the same memory. */
+  private readonly arenaScratch?: Scratch;
   private readonly ropeParams?: RopeParams;
   private readonly staticInvFreq?: Float64Array; // [hd/2]
   private scratch?: Scratch;
@@ -266,8 +229,21 @@ export class Model {
     const arena = (opts.kernel ?? 'wasm') === 'wasm' ? this.moveWeightsToWasm(loaded.weights, kvInArena, threads > 1 && sharedMemoryAvailable()) : undefined;
     if (arena) {
       this.wasm = arena.mm;
-      if (arena.withKv) this.wasmAttention = WasmAttention.create(this.wasm.arena, ctx, c.numHeads, c.headDim, undefined, threads);
+      const a = this.wasm.arena;
+      if (arena.withKv) this.wasmAttention = WasmAttention.create(a, ctx, c.numHeads, c.headDim, undefined, threads);
+      this.arenaScratch = new Scratch(ARENA_ROWS, c, (n, what) => a.alloc(n, what));
+      if (c.norm.kind === 'rms') {
+        // the kernel reads its weight in the arena too
+        for (const L of layers) {
+          L.attnNorm.w = a.adopt(L.attnNorm.w, 'norm weights');
+          L.mlpNorm.w = a.adopt(L.mlpNorm.w, 'norm weights');
+          if (L.qNorm) L.qNorm = a.adopt(L.qNorm, 'norm weights');
+          if (L.kNorm) L.kNorm = a.adopt(L.kNorm, 'norm weights');
+        }
+        this.finalNorm.w = a.adopt(this.finalNorm.w, 'norm weights');
+      }
     }
+    this.ops = new RowOps(c, this.wasm?.arena);
     const wa = this.wasmAttention;
     this.layers = layers.map((l, i): Layer => ({
       ...l,
@@ -299,6 +275,9 @@ export class Model {
       maxN = Math.max(maxN, l.out);
     }
     bytes += WasmMatmul.stagingBytes(maxK, maxN);
+    // the activations for short forwards, SwiGLU's staging, the norm weights
+    bytes +=
+      Scratch.arenaBytes(ARENA_ROWS, c) + RowOps.arenaBytes() + (2 * c.numLayers + 1) * align16(c.hiddenSize * 4) + (c.qkNorm ? 2 * c.numLayers * align16(c.headDim * 4) : 0) + 64;
     let withKv = kvBytes > 0;
     let arena = withKv ? WasmArena.create(bytes + kvBytes, shared) : undefined;
     if (!arena) {
@@ -371,6 +350,7 @@ export class Model {
   }
 
   private scratchFor(T: number): Scratch {
+    if (this.arenaScratch && T <= this.arenaScratch.cap) return this.arenaScratch;
     if (!this.scratch || this.scratch.cap < T) this.scratch = new Scratch(T, this.config);
     return this.scratch;
   }
@@ -384,10 +364,9 @@ export class Model {
     }
   }
 
-  /** RMSNorm or LayerNorm over rows of width D, per the config. x, out: [rows, D] exactly. */
-  private norm(out: Float32Array, x: Float32Array, n: Norm, dim: number): void {
-    if (this.config.norm.kind === 'rms') rmsnorm(out, x, n.w, dim, this.config.norm.eps);
-    else layernorm(out, x, n.w, n.b, dim, this.config.norm.eps);
+  /** x += residual when given, then the config's norm over rows of width dim. x, out: [rows, dim] exactly. */
+  private norm(out: Float32Array, x: Float32Array, n: Norm, dim: number, residual?: Float32Array): void {
+    this.ops.norm(out, x, n.w, n.b, dim, residual);
   }
 
   /**
@@ -438,20 +417,22 @@ export class Model {
     const o = s.o.subarray(0, T * D); // [T, D]
     const m = s.m.subarray(0, T * D); // [T, D]
 
+    let pending: Float32Array | undefined; // the last MLP output, added into x by the next norm
     for (let li = 0; li < this.layers.length; li++) {
       const L = this.layers[li];
       // --- attention block
-      this.norm(h, x, L.attnNorm, D);
+      this.norm(h, x, L.attnNorm, D, pending); // x += pending; h = norm(x)
+      pending = undefined;
       this.linear(q, h, T, L.q, s);
       this.linear(k, h, T, L.k, s);
       this.linear(v, h, T, L.v, s);
       if (L.qNorm && L.kNorm) {
-        rmsnorm(q, q, L.qNorm, hd, c.norm.eps); // per head: [T·H, hd]
-        rmsnorm(k, k, L.kNorm, hd, c.norm.eps); // per head: [T·Kv, hd]
+        this.ops.rms(q, q, L.qNorm, hd); // per head: [T·H, hd]
+        this.ops.rms(k, k, L.kNorm, hd); // per head: [T·Kv, hd]
       }
       if (cos && sin) {
-        applyRope(q, cos, sin, T, H, hd, hd, c.rope!.style);
-        applyRope(k, cos, sin, T, Kv, hd, hd, c.rope!.style);
+        this.ops.rope(q, cos, sin, T, H); // [T, H, hd]
+        this.ops.rope(k, cos, sin, T, Kv); // [T, Kv, hd]
       }
       if (qk) qk.push({ q: q.slice(), k: k.slice() }); // [T, H, hd], [T, Kv, hd]
       const kv = L.kv;
@@ -508,9 +489,8 @@ export class Model {
       }
       if (attentions && probs) attentions.push(probs);
       this.linear(o, att, T, L.o, s);
-      for (let i = 0; i < T * D; i++) x[i] += o[i];
       // --- MLP block
-      this.norm(h, x, L.mlpNorm, D);
+      this.norm(h, x, L.mlpNorm, D, o); // x += o; h = norm(x)
       if (L.experts && L.router) {
         this.moe(m, h, T, L, s, li, router);
       } else if (L.gate) {
@@ -518,7 +498,7 @@ export class Model {
         const u = s.u.subarray(0, T * I); // [T, I]
         this.linear(g, h, T, L.gate, s);
         this.linear(u, h, T, L.up!, s);
-        swiglu(g, u, T * I, c.activation); // g = act(g)·u
+        this.ops.glu(g, u, T * I); // g = act(g)·u
         this.linear(m, g, T, L.down!, s);
       } else {
         const u = s.u.subarray(0, T * I); // [T, I]
@@ -526,8 +506,10 @@ export class Model {
         activate(u, T * I, c.activation);
         this.linear(m, u, T, L.down!, s);
       }
-      for (let i = 0; i < T * D; i++) x[i] += m[i];
-      if (residuals) residuals.push(x.slice());
+      if (residuals) {
+        addInto(x, m);
+        residuals.push(x.slice());
+      } else pending = m;
     }
     this.len = start + T;
 
@@ -538,11 +520,15 @@ export class Model {
     let hid: Float32Array; // [rows, D]
     if (cap.finalHidden) {
       finalHidden = new Float32Array(T * D); // [T, D]
-      this.norm(finalHidden, x, this.finalNorm, D);
+      this.norm(finalHidden, x, this.finalNorm, D, pending);
       hid = finalHidden.subarray(first * D);
     } else {
+      if (pending && first > 0) {
+        addInto(x, pending);
+        pending = undefined;
+      }
       hid = h.subarray(0, rows * D);
-      this.norm(hid, x.subarray(first * D), this.finalNorm, D);
+      this.norm(hid, x.subarray(first * D), this.finalNorm, D, pending);
     }
     const logits = new Float32Array(rows * c.vocabSize); // [rows, V]
     this.mm(logits, hid, this.lmHead, rows, D, c.vocabSize);
@@ -583,7 +569,7 @@ export class Model {
       const u = s.u.subarray(0, n * I); // [n, I]
       this.linear(g, xs, n, ex.gate, s);
       this.linear(u, xs, n, ex.up, s);
-      swiglu(g, u, n * I, c.activation);
+      this.ops.glu(g, u, n * I);
       const ys = s.ys.subarray(0, n * D); // [n, D]
       this.linear(ys, g, n, ex.down, s);
       scatterAddRows(m, ys, grp.rows, grp.weights, D);

@@ -67,11 +67,16 @@ export function align16(n: number): number {
 export class WasmArena {
   private top = 0;
 
+  /** The memory's buffer, read once: it stays the same object as long as the memory is not grown, and the arena never grows it (the getter is a call into the runtime, and owns() runs a few hundred times a token). */
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+
   private constructor(
     readonly memory: WasmMemory,
     readonly bytes: number,
     readonly shared: boolean,
-  ) {}
+  ) {
+    this.buffer = memory.buffer;
+  }
 
   /** An arena of at least `bytes` bytes; undefined when WebAssembly is missing or the runtime will not give that much. */
   static create(bytes: number, shared = false): WasmArena | undefined {
@@ -100,7 +105,7 @@ export class WasmArena {
 
   /** n zeroed f32 inside the arena. */
   alloc(n: number, what: string): Float32Array {
-    return new Float32Array(this.memory.buffer, this.allocBytes(n * 4, what), n);
+    return new Float32Array(this.buffer, this.allocBytes(n * 4, what), n);
   }
 
   /** A copy of `src` inside the arena (16-byte aligned). */
@@ -112,6 +117,6 @@ export class WasmArena {
 
   /** True when `a` lives in this arena (so a kernel can read it in place). */
   owns(a: ArrayBufferView): boolean {
-    return a.buffer === this.memory.buffer;
+    return a.buffer === this.buffer;
   }
 }

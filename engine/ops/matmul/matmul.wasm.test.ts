@@ -61,6 +61,20 @@ describe('WebAssembly SIMD matmul', () => {
     }
   });
 
+  test('rows in the arena are used in place: the same bits as through the staging rows, bias and all', () => {
+    const [T, K, N] = [21, 70, 37]; // more rows than a staging chunk
+    const x = rand(T * K, 6);
+    const b = rand(N, 7);
+    const mm = WasmMatmul.create(N * K + T * (K + N), K, N, 4)!;
+    const w = mm.adopt(rand(N * K, 8));
+    const staged = new Float32Array(T * N);
+    mm.matmul(staged, x, w, T, K, N, b);
+    const xa = mm.adopt(x);
+    const inPlace = mm.adopt(new Float32Array(T * N));
+    mm.matmul(inPlace, xa, w, T, K, N, b);
+    expect(Array.from(inPlace)).toEqual(Array.from(staged));
+  });
+
   test('the arena refuses more weights than it was sized for', () => {
     const mm = WasmMatmul.create(8, 4, 4)!;
     mm.adopt(new Float32Array(8));

@@ -89,7 +89,10 @@ export class WasmMatmul {
     return this.arena.owns(w);
   }
 
-  /** out = x·Wᵀ (+ bias). w must be owned; x [T, K] and out [T, N] may live anywhere. */
+  /**
+   * out = x·Wᵀ (+ bias). w must be owned; x [T, K] and out [T, N] may live anywhere: in the
+   * arena they are used in place, else they go through its staging rows, `chunk` rows at a time.
+   */
   matmul(
     out: Float32Array, // [T, N]
     x: Float32Array, // [T, K]
@@ -99,7 +102,14 @@ export class WasmMatmul {
     N: number,
     bias?: Float32Array, // [N]
   ): void {
-    const buf = this.arena.memory.buffer;
+    if (this.arena.owns(x) && this.arena.owns(out)) {
+      // rows already in the arena: read and written in place
+      if (this.runner) this.runner.matmul(w.byteOffset, x.byteOffset, out.byteOffset, T, K, N);
+      else this.kernel(w.byteOffset, x.byteOffset, out.byteOffset, T, K, N, N);
+      if (bias !== undefined) for (let r = 0; r < T; r++) for (let j = 0; j < N; j++) out[r * N + j] += bias[j];
+      return;
+    }
+    const buf = this.arena.buffer;
     for (let t0 = 0; t0 < T; t0 += this.chunk) {
       const rows = Math.min(this.chunk, T - t0);
       new Float32Array(buf, this.inPtr, rows * K).set(x.subarray(t0 * K, (t0 + rows) * K));
