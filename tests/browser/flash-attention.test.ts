@@ -11,11 +11,9 @@
  *     each other, and the forward runs the kernel asked for.
  * Skipped where no WebGPU device opens.
  */
-import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openModel } from '../../engine/formats/load-node';
 import { GpuModel } from '../../engine/gpu/gpu-model';
-import { openNodeGpu } from '../../engine/gpu/gpu-node';
 import { createStorage, Dispatch, PipelineCache } from '../../engine/gpu/kernel';
 import { attention, attentionInt8 } from '../../engine/ops/attention/attention';
 import { flashPrefill, flashRowsTile, type FlashKernel } from '../../engine/ops/attention/attention-flash.wgsl';
@@ -25,18 +23,9 @@ import { Model } from '../../engine/model/model';
 import { packParams, STEP_FIELDS } from '../../engine/wgsl/kernel-source';
 import { maxAbsDiff } from '../max-abs-diff';
 import { fixturePath } from '../unit/fixtures';
+import { useNodeGpu } from './node-gpu.test-util';
 
-const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
-if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
-
-let device: GPUDevice | undefined;
-let why = '';
-beforeAll(async () => {
-  const g = await openNodeGpu();
-  if ('device' in g) device = g.device;
-  else why = g.env.reason ?? 'no adapter';
-}, 60_000);
-afterAll(() => device?.destroy());
+const gpu = useNodeGpu();
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -112,7 +101,8 @@ const CASES: [number, number, number, number, number, number][] = [
 
 describe('prefill attention kernels against the CPU reference', () => {
   it('each kernel, f32 and int8 cache, every case within 1e-5', async () => {
-    if (!device) return console.warn(`skipped: ${why}`);
+    const device = gpu.device;
+    if (!device) return console.warn(`skipped: ${gpu.why}`);
     const r = rng(11);
     const rand = (n: number) => new Float32Array(n).map(() => r() * 2);
     const fails: string[] = [];
@@ -181,7 +171,8 @@ describe('GpuModel prefill with each attention kernel', () => {
   it.each(['tiny-llama', 'tiny-mistral-swa', 'tiny-qwen3'])(
     '%s: logits match the CPU reference, in one forward and in chunks after cached tokens',
     async (name) => {
-      if (!device) return console.warn(`skipped: ${why}`);
+      const device = gpu.device;
+      if (!device) return console.warn(`skipped: ${gpu.why}`);
       const { loaded } = await openModel(fixturePath('models', name));
       const V = loaded.config.vocabSize;
       const ids = Array.from({ length: 45 }, (_, i) => (i * 37 + 5) % V); // [T]: past the window and several tiles

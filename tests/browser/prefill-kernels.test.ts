@@ -8,29 +8,18 @@
  * through the subgroup-matrix path (LinearOp's launches, the SwiGLU epilogue) with the kernel's
  * builtins emulated. Skipped where no WebGPU device opens.
  */
-import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openModel } from '../../engine/formats/load-node';
 import { GpuModel } from '../../engine/gpu/gpu-model';
-import { openNodeGpu } from '../../engine/gpu/gpu-node';
 import { Dispatch } from '../../engine/gpu/kernel';
 import { recordSubgroupMatrix } from '../../engine/gpu/prefill-matmul';
 import type { PrefillKernel } from '../../engine/gpu/lifecycle';
 import { Model } from '../../engine/model/model';
 import type { WeightDtype } from '../../engine/wgsl/weight-read';
 import { fixturePath } from '../unit/fixtures';
+import { useNodeGpu } from './node-gpu.test-util';
 
-const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
-if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER)) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
-
-let device: GPUDevice | undefined;
-let why = '';
-beforeAll(async () => {
-  const g = await openNodeGpu();
-  if ('device' in g) device = g.device;
-  else why = g.env.reason ?? 'no adapter';
-}, 60_000);
-afterAll(() => device?.destroy());
+const gpu = useNodeGpu();
 
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
@@ -38,7 +27,8 @@ describe('GpuModel prefill kernels', () => {
   it.each(['tiny-llama', 'tiny-qwen2'])(
     '%s: prefill logits with the tiled kernel match the CPU reference and the 64×64 kernel',
     async (name) => {
-      if (!device) return console.warn(`skipped: ${why}`);
+      const device = gpu.device;
+      if (!device) return console.warn(`skipped: ${gpu.why}`);
       const { loaded } = await openModel(fixturePath('models', name));
       const V = loaded.config.vocabSize;
       const ids = Array.from({ length: 13 }, (_, i) => (i * 37 + 5) % V); // [T]: more rows than the matvec takes
@@ -67,7 +57,8 @@ describe('GpuModel prefill kernels', () => {
   );
 
   it('tiny-llama, f16: prefill through the subgroup-matrix path (its builtins emulated) matches the tiled kernel', async () => {
-    if (!device) return console.warn(`skipped: ${why}`);
+    const device = gpu.device;
+    if (!device) return console.warn(`skipped: ${gpu.why}`);
     const { loaded } = await openModel(fixturePath('models', 'tiny-llama'));
     const ids = Array.from({ length: 13 }, (_, i) => (i * 37 + 5) % loaded.config.vocabSize); // [T]
     const run = async (prefill: PrefillKernel) => {

@@ -52,8 +52,9 @@ export function attnFlashRowsWgsl(hd: number, G: number): KernelSource {
   const V = hd / 4; // vec4 per head row
   const idx = Array.from({ length: V }, (_, d) => d);
   // The row's q and accumulator are separate vec4 variables (q0…, a0…), every loop over them
-  // written out: no private array holds them, so nothing of them leaves the registers. (The
-  // tile's keys stay a loop: written out too, SwiftShader's compiler runs out of memory.)
+  // written out: no private array holds them, so nothing of them leaves the registers. The loop
+  // over a tile's keys stays a loop: written out, the shader is too large for SwiftShader's
+  // compiler.
   const code = /* wgsl */ `${ATTN_COMMON}
 @group(0) @binding(2) var<storage, read> q: array<vec4<f32>>;        // [T, H, hd/4]
 @group(0) @binding(3) var<storage, read> kc: array<vec4<f32>>;       // [ctx, Kv, hd/4]
