@@ -23,6 +23,7 @@
 import { existsSync } from 'node:fs';
 import { matmulWgsl, MATMUL_TILE } from '../ops/matmul/matmul.wgsl';
 import { matmulSgWgsl, matmulTiledWgsl, sgTile, tiledGroups, TILED_LARGE, TILED_SMALL, type MatmulEpilogue, type SgShape, type TiledShape } from '../ops/matmul/matmul-tiled.wgsl';
+import { castHalfWgsl, matmulSgDirectWgsl, sgDirectFits, sgDirectRows, sgDirectStride, type SgDirectShape } from '../ops/matmul/matmul-sg-direct.wgsl';
 import { randomFill } from '../model/random';
 import { M_FROM_T, packParams, STEP_FIELDS, type KernelSource } from '../wgsl/kernel-source';
 import { rowStrideWords } from '../wgsl/weight-read';
@@ -50,10 +51,12 @@ interface Variant {
   name: string;
   k: KernelSource;
   grid: [number, number];
+  /** The direct subgroup-matrix kernel: x cast to f16 rows first (timed with it). */
+  direct?: boolean;
 }
 
 /** The prefill kernels to time on one product of N weight rows (gate|up: 2I rows with `epi`). */
-function variants(N: number, epi: MatmulEpilogue | undefined, sg: ReturnType<typeof subgroupMatrixOf>): Variant[] {
+function variants(N: number, K: number, epi: MatmulEpilogue | undefined, sg: ReturnType<typeof subgroupMatrixOf>): Variant[] {
   const out: Variant[] = [];
   if (!epi) out.push({ name: 'tile64', k: matmulWgsl('f16'), grid: [Math.ceil(N / MATMUL_TILE), Math.ceil(P / MATMUL_TILE)] });
   const tiled: TiledShape[] = [TILED_LARGE, TILED_SMALL, { BM: 128, BN: 64, TM: 8, TN: 8, BK: 16 }, { BM: 64, BN: 128, TM: 4, TN: 8, BK: 16 }, { ...TILED_LARGE, BK: 32 }];
@@ -73,6 +76,27 @@ function variants(N: number, epi: MatmulEpilogue | undefined, sg: ReturnType<typ
         name: `sgmatrix ${t.BM}x${t.BN} ${s.SGM}x${s.SGN}f${s.FM}x${s.FN} k${s.BK}`,
         k: matmulSgWgsl(sg.config, sg.sgSize, s, epi, sg.dialect),
         grid: tiledGroups(P, N, t),
+      });
+    }
+    const direct: SgDirectShape[] = [
+      { SGM: 2, SGN: 2, FM: 2, FN: 4, prefetch: true },
+      { SGM: 2, SGN: 2, FM: 2, FN: 4 },
+      { SGM: 4, SGN: 2, FM: 2, FN: 4, prefetch: true },
+      { SGM: 2, SGN: 2, FM: 4, FN: 4, prefetch: true },
+      { SGM: 2, SGN: 4, FM: 2, FN: 2, prefetch: true },
+      { SGM: 2, SGN: 2, FM: 2, FN: 2, prefetch: true },
+      { SGM: 4, SGN: 4, FM: 2, FN: 2, prefetch: true },
+      { SGM: 1, SGN: 4, FM: 4, FN: 2, prefetch: true },
+      { SGM: 4, SGN: 1, FM: 2, FN: 4, prefetch: true },
+    ];
+    for (const s of direct) {
+      const t = sgTile(sg.config, { ...s, BK: sg.config.K });
+      if (!sgDirectFits(sg.config, s, N, K, epi)) continue;
+      out.push({
+        name: `direct ${t.BM}x${t.BN} ${s.SGM}x${s.SGN}f${s.FM}x${s.FN}${s.prefetch ? ' pf' : ''}`,
+        k: matmulSgDirectWgsl(sg.config, sg.sgSize, s, epi, sg.dialect),
+        grid: tiledGroups(P, N, t),
+        direct: true,
       });
     }
   }
@@ -122,16 +146,20 @@ async function benchProduct(device: GPUDevice, label: string, N: number, K: numb
     hd: 0,
     ropeStyle: 0,
   };
+  const XS = sgDirectStride(K);
+  const xh = buf((sgDirectRows(P) * XS) / 2);
   const cache = PipelineCache.of(device);
+  const cast = new Dispatch(device, cache, castHalfWgsl(), step, { ...values, yRowStride: XS }, { x: bufs.x, xh });
+  const castGrid: [number, number] = [Math.ceil(XS / 256), sgDirectRows(P)];
   const flop = 2 * P * N * K;
   const R = small ? 1 : 20;
   let ref: Float32Array | undefined;
   console.log(`\n${label}: [${P}, ${K}] · [${N}, ${K}]ᵀ${epi ? ' with SwiGLU' : ''} (${(flop / 1e9).toFixed(1)} GFLOP)`);
-  for (const v of variants(N, epi, sg)) {
+  for (const v of variants(N, K, epi, sg)) {
     device.pushErrorScope('validation');
     let d: Dispatch;
     try {
-      d = new Dispatch(device, cache, v.k, step, values, bufs);
+      d = new Dispatch(device, cache, v.k, step, v.direct ? { ...values, xRowStride: XS } : values, { ...bufs, xh, wh: bufs.w });
     } catch (e) {
       await device.popErrorScope();
       console.log(`  ${v.name.padEnd(36)} failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -140,7 +168,10 @@ async function benchProduct(device: GPUDevice, label: string, N: number, K: numb
     const run = async (n: number) => {
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();
-      for (let i = 0; i < n; i++) d.encode(pass, v.grid[0], v.grid[1]);
+      for (let i = 0; i < n; i++) {
+        if (v.direct) cast.encode(pass, castGrid[0], castGrid[1]);
+        d.encode(pass, v.grid[0], v.grid[1]);
+      }
       pass.end();
       device.queue.submit([enc.finish()]);
       await device.queue.onSubmittedWorkDone();
@@ -170,6 +201,20 @@ async function benchProduct(device: GPUDevice, label: string, N: number, K: numb
     console.log(`  ${v.name.padEnd(36)} ${ms.toFixed(3).padStart(8)} ms  ${(flop / ms / 1e9).toFixed(1).padStart(6)} TFLOP/s  |Δ| ${(diff / scale).toExponential(1)} of max`);
     d.destroy();
   }
+  // the cast alone (the direct kernels' times above include it)
+  const times: number[] = [];
+  for (let r = 0; r < REPS; r++) {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (let i = 0; i < R; i++) cast.encode(pass, castGrid[0], castGrid[1]);
+    pass.end();
+    const t = performance.now();
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    times.push((performance.now() - t) / R);
+  }
+  console.log(`  ${'cast to f16 (in the direct times)'.padEnd(36)} ${median(times).toFixed(3).padStart(8)} ms`);
+  cast.destroy();
   step.destroy();
   for (const b of made) b.destroy();
 }
@@ -192,9 +237,16 @@ async function benchModel(device: GPUDevice): Promise<void> {
   const ids = Array.from({ length: P }, (_, i) => (i * 7919 + 13) % V);
   const kernels: PrefillKernel[] = ['tile64', 'tiled', ...(subgroupMatrixOf(device) ? (['sgmatrix'] as const) : [])];
   const best = kernels[kernels.length - 1];
+  const d = (SGM: number, SGN: number, FM: number, FN: number): SgDirectShape => ({ SGM, SGN, FM, FN, prefetch: true });
   let runs: [string, GpuTuning][] = [
     ...kernels.map((prefill): [string, GpuTuning] => [prefill, { prefill }]),
     [`${best} + attention tile16`, { prefill: best, flashPrefill: 'tile16' }],
+    // the subgroup-matrix kernel with operands staged in workgroup memory, and direct launch shapes (large / small)
+    ['sgmatrix staged', { prefill: 'sgmatrix', sgDirect: false }],
+    ['direct 4x2f2x4 / 2x2f2x2', { prefill: 'sgmatrix', sgDirect: d(4, 2, 2, 4), sgDirectSmall: d(2, 2, 2, 2) }],
+    ['direct 2x2f4x4 / 2x2f2x4', { prefill: 'sgmatrix', sgDirect: d(2, 2, 4, 4), sgDirectSmall: d(2, 2, 2, 4) }],
+    ['direct 2x4f2x2 / 2x2f2x2', { prefill: 'sgmatrix', sgDirect: d(2, 4, 2, 2), sgDirectSmall: d(2, 2, 2, 2) }],
+    ['direct 2x2f2x4 / 2x4f2x2', { prefill: 'sgmatrix', sgDirect: d(2, 2, 2, 4), sgDirectSmall: d(2, 4, 2, 2) }],
   ];
   // BENCH_MODEL_RUNS: the runs by name, in order, repeats allowed (e.g. 'sgmatrix,sgmatrix + attention tile16,sgmatrix')
   const pick = process.env.BENCH_MODEL_RUNS?.split(',').map((n) => n.trim());
