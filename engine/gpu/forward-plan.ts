@@ -13,7 +13,6 @@ import { layernormRowsWgsl } from '../ops/layernorm/layernorm.wgsl';
 import { moeCombineWgsl, moeRouteWgsl } from '../ops/moe/moe.wgsl';
 import { rmsnormRowsWgsl } from '../ops/rmsnorm/rmsnorm.wgsl';
 import { ROPE_STYLE } from '../ops/rope/rope.wgsl';
-import { sgDirectRows, sgDirectStride, SG_DIRECT_MAX_BM } from '../ops/matmul/matmul-sg-direct.wgsl';
 import { TOPK_CHUNK, topkFinalWgsl, topkPartialWgsl } from '../ops/topk/topk.wgsl';
 import type { CaptureOptions, ForwardOptions, ForwardResult, QueriesKeys, RouterChoice } from '../backend/contract';
 import { kvCacheReport } from '../model/model';
@@ -21,7 +20,7 @@ import { M_FROM_HEAD, M_FROM_T, M_STATIC, type KernelSource } from '../wgsl/kern
 import { attentionOps, attnProbsDispatch, forwardKeys } from './attention-ops';
 import { createStorage, Dispatch } from './kernel';
 import type { ModelCore } from './lifecycle';
-import { halfWidth, LinearOp, MATVEC_MAX_ROWS, type KernelBuilder } from './linear-op';
+import { LinearOp, MATVEC_MAX_ROWS, type KernelBuilder } from './linear-op';
 import type { StepTimestamps } from './profiling';
 import { decodeTop, type ReadBack, type ReadRequest } from './readback';
 import type { Act, ForwardCaptures, LayerOps, Ops } from './forward-types';
@@ -34,10 +33,6 @@ export type { Act, ForwardCaptures } from './forward-types';
 export const TOPK_MAX = 256;
 
 export class ForwardPlan implements KernelBuilder {
-  /** The direct prefill matmul's f16 x rows (KernelBuilder.xHalf). */
-  get xHalf(): GPUBuffer | undefined {
-    return this.act?.xh;
-  }
   /** The activations (undefined until the first ensureCapacity, and after free). */
   act?: Act;
   private ops?: Ops;
@@ -202,7 +197,6 @@ export class ForwardPlan implements KernelBuilder {
       logits: f(headRows * c.vocabSize, 'logits'),
       cand: f(G * TOPK_MAX * 2, 'topk-cand'),
       res: f(TOPK_MAX * 2, 'topk-res'),
-      xh: f(this.core.sgMatrix ? (sgDirectRows(rows, SG_DIRECT_MAX_BM) * sgDirectStride(halfWidth(this.core))) / 2 : 1, 'x-f16'),
     };
     this.build();
   }

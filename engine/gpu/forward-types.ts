@@ -33,8 +33,6 @@ export interface Act {
   logits: GPUBuffer; // [headRows, V]
   cand: GPUBuffer; // [G, TOPK_MAX, 2]
   res: GPUBuffer; // [TOPK_MAX, 2]
-  /** The direct subgroup-matrix prefill's x as f16: [sgDirectRows(rows), sgDirectStride(largest K)] halves (else 1 float). */
-  xh: GPUBuffer;
 }
 
 /** The dispatches of one layer. */

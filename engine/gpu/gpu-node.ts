@@ -52,8 +52,6 @@ export async function openNodeGpu(): Promise<GpuHandle | { env: EngineEnv }> {
         maxRelDiff: check.maxRelDiff,
         why: check.why,
         dialect: check.dialect && `${check.dialect.syntax}/${check.dialect.index}`,
-        direct: 'direct' in check ? check.direct : undefined,
-        directWhy: 'directWhy' in check ? check.directWhy : undefined,
       };
       if (!check.ok) console.warn(`WebGPU: subgroup matrices not used for the prefill (${check.why}); the tiled kernel runs instead`);
     }

@@ -9,7 +9,6 @@ import { UnsupportedError } from '../errors';
 import type { FlashKernel } from '../ops/attention/attention-flash.wgsl';
 import type { GpuKvDtype } from '../ops/kvquant/kvquant.wgsl';
 import { matvecShape, type MatvecEpilogue, type MatvecShape } from '../ops/matmul/matmul.wgsl';
-import type { SgDirectShape } from '../ops/matmul/matmul-sg-direct.wgsl';
 import type { SgShape, TiledShape } from '../ops/matmul/matmul-tiled.wgsl';
 import type { ModelConfig } from '../model/types';
 import { STEP_FIELDS } from '../wgsl/kernel-source';
@@ -96,13 +95,6 @@ export interface GpuTuning {
   tiledSmall?: TiledShape;
   sgShape?: SgShape;
   sgSmall?: SgShape;
-  /**
-   * The subgroup-matrix prefill with both operands read from storage (x cast to f16 rows
-   * first; ops/matmul/matmul-sg-direct.wgsl.ts) where a product's shape allows: its large and
-   * small shapes (default SG_DIRECT_DEFAULT, SG_DIRECT_SMALL), or false for the staged kernel alone.
-   */
-  sgDirect?: SgDirectShape | false;
-  sgDirectSmall?: SgDirectShape;
   /** A prefill matmul takes its large tile when that still gives at least this many workgroups (default 256). */
   tiledLargeMinGroups?: number;
   /** The same for the subgroup-matrix kernel (default 96: Llama-3.2-1B's q|k|v at 512 rows takes the 128×128 tile, o and down the 64×128). */

@@ -21,17 +21,7 @@ import {
   TILED_SMALL,
   type MatmulEpilogue,
 } from '../ops/matmul/matmul-tiled.wgsl';
-import {
-  castHalfWgsl,
-  matmulSgDirectWgsl,
-  sgDirectBytes,
-  sgDirectFits,
-  sgDirectRows,
-  sgDirectStride,
-  SG_DIRECT_DEFAULT,
-  SG_DIRECT_SMALL,
-} from '../ops/matmul/matmul-sg-direct.wgsl';
-import { M_FROM_T, type KernelSource } from '../wgsl/kernel-source';
+import type { KernelSource } from '../wgsl/kernel-source';
 import { grid2, type Dispatch } from './kernel';
 import type { ModelCore } from './lifecycle';
 import type { GpuWeight } from './weights';
@@ -42,8 +32,6 @@ export const MATVEC_MAX_ROWS = 4;
 /** What a LinearOp is built with: the model's shared state and a dispatch factory (which owns the dispatches). */
 export interface KernelBuilder {
   readonly core: ModelCore;
-  /** f16 x rows for the direct subgroup-matrix prefill (absent: the staged kernels only). */
-  readonly xHalf?: GPUBuffer;
   dispatch(k: KernelSource, values: Record<string, number>, buffers: Record<string, GPUBuffer>): Dispatch;
 }
 
@@ -81,12 +69,6 @@ export interface LinearSpec {
   rope?: { H: number; Kv: number; hd: number; style: number; cs: GPUBuffer; q: GPUBuffer; kc: GPUBuffer; vc: GPUBuffer };
 }
 
-/** The largest K the builder's xHalf rows hold (ForwardPlan sizes them for the model's widest linear input). */
-export function halfWidth(core: ModelCore): number {
-  const c = core.config;
-  return Math.max(c.hiddenSize, c.numHeads * c.headDim, c.intermediateSize);
-}
-
 /** A prefill dispatch and the tile it covers (grid: [N tiles, M tiles]). */
 interface MatmulLaunch {
   d: Dispatch;
@@ -99,8 +81,6 @@ export class LinearOp {
   private readonly mv: { d: Dispatch; groups: number }[] = [];
   /** Per weight part: its rows and the prefill launches (the tiled kernel's large tile first). */
   private readonly mm: { N: number; launches: MatmulLaunch[]; largeMin: number }[] = [];
-  /** The direct subgroup-matrix prefill: x → f16 rows first (one cast for every part). */
-  private cast?: { d: Dispatch; gx: number };
   constructor(g: KernelBuilder, spec: LinearSpec) {
     const core = g.core;
     if (spec.epi && spec.w.parts.length > 1) throw new RangeError('LinearOp: a matvec epilogue needs the weight in one binding');
@@ -169,31 +149,7 @@ export class LinearOp {
         const sgm = core.sgMatrix;
         const sgShapes = sgm ? [t.sgShape ?? SG_DEFAULT, t.sgSmall ?? SG_SMALL].filter((s) => sgBytes(sgm.config, s, epi) <= room) : [];
         const tiles = [t.tiledLarge ?? TILED_LARGE, t.tiledSmall ?? TILED_SMALL].filter((s) => tiledBytes(s) <= room);
-        const direct =
-          sgm?.direct &&
-          g.xHalf &&
-          t.sgDirect !== false &&
-          core.prefill === 'sgmatrix' &&
-          spec.w.dtype === 'f16' &&
-          aligned &&
-          spec.mSel === M_FROM_T &&
-          !spec.expertStride &&
-          spec.K <= halfWidth(core)
-            ? [t.sgDirect ?? SG_DIRECT_DEFAULT, t.sgDirectSmall ?? SG_DIRECT_SMALL].filter(
-                (s) => sgDirectFits(sgm.config, s, N, spec.K, epi) && sgDirectBytes(sgm.config, s, epi) <= room,
-              )
-            : [];
-        if (sgm && g.xHalf && direct.length > 0) {
-          const XS = sgDirectStride(spec.K);
-          this.cast ??= { d: g.dispatch(castHalfWgsl(), { ...values, yRowStride: XS }, { x: spec.x, xh: g.xHalf }), gx: Math.ceil(XS / 256) };
-          const dv = { ...values, xRowStride: XS, xOffset: 0, xHead: 0 };
-          launches = direct.map((s) => {
-            const d = g.dispatch(matmulSgDirectWgsl(sgm.config, sgm.sgSize, s, epi, sgm.dialect), dv, { ...bufs, xh: g.xHalf!, wh: part.buffer });
-            d.note = `[${N}, ${spec.K}]`;
-            return { d, ...sgTile(sgm.config, { ...s, BK: sgm.config.K }) };
-          });
-          largeMin = t.sgLargeMinGroups ?? 96;
-        } else if (core.prefill === 'sgmatrix' && sgm && spec.w.dtype === 'f16' && aligned && sgShapes.length > 0) {
+        if (core.prefill === 'sgmatrix' && sgm && spec.w.dtype === 'f16' && aligned && sgShapes.length > 0) {
           launches = sgShapes.map((s) => launch(matmulSgWgsl(sgm.config, sgm.sgSize, s, epi, sgm.dialect), sgTile(sgm.config, s)));
           largeMin = t.sgLargeMinGroups ?? 96;
         } else if (core.prefill !== 'tile64' && aligned && tiles.length > 0) {
@@ -215,7 +171,6 @@ export class LinearOp {
         d.encode(pass, gx, gy, M);
       }
     } else {
-      if (this.cast) this.cast.d.encode(pass, this.cast.gx, sgDirectRows(M));
       for (const { N, launches, largeMin } of this.mm) {
         // the first launch that still gives enough workgroups (the large tile), else the last
         const l = launches.find((l, i) => i === launches.length - 1 || tiledGroups(M, N, l).reduce((a, b) => a * b) >= largeMin)!;

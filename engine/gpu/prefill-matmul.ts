@@ -22,16 +22,6 @@ import {
   type SgMatrixConfig,
   type SgShape,
 } from '../ops/matmul/matmul-tiled.wgsl';
-import {
-  castHalfWgsl,
-  matmulSgDirectWgsl,
-  sgDirectBytes,
-  sgDirectRows,
-  sgDirectStride,
-  SG_DIRECT_DEFAULT,
-  SG_DIRECT_SMALL,
-  type SgDirectShape,
-} from '../ops/matmul/matmul-sg-direct.wgsl';
 import { randomFill } from '../model/random';
 import { M_FROM_T, packParams, STEP_FIELDS, type KernelSource, type StepValues } from '../wgsl/kernel-source';
 import { rowStrideWords, type WeightDtype } from '../wgsl/weight-read';
@@ -98,18 +88,9 @@ export async function runMatmul(device: GPUDevice, kernel: KernelSource, groups:
   const stepBuf = device.createBuffer({ label: 'matmul-run step', size: STEP_FIELDS.length * 4, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(stepBuf, 0, packParams(STEP_FIELDS, step));
   const y = buf(c.y0 ?? ySize);
-  const x = buf(c.x);
-  const w = buf(packRows(c.w, c.K, 0, c.N, c.dtype));
-  // the direct subgroup-matrix kernel reads x as f16 rows: the cast kernel writes them first
-  const direct = kernel.bindings[0] === 'xh';
-  const XS = sgDirectStride(c.K);
-  const xh = direct ? buf((sgDirectRows(c.M) * XS) / 2) : undefined;
-  const cast = xh ? new Dispatch(device, cache, castHalfWgsl(), stepBuf, { ...linearValues(c), yRowStride: XS }, { x, xh }) : undefined;
-  const d = new Dispatch(device, cache, kernel, stepBuf, xh ? { ...linearValues(c), xRowStride: XS, xOffset: 0, xHead: 0 } : linearValues(c), {
-    x,
-    w,
-    xh: xh ?? x,
-    wh: w,
+  const d = new Dispatch(device, cache, kernel, stepBuf, linearValues(c), {
+    x: buf(c.x),
+    w: buf(packRows(c.w, c.K, 0, c.N, c.dtype)),
     b: buf(c.bias ?? 4),
     y,
   });
@@ -117,7 +98,6 @@ export async function runMatmul(device: GPUDevice, kernel: KernelSource, groups:
   try {
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    cast?.encode(pass, Math.ceil(XS / 256), sgDirectRows(c.M));
     d.encode(pass, groups[0], groups[1]);
     pass.end();
     enc.copyBufferToBuffer(y, 0, st, 0, ySize * 4);
@@ -128,7 +108,6 @@ export async function runMatmul(device: GPUDevice, kernel: KernelSource, groups:
     st.destroy();
     for (const g of made) g.destroy();
     d.destroy();
-    cast?.destroy();
     stepBuf.destroy();
   }
 }
@@ -143,9 +122,6 @@ export interface SgMatrixCheck {
   why?: string;
   /** The spelling the device compiled. */
   dialect?: SgDialect;
-  /** Whether the direct kernel passed as well, and if not why. */
-  direct?: boolean;
-  directWhy?: string;
 }
 
 /** What a device passed checkSubgroupMatrix with: the kernel's configuration, subgroup size and spelling. */
@@ -153,8 +129,6 @@ export interface SgMatrixUse {
   config: SgMatrixConfig;
   sgSize: number;
   dialect: SgDialect;
-  /** Whether the direct kernel (operands read from storage) passed too; else only the staged one runs. */
-  direct?: boolean;
 }
 
 const checked = new WeakMap<GPUDevice, SgMatrixUse>();
@@ -207,17 +181,8 @@ export async function checkSubgroupMatrix(device: GPUDevice, configs: readonly C
       errors.push(`${dialect.syntax}/${dialect.index}: ${r.why}`);
       continue; // this Dawn spells it otherwise: try the next
     }
-    if (!r.ok) return { config, ok: false, maxRelDiff: r.maxRelDiff, dialect, why: `differs from the tiled kernel by ${r.maxRelDiff} (relative)` };
-    const d = await checkDialect(device, config, sgSize, dialect, true);
-    checked.set(device, { config, sgSize, dialect, direct: d.ok });
-    return {
-      config,
-      ok: true,
-      maxRelDiff: Math.max(r.maxRelDiff, d.ok ? d.maxRelDiff : 0),
-      dialect,
-      direct: d.ok,
-      directWhy: d.ok ? undefined : (d.why ?? `differs from the tiled kernel by ${d.maxRelDiff} (relative)`),
-    };
+    if (r.ok) checked.set(device, { config, sgSize, dialect });
+    return { config, ok: r.ok, maxRelDiff: r.maxRelDiff, dialect, why: r.ok ? undefined : `differs from the tiled kernel by ${r.maxRelDiff} (relative)` };
   }
   return { config, ok: false, maxRelDiff: NaN, why: `no spelling compiled (${errors.join('; ')})` };
 }
@@ -228,27 +193,16 @@ async function checkDialect(
   config: SgMatrixConfig,
   sgSize: number,
   dialect: SgDialect,
-  direct = false,
 ): Promise<{ compiled: boolean; ok: boolean; maxRelDiff: number; why?: string }> {
   let maxRelDiff = 0;
-  const staged: [number, number, number, MatmulEpilogue | undefined, SgShape][] = [
+  // both launch shapes the engine uses, each with and without the SwiGLU epilogue
+  for (const [M, N, K, epi, shape] of [
     [37, 70, 100, undefined, SG_DEFAULT],
     [70, 2 * 45, 72, { kind: 'act', act: 0 }, SG_DEFAULT],
     [37, 70, 100, undefined, SG_SMALL],
     [70, 2 * 45, 136, { kind: 'act', act: 0 }, SG_SMALL],
-  ];
-  // the direct kernel reads whole fragments: whole tiles of weight rows, K a multiple of the configuration's
-  const directCases = [SG_DIRECT_DEFAULT, SG_DIRECT_SMALL].flatMap((s): [number, number, number, MatmulEpilogue | undefined, SgDirectShape][] => {
-    const { BN } = sgTile(config, { ...s, BK: config.K });
-    return [
-      [37, 2 * BN, 6 * config.K, undefined, s],
-      [70, 2 * BN, 9 * config.K, { kind: 'act', act: 0 }, s],
-    ];
-  });
-  // both launch shapes the engine uses, each with and without the SwiGLU epilogue
-  for (const [M, N, K, epi, shape] of direct ? directCases : staged) {
-    const bytes = 'BK' in shape ? sgBytes(config, shape, epi) : sgDirectBytes(config, shape, epi);
-    if (bytes > device.limits.maxComputeWorkgroupStorageSize) continue; // LinearOp does not use a shape that does not fit
+  ] as [number, number, number, MatmulEpilogue | undefined, SgShape][]) {
+    if (sgBytes(config, shape, epi) > device.limits.maxComputeWorkgroupStorageSize) continue; // LinearOp does not use a shape that does not fit
     const x = randomFill(M * K, 11 + M, 1).map((v) => f16ToF32(f32ToF16(v))); // [M, K], exact in f16
     const w = randomFill(N * K, 12 + N, 1 / Math.sqrt(K)); // [N, K]
     const bias = randomFill(N, 13, 0.1);
@@ -258,8 +212,7 @@ async function checkDialect(
     let got: Float32Array;
     device.pushErrorScope('validation');
     try {
-      const kernel = 'BK' in shape ? matmulSgWgsl(config, sgSize, shape, epi, dialect) : matmulSgDirectWgsl(config, sgSize, shape, epi, dialect);
-      got = await runMatmul(device, kernel, tiledGroups(M, N, sgTile(config, { BK: config.K, ...shape })), c, new PipelineCache(device));
+      got = await runMatmul(device, matmulSgWgsl(config, sgSize, shape, epi, dialect), tiledGroups(M, N, sgTile(config, shape)), c, new PipelineCache(device));
     } catch (e) {
       await device.popErrorScope();
       return { compiled: false, ok: false, maxRelDiff: NaN, why: e instanceof Error ? e.message : String(e) };

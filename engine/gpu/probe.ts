@@ -30,7 +30,7 @@ export interface EngineEnv {
    * Node with `chromium-experimental-subgroup-matrix`: the prefill's subgroup-matrix kernel
    * checked against the tiled one at device open (engine/gpu/prefill-matmul.ts); used only when ok.
    */
-  subgroupMatrix?: { config?: string; ok: boolean; maxRelDiff: number; why?: string; dialect?: string; direct?: boolean; directWhy?: string };
+  subgroupMatrix?: { config?: string; ok: boolean; maxRelDiff: number; why?: string; dialect?: string };
   /** Result of an engine kernel run at start-up against its CPU reference (engine/gpu/self-test.ts). */
   selfTest?: { op: string; maxAbsDiff: number; ok: boolean };
   userAgent?: string;

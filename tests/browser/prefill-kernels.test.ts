@@ -13,7 +13,7 @@ import { openModel } from '../../engine/formats/load-node';
 import { GpuModel } from '../../engine/gpu/gpu-model';
 import { Dispatch } from '../../engine/gpu/kernel';
 import { recordSubgroupMatrix } from '../../engine/gpu/prefill-matmul';
-import type { GpuTuning, PrefillKernel } from '../../engine/gpu/lifecycle';
+import type { PrefillKernel } from '../../engine/gpu/lifecycle';
 import { Model } from '../../engine/model/model';
 import type { WeightDtype } from '../../engine/wgsl/weight-read';
 import { fixturePath } from '../unit/fixtures';
@@ -61,8 +61,8 @@ describe('GpuModel prefill kernels', () => {
     if (!device) return console.warn(`skipped: ${gpu.why}`);
     const { loaded } = await openModel(fixturePath('models', 'tiny-llama'));
     const ids = Array.from({ length: 13 }, (_, i) => (i * 37 + 5) % loaded.config.vocabSize); // [T]
-    const run = async (prefill: PrefillKernel, tuning: GpuTuning = {}) => {
-      const m = await GpuModel.create(device!, loaded, { contextLength: 16, weights: 'f16', tuning: { prefill, ...tuning } });
+    const run = async (prefill: PrefillKernel) => {
+      const m = await GpuModel.create(device!, loaded, { contextLength: 16, weights: 'f16', tuning: { prefill } });
       Dispatch.trace = [];
       const logits = (await m.forward(ids)).logits;
       const labels = new Set(Dispatch.trace.map((t) => t.d.kernel.label));
@@ -71,19 +71,13 @@ describe('GpuModel prefill kernels', () => {
       return { logits, labels };
     };
     const tiled = await run('tiled');
-    recordSubgroupMatrix(device, { config: { M: 8, N: 8, K: 8 }, sgSize: 32, dialect: { syntax: 'layout', index: 'li', emulate: true }, direct: true });
+    recordSubgroupMatrix(device, { config: { M: 8, N: 8, K: 8 }, sgSize: 32, dialect: { syntax: 'layout', index: 'li', emulate: true } });
     try {
-      // staged: both operands through workgroup memory
-      const sg = await run('sgmatrix', { sgDirect: false });
-      expect([...sg.labels].some((l) => l.startsWith('matmul-sg-') && l.endsWith('-act-emulated'))).toBe(true);
-      expect([...sg.labels].some((l) => l.startsWith('matmul-tiled') || l.startsWith('matmul-sgdirect'))).toBe(false);
+      const sg = await run('sgmatrix');
+      expect([...sg.labels].some((l) => l.startsWith('matmul-sg') && l.endsWith('-act-emulated'))).toBe(true);
+      expect([...sg.labels].some((l) => l.startsWith('matmul-tiled'))).toBe(false);
       // x rounded to f16 in the subgroup-matrix kernel: within the f16 tolerance of the tiled kernel's logits
       expect(maxDiff(sg.logits, tiled.logits)).toBeLessThan(0.05);
-      // direct (the default where the shapes allow): x cast to f16 rows, both operands read from storage
-      const direct = await run('sgmatrix');
-      expect([...direct.labels].some((l) => l.startsWith('matmul-sgdirect') && l.endsWith('-act-emulated'))).toBe(true);
-      expect(direct.labels.has('cast-half')).toBe(true);
-      expect(maxDiff(direct.logits, sg.logits)).toBeLessThan(1e-3);
     } finally {
       recordSubgroupMatrix(device, undefined);
     }

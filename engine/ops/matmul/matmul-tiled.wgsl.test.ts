@@ -10,7 +10,6 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { f16ToF32, f32ToF16 } from '../../formats/quant';
 import { openNodeGpu } from '../../gpu/gpu-node';
-import { matmulSgDirectWgsl, sgDirectFits } from './matmul-sg-direct.wgsl';
 import { checkSubgroupMatrix, pickSgConfig, runMatmul, subgroupMatrixOf, type MatmulCase } from '../../gpu/prefill-matmul';
 import { randomFill } from '../../model/random';
 import { silu } from '../activations/activations';
@@ -143,39 +142,6 @@ describe('prefill matmul, subgroup matrices (WGSL)', () => {
         const got = await runMatmul(device, matmulSgWgsl(cfg, 32, shape, c.epi, dialect), tiledGroups(c.M, c.N, sgTile(cfg, shape)), c);
         expectClose(got, reference(c), 1e-5);
       }
-    },
-    300_000,
-  );
-
-  it.each([
-    ['2×2 subgroups of 2×4 fragments, prefetching', { SGM: 2, SGN: 2, FM: 2, FN: 4, prefetch: true }],
-    ['4×2 subgroups of 2×2 fragments', { SGM: 4, SGN: 2, FM: 2, FN: 2 }],
-  ])(
-    'direct from storage, emulated 8×8×8 (%s): f16 x rows from the cast, epilogues, against the CPU reference',
-    async (_, shape) => {
-      if (!device) return console.warn(`skipped: ${why}`);
-      const cfg = { M: 8, N: 8, K: 8 };
-      const dialect = { syntax: 'layout', index: 'li', emulate: true } as const;
-      const { BN } = sgTile(cfg, { ...shape, BK: 8 });
-      for (const c of [
-        makeCase(37, 2 * BN, 104, 'f16', {
-          xRowStride: 107,
-          bias: randomFill(2 * BN, 3, 0.5),
-          alpha: 0.5,
-          yRowStride: 2 * BN + 5,
-          yOffset: 3,
-          accumulate: true,
-          y0: randomFill(3 + 37 * (2 * BN + 5), 4, 1),
-        }),
-        makeCase(45, 2 * BN, 24, 'f16', { bias: randomFill(2 * BN, 5, 0.3), epi: { kind: 'act', act: 0 } }),
-      ]) {
-        expect(sgDirectFits(cfg, shape, c.N, c.K, c.epi)).toBe(true);
-        const want = reference({ ...c, x: f16(c.x) }); // the cast rounds x to f16
-        const got = await runMatmul(device, matmulSgDirectWgsl(cfg, 32, shape, c.epi, dialect), tiledGroups(c.M, c.N, sgTile(cfg, { ...shape, BK: 8 })), c);
-        expectClose(got, want, 1e-5);
-      }
-      expect(sgDirectFits(cfg, shape, 2 * BN + 8, 104)).toBe(false); // a partial tile of weight rows
-      expect(sgDirectFits(cfg, shape, 2 * BN, 100)).toBe(false); // K not a multiple of 8
     },
     300_000,
   );

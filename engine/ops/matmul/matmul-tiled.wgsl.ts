@@ -58,19 +58,13 @@ function checkShape(s: TiledShape, epi?: MatmulEpilogue): void {
     );
 }
 
-/** The x and W bindings of the staged kernels: x as f32, W as 16-byte vectors (xAt reads x). */
-const STAGED_XW = `@group(0) @binding(2) var<storage, read> x: array<f32>;        // [M, ≥K] rows at xOffset + m·xRowStride
-@group(0) @binding(3) var<storage, read> w: array<vec4<u32>>;  // [N, rowStride u32 words] as 16-byte vectors`;
-
-/**
- * WGSL shared by the prefill matmuls: bindings, α / bias / accumulate and the SwiGLU pair.
- * `xw`: the declarations of bindings 2 and 3 when they are not STAGED_XW's (then no xAt).
- */
-export function commonWgsl(epi?: MatmulEpilogue, xw = STAGED_XW): string {
+/** WGSL shared by both kernels: bindings, α / bias / accumulate and the SwiGLU pair. */
+function commonWgsl(epi?: MatmulEpilogue): string {
   return `${STEP_WGSL}
 ${paramsWgsl(LINEAR_FIELDS)}
 ${M_WGSL}
-${xw}
+@group(0) @binding(2) var<storage, read> x: array<f32>;        // [M, ≥K] rows at xOffset + m·xRowStride
+@group(0) @binding(3) var<storage, read> w: array<vec4<u32>>;  // [N, rowStride u32 words] as 16-byte vectors
 @group(0) @binding(4) var<storage, read> b: array<f32>;        // [N]
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;  // [M, ≥N] rows at yOffset + m·yRowStride
 
@@ -84,18 +78,14 @@ fn store(m: u32, n: u32, o: f32) {
   let idx = p.yOffset + m * p.yRowStride + n;
   if (p.accumulate != 0u) { y[idx] = y[idx] + o; } else { y[idx] = o; }
 }
-${epi ? actFnWgsl(epi.act) : ''}${
-    xw === STAGED_XW
-      ? `
+${epi ? actFnWgsl(epi.act) : ''}
 // x[m, k], 0 past K (the weights' row padding is 0 too, but x past K may be anything)
 fn xAt(m: u32, k: u32) -> f32 {
   if (k >= p.K) { return 0.0; }
   var xr = m;
   if (p.xHead != 0u) { xr += s.headFirst; }
   return x[p.xOffset + xr * p.xRowStride + k];
-}`
-      : ''
-  }
+}
 
 // the first u32 word of weight row n (per-row expert dispatch, expertStride, is the matvec's alone)
 fn wRowWord(n: u32) -> u32 { return p.wOffset + n * p.rowStride; }
@@ -362,13 +352,13 @@ export const SG_DIALECTS: readonly SgDialect[] = [
   { syntax: 'bool', index: 'li' },
 ];
 
-export function sgLoad(syntax: SgSyntax, T: string, ptr: string, offset: string, colMajor: boolean, stride: string): string {
+function sgLoad(syntax: SgSyntax, T: string, ptr: string, offset: string, colMajor: boolean, stride: string): string {
   return syntax === 'layout'
     ? `subgroupMatrixLoad<${T}, ${colMajor ? 'col_major' : 'row_major'}>(${ptr}, ${offset}, ${stride})`
     : `subgroupMatrixLoad<${T}>(${ptr}, ${offset}, ${colMajor}, ${stride})`;
 }
 
-export function sgStore(syntax: SgSyntax, ptr: string, offset: string, value: string, stride: string): string {
+function sgStore(syntax: SgSyntax, ptr: string, offset: string, value: string, stride: string): string {
   return syntax === 'layout' ? `subgroupMatrixStore<row_major>(${ptr}, ${offset}, ${value}, ${stride})` : `subgroupMatrixStore(${ptr}, ${offset}, ${value}, false, ${stride})`;
 }
 
