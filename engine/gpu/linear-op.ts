@@ -147,7 +147,7 @@ export class LinearOp {
         // tiles that fit the device's workgroup memory (WebGPU guarantees 16 KiB; most GPUs give 32 or more)
         const room = core.device.limits.maxComputeWorkgroupStorageSize;
         const sgm = core.sgMatrix;
-        const sgShapes = sgm ? [t.sgShape ?? SG_DEFAULT, t.sgSmall ?? SG_SMALL].filter((s) => sgBytes(sgm.config, s, epi) <= room) : [];
+        const sgShapes = sgm ? [t.sgShape ?? SG_DEFAULT, t.sgSmall ?? SG_SMALL].filter((s) => sgBytes(sgm.config, s, epi, sgm.dialect.emulate) <= room) : [];
         const tiles = [t.tiledLarge ?? TILED_LARGE, t.tiledSmall ?? TILED_SMALL].filter((s) => tiledBytes(s) <= room);
         if (core.prefill === 'sgmatrix' && sgm && spec.w.dtype === 'f16' && aligned && sgShapes.length > 0) {
           launches = sgShapes.map((s) => launch(matmulSgWgsl(sgm.config, sgm.sgSize, s, epi, sgm.dialect), sgTile(sgm.config, s)));

@@ -18,12 +18,15 @@
  *
  * Env: BENCH_MODELS (a name from bench-models.ts), BENCH_PREFILL (rows), BENCH_REPS (timed
  * repeats, the median printed), BENCH_STAGES (kernels,model,profile), BENCH_MODEL_RUNS (the model
- * stage's runs by name, in order).
+ * stage's runs by name, in order), BENCH_WARM_MS (how long the GPU is kept busy before the first timed
+ * kernel and before each model's timed prefills: default 1500 ms, 0 on SwiftShader; an idle GPU runs
+ * its next work at a fraction of its clock until it has been busy a while), BENCH_SG_SHAPES (the kernels
+ * stage's subgroup-matrix shapes "SGM,SGN,FM,FN,BK;…", then only those), BENCH_SG_LARGE and
+ * BENCH_SG_SMALL (the model stage's 'sgmatrix env' run: the kernel's two shapes).
  */
 import { existsSync } from 'node:fs';
 import { matmulWgsl, MATMUL_TILE } from '../ops/matmul/matmul.wgsl';
 import { matmulSgWgsl, matmulTiledWgsl, sgTile, tiledGroups, TILED_LARGE, TILED_SMALL, type MatmulEpilogue, type SgShape, type TiledShape } from '../ops/matmul/matmul-tiled.wgsl';
-import { castHalfWgsl, matmulSgDirectWgsl, sgDirectFits, sgDirectRows, sgDirectStride, type SgDirectShape } from '../ops/matmul/matmul-sg-direct.wgsl';
 import { randomFill } from '../model/random';
 import { M_FROM_T, packParams, STEP_FIELDS, type KernelSource } from '../wgsl/kernel-source';
 import { rowStrideWords } from '../wgsl/weight-read';
@@ -44,6 +47,8 @@ const MODEL = env('BENCH_MODELS', small ? 'smollm2-135m' : 'llama-3.2-1b');
 const P = Number(env('BENCH_PREFILL', small ? '32' : '512'));
 const REPS = Number(env('BENCH_REPS', small ? '1' : '5'));
 const STAGES = env('BENCH_STAGES', 'kernels,model,profile').split(',');
+const WARM_MS = Number(env('BENCH_WARM_MS', small ? '0' : '1500'));
+let warmKernels = WARM_MS > 0;
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 
@@ -51,13 +56,23 @@ interface Variant {
   name: string;
   k: KernelSource;
   grid: [number, number];
-  /** The direct subgroup-matrix kernel: x cast to f16 rows first (timed with it). */
-  direct?: boolean;
 }
 
 /** The prefill kernels to time on one product of N weight rows (gate|up: 2I rows with `epi`). */
-function variants(N: number, K: number, epi: MatmulEpilogue | undefined, sg: ReturnType<typeof subgroupMatrixOf>): Variant[] {
+/** BENCH_SG_SHAPES: subgroup-matrix shapes "SGM,SGN,FM,FN,BK;…" (the kernels stage then times only these). */
+const parseSg = (v: string): SgShape => {
+  const [SGM, SGN, FM, FN, BK] = v.split(',').map(Number);
+  return { SGM, SGN, FM, FN, BK };
+};
+const SG_ENV = process.env.BENCH_SG_SHAPES?.split(';').map(parseSg);
+
+function variants(N: number, epi: MatmulEpilogue | undefined, sg: ReturnType<typeof subgroupMatrixOf>): Variant[] {
   const out: Variant[] = [];
+  if (SG_ENV && sg)
+    return SG_ENV.map((s) => {
+      const t = sgTile(sg.config, s);
+      return { name: `sgmatrix ${t.BM}x${t.BN} ${s.SGM}x${s.SGN}f${s.FM}x${s.FN} k${s.BK}`, k: matmulSgWgsl(sg.config, sg.sgSize, s, epi, sg.dialect), grid: tiledGroups(P, N, t) };
+    });
   if (!epi) out.push({ name: 'tile64', k: matmulWgsl('f16'), grid: [Math.ceil(N / MATMUL_TILE), Math.ceil(P / MATMUL_TILE)] });
   const tiled: TiledShape[] = [TILED_LARGE, TILED_SMALL, { BM: 128, BN: 64, TM: 8, TN: 8, BK: 16 }, { BM: 64, BN: 128, TM: 4, TN: 8, BK: 16 }, { ...TILED_LARGE, BK: 32 }];
   for (const s of tiled) out.push({ name: `tiled ${s.BM}x${s.BN} t${s.TM}x${s.TN} k${s.BK}`, k: matmulTiledWgsl('f16', s, epi), grid: tiledGroups(P, N, s) });
@@ -76,27 +91,6 @@ function variants(N: number, K: number, epi: MatmulEpilogue | undefined, sg: Ret
         name: `sgmatrix ${t.BM}x${t.BN} ${s.SGM}x${s.SGN}f${s.FM}x${s.FN} k${s.BK}`,
         k: matmulSgWgsl(sg.config, sg.sgSize, s, epi, sg.dialect),
         grid: tiledGroups(P, N, t),
-      });
-    }
-    const direct: SgDirectShape[] = [
-      { SGM: 2, SGN: 2, FM: 2, FN: 4, prefetch: true },
-      { SGM: 2, SGN: 2, FM: 2, FN: 4 },
-      { SGM: 4, SGN: 2, FM: 2, FN: 4, prefetch: true },
-      { SGM: 2, SGN: 2, FM: 4, FN: 4, prefetch: true },
-      { SGM: 2, SGN: 4, FM: 2, FN: 2, prefetch: true },
-      { SGM: 2, SGN: 2, FM: 2, FN: 2, prefetch: true },
-      { SGM: 4, SGN: 4, FM: 2, FN: 2, prefetch: true },
-      { SGM: 1, SGN: 4, FM: 4, FN: 2, prefetch: true },
-      { SGM: 4, SGN: 1, FM: 2, FN: 4, prefetch: true },
-    ];
-    for (const s of direct) {
-      const t = sgTile(sg.config, { ...s, BK: sg.config.K });
-      if (!sgDirectFits(sg.config, s, N, K, epi)) continue;
-      out.push({
-        name: `direct ${t.BM}x${t.BN} ${s.SGM}x${s.SGN}f${s.FM}x${s.FN}${s.prefetch ? ' pf' : ''}`,
-        k: matmulSgDirectWgsl(sg.config, sg.sgSize, s, epi, sg.dialect),
-        grid: tiledGroups(P, N, t),
-        direct: true,
       });
     }
   }
@@ -146,20 +140,30 @@ async function benchProduct(device: GPUDevice, label: string, N: number, K: numb
     hd: 0,
     ropeStyle: 0,
   };
-  const XS = sgDirectStride(K);
-  const xh = buf((sgDirectRows(P) * XS) / 2);
   const cache = PipelineCache.of(device);
-  const cast = new Dispatch(device, cache, castHalfWgsl(), step, { ...values, yRowStride: XS }, { x: bufs.x, xh });
-  const castGrid: [number, number] = [Math.ceil(XS / 256), sgDirectRows(P)];
   const flop = 2 * P * N * K;
   const R = small ? 1 : 20;
   let ref: Float32Array | undefined;
+  if (warmKernels) {
+    // the GPU idles at a low clock until it has been busy a while: warm it on the first product
+    warmKernels = false;
+    const d = new Dispatch(device, cache, matmulTiledWgsl('f16', TILED_SMALL, epi), step, values, bufs);
+    for (const t0 = performance.now(); performance.now() - t0 < WARM_MS;) {
+      const enc = device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      for (let i = 0; i < 20; i++) d.encode(pass, ...tiledGroups(P, N, TILED_SMALL));
+      pass.end();
+      device.queue.submit([enc.finish()]);
+      await device.queue.onSubmittedWorkDone();
+    }
+    d.destroy();
+  }
   console.log(`\n${label}: [${P}, ${K}] · [${N}, ${K}]ᵀ${epi ? ' with SwiGLU' : ''} (${(flop / 1e9).toFixed(1)} GFLOP)`);
-  for (const v of variants(N, K, epi, sg)) {
+  for (const v of variants(N, epi, sg)) {
     device.pushErrorScope('validation');
     let d: Dispatch;
     try {
-      d = new Dispatch(device, cache, v.k, step, v.direct ? { ...values, xRowStride: XS } : values, { ...bufs, xh, wh: bufs.w });
+      d = new Dispatch(device, cache, v.k, step, values, bufs);
     } catch (e) {
       await device.popErrorScope();
       console.log(`  ${v.name.padEnd(36)} failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -168,10 +172,7 @@ async function benchProduct(device: GPUDevice, label: string, N: number, K: numb
     const run = async (n: number) => {
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();
-      for (let i = 0; i < n; i++) {
-        if (v.direct) cast.encode(pass, castGrid[0], castGrid[1]);
-        d.encode(pass, v.grid[0], v.grid[1]);
-      }
+      for (let i = 0; i < n; i++) d.encode(pass, v.grid[0], v.grid[1]);
       pass.end();
       device.queue.submit([enc.finish()]);
       await device.queue.onSubmittedWorkDone();
@@ -201,20 +202,6 @@ async function benchProduct(device: GPUDevice, label: string, N: number, K: numb
     console.log(`  ${v.name.padEnd(36)} ${ms.toFixed(3).padStart(8)} ms  ${(flop / ms / 1e9).toFixed(1).padStart(6)} TFLOP/s  |Δ| ${(diff / scale).toExponential(1)} of max`);
     d.destroy();
   }
-  // the cast alone (the direct kernels' times above include it)
-  const times: number[] = [];
-  for (let r = 0; r < REPS; r++) {
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    for (let i = 0; i < R; i++) cast.encode(pass, castGrid[0], castGrid[1]);
-    pass.end();
-    const t = performance.now();
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    times.push((performance.now() - t) / R);
-  }
-  console.log(`  ${'cast to f16 (in the direct times)'.padEnd(36)} ${median(times).toFixed(3).padStart(8)} ms`);
-  cast.destroy();
   step.destroy();
   for (const b of made) b.destroy();
 }
@@ -237,16 +224,18 @@ async function benchModel(device: GPUDevice): Promise<void> {
   const ids = Array.from({ length: P }, (_, i) => (i * 7919 + 13) % V);
   const kernels: PrefillKernel[] = ['tile64', 'tiled', ...(subgroupMatrixOf(device) ? (['sgmatrix'] as const) : [])];
   const best = kernels[kernels.length - 1];
-  const d = (SGM: number, SGN: number, FM: number, FN: number): SgDirectShape => ({ SGM, SGN, FM, FN, prefetch: true });
   let runs: [string, GpuTuning][] = [
     ...kernels.map((prefill): [string, GpuTuning] => [prefill, { prefill }]),
     [`${best} + attention tile16`, { prefill: best, flashPrefill: 'tile16' }],
-    // the subgroup-matrix kernel with operands staged in workgroup memory, and direct launch shapes (large / small)
-    ['sgmatrix staged', { prefill: 'sgmatrix', sgDirect: false }],
-    ['direct 4x2f2x4 / 2x2f2x2', { prefill: 'sgmatrix', sgDirect: d(4, 2, 2, 4), sgDirectSmall: d(2, 2, 2, 2) }],
-    ['direct 2x2f4x4 / 2x2f2x4', { prefill: 'sgmatrix', sgDirect: d(2, 2, 4, 4), sgDirectSmall: d(2, 2, 2, 4) }],
-    ['direct 2x4f2x2 / 2x2f2x2', { prefill: 'sgmatrix', sgDirect: d(2, 4, 2, 2), sgDirectSmall: d(2, 2, 2, 2) }],
-    ['direct 2x2f2x4 / 2x4f2x2', { prefill: 'sgmatrix', sgDirect: d(2, 2, 2, 4), sgDirectSmall: d(2, 4, 2, 2) }],
+    // BENCH_SG_LARGE / BENCH_SG_SMALL: the subgroup-matrix kernel's two shapes ("SGM,SGN,FM,FN,BK")
+    [
+      'sgmatrix env',
+      {
+        prefill: 'sgmatrix',
+        sgShape: process.env.BENCH_SG_LARGE ? parseSg(process.env.BENCH_SG_LARGE) : undefined,
+        sgSmall: process.env.BENCH_SG_SMALL ? parseSg(process.env.BENCH_SG_SMALL) : undefined,
+      },
+    ],
   ];
   // BENCH_MODEL_RUNS: the runs by name, in order, repeats allowed (e.g. 'sgmatrix,sgmatrix + attention tile16,sgmatrix')
   const pick = process.env.BENCH_MODEL_RUNS?.split(',').map((n) => n.trim());
@@ -264,6 +253,11 @@ async function benchModel(device: GPUDevice): Promise<void> {
     const gm = await GpuModel.create(device, loaded, { contextLength: P + 2, weights: 'f16', tuning, throttleMapWait: true });
     try {
       const r0 = await gm.forward(ids, undefined, { lastOnly: true }); // warm-up (pipelines, capacity), and the logits
+      // BENCH_WARM_MS: prefills for this long before the timed ones (the model's upload left the GPU idle, at a low clock)
+      for (const t0 = performance.now(); performance.now() - t0 < WARM_MS;) {
+        gm.reset();
+        await gm.forward(ids, undefined, { lastOnly: true, topK: 1, logits: false });
+      }
       const times: number[] = [];
       for (let r = 0; r < REPS; r++) {
         gm.reset();
@@ -281,7 +275,7 @@ async function benchModel(device: GPUDevice): Promise<void> {
       }
       const ms = median(times);
       console.log(
-        `  ${name.padEnd(26)} ${ms.toFixed(1).padStart(8)} ms  ${((P / ms) * 1000).toFixed(0).padStart(7)} tok/s  last-row logits |Δ| vs ${runs[0][0]} ${diff.toExponential(2)} (max |logit| ${scale.toFixed(2)})`,
+        `  ${name.padEnd(26)} ${ms.toFixed(1).padStart(8)} ms (${times.map((t) => t.toFixed(1)).join(' ')}, ended ${new Date().toISOString().slice(11, 23)})  ${((P / ms) * 1000).toFixed(0).padStart(7)} tok/s  last-row logits |Δ| vs ${runs[0][0]} ${diff.toExponential(2)} (max |logit| ${scale.toFixed(2)})`,
       );
     } finally {
       gm.destroy();

@@ -309,12 +309,13 @@ export interface SgShape {
 }
 
 /**
- * The default shapes, the fastest per layer shape in prefill.bench on the H200 (engine/gpu/BENCH.md,
- * "Prefill kernels on the H200"): 4×2 subgroups of 2×4 fragments (128×128 with 16×16×16, K steps
- * of 32) for wide outputs, and 2×4 subgroups of 2×2 fragments with K steps of 64 (64×128) where the
- * large tile leaves too few workgroups (GpuTuning.sgLargeMinGroups).
+ * The default shapes, the fastest whole-model prefill in prefill.bench on the H200 (engine/gpu/BENCH.md,
+ * "Prefill kernels on the H200"): 4×2 subgroups of 4×4 fragments (256×128 with 16×16×16, K steps
+ * of 32) for wide outputs (gate|up), and 2×4 subgroups of 2×2 fragments with K steps of 64 (64×128)
+ * where the large tile leaves too few workgroups (GpuTuning.sgLargeMinGroups). Shapes that need more
+ * workgroup memory than the device has are left out (LinearOp).
  */
-export const SG_DEFAULT: SgShape = { SGM: 4, SGN: 2, FM: 2, FN: 4, BK: 32 };
+export const SG_DEFAULT: SgShape = { SGM: 4, SGN: 2, FM: 4, FN: 4, BK: 32 };
 export const SG_SMALL: SgShape = { SGM: 2, SGN: 4, FM: 2, FN: 2, BK: 64 };
 
 /**
@@ -362,10 +363,10 @@ function sgStore(syntax: SgSyntax, ptr: string, offset: string, value: string, s
   return syntax === 'layout' ? `subgroupMatrixStore<row_major>(${ptr}, ${offset}, ${value}, ${stride})` : `subgroupMatrixStore(${ptr}, ${offset}, ${value}, false, ${stride})`;
 }
 
-/** Workgroup memory bytes of the subgroup-matrix kernel with `s` (f16 x and W tiles, each subgroup's result scratch). */
-export function sgBytes(cfg: SgMatrixConfig, s: SgShape, epi?: MatmulEpilogue): number {
+/** Workgroup memory bytes of the subgroup-matrix kernel with `s` (f16 x and W tiles — f32 when emulated — and each subgroup's result scratch). */
+export function sgBytes(cfg: SgMatrixConfig, s: SgShape, epi?: MatmulEpilogue, emulate = false): number {
   const { BM, BN } = sgTile(cfg, s);
-  return (BM + BN) * (s.BK + 8) * 2 + s.SGM * s.SGN * cfg.M * cfg.N * (epi ? 2 : 1) * 4;
+  return (BM + BN) * (s.BK + 8) * (emulate ? 4 : 2) + s.SGM * s.SGN * cfg.M * cfg.N * (epi ? 2 : 1) * 4;
 }
 
 /** The output tile of a subgroup-matrix shape. */
