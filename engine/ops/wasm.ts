@@ -120,3 +120,12 @@ export class WasmArena {
     return a.buffer === this.buffer;
   }
 }
+
+/**
+ * Export `name` of a kernel module instantiated on `arena`'s memory: the shared-memory build
+ * when the arena is shared, else the plain one; undefined without SIMD.
+ */
+export function arenaKernel<F>(arena: WasmArena, plain: string, shared: string, name: string): F | undefined {
+  const mod = compileWasm(arena.shared ? shared : plain);
+  return mod ? (instantiate(mod, arena.memory)[name] as F) : undefined;
+}

@@ -5,7 +5,7 @@
  * others go through a staging area, `chunk` floats at a time, so every caller gets the same
  * arithmetic.
  */
-import { align16, compileWasm, instantiate, type WasmArena } from '../wasm';
+import { align16, arenaKernel, type WasmArena } from '../wasm';
 import { WASM_BASE64, WASM_SHARED_BASE64 } from './swiglu.wasm.gen';
 
 /** swiglu(g, u, n): g[i] = silu(g[i]) · u[i] for i < n (byte pointers). */
@@ -31,9 +31,8 @@ export class WasmSwiglu {
 
   /** The kernel on `arena`, with staging for `chunk` floats; undefined without SIMD. */
   static create(arena: WasmArena, chunk = 4096): WasmSwiglu | undefined {
-    const mod = compileWasm(arena.shared ? WASM_SHARED_BASE64 : WASM_BASE64);
-    if (!mod) return undefined;
-    return new WasmSwiglu(arena, instantiate(mod, arena.memory).swiglu as SwigluFn, chunk);
+    const fn = arenaKernel<SwigluFn>(arena, WASM_BASE64, WASM_SHARED_BASE64, 'swiglu');
+    return fn && new WasmSwiglu(arena, fn, chunk);
   }
 
   /** gate[i] = silu(gate[i]) · up[i] for i < n, in place. */

@@ -309,11 +309,10 @@ export interface SgShape {
 }
 
 /**
- * The default shapes, the fastest whole-model prefill in prefill.bench on the H200 (engine/gpu/BENCH.md,
- * "Prefill kernels on the H200"): 4×2 subgroups of 4×4 fragments (256×128 with 16×16×16, K steps
- * of 32) for wide outputs (gate|up), and 2×4 subgroups of 2×2 fragments with K steps of 64 (64×128)
- * where the large tile leaves too few workgroups (GpuTuning.sgLargeMinGroups). Shapes that need more
- * workgroup memory than the device has are left out (LinearOp).
+ * The default shapes: 4×2 subgroups of 4×4 fragments (256×128 with 16×16×16, K steps of 32) for
+ * wide outputs, and 2×4 subgroups of 2×2 fragments with K steps of 64 (64×128) where the large tile
+ * leaves too few workgroups (GpuTuning.sgLargeMinGroups). LinearOp leaves out a shape that needs
+ * more workgroup memory than the device has. How they were chosen: engine/gpu/BENCH.md.
  */
 export const SG_DEFAULT: SgShape = { SGM: 4, SGN: 2, FM: 4, FN: 4, BK: 32 };
 export const SG_SMALL: SgShape = { SGM: 2, SGN: 4, FM: 2, FN: 2, BK: 64 };

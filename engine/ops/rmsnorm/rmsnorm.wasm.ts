@@ -3,7 +3,7 @@
  * arithmetic as the reference, so the same bits. Runs in the kernel when every array lives in
  * the arena, else in the reference (decode's rows are in the arena; a long prefill's are not).
  */
-import { compileWasm, instantiate, type WasmArena } from '../wasm';
+import { arenaKernel, type WasmArena } from '../wasm';
 import { rmsnorm } from './rmsnorm';
 import { WASM_BASE64, WASM_SHARED_BASE64 } from './rmsnorm.wasm.gen';
 
@@ -18,8 +18,8 @@ export class WasmRmsnorm {
 
   /** The kernel on `arena`; undefined without SIMD. */
   static create(arena: WasmArena): WasmRmsnorm | undefined {
-    const mod = compileWasm(arena.shared ? WASM_SHARED_BASE64 : WASM_BASE64);
-    return mod ? new WasmRmsnorm(arena, instantiate(mod, arena.memory).rmsnorm as RmsnormFn) : undefined;
+    const fn = arenaKernel<RmsnormFn>(arena, WASM_BASE64, WASM_SHARED_BASE64, 'rmsnorm');
+    return fn && new WasmRmsnorm(arena, fn);
   }
 
   /**

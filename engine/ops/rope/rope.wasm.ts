@@ -3,7 +3,7 @@
  * bits. Runs in the kernel when x, cos and sin all live in the arena (decode's rows do), else in
  * the reference.
  */
-import { compileWasm, instantiate, type WasmArena } from '../wasm';
+import { arenaKernel, type WasmArena } from '../wasm';
 import { applyRope } from './rope';
 import { WASM_BASE64, WASM_SHARED_BASE64 } from './rope.wasm.gen';
 
@@ -18,8 +18,8 @@ export class WasmRope {
 
   /** The kernel on `arena`; undefined without SIMD. */
   static create(arena: WasmArena): WasmRope | undefined {
-    const mod = compileWasm(arena.shared ? WASM_SHARED_BASE64 : WASM_BASE64);
-    return mod ? new WasmRope(arena, instantiate(mod, arena.memory).rope as RopeFn) : undefined;
+    const fn = arenaKernel<RopeFn>(arena, WASM_BASE64, WASM_SHARED_BASE64, 'rope');
+    return fn && new WasmRope(arena, fn);
   }
 
   /** applyRope(x, cos, sin, T, nHeads, headDim, rotaryDim, style), x [T, nHeads, headDim] in place, cos and sin [T, rotaryDim/2]. */
